@@ -1,0 +1,75 @@
+//! The login form: a name, and for agents a password.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use super::use_chat;
+use crate::protocol::{LoginRequest, Role, UserName};
+use crate::state::Command;
+use crate::text::EN;
+
+#[component]
+pub fn LoginView() -> impl IntoView {
+    let chat = use_chat();
+    let state = chat.state;
+    let name = RwSignal::new(String::new());
+    let is_agent = RwSignal::new(false);
+    let password = RwSignal::new(String::new());
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        // The same rule the server applies, checked here for a quicker answer.
+        if let Err(problem) = UserName::parse(&name.get_untracked()) {
+            state.login_error.set(Some(problem.to_string()));
+            return;
+        }
+        let role = if is_agent.get_untracked() { Role::Agent } else { Role::Customer };
+        let password = (role == Role::Agent).then(|| password.get_untracked());
+        state.login_error.set(None);
+        chat.send(Command::Login(LoginRequest { name: name.get_untracked(), role, password }));
+    };
+
+    view! {
+        <main class="login">
+            <form class="card" on:submit=submit data-testid="login-form">
+                <h2>{EN.login_heading}</h2>
+                <label>
+                    <span>{EN.name_label}</span>
+                    <input
+                        type="text"
+                        name="name"
+                        autocomplete="nickname"
+                        maxlength="64"
+                        required
+                        data-testid="login-name"
+                        bind:value=name
+                    />
+                </label>
+                <label class="switch">
+                    <input type="checkbox" data-testid="login-agent" bind:checked=is_agent/>
+                    <span>{EN.agent_switch}</span>
+                </label>
+                <Show when=move || is_agent.get()>
+                    <label>
+                        <span>{EN.password_label}</span>
+                        <input
+                            type="password"
+                            name="password"
+                            autocomplete="current-password"
+                            data-testid="login-password"
+                            bind:value=password
+                        />
+                    </label>
+                </Show>
+                <Show when=move || state.login_error.with(Option::is_some)>
+                    <p class="form-error" role="alert" data-testid="login-error">
+                        {move || state.login_error.get().unwrap_or_default()}
+                    </p>
+                </Show>
+                <button type="submit" data-testid="login-submit" disabled=move || state.logging_in.get()>
+                    {move || if state.logging_in.get() { EN.logging_in } else { EN.login_button }}
+                </button>
+            </form>
+        </main>
+    }
+}

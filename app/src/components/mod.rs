@@ -1,0 +1,70 @@
+//! The views: one file per view. They render [`ChatState`](crate::state::ChatState) and
+//! send [`Command`](crate::state::Command)s; they never touch the wire.
+
+mod chat;
+mod login;
+mod status;
+mod user_list;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+
+use crate::state::{Chat, ChatState};
+use crate::text::EN;
+
+/// The HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The whole page: the login view until the server accepts a login, then the chat.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let state = ChatState::new();
+
+    // In the browser the connection starts here (after hydration, as it is async); on the
+    // server nothing connects and commands go nowhere.
+    #[cfg(feature = "hydrate")]
+    let commands = crate::client::start(state);
+    #[cfg(not(feature = "hydrate"))]
+    let commands = Callback::new(|_: crate::state::Command| {});
+    provide_context(Chat { state, commands });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/chat.css"/>
+        <Title text=EN.title/>
+        <div class="app">
+            <header class="topbar">
+                <h1>{EN.title}</h1>
+                <status::ConnectionBadge/>
+            </header>
+            <status::ErrorBanner/>
+            <Show
+                when=move || state.me.with(Option::is_some)
+                fallback=|| view! { <login::LoginView/> }
+            >
+                <chat::ChatView/>
+            </Show>
+        </div>
+    }
+}
+
+/// The [`Chat`] provided by [`App`].
+fn use_chat() -> Chat {
+    expect_context::<Chat>()
+}

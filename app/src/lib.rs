@@ -1,0 +1,20 @@
+//! The parts of the live chat shared by the browser and the server.
+//!
+//! # Layout
+//! - [`protocol`]: the Socket.IO wire contract (event names, payloads, validation) and,
+//!   in [`protocol::wire`], the Engine.IO / Socket.IO frame codec.
+//! - [`text`]: every sentence a person reads.
+//! - [`components`]: the Leptos views (login, user list, chat), rendered on the server
+//!   and hydrated in the browser.
+//! - `client` (browser only): the Socket.IO connection with reconnect and re-login,
+//!   exposed to the views as signals.
+
+pub mod components;
+pub mod protocol;
+pub mod state;
+pub mod text;
+
+#[cfg(feature = "hydrate")]
+pub mod client;
+
+pub use components::{shell, App};

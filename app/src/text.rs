@@ -1,0 +1,113 @@
+//! Every sentence a person reads, in one place (zh-CN joins English here later).
+//!
+//! Owns: the human-readable errors the server sends (`login_error`, `error`) and the
+//! labels of the UI. Must not: decide anything; callers pick the [`Problem`], this module
+//! only words it.
+
+use std::fmt;
+
+/// Something a person did that cannot be done, as told to them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    NameEmpty,
+    NameTooLong,
+    NameControlChars,
+    NameTaken,
+    /// The name belongs to an agent account; customers may not use it.
+    NameReserved,
+    WrongPassword,
+    AgentPasswordMissing,
+    AlreadyLoggedIn(String),
+    NotLoggedIn,
+    MessageEmpty,
+    MessageTooLong,
+    UnknownRecipient(String),
+    RecipientNotAllowed(String),
+    MessageToSelf,
+    Malformed(&'static str),
+    /// The server could not do it; details are in its log, not on the wire.
+    Internal,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS};
+        match self {
+            Problem::NameEmpty => f.write_str("Please enter a name."),
+            Problem::NameTooLong => write!(f, "A name can have at most {NAME_MAX_CHARS} characters."),
+            Problem::NameControlChars => f.write_str("A name cannot contain control characters."),
+            Problem::NameTaken => f.write_str("That name is already taken. Please choose another."),
+            Problem::NameReserved => f.write_str("That name belongs to a support agent. Please choose another."),
+            Problem::WrongPassword => f.write_str("Wrong agent name or password."),
+            Problem::AgentPasswordMissing => f.write_str("Agents must enter their password."),
+            Problem::AlreadyLoggedIn(name) => write!(f, "You are already logged in as {name}."),
+            Problem::NotLoggedIn => f.write_str("Please log in first."),
+            Problem::MessageEmpty => f.write_str("A message cannot be empty."),
+            Problem::MessageTooLong => write!(f, "A message can have at most {MESSAGE_MAX_CHARS} characters."),
+            Problem::UnknownRecipient(name) => write!(f, "{name} is not online."),
+            Problem::RecipientNotAllowed(name) => {
+                write!(f, "{name} is not a support agent who is online. You can write to the agents in your list.")
+            }
+            Problem::MessageToSelf => f.write_str("You cannot send a message to yourself."),
+            Problem::Malformed(event) => write!(f, "The server could not read that {event} request."),
+            Problem::Internal => f.write_str("Something went wrong on the server. Please try again."),
+        }
+    }
+}
+
+/// The labels of the UI.
+pub struct Ui {
+    pub title: &'static str,
+    pub login_heading: &'static str,
+    pub name_label: &'static str,
+    pub agent_switch: &'static str,
+    pub password_label: &'static str,
+    pub login_button: &'static str,
+    pub logging_in: &'static str,
+    pub online_heading: &'static str,
+    pub you_suffix: &'static str,
+    pub agent_badge: &'static str,
+    pub no_agents_online: &'static str,
+    pub to_label: &'static str,
+    pub pick_recipient: &'static str,
+    pub message_placeholder: &'static str,
+    pub send_button: &'static str,
+    pub no_messages: &'static str,
+    pub dismiss: &'static str,
+    pub logged_in_as: &'static str,
+    pub log_out: &'static str,
+    pub conn_connecting: &'static str,
+    pub conn_online: &'static str,
+    pub conn_offline: &'static str,
+    pub conn_retry_in: &'static str,
+    pub offline_send_hint: &'static str,
+    pub you: &'static str,
+}
+
+pub const EN: Ui = Ui {
+    title: "Support chat",
+    login_heading: "Chat with our support team",
+    name_label: "Your name",
+    agent_switch: "I am an agent",
+    password_label: "Password",
+    login_button: "Start chatting",
+    logging_in: "Logging in…",
+    online_heading: "Online",
+    you_suffix: " (you)",
+    agent_badge: "agent",
+    no_agents_online: "No agent is online right now.",
+    to_label: "To",
+    pick_recipient: "Choose who to write to",
+    message_placeholder: "Write a message…",
+    send_button: "Send",
+    no_messages: "No messages yet.",
+    dismiss: "Dismiss",
+    logged_in_as: "Logged in as",
+    log_out: "Log out",
+    conn_connecting: "Connecting…",
+    conn_online: "Connected",
+    conn_offline: "Disconnected",
+    conn_retry_in: "reconnecting in",
+    offline_send_hint: "You are offline; you can send again as soon as the connection is back.",
+    you: "You",
+};

@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# Sourced by the Makefile and by scripts/setup.sh: picks the Rust toolchain that builds the
+# WASM frontend and exports the environment cargo-leptos needs for it.
+#
+# Two cases:
+#   * the active rustup toolchain already has the wasm32-unknown-unknown std (an ordinary
+#     laptop after `rustup target add wasm32-unknown-unknown`): use it as it is;
+#   * it does not (machines without access to the Rust distribution server): use Debian's
+#     rustc-web toolchain, linked into rustup as `deb-web`, and build std for wasm32 from
+#     Debian's library sources with -Zbuild-std (see docs/toolchain.md).
+#
+# Exports CHAT_WASM_MODE=native|build-std and, for build-std, the variables it needs.
+
+chat_sysroot_has_wasm() {
+  local sysroot
+  sysroot=$(rustc --print sysroot 2>/dev/null) || return 1
+  [ -d "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib" ]
+}
+
+if [ -z "${CHAT_WASM_MODE:-}" ]; then
+  if [ "${RUSTUP_TOOLCHAIN:-}" != "deb-web" ] && chat_sysroot_has_wasm; then
+    CHAT_WASM_MODE=native
+  else
+    CHAT_WASM_MODE=build-std
+  fi
+fi
+export CHAT_WASM_MODE
+
+if [ "$CHAT_WASM_MODE" = build-std ]; then
+  export RUSTUP_TOOLCHAIN=deb-web
+  export RUSTC_BOOTSTRAP=1
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
+  # cargo-leptos passes these to the `cargo build --target wasm32-unknown-unknown` of the
+  # frontend only (never to the host build, where -Zbuild-std would fail).
+  export CHAT_LIB_CARGO_ARGS="-Zbuild-std=std,panic_abort"
+else
+  export CHAT_LIB_CARGO_ARGS=""
+fi

@@ -1,0 +1,85 @@
+//! Agent passwords: argon2id hashing and verification.
+//!
+//! Owns: the hash format (PHC strings, argon2id with the crate's default parameters) and a
+//! verification that takes as long for an unknown agent as for a wrong password, so that a
+//! login attempt does not reveal which agent names exist.
+//! Must not: store anything (see `store`), or run on the async runtime's threads: hashing
+//! is deliberately slow, so callers use `spawn_blocking`.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use std::sync::OnceLock;
+
+/// Shortest password `server agent add` accepts.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("hashing failed: {0}")]
+    Hash(String),
+}
+
+/// Hashes a new password as an argon2id PHC string.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AuthError::TooShort);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// True when `password` matches `stored`. With no stored hash (no such agent) it checks
+/// against a fixed dummy hash and returns false, taking the same time.
+pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"no agent has this password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    });
+    let (hash, exists) = match stored {
+        Some(h) => (h, true),
+        None => (dummy.as_str(), false),
+    };
+    let ok = match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "stored password hash cannot be parsed");
+            false
+        }
+    };
+    ok && exists
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", Some(&hash)));
+        assert!(!verify_password("correct horsE", Some(&hash)));
+        assert!(!verify_password("", Some(&hash)));
+    }
+
+    #[test]
+    fn unknown_agents_and_broken_hashes_never_verify() {
+        assert!(!verify_password("no agent has this password", None));
+        assert!(!verify_password("anything", Some("not a phc string")));
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(matches!(hash_password("short"), Err(AuthError::TooShort)));
+    }
+}

@@ -1,0 +1,39 @@
+//! The live-chat server: SSR pages, static assets and Socket.IO on one port.
+//!
+//! # Layout
+//! - [`hub`]: the chat rules as a pure state machine (no I/O).
+//! - [`transport`]: socketioxide handlers and HTTP routes; feeds the hub, sends its output.
+//! - [`store`]: persistence behind a trait (SQLite by default).
+//! - [`auth`]: agent password hashing.
+//! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
+
+pub mod auth;
+pub mod hub;
+pub mod store;
+pub mod transport;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+pub use transport::router;
+
+/// Serves the chat on `listener` until `shutdown` completes, then closes connections
+/// gracefully.
+pub async fn run(
+    listener: TcpListener,
+    leptos_options: LeptosOptions,
+    store: Arc<dyn store::Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (app, io) = router(leptos_options, store);
+    // Open websockets would keep a graceful shutdown waiting forever: close the sockets
+    // first (their disconnect handlers run), then let axum drain HTTP.
+    let shutdown = async move {
+        shutdown.await;
+        io.close().await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,143 @@
+//! `server`: serves the live chat, or manages agent accounts.
+//!
+//! Configuration comes from the command line and the environment: `DATABASE_URL` for the
+//! store, and Leptos' own variables (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`, ...) for the
+//! web server, as set by cargo-leptos.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use app::protocol::UserName;
+use chat_server::store::{SqliteStore, Store};
+
+#[derive(Parser)]
+#[command(name = "server", version, about = "Self-hosted customer-service live chat")]
+struct Cli {
+    /// Where everything persistent is kept.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db", global = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the chat (the default).
+    Serve,
+    /// Manage the accounts of support agents.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+}
+
+#[derive(Subcommand)]
+enum AgentCmd {
+    /// Add an agent; the password is read from standard input (one line).
+    Add { name: String },
+    /// List the agents.
+    List,
+    /// Remove an agent.
+    Remove { name: String },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&cli.database_url)
+                .await
+                .with_context(|| format!("opening the database {}", cli.database_url))?,
+        );
+        match cli.command.unwrap_or(Cmd::Serve) {
+            Cmd::Serve => serve(store).await,
+            Cmd::Agent(cmd) => agent(store, cmd).await,
+        }
+    })
+}
+
+async fn serve(store: Arc<dyn Store>) -> Result<()> {
+    // Without cargo-leptos the output name is not baked in at build time; this crate's is fixed.
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+        std::env::set_var("LEPTOS_OUTPUT_NAME", "chat");
+    }
+    let conf = leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
+    let options = conf.leptos_options;
+    let listener = tokio::net::TcpListener::bind(options.site_addr)
+        .await
+        .with_context(|| format!("binding {}", options.site_addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on http://{addr}");
+    chat_server::run(listener, options, store, shutdown_signal()).await.context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
+    let parse = |raw: &str| UserName::parse(raw).map_err(|p| anyhow::anyhow!("invalid name {raw:?}: {p}"));
+    match cmd {
+        AgentCmd::Add { name } => {
+            let name = parse(&name)?;
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprint!("Password for {name}: ");
+            }
+            let mut password = String::new();
+            stdin.lock().read_line(&mut password).context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            if password.is_empty() {
+                bail!("no password given on standard input");
+            }
+            let hash = tokio::task::spawn_blocking(move || chat_server::auth::hash_password(&password)).await??;
+            store.add_agent(&name, &hash).await?;
+            println!("added agent {name}");
+        }
+        AgentCmd::List => {
+            for name in store.agent_names().await? {
+                println!("{name}");
+            }
+        }
+        AgentCmd::Remove { name } => {
+            let name = parse(&name)?;
+            store.remove_agent(&name).await?;
+            println!("removed agent {name}");
+        }
+    }
+    Ok(())
+}

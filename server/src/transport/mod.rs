@@ -1,0 +1,48 @@
+//! The edges of the server: HTTP routes and the Socket.IO namespace.
+//!
+//! Owns: turning HTTP requests and Socket.IO events into hub commands (after the checks
+//! that need I/O: agent passwords, reserved names), and sending what the hub returns.
+//! Must not: decide chat rules (the hub does) or talk SQL (the store does).
+
+mod socket;
+pub mod turnstile;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use socketioxide::SocketIo;
+use tower_http::trace::TraceLayer;
+
+use crate::store::Store;
+use app::{shell, App};
+
+pub use socket::Shared;
+
+/// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
+/// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
+pub fn router(leptos_options: LeptosOptions, store: Arc<dyn Store>) -> (Router, SocketIo) {
+    let shared = Arc::new(Shared::new(store));
+    let (layer, io) = SocketIo::builder().with_state(shared).build_layer();
+    socket::register(&io);
+
+    let routes = generate_route_list(App);
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes(&leptos_options, routes, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options)
+        .layer(layer)
+        .layer(TraceLayer::new_for_http());
+    (router, io)
+}
+
+/// Liveness: the process serves HTTP.
+async fn healthz() -> &'static str {
+    "ok"
+}

@@ -1,0 +1,152 @@
+//! Handles one connection's events in the order they arrived.
+//!
+//! socketioxide runs every event handler as its own tokio task, so two events from one
+//! client (a `login` and the `private_message` right after it, or two messages) may run in
+//! either order, and a `login` that waits on a password check would lose the race against
+//! the message behind it. Its extractors, however, run synchronously in arrival order.
+//! [`Turn`] is an extractor that takes a ticket there; the handler then waits for its
+//! ticket to be served and releases it when done (also when it panics or is dropped).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use socketioxide::adapter::Adapter;
+use socketioxide::handler::{FromDisconnectParts, FromMessageParts};
+use socketioxide::socket::{DisconnectReason, Socket};
+use socketioxide_core::Value;
+use tokio::sync::watch;
+
+use crate::hub::ConnId;
+
+/// Per-connection ordering state, kept in the socket's extensions.
+#[derive(Debug)]
+pub struct Turnstile {
+    issued: AtomicU64,
+    serving: watch::Sender<u64>,
+}
+
+impl Turnstile {
+    pub fn new() -> Self {
+        Self { issued: AtomicU64::new(0), serving: watch::Sender::new(0) }
+    }
+
+    fn ticket(self: &Arc<Self>) -> Ticket {
+        Ticket { number: self.issued.fetch_add(1, Ordering::SeqCst), turnstile: self.clone() }
+    }
+}
+
+impl Default for Turnstile {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A place in the line.
+#[derive(Debug)]
+pub struct Ticket {
+    number: u64,
+    turnstile: Arc<Turnstile>,
+}
+
+impl Ticket {
+    /// Waits until every earlier event of the connection has been handled.
+    pub async fn wait(self) -> Served {
+        let mut rx = self.turnstile.serving.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = rx.wait_for(|serving| *serving == self.number).await;
+        Served { turnstile: self.turnstile }
+    }
+}
+
+/// Holds the turn; the next event's handler runs once this is dropped.
+#[derive(Debug)]
+pub struct Served {
+    turnstile: Arc<Turnstile>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.turnstile.serving.send_modify(|serving| *serving += 1);
+    }
+}
+
+/// What the transport keeps on each socket.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub conn: ConnId,
+    pub turnstile: Arc<Turnstile>,
+}
+
+/// Extractor: the connection's id and its ticket, taken in arrival order.
+#[derive(Debug)]
+pub struct Turn {
+    pub conn: ConnId,
+    pub ticket: Ticket,
+}
+
+/// The socket was not registered by the connect middleware (cannot happen: every socket of
+/// the namespace passes through it).
+#[derive(Debug, thiserror::Error)]
+#[error("socket has no connection info")]
+pub struct Unregistered;
+
+fn take_turn<A: Adapter>(s: &Arc<Socket<A>>) -> Result<Turn, Unregistered> {
+    let info = s.extensions.get::<ConnInfo>().ok_or(Unregistered)?;
+    Ok(Turn { conn: info.conn, ticket: info.turnstile.ticket() })
+}
+
+impl<A: Adapter> FromMessageParts<A> for Turn {
+    type Error = Unregistered;
+    fn from_message_parts(s: &Arc<Socket<A>>, _: &mut Value, _: &Option<i64>) -> Result<Self, Unregistered> {
+        take_turn(s)
+    }
+}
+
+impl<A: Adapter> FromDisconnectParts<A> for Turn {
+    type Error = Unregistered;
+    fn from_disconnect_parts(s: &Arc<Socket<A>>, _: DisconnectReason) -> Result<Self, Unregistered> {
+        take_turn(s)
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handlers_run_in_ticket_order_whatever_order_they_start() {
+        let t = Arc::new(Turnstile::new());
+        let tickets: Vec<Ticket> = (0..50).map(|_| t.ticket()).collect();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // Start them in reverse; the first ticket's handler also sleeps.
+        for (i, ticket) in tickets.into_iter().enumerate().rev() {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let _turn = ticket.wait().await;
+                if i == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                log.lock().unwrap().push(i);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(*log.lock().unwrap(), (0..50).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_releases_its_turn() {
+        let t = Arc::new(Turnstile::new());
+        let (first, second) = (t.ticket(), t.ticket());
+        let crashed = tokio::spawn(async move {
+            let _turn = first.wait().await;
+            panic!("handler failed");
+        });
+        assert!(crashed.await.is_err());
+        tokio::time::timeout(std::time::Duration::from_secs(1), second.wait()).await.expect("second turn served");
+    }
+}
