@@ -1,0 +1,236 @@
+//! A real server on a free port and a real Socket.IO client (rust_socketio, independent of
+//! this project's own codec) that records every event it receives.
+
+#![allow(dead_code)] // each test binary uses a different part of this
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use rust_socketio::asynchronous::{Client as SioClient, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use chat_server::store::{SqliteStore, Store};
+
+/// How long a test waits for an event that should come.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub store: Arc<SqliteStore>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.expect("open store"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("chat")
+            .site_root("target/site")
+            .site_addr(addr)
+            .build();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(chat_server::run(listener, options, store.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            url: format!("http://{addr}"),
+            store,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub async fn add_agent(&self, name: &str, password: &str) {
+        let hash = chat_server::auth::hash_password(password).expect("hash");
+        let name = app::protocol::UserName::parse(name).expect("valid name");
+        self.store.add_agent(&name, &hash).await.expect("add agent");
+    }
+
+    /// Shuts the server down gracefully and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server stops within the wait")
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+}
+
+/// One received event: its name and first argument.
+pub type Received = (String, Value);
+
+pub struct TestClient {
+    pub client: SioClient,
+    events: mpsc::UnboundedReceiver<Received>,
+    seen: VecDeque<Received>,
+}
+
+fn first_arg(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
+        Payload::Text(_) => Value::Null,
+        #[allow(deprecated)]
+        Payload::String(s) => Value::String(s),
+        Payload::Binary(_) => Value::String("<binary>".into()),
+    }
+}
+
+impl TestClient {
+    /// Connects; when `login` is given it is emitted from inside the client's connect
+    /// callback, the instant the namespace is joined (as the tutorial's client does).
+    pub async fn connect(server: &TestServer, transport: Transport, login: Option<Value>) -> Self {
+        let (tx, events) = mpsc::unbounded_channel::<Received>();
+        let on_any = {
+            let tx = tx.clone();
+            move |event: Event, payload: Payload, _c: SioClient| {
+                let _ = tx.send((event.as_str().to_owned(), first_arg(payload)));
+                async {}.boxed()
+            }
+        };
+        let on_error = {
+            let tx = tx.clone();
+            move |payload: Payload, _c: SioClient| {
+                let _ = tx.send(("error".to_owned(), first_arg(payload)));
+                async {}.boxed()
+            }
+        };
+        let on_connect = {
+            let tx = tx.clone();
+            move |_p: Payload, c: SioClient| {
+                let _ = tx.send(("connect".to_owned(), Value::Null));
+                let login = login.clone();
+                async move {
+                    if let Some(login) = login {
+                        c.emit("login", login).await.expect("emit login");
+                    }
+                }
+                .boxed()
+            }
+        };
+        let client = ClientBuilder::new(server.url.clone())
+            .transport_type(transport.to_client())
+            .reconnect(false)
+            .on_any(on_any)
+            .on(Event::Error, on_error)
+            .on(Event::Connect, on_connect)
+            .connect()
+            .await
+            .expect("socket.io connect");
+        let mut me = Self { client, events, seen: VecDeque::new() };
+        me.expect("connect").await;
+        me
+    }
+
+    /// Connects and logs in with `login`, waiting for `login_success`.
+    pub async fn login(server: &TestServer, transport: Transport, login: Value) -> Self {
+        let mut me = Self::connect(server, transport, Some(login.clone())).await;
+        let ok = me.expect("login_success").await;
+        assert!(ok.is_object(), "login {login} answered {ok}");
+        me
+    }
+
+    pub async fn emit(&self, event: &str, data: Value) {
+        self.client.emit(event, data).await.expect("emit");
+    }
+
+    /// Waits for the next event named `event`; events before it stay available.
+    pub async fn expect(&mut self, event: &str) -> Value {
+        if let Some(i) = self.seen.iter().position(|(e, _)| e == event) {
+            return self.seen.remove(i).map(|(_, v)| v).expect("present");
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((e, v))) if e == event => return v,
+                Ok(Some(other)) => self.seen.push_back(other),
+                Ok(None) => panic!("client closed while waiting for {event}"),
+                Err(_) => panic!("no {event} within {WAIT:?}; got {:?}", self.seen),
+            }
+        }
+    }
+
+    /// The newest `user_list` received so far (waiting for one if none yet).
+    pub async fn latest_list(&mut self) -> Vec<String> {
+        let mut list = self.expect("user_list").await;
+        while let Some(i) = self.seen.iter().position(|(e, _)| e == "user_list") {
+            list = self.seen.remove(i).expect("present").1;
+        }
+        while let Ok((e, v)) = self.events.try_recv() {
+            if e == "user_list" {
+                list = v;
+            } else {
+                self.seen.push_back((e, v));
+            }
+        }
+        serde_json::from_value(list).expect("user_list is an array of names")
+    }
+
+    /// Waits for a `user_list` equal to `expected`, ignoring older ones.
+    pub async fn expect_list(&mut self, expected: &[&str]) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let list = tokio::time::timeout_at(deadline, self.expect("user_list"))
+                .await
+                .unwrap_or_else(|_| panic!("no user_list {expected:?}"));
+            let list: Vec<String> = serde_json::from_value(list).expect("array of names");
+            if list == expected {
+                return;
+            }
+        }
+    }
+
+    /// Asserts that no event named `event` arrives within `ms`.
+    pub async fn expect_none(&mut self, event: &str, ms: u64) {
+        let _ = tokio::time::timeout(Duration::from_millis(ms), async {
+            while let Some(item) = self.events.recv().await {
+                self.seen.push_back(item);
+            }
+        })
+        .await;
+        let got: Vec<_> = self.seen.iter().filter(|(e, _)| e == event).collect();
+        assert!(got.is_empty(), "unexpected {event}: {got:?}");
+    }
+
+    pub async fn disconnect(self) {
+        self.client.disconnect().await.expect("disconnect");
+    }
+}
+
+/// The Engine.IO transports a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Websocket,
+    Polling,
+}
+
+impl Transport {
+    fn to_client(self) -> TransportType {
+        match self {
+            Transport::Websocket => TransportType::Websocket,
+            Transport::Polling => TransportType::Polling,
+        }
+    }
+}
+
+/// Both transports a tutorial client may use.
+pub const TRANSPORTS: [Transport; 2] = [Transport::Websocket, Transport::Polling];
+
