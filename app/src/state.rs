@@ -69,6 +69,20 @@ impl ChatState {
         self.messages.update(|m| m.push(message));
     }
 
+    /// Takes a new `user_list`. A customer with no conversation open gets the first agent's
+    /// opened, so that they can start typing at once.
+    pub fn set_users(&self, users: Vec<UserName>) {
+        let me = self.me.get_untracked();
+        if let (None, Some(me)) = (self.peer.get_untracked(), me.as_ref()) {
+            if me.role == crate::protocol::Role::Customer {
+                if let Some(first) = users.iter().find(|u| **u != me.name) {
+                    self.peer.set(Some(first.clone()));
+                }
+            }
+        }
+        self.users.set(users);
+    }
+
     /// Opens the conversation with `peer`, marking it read.
     pub fn open(&self, peer: UserName) {
         self.unread.update(|u| {

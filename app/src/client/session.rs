@@ -207,7 +207,7 @@ fn apply(state: ChatState, event: ServerEvent, credentials: &mut Option<Credenti
             state.me.set(None);
             state.login_error.set(Some(reason));
         }
-        ServerEvent::UserList(users) => state.users.set(users),
+        ServerEvent::UserList(users) => state.set_users(users),
         ServerEvent::Message(message) => state.add_message(message),
         ServerEvent::Error(reason) => state.error.set(Some(reason)),
     }

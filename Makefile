@@ -1,0 +1,36 @@
+# The two commands: `make run` and `make test`. Both install whatever is missing first
+# (scripts/setup.sh), so they work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+TOOLCHAIN := source scripts/toolchain.sh
+LIB_ARGS = $$( [ -n "$$CHAT_LIB_CARGO_ARGS" ] && echo "--lib-cargo-args=$$CHAT_LIB_CARGO_ARGS" )
+
+.PHONY: help setup run watch build test test-rust test-e2e agent clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install everything the build and the tests need (idempotent)
+	scripts/setup.sh all
+
+run: ## Build (release) and serve on http://127.0.0.1:3000
+	scripts/setup.sh build
+	$(TOOLCHAIN) && cargo leptos serve --release $(LIB_ARGS)
+
+watch: ## Development loop: rebuild and reload on every change
+	scripts/setup.sh build
+	$(TOOLCHAIN) && cargo leptos watch $(LIB_ARGS)
+
+build: ## Build the site and the server (debug)
+	scripts/setup.sh build
+	$(TOOLCHAIN) && cargo leptos build $(LIB_ARGS)
+
+test: ## Run every test: unit, integration and Playwright
+	scripts/setup.sh all
+	scripts/test.sh
+
+agent: ## Add an agent: make agent NAME=alice (asks for the password)
+	$(TOOLCHAIN) && cargo run -q -p server -- agent add "$(NAME)"
+
+clean:
+	cargo clean

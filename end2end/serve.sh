@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Starts the debug server built by `cargo leptos build` for the browser tests: a fresh
+# database in a temporary directory, with the agent account the tests log in with.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${1:?usage: serve.sh PORT}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+export DATABASE_URL="sqlite://$dir/e2e.db"
+export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
+printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add Support
+target/debug/server

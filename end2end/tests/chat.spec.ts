@@ -1,0 +1,125 @@
+// An agent and two customers, each in their own browser context.
+import { test, expect } from '@playwright/test';
+import {
+  AGENT, find, open, loginAgent, loginCustomer, openConversation, send, waitForHydration,
+  expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems,
+} from './helpers';
+
+test('an agent and two customers chat, and customers never see each other', async ({ browser }) => {
+  const agent = await open(browser);
+  const bob = await open(browser);
+  const carol = await open(browser);
+
+  await loginAgent(agent.page, 'support', AGENT.password);
+  await expectLoggedIn(agent.page, AGENT.name); // the account's spelling
+
+  await loginCustomer(bob.page, 'Bob');
+  await loginCustomer(carol.page, 'Carol');
+  await expectLoggedIn(bob.page, 'Bob');
+  await expectLoggedIn(carol.page, 'Carol');
+
+  await expectUsers(agent.page, ['Bob', 'Carol']);
+  await expectUsers(bob.page, [AGENT.name]);
+  await expectUsers(carol.page, [AGENT.name]);
+
+  // Bob writes; his conversation with the only agent is already open.
+  await send(bob.page, 'Hi, my parcel has not arrived');
+  await expectLastMessage(bob.page, 'Hi, my parcel has not arrived', true);
+  await expectLastMessage(agent.page, 'Hi, my parcel has not arrived', false);
+
+  // Carol writes too: the agent sees an unread count on her name.
+  await send(carol.page, 'Hello from Carol');
+  await expect(find.user(agent.page, 'Carol').getByTestId('unread')).toHaveText('1');
+  await openConversation(agent.page, 'Carol');
+  await expect(find.user(agent.page, 'Carol').getByTestId('unread')).toHaveCount(0);
+  await expectLastMessage(agent.page, 'Hello from Carol', false);
+
+  // The agent answers Bob.
+  await openConversation(agent.page, 'Bob');
+  await send(agent.page, 'Let me check that for you');
+  await expectLastMessage(agent.page, 'Let me check that for you', true);
+  await expectLastMessage(bob.page, 'Let me check that for you', false);
+  await expect(find.messages(bob.page)).toHaveCount(2);
+  // Carol saw none of Bob's conversation.
+  await expect(find.messages(carol.page)).toHaveCount(1);
+
+  expectNoProblems(agent, bob, carol);
+  for (const p of [agent, bob, carol]) await p.context.close();
+});
+
+test('a taken name is refused in the page', async ({ browser }) => {
+  const first = await open(browser);
+  const second = await open(browser);
+  await loginCustomer(first.page, 'Dana');
+  await expectLoggedIn(first.page, 'Dana');
+  await loginCustomer(second.page, 'dana');
+  await expect(find.loginError(second.page)).toContainText('already taken');
+  // An agent's name is reserved, online or not.
+  await loginCustomer(second.page, AGENT.name);
+  await expect(find.loginError(second.page)).toContainText('support agent');
+  // A wrong agent password is refused too.
+  await loginAgent(second.page, AGENT.name, 'not-the-password');
+  await expect(find.loginError(second.page)).toContainText('password');
+  expectNoProblems(first, second);
+  await first.context.close();
+  await second.context.close();
+});
+
+test('a closed tab updates the agent, and writing to them then shows an error', async ({ browser }) => {
+  const agent = await open(browser);
+  const erin = await open(browser);
+  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await loginCustomer(erin.page, 'Erin');
+  await expectUsers(agent.page, ['Erin']);
+  await openConversation(agent.page, 'Erin');
+
+  await erin.page.close();
+  await expectUsers(agent.page, []);
+
+  // The conversation is still open in the agent's page; the server says Erin is gone.
+  await send(agent.page, 'Are you still there?');
+  await expect(find.error(agent.page)).toContainText('Erin is not online');
+  await agent.page.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(find.error(agent.page)).toHaveCount(0);
+  expectNoProblems(agent);
+  await agent.context.close();
+  await erin.context.close();
+});
+
+test('a reload logs the customer back in', async ({ browser }) => {
+  const agent = await open(browser);
+  const frank = await open(browser);
+  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await loginCustomer(frank.page, 'Frank');
+  await expectLoggedIn(frank.page, 'Frank');
+
+  await frank.page.reload();
+  await waitForHydration(frank.page);
+  await expectLoggedIn(frank.page, 'Frank');
+  await expectUsers(agent.page, ['Frank']);
+
+  // And the session works after the reload.
+  await send(frank.page, 'Back again');
+  await expectLastMessage(agent.page, 'Back again', false);
+  expectNoProblems(agent, frank);
+  await agent.context.close();
+  await frank.context.close();
+});
+
+test('markup in a message is shown as text, never run', async ({ browser }) => {
+  const agent = await open(browser);
+  const mallory = await open(browser);
+  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await loginCustomer(mallory.page, 'Mallory');
+  const evil = '<script>window.__pwned = true</script><b>bold?</b><img src=x onerror="window.__pwned=true">';
+  await send(mallory.page, evil);
+  await expectLastMessage(agent.page, evil, false);
+  await expectLastMessage(mallory.page, evil, true);
+  for (const p of [agent.page, mallory.page]) {
+    expect(await p.evaluate(() => (window as any).__pwned)).toBeUndefined();
+    await expect(find.messages(p).last().locator('b, script, img')).toHaveCount(0);
+  }
+  expectNoProblems(agent, mallory);
+  await agent.context.close();
+  await mallory.context.close();
+});

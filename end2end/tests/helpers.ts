@@ -1,0 +1,90 @@
+// Helpers for the browser tests, split into find / act / check.
+import { Browser, BrowserContext, ConsoleMessage, Page, expect } from '@playwright/test';
+
+export const AGENT = { name: 'Support', password: process.env.E2E_AGENT_PASSWORD ?? 'support-pass-1' };
+
+/** A person in their own browser context, with every console problem recorded. */
+export interface Person {
+  context: BrowserContext;
+  page: Page;
+  problems: string[];
+}
+
+export async function open(browser: Browser): Promise<Person> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const watch = (p: Page) => {
+    p.on('console', (msg: ConsoleMessage) => {
+      const text = msg.text();
+      if (msg.type() === 'error' || /hydrat/i.test(text)) problems.push(`${msg.type()}: ${text}`);
+    });
+    p.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  };
+  watch(page);
+  await page.goto('/');
+  await waitForHydration(page);
+  return { context, page, problems };
+}
+
+// --- find ------------------------------------------------------------------------------
+
+export const find = {
+  connection: (p: Page) => p.getByTestId('connection'),
+  me: (p: Page) => p.getByTestId('me'),
+  users: (p: Page) => p.getByTestId('user'),
+  user: (p: Page, name: string) => p.locator(`[data-testid="user"][data-name="${name}"]`),
+  messages: (p: Page) => p.getByTestId('message'),
+  loginError: (p: Page) => p.getByTestId('login-error'),
+  error: (p: Page) => p.getByTestId('error'),
+};
+
+// --- act -------------------------------------------------------------------------------
+
+/** The page is interactive once the WASM client has connected. */
+export async function waitForHydration(page: Page) {
+  await expect(find.connection(page)).toHaveText('Connected');
+}
+
+export async function loginCustomer(page: Page, name: string) {
+  await page.getByTestId('login-name').fill(name);
+  await page.getByTestId('login-submit').click();
+}
+
+export async function loginAgent(page: Page, name: string, password: string) {
+  await page.getByTestId('login-name').fill(name);
+  await page.getByTestId('login-agent').check();
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+}
+
+export async function openConversation(page: Page, name: string) {
+  await find.user(page, name).click();
+}
+
+export async function send(page: Page, text: string) {
+  await page.getByTestId('composer').fill(text);
+  await page.getByTestId('send').click();
+}
+
+// --- check -----------------------------------------------------------------------------
+
+export async function expectLoggedIn(page: Page, name: string) {
+  await expect(find.me(page)).toHaveText(name);
+}
+
+/** The names in the user list, other than the person's own. */
+export async function expectUsers(page: Page, names: string[]) {
+  await expect(find.users(page)).toHaveText(names);
+}
+
+export async function expectLastMessage(page: Page, text: string, mine: boolean) {
+  const last = find.messages(page).last();
+  await expect(last.locator('.text')).toHaveText(text);
+  await expect(last).toHaveAttribute('data-self', String(mine));
+  await expect(last).toHaveClass(mine ? /mine/ : /theirs/);
+}
+
+export function expectNoProblems(...people: Person[]) {
+  for (const person of people) expect(person.problems).toEqual([]);
+}
