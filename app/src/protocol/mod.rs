@@ -56,14 +56,7 @@ pub struct UserName(String);
 impl UserName {
     /// Validates and normalises (trims) a name typed by a person.
     pub fn parse(raw: &str) -> Result<Self, Problem> {
-        let name = raw.trim();
-        let chars = name.chars().count();
-        if chars == 0 {
-            return Err(Problem::NameEmpty);
-        }
-        if chars > NAME_MAX_CHARS {
-            return Err(Problem::NameTooLong);
-        }
+        let name = trimmed_within(raw, NAME_MAX_CHARS, Problem::NameEmpty, Problem::NameTooLong)?;
         if name.chars().any(char::is_control) {
             return Err(Problem::NameControlChars);
         }
@@ -88,6 +81,16 @@ impl<'de> Deserialize<'de> for UserName {
     }
 }
 
+/// `raw` trimmed, if it has 1 to `max` characters.
+fn trimmed_within(raw: &str, max: usize, empty: Problem, too_long: Problem) -> Result<&str, Problem> {
+    let text = raw.trim();
+    match text.chars().count() {
+        0 => Err(empty),
+        n if n > max => Err(too_long),
+        _ => Ok(text),
+    }
+}
+
 /// The text of a message: trimmed, 1–[`MESSAGE_MAX_CHARS`] characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -95,15 +98,8 @@ pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str) -> Result<Self, Problem> {
-        let text = raw.trim();
-        let chars = text.chars().count();
-        if chars == 0 {
-            return Err(Problem::MessageEmpty);
-        }
-        if chars > MESSAGE_MAX_CHARS {
-            return Err(Problem::MessageTooLong);
-        }
-        Ok(Self(text.to_owned()))
+        trimmed_within(raw, MESSAGE_MAX_CHARS, Problem::MessageEmpty, Problem::MessageTooLong)
+            .map(|text| Self(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
