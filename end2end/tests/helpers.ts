@@ -10,7 +10,7 @@ export interface Person {
   problems: string[];
 }
 
-export async function open(browser: Browser): Promise<Person> {
+export async function open(browser: Browser, url = '/'): Promise<Person> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const problems: string[] = [];
@@ -22,7 +22,7 @@ export async function open(browser: Browser): Promise<Person> {
     p.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   };
   watch(page);
-  await page.goto('/');
+  await page.goto(url);
   await waitForHydration(page);
   return { context, page, problems };
 }

@@ -1,0 +1,81 @@
+// The browser client reconnects after the server restarts and logs the person back in.
+// This test runs its own server (not the suite's), so that it can stop and start it.
+import { test, expect } from '@playwright/test';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems } from './helpers';
+
+const root = path.resolve(__dirname, '../..');
+const binary = path.join(root, 'target/debug/server');
+const port = Number(process.env.E2E_RESTART_PORT ?? 3211);
+const base = `http://127.0.0.1:${port}`;
+
+function env(db: string) {
+  return {
+    ...process.env,
+    DATABASE_URL: `sqlite://${db}`,
+    LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_OUTPUT_NAME: 'chat',
+  };
+}
+
+async function startServer(db: string): Promise<ChildProcess> {
+  const child = spawn(binary, [], { env: env(db), stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return child;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not start');
+}
+
+async function stopServer(child: ChildProcess) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+test('after a server restart both sides reconnect, log back in and can talk', async ({ browser }) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chat-restart-'));
+  const db = path.join(dir, 'chat.db');
+  const added = spawnSync(binary, ['agent', 'add', 'Agnes'], { env: env(db), input: 'agnes-password\n' });
+  expect(added.status, String(added.stderr)).toBe(0);
+  let server = await startServer(db);
+  try {
+    const agent = await open(browser, base);
+    const gina = await open(browser, base);
+    await loginAgent(agent.page, 'Agnes', 'agnes-password');
+    await loginCustomer(gina.page, 'Gina');
+    await expectUsers(agent.page, ['Gina']);
+
+    await stopServer(server);
+    for (const p of [agent.page, gina.page]) {
+      await expect(find.connection(p)).toContainText('Disconnected');
+      await expect(find.connection(p)).toContainText('reconnecting in');
+    }
+
+    server = await startServer(db);
+    for (const p of [agent.page, gina.page]) await expect(find.connection(p)).toHaveText('Connected', { timeout: 20_000 });
+    await expectLoggedIn(agent.page, 'Agnes');
+    await expectLoggedIn(gina.page, 'Gina');
+    await expectUsers(agent.page, ['Gina']);
+    await expectUsers(gina.page, ['Agnes']);
+
+    await send(gina.page, 'Are you back?');
+    await expectLastMessage(agent.page, 'Are you back?', false);
+
+    // The refused websocket connections while the server was down are logged by the browser;
+    // anything else would be a problem.
+    for (const p of [agent, gina]) p.problems = p.problems.filter((m) => !/WebSocket connection to .* failed/.test(m));
+    expectNoProblems(agent, gina);
+    await agent.context.close();
+    await gina.context.close();
+  } finally {
+    await stopServer(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
