@@ -7,6 +7,7 @@ port=${1:?usage: serve.sh PORT}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 export DATABASE_URL="sqlite://$dir/e2e.db"
+export RUST_LOG=${RUST_LOG:-warn}
 export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
 printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add Support
 target/debug/server
