@@ -49,6 +49,11 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Built without cargo-leptos the output name is not baked in; this project's is fixed.
+    // (Set before any other thread exists.)
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+        std::env::set_var("LEPTOS_OUTPUT_NAME", "chat");
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let store: Arc<dyn Store> = Arc::new(
@@ -64,10 +69,6 @@ fn main() -> Result<()> {
 }
 
 async fn serve(store: Arc<dyn Store>) -> Result<()> {
-    // Without cargo-leptos the output name is not baked in at build time; this crate's is fixed.
-    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
-        std::env::set_var("LEPTOS_OUTPUT_NAME", "chat");
-    }
     let conf = leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
     let options = conf.leptos_options;
     let listener = tokio::net::TcpListener::bind(options.site_addr)
