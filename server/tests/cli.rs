@@ -21,6 +21,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs a command that must fail, saying `needle` on stderr.
+fn refused(db: &str, args: &[&str], stdin: &str, needle: &str) {
+    let out = server(db, args, stdin);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(text(&out.stderr).contains(needle), "{args:?}: {}", text(&out.stderr));
+}
+
 #[test]
 fn agents_are_added_listed_and_removed_from_the_command_line() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -34,27 +41,14 @@ fn agents_are_added_listed_and_removed_from_the_command_line() {
     let listed = server(&db, &["agent", "list"], "");
     assert_eq!(text(&listed.stdout), "amy\nZoe\n");
 
-    let duplicate = server(&db, &["agent", "add", "ZOE"], "another-password\n");
-    assert!(!duplicate.status.success());
-    assert!(text(&duplicate.stderr).contains("already exists"), "{}", text(&duplicate.stderr));
-
-    let short = server(&db, &["agent", "add", "bob"], "short\n");
-    assert!(!short.status.success());
-    assert!(text(&short.stderr).contains("at least 8"), "{}", text(&short.stderr));
-
-    let empty = server(&db, &["agent", "add", "bob"], "");
-    assert!(!empty.status.success());
-    assert!(text(&empty.stderr).contains("no password"), "{}", text(&empty.stderr));
-
-    let bad_name = server(&db, &["agent", "add", "   "], "long-enough\n");
-    assert!(!bad_name.status.success());
-    assert!(text(&bad_name.stderr).contains("invalid name"), "{}", text(&bad_name.stderr));
+    refused(&db, &["agent", "add", "ZOE"], "another-password\n", "already exists");
+    refused(&db, &["agent", "add", "bob"], "short\n", "at least 8");
+    refused(&db, &["agent", "add", "bob"], "", "no password");
+    refused(&db, &["agent", "add", "   "], "long-enough\n", "invalid name");
 
     let removed = server(&db, &["agent", "remove", "zoe"], "");
     assert!(removed.status.success(), "{}", text(&removed.stderr));
-    let missing = server(&db, &["agent", "remove", "zoe"], "");
-    assert!(!missing.status.success());
-    assert!(text(&missing.stderr).contains("does not exist"), "{}", text(&missing.stderr));
+    refused(&db, &["agent", "remove", "zoe"], "", "does not exist");
 
     assert_eq!(text(&server(&db, &["agent", "list"], "").stdout), "amy\n");
 }
