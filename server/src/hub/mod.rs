@@ -217,21 +217,20 @@ impl Hub {
 
     /// Every online name, sorted case-insensitively.
     fn everyone(&self) -> Vec<UserName> {
-        let mut all: Vec<(&String, &UserName)> =
-            self.agents.iter().chain(self.customers.iter()).map(|(k, (n, _))| (k, n)).collect();
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        all.into_iter().map(|(_, n)| n.clone()).collect()
+        sorted_names(self.agents.iter().chain(self.customers.iter()))
     }
 
     /// What the customer with name key `me` sees: the online agents and themself.
     fn customer_view(&self, me: &str) -> Vec<UserName> {
-        let mut list: Vec<(&String, &UserName)> = self.agents.iter().map(|(k, (n, _))| (k, n)).collect();
-        if let Some((k, (n, _))) = self.customers.get_key_value(me) {
-            list.push((k, n));
-        }
-        list.sort_by(|a, b| a.0.cmp(b.0));
-        list.into_iter().map(|(_, n)| n.clone()).collect()
+        sorted_names(self.agents.iter().chain(self.customers.get_key_value(me)))
     }
+}
+
+/// The names of `entries`, in the order of their keys.
+fn sorted_names<'a>(entries: impl Iterator<Item = (&'a String, &'a (UserName, ConnId))>) -> Vec<UserName> {
+    let mut list: Vec<_> = entries.collect();
+    list.sort_by(|a, b| a.0.cmp(b.0));
+    list.into_iter().map(|(_, (name, _))| name.clone()).collect()
 }
 
 #[cfg(test)]
