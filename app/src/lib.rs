@@ -4,12 +4,15 @@
 //! - [`protocol`]: the Socket.IO wire contract (event names, payloads, validation) and,
 //!   in [`protocol::wire`], the Engine.IO / Socket.IO frame codec.
 //! - [`text`]: every sentence a person reads.
+//! - [`inbox`]: the conversations and outbox a participant holds (plain data, tested natively).
+//! - [`state`]: the signals the views read and the commands they give.
 //! - [`components`]: the Leptos views (login, user list, chat), rendered on the server
 //!   and hydrated in the browser.
 //! - `client` (browser only): the Socket.IO connection with reconnect and re-login,
 //!   exposed to the views as signals.
 
 pub mod components;
+pub mod inbox;
 pub mod protocol;
 pub mod state;
 pub mod text;

@@ -5,11 +5,10 @@
 //! the first page renders; nothing is ever connected there.
 //! Must not: parse wire frames (`client` does) or render anything (`components` do).
 
-use std::collections::HashMap;
-
 use leptos::prelude::*;
 
-use crate::protocol::{ChatMessage, LoginRequest, LoginSuccess, PrivateMessage, UserName};
+use crate::inbox::{Inbox, Target};
+use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, History, LoginRequest, LoginSuccess, Role, UserName};
 
 /// The state of the connection to the server, as shown to the person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,12 +30,12 @@ pub struct ChatState {
     pub login_error: RwSignal<Option<String>>,
     /// The names this participant may write to, their own included, as the server sent them.
     pub users: RwSignal<Vec<UserName>>,
-    /// Every message sent or received since the page opened, oldest first.
-    pub messages: RwSignal<Vec<ChatMessage>>,
-    /// The person this participant is talking to.
-    pub peer: RwSignal<Option<UserName>>,
-    /// Unread messages per peer name.
-    pub unread: RwSignal<HashMap<UserName, usize>>,
+    /// Conversations and the outbox.
+    pub inbox: RwSignal<Inbox>,
+    /// The conversation on screen.
+    pub open: RwSignal<Option<Target>>,
+    /// The agent a customer addresses; `None` writes to the support team.
+    pub to: RwSignal<Option<UserName>>,
     /// The last error the server reported, until dismissed.
     pub error: RwSignal<Option<String>>,
 }
@@ -49,46 +48,72 @@ impl ChatState {
             logging_in: RwSignal::new(false),
             login_error: RwSignal::new(None),
             users: RwSignal::new(Vec::new()),
-            messages: RwSignal::new(Vec::new()),
-            peer: RwSignal::new(None),
-            unread: RwSignal::new(HashMap::new()),
+            inbox: RwSignal::new(Inbox::default()),
+            open: RwSignal::new(None),
+            to: RwSignal::new(None),
             error: RwSignal::new(None),
         }
     }
 
-    /// Records a message sent or received, and counts it as unread unless its
-    /// conversation is open.
-    pub fn add_message(&self, message: ChatMessage) {
-        let other = if message.is_self { message.to.clone() } else { message.from.clone() };
-        if self.peer.get_untracked().is_none() {
-            self.peer.set(Some(other.clone()));
+    /// The conversation on screen, once it has an id.
+    pub fn open_conversation(&self) -> Option<ConversationId> {
+        match self.open.get_untracked() {
+            Some(Target::Conversation(id)) => Some(id),
+            _ => None,
         }
-        if !message.is_self && self.peer.get_untracked().as_ref() != Some(&other) {
-            self.unread.update(|u| *u.entry(other).or_default() += 1);
-        }
-        self.messages.update(|m| m.push(message));
     }
 
-    /// Takes a new `user_list`. A customer with no conversation open gets the first agent's
-    /// opened, so that they can start typing at once.
+    /// The server accepted the login: a customer's own conversation opens at once.
+    pub fn logged_in(&self, ok: LoginSuccess) {
+        if let (Role::Customer, Some(id)) = (ok.role, ok.conversation) {
+            self.open.set(Some(Target::Conversation(id)));
+        }
+        self.logging_in.set(false);
+        self.login_error.set(None);
+        self.me.set(Some(ok));
+    }
+
+    /// Records a message sent or received.
+    pub fn receive(&self, message: ChatMessage) {
+        // An agent who wrote to an online customer by name now has the conversation.
+        if let Some(Target::Person(name)) = self.open.get_untracked() {
+            if name == message.customer {
+                self.open.set(Some(Target::Conversation(message.conversation)));
+            }
+        }
+        let open = self.open_conversation();
+        self.inbox.update(|inbox| {
+            inbox.receive(message, open);
+        });
+    }
+
+    pub fn history(&self, page: History) {
+        self.inbox.update(|inbox| inbox.history(page));
+    }
+
     pub fn set_users(&self, users: Vec<UserName>) {
-        let me = self.me.get_untracked();
-        if let (None, Some(me)) = (self.peer.get_untracked(), me.as_ref()) {
-            if me.role == crate::protocol::Role::Customer {
-                if let Some(first) = users.iter().find(|u| **u != me.name) {
-                    self.peer.set(Some(first.clone()));
-                }
+        // A customer addressing an agent who left writes to the whole team again.
+        if let Some(to) = self.to.get_untracked() {
+            if !users.contains(&to) {
+                self.to.set(None);
             }
         }
         self.users.set(users);
     }
 
-    /// Opens the conversation with `peer`, marking it read.
-    pub fn open(&self, peer: UserName) {
-        self.unread.update(|u| {
-            u.remove(&peer);
-        });
-        self.peer.set(Some(peer));
+    /// Opens a conversation (agents), marking it read.
+    pub fn open(&self, target: Target) {
+        let target = match target {
+            Target::Person(name) => match self.inbox.with_untracked(|i| i.conversation_of(&name)) {
+                Some(id) => Target::Conversation(id),
+                None => Target::Person(name),
+            },
+            t => t,
+        };
+        if let Target::Conversation(id) = target {
+            self.inbox.update(|i| i.mark_read(id));
+        }
+        self.open.set(Some(target));
     }
 
     /// Forgets the session (after logging out).
@@ -96,9 +121,9 @@ impl ChatState {
         self.me.set(None);
         self.logging_in.set(false);
         self.users.set(Vec::new());
-        self.messages.set(Vec::new());
-        self.peer.set(None);
-        self.unread.set(HashMap::new());
+        self.inbox.set(Inbox::default());
+        self.open.set(None);
+        self.to.set(None);
         self.error.set(None);
     }
 }
@@ -113,7 +138,10 @@ impl Default for ChatState {
 #[derive(Clone, Debug)]
 pub enum Command {
     Login(LoginRequest),
-    Send(PrivateMessage),
+    /// Write `text` in the open conversation (queued while offline).
+    Send(String),
+    Retry(ClientMsgId),
+    LoadOlder(ConversationId),
     Logout,
 }
 

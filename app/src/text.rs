@@ -25,6 +25,16 @@ pub enum Problem {
     RecipientNotAllowed(String),
     MessageToSelf,
     Malformed(&'static str),
+    /// A `client_id` that is not 1–64 plain ASCII characters.
+    BadClientId,
+    /// Agents talk to customers, in the customer's conversation.
+    AgentToAgent,
+    UnknownConversation,
+    /// A resume token that is unknown, expired or revoked, for someone who must then
+    /// log in again (an agent, with their password).
+    SessionExpired,
+    /// The message could not be stored, so it was not sent; the client may retry.
+    NotSaved,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }
@@ -50,6 +60,11 @@ impl fmt::Display for Problem {
             }
             Problem::MessageToSelf => f.write_str("You cannot send a message to yourself."),
             Problem::Malformed(event) => write!(f, "The server could not read that {event} request."),
+            Problem::BadClientId => f.write_str("A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'."),
+            Problem::AgentToAgent => f.write_str("Agents can write to customers only."),
+            Problem::UnknownConversation => f.write_str("There is no such conversation."),
+            Problem::SessionExpired => f.write_str("Your session has ended. Please log in again."),
+            Problem::NotSaved => f.write_str("Your message could not be saved, so it was not sent. Please try again."),
             Problem::Internal => f.write_str("Something went wrong on the server. Please try again."),
         }
     }
@@ -69,7 +84,6 @@ pub struct Ui {
     pub agent_badge: &'static str,
     pub no_agents_online: &'static str,
     pub to_label: &'static str,
-    pub pick_recipient: &'static str,
     pub message_placeholder: &'static str,
     pub send_button: &'static str,
     pub no_messages: &'static str,
@@ -82,6 +96,15 @@ pub struct Ui {
     pub conn_retry_in: &'static str,
     pub offline_send_hint: &'static str,
     pub you: &'static str,
+    pub agents_heading: &'static str,
+    pub conversations_heading: &'static str,
+    pub support_team: &'static str,
+    pub pick_conversation: &'static str,
+    pub offline_badge: &'static str,
+    pub load_older: &'static str,
+    pub pending: &'static str,
+    pub not_sent: &'static str,
+    pub retry: &'static str,
 }
 
 pub const EN: Ui = Ui {
@@ -95,9 +118,8 @@ pub const EN: Ui = Ui {
     online_heading: "Online",
     you_suffix: " (you)",
     agent_badge: "agent",
-    no_agents_online: "No agent is online right now.",
+    no_agents_online: "No agent is online right now. Write anyway: your message waits for the first agent.",
     to_label: "To",
-    pick_recipient: "Choose who to write to",
     message_placeholder: "Write a message…",
     send_button: "Send",
     no_messages: "No messages yet.",
@@ -108,6 +130,15 @@ pub const EN: Ui = Ui {
     conn_online: "Connected",
     conn_offline: "Disconnected",
     conn_retry_in: "reconnecting in",
-    offline_send_hint: "You are offline; you can send again as soon as the connection is back.",
+    offline_send_hint: "You are offline. What you write now is sent as soon as the connection is back.",
     you: "You",
+    agents_heading: "Agents online",
+    conversations_heading: "Conversations",
+    support_team: "Support team",
+    pick_conversation: "Choose a conversation",
+    offline_badge: "offline",
+    load_older: "Load older messages",
+    pending: "Sending…",
+    not_sent: "Not sent:",
+    retry: "Retry",
 };

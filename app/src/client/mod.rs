@@ -1,8 +1,9 @@
 //! The browser's Socket.IO connection (websocket transport, Engine.IO v4 / Socket.IO v5).
 //!
 //! Owns: connecting, answering pings, noticing a dead connection, reconnecting with
-//! backoff, logging the participant back in after a reconnect (and after a reload, for
-//! customers), and turning server events into [`ChatState`] updates.
+//! backoff, resuming the session after a reconnect or a reload (with the cursors of what
+//! the page holds, so that nothing is missed or repeated), sending the outbox once logged
+//! in, and turning server events into [`ChatState`] updates.
 //! Must not: render anything; the views read [`ChatState`] and send [`Command`]s.
 //!
 //! Why our own client: no maintained Rust Socket.IO client compiles to wasm32, and binding
@@ -18,7 +19,7 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::protocol::LoginRequest;
+use crate::protocol::{ClientMsgId, LoginRequest, Role};
 use crate::state::{ChatState, Command, ConnStatus};
 
 /// How a session ended.
@@ -40,44 +41,85 @@ pub fn start(state: ChatState) -> Callback<Command> {
     })
 }
 
-/// The login to repeat after a reconnect.
+/// The login to repeat after a reconnect: the name and role, and once the server has
+/// accepted it, the resume token that brings back the same identity.
 pub(crate) struct Credentials {
-    pub request: LoginRequest,
-    /// Accepted by the server at least once: a later refusal is worth retrying (the old
-    /// connection may not be gone yet), whereas a first refusal goes to the person.
-    pub confirmed: bool,
-    /// Automatic re-logins refused in a row.
-    pub refused: u32,
+    pub name: String,
+    pub role: Role,
+    /// Only until the first login succeeds: afterwards the resume token stands in for it.
+    pub password: Option<String>,
+    pub resume: Option<String>,
 }
 
-const SAVED_LOGIN: &str = "chat.login";
-
-fn session_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
-}
-
-/// A customer's login survives a reload of the tab (not the password of an agent: that
-/// never touches storage).
-pub(crate) fn save_login(request: &LoginRequest) {
-    if request.password.is_some() {
-        return;
-    }
-    if let (Some(storage), Ok(json)) = (session_storage(), serde_json::to_string(request)) {
-        if let Err(e) = storage.set_item(SAVED_LOGIN, &json) {
-            leptos::logging::warn!("could not remember the login: {e:?}");
+impl Credentials {
+    /// The `login` to send now: with the cursors of what the page holds, so that the
+    /// server sends exactly what is missing.
+    pub fn request(&self, state: ChatState) -> LoginRequest {
+        LoginRequest {
+            name: self.name.clone(),
+            role: self.role,
+            password: self.password.clone(),
+            resume: self.resume.clone(),
+            since: state.inbox.with_untracked(|i| i.cursors()),
         }
     }
 }
 
-pub(crate) fn forget_login() {
-    if let Some(storage) = session_storage() {
-        let _ = storage.remove_item(SAVED_LOGIN);
+/// What survives a reload: for customers in `localStorage` (a visit days later is the
+/// same person), for agents in `sessionStorage` (this tab only). Never a password.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    name: String,
+    role: Role,
+    resume: String,
+}
+
+const SAVED_SESSION: &str = "chat.session";
+
+fn storage(role: Role) -> Option<web_sys::Storage> {
+    let window = web_sys::window()?;
+    let storage = match role {
+        Role::Customer => window.local_storage(),
+        Role::Agent => window.session_storage(),
+    };
+    storage.ok().flatten()
+}
+
+pub(crate) fn save_session(credentials: &Credentials) {
+    let Some(resume) = credentials.resume.clone() else { return };
+    let saved = Saved { name: credentials.name.clone(), role: credentials.role, resume };
+    if let (Some(storage), Ok(json)) = (storage(saved.role), serde_json::to_string(&saved)) {
+        if let Err(e) = storage.set_item(SAVED_SESSION, &json) {
+            leptos::logging::warn!("could not remember the session: {e:?}");
+        }
     }
 }
 
-fn saved_login() -> Option<LoginRequest> {
-    let json = session_storage()?.get_item(SAVED_LOGIN).ok()??;
-    serde_json::from_str(&json).ok()
+pub(crate) fn forget_session() {
+    for role in [Role::Customer, Role::Agent] {
+        if let Some(storage) = storage(role) {
+            if let Err(e) = storage.remove_item(SAVED_SESSION) {
+                leptos::logging::warn!("could not forget the session: {e:?}");
+            }
+        }
+    }
+}
+
+/// This tab's agent session first (an agent tab on a customer's machine), then a
+/// customer's.
+fn saved_session() -> Option<Credentials> {
+    [Role::Agent, Role::Customer].into_iter().find_map(|role| {
+        let json = storage(role)?.get_item(SAVED_SESSION).ok()??;
+        let saved: Saved = serde_json::from_str(&json).ok()?;
+        Some(Credentials { name: saved.name, role: saved.role, password: None, resume: Some(saved.resume) })
+    })
+}
+
+/// A fresh id for a message written here (the server stores a message once per id).
+pub(crate) fn new_client_id() -> ClientMsgId {
+    let now = js_sys::Date::now() as u64;
+    let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    ClientMsgId::parse(&format!("w{now:x}-{random:x}")).expect("hex digits and '-' are valid in a client id")
 }
 
 fn socket_url() -> String {
@@ -97,10 +139,10 @@ fn backoff_ms(attempt: u32) -> u32 {
 }
 
 async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let mut credentials = saved_login().map(|request| {
+    let mut credentials = saved_session();
+    if credentials.is_some() {
         state.logging_in.set(true);
-        Credentials { request, confirmed: true, refused: 0 }
-    });
+    }
     let mut failures = 0u32;
     loop {
         state.conn.set(ConnStatus::Connecting);

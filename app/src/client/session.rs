@@ -1,19 +1,17 @@
 //! One websocket connection, from the Engine.IO handshake until it ends.
 
+use std::collections::HashMap;
+
 use futures::channel::mpsc;
 use futures::{stream, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::*;
 
-use super::{forget_login, save_login, Credentials, End};
+use super::{forget_session, new_client_id, save_session, Credentials, End};
+use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
-use crate::protocol::{ClientEvent, LoginPayload, ServerEvent};
+use crate::protocol::{ClientEvent, ClientMsgId, HistoryRequest, LoginPayload, Role, SendAck, ServerEvent};
 use crate::state::{ChatState, Command, ConnStatus};
-use crate::text::Problem;
-
-/// Automatic re-logins refused as "name taken" (the previous connection of this same
-/// person not gone yet) before giving up and asking the person.
-const RELOGIN_ATTEMPTS: u32 = 5;
 
 enum Input {
     /// A frame, or `None` when the socket closed.
@@ -26,25 +24,57 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// A command given while there is no connection.
+/// Puts a message written here in the outbox of the open conversation; it is sent now
+/// if logged in, otherwise after the next login.
+fn queue(state: ChatState, text: String) -> Option<Outgoing> {
+    let target = state.open.get_untracked()?;
+    let me = state.me.get_untracked()?;
+    let to = if me.role == Role::Customer { state.to.get_untracked() } else { None };
+    let outgoing = Outgoing { client_id: new_client_id(), target, to, text, status: Delivery::Pending };
+    state.inbox.update(|i| i.queue(outgoing.clone()));
+    Some(outgoing)
+}
+
+/// A command given while there is no connection (or before the namespace is joined).
 pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mut Option<Credentials>) {
     match command {
         Command::Login(request) => {
             state.logging_in.set(true);
-            *credentials = Some(Credentials { request, confirmed: false, refused: 0 });
+            *credentials = Some(Credentials {
+                name: request.name,
+                role: request.role,
+                password: request.password,
+                resume: None,
+            });
         }
-        Command::Send(_) => state.error.set(Some(crate::text::EN.offline_send_hint.to_owned())),
+        Command::Send(text) => {
+            queue(state, text);
+        }
+        Command::Retry(id) => {
+            state.inbox.update(|i| {
+                i.retry(&id);
+            });
+        }
+        // Asked again when the person scrolls up once connected.
+        Command::LoadOlder(_) => {}
         Command::Logout => {
-            forget_login();
+            // The token cannot be revoked without a connection; it is forgotten here and
+            // expires on the server.
+            forget_session();
             *credentials = None;
             state.reset();
         }
     }
 }
 
-fn encode(event: &ClientEvent) -> Option<Message> {
+/// Encodes an event, with an acknowledgement id when one is given.
+fn encode(event: &ClientEvent, ack: Option<u64>) -> Option<Message> {
     match serde_json::to_value(event) {
-        Ok(data) => Some(Message::Text(EnginePacket::Message(SocketPacket::event(event.name(), data)).encode())),
+        Ok(data) => {
+            let args = if data.is_null() { vec![] } else { vec![data] };
+            let packet = SocketPacket::Event { ack, name: event.name().to_owned(), args };
+            Some(Message::Text(EnginePacket::Message(packet).encode()))
+        }
         Err(e) => {
             leptos::logging::error!("could not encode {}: {e}", event.name());
             None
@@ -76,14 +106,27 @@ pub(crate) async fn run(
     // Until the handshake says otherwise: Socket.IO's default ping interval + timeout.
     let mut silence_limit_ms = 45_000.0;
     let mut joined = false;
+    let mut logged_in = false;
+    // Messages sent on this connection whose acknowledgement has not come yet.
+    let mut awaiting: HashMap<u64, ClientMsgId> = HashMap::new();
+    let mut next_ack = 0u64;
 
     macro_rules! send {
         ($msg:expr) => {
-            if let Err(e) = write.send($msg).await {
-                leptos::logging::warn!("send failed: {e}");
-                return End::Lost;
+            if let Some(msg) = $msg {
+                if let Err(e) = write.send(msg).await {
+                    leptos::logging::warn!("send failed: {e}");
+                    return End::Lost;
+                }
             }
         };
+    }
+    macro_rules! send_message {
+        ($outgoing:expr) => {{
+            next_ack += 1;
+            awaiting.insert(next_ack, $outgoing.client_id.clone());
+            send!(encode(&ClientEvent::PrivateMessage($outgoing.request()), Some(next_ack)));
+        }};
     }
 
     while let Some(input) = inputs.next().await {
@@ -108,9 +151,9 @@ pub(crate) async fn run(
                 match packet {
                     EnginePacket::Open(handshake) => {
                         silence_limit_ms = (handshake.ping_interval + handshake.ping_timeout) as f64;
-                        send!(Message::Text(EnginePacket::Message(SocketPacket::Connect(None)).encode()));
+                        send!(Some(Message::Text(EnginePacket::Message(SocketPacket::Connect(None)).encode())));
                     }
-                    EnginePacket::Ping => send!(Message::Text(EnginePacket::Pong.encode())),
+                    EnginePacket::Ping => send!(Some(Message::Text(EnginePacket::Pong.encode()))),
                     EnginePacket::Pong | EnginePacket::Noop => {}
                     EnginePacket::Close => return End::Lost,
                     EnginePacket::Message(SocketPacket::Connect(_)) => {
@@ -119,9 +162,7 @@ pub(crate) async fn run(
                         state.conn.set(ConnStatus::Connected);
                         if let Some(c) = credentials.as_ref() {
                             state.logging_in.set(true);
-                            if let Some(m) = encode(&ClientEvent::Login(LoginPayload::Full(c.request.clone()))) {
-                                send!(m);
-                            }
+                            send!(encode(&ClientEvent::Login(LoginPayload::Full(c.request(state))), None));
                         }
                     }
                     EnginePacket::Message(SocketPacket::Disconnect) => return End::Lost,
@@ -129,35 +170,80 @@ pub(crate) async fn run(
                         leptos::logging::warn!("the server refused the connection: {e}");
                         return End::Lost;
                     }
-                    EnginePacket::Message(SocketPacket::Ack { .. }) => {}
+                    EnginePacket::Message(SocketPacket::Ack { id, mut args }) => {
+                        let Some(client_id) = awaiting.remove(&id) else { continue };
+                        let reply = if args.is_empty() { serde_json::Value::Null } else { args.swap_remove(0) };
+                        match serde_json::from_value::<SendAck>(reply) {
+                            Ok(SendAck::Sent { .. }) => state.inbox.update(|i| i.outbox.retain(|o| o.client_id != client_id)),
+                            Ok(SendAck::Failed { error, .. }) => state.inbox.update(|i| i.fail(&client_id, error)),
+                            Err(e) => leptos::logging::warn!("ignoring an acknowledgement the client cannot read: {e}"),
+                        }
+                    }
                     EnginePacket::Message(SocketPacket::Event { name, mut args, .. }) => {
                         let data = if args.is_empty() { serde_json::Value::Null } else { args.swap_remove(0) };
                         match ServerEvent::decode(&name, data) {
-                            Ok(event) => {
-                                if let Some(end) = apply(state, event, credentials) {
-                                    return end;
+                            Ok(ServerEvent::LoginSuccess(ok)) => {
+                                if let Some(c) = credentials.as_mut() {
+                                    c.name = ok.name.to_string();
+                                    c.password = None;
+                                    c.resume = ok.resume.clone().or(c.resume.take());
+                                    save_session(c);
+                                }
+                                state.logged_in(ok);
+                                logged_in = true;
+                                // Everything written while offline (or not confirmed before
+                                // the connection dropped) goes now, in order; the server
+                                // stores a message once however often it is sent.
+                                let pending: Vec<Outgoing> = state.inbox.with_untracked(|i| i.pending().cloned().collect());
+                                for outgoing in pending {
+                                    send_message!(outgoing);
                                 }
                             }
+                            Ok(ServerEvent::LoginError(reason)) => {
+                                *credentials = None;
+                                forget_session();
+                                state.reset();
+                                state.login_error.set(Some(reason));
+                            }
+                            Ok(ServerEvent::UserList(users)) => state.set_users(users),
+                            Ok(ServerEvent::Message(message)) => state.receive(message),
+                            Ok(ServerEvent::History(page)) => state.history(page),
+                            Ok(ServerEvent::Error(reason)) => state.error.set(Some(reason)),
                             Err(e) => leptos::logging::warn!("ignoring event {name}: {e}"),
                         }
                     }
                 }
             }
-            Input::Command(command) if !joined => while_offline(state, command, credentials),
-            Input::Command(Command::Login(request)) => {
-                state.logging_in.set(true);
-                if let Some(m) = encode(&ClientEvent::Login(LoginPayload::Full(request.clone()))) {
-                    send!(m);
-                }
-                *credentials = Some(Credentials { request, confirmed: false, refused: 0 });
+            Input::Command(command) if !logged_in && !matches!(command, Command::Login(_)) => {
+                while_offline(state, command, credentials)
             }
-            Input::Command(Command::Send(message)) => {
-                if let Some(m) = encode(&ClientEvent::PrivateMessage(message)) {
-                    send!(m);
+            Input::Command(Command::Login(request)) if joined => {
+                state.logging_in.set(true);
+                let c = Credentials { name: request.name, role: request.role, password: request.password, resume: None };
+                send!(encode(&ClientEvent::Login(LoginPayload::Full(c.request(state))), None));
+                *credentials = Some(c);
+            }
+            Input::Command(command @ Command::Login(_)) => while_offline(state, command, credentials),
+            Input::Command(Command::Send(text)) => {
+                if let Some(outgoing) = queue(state, text) {
+                    send_message!(outgoing);
+                }
+            }
+            Input::Command(Command::Retry(id)) => {
+                let again = state.inbox.try_update(|i| i.retry(&id).cloned()).flatten();
+                if let Some(outgoing) = again {
+                    send_message!(outgoing);
+                }
+            }
+            Input::Command(Command::LoadOlder(conversation)) => {
+                let first = state.inbox.with_untracked(|i| i.threads.get(&conversation).and_then(|t| t.messages.keys().next().copied()));
+                if let Some(before) = first {
+                    send!(encode(&ClientEvent::History(HistoryRequest { conversation, before }), None));
                 }
             }
             Input::Command(Command::Logout) => {
-                forget_login();
+                send!(encode(&ClientEvent::Logout, None));
+                forget_session();
                 *credentials = None;
                 state.reset();
                 let _ = write.close().await;
@@ -173,43 +259,4 @@ pub(crate) async fn run(
         }
     }
     End::Lost
-}
-
-/// Applies one server event to the state. Returns `Some` when the connection must end.
-fn apply(state: ChatState, event: ServerEvent, credentials: &mut Option<Credentials>) -> Option<End> {
-    match event {
-        ServerEvent::LoginSuccess(ok) => {
-            if let Some(c) = credentials.as_mut() {
-                c.confirmed = true;
-                c.refused = 0;
-                save_login(&c.request);
-            }
-            state.logging_in.set(false);
-            state.login_error.set(None);
-            state.me.set(Some(ok));
-        }
-        ServerEvent::LoginError(reason) => {
-            let retry = match credentials.as_mut() {
-                // The previous connection of this same person may still be open on the
-                // server (a reload, a network switch): try again on a new connection.
-                Some(c) if c.confirmed && reason == Problem::NameTaken.to_string() && c.refused < RELOGIN_ATTEMPTS => {
-                    c.refused += 1;
-                    true
-                }
-                _ => false,
-            };
-            if retry {
-                return Some(End::Lost);
-            }
-            *credentials = None;
-            forget_login();
-            state.logging_in.set(false);
-            state.me.set(None);
-            state.login_error.set(Some(reason));
-        }
-        ServerEvent::UserList(users) => state.set_users(users),
-        ServerEvent::Message(message) => state.add_message(message),
-        ServerEvent::Error(reason) => state.error.set(Some(reason)),
-    }
-    None
 }

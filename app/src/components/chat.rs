@@ -1,4 +1,5 @@
-//! The chat: the user list, the conversation with the chosen person, and the composer.
+//! The chat: the side list, the open conversation (stored messages, then the ones still
+//! on their way) and the composer.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
@@ -6,8 +7,9 @@ use leptos::prelude::*;
 
 use super::use_chat;
 use super::user_list::UserList;
-use crate::protocol::{MessageText, PrivateMessage, Role, UserName};
-use crate::state::{Command, ConnStatus};
+use crate::inbox::{Delivery, Outgoing, Target};
+use crate::protocol::{ChatMessage, MessageText, Role, UserName};
+use crate::state::{Chat, Command, ConnStatus};
 use crate::text::EN;
 
 #[component]
@@ -15,29 +17,46 @@ pub fn ChatView() -> impl IntoView {
     let chat = use_chat();
     let state = chat.state;
     let draft = RwSignal::new(String::new());
+    let list = NodeRef::<html::Ul>::new();
     let list_end = NodeRef::<html::Li>::new();
 
     let me = move || state.me.get();
-    let peers = move || {
-        let me = state.me.get().map(|m| m.name);
-        state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
+    let is_agent = move || me().map(|m| m.role) == Some(Role::Agent);
+    let open_id = move || match state.open.get() {
+        Some(Target::Conversation(id)) => Some(id),
+        _ => None,
     };
-    // The conversation with the chosen peer, oldest first.
-    let conversation = move || {
-        let Some(peer) = state.peer.get() else { return Vec::new() };
-        state.messages.with(|all| {
-            all.iter()
-                .filter(|m| if m.is_self { m.to == peer } else { m.from == peer })
-                .cloned()
-                .collect::<Vec<_>>()
-        })
+    // The stored messages of the open conversation, oldest first.
+    let stored = move || {
+        let Some(id) = open_id() else { return Vec::new() };
+        state.inbox.with(|i| i.threads.get(&id).map(|t| t.messages.values().cloned().collect::<Vec<_>>()).unwrap_or_default())
+    };
+    let outgoing = move || {
+        let Some(target) = state.open.get() else { return Vec::new() };
+        state.inbox.with(|i| i.outgoing_for(&target).cloned().collect::<Vec<_>>())
+    };
+    let more = move || open_id().is_some_and(|id| state.inbox.with(|i| i.threads.get(&id).is_some_and(|t| t.more)));
+    let title = move || match state.open.get() {
+        Some(Target::Person(name)) => Some(name.to_string()),
+        Some(Target::Conversation(id)) => state.inbox.with(|i| i.threads.get(&id).map(|t| t.customer.to_string())),
+        None => None,
     };
     let online = move || state.conn.get() == ConnStatus::Connected;
+    let load_older = move || {
+        if let Some(id) = open_id() {
+            if more() {
+                chat.send(Command::LoadOlder(id));
+            }
+        }
+    };
 
-    // Keep the newest message in view.
+    // Keep the newest message in view (not when an older page arrives).
+    let newest = Memo::new(move |_| {
+        let last = stored().last().map(|m| (m.conversation, m.seq));
+        (last, outgoing().len(), state.open.get())
+    });
     Effect::new(move |_| {
-        state.messages.track();
-        state.peer.track();
+        newest.track();
         if let Some(end) = list_end.get() {
             end.scroll_into_view();
         }
@@ -45,23 +64,24 @@ pub fn ChatView() -> impl IntoView {
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let Some(to) = state.peer.get_untracked() else {
-            state.error.set(Some(EN.pick_recipient.to_owned()));
+        if state.open.with_untracked(Option::is_none) {
+            state.error.set(Some(EN.pick_conversation.to_owned()));
             return;
-        };
+        }
         if let Err(problem) = MessageText::parse(&draft.get_untracked()) {
             state.error.set(Some(problem.to_string()));
             return;
         }
-        chat.send(Command::Send(PrivateMessage { to: to.to_string(), message: draft.get_untracked() }));
+        chat.send(Command::Send(draft.get_untracked()));
         draft.set(String::new());
     };
 
-    let on_pick = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        if let Ok(name) = UserName::parse(&value) {
-            state.open(name);
-        }
+    let on_pick_agent = move |ev: leptos::ev::Event| {
+        state.to.set(UserName::parse(&event_target_value(&ev)).ok());
+    };
+    let agents = move || {
+        let me = me().map(|m| m.name);
+        state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
     };
 
     view! {
@@ -69,7 +89,7 @@ pub fn ChatView() -> impl IntoView {
             <section class="who">
                 <span>{EN.logged_in_as} " "</span>
                 <strong data-testid="me">{move || me().map(|m| m.name.to_string()).unwrap_or_default()}</strong>
-                <Show when=move || me().map(|m| m.role) == Some(Role::Agent)>
+                <Show when=is_agent>
                     <span class="badge">{EN.agent_badge}</span>
                 </Show>
                 <button type="button" class="link" data-testid="logout" on:click=move |_| chat.send(Command::Logout)>
@@ -79,36 +99,53 @@ pub fn ChatView() -> impl IntoView {
             <div class="panes">
                 <UserList/>
                 <section class="conversation">
-                    <label class="picker">
-                        <span>{EN.to_label}</span>
-                        <select data-testid="recipient" on:change=on_pick prop:value=move || state.peer.get().map(|p| p.to_string()).unwrap_or_default()>
-                            <option value="" disabled selected=move || state.peer.with(Option::is_none)>{EN.pick_recipient}</option>
-                            <For
-                                each=peers
-                                key=|n| n.clone()
-                                children=move |n| {
-                                    let value = n.to_string();
-                                    view! { <option value=value.clone()>{value.clone()}</option> }
-                                }
-                            />
-                        </select>
-                    </label>
-                    <ul class="messages" role="log" aria-live="polite" data-testid="messages">
-                        <For
-                            each=conversation
-                            key=|m| (m.id, m.is_self)
-                            children=move |m| {
-                                let class = if m.is_self { "msg mine" } else { "msg theirs" };
-                                let who = if m.is_self { EN.you.to_owned() } else { m.from.to_string() };
-                                view! {
-                                    <li class=class data-testid="message" data-self=m.is_self.to_string()>
-                                        <span class="from">{who}</span>
-                                        <p class="text">{m.message}</p>
-                                    </li>
-                                }
+                    <Show
+                        when=is_agent
+                        fallback=move || view! {
+                            <label class="picker">
+                                <span>{EN.to_label}</span>
+                                <select data-testid="recipient" on:change=on_pick_agent prop:value=move || state.to.get().map(|p| p.to_string()).unwrap_or_default()>
+                                    <option value="">{EN.support_team}</option>
+                                    <For
+                                        each=agents
+                                        key=|n| n.clone()
+                                        children=move |n| {
+                                            let value = n.to_string();
+                                            view! { <option value=value.clone()>{value.clone()}</option> }
+                                        }
+                                    />
+                                </select>
+                            </label>
+                        }
+                    >
+                        <h2 class="peer" data-testid="peer">{move || title().unwrap_or_else(|| EN.pick_conversation.to_owned())}</h2>
+                    </Show>
+                    <ul
+                        class="messages"
+                        role="log"
+                        aria-live="polite"
+                        data-testid="messages"
+                        node_ref=list
+                        on:scroll=move |_| {
+                            if list.get_untracked().is_some_and(|l| l.scroll_top() == 0) {
+                                load_older();
                             }
+                        }
+                    >
+                        <Show when=more>
+                            <li class="older">
+                                <button type="button" class="link" data-testid="load-older" on:click=move |_| load_older()>
+                                    {EN.load_older}
+                                </button>
+                            </li>
+                        </Show>
+                        <For each=stored key=|m| (m.conversation, m.seq) children=stored_line/>
+                        <For
+                            each=outgoing
+                            key=|o| (o.client_id.clone(), o.status.clone())
+                            children=move |o| outgoing_line(o, chat)
                         />
-                        <Show when=move || conversation().is_empty()>
+                        <Show when=move || stored().is_empty() && outgoing().is_empty()>
                             <li class="empty">{EN.no_messages}</li>
                         </Show>
                         <li class="end" node_ref=list_end aria-hidden="true"></li>
@@ -122,13 +159,47 @@ pub fn ChatView() -> impl IntoView {
                             maxlength="4000"
                             bind:value=draft
                         />
-                        <button type="submit" data-testid="send" disabled=move || !online()>{EN.send_button}</button>
+                        <button type="submit" data-testid="send">{EN.send_button}</button>
                     </form>
                     <Show when=move || !online()>
-                        <p class="hint">{EN.offline_send_hint}</p>
+                        <p class="hint" data-testid="offline-hint">{EN.offline_send_hint}</p>
                     </Show>
                 </section>
             </div>
         </main>
+    }
+}
+
+/// A stored message.
+fn stored_line(m: ChatMessage) -> impl IntoView {
+    let class = if m.is_self { "msg mine" } else { "msg theirs" };
+    let who = if m.is_self { EN.you.to_owned() } else { m.from.to_string() };
+    view! {
+        <li class=class data-testid="message" data-self=m.is_self.to_string() data-status="sent" data-seq=m.seq>
+            <span class="from">{who}</span>
+            <p class="text">{m.message}</p>
+        </li>
+    }
+}
+
+/// A message written here and not stored yet: on its way, or refused with a retry.
+fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
+    let (status, note, retry) = match &o.status {
+        Delivery::Pending => ("pending", EN.pending.to_owned(), None),
+        Delivery::Failed(reason) => ("failed", format!("{} {reason}", EN.not_sent), Some(o.client_id.clone())),
+    };
+    view! {
+        <li class=format!("msg mine {status}") data-testid="message" data-self="true" data-status=status>
+            <span class="from">{EN.you}</span>
+            <p class="text">{o.text}</p>
+            <p class="delivery" data-testid="delivery">
+                {note}
+                {retry.map(|id| view! {
+                    <button type="button" class="link" data-testid="retry" on:click=move |_| chat.send(Command::Retry(id.clone()))>
+                        {EN.retry}
+                    </button>
+                })}
+            </p>
+        </li>
     }
 }

@@ -26,7 +26,7 @@ pub fn LoginView() -> impl IntoView {
         let role = if is_agent.get_untracked() { Role::Agent } else { Role::Customer };
         let password = (role == Role::Agent).then(|| password.get_untracked());
         state.login_error.set(None);
-        chat.send(Command::Login(LoginRequest { name: name.get_untracked(), role, password }));
+        chat.send(Command::Login(LoginRequest { name: name.get_untracked(), role, password, ..LoginRequest::default() }));
     };
 
     view! {

@@ -30,11 +30,20 @@ pub const PRIVATE_MESSAGE: &str = "private_message";
 pub const MESSAGE: &str = "message";
 /// server → client: something the client asked for failed; carries a human-readable string.
 pub const ERROR: &str = "error";
+/// client → server: a page of older messages ([`HistoryRequest`]);
+/// server → client: a page of one conversation ([`History`]), after a login and on request.
+pub const HISTORY: &str = "history";
+/// client → server: end this session on purpose; its resume token stops working.
+pub const LOGOUT: &str = "logout";
 
 /// Longest accepted display name, in characters, after trimming.
 pub const NAME_MAX_CHARS: usize = 32;
 /// Longest accepted message, in characters, after trimming.
 pub const MESSAGE_MAX_CHARS: usize = 4000;
+/// Longest accepted client message id, in bytes.
+pub const CLIENT_ID_MAX_LEN: usize = 64;
+/// Messages in one page of history.
+pub const HISTORY_PAGE: u32 = 50;
 
 /// Who a participant is on the support desk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -117,24 +126,57 @@ pub enum LoginPayload {
 }
 
 /// The object form of `login`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
+    /// The display name; may be left out when `resume` is given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(default)]
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The token of an earlier [`LoginSuccess`]: the same identity and conversations come
+    /// back, without a password for agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// The last sequence number the client holds, per conversation: the server sends
+    /// every message after it instead of the latest page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub since: Vec<Cursor>,
+}
+
+/// A position in one conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub conversation: ConversationId,
+    pub seq: u64,
+}
+
+/// A `login`, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginIntent {
+    /// Required unless `resume` is given.
+    pub name: Option<UserName>,
+    pub role: Role,
+    pub password: Option<String>,
+    pub resume: Option<String>,
+    pub since: Vec<Cursor>,
 }
 
 impl LoginPayload {
-    /// Normalises both forms into (validated name, role, password).
-    pub fn into_parts(self) -> Result<(UserName, Role, Option<String>), Problem> {
+    /// Normalises both forms. A login names someone or resumes a session, or both: the
+    /// name is then used if the session has expired.
+    pub fn into_intent(self) -> Result<LoginIntent, Problem> {
         let request = match self {
-            LoginPayload::Bare(name) => LoginRequest { name, role: Role::Customer, password: None },
+            LoginPayload::Bare(name) => LoginRequest { name, ..LoginRequest::default() },
             LoginPayload::Full(request) => request,
         };
-        let name = UserName::parse(&request.name)?;
-        Ok((name, request.role, request.password))
+        let resume = request.resume.filter(|t| !t.is_empty());
+        let name = match (request.name.trim().is_empty(), &resume) {
+            (true, Some(_)) => None,
+            _ => Some(UserName::parse(&request.name)?),
+        };
+        Ok(LoginIntent { name, role: request.role, password: request.password, resume, since: request.since })
     }
 }
 
@@ -143,41 +185,127 @@ impl LoginPayload {
 pub struct LoginSuccess {
     pub name: UserName,
     pub role: Role,
+    /// Keep this to come back as the same person (`login` with `resume`): after a reload,
+    /// or days later for a customer. Unguessable; it stops working at logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// A customer's conversation with the support team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
 }
 
 /// The `private_message` payload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateMessage {
+    /// The person written to. A customer may leave it empty to write to the support team;
+    /// an agent may leave it empty when `conversation` is given.
+    #[serde(default)]
     pub to: String,
     pub message: String,
+    /// The sender's own id for this message: a retry with the same id is stored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientMsgId>,
+    /// The conversation to write in (agents); a customer always writes in their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
 }
 
-/// Server-assigned message id, unique for the lifetime of the server process (durable ids
-/// arrive with storage).
+/// Server-assigned message id, unique across the whole database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MessageId(pub u64);
 
-/// The `message` payload: one copy to the sender (`self: true`), one to the recipient.
+/// One customer's conversation with the support team.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(pub u64);
+
+/// A message id chosen by the sending client (an idempotency key): 1–[`CLIENT_ID_MAX_LEN`]
+/// bytes of ASCII letters, digits, `-`, `_`, `.` and `:`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ClientMsgId(String);
+
+impl ClientMsgId {
+    pub fn parse(raw: &str) -> Result<Self, Problem> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if raw.is_empty() || raw.len() > CLIENT_ID_MAX_LEN || !raw.chars().all(ok_char) {
+            return Err(Problem::BadClientId);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientMsgId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        ClientMsgId::parse(&raw).map_err(|p| serde::de::Error::custom(p.to_string()))
+    }
+}
+
+/// The `message` payload: one copy to the sender (`self: true`), one to each other
+/// participant of the conversation who is online.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub id: MessageId,
+    pub conversation: ConversationId,
+    /// Position in the conversation: 1, 2, 3, … without gaps.
+    pub seq: u64,
     pub from: UserName,
-    pub to: UserName,
+    /// The person addressed; absent when a customer wrote to the support team at large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<UserName>,
+    /// The customer of the conversation.
+    pub customer: UserName,
     pub message: String,
     /// True on the sender's own copy.
     #[serde(rename = "self")]
     pub is_self: bool,
-    /// Milliseconds since the Unix epoch, set by the server.
+    /// Milliseconds since the Unix epoch, set by the server when it stored the message.
     pub ts: u64,
+    /// The sender's id for the message, on every copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientMsgId>,
 }
 
-/// The reply to a `private_message` that was sent with a Socket.IO acknowledgement.
+/// A page of one conversation, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub conversation: ConversationId,
+    pub customer: UserName,
+    pub messages: Vec<ChatMessage>,
+    /// Older messages exist before the first one of this page.
+    pub more: bool,
+}
+
+/// Asks for the page of messages just before sequence number `before` in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRequest {
+    pub conversation: ConversationId,
+    pub before: u64,
+}
+
+/// The reply to a `private_message` that was sent with a Socket.IO acknowledgement: sent
+/// only once the message is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SendAck {
-    Sent { ok: bool, id: MessageId },
-    Failed { ok: bool, error: String },
+    Sent {
+        ok: bool,
+        id: MessageId,
+        conversation: ConversationId,
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<ClientMsgId>,
+    },
+    Failed {
+        ok: bool,
+        error: String,
+    },
 }
 
 /// Everything the server sends, with its event name.
@@ -189,6 +317,7 @@ pub enum ServerEvent {
     UserList(Vec<UserName>),
     Message(ChatMessage),
     Error(String),
+    History(History),
 }
 
 impl ServerEvent {
@@ -199,6 +328,7 @@ impl ServerEvent {
             ServerEvent::UserList(_) => USER_LIST,
             ServerEvent::Message(_) => MESSAGE,
             ServerEvent::Error(_) => ERROR,
+            ServerEvent::History(_) => HISTORY,
         }
     }
 
@@ -213,6 +343,7 @@ impl ServerEvent {
             USER_LIST => ServerEvent::UserList(de(data)?),
             MESSAGE => ServerEvent::Message(de(data)?),
             ERROR => ServerEvent::Error(de(data)?),
+            HISTORY => ServerEvent::History(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -224,6 +355,9 @@ impl ServerEvent {
 pub enum ClientEvent {
     Login(LoginPayload),
     PrivateMessage(PrivateMessage),
+    History(HistoryRequest),
+    /// Carries no data (serialised as `null`).
+    Logout,
 }
 
 impl ClientEvent {
@@ -231,6 +365,8 @@ impl ClientEvent {
         match self {
             ClientEvent::Login(_) => LOGIN,
             ClientEvent::PrivateMessage(_) => PRIVATE_MESSAGE,
+            ClientEvent::History(_) => HISTORY,
+            ClientEvent::Logout => LOGOUT,
         }
     }
 }
@@ -261,43 +397,68 @@ mod tests {
 
     #[test]
     fn login_accepts_the_tutorial_bare_string_and_the_object_form() {
-        let bare: LoginPayload = serde_json::from_value(json!("bob")).unwrap();
-        let (name, role, pw) = bare.into_parts().unwrap();
-        assert_eq!((name.as_str(), role, pw), ("bob", Role::Customer, None));
+        let intent = |v: serde_json::Value| serde_json::from_value::<LoginPayload>(v).map_err(|e| e.to_string())?.into_intent().map_err(|p| p.to_string());
+        let bare = intent(json!("bob")).unwrap();
+        assert_eq!((bare.name.unwrap().as_str(), bare.role, bare.password), ("bob", Role::Customer, None));
 
-        let full: LoginPayload =
-            serde_json::from_value(json!({"name": "ann", "role": "agent", "password": "pw"})).unwrap();
-        let (name, role, pw) = full.into_parts().unwrap();
-        assert_eq!((name.as_str(), role, pw.as_deref()), ("ann", Role::Agent, Some("pw")));
+        let full = intent(json!({"name": "ann", "role": "agent", "password": "pw"})).unwrap();
+        assert_eq!((full.name.unwrap().as_str(), full.role, full.password.as_deref()), ("ann", Role::Agent, Some("pw")));
+        assert_eq!(intent(json!({"name": "cy"})).unwrap().role, Role::Customer);
 
-        let no_role: LoginPayload = serde_json::from_value(json!({"name": "cy"})).unwrap();
-        assert_eq!(no_role.into_parts().unwrap().1, Role::Customer);
+        // A resume needs no name; a name given with it is still checked.
+        let resume = intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9}]})).unwrap();
+        assert_eq!((resume.name, resume.resume.as_deref()), (None, Some("tok")));
+        assert_eq!(resume.since, vec![Cursor { conversation: ConversationId(3), seq: 9 }]);
+        assert_eq!(intent(json!({"resume": "tok", "name": "x".repeat(40)})), Err(Problem::NameTooLong.to_string()));
 
-        assert!(serde_json::from_value::<LoginPayload>(json!(42)).is_err());
-        assert!(serde_json::from_value::<LoginPayload>(json!({"role": "agent"})).is_err());
-        assert!(serde_json::from_value::<LoginPayload>(json!({"name": "x", "role": "admin"})).is_err());
+        assert!(intent(json!(42)).is_err());
+        assert_eq!(intent(json!({"role": "agent"})), Err(Problem::NameEmpty.to_string()));
+        assert_eq!(intent(json!({"resume": "", "name": ""})), Err(Problem::NameEmpty.to_string()));
+        assert!(intent(json!({"name": "x", "role": "admin"})).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_short_plain_ascii() {
+        assert!(ClientMsgId::parse("c-1700000000000-abc_1.2:3").is_ok());
+        assert_eq!(ClientMsgId::parse(""), Err(Problem::BadClientId));
+        assert_eq!(ClientMsgId::parse(&"a".repeat(65)), Err(Problem::BadClientId));
+        assert_eq!(ClientMsgId::parse("a b"), Err(Problem::BadClientId));
+        assert_eq!(ClientMsgId::parse("é"), Err(Problem::BadClientId));
+        let bad = serde_json::from_value::<PrivateMessage>(json!({"to": "a", "message": "m", "client_id": "no spaces"}));
+        assert!(bad.is_err());
+        let tutorial = serde_json::from_value::<PrivateMessage>(json!({"to": "a", "message": "m"})).unwrap();
+        assert_eq!((tutorial.client_id, tutorial.conversation), (None, None));
     }
 
     #[test]
     fn message_payload_keeps_the_tutorial_field_names() {
         let m = ChatMessage {
             id: MessageId(7),
+            conversation: ConversationId(2),
+            seq: 5,
             from: UserName::parse("a").unwrap(),
-            to: UserName::parse("b").unwrap(),
+            to: Some(UserName::parse("b").unwrap()),
+            customer: UserName::parse("a").unwrap(),
             message: "hi".into(),
             is_self: true,
             ts: 1,
+            client_id: None,
         };
         assert_eq!(
             serde_json::to_value(&m).unwrap(),
-            json!({"id": 7, "from": "a", "to": "b", "message": "hi", "self": true, "ts": 1})
+            json!({"id": 7, "conversation": 2, "seq": 5, "from": "a", "to": "b", "customer": "a", "message": "hi", "self": true, "ts": 1})
         );
     }
 
     #[test]
     fn server_events_round_trip_through_name_and_payload() {
         let events = vec![
-            ServerEvent::LoginSuccess(LoginSuccess { name: UserName::parse("a").unwrap(), role: Role::Agent }),
+            ServerEvent::LoginSuccess(LoginSuccess {
+                name: UserName::parse("a").unwrap(),
+                role: Role::Agent,
+                resume: Some("t".into()),
+                conversation: None,
+            }),
             ServerEvent::LoginError("taken".into()),
             ServerEvent::UserList(vec![UserName::parse("a").unwrap(), UserName::parse("b").unwrap()]),
             ServerEvent::Error("nope".into()),
