@@ -1,12 +1,16 @@
-//! Agent passwords: argon2id hashing and verification.
+//! Agent passwords and session tokens.
 //!
-//! Owns: the hash format (PHC strings, argon2id with the crate's default parameters) and a
-//! verification that takes as long for an unknown agent as for a wrong password, so that a
-//! login attempt does not reveal which agent names exist.
+//! Owns: the password hash format (PHC strings, argon2id with the crate's default
+//! parameters) and a verification that takes as long for an unknown agent as for a wrong
+//! password, so that a login attempt does not reveal which agent names exist; and the
+//! session (resume) tokens: 256 random bits, given to the client once and stored only as a
+//! SHA-256 hash, with how long each kind stays valid when unused.
 //! Must not: store anything (see `store`), or run on the async runtime's threads: hashing
 //! is deliberately slow, so callers use `spawn_blocking`.
 
-use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use std::sync::OnceLock;
@@ -82,4 +86,31 @@ mod tests {
     fn short_passwords_are_refused() {
         assert!(matches!(hash_password("short"), Err(AuthError::TooShort)));
     }
+}
+
+/// A customer's resume token lapses after this long unused: a customer who comes back
+/// within three months finds their conversation.
+pub const CUSTOMER_SESSION_IDLE_MS: u64 = 90 * 24 * 3600 * 1000;
+/// An agent's session lapses after this long unused (a reload keeps it alive).
+pub const AGENT_SESSION_IDLE_MS: u64 = 12 * 3600 * 1000;
+/// Tokens are 43 characters; anything much longer is not one of ours.
+const TOKEN_MAX_LEN: usize = 128;
+
+/// A new session token and the hash to store for it.
+pub fn new_token() -> Result<(String, String), AuthError> {
+    let mut bytes = [0u8; 32];
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| AuthError::Hash(format!("no randomness: {e}")))?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token).expect("a token made here has the right length");
+    Ok((token, hash))
+}
+
+/// The stored form of a token a client presented; `None` for something that cannot be a
+/// token (too long), which callers treat like an unknown token.
+pub fn token_hash(token: &str) -> Option<String> {
+    if token.len() > TOKEN_MAX_LEN {
+        return None;
+    }
+    let digest = Sha256::digest(token.as_bytes());
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
 }

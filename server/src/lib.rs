@@ -3,12 +3,14 @@
 //! # Layout
 //! - [`hub`]: the chat rules as a pure state machine (no I/O).
 //! - [`transport`]: socketioxide handlers and HTTP routes; feeds the hub, sends its output.
+//! - [`model`]: the domain nouns (identities, conversations, stored messages) hub and store share.
 //! - [`store`]: persistence behind a trait (SQLite by default).
 //! - [`auth`]: agent password hashing.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 
 pub mod auth;
 pub mod hub;
+pub mod model;
 pub mod store;
 pub mod transport;
 

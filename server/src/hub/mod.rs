@@ -1,17 +1,23 @@
 //! The chat domain: who is online, who may see and write to whom, and what each
 //! connection must be sent as a result.
 //!
-//! Owns: the rules of login (unique names, case-insensitively), visibility (customers see
-//! the agents only; agents see everyone), routing of private messages and presence
-//! updates on disconnect.
+//! Owns: the rules of login (a name is held by one identity at a time, case-insensitively;
+//! one identity may have several connections, e.g. tabs or a reload racing the old
+//! socket), visibility (customers see the agents only; agents see everyone), who a
+//! message may go to and which conversation it belongs in, and who receives it once
+//! stored.
 //! Must not: do I/O. No sockets, no clock, no storage: the transport feeds it
-//! [`Command`]s (with the time and, for agents, the already checked password) and sends
-//! the [`Outbound`] list it returns, in order.
+//! [`Command`]s (with identities already established and messages already stored) and
+//! sends the [`Outbound`] list it returns, in order. Sending is two steps: [`Hub::plan`]
+//! decides what to store, the transport stores it, and [`Command::Deliver`] decides who
+//! receives it: nothing is delivered that is not stored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::protocol::{ChatMessage, LoginSuccess, MessageId, MessageText, Role, ServerEvent, UserName};
+use app::protocol::{ConversationId, LoginSuccess, MessageText, PrivateMessage, Role, ServerEvent, UserName};
 use app::text::Problem;
+
+use crate::model::{name_key, AgentKey, Appended, ConversationMeta, CustomerId, Identity, NewMessage};
 
 /// One client connection, as numbered by the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,12 +28,25 @@ pub struct ConnId(pub u64);
 pub enum Command {
     /// A connection joined the namespace; it is not logged in yet.
     Connect(ConnId),
-    /// A login whose name is valid and, for an agent, whose password was checked.
-    Login { conn: ConnId, name: UserName, role: Role },
-    /// A `private_message`, as received.
-    Send { conn: ConnId, to: String, text: String, now_ms: u64 },
+    /// A login whose identity the transport has established (password checked, session
+    /// resumed or customer created), with the conversations it takes part in.
+    Login(Login),
+    /// A message the transport stored after [`Hub::plan`] accepted it.
+    Deliver { appended: Appended, joins: Option<AgentKey> },
     /// The connection is gone.
     Disconnect(ConnId),
+}
+
+/// An established login.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub conn: ConnId,
+    pub who: Identity,
+    pub name: UserName,
+    /// The session token to hand to the client (new, or the one it resumed with).
+    pub resume: Option<String>,
+    /// A customer's own conversation first; for agents, the ones they see.
+    pub conversations: Vec<ConversationMeta>,
 }
 
 /// An event for one connection.
@@ -43,7 +62,7 @@ pub struct Outbound {
 pub enum Outcome {
     Connected,
     LoggedIn,
-    Sent(MessageId),
+    Delivered,
     Disconnected,
     /// The command was for a connection that is already gone; nothing to do.
     Stale,
@@ -56,26 +75,26 @@ pub struct Step {
     pub outbound: Vec<Outbound>,
 }
 
+/// An identity that is online, with its connections.
 #[derive(Debug, Clone)]
-struct Participant {
+struct Present {
     name: UserName,
-    role: Role,
-}
-
-/// Names compare case-insensitively: "Ann" and "ann" are the same person.
-fn key(name: &str) -> String {
-    name.trim().to_lowercase()
+    conns: BTreeSet<ConnId>,
 }
 
 /// The live state of the chat.
 #[derive(Debug, Default)]
 pub struct Hub {
     /// Every connection in the namespace; `Some` once logged in.
-    conns: HashMap<ConnId, Option<Participant>>,
-    /// Logged-in agents and customers by name key, so lists come out sorted.
-    agents: BTreeMap<String, (UserName, ConnId)>,
-    customers: BTreeMap<String, (UserName, ConnId)>,
-    next_message: u64,
+    conns: HashMap<ConnId, Option<Identity>>,
+    present: HashMap<Identity, Present>,
+    /// Online agents and customers by name key, so that lists come out sorted.
+    agents: BTreeMap<String, Identity>,
+    customers: BTreeMap<String, Identity>,
+    /// The conversations of everyone who logged in since the start: enough to route
+    /// every message an online participant can send.
+    conversations: HashMap<ConversationId, ConversationMeta>,
+    by_customer: HashMap<CustomerId, ConversationId>,
 }
 
 impl Hub {
@@ -83,9 +102,9 @@ impl Hub {
         Self::default()
     }
 
-    /// How many connections are logged in.
+    /// How many identities are logged in.
     pub fn online(&self) -> usize {
-        self.agents.len() + self.customers.len()
+        self.present.len()
     }
 
     /// A refusal the edge decided (bad payload, wrong password): worded like the hub's own.
@@ -100,83 +119,187 @@ impl Hub {
         Step { outcome: Err(problem), outbound }
     }
 
+    /// Who is logged in on `conn`, if anyone.
+    pub fn identity(&self, conn: ConnId) -> Option<&Identity> {
+        self.conns.get(&conn)?.as_ref()
+    }
+
+    /// Whether `name` could be taken now by someone who is not `who`.
+    pub fn name_free(&self, name: &UserName, who: Option<&Identity>) -> bool {
+        let k = name_key(name.as_str());
+        match self.agents.get(&k).or_else(|| self.customers.get(&k)) {
+            None => true,
+            Some(holder) => Some(holder) == who,
+        }
+    }
+
+    /// The conversation `conn` may read, with its customer's name.
+    pub fn readable(&self, conn: ConnId, id: ConversationId) -> Result<(Identity, UserName), Problem> {
+        let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
+        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
+        match who {
+            Identity::Customer(c) if *c != meta.customer => Err(Problem::UnknownConversation),
+            _ => Ok((who.clone(), meta.customer_name.clone())),
+        }
+    }
+
     pub fn handle(&mut self, command: Command) -> Step {
         match command {
             Command::Connect(conn) => {
                 self.conns.insert(conn, None);
                 Step { outcome: Ok(Outcome::Connected), outbound: vec![] }
             }
-            Command::Login { conn, name, role } => self.login(conn, name, role),
-            Command::Send { conn, to, text, now_ms } => self.send(conn, &to, &text, now_ms),
+            Command::Login(login) => self.login(login),
+            Command::Deliver { appended, joins } => self.deliver(appended, joins),
             Command::Disconnect(conn) => self.disconnect(conn),
         }
     }
 
-    fn login(&mut self, conn: ConnId, name: UserName, role: Role) -> Step {
+    fn login(&mut self, login: Login) -> Step {
+        let Login { conn, who, name, resume, conversations } = login;
         let Some(slot) = self.conns.get(&conn) else {
             return Step { outcome: Ok(Outcome::Stale), outbound: vec![] };
         };
-        if let Some(me) = slot {
-            return Self::refuse_login(conn, Problem::AlreadyLoggedIn(me.name.to_string()));
+        if slot.is_some() {
+            let me = self.identity(conn).and_then(|w| self.present.get(w)).map(|p| p.name.to_string()).unwrap_or_default();
+            return Self::refuse_login(conn, Problem::AlreadyLoggedIn(me));
         }
-        let k = key(name.as_str());
-        if self.agents.contains_key(&k) || self.customers.contains_key(&k) {
+        if !self.name_free(&name, Some(&who)) {
             return Self::refuse_login(conn, Problem::NameTaken);
         }
-        match role {
-            Role::Agent => self.agents.insert(k, (name.clone(), conn)),
-            Role::Customer => self.customers.insert(k, (name.clone(), conn)),
+        let role = who.role();
+        let own = match who {
+            Identity::Customer(_) => conversations.first().map(|m| m.id),
+            Identity::Agent(_) => None,
         };
-        self.conns.insert(conn, Some(Participant { name: name.clone(), role }));
+        for meta in conversations {
+            self.by_customer.insert(meta.customer, meta.id);
+            self.conversations.insert(meta.id, meta);
+        }
+        self.conns.insert(conn, Some(who.clone()));
+        let arrived = !self.present.contains_key(&who);
+        let present = self.present.entry(who.clone()).or_insert_with(|| Present { name: name.clone(), conns: BTreeSet::new() });
+        present.conns.insert(conn);
+        let name = present.name.clone();
 
-        let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(LoginSuccess { name, role }) }];
-        self.push_lists_after_change(role, Some(conn), &mut outbound);
+        let success = LoginSuccess { name: name.clone(), role, resume, conversation: own };
+        let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
+        if arrived {
+            let k = name_key(name.as_str());
+            match role {
+                Role::Agent => self.agents.insert(k, who.clone()),
+                Role::Customer => self.customers.insert(k, who.clone()),
+            };
+            self.push_lists_after_change(role, Some(&who), &mut outbound);
+        } else {
+            // Another tab of someone already online: only it needs a list.
+            let list = self.view_of(&who);
+            outbound.push(Outbound { to: conn, event: ServerEvent::UserList(list) });
+        }
         Step { outcome: Ok(Outcome::LoggedIn), outbound }
     }
 
-    fn send(&mut self, conn: ConnId, to: &str, text: &str, now_ms: u64) -> Step {
-        let sender = match self.conns.get(&conn) {
-            None => return Step { outcome: Ok(Outcome::Stale), outbound: vec![] },
-            Some(None) => return Self::refuse(conn, Problem::NotLoggedIn),
-            Some(Some(p)) => p.clone(),
-        };
-        let text = match MessageText::parse(text) {
-            Ok(t) => t,
-            Err(problem) => return Self::refuse(conn, problem),
-        };
-        let k = key(to);
-        if k == key(sender.name.as_str()) {
-            return Self::refuse(conn, Problem::MessageToSelf);
+    /// Decides what a `private_message` from `conn` stores, or why it is refused.
+    /// Changes nothing: the message exists once stored and [`Command::Deliver`]ed.
+    pub fn plan(&self, conn: ConnId, request: PrivateMessage, now_ms: u64) -> Result<NewMessage, Problem> {
+        let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
+        let from = self.present.get(who).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
+        let text = MessageText::parse(&request.message)?;
+        let to_raw = request.to.trim();
+        let to_key = name_key(to_raw);
+        if !to_key.is_empty() && to_key == name_key(from.as_str()) {
+            return Err(Problem::MessageToSelf);
         }
-        let recipient = match sender.role {
-            // A customer learns nothing about other customers, not even whether one is online.
-            Role::Customer => self.agents.get(&k).ok_or_else(|| Problem::RecipientNotAllowed(to.trim().to_owned())),
-            Role::Agent => self
-                .agents
-                .get(&k)
-                .or_else(|| self.customers.get(&k))
-                .ok_or_else(|| Problem::UnknownRecipient(to.trim().to_owned())),
+        let (conversation, to, joins) = match who {
+            Identity::Customer(customer) => {
+                let own = *self.by_customer.get(customer).ok_or(Problem::Internal)?;
+                if request.conversation.is_some_and(|c| c != own) {
+                    return Err(Problem::UnknownConversation);
+                }
+                if to_key.is_empty() {
+                    (own, None, None)
+                } else {
+                    // An online agent, or an agent of this conversation who is away. A
+                    // customer learns nothing about other customers, not even whether
+                    // one is online.
+                    let agent = AgentKey::from_stored(to_key.clone());
+                    let online = self.agents.get(&to_key).and_then(|w| self.present.get(w)).map(|p| p.name.clone());
+                    let name = match online {
+                        Some(name) => name,
+                        None if self.conversations.get(&own).is_some_and(|m| m.agents.contains(&agent)) => {
+                            UserName::parse(to_raw)?
+                        }
+                        None => return Err(Problem::RecipientNotAllowed(to_raw.to_owned())),
+                    };
+                    (own, Some(name), Some(agent))
+                }
+            }
+            Identity::Agent(me) => {
+                let id = match request.conversation {
+                    Some(id) => self.conversations.get(&id).map(|m| m.id).ok_or(Problem::UnknownConversation)?,
+                    None if to_key.is_empty() => return Err(Problem::UnknownRecipient(String::new())),
+                    None => self.conversation_named(&to_key).ok_or_else(|| {
+                        if self.agents.contains_key(&to_key) {
+                            Problem::AgentToAgent
+                        } else {
+                            Problem::UnknownRecipient(to_raw.to_owned())
+                        }
+                    })?,
+                };
+                let customer = self.conversations.get(&id).map(|m| m.customer_name.clone()).ok_or(Problem::Internal)?;
+                (id, Some(customer), Some(me.clone()))
+            }
         };
-        let (recipient_name, recipient_conn) = match recipient {
-            Ok((n, c)) => (n.clone(), *c),
-            Err(problem) => return Self::refuse(conn, problem),
-        };
-
-        self.next_message += 1;
-        let id = MessageId(self.next_message);
-        let message = ChatMessage {
-            id,
-            from: sender.name,
-            to: recipient_name,
-            message: text.as_str().to_owned(),
-            is_self: false,
+        Ok(NewMessage {
+            conversation,
+            author: who.clone(),
+            from,
+            to,
+            joins,
+            text,
+            client_id: request.client_id,
             ts: now_ms,
+        })
+    }
+
+    /// The conversation of the customer called `key`: the one online, else the newest
+    /// known one of that name.
+    fn conversation_named(&self, key: &str) -> Option<ConversationId> {
+        if let Some(Identity::Customer(c)) = self.customers.get(key) {
+            return self.by_customer.get(c).copied();
+        }
+        self.conversations.values().filter(|m| name_key(m.customer_name.as_str()) == key).map(|m| m.id).max()
+    }
+
+    fn deliver(&mut self, appended: Appended, joins: Option<AgentKey>) -> Step {
+        if appended.duplicate {
+            // Stored (and delivered) the first time it was sent.
+            return Step { outcome: Ok(Outcome::Delivered), outbound: vec![] };
+        }
+        let message = appended.message;
+        let Some(meta) = self.conversations.get_mut(&message.conversation) else {
+            return Step { outcome: Err(Problem::UnknownConversation), outbound: vec![] };
         };
-        let outbound = vec![
-            Outbound { to: recipient_conn, event: ServerEvent::Message(message.clone()) },
-            Outbound { to: conn, event: ServerEvent::Message(ChatMessage { is_self: true, ..message }) },
-        ];
-        Step { outcome: Ok(Outcome::Sent(id)), outbound }
+        if let Some(agent) = joins {
+            meta.agents.insert(agent);
+        }
+        let meta = meta.clone();
+        // The customer, and the agents taking part; while nobody has answered, every agent.
+        let customer = Identity::Customer(meta.customer);
+        let agents: Vec<Identity> = if meta.agents.is_empty() {
+            self.agents.values().cloned().collect()
+        } else {
+            meta.agents.iter().map(|a| Identity::Agent(a.clone())).collect()
+        };
+        let mut outbound = vec![];
+        for viewer in std::iter::once(&customer).chain(agents.iter()) {
+            let Some(present) = self.present.get(viewer) else { continue };
+            let event = ServerEvent::Message(message.to_wire(&meta.customer_name, viewer));
+            for conn in &present.conns {
+                outbound.push(Outbound { to: *conn, event: event.clone() });
+            }
+        }
+        Step { outcome: Ok(Outcome::Delivered), outbound }
     }
 
     fn disconnect(&mut self, conn: ConnId) -> Step {
@@ -184,53 +307,79 @@ impl Hub {
             return Step { outcome: Ok(Outcome::Stale), outbound: vec![] };
         };
         let mut outbound = vec![];
-        if let Some(p) = slot {
-            let k = key(p.name.as_str());
-            match p.role {
-                Role::Agent => self.agents.remove(&k),
-                Role::Customer => self.customers.remove(&k),
+        if let Some(who) = slot {
+            let gone = match self.present.get_mut(&who) {
+                Some(p) => {
+                    p.conns.remove(&conn);
+                    p.conns.is_empty()
+                }
+                None => false,
             };
-            self.push_lists_after_change(p.role, None, &mut outbound);
+            if gone {
+                if let Some(p) = self.present.remove(&who) {
+                    let k = name_key(p.name.as_str());
+                    match who.role() {
+                        Role::Agent => self.agents.remove(&k),
+                        Role::Customer => self.customers.remove(&k),
+                    };
+                    self.push_lists_after_change(who.role(), None, &mut outbound);
+                }
+            }
         }
         Step { outcome: Ok(Outcome::Disconnected), outbound }
+    }
+
+    /// Every connection of an online identity.
+    fn conns_of<'a>(&'a self, who: &Identity) -> impl Iterator<Item = ConnId> + 'a {
+        self.present.get(who).into_iter().flat_map(|p| p.conns.iter().copied())
     }
 
     /// Pushes `user_list` to everyone whose list changed when a participant of `role`
     /// came or went: agents always (they see everyone), customers only when an agent did,
     /// and a customer who just `arrived` (nobody else's list shows them).
-    fn push_lists_after_change(&self, role: Role, arrived: Option<ConnId>, outbound: &mut Vec<Outbound>) {
+    fn push_lists_after_change(&self, role: Role, arrived: Option<&Identity>, outbound: &mut Vec<Outbound>) {
         let everyone = self.everyone();
-        for (_, conn) in self.agents.values() {
-            outbound.push(Outbound { to: *conn, event: ServerEvent::UserList(everyone.clone()) });
-        }
-        if role == Role::Agent {
-            for (k, (_, conn)) in &self.customers {
-                outbound.push(Outbound { to: *conn, event: ServerEvent::UserList(self.customer_view(k)) });
+        for who in self.agents.values() {
+            for conn in self.conns_of(who) {
+                outbound.push(Outbound { to: conn, event: ServerEvent::UserList(everyone.clone()) });
             }
-        } else if let Some(conn) = arrived {
-            if let Some(Some(p)) = self.conns.get(&conn) {
-                let view = self.customer_view(&key(p.name.as_str()));
-                outbound.push(Outbound { to: conn, event: ServerEvent::UserList(view) });
+        }
+        let customers: Vec<&Identity> = match (role, arrived) {
+            (Role::Agent, _) => self.customers.values().collect(),
+            (Role::Customer, Some(who)) => vec![who],
+            (Role::Customer, None) => vec![],
+        };
+        for who in customers {
+            let view = self.view_of(who);
+            for conn in self.conns_of(who) {
+                outbound.push(Outbound { to: conn, event: ServerEvent::UserList(view.clone()) });
+            }
+        }
+    }
+
+    /// The list `who` sees: everyone for an agent; the agents and themself for a customer.
+    fn view_of(&self, who: &Identity) -> Vec<UserName> {
+        match who {
+            Identity::Agent(_) => self.everyone(),
+            Identity::Customer(_) => {
+                let me = self.present.get(who).map(|p| name_key(p.name.as_str()));
+                let mine = me.as_deref().and_then(|k| self.customers.get_key_value(k));
+                self.sorted_names(self.agents.iter().chain(mine))
             }
         }
     }
 
     /// Every online name, sorted case-insensitively.
     fn everyone(&self) -> Vec<UserName> {
-        sorted_names(self.agents.iter().chain(self.customers.iter()))
+        self.sorted_names(self.agents.iter().chain(self.customers.iter()))
     }
 
-    /// What the customer with name key `me` sees: the online agents and themself.
-    fn customer_view(&self, me: &str) -> Vec<UserName> {
-        sorted_names(self.agents.iter().chain(self.customers.get_key_value(me)))
+    /// The names of `entries`, in the order of their keys.
+    fn sorted_names<'a>(&self, entries: impl Iterator<Item = (&'a String, &'a Identity)>) -> Vec<UserName> {
+        let mut list: Vec<_> = entries.collect();
+        list.sort_by(|a, b| a.0.cmp(b.0));
+        list.into_iter().filter_map(|(_, who)| self.present.get(who).map(|p| p.name.clone())).collect()
     }
-}
-
-/// The names of `entries`, in the order of their keys.
-fn sorted_names<'a>(entries: impl Iterator<Item = (&'a String, &'a (UserName, ConnId))>) -> Vec<UserName> {
-    let mut list: Vec<_> = entries.collect();
-    list.sort_by(|a, b| a.0.cmp(b.0));
-    list.into_iter().map(|(_, (name, _))| name.clone()).collect()
 }
 
 #[cfg(test)]

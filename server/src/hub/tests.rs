@@ -1,20 +1,26 @@
 //! The hub's rules, driven without a runtime: what each participant would see.
 
 use super::*;
+use crate::model::StoredMessage;
+use app::protocol::{ChatMessage, ClientMsgId, MessageId};
 
 fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
 }
 
-/// A hub with helpers that connect and log in participants.
+/// A hub with helpers that connect and log in participants, and a stand-in for the store
+/// (sequence numbers per conversation, ids, client-id dedupe) so that sends run end to end.
 struct World {
     hub: Hub,
     next: u64,
+    /// Conversations "stored" so far, by customer name key.
+    metas: BTreeMap<String, ConversationMeta>,
+    stored: Vec<StoredMessage>,
 }
 
 impl World {
     fn new() -> Self {
-        Self { hub: Hub::new(), next: 0 }
+        Self { hub: Hub::new(), next: 0, metas: BTreeMap::new(), stored: vec![] }
     }
 
     fn connect(&mut self) -> ConnId {
@@ -24,9 +30,36 @@ impl World {
         c
     }
 
+    /// The identity and conversations a login of `n` brings, as the transport would
+    /// establish them: a customer's stored conversation (made on first login), or every
+    /// conversation for an agent.
+    fn login_of(&mut self, conn: ConnId, n: &str, role: Role) -> Login {
+        match role {
+            Role::Customer => {
+                let next = self.metas.len() as u64 + 1;
+                let meta = self.metas.entry(name_key(n)).or_insert_with(|| ConversationMeta {
+                    id: ConversationId(next * 10),
+                    customer: CustomerId(next),
+                    customer_name: name(n),
+                    agents: BTreeSet::new(),
+                });
+                let who = Identity::Customer(meta.customer);
+                Login { conn, who, name: name(n), resume: Some(format!("token-{n}")), conversations: vec![meta.clone()] }
+            }
+            Role::Agent => Login {
+                conn,
+                who: Identity::Agent(AgentKey::of(&name(n))),
+                name: name(n),
+                resume: None,
+                conversations: self.metas.values().cloned().collect(),
+            },
+        }
+    }
+
     fn login(&mut self, n: &str, role: Role) -> (ConnId, Step) {
         let c = self.connect();
-        let step = self.hub.handle(Command::Login { conn: c, name: name(n), role });
+        let login = self.login_of(c, n, role);
+        let step = self.hub.handle(Command::Login(login));
         (c, step)
     }
 
@@ -43,8 +76,53 @@ impl World {
     }
 
     fn send(&mut self, from: ConnId, to: &str, text: &str) -> Step {
-        self.hub.handle(Command::Send { conn: from, to: to.into(), text: text.into(), now_ms: 42 })
+        self.write(from, PrivateMessage { to: to.into(), message: text.into(), ..PrivateMessage::default() })
     }
+
+    /// Plans, "stores" and delivers one message, as the transport does.
+    fn write(&mut self, from: ConnId, request: PrivateMessage) -> Step {
+        let planned = match self.hub.plan(from, request, 42) {
+            Ok(m) => m,
+            Err(problem) => return Hub::refuse(from, problem),
+        };
+        let earlier = self.stored.iter().find(|s| {
+            s.conversation == planned.conversation && s.author == planned.author && planned.client_id.is_some() && s.client_id == planned.client_id
+        });
+        let appended = match earlier {
+            Some(s) => Appended { message: s.clone(), duplicate: true },
+            None => {
+                let seq = self.stored.iter().filter(|s| s.conversation == planned.conversation).count() as u64 + 1;
+                let message = StoredMessage {
+                    id: MessageId(self.stored.len() as u64 + 1),
+                    conversation: planned.conversation,
+                    seq,
+                    author: planned.author.clone(),
+                    from: planned.from.clone(),
+                    to: planned.to.clone(),
+                    text: planned.text.as_str().to_owned(),
+                    client_id: planned.client_id.clone(),
+                    ts: planned.ts,
+                };
+                self.stored.push(message.clone());
+                Appended { message, duplicate: false }
+            }
+        };
+        if let (Some(agent), Some(meta)) = (&planned.joins, self.metas.values_mut().find(|m| m.id == planned.conversation)) {
+            meta.agents.insert(agent.clone());
+        }
+        self.hub.handle(Command::Deliver { appended, joins: planned.joins })
+    }
+}
+
+fn messages_for(step: &Step, conn: ConnId) -> Vec<ChatMessage> {
+    step.outbound
+        .iter()
+        .filter(|o| o.to == conn)
+        .filter_map(|o| match &o.event {
+            ServerEvent::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The lists `step` pushes to `conn`, as plain strings.
@@ -81,7 +159,12 @@ fn login_succeeds_then_lists_the_participant() {
     let events = events_for(&step, c);
     assert_eq!(
         events[0],
-        &ServerEvent::LoginSuccess(LoginSuccess { name: name("ann"), role: Role::Customer })
+        &ServerEvent::LoginSuccess(LoginSuccess {
+            name: name("ann"),
+            role: Role::Customer,
+            resume: Some("token-ann".into()),
+            conversation: Some(ConversationId(10)),
+        })
     );
     assert_eq!(lists_for(&step, c), vec![vec!["ann"]]);
     assert_eq!(w.hub.online(), 1);
@@ -96,7 +179,8 @@ fn a_taken_name_is_refused_case_insensitively_and_changes_nothing() {
     assert_eq!(errors_for(&step, c), vec![Problem::NameTaken.to_string()]);
     assert!(lists_for(&step, agent).is_empty(), "nobody's list changes");
     // The refused connection may try again with another name.
-    let step = w.hub.handle(Command::Login { conn: c, name: name("bea2"), role: Role::Customer });
+    let login = w.login_of(c, "bea2", Role::Customer);
+    let step = w.hub.handle(Command::Login(login));
     assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
 }
 
@@ -104,7 +188,8 @@ fn a_taken_name_is_refused_case_insensitively_and_changes_nothing() {
 fn logging_in_twice_on_one_connection_is_refused() {
     let mut w = World::new();
     let (c, _) = w.login("ann", Role::Customer);
-    let step = w.hub.handle(Command::Login { conn: c, name: name("other"), role: Role::Customer });
+    let login = w.login_of(c, "other", Role::Customer);
+    let step = w.hub.handle(Command::Login(login));
     assert_eq!(step.outcome, Err(Problem::AlreadyLoggedIn("ann".into())));
     assert_eq!(w.hub.online(), 1);
 }
@@ -173,7 +258,8 @@ fn a_login_for_a_connection_that_already_left_is_stale() {
     let mut w = World::new();
     let c = w.connect();
     w.hub.handle(Command::Disconnect(c));
-    let step = w.hub.handle(Command::Login { conn: c, name: name("ann"), role: Role::Customer });
+    let login = w.login_of(c, "ann", Role::Customer);
+    let step = w.hub.handle(Command::Login(login));
     assert_eq!(step.outcome, Ok(Outcome::Stale));
     assert!(step.outbound.is_empty());
     assert_eq!(w.hub.online(), 0, "no ghost is left online");
@@ -185,32 +271,37 @@ fn a_message_reaches_the_recipient_and_echoes_to_the_sender() {
     let a = w.agent("amy");
     let c = w.customer("cat");
     let step = w.send(c, " AMY ", "  hello <b>  ");
-    let Ok(Outcome::Sent(id)) = step.outcome else { panic!("{:?}", step.outcome) };
+    assert_eq!(step.outcome, Ok(Outcome::Delivered));
     let expected = ChatMessage {
-        id,
+        id: MessageId(1),
+        conversation: ConversationId(10),
+        seq: 1,
         from: name("cat"),
-        to: name("amy"),
+        to: Some(name("amy")),
+        customer: name("cat"),
         message: "hello <b>".into(),
         is_self: false,
         ts: 42,
+        client_id: None,
     };
-    assert_eq!(events_for(&step, a), vec![&ServerEvent::Message(expected.clone())]);
-    assert_eq!(events_for(&step, c), vec![&ServerEvent::Message(ChatMessage { is_self: true, ..expected })]);
+    assert_eq!(messages_for(&step, a), vec![expected.clone()]);
+    assert_eq!(messages_for(&step, c), vec![ChatMessage { is_self: true, ..expected }]);
 
-    // And back.
+    // And back, in the same conversation.
     let step = w.send(a, "cat", "hi cat");
-    assert!(matches!(step.outcome, Ok(Outcome::Sent(next)) if next > id));
+    let back = messages_for(&step, c);
+    assert_eq!((back[0].seq, back[0].conversation, back[0].from.as_str()), (2, ConversationId(10), "amy"));
     assert_eq!(step.outbound.len(), 2);
 }
 
 #[test]
-fn agents_may_write_to_agents() {
+fn agents_write_to_customers_only() {
     let mut w = World::new();
     let a = w.agent("amy");
     let b = w.agent("bob");
     let step = w.send(a, "bob", "hand over?");
-    assert!(matches!(step.outcome, Ok(Outcome::Sent(_))));
-    assert_eq!(events_for(&step, b).len(), 1);
+    assert_eq!(step.outcome, Err(Problem::AgentToAgent));
+    assert!(events_for(&step, b).is_empty());
 }
 
 #[test]
@@ -261,5 +352,123 @@ fn a_message_to_someone_who_just_left_is_refused() {
     let c = w.customer("cat");
     w.hub.handle(Command::Disconnect(a));
     let step = w.send(c, "amy", "still there?");
-    assert_eq!(step.outcome, Err(Problem::RecipientNotAllowed("amy".into())));
+    assert_eq!(step.outcome, Err(Problem::RecipientNotAllowed("amy".into())), "amy never took part");
+}
+
+#[test]
+fn a_customer_writing_to_the_team_reaches_every_agent_until_one_answers() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    let step = w.send(cat, "", "anyone there?");
+    assert_eq!(messages_for(&step, amy).len(), 1);
+    assert_eq!(messages_for(&step, bob).len(), 1);
+    assert_eq!(messages_for(&step, amy)[0].to, None, "addressed to the team");
+
+    // Bob answers: from now on the conversation is his and Amy's list of work is spared.
+    w.send(bob, "cat", "I can help");
+    let step = w.send(cat, "", "thanks");
+    assert_eq!(messages_for(&step, bob).len(), 1);
+    assert!(messages_for(&step, amy).is_empty());
+}
+
+#[test]
+fn a_message_for_an_offline_participant_is_accepted_and_kept() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "amy", "hello");
+    // The customer leaves; the agent still writes to them in their conversation.
+    w.hub.handle(Command::Disconnect(cat));
+    let step = w.send(amy, "cat", "are you there?");
+    assert_eq!(step.outcome, Ok(Outcome::Delivered));
+    assert_eq!(messages_for(&step, amy).len(), 1, "only the sender's own copy goes out now");
+    assert_eq!(w.stored.len(), 2, "the message is kept for the customer");
+    // The agent leaves; the customer comes back and writes to them by name: kept too.
+    w.hub.handle(Command::Disconnect(amy));
+    let cat = w.customer("cat");
+    let step = w.send(cat, "Amy", "yes, back now");
+    assert_eq!(step.outcome, Ok(Outcome::Delivered));
+    assert_eq!(w.stored.last().map(|m| m.seq), Some(3));
+    // An unknown name is still an error, for both.
+    assert_eq!(w.send(cat, "zed", "hi").outcome, Err(Problem::RecipientNotAllowed("zed".into())));
+}
+
+#[test]
+fn one_identity_may_have_several_connections() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat1 = w.customer("cat");
+    // A reload (or a second tab) resumes the same customer while the first socket lives.
+    let (cat2, step) = w.login("cat", Role::Customer);
+    assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
+    assert!(lists_for(&step, amy).is_empty(), "the agent's list did not change");
+    assert_eq!(lists_for(&step, cat2), vec![vec!["amy", "cat"]]);
+    assert_eq!(w.hub.online(), 2);
+
+    // Both tabs get both copies of everything.
+    let step = w.send(amy, "cat", "hi");
+    assert_eq!((messages_for(&step, cat1).len(), messages_for(&step, cat2).len()), (1, 1));
+    let step = w.send(cat2, "amy", "hello");
+    assert!(messages_for(&step, cat1)[0].is_self && messages_for(&step, cat2)[0].is_self);
+
+    // Closing one tab changes nobody's list; closing the last one does.
+    let step = w.hub.handle(Command::Disconnect(cat1));
+    assert!(lists_for(&step, amy).is_empty());
+    let step = w.hub.handle(Command::Disconnect(cat2));
+    assert_eq!(lists_for(&step, amy), vec![vec!["amy"]]);
+}
+
+#[test]
+fn a_resent_client_id_is_delivered_once() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    let request = PrivateMessage {
+        to: "amy".into(),
+        message: "only once".into(),
+        client_id: Some(ClientMsgId::parse("c-1").unwrap()),
+        conversation: None,
+    };
+    let first = w.write(cat, request.clone());
+    let again = w.write(cat, request);
+    assert_eq!(messages_for(&first, amy).len(), 1);
+    assert_eq!((again.outcome, again.outbound), (Ok(Outcome::Delivered), vec![]));
+    assert_eq!(w.stored.len(), 1);
+}
+
+#[test]
+fn conversations_are_private_to_their_customer() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    let dan = w.customer("dan");
+    w.send(cat, "amy", "my card number is …");
+    let cats = ConversationId(10);
+    // Dan cannot write into, nor read, Cat's conversation.
+    let sneaky = PrivateMessage { to: String::new(), message: "hi".into(), client_id: None, conversation: Some(cats) };
+    assert_eq!(w.write(dan, sneaky).outcome, Err(Problem::UnknownConversation));
+    assert_eq!(w.hub.readable(dan, cats), Err(Problem::UnknownConversation));
+    assert_eq!(w.hub.readable(cat, cats).map(|(_, n)| n), Ok(name("cat")));
+    assert!(w.hub.readable(amy, cats).is_ok(), "agents read every conversation");
+    // And Dan received nothing of it.
+    let step = w.send(amy, "cat", "thanks");
+    assert!(messages_for(&step, dan).is_empty());
+}
+
+#[test]
+fn an_agent_reaches_an_offline_customer_by_conversation_after_a_restart() {
+    let mut w = World::new();
+    let cat = w.customer("cat");
+    w.send(cat, "", "help please");
+    // A restart: a new hub; the agent's login brings the stored conversations.
+    w.hub = Hub::new();
+    let amy = w.agent("amy");
+    let by_id = PrivateMessage { to: String::new(), message: "here".into(), client_id: None, conversation: Some(ConversationId(10)) };
+    let step = w.write(amy, by_id);
+    assert_eq!(step.outcome, Ok(Outcome::Delivered));
+    assert_eq!(w.stored.last().map(|m| (m.seq, m.to.clone())), Some((2, Some(name("cat")))));
+    let unknown = PrivateMessage { to: String::new(), message: "x".into(), client_id: None, conversation: Some(ConversationId(99)) };
+    assert_eq!(w.write(amy, unknown).outcome, Err(Problem::UnknownConversation));
 }

@@ -10,7 +10,9 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use app::protocol::UserName;
+use app::protocol::{ConversationId, UserName};
+
+use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, NewMessage, StoredMessage};
 
 /// A storage failure, without the backend's types.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,25 @@ pub struct AgentRecord {
     pub password_hash: String,
 }
 
+/// Who a valid session token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOwner {
+    Customer { id: CustomerId, name: UserName, conversation: ConversationMeta },
+    Agent(AgentRecord),
+}
+
+/// A page of a conversation, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub messages: Vec<StoredMessage>,
+    /// Older messages exist before the first one.
+    pub more: bool,
+}
+
 /// Persistent state. Implementations must be cheap to share (`Arc`) across tasks.
+///
+/// Session tokens arrive here already hashed: the store never sees one in clear.
+/// Times are milliseconds since the Unix epoch, given by the caller.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Adds an agent account; a name that exists (case-insensitively) is `Duplicate`.
@@ -40,13 +60,40 @@ pub trait Store: Send + Sync + 'static {
     async fn agent(&self, name: &UserName) -> Result<Option<AgentRecord>, StoreError>;
     /// Every agent name, sorted.
     async fn agent_names(&self) -> Result<Vec<UserName>, StoreError>;
-    /// Removes an agent account; an unknown name is `NotFound`.
+    /// Removes an agent account and its sessions; an unknown name is `NotFound`.
     async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError>;
+
+    /// Creates a customer, their conversation and their first session, together.
+    async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError>;
+    /// Starts a session for an agent account.
+    async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError>;
+    /// The owner of a session used within `max_idle_ms` of `now` (which renews it); an
+    /// older session is deleted and, like an unknown one, gives `None`.
+    async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError>;
+    /// Ends a session (logout). Unknown tokens are ignored.
+    async fn revoke(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// The conversations an agent sees at login, most recently active first: those they
+    /// take part in, and those nobody has answered yet that have messages.
+    async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError>;
+    /// One conversation's metadata.
+    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError>;
+
+    /// Stores messages in one transaction, each with the next sequence number of its
+    /// conversation; a message whose sender already sent its client id is not stored
+    /// again (`duplicate`). One message failing does not fail the others; the whole
+    /// batch fails only if the transaction cannot commit.
+    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
+    /// The messages after sequence number `after`, oldest first, at most `limit`.
+    async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
+    /// The `limit` messages just before sequence number `before` (all of the newest when
+    /// `before` is `None`), oldest first.
+    async fn messages_before(&self, id: ConversationId, before: Option<u64>, limit: u32) -> Result<Page, StoreError>;
 }
 
 /// The lookup key of a name: the same case-folding the hub uses.
 pub(crate) fn name_key(name: &UserName) -> String {
-    name.as_str().to_lowercase()
+    crate::model::name_key(name.as_str())
 }
 
 #[cfg(test)]

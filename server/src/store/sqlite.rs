@@ -3,11 +3,14 @@
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use std::collections::BTreeSet;
 
-use super::{name_key, AgentRecord, Store, StoreError};
-use app::protocol::UserName;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::{name_key, AgentRecord, Page, SessionOwner, Store, StoreError};
+use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
+use app::protocol::{ClientMsgId, ConversationId, MessageId, UserName};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -57,6 +60,143 @@ fn parse_name(raw: String) -> Result<UserName, StoreError> {
     UserName::parse(&raw).map_err(|p| backend(format!("stored name {raw:?} is invalid: {p}")))
 }
 
+/// SQLite integers are signed; our ids and times are not negative.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at";
+
+fn message_from_row(row: &SqliteRow) -> Result<StoredMessage, StoreError> {
+    let role: String = row.try_get("author_role").map_err(backend)?;
+    let key: String = row.try_get("author_key").map_err(backend)?;
+    let author = match role.as_str() {
+        "customer" => Identity::Customer(CustomerId(key.parse().map_err(|e| backend(format!("customer key {key:?}: {e}")))?)),
+        "agent" => Identity::Agent(AgentKey::from_stored(key)),
+        other => return Err(backend(format!("unknown author role {other:?}"))),
+    };
+    let to: Option<String> = row.try_get("to_name").map_err(backend)?;
+    let client_id: Option<String> = row.try_get("client_id").map_err(backend)?;
+    Ok(StoredMessage {
+        id: MessageId(uint(row.try_get("id").map_err(backend)?)),
+        conversation: ConversationId(uint(row.try_get("conversation_id").map_err(backend)?)),
+        seq: uint(row.try_get("seq").map_err(backend)?),
+        author,
+        from: parse_name(row.try_get("author_name").map_err(backend)?)?,
+        to: to.map(parse_name).transpose()?,
+        text: row.try_get("body").map_err(backend)?,
+        client_id: client_id
+            .map(|c| ClientMsgId::parse(&c).map_err(|p| backend(format!("stored client id {c:?}: {p}"))))
+            .transpose()?,
+        ts: uint(row.try_get("created_at").map_err(backend)?),
+    })
+}
+
+fn author_columns(author: &Identity) -> (&'static str, String) {
+    match author {
+        Identity::Customer(id) => ("customer", id.0.to_string()),
+        Identity::Agent(key) => ("agent", key.as_str().to_owned()),
+    }
+}
+
+/// A conversation's metadata, on one connection (inside a transaction or not).
+async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT c.customer_id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = ?",
+    )
+    .bind(int(id.0))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let Some((customer, name)) = row else { return Ok(None) };
+    let agents: Vec<(String,)> = sqlx::query_as("SELECT agent_key FROM conversation_agents WHERE conversation_id = ?")
+        .bind(int(id.0))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(Some(ConversationMeta {
+        id,
+        customer: CustomerId(uint(customer)),
+        customer_name: parse_name(name)?,
+        agents: agents.into_iter().map(|(k,)| AgentKey::from_stored(k)).collect::<BTreeSet<_>>(),
+    }))
+}
+
+/// Stores one message inside the caller's transaction.
+async fn append_one(conn: &mut SqliteConnection, m: &NewMessage) -> Result<Appended, StoreError> {
+    let (role, key) = author_columns(&m.author);
+    if let Some(client_id) = &m.client_id {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE conversation_id = ? AND author_role = ? AND author_key = ? AND client_id = ?"
+        );
+        let existing = sqlx::query(&sql)
+            .bind(int(m.conversation.0))
+            .bind(role)
+            .bind(&key)
+            .bind(client_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+        if let Some(row) = existing {
+            return Ok(Appended { message: message_from_row(&row)?, duplicate: true });
+        }
+    }
+    let seq: Option<(i64,)> =
+        sqlx::query_as("UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq")
+            .bind(int(m.ts))
+            .bind(int(m.conversation.0))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+    let Some((seq,)) = seq else {
+        return Err(StoreError::NotFound(format!("conversation {}", m.conversation.0)));
+    };
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(int(m.conversation.0))
+    .bind(seq)
+    .bind(role)
+    .bind(&key)
+    .bind(m.from.as_str())
+    .bind(m.to.as_ref().map(|n| n.as_str()))
+    .bind(m.text.as_str())
+    .bind(m.client_id.as_ref().map(|c| c.as_str()))
+    .bind(int(m.ts))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if let Some(agent) = &m.joins {
+        sqlx::query("INSERT INTO conversation_agents (conversation_id, agent_key) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(int(m.conversation.0))
+            .bind(agent.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(Appended {
+        message: StoredMessage {
+            id: MessageId(uint(id)),
+            conversation: m.conversation,
+            seq: uint(seq),
+            author: m.author.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            text: m.text.as_str().to_owned(),
+            client_id: m.client_id.clone(),
+            ts: m.ts,
+        },
+        duplicate: false,
+    })
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn add_agent(&self, name: &UserName, password_hash: &str) -> Result<(), StoreError> {
@@ -103,5 +243,192 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound(name.to_string()));
         }
         Ok(())
+    }
+
+    async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (customer,): (i64,) = sqlx::query_as("INSERT INTO customers (name, created_at) VALUES (?, ?) RETURNING id")
+            .bind(name.as_str())
+            .bind(int(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let (conversation,): (i64,) = sqlx::query_as(
+            "INSERT INTO conversations (customer_id, created_at, updated_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(customer)
+        .bind(int(now))
+        .bind(int(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(customer)
+            .bind(int(now))
+            .bind(int(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ConversationMeta {
+            id: ConversationId(uint(conversation)),
+            customer: CustomerId(uint(customer)),
+            customer_name: name.clone(),
+            agents: BTreeSet::new(),
+        })
+    }
+
+    async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (token_hash, agent_key, created_at, last_used_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(agent.as_str())
+            .bind(int(now))
+            .bind(int(now))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let row: Option<(Option<i64>, Option<String>, i64)> =
+            sqlx::query_as("SELECT customer_id, agent_key, last_used_at FROM sessions WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+        let Some((customer, agent, last_used)) = row else { return Ok(None) };
+        if uint(last_used).saturating_add(max_idle_ms) < now {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+                .bind(token_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            return Ok(None);
+        }
+        sqlx::query("UPDATE sessions SET last_used_at = ? WHERE token_hash = ?")
+            .bind(int(now))
+            .bind(token_hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        match (customer, agent) {
+            (Some(customer), _) => {
+                let row: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT c.id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE cu.id = ?",
+                )
+                .bind(customer)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let Some((conversation, name)) = row else {
+                    return Err(backend(format!("customer {customer} has no conversation")));
+                };
+                let meta = load_meta(&mut conn, ConversationId(uint(conversation)))
+                    .await?
+                    .ok_or_else(|| backend(format!("conversation {conversation} vanished")))?;
+                Ok(Some(SessionOwner::Customer { id: CustomerId(uint(customer)), name: parse_name(name)?, conversation: meta }))
+            }
+            (None, Some(key)) => {
+                let row: Option<(String, String)> =
+                    sqlx::query_as("SELECT name, password_hash FROM agents WHERE name_key = ?")
+                        .bind(&key)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                row.map(|(name, password_hash)| Ok(SessionOwner::Agent(AgentRecord { name: parse_name(name)?, password_hash })))
+                    .transpose()
+            }
+            (None, None) => Err(backend("a session without an owner")),
+        }
+    }
+
+    async fn revoke(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let ids: Vec<(i64,)> = sqlx::query_as(
+            "SELECT c.id FROM conversations c \
+             WHERE c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = ?) \
+                OR (c.last_seq > 0 AND NOT EXISTS (SELECT 1 FROM conversation_agents a WHERE a.conversation_id = c.id)) \
+             ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+        )
+        .bind(agent.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        let mut metas = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            if let Some(meta) = load_meta(&mut conn, ConversationId(uint(id))).await? {
+                metas.push(meta);
+            }
+        }
+        Ok(metas)
+    }
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        load_meta(&mut conn, id).await
+    }
+
+    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for m in batch {
+            // A savepoint per message: one bad message does not take the batch down.
+            let mut one = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
+            match append_one(&mut one, m).await {
+                Ok(appended) => {
+                    one.commit().await.map_err(backend)?;
+                    results.push(Ok(appended));
+                }
+                Err(e) => {
+                    one.rollback().await.map_err(backend)?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(results)
+    }
+
+    async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+        let rows = sqlx::query(&sql)
+            .bind(int(id.0))
+            .bind(int(after))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn messages_before(&self, id: ConversationId, before: Option<u64>, limit: u32) -> Result<Page, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+        );
+        // One more than asked for says whether there are older ones.
+        let rows = sqlx::query(&sql)
+            .bind(int(id.0))
+            .bind(before.map(int).unwrap_or(i64::MAX))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let more = rows.len() > limit as usize;
+        let mut messages = rows.iter().take(limit as usize).map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(Page { messages, more })
     }
 }

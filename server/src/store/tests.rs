@@ -51,3 +51,186 @@ async fn a_file_database_keeps_agents_across_reopen() {
     let reopened = SqliteStore::open(&url).await.unwrap();
     assert_eq!(reopened.agent_names().await.unwrap(), vec![name("amy")]);
 }
+
+use crate::model::{AgentKey, Identity, NewMessage};
+use app::protocol::{ClientMsgId, MessageText};
+
+const DAY: u64 = 24 * 3600 * 1000;
+
+fn message(meta: &ConversationMeta, author: Identity, text: &str, client_id: Option<&str>, ts: u64) -> NewMessage {
+    let (from, joins) = match &author {
+        Identity::Customer(_) => (meta.customer_name.clone(), None),
+        Identity::Agent(key) => (name(key.as_str()), Some(key.clone())),
+    };
+    NewMessage {
+        conversation: meta.id,
+        author,
+        from,
+        to: None,
+        joins,
+        text: MessageText::parse(text).unwrap(),
+        client_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
+        ts,
+    }
+}
+
+/// Appends one message that must succeed.
+async fn append(store: &dyn Store, m: NewMessage) -> Appended {
+    let mut results = store.append(&[m]).await.unwrap();
+    results.pop().unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_customer_comes_back_with_their_token_until_it_lapses() {
+    for (label, store, _dir) in backends().await {
+        let meta = store.create_customer(&name("Ann"), "hash-1", 1_000).await.unwrap();
+        assert_eq!((meta.customer_name.as_str(), meta.agents.len()), ("Ann", 0), "{label}");
+        let back = store.resume("hash-1", 1_000 + DAY, 2 * DAY).await.unwrap();
+        match back {
+            Some(SessionOwner::Customer { id, name: n, conversation }) => {
+                assert_eq!((id, n, conversation.id), (meta.customer, name("Ann"), meta.id), "{label}");
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+        // Using it renewed it: two more days are fine, measured from the last use.
+        assert!(store.resume("hash-1", 1_000 + 3 * DAY, 2 * DAY).await.unwrap().is_some(), "{label}");
+        assert!(store.resume("hash-1", 1_000 + 6 * DAY, 2 * DAY).await.unwrap().is_none(), "{label}: lapsed");
+        assert!(store.resume("hash-1", 1_000 + 6 * DAY, 9 * DAY).await.unwrap().is_none(), "{label}: and deleted");
+        assert!(store.resume("nope", 1_000, DAY).await.unwrap().is_none(), "{label}");
+
+        // A second customer with the same name is a different person.
+        let other = store.create_customer(&name("Ann"), "hash-2", 2_000).await.unwrap();
+        assert_ne!((other.id, other.customer), (meta.id, meta.customer), "{label}");
+        store.revoke("hash-2").await.unwrap();
+        assert!(store.resume("hash-2", 2_000, DAY).await.unwrap().is_none(), "{label}: revoked");
+    }
+}
+
+#[tokio::test]
+async fn agent_sessions_resume_and_end_with_the_account() {
+    for (label, store, _dir) in backends().await {
+        store.add_agent(&name("Amy"), "pw-hash").await.unwrap();
+        let amy = AgentKey::of(&name("amy"));
+        store.create_agent_session(&amy, "s-1", 10).await.unwrap();
+        match store.resume("s-1", 20, DAY).await.unwrap() {
+            Some(SessionOwner::Agent(record)) => assert_eq!(record.name, name("Amy"), "{label}"),
+            other => panic!("{label}: {other:?}"),
+        }
+        // A session for an account that does not exist cannot be made.
+        assert!(store.create_agent_session(&AgentKey::of(&name("ghost")), "s-2", 10).await.is_err(), "{label}");
+        store.remove_agent(&name("amy")).await.unwrap();
+        assert!(store.resume("s-1", 30, DAY).await.unwrap().is_none(), "{label}: removed with the account");
+    }
+}
+
+#[tokio::test]
+async fn messages_get_gapless_sequence_numbers_per_conversation() {
+    for (label, store, _dir) in backends().await {
+        let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+        let b = store.create_customer(&name("b"), "tb", 1).await.unwrap();
+        let batch = vec![
+            message(&a, Identity::Customer(a.customer), "a1", None, 10),
+            message(&b, Identity::Customer(b.customer), "b1", None, 11),
+            message(&a, Identity::Customer(a.customer), "a2", None, 12),
+        ];
+        let stored: Vec<_> = store.append(&batch).await.unwrap().into_iter().map(Result::unwrap).collect();
+        let seqs: Vec<_> = stored.iter().map(|s| (s.message.conversation, s.message.seq, s.duplicate)).collect();
+        assert_eq!(seqs, vec![(a.id, 1, false), (b.id, 1, false), (a.id, 2, false)], "{label}");
+        assert!(stored[0].message.id < stored[2].message.id, "{label}: ids grow");
+        let again = store.messages_after(a.id, 0, 10).await.unwrap();
+        assert_eq!(again, vec![stored[0].message.clone(), stored[2].message.clone()], "{label}: read back as written");
+    }
+}
+
+#[tokio::test]
+async fn a_retried_client_id_is_stored_once() {
+    for (label, store, _dir) in backends().await {
+        let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+        let first = append(&*store, message(&a, Identity::Customer(a.customer), "hello", Some("c-1"), 10)).await;
+        // Same id, even with other text (a client bug): the first one stands.
+        let retry = append(&*store, message(&a, Identity::Customer(a.customer), "hello?", Some("c-1"), 20)).await;
+        assert!(!first.duplicate && retry.duplicate, "{label}");
+        assert_eq!(retry.message, first.message, "{label}");
+        // Twice in one batch is caught too.
+        let batch = vec![
+            message(&a, Identity::Customer(a.customer), "x", Some("c-2"), 30),
+            message(&a, Identity::Customer(a.customer), "x", Some("c-2"), 30),
+        ];
+        let results: Vec<_> = store.append(&batch).await.unwrap().into_iter().map(Result::unwrap).collect();
+        assert_eq!((results[0].duplicate, results[1].duplicate), (false, true), "{label}");
+        // The id is the sender's: an agent may use the same one.
+        let amy = Identity::Agent(AgentKey::of(&name("amy")));
+        assert!(!append(&*store, message(&a, amy, "hi", Some("c-1"), 40)).await.duplicate, "{label}");
+        let seqs: Vec<_> = store.messages_after(a.id, 0, 10).await.unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3], "{label}");
+    }
+}
+
+#[tokio::test]
+async fn one_bad_message_does_not_fail_its_batch() {
+    for (label, store, _dir) in backends().await {
+        let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+        let mut ghost = message(&a, Identity::Customer(a.customer), "lost?", None, 5);
+        ghost.conversation = ConversationId(9_999);
+        let results = store.append(&[ghost, message(&a, Identity::Customer(a.customer), "kept", None, 6)]).await.unwrap();
+        assert!(matches!(results[0], Err(StoreError::NotFound(_))), "{label}: {:?}", results[0]);
+        assert_eq!(results[1].as_ref().unwrap().message.seq, 1, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn history_pages_go_back_from_the_newest() {
+    for (label, store, _dir) in backends().await {
+        let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+        let batch: Vec<_> = (1..=7).map(|i| message(&a, Identity::Customer(a.customer), &format!("m{i}"), None, i)).collect();
+        store.append(&batch).await.unwrap();
+        let seqs = |p: &Page| p.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+        let newest = store.messages_before(a.id, None, 3).await.unwrap();
+        assert_eq!((seqs(&newest), newest.more), (vec![5, 6, 7], true), "{label}");
+        let older = store.messages_before(a.id, Some(5), 3).await.unwrap();
+        assert_eq!((seqs(&older), older.more), (vec![2, 3, 4], true), "{label}");
+        let oldest = store.messages_before(a.id, Some(2), 3).await.unwrap();
+        assert_eq!((seqs(&oldest), oldest.more), (vec![1], false), "{label}");
+        let after: Vec<_> = store.messages_after(a.id, 4, 2).await.unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(after, vec![5, 6], "{label}");
+        let empty = store.create_customer(&name("e"), "te", 1).await.unwrap();
+        assert_eq!(store.messages_before(empty.id, None, 3).await.unwrap(), Page { messages: vec![], more: false });
+    }
+}
+
+#[tokio::test]
+async fn agents_see_their_conversations_and_the_unanswered_ones() {
+    for (label, store, _dir) in backends().await {
+        let amy = AgentKey::of(&name("amy"));
+        let bob = AgentKey::of(&name("bob"));
+        let quiet = store.create_customer(&name("quiet"), "t0", 1).await.unwrap();
+        let waiting = store.create_customer(&name("waiting"), "t1", 1).await.unwrap();
+        let amys = store.create_customer(&name("amys"), "t2", 1).await.unwrap();
+        let bobs = store.create_customer(&name("bobs"), "t3", 1).await.unwrap();
+        append(&*store, message(&waiting, Identity::Customer(waiting.customer), "anyone?", None, 10)).await;
+        append(&*store, message(&amys, Identity::Agent(amy.clone()), "hi from amy", None, 20)).await;
+        append(&*store, message(&bobs, Identity::Agent(bob.clone()), "hi from bob", None, 30)).await;
+
+        let ids = |metas: Vec<ConversationMeta>| metas.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.agent_conversations(&amy, 10).await.unwrap()), vec![amys.id, waiting.id], "{label}");
+        assert_eq!(ids(store.agent_conversations(&bob, 1).await.unwrap()), vec![bobs.id], "{label}: newest first");
+        let meta = store.conversation(amys.id).await.unwrap().unwrap();
+        assert_eq!(meta.agents.into_iter().collect::<Vec<_>>(), vec![amy.clone()], "{label}");
+        assert_eq!(store.conversation(ConversationId(777)).await.unwrap(), None, "{label}");
+        assert!(!ids(store.agent_conversations(&amy, 10).await.unwrap()).contains(&quiet.id), "{label}: no messages, nothing to see");
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+    append(&store, message(&a, Identity::Customer(a.customer), "durable", Some("k"), 5)).await;
+    drop(store);
+    let reopened = SqliteStore::open(&url).await.unwrap();
+    let back = reopened.messages_after(a.id, 0, 10).await.unwrap();
+    assert_eq!(back.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["durable"]);
+    assert!(reopened.resume("ta", 6, DAY).await.unwrap().is_some());
+}

@@ -4,6 +4,7 @@
 //! that need I/O: agent passwords, reserved names), and sending what the hub returns.
 //! Must not: decide chat rules (the hub does) or talk SQL (the store does).
 
+mod pipeline;
 mod socket;
 pub mod turnstile;
 
@@ -24,7 +25,7 @@ pub use socket::Shared;
 /// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
 /// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
 pub fn router(leptos_options: LeptosOptions, store: Arc<dyn Store>) -> (Router, SocketIo) {
-    let shared = Arc::new(Shared::new(store));
+    let shared = Shared::new(store);
     let (layer, io) = SocketIo::builder().with_state(shared).build_layer();
     socket::register(&io);
 

@@ -1,9 +1,13 @@
-//! The Socket.IO namespace `/`: one handler per event, all registered in [`register`].
+//! The Socket.IO namespace `/`: one handler per event, all registered in [`attach`].
 //!
 //! Handlers are registered in a connect *middleware*, which socketioxide awaits before it
 //! acknowledges the namespace connection; registering them in the connect handler (the
 //! pattern of socketioxide's examples) loses events a fast client sends right after the
 //! acknowledgement, such as the tutorial's `login` (see shared/TRAPS.md).
+//!
+//! A login is established here (password, resume token, or a new customer), then joins
+//! through the [`pipeline`](super::pipeline); a message is planned by the hub here, then
+//! stored and delivered by the pipeline, and acknowledged once stored.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -14,68 +18,96 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
+use tokio::sync::{mpsc, oneshot};
 
+use super::pipeline::{self, Job};
 use super::turnstile::{ConnInfo, Turn, Turnstile};
 use crate::auth;
-use crate::hub::{Command, ConnId, Hub, Outcome, Step};
-use crate::store::Store;
-use app::protocol::{self, LoginPayload, PrivateMessage, Role, SendAck, UserName};
+use crate::hub::{ConnId, Hub, Login, Outcome, Step};
+use crate::model::{AgentKey, ConversationMeta, Identity};
+use crate::store::{SessionOwner, Store};
+use app::protocol::{self, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck, ServerEvent, UserName};
 use app::text::Problem;
+
+/// Conversations an agent is sent at login (the most recently active).
+const AGENT_CONVERSATIONS: u32 = 100;
 
 /// The state every handler shares.
 pub struct Shared {
     live: Mutex<Live>,
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     next_conn: AtomicU64,
+    pipeline: mpsc::Sender<Job>,
 }
 
 /// The hub and the sockets its [`ConnId`]s stand for, changed together under one lock so
 /// that what the hub decides is sent in the order it decided it.
-struct Live {
-    hub: Hub,
+pub(super) struct Live {
+    pub hub: Hub,
     sockets: HashMap<ConnId, SocketRef>,
 }
 
+/// The hash of the session token a connection logged in with, for `logout`.
+#[derive(Clone)]
+struct SessionHash(String);
+
 impl Shared {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self {
+    /// The shared state, and the pipeline task to spawn with it.
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(pipeline::QUEUE);
+        let shared = Arc::new(Self {
             live: Mutex::new(Live { hub: Hub::new(), sockets: HashMap::new() }),
             store,
             next_conn: AtomicU64::new(1),
-        }
+            pipeline: tx,
+        });
+        // The task holds the state weakly: it ends when the state (and with it the
+        // channel's sender) is dropped.
+        tokio::spawn(pipeline::run(Arc::downgrade(&shared), rx));
+        shared
     }
 
-    fn live(&self) -> MutexGuard<'_, Live> {
+    pub(super) fn live(&self) -> MutexGuard<'_, Live> {
         // A panic while holding the lock leaves the hub as consistent as any single
         // command leaves it (commands mutate, then return), so keep serving.
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Runs a hub command and sends its output.
-    fn apply(&self, command: Command) -> Result<Outcome, Problem> {
-        let mut live = self.live();
-        let step = live.hub.handle(command);
-        live.deliver(step)
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).
     fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
         self.live().deliver(step)
     }
+
+    /// Hands a job to the pipeline and waits for its answer.
+    async fn through_pipeline<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job) -> Result<T, Problem> {
+        let (tx, rx) = oneshot::channel();
+        if self.pipeline.send(job(tx)).await.is_err() {
+            tracing::error!("the message pipeline has stopped");
+            return Err(Problem::Internal);
+        }
+        rx.await.unwrap_or_else(|_| {
+            tracing::error!("the message pipeline dropped a job");
+            Err(Problem::Internal)
+        })
+    }
 }
 
 impl Live {
-    fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
+    pub fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
         for out in &step.outbound {
-            let Some(socket) = self.sockets.get(&out.to) else {
-                tracing::warn!(conn = out.to.0, event = out.event.name(), "no socket for an outbound event");
-                continue;
-            };
-            if let Err(e) = socket.emit(out.event.name(), &out.event) {
-                tracing::warn!(conn = out.to.0, sid = %socket.id, event = out.event.name(), error = %e, "emit failed");
-            }
+            self.emit(out.to, &out.event);
         }
         step.outcome
+    }
+
+    pub fn emit(&self, conn: ConnId, event: &ServerEvent) {
+        let Some(socket) = self.sockets.get(&conn) else {
+            tracing::debug!(conn = conn.0, event = event.name(), "no socket for an outbound event (gone)");
+            return;
+        };
+        if let Err(e) = socket.emit(event.name(), event) {
+            tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed");
+        }
     }
 }
 
@@ -96,11 +128,13 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     {
         let mut live = shared.live();
         live.sockets.insert(conn, s.clone());
-        let step = live.hub.handle(Command::Connect(conn));
+        let step = live.hub.handle(crate::hub::Command::Connect(conn));
         let _ = live.deliver(step);
     }
     s.on(protocol::LOGIN, on_login);
     s.on(protocol::PRIVATE_MESSAGE, on_private_message);
+    s.on(protocol::HISTORY, on_history);
+    s.on(protocol::LOGOUT, on_logout);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -109,37 +143,116 @@ async fn on_connect(s: SocketRef) {
     tracing::debug!(sid = %s.id, transport = ?s.transport_type(), "connected");
 }
 
-async fn on_login(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<LoginPayload>) {
+async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<LoginPayload>) {
     let _served = turn.ticket.wait().await;
     let conn = turn.conn;
-    let parts = payload.map_err(|_| Problem::Malformed(protocol::LOGIN)).and_then(LoginPayload::into_parts);
-    let (name, role, password) = match parts {
-        Ok(parts) => parts,
-        Err(problem) => {
-            let _ = shared.deliver(Hub::refuse_login(conn, problem));
-            return;
-        }
-    };
-    let checked = match role {
-        Role::Customer => check_customer(&shared, name).await,
-        Role::Agent => check_agent(&shared, name, password).await,
-    };
-    let outcome = match checked {
-        Ok(name) => shared.apply(Command::Login { conn, name, role }),
+    let intent = payload.map_err(|_| Problem::Malformed(protocol::LOGIN)).and_then(LoginPayload::into_intent);
+    let role = intent.as_ref().map(|i| i.role).ok();
+    let outcome = match intent {
         Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
+        Ok(intent) => {
+            let since = intent.since.clone();
+            match establish(&shared, conn, intent).await {
+                Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
+                Ok((login, hash)) => {
+                    let outcome = shared.through_pipeline(|reply| Job::Join { login, since, reply }).await;
+                    if outcome == Ok(Outcome::LoggedIn) {
+                        s.extensions.insert(SessionHash(hash));
+                    }
+                    outcome
+                }
+            }
+        }
     };
     tracing::info!(conn = conn.0, ?role, ?outcome, "login");
 }
 
-/// A customer may not take the name of an agent account, online or not.
-async fn check_customer(shared: &Shared, name: UserName) -> Result<UserName, Problem> {
-    match shared.store.agent(&name).await {
-        Ok(None) => Ok(name),
-        Ok(Some(_)) => Err(Problem::NameReserved),
-        Err(e) => {
-            tracing::error!(error = %e, "agent lookup failed");
-            Err(Problem::Internal)
+/// Works out who is logging in: the owner of a valid resume token, an agent with the
+/// right password, or a new customer. Returns the login and its session's token hash.
+async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result<(Login, String), Problem> {
+    let LoginIntent { name, role, password, resume, .. } = intent;
+    let now = now_ms();
+    if let Some(token) = resume {
+        if let Some(found) = resumed(shared, conn, &token, role, now).await? {
+            return Ok(found);
         }
+        // Unknown or lapsed: a customer who gave a name starts afresh, an agent who
+        // gave a password logs in with it; anyone else must log in again.
+        let fresh_possible = match role {
+            Role::Customer => name.is_some(),
+            Role::Agent => name.is_some() && password.as_deref().is_some_and(|p| !p.is_empty()),
+        };
+        if !fresh_possible {
+            return Err(Problem::SessionExpired);
+        }
+    }
+    let name = name.ok_or(Problem::NameEmpty)?;
+    let (token, hash) = auth::new_token().map_err(|e| {
+        tracing::error!(error = %e, "cannot make a session token");
+        Problem::Internal
+    })?;
+    match role {
+        Role::Customer => {
+            check_customer(shared, &name).await?;
+            // A quick answer for a taken name without creating a customer for nothing
+            // (the hub checks again when the login joins).
+            if !shared.live().hub.name_free(&name, None) {
+                return Err(Problem::NameTaken);
+            }
+            let meta = shared.store.create_customer(&name, &hash, now).await.map_err(internal("creating a customer"))?;
+            let who = Identity::Customer(meta.customer);
+            Ok((Login { conn, who, name, resume: Some(token), conversations: vec![meta] }, hash))
+        }
+        Role::Agent => {
+            let name = check_agent(shared, name, password).await?;
+            let key = AgentKey::of(&name);
+            shared.store.create_agent_session(&key, &hash, now).await.map_err(internal("creating an agent session"))?;
+            let conversations = agent_conversations(shared, &key).await?;
+            Ok((Login { conn, who: Identity::Agent(key), name, resume: Some(token), conversations }, hash))
+        }
+    }
+}
+
+/// The login a resume token stands for, if it is valid for someone of `role`.
+async fn resumed(shared: &Shared, conn: ConnId, token: &str, role: Role, now: u64) -> Result<Option<(Login, String)>, Problem> {
+    let Some(hash) = auth::token_hash(token) else { return Ok(None) };
+    let idle = match role {
+        Role::Customer => auth::CUSTOMER_SESSION_IDLE_MS,
+        Role::Agent => auth::AGENT_SESSION_IDLE_MS,
+    };
+    let owner = shared.store.resume(&hash, now, idle).await.map_err(internal("resuming a session"))?;
+    let login = match (owner, role) {
+        (Some(SessionOwner::Customer { id, name, conversation }), Role::Customer) => {
+            Login { conn, who: Identity::Customer(id), name, resume: Some(token.to_owned()), conversations: vec![conversation] }
+        }
+        (Some(SessionOwner::Agent(record)), Role::Agent) => {
+            let key = AgentKey::of(&record.name);
+            let conversations = agent_conversations(shared, &key).await?;
+            Login { conn, who: Identity::Agent(key), name: record.name, resume: Some(token.to_owned()), conversations }
+        }
+        // A token of the other kind is no token for this login.
+        _ => return Ok(None),
+    };
+    Ok(Some((login, hash)))
+}
+
+async fn agent_conversations(shared: &Shared, key: &AgentKey) -> Result<Vec<ConversationMeta>, Problem> {
+    shared.store.agent_conversations(key, AGENT_CONVERSATIONS).await.map_err(internal("listing an agent's conversations"))
+}
+
+/// Logs a storage failure and turns it into the error a participant sees.
+fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem {
+    move |e| {
+        tracing::error!(error = %e, "{doing} failed");
+        Problem::Internal
+    }
+}
+
+/// A customer may not take the name of an agent account, online or not.
+async fn check_customer(shared: &Shared, name: &UserName) -> Result<(), Problem> {
+    match shared.store.agent(name).await.map_err(internal("looking up an agent"))? {
+        None => Ok(()),
+        Some(_) => Err(Problem::NameReserved),
     }
 }
 
@@ -149,10 +262,7 @@ async fn check_agent(shared: &Shared, name: UserName, password: Option<String>) 
     let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(Problem::AgentPasswordMissing);
     };
-    let record = shared.store.agent(&name).await.map_err(|e| {
-        tracing::error!(error = %e, "agent lookup failed");
-        Problem::Internal
-    })?;
+    let record = shared.store.agent(&name).await.map_err(internal("looking up an agent"))?;
     let hash = record.as_ref().map(|r| r.password_hash.clone());
     // Hashing is deliberately slow: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, hash.as_deref()))
@@ -173,31 +283,83 @@ async fn on_private_message(
     ack: AckSender,
     TryData(payload): TryData<PrivateMessage>,
 ) {
-    let _served = turn.ticket.wait().await;
+    let served = turn.ticket.wait().await;
     let conn = turn.conn;
-    let outcome = match payload {
-        Ok(PrivateMessage { to, message }) => {
-            shared.apply(Command::Send { conn, to, text: message, now_ms: now_ms() })
-        }
-        Err(_) => shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::PRIVATE_MESSAGE))),
+    let planned = match payload {
+        Ok(request) => shared.live().hub.plan(conn, request, now_ms()),
+        Err(_) => Err(Problem::Malformed(protocol::PRIVATE_MESSAGE)),
     };
-    let reply = match outcome {
-        Ok(Outcome::Sent(id)) => SendAck::Sent { ok: true, id },
-        Ok(other) => {
-            tracing::debug!(conn = conn.0, ?other, "private_message without delivery");
-            return;
+    let stored = match planned {
+        Err(problem) => Err(problem),
+        Ok(message) => {
+            let joins = message.joins.clone();
+            let (tx, rx) = oneshot::channel();
+            // Queued while this connection's turn is held, so its messages are stored in
+            // the order sent; the next one may be planned while this one is committed.
+            let queued = shared.pipeline.send(Job::Send { message, joins, reply: tx }).await;
+            drop(served);
+            match queued {
+                Ok(()) => rx.await.unwrap_or(Err(Problem::Internal)),
+                Err(_) => Err(Problem::Internal),
+            }
         }
-        Err(problem) => SendAck::Failed { ok: false, error: problem.to_string() },
+    };
+    let reply = match stored {
+        Ok(appended) => {
+            let m = appended.message;
+            SendAck::Sent { ok: true, id: m.id, conversation: m.conversation, seq: m.seq, client_id: m.client_id }
+        }
+        Err(problem) => {
+            let _ = shared.deliver(Hub::refuse(conn, problem.clone()));
+            SendAck::Failed { ok: false, error: problem.to_string() }
+        }
     };
     if let Err(e) = ack.send(&reply) {
         tracing::warn!(conn = conn.0, error = %e, "ack failed");
     }
 }
 
+async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<HistoryRequest>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let page = async {
+        let request = payload.map_err(|_| Problem::Malformed(protocol::HISTORY))?;
+        let (viewer, customer) = shared.live().hub.readable(conn, request.conversation)?;
+        let page = shared
+            .store
+            .messages_before(request.conversation, Some(request.before), protocol::HISTORY_PAGE)
+            .await
+            .map_err(internal("reading history"))?;
+        let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
+        Ok(History { conversation: request.conversation, customer, messages, more: page.more })
+    };
+    match page.await {
+        Ok(page) => shared.live().emit(conn, &ServerEvent::History(page)),
+        Err(problem) => {
+            let _ = shared.deliver(Hub::refuse(conn, problem));
+        }
+    }
+}
+
+/// Ends the session on purpose: its token stops working, and the connection closes.
+async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) {
+    let served = turn.ticket.wait().await;
+    if let Some(SessionHash(hash)) = s.extensions.get::<SessionHash>() {
+        if let Err(e) = shared.store.revoke(&hash).await {
+            tracing::error!(error = %e, "revoking a session failed");
+        }
+    }
+    // The disconnect handler waits for this turn.
+    drop(served);
+    if let Err(e) = s.disconnect() {
+        tracing::debug!(error = %e, "closing a logged-out socket");
+    }
+}
+
 async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
     let _served = turn.ticket.wait().await;
     let mut live = shared.live();
-    let step = live.hub.handle(Command::Disconnect(turn.conn));
+    let step = live.hub.handle(crate::hub::Command::Disconnect(turn.conn));
     live.sockets.remove(&turn.conn);
     let _ = live.deliver(step);
     tracing::debug!(conn = turn.conn.0, online = live.hub.online(), "disconnected");

@@ -1,0 +1,120 @@
+//! The domain's nouns, shared by the hub (which decides with them) and the store (which
+//! keeps them).
+//!
+//! Owns: identities (who a participant is, beyond one connection), conversation metadata
+//! and the message records that go into and come out of storage.
+//! Must not: do anything; these are plain data.
+
+use std::collections::BTreeSet;
+
+use app::protocol::{ChatMessage, ClientMsgId, ConversationId, MessageId, MessageText, Role, UserName};
+
+/// A customer's stored identity; it outlives connections and restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomerId(pub u64);
+
+/// The case-folded name of an agent account: how agents are keyed everywhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgentKey(String);
+
+impl AgentKey {
+    pub fn of(name: &UserName) -> Self {
+        Self(name_key(name.as_str()))
+    }
+
+    /// A key read back from storage, which only ever stores keys made by [`AgentKey::of`].
+    pub fn from_stored(key: String) -> Self {
+        Self(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Names compare case-insensitively: "Ann" and "ann" are the same person.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// Who a logged-in participant is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Identity {
+    Customer(CustomerId),
+    Agent(AgentKey),
+}
+
+impl Identity {
+    pub fn role(&self) -> Role {
+        match self {
+            Identity::Customer(_) => Role::Customer,
+            Identity::Agent(_) => Role::Agent,
+        }
+    }
+}
+
+/// What the hub needs to know of a conversation to route its messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationMeta {
+    pub id: ConversationId,
+    pub customer: CustomerId,
+    pub customer_name: UserName,
+    /// The agents taking part: they receive its messages. While there are none, every
+    /// agent does (the conversation is waiting for someone to answer).
+    pub agents: BTreeSet<AgentKey>,
+}
+
+/// A message the hub accepted, to be stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    pub conversation: ConversationId,
+    pub author: Identity,
+    pub from: UserName,
+    pub to: Option<UserName>,
+    /// An agent who takes part from now on (the author, or the agent a customer wrote to).
+    pub joins: Option<AgentKey>,
+    pub text: MessageText,
+    pub client_id: Option<ClientMsgId>,
+    pub ts: u64,
+}
+
+/// A message as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub conversation: ConversationId,
+    pub seq: u64,
+    pub author: Identity,
+    pub from: UserName,
+    pub to: Option<UserName>,
+    pub text: String,
+    pub client_id: Option<ClientMsgId>,
+    pub ts: u64,
+}
+
+impl StoredMessage {
+    /// The wire form, as seen by `viewer`.
+    pub fn to_wire(&self, customer: &UserName, viewer: &Identity) -> ChatMessage {
+        ChatMessage {
+            id: self.id,
+            conversation: self.conversation,
+            seq: self.seq,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            customer: customer.clone(),
+            message: self.text.clone(),
+            is_self: &self.author == viewer,
+            ts: self.ts,
+            client_id: self.client_id.clone(),
+        }
+    }
+}
+
+/// The result of storing one [`NewMessage`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub message: StoredMessage,
+    /// The same sender had already sent this client id: nothing new was stored, and
+    /// `message` is the one stored the first time.
+    pub duplicate: bool,
+}

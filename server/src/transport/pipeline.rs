@@ -1,0 +1,166 @@
+//! The one task that writes messages: it stores them in batches (one transaction for
+//! whatever is waiting, so a busy desk pays one commit for many messages), then has the
+//! hub deliver each stored message, in sequence order.
+//!
+//! Logins pass through the same task: a participant's catch-up (the history, or
+//! everything after the client's cursors) is read between two batches, after the
+//! participant was registered with the hub. So every message is either in the catch-up
+//! or delivered live afterwards — never both, never neither.
+//! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
+
+use std::sync::Weak;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::socket::Shared;
+use crate::hub::{Command, Login, Outcome};
+use crate::model::{AgentKey, Appended, NewMessage};
+use app::protocol::{Cursor, History, ServerEvent, HISTORY_PAGE};
+use app::text::Problem;
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Messages per `history` event when resending everything after a cursor.
+const CATCH_UP_PAGE: u32 = 200;
+/// Jobs waiting before senders are made to wait too.
+pub const QUEUE: usize = 8192;
+
+/// Work for the pipeline.
+pub enum Job {
+    /// Store a message the hub planned, deliver it, and answer with what was stored.
+    Send { message: NewMessage, joins: Option<AgentKey>, reply: oneshot::Sender<Result<Appended, Problem>> },
+    /// Register a login with the hub and send its catch-up.
+    Join { login: Login, since: Vec<Cursor>, reply: oneshot::Sender<Result<Outcome, Problem>> },
+}
+
+/// A message waiting for the next commit, with who is waiting for its answer.
+type Waiting = (NewMessage, Option<AgentKey>, oneshot::Sender<Result<Appended, Problem>>);
+
+/// Runs until the shared state, which holds the only sender, is gone.
+pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Waiting> = Vec::new();
+    while let Some(job) = jobs.recv().await {
+        let Some(shared) = shared.upgrade() else { break };
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Send { message, joins, reply } => {
+                    batch.push((message, joins, reply));
+                    if batch.len() < MAX_BATCH {
+                        next = jobs.try_recv().ok();
+                    }
+                }
+                Job::Join { login, since, reply } => {
+                    // Whatever was accepted before this login is stored and delivered first.
+                    commit(&shared, &mut batch).await;
+                    let outcome = join(&shared, login, since).await;
+                    if reply.send(outcome).is_err() {
+                        tracing::debug!("a login finished after its connection went away");
+                    }
+                    next = jobs.try_recv().ok();
+                }
+            }
+        }
+        commit(&shared, &mut batch).await;
+    }
+}
+
+/// Stores `batch` and delivers what was stored; every sender gets its answer.
+async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
+    if batch.is_empty() {
+        return;
+    }
+    let jobs = std::mem::take(batch);
+    let messages: Vec<NewMessage> = jobs.iter().map(|(m, _, _)| m.clone()).collect();
+    let results = match shared.store.append(&messages).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::error!(error = %e, messages = jobs.len(), "storing a batch failed; nothing of it was sent");
+            for (_, _, reply) in jobs {
+                let _ = reply.send(Err(Problem::NotSaved));
+            }
+            return;
+        }
+    };
+    let mut live = shared.live();
+    for ((_, joins, reply), result) in jobs.into_iter().zip(results) {
+        let answer = match result {
+            Ok(appended) => {
+                let step = live.hub.handle(Command::Deliver { appended: appended.clone(), joins });
+                match live.deliver(step) {
+                    Ok(_) => Ok(appended),
+                    Err(problem) => {
+                        tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
+                        Ok(appended)
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing a message failed");
+                Err(Problem::NotSaved)
+            }
+        };
+        // The sender may have gone meanwhile; what was stored reaches them at their next login.
+        let _ = reply.send(answer);
+    }
+}
+
+/// Registers a login and sends its catch-up: per conversation, everything after the
+/// client's cursor, or else the newest page.
+async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
+    let conn = login.conn;
+    let who = login.who.clone();
+    let conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone())).collect();
+    let outcome = {
+        let mut live = shared.live();
+        let step = live.hub.handle(Command::Login(login));
+        live.deliver(step)?
+    };
+    if outcome != Outcome::LoggedIn {
+        return Ok(outcome);
+    }
+    for (id, customer) in conversations {
+        let cursor = since.iter().find(|c| c.conversation == id).map(|c| c.seq);
+        let pages = match cursor {
+            Some(after) => catch_up(shared, id, after).await,
+            None => shared
+                .store
+                .messages_before(id, None, HISTORY_PAGE)
+                .await
+                .map(|page| vec![(page.messages, page.more)]),
+        };
+        let pages = pages.map_err(|e| {
+            tracing::error!(error = %e, conversation = id.0, "reading history failed");
+            Problem::Internal
+        })?;
+        let live = shared.live();
+        for (messages, more) in pages {
+            let messages = messages.iter().map(|m| m.to_wire(&customer, &who)).collect();
+            let page = History { conversation: id, customer: customer.clone(), messages, more };
+            live.emit(conn, &ServerEvent::History(page));
+        }
+    }
+    Ok(Outcome::LoggedIn)
+}
+
+/// Everything after `after`, in pages.
+async fn catch_up(
+    shared: &Shared,
+    id: app::protocol::ConversationId,
+    mut after: u64,
+) -> Result<Vec<(Vec<crate::model::StoredMessage>, bool)>, crate::store::StoreError> {
+    let mut pages = Vec::new();
+    loop {
+        let messages = shared.store.messages_after(id, after, CATCH_UP_PAGE).await?;
+        let full = messages.len() == CATCH_UP_PAGE as usize;
+        let Some(last) = messages.last() else { break };
+        after = last.seq;
+        // Older messages exist (the client holds them) whenever the page does not start at 1.
+        let more = messages.first().is_some_and(|m| m.seq > 1);
+        pages.push((messages, more));
+        if !full {
+            break;
+        }
+    }
+    Ok(pages)
+}
