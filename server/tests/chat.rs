@@ -3,8 +3,6 @@
 mod common;
 
 use common::{TestClient, TestServer, Transport, TRANSPORTS};
-use futures::FutureExt;
-use rust_socketio::Payload;
 use serde_json::{json, Value};
 
 fn agent(name: &str, password: &str) -> Value {
@@ -23,7 +21,7 @@ async fn the_tutorial_client_flow_works_unchanged_on_both_transports() {
         // login: a bare string, emitted inside the connect callback.
         let mut alice = TestClient::connect(&server, transport, Some(json!("alice"))).await;
         let ok = alice.expect("login_success").await;
-        assert_eq!(ok, json!({"name": "alice", "role": "customer"}), "{transport:?}");
+        assert_eq!((&ok["name"], &ok["role"]), (&json!("alice"), &json!("customer")), "{transport:?}");
         alice.expect_list(&["alice", "Support"]).await;
         support.expect_list(&["alice", "Support"]).await;
 
@@ -110,7 +108,8 @@ async fn agents_need_their_password_and_customers_cannot_take_an_agent_name() {
 
     // The right password logs in, with the account's spelling of the name.
     let mut a = TestClient::connect(&server, Transport::Websocket, Some(agent(" amy ", "right-password"))).await;
-    assert_eq!(a.expect("login_success").await, json!({"name": "Amy", "role": "agent"}));
+    let ok = a.expect("login_success").await;
+    assert_eq!((&ok["name"], &ok["role"]), (&json!("Amy"), &json!("agent")));
     server.stop().await;
 }
 
@@ -129,7 +128,7 @@ async fn malformed_payloads_get_an_error_and_the_connection_stays_up() {
 
     c.emit("login", json!("cat")).await;
     c.expect("login_success").await;
-    for bad in [json!("just a string"), json!({"to": "amy"}), json!({"message": "hi"}), json!([1, 2])] {
+    for bad in [json!("just a string"), json!({"to": "amy"}), json!({"to": 5, "message": "hi"}), json!([1, 2])] {
         c.emit("private_message", bad.clone()).await;
         let err = c.expect("error").await;
         assert!(err.as_str().unwrap().contains("private_message"), "{bad} -> {err}");
@@ -156,28 +155,7 @@ async fn a_message_sent_with_an_ack_is_acknowledged_with_its_id_or_the_error() {
     let mut c = TestClient::login(&server, Transport::Websocket, json!("cat")).await;
 
     for (to, ok) in [("amy", true), ("nobody", false)] {
-        let (tx, rx) = tokio::sync::oneshot::channel::<Value>();
-        let tx = std::sync::Mutex::new(Some(tx));
-        c.client
-            .emit_with_ack(
-                "private_message",
-                json!({"to": to, "message": "acked"}),
-                std::time::Duration::from_secs(5),
-                move |payload: Payload, _| {
-                    if let (Payload::Text(mut v), Some(tx)) = (payload, tx.lock().unwrap().take()) {
-                        let _ = tx.send(v.swap_remove(0));
-                    }
-                    async {}.boxed()
-                },
-            )
-            .await
-            .expect("emit");
-        let ack = tokio::time::timeout(common::WAIT, rx).await.expect("ack arrives").expect("ack");
-        // rust_socketio hands an ack over as the array of its arguments.
-        let ack = match ack {
-            Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
-            other => other,
-        };
+        let ack = c.emit_acked("private_message", json!({"to": to, "message": "acked"})).await;
         assert_eq!(ack["ok"], json!(ok), "{ack}");
         if ok {
             let echoed = c.expect("message").await;

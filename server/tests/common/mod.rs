@@ -30,7 +30,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database.
+    pub async fn restart(mut self) -> Self {
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        self.stop().await;
+        Self::start_in(dir).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir) -> Self {
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let store = Arc::new(SqliteStore::open(&url).await.expect("open store"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -150,6 +160,40 @@ impl TestClient {
 
     pub async fn emit(&self, event: &str, data: Value) {
         self.client.emit(event, data).await.expect("emit");
+    }
+
+    /// Emits `event` asking for an acknowledgement, and returns it (its first argument).
+    pub async fn emit_acked(&self, event: &str, data: Value) -> Value {
+        let (tx, rx) = oneshot::channel::<Value>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        self.client
+            .emit_with_ack(event, data, WAIT, move |payload: Payload, _| {
+                if let Some(tx) = tx.lock().expect("ack lock").take() {
+                    let _ = tx.send(first_arg(payload));
+                }
+                async {}.boxed()
+            })
+            .await
+            .expect("emit");
+        let ack = tokio::time::timeout(WAIT, rx).await.expect("ack arrives").expect("ack");
+        // rust_socketio hands an ack over as the array of its arguments.
+        match ack {
+            Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
+            other => other,
+        }
+    }
+
+    /// Every `history` page received so far for `conversation`, waiting for the first.
+    pub async fn expect_history(&mut self, conversation: &Value) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let page = tokio::time::timeout_at(deadline, self.expect("history"))
+                .await
+                .unwrap_or_else(|_| panic!("no history of {conversation}"));
+            if &page["conversation"] == conversation {
+                return page;
+            }
+        }
     }
 
     /// Waits for the next event named `event`; events before it stay available.

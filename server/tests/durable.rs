@@ -1,0 +1,189 @@
+//! Durable conversations through the real server: resume, history paging, dedupe by client
+//! id, messages kept for someone offline, cursors on reconnect, logout.
+
+mod common;
+
+use common::{TestClient, TestServer, Transport};
+use serde_json::{json, Value};
+
+const WS: Transport = Transport::Websocket;
+
+fn agent(name: &str, password: &str) -> Value {
+    json!({"name": name, "role": "agent", "password": password})
+}
+
+/// The texts of a `history` page.
+fn texts(page: &Value) -> Vec<String> {
+    page["messages"].as_array().expect("messages").iter().map(|m| m["message"].as_str().unwrap().to_owned()).collect()
+}
+
+fn seqs(page: &Value) -> Vec<u64> {
+    page["messages"].as_array().expect("messages").iter().map(|m| m["seq"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_resume_token_brings_back_the_same_customer_even_while_the_old_socket_lives() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let mut first = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = first.expect("login_success").await;
+    let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    assert!(token.as_str().is_some_and(|t| t.len() >= 40), "an unguessable token: {token}");
+    assert!(first.emit_acked("private_message", json!({"to": "amy", "message": "before reload"})).await["ok"] == json!(true));
+    assert_eq!(first.expect("message").await["self"], json!(true), "the own copy");
+    amy.expect("message").await;
+    amy.expect_list(&["amy", "cat"]).await;
+
+    // A reload: a new socket with the token while the old one is still connected.
+    let mut second = TestClient::connect(&server, WS, Some(json!({"resume": token}))).await;
+    let back = second.expect("login_success").await;
+    assert_eq!((&back["name"], &back["conversation"], &back["resume"]), (&json!("cat"), &conversation, &token));
+    assert_eq!(texts(&second.expect_history(&conversation).await), vec!["before reload"]);
+    // Nobody saw cat leave or arrive twice.
+    amy.expect_none("user_list", 300).await;
+
+    // Both sockets get what the agent writes; the old one then goes quietly.
+    amy.emit("private_message", json!({"to": "cat", "message": "welcome back"})).await;
+    assert_eq!(first.expect("message").await["message"], json!("welcome back"));
+    assert_eq!(second.expect("message").await["message"], json!("welcome back"));
+    first.disconnect().await;
+    amy.expect_none("user_list", 300).await;
+
+    // A token that is not ours is refused when there is no name to start afresh with.
+    let mut stranger = TestClient::connect(&server, WS, Some(json!({"resume": "forged-token"}))).await;
+    assert!(stranger.expect("login_error").await.as_str().unwrap().contains("log in again"));
+    // With a name, an unknown token starts a new customer: nothing of cat's.
+    let mut fresh = TestClient::connect(&server, WS, Some(json!({"resume": "forged-token", "name": "dan"}))).await;
+    let ok = fresh.expect("login_success").await;
+    assert_ne!(ok["conversation"], conversation);
+    assert_eq!(texts(&fresh.expect_history(&ok["conversation"]).await), Vec::<String>::new());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_session_survives_a_reload_without_the_password_and_ends_at_logout() {
+    let server = TestServer::start().await;
+    server.add_agent("Amy", "password-1").await;
+    let cat = TestClient::login(&server, WS, json!("cat")).await;
+    let mut amy = TestClient::connect(&server, WS, Some(agent("amy", "password-1"))).await;
+    let token = amy.expect("login_success").await["resume"].clone();
+    cat.emit_acked("private_message", json!({"to": "Amy", "message": "hi Amy"})).await;
+    let conversation = amy.expect("message").await["conversation"].clone();
+    amy.disconnect().await;
+
+    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    let ok = again.expect("login_success").await;
+    assert_eq!((&ok["name"], &ok["role"]), (&json!("Amy"), &json!("agent")));
+    assert_eq!(texts(&again.expect_history(&conversation).await), vec!["hi Amy"]);
+    // A customer cannot use an agent's token.
+    let mut thief = TestClient::connect(&server, WS, Some(json!({"resume": token}))).await;
+    thief.expect("login_error").await;
+
+    // Logout revokes the token.
+    again.emit("logout", Value::Null).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut after = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    assert!(after.expect("login_error").await.as_str().unwrap().contains("log in again"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn history_comes_newest_page_first_and_older_pages_on_request() {
+    let server = TestServer::start().await;
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    let conversation = ok["conversation"].clone();
+    for i in 1..=120 {
+        let ack = cat.emit_acked("private_message", json!({"message": format!("m{i}")})).await;
+        assert_eq!((ack["ok"].clone(), ack["seq"].as_u64()), (json!(true), Some(i)), "{ack}");
+    }
+    let mut back = TestClient::connect(&server, WS, Some(json!({"resume": ok["resume"]}))).await;
+    back.expect("login_success").await;
+    let newest = back.expect_history(&conversation).await;
+    assert_eq!((seqs(&newest), newest["more"].clone()), ((71..=120).collect::<Vec<_>>(), json!(true)));
+    assert!(newest["messages"][0]["self"].as_bool().unwrap(), "the customer's own messages are marked self");
+
+    back.emit("history", json!({"conversation": conversation, "before": 71})).await;
+    let older = back.expect_history(&conversation).await;
+    assert_eq!((seqs(&older), older["more"].clone()), ((21..=70).collect::<Vec<_>>(), json!(true)));
+    back.emit("history", json!({"conversation": conversation, "before": 21})).await;
+    let oldest = back.expect_history(&conversation).await;
+    assert_eq!((seqs(&oldest), oldest["more"].clone()), ((1..=20).collect::<Vec<_>>(), json!(false)));
+
+    // Someone else's conversation, or a malformed request, is an error.
+    let mut dan = TestClient::login(&server, WS, json!("dan")).await;
+    dan.emit("history", json!({"conversation": conversation, "before": 50})).await;
+    assert!(dan.expect("error").await.as_str().unwrap().contains("no such conversation"));
+    dan.emit("history", json!({"before": "yesterday"})).await;
+    assert!(dan.expect("error").await.as_str().unwrap().contains("history"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_client_id_is_stored_and_delivered_once() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let cat = TestClient::login(&server, WS, json!("cat")).await;
+    let send = json!({"to": "amy", "message": "once", "client_id": "cat-1"});
+    let first = cat.emit_acked("private_message", send.clone()).await;
+    let retry = cat.emit_acked("private_message", send).await;
+    assert_eq!(first["ok"], json!(true));
+    assert_eq!((&retry["id"], &retry["seq"], &retry["client_id"]), (&first["id"], &first["seq"], &json!("cat-1")));
+    let got = amy.expect("message").await;
+    assert_eq!((&got["message"], &got["client_id"]), (&json!("once"), &json!("cat-1")));
+    amy.expect_none("message", 300).await;
+    // A bad client id is refused, and says why.
+    let bad = cat.emit_acked("private_message", json!({"to": "amy", "message": "x", "client_id": "has space"})).await;
+    assert_eq!(bad["ok"], json!(false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_to_someone_offline_waits_for_them() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+
+    // No agent online: the customer writes to the team, and is acknowledged.
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    let ack = cat.emit_acked("private_message", json!({"to": "", "message": "is anyone there?"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    cat.disconnect().await;
+
+    // The agent logs in later and finds it; answers the customer, who is offline now.
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    assert_eq!(texts(&amy.expect_history(&conversation).await), vec!["is anyone there?"]);
+    let ack = amy.emit_acked("private_message", json!({"conversation": conversation, "message": "I am here now"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let by_name = amy.emit_acked("private_message", json!({"to": "cat", "message": "and by name"})).await;
+    assert_eq!(by_name["ok"], json!(true), "{by_name}");
+    // Writing to a name nobody has is still an error.
+    let unknown = amy.emit_acked("private_message", json!({"to": "nobody", "message": "hi"})).await;
+    assert!(unknown["error"].as_str().unwrap().contains("nobody"));
+
+    // The customer comes back holding seq 1, and receives exactly what is after it.
+    let resume = json!({"resume": token, "since": [{"conversation": conversation, "seq": 1}]});
+    let mut back = TestClient::connect(&server, WS, Some(resume)).await;
+    back.expect("login_success").await;
+    let page = back.expect_history(&conversation).await;
+    assert_eq!((seqs(&page), texts(&page)), (vec![2, 3], vec!["I am here now".to_owned(), "and by name".to_owned()]));
+    back.expect_none("history", 300).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn messages_survive_a_restart_of_the_server() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    cat.emit_acked("private_message", json!({"message": "kept across restarts"})).await;
+    let restarted = server.restart().await;
+    let mut back = TestClient::connect(&restarted, WS, Some(json!({"resume": ok["resume"]}))).await;
+    assert_eq!(back.expect("login_success").await["conversation"], ok["conversation"]);
+    assert_eq!(texts(&back.expect_history(&ok["conversation"]).await), vec!["kept across restarts"]);
+    restarted.stop().await;
+}
