@@ -246,7 +246,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // IMMEDIATE: take the write lock at once. A deferred transaction that reads first
+        // cannot wait for the lock when it starts writing (SQLite answers "locked").
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
         let (customer,): (i64,) = sqlx::query_as("INSERT INTO customers (name, created_at) VALUES (?, ?) RETURNING id")
             .bind(name.as_str())
             .bind(int(now))
@@ -382,7 +384,9 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // IMMEDIATE: take the write lock at once. A deferred transaction that reads first
+        // cannot wait for the lock when it starts writing (SQLite answers "locked").
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
         let mut results = Vec::with_capacity(batch.len());
         for m in batch {
             // A savepoint per message: one bad message does not take the batch down.

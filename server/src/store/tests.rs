@@ -234,3 +234,31 @@ async fn acknowledged_messages_survive_reopening_the_file() {
     assert_eq!(back.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["durable"]);
     assert!(reopened.resume("ta", 6, DAY).await.unwrap().is_some());
 }
+
+/// Logins, resumes and message batches at once, from many tasks, on one file: SQLite must
+/// not answer "database is locked" to any of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_all_succeed_on_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let meta = store.create_customer(&name(&format!("c{i}")), &format!("t{i}"), 1).await?;
+                for k in 0..20 {
+                    store.resume(&format!("t{i}"), 2 + k, DAY).await?;
+                    let m = message(&meta, Identity::Customer(meta.customer), "hi", Some(&format!("k{k}")), 3);
+                    for r in store.append(&[m]).await? {
+                        r?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+}

@@ -1,0 +1,500 @@
+//! Chaos: customers and agents exchange messages while their connections drop at random,
+//! and the server process is killed (SIGKILL) and restarted once. Every acknowledged
+//! message must reach both sides of its conversation exactly once, in order.
+//!
+//! The clients behave like the browser client: each message has a client id and is resent
+//! until acknowledged; every login resumes with the token and the cursors of what is held.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+const CUSTOMERS: usize = 12;
+const AGENTS: [&str; 2] = ["amy", "bob"];
+const PASSWORD: &str = "chaos-pass-1";
+/// Messages each customer writes, and each agent writes to each of its customers.
+const FROM_CUSTOMER: usize = 30;
+const FROM_AGENT: usize = 15;
+/// Chance that a participant drops its connection after a send.
+const DROP_CHANCE: f64 = 0.08;
+const ACK_WAIT: Duration = Duration::from_secs(3);
+
+/// The server binary on a fixed port and database file, so it can be killed and restarted.
+struct ServerProcess {
+    child: Child,
+    port: u16,
+    db: String,
+}
+
+impl ServerProcess {
+    fn spawn(port: u16, db: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("DATABASE_URL", db)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        Self { child, port, db: db.to_owned() }
+    }
+
+    async fn ready(&self) {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not come up on port {}", self.port);
+    }
+
+    /// `kill -9`, then the same binary on the same port and database.
+    async fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        *self = Self::spawn(self.port, &self.db.clone());
+        self.ready().await;
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn add_agent(db: &str, name: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["agent", "add", name])
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run server agent add");
+    writeln!(child.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
+    assert!(child.wait().expect("wait").success(), "agent add {name}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Small deterministic randomness per participant.
+struct Rng(u64);
+
+impl Rng {
+    fn chance(&mut self, p: f64) -> bool {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % 10_000) as f64 / 10_000.0 < p
+    }
+}
+
+/// One message a participant must get acknowledged.
+#[derive(Clone, Debug)]
+struct Item {
+    client_id: String,
+    text: String,
+    /// `None`: a customer writing to the team; `Some(name)`: an agent writing to a customer.
+    customer: Option<String>,
+}
+
+/// Everything one participant saw.
+#[derive(Default, Debug)]
+struct Record {
+    name: String,
+    /// Messages held, by (conversation, seq): (client id, text).
+    held: BTreeMap<(u64, u64), (Option<String>, String)>,
+    /// Acknowledged sends: client id → (conversation, seq).
+    acked: HashMap<String, (u64, u64)>,
+    sends: usize,
+    duplicates: usize,
+    out_of_order: usize,
+    drops: usize,
+    sessions: usize,
+}
+
+impl Record {
+    fn cursors(&self) -> Value {
+        let mut by_conv: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for (conv, seq) in self.held.keys() {
+            by_conv.entry(*conv).or_default().push(*seq);
+        }
+        let cursors: Vec<Value> = by_conv
+            .into_iter()
+            .map(|(conv, seqs)| {
+                let mut last = seqs[0];
+                for s in &seqs[1..] {
+                    if *s != last + 1 {
+                        break;
+                    }
+                    last = *s;
+                }
+                json!({"conversation": conv, "seq": last})
+            })
+            .collect();
+        Value::Array(cursors)
+    }
+}
+
+/// One connection: its events, and the last sequence number seen per conversation.
+struct Session {
+    client: Client,
+    events: mpsc::UnboundedReceiver<(String, Value)>,
+    last_seq: HashMap<u64, u64>,
+}
+
+fn first_arg(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
+        _ => Value::Null,
+    }
+}
+
+async fn open(url: &str, login: Value) -> Option<Session> {
+    let (tx, events) = mpsc::unbounded_channel();
+    let on_any = {
+        let tx = tx.clone();
+        move |e: Event, p: Payload, _c: Client| {
+            let _ = tx.send((e.as_str().to_owned(), first_arg(p)));
+            async {}.boxed()
+        }
+    };
+    let on_close = {
+        let tx = tx.clone();
+        move |_p: Payload, _c: Client| {
+            let _ = tx.send(("closed".to_owned(), Value::Null));
+            async {}.boxed()
+        }
+    };
+    let on_connect = move |_p: Payload, c: Client| {
+        let login = login.clone();
+        async move {
+            let _ = c.emit("login", login).await;
+        }
+        .boxed()
+    };
+    let client = ClientBuilder::new(url)
+        .transport_type(TransportType::Websocket)
+        .reconnect(false)
+        .on_any(on_any)
+        .on(Event::Close, on_close)
+        .on(Event::Connect, on_connect)
+        .connect()
+        .await
+        .ok()?;
+    Some(Session { client, events, last_seq: HashMap::new() })
+}
+
+impl Session {
+    /// Takes one event into the record. Returns the login answer when it is one.
+    async fn take(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, name: &str, v: Value) -> Option<Result<Value, ()>> {
+        match name {
+            "login_success" => return Some(Ok(v)),
+            "login_error" | "closed" => return Some(Err(())),
+            "message" => self.hold(rec, conv_of, &v, true),
+            "history" => {
+                let messages = v["messages"].as_array().cloned().unwrap_or_default();
+                let conv = v["conversation"].as_u64().expect("conversation");
+                let oldest_held = rec.held.range((conv, 0)..(conv, u64::MAX)).next().map(|(k, _)| k.1);
+                let first = messages.first().and_then(|m| m["seq"].as_u64());
+                let older_page = matches!((first, oldest_held), (Some(f), Some(o)) if f < o);
+                for m in &messages {
+                    self.hold(rec, conv_of, m, !older_page);
+                }
+                // Page back until the whole conversation is held.
+                if v["more"] == json!(true) {
+                    if let Some(before) = rec.held.range((conv, 0)..(conv, u64::MAX)).next().map(|(k, _)| k.1) {
+                        if before > 1 {
+                            let _ = self.client.emit("history", json!({"conversation": conv, "before": before})).await;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn hold(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, m: &Value, check_order: bool) {
+        let conv = m["conversation"].as_u64().expect("conversation");
+        let seq = m["seq"].as_u64().expect("seq");
+        conv_of.insert(m["customer"].as_str().expect("customer").to_owned(), conv);
+        if check_order {
+            let last = self.last_seq.entry(conv).or_insert(0);
+            if seq <= *last {
+                rec.out_of_order += 1;
+            }
+            *last = (*last).max(seq);
+        }
+        let entry = (m["client_id"].as_str().map(str::to_owned), m["message"].as_str().unwrap_or_default().to_owned());
+        if rec.held.insert((conv, seq), entry).is_some() {
+            rec.duplicates += 1;
+        }
+    }
+
+    /// Handles events for up to `wait`, or until the login is answered.
+    async fn pump(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, wait: Duration) -> Option<Result<Value, ()>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((name, v))) => {
+                    if let Some(answer) = self.take(rec, conv_of, &name, v).await {
+                        return Some(answer);
+                    }
+                }
+                Ok(None) => return Some(Err(())),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Sends with an acknowledgement and handles events while waiting for it.
+    async fn send(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, data: Value) -> Option<Value> {
+        let (tx, mut rx) = oneshot::channel::<Value>();
+        let tx = Mutex::new(Some(tx));
+        let sent = self
+            .client
+            .emit_with_ack("private_message", data, ACK_WAIT, move |p: Payload, _| {
+                if let Some(tx) = tx.lock().expect("lock").take() {
+                    let _ = tx.send(first_arg(p));
+                }
+                async {}.boxed()
+            })
+            .await;
+        if sent.is_err() {
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + ACK_WAIT;
+        loop {
+            tokio::select! {
+                ack = &mut rx => return ack.ok().map(|a| match a { Value::Array(mut v) if !v.is_empty() => v.swap_remove(0), other => other }),
+                event = self.events.recv() => match event {
+                    Some((name, v)) => {
+                        if let Some(Err(())) = self.take(rec, conv_of, &name, v).await {
+                            return None;
+                        }
+                    }
+                    None => return None,
+                },
+                _ = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
+    }
+}
+
+struct Ctx {
+    url: String,
+    acked: AtomicUsize,
+    finished: AtomicUsize,
+    participants: usize,
+}
+
+/// Logs in (resuming once there is a token, which the first login gives), waiting for
+/// the answer.
+async fn session(ctx: &Ctx, me: &Participant, token: &mut Option<String>, rec: &mut Record, conv_of: &mut HashMap<String, u64>) -> Option<Session> {
+    let mut login = json!({"name": me.name, "role": me.role, "since": rec.cursors()});
+    match token {
+        Some(t) => login["resume"] = json!(t),
+        None if me.role == "agent" => login["password"] = json!(PASSWORD),
+        None => {}
+    }
+    let mut s = open(&ctx.url, login).await?;
+    rec.sessions += 1;
+    match s.pump(rec, conv_of, Duration::from_secs(5)).await {
+        Some(Ok(ok)) => {
+            if let Some(t) = ok["resume"].as_str() {
+                *token = Some(t.to_owned());
+            }
+            Some(s)
+        }
+        _ => {
+            let _ = s.client.disconnect().await;
+            None
+        }
+    }
+}
+
+struct Participant {
+    name: String,
+    role: &'static str,
+    items: Vec<Item>,
+    seed: u64,
+}
+
+async fn run(ctx: Arc<Ctx>, me: Participant) -> Record {
+    let mut rec = Record { name: me.name.clone(), ..Record::default() };
+    let mut rng = Rng(me.seed);
+    let mut token: Option<String> = None;
+    let mut conv_of: HashMap<String, u64> = HashMap::new();
+    let mut done: HashSet<usize> = HashSet::new();
+    while done.len() < me.items.len() {
+        let Some(mut s) = session(&ctx, &me, &mut token, &mut rec, &mut conv_of).await else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        loop {
+            // The first message not yet acknowledged whose conversation is known.
+            let next = (0..me.items.len()).filter(|i| !done.contains(i)).find(|i| match &me.items[*i].customer {
+                None => true,
+                Some(c) => conv_of.contains_key(c),
+            });
+            let Some(i) = next else {
+                if done.len() == me.items.len() {
+                    break;
+                }
+                // Waiting to learn a customer's conversation.
+                if let Some(Err(())) = s.pump(&mut rec, &mut conv_of, Duration::from_millis(100)).await {
+                    break;
+                }
+                continue;
+            };
+            let item = &me.items[i];
+            let mut data = json!({"message": item.text, "client_id": item.client_id});
+            if let Some(c) = &item.customer {
+                data["conversation"] = json!(conv_of[c]);
+            }
+            rec.sends += 1;
+            match s.send(&mut rec, &mut conv_of, data).await {
+                Some(ack) if ack["ok"] == json!(true) => {
+                    let at = (ack["conversation"].as_u64().expect("conversation"), ack["seq"].as_u64().expect("seq"));
+                    rec.acked.insert(item.client_id.clone(), at);
+                    done.insert(i);
+                    ctx.acked.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(ack) => panic!("{} was refused: {ack}", me.name),
+                None => break, // no answer: the connection (or the server) is gone
+            }
+            if rng.chance(DROP_CHANCE) {
+                rec.drops += 1;
+                break;
+            }
+        }
+        let _ = s.client.disconnect().await;
+    }
+    // Once everybody is done sending, one last login collects what is still missing.
+    ctx.finished.fetch_add(1, Ordering::SeqCst);
+    while ctx.finished.load(Ordering::SeqCst) < ctx.participants {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    loop {
+        if let Some(mut s) = session(&ctx, &me, &mut token, &mut rec, &mut conv_of).await {
+            let quiet = s.pump(&mut rec, &mut conv_of, Duration::from_millis(1500)).await;
+            let _ = s.client.disconnect().await;
+            if quiet.is_none() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    rec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("chaos.db").display());
+    for agent in AGENTS {
+        add_agent(&db, agent);
+    }
+    let mut server = ServerProcess::spawn(free_port(), &db);
+    server.ready().await;
+
+    let customers: Vec<String> = (0..CUSTOMERS).map(|i| format!("cust{i}")).collect();
+    let mut people = vec![];
+    for (i, c) in customers.iter().enumerate() {
+        let items = (0..FROM_CUSTOMER)
+            .map(|k| Item { client_id: format!("{c}-{k}"), text: format!("{c} says {k}"), customer: None })
+            .collect();
+        people.push(Participant { name: c.clone(), role: "customer", items, seed: 0x9E37_79B9 + i as u64 });
+    }
+    for (j, a) in AGENTS.iter().enumerate() {
+        let mine: Vec<&String> = customers.iter().enumerate().filter(|(i, _)| i % AGENTS.len() == j).map(|(_, c)| c).collect();
+        let items = (0..FROM_AGENT)
+            .flat_map(|k| mine.iter().map(move |c| (k, *c)))
+            .map(|(k, c)| Item { client_id: format!("{a}-{c}-{k}"), text: format!("{a} to {c}: {k}"), customer: Some(c.clone()) })
+            .collect();
+        people.push(Participant { name: a.to_string(), role: "agent", items, seed: 0xDEAD_BEEF + j as u64 });
+    }
+    let total: usize = people.iter().map(|p| p.items.len()).sum();
+    let ctx = Arc::new(Ctx {
+        url: format!("http://127.0.0.1:{}", server.port),
+        acked: AtomicUsize::new(0),
+        finished: AtomicUsize::new(0),
+        participants: people.len(),
+    });
+    let tasks: Vec<_> = people.into_iter().map(|p| tokio::spawn(run(ctx.clone(), p))).collect();
+
+    // Kill the server once a third of the messages are acknowledged.
+    let started = std::time::Instant::now();
+    while ctx.acked.load(Ordering::Relaxed) < total / 3 {
+        assert!(started.elapsed() < Duration::from_secs(120), "stuck before the kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let acked_at_kill = ctx.acked.load(Ordering::Relaxed);
+    server.kill_and_restart().await;
+
+    let mut records = vec![];
+    for t in tasks {
+        records.push(tokio::time::timeout(Duration::from_secs(240), t).await.expect("participants finish").expect("participant"));
+    }
+
+    // Every acknowledged message, on both sides of its conversation: the customer, and the
+    // agent who answers that customer.
+    let by_name: HashMap<&str, &Record> = records.iter().map(|r| (r.name.as_str(), r)).collect();
+    let (mut delivered, mut lost) = (0usize, 0usize);
+    let mut problems = vec![];
+    for (i, c) in customers.iter().enumerate() {
+        let agent = AGENTS[i % AGENTS.len()];
+        let customer_rec = by_name[c.as_str()];
+        let agent_rec = by_name[agent];
+        let mut sent: Vec<(&String, &(u64, u64))> = customer_rec.acked.iter().collect();
+        sent.extend(agent_rec.acked.iter().filter(|(id, _)| id.starts_with(&format!("{agent}-{c}-"))));
+        let conv = sent.first().map(|(_, at)| at.0).expect("messages were sent");
+        for (client_id, at) in &sent {
+            assert_eq!(at.0, conv, "{client_id} landed in another conversation");
+            for side in [customer_rec, agent_rec] {
+                match side.held.get(at) {
+                    Some((Some(id), _)) if id == *client_id => delivered += 1,
+                    other => {
+                        lost += 1;
+                        problems.push(format!("{} lacks {client_id} at {at:?}: {other:?}", side.name));
+                    }
+                }
+            }
+        }
+        // Gapless sequence numbers, and nothing of other conversations for the customer.
+        let seqs: Vec<u64> = customer_rec.held.keys().filter(|k| k.0 == conv).map(|k| k.1).collect();
+        assert_eq!(seqs, (1..=sent.len() as u64).collect::<Vec<_>>(), "{c}'s conversation");
+        assert!(customer_rec.held.keys().all(|k| k.0 == conv), "{c} holds another customer's message");
+    }
+    let sends: usize = records.iter().map(|r| r.sends).sum();
+    let acknowledged: usize = records.iter().map(|r| r.acked.len()).sum();
+    let duplicated: usize = records.iter().map(|r| r.duplicates).sum();
+    let out_of_order: usize = records.iter().map(|r| r.out_of_order).sum();
+    let drops: usize = records.iter().map(|r| r.drops).sum();
+    let sessions: usize = records.iter().map(|r| r.sessions).sum();
+    println!(
+        "chaos: messages {total}, sends {sends} (with retries), acknowledged {acknowledged}, delivered {delivered} \
+         (both sides), duplicated {duplicated}, lost {lost}, out of order {out_of_order}; random drops {drops}, \
+         sessions {sessions}, server killed once at {acked_at_kill} acknowledged"
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(acknowledged, total, "every message is acknowledged in the end");
+    assert_eq!(delivered, 2 * total);
+    assert_eq!((duplicated, lost, out_of_order), (0, 0, 0));
+    assert!(drops > 0, "the test dropped connections");
+}
