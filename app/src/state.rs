@@ -75,11 +75,14 @@ impl ChatState {
 
     /// Records a message sent or received.
     pub fn receive(&self, message: ChatMessage) {
-        // An agent who wrote to an online customer by name now has the conversation.
-        if let Some(Target::Person(name)) = self.open.get_untracked() {
-            if name == message.customer {
+        match self.open.get_untracked() {
+            // An agent who wrote to an online customer by name now has the conversation.
+            Some(Target::Person(name)) if name == message.customer => {
                 self.open.set(Some(Target::Conversation(message.conversation)));
             }
+            // An agent with nothing open sees the first message that comes in.
+            None => self.open.set(Some(Target::Conversation(message.conversation))),
+            _ => {}
         }
         let open = self.open_conversation();
         self.inbox.update(|inbox| {

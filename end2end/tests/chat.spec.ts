@@ -22,7 +22,7 @@ test('an agent and two customers chat, and customers never see each other', asyn
   await expectUsers(bob.page, [AGENT.name]);
   await expectUsers(carol.page, [AGENT.name]);
 
-  // Bob writes; his conversation with the only agent is already open.
+  // Bob writes to the support team; his conversation is open from the start.
   await send(bob.page, 'Hi, my parcel has not arrived');
   await expectLastMessage(bob.page, 'Hi, my parcel has not arrived', true);
   await expectLastMessage(agent.page, 'Hi, my parcel has not arrived', false);
@@ -65,7 +65,7 @@ test('a taken name is refused in the page', async ({ browser }) => {
   await second.context.close();
 });
 
-test('a closed tab updates the agent, and writing to them then shows an error', async ({ browser }) => {
+test('a closed tab updates the agent, whose message then waits for the customer', async ({ browser }) => {
   const agent = await open(browser);
   const erin = await open(browser);
   await loginAgent(agent.page, AGENT.name, AGENT.password);
@@ -76,11 +76,18 @@ test('a closed tab updates the agent, and writing to them then shows an error', 
   await erin.page.close();
   await expectUsers(agent.page, []);
 
-  // The conversation is still open in the agent's page; the server says Erin is gone.
+  // Erin has a conversation, so the message is stored for her rather than refused.
   await send(agent.page, 'Are you still there?');
-  await expect(find.error(agent.page)).toContainText('Erin is not online');
-  await agent.page.getByRole('button', { name: 'Dismiss' }).click();
+  await expectLastMessage(agent.page, 'Are you still there?', true);
   await expect(find.error(agent.page)).toHaveCount(0);
+
+  // She comes back in the same browser: the same person, with the message waiting.
+  const back = await erin.context.newPage();
+  await back.goto('/');
+  await waitForHydration(back);
+  await expectLoggedIn(back, 'Erin');
+  await expectLastMessage(back, 'Are you still there?', false);
+  await expectUsers(agent.page, ['Erin']);
   expectNoProblems(agent);
   await agent.context.close();
   await erin.context.close();

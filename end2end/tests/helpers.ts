@@ -32,7 +32,8 @@ export async function open(browser: Browser, url = '/'): Promise<Person> {
 export const find = {
   connection: (p: Page) => p.getByTestId('connection'),
   me: (p: Page) => p.getByTestId('me'),
-  users: (p: Page) => p.getByTestId('user'),
+  /** The people online in the side list (an agent's list also keeps offline conversations). */
+  users: (p: Page) => p.locator('[data-testid="user"][data-online="true"]'),
   user: (p: Page, name: string) => p.locator(`[data-testid="user"][data-name="${name}"]`),
   messages: (p: Page) => p.getByTestId('message'),
   loginError: (p: Page) => p.getByTestId('login-error'),
@@ -78,11 +79,23 @@ export async function expectUsers(page: Page, names: string[]) {
   await expect(find.users(page)).toHaveText(names);
 }
 
+/** The texts of the open conversation, oldest first. */
+export async function expectMessages(page: Page, texts: string[]) {
+  await expect(find.messages(page).locator('.text')).toHaveText(texts);
+}
+
+/** Reloads the page and waits until the client is connected again. */
+export async function reload(page: Page) {
+  await page.reload();
+  await waitForHydration(page);
+}
+
 export async function expectLastMessage(page: Page, text: string, mine: boolean) {
   const last = find.messages(page).last();
   await expect(last.locator('.text')).toHaveText(text);
   await expect(last).toHaveAttribute('data-self', String(mine));
   await expect(last).toHaveClass(mine ? /mine/ : /theirs/);
+  await expect(last).toHaveAttribute('data-status', 'sent');
 }
 
 export function expectNoProblems(...people: Person[]) {

@@ -1,11 +1,14 @@
-// The browser client reconnects after the server restarts and logs the person back in.
+// The browser client reconnects after the server restarts, logs the person back in and
+// sends what was written meanwhile.
 // This test runs its own server (not the suite's), so that it can stop and start it.
 import { test, expect } from '@playwright/test';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems } from './helpers';
+import {
+  find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectMessages, expectNoProblems,
+} from './helpers';
 
 const root = path.resolve(__dirname, '../..');
 const binary = path.join(root, 'target/debug/server');
@@ -52,11 +55,17 @@ test('after a server restart both sides reconnect, log back in and can talk', as
     await loginCustomer(gina.page, 'Gina');
     await expectUsers(agent.page, ['Gina']);
 
+    await send(gina.page, 'Before the restart');
+    await expectLastMessage(agent.page, 'Before the restart', false);
+
     await stopServer(server);
     for (const p of [agent.page, gina.page]) {
       await expect(find.connection(p)).toContainText('Disconnected');
       await expect(find.connection(p)).toContainText('reconnecting in');
     }
+    // Written while offline: it waits in the page, shown as on its way.
+    await send(gina.page, 'Written while offline');
+    await expect(find.messages(gina.page).last()).toHaveAttribute('data-status', 'pending');
 
     server = await startServer(db);
     for (const p of [agent.page, gina.page]) await expect(find.connection(p)).toHaveText('Connected', { timeout: 20_000 });
@@ -65,8 +74,12 @@ test('after a server restart both sides reconnect, log back in and can talk', as
     await expectUsers(agent.page, ['Gina']);
     await expectUsers(gina.page, ['Agnes']);
 
+    // The waiting message went out after the reconnect, once.
+    await expectLastMessage(gina.page, 'Written while offline', true);
+    await expectLastMessage(agent.page, 'Written while offline', false);
     await send(gina.page, 'Are you back?');
     await expectLastMessage(agent.page, 'Are you back?', false);
+    await expectMessages(agent.page, ['Before the restart', 'Written while offline', 'Are you back?']);
 
     // The refused websocket connections while the server was down are logged by the browser;
     // anything else would be a problem.

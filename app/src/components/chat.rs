@@ -18,7 +18,6 @@ pub fn ChatView() -> impl IntoView {
     let state = chat.state;
     let draft = RwSignal::new(String::new());
     let list = NodeRef::<html::Ul>::new();
-    let list_end = NodeRef::<html::Li>::new();
 
     let me = move || state.me.get();
     let is_agent = move || me().map(|m| m.role) == Some(Role::Agent);
@@ -50,15 +49,16 @@ pub fn ChatView() -> impl IntoView {
         }
     };
 
-    // Keep the newest message in view (not when an older page arrives).
+    // Keep the newest message in view (not when an older page arrives), once it is drawn.
     let newest = Memo::new(move |_| {
         let last = stored().last().map(|m| (m.conversation, m.seq));
         (last, outgoing().len(), state.open.get())
     });
     Effect::new(move |_| {
-        newest.track();
-        if let Some(end) = list_end.get() {
-            end.scroll_into_view();
+        // Read the value: with only `newest.track()` the effect did not re-run here.
+        let _newest = newest.get();
+        if let Some(list) = list.get() {
+            request_animation_frame(move || list.set_scroll_top(list.scroll_height()));
         }
     });
 
@@ -126,8 +126,9 @@ pub fn ChatView() -> impl IntoView {
                         aria-live="polite"
                         data-testid="messages"
                         node_ref=list
-                        on:scroll=move |_| {
-                            if list.get_untracked().is_some_and(|l| l.scroll_top() == 0) {
+                        on:scroll:capture=move |ev| {
+                            let top = event_target::<leptos::web_sys::Element>(&ev).scroll_top();
+                            if top == 0 {
                                 load_older();
                             }
                         }
@@ -148,7 +149,6 @@ pub fn ChatView() -> impl IntoView {
                         <Show when=move || stored().is_empty() && outgoing().is_empty()>
                             <li class="empty">{EN.no_messages}</li>
                         </Show>
-                        <li class="end" node_ref=list_end aria-hidden="true"></li>
                     </ul>
                     <form class="composer" on:submit=submit>
                         <input
