@@ -154,6 +154,15 @@ impl Inbox {
         self.threads.iter().find(|(_, t)| &t.customer == customer).map(|(id, _)| *id)
     }
 
+    /// Makes `own` the only conversation (a customer's): others are forgotten, and what
+    /// waits in the outbox is sent there.
+    pub fn adopt(&mut self, own: ConversationId) {
+        self.threads.retain(|id, _| *id == own);
+        for o in &mut self.outbox {
+            o.target = Target::Conversation(own);
+        }
+    }
+
     pub fn mark_read(&mut self, id: ConversationId) {
         if let Some(t) = self.threads.get_mut(&id) {
             t.unread = 0;
@@ -282,6 +291,20 @@ mod tests {
         assert_eq!(again.client_id, Some(id));
         assert_eq!(again.conversation, Some(ConversationId(1)));
         assert_eq!(inbox.pending().count(), 1);
+    }
+
+    #[test]
+    fn a_new_conversation_takes_over_the_outbox() {
+        let mut inbox = Inbox::default();
+        inbox.receive(msg(1, 1, false, None), None);
+        inbox.queue(outgoing("c1", 1));
+        inbox.adopt(ConversationId(2));
+        assert!(inbox.threads.is_empty());
+        assert_eq!(inbox.outbox[0].request().conversation, Some(ConversationId(2)));
+        // Adopting the conversation already held changes nothing.
+        inbox.receive(msg(2, 1, false, None), None);
+        inbox.adopt(ConversationId(2));
+        assert_eq!(inbox.threads.len(), 1);
     }
 
     #[test]

@@ -66,6 +66,9 @@ impl ChatState {
     /// The server accepted the login: a customer's own conversation opens at once.
     pub fn logged_in(&self, ok: LoginSuccess) {
         if let (Role::Customer, Some(id)) = (ok.role, ok.conversation) {
+            // A lapsed session came back as a new customer: what this page held belongs to
+            // the old conversation, but what was not sent yet goes to the new one.
+            self.inbox.update(|i| i.adopt(id));
             self.open.set(Some(Target::Conversation(id)));
         }
         self.logging_in.set(false);

@@ -24,6 +24,8 @@ pub enum Problem {
     UnknownRecipient(String),
     RecipientNotAllowed(String),
     MessageToSelf,
+    /// A message with neither a recipient nor a conversation.
+    NoRecipient,
     Malformed(&'static str),
     /// A `client_id` that is not 1–64 plain ASCII characters.
     BadClientId,
@@ -59,6 +61,7 @@ impl fmt::Display for Problem {
                 write!(f, "{name} is not a support agent who is online. You can write to the agents in your list.")
             }
             Problem::MessageToSelf => f.write_str("You cannot send a message to yourself."),
+            Problem::NoRecipient => f.write_str("Choose who to write to."),
             Problem::Malformed(event) => write!(f, "The server could not read that {event} request."),
             Problem::BadClientId => f.write_str("A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'."),
             Problem::AgentToAgent => f.write_str("Agents can write to customers only."),

@@ -12,6 +12,7 @@ use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
 use crate::protocol::{ClientEvent, ClientMsgId, HistoryRequest, LoginPayload, Role, SendAck, ServerEvent};
 use crate::state::{ChatState, Command, ConnStatus};
+use crate::text::Problem;
 
 enum Input {
     /// A frame, or `None` when the socket closed.
@@ -200,9 +201,19 @@ pub(crate) async fn run(
                                 }
                             }
                             Ok(ServerEvent::LoginError(reason)) => {
+                                // Someone else holds this person's name right now: keep the
+                                // session (and its history) and try again later.
+                                let resuming = credentials.as_ref().is_some_and(|c| c.resume.is_some());
+                                if resuming && reason == Problem::NameTaken.to_string() {
+                                    state.error.set(Some(reason));
+                                    return End::Lost;
+                                }
                                 *credentials = None;
                                 forget_session();
+                                // What was written and not sent yet stays, for the next login.
+                                let outbox = state.inbox.with_untracked(|i| i.outbox.clone());
                                 state.reset();
+                                state.inbox.update(|i| i.outbox = outbox);
                                 state.login_error.set(Some(reason));
                             }
                             Ok(ServerEvent::UserList(users)) => state.set_users(users),

@@ -237,7 +237,7 @@ impl Hub {
             Identity::Agent(me) => {
                 let id = match request.conversation {
                     Some(id) => self.conversations.get(&id).map(|m| m.id).ok_or(Problem::UnknownConversation)?,
-                    None if to_key.is_empty() => return Err(Problem::UnknownRecipient(String::new())),
+                    None if to_key.is_empty() => return Err(Problem::NoRecipient),
                     None => self.conversation_named(&to_key).ok_or_else(|| {
                         if self.agents.contains_key(&to_key) {
                             Problem::AgentToAgent
