@@ -20,6 +20,11 @@ rust_status=${PIPESTATUS[0]}
 set -e
 rust_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$rust_log")
 rust_failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$rust_log")
+if [ "$rust_status" -ne 0 ] && [ "$rust_failed" -eq 0 ]; then
+  # The tests did not build or a test binary died: that is a failure the totals must show.
+  log "cargo test failed before reporting results (status $rust_status)"
+  rust_failed=1
+fi
 
 log "Building the site for the browser tests"
 cargo leptos build "${lib_args[@]}"

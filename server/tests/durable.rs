@@ -187,3 +187,23 @@ async fn messages_survive_a_restart_of_the_server() {
     assert_eq!(texts(&back.expect_history(&ok["conversation"]).await), vec!["kept across restarts"]);
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_reaches_any_stored_conversation_by_its_id() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    // A customer who never wrote: their conversation is not among those sent at login.
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    cat.disconnect().await;
+    let server = server.restart().await;
+    let amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let ack = amy.emit_acked("private_message", json!({"conversation": ok["conversation"], "message": "Following up"})).await;
+    assert_eq!((&ack["ok"], &ack["seq"]), (&json!(true), &json!(1)), "{ack}");
+    let missing = amy.emit_acked("private_message", json!({"conversation": 4242, "message": "x"})).await;
+    assert!(missing["error"].as_str().unwrap().contains("no such conversation"), "{missing}");
+    let mut back = TestClient::connect(&server, WS, Some(json!({"resume": ok["resume"]}))).await;
+    back.expect("login_success").await;
+    assert_eq!(texts(&back.expect_history(&ok["conversation"]).await), vec!["Following up"]);
+    server.stop().await;
+}

@@ -119,6 +119,21 @@ impl Hub {
         Step { outcome: Err(problem), outbound }
     }
 
+    /// Whether the hub knows the conversation (it learns them at logins).
+    pub fn knows(&self, id: ConversationId) -> bool {
+        self.conversations.contains_key(&id)
+    }
+
+    /// Learns a conversation read from storage, unless already known: what the hub holds
+    /// is never older than storage, since every change to a known conversation passes
+    /// through the hub.
+    pub fn learn(&mut self, meta: ConversationMeta) {
+        if !self.conversations.contains_key(&meta.id) {
+            self.by_customer.insert(meta.customer, meta.id);
+            self.conversations.insert(meta.id, meta);
+        }
+    }
+
     /// Who is logged in on `conn`, if anyone.
     pub fn identity(&self, conn: ConnId) -> Option<&Identity> {
         self.conns.get(&conn)?.as_ref()
@@ -173,8 +188,7 @@ impl Hub {
             Identity::Agent(_) => None,
         };
         for meta in conversations {
-            self.by_customer.insert(meta.customer, meta.id);
-            self.conversations.insert(meta.id, meta);
+            self.learn(meta);
         }
         self.conns.insert(conn, Some(who.clone()));
         let arrived = !self.present.contains_key(&who);

@@ -26,7 +26,7 @@ use crate::auth;
 use crate::hub::{ConnId, Hub, Login, Outcome, Step};
 use crate::model::{AgentKey, ConversationMeta, Identity};
 use crate::store::{SessionOwner, Store};
-use app::protocol::{self, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck, ServerEvent, UserName};
+use app::protocol::{self, ConversationId, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck, ServerEvent, UserName};
 use app::text::Problem;
 
 /// Conversations an agent is sent at login (the most recently active).
@@ -76,6 +76,23 @@ impl Shared {
     /// Sends a step decided outside the hub (a refusal at the edge).
     fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
         self.live().deliver(step)
+    }
+
+    /// Makes sure the hub knows conversation `id` if it exists, when an agent asks for it:
+    /// an agent may open one that was not among those sent at login (only the most recent
+    /// are). Customers only ever have their own, known since their login.
+    async fn recall(&self, conn: ConnId, id: ConversationId) {
+        {
+            let live = self.live();
+            if live.hub.knows(id) || !matches!(live.hub.identity(conn), Some(Identity::Agent(_))) {
+                return;
+            }
+        }
+        match self.store.conversation(id).await {
+            Ok(Some(meta)) => self.live().hub.learn(meta),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, conversation = id.0, "reading a conversation failed"),
+        }
     }
 
     /// Hands a job to the pipeline and waits for its answer.
@@ -286,7 +303,12 @@ async fn on_private_message(
     let served = turn.ticket.wait().await;
     let conn = turn.conn;
     let planned = match payload {
-        Ok(request) => shared.live().hub.plan(conn, request, now_ms()),
+        Ok(request) => {
+            if let Some(id) = request.conversation {
+                shared.recall(conn, id).await;
+            }
+            shared.live().hub.plan(conn, request, now_ms())
+        }
         Err(_) => Err(Problem::Malformed(protocol::PRIVATE_MESSAGE)),
     };
     let stored = match planned {
@@ -324,6 +346,7 @@ async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, TryData(paylo
     let conn = turn.conn;
     let page = async {
         let request = payload.map_err(|_| Problem::Malformed(protocol::HISTORY))?;
+        shared.recall(conn, request.conversation).await;
         let (viewer, customer) = shared.live().hub.readable(conn, request.conversation)?;
         let page = shared
             .store
