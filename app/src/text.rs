@@ -26,6 +26,13 @@ pub enum Problem {
     MessageToSelf,
     /// A message with neither a recipient nor a conversation.
     NoRecipient,
+    /// Only agents manage conversations.
+    AgentsOnly,
+    /// Taking a conversation someone else has.
+    AlreadyAssigned(String),
+    /// Resolving or transferring a conversation that is not this agent's.
+    NotYours,
+    UnknownAgent(String),
     Malformed(&'static str),
     /// A `client_id` that is not 1–64 plain ASCII characters.
     BadClientId,
@@ -62,6 +69,10 @@ impl fmt::Display for Problem {
             }
             Problem::MessageToSelf => f.write_str("You cannot send a message to yourself."),
             Problem::NoRecipient => f.write_str("Choose who to write to."),
+            Problem::AgentsOnly => f.write_str("Only support agents can do that."),
+            Problem::AlreadyAssigned(name) => write!(f, "{name} already has this conversation."),
+            Problem::NotYours => f.write_str("This conversation is not assigned to you."),
+            Problem::UnknownAgent(name) => write!(f, "There is no agent called {name}."),
             Problem::Malformed(event) => write!(f, "The server could not read that {event} request."),
             Problem::BadClientId => f.write_str("A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'."),
             Problem::AgentToAgent => f.write_str("Agents can write to customers only."),

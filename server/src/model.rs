@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use app::protocol::{ChatMessage, ClientMsgId, ConversationId, MessageId, MessageText, Role, UserName};
+use app::protocol::{ChatMessage, ClientMsgId, ConversationId, ConversationSummary, MessageId, MessageText, Role, Status, UserName};
 
 /// A customer's stored identity; it outlives connections and restarts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,15 +53,55 @@ impl Identity {
     }
 }
 
-/// What the hub needs to know of a conversation to route its messages.
+/// The agent a conversation is assigned to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignee {
+    pub key: AgentKey,
+    pub name: UserName,
+}
+
+/// What the hub needs to know of a conversation to route its messages and run the queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConversationMeta {
     pub id: ConversationId,
     pub customer: CustomerId,
     pub customer_name: UserName,
-    /// The agents taking part: they receive its messages. While there are none, every
-    /// agent does (the conversation is waiting for someone to answer).
+    /// The agents who took part (wrote in it, or were written to): it is in their list.
     pub agents: BTreeSet<AgentKey>,
+    pub status: Status,
+    /// Who has it (while open), or had it (resolved: the first choice when it reopens).
+    pub assignee: Option<Assignee>,
+    /// When it entered the queue: the oldest waiting conversation is assigned first.
+    pub queued_at: u64,
+    /// The note of the last transfer, for the agent who received it.
+    pub note: Option<String>,
+}
+
+impl ConversationMeta {
+    /// A conversation nobody has written in yet.
+    pub fn new(id: ConversationId, customer: CustomerId, customer_name: UserName) -> Self {
+        Self {
+            id,
+            customer,
+            customer_name,
+            agents: BTreeSet::new(),
+            status: Status::New,
+            assignee: None,
+            queued_at: 0,
+            note: None,
+        }
+    }
+
+    /// How an agent's console shows it.
+    pub fn summary(&self) -> ConversationSummary {
+        ConversationSummary {
+            id: self.id,
+            customer: self.customer_name.clone(),
+            status: self.status,
+            assignee: self.assignee.as_ref().map(|a| a.name.clone()),
+            note: self.note.clone(),
+        }
+    }
 }
 
 /// A message the hub accepted, to be stored.

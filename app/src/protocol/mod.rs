@@ -35,6 +35,14 @@ pub const ERROR: &str = "error";
 pub const HISTORY: &str = "history";
 /// client → server: end this session on purpose; its resume token stops working.
 pub const LOGOUT: &str = "logout";
+/// server → agent: where a conversation stands ([`ConversationSummary`]), whenever that changes.
+pub const CONVERSATION: &str = "conversation";
+/// agent → server: take a waiting conversation ([`ConversationRef`]).
+pub const TAKE: &str = "take";
+/// agent → server: mark a conversation resolved ([`ConversationRef`]).
+pub const RESOLVE: &str = "resolve";
+/// agent → server: hand a conversation to another agent, with a note ([`Transfer`]).
+pub const TRANSFER: &str = "transfer";
 
 /// Longest accepted display name, in characters, after trimming.
 pub const NAME_MAX_CHARS: usize = 32;
@@ -272,6 +280,50 @@ pub struct ChatMessage {
     pub client_id: Option<ClientMsgId>,
 }
 
+/// Where a conversation stands on the desk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The customer has not written yet.
+    #[default]
+    New,
+    /// Waiting for an agent.
+    Queued,
+    /// An agent has it.
+    Open,
+    /// Done; the customer writing again reopens it.
+    Resolved,
+}
+
+/// A conversation as an agent's console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: ConversationId,
+    pub customer: UserName,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<UserName>,
+    /// The last transfer's note, for the agent who received it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Names a conversation (`take`, `resolve`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRef {
+    pub conversation: ConversationId,
+}
+
+/// The `transfer` payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub conversation: ConversationId,
+    /// The agent who takes over.
+    pub to: String,
+    #[serde(default)]
+    pub note: String,
+}
+
 /// A page of one conversation, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
@@ -318,6 +370,7 @@ pub enum ServerEvent {
     Message(ChatMessage),
     Error(String),
     History(History),
+    Conversation(ConversationSummary),
 }
 
 impl ServerEvent {
@@ -329,6 +382,7 @@ impl ServerEvent {
             ServerEvent::Message(_) => MESSAGE,
             ServerEvent::Error(_) => ERROR,
             ServerEvent::History(_) => HISTORY,
+            ServerEvent::Conversation(_) => CONVERSATION,
         }
     }
 
@@ -344,6 +398,7 @@ impl ServerEvent {
             MESSAGE => ServerEvent::Message(de(data)?),
             ERROR => ServerEvent::Error(de(data)?),
             HISTORY => ServerEvent::History(de(data)?),
+            CONVERSATION => ServerEvent::Conversation(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -358,6 +413,9 @@ pub enum ClientEvent {
     History(HistoryRequest),
     /// Carries no data (serialised as `null`).
     Logout,
+    Take(ConversationRef),
+    Resolve(ConversationRef),
+    Transfer(Transfer),
 }
 
 impl ClientEvent {
@@ -367,6 +425,9 @@ impl ClientEvent {
             ClientEvent::PrivateMessage(_) => PRIVATE_MESSAGE,
             ClientEvent::History(_) => HISTORY,
             ClientEvent::Logout => LOGOUT,
+            ClientEvent::Take(_) => TAKE,
+            ClientEvent::Resolve(_) => RESOLVE,
+            ClientEvent::Transfer(_) => TRANSFER,
         }
     }
 }

@@ -14,10 +14,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::protocol::{ConversationId, LoginSuccess, MessageText, PrivateMessage, Role, ServerEvent, UserName};
+use app::protocol::{ConversationId, LoginSuccess, MessageText, PrivateMessage, Role, ServerEvent, Status, UserName};
 use app::text::Problem;
 
-use crate::model::{name_key, AgentKey, Appended, ConversationMeta, CustomerId, Identity, NewMessage};
+use crate::model::{name_key, AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage};
+
+/// Open conversations an agent is given at most by the queue (taking one by hand, a
+/// customer writing to them by name, or a transfer may go beyond).
+pub const DEFAULT_CAPACITY: usize = 5;
 
 /// One client connection, as numbered by the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,6 +39,12 @@ pub enum Command {
     Deliver { appended: Appended, joins: Option<AgentKey> },
     /// The connection is gone.
     Disconnect(ConnId),
+    /// An agent takes a conversation (from the queue, usually).
+    Take { conn: ConnId, conversation: ConversationId },
+    /// The agent who has a conversation marks it resolved.
+    Resolve { conn: ConnId, conversation: ConversationId },
+    /// The agent who has a conversation hands it to another agent account.
+    Transfer { conn: ConnId, conversation: ConversationId, to: Assignee, note: String },
 }
 
 /// An established login.
@@ -64,6 +74,8 @@ pub enum Outcome {
     LoggedIn,
     Delivered,
     Disconnected,
+    /// A take, resolve or transfer was done.
+    Changed,
     /// The command was for a connection that is already gone; nothing to do.
     Stale,
 }
@@ -73,6 +85,15 @@ pub enum Outcome {
 pub struct Step {
     pub outcome: Result<Outcome, Problem>,
     pub outbound: Vec<Outbound>,
+    /// Conversations whose status or assignee changed: the transport stores them, and
+    /// sends a newly assigned agent the conversation's latest page.
+    pub changed: Vec<ConversationMeta>,
+}
+
+impl Step {
+    fn new(outcome: Result<Outcome, Problem>, outbound: Vec<Outbound>) -> Self {
+        Self { outcome, outbound, changed: vec![] }
+    }
 }
 
 /// An identity that is online, with its connections.
@@ -95,11 +116,26 @@ pub struct Hub {
     /// every message an online participant can send.
     conversations: HashMap<ConversationId, ConversationMeta>,
     by_customer: HashMap<CustomerId, ConversationId>,
+    /// Conversations waiting for an agent, by the time they started waiting.
+    queue: BTreeSet<(u64, ConversationId)>,
+    /// Open conversations per agent (online or not).
+    open_by: HashMap<AgentKey, usize>,
+    /// When each agent was last given a conversation, to break ties fairly.
+    last_given: HashMap<AgentKey, u64>,
+    ticks: u64,
+    capacity: usize,
+    /// Conversations changed by the command being handled (see [`Step::changed`]).
+    changed: Vec<ConversationMeta>,
 }
 
 impl Hub {
     pub fn new() -> Self {
-        Self::default()
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    /// A hub whose queue gives each agent at most `capacity` open conversations.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { capacity, ..Self::default() }
     }
 
     /// How many identities are logged in.
@@ -110,13 +146,13 @@ impl Hub {
     /// A refusal the edge decided (bad payload, wrong password): worded like the hub's own.
     pub fn refuse_login(conn: ConnId, problem: Problem) -> Step {
         let outbound = vec![Outbound { to: conn, event: ServerEvent::LoginError(problem.to_string()) }];
-        Step { outcome: Err(problem), outbound }
+        Step::new(Err(problem), outbound)
     }
 
     /// An error the edge decided for a connection (a malformed payload, say).
     pub fn refuse(conn: ConnId, problem: Problem) -> Step {
         let outbound = vec![Outbound { to: conn, event: ServerEvent::Error(problem.to_string()) }];
-        Step { outcome: Err(problem), outbound }
+        Step::new(Err(problem), outbound)
     }
 
     /// Whether the hub knows the conversation (it learns them at logins).
@@ -130,8 +166,85 @@ impl Hub {
     pub fn learn(&mut self, meta: ConversationMeta) {
         if !self.conversations.contains_key(&meta.id) {
             self.by_customer.insert(meta.customer, meta.id);
+            self.count(&meta, true);
             self.conversations.insert(meta.id, meta);
         }
+    }
+
+    /// Adds (or removes) a conversation to the queue and open counts, by its state.
+    fn count(&mut self, meta: &ConversationMeta, add: bool) {
+        match (meta.status, &meta.assignee) {
+            (Status::Queued, _) => {
+                if add {
+                    self.queue.insert((meta.queued_at, meta.id));
+                } else {
+                    self.queue.remove(&(meta.queued_at, meta.id));
+                }
+            }
+            (Status::Open, Some(a)) => {
+                let n = self.open_by.entry(a.key.clone()).or_default();
+                *n = if add { *n + 1 } else { n.saturating_sub(1) };
+            }
+            _ => {}
+        }
+    }
+
+    /// Changes where a conversation stands, keeping the queue and counts right, and tells
+    /// every online agent.
+    fn update(&mut self, id: ConversationId, out: &mut Vec<Outbound>, change: impl FnOnce(&mut ConversationMeta)) {
+        let Some(mut meta) = self.conversations.remove(&id) else { return };
+        self.count(&meta, false);
+        change(&mut meta);
+        self.count(&meta, true);
+        let summary = ServerEvent::Conversation(meta.summary());
+        for who in self.agents.values() {
+            for conn in self.conns_of(who) {
+                out.push(Outbound { to: conn, event: summary.clone() });
+            }
+        }
+        self.changed.retain(|m| m.id != id);
+        self.changed.push(meta.clone());
+        self.conversations.insert(id, meta);
+    }
+
+    /// Gives `agent` the conversation.
+    fn assign(&mut self, id: ConversationId, agent: Assignee, note: Option<String>, out: &mut Vec<Outbound>) {
+        self.ticks += 1;
+        self.last_given.insert(agent.key.clone(), self.ticks);
+        self.update(id, out, |m| {
+            m.status = Status::Open;
+            m.agents.insert(agent.key.clone());
+            m.assignee = Some(agent);
+            m.note = note;
+        });
+    }
+
+    /// The online agent the queue gives the next conversation to: one with room, the
+    /// fewest open conversations, then the one given one longest ago.
+    fn next_agent(&self) -> Option<Assignee> {
+        self.agents
+            .values()
+            .filter_map(|who| match who {
+                Identity::Agent(key) => Some((key, self.present.get(who)?)),
+                Identity::Customer(_) => None,
+            })
+            .map(|(key, p)| (self.open_by.get(key).copied().unwrap_or(0), self.last_given.get(key).copied().unwrap_or(0), key, p))
+            .filter(|(open, ..)| *open < self.capacity)
+            .min_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)))
+            .map(|(_, _, key, p)| Assignee { key: key.clone(), name: p.name.clone() })
+    }
+
+    /// Hands waiting conversations, oldest first, to agents with room.
+    fn assign_waiting(&mut self, out: &mut Vec<Outbound>) {
+        while let Some(&(_, id)) = self.queue.iter().next() {
+            let Some(agent) = self.next_agent() else { break };
+            self.assign(id, agent, None, out);
+        }
+    }
+
+    /// A step with the conversations this command changed.
+    fn step(&mut self, outcome: Result<Outcome, Problem>, outbound: Vec<Outbound>) -> Step {
+        Step { outcome, outbound, changed: std::mem::take(&mut self.changed) }
     }
 
     /// Who is logged in on `conn`, if anyone.
@@ -162,18 +275,76 @@ impl Hub {
         match command {
             Command::Connect(conn) => {
                 self.conns.insert(conn, None);
-                Step { outcome: Ok(Outcome::Connected), outbound: vec![] }
+                Step::new(Ok(Outcome::Connected), vec![])
             }
             Command::Login(login) => self.login(login),
             Command::Deliver { appended, joins } => self.deliver(appended, joins),
             Command::Disconnect(conn) => self.disconnect(conn),
+            Command::Take { conn, conversation } => self.take(conn, conversation),
+            Command::Resolve { conn, conversation } => self.resolve(conn, conversation),
+            Command::Transfer { conn, conversation, to, note } => self.transfer(conn, conversation, to, note),
         }
+    }
+
+    /// The agent on `conn` and the conversation they act on.
+    fn acting_agent(&self, conn: ConnId, id: ConversationId) -> Result<(Assignee, &ConversationMeta), Problem> {
+        let key = match self.identity(conn) {
+            Some(Identity::Agent(key)) => key.clone(),
+            Some(Identity::Customer(_)) => return Err(Problem::AgentsOnly),
+            None => return Err(Problem::NotLoggedIn),
+        };
+        let name = self.present.get(&Identity::Agent(key.clone())).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
+        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
+        Ok((Assignee { key, name }, meta))
+    }
+
+    fn take(&mut self, conn: ConnId, id: ConversationId) -> Step {
+        let me = match self.acting_agent(conn, id) {
+            Ok((me, meta)) => match (&meta.status, &meta.assignee) {
+                (Status::Open, Some(a)) if a.key == me.key => return self.step(Ok(Outcome::Changed), vec![]),
+                (Status::Open, Some(a)) => return Self::refuse(conn, Problem::AlreadyAssigned(a.name.to_string())),
+                _ => me,
+            },
+            Err(problem) => return Self::refuse(conn, problem),
+        };
+        let mut out = vec![];
+        self.assign(id, me, None, &mut out);
+        self.step(Ok(Outcome::Changed), out)
+    }
+
+    fn resolve(&mut self, conn: ConnId, id: ConversationId) -> Step {
+        match self.acting_agent(conn, id) {
+            Ok((me, meta)) if meta.status == Status::Open && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
+            Ok(_) => return Self::refuse(conn, Problem::NotYours),
+            Err(problem) => return Self::refuse(conn, problem),
+        }
+        let mut out = vec![];
+        self.update(id, &mut out, |m| {
+            m.status = Status::Resolved;
+            m.note = None;
+        });
+        // Room for the next one in the queue.
+        self.assign_waiting(&mut out);
+        self.step(Ok(Outcome::Changed), out)
+    }
+
+    fn transfer(&mut self, conn: ConnId, id: ConversationId, to: Assignee, note: String) -> Step {
+        match self.acting_agent(conn, id) {
+            Ok((me, meta)) if meta.status == Status::Open && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
+            Ok(_) => return Self::refuse(conn, Problem::NotYours),
+            Err(problem) => return Self::refuse(conn, problem),
+        }
+        let note = Some(note.trim().to_owned()).filter(|n| !n.is_empty());
+        let mut out = vec![];
+        self.assign(id, to, note, &mut out);
+        self.assign_waiting(&mut out);
+        self.step(Ok(Outcome::Changed), out)
     }
 
     fn login(&mut self, login: Login) -> Step {
         let Login { conn, who, name, resume, conversations } = login;
         let Some(slot) = self.conns.get(&conn) else {
-            return Step { outcome: Ok(Outcome::Stale), outbound: vec![] };
+            return Step::new(Ok(Outcome::Stale), vec![]);
         };
         if slot.is_some() {
             let me = self.identity(conn).and_then(|w| self.present.get(w)).map(|p| p.name.to_string()).unwrap_or_default();
@@ -187,6 +358,7 @@ impl Hub {
             Identity::Customer(_) => conversations.first().map(|m| m.id),
             Identity::Agent(_) => None,
         };
+        let listed: Vec<ConversationId> = conversations.iter().map(|m| m.id).collect();
         for meta in conversations {
             self.learn(meta);
         }
@@ -210,7 +382,22 @@ impl Hub {
             let list = self.view_of(&who);
             outbound.push(Outbound { to: conn, event: ServerEvent::UserList(list) });
         }
-        Step { outcome: Ok(Outcome::LoggedIn), outbound }
+        if role == Role::Agent {
+            // The console: the queue and this agent's conversations, then whatever waits
+            // that this agent has room for.
+            let mut listed: Vec<&ConversationMeta> = listed
+                .iter()
+                .filter_map(|id| self.conversations.get(id))
+                .chain(self.queue.iter().filter_map(|(_, id)| self.conversations.get(id)))
+                .collect();
+            listed.sort_by_key(|m| m.id);
+            listed.dedup_by_key(|m| m.id);
+            for meta in listed {
+                outbound.push(Outbound { to: conn, event: ServerEvent::Conversation(meta.summary()) });
+            }
+            self.assign_waiting(&mut outbound);
+        }
+        self.step(Ok(Outcome::LoggedIn), outbound)
     }
 
     /// Decides what a `private_message` from `conn` stores, or why it is refused.
@@ -288,37 +475,83 @@ impl Hub {
     fn deliver(&mut self, appended: Appended, joins: Option<AgentKey>) -> Step {
         if appended.duplicate {
             // Stored (and delivered) the first time it was sent.
-            return Step { outcome: Ok(Outcome::Delivered), outbound: vec![] };
+            return self.step(Ok(Outcome::Delivered), vec![]);
         }
         let message = appended.message;
-        let Some(meta) = self.conversations.get_mut(&message.conversation) else {
-            return Step { outcome: Err(Problem::UnknownConversation), outbound: vec![] };
+        let id = message.conversation;
+        let Some(meta) = self.conversations.get(&id) else {
+            return self.step(Err(Problem::UnknownConversation), vec![]);
+        };
+        let mut out = vec![];
+        // Where the conversation goes now.
+        let online_agent = |hub: &Hub, key: &AgentKey| {
+            hub.present.get(&Identity::Agent(key.clone())).map(|p| Assignee { key: key.clone(), name: p.name.clone() })
+        };
+        let open = meta.status == Status::Open;
+        match &message.author {
+            // An agent who writes in a conversation nobody has takes it.
+            Identity::Agent(me) if !open => {
+                if let Some(me) = online_agent(self, me) {
+                    self.assign(id, me, None, &mut out);
+                }
+            }
+            Identity::Customer(_) if !open => {
+                // A customer who writes to an agent by name reaches that agent (the
+                // tutorial's way); one who had an agent before gets them back if they have
+                // room; anyone else waits in the queue.
+                let named = joins.as_ref().and_then(|k| online_agent(self, k));
+                let previous = (meta.status == Status::Resolved)
+                    .then(|| meta.assignee.as_ref())
+                    .flatten()
+                    .and_then(|a| online_agent(self, &a.key))
+                    .filter(|a| self.open_by.get(&a.key).copied().unwrap_or(0) < self.capacity);
+                match named.or(previous) {
+                    Some(agent) => self.assign(id, agent, None, &mut out),
+                    None if meta.status != Status::Queued => {
+                        let at = message.ts;
+                        self.update(id, &mut out, |m| {
+                            m.status = Status::Queued;
+                            m.queued_at = at;
+                        });
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+        let Some(meta) = self.conversations.get_mut(&id) else {
+            return self.step(Err(Problem::UnknownConversation), out);
         };
         if let Some(agent) = joins {
             meta.agents.insert(agent);
         }
         let meta = meta.clone();
-        // The customer, and the agents taking part; while nobody has answered, every agent.
+        // The customer and the agent who has it; while it waits, every agent (so that
+        // whoever takes it has it already). The author's other tabs too.
         let customer = Identity::Customer(meta.customer);
-        let agents: Vec<Identity> = if meta.agents.is_empty() {
-            self.agents.values().cloned().collect()
-        } else {
-            meta.agents.iter().map(|a| Identity::Agent(a.clone())).collect()
-        };
-        let mut outbound = vec![];
-        for viewer in std::iter::once(&customer).chain(agents.iter()) {
+        let mut viewers: Vec<Identity> = vec![customer];
+        match (&meta.status, &meta.assignee) {
+            (Status::Open, Some(a)) => viewers.push(Identity::Agent(a.key.clone())),
+            (Status::Queued, _) => viewers.extend(self.agents.values().cloned()),
+            _ => {}
+        }
+        if !viewers.contains(&message.author) {
+            viewers.push(message.author.clone());
+        }
+        for viewer in &viewers {
             let Some(present) = self.present.get(viewer) else { continue };
             let event = ServerEvent::Message(message.to_wire(&meta.customer_name, viewer));
             for conn in &present.conns {
-                outbound.push(Outbound { to: *conn, event: event.clone() });
+                out.push(Outbound { to: *conn, event: event.clone() });
             }
         }
-        Step { outcome: Ok(Outcome::Delivered), outbound }
+        self.assign_waiting(&mut out);
+        self.step(Ok(Outcome::Delivered), out)
     }
 
     fn disconnect(&mut self, conn: ConnId) -> Step {
         let Some(slot) = self.conns.remove(&conn) else {
-            return Step { outcome: Ok(Outcome::Stale), outbound: vec![] };
+            return Step::new(Ok(Outcome::Stale), vec![]);
         };
         let mut outbound = vec![];
         if let Some(who) = slot {
@@ -340,7 +573,7 @@ impl Hub {
                 }
             }
         }
-        Step { outcome: Ok(Outcome::Disconnected), outbound }
+        Step::new(Ok(Outcome::Disconnected), outbound)
     }
 
     /// Every connection of an online identity.

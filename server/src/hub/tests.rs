@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::StoredMessage;
-use app::protocol::{ChatMessage, ClientMsgId, MessageId};
+use app::protocol::{ChatMessage, ClientMsgId, ConversationSummary, MessageId};
 
 fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
@@ -20,7 +20,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        Self { hub: Hub::new(), next: 0, metas: BTreeMap::new(), stored: vec![] }
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
+        Self { hub: Hub::with_capacity(capacity), next: 0, metas: BTreeMap::new(), stored: vec![] }
     }
 
     fn connect(&mut self) -> ConnId {
@@ -37,12 +41,10 @@ impl World {
         match role {
             Role::Customer => {
                 let next = self.metas.len() as u64 + 1;
-                let meta = self.metas.entry(name_key(n)).or_insert_with(|| ConversationMeta {
-                    id: ConversationId(next * 10),
-                    customer: CustomerId(next),
-                    customer_name: name(n),
-                    agents: BTreeSet::new(),
-                });
+                let meta = self
+                    .metas
+                    .entry(name_key(n))
+                    .or_insert_with(|| ConversationMeta::new(ConversationId(next * 10), CustomerId(next), name(n)));
                 let who = Identity::Customer(meta.customer);
                 Login { conn, who, name: name(n), resume: Some(format!("token-{n}")), conversations: vec![meta.clone()] }
             }
@@ -59,8 +61,23 @@ impl World {
     fn login(&mut self, n: &str, role: Role) -> (ConnId, Step) {
         let c = self.connect();
         let login = self.login_of(c, n, role);
-        let step = self.hub.handle(Command::Login(login));
+        let step = self.run(Command::Login(login));
         (c, step)
+    }
+
+    /// Runs a command and "stores" the conversations it changed, as the transport does.
+    fn run(&mut self, command: Command) -> Step {
+        let step = self.hub.handle(command);
+        for meta in &step.changed {
+            if let Some(stored) = self.metas.values_mut().find(|m| m.id == meta.id) {
+                *stored = meta.clone();
+            }
+        }
+        step
+    }
+
+    fn meta(&self, customer: &str) -> &ConversationMeta {
+        &self.metas[&name_key(customer)]
     }
 
     fn customer(&mut self, n: &str) -> ConnId {
@@ -81,7 +98,8 @@ impl World {
 
     /// Plans, "stores" and delivers one message, as the transport does.
     fn write(&mut self, from: ConnId, request: PrivateMessage) -> Step {
-        let planned = match self.hub.plan(from, request, 42) {
+        let now = 42 + self.stored.len() as u64;
+        let planned = match self.hub.plan(from, request, now) {
             Ok(m) => m,
             Err(problem) => return Hub::refuse(from, problem),
         };
@@ -110,7 +128,7 @@ impl World {
         if let (Some(agent), Some(meta)) = (&planned.joins, self.metas.values_mut().find(|m| m.id == planned.conversation)) {
             meta.agents.insert(agent.clone());
         }
-        self.hub.handle(Command::Deliver { appended, joins: planned.joins })
+        self.run(Command::Deliver { appended, joins: planned.joins })
     }
 }
 
@@ -356,21 +374,25 @@ fn a_message_to_someone_who_just_left_is_refused() {
 }
 
 #[test]
-fn a_customer_writing_to_the_team_reaches_every_agent_until_one_answers() {
+fn a_customer_writing_to_the_team_waits_in_the_queue_until_an_agent_has_it() {
     let mut w = World::new();
     let amy = w.agent("amy");
     let bob = w.agent("bob");
     let cat = w.customer("cat");
     let step = w.send(cat, "", "anyone there?");
+    // Every agent gets the first message (whoever takes it has it), then the queue gives it
+    // to one of them.
     assert_eq!(messages_for(&step, amy).len(), 1);
     assert_eq!(messages_for(&step, bob).len(), 1);
     assert_eq!(messages_for(&step, amy)[0].to, None, "addressed to the team");
+    let meta = w.meta("cat");
+    assert_eq!((meta.status, meta.assignee.as_ref().map(|a| a.name.as_str())), (Status::Open, Some("amy")));
+    assert_eq!(step.changed.last().map(|m| m.status), Some(Status::Open), "the change is handed over for storage");
 
-    // Bob answers: from now on the conversation is his and Amy's list of work is spared.
-    w.send(bob, "cat", "I can help");
+    // From now on only Amy gets Cat's messages.
     let step = w.send(cat, "", "thanks");
-    assert_eq!(messages_for(&step, bob).len(), 1);
-    assert!(messages_for(&step, amy).is_empty());
+    assert_eq!(messages_for(&step, amy).len(), 1);
+    assert!(messages_for(&step, bob).is_empty());
 }
 
 #[test]
@@ -471,4 +493,149 @@ fn an_agent_reaches_an_offline_customer_by_conversation_after_a_restart() {
     assert_eq!(w.stored.last().map(|m| (m.seq, m.to.clone())), Some((2, Some(name("cat")))));
     let unknown = PrivateMessage { to: String::new(), message: "x".into(), client_id: None, conversation: Some(ConversationId(99)) };
     assert_eq!(w.write(amy, unknown).outcome, Err(Problem::UnknownConversation));
+}
+
+/// Every `conversation` summary pushed to `conn`.
+fn summaries_for(step: &Step, conn: ConnId) -> Vec<ConversationSummary> {
+    step.outbound
+        .iter()
+        .filter(|o| o.to == conn)
+        .filter_map(|o| match &o.event {
+            ServerEvent::Conversation(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl World {
+    fn assignee(&self, customer: &str) -> Option<String> {
+        self.meta(customer).assignee.as_ref().map(|a| a.name.to_string())
+    }
+
+    fn take(&mut self, conn: ConnId, customer: &str) -> Step {
+        let conversation = self.meta(customer).id;
+        self.run(Command::Take { conn, conversation })
+    }
+
+    fn resolve(&mut self, conn: ConnId, customer: &str) -> Step {
+        let conversation = self.meta(customer).id;
+        self.run(Command::Resolve { conn, conversation })
+    }
+
+    fn transfer(&mut self, conn: ConnId, customer: &str, to: &str, note: &str) -> Step {
+        let conversation = self.meta(customer).id;
+        let to = Assignee { key: AgentKey::of(&name(to)), name: name(to) };
+        self.run(Command::Transfer { conn, conversation, to, note: note.into() })
+    }
+}
+
+#[test]
+fn the_queue_spreads_new_conversations_evenly() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let customers: Vec<_> = (0..6).map(|i| (format!("c{i}"), w.customer(&format!("c{i}")))).collect();
+    for (n, c) in &customers {
+        let step = w.send(*c, "", "hello");
+        assert!(summaries_for(&step, *c).is_empty(), "customers never see the desk's workings");
+        assert!(w.assignee(n).is_some());
+    }
+    let mut counts = BTreeMap::new();
+    for (n, _) in &customers {
+        *counts.entry(w.assignee(n).unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(counts, BTreeMap::from([("amy".to_owned(), 3), ("bob".to_owned(), 3)]));
+    let _ = (amy, bob);
+}
+
+#[test]
+fn capacity_holds_and_a_freed_agent_pulls_the_oldest_waiting() {
+    let mut w = World::with_capacity(2);
+    let amy = w.agent("amy");
+    for n in ["c1", "c2", "c3", "c4"] {
+        let c = w.customer(n);
+        w.send(c, "", "hi");
+    }
+    assert_eq!((w.assignee("c1"), w.assignee("c2")), (Some("amy".into()), Some("amy".into())));
+    assert_eq!((w.meta("c3").status, w.meta("c4").status), (Status::Queued, Status::Queued));
+
+    let step = w.resolve(amy, "c1");
+    assert_eq!(step.outcome, Ok(Outcome::Changed));
+    assert_eq!(w.meta("c1").status, Status::Resolved);
+    assert_eq!(w.assignee("c3"), Some("amy".into()), "the oldest waiting one comes next");
+    assert_eq!(w.meta("c4").status, Status::Queued);
+    let pushed: Vec<_> = summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
+    assert_eq!(pushed, vec![("c1".into(), Status::Resolved), ("c3".into(), Status::Open)]);
+}
+
+#[test]
+fn an_agent_who_comes_online_takes_the_backlog_oldest_first() {
+    let mut w = World::with_capacity(2);
+    for n in ["c1", "c2", "c3"] {
+        let c = w.customer(n);
+        w.send(c, "", "anyone?");
+    }
+    assert!(["c1", "c2", "c3"].iter().all(|n| w.meta(n).status == Status::Queued));
+    let (amy, step) = w.login("amy", Role::Agent);
+    assert_eq!((w.assignee("c1"), w.assignee("c2"), w.meta("c3").status), (Some("amy".into()), Some("amy".into()), Status::Queued));
+    // Amy's console lists the queue as it was, then the changes.
+    let seen: Vec<_> = summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
+    assert_eq!(&seen[..3], &[("c1".into(), Status::Queued), ("c2".into(), Status::Queued), ("c3".into(), Status::Queued)]);
+    assert_eq!(&seen[3..], &[("c1".into(), Status::Open), ("c2".into(), Status::Open)]);
+    // Bob arrives and gets the last one.
+    w.agent("bob");
+    assert_eq!(w.assignee("c3"), Some("bob".into()));
+}
+
+#[test]
+fn taking_from_the_queue_and_what_cannot_be_taken() {
+    let mut w = World::with_capacity(0);
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    w.send(cat, "", "hi");
+    assert_eq!(w.meta("cat").status, Status::Queued, "nobody has room");
+    assert_eq!(w.take(amy, "cat").outcome, Ok(Outcome::Changed));
+    assert_eq!(w.assignee("cat"), Some("amy".into()));
+    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::AlreadyAssigned("amy".into())));
+    assert_eq!(w.take(cat, "cat").outcome, Err(Problem::AgentsOnly));
+    assert_eq!(w.resolve(bob, "cat").outcome, Err(Problem::NotYours));
+}
+
+#[test]
+fn a_transfer_moves_the_conversation_with_a_note_for_the_next_agent_only() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "amy", "my router is broken");
+    let bob = w.agent("bob");
+    let step = w.transfer(amy, "cat", "bob", "Needs a replacement, warranty OK");
+    assert_eq!(step.outcome, Ok(Outcome::Changed));
+    let to_bob = summaries_for(&step, bob);
+    assert_eq!(to_bob[0].assignee.as_ref().map(|n| n.as_str()), Some("bob"));
+    assert_eq!(to_bob[0].note.as_deref(), Some("Needs a replacement, warranty OK"));
+    assert!(events_for(&step, cat).is_empty(), "the customer is told nothing of it");
+    // Cat's next message goes to Bob only; Amy may no longer resolve it.
+    let step = w.send(cat, "", "hello?");
+    assert_eq!((messages_for(&step, bob).len(), messages_for(&step, amy).len()), (1, 0));
+    assert_eq!(w.resolve(amy, "cat").outcome, Err(Problem::NotYours));
+    assert_eq!(w.resolve(bob, "cat").outcome, Ok(Outcome::Changed));
+}
+
+#[test]
+fn a_resolved_conversation_reopens_when_the_customer_writes_again() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "", "question");
+    w.resolve(amy, "cat");
+    assert_eq!(w.meta("cat").status, Status::Resolved);
+    let step = w.send(cat, "", "one more thing");
+    assert_eq!((w.meta("cat").status, w.assignee("cat")), (Status::Open, Some("amy".into())), "back to the same agent");
+    assert_eq!(messages_for(&step, amy).len(), 1);
+    // With that agent gone, it waits in the queue instead.
+    w.resolve(amy, "cat");
+    w.hub.handle(Command::Disconnect(amy));
+    w.send(cat, "", "and another");
+    assert_eq!(w.meta("cat").status, Status::Queued);
 }

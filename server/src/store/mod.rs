@@ -73,9 +73,14 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session (logout). Unknown tokens are ignored.
     async fn revoke(&self, token_hash: &str) -> Result<(), StoreError>;
 
-    /// The conversations an agent sees at login, most recently active first: those they
-    /// take part in, and those nobody has answered yet that have messages.
+    /// The conversations an agent sees at login: their open ones first, then the ones
+    /// assigned to them, waiting in the queue or that they took part in, most recently
+    /// active first; at most `limit`.
     async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError>;
+    /// Every conversation waiting for an agent, oldest in the queue first.
+    async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
+    /// Records where a conversation stands: status, assignee, queue time, note.
+    async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError>;
     /// One conversation's metadata.
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError>;
 

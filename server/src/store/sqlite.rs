@@ -9,8 +9,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{name_key, AgentRecord, Page, SessionOwner, Store, StoreError};
-use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
-use app::protocol::{ClientMsgId, ConversationId, MessageId, UserName};
+use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
+use app::protocol::{ClientMsgId, ConversationId, MessageId, Status, UserName};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -104,27 +104,67 @@ fn author_columns(author: &Identity) -> (&'static str, String) {
     }
 }
 
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::New => "new",
+        Status::Queued => "queued",
+        Status::Open => "open",
+        Status::Resolved => "resolved",
+    }
+}
+
+fn parse_status(text: &str) -> Result<Status, StoreError> {
+    Ok(match text {
+        "new" => Status::New,
+        "queued" => Status::Queued,
+        "open" => Status::Open,
+        "resolved" => Status::Resolved,
+        other => return Err(backend(format!("unknown conversation status {other:?}"))),
+    })
+}
+
 /// A conversation's metadata, on one connection (inside a transaction or not).
 async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT c.customer_id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = ?",
+    let row = sqlx::query(
+        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note \
+         FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = ?",
     )
     .bind(int(id.0))
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
-    let Some((customer, name)) = row else { return Ok(None) };
+    let Some(row) = row else { return Ok(None) };
     let agents: Vec<(String,)> = sqlx::query_as("SELECT agent_key FROM conversation_agents WHERE conversation_id = ?")
         .bind(int(id.0))
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
-    Ok(Some(ConversationMeta {
-        id,
-        customer: CustomerId(uint(customer)),
-        customer_name: parse_name(name)?,
-        agents: agents.into_iter().map(|(k,)| AgentKey::from_stored(k)).collect::<BTreeSet<_>>(),
-    }))
+    let customer: i64 = row.try_get("customer_id").map_err(backend)?;
+    let assignee_key: Option<String> = row.try_get("assignee_key").map_err(backend)?;
+    let assignee_name: Option<String> = row.try_get("assignee_name").map_err(backend)?;
+    let assignee = match (assignee_key, assignee_name) {
+        (Some(key), Some(name)) => Some(Assignee { key: AgentKey::from_stored(key), name: parse_name(name)? }),
+        _ => None,
+    };
+    let status: String = row.try_get("status").map_err(backend)?;
+    let mut meta = ConversationMeta::new(id, CustomerId(uint(customer)), parse_name(row.try_get("name").map_err(backend)?)?);
+    meta.agents = agents.into_iter().map(|(k,)| AgentKey::from_stored(k)).collect::<BTreeSet<_>>();
+    meta.status = parse_status(&status)?;
+    meta.assignee = assignee;
+    meta.queued_at = uint(row.try_get("queued_at").map_err(backend)?);
+    meta.note = row.try_get("note").map_err(backend)?;
+    Ok(Some(meta))
+}
+
+/// The metadata of each conversation id, in order.
+async fn load_metas(conn: &mut SqliteConnection, ids: Vec<(i64,)>) -> Result<Vec<ConversationMeta>, StoreError> {
+    let mut metas = Vec::with_capacity(ids.len());
+    for (id,) in ids {
+        if let Some(meta) = load_meta(conn, ConversationId(uint(id))).await? {
+            metas.push(meta);
+        }
+    }
+    Ok(metas)
 }
 
 /// Stores one message inside the caller's transaction.
@@ -273,12 +313,7 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(ConversationMeta {
-            id: ConversationId(uint(conversation)),
-            customer: CustomerId(uint(customer)),
-            customer_name: name.clone(),
-            agents: BTreeSet::new(),
-        })
+        Ok(ConversationMeta::new(ConversationId(uint(conversation)), CustomerId(uint(customer)), name.clone()))
     }
 
     async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError> {
@@ -358,24 +393,49 @@ impl Store for SqliteStore {
 
     async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
+        // The agent's open conversations first, whatever the limit: the queue's capacity
+        // rule counts them.
         let ids: Vec<(i64,)> = sqlx::query_as(
             "SELECT c.id FROM conversations c \
-             WHERE c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = ?) \
-                OR (c.last_seq > 0 AND NOT EXISTS (SELECT 1 FROM conversation_agents a WHERE a.conversation_id = c.id)) \
-             ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+             WHERE c.assignee_key = ?1 OR c.status = 'queued' \
+                OR c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = ?1) \
+             ORDER BY (c.status = 'open' AND c.assignee_key = ?1) DESC, c.updated_at DESC, c.id DESC LIMIT ?2",
         )
         .bind(agent.as_str())
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
-        let mut metas = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            if let Some(meta) = load_meta(&mut conn, ConversationId(uint(id))).await? {
-                metas.push(meta);
-            }
+        load_metas(&mut conn, ids).await
+    }
+
+    async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let ids: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM conversations WHERE status = 'queued' ORDER BY queued_at, id")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+        load_metas(&mut conn, ids).await
+    }
+
+    async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE conversations SET status = ?, assignee_key = ?, assignee_name = ?, queued_at = ?, note = ? WHERE id = ?",
+        )
+        .bind(status_text(meta.status))
+        .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
+        .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
+        .bind(int(meta.queued_at))
+        .bind(meta.note.as_deref())
+        .bind(int(meta.id.0))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("conversation {}", meta.id.0)));
         }
-        Ok(metas)
+        Ok(())
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {

@@ -52,8 +52,8 @@ async fn a_file_database_keeps_agents_across_reopen() {
     assert_eq!(reopened.agent_names().await.unwrap(), vec![name("amy")]);
 }
 
-use crate::model::{AgentKey, Identity, NewMessage};
-use app::protocol::{ClientMsgId, MessageText};
+use crate::model::{AgentKey, Assignee, Identity, NewMessage};
+use app::protocol::{ClientMsgId, MessageText, Status};
 
 const DAY: u64 = 24 * 3600 * 1000;
 
@@ -199,7 +199,7 @@ async fn history_pages_go_back_from_the_newest() {
 }
 
 #[tokio::test]
-async fn agents_see_their_conversations_and_the_unanswered_ones() {
+async fn agents_see_their_conversations_and_the_queue() {
     for (label, store, _dir) in backends().await {
         let amy = AgentKey::of(&name("amy"));
         let bob = AgentKey::of(&name("bob"));
@@ -208,6 +208,10 @@ async fn agents_see_their_conversations_and_the_unanswered_ones() {
         let amys = store.create_customer(&name("amys"), "t2", 1).await.unwrap();
         let bobs = store.create_customer(&name("bobs"), "t3", 1).await.unwrap();
         append(&*store, message(&waiting, Identity::Customer(waiting.customer), "anyone?", None, 10)).await;
+        let mut queued = waiting.clone();
+        queued.status = Status::Queued;
+        queued.queued_at = 10;
+        store.set_state(&queued).await.unwrap();
         append(&*store, message(&amys, Identity::Agent(amy.clone()), "hi from amy", None, 20)).await;
         append(&*store, message(&bobs, Identity::Agent(bob.clone()), "hi from bob", None, 30)).await;
 
@@ -260,5 +264,33 @@ async fn concurrent_writers_all_succeed_on_a_file() {
         .collect();
     for t in tasks {
         t.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
+    for (label, store, _dir) in backends().await {
+        let amy = Assignee { key: AgentKey::of(&name("Amy")), name: name("Amy") };
+        let mut late = store.create_customer(&name("late"), "t1", 1).await.unwrap();
+        let mut early = store.create_customer(&name("early"), "t2", 1).await.unwrap();
+        let mut mine = store.create_customer(&name("mine"), "t3", 1).await.unwrap();
+        for (meta, at) in [(&mut late, 30), (&mut early, 20)] {
+            meta.status = Status::Queued;
+            meta.queued_at = at;
+            store.set_state(meta).await.unwrap();
+        }
+        mine.status = Status::Open;
+        mine.assignee = Some(amy.clone());
+        mine.note = Some("VIP, be nice".into());
+        store.set_state(&mine).await.unwrap();
+
+        let queue: Vec<_> = store.queued().await.unwrap().into_iter().map(|m| m.id).collect();
+        assert_eq!(queue, vec![early.id, late.id], "{label}");
+        assert_eq!(store.conversation(mine.id).await.unwrap().unwrap(), mine, "{label}: read back as set");
+        // An agent's open conversations come first, even past the limit of the rest.
+        let first = store.agent_conversations(&amy.key, 1).await.unwrap();
+        assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![mine.id], "{label}");
+        let ghost = ConversationMeta::new(ConversationId(999), mine.customer, name("x"));
+        assert!(matches!(store.set_state(&ghost).await, Err(StoreError::NotFound(_))), "{label}");
     }
 }
