@@ -8,6 +8,8 @@ ALTER TABLE conversations ADD COLUMN assignee_name TEXT;
 ALTER TABLE conversations ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;
 -- The note left with the last transfer.
 ALTER TABLE conversations ADD COLUMN note TEXT;
+-- Raised by every change: a change stored late never overwrites a newer one.
+ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 
 -- Conversations that already have messages wait in the queue, in the order they were last active.
 UPDATE conversations SET status = 'queued', queued_at = updated_at WHERE last_seq > 0;

@@ -22,15 +22,41 @@ use tokio::net::TcpListener;
 
 pub use transport::router;
 
-/// Serves the chat on `listener` until `shutdown` completes, then closes connections
-/// gracefully.
+/// How the desk runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Open conversations the queue gives one agent at most.
+    pub capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { capacity: hub::DEFAULT_CAPACITY }
+    }
+}
+
+/// Serves the chat on `listener` with the default [`Settings`] until `shutdown`
+/// completes, then closes connections gracefully.
 pub async fn run(
     listener: TcpListener,
     leptos_options: LeptosOptions,
     store: Arc<dyn store::Store>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (app, io) = router(leptos_options, store);
+    run_with(listener, leptos_options, store, Settings::default(), shutdown).await
+}
+
+/// [`run`], with settings.
+pub async fn run_with(
+    listener: TcpListener,
+    leptos_options: LeptosOptions,
+    store: Arc<dyn store::Store>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The queue outlives restarts: whoever waited before still waits, in order.
+    let queue = store.queued().await.map_err(|e| std::io::Error::other(format!("loading the queue: {e}")))?;
+    let (app, io) = router(leptos_options, store, settings, queue);
     // Open websockets would keep a graceful shutdown waiting forever: close the sockets
     // first (their disconnect handlers run), then let axum drain HTTP.
     let shutdown = async move {

@@ -20,6 +20,9 @@ struct Cli {
     /// Where everything persistent is kept.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db", global = true)]
     database_url: String,
+    /// Open conversations the queue gives one agent at most.
+    #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
+    agent_capacity: usize,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -62,13 +65,13 @@ fn main() -> Result<()> {
                 .with_context(|| format!("opening the database {}", cli.database_url))?,
         );
         match cli.command.unwrap_or(Cmd::Serve) {
-            Cmd::Serve => serve(store).await,
+            Cmd::Serve => serve(store, chat_server::Settings { capacity: cli.agent_capacity }).await,
             Cmd::Agent(cmd) => agent(store, cmd).await,
         }
     })
 }
 
-async fn serve(store: Arc<dyn Store>) -> Result<()> {
+async fn serve(store: Arc<dyn Store>, settings: chat_server::Settings) -> Result<()> {
     let conf = leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
     let options = conf.leptos_options;
     let listener = tokio::net::TcpListener::bind(options.site_addr)
@@ -76,7 +79,7 @@ async fn serve(store: Arc<dyn Store>) -> Result<()> {
         .with_context(|| format!("binding {}", options.site_addr))?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    chat_server::run(listener, options, store, shutdown_signal()).await.context("serving")?;
+    chat_server::run_with(listener, options, store, settings, shutdown_signal()).await.context("serving")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -75,6 +75,8 @@ pub struct ConversationMeta {
     pub queued_at: u64,
     /// The note of the last transfer, for the agent who received it.
     pub note: Option<String>,
+    /// Raised with every change of the above (see `Store::set_state`).
+    pub version: u64,
 }
 
 impl ConversationMeta {
@@ -89,6 +91,7 @@ impl ConversationMeta {
             assignee: None,
             queued_at: 0,
             note: None,
+            version: 0,
         }
     }
 

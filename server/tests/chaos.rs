@@ -40,6 +40,8 @@ impl ServerProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .env("DATABASE_URL", db)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            // Room for everyone: every conversation gets an agent while the test runs.
+            .env("AGENT_CAPACITY", CUSTOMERS.to_string())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -103,13 +105,23 @@ impl Rng {
     }
 }
 
-/// One message a participant must get acknowledged.
+/// One message a participant must get acknowledged: a customer's to the team (`None`), or
+/// an agent's in the conversation of a customer the queue gave them.
 #[derive(Clone, Debug)]
 struct Item {
     client_id: String,
     text: String,
-    /// `None`: a customer writing to the team; `Some(name)`: an agent writing to a customer.
     customer: Option<String>,
+}
+
+fn agent_items(agent: &str, customer: &str) -> Vec<Item> {
+    (0..FROM_AGENT)
+        .map(|k| Item {
+            client_id: format!("{agent}-{customer}-{k}"),
+            text: format!("{agent} to {customer}: {k}"),
+            customer: Some(customer.to_owned()),
+        })
+        .collect()
 }
 
 /// Everything one participant saw.
@@ -120,6 +132,8 @@ struct Record {
     held: BTreeMap<(u64, u64), (Option<String>, String)>,
     /// Acknowledged sends: client id → (conversation, seq).
     acked: HashMap<String, (u64, u64)>,
+    /// For an agent: the customers whose conversations the queue gave them.
+    mine: HashSet<String>,
     sends: usize,
     duplicates: usize,
     out_of_order: usize,
@@ -206,6 +220,12 @@ impl Session {
             "login_success" => return Some(Ok(v)),
             "login_error" | "closed" => return Some(Err(())),
             "message" => self.hold(rec, conv_of, &v, true),
+            "conversation" => {
+                conv_of.insert(v["customer"].as_str().expect("customer").to_owned(), v["id"].as_u64().expect("id"));
+                if v["status"] == json!("open") && v["assignee"].as_str() == Some(rec.name.as_str()) {
+                    rec.mine.insert(v["customer"].as_str().expect("customer").to_owned());
+                }
+            }
             "history" => {
                 let messages = v["messages"].as_array().cloned().unwrap_or_default();
                 let conv = v["conversation"].as_u64().expect("conversation");
@@ -298,6 +318,8 @@ impl Session {
 
 struct Ctx {
     url: String,
+    /// Which agent the queue gave each customer to, as the agents found out.
+    assigned: Mutex<HashMap<String, String>>,
     acked: AtomicUsize,
     finished: AtomicUsize,
     participants: usize,
@@ -335,38 +357,63 @@ struct Participant {
     seed: u64,
 }
 
-async fn run(ctx: Arc<Ctx>, me: Participant) -> Record {
+impl Participant {
+    /// An agent has more to write for each conversation the queue gives them, and is done
+    /// only once every customer has an agent.
+    fn adopt(&mut self, rec: &Record, ctx: &Ctx) -> bool {
+        if self.role != "agent" {
+            return true;
+        }
+        let mut assigned = ctx.assigned.lock().expect("lock");
+        for c in &rec.mine {
+            if assigned.insert(c.clone(), self.name.clone()).is_none() {
+                self.items.extend(agent_items(&self.name, c));
+            }
+        }
+        assigned.len() == CUSTOMERS
+    }
+}
+
+async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
     let mut rec = Record { name: me.name.clone(), ..Record::default() };
     let mut rng = Rng(me.seed);
     let mut token: Option<String> = None;
     let mut conv_of: HashMap<String, u64> = HashMap::new();
     let mut done: HashSet<usize> = HashSet::new();
-    while done.len() < me.items.len() {
+    let mut waited = 0;
+    while !(me.adopt(&rec, &ctx) && done.len() == me.items.len()) {
         let Some(mut s) = session(&ctx, &me, &mut token, &mut rec, &mut conv_of).await else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
         loop {
+            let all_known = me.adopt(&rec, &ctx);
             // The first message not yet acknowledged whose conversation is known.
             let next = (0..me.items.len()).filter(|i| !done.contains(i)).find(|i| match &me.items[*i].customer {
                 None => true,
                 Some(c) => conv_of.contains_key(c),
             });
             let Some(i) = next else {
-                if done.len() == me.items.len() {
+                if all_known && done.len() == me.items.len() {
                     break;
                 }
-                // Waiting to learn a customer's conversation.
+                // Waiting to learn a customer's conversation: a while live, then from the
+                // catch-up of a new login (it lists the conversations this agent is in).
+                waited += 1;
+                if waited > 20 {
+                    waited = 0;
+                    break;
+                }
                 if let Some(Err(())) = s.pump(&mut rec, &mut conv_of, Duration::from_millis(100)).await {
                     break;
                 }
                 continue;
             };
             let item = &me.items[i];
-            let mut data = json!({"message": item.text, "client_id": item.client_id});
-            if let Some(c) = &item.customer {
-                data["conversation"] = json!(conv_of[c]);
-            }
+            let data = match &item.customer {
+                None => json!({"message": item.text, "client_id": item.client_id}),
+                Some(c) => json!({"conversation": conv_of[c], "message": item.text, "client_id": item.client_id}),
+            };
             rec.sends += 1;
             match s.send(&mut rec, &mut conv_of, data).await {
                 Some(ack) if ack["ok"] == json!(true) => {
@@ -422,16 +469,13 @@ async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kil
         people.push(Participant { name: c.clone(), role: "customer", items, seed: 0x9E37_79B9 + i as u64 });
     }
     for (j, a) in AGENTS.iter().enumerate() {
-        let mine: Vec<&String> = customers.iter().enumerate().filter(|(i, _)| i % AGENTS.len() == j).map(|(_, c)| c).collect();
-        let items = (0..FROM_AGENT)
-            .flat_map(|k| mine.iter().map(move |c| (k, *c)))
-            .map(|(k, c)| Item { client_id: format!("{a}-{c}-{k}"), text: format!("{a} to {c}: {k}"), customer: Some(c.clone()) })
-            .collect();
-        people.push(Participant { name: a.to_string(), role: "agent", items, seed: 0xDEAD_BEEF + j as u64 });
+        people.push(Participant { name: a.to_string(), role: "agent", items: vec![], seed: 0xDEAD_BEEF + j as u64 });
     }
-    let total: usize = people.iter().map(|p| p.items.len()).sum();
+    // Each customer's conversation goes to one agent, who writes FROM_AGENT messages in it.
+    let total = CUSTOMERS * (FROM_CUSTOMER + FROM_AGENT);
     let ctx = Arc::new(Ctx {
         url: format!("http://127.0.0.1:{}", server.port),
+        assigned: Mutex::new(HashMap::new()),
         acked: AtomicUsize::new(0),
         finished: AtomicUsize::new(0),
         participants: people.len(),
@@ -457,8 +501,9 @@ async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kil
     let by_name: HashMap<&str, &Record> = records.iter().map(|r| (r.name.as_str(), r)).collect();
     let (mut delivered, mut lost) = (0usize, 0usize);
     let mut problems = vec![];
-    for (i, c) in customers.iter().enumerate() {
-        let agent = AGENTS[i % AGENTS.len()];
+    let assigned = ctx.assigned.lock().expect("lock").clone();
+    for c in &customers {
+        let agent = assigned[c].as_str();
         let customer_rec = by_name[c.as_str()];
         let agent_rec = by_name[agent];
         let mut sent: Vec<(&String, &(u64, u64))> = customer_rec.acked.iter().collect();
@@ -487,10 +532,14 @@ async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kil
     let out_of_order: usize = records.iter().map(|r| r.out_of_order).sum();
     let drops: usize = records.iter().map(|r| r.drops).sum();
     let sessions: usize = records.iter().map(|r| r.sessions).sum();
+    let mut per_agent: BTreeMap<&str, usize> = BTreeMap::new();
+    for agent in assigned.values() {
+        *per_agent.entry(agent.as_str()).or_default() += 1;
+    }
     println!(
         "chaos: messages {total}, sends {sends} (with retries), acknowledged {acknowledged}, delivered {delivered} \
          (both sides), duplicated {duplicated}, lost {lost}, out of order {out_of_order}; random drops {drops}, \
-         sessions {sessions}, server killed once at {acked_at_kill} acknowledged"
+         sessions {sessions}, server killed once at {acked_at_kill} acknowledged; conversations per agent {per_agent:?}"
     );
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(acknowledged, total, "every message is acknowledged in the end");

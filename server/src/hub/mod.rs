@@ -123,6 +123,8 @@ pub struct Hub {
     /// When each agent was last given a conversation, to break ties fairly.
     last_given: HashMap<AgentKey, u64>,
     ticks: u64,
+    /// The newest conversation version: every change gets a higher one.
+    revision: u64,
     capacity: usize,
     /// Conversations changed by the command being handled (see [`Step::changed`]).
     changed: Vec<ConversationMeta>,
@@ -166,6 +168,7 @@ impl Hub {
     pub fn learn(&mut self, meta: ConversationMeta) {
         if !self.conversations.contains_key(&meta.id) {
             self.by_customer.insert(meta.customer, meta.id);
+            self.revision = self.revision.max(meta.version);
             self.count(&meta, true);
             self.conversations.insert(meta.id, meta);
         }
@@ -195,6 +198,8 @@ impl Hub {
         let Some(mut meta) = self.conversations.remove(&id) else { return };
         self.count(&meta, false);
         change(&mut meta);
+        self.revision += 1;
+        meta.version = self.revision;
         self.count(&meta, true);
         let summary = ServerEvent::Conversation(meta.summary());
         for who in self.agents.values() {
@@ -574,6 +579,11 @@ impl Hub {
             }
         }
         Step::new(Ok(Outcome::Disconnected), outbound)
+    }
+
+    /// Every connection of `who`, if online.
+    pub fn connections(&self, who: &Identity) -> Vec<ConnId> {
+        self.conns_of(who).collect()
     }
 
     /// Every connection of an online identity.

@@ -79,7 +79,9 @@ pub trait Store: Send + Sync + 'static {
     async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
-    /// Records where a conversation stands: status, assignee, queue time, note.
+    /// Records where a conversation stands: status, assignee, queue time, note — unless
+    /// a newer version is stored already (changes may arrive out of order); an unknown
+    /// conversation is `NotFound`.
     async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError>;
     /// One conversation's metadata.
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError>;

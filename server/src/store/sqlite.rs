@@ -126,7 +126,7 @@ fn parse_status(text: &str) -> Result<Status, StoreError> {
 /// A conversation's metadata, on one connection (inside a transaction or not).
 async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
     let row = sqlx::query(
-        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note \
+        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.version \
          FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = ?",
     )
     .bind(int(id.0))
@@ -153,6 +153,7 @@ async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Op
     meta.assignee = assignee;
     meta.queued_at = uint(row.try_get("queued_at").map_err(backend)?);
     meta.note = row.try_get("note").map_err(backend)?;
+    meta.version = uint(row.try_get("version").map_err(backend)?);
     Ok(Some(meta))
 }
 
@@ -421,19 +422,29 @@ impl Store for SqliteStore {
 
     async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE conversations SET status = ?, assignee_key = ?, assignee_name = ?, queued_at = ?, note = ? WHERE id = ?",
+            "UPDATE conversations SET status = ?, assignee_key = ?, assignee_name = ?, queued_at = ?, note = ?, version = ? \
+             WHERE id = ? AND version < ?",
         )
         .bind(status_text(meta.status))
         .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
         .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
         .bind(int(meta.queued_at))
         .bind(meta.note.as_deref())
+        .bind(int(meta.version))
         .bind(int(meta.id.0))
+        .bind(int(meta.version))
         .execute(&self.pool)
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("conversation {}", meta.id.0)));
+            let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM conversations WHERE id = ?")
+                .bind(int(meta.id.0))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("conversation {}", meta.id.0)));
+            }
         }
         Ok(())
     }

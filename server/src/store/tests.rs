@@ -210,6 +210,7 @@ async fn agents_see_their_conversations_and_the_queue() {
         append(&*store, message(&waiting, Identity::Customer(waiting.customer), "anyone?", None, 10)).await;
         let mut queued = waiting.clone();
         queued.status = Status::Queued;
+        queued.version = 1;
         queued.queued_at = 10;
         store.set_state(&queued).await.unwrap();
         append(&*store, message(&amys, Identity::Agent(amy.clone()), "hi from amy", None, 20)).await;
@@ -277,12 +278,19 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
         for (meta, at) in [(&mut late, 30), (&mut early, 20)] {
             meta.status = Status::Queued;
             meta.queued_at = at;
+            meta.version = 1;
             store.set_state(meta).await.unwrap();
         }
         mine.status = Status::Open;
         mine.assignee = Some(amy.clone());
         mine.note = Some("VIP, be nice".into());
+        mine.version = 3;
         store.set_state(&mine).await.unwrap();
+        // A change that arrives late (an older version) does not overwrite a newer one.
+        let mut stale = mine.clone();
+        stale.status = Status::Queued;
+        stale.version = 2;
+        store.set_state(&stale).await.unwrap();
 
         let queue: Vec<_> = store.queued().await.unwrap().into_iter().map(|m| m.id).collect();
         assert_eq!(queue, vec![early.id, late.id], "{label}");
@@ -290,7 +298,8 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
         // An agent's open conversations come first, even past the limit of the rest.
         let first = store.agent_conversations(&amy.key, 1).await.unwrap();
         assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![mine.id], "{label}");
-        let ghost = ConversationMeta::new(ConversationId(999), mine.customer, name("x"));
+        let mut ghost = ConversationMeta::new(ConversationId(999), mine.customer, name("x"));
+        ghost.version = 9;
         assert!(matches!(store.set_state(&ghost).await, Err(StoreError::NotFound(_))), "{label}");
     }
 }

@@ -17,15 +17,23 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use socketioxide::SocketIo;
 use tower_http::trace::TraceLayer;
 
+use crate::model::ConversationMeta;
 use crate::store::Store;
+use crate::Settings;
 use app::{shell, App};
 
 pub use socket::Shared;
 
 /// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
 /// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
-pub fn router(leptos_options: LeptosOptions, store: Arc<dyn Store>) -> (Router, SocketIo) {
-    let shared = Shared::new(store);
+/// `queue` is what waits for an agent when the server starts.
+pub fn router(
+    leptos_options: LeptosOptions,
+    store: Arc<dyn Store>,
+    settings: Settings,
+    queue: Vec<ConversationMeta>,
+) -> (Router, SocketIo) {
+    let shared = Shared::new(store, settings.capacity, queue);
     let (layer, io) = SocketIo::builder().with_state(shared).build_layer();
     socket::register(&io);
 

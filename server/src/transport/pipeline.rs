@@ -82,27 +82,33 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
             return;
         }
     };
-    let mut live = shared.live();
-    for ((_, joins, reply), result) in jobs.into_iter().zip(results) {
-        let answer = match result {
-            Ok(appended) => {
-                let step = live.hub.handle(Command::Deliver { appended: appended.clone(), joins });
-                match live.deliver(step) {
-                    Ok(_) => Ok(appended),
-                    Err(problem) => {
-                        tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
-                        Ok(appended)
+    let mut changed = vec![];
+    {
+        let mut live = shared.live();
+        for ((_, joins, reply), result) in jobs.into_iter().zip(results) {
+            let answer = match result {
+                Ok(appended) => {
+                    let mut step = live.hub.handle(Command::Deliver { appended: appended.clone(), joins });
+                    changed.append(&mut step.changed);
+                    match live.deliver(step) {
+                        Ok(_) => Ok(appended),
+                        Err(problem) => {
+                            tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
+                            Ok(appended)
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "storing a message failed");
-                Err(Problem::NotSaved)
-            }
-        };
-        // The sender may have gone meanwhile; what was stored reaches them at their next login.
-        let _ = reply.send(answer);
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a message failed");
+                    Err(Problem::NotSaved)
+                }
+            };
+            // The sender may have gone meanwhile; what was stored reaches them at their next login.
+            let _ = reply.send(answer);
+        }
     }
+    // Assignments the messages caused (a conversation entering the queue, say).
+    shared.keep(changed).await;
 }
 
 /// Registers a login and sends its catch-up: per conversation, everything after the
@@ -111,10 +117,11 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
     let conn = login.conn;
     let who = login.who.clone();
     let conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone())).collect();
-    let outcome = {
+    let (outcome, changed) = {
         let mut live = shared.live();
-        let step = live.hub.handle(Command::Login(login));
-        live.deliver(step)?
+        let mut step = live.hub.handle(Command::Login(login));
+        let changed = std::mem::take(&mut step.changed);
+        (live.deliver(step)?, changed)
     };
     if outcome != Outcome::LoggedIn {
         return Ok(outcome);
@@ -140,6 +147,8 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
             live.emit(conn, &ServerEvent::History(page));
         }
     }
+    // What the login pulled from the queue.
+    shared.keep(changed).await;
     Ok(Outcome::LoggedIn)
 }
 

@@ -23,10 +23,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::pipeline::{self, Job};
 use super::turnstile::{ConnInfo, Turn, Turnstile};
 use crate::auth;
-use crate::hub::{ConnId, Hub, Login, Outcome, Step};
-use crate::model::{AgentKey, ConversationMeta, Identity};
+use crate::hub::{Command, ConnId, Hub, Login, Outcome, Step};
+use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use crate::store::{SessionOwner, Store};
-use app::protocol::{self, ConversationId, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck, ServerEvent, UserName};
+use app::protocol::{
+    self, ConversationId, ConversationRef, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck,
+    ServerEvent, Transfer, UserName,
+};
 use app::text::Problem;
 
 /// Conversations an agent is sent at login (the most recently active).
@@ -52,11 +55,16 @@ pub(super) struct Live {
 struct SessionHash(String);
 
 impl Shared {
-    /// The shared state, and the pipeline task to spawn with it.
-    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+    /// The shared state (with the conversations waiting in `queue`), and the pipeline
+    /// task that runs with it.
+    pub fn new(store: Arc<dyn Store>, capacity: usize, queue: Vec<ConversationMeta>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(pipeline::QUEUE);
+        let mut hub = Hub::with_capacity(capacity);
+        for meta in queue {
+            hub.learn(meta);
+        }
         let shared = Arc::new(Self {
-            live: Mutex::new(Live { hub: Hub::new(), sockets: HashMap::new() }),
+            live: Mutex::new(Live { hub, sockets: HashMap::new() }),
             store,
             next_conn: AtomicU64::new(1),
             pipeline: tx,
@@ -92,6 +100,39 @@ impl Shared {
             Ok(Some(meta)) => self.live().hub.learn(meta),
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, conversation = id.0, "reading a conversation failed"),
+        }
+    }
+
+    /// Stores the conversations a step changed. Changes may be stored out of order: the
+    /// store keeps the newest version.
+    pub(super) async fn keep(&self, changed: Vec<ConversationMeta>) {
+        for meta in changed {
+            if let Err(e) = self.store.set_state(&meta).await {
+                tracing::error!(error = %e, conversation = meta.id.0, "storing a conversation's state failed");
+            }
+        }
+    }
+
+    /// Sends `agent` (every tab) the newest page of a conversation handed to them: after a
+    /// transfer they may never have seen it. (The queue and a take only give agents
+    /// conversations they hold already: waiting conversations go to every agent.)
+    async fn hand_over(&self, meta: &ConversationMeta) {
+        let Some(assignee) = meta.assignee.as_ref() else { return };
+        let agent = Identity::Agent(assignee.key.clone());
+        if self.live().hub.connections(&agent).is_empty() {
+            return;
+        }
+        match self.store.messages_before(meta.id, None, protocol::HISTORY_PAGE).await {
+            Ok(page) => {
+                let messages = page.messages.iter().map(|m| m.to_wire(&meta.customer_name, &agent)).collect();
+                let history =
+                    ServerEvent::History(History { conversation: meta.id, customer: meta.customer_name.clone(), messages, more: page.more });
+                let live = self.live();
+                for conn in live.hub.connections(&agent) {
+                    live.emit(conn, &history);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, conversation = meta.id.0, "reading history failed"),
         }
     }
 
@@ -145,13 +186,16 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     {
         let mut live = shared.live();
         live.sockets.insert(conn, s.clone());
-        let step = live.hub.handle(crate::hub::Command::Connect(conn));
+        let step = live.hub.handle(Command::Connect(conn));
         let _ = live.deliver(step);
     }
     s.on(protocol::LOGIN, on_login);
     s.on(protocol::PRIVATE_MESSAGE, on_private_message);
     s.on(protocol::HISTORY, on_history);
     s.on(protocol::LOGOUT, on_logout);
+    s.on(protocol::TAKE, on_take);
+    s.on(protocol::RESOLVE, on_resolve);
+    s.on(protocol::TRANSFER, on_transfer);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -382,8 +426,83 @@ async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) 
 async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
     let _served = turn.ticket.wait().await;
     let mut live = shared.live();
-    let step = live.hub.handle(crate::hub::Command::Disconnect(turn.conn));
+    let step = live.hub.handle(Command::Disconnect(turn.conn));
     live.sockets.remove(&turn.conn);
     let _ = live.deliver(step);
     tracing::debug!(conn = turn.conn.0, online = live.hub.online(), "disconnected");
+}
+
+/// Runs a take, resolve or transfer for `conn`, then stores what changed. Returns the
+/// conversation as it now stands, if the command was done.
+async fn change(
+    shared: &Shared,
+    conn: ConnId,
+    conversation: ConversationId,
+    command: impl FnOnce() -> Command,
+) -> Option<ConversationMeta> {
+    shared.recall(conn, conversation).await;
+    let (outcome, changed) = {
+        let mut live = shared.live();
+        let mut step = live.hub.handle(command());
+        let changed = std::mem::take(&mut step.changed);
+        (live.deliver(step), changed)
+    };
+    tracing::debug!(conn = conn.0, conversation = conversation.0, ?outcome, "conversation change");
+    let now = changed.iter().find(|m| m.id == conversation).cloned();
+    shared.keep(changed).await;
+    now.filter(|_| outcome.is_ok())
+}
+
+async fn on_take(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ConversationRef>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    match payload {
+        Ok(ConversationRef { conversation }) => {
+            change(&shared, conn, conversation, || Command::Take { conn, conversation }).await;
+        }
+        Err(_) => {
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TAKE)));
+        }
+    }
+}
+
+async fn on_resolve(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ConversationRef>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    match payload {
+        Ok(ConversationRef { conversation }) => {
+            change(&shared, conn, conversation, || Command::Resolve { conn, conversation }).await;
+        }
+        Err(_) => {
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::RESOLVE)));
+        }
+    }
+}
+
+async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<Transfer>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let Ok(Transfer { conversation, to, note }) = payload else {
+        let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TRANSFER)));
+        return;
+    };
+    // Any agent account, online or not: an offline one finds it at their next login.
+    let account = match UserName::parse(&to) {
+        Ok(name) => shared.store.agent(&name).await.map_err(internal("looking up an agent")),
+        Err(_) => Ok(None),
+    };
+    let to = match account {
+        Ok(Some(record)) => Assignee { key: AgentKey::of(&record.name), name: record.name },
+        Ok(None) => {
+            let _ = shared.deliver(Hub::refuse(conn, Problem::UnknownAgent(to.trim().to_owned())));
+            return;
+        }
+        Err(problem) => {
+            let _ = shared.deliver(Hub::refuse(conn, problem));
+            return;
+        }
+    };
+    if let Some(meta) = change(&shared, conn, conversation, || Command::Transfer { conn, conversation, to, note }).await {
+        shared.hand_over(&meta).await;
+    }
 }
