@@ -5,10 +5,14 @@
 //! the first page renders; nothing is ever connected there.
 //! Must not: parse wire frames (`client` does) or render anything (`components` do).
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
-use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, History, LoginRequest, LoginSuccess, Role, UserName};
+use crate::protocol::{
+    ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess, Role, UserName,
+};
 
 /// The state of the connection to the server, as shown to the person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +42,8 @@ pub struct ChatState {
     pub to: RwSignal<Option<UserName>>,
     /// The last error the server reported, until dismissed.
     pub error: RwSignal<Option<String>>,
+    /// An agent's console: where each conversation stands, as the server pushes it.
+    pub desk: RwSignal<BTreeMap<ConversationId, ConversationSummary>>,
 }
 
 impl ChatState {
@@ -52,7 +58,17 @@ impl ChatState {
             open: RwSignal::new(None),
             to: RwSignal::new(None),
             error: RwSignal::new(None),
+            desk: RwSignal::new(BTreeMap::new()),
         }
+    }
+
+    /// The summary of the conversation on screen, if it is on the desk.
+    pub fn open_summary(&self) -> Option<ConversationSummary> {
+        let id = match self.open.get()? {
+            Target::Conversation(id) => id,
+            Target::Person(_) => return None,
+        };
+        self.desk.with(|d| d.get(&id).cloned())
     }
 
     /// The conversation on screen, once it has an id.
@@ -131,6 +147,7 @@ impl ChatState {
         self.open.set(None);
         self.to.set(None);
         self.error.set(None);
+        self.desk.set(BTreeMap::new());
     }
 }
 
@@ -149,6 +166,9 @@ pub enum Command {
     Retry(ClientMsgId),
     LoadOlder(ConversationId),
     Logout,
+    Take(ConversationId),
+    Resolve(ConversationId),
+    Transfer { conversation: ConversationId, to: String, note: String },
 }
 
 /// The state plus a way to send commands; provided as context to every view.

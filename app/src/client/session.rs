@@ -10,7 +10,9 @@ use leptos::prelude::*;
 use super::{forget_session, new_client_id, save_session, Credentials, End};
 use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
-use crate::protocol::{ClientEvent, ClientMsgId, HistoryRequest, LoginPayload, Role, SendAck, ServerEvent};
+use crate::protocol::{
+    ClientEvent, ClientMsgId, ConversationRef, HistoryRequest, LoginPayload, Role, SendAck, ServerEvent, Transfer,
+};
 use crate::state::{ChatState, Command, ConnStatus};
 use crate::text::Problem;
 
@@ -58,6 +60,10 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
         }
         // Asked again when the person scrolls up once connected.
         Command::LoadOlder(_) => {}
+        // Desk actions need the server's answer: they are not queued.
+        Command::Take(_) | Command::Resolve(_) | Command::Transfer { .. } => {
+            state.error.set(Some(crate::text::EN.offline_action.to_owned()));
+        }
         Command::Logout => {
             // The token cannot be revoked without a connection; it is forgotten here and
             // expires on the server.
@@ -219,6 +225,9 @@ pub(crate) async fn run(
                             Ok(ServerEvent::UserList(users)) => state.set_users(users),
                             Ok(ServerEvent::Message(message)) => state.receive(message),
                             Ok(ServerEvent::History(page)) => state.history(page),
+                            Ok(ServerEvent::Conversation(summary)) => state.desk.update(|d| {
+                                d.insert(summary.id, summary);
+                            }),
                             Ok(ServerEvent::Error(reason)) => state.error.set(Some(reason)),
                             Err(e) => leptos::logging::warn!("ignoring event {name}: {e}"),
                         }
@@ -251,6 +260,15 @@ pub(crate) async fn run(
                 if let Some(before) = first {
                     send!(encode(&ClientEvent::History(HistoryRequest { conversation, before }), None));
                 }
+            }
+            Input::Command(Command::Take(conversation)) => {
+                send!(encode(&ClientEvent::Take(ConversationRef { conversation }), None));
+            }
+            Input::Command(Command::Resolve(conversation)) => {
+                send!(encode(&ClientEvent::Resolve(ConversationRef { conversation }), None));
+            }
+            Input::Command(Command::Transfer { conversation, to, note }) => {
+                send!(encode(&ClientEvent::Transfer(Transfer { conversation, to, note }), None));
             }
             Input::Command(Command::Logout) => {
                 send!(encode(&ClientEvent::Logout, None));

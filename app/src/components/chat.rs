@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use super::use_chat;
 use super::user_list::UserList;
 use crate::inbox::{Delivery, Outgoing, Target};
-use crate::protocol::{ChatMessage, MessageText, Role, UserName};
+use crate::protocol::{ChatMessage, MessageText, Role, Status, UserName};
 use crate::state::{Chat, Command, ConnStatus};
 use crate::text::EN;
 
@@ -35,11 +35,6 @@ pub fn ChatView() -> impl IntoView {
         state.inbox.with(|i| i.outgoing_for(&target).cloned().collect::<Vec<_>>())
     };
     let more = move || open_id().is_some_and(|id| state.inbox.with(|i| i.threads.get(&id).is_some_and(|t| t.more)));
-    let title = move || match state.open.get() {
-        Some(Target::Person(name)) => Some(name.to_string()),
-        Some(Target::Conversation(id)) => state.inbox.with(|i| i.threads.get(&id).map(|t| t.customer.to_string())),
-        None => None,
-    };
     let online = move || state.conn.get() == ConnStatus::Connected;
     let load_older = move || {
         if let Some(id) = open_id() {
@@ -118,7 +113,7 @@ pub fn ChatView() -> impl IntoView {
                             </label>
                         }
                     >
-                        <h2 class="peer" data-testid="peer">{move || title().unwrap_or_else(|| EN.pick_conversation.to_owned())}</h2>
+                        <DeskBar/>
                     </Show>
                     <ul
                         class="messages"
@@ -201,5 +196,70 @@ fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
                 })}
             </p>
         </li>
+    }
+}
+
+/// For agents: whose the open conversation is, and what they can do with it (take it,
+/// resolve it, hand it to another agent with a note).
+#[component]
+fn DeskBar() -> impl IntoView {
+    let chat = use_chat();
+    let state = chat.state;
+    let title = move || match state.open.get() {
+        Some(Target::Person(name)) => Some(name.to_string()),
+        Some(Target::Conversation(id)) => state
+            .inbox
+            .with(|i| i.threads.get(&id).map(|t| t.customer.to_string()))
+            .or_else(|| state.desk.with(|d| d.get(&id).map(|s| s.customer.to_string()))),
+        None => None,
+    };
+    let summary = move || state.open_summary();
+    let me = move || state.me.get().map(|m| m.name);
+    let mine = move || summary().is_some_and(|s| s.status == Status::Open && s.assignee == me());
+    let takeable = move || summary().is_some_and(|s| !(s.status == Status::Open && s.assignee == me()));
+    let status = move || {
+        summary().map(|s| match s.status {
+            Status::New => EN.status_new.to_owned(),
+            Status::Queued => EN.status_queued.to_owned(),
+            Status::Open => format!("{} · {}", EN.status_open, s.assignee.map(|a| a.to_string()).unwrap_or_default()),
+            Status::Resolved => EN.status_resolved.to_owned(),
+        })
+    };
+    let note = move || summary().filter(|_| mine()).and_then(|s| s.note);
+    let to = RwSignal::new(String::new());
+    let note_draft = RwSignal::new(String::new());
+    let act = move |make: fn(crate::protocol::ConversationId) -> Command| {
+        if let Some(s) = summary() {
+            chat.send(make(s.id));
+        }
+    };
+    let transfer = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(s) = summary() else { return };
+        let target = to.get_untracked();
+        if target.trim().is_empty() {
+            return;
+        }
+        chat.send(Command::Transfer { conversation: s.id, to: target, note: note_draft.get_untracked() });
+        to.set(String::new());
+        note_draft.set(String::new());
+    };
+    view! {
+        <div class="desk-bar">
+            <h2 class="peer" data-testid="peer">{move || title().unwrap_or_else(|| EN.pick_conversation.to_owned())}</h2>
+            {move || status().map(|s| view! { <span class="badge" data-testid="status">{s}</span> })}
+            <Show when=takeable>
+                <button type="button" data-testid="take" on:click=move |_| act(Command::Take)>{EN.take}</button>
+            </Show>
+            <Show when=mine>
+                <button type="button" data-testid="resolve" on:click=move |_| act(Command::Resolve)>{EN.resolve}</button>
+                <form class="transfer" on:submit=transfer>
+                    <input type="text" data-testid="transfer-to" aria-label=EN.transfer_to placeholder=EN.transfer_to bind:value=to/>
+                    <input type="text" data-testid="transfer-note" aria-label=EN.transfer_note placeholder=EN.transfer_note bind:value=note_draft/>
+                    <button type="submit" data-testid="transfer">{EN.transfer}</button>
+                </form>
+            </Show>
+            {move || note().map(|n| view! { <p class="note" data-testid="note">{EN.note_from_transfer} " " {n}</p> })}
+        </div>
     }
 }

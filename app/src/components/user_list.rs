@@ -1,11 +1,12 @@
 //! The side list. A customer sees the agents online (a click addresses one of them); an
-//! agent sees conversations and online customers, with unread counts (a click opens one).
+//! agent sees their console: their conversations, the ones waiting, and the others (online
+//! customers and everyone else's), with unread counts; a click opens one.
 
 use leptos::prelude::*;
 
 use super::use_chat;
 use crate::inbox::Target;
-use crate::protocol::{ConversationId, Role, UserName};
+use crate::protocol::{ConversationId, Role, Status, UserName};
 use crate::text::EN;
 
 /// One row of an agent's list.
@@ -13,6 +14,14 @@ use crate::text::EN;
 struct Row {
     customer: UserName,
     conversation: Option<ConversationId>,
+}
+
+/// The parts of an agent's list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Mine,
+    Waiting,
+    Others,
 }
 
 #[component]
@@ -24,20 +33,34 @@ pub fn UserList() -> impl IntoView {
         let me = me();
         state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
     };
-    // An agent's rows: every conversation held, then online customers without one yet.
-    let rows = move || {
+    // An agent's rows in one section: every conversation held or on the desk, then
+    // online customers without one yet (among the others).
+    let rows = move |section: Section| {
         let online = others();
+        let me = me();
+        let desk = state.desk.get();
+        let section_of = |id: Option<ConversationId>| match id.and_then(|id| desk.get(&id)) {
+            Some(s) if s.status == Status::Open && s.assignee == me => Section::Mine,
+            Some(s) if s.status == Status::Queued => Section::Waiting,
+            _ => Section::Others,
+        };
         state.inbox.with(|inbox| {
             let mut rows: Vec<Row> = inbox
                 .threads
                 .iter()
                 .map(|(id, t)| Row { customer: t.customer.clone(), conversation: Some(*id) })
                 .collect();
+            for (id, summary) in &desk {
+                if !inbox.threads.contains_key(id) {
+                    rows.push(Row { customer: summary.customer.clone(), conversation: Some(*id) });
+                }
+            }
             for name in online {
                 if !rows.iter().any(|r| r.customer == name) {
                     rows.push(Row { customer: name, conversation: None });
                 }
             }
+            rows.retain(|r| section_of(r.conversation) == section);
             rows.sort_by_key(|r| r.customer.as_str().to_lowercase());
             rows
         })
@@ -79,12 +102,12 @@ pub fn UserList() -> impl IntoView {
         }
     };
 
-    let conversations_view = move || {
+    let section_view = move |section: Section, heading: &'static str, testid: &'static str| {
         view! {
-            <h2>{EN.conversations_heading}</h2>
-            <ul data-testid="user-list">
+            <h2>{heading}</h2>
+            <ul data-testid=testid>
                 <For
-                    each=rows
+                    each=move || rows(section)
                     key=|row| row.clone()
                     children=move |row| {
                         let Row { customer, conversation } = row;
@@ -103,6 +126,15 @@ pub fn UserList() -> impl IntoView {
                         let unread = Memo::new(move |_| {
                             conversation.map(|id| state.inbox.with(|i| i.threads.get(&id).map(|t| t.unread).unwrap_or(0))).unwrap_or(0)
                         });
+                        // Whose it is, when it is someone else's.
+                        let owner = move || {
+                            let summary = conversation.and_then(|id| state.desk.with(|d| d.get(&id).cloned()))?;
+                            match summary.status {
+                                Status::Open if summary.assignee != me() => summary.assignee.map(|a| a.to_string()),
+                                Status::Resolved => Some(EN.status_resolved.to_owned()),
+                                _ => None,
+                            }
+                        };
                         view! {
                             <li class="user" class:selected=selected class:offline=move || !online.get()>
                                 <button
@@ -117,6 +149,7 @@ pub fn UserList() -> impl IntoView {
                                     <Show when=move || !online.get()>
                                         <span class="presence">{EN.offline_badge}</span>
                                     </Show>
+                                    {move || owner().map(|o| view! { <span class="owner" data-testid="owner">{o}</span> })}
                                     <Show when=move || { unread.get() > 0 }>
                                         <span class="unread" data-testid="unread">{unread}</span>
                                     </Show>
@@ -126,6 +159,13 @@ pub fn UserList() -> impl IntoView {
                     }
                 />
             </ul>
+        }
+    };
+    let conversations_view = move || {
+        view! {
+            {section_view(Section::Mine, EN.mine_heading, "mine")}
+            {section_view(Section::Waiting, EN.queue_heading, "waiting")}
+            {section_view(Section::Others, EN.others_heading, "others")}
         }
     };
 
