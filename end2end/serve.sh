@@ -10,4 +10,7 @@ export DATABASE_URL="sqlite://$dir/e2e.db"
 export RUST_LOG=${RUST_LOG:-warn}
 export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
 printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add Support
+# Two more for the console test, which needs agents nobody else has given work to.
+printf '%s\n' amy-pass-1 | target/debug/server agent add Amy
+printf '%s\n' ben-pass-1 | target/debug/server agent add Ben
 target/debug/server

@@ -1,0 +1,68 @@
+// The agent console: two agents and three customers. The queue spreads the work, unread
+// counts rise and clear, and a transfer carries a note the customer never sees.
+import { test, expect, Page } from '@playwright/test';
+import { find, open, loginAgent, loginCustomer, openConversation, send, expectLastMessage, expectNoProblems } from './helpers';
+
+/** The customers in one section of an agent's console. */
+async function section(page: Page, testid: 'mine' | 'waiting' | 'others'): Promise<string[]> {
+  return page.getByTestId(testid).getByTestId('user').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name') ?? ''));
+}
+
+test('the queue spreads the work, a transfer carries a note, unread counts rise and clear', async ({ browser }) => {
+  const amy = await open(browser);
+  const ben = await open(browser);
+  await loginAgent(amy.page, 'Amy', 'amy-pass-1');
+  await loginAgent(ben.page, 'Ben', 'ben-pass-1');
+
+  const names = ['Lia', 'Max', 'Nia'];
+  const customers = [];
+  for (const name of names) {
+    const c = await open(browser);
+    await loginCustomer(c.page, name);
+    await send(c.page, `${name} needs help`);
+    await expectLastMessage(c.page, `${name} needs help`, true);
+    customers.push(c);
+  }
+
+  // Balanced: two for one agent, one for the other, each conversation with exactly one.
+  await expect.poll(async () => (await section(amy.page, 'mine')).length + (await section(ben.page, 'mine')).length).toBe(3);
+  const amys = await section(amy.page, 'mine');
+  const bens = await section(ben.page, 'mine');
+  expect([amys.length, bens.length].sort()).toEqual([1, 2]);
+  expect([...amys, ...bens].sort()).toEqual(names);
+
+  // The agent with two: the one not open shows an unread count, which clears on opening.
+  const [busy, busyPage, other] = amys.length === 2 ? [amys, amy.page, ben.page] : [bens, ben.page, amy.page];
+  const second = busy[1];
+  const row = find.user(busyPage, second);
+  await expect(row.getByTestId('unread')).toHaveText('1');
+  const writer = customers[names.indexOf(second)];
+  await send(writer.page, 'Still there?');
+  await expect(row.getByTestId('unread')).toHaveText('2');
+  await openConversation(busyPage, second);
+  await expect(row.getByTestId('unread')).toHaveCount(0);
+  await expectLastMessage(busyPage, 'Still there?', false);
+
+  // Transfer it to the other agent with a note.
+  const otherName = busyPage === amy.page ? 'Ben' : 'Amy';
+  await busyPage.getByTestId('transfer-to').fill(otherName);
+  await busyPage.getByTestId('transfer-note').fill('Wants a refund, order 1042');
+  await busyPage.getByTestId('transfer').click();
+  await expect.poll(() => section(other, 'mine')).toContain(second);
+  await expect.poll(() => section(busyPage, 'mine')).not.toContain(second);
+  await openConversation(other, second);
+  await expect(other.getByTestId('note')).toContainText('Wants a refund, order 1042');
+  await expectLastMessage(other, 'Still there?', false);
+
+  // The customer saw none of it, and the new agent's answer reaches them.
+  await expect(writer.page.getByText('Wants a refund')).toHaveCount(0);
+  await send(other, 'I can help with the refund');
+  await expectLastMessage(writer.page, 'I can help with the refund', false);
+
+  // Resolved: the badge says so.
+  await other.getByTestId('resolve').click();
+  await expect(other.getByTestId('status')).toHaveText('resolved');
+
+  expectNoProblems(amy, ben, ...customers);
+  for (const p of [amy, ben, ...customers]) await p.context.close();
+});
