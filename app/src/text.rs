@@ -133,6 +133,7 @@ pub struct Ui {
     pub status_resolved: &'static str,
     pub status_new: &'static str,
     pub offline_action: &'static str,
+    pub new_message_from: &'static str,
 }
 
 pub const EN: Ui = Ui {
@@ -183,4 +184,5 @@ pub const EN: Ui = Ui {
     status_resolved: "resolved",
     status_new: "new",
     offline_action: "You are offline; try again once the connection is back.",
+    new_message_from: "New message from",
 };

@@ -66,3 +66,59 @@ test('the queue spreads the work, a transfer carries a note, unread counts rise 
   expectNoProblems(amy, ben, ...customers);
   for (const p of [amy, ben, ...customers]) await p.context.close();
 });
+
+test('an agent in another tab hears a tone, gets a notification, and sees the count in the title', async ({ browser }) => {
+  const context = await browser.newContext();
+  // Stand-ins for what a headless browser cannot do: notifications, sound, a hidden tab.
+  await context.addInitScript(() => {
+    const w = window as any;
+    w.__notes = [];
+    w.__tones = 0;
+    w.__hidden = false;
+    w.Notification = class {
+      static permission = 'granted';
+      static requestPermission() { return Promise.resolve('granted'); }
+      constructor(title: string, options?: { body?: string }) { w.__notes.push({ title, body: options?.body }); }
+    };
+    w.AudioContext = class {
+      currentTime = 0;
+      destination = {};
+      createOscillator() { return { frequency: { value: 0 }, connect() {}, start() { w.__tones += 1; }, stop() {} }; }
+      createGain() { return { gain: { value: 0 }, connect() {} }; }
+    };
+    Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => w.__hidden });
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto('/');
+  await expect(find.connection(page)).toHaveText('Connected');
+  await loginAgent(page, 'Amy', 'amy-pass-1');
+  await expect(find.me(page)).toHaveText('Amy');
+
+  const rosa = await open(browser);
+  await loginCustomer(rosa.page, 'Rosa');
+  await send(rosa.page, 'Hello, is anyone there?');
+  await expectLastMessage(page, 'Hello, is anyone there?', false);
+  // Visible tab: no tone, no notification.
+  expect(await page.evaluate(() => [(window as any).__tones, (window as any).__notes.length])).toEqual([0, 0]);
+
+  // Another customer writes while the agent's tab is hidden.
+  await page.evaluate(() => { (window as any).__hidden = true; });
+  const sam = await open(browser);
+  await loginCustomer(sam.page, 'Sam');
+  await send(sam.page, 'I need a hand with my account');
+  await expect.poll(() => page.evaluate(() => (window as any).__notes)).toEqual([
+    { title: 'New message from Sam', body: 'I need a hand with my account' },
+  ]);
+  expect(await page.evaluate(() => (window as any).__tones)).toBe(1);
+  await expect(page).toHaveTitle('(1) Support chat');
+  // Reading it clears the count.
+  await page.evaluate(() => { (window as any).__hidden = false; });
+  await openConversation(page, 'Sam');
+  await expect(page).toHaveTitle('Support chat');
+
+  expect(problems).toEqual([]);
+  expectNoProblems(rosa, sam);
+  for (const c of [context, rosa.context, sam.context]) await c.close();
+});

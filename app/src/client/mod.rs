@@ -11,6 +11,7 @@
 //! The websocket transport alone is enough for every browser this product supports; the
 //! long-polling transport stays available on the server for tutorial-era clients.
 
+pub mod notify;
 mod session;
 
 use futures::channel::mpsc;

@@ -223,7 +223,10 @@ pub(crate) async fn run(
                                 state.login_error.set(Some(reason));
                             }
                             Ok(ServerEvent::UserList(users)) => state.set_users(users),
-                            Ok(ServerEvent::Message(message)) => state.receive(message),
+                            Ok(ServerEvent::Message(message)) => {
+                                super::notify::new_message(&message);
+                                state.receive(message);
+                            }
                             Ok(ServerEvent::History(page)) => state.history(page),
                             Ok(ServerEvent::Conversation(summary)) => state.desk.update(|d| {
                                 d.insert(summary.id, summary);

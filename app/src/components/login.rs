@@ -26,6 +26,12 @@ pub fn LoginView() -> impl IntoView {
         let role = if is_agent.get_untracked() { Role::Agent } else { Role::Customer };
         let password = (role == Role::Agent).then(|| password.get_untracked());
         state.login_error.set(None);
+        // Agents want to hear about new messages while in another tab; the browser only
+        // asks the person from within a click like this one.
+        #[cfg(feature = "hydrate")]
+        if role == Role::Agent {
+            crate::client::notify::ask_permission();
+        }
         chat.send(Command::Login(LoginRequest { name: name.get_untracked(), role, password, ..LoginRequest::default() }));
     };
 

@@ -48,7 +48,11 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/chat.css"/>
-        <Title text=EN.title/>
+        // The unread count in the tab title, for whoever keeps the chat in a background tab.
+        <Title text=move || match state.inbox.with(|i| i.unread_total()) {
+            0 => EN.title.to_owned(),
+            n => format!("({n}) {}", EN.title),
+        }/>
         <div class="app">
             <header class="topbar">
                 <h1>{EN.title}</h1>
