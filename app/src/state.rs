@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
     ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess, Role, UserName,
+    TYPING_SHOWN_MS,
 };
 
 /// The state of the connection to the server, as shown to the person.
@@ -44,6 +45,8 @@ pub struct ChatState {
     pub error: RwSignal<Option<String>>,
     /// An agent's console: where each conversation stands, as the server pushes it.
     pub desk: RwSignal<BTreeMap<ConversationId, ConversationSummary>>,
+    /// Who is typing in which conversation, and until when (ms since the epoch).
+    pub typing: RwSignal<BTreeMap<ConversationId, (UserName, u64)>>,
 }
 
 impl ChatState {
@@ -59,6 +62,21 @@ impl ChatState {
             to: RwSignal::new(None),
             error: RwSignal::new(None),
             desk: RwSignal::new(BTreeMap::new()),
+            typing: RwSignal::new(BTreeMap::new()),
+        }
+    }
+
+    /// Someone is typing in `id` as of `now_ms`; shown for [`TYPING_SHOWN_MS`] unless renewed.
+    pub fn typing(&self, id: ConversationId, from: UserName, now_ms: u64) {
+        self.typing.update(|t| {
+            t.insert(id, (from, now_ms + TYPING_SHOWN_MS));
+        });
+    }
+
+    /// Forgets typing indicators that ran out by `now_ms`.
+    pub fn expire_typing(&self, now_ms: u64) {
+        if self.typing.with_untracked(|t| t.values().any(|(_, until)| *until <= now_ms)) {
+            self.typing.update(|t| t.retain(|_, (_, until)| *until > now_ms));
         }
     }
 
@@ -102,6 +120,12 @@ impl ChatState {
             // An agent with nothing open sees the first message that comes in.
             None => self.open.set(Some(Target::Conversation(message.conversation))),
             _ => {}
+        }
+        // Their message is what they were typing.
+        if self.typing.with_untracked(|t| t.get(&message.conversation).is_some_and(|(n, _)| *n == message.from)) {
+            self.typing.update(|t| {
+                t.remove(&message.conversation);
+            });
         }
         let open = self.open_conversation();
         self.inbox.update(|inbox| {
@@ -169,6 +193,8 @@ pub enum Command {
     Take(ConversationId),
     Resolve(ConversationId),
     Transfer { conversation: ConversationId, to: String, note: String },
+    /// The person is typing in the open conversation.
+    Typing,
 }
 
 /// The state plus a way to send commands; provided as context to every view.

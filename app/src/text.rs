@@ -134,6 +134,7 @@ pub struct Ui {
     pub status_new: &'static str,
     pub offline_action: &'static str,
     pub new_message_from: &'static str,
+    pub is_typing: &'static str,
 }
 
 pub const EN: Ui = Ui {
@@ -185,4 +186,5 @@ pub const EN: Ui = Ui {
     status_new: "new",
     offline_action: "You are offline; try again once the connection is back.",
     new_message_from: "New message from",
+    is_typing: "is typing…",
 };

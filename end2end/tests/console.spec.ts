@@ -122,3 +122,27 @@ test('an agent in another tab hears a tone, gets a notification, and sees the co
   expectNoProblems(rosa, sam);
   for (const c of [context, rosa.context, sam.context]) await c.close();
 });
+
+test('each side sees the other typing, and only in that conversation', async ({ browser }) => {
+  const ben = await open(browser);
+  await loginAgent(ben.page, 'Ben', 'ben-pass-1');
+  const tom = await open(browser);
+  await loginCustomer(tom.page, 'Tom');
+  await send(tom.page, 'Quick question');
+  await openConversation(ben.page, 'Tom');
+  await expectLastMessage(ben.page, 'Quick question', false);
+  const uma = await open(browser);
+  await loginCustomer(uma.page, 'Uma');
+
+  await tom.page.getByTestId('composer').fill('About my');
+  await expect(ben.page.getByTestId('typing')).toHaveText('Tom is typing…');
+  await ben.page.getByTestId('composer').fill('Sure, go');
+  await expect(tom.page.getByTestId('typing')).toHaveText('Ben is typing…');
+  await expect(uma.page.getByTestId('typing')).toHaveCount(0);
+  // The message replaces the indicator.
+  await send(ben.page, 'Sure, go ahead');
+  await expectLastMessage(tom.page, 'Sure, go ahead', false);
+  await expect(tom.page.getByTestId('typing')).toHaveCount(0);
+  expectNoProblems(ben, tom, uma);
+  for (const p of [ben, tom, uma]) await p.context.close();
+});

@@ -12,7 +12,9 @@ use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
 use crate::protocol::{
     ClientEvent, ClientMsgId, ConversationRef, HistoryRequest, LoginPayload, Role, SendAck, ServerEvent, Transfer,
+    TypingRequest, TYPING_EVERY_MS,
 };
+use crate::inbox::Target;
 use crate::state::{ChatState, Command, ConnStatus};
 use crate::text::Problem;
 
@@ -60,6 +62,8 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
         }
         // Asked again when the person scrolls up once connected.
         Command::LoadOlder(_) => {}
+        // Nobody hears typing while offline.
+        Command::Typing => {}
         // Desk actions need the server's answer: they are not queued.
         Command::Take(_) | Command::Resolve(_) | Command::Transfer { .. } => {
             state.error.set(Some(crate::text::EN.offline_action.to_owned()));
@@ -117,6 +121,7 @@ pub(crate) async fn run(
     // Messages sent on this connection whose acknowledgement has not come yet.
     let mut awaiting: HashMap<u64, ClientMsgId> = HashMap::new();
     let mut next_ack = 0u64;
+    let mut typing_sent = 0.0;
 
     macro_rules! send {
         ($msg:expr) => {
@@ -231,6 +236,7 @@ pub(crate) async fn run(
                             Ok(ServerEvent::Conversation(summary)) => state.desk.update(|d| {
                                 d.insert(summary.id, summary);
                             }),
+                            Ok(ServerEvent::Typing(t)) => state.typing(t.conversation, t.from, now_ms() as u64),
                             Ok(ServerEvent::Error(reason)) => state.error.set(Some(reason)),
                             Err(e) => leptos::logging::warn!("ignoring event {name}: {e}"),
                         }
@@ -248,6 +254,8 @@ pub(crate) async fn run(
             }
             Input::Command(command @ Command::Login(_)) => while_offline(state, command, credentials),
             Input::Command(Command::Send(text)) => {
+                // The next keystroke starts a new message: say so at once.
+                typing_sent = 0.0;
                 if let Some(outgoing) = queue(state, text) {
                     send_message!(outgoing);
                 }
@@ -262,6 +270,18 @@ pub(crate) async fn run(
                 let first = state.inbox.with_untracked(|i| i.threads.get(&conversation).and_then(|t| t.messages.keys().next().copied()));
                 if let Some(before) = first {
                     send!(encode(&ClientEvent::History(HistoryRequest { conversation, before }), None));
+                }
+            }
+            Input::Command(Command::Typing) => {
+                let conversation = match state.open.get_untracked() {
+                    Some(Target::Conversation(id)) => Some(id),
+                    _ => None,
+                };
+                let is_customer = state.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Customer));
+                if (is_customer || conversation.is_some()) && now_ms() - typing_sent >= TYPING_EVERY_MS as f64 {
+                    typing_sent = now_ms();
+                    let conversation = if is_customer { None } else { conversation };
+                    send!(encode(&ClientEvent::Typing(TypingRequest { conversation }), None));
                 }
             }
             Input::Command(Command::Take(conversation)) => {
@@ -282,6 +302,7 @@ pub(crate) async fn run(
                 return End::LoggedOut;
             }
             Input::Tick => {
+                state.expire_typing(now_ms() as u64);
                 if now_ms() - last_heard > silence_limit_ms {
                     leptos::logging::warn!("no word from the server for {silence_limit_ms} ms; reconnecting");
                     let _ = write.close().await;

@@ -36,6 +36,7 @@ pub fn ChatView() -> impl IntoView {
     };
     let more = move || open_id().is_some_and(|id| state.inbox.with(|i| i.threads.get(&id).is_some_and(|t| t.more)));
     let online = move || state.conn.get() == ConnStatus::Connected;
+    let typing_now = move || open_id().and_then(|id| state.typing.with(|t| t.get(&id).map(|(n, _)| n.to_string())));
     let load_older = move || {
         if let Some(id) = open_id() {
             if more() {
@@ -145,6 +146,9 @@ pub fn ChatView() -> impl IntoView {
                             <li class="empty">{EN.no_messages}</li>
                         </Show>
                     </ul>
+                    {move || typing_now().map(|name| view! {
+                        <p class="typing" data-testid="typing" aria-live="polite">{name} " " {EN.is_typing}</p>
+                    })}
                     <form class="composer" on:submit=submit>
                         <input
                             type="text"
@@ -153,6 +157,7 @@ pub fn ChatView() -> impl IntoView {
                             placeholder=EN.message_placeholder
                             maxlength="4000"
                             bind:value=draft
+                            on:input=move |_| chat.send(Command::Typing)
                         />
                         <button type="submit" data-testid="send">{EN.send_button}</button>
                     </form>

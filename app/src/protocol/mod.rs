@@ -43,6 +43,13 @@ pub const TAKE: &str = "take";
 pub const RESOLVE: &str = "resolve";
 /// agent → server: hand a conversation to another agent, with a note ([`Transfer`]).
 pub const TRANSFER: &str = "transfer";
+/// client → server: this person is typing ([`TypingRequest`]); server → the other side of
+/// the conversation: [`Typing`]. Clients send it at most every [`TYPING_EVERY_MS`].
+pub const TYPING: &str = "typing";
+/// How often a client says it is still typing, and how much more often the server passes on.
+pub const TYPING_EVERY_MS: u64 = 2000;
+/// How long a typing indicator stays without news.
+pub const TYPING_SHOWN_MS: u64 = 4000;
 
 /// Longest accepted display name, in characters, after trimming.
 pub const NAME_MAX_CHARS: usize = 32;
@@ -324,6 +331,21 @@ pub struct Transfer {
     pub note: String,
 }
 
+/// The `typing` payload from a client: an agent names the conversation; a customer types
+/// in their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+}
+
+/// Someone on the other side of a conversation is typing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub conversation: ConversationId,
+    pub from: UserName,
+}
+
 /// A page of one conversation, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
@@ -371,6 +393,7 @@ pub enum ServerEvent {
     Error(String),
     History(History),
     Conversation(ConversationSummary),
+    Typing(Typing),
 }
 
 impl ServerEvent {
@@ -383,6 +406,7 @@ impl ServerEvent {
             ServerEvent::Error(_) => ERROR,
             ServerEvent::History(_) => HISTORY,
             ServerEvent::Conversation(_) => CONVERSATION,
+            ServerEvent::Typing(_) => TYPING,
         }
     }
 
@@ -399,6 +423,7 @@ impl ServerEvent {
             ERROR => ServerEvent::Error(de(data)?),
             HISTORY => ServerEvent::History(de(data)?),
             CONVERSATION => ServerEvent::Conversation(de(data)?),
+            TYPING => ServerEvent::Typing(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -416,6 +441,7 @@ pub enum ClientEvent {
     Take(ConversationRef),
     Resolve(ConversationRef),
     Transfer(Transfer),
+    Typing(TypingRequest),
 }
 
 impl ClientEvent {
@@ -428,6 +454,7 @@ impl ClientEvent {
             ClientEvent::Take(_) => TAKE,
             ClientEvent::Resolve(_) => RESOLVE,
             ClientEvent::Transfer(_) => TRANSFER,
+            ClientEvent::Typing(_) => TYPING,
         }
     }
 }

@@ -14,7 +14,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::protocol::{ConversationId, LoginSuccess, MessageText, PrivateMessage, Role, ServerEvent, Status, UserName};
+use app::protocol::{
+    ConversationId, LoginSuccess, MessageText, PrivateMessage, Role, ServerEvent, Status, Typing, UserName, TYPING_EVERY_MS,
+};
 use app::text::Problem;
 
 use crate::model::{name_key, AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage};
@@ -45,6 +47,8 @@ pub enum Command {
     Resolve { conn: ConnId, conversation: ConversationId },
     /// The agent who has a conversation hands it to another agent account.
     Transfer { conn: ConnId, conversation: ConversationId, to: Assignee, note: String },
+    /// Someone is typing (an agent in `conversation`; a customer in their own).
+    Typing { conn: ConnId, conversation: Option<ConversationId>, now_ms: u64 },
 }
 
 /// An established login.
@@ -128,6 +132,8 @@ pub struct Hub {
     capacity: usize,
     /// Conversations changed by the command being handled (see [`Step::changed`]).
     changed: Vec<ConversationMeta>,
+    /// When each identity's typing was last passed on, per conversation.
+    typing: HashMap<(Identity, ConversationId), u64>,
 }
 
 impl Hub {
@@ -288,7 +294,44 @@ impl Hub {
             Command::Take { conn, conversation } => self.take(conn, conversation),
             Command::Resolve { conn, conversation } => self.resolve(conn, conversation),
             Command::Transfer { conn, conversation, to, note } => self.transfer(conn, conversation, to, note),
+            Command::Typing { conn, conversation, now_ms } => self.typing(conn, conversation, now_ms),
         }
+    }
+
+    /// Passes "typing" to the other side of the conversation only: the customer, or the
+    /// agent who has it (every agent while it waits). At most once per
+    /// [`TYPING_EVERY_MS`] per person and conversation, whatever clients send.
+    fn typing(&mut self, conn: ConnId, conversation: Option<ConversationId>, now_ms: u64) -> Step {
+        let Some(who) = self.identity(conn).cloned() else { return Self::refuse(conn, Problem::NotLoggedIn) };
+        let id = match (&who, conversation) {
+            (Identity::Customer(c), _) => self.by_customer.get(c).copied(),
+            (Identity::Agent(_), id) => id.filter(|id| self.conversations.contains_key(id)),
+        };
+        let (Some(id), Some(from)) = (id, self.present.get(&who).map(|p| p.name.clone())) else {
+            return Self::refuse(conn, Problem::UnknownConversation);
+        };
+        let last = self.typing.entry((who.clone(), id)).or_insert(0);
+        if *last != 0 && now_ms < *last + TYPING_EVERY_MS / 2 {
+            return Step::new(Ok(Outcome::Delivered), vec![]);
+        }
+        *last = now_ms;
+        let meta = &self.conversations[&id];
+        let viewers: Vec<Identity> = match &who {
+            Identity::Agent(_) => vec![Identity::Customer(meta.customer)],
+            Identity::Customer(_) => match (&meta.status, &meta.assignee) {
+                (Status::Open, Some(a)) => vec![Identity::Agent(a.key.clone())],
+                (Status::Queued, _) => self.agents.values().cloned().collect(),
+                _ => vec![],
+            },
+        };
+        let event = ServerEvent::Typing(Typing { conversation: id, from });
+        let outbound = viewers
+            .iter()
+            .filter(|v| **v != who)
+            .flat_map(|v| self.conns_of(v))
+            .map(|to| Outbound { to, event: event.clone() })
+            .collect();
+        Step::new(Ok(Outcome::Delivered), outbound)
     }
 
     /// The agent on `conn` and the conversation they act on.

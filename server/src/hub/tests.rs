@@ -639,3 +639,39 @@ fn a_resolved_conversation_reopens_when_the_customer_writes_again() {
     w.send(cat, "", "and another");
     assert_eq!(w.meta("cat").status, Status::Queued);
 }
+
+fn typing_for(step: &Step, conn: ConnId) -> Vec<String> {
+    step.outbound
+        .iter()
+        .filter(|o| o.to == conn)
+        .filter_map(|o| match &o.event {
+            ServerEvent::Typing(t) => Some(t.from.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn typing_reaches_the_other_side_of_that_conversation_only_and_is_throttled() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    let dan = w.customer("dan");
+    w.send(cat, "amy", "hi");
+    let cats = w.meta("cat").id;
+
+    let step = w.run(Command::Typing { conn: cat, conversation: None, now_ms: 1_000 });
+    assert_eq!(typing_for(&step, amy), vec!["cat"], "the agent who has it");
+    assert!(typing_for(&step, bob).is_empty() && typing_for(&step, dan).is_empty() && typing_for(&step, cat).is_empty());
+    // Again at once: dropped; a while later: passed on.
+    assert!(w.run(Command::Typing { conn: cat, conversation: None, now_ms: 1_200 }).outbound.is_empty());
+    assert_eq!(typing_for(&w.run(Command::Typing { conn: cat, conversation: None, now_ms: 2_500 }), amy), vec!["cat"]);
+
+    let step = w.run(Command::Typing { conn: amy, conversation: Some(cats), now_ms: 3_000 });
+    assert_eq!(typing_for(&step, cat), vec!["amy"]);
+    assert!(typing_for(&step, dan).is_empty(), "another customer learns nothing");
+    // A customer cannot aim at someone else's conversation: theirs is used.
+    let step = w.run(Command::Typing { conn: dan, conversation: Some(cats), now_ms: 3_000 });
+    assert!(typing_for(&step, amy).is_empty() && typing_for(&step, cat).is_empty());
+}

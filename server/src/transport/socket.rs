@@ -28,7 +28,7 @@ use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use crate::store::{SessionOwner, Store};
 use app::protocol::{
     self, ConversationId, ConversationRef, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck,
-    ServerEvent, Transfer, UserName,
+    ServerEvent, Transfer, TypingRequest, UserName,
 };
 use app::text::Problem;
 
@@ -196,6 +196,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     s.on(protocol::TAKE, on_take);
     s.on(protocol::RESOLVE, on_resolve);
     s.on(protocol::TRANSFER, on_transfer);
+    s.on(protocol::TYPING, on_typing);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -505,4 +506,16 @@ async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payl
     if let Some(meta) = change(&shared, conn, conversation, || Command::Transfer { conn, conversation, to, note }).await {
         shared.hand_over(&meta).await;
     }
+}
+
+async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<TypingRequest>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let step = match payload {
+        Ok(TypingRequest { conversation }) => {
+            shared.live().hub.handle(Command::Typing { conn, conversation, now_ms: now_ms() })
+        }
+        Err(_) => Hub::refuse(conn, Problem::Malformed(protocol::TYPING)),
+    };
+    let _ = shared.deliver(step);
 }
