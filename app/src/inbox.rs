@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, Cursor, History, PrivateMessage, UserName};
+use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage, UserName};
 
 /// Where a message written here goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,11 +31,13 @@ pub struct Thread {
     pub more: bool,
     /// Messages from others received while the thread was not open.
     pub unread: usize,
+    /// Internal notes (agents only), by id.
+    pub notes: BTreeMap<u64, Note>,
 }
 
 impl Thread {
     fn new(customer: UserName) -> Self {
-        Self { customer, messages: BTreeMap::new(), more: false, unread: 0 }
+        Self { customer, messages: BTreeMap::new(), more: false, unread: 0, notes: BTreeMap::new() }
     }
 
     /// The highest sequence number up to which nothing is missing, counting from the
@@ -132,12 +134,28 @@ impl Inbox {
         if first_held.is_none() || first_new.is_some_and(|s| Some(s) <= first_held) {
             thread.more = page.more;
         }
+        for note in page.notes {
+            thread.notes.insert(note.id, note);
+        }
         for message in page.messages {
             if let Some(client_id) = message.is_self.then_some(message.client_id.as_ref()).flatten() {
                 self.outbox.retain(|o| &o.client_id != client_id);
             }
             thread.messages.entry(message.seq).or_insert(message);
         }
+    }
+
+    /// Takes an internal note (agents only).
+    pub fn note(&mut self, note: Note, customer: Option<UserName>) {
+        let Some(thread) = self.threads.get_mut(&note.conversation) else {
+            if let Some(customer) = customer {
+                let mut thread = Thread::new(customer);
+                thread.notes.insert(note.id, note.clone());
+                self.threads.insert(note.conversation, thread);
+            }
+            return;
+        };
+        thread.notes.insert(note.id, note);
     }
 
     /// What the server should resend after a reconnect: per conversation, everything
@@ -275,7 +293,13 @@ mod tests {
         let left: Vec<_> = inbox.pending().map(|o| o.client_id.as_str().to_owned()).collect();
         assert_eq!(left, vec!["a2"]);
         // A page of history confirms as well (the copy may have been lost with a connection).
-        inbox.history(History { conversation: ConversationId(1), customer: name("cust"), messages: vec![msg(1, 2, true, Some("a2"))], more: false });
+        inbox.history(History {
+            conversation: ConversationId(1),
+            customer: name("cust"),
+            messages: vec![msg(1, 2, true, Some("a2"))],
+            more: false,
+            notes: vec![],
+        });
         assert_eq!(inbox.outbox, vec![]);
     }
 
@@ -315,6 +339,7 @@ mod tests {
             customer: name("cust"),
             messages: seqs.map(|s| msg(1, s, false, None)).collect(),
             more,
+            notes: vec![],
         };
         inbox.history(page(51..=100, true));
         assert!(inbox.threads[&ConversationId(1)].more);

@@ -195,6 +195,8 @@ pub enum Command {
     Transfer { conversation: ConversationId, to: String, note: String },
     /// The person is typing in the open conversation.
     Typing,
+    /// An internal note in the open conversation (agents).
+    Note(String),
 }
 
 /// The state plus a way to send commands; provided as context to every view.

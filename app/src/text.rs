@@ -135,6 +135,7 @@ pub struct Ui {
     pub offline_action: &'static str,
     pub new_message_from: &'static str,
     pub is_typing: &'static str,
+    pub internal_note: &'static str,
 }
 
 pub const EN: Ui = Ui {
@@ -187,4 +188,5 @@ pub const EN: Ui = Ui {
     offline_action: "You are offline; try again once the connection is back.",
     new_message_from: "New message from",
     is_typing: "is typing…",
+    internal_note: "Internal note",
 };

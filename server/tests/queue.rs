@@ -113,3 +113,35 @@ async fn take_resolve_reopen_and_transfer_with_a_note() {
     bobs.wait(&mut bob, "cat", |s| s["status"] == json!("open") && s["assignee"] == json!("bob")).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn internal_notes_reach_agents_only_and_come_back_after_a_reload() {
+    let server = TestServer::start().await;
+    for name in ["amy", "bob"] {
+        server.add_agent(name, "password-1").await;
+    }
+    let mut amy = TestClient::connect(&server, WS, Some(agent("amy"))).await;
+    let token = amy.expect("login_success").await["resume"].clone();
+    let mut bob = TestClient::login(&server, WS, agent("bob")).await;
+    let mut cat = TestClient::login(&server, WS, json!("cat")).await;
+    cat.emit_acked("private_message", json!({"message": "hello"})).await;
+    let conversation = amy.expect("message").await["conversation"].clone();
+
+    let ack = amy.emit_acked("note", json!({"conversation": conversation, "text": "Known fraud pattern, check ID"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let note = bob.expect("note").await;
+    assert_eq!((&note["from"], &note["text"]), (&json!("amy"), &json!("Known fraud pattern, check ID")));
+    cat.expect_none("note", 300).await;
+    // A customer cannot write one.
+    let refused = cat.emit_acked("note", json!({"conversation": conversation, "text": "sneaky"})).await;
+    assert!(refused["error"].as_str().unwrap().contains("Only support agents"), "{refused}");
+
+    // Amy reloads: the note comes with the conversation.
+    amy.disconnect().await;
+    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    again.expect("login_success").await;
+    let page = again.expect_history(&conversation).await;
+    assert_eq!(page["notes"][0]["text"], json!("Known fraud pattern, check ID"), "{page}");
+    cat.expect_none("note", 200).await;
+    server.stop().await;
+}

@@ -11,8 +11,8 @@ use super::{forget_session, new_client_id, save_session, Credentials, End};
 use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
 use crate::protocol::{
-    ClientEvent, ClientMsgId, ConversationRef, HistoryRequest, LoginPayload, Role, SendAck, ServerEvent, Transfer,
-    TypingRequest, TYPING_EVERY_MS,
+    ClientEvent, ClientMsgId, ConversationRef, HistoryRequest, LoginPayload, NoteRequest, Role, SendAck, ServerEvent,
+    Transfer, TypingRequest, TYPING_EVERY_MS,
 };
 use crate::inbox::Target;
 use crate::state::{ChatState, Command, ConnStatus};
@@ -65,7 +65,7 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
         // Nobody hears typing while offline.
         Command::Typing => {}
         // Desk actions need the server's answer: they are not queued.
-        Command::Take(_) | Command::Resolve(_) | Command::Transfer { .. } => {
+        Command::Take(_) | Command::Resolve(_) | Command::Transfer { .. } | Command::Note(_) => {
             state.error.set(Some(crate::text::EN.offline_action.to_owned()));
         }
         Command::Logout => {
@@ -237,6 +237,10 @@ pub(crate) async fn run(
                                 d.insert(summary.id, summary);
                             }),
                             Ok(ServerEvent::Typing(t)) => state.typing(t.conversation, t.from, now_ms() as u64),
+                            Ok(ServerEvent::Note(note)) => {
+                                let customer = state.desk.with_untracked(|d| d.get(&note.conversation).map(|s| s.customer.clone()));
+                                state.inbox.update(|i| i.note(note, customer));
+                            }
                             Ok(ServerEvent::Error(reason)) => state.error.set(Some(reason)),
                             Err(e) => leptos::logging::warn!("ignoring event {name}: {e}"),
                         }
@@ -282,6 +286,11 @@ pub(crate) async fn run(
                     typing_sent = now_ms();
                     let conversation = if is_customer { None } else { conversation };
                     send!(encode(&ClientEvent::Typing(TypingRequest { conversation }), None));
+                }
+            }
+            Input::Command(Command::Note(text)) => {
+                if let Some(Target::Conversation(conversation)) = state.open.get_untracked() {
+                    send!(encode(&ClientEvent::Note(NoteRequest { conversation, text }), None));
                 }
             }
             Input::Command(Command::Take(conversation)) => {

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use super::use_chat;
 use super::user_list::UserList;
 use crate::inbox::{Delivery, Outgoing, Target};
-use crate::protocol::{ChatMessage, MessageText, Role, Status, UserName};
+use crate::protocol::{ChatMessage, MessageText, Note, Role, Status, UserName};
 use crate::state::{Chat, Command, ConnStatus};
 use crate::text::EN;
 
@@ -30,6 +30,21 @@ pub fn ChatView() -> impl IntoView {
         let Some(id) = open_id() else { return Vec::new() };
         state.inbox.with(|i| i.threads.get(&id).map(|t| t.messages.values().cloned().collect::<Vec<_>>()).unwrap_or_default())
     };
+    // Messages and (for agents) internal notes, in time order.
+    let lines = move || {
+        let Some(id) = open_id() else { return Vec::new() };
+        state.inbox.with(|i| {
+            let Some(t) = i.threads.get(&id) else { return Vec::new() };
+            let mut lines: Vec<Line> = t.messages.values().cloned().map(Line::Message).collect();
+            lines.extend(t.notes.values().cloned().map(Line::Note));
+            lines.sort_by_key(|l| match l {
+                Line::Message(m) => (m.ts, 0, m.seq),
+                Line::Note(n) => (n.ts, 1, n.id),
+            });
+            lines
+        })
+    };
+    let note_mode = RwSignal::new(false);
     let outgoing = move || {
         let Some(target) = state.open.get() else { return Vec::new() };
         state.inbox.with(|i| i.outgoing_for(&target).cloned().collect::<Vec<_>>())
@@ -68,7 +83,11 @@ pub fn ChatView() -> impl IntoView {
             state.error.set(Some(problem.to_string()));
             return;
         }
-        chat.send(Command::Send(draft.get_untracked()));
+        if note_mode.get_untracked() {
+            chat.send(Command::Note(draft.get_untracked()));
+        } else {
+            chat.send(Command::Send(draft.get_untracked()));
+        }
         draft.set(String::new());
     };
 
@@ -136,7 +155,10 @@ pub fn ChatView() -> impl IntoView {
                                 </button>
                             </li>
                         </Show>
-                        <For each=stored key=|m| (m.conversation, m.seq) children=stored_line/>
+                        <For each=lines key=Line::key children=|line| match line {
+                            Line::Message(m) => stored_line(m).into_any(),
+                            Line::Note(n) => note_line(n).into_any(),
+                        }/>
                         <For
                             each=outgoing
                             key=|o| (o.client_id.clone(), o.status.clone())
@@ -159,6 +181,12 @@ pub fn ChatView() -> impl IntoView {
                             bind:value=draft
                             on:input=move |_| chat.send(Command::Typing)
                         />
+                        <Show when=is_agent>
+                            <label class="note-mode">
+                                <input type="checkbox" data-testid="note-mode" bind:checked=note_mode/>
+                                <span>{EN.internal_note}</span>
+                            </label>
+                        </Show>
                         <button type="submit" data-testid="send">{EN.send_button}</button>
                     </form>
                     <Show when=move || !online()>
@@ -167,6 +195,32 @@ pub fn ChatView() -> impl IntoView {
                 </section>
             </div>
         </main>
+    }
+}
+
+/// One line of the conversation view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Line {
+    Message(ChatMessage),
+    Note(Note),
+}
+
+impl Line {
+    fn key(&self) -> (u8, u64) {
+        match self {
+            Line::Message(m) => (0, m.seq),
+            Line::Note(n) => (1, n.id),
+        }
+    }
+}
+
+/// An internal note: agents only, shown apart from what the customer sees.
+fn note_line(n: Note) -> impl IntoView {
+    view! {
+        <li class="msg note" data-testid="note-line">
+            <span class="from">{EN.internal_note} " · " {n.from.to_string()}</span>
+            <p class="text">{n.text}</p>
+        </li>
     }
 }
 

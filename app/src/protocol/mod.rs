@@ -48,6 +48,9 @@ pub const TRANSFER: &str = "transfer";
 pub const TYPING: &str = "typing";
 /// How often a client says it is still typing, and how much more often the server passes on.
 pub const TYPING_EVERY_MS: u64 = 2000;
+/// agent → server: an internal note in a conversation ([`NoteRequest`]); server → agents:
+/// [`Note`]. Customers never receive notes.
+pub const NOTE: &str = "note";
 /// How long a typing indicator stays without news.
 pub const TYPING_SHOWN_MS: u64 = 4000;
 
@@ -346,6 +349,23 @@ pub struct Typing {
     pub from: UserName,
 }
 
+/// The `note` payload from an agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteRequest {
+    pub conversation: ConversationId,
+    pub text: String,
+}
+
+/// An internal note: agents only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: u64,
+    pub conversation: ConversationId,
+    pub from: UserName,
+    pub text: String,
+    pub ts: u64,
+}
+
 /// A page of one conversation, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
@@ -354,6 +374,9 @@ pub struct History {
     pub messages: Vec<ChatMessage>,
     /// Older messages exist before the first one of this page.
     pub more: bool,
+    /// For agents, with the page sent at login: the conversation's internal notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
 }
 
 /// Asks for the page of messages just before sequence number `before` in a conversation.
@@ -394,6 +417,7 @@ pub enum ServerEvent {
     History(History),
     Conversation(ConversationSummary),
     Typing(Typing),
+    Note(Note),
 }
 
 impl ServerEvent {
@@ -407,6 +431,7 @@ impl ServerEvent {
             ServerEvent::History(_) => HISTORY,
             ServerEvent::Conversation(_) => CONVERSATION,
             ServerEvent::Typing(_) => TYPING,
+            ServerEvent::Note(_) => NOTE,
         }
     }
 
@@ -424,6 +449,7 @@ impl ServerEvent {
             HISTORY => ServerEvent::History(de(data)?),
             CONVERSATION => ServerEvent::Conversation(de(data)?),
             TYPING => ServerEvent::Typing(de(data)?),
+            NOTE => ServerEvent::Note(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -442,6 +468,7 @@ pub enum ClientEvent {
     Resolve(ConversationRef),
     Transfer(Transfer),
     Typing(TypingRequest),
+    Note(NoteRequest),
 }
 
 impl ClientEvent {
@@ -455,6 +482,7 @@ impl ClientEvent {
             ClientEvent::Resolve(_) => RESOLVE,
             ClientEvent::Transfer(_) => TRANSFER,
             ClientEvent::Typing(_) => TYPING,
+            ClientEvent::Note(_) => NOTE,
         }
     }
 }

@@ -15,7 +15,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::protocol::{
-    ConversationId, LoginSuccess, MessageText, PrivateMessage, Role, ServerEvent, Status, Typing, UserName, TYPING_EVERY_MS,
+    ConversationId, LoginSuccess, MessageText, Note, PrivateMessage, Role, ServerEvent, Status, Typing, UserName,
+    TYPING_EVERY_MS,
 };
 use app::text::Problem;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Transfer { conn: ConnId, conversation: ConversationId, to: Assignee, note: String },
     /// Someone is typing (an agent in `conversation`; a customer in their own).
     Typing { conn: ConnId, conversation: Option<ConversationId>, now_ms: u64 },
+    /// A stored internal note, for the agents.
+    Noted(Note),
 }
 
 /// An established login.
@@ -295,7 +298,25 @@ impl Hub {
             Command::Resolve { conn, conversation } => self.resolve(conn, conversation),
             Command::Transfer { conn, conversation, to, note } => self.transfer(conn, conversation, to, note),
             Command::Typing { conn, conversation, now_ms } => self.typing(conn, conversation, now_ms),
+            Command::Noted(note) => {
+                // The team sees every note; customers never do.
+                let event = ServerEvent::Note(note);
+                let outbound = self
+                    .agents
+                    .values()
+                    .flat_map(|who| self.conns_of(who))
+                    .map(|to| Outbound { to, event: event.clone() })
+                    .collect();
+                Step::new(Ok(Outcome::Delivered), outbound)
+            }
         }
+    }
+
+    /// Who may write an internal note in `id` from `conn`: an agent, in a conversation
+    /// the hub knows.
+    pub fn note_author(&self, conn: ConnId, id: ConversationId) -> Result<(AgentKey, UserName), Problem> {
+        let (me, _) = self.acting_agent(conn, id)?;
+        Ok((me.key, me.name))
     }
 
     /// Passes "typing" to the other side of the conversation only: the customer, or the

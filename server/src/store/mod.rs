@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use app::protocol::{ConversationId, UserName};
+use app::protocol::{ConversationId, MessageText, Note, UserName};
 
 use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, NewMessage, StoredMessage};
 
@@ -91,6 +91,11 @@ pub trait Store: Send + Sync + 'static {
     /// again (`duplicate`). One message failing does not fail the others; the whole
     /// batch fails only if the transaction cannot commit.
     async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
+    /// Stores an internal note.
+    async fn add_note(&self, id: ConversationId, author: &AgentKey, name: &UserName, text: &MessageText, ts: u64)
+        -> Result<Note, StoreError>;
+    /// The newest `limit` notes of a conversation, oldest first.
+    async fn notes(&self, id: ConversationId, limit: u32) -> Result<Vec<Note>, StoreError>;
     /// The messages after sequence number `after`, oldest first, at most `limit`.
     async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
     /// The `limit` messages just before sequence number `before` (all of the newest when

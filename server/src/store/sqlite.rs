@@ -10,7 +10,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{name_key, AgentRecord, Page, SessionOwner, Store, StoreError};
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
-use app::protocol::{ClientMsgId, ConversationId, MessageId, Status, UserName};
+use app::protocol::{ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -475,6 +475,48 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(results)
+    }
+
+    async fn add_note(
+        &self,
+        id: ConversationId,
+        author: &AgentKey,
+        name: &UserName,
+        text: &MessageText,
+        ts: u64,
+    ) -> Result<Note, StoreError> {
+        let result: Result<(i64,), _> = sqlx::query_as(
+            "INSERT INTO notes (conversation_id, author_key, author_name, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(int(id.0))
+        .bind(author.as_str())
+        .bind(name.as_str())
+        .bind(text.as_str())
+        .bind(int(ts))
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok((note,)) => Ok(Note { id: uint(note), conversation: id, from: name.clone(), text: text.as_str().to_owned(), ts }),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound(format!("conversation {}", id.0))),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn notes(&self, id: ConversationId, limit: u32) -> Result<Vec<Note>, StoreError> {
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, author_name, body, created_at FROM notes WHERE conversation_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(int(id.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut notes = rows
+            .into_iter()
+            .map(|(note, from, text, ts)| Ok(Note { id: uint(note), conversation: id, from: parse_name(from)?, text, ts: uint(ts) }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        notes.reverse();
+        Ok(notes)
     }
 
     async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {

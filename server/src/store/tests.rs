@@ -303,3 +303,23 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
         assert!(matches!(store.set_state(&ghost).await, Err(StoreError::NotFound(_))), "{label}");
     }
 }
+
+#[tokio::test]
+async fn internal_notes_are_kept_apart_from_the_messages() {
+    for (label, store, _dir) in backends().await {
+        let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+        let amy = AgentKey::of(&name("Amy"));
+        append(&*store, message(&a, Identity::Customer(a.customer), "hi", None, 5)).await;
+        for (i, text) in ["VIP", "called them back", "refund approved"].iter().enumerate() {
+            store.add_note(a.id, &amy, &name("Amy"), &MessageText::parse(text).unwrap(), 10 + i as u64).await.unwrap();
+        }
+        let notes = store.notes(a.id, 2).await.unwrap();
+        assert_eq!(notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), vec!["called them back", "refund approved"], "{label}");
+        assert_eq!(notes[0].from, name("Amy"), "{label}");
+        // The customer's sequence numbers are untouched.
+        let seqs: Vec<_> = store.messages_after(a.id, 0, 10).await.unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, vec![1], "{label}");
+        let nowhere = store.add_note(ConversationId(404), &amy, &name("Amy"), &MessageText::parse("x").unwrap(), 1).await;
+        assert!(matches!(nowhere, Err(StoreError::NotFound(_))), "{label}: {nowhere:?}");
+    }
+}

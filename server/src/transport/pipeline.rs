@@ -126,6 +126,7 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
     if outcome != Outcome::LoggedIn {
         return Ok(outcome);
     }
+    let agent = matches!(who, crate::model::Identity::Agent(_));
     for (id, customer) in conversations {
         let cursor = since.iter().find(|c| c.conversation == id).map(|c| c.seq);
         let pages = match cursor {
@@ -140,10 +141,25 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
             tracing::error!(error = %e, conversation = id.0, "reading history failed");
             Problem::Internal
         })?;
+        // Agents get the internal notes with the first page.
+        let mut notes = if agent {
+            shared.store.notes(id, super::socket::NOTES_SENT).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, conversation = id.0, "reading notes failed");
+                vec![]
+            })
+        } else {
+            vec![]
+        };
         let live = shared.live();
+        if pages.is_empty() && !notes.is_empty() {
+            let page = History { conversation: id, customer: customer.clone(), messages: vec![], more: false, notes };
+            live.emit(conn, &ServerEvent::History(page));
+            continue;
+        }
         for (messages, more) in pages {
             let messages = messages.iter().map(|m| m.to_wire(&customer, &who)).collect();
-            let page = History { conversation: id, customer: customer.clone(), messages, more };
+            let notes = std::mem::take(&mut notes);
+            let page = History { conversation: id, customer: customer.clone(), messages, more, notes };
             live.emit(conn, &ServerEvent::History(page));
         }
     }

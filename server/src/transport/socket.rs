@@ -28,9 +28,12 @@ use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use crate::store::{SessionOwner, Store};
 use app::protocol::{
     self, ConversationId, ConversationRef, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck,
-    ServerEvent, Transfer, TypingRequest, UserName,
+    MessageText, NoteRequest, ServerEvent, Transfer, TypingRequest, UserName,
 };
 use app::text::Problem;
+
+/// Internal notes sent with a conversation to an agent (the newest).
+pub(super) const NOTES_SENT: u32 = 100;
 
 /// Conversations an agent is sent at login (the most recently active).
 const AGENT_CONVERSATIONS: u32 = 100;
@@ -125,8 +128,16 @@ impl Shared {
         match self.store.messages_before(meta.id, None, protocol::HISTORY_PAGE).await {
             Ok(page) => {
                 let messages = page.messages.iter().map(|m| m.to_wire(&meta.customer_name, &agent)).collect();
-                let history =
-                    ServerEvent::History(History { conversation: meta.id, customer: meta.customer_name.clone(), messages, more: page.more });
+                let history = ServerEvent::History(History {
+                    conversation: meta.id,
+                    customer: meta.customer_name.clone(),
+                    messages,
+                    more: page.more,
+                    notes: self.store.notes(meta.id, NOTES_SENT).await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "reading notes failed");
+                        vec![]
+                    }),
+                });
                 let live = self.live();
                 for conn in live.hub.connections(&agent) {
                     live.emit(conn, &history);
@@ -197,6 +208,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     s.on(protocol::RESOLVE, on_resolve);
     s.on(protocol::TRANSFER, on_transfer);
     s.on(protocol::TYPING, on_typing);
+    s.on(protocol::NOTE, on_note);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -399,7 +411,7 @@ async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, TryData(paylo
             .await
             .map_err(internal("reading history"))?;
         let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
-        Ok(History { conversation: request.conversation, customer, messages, more: page.more })
+        Ok(History { conversation: request.conversation, customer, messages, more: page.more, notes: vec![] })
     };
     match page.await {
         Ok(page) => shared.live().emit(conn, &ServerEvent::History(page)),
@@ -518,4 +530,36 @@ async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payloa
         Err(_) => Hub::refuse(conn, Problem::Malformed(protocol::TYPING)),
     };
     let _ = shared.deliver(step);
+}
+
+/// An internal note: checked by the hub, stored, then sent to every agent online.
+async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<NoteRequest>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let stored = async {
+        let NoteRequest { conversation, text } = payload.map_err(|_| Problem::Malformed(protocol::NOTE))?;
+        let text = MessageText::parse(&text)?;
+        shared.recall(conn, conversation).await;
+        let (key, name) = shared.live().hub.note_author(conn, conversation)?;
+        shared.store.add_note(conversation, &key, &name, &text, now_ms()).await.map_err(|e| {
+            tracing::error!(error = %e, "storing a note failed");
+            Problem::NotSaved
+        })
+    };
+    let reply = match stored.await {
+        Ok(note) => {
+            let id = note.id;
+            let mut live = shared.live();
+            let step = live.hub.handle(Command::Noted(note));
+            let _ = live.deliver(step);
+            serde_json::json!({"ok": true, "id": id})
+        }
+        Err(problem) => {
+            let _ = shared.deliver(Hub::refuse(conn, problem.clone()));
+            serde_json::json!({"ok": false, "error": problem.to_string()})
+        }
+    };
+    if let Err(e) = ack.send(&reply) {
+        tracing::debug!(conn = conn.0, error = %e, "note ack");
+    }
 }
