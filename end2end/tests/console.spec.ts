@@ -123,7 +123,7 @@ test('an agent in another tab hears a tone, gets a notification, and sees the co
   for (const c of [context, rosa.context, sam.context]) await c.close();
 });
 
-test('each side sees the other typing, and only in that conversation', async ({ browser }) => {
+test('each side sees the other typing, only in that conversation; internal notes stay with agents', async ({ browser }) => {
   const ben = await open(browser);
   await loginAgent(ben.page, 'Ben', 'ben-pass-1');
   const tom = await open(browser);
@@ -143,6 +143,15 @@ test('each side sees the other typing, and only in that conversation', async ({ 
   await send(ben.page, 'Sure, go ahead');
   await expectLastMessage(tom.page, 'Sure, go ahead', false);
   await expect(tom.page.getByTestId('typing')).toHaveCount(0);
+
+  // An internal note stays on the agents' side.
+  await ben.page.getByTestId('note-mode').check();
+  await send(ben.page, 'Long-time customer, be generous');
+  await expect(ben.page.getByTestId('note-line')).toContainText('Long-time customer, be generous');
+  await ben.page.getByTestId('note-mode').uncheck();
+  await send(ben.page, 'What can I do for you?');
+  await expectLastMessage(tom.page, 'What can I do for you?', false);
+  await expect(tom.page.getByText('Long-time customer')).toHaveCount(0);
   expectNoProblems(ben, tom, uma);
   for (const p of [ben, tom, uma]) await p.context.close();
 });
