@@ -299,6 +299,7 @@ mod tests {
             messages: vec![msg(1, 2, true, Some("a2"))],
             more: false,
             notes: vec![],
+            read: 0,
         });
         assert_eq!(inbox.outbox, vec![]);
     }
@@ -340,6 +341,7 @@ mod tests {
             messages: seqs.map(|s| msg(1, s, false, None)).collect(),
             more,
             notes: vec![],
+            read: 0,
         };
         inbox.history(page(51..=100, true));
         assert!(inbox.threads[&ConversationId(1)].more);

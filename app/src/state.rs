@@ -47,6 +47,8 @@ pub struct ChatState {
     pub desk: RwSignal<BTreeMap<ConversationId, ConversationSummary>>,
     /// Who is typing in which conversation, and until when (ms since the epoch).
     pub typing: RwSignal<BTreeMap<ConversationId, (UserName, u64)>>,
+    /// For a customer: how far the support side has read each conversation.
+    pub read: RwSignal<BTreeMap<ConversationId, u64>>,
 }
 
 impl ChatState {
@@ -63,6 +65,16 @@ impl ChatState {
             error: RwSignal::new(None),
             desk: RwSignal::new(BTreeMap::new()),
             typing: RwSignal::new(BTreeMap::new()),
+            read: RwSignal::new(BTreeMap::new()),
+        }
+    }
+
+    /// The support side has read `id` up to `seq`.
+    pub fn read_up_to(&self, id: ConversationId, seq: u64) {
+        if seq > self.read.with_untracked(|r| r.get(&id).copied().unwrap_or(0)) {
+            self.read.update(|r| {
+                r.insert(id, seq);
+            });
         }
     }
 
@@ -134,6 +146,7 @@ impl ChatState {
     }
 
     pub fn history(&self, page: History) {
+        self.read_up_to(page.conversation, page.read);
         self.inbox.update(|inbox| inbox.history(page));
     }
 
@@ -197,6 +210,8 @@ pub enum Command {
     Typing,
     /// An internal note in the open conversation (agents).
     Note(String),
+    /// The agent has the conversation on screen: what is there is read.
+    MarkRead(ConversationId),
 }
 
 /// The state plus a way to send commands; provided as context to every view.

@@ -136,6 +136,7 @@ pub struct Ui {
     pub new_message_from: &'static str,
     pub is_typing: &'static str,
     pub internal_note: &'static str,
+    pub read_receipt: &'static str,
 }
 
 pub const EN: Ui = Ui {
@@ -189,4 +190,5 @@ pub const EN: Ui = Ui {
     new_message_from: "New message from",
     is_typing: "is typing…",
     internal_note: "Internal note",
+    read_receipt: "Read",
 };

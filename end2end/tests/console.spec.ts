@@ -123,7 +123,7 @@ test('an agent in another tab hears a tone, gets a notification, and sees the co
   for (const c of [context, rosa.context, sam.context]) await c.close();
 });
 
-test('each side sees the other typing, only in that conversation; internal notes stay with agents', async ({ browser }) => {
+test('read receipts, typing only in that conversation, and internal notes that stay with agents', async ({ browser }) => {
   const ben = await open(browser);
   await loginAgent(ben.page, 'Ben', 'ben-pass-1');
   const tom = await open(browser);
@@ -131,6 +131,11 @@ test('each side sees the other typing, only in that conversation; internal notes
   await send(tom.page, 'Quick question');
   await openConversation(ben.page, 'Tom');
   await expectLastMessage(ben.page, 'Quick question', false);
+  // Ben has it on screen: Tom sees it was read, and it stays so after a reload.
+  await expect(tom.page.getByTestId('read-receipt')).toHaveText('Read');
+  await tom.page.reload();
+  await expect(find.connection(tom.page)).toHaveText('Connected');
+  await expect(tom.page.getByTestId('read-receipt')).toHaveText('Read');
   const uma = await open(browser);
   await loginCustomer(uma.page, 'Uma');
 

@@ -75,6 +75,8 @@ pub struct ConversationMeta {
     pub queued_at: u64,
     /// The note of the last transfer, for the agent who received it.
     pub note: Option<String>,
+    /// How far the support side has read the customer's messages.
+    pub read_seq: u64,
     /// Raised with every change of the above (see `Store::set_state`).
     pub version: u64,
 }
@@ -91,6 +93,7 @@ impl ConversationMeta {
             assignee: None,
             queued_at: 0,
             note: None,
+            read_seq: 0,
             version: 0,
         }
     }

@@ -11,8 +11,8 @@ use super::{forget_session, new_client_id, save_session, Credentials, End};
 use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
 use crate::protocol::{
-    ClientEvent, ClientMsgId, ConversationRef, HistoryRequest, LoginPayload, NoteRequest, Role, SendAck, ServerEvent,
-    Transfer, TypingRequest, TYPING_EVERY_MS,
+    ClientEvent, ClientMsgId, ConversationId, ConversationRef, HistoryRequest, LoginPayload, NoteRequest, ReadUpTo, Role,
+    SendAck, ServerEvent, Transfer, TypingRequest, TYPING_EVERY_MS,
 };
 use crate::inbox::Target;
 use crate::state::{ChatState, Command, ConnStatus};
@@ -62,8 +62,8 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
         }
         // Asked again when the person scrolls up once connected.
         Command::LoadOlder(_) => {}
-        // Nobody hears typing while offline.
-        Command::Typing => {}
+        // Nobody hears typing while offline; reading is said again when back.
+        Command::Typing | Command::MarkRead(_) => {}
         // Desk actions need the server's answer: they are not queued.
         Command::Take(_) | Command::Resolve(_) | Command::Transfer { .. } | Command::Note(_) => {
             state.error.set(Some(crate::text::EN.offline_action.to_owned()));
@@ -122,6 +122,8 @@ pub(crate) async fn run(
     let mut awaiting: HashMap<u64, ClientMsgId> = HashMap::new();
     let mut next_ack = 0u64;
     let mut typing_sent = 0.0;
+    // The read position last sent per conversation.
+    let mut read_sent: HashMap<ConversationId, u64> = HashMap::new();
 
     macro_rules! send {
         ($msg:expr) => {
@@ -237,6 +239,7 @@ pub(crate) async fn run(
                                 d.insert(summary.id, summary);
                             }),
                             Ok(ServerEvent::Typing(t)) => state.typing(t.conversation, t.from, now_ms() as u64),
+                            Ok(ServerEvent::Read(r)) => state.read_up_to(r.conversation, r.seq),
                             Ok(ServerEvent::Note(note)) => {
                                 let customer = state.desk.with_untracked(|d| d.get(&note.conversation).map(|s| s.customer.clone()));
                                 state.inbox.update(|i| i.note(note, customer));
@@ -286,6 +289,14 @@ pub(crate) async fn run(
                     typing_sent = now_ms();
                     let conversation = if is_customer { None } else { conversation };
                     send!(encode(&ClientEvent::Typing(TypingRequest { conversation }), None));
+                }
+            }
+            Input::Command(Command::MarkRead(conversation)) => {
+                let hidden = web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden());
+                let newest = state.inbox.with_untracked(|i| i.threads.get(&conversation).and_then(|t| t.contiguous()));
+                if let Some(seq) = newest.filter(|s| !hidden && *s > read_sent.get(&conversation).copied().unwrap_or(0)) {
+                    read_sent.insert(conversation, seq);
+                    send!(encode(&ClientEvent::Read(ReadUpTo { conversation, seq }), None));
                 }
             }
             Input::Command(Command::Note(text)) => {

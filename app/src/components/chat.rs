@@ -49,6 +49,13 @@ pub fn ChatView() -> impl IntoView {
         let Some(target) = state.open.get() else { return Vec::new() };
         state.inbox.with(|i| i.outgoing_for(&target).cloned().collect::<Vec<_>>())
     };
+    // For a customer: the support side has read their newest message.
+    let read_receipt = move || {
+        let Some(id) = open_id() else { return false };
+        let read = state.read.with(|r| r.get(&id).copied().unwrap_or(0));
+        let last_mine = stored().iter().rev().find(|m| m.is_self).map(|m| m.seq);
+        !is_agent() && outgoing().is_empty() && last_mine.is_some_and(|seq| seq <= read)
+    };
     let more = move || open_id().is_some_and(|id| state.inbox.with(|i| i.threads.get(&id).is_some_and(|t| t.more)));
     let online = move || state.conn.get() == ConnStatus::Connected;
     let typing_now = move || open_id().and_then(|id| state.typing.with(|t| t.get(&id).map(|(n, _)| n.to_string())));
@@ -64,6 +71,13 @@ pub fn ChatView() -> impl IntoView {
     let newest = Memo::new(move |_| {
         let last = stored().last().map(|m| (m.conversation, m.seq));
         (last, outgoing().len(), state.open.get())
+    });
+    // What an agent has on screen is read (the customer sees it).
+    Effect::new(move |_| {
+        let _newest = newest.get();
+        if let (true, Some(id)) = (is_agent(), open_id()) {
+            chat.send(Command::MarkRead(id));
+        }
     });
     Effect::new(move |_| {
         // Read the value: with only `newest.track()` the effect did not re-run here.
@@ -164,6 +178,9 @@ pub fn ChatView() -> impl IntoView {
                             key=|o| (o.client_id.clone(), o.status.clone())
                             children=move |o| outgoing_line(o, chat)
                         />
+                        <Show when=read_receipt>
+                            <li class="receipt" data-testid="read-receipt">{EN.read_receipt}</li>
+                        </Show>
                         <Show when=move || stored().is_empty() && outgoing().is_empty()>
                             <li class="empty">{EN.no_messages}</li>
                         </Show>

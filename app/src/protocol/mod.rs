@@ -51,6 +51,9 @@ pub const TYPING_EVERY_MS: u64 = 2000;
 /// agent → server: an internal note in a conversation ([`NoteRequest`]); server → agents:
 /// [`Note`]. Customers never receive notes.
 pub const NOTE: &str = "note";
+/// agent → server: read up to a sequence number ([`ReadUpTo`]); server → customer: the
+/// support side has read their messages up to it ([`ReadUpTo`]).
+pub const READ: &str = "read";
 /// How long a typing indicator stays without news.
 pub const TYPING_SHOWN_MS: u64 = 4000;
 
@@ -349,6 +352,13 @@ pub struct Typing {
     pub from: UserName,
 }
 
+/// A read position in a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadUpTo {
+    pub conversation: ConversationId,
+    pub seq: u64,
+}
+
 /// The `note` payload from an agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteRequest {
@@ -377,6 +387,13 @@ pub struct History {
     /// For agents, with the page sent at login: the conversation's internal notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// For the customer: how far the support side has read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub read: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Asks for the page of messages just before sequence number `before` in a conversation.
@@ -418,6 +435,7 @@ pub enum ServerEvent {
     Conversation(ConversationSummary),
     Typing(Typing),
     Note(Note),
+    Read(ReadUpTo),
 }
 
 impl ServerEvent {
@@ -432,6 +450,7 @@ impl ServerEvent {
             ServerEvent::Conversation(_) => CONVERSATION,
             ServerEvent::Typing(_) => TYPING,
             ServerEvent::Note(_) => NOTE,
+            ServerEvent::Read(_) => READ,
         }
     }
 
@@ -450,6 +469,7 @@ impl ServerEvent {
             CONVERSATION => ServerEvent::Conversation(de(data)?),
             TYPING => ServerEvent::Typing(de(data)?),
             NOTE => ServerEvent::Note(de(data)?),
+            READ => ServerEvent::Read(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -469,6 +489,7 @@ pub enum ClientEvent {
     Transfer(Transfer),
     Typing(TypingRequest),
     Note(NoteRequest),
+    Read(ReadUpTo),
 }
 
 impl ClientEvent {
@@ -483,6 +504,7 @@ impl ClientEvent {
             ClientEvent::Transfer(_) => TRANSFER,
             ClientEvent::Typing(_) => TYPING,
             ClientEvent::Note(_) => NOTE,
+            ClientEvent::Read(_) => READ,
         }
     }
 }

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::protocol::{
-    ConversationId, LoginSuccess, MessageText, Note, PrivateMessage, Role, ServerEvent, Status, Typing, UserName,
+    ConversationId, LoginSuccess, MessageText, Note, PrivateMessage, ReadUpTo, Role, ServerEvent, Status, Typing, UserName,
     TYPING_EVERY_MS,
 };
 use app::text::Problem;
@@ -52,6 +52,8 @@ pub enum Command {
     Typing { conn: ConnId, conversation: Option<ConversationId>, now_ms: u64 },
     /// A stored internal note, for the agents.
     Noted(Note),
+    /// An agent has read a conversation up to `seq`.
+    Read { conn: ConnId, conversation: ConversationId, seq: u64 },
 }
 
 /// An established login.
@@ -298,6 +300,7 @@ impl Hub {
             Command::Resolve { conn, conversation } => self.resolve(conn, conversation),
             Command::Transfer { conn, conversation, to, note } => self.transfer(conn, conversation, to, note),
             Command::Typing { conn, conversation, now_ms } => self.typing(conn, conversation, now_ms),
+            Command::Read { conn, conversation, seq } => self.read(conn, conversation, seq),
             Command::Noted(note) => {
                 // The team sees every note; customers never do.
                 let event = ServerEvent::Note(note);
@@ -310,6 +313,31 @@ impl Hub {
                 Step::new(Ok(Outcome::Delivered), outbound)
             }
         }
+    }
+
+    /// Moves the support side's read position forward and tells the customer (only them:
+    /// read receipts are for the customer).
+    fn read(&mut self, conn: ConnId, id: ConversationId, seq: u64) -> Step {
+        let read_seq = match self.acting_agent(conn, id) {
+            Ok((_, meta)) => meta.read_seq,
+            Err(problem) => return Self::refuse(conn, problem),
+        };
+        if seq <= read_seq {
+            return Step::new(Ok(Outcome::Delivered), vec![]);
+        }
+        let Some(meta) = self.conversations.get_mut(&id) else {
+            return Self::refuse(conn, Problem::UnknownConversation);
+        };
+        meta.read_seq = seq;
+        self.revision += 1;
+        meta.version = self.revision;
+        let meta = meta.clone();
+        let event = ServerEvent::Read(ReadUpTo { conversation: id, seq });
+        let outbound = self
+            .conns_of(&Identity::Customer(meta.customer))
+            .map(|to| Outbound { to, event: event.clone() })
+            .collect();
+        Step { outcome: Ok(Outcome::Delivered), outbound, changed: vec![meta] }
     }
 
     /// Who may write an internal note in `id` from `conn`: an agent, in a conversation

@@ -675,3 +675,23 @@ fn typing_reaches_the_other_side_of_that_conversation_only_and_is_throttled() {
     let step = w.run(Command::Typing { conn: dan, conversation: Some(cats), now_ms: 3_000 });
     assert!(typing_for(&step, amy).is_empty() && typing_for(&step, cat).is_empty());
 }
+
+#[test]
+fn read_receipts_go_to_that_conversations_customer_only() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    let dan = w.customer("dan");
+    w.send(cat, "amy", "one");
+    w.send(cat, "amy", "two");
+    let cats = w.meta("cat").id;
+    let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 2 });
+    let reads: Vec<_> = step.outbound.iter().map(|o| (o.to, o.event.clone())).collect();
+    assert_eq!(reads, vec![(cat, ServerEvent::Read(app::protocol::ReadUpTo { conversation: cats, seq: 2 }))]);
+    assert!(events_for(&step, dan).is_empty() && events_for(&step, bob).is_empty());
+    assert_eq!(w.meta("cat").read_seq, 2, "kept with the conversation");
+    // Going back is nothing new; customers do not send read receipts.
+    assert!(w.run(Command::Read { conn: amy, conversation: cats, seq: 1 }).outbound.is_empty());
+    assert_eq!(w.run(Command::Read { conn: dan, conversation: cats, seq: 5 }).outcome, Err(Problem::AgentsOnly));
+}

@@ -126,7 +126,7 @@ fn parse_status(text: &str) -> Result<Status, StoreError> {
 /// A conversation's metadata, on one connection (inside a transaction or not).
 async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
     let row = sqlx::query(
-        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.version \
+        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.read_seq, c.version \
          FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = ?",
     )
     .bind(int(id.0))
@@ -154,6 +154,7 @@ async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Op
     meta.queued_at = uint(row.try_get("queued_at").map_err(backend)?);
     meta.note = row.try_get("note").map_err(backend)?;
     meta.version = uint(row.try_get("version").map_err(backend)?);
+    meta.read_seq = uint(row.try_get("read_seq").map_err(backend)?);
     Ok(Some(meta))
 }
 
@@ -422,7 +423,7 @@ impl Store for SqliteStore {
 
     async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE conversations SET status = ?, assignee_key = ?, assignee_name = ?, queued_at = ?, note = ?, version = ? \
+            "UPDATE conversations SET status = ?, assignee_key = ?, assignee_name = ?, queued_at = ?, note = ?, read_seq = ?, version = ? \
              WHERE id = ? AND version < ?",
         )
         .bind(status_text(meta.status))
@@ -430,6 +431,7 @@ impl Store for SqliteStore {
         .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
         .bind(int(meta.queued_at))
         .bind(meta.note.as_deref())
+        .bind(int(meta.read_seq))
         .bind(int(meta.version))
         .bind(int(meta.id.0))
         .bind(int(meta.version))

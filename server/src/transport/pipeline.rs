@@ -116,7 +116,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
 async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
     let conn = login.conn;
     let who = login.who.clone();
-    let conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone())).collect();
+    let conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
     let (outcome, changed) = {
         let mut live = shared.live();
         let mut step = live.hub.handle(Command::Login(login));
@@ -127,7 +127,9 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
         return Ok(outcome);
     }
     let agent = matches!(who, crate::model::Identity::Agent(_));
-    for (id, customer) in conversations {
+    for (id, customer, read_seq) in conversations {
+        // The customer sees how far the support side has read.
+        let read = if agent { 0 } else { read_seq };
         let cursor = since.iter().find(|c| c.conversation == id).map(|c| c.seq);
         let pages = match cursor {
             Some(after) => catch_up(shared, id, after).await,
@@ -151,15 +153,15 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
             vec![]
         };
         let live = shared.live();
-        if pages.is_empty() && !notes.is_empty() {
-            let page = History { conversation: id, customer: customer.clone(), messages: vec![], more: false, notes };
+        if pages.is_empty() && (!notes.is_empty() || read > 0) {
+            let page = History { conversation: id, customer: customer.clone(), messages: vec![], more: false, notes, read };
             live.emit(conn, &ServerEvent::History(page));
             continue;
         }
         for (messages, more) in pages {
             let messages = messages.iter().map(|m| m.to_wire(&customer, &who)).collect();
             let notes = std::mem::take(&mut notes);
-            let page = History { conversation: id, customer: customer.clone(), messages, more, notes };
+            let page = History { conversation: id, customer: customer.clone(), messages, more, notes, read };
             live.emit(conn, &ServerEvent::History(page));
         }
     }

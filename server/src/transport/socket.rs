@@ -28,7 +28,7 @@ use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use crate::store::{SessionOwner, Store};
 use app::protocol::{
     self, ConversationId, ConversationRef, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck,
-    MessageText, NoteRequest, ServerEvent, Transfer, TypingRequest, UserName,
+    MessageText, NoteRequest, ReadUpTo, ServerEvent, Transfer, TypingRequest, UserName,
 };
 use app::text::Problem;
 
@@ -137,6 +137,7 @@ impl Shared {
                         tracing::error!(error = %e, "reading notes failed");
                         vec![]
                     }),
+                    read: 0,
                 });
                 let live = self.live();
                 for conn in live.hub.connections(&agent) {
@@ -209,6 +210,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     s.on(protocol::TRANSFER, on_transfer);
     s.on(protocol::TYPING, on_typing);
     s.on(protocol::NOTE, on_note);
+    s.on(protocol::READ, on_read);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -411,7 +413,7 @@ async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, TryData(paylo
             .await
             .map_err(internal("reading history"))?;
         let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
-        Ok(History { conversation: request.conversation, customer, messages, more: page.more, notes: vec![] })
+        Ok(History { conversation: request.conversation, customer, messages, more: page.more, notes: vec![], read: 0 })
     };
     match page.await {
         Ok(page) => shared.live().emit(conn, &ServerEvent::History(page)),
@@ -562,4 +564,22 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
     if let Err(e) = ack.send(&reply) {
         tracing::debug!(conn = conn.0, error = %e, "note ack");
     }
+}
+
+async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ReadUpTo>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let Ok(ReadUpTo { conversation, seq }) = payload else {
+        let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::READ)));
+        return;
+    };
+    shared.recall(conn, conversation).await;
+    let changed = {
+        let mut live = shared.live();
+        let mut step = live.hub.handle(Command::Read { conn, conversation, seq });
+        let changed = std::mem::take(&mut step.changed);
+        let _ = live.deliver(step);
+        changed
+    };
+    shared.keep(changed).await;
 }
