@@ -168,6 +168,11 @@ impl Hub {
         Step::new(Err(problem), outbound)
     }
 
+    /// The conversations waiting for an agent, oldest first.
+    pub fn waiting(&self) -> Vec<ConversationMeta> {
+        self.queue.iter().filter_map(|(_, id)| self.conversations.get(id).cloned()).collect()
+    }
+
     /// Whether the hub knows the conversation (it learns them at logins).
     pub fn knows(&self, id: ConversationId) -> bool {
         self.conversations.contains_key(&id)

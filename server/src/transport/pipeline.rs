@@ -116,17 +116,27 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
 async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
     let conn = login.conn;
     let who = login.who.clone();
-    let conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
+    let mut conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
+    let agent = matches!(who, crate::model::Identity::Agent(_));
     let (outcome, changed) = {
         let mut live = shared.live();
         let mut step = live.hub.handle(Command::Login(login));
         let changed = std::mem::take(&mut step.changed);
+        if agent {
+            // The storage read for the login may lag behind the hub (a conversation that
+            // just entered the queue is stored a moment later): the catch-up also covers
+            // everything waiting and everything the login gave this agent.
+            for meta in live.hub.waiting().iter().chain(&changed) {
+                if !conversations.iter().any(|(id, ..)| *id == meta.id) {
+                    conversations.push((meta.id, meta.customer_name.clone(), meta.read_seq));
+                }
+            }
+        }
         (live.deliver(step)?, changed)
     };
     if outcome != Outcome::LoggedIn {
         return Ok(outcome);
     }
-    let agent = matches!(who, crate::model::Identity::Agent(_));
     for (id, customer, read_seq) in conversations {
         // The customer sees how far the support side has read.
         let read = if agent { 0 } else { read_seq };
