@@ -59,8 +59,13 @@ export async function loginAgent(page: Page, name: string, password: string) {
   await page.getByTestId('login-submit').click();
 }
 
+/** Opens someone's conversation. A row moves between the console's sections when its
+ * conversation is assigned, so a click that lands just then is repeated. */
 export async function openConversation(page: Page, name: string) {
-  await find.user(page, name).click();
+  await expect(async () => {
+    await find.user(page, name).click({ timeout: 2_000 });
+    await expect(find.user(page, name)).toHaveAttribute('aria-current', 'true', { timeout: 1_000 });
+  }).toPass();
 }
 
 export async function send(page: Page, text: string) {

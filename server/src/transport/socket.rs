@@ -469,27 +469,29 @@ async fn change(
 }
 
 async fn on_take(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ConversationRef>) {
-    let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
-    match payload {
-        Ok(ConversationRef { conversation }) => {
-            change(&shared, conn, conversation, || Command::Take { conn, conversation }).await;
-        }
-        Err(_) => {
-            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TAKE)));
-        }
-    }
+    by_ref(turn, &shared, payload.ok(), protocol::TAKE, |conn, conversation| Command::Take { conn, conversation }).await;
 }
 
 async fn on_resolve(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ConversationRef>) {
+    by_ref(turn, &shared, payload.ok(), protocol::RESOLVE, |conn, conversation| Command::Resolve { conn, conversation }).await;
+}
+
+/// A desk action that names only a conversation (`take`, `resolve`).
+async fn by_ref(
+    turn: Turn,
+    shared: &Shared,
+    payload: Option<ConversationRef>,
+    event: &'static str,
+    command: fn(ConnId, ConversationId) -> Command,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.conn;
     match payload {
-        Ok(ConversationRef { conversation }) => {
-            change(&shared, conn, conversation, || Command::Resolve { conn, conversation }).await;
+        Some(ConversationRef { conversation }) => {
+            change(shared, conn, conversation, || command(conn, conversation)).await;
         }
-        Err(_) => {
-            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::RESOLVE)));
+        None => {
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(event)));
         }
     }
 }
