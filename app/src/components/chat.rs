@@ -223,10 +223,12 @@ enum Line {
 }
 
 impl Line {
-    fn key(&self) -> (u8, u64) {
+    /// Unique across conversations: a keyed list keeps the row of an equal key, so the
+    /// first message of another conversation must not share one with this one's.
+    fn key(&self) -> (u64, u8, u64) {
         match self {
-            Line::Message(m) => (0, m.seq),
-            Line::Note(n) => (1, n.id),
+            Line::Message(m) => (m.conversation.0, 0, m.seq),
+            Line::Note(n) => (n.conversation.0, 1, n.id),
         }
     }
 }
