@@ -8,6 +8,9 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 export DATABASE_URL="sqlite://$dir/e2e.db"
 export RUST_LOG=${RUST_LOG:-warn}
+# Agents' tabs close between tests; their presence must end at once, not after the grace
+# period a reload gets (that is tested in server/tests/queue.rs).
+export AGENT_GRACE_MS=0
 export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
 printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add Support
 # Two more for the console test, which needs agents nobody else has given work to.

@@ -27,11 +27,14 @@ pub use transport::router;
 pub struct Settings {
     /// Open conversations the queue gives one agent at most.
     pub capacity: usize,
+    /// How long an agent's closed connection still counts as present, so that a reload
+    /// does not look like leaving and coming back.
+    pub agent_grace: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { capacity: hub::DEFAULT_CAPACITY }
+        Self { capacity: hub::DEFAULT_CAPACITY, agent_grace: std::time::Duration::from_secs(4) }
     }
 }
 

@@ -23,6 +23,9 @@ struct Cli {
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
+    /// Milliseconds an agent's closed connection still counts as present (a reload).
+    #[arg(long, env = "AGENT_GRACE_MS", default_value_t = 4000)]
+    agent_grace_ms: u64,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -65,7 +68,13 @@ fn main() -> Result<()> {
                 .with_context(|| format!("opening the database {}", cli.database_url))?,
         );
         match cli.command.unwrap_or(Cmd::Serve) {
-            Cmd::Serve => serve(store, chat_server::Settings { capacity: cli.agent_capacity }).await,
+            Cmd::Serve => {
+                let settings = chat_server::Settings {
+                    capacity: cli.agent_capacity,
+                    agent_grace: std::time::Duration::from_millis(cli.agent_grace_ms),
+                };
+                serve(store, settings).await
+            }
             Cmd::Agent(cmd) => agent(store, cmd).await,
         }
     })

@@ -145,3 +145,28 @@ async fn internal_notes_reach_agents_only_and_come_back_after_a_reload() {
     cat.expect_none("note", 200).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_agents_reload_does_not_flap_but_leaving_does_show() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::connect(&server, WS, Some(agent("amy"))).await;
+    let token = amy.expect("login_success").await["resume"].clone();
+    let mut cat = TestClient::login(&server, WS, json!("cat")).await;
+    cat.expect_list(&["amy", "cat"]).await;
+
+    // A reload: the old socket closes, a new one resumes a moment later.
+    amy.disconnect().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    again.expect("login_success").await;
+    cat.expect_none("user_list", 5_000).await;
+
+    // Leaving for good shows, after the grace period.
+    let left = std::time::Instant::now();
+    again.disconnect().await;
+    cat.expect_list(&["cat"]).await;
+    let took = left.elapsed();
+    assert!(took >= std::time::Duration::from_secs(3), "the list changed after {took:?}");
+    server.stop().await;
+}

@@ -33,7 +33,7 @@ pub fn router(
     settings: Settings,
     queue: Vec<ConversationMeta>,
 ) -> (Router, SocketIo) {
-    let shared = Shared::new(store, settings.capacity, queue);
+    let shared = Shared::new(store, &settings, queue);
     let (layer, io) = SocketIo::builder().with_state(shared).build_layer();
     socket::register(&io);
 

@@ -44,6 +44,8 @@ pub struct Shared {
     pub(super) store: Arc<dyn Store>,
     next_conn: AtomicU64,
     pipeline: mpsc::Sender<Job>,
+    /// See [`crate::Settings::agent_grace`].
+    agent_grace: std::time::Duration,
 }
 
 /// The hub and the sockets its [`ConnId`]s stand for, changed together under one lock so
@@ -60,9 +62,9 @@ struct SessionHash(String);
 impl Shared {
     /// The shared state (with the conversations waiting in `queue`), and the pipeline
     /// task that runs with it.
-    pub fn new(store: Arc<dyn Store>, capacity: usize, queue: Vec<ConversationMeta>) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, settings: &crate::Settings, queue: Vec<ConversationMeta>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(pipeline::QUEUE);
-        let mut hub = Hub::with_capacity(capacity);
+        let mut hub = Hub::with_capacity(settings.capacity);
         for meta in queue {
             hub.learn(meta);
         }
@@ -71,6 +73,7 @@ impl Shared {
             store,
             next_conn: AtomicU64::new(1),
             pipeline: tx,
+            agent_grace: settings.agent_grace,
         });
         // The task holds the state weakly: it ends when the state (and with it the
         // channel's sender) is dropped.
@@ -440,11 +443,32 @@ async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) 
 
 async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
     let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let agent = {
+        let mut live = shared.live();
+        live.sockets.remove(&conn);
+        matches!(live.hub.identity(conn), Some(Identity::Agent(_)))
+    };
+    if agent && !shared.agent_grace.is_zero() {
+        // An agent's reload must not look like leaving and coming back to every customer
+        // and to the queue: the connection counts as present a little longer, and a new one
+        // of the same agent meanwhile takes over without anyone noticing.
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(shared.agent_grace).await;
+            gone(&shared, conn);
+        });
+    } else {
+        gone(&shared, conn);
+    }
+}
+
+/// The connection is gone for good.
+fn gone(shared: &Shared, conn: ConnId) {
     let mut live = shared.live();
-    let step = live.hub.handle(Command::Disconnect(turn.conn));
-    live.sockets.remove(&turn.conn);
+    let step = live.hub.handle(Command::Disconnect(conn));
     let _ = live.deliver(step);
-    tracing::debug!(conn = turn.conn.0, online = live.hub.online(), "disconnected");
+    tracing::debug!(conn = conn.0, online = live.hub.online(), "disconnected");
 }
 
 /// Runs a take, resolve or transfer for `conn`, then stores what changed. Returns the
