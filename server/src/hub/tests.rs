@@ -132,15 +132,16 @@ impl World {
     }
 }
 
+/// What `step` sends to `conn`, of the kind `pick` takes.
+fn picked<T>(step: &Step, conn: ConnId, pick: impl Fn(&ServerEvent) -> Option<T>) -> Vec<T> {
+    step.outbound.iter().filter(|o| o.to == conn).filter_map(|o| pick(&o.event)).collect()
+}
+
 fn messages_for(step: &Step, conn: ConnId) -> Vec<ChatMessage> {
-    step.outbound
-        .iter()
-        .filter(|o| o.to == conn)
-        .filter_map(|o| match &o.event {
-            ServerEvent::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
+    picked(step, conn, |e| match e {
+        ServerEvent::Message(m) => Some(m.clone()),
+        _ => None,
+    })
 }
 
 /// The lists `step` pushes to `conn`, as plain strings.
@@ -497,14 +498,10 @@ fn an_agent_reaches_an_offline_customer_by_conversation_after_a_restart() {
 
 /// Every `conversation` summary pushed to `conn`.
 fn summaries_for(step: &Step, conn: ConnId) -> Vec<ConversationSummary> {
-    step.outbound
-        .iter()
-        .filter(|o| o.to == conn)
-        .filter_map(|o| match &o.event {
-            ServerEvent::Conversation(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect()
+    picked(step, conn, |e| match e {
+        ServerEvent::Conversation(c) => Some(c.clone()),
+        _ => None,
+    })
 }
 
 impl World {
@@ -641,14 +638,10 @@ fn a_resolved_conversation_reopens_when_the_customer_writes_again() {
 }
 
 fn typing_for(step: &Step, conn: ConnId) -> Vec<String> {
-    step.outbound
-        .iter()
-        .filter(|o| o.to == conn)
-        .filter_map(|o| match &o.event {
-            ServerEvent::Typing(t) => Some(t.from.to_string()),
-            _ => None,
-        })
-        .collect()
+    picked(step, conn, |e| match e {
+        ServerEvent::Typing(t) => Some(t.from.to_string()),
+        _ => None,
+    })
 }
 
 #[test]
