@@ -16,4 +16,5 @@ printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agen
 # Two more for the console test, which needs agents nobody else has given work to.
 printf '%s\n' amy-pass-1 | target/debug/server agent add Amy
 printf '%s\n' ben-pass-1 | target/debug/server agent add Ben
+printf '%s' 'Refunds take 3 to 5 working days.' | target/debug/server canned add refund
 target/debug/server

@@ -11,8 +11,8 @@ use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
-    ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess, Role, UserName,
-    TYPING_SHOWN_MS,
+    CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess, Role,
+    UserName, TYPING_SHOWN_MS,
 };
 
 /// The state of the connection to the server, as shown to the person.
@@ -49,6 +49,8 @@ pub struct ChatState {
     pub typing: RwSignal<BTreeMap<ConversationId, (UserName, u64)>>,
     /// For a customer: how far the support side has read each conversation.
     pub read: RwSignal<BTreeMap<ConversationId, u64>>,
+    /// For an agent: the team's canned replies.
+    pub canned: RwSignal<Vec<CannedReply>>,
 }
 
 impl ChatState {
@@ -66,6 +68,7 @@ impl ChatState {
             desk: RwSignal::new(BTreeMap::new()),
             typing: RwSignal::new(BTreeMap::new()),
             read: RwSignal::new(BTreeMap::new()),
+            canned: RwSignal::new(Vec::new()),
         }
     }
 

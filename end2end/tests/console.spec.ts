@@ -149,6 +149,12 @@ test('read receipts, typing only in that conversation, and internal notes that s
   await expectLastMessage(tom.page, 'Sure, go ahead', false);
   await expect(tom.page.getByTestId('typing')).toHaveCount(0);
 
+  // A canned reply: "/" and its shortcut.
+  await ben.page.getByTestId('composer').fill('/ref');
+  await ben.page.getByTestId('canned-option').click();
+  await expect(ben.page.getByTestId('composer')).toHaveValue('Refunds take 3 to 5 working days.');
+  await ben.page.getByTestId('composer').fill('');
+
   // An internal note stays on the agents' side.
   await ben.page.getByTestId('note-mode').check();
   await send(ben.page, 'Long-time customer, be generous');

@@ -37,6 +37,19 @@ enum Cmd {
     /// Manage the accounts of support agents.
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// Manage the canned replies agents insert with `/shortcut`.
+    #[command(subcommand)]
+    Canned(CannedCmd),
+}
+
+#[derive(Subcommand)]
+enum CannedCmd {
+    /// Add or replace a reply; its text is read from standard input.
+    Add { shortcut: String },
+    /// List the replies.
+    List,
+    /// Remove a reply.
+    Remove { shortcut: String },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +89,7 @@ fn main() -> Result<()> {
                 serve(store, settings).await
             }
             Cmd::Agent(cmd) => agent(store, cmd).await,
+            Cmd::Canned(cmd) => canned(store, cmd).await,
         }
     })
 }
@@ -120,6 +134,37 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+async fn canned(store: Arc<dyn Store>, cmd: CannedCmd) -> Result<()> {
+    use app::protocol::{CannedReply, MessageText};
+    let check = |shortcut: &str| {
+        if CannedReply::valid_shortcut(shortcut) {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!("a shortcut is 1 to 32 lower-case letters, digits, '-' or '_': {shortcut:?}"))
+        }
+    };
+    match cmd {
+        CannedCmd::Add { shortcut } => {
+            check(&shortcut)?;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading the reply from stdin")?;
+            let text = MessageText::parse(&text).map_err(|p| anyhow::anyhow!("{p}"))?;
+            store.set_canned(&CannedReply { shortcut: shortcut.clone(), text: text.as_str().to_owned() }).await?;
+            println!("saved /{shortcut}");
+        }
+        CannedCmd::List => {
+            for reply in store.canned().await? {
+                println!("/{}\t{}", reply.shortcut, reply.text);
+            }
+        }
+        CannedCmd::Remove { shortcut } => {
+            store.remove_canned(&shortcut).await?;
+            println!("removed /{shortcut}");
+        }
+    }
+    Ok(())
 }
 
 async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {

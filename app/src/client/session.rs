@@ -240,6 +240,7 @@ pub(crate) async fn run(
                             }),
                             Ok(ServerEvent::Typing(t)) => state.typing(t.conversation, t.from, now_ms() as u64),
                             Ok(ServerEvent::Read(r)) => state.read_up_to(r.conversation, r.seq),
+                            Ok(ServerEvent::Canned(replies)) => state.canned.set(replies),
                             Ok(ServerEvent::Note(note)) => {
                                 let customer = state.desk.with_untracked(|d| d.get(&note.conversation).map(|s| s.customer.clone()));
                                 state.inbox.update(|i| i.note(note, customer));

@@ -45,6 +45,12 @@ pub fn ChatView() -> impl IntoView {
         })
     };
     let note_mode = RwSignal::new(false);
+    // Canned replies matching a draft that starts with "/".
+    let suggestions = move || {
+        let draft = draft.get();
+        let Some(typed) = draft.strip_prefix('/') else { return Vec::new() };
+        state.canned.with(|c| c.iter().filter(|r| r.shortcut.starts_with(typed.trim())).cloned().collect::<Vec<_>>())
+    };
     let outgoing = move || {
         let Some(target) = state.open.get() else { return Vec::new() };
         state.inbox.with(|i| i.outgoing_for(&target).cloned().collect::<Vec<_>>())
@@ -188,6 +194,24 @@ pub fn ChatView() -> impl IntoView {
                     {move || typing_now().map(|name| view! {
                         <p class="typing" data-testid="typing" aria-live="polite">{name} " " {EN.is_typing}</p>
                     })}
+                    <Show when=move || is_agent() && !suggestions().is_empty()>
+                        <ul class="canned" data-testid="canned">
+                            <For
+                                each=suggestions
+                                key=|r| r.clone()
+                                children=move |r| {
+                                    let text = r.text.clone();
+                                    view! {
+                                        <li>
+                                            <button type="button" class="link" data-testid="canned-option" on:click=move |_| draft.set(text.clone())>
+                                                "/" {r.shortcut.clone()} " — " {r.text.clone()}
+                                            </button>
+                                        </li>
+                                    }
+                                }
+                            />
+                        </ul>
+                    </Show>
                     <form class="composer" on:submit=submit>
                         <input
                             type="text"

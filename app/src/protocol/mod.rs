@@ -54,6 +54,8 @@ pub const NOTE: &str = "note";
 /// agent → server: read up to a sequence number ([`ReadUpTo`]); server → customer: the
 /// support side has read their messages up to it ([`ReadUpTo`]).
 pub const READ: &str = "read";
+/// server → agent, at login: the team's canned replies (a list of [`CannedReply`]).
+pub const CANNED: &str = "canned";
 /// How long a typing indicator stays without news.
 pub const TYPING_SHOWN_MS: u64 = 4000;
 
@@ -352,6 +354,21 @@ pub struct Typing {
     pub from: UserName,
 }
 
+/// A reply an agent inserts by typing `/` and its shortcut.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CannedReply {
+    pub shortcut: String,
+    pub text: String,
+}
+
+impl CannedReply {
+    /// A shortcut is 1–32 lower-case letters, digits, `-` or `_`.
+    pub fn valid_shortcut(shortcut: &str) -> bool {
+        (1..=32).contains(&shortcut.len())
+            && shortcut.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    }
+}
+
 /// A read position in a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadUpTo {
@@ -436,6 +453,7 @@ pub enum ServerEvent {
     Typing(Typing),
     Note(Note),
     Read(ReadUpTo),
+    Canned(Vec<CannedReply>),
 }
 
 impl ServerEvent {
@@ -451,6 +469,7 @@ impl ServerEvent {
             ServerEvent::Typing(_) => TYPING,
             ServerEvent::Note(_) => NOTE,
             ServerEvent::Read(_) => READ,
+            ServerEvent::Canned(_) => CANNED,
         }
     }
 
@@ -470,6 +489,7 @@ impl ServerEvent {
             TYPING => ServerEvent::Typing(de(data)?),
             NOTE => ServerEvent::Note(de(data)?),
             READ => ServerEvent::Read(de(data)?),
+            CANNED => ServerEvent::Canned(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }

@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use app::protocol::{ConversationId, MessageText, Note, UserName};
+use app::protocol::{CannedReply, ConversationId, MessageText, Note, UserName};
 
 use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, NewMessage, StoredMessage};
 
@@ -91,6 +91,12 @@ pub trait Store: Send + Sync + 'static {
     /// again (`duplicate`). One message failing does not fail the others; the whole
     /// batch fails only if the transaction cannot commit.
     async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
+    /// Adds or replaces a canned reply.
+    async fn set_canned(&self, reply: &CannedReply) -> Result<(), StoreError>;
+    /// Removes a canned reply; an unknown shortcut is `NotFound`.
+    async fn remove_canned(&self, shortcut: &str) -> Result<(), StoreError>;
+    /// Every canned reply, by shortcut.
+    async fn canned(&self) -> Result<Vec<CannedReply>, StoreError>;
     /// Stores an internal note.
     async fn add_note(&self, id: ConversationId, author: &AgentKey, name: &UserName, text: &MessageText, ts: u64)
         -> Result<Note, StoreError>;

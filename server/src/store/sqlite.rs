@@ -10,7 +10,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{name_key, AgentRecord, Page, SessionOwner, Store, StoreError};
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
-use app::protocol::{ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
+use app::protocol::{CannedReply, ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -477,6 +477,36 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(results)
+    }
+
+    async fn set_canned(&self, reply: &CannedReply) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO canned_replies (shortcut, body) VALUES (?, ?) ON CONFLICT (shortcut) DO UPDATE SET body = excluded.body")
+            .bind(&reply.shortcut)
+            .bind(&reply.text)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn remove_canned(&self, shortcut: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM canned_replies WHERE shortcut = ?")
+            .bind(shortcut)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("canned reply /{shortcut}")));
+        }
+        Ok(())
+    }
+
+    async fn canned(&self) -> Result<Vec<CannedReply>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT shortcut, body FROM canned_replies ORDER BY shortcut")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows.into_iter().map(|(shortcut, text)| CannedReply { shortcut, text }).collect())
     }
 
     async fn add_note(

@@ -323,3 +323,18 @@ async fn internal_notes_are_kept_apart_from_the_messages() {
         assert!(matches!(nowhere, Err(StoreError::NotFound(_))), "{label}: {nowhere:?}");
     }
 }
+
+#[tokio::test]
+async fn canned_replies_are_added_replaced_listed_and_removed() {
+    for (label, store, _dir) in backends().await {
+        let reply = |s: &str, t: &str| app::protocol::CannedReply { shortcut: s.into(), text: t.into() };
+        store.set_canned(&reply("refund", "Your refund is on its way.")).await.unwrap();
+        store.set_canned(&reply("hello", "Hi! How can I help?")).await.unwrap();
+        store.set_canned(&reply("refund", "Refunds take 3 to 5 days.")).await.unwrap();
+        let all = store.canned().await.unwrap();
+        assert_eq!(all, vec![reply("hello", "Hi! How can I help?"), reply("refund", "Refunds take 3 to 5 days.")], "{label}");
+        store.remove_canned("hello").await.unwrap();
+        assert!(matches!(store.remove_canned("hello").await, Err(StoreError::NotFound(_))), "{label}");
+        assert_eq!(store.canned().await.unwrap().len(), 1, "{label}");
+    }
+}

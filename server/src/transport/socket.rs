@@ -234,9 +234,16 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
             match establish(&shared, conn, intent).await {
                 Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
                 Ok((login, hash)) => {
+                    let agent = matches!(login.who, Identity::Agent(_));
                     let outcome = shared.through_pipeline(|reply| Job::Join { login, since, reply }).await;
                     if outcome == Ok(Outcome::LoggedIn) {
                         s.extensions.insert(SessionHash(hash));
+                        if agent {
+                            match shared.store.canned().await {
+                                Ok(replies) => shared.live().emit(conn, &ServerEvent::Canned(replies)),
+                                Err(e) => tracing::error!(error = %e, "reading canned replies failed"),
+                            }
+                        }
                     }
                     outcome
                 }
