@@ -53,11 +53,6 @@ impl Thread {
         }
         Some(last)
     }
-
-    /// The time of the newest message, for sorting conversations.
-    pub fn last_ts(&self) -> u64 {
-        self.messages.values().next_back().map(|m| m.ts).unwrap_or(0)
-    }
 }
 
 /// Where a message written here stands.
@@ -109,9 +104,7 @@ impl Inbox {
     /// Takes one message; returns false when it was already held (a duplicate).
     /// `open` is the conversation on screen: messages there are not counted unread.
     pub fn receive(&mut self, message: ChatMessage, open: Option<ConversationId>) -> bool {
-        if let Some(client_id) = message.is_self.then_some(message.client_id.as_ref()).flatten() {
-            self.outbox.retain(|o| &o.client_id != client_id);
-        }
+        self.confirm(&message);
         let id = message.conversation;
         let thread = self.threads.entry(id).or_insert_with(|| Thread::new(message.customer.clone()));
         if thread.messages.contains_key(&message.seq) {
@@ -126,6 +119,10 @@ impl Inbox {
 
     /// Takes a page of history (never counted unread: it was there before).
     pub fn history(&mut self, page: History) {
+        // The copy may have been lost with a connection: the page confirms it as well.
+        for message in &page.messages {
+            self.confirm(message);
+        }
         let thread = self.threads.entry(page.conversation).or_insert_with(|| Thread::new(page.customer.clone()));
         let first_held = thread.messages.keys().next().copied();
         let first_new = page.messages.first().map(|m| m.seq);
@@ -138,10 +135,14 @@ impl Inbox {
             thread.notes.insert(note.id, note);
         }
         for message in page.messages {
-            if let Some(client_id) = message.is_self.then_some(message.client_id.as_ref()).flatten() {
-                self.outbox.retain(|o| &o.client_id != client_id);
-            }
             thread.messages.entry(message.seq).or_insert(message);
+        }
+    }
+
+    /// The own stored copy of a message written here: it leaves the outbox.
+    fn confirm(&mut self, message: &ChatMessage) {
+        if let Some(client_id) = message.is_self.then_some(message.client_id.as_ref()).flatten() {
+            self.outbox.retain(|o| &o.client_id != client_id);
         }
     }
 

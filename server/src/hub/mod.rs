@@ -665,6 +665,7 @@ impl Hub {
                 None => false,
             };
             if gone {
+                self.typing.retain(|(typist, _), _| typist != &who);
                 if let Some(p) = self.present.remove(&who) {
                     let k = name_key(p.name.as_str());
                     match who.role() {

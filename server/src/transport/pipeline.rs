@@ -88,9 +88,9 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
         for ((_, joins, reply), result) in jobs.into_iter().zip(results) {
             let answer = match result {
                 Ok(appended) => {
-                    let mut step = live.hub.handle(Command::Deliver { appended: appended.clone(), joins });
-                    changed.append(&mut step.changed);
-                    match live.deliver(step) {
+                    let (outcome, mut more) = live.run(Command::Deliver { appended: appended.clone(), joins });
+                    changed.append(&mut more);
+                    match outcome {
                         Ok(_) => Ok(appended),
                         Err(problem) => {
                             tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
@@ -120,8 +120,7 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
     let agent = matches!(who, crate::model::Identity::Agent(_));
     let (outcome, changed) = {
         let mut live = shared.live();
-        let mut step = live.hub.handle(Command::Login(login));
-        let changed = std::mem::take(&mut step.changed);
+        let (outcome, changed) = live.run(Command::Login(login));
         if agent {
             // The storage read for the login may lag behind the hub (a conversation that
             // just entered the queue is stored a moment later): the catch-up also covers
@@ -132,7 +131,7 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
                 }
             }
         }
-        (live.deliver(step)?, changed)
+        (outcome?, changed)
     };
     if outcome != Outcome::LoggedIn {
         return Ok(outcome);

@@ -166,6 +166,14 @@ impl Shared {
 }
 
 impl Live {
+    /// Runs a hub command and sends its output; returns the outcome and the conversations
+    /// it changed (for the caller to store, outside the lock).
+    pub fn run(&mut self, command: Command) -> (Result<Outcome, Problem>, Vec<ConversationMeta>) {
+        let mut step = self.hub.handle(command);
+        let changed = std::mem::take(&mut step.changed);
+        (self.deliver(step), changed)
+    }
+
     pub fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
         for out in &step.outbound {
             self.emit(out.to, &out.event);
@@ -201,8 +209,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     {
         let mut live = shared.live();
         live.sockets.insert(conn, s.clone());
-        let step = live.hub.handle(Command::Connect(conn));
-        let _ = live.deliver(step);
+        let _ = live.run(Command::Connect(conn));
     }
     s.on(protocol::LOGIN, on_login);
     s.on(protocol::PRIVATE_MESSAGE, on_private_message);
@@ -473,8 +480,7 @@ async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
 /// The connection is gone for good.
 fn gone(shared: &Shared, conn: ConnId) {
     let mut live = shared.live();
-    let step = live.hub.handle(Command::Disconnect(conn));
-    let _ = live.deliver(step);
+    let _ = live.run(Command::Disconnect(conn));
     tracing::debug!(conn = conn.0, online = live.hub.online(), "disconnected");
 }
 
@@ -487,12 +493,7 @@ async fn change(
     command: impl FnOnce() -> Command,
 ) -> Option<ConversationMeta> {
     shared.recall(conn, conversation).await;
-    let (outcome, changed) = {
-        let mut live = shared.live();
-        let mut step = live.hub.handle(command());
-        let changed = std::mem::take(&mut step.changed);
-        (live.deliver(step), changed)
-    };
+    let (outcome, changed) = shared.live().run(command());
     tracing::debug!(conn = conn.0, conversation = conversation.0, ?outcome, "conversation change");
     let now = changed.iter().find(|m| m.id == conversation).cloned();
     shared.keep(changed).await;
@@ -558,13 +559,14 @@ async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payl
 async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<TypingRequest>) {
     let _served = turn.ticket.wait().await;
     let conn = turn.conn;
-    let step = match payload {
+    match payload {
         Ok(TypingRequest { conversation }) => {
-            shared.live().hub.handle(Command::Typing { conn, conversation, now_ms: now_ms() })
+            let _ = shared.live().run(Command::Typing { conn, conversation, now_ms: now_ms() });
         }
-        Err(_) => Hub::refuse(conn, Problem::Malformed(protocol::TYPING)),
-    };
-    let _ = shared.deliver(step);
+        Err(_) => {
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TYPING)));
+        }
+    }
 }
 
 /// An internal note: checked by the hub, stored, then sent to every agent online.
@@ -584,9 +586,7 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
     let reply = match stored.await {
         Ok(note) => {
             let id = note.id;
-            let mut live = shared.live();
-            let step = live.hub.handle(Command::Noted(note));
-            let _ = live.deliver(step);
+            let _ = shared.live().run(Command::Noted(note));
             serde_json::json!({"ok": true, "id": id})
         }
         Err(problem) => {
@@ -602,17 +602,12 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
 async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ReadUpTo>) {
     let _served = turn.ticket.wait().await;
     let conn = turn.conn;
-    let Ok(ReadUpTo { conversation, seq }) = payload else {
-        let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::READ)));
-        return;
-    };
-    shared.recall(conn, conversation).await;
-    let changed = {
-        let mut live = shared.live();
-        let mut step = live.hub.handle(Command::Read { conn, conversation, seq });
-        let changed = std::mem::take(&mut step.changed);
-        let _ = live.deliver(step);
-        changed
-    };
-    shared.keep(changed).await;
+    match payload {
+        Ok(ReadUpTo { conversation, seq }) => {
+            change(&shared, conn, conversation, || Command::Read { conn, conversation, seq }).await;
+        }
+        Err(_) => {
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::READ)));
+        }
+    }
 }
