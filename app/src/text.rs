@@ -33,6 +33,13 @@ pub enum Problem {
     /// Resolving or transferring a conversation that is not this agent's.
     NotYours,
     UnknownAgent(String),
+    /// Only admins manage the team and the canned replies.
+    AdminsOnly,
+    PasswordTooShort,
+    AgentExists(String),
+    /// An admin removing their own account (they would lock themselves out mid-session).
+    RemoveSelf,
+    BadShortcut,
     Malformed(&'static str),
     /// A `client_id` that is not 1–64 plain ASCII characters.
     BadClientId,
@@ -50,7 +57,7 @@ pub enum Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS};
+        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
             Problem::NameTooLong => write!(f, "A name can have at most {NAME_MAX_CHARS} characters."),
@@ -73,6 +80,11 @@ impl fmt::Display for Problem {
             Problem::AlreadyAssigned(name) => write!(f, "{name} already has this conversation."),
             Problem::NotYours => f.write_str("This conversation is not assigned to you."),
             Problem::UnknownAgent(name) => write!(f, "There is no agent called {name}."),
+            Problem::AdminsOnly => f.write_str("Only admins can do that."),
+            Problem::PasswordTooShort => write!(f, "A password needs at least {PASSWORD_MIN_CHARS} characters."),
+            Problem::AgentExists(name) => write!(f, "There is already an agent called {name}."),
+            Problem::RemoveSelf => f.write_str("You cannot remove your own account."),
+            Problem::BadShortcut => f.write_str("A shortcut is 1 to 32 lower-case letters, digits, '-' or '_'."),
             Problem::Malformed(event) => write!(f, "The server could not read that {event} request."),
             Problem::BadClientId => f.write_str("A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'."),
             Problem::AgentToAgent => f.write_str("Agents can write to customers only."),

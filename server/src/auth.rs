@@ -16,7 +16,7 @@ use argon2::Argon2;
 use std::sync::OnceLock;
 
 /// Shortest password `server agent add` accepts.
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MIN_PASSWORD_CHARS: usize = app::protocol::PASSWORD_MIN_CHARS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -55,7 +55,12 @@ enum CannedCmd {
 #[derive(Subcommand)]
 enum AgentCmd {
     /// Add an agent; the password is read from standard input (one line).
-    Add { name: String },
+    Add {
+        name: String,
+        /// An admin sees every conversation and manages agents and canned replies.
+        #[arg(long)]
+        admin: bool,
+    },
     /// List the agents.
     List,
     /// Remove an agent.
@@ -142,7 +147,7 @@ async fn canned(store: Arc<dyn Store>, cmd: CannedCmd) -> Result<()> {
         if CannedReply::valid_shortcut(shortcut) {
             Ok(())
         } else {
-            Err(anyhow::anyhow!("a shortcut is 1 to 32 lower-case letters, digits, '-' or '_': {shortcut:?}"))
+            Err(anyhow::anyhow!("{} ({shortcut:?})", app::text::Problem::BadShortcut))
         }
     };
     match cmd {
@@ -170,7 +175,7 @@ async fn canned(store: Arc<dyn Store>, cmd: CannedCmd) -> Result<()> {
 async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
     let parse = |raw: &str| UserName::parse(raw).map_err(|p| anyhow::anyhow!("invalid name {raw:?}: {p}"));
     match cmd {
-        AgentCmd::Add { name } => {
+        AgentCmd::Add { name, admin } => {
             let name = parse(&name)?;
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
@@ -183,12 +188,12 @@ async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
                 bail!("no password given on standard input");
             }
             let hash = tokio::task::spawn_blocking(move || chat_server::auth::hash_password(&password)).await??;
-            store.add_agent(&name, &hash).await?;
-            println!("added agent {name}");
+            store.add_agent(&name, &hash, admin).await?;
+            println!("added {} {name}", if admin { "admin" } else { "agent" });
         }
         AgentCmd::List => {
-            for name in store.agent_names().await? {
-                println!("{name}");
+            for agent in store.agents().await? {
+                println!("{}{}", agent.name, if agent.admin { "\tadmin" } else { "" });
             }
         }
         AgentCmd::Remove { name } => {

@@ -77,6 +77,9 @@ pub struct ConversationMeta {
     pub note: Option<String>,
     /// How far the support side has read the customer's messages.
     pub read_seq: u64,
+    /// The sequence numbers of the customer's messages after `read_seq`, in order: the
+    /// unread count, kept as messages arrive and reads move (never recounted).
+    pub unread: Vec<u64>,
     /// Raised with every change of the above (see `Store::set_state`).
     pub version: u64,
 }
@@ -94,6 +97,7 @@ impl ConversationMeta {
             queued_at: 0,
             note: None,
             read_seq: 0,
+            unread: Vec::new(),
             version: 0,
         }
     }
@@ -106,6 +110,7 @@ impl ConversationMeta {
             status: self.status,
             assignee: self.assignee.as_ref().map(|a| a.name.clone()),
             note: self.note.clone(),
+            unread: self.unread.len() as u64,
         }
     }
 }

@@ -58,6 +58,24 @@ pub const READ: &str = "read";
 pub const CANNED: &str = "canned";
 /// How long a typing indicator stays without news.
 pub const TYPING_SHOWN_MS: u64 = 4000;
+/// client → server `{away}`: an agent whose tab has been hidden for [`AWAY_AFTER_MS`] is
+/// away (the queue passes them by), and back when it shows again. server → everyone: the
+/// names of the agents who are away, whenever that changes.
+pub const AWAY: &str = "away";
+/// How long an agent's tab stays hidden before they count as away.
+pub const AWAY_AFTER_MS: u64 = 60_000;
+/// server → admin: the agent accounts ([`AgentInfo`]), at login and after each change.
+pub const AGENTS: &str = "agents";
+/// admin → server: add an agent account ([`NewAgent`]).
+pub const AGENT_ADD: &str = "agent_add";
+/// admin → server: remove an agent account ([`AgentRef`]); they are logged out.
+pub const AGENT_REMOVE: &str = "agent_remove";
+/// admin → server: add or replace a canned reply ([`CannedReply`]).
+pub const CANNED_SET: &str = "canned_set";
+/// admin → server: remove a canned reply ([`CannedRef`]).
+pub const CANNED_REMOVE: &str = "canned_remove";
+/// Shortest accepted agent password, in characters.
+pub const PASSWORD_MIN_CHARS: usize = 8;
 
 /// Longest accepted display name, in characters, after trimming.
 pub const NAME_MAX_CHARS: usize = 32;
@@ -215,6 +233,13 @@ pub struct LoginSuccess {
     /// A customer's conversation with the support team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<ConversationId>,
+    /// An agent who sees every conversation and manages the team.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub admin: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The `private_message` payload.
@@ -321,6 +346,44 @@ pub struct ConversationSummary {
     /// The last transfer's note, for the agent who received it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The customer's messages the support side has not read yet.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread: u64,
+}
+
+/// An agent account, as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub name: UserName,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// The `agent_add` payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAgent {
+    pub name: String,
+    pub password: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// Names an agent account (`agent_remove`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    pub name: String,
+}
+
+/// Names a canned reply (`canned_remove`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CannedRef {
+    pub shortcut: String,
+}
+
+/// The `away` payload from an agent's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwayRequest {
+    pub away: bool,
 }
 
 /// Names a conversation (`take`, `resolve`).
@@ -454,6 +517,8 @@ pub enum ServerEvent {
     Note(Note),
     Read(ReadUpTo),
     Canned(Vec<CannedReply>),
+    Away(Vec<UserName>),
+    Agents(Vec<AgentInfo>),
 }
 
 impl ServerEvent {
@@ -470,6 +535,8 @@ impl ServerEvent {
             ServerEvent::Note(_) => NOTE,
             ServerEvent::Read(_) => READ,
             ServerEvent::Canned(_) => CANNED,
+            ServerEvent::Away(_) => AWAY,
+            ServerEvent::Agents(_) => AGENTS,
         }
     }
 
@@ -490,6 +557,8 @@ impl ServerEvent {
             NOTE => ServerEvent::Note(de(data)?),
             READ => ServerEvent::Read(de(data)?),
             CANNED => ServerEvent::Canned(de(data)?),
+            AWAY => ServerEvent::Away(de(data)?),
+            AGENTS => ServerEvent::Agents(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -510,6 +579,11 @@ pub enum ClientEvent {
     Typing(TypingRequest),
     Note(NoteRequest),
     Read(ReadUpTo),
+    Away(AwayRequest),
+    AgentAdd(NewAgent),
+    AgentRemove(AgentRef),
+    CannedSet(CannedReply),
+    CannedRemove(CannedRef),
 }
 
 impl ClientEvent {
@@ -525,6 +599,11 @@ impl ClientEvent {
             ClientEvent::Typing(_) => TYPING,
             ClientEvent::Note(_) => NOTE,
             ClientEvent::Read(_) => READ,
+            ClientEvent::Away(_) => AWAY,
+            ClientEvent::AgentAdd(_) => AGENT_ADD,
+            ClientEvent::AgentRemove(_) => AGENT_REMOVE,
+            ClientEvent::CannedSet(_) => CANNED_SET,
+            ClientEvent::CannedRemove(_) => CANNED_REMOVE,
         }
     }
 }
@@ -616,7 +695,10 @@ mod tests {
                 role: Role::Agent,
                 resume: Some("t".into()),
                 conversation: None,
+                admin: true,
             }),
+            ServerEvent::Away(vec![UserName::parse("a").unwrap()]),
+            ServerEvent::Agents(vec![AgentInfo { name: UserName::parse("a").unwrap(), admin: false }]),
             ServerEvent::LoginError("taken".into()),
             ServerEvent::UserList(vec![UserName::parse("a").unwrap(), UserName::parse("b").unwrap()]),
             ServerEvent::Error("nope".into()),

@@ -54,6 +54,12 @@ pub enum Command {
     Noted(Note),
     /// An agent has read a conversation up to `seq`.
     Read { conn: ConnId, conversation: ConversationId, seq: u64 },
+    /// An agent's tab on `conn` was hidden a while (`away`), or shows again.
+    Away { conn: ConnId, away: bool },
+    /// An agent account was removed: they are logged out at once, and their open
+    /// conversations go back to the queue (at `now_ms`). The transport closes the
+    /// connections [`Hub::connections`] gave for them before.
+    Retire { agent: AgentKey, now_ms: u64 },
 }
 
 /// An established login.
@@ -66,6 +72,8 @@ pub struct Login {
     pub resume: Option<String>,
     /// A customer's own conversation first; for agents, the ones they see.
     pub conversations: Vec<ConversationMeta>,
+    /// An agent who sees every conversation and manages the team.
+    pub admin: bool,
 }
 
 /// An event for one connection.
@@ -110,6 +118,16 @@ impl Step {
 struct Present {
     name: UserName,
     conns: BTreeSet<ConnId>,
+    admin: bool,
+    /// The connections whose tab has been hidden a while: the identity is away when all
+    /// of its connections are.
+    away: BTreeSet<ConnId>,
+}
+
+impl Present {
+    fn is_away(&self) -> bool {
+        !self.conns.is_empty() && self.conns.iter().all(|c| self.away.contains(c))
+    }
 }
 
 /// The live state of the chat.
@@ -213,14 +231,16 @@ impl Hub {
     fn update(&mut self, id: ConversationId, out: &mut Vec<Outbound>, change: impl FnOnce(&mut ConversationMeta)) {
         let Some(mut meta) = self.conversations.remove(&id) else { return };
         self.count(&meta, false);
+        let before = meta.clone();
         change(&mut meta);
         self.revision += 1;
         meta.version = self.revision;
         self.count(&meta, true);
+        // Whoever saw it before (the agent it leaves, say) learns where it went.
         let summary = ServerEvent::Conversation(meta.summary());
-        for who in self.agents.values() {
-            for conn in self.conns_of(who) {
-                out.push(Outbound { to: conn, event: summary.clone() });
+        for (key, p) in self.online_agents() {
+            if p.admin || Self::involves(key, &before) || Self::involves(key, &meta) {
+                out.extend(p.conns.iter().map(|&to| Outbound { to, event: summary.clone() }));
             }
         }
         self.changed.retain(|m| m.id != id);
@@ -240,15 +260,74 @@ impl Hub {
         });
     }
 
-    /// The online agent the queue gives the next conversation to: one with room, the
-    /// fewest open conversations, then the one given one longest ago.
+    /// Every online agent.
+    fn online_agents(&self) -> impl Iterator<Item = (&AgentKey, &Present)> + '_ {
+        self.agents.values().filter_map(|who| match who {
+            Identity::Agent(key) => Some((key, self.present.get(who)?)),
+            Identity::Customer(_) => None,
+        })
+    }
+
+    /// Whether a (non-admin) agent sees a conversation: while it waits (anyone may take
+    /// it), when it is theirs, and when they took part in it. Admins see every one.
+    fn involves(agent: &AgentKey, meta: &ConversationMeta) -> bool {
+        meta.status == Status::Queued || meta.assignee.as_ref().is_some_and(|a| &a.key == agent) || meta.agents.contains(agent)
+    }
+
+    /// Whether the agent `who` sees the conversation.
+    fn sees(&self, who: &Identity, meta: &ConversationMeta) -> bool {
+        match who {
+            Identity::Agent(key) => self.present.get(who).is_some_and(|p| p.admin) || Self::involves(key, meta),
+            Identity::Customer(c) => *c == meta.customer,
+        }
+    }
+
+    /// The connections of the online agents who see the conversation.
+    fn agent_viewers(&self, meta: &ConversationMeta) -> Vec<ConnId> {
+        self.online_agents()
+            .filter(|(key, p)| p.admin || Self::involves(key, meta))
+            .flat_map(|(_, p)| p.conns.iter().copied())
+            .collect()
+    }
+
+    /// The connections of online admins.
+    pub fn admin_connections(&self) -> Vec<ConnId> {
+        self.online_agents().filter(|(_, p)| p.admin).flat_map(|(_, p)| p.conns.iter().copied()).collect()
+    }
+
+    /// The connections of every online agent.
+    pub fn agent_connections(&self) -> Vec<ConnId> {
+        self.online_agents().flat_map(|(_, p)| p.conns.iter().copied()).collect()
+    }
+
+    /// The admin logged in on `conn`, or why not.
+    pub fn admin(&self, conn: ConnId) -> Result<AgentKey, Problem> {
+        match self.identity(conn) {
+            Some(who @ Identity::Agent(key)) if self.present.get(who).is_some_and(|p| p.admin) => Ok(key.clone()),
+            Some(_) => Err(Problem::AdminsOnly),
+            None => Err(Problem::NotLoggedIn),
+        }
+    }
+
+    /// The names of the agents who are away, sorted.
+    fn away_names(&self) -> Vec<UserName> {
+        self.online_agents().filter(|(_, p)| p.is_away()).map(|(_, p)| p.name.clone()).collect()
+    }
+
+    /// Tells everyone logged in who is away, if that changed from `before`.
+    fn push_away_if_changed(&self, before: Vec<UserName>, out: &mut Vec<Outbound>) {
+        let now = self.away_names();
+        if now != before {
+            let event = ServerEvent::Away(now);
+            out.extend(self.present.values().flat_map(|p| p.conns.iter()).map(|&to| Outbound { to, event: event.clone() }));
+        }
+    }
+
+    /// The online agent the queue gives the next conversation to: one with room who is
+    /// not away, the fewest open conversations, then the one given one longest ago.
     fn next_agent(&self) -> Option<Assignee> {
-        self.agents
-            .values()
-            .filter_map(|who| match who {
-                Identity::Agent(key) => Some((key, self.present.get(who)?)),
-                Identity::Customer(_) => None,
-            })
+        self.online_agents()
+            .filter(|(_, p)| !p.is_away())
             .map(|(key, p)| (self.open_by.get(key).copied().unwrap_or(0), self.last_given.get(key).copied().unwrap_or(0), key, p))
             .filter(|(open, ..)| *open < self.capacity)
             .min_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)))
@@ -286,10 +365,10 @@ impl Hub {
     pub fn readable(&self, conn: ConnId, id: ConversationId) -> Result<(Identity, UserName), Problem> {
         let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
         let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
-        match who {
-            Identity::Customer(c) if *c != meta.customer => Err(Problem::UnknownConversation),
-            _ => Ok((who.clone(), meta.customer_name.clone())),
+        if !self.sees(who, meta) {
+            return Err(Problem::UnknownConversation);
         }
+        Ok((who.clone(), meta.customer_name.clone()))
     }
 
     pub fn handle(&mut self, command: Command) -> Step {
@@ -306,24 +385,69 @@ impl Hub {
             Command::Transfer { conn, conversation, to, note } => self.transfer(conn, conversation, to, note),
             Command::Typing { conn, conversation, now_ms } => self.typing(conn, conversation, now_ms),
             Command::Read { conn, conversation, seq } => self.read(conn, conversation, seq),
+            Command::Away { conn, away } => self.away(conn, away),
+            Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
             Command::Noted(note) => {
-                // The team sees every note; customers never do.
+                // The agents who see the conversation; customers never.
+                let Some(meta) = self.conversations.get(&note.conversation) else {
+                    return Step::new(Err(Problem::UnknownConversation), vec![]);
+                };
                 let event = ServerEvent::Note(note);
-                let outbound = self
-                    .agents
-                    .values()
-                    .flat_map(|who| self.conns_of(who))
-                    .map(|to| Outbound { to, event: event.clone() })
-                    .collect();
+                let outbound = self.agent_viewers(meta).into_iter().map(|to| Outbound { to, event: event.clone() }).collect();
                 Step::new(Ok(Outcome::Delivered), outbound)
             }
         }
     }
 
+    fn away(&mut self, conn: ConnId, away: bool) -> Step {
+        let who = match self.identity(conn) {
+            Some(who @ Identity::Agent(_)) => who.clone(),
+            Some(Identity::Customer(_)) => return Self::refuse(conn, Problem::AgentsOnly),
+            None => return Self::refuse(conn, Problem::NotLoggedIn),
+        };
+        let before = self.away_names();
+        if let Some(p) = self.present.get_mut(&who) {
+            if away {
+                p.away.insert(conn);
+            } else {
+                p.away.remove(&conn);
+            }
+        }
+        let mut out = vec![];
+        self.push_away_if_changed(before, &mut out);
+        // Back at the desk: room for whatever waits.
+        self.assign_waiting(&mut out);
+        self.step(Ok(Outcome::Changed), out)
+    }
+
+    fn retire(&mut self, agent: AgentKey, now_ms: u64) -> Step {
+        let who = Identity::Agent(agent.clone());
+        let mut out = vec![];
+        for conn in self.connections(&who) {
+            self.conns.insert(conn, None);
+            self.leave(conn, &who, &mut out);
+        }
+        let theirs: Vec<ConversationId> = self
+            .conversations
+            .values()
+            .filter(|m| m.status == Status::Open && m.assignee.as_ref().is_some_and(|a| a.key == agent))
+            .map(|m| m.id)
+            .collect();
+        for id in theirs {
+            self.update(id, &mut out, |m| {
+                m.status = Status::Queued;
+                m.queued_at = now_ms;
+                m.note = None;
+            });
+        }
+        self.assign_waiting(&mut out);
+        self.step(Ok(Outcome::Changed), out)
+    }
+
     /// Moves the support side's read position forward and tells the customer (only them:
     /// read receipts are for the customer).
     fn read(&mut self, conn: ConnId, id: ConversationId, seq: u64) -> Step {
-        let read_seq = match self.acting_agent(conn, id) {
+        let read_seq = match self.viewing_agent(conn, id) {
             Ok((_, meta)) => meta.read_seq,
             Err(problem) => return Self::refuse(conn, problem),
         };
@@ -334,21 +458,26 @@ impl Hub {
             return Self::refuse(conn, Problem::UnknownConversation);
         };
         meta.read_seq = seq;
+        let was_unread = meta.unread.len();
+        meta.unread.retain(|&s| s > seq);
         self.revision += 1;
         meta.version = self.revision;
         let meta = meta.clone();
         let event = ServerEvent::Read(ReadUpTo { conversation: id, seq });
-        let outbound = self
-            .conns_of(&Identity::Customer(meta.customer))
-            .map(|to| Outbound { to, event: event.clone() })
-            .collect();
+        let mut outbound: Vec<Outbound> =
+            self.conns_of(&Identity::Customer(meta.customer)).map(|to| Outbound { to, event: event.clone() }).collect();
+        if meta.unread.len() != was_unread {
+            // The unread count of this one conversation, to every agent who sees it.
+            let summary = ServerEvent::Conversation(meta.summary());
+            outbound.extend(self.agent_viewers(&meta).into_iter().map(|to| Outbound { to, event: summary.clone() }));
+        }
         Step { outcome: Ok(Outcome::Delivered), outbound, changed: vec![meta] }
     }
 
     /// Who may write an internal note in `id` from `conn`: an agent, in a conversation
     /// the hub knows.
     pub fn note_author(&self, conn: ConnId, id: ConversationId) -> Result<(AgentKey, UserName), Problem> {
-        let (me, _) = self.acting_agent(conn, id)?;
+        let (me, _) = self.viewing_agent(conn, id)?;
         Ok((me.key, me.name))
     }
 
@@ -388,6 +517,15 @@ impl Hub {
         Step::new(Ok(Outcome::Delivered), outbound)
     }
 
+    /// [`Hub::acting_agent`], for a conversation the agent sees.
+    fn viewing_agent(&self, conn: ConnId, id: ConversationId) -> Result<(Assignee, &ConversationMeta), Problem> {
+        let (me, meta) = self.acting_agent(conn, id)?;
+        if !self.sees(&Identity::Agent(me.key.clone()), meta) {
+            return Err(Problem::UnknownConversation);
+        }
+        Ok((me, meta))
+    }
+
     /// The agent on `conn` and the conversation they act on.
     fn acting_agent(&self, conn: ConnId, id: ConversationId) -> Result<(Assignee, &ConversationMeta), Problem> {
         let key = match self.identity(conn) {
@@ -405,6 +543,7 @@ impl Hub {
             Ok((me, meta)) => match (&meta.status, &meta.assignee) {
                 (Status::Open, Some(a)) if a.key == me.key => return self.step(Ok(Outcome::Changed), vec![]),
                 (Status::Open, Some(a)) => return Self::refuse(conn, Problem::AlreadyAssigned(a.name.to_string())),
+                _ if !self.sees(&Identity::Agent(me.key.clone()), meta) => return Self::refuse(conn, Problem::UnknownConversation),
                 _ => me,
             },
             Err(problem) => return Self::refuse(conn, problem),
@@ -444,7 +583,7 @@ impl Hub {
     }
 
     fn login(&mut self, login: Login) -> Step {
-        let Login { conn, who, name, resume, conversations } = login;
+        let Login { conn, who, name, resume, conversations, admin } = login;
         let Some(slot) = self.conns.get(&conn) else {
             return Step::new(Ok(Outcome::Stale), vec![]);
         };
@@ -465,12 +604,19 @@ impl Hub {
             self.learn(meta);
         }
         self.conns.insert(conn, Some(who.clone()));
+        let away_before = self.away_names();
         let arrived = !self.present.contains_key(&who);
-        let present = self.present.entry(who.clone()).or_insert_with(|| Present { name: name.clone(), conns: BTreeSet::new() });
+        let present = self.present.entry(who.clone()).or_insert_with(|| Present {
+            name: name.clone(),
+            conns: BTreeSet::new(),
+            admin,
+            away: BTreeSet::new(),
+        });
         present.conns.insert(conn);
+        present.admin = admin;
         let name = present.name.clone();
 
-        let success = LoginSuccess { name: name.clone(), role, resume, conversation: own };
+        let success = LoginSuccess { name: name.clone(), role, resume, conversation: own, admin: admin && role == Role::Agent };
         let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
         if arrived {
             let k = name_key(name.as_str());
@@ -484,12 +630,19 @@ impl Hub {
             let list = self.view_of(&who);
             outbound.push(Outbound { to: conn, event: ServerEvent::UserList(list) });
         }
+        let away = self.away_names();
+        if away != away_before {
+            self.push_away_if_changed(away_before, &mut outbound);
+        } else if !away.is_empty() {
+            outbound.push(Outbound { to: conn, event: ServerEvent::Away(away) });
+        }
         if role == Role::Agent {
             // The console: the queue and this agent's conversations, then whatever waits
             // that this agent has room for.
             let mut listed: Vec<&ConversationMeta> = listed
                 .iter()
                 .filter_map(|id| self.conversations.get(id))
+                .filter(|m| self.sees(&who, m))
                 .chain(self.queue.iter().filter_map(|(_, id)| self.conversations.get(id)))
                 .collect();
             listed.sort_by_key(|m| m.id);
@@ -581,9 +734,15 @@ impl Hub {
         }
         let message = appended.message;
         let id = message.conversation;
-        let Some(meta) = self.conversations.get(&id) else {
+        let Some(meta) = self.conversations.get_mut(&id) else {
             return self.step(Err(Problem::UnknownConversation), vec![]);
         };
+        // One more unread message: counted here, once, as it arrives.
+        let counted = matches!(message.author, Identity::Customer(_)) && message.seq > meta.read_seq;
+        if counted {
+            meta.unread.push(message.seq);
+        }
+        let meta = &self.conversations[&id];
         let mut out = vec![];
         // Where the conversation goes now.
         let online_agent = |hub: &Hub, key: &AgentKey| {
@@ -606,6 +765,7 @@ impl Hub {
                     .then(|| meta.assignee.as_ref())
                     .flatten()
                     .and_then(|a| online_agent(self, &a.key))
+                    .filter(|a| !self.present.get(&Identity::Agent(a.key.clone())).is_some_and(Present::is_away))
                     .filter(|a| self.open_by.get(&a.key).copied().unwrap_or(0) < self.capacity);
                 match named.or(previous) {
                     Some(agent) => self.assign(id, agent, None, &mut out),
@@ -628,14 +788,25 @@ impl Hub {
             meta.agents.insert(agent);
         }
         let meta = meta.clone();
+        if counted && !self.changed.iter().any(|m| m.id == id) {
+            // The new unread count (a status change above has told it already).
+            let summary = ServerEvent::Conversation(meta.summary());
+            out.extend(self.agent_viewers(&meta).into_iter().map(|to| Outbound { to, event: summary.clone() }));
+        }
         // The customer and the agent who has it; while it waits, every agent (so that
-        // whoever takes it has it already). The author's other tabs too.
+        // whoever takes it has it already); admins always. The author's other tabs too.
         let customer = Identity::Customer(meta.customer);
         let mut viewers: Vec<Identity> = vec![customer];
         match (&meta.status, &meta.assignee) {
             (Status::Open, Some(a)) => viewers.push(Identity::Agent(a.key.clone())),
             (Status::Queued, _) => viewers.extend(self.agents.values().cloned()),
             _ => {}
+        }
+        for (key, p) in self.online_agents() {
+            let who = Identity::Agent(key.clone());
+            if p.admin && !viewers.contains(&who) {
+                viewers.push(who);
+            }
         }
         if !viewers.contains(&message.author) {
             viewers.push(message.author.clone());
@@ -657,26 +828,34 @@ impl Hub {
         };
         let mut outbound = vec![];
         if let Some(who) = slot {
-            let gone = match self.present.get_mut(&who) {
-                Some(p) => {
-                    p.conns.remove(&conn);
-                    p.conns.is_empty()
-                }
-                None => false,
-            };
-            if gone {
-                self.typing.retain(|(typist, _), _| typist != &who);
-                if let Some(p) = self.present.remove(&who) {
-                    let k = name_key(p.name.as_str());
-                    match who.role() {
-                        Role::Agent => self.agents.remove(&k),
-                        Role::Customer => self.customers.remove(&k),
-                    };
-                    self.push_lists_after_change(who.role(), None, &mut outbound);
-                }
-            }
+            self.leave(conn, &who, &mut outbound);
         }
         Step::new(Ok(Outcome::Disconnected), outbound)
+    }
+
+    /// `who` is no longer on `conn`; when that was their last connection, they are gone.
+    fn leave(&mut self, conn: ConnId, who: &Identity, outbound: &mut Vec<Outbound>) {
+        let away_before = self.away_names();
+        let gone = match self.present.get_mut(who) {
+            Some(p) => {
+                p.conns.remove(&conn);
+                p.away.remove(&conn);
+                p.conns.is_empty()
+            }
+            None => false,
+        };
+        if gone {
+            self.typing.retain(|(typist, _), _| typist != who);
+            if let Some(p) = self.present.remove(who) {
+                let k = name_key(p.name.as_str());
+                match who.role() {
+                    Role::Agent => self.agents.remove(&k),
+                    Role::Customer => self.customers.remove(&k),
+                };
+                self.push_lists_after_change(who.role(), None, outbound);
+            }
+        }
+        self.push_away_if_changed(away_before, outbound);
     }
 
     /// Every connection of `who`, if online.

@@ -16,6 +16,8 @@ struct World {
     /// Conversations "stored" so far, by customer name key.
     metas: BTreeMap<String, ConversationMeta>,
     stored: Vec<StoredMessage>,
+    /// The agents (name keys) who log in as admins.
+    admins: BTreeSet<String>,
 }
 
 impl World {
@@ -24,7 +26,7 @@ impl World {
     }
 
     fn with_capacity(capacity: usize) -> Self {
-        Self { hub: Hub::with_capacity(capacity), next: 0, metas: BTreeMap::new(), stored: vec![] }
+        Self { hub: Hub::with_capacity(capacity), next: 0, metas: BTreeMap::new(), stored: vec![], admins: BTreeSet::new() }
     }
 
     fn connect(&mut self) -> ConnId {
@@ -46,7 +48,7 @@ impl World {
                     .entry(name_key(n))
                     .or_insert_with(|| ConversationMeta::new(ConversationId(next * 10), CustomerId(next), name(n)));
                 let who = Identity::Customer(meta.customer);
-                Login { conn, who, name: name(n), resume: Some(format!("token-{n}")), conversations: vec![meta.clone()] }
+                Login { conn, who, name: name(n), resume: Some(format!("token-{n}")), conversations: vec![meta.clone()], admin: false }
             }
             Role::Agent => Login {
                 conn,
@@ -54,6 +56,7 @@ impl World {
                 name: name(n),
                 resume: None,
                 conversations: self.metas.values().cloned().collect(),
+                admin: self.admins.contains(&name_key(n)),
             },
         }
     }
@@ -183,6 +186,7 @@ fn login_succeeds_then_lists_the_participant() {
             role: Role::Customer,
             resume: Some("token-ann".into()),
             conversation: Some(ConversationId(10)),
+            admin: false,
         })
     );
     assert_eq!(lists_for(&step, c), vec![vec!["ann"]]);
@@ -680,11 +684,140 @@ fn read_receipts_go_to_that_conversations_customer_only() {
     w.send(cat, "amy", "two");
     let cats = w.meta("cat").id;
     let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 2 });
-    let reads: Vec<_> = step.outbound.iter().map(|o| (o.to, o.event.clone())).collect();
+    let reads: Vec<_> = step.outbound.iter().filter(|o| o.to != amy).map(|o| (o.to, o.event.clone())).collect();
     assert_eq!(reads, vec![(cat, ServerEvent::Read(app::protocol::ReadUpTo { conversation: cats, seq: 2 }))]);
     assert!(events_for(&step, dan).is_empty() && events_for(&step, bob).is_empty());
+    assert_eq!(unread_for(&step, amy), vec![0], "the agent's unread count clears");
     assert_eq!(w.meta("cat").read_seq, 2, "kept with the conversation");
     // Going back is nothing new; customers do not send read receipts.
     assert!(w.run(Command::Read { conn: amy, conversation: cats, seq: 1 }).outbound.is_empty());
     assert_eq!(w.run(Command::Read { conn: dan, conversation: cats, seq: 5 }).outcome, Err(Problem::AgentsOnly));
+}
+
+/// The unread counts `step` gives `conn`, in order.
+fn unread_for(step: &Step, conn: ConnId) -> Vec<u64> {
+    summaries_for(step, conn).iter().map(|s| s.unread).collect()
+}
+
+fn away_for(step: &Step, conn: ConnId) -> Vec<Vec<String>> {
+    picked(step, conn, |e| match e {
+        ServerEvent::Away(names) => Some(names.iter().map(|n| n.to_string()).collect()),
+        _ => None,
+    })
+}
+
+impl World {
+    fn login_admin(&mut self, n: &str) -> (ConnId, Step) {
+        self.admins.insert(name_key(n));
+        self.login(n, Role::Agent)
+    }
+}
+
+#[test]
+fn unread_counts_rise_with_each_customer_message_and_clear_as_read() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    let step = w.send(cat, "", "one");
+    assert_eq!(w.assignee("cat"), Some("amy".into()));
+    assert_eq!(unread_for(&step, amy).last(), Some(&1), "assigned with its count");
+    assert_eq!(unread_for(&w.send(cat, "", "two"), amy), vec![2], "one summary per message, this conversation only");
+    assert_eq!(unread_for(&w.send(cat, "", "three"), amy), vec![3]);
+    assert!(summaries_for(&w.send(cat, "", "four"), bob).is_empty(), "not bob's");
+    assert!(summaries_for(&w.send(amy, "cat", "hello"), amy).is_empty(), "the agent's own words are not unread");
+    let cats = w.meta("cat").id;
+    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 2 }), amy), vec![2]);
+    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 5 }), amy), vec![0]);
+    assert_eq!(w.meta("cat").unread, Vec::<u64>::new());
+    // A login gives the stored count (the store keeps the unread sequence numbers).
+    w.send(cat, "", "five");
+    let (amy2, step) = w.login("amy", Role::Agent);
+    assert_eq!(summaries_for(&step, amy2).iter().find(|s| s.id == cats).map(|s| s.unread), Some(1));
+}
+
+#[test]
+fn agents_see_their_own_conversations_and_the_queue_admins_see_all() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "", "hi");
+    assert_eq!(w.assignee("cat"), Some("amy".into()));
+    let cats = w.meta("cat").id;
+    let (bob, step) = w.login("bob", Role::Agent);
+    assert!(summaries_for(&step, bob).is_empty(), "amy's conversation is not in bob's console");
+    let (ada, step) = w.login_admin("ada");
+    assert_eq!(summaries_for(&step, ada).iter().map(|s| s.id).collect::<Vec<_>>(), vec![cats]);
+    assert!(w.meta("cat").assignee.as_ref().is_some_and(|a| a.name.as_str() == "amy"));
+
+    let step = w.send(cat, "", "still there?");
+    assert_eq!(messages_for(&step, amy).len() + messages_for(&step, ada).len(), 2, "the agent who has it and the admin");
+    assert!(events_for(&step, bob).is_empty(), "bob learns nothing of it");
+
+    assert_eq!(w.hub.readable(bob, cats), Err(Problem::UnknownConversation));
+    assert!(w.hub.readable(ada, cats).is_ok());
+    assert_eq!(w.hub.note_author(bob, cats), Err(Problem::UnknownConversation));
+    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::AlreadyAssigned("amy".into())));
+    let note = Note { id: 1, conversation: cats, from: name("amy"), text: "vip".into(), ts: 1 };
+    let step = w.run(Command::Noted(note));
+    assert!(events_for(&step, bob).is_empty() && events_for(&step, cat).is_empty());
+    assert_eq!(events_for(&step, amy).len() + events_for(&step, ada).len(), 2);
+
+    // Handed to bob: he sees it from now on, with its history readable.
+    let step = w.transfer(amy, "cat", "bob", "");
+    assert_eq!(summaries_for(&step, bob).len(), 1);
+    assert_eq!(summaries_for(&step, amy).len(), 1, "amy learns where it went");
+    assert!(w.hub.readable(bob, cats).is_ok());
+}
+
+#[test]
+fn an_away_agent_is_passed_by_until_back() {
+    let mut w = World::with_capacity(1);
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    let step = w.run(Command::Away { conn: amy, away: true });
+    for conn in [amy, bob, cat] {
+        assert_eq!(away_for(&step, conn), vec![vec!["amy".to_string()]], "everyone is told");
+    }
+    w.send(cat, "", "hi");
+    assert_eq!(w.assignee("cat"), Some("bob".into()), "amy would be first, but is away");
+    let dan = w.customer("dan");
+    let step = w.send(dan, "", "hello");
+    assert_eq!(w.meta("dan").status, Status::Queued, "bob is full, amy away");
+    assert!(away_for(&step, dan).is_empty());
+    let (_, step) = w.login("eve", Role::Customer);
+    assert!(step.outbound.iter().any(|o| o.event == ServerEvent::Away(vec![name("amy")])), "a newcomer is told who is away");
+    let step = w.run(Command::Away { conn: amy, away: false });
+    assert_eq!(away_for(&step, bob), vec![Vec::<String>::new()]);
+    assert_eq!(w.assignee("dan"), Some("amy".into()), "back: the backlog comes to her");
+
+    // Away counts per person: one hidden tab of two is not away.
+    let amy2 = w.connect();
+    let login = w.login_of(amy2, "amy", Role::Agent);
+    w.run(Command::Login(login));
+    assert!(away_for(&w.run(Command::Away { conn: amy, away: true }), bob).is_empty());
+    let step = w.run(Command::Away { conn: amy2, away: true });
+    assert_eq!(away_for(&step, bob), vec![vec!["amy".to_string()]]);
+    assert!(away_for(&w.run(Command::Disconnect(amy2)), bob).is_empty(), "her other tab is hidden too: still away");
+    let amy3 = w.connect();
+    let login = w.login_of(amy3, "amy", Role::Agent);
+    assert_eq!(away_for(&w.run(Command::Login(login)), bob), vec![Vec::<String>::new()], "a new tab: back");
+    assert_eq!(w.run(Command::Away { conn: cat, away: true }).outcome, Err(Problem::AgentsOnly));
+}
+
+#[test]
+fn a_removed_agent_is_logged_out_and_their_conversations_requeued() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "", "hi");
+    assert_eq!(w.assignee("cat"), Some("amy".into()));
+    let step = w.run(Command::Retire { agent: AgentKey::of(&name("amy")), now_ms: 99 });
+    assert_eq!(lists_for(&step, cat), vec![vec!["cat".to_string()]], "amy left every list");
+    assert_eq!(w.hub.identity(amy), None);
+    assert_eq!((w.meta("cat").status, w.meta("cat").queued_at), (Status::Queued, 99));
+    w.agent("bob");
+    assert_eq!(w.assignee("cat"), Some("bob".into()));
+    assert_eq!(w.send(amy, "cat", "still here?").outcome, Err(Problem::NotLoggedIn));
 }

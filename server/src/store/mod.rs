@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use app::protocol::{CannedReply, ConversationId, MessageText, Note, UserName};
+use app::protocol::{AgentInfo, CannedReply, ConversationId, MessageText, Note, UserName};
 
 use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, NewMessage, StoredMessage};
 
@@ -31,6 +31,8 @@ pub struct AgentRecord {
     pub name: UserName,
     /// argon2id PHC string; never leaves the server.
     pub password_hash: String,
+    /// Sees every conversation and manages the team.
+    pub admin: bool,
 }
 
 /// Who a valid session token belongs to.
@@ -55,11 +57,11 @@ pub struct Page {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Adds an agent account; a name that exists (case-insensitively) is `Duplicate`.
-    async fn add_agent(&self, name: &UserName, password_hash: &str) -> Result<(), StoreError>;
+    async fn add_agent(&self, name: &UserName, password_hash: &str, admin: bool) -> Result<(), StoreError>;
     /// The agent account of that name (case-insensitively), if any.
     async fn agent(&self, name: &UserName) -> Result<Option<AgentRecord>, StoreError>;
-    /// Every agent name, sorted.
-    async fn agent_names(&self) -> Result<Vec<UserName>, StoreError>;
+    /// Every agent account, sorted by name.
+    async fn agents(&self) -> Result<Vec<AgentInfo>, StoreError>;
     /// Removes an agent account and its sessions; an unknown name is `NotFound`.
     async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError>;
 
@@ -74,9 +76,9 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke(&self, token_hash: &str) -> Result<(), StoreError>;
 
     /// The conversations an agent sees at login: their open ones first, then the ones
-    /// assigned to them, waiting in the queue or that they took part in, most recently
-    /// active first; at most `limit`.
-    async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError>;
+    /// assigned to them, waiting in the queue or that they took part in (`all`: any, for
+    /// admins), most recently active first; at most `limit`.
+    async fn agent_conversations(&self, agent: &AgentKey, all: bool, limit: u32) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless

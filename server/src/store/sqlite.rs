@@ -10,7 +10,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{name_key, AgentRecord, Page, SessionOwner, Store, StoreError};
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
-use app::protocol::{CannedReply, ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
+use app::protocol::{AgentInfo, CannedReply, ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -155,7 +155,26 @@ async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Op
     meta.note = row.try_get("note").map_err(backend)?;
     meta.version = uint(row.try_get("version").map_err(backend)?);
     meta.read_seq = uint(row.try_get("read_seq").map_err(backend)?);
+    let unread: Vec<(i64,)> = sqlx::query_as(
+        "SELECT seq FROM messages WHERE conversation_id = ? AND seq > ? AND author_role = 'customer' ORDER BY seq",
+    )
+    .bind(int(id.0))
+    .bind(int(meta.read_seq))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    meta.unread = unread.into_iter().map(|(s,)| uint(s)).collect();
     Ok(Some(meta))
+}
+
+/// The agent account keyed `key`, on one connection.
+async fn load_agent(conn: &mut SqliteConnection, key: &str) -> Result<Option<AgentRecord>, StoreError> {
+    let row: Option<(String, String, bool)> = sqlx::query_as("SELECT name, password_hash, admin FROM agents WHERE name_key = ?")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    row.map(|(name, password_hash, admin)| Ok(AgentRecord { name: parse_name(name)?, password_hash, admin })).transpose()
 }
 
 /// The metadata of each conversation id, in order.
@@ -241,11 +260,12 @@ async fn append_one(conn: &mut SqliteConnection, m: &NewMessage) -> Result<Appen
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    async fn add_agent(&self, name: &UserName, password_hash: &str) -> Result<(), StoreError> {
-        let result = sqlx::query("INSERT INTO agents (name_key, name, password_hash, created_at) VALUES (?, ?, ?, ?)")
+    async fn add_agent(&self, name: &UserName, password_hash: &str, admin: bool) -> Result<(), StoreError> {
+        let result = sqlx::query("INSERT INTO agents (name_key, name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(name_key(name))
             .bind(name.as_str())
             .bind(password_hash)
+            .bind(admin)
             .bind(now_ms())
             .execute(&self.pool)
             .await;
@@ -257,22 +277,16 @@ impl Store for SqliteStore {
     }
 
     async fn agent(&self, name: &UserName) -> Result<Option<AgentRecord>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, password_hash FROM agents WHERE name_key = ?")
-                .bind(name_key(name))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        row.map(|(name, password_hash)| Ok(AgentRecord { name: parse_name(name)?, password_hash }))
-            .transpose()
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        load_agent(&mut conn, &name_key(name)).await
     }
 
-    async fn agent_names(&self) -> Result<Vec<UserName>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM agents ORDER BY name_key")
+    async fn agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
+        let rows: Vec<(String, bool)> = sqlx::query_as("SELECT name, admin FROM agents ORDER BY name_key")
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
-        rows.into_iter().map(|(n,)| parse_name(n)).collect()
+        rows.into_iter().map(|(n, admin)| Ok(AgentInfo { name: parse_name(n)?, admin })).collect()
     }
 
     async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError> {
@@ -371,14 +385,7 @@ impl Store for SqliteStore {
                 Ok(Some(SessionOwner::Customer { id: CustomerId(uint(customer)), name: parse_name(name)?, conversation: meta }))
             }
             (None, Some(key)) => {
-                let row: Option<(String, String)> =
-                    sqlx::query_as("SELECT name, password_hash FROM agents WHERE name_key = ?")
-                        .bind(&key)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                row.map(|(name, password_hash)| Ok(SessionOwner::Agent(AgentRecord { name: parse_name(name)?, password_hash })))
-                    .transpose()
+                Ok(load_agent(&mut conn, &key).await?.map(SessionOwner::Agent))
             }
             (None, None) => Err(backend("a session without an owner")),
         }
@@ -393,7 +400,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn agent_conversations(&self, agent: &AgentKey, limit: u32) -> Result<Vec<ConversationMeta>, StoreError> {
+    async fn agent_conversations(&self, agent: &AgentKey, all: bool, limit: u32) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         // The agent's open conversations first, whatever the limit: the queue's capacity
         // rule counts them.
@@ -401,10 +408,12 @@ impl Store for SqliteStore {
             "SELECT c.id FROM conversations c \
              WHERE c.assignee_key = ?1 OR c.status = 'queued' \
                 OR c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = ?1) \
+                OR (?3 AND c.last_seq > 0) \
              ORDER BY (c.status = 'open' AND c.assignee_key = ?1) DESC, c.updated_at DESC, c.id DESC LIMIT ?2",
         )
         .bind(agent.as_str())
         .bind(i64::from(limit))
+        .bind(all)
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;

@@ -18,17 +18,17 @@ async fn backends() -> Vec<(String, Box<dyn Store>, Option<tempfile::TempDir>)> 
 #[tokio::test]
 async fn agents_are_added_listed_found_and_removed() {
     for (label, store, _dir) in backends().await {
-        assert!(store.agent_names().await.unwrap().is_empty(), "{label}");
-        store.add_agent(&name("Zoe"), "hash-z").await.unwrap();
-        store.add_agent(&name("amy"), "hash-a").await.unwrap();
-        assert_eq!(store.agent_names().await.unwrap(), vec![name("amy"), name("Zoe")], "{label}");
+        assert!(agent_names(&*store).await.is_empty(), "{label}");
+        store.add_agent(&name("Zoe"), "hash-z", false).await.unwrap();
+        store.add_agent(&name("amy"), "hash-a", false).await.unwrap();
+        assert_eq!(agent_names(&*store).await, vec![name("amy"), name("Zoe")], "{label}");
 
         let found = store.agent(&name("ZOE")).await.unwrap().expect("case-insensitive lookup");
-        assert_eq!(found, AgentRecord { name: name("Zoe"), password_hash: "hash-z".into() });
+        assert_eq!(found, AgentRecord { name: name("Zoe"), password_hash: "hash-z".into(), admin: false });
         assert_eq!(store.agent(&name("nobody")).await.unwrap(), None);
 
         store.remove_agent(&name("zoe")).await.unwrap();
-        assert_eq!(store.agent_names().await.unwrap(), vec![name("amy")], "{label}");
+        assert_eq!(agent_names(&*store).await, vec![name("amy")], "{label}");
         assert!(matches!(store.remove_agent(&name("zoe")).await, Err(StoreError::NotFound(_))));
     }
 }
@@ -36,8 +36,8 @@ async fn agents_are_added_listed_found_and_removed() {
 #[tokio::test]
 async fn a_duplicate_agent_is_refused_case_insensitively() {
     for (label, store, _dir) in backends().await {
-        store.add_agent(&name("amy"), "one").await.unwrap();
-        let err = store.add_agent(&name("AMY"), "two").await.unwrap_err();
+        store.add_agent(&name("amy"), "one", false).await.unwrap();
+        let err = store.add_agent(&name("AMY"), "two", false).await.unwrap_err();
         assert!(matches!(err, StoreError::Duplicate(_)), "{label}: {err}");
         assert_eq!(store.agent(&name("amy")).await.unwrap().unwrap().password_hash, "one", "the first one is kept");
     }
@@ -47,15 +47,19 @@ async fn a_duplicate_agent_is_refused_case_insensitively() {
 async fn a_file_database_keeps_agents_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-    SqliteStore::open(&url).await.unwrap().add_agent(&name("amy"), "h").await.unwrap();
+    SqliteStore::open(&url).await.unwrap().add_agent(&name("amy"), "h", false).await.unwrap();
     let reopened = SqliteStore::open(&url).await.unwrap();
-    assert_eq!(reopened.agent_names().await.unwrap(), vec![name("amy")]);
+    assert_eq!(agent_names(&reopened).await, vec![name("amy")]);
 }
 
 use crate::model::{AgentKey, Assignee, Identity, NewMessage};
 use app::protocol::{ClientMsgId, MessageText, Status};
 
 const DAY: u64 = 24 * 3600 * 1000;
+
+async fn agent_names(store: &dyn Store) -> Vec<UserName> {
+    store.agents().await.unwrap().into_iter().map(|a| a.name).collect()
+}
 
 fn message(meta: &ConversationMeta, author: Identity, text: &str, client_id: Option<&str>, ts: u64) -> NewMessage {
     let (from, joins) = match &author {
@@ -109,7 +113,7 @@ async fn a_customer_comes_back_with_their_token_until_it_lapses() {
 #[tokio::test]
 async fn agent_sessions_resume_and_end_with_the_account() {
     for (label, store, _dir) in backends().await {
-        store.add_agent(&name("Amy"), "pw-hash").await.unwrap();
+        store.add_agent(&name("Amy"), "pw-hash", false).await.unwrap();
         let amy = AgentKey::of(&name("amy"));
         store.create_agent_session(&amy, "s-1", 10).await.unwrap();
         match store.resume("s-1", 20, DAY).await.unwrap() {
@@ -217,12 +221,44 @@ async fn agents_see_their_conversations_and_the_queue() {
         append(&*store, message(&bobs, Identity::Agent(bob.clone()), "hi from bob", None, 30)).await;
 
         let ids = |metas: Vec<ConversationMeta>| metas.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(ids(store.agent_conversations(&amy, 10).await.unwrap()), vec![amys.id, waiting.id], "{label}");
-        assert_eq!(ids(store.agent_conversations(&bob, 1).await.unwrap()), vec![bobs.id], "{label}: newest first");
+        assert_eq!(ids(store.agent_conversations(&amy, false, 10).await.unwrap()), vec![amys.id, waiting.id], "{label}");
+        assert_eq!(ids(store.agent_conversations(&bob, false, 1).await.unwrap()), vec![bobs.id], "{label}: newest first");
         let meta = store.conversation(amys.id).await.unwrap().unwrap();
         assert_eq!(meta.agents.into_iter().collect::<Vec<_>>(), vec![amy.clone()], "{label}");
         assert_eq!(store.conversation(ConversationId(777)).await.unwrap(), None, "{label}");
-        assert!(!ids(store.agent_conversations(&amy, 10).await.unwrap()).contains(&quiet.id), "{label}: no messages, nothing to see");
+        assert!(!ids(store.agent_conversations(&amy, false, 10).await.unwrap()).contains(&quiet.id), "{label}: no messages, nothing to see");
+        assert_eq!(ids(store.agent_conversations(&amy, true, 10).await.unwrap()), vec![bobs.id, amys.id, waiting.id], "{label}: an admin's");
+    }
+}
+
+#[tokio::test]
+async fn admins_are_marked_and_listed() {
+    for (label, store, _dir) in backends().await {
+        store.add_agent(&name("Ada"), "h", true).await.unwrap();
+        store.add_agent(&name("bob"), "h", false).await.unwrap();
+        let listed: Vec<(String, bool)> = store.agents().await.unwrap().into_iter().map(|a| (a.name.to_string(), a.admin)).collect();
+        assert_eq!(listed, vec![("Ada".into(), true), ("bob".into(), false)], "{label}");
+        assert!(store.agent(&name("ada")).await.unwrap().unwrap().admin, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn the_unread_count_is_the_customer_messages_after_the_read_position() {
+    for (label, store, _dir) in backends().await {
+        let cat = store.create_customer(&name("cat"), "t", 1).await.unwrap();
+        let amy = Identity::Agent(AgentKey::of(&name("amy")));
+        for (i, author) in [Identity::Customer(cat.customer), amy.clone(), Identity::Customer(cat.customer), Identity::Customer(cat.customer)]
+            .into_iter()
+            .enumerate()
+        {
+            append(&*store, message(&cat, author, "m", None, i as u64)).await;
+        }
+        assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().unread, vec![1, 3, 4], "{label}");
+        let mut read = store.conversation(cat.id).await.unwrap().unwrap();
+        read.read_seq = 3;
+        read.version = 5;
+        store.set_state(&read).await.unwrap();
+        assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().unread, vec![4], "{label}");
     }
 }
 
@@ -296,7 +332,7 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
         assert_eq!(queue, vec![early.id, late.id], "{label}");
         assert_eq!(store.conversation(mine.id).await.unwrap().unwrap(), mine, "{label}: read back as set");
         // An agent's open conversations come first, even past the limit of the rest.
-        let first = store.agent_conversations(&amy.key, 1).await.unwrap();
+        let first = store.agent_conversations(&amy.key, false, 1).await.unwrap();
         assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![mine.id], "{label}");
         let mut ghost = ConversationMeta::new(ConversationId(999), mine.customer, name("x"));
         ghost.version = 9;

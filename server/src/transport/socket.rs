@@ -25,10 +25,11 @@ use super::turnstile::{ConnInfo, Turn, Turnstile};
 use crate::auth;
 use crate::hub::{Command, ConnId, Hub, Login, Outcome, Step};
 use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
-use crate::store::{SessionOwner, Store};
+use crate::store::{AgentRecord, SessionOwner, Store, StoreError};
 use app::protocol::{
-    self, ConversationId, ConversationRef, History, HistoryRequest, LoginIntent, LoginPayload, PrivateMessage, Role, SendAck,
-    MessageText, NoteRequest, ReadUpTo, ServerEvent, Transfer, TypingRequest, UserName,
+    self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History, HistoryRequest, LoginIntent,
+    LoginPayload, MessageText, NewAgent, NoteRequest, PrivateMessage, ReadUpTo, Role, SendAck, ServerEvent, Transfer,
+    TypingRequest, UserName,
 };
 use app::text::Problem;
 
@@ -221,6 +222,11 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     s.on(protocol::TYPING, on_typing);
     s.on(protocol::NOTE, on_note);
     s.on(protocol::READ, on_read);
+    s.on(protocol::AWAY, on_away);
+    s.on(protocol::AGENT_ADD, on_agent_add);
+    s.on(protocol::AGENT_REMOVE, on_agent_remove);
+    s.on(protocol::CANNED_SET, on_canned_set);
+    s.on(protocol::CANNED_REMOVE, on_canned_remove);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -241,7 +247,7 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
             match establish(&shared, conn, intent).await {
                 Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
                 Ok((login, hash)) => {
-                    let agent = matches!(login.who, Identity::Agent(_));
+                    let (agent, admin) = (matches!(login.who, Identity::Agent(_)), login.admin);
                     let outcome = shared.through_pipeline(|reply| Job::Join { login, since, reply }).await;
                     if outcome == Ok(Outcome::LoggedIn) {
                         s.extensions.insert(SessionHash(hash));
@@ -250,6 +256,9 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
                                 Ok(replies) => shared.live().emit(conn, &ServerEvent::Canned(replies)),
                                 Err(e) => tracing::error!(error = %e, "reading canned replies failed"),
                             }
+                        }
+                        if admin {
+                            shared.send_team(Some(conn)).await;
                         }
                     }
                     outcome
@@ -294,14 +303,13 @@ async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result
             }
             let meta = shared.store.create_customer(&name, &hash, now).await.map_err(internal("creating a customer"))?;
             let who = Identity::Customer(meta.customer);
-            Ok((Login { conn, who, name, resume: Some(token), conversations: vec![meta] }, hash))
+            Ok((Login { conn, who, name, resume: Some(token), conversations: vec![meta], admin: false }, hash))
         }
         Role::Agent => {
-            let name = check_agent(shared, name, password).await?;
-            let key = AgentKey::of(&name);
+            let record = check_agent(shared, name, password).await?;
+            let key = AgentKey::of(&record.name);
             shared.store.create_agent_session(&key, &hash, now).await.map_err(internal("creating an agent session"))?;
-            let conversations = agent_conversations(shared, &key).await?;
-            Ok((Login { conn, who: Identity::Agent(key), name, resume: Some(token), conversations }, hash))
+            Ok((agent_login(shared, conn, record, token).await?, hash))
         }
     }
 }
@@ -315,22 +323,30 @@ async fn resumed(shared: &Shared, conn: ConnId, token: &str, role: Role, now: u6
     };
     let owner = shared.store.resume(&hash, now, idle).await.map_err(internal("resuming a session"))?;
     let login = match (owner, role) {
-        (Some(SessionOwner::Customer { id, name, conversation }), Role::Customer) => {
-            Login { conn, who: Identity::Customer(id), name, resume: Some(token.to_owned()), conversations: vec![conversation] }
-        }
-        (Some(SessionOwner::Agent(record)), Role::Agent) => {
-            let key = AgentKey::of(&record.name);
-            let conversations = agent_conversations(shared, &key).await?;
-            Login { conn, who: Identity::Agent(key), name: record.name, resume: Some(token.to_owned()), conversations }
-        }
+        (Some(SessionOwner::Customer { id, name, conversation }), Role::Customer) => Login {
+            conn,
+            who: Identity::Customer(id),
+            name,
+            resume: Some(token.to_owned()),
+            conversations: vec![conversation],
+            admin: false,
+        },
+        (Some(SessionOwner::Agent(record)), Role::Agent) => agent_login(shared, conn, record, token.to_owned()).await?,
         // A token of the other kind is no token for this login.
         _ => return Ok(None),
     };
     Ok(Some((login, hash)))
 }
 
-async fn agent_conversations(shared: &Shared, key: &AgentKey) -> Result<Vec<ConversationMeta>, Problem> {
-    shared.store.agent_conversations(key, AGENT_CONVERSATIONS).await.map_err(internal("listing an agent's conversations"))
+/// The login of an agent account, with the conversations their console lists.
+async fn agent_login(shared: &Shared, conn: ConnId, record: AgentRecord, token: String) -> Result<Login, Problem> {
+    let key = AgentKey::of(&record.name);
+    let conversations = shared
+        .store
+        .agent_conversations(&key, record.admin, AGENT_CONVERSATIONS)
+        .await
+        .map_err(internal("listing an agent's conversations"))?;
+    Ok(Login { conn, who: Identity::Agent(key), name: record.name, resume: Some(token), conversations, admin: record.admin })
 }
 
 /// Logs a storage failure and turns it into the error a participant sees.
@@ -351,7 +367,7 @@ async fn check_customer(shared: &Shared, name: &UserName) -> Result<(), Problem>
 
 /// An agent logs in with the password of their account; the account's spelling of the
 /// name is the one shown.
-async fn check_agent(shared: &Shared, name: UserName, password: Option<String>) -> Result<UserName, Problem> {
+async fn check_agent(shared: &Shared, name: UserName, password: Option<String>) -> Result<AgentRecord, Problem> {
     let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(Problem::AgentPasswordMissing);
     };
@@ -365,7 +381,7 @@ async fn check_agent(shared: &Shared, name: UserName, password: Option<String>) 
             Problem::Internal
         })?;
     match record {
-        Some(record) if ok => Ok(record.name),
+        Some(record) if ok => Ok(record),
         _ => Err(Problem::WrongPassword),
     }
 }
@@ -610,4 +626,185 @@ async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload)
             let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::READ)));
         }
     }
+}
+
+async fn on_away(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<AwayRequest>) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.conn;
+    let (_, changed) = match payload {
+        Ok(AwayRequest { away }) => shared.live().run(Command::Away { conn, away }),
+        Err(_) => (shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::AWAY))), vec![]),
+    };
+    shared.keep(changed).await;
+}
+
+impl Shared {
+    /// Sends the agent accounts to one admin connection, or to every admin online.
+    async fn send_team(&self, only: Option<ConnId>) {
+        match self.store.agents().await {
+            Ok(agents) => {
+                let live = self.live();
+                let event = ServerEvent::Agents(agents);
+                for conn in only.map_or_else(|| live.hub.admin_connections(), |c| vec![c]) {
+                    live.emit(conn, &event);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "listing agents failed"),
+        }
+    }
+
+    /// Sends the canned replies to every agent online.
+    async fn send_canned(&self) {
+        match self.store.canned().await {
+            Ok(replies) => {
+                let live = self.live();
+                let event = ServerEvent::Canned(replies);
+                for conn in live.hub.agent_connections() {
+                    live.emit(conn, &event);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading canned replies failed"),
+        }
+    }
+}
+
+/// Runs an admin's request: refused unless `conn` is an admin's, the error told to them
+/// and in the optional acknowledgement (`{ok}` or `{ok: false, error}`).
+async fn as_admin<F>(shared: &Shared, conn: ConnId, ack: AckSender, event: &'static str, payload: Option<F::Input>, work: F)
+where
+    F: AdminWork,
+{
+    let done = async {
+        let payload = payload.ok_or(Problem::Malformed(event))?;
+        let me = shared.live().hub.admin(conn)?;
+        work.run(shared, me, payload).await
+    };
+    let reply = match done.await {
+        Ok(()) => serde_json::json!({"ok": true}),
+        Err(problem) => {
+            let _ = shared.deliver(Hub::refuse(conn, problem.clone()));
+            serde_json::json!({"ok": false, "error": problem.to_string()})
+        }
+    };
+    if let Err(e) = ack.send(&reply) {
+        tracing::debug!(conn = conn.0, error = %e, "admin ack");
+    }
+}
+
+/// One kind of admin request.
+trait AdminWork {
+    type Input;
+    async fn run(self, shared: &Shared, me: AgentKey, input: Self::Input) -> Result<(), Problem>;
+}
+
+struct AddAgent;
+impl AdminWork for AddAgent {
+    type Input = NewAgent;
+    async fn run(self, shared: &Shared, _me: AgentKey, NewAgent { name, password, admin }: NewAgent) -> Result<(), Problem> {
+        let name = UserName::parse(&name)?;
+        if password.chars().count() < auth::MIN_PASSWORD_CHARS {
+            return Err(Problem::PasswordTooShort);
+        }
+        let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "password hashing panicked");
+                Problem::Internal
+            })?
+            .map_err(|e| {
+                tracing::error!(error = %e, "password hashing failed");
+                Problem::Internal
+            })?;
+        match shared.store.add_agent(&name, &hash, admin).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate(_)) => return Err(Problem::AgentExists(name.to_string())),
+            Err(e) => return Err(internal("adding an agent")(e)),
+        }
+        tracing::info!(agent = %name, admin, "agent added");
+        shared.send_team(None).await;
+        Ok(())
+    }
+}
+
+struct RemoveAgent;
+impl AdminWork for RemoveAgent {
+    type Input = AgentRef;
+    async fn run(self, shared: &Shared, me: AgentKey, AgentRef { name }: AgentRef) -> Result<(), Problem> {
+        let name = UserName::parse(&name).map_err(|_| Problem::UnknownAgent(name.trim().to_owned()))?;
+        let key = AgentKey::of(&name);
+        if key == me {
+            return Err(Problem::RemoveSelf);
+        }
+        match shared.store.remove_agent(&name).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) => return Err(Problem::UnknownAgent(name.to_string())),
+            Err(e) => return Err(internal("removing an agent")(e)),
+        }
+        // Logged out at once; what they had goes back to the queue.
+        let (sockets, changed) = {
+            let mut live = shared.live();
+            let conns = live.hub.connections(&Identity::Agent(key.clone()));
+            let sockets: Vec<SocketRef> = conns.iter().filter_map(|c| live.sockets.get(c).cloned()).collect();
+            let (_, changed) = live.run(Command::Retire { agent: key, now_ms: now_ms() });
+            (sockets, changed)
+        };
+        shared.keep(changed).await;
+        for socket in sockets {
+            let _ = socket.emit(protocol::ERROR, &Problem::SessionExpired.to_string());
+            if let Err(e) = socket.disconnect() {
+                tracing::debug!(error = %e, "closing a removed agent's socket");
+            }
+        }
+        tracing::info!(agent = %name, "agent removed");
+        shared.send_team(None).await;
+        Ok(())
+    }
+}
+
+struct SetCanned;
+impl AdminWork for SetCanned {
+    type Input = CannedReply;
+    async fn run(self, shared: &Shared, _me: AgentKey, reply: CannedReply) -> Result<(), Problem> {
+        if !CannedReply::valid_shortcut(&reply.shortcut) {
+            return Err(Problem::BadShortcut);
+        }
+        let text = MessageText::parse(&reply.text)?;
+        let reply = CannedReply { shortcut: reply.shortcut, text: text.as_str().to_owned() };
+        shared.store.set_canned(&reply).await.map_err(internal("saving a canned reply"))?;
+        shared.send_canned().await;
+        Ok(())
+    }
+}
+
+struct RemoveCanned;
+impl AdminWork for RemoveCanned {
+    type Input = CannedRef;
+    async fn run(self, shared: &Shared, _me: AgentKey, CannedRef { shortcut }: CannedRef) -> Result<(), Problem> {
+        match shared.store.remove_canned(&shortcut).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(internal("removing a canned reply")(e)),
+        }
+        shared.send_canned().await;
+        Ok(())
+    }
+}
+
+async fn on_agent_add(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<NewAgent>) {
+    let _served = turn.ticket.wait().await;
+    as_admin(&shared, turn.conn, ack, protocol::AGENT_ADD, payload.ok(), AddAgent).await;
+}
+
+async fn on_agent_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<AgentRef>) {
+    let _served = turn.ticket.wait().await;
+    as_admin(&shared, turn.conn, ack, protocol::AGENT_REMOVE, payload.ok(), RemoveAgent).await;
+}
+
+async fn on_canned_set(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<CannedReply>) {
+    let _served = turn.ticket.wait().await;
+    as_admin(&shared, turn.conn, ack, protocol::CANNED_SET, payload.ok(), SetCanned).await;
+}
+
+async fn on_canned_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<CannedRef>) {
+    let _served = turn.ticket.wait().await;
+    as_admin(&shared, turn.conn, ack, protocol::CANNED_REMOVE, payload.ok(), RemoveCanned).await;
 }

@@ -65,9 +65,18 @@ impl TestServer {
     }
 
     pub async fn add_agent(&self, name: &str, password: &str) {
+        self.add_account(name, password, false).await;
+    }
+
+    /// Adds an agent account who is an admin.
+    pub async fn add_admin(&self, name: &str, password: &str) {
+        self.add_account(name, password, true).await;
+    }
+
+    async fn add_account(&self, name: &str, password: &str, admin: bool) {
         let hash = chat_server::auth::hash_password(password).expect("hash");
         let name = app::protocol::UserName::parse(name).expect("valid name");
-        self.store.add_agent(&name, &hash).await.expect("add agent");
+        self.store.add_agent(&name, &hash, admin).await.expect("add agent");
     }
 
     /// Shuts the server down gracefully and waits for it to finish.
