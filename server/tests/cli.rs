@@ -37,9 +37,11 @@ fn agents_are_added_listed_and_removed_from_the_command_line() {
     assert!(added.status.success(), "{}", text(&added.stderr));
     assert!(text(&added.stdout).contains("added agent Zoe"));
     assert!(server(&db, &["agent", "add", "amy"], "amy-password\n").status.success());
+    let admin = server(&db, &["agent", "add", "--admin", "Ada"], "ada-password\n");
+    assert!(text(&admin.stdout).contains("added admin Ada"), "{}", text(&admin.stderr));
 
     let listed = server(&db, &["agent", "list"], "");
-    assert_eq!(text(&listed.stdout), "amy\nZoe\n");
+    assert_eq!(text(&listed.stdout), "Ada\tadmin\namy\nZoe\n");
 
     refused(&db, &["agent", "add", "ZOE"], "another-password\n", "already exists");
     refused(&db, &["agent", "add", "bob"], "short\n", "at least 8");
@@ -50,7 +52,7 @@ fn agents_are_added_listed_and_removed_from_the_command_line() {
     assert!(removed.status.success(), "{}", text(&removed.stderr));
     refused(&db, &["agent", "remove", "zoe"], "", "does not exist");
 
-    assert_eq!(text(&server(&db, &["agent", "list"], "").stdout), "amy\n");
+    assert_eq!(text(&server(&db, &["agent", "list"], "").stdout), "Ada\tadmin\namy\n");
 }
 
 #[test]

@@ -122,16 +122,20 @@ async fn internal_notes_reach_agents_only_and_come_back_after_a_reload() {
     }
     let mut amy = TestClient::connect(&server, WS, Some(agent("amy"))).await;
     let token = amy.expect("login_success").await["resume"].clone();
-    let mut bob = TestClient::login(&server, WS, agent("bob")).await;
     let mut cat = TestClient::login(&server, WS, json!("cat")).await;
     cat.emit_acked("private_message", json!({"message": "hello"})).await;
     let conversation = amy.expect("message").await["conversation"].clone();
+    // Bob, another agent, does not have it; Ada, an admin, sees every conversation.
+    let mut bob = TestClient::login(&server, WS, agent("bob")).await;
+    server.add_admin("ada", "password-1").await;
+    let mut ada = TestClient::login(&server, WS, agent("ada")).await;
 
     let ack = amy.emit_acked("note", json!({"conversation": conversation, "text": "Known fraud pattern, check ID"})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
-    let note = bob.expect("note").await;
+    let note = ada.expect("note").await;
     assert_eq!((&note["from"], &note["text"]), (&json!("amy"), &json!("Known fraud pattern, check ID")));
     cat.expect_none("note", 300).await;
+    bob.expect_none("note", 0).await;
     // A customer cannot write one.
     let refused = cat.emit_acked("note", json!({"conversation": conversation, "text": "sneaky"})).await;
     assert!(refused["error"].as_str().unwrap().contains("Only support agents"), "{refused}");

@@ -221,6 +221,19 @@ impl TestClient {
         }
     }
 
+    /// Waits for an event named `event` that satisfies `check`, dropping those that do not.
+    pub async fn expect_where(&mut self, event: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = tokio::time::timeout_at(deadline, self.expect(event))
+                .await
+                .unwrap_or_else(|_| panic!("no matching {event}"));
+            if check(&v) {
+                return v;
+            }
+        }
+    }
+
     /// The newest `user_list` received so far (waiting for one if none yet).
     pub async fn latest_list(&mut self) -> Vec<String> {
         let mut list = self.expect("user_list").await;
