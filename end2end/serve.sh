@@ -11,8 +11,11 @@ export RUST_LOG=${RUST_LOG:-warn}
 # Agents' tabs close between tests; their presence must end at once, not after the grace
 # period a reload gets (that is tested in server/tests/queue.rs).
 export AGENT_GRACE_MS=0
+# A hidden agent tab counts as away after 1.5 s rather than a minute (team.spec.ts).
+export AGENT_AWAY_MS=1500
 export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
-printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add Support
+# Support is an admin (sees every conversation, manages the team); Amy and Ben are agents.
+printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add --admin Support
 # Two more for the console test, which needs agents nobody else has given work to.
 printf '%s\n' amy-pass-1 | target/debug/server agent add Amy
 printf '%s\n' ben-pass-1 | target/debug/server agent add Ben

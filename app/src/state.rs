@@ -11,8 +11,8 @@ use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
-    CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess, Role,
-    UserName, TYPING_SHOWN_MS,
+    AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess,
+    NewAgent, Role, Status, UserName, TYPING_SHOWN_MS,
 };
 
 /// The state of the connection to the server, as shown to the person.
@@ -51,6 +51,10 @@ pub struct ChatState {
     pub read: RwSignal<BTreeMap<ConversationId, u64>>,
     /// For an agent: the team's canned replies.
     pub canned: RwSignal<Vec<CannedReply>>,
+    /// The agents who are away (their tab has been hidden a while).
+    pub away: RwSignal<Vec<UserName>>,
+    /// For an admin: the agent accounts.
+    pub agents: RwSignal<Vec<AgentInfo>>,
 }
 
 impl ChatState {
@@ -69,6 +73,38 @@ impl ChatState {
             typing: RwSignal::new(BTreeMap::new()),
             read: RwSignal::new(BTreeMap::new()),
             canned: RwSignal::new(Vec::new()),
+            away: RwSignal::new(Vec::new()),
+            agents: RwSignal::new(Vec::new()),
+        }
+    }
+
+    fn is_agent(&self) -> bool {
+        self.me.with(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent))
+    }
+
+    /// The unread messages of a conversation: for an agent, the support side's count as
+    /// the server keeps it; for a customer, what arrived since they last looked.
+    pub fn unread(&self, id: ConversationId) -> usize {
+        if self.is_agent() {
+            self.desk.with(|d| d.get(&id).map_or(0, |s| s.unread as usize))
+        } else {
+            self.inbox.with(|i| i.threads.get(&id).map_or(0, |t| t.unread))
+        }
+    }
+
+    /// What the tab title counts: an agent's own conversations and the queue; everything
+    /// for a customer.
+    pub fn unread_total(&self) -> usize {
+        if self.is_agent() {
+            let me = self.me.with(|m| m.as_ref().map(|m| m.name.clone()));
+            self.desk.with(|d| {
+                d.values()
+                    .filter(|s| s.status == Status::Queued || (s.status == Status::Open && s.assignee == me))
+                    .map(|s| s.unread as usize)
+                    .sum()
+            })
+        } else {
+            self.inbox.with(|i| i.unread_total())
         }
     }
 
@@ -188,6 +224,8 @@ impl ChatState {
         self.to.set(None);
         self.error.set(None);
         self.desk.set(BTreeMap::new());
+        self.away.set(Vec::new());
+        self.agents.set(Vec::new());
     }
 }
 
@@ -215,6 +253,14 @@ pub enum Command {
     Note(String),
     /// The agent has the conversation on screen: what is there is read.
     MarkRead(ConversationId),
+    /// Admins: add an agent account.
+    AddAgent(NewAgent),
+    /// Admins: remove an agent account.
+    RemoveAgent(String),
+    /// Admins: add or replace a canned reply.
+    SetCanned(CannedReply),
+    /// Admins: remove a canned reply.
+    RemoveCanned(String),
 }
 
 /// The state plus a way to send commands; provided as context to every view.

@@ -149,6 +149,17 @@ pub struct Ui {
     pub is_typing: &'static str,
     pub internal_note: &'static str,
     pub read_receipt: &'static str,
+    pub away_badge: &'static str,
+    pub online_badge: &'static str,
+    pub admin_badge: &'static str,
+    pub team_heading: &'static str,
+    pub add_agent: &'static str,
+    pub admin_label: &'static str,
+    pub remove: &'static str,
+    pub canned_heading: &'static str,
+    pub shortcut_label: &'static str,
+    pub reply_label: &'static str,
+    pub save: &'static str,
 }
 
 pub const EN: Ui = Ui {
@@ -203,4 +214,15 @@ pub const EN: Ui = Ui {
     is_typing: "is typing…",
     internal_note: "Internal note",
     read_receipt: "Read",
+    away_badge: "away",
+    online_badge: "online",
+    admin_badge: "admin",
+    team_heading: "Team",
+    add_agent: "Add agent",
+    admin_label: "Admin (sees every conversation, manages the team)",
+    remove: "Remove",
+    canned_heading: "Canned replies",
+    shortcut_label: "Shortcut",
+    reply_label: "Reply",
+    save: "Save",
 };

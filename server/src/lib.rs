@@ -30,11 +30,17 @@ pub struct Settings {
     /// How long an agent's closed connection still counts as present, so that a reload
     /// does not look like leaving and coming back.
     pub agent_grace: std::time::Duration,
+    /// How long an agent's tab stays hidden before they count as away (told to clients).
+    pub away_after: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { capacity: hub::DEFAULT_CAPACITY, agent_grace: std::time::Duration::from_secs(4) }
+        Self {
+            capacity: hub::DEFAULT_CAPACITY,
+            agent_grace: std::time::Duration::from_secs(4),
+            away_after: std::time::Duration::from_millis(app::protocol::AWAY_AFTER_MS),
+        }
     }
 }
 

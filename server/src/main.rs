@@ -26,6 +26,9 @@ struct Cli {
     /// Milliseconds an agent's closed connection still counts as present (a reload).
     #[arg(long, env = "AGENT_GRACE_MS", default_value_t = 4000)]
     agent_grace_ms: u64,
+    /// Milliseconds an agent's tab stays hidden before they count as away.
+    #[arg(long, env = "AGENT_AWAY_MS", default_value_t = app::protocol::AWAY_AFTER_MS)]
+    agent_away_ms: u64,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -90,6 +93,7 @@ fn main() -> Result<()> {
                 let settings = chat_server::Settings {
                     capacity: cli.agent_capacity,
                     agent_grace: std::time::Duration::from_millis(cli.agent_grace_ms),
+                    away_after: std::time::Duration::from_millis(cli.agent_away_ms),
                 };
                 serve(store, settings).await
             }

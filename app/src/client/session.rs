@@ -11,8 +11,8 @@ use super::{forget_session, new_client_id, save_session, Credentials, End};
 use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
 use crate::protocol::{
-    ClientEvent, ClientMsgId, ConversationId, ConversationRef, HistoryRequest, LoginPayload, NoteRequest, ReadUpTo, Role,
-    SendAck, ServerEvent, Transfer, TypingRequest, TYPING_EVERY_MS,
+    AgentRef, AwayRequest, CannedRef, ClientEvent, ClientMsgId, ConversationId, ConversationRef, HistoryRequest, LoginPayload,
+    NoteRequest, ReadUpTo, Role, SendAck, ServerEvent, Transfer, TypingRequest, AWAY_AFTER_MS, TYPING_EVERY_MS,
 };
 use crate::inbox::Target;
 use crate::state::{ChatState, Command, ConnStatus};
@@ -27,6 +27,11 @@ enum Input {
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
+}
+
+/// Whether the page is in a background tab (or minimised).
+fn tab_hidden() -> bool {
+    web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
 }
 
 /// Puts a message written here in the outbox of the open conversation; it is sent now
@@ -65,7 +70,14 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
         // Nobody hears typing while offline; reading is said again when back.
         Command::Typing | Command::MarkRead(_) => {}
         // Desk actions need the server's answer: they are not queued.
-        Command::Take(_) | Command::Resolve(_) | Command::Transfer { .. } | Command::Note(_) => {
+        Command::Take(_)
+        | Command::Resolve(_)
+        | Command::Transfer { .. }
+        | Command::Note(_)
+        | Command::AddAgent(_)
+        | Command::RemoveAgent(_)
+        | Command::SetCanned(_)
+        | Command::RemoveCanned(_) => {
             state.error.set(Some(crate::text::EN.offline_action.to_owned()));
         }
         Command::Logout => {
@@ -124,6 +136,10 @@ pub(crate) async fn run(
     let mut typing_sent = 0.0;
     // The read position last sent per conversation.
     let mut read_sent: HashMap<ConversationId, u64> = HashMap::new();
+    // Since when the tab has been hidden (agents), and whether the server was told "away".
+    let mut hidden_since: Option<f64> = None;
+    let mut away_sent = false;
+    let mut away_after_ms = AWAY_AFTER_MS as f64;
 
     macro_rules! send {
         ($msg:expr) => {
@@ -134,6 +150,17 @@ pub(crate) async fn run(
                 }
             }
         };
+    }
+    // What an agent has on screen, in a visible tab, is read: tell the server how far.
+    macro_rules! mark_read {
+        ($conversation:expr) => {{
+            let conversation = $conversation;
+            let newest = state.inbox.with_untracked(|i| i.threads.get(&conversation).and_then(|t| t.contiguous()));
+            if let Some(seq) = newest.filter(|s| !tab_hidden() && *s > read_sent.get(&conversation).copied().unwrap_or(0)) {
+                read_sent.insert(conversation, seq);
+                send!(encode(&ClientEvent::Read(ReadUpTo { conversation, seq }), None));
+            }
+        }};
     }
     macro_rules! send_message {
         ($outgoing:expr) => {{
@@ -203,8 +230,12 @@ pub(crate) async fn run(
                                     c.resume = ok.resume.clone().or(c.resume.take());
                                     save_session(c);
                                 }
+                                let away_after = ok.away_after_ms.unwrap_or(AWAY_AFTER_MS) as f64;
                                 state.logged_in(ok);
                                 logged_in = true;
+                                // A new connection starts present: say "away" again if so.
+                                away_sent = false;
+                                away_after_ms = away_after;
                                 // Everything written while offline (or not confirmed before
                                 // the connection dropped) goes now, in order; the server
                                 // stores a message once however often it is sent.
@@ -241,6 +272,8 @@ pub(crate) async fn run(
                             Ok(ServerEvent::Typing(t)) => state.typing(t.conversation, t.from, now_ms() as u64),
                             Ok(ServerEvent::Read(r)) => state.read_up_to(r.conversation, r.seq),
                             Ok(ServerEvent::Canned(replies)) => state.canned.set(replies),
+                            Ok(ServerEvent::Away(names)) => state.away.set(names),
+                            Ok(ServerEvent::Agents(agents)) => state.agents.set(agents),
                             Ok(ServerEvent::Note(note)) => {
                                 let customer = state.desk.with_untracked(|d| d.get(&note.conversation).map(|s| s.customer.clone()));
                                 state.inbox.update(|i| i.note(note, customer));
@@ -292,13 +325,12 @@ pub(crate) async fn run(
                     send!(encode(&ClientEvent::Typing(TypingRequest { conversation }), None));
                 }
             }
-            Input::Command(Command::MarkRead(conversation)) => {
-                let hidden = web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden());
-                let newest = state.inbox.with_untracked(|i| i.threads.get(&conversation).and_then(|t| t.contiguous()));
-                if let Some(seq) = newest.filter(|s| !hidden && *s > read_sent.get(&conversation).copied().unwrap_or(0)) {
-                    read_sent.insert(conversation, seq);
-                    send!(encode(&ClientEvent::Read(ReadUpTo { conversation, seq }), None));
-                }
+            Input::Command(Command::MarkRead(conversation)) => mark_read!(conversation),
+            Input::Command(Command::AddAgent(agent)) => send!(encode(&ClientEvent::AgentAdd(agent), None)),
+            Input::Command(Command::RemoveAgent(name)) => send!(encode(&ClientEvent::AgentRemove(AgentRef { name }), None)),
+            Input::Command(Command::SetCanned(reply)) => send!(encode(&ClientEvent::CannedSet(reply), None)),
+            Input::Command(Command::RemoveCanned(shortcut)) => {
+                send!(encode(&ClientEvent::CannedRemove(CannedRef { shortcut }), None))
             }
             Input::Command(Command::Note(text)) => {
                 if let Some(Target::Conversation(conversation)) = state.open.get_untracked() {
@@ -324,6 +356,20 @@ pub(crate) async fn run(
             }
             Input::Tick => {
                 state.expire_typing(now_ms() as u64);
+                let is_agent = logged_in && state.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent));
+                if is_agent {
+                    // Away after a while hidden; back (and reading) once shown again.
+                    let hidden = tab_hidden();
+                    hidden_since = if hidden { hidden_since.or(Some(now_ms())) } else { None };
+                    let away = hidden_since.is_some_and(|since| now_ms() - since >= away_after_ms);
+                    if away != away_sent {
+                        away_sent = away;
+                        send!(encode(&ClientEvent::Away(AwayRequest { away }), None));
+                    }
+                    if let Some(conversation) = state.open_conversation().filter(|_| !hidden) {
+                        mark_read!(conversation);
+                    }
+                }
                 if now_ms() - last_heard > silence_limit_ms {
                     leptos::logging::warn!("no word from the server for {silence_limit_ms} ms; reconnecting");
                     let _ = write.close().await;

@@ -4,6 +4,7 @@
 mod chat;
 mod login;
 mod status;
+mod team;
 mod user_list;
 
 use leptos::prelude::*;
@@ -49,7 +50,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/chat.css"/>
         // The unread count in the tab title, for whoever keeps the chat in a background tab.
-        <Title text=move || match state.inbox.with(|i| i.unread_total()) {
+        <Title text=move || match state.unread_total() {
             0 => EN.title.to_owned(),
             n => format!("({n}) {}", EN.title),
         }/>

@@ -76,6 +76,10 @@ pub fn UserList() -> impl IntoView {
                     children=move |name| {
                         let n = name.clone();
                         let selected = Memo::new(move |_| state.to.get().as_ref() == Some(&n));
+                        let away = {
+                            let n = name.clone();
+                            Memo::new(move |_| state.away.with(|a| a.contains(&n)))
+                        };
                         view! {
                             <li class="user" class:selected=selected>
                                 <button
@@ -90,6 +94,9 @@ pub fn UserList() -> impl IntoView {
                                     }
                                 >
                                     {name.to_string()}
+                                    <Show when=move || away.get()>
+                                        <span class="presence" data-testid="away">{EN.away_badge}</span>
+                                    </Show>
                                 </button>
                             </li>
                         }
@@ -123,8 +130,11 @@ pub fn UserList() -> impl IntoView {
                             let c = customer.clone();
                             move |_| state.users.with(|u| u.contains(&c))
                         });
-                        let unread = Memo::new(move |_| {
-                            conversation.map(|id| state.inbox.with(|i| i.threads.get(&id).map(|t| t.unread).unwrap_or(0))).unwrap_or(0)
+                        // The one on screen is being read (the count clears when the server
+                        // hears so).
+                        let unread = Memo::new(move |_| match conversation {
+                            Some(id) if !selected.get() => state.unread(id),
+                            _ => 0,
                         });
                         // Whose it is, when it is someone else's.
                         let owner = move || {
@@ -161,11 +171,15 @@ pub fn UserList() -> impl IntoView {
             </ul>
         }
     };
+    let admin = move || state.me.with(|m| m.as_ref().is_some_and(|m| m.admin));
     let conversations_view = move || {
         view! {
             {section_view(Section::Mine, EN.mine_heading, "mine")}
             {section_view(Section::Waiting, EN.queue_heading, "waiting")}
             {section_view(Section::Others, EN.others_heading, "others")}
+            <Show when=admin>
+                <super::team::TeamPanel/>
+            </Show>
         }
     };
 

@@ -62,7 +62,8 @@ pub const TYPING_SHOWN_MS: u64 = 4000;
 /// away (the queue passes them by), and back when it shows again. server → everyone: the
 /// names of the agents who are away, whenever that changes.
 pub const AWAY: &str = "away";
-/// How long an agent's tab stays hidden before they count as away.
+/// How long an agent's tab stays hidden before they count as away, unless the server
+/// says otherwise ([`LoginSuccess::away_after_ms`]).
 pub const AWAY_AFTER_MS: u64 = 60_000;
 /// server → admin: the agent accounts ([`AgentInfo`]), at login and after each change.
 pub const AGENTS: &str = "agents";
@@ -236,6 +237,9 @@ pub struct LoginSuccess {
     /// An agent who sees every conversation and manages the team.
     #[serde(default, skip_serializing_if = "is_false")]
     pub admin: bool,
+    /// For agents: after how long a hidden tab counts as away (`away`), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away_after_ms: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -352,7 +356,7 @@ pub struct ConversationSummary {
 }
 
 /// An agent account, as admins see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AgentInfo {
     pub name: UserName,
     #[serde(default)]
@@ -696,6 +700,7 @@ mod tests {
                 resume: Some("t".into()),
                 conversation: None,
                 admin: true,
+                away_after_ms: Some(60_000),
             }),
             ServerEvent::Away(vec![UserName::parse("a").unwrap()]),
             ServerEvent::Agents(vec![AgentInfo { name: UserName::parse("a").unwrap(), admin: false }]),

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::protocol::{
     ConversationId, LoginSuccess, MessageText, Note, PrivateMessage, ReadUpTo, Role, ServerEvent, Status, Typing, UserName,
-    TYPING_EVERY_MS,
+    AWAY_AFTER_MS, TYPING_EVERY_MS,
 };
 use app::text::Problem;
 
@@ -157,6 +157,8 @@ pub struct Hub {
     changed: Vec<ConversationMeta>,
     /// When each identity's typing was last passed on, per conversation.
     typing: HashMap<(Identity, ConversationId), u64>,
+    /// Told to agents at login: after how long a hidden tab counts as away.
+    away_after_ms: u64,
 }
 
 impl Hub {
@@ -166,7 +168,12 @@ impl Hub {
 
     /// A hub whose queue gives each agent at most `capacity` open conversations.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { capacity, ..Self::default() }
+        Self { capacity, away_after_ms: AWAY_AFTER_MS, ..Self::default() }
+    }
+
+    /// Agents are told that a tab hidden `ms` milliseconds counts as away.
+    pub fn set_away_after(&mut self, ms: u64) {
+        self.away_after_ms = ms;
     }
 
     /// How many identities are logged in.
@@ -616,7 +623,15 @@ impl Hub {
         present.admin = admin;
         let name = present.name.clone();
 
-        let success = LoginSuccess { name: name.clone(), role, resume, conversation: own, admin: admin && role == Role::Agent };
+        let agent = role == Role::Agent;
+        let success = LoginSuccess {
+            name: name.clone(),
+            role,
+            resume,
+            conversation: own,
+            admin: admin && agent,
+            away_after_ms: agent.then_some(self.away_after_ms),
+        };
         let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
         if arrived {
             let k = name_key(name.as_str());

@@ -187,6 +187,7 @@ fn login_succeeds_then_lists_the_participant() {
             resume: Some("token-ann".into()),
             conversation: Some(ConversationId(10)),
             admin: false,
+            away_after_ms: None,
         })
     );
     assert_eq!(lists_for(&step, c), vec![vec!["ann"]]);

@@ -66,6 +66,7 @@ impl Shared {
     pub fn new(store: Arc<dyn Store>, settings: &crate::Settings, queue: Vec<ConversationMeta>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(pipeline::QUEUE);
         let mut hub = Hub::with_capacity(settings.capacity);
+        hub.set_away_after(settings.away_after.as_millis() as u64);
         for meta in queue {
             hub.learn(meta);
         }

@@ -1,0 +1,110 @@
+//! An admin's team panel: the agent accounts (online, away or offline) with a form to
+//! add one and a button to remove one, and the canned replies the same way. The server
+//! answers with the new lists, or an error shown in the banner.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use super::use_chat;
+use crate::protocol::{CannedReply, NewAgent};
+use crate::state::Command;
+use crate::text::EN;
+
+#[component]
+pub fn TeamPanel() -> impl IntoView {
+    let chat = use_chat();
+    let state = chat.state;
+    let me = move || state.me.with(|m| m.as_ref().map(|m| m.name.clone()));
+    let (name, password, admin) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false));
+    let (shortcut, reply) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+
+    let add_agent = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        chat.send(Command::AddAgent(NewAgent { name: name.get_untracked(), password: password.get_untracked(), admin: admin.get_untracked() }));
+        name.set(String::new());
+        password.set(String::new());
+        admin.set(false);
+    };
+    let save_reply = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        chat.send(Command::SetCanned(CannedReply { shortcut: shortcut.get_untracked(), text: reply.get_untracked() }));
+        shortcut.set(String::new());
+        reply.set(String::new());
+    };
+
+    view! {
+        <details class="team" data-testid="team">
+            <summary>{EN.team_heading}</summary>
+            <ul data-testid="team-agents">
+                <For
+                    each=move || state.agents.get()
+                    key=|a| a.clone()
+                    children=move |agent| {
+                        let n = agent.name.clone();
+                        let presence = move || {
+                            if state.away.with(|a| a.contains(&n)) {
+                                EN.away_badge
+                            } else if state.users.with(|u| u.contains(&n)) {
+                                EN.online_badge
+                            } else {
+                                EN.offline_badge
+                            }
+                        };
+                        let removable = me().as_ref() != Some(&agent.name);
+                        let remove = agent.name.to_string();
+                        view! {
+                            <li data-testid="team-agent" data-name=agent.name.to_string()>
+                                <span>{agent.name.to_string()}</span>
+                                {agent.admin.then(|| view! { <span class="owner">{EN.admin_badge}</span> })}
+                                <span class="presence" data-testid="presence">{presence}</span>
+                                {removable.then(|| view! {
+                                    <button type="button" class="link" data-testid="remove-agent"
+                                        on:click=move |_| chat.send(Command::RemoveAgent(remove.clone()))>
+                                        {EN.remove}
+                                    </button>
+                                })}
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <form class="team-form" data-testid="add-agent" on:submit=add_agent>
+                <input type="text" aria-label=EN.name_label placeholder=EN.name_label data-testid="new-agent-name"
+                    prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                <input type="password" aria-label=EN.password_label placeholder=EN.password_label data-testid="new-agent-password"
+                    autocomplete="new-password" prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
+                <label>
+                    <input type="checkbox" prop:checked=admin on:change=move |ev| admin.set(event_target_checked(&ev))/>
+                    {EN.admin_label}
+                </label>
+                <button type="submit">{EN.add_agent}</button>
+            </form>
+            <h3>{EN.canned_heading}</h3>
+            <ul data-testid="team-canned">
+                <For
+                    each=move || state.canned.get()
+                    key=|r| r.clone()
+                    children=move |r| {
+                        let shortcut = r.shortcut.clone();
+                        view! {
+                            <li data-testid="canned-reply">
+                                <span>"/" {r.shortcut.clone()} " — " {r.text.clone()}</span>
+                                <button type="button" class="link" data-testid="remove-canned"
+                                    on:click=move |_| chat.send(Command::RemoveCanned(shortcut.clone()))>
+                                    {EN.remove}
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <form class="team-form" data-testid="add-canned" on:submit=save_reply>
+                <input type="text" aria-label=EN.shortcut_label placeholder=EN.shortcut_label data-testid="canned-shortcut"
+                    prop:value=shortcut on:input=move |ev| shortcut.set(event_target_value(&ev))/>
+                <input type="text" aria-label=EN.reply_label placeholder=EN.reply_label data-testid="canned-text"
+                    prop:value=reply on:input=move |ev| reply.set(event_target_value(&ev))/>
+                <button type="submit">{EN.save}</button>
+            </form>
+        </details>
+    }
+}
