@@ -29,8 +29,8 @@ test: ## Run every test: unit, integration and Playwright
 	scripts/setup.sh all
 	scripts/test.sh
 
-agent: ## Add an agent: make agent NAME=alice (asks for the password)
-	$(TOOLCHAIN) && cargo run -q -p server -- agent add "$(NAME)"
+agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
+	$(TOOLCHAIN) && cargo run -q -p server -- agent add $(if $(ADMIN),--admin) "$(NAME)"
 
 clean:
 	cargo clean
