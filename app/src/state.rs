@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
     AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess,
-    NewAgent, Role, Status, UserName, TYPING_SHOWN_MS,
+    NewAgent, Presence, Role, Status, UserName, TYPING_SHOWN_MS,
 };
 
 /// The state of the connection to the server, as shown to the person.
@@ -187,6 +187,21 @@ impl ChatState {
     pub fn history(&self, page: History) {
         self.read_up_to(page.conversation, page.read);
         self.inbox.update(|inbox| inbox.history(page));
+    }
+
+    /// Applies a change to the list of who is online (agents), keeping it sorted as the
+    /// server sorts it.
+    pub fn presence(&self, change: Presence) {
+        let mut users = self.users.get_untracked();
+        users.retain(|u| !change.offline.contains(u));
+        for name in change.online {
+            if !users.contains(&name) {
+                let key = name.as_str().to_lowercase();
+                let at = users.partition_point(|u| u.as_str().to_lowercase() < key);
+                users.insert(at, name);
+            }
+        }
+        self.set_users(users);
     }
 
     pub fn set_users(&self, users: Vec<UserName>) {

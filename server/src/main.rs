@@ -29,6 +29,9 @@ struct Cli {
     /// Milliseconds an agent's tab stays hidden before they count as away.
     #[arg(long, env = "AGENT_AWAY_MS", default_value_t = app::protocol::AWAY_AFTER_MS)]
     agent_away_ms: u64,
+    /// Threads that run the server (default: one per core).
+    #[arg(long, env = "WORKER_THREADS")]
+    worker_threads: Option<usize>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -81,7 +84,11 @@ fn main() -> Result<()> {
     if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
         std::env::set_var("LEPTOS_OUTPUT_NAME", "chat");
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.worker_threads {
+        runtime.worker_threads(n);
+    }
+    let runtime = runtime.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&cli.database_url)

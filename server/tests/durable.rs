@@ -41,14 +41,15 @@ async fn a_resume_token_brings_back_the_same_customer_even_while_the_old_socket_
     assert_eq!((&back["name"], &back["conversation"], &back["resume"]), (&json!("cat"), &conversation, &token));
     assert_eq!(texts(&second.expect_history(&conversation).await), vec!["before reload"]);
     // Nobody saw cat leave or arrive twice.
-    amy.expect_none("user_list", 300).await;
+    amy.expect_none("presence", 300).await;
+    amy.expect_none("user_list", 0).await;
 
     // Both sockets get what the agent writes; the old one then goes quietly.
     amy.emit("private_message", json!({"to": "cat", "message": "welcome back"})).await;
     assert_eq!(first.expect("message").await["message"], json!("welcome back"));
     assert_eq!(second.expect("message").await["message"], json!("welcome back"));
     first.disconnect().await;
-    amy.expect_none("user_list", 300).await;
+    amy.expect_none("presence", 300).await;
 
     // A token that is not ours is refused when there is no name to start afresh with.
     let mut stranger = TestClient::connect(&server, WS, Some(json!({"resume": "forged-token"}))).await;

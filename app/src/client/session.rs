@@ -261,6 +261,7 @@ pub(crate) async fn run(
                                 state.login_error.set(Some(reason));
                             }
                             Ok(ServerEvent::UserList(users)) => state.set_users(users),
+                            Ok(ServerEvent::Presence(change)) => state.presence(change),
                             Ok(ServerEvent::Message(message)) => {
                                 super::notify::new_message(&message);
                                 state.receive(message);

@@ -65,6 +65,9 @@ pub const AWAY: &str = "away";
 /// How long an agent's tab stays hidden before they count as away, unless the server
 /// says otherwise ([`LoginSuccess::away_after_ms`]).
 pub const AWAY_AFTER_MS: u64 = 60_000;
+/// server → agent: who came online or left since the last `user_list` or `presence`
+/// ([`Presence`]). Agents see everyone: a full list per change would not scale.
+pub const PRESENCE: &str = "presence";
 /// server → admin: the agent accounts ([`AgentInfo`]), at login and after each change.
 pub const AGENTS: &str = "agents";
 /// admin → server: add an agent account ([`NewAgent`]).
@@ -355,6 +358,15 @@ pub struct ConversationSummary {
     pub unread: u64,
 }
 
+/// A change to an agent's list of who is online.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub online: Vec<UserName>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offline: Vec<UserName>,
+}
+
 /// An agent account, as admins see it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AgentInfo {
@@ -523,6 +535,7 @@ pub enum ServerEvent {
     Canned(Vec<CannedReply>),
     Away(Vec<UserName>),
     Agents(Vec<AgentInfo>),
+    Presence(Presence),
 }
 
 impl ServerEvent {
@@ -541,6 +554,7 @@ impl ServerEvent {
             ServerEvent::Canned(_) => CANNED,
             ServerEvent::Away(_) => AWAY,
             ServerEvent::Agents(_) => AGENTS,
+            ServerEvent::Presence(_) => PRESENCE,
         }
     }
 
@@ -563,6 +577,7 @@ impl ServerEvent {
             CANNED => ServerEvent::Canned(de(data)?),
             AWAY => ServerEvent::Away(de(data)?),
             AGENTS => ServerEvent::Agents(de(data)?),
+            PRESENCE => ServerEvent::Presence(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -704,6 +719,7 @@ mod tests {
             }),
             ServerEvent::Away(vec![UserName::parse("a").unwrap()]),
             ServerEvent::Agents(vec![AgentInfo { name: UserName::parse("a").unwrap(), admin: false }]),
+            ServerEvent::Presence(Presence { online: vec![UserName::parse("b").unwrap()], offline: vec![] }),
             ServerEvent::LoginError("taken".into()),
             ServerEvent::UserList(vec![UserName::parse("a").unwrap(), UserName::parse("b").unwrap()]),
             ServerEvent::Error("nope".into()),

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::protocol::{
-    ConversationId, LoginSuccess, MessageText, Note, PrivateMessage, ReadUpTo, Role, ServerEvent, Status, Typing, UserName,
+    ConversationId, LoginSuccess, MessageText, Note, Presence, PrivateMessage, ReadUpTo, Role, ServerEvent, Status, Typing, UserName,
     AWAY_AFTER_MS, TYPING_EVERY_MS,
 };
 use app::text::Problem;
@@ -639,7 +639,7 @@ impl Hub {
                 Role::Agent => self.agents.insert(k, who.clone()),
                 Role::Customer => self.customers.insert(k, who.clone()),
             };
-            self.push_lists_after_change(role, Some(&who), &mut outbound);
+            self.push_lists_after_change(role, &name, Some(&who), &mut outbound);
         } else {
             // Another tab of someone already online: only it needs a list.
             let list = self.view_of(&who);
@@ -867,7 +867,7 @@ impl Hub {
                     Role::Agent => self.agents.remove(&k),
                     Role::Customer => self.customers.remove(&k),
                 };
-                self.push_lists_after_change(who.role(), None, outbound);
+                self.push_lists_after_change(who.role(), &p.name, None, outbound);
             }
         }
         self.push_away_if_changed(away_before, outbound);
@@ -886,11 +886,20 @@ impl Hub {
     /// Pushes `user_list` to everyone whose list changed when a participant of `role`
     /// came or went: agents always (they see everyone), customers only when an agent did,
     /// and a customer who just `arrived` (nobody else's list shows them).
-    fn push_lists_after_change(&self, role: Role, arrived: Option<&Identity>, outbound: &mut Vec<Outbound>) {
-        let everyone = self.everyone();
+    ///
+    /// Agents, who see everyone, get only the change (`presence`): a full list per login
+    /// would cost every agent the whole list of a busy desk, over and over. The agent who
+    /// just arrived gets the full list.
+    fn push_lists_after_change(&self, role: Role, name: &UserName, arrived: Option<&Identity>, outbound: &mut Vec<Outbound>) {
+        let change = match arrived {
+            Some(_) => Presence { online: vec![name.clone()], offline: vec![] },
+            None => Presence { online: vec![], offline: vec![name.clone()] },
+        };
+        let change = ServerEvent::Presence(change);
         for who in self.agents.values() {
+            let event = if Some(who) == arrived { ServerEvent::UserList(self.everyone()) } else { change.clone() };
             for conn in self.conns_of(who) {
-                outbound.push(Outbound { to: conn, event: ServerEvent::UserList(everyone.clone()) });
+                outbound.push(Outbound { to: conn, event: event.clone() });
             }
         }
         let customers: Vec<&Identity> = match (role, arrived) {

@@ -159,6 +159,22 @@ fn lists_for(step: &Step, conn: ConnId) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The presence changes `step` pushes to `conn`: (came online, left).
+fn presence_for(step: &Step, conn: ConnId) -> Vec<(Vec<String>, Vec<String>)> {
+    picked(step, conn, |e| match e {
+        ServerEvent::Presence(p) => Some((p.online.iter().map(|n| n.to_string()).collect(), p.offline.iter().map(|n| n.to_string()).collect())),
+        _ => None,
+    })
+}
+
+fn came(name: &str) -> (Vec<String>, Vec<String>) {
+    (vec![name.to_owned()], vec![])
+}
+
+fn left(name: &str) -> (Vec<String>, Vec<String>) {
+    (vec![], vec![name.to_owned()])
+}
+
 fn events_for(step: &Step, conn: ConnId) -> Vec<&ServerEvent> {
     step.outbound.iter().filter(|o| o.to == conn).map(|o| &o.event).collect()
 }
@@ -224,11 +240,12 @@ fn customers_see_agents_only_and_agents_see_everyone() {
     let agent = w.agent("zed");
     let (c1, step1) = w.login("cat", Role::Customer);
     assert_eq!(lists_for(&step1, c1), vec![vec!["cat", "zed"]]);
-    assert_eq!(lists_for(&step1, agent), vec![vec!["cat", "zed"]]);
+    assert_eq!(presence_for(&step1, agent), vec![came("cat")], "agents get the change, not the whole list");
+    assert!(lists_for(&step1, agent).is_empty());
 
     let (c2, step2) = w.login("ann", Role::Customer);
     assert_eq!(lists_for(&step2, c2), vec![vec!["ann", "zed"]], "ann does not see cat");
-    assert_eq!(lists_for(&step2, agent), vec![vec!["ann", "cat", "zed"]]);
+    assert_eq!(presence_for(&step2, agent), vec![came("ann")]);
     assert!(lists_for(&step2, c1).is_empty(), "cat's list did not change, so nothing is pushed");
 }
 
@@ -253,13 +270,13 @@ fn disconnect_updates_exactly_those_who_saw_the_participant() {
 
     let step = w.hub.handle(Command::Disconnect(c1));
     assert_eq!(step.outcome, Ok(Outcome::Disconnected));
-    assert_eq!(lists_for(&step, a1), vec![vec!["amy", "bob", "dan"]]);
-    assert_eq!(lists_for(&step, a2), vec![vec!["amy", "bob", "dan"]]);
-    assert!(lists_for(&step, c2).is_empty());
+    assert_eq!(presence_for(&step, a1), vec![left("cat")]);
+    assert_eq!(presence_for(&step, a2), vec![left("cat")]);
+    assert!(lists_for(&step, c2).is_empty() && presence_for(&step, c2).is_empty());
 
     let step = w.hub.handle(Command::Disconnect(a1));
     assert_eq!(lists_for(&step, c2), vec![vec!["bob", "dan"]]);
-    assert_eq!(lists_for(&step, a2), vec![vec!["bob", "dan"]]);
+    assert_eq!(presence_for(&step, a2), vec![left("amy")]);
 
     // The name is free again.
     let again = w.customer("cat");
@@ -431,7 +448,7 @@ fn one_identity_may_have_several_connections() {
     // A reload (or a second tab) resumes the same customer while the first socket lives.
     let (cat2, step) = w.login("cat", Role::Customer);
     assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
-    assert!(lists_for(&step, amy).is_empty(), "the agent's list did not change");
+    assert!(lists_for(&step, amy).is_empty() && presence_for(&step, amy).is_empty(), "the agent's list did not change");
     assert_eq!(lists_for(&step, cat2), vec![vec!["amy", "cat"]]);
     assert_eq!(w.hub.online(), 2);
 
@@ -443,9 +460,9 @@ fn one_identity_may_have_several_connections() {
 
     // Closing one tab changes nobody's list; closing the last one does.
     let step = w.hub.handle(Command::Disconnect(cat1));
-    assert!(lists_for(&step, amy).is_empty());
+    assert!(lists_for(&step, amy).is_empty() && presence_for(&step, amy).is_empty());
     let step = w.hub.handle(Command::Disconnect(cat2));
-    assert_eq!(lists_for(&step, amy), vec![vec!["amy"]]);
+    assert_eq!(presence_for(&step, amy), vec![left("cat")]);
 }
 
 #[test]

@@ -188,6 +188,167 @@ async fn load_metas(conn: &mut SqliteConnection, ids: Vec<(i64,)>) -> Result<Vec
     Ok(metas)
 }
 
+/// Stores a batch of messages inside the caller's transaction with a few statements,
+/// whatever its size: earlier copies of retried client ids in one query, the sequence
+/// numbers of each conversation reserved in one update, the messages in one insert. Any
+/// failure fails the whole batch (the caller then stores messages one by one).
+async fn append_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
+    use std::collections::HashMap;
+    type DedupeKey = (u64, &'static str, String, String);
+    let dedupe_key = |m: &NewMessage| {
+        m.client_id.as_ref().map(|c| {
+            let (role, key) = author_columns(&m.author);
+            (m.conversation.0, role, key, c.as_str().to_owned())
+        })
+    };
+    // Copies stored before, by (conversation, author, client id).
+    let mut stored: HashMap<DedupeKey, StoredMessage> = HashMap::new();
+    let retried: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
+    if !retried.is_empty() {
+        let conversations: Vec<u64> = retried.iter().map(|m| m.conversation.0).collect();
+        let client_ids: Vec<&str> = retried.iter().filter_map(|m| m.client_id.as_ref().map(|c| c.as_str())).collect();
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE conversation_id IN (SELECT value FROM json_each(?)) AND client_id IN (SELECT value FROM json_each(?))"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(serde_json::to_string(&conversations).map_err(backend)?)
+            .bind(serde_json::to_string(&client_ids).map_err(backend)?)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+        for row in rows {
+            let message = message_from_row(&row)?;
+            let (role, key) = author_columns(&message.author);
+            if let Some(c) = &message.client_id {
+                stored.insert((message.conversation.0, role, key, c.as_str().to_owned()), message);
+            }
+        }
+    }
+    // What each message of the batch is: a copy of one stored before or earlier in this
+    // batch, or new (numbered per conversation in batch order).
+    enum Slot {
+        Stored(StoredMessage),
+        SameAs(usize),
+        New,
+    }
+    let mut slots = Vec::with_capacity(batch.len());
+    let mut first_in_batch: HashMap<DedupeKey, usize> = HashMap::new();
+    // Per conversation: new messages, newest time.
+    let mut per_conversation: HashMap<u64, (u64, u64)> = HashMap::new();
+    for (i, m) in batch.iter().enumerate() {
+        let key = dedupe_key(m);
+        if let Some(earlier) = key.as_ref().and_then(|k| stored.get(k)) {
+            slots.push(Slot::Stored(earlier.clone()));
+            continue;
+        }
+        if let Some(&first) = key.as_ref().and_then(|k| first_in_batch.get(k)) {
+            slots.push(Slot::SameAs(first));
+            continue;
+        }
+        if let Some(k) = key {
+            first_in_batch.insert(k, i);
+        }
+        let entry = per_conversation.entry(m.conversation.0).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 = entry.1.max(m.ts);
+        slots.push(Slot::New);
+    }
+    // Reserve the sequence numbers.
+    let mut next_seq: HashMap<u64, u64> = HashMap::new();
+    if !per_conversation.is_empty() {
+        let reserve: Vec<serde_json::Value> =
+            per_conversation.iter().map(|(id, (n, ts))| serde_json::json!({"id": id, "n": n, "ts": ts})).collect();
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE conversations SET last_seq = last_seq + j.n, updated_at = max(updated_at, j.ts) \
+             FROM (SELECT value ->> 'id' AS id, value ->> 'n' AS n, value ->> 'ts' AS ts FROM json_each(?)) AS j \
+             WHERE conversations.id = j.id RETURNING conversations.id, conversations.last_seq",
+        )
+        .bind(serde_json::Value::Array(reserve).to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        for (id, last) in rows {
+            let n = per_conversation.get(&uint(id)).map_or(0, |(n, _)| *n);
+            next_seq.insert(uint(id), uint(last) + 1 - n);
+        }
+        if let Some(missing) = per_conversation.keys().find(|id| !next_seq.contains_key(id)) {
+            return Err(StoreError::NotFound(format!("conversation {missing}")));
+        }
+    }
+    // Number the new messages and insert them together.
+    let mut seqs = vec![0u64; batch.len()];
+    let mut rows = Vec::new();
+    let mut joins = Vec::new();
+    for (i, m) in batch.iter().enumerate() {
+        if !matches!(slots[i], Slot::New) {
+            continue;
+        }
+        let next = next_seq.get_mut(&m.conversation.0).ok_or_else(|| backend("sequence not reserved"))?;
+        seqs[i] = *next;
+        *next += 1;
+        let (role, key) = author_columns(&m.author);
+        rows.push(serde_json::json!([
+            m.conversation.0, seqs[i], role, key, m.from.as_str(), m.to.as_ref().map(|n| n.as_str()),
+            m.text.as_str(), m.client_id.as_ref().map(|c| c.as_str()), m.ts
+        ]));
+        if let Some(agent) = &m.joins {
+            joins.push(serde_json::json!([m.conversation.0, agent.as_str()]));
+        }
+    }
+    let mut ids: HashMap<(u64, u64), u64> = HashMap::new();
+    if !rows.is_empty() {
+        let inserted: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 \
+             FROM json_each(?) ORDER BY key RETURNING id, conversation_id, seq",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        for (id, conversation, seq) in inserted {
+            ids.insert((uint(conversation), uint(seq)), uint(id));
+        }
+    }
+    if !joins.is_empty() {
+        sqlx::query(
+            "INSERT INTO conversation_agents (conversation_id, agent_key) \
+             SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+        )
+        .bind(serde_json::Value::Array(joins).to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    let mut results: Vec<Appended> = Vec::with_capacity(batch.len());
+    for (i, m) in batch.iter().enumerate() {
+        let appended = match &slots[i] {
+            Slot::Stored(message) => Appended { message: message.clone(), duplicate: true },
+            Slot::SameAs(first) => Appended { message: results[*first].message.clone(), duplicate: true },
+            Slot::New => {
+                let id = ids.get(&(m.conversation.0, seqs[i])).copied().ok_or_else(|| backend("an inserted message has no id"))?;
+                Appended {
+                    message: StoredMessage {
+                        id: MessageId(id),
+                        conversation: m.conversation,
+                        seq: seqs[i],
+                        author: m.author.clone(),
+                        from: m.from.clone(),
+                        to: m.to.clone(),
+                        text: m.text.as_str().to_owned(),
+                        client_id: m.client_id.clone(),
+                        ts: m.ts,
+                    },
+                    duplicate: false,
+                }
+            }
+        };
+        results.push(appended);
+    }
+    Ok(results)
+}
+
 /// Stores one message inside the caller's transaction.
 async fn append_one(conn: &mut SqliteConnection, m: &NewMessage) -> Result<Appended, StoreError> {
     let (role, key) = author_columns(&m.author);
@@ -469,6 +630,20 @@ impl Store for SqliteStore {
         // IMMEDIATE: take the write lock at once. A deferred transaction that reads first
         // cannot wait for the lock when it starts writing (SQLite answers "locked").
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        // The whole batch in a handful of statements; should any message fail, the batch
+        // is undone and stored one message at a time, so the others still go in.
+        let mut all = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
+        match append_batch(&mut all, batch).await {
+            Ok(results) => {
+                all.commit().await.map_err(backend)?;
+                tx.commit().await.map_err(backend)?;
+                return Ok(results.into_iter().map(Ok).collect());
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "storing a batch at once failed; storing each message alone");
+                all.rollback().await.map_err(backend)?;
+            }
+        }
         let mut results = Vec::with_capacity(batch.len());
         for m in batch {
             // A savepoint per message: one bad message does not take the batch down.
@@ -588,5 +763,47 @@ impl Store for SqliteStore {
         let mut messages = rows.iter().take(limit as usize).map(message_from_row).collect::<Result<Vec<_>, _>>()?;
         messages.reverse();
         Ok(Page { messages, more })
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::store::tests::message;
+
+    /// The batch path itself (not the one-by-one fallback): numbering per conversation in
+    /// order, retried client ids stored once whether the first copy is in an earlier
+    /// batch or the same one, and participants joined.
+    #[tokio::test]
+    async fn a_batch_is_numbered_deduplicated_and_joined_at_once() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let name = |s: &str| UserName::parse(s).unwrap();
+        let cat = store.create_customer(&name("cat"), "t1", 1).await.unwrap();
+        let dan = store.create_customer(&name("dan"), "t2", 1).await.unwrap();
+        let amy = Identity::Agent(AgentKey::of(&name("amy")));
+        let first = store.append(&[message(&cat, Identity::Customer(cat.customer), "one", Some("c1"), 1)]).await.unwrap();
+        let first = first.into_iter().next().unwrap().unwrap();
+        let batch = [
+            message(&cat, Identity::Customer(cat.customer), "one again", Some("c1"), 2),
+            message(&dan, Identity::Customer(dan.customer), "hi", Some("d1"), 3),
+            message(&cat, amy.clone(), "hello cat", Some("a1"), 4),
+            message(&dan, Identity::Customer(dan.customer), "hi (resent)", Some("d1"), 5),
+            message(&dan, amy, "hello dan", None, 6),
+        ];
+        let mut conn = store.pool.acquire().await.unwrap();
+        let out = append_batch(&mut conn, &batch).await.expect("the batch path succeeds");
+        drop(conn);
+        let summary: Vec<(u64, u64, bool)> = out.iter().map(|a| (a.message.conversation.0, a.message.seq, a.duplicate)).collect();
+        assert_eq!(
+            summary,
+            vec![(cat.id.0, 1, true), (dan.id.0, 1, false), (cat.id.0, 2, false), (dan.id.0, 1, true), (dan.id.0, 2, false)]
+        );
+        assert_eq!(out[0].message.id, first.message.id);
+        assert_eq!(out[3].message.id, out[1].message.id);
+        assert_eq!(out[2].message.text, "hello cat");
+        let stored = store.conversation(dan.id).await.unwrap().unwrap();
+        assert_eq!(stored.agents.iter().map(|a| a.as_str()).collect::<Vec<_>>(), vec!["amy"]);
+        let page = store.messages_before(dan.id, None, 10).await.unwrap();
+        assert_eq!(page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["hi", "hello dan"]);
     }
 }

@@ -61,7 +61,7 @@ async fn agent_names(store: &dyn Store) -> Vec<UserName> {
     store.agents().await.unwrap().into_iter().map(|a| a.name).collect()
 }
 
-fn message(meta: &ConversationMeta, author: Identity, text: &str, client_id: Option<&str>, ts: u64) -> NewMessage {
+pub(super) fn message(meta: &ConversationMeta, author: Identity, text: &str, client_id: Option<&str>, ts: u64) -> NewMessage {
     let (from, joins) = match &author {
         Identity::Customer(_) => (meta.customer_name.clone(), None),
         Identity::Agent(key) => (name(key.as_str()), Some(key.clone())),

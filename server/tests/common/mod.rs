@@ -101,6 +101,8 @@ pub struct TestClient {
     pub client: SioClient,
     events: mpsc::UnboundedReceiver<Received>,
     seen: VecDeque<Received>,
+    /// Who is online as the lists received so far say (`user_list`, then `presence`).
+    users: Option<Vec<String>>,
 }
 
 fn first_arg(payload: Payload) -> Value {
@@ -154,7 +156,7 @@ impl TestClient {
             .connect()
             .await
             .expect("socket.io connect");
-        let mut me = Self { client, events, seen: VecDeque::new() };
+        let mut me = Self { client, events, seen: VecDeque::new(), users: None };
         me.expect("connect").await;
         me
     }
@@ -234,33 +236,77 @@ impl TestClient {
         }
     }
 
-    /// The newest `user_list` received so far (waiting for one if none yet).
-    pub async fn latest_list(&mut self) -> Vec<String> {
-        let mut list = self.expect("user_list").await;
-        while let Some(i) = self.seen.iter().position(|(e, _)| e == "user_list") {
-            list = self.seen.remove(i).expect("present").1;
-        }
-        while let Ok((e, v)) = self.events.try_recv() {
-            if e == "user_list" {
-                list = v;
-            } else {
-                self.seen.push_back((e, v));
+    /// Applies a `user_list` (the whole list) or `presence` (a change) event.
+    fn apply_list(&mut self, event: &str, data: Value) {
+        match event {
+            "user_list" => self.users = Some(serde_json::from_value(data).expect("user_list is an array of names")),
+            _ => {
+                let names = |key: &str| -> Vec<String> { serde_json::from_value(data[key].clone()).unwrap_or_default() };
+                let users = self.users.get_or_insert_with(Vec::new);
+                let gone = names("offline");
+                users.retain(|u| !gone.contains(u));
+                for name in names("online") {
+                    if !users.contains(&name) {
+                        users.push(name);
+                    }
+                }
+                users.sort_by_key(|u| u.to_lowercase());
             }
         }
-        serde_json::from_value(list).expect("user_list is an array of names")
     }
 
-    /// Waits for a `user_list` equal to `expected`, ignoring older ones.
-    pub async fn expect_list(&mut self, expected: &[&str]) {
+    /// Takes every list event already received, in order.
+    fn drain_lists(&mut self) -> bool {
+        while let Ok(item) = self.events.try_recv() {
+            self.seen.push_back(item);
+        }
+        let mut any = false;
+        let mut rest = VecDeque::new();
+        while let Some((e, v)) = self.seen.pop_front() {
+            if e == "user_list" || e == "presence" {
+                self.apply_list(&e, v);
+                any = true;
+            } else {
+                rest.push_back((e, v));
+            }
+        }
+        self.seen = rest;
+        any
+    }
+
+    /// Waits for the next list event and applies it.
+    async fn next_list_event(&mut self) {
+        if self.drain_lists() {
+            return;
+        }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let list = tokio::time::timeout_at(deadline, self.expect("user_list"))
-                .await
-                .unwrap_or_else(|_| panic!("no user_list {expected:?}"));
-            let list: Vec<String> = serde_json::from_value(list).expect("array of names");
-            if list == expected {
-                return;
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((e, v))) if e == "user_list" || e == "presence" => return self.apply_list(&e, v),
+                Ok(Some(other)) => self.seen.push_back(other),
+                Ok(None) => panic!("client closed while waiting for a list"),
+                Err(_) => panic!("no user_list or presence within {WAIT:?}; got {:?}", self.seen),
             }
+        }
+    }
+
+    /// Who is online as of every list event received so far (waiting for one if none yet).
+    pub async fn latest_list(&mut self) -> Vec<String> {
+        if !self.drain_lists() && self.users.is_none() {
+            self.next_list_event().await;
+        }
+        self.users.clone().unwrap_or_default()
+    }
+
+    /// Waits until the list (the last `user_list` with the `presence` changes since) is
+    /// `expected`.
+    pub async fn expect_list(&mut self, expected: &[&str]) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        self.drain_lists();
+        while self.users.as_deref().is_none_or(|u| u != expected) {
+            tokio::time::timeout_at(deadline, self.next_list_event())
+                .await
+                .unwrap_or_else(|_| panic!("no list {expected:?}; have {:?}", self.users));
         }
     }
 
