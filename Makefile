@@ -5,7 +5,7 @@ SHELL := /bin/bash
 TOOLCHAIN := source scripts/toolchain.sh
 LIB_ARGS = $$( [ -n "$$CHAT_LIB_CARGO_ARGS" ] && echo "--lib-cargo-args=$$CHAT_LIB_CARGO_ARGS" )
 
-.PHONY: help setup run watch build test test-rust test-e2e agent clean
+.PHONY: help setup run watch build test test-rust test-e2e agent bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,12 @@ build: ## Build the site and the server (debug)
 test: ## Run every test: unit, integration and Playwright
 	scripts/setup.sh all
 	scripts/test.sh
+
+bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js server, then the hub microbenchmark
+	$(TOOLCHAIN) && cargo build --release -p server -p bench
+	cd bench/peer && npm ci --no-audit --no-fund
+	python3 bench/run.py
+	$(TOOLCHAIN) && cargo bench -p server --bench hub
 
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
 	$(TOOLCHAIN) && cargo run -q -p server -- agent add $(if $(ADMIN),--admin) "$(NAME)"

@@ -78,6 +78,10 @@ impl ChatState {
         }
     }
 
+    fn is_agent_untracked(&self) -> bool {
+        self.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent))
+    }
+
     fn is_agent(&self) -> bool {
         self.me.with(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent))
     }
@@ -177,6 +181,18 @@ impl ChatState {
             self.typing.update(|t| {
                 t.remove(&message.conversation);
             });
+        }
+        // For an agent, one more unread on the desk: the server's count as of its last
+        // summary, plus the customer's messages since (on screen, it is read at once).
+        if self.is_agent_untracked() && !message.is_self && message.from == message.customer {
+            let id = message.conversation;
+            if self.desk.with_untracked(|d| d.contains_key(&id)) {
+                self.desk.update(|d| {
+                    if let Some(s) = d.get_mut(&id) {
+                        s.unread += 1;
+                    }
+                });
+            }
         }
         let open = self.open_conversation();
         self.inbox.update(|inbox| {

@@ -77,6 +77,10 @@ enum Mode {
     Idle {
         #[arg(long, default_value_t = 1000)]
         connections: usize,
+        /// Only join the namespace, without logging in (what a connection costs before
+        /// the chat knows it).
+        #[arg(long)]
+        anonymous: bool,
     },
     Storm {
         #[arg(long, default_value_t = 20)]
@@ -168,7 +172,7 @@ async fn main() -> Result<()> {
         Mode::Throughput { agents, customers, rate, window, warmup_s, seconds } => {
             throughput(env.clone(), agents, customers, rate, window, warmup_s, seconds).await?
         }
-        Mode::Idle { connections } => idle(env.clone(), connections).await?,
+        Mode::Idle { connections, anonymous } => idle(env.clone(), connections, anonymous).await?,
         Mode::Storm { agents, customers, timeout_s } => storm(env.clone(), agents, customers, timeout_s).await?,
     };
     println!("{result}");
@@ -333,7 +337,7 @@ async fn throughput(
     }))
 }
 
-async fn idle(env: Arc<Env>, connections: usize) -> Result<serde_json::Value> {
+async fn idle(env: Arc<Env>, connections: usize, anonymous: bool) -> Result<serde_json::Value> {
     let started = Instant::now();
     let mut tasks = vec![];
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
@@ -342,7 +346,8 @@ async fn idle(env: Arc<Env>, connections: usize) -> Result<serde_json::Value> {
         let mut done = done_rx.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
         tokio::spawn(async move {
-            let (mut tx, mut rx) = match env.connect(c, &env.customer_login(c)).await {
+            let login = if anonymous { Login::None } else { env.customer_login(c) };
+            let (mut tx, mut rx) = match env.connect(c, &login).await {
                 Ok(pair) => {
                     let _ = ready_tx.send(Ok(()));
                     pair

@@ -24,6 +24,8 @@ pub enum Login {
     Bare(String),
     /// An agent account of ours.
     Agent { name: String, password: String },
+    /// No login: the connection joins the namespace and stays anonymous.
+    None,
 }
 
 impl Login {
@@ -31,6 +33,7 @@ impl Login {
         match self {
             Login::Bare(name) => Value::String(name.clone()),
             Login::Agent { name, password } => serde_json::json!({"name": name, "role": "agent", "password": password}),
+            Login::None => Value::Null,
         }
     }
 }
@@ -83,6 +86,9 @@ pub async fn login(target: &Target, login: &Login) -> Result<(Sender, Receiver)>
             EnginePacket::Ping => tx.raw(EnginePacket::Pong.encode()).await?,
             other => bail!("expected the namespace connect, got {other:?}"),
         }
+    }
+    if let Login::None = login {
+        return Ok((tx, rx));
     }
     tx.emit(app::protocol::LOGIN, login.payload()).await?;
     loop {

@@ -353,7 +353,8 @@ pub struct ConversationSummary {
     /// The last transfer's note, for the agent who received it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// The customer's messages the support side has not read yet.
+    /// The customer's messages the support side has not read yet, as of this summary: an
+    /// agent who then receives more of the customer's messages adds them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unread: u64,
 }

@@ -802,12 +802,8 @@ impl Hub {
         if let Some(agent) = joins {
             meta.agents.insert(agent);
         }
-        let meta = meta.clone();
-        if counted && !self.changed.iter().any(|m| m.id == id) {
-            // The new unread count (a status change above has told it already).
-            let summary = ServerEvent::Conversation(meta.summary());
-            out.extend(self.agent_viewers(&meta).into_iter().map(|to| Outbound { to, event: summary.clone() }));
-        }
+        // Borrowed, not cloned: a message must not cost a copy of its conversation.
+        let meta = &self.conversations[&id];
         // The customer and the agent who has it; while it waits, every agent (so that
         // whoever takes it has it already); admins always. The author's other tabs too.
         let customer = Identity::Customer(meta.customer);
@@ -826,12 +822,22 @@ impl Hub {
         if !viewers.contains(&message.author) {
             viewers.push(message.author.clone());
         }
+        let mut reached = BTreeSet::new();
         for viewer in &viewers {
             let Some(present) = self.present.get(viewer) else { continue };
             let event = ServerEvent::Message(message.to_wire(&meta.customer_name, viewer));
             for conn in &present.conns {
                 out.push(Outbound { to: *conn, event: event.clone() });
+                reached.insert(*conn);
             }
+        }
+        if counted && !self.changed.iter().any(|m| m.id == id) {
+            // One more unread: an agent who got the message counts it (the count in the
+            // last summary, plus the customer's messages since); the others who see the
+            // conversation get its new count. (A status change above told everyone.)
+            let summary = ServerEvent::Conversation(meta.summary());
+            let others: Vec<ConnId> = self.agent_viewers(meta).into_iter().filter(|c| !reached.contains(c)).collect();
+            out.extend(others.into_iter().map(|to| Outbound { to, event: summary.clone() }));
         }
         self.assign_waiting(&mut out);
         self.step(Ok(Outcome::Delivered), out)

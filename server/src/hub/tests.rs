@@ -734,22 +734,38 @@ impl World {
 #[test]
 fn unread_counts_rise_with_each_customer_message_and_clear_as_read() {
     let mut w = World::new();
+    let ada = {
+        w.admins.insert("ada".into());
+        w.agent("ada")
+    };
     let amy = w.agent("amy");
     let bob = w.agent("bob");
     let cat = w.customer("cat");
+    // Ada (an admin) has the first; amy gets cat's.
+    let dan = w.customer("dan");
+    w.send(dan, "", "first");
     let step = w.send(cat, "", "one");
     assert_eq!(w.assignee("cat"), Some("amy".into()));
     assert_eq!(unread_for(&step, amy).last(), Some(&1), "assigned with its count");
-    assert_eq!(unread_for(&w.send(cat, "", "two"), amy), vec![2], "one summary per message, this conversation only");
-    assert_eq!(unread_for(&w.send(cat, "", "three"), amy), vec![3]);
-    assert!(summaries_for(&w.send(cat, "", "four"), bob).is_empty(), "not bob's");
+    // Then each message counts once: amy and ada get the message itself (their clients
+    // add it to the count), nobody gets a recount.
+    let step = w.send(cat, "", "two");
+    assert_eq!((messages_for(&step, amy).len(), summaries_for(&step, amy).len()), (1, 0));
+    assert_eq!((messages_for(&step, ada).len(), summaries_for(&step, ada).len()), (1, 0));
+    assert!(events_for(&step, bob).is_empty(), "not bob's");
+    w.send(cat, "", "three");
     assert!(summaries_for(&w.send(amy, "cat", "hello"), amy).is_empty(), "the agent's own words are not unread");
     let cats = w.meta("cat").id;
-    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 2 }), amy), vec![2]);
-    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 5 }), amy), vec![0]);
-    assert_eq!(w.meta("cat").unread, Vec::<u64>::new());
+    // Read up to "two": "three" is left (seq 4 is amy's own).
+    let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 2 });
+    assert_eq!((unread_for(&step, amy), unread_for(&step, ada)), (vec![1], vec![1]), "a read is told to whoever sees it");
+    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 4 }), amy), vec![0]);
+    // Handed to bob: amy still sees it (she took part) but no longer gets its messages,
+    // so she is sent the new count instead.
+    w.transfer(amy, "cat", "bob", "");
+    let step = w.send(cat, "", "five");
+    assert_eq!((messages_for(&step, amy).len(), unread_for(&step, amy)), (0, vec![1]));
     // A login gives the stored count (the store keeps the unread sequence numbers).
-    w.send(cat, "", "five");
     let (amy2, step) = w.login("amy", Role::Agent);
     assert_eq!(summaries_for(&step, amy2).iter().find(|s| s.id == cats).map(|s| s.unread), Some(1));
 }

@@ -34,7 +34,12 @@ pub fn router(
     queue: Vec<ConversationMeta>,
 ) -> (Router, SocketIo) {
     let shared = Shared::new(store, &settings, queue);
-    let (layer, io) = SocketIo::builder().with_state(shared).build_layer();
+    // Each connection's websocket read buffer is allocated for as long as it is open:
+    // chat frames are small, and a bigger frame still arrives (in several reads).
+    let (layer, io) = SocketIo::builder()
+        .ws_read_buffer_size(std::env::var("WS_READ_BUFFER").ok().and_then(|v| v.parse().ok()).unwrap_or(1024))
+        .with_state(shared)
+        .build_layer();
     socket::register(&io);
 
     let routes = generate_route_list(App);

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""make bench: our server and the tutorial's Node.js peer, side by side in one run.
+
+Starts each server on loopback (ours with a fresh SQLite database and 20 agent accounts,
+every message committed before it is delivered), drives both with the same load from
+target/release/bench, and prints a table of ratios (ours / peer). Absolute numbers depend
+on this shared, noisy machine; the ratios are measured side by side.
+
+Scenarios (QUICK=1 shrinks them for a smoke run):
+  throughput  closed loop: 20 agents, 100 customers, 4 messages in flight each
+  latency     fixed rate: half the peer's closed-loop throughput, on both servers
+  storm       1,000 customers log in while 20 agents are online (both), and
+              10,000 (ours only: the target is under 10 s)
+  idle        500 idle logged-in connections (both): server RSS per connection; and
+              19,000 on ours alone, from 4 generator processes on 127.0.0.2-5
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "target/release/bench")
+SERVER = os.path.join(ROOT, "target/release/server")
+QUICK = os.environ.get("QUICK") == "1"
+AGENTS = 20
+PASSWORD = "bench-password"
+OURS_PORT, PEER_PORT = 3300, 3301
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def wait_port(port, proc, timeout=30):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+class Server:
+    def __init__(self, name, port, proc, tmp=None):
+        self.name, self.port, self.proc, self.tmp = name, port, proc, tmp
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_ours():
+    tmp = tempfile.mkdtemp(prefix="chat-bench-")
+    env = dict(os.environ, DATABASE_URL=f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
+               LEPTOS_SITE_ADDR=f"127.0.0.1:{OURS_PORT}", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target/site"),
+               LEPTOS_OUTPUT_NAME="chat")
+    for i in range(AGENTS):
+        subprocess.run([SERVER, "agent", "add", f"agent-{i}"], input=PASSWORD + "\n", text=True, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([SERVER], env=env, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
+    wait_port(OURS_PORT, proc)
+    return Server("ours", OURS_PORT, proc, tmp)
+
+
+def start_peer():
+    env = dict(os.environ, PORT=str(PEER_PORT))
+    proc = subprocess.Popen(["node", "server.js"], cwd=os.path.join(ROOT, "bench/peer"), env=env,
+                            stdout=subprocess.DEVNULL)
+    wait_port(PEER_PORT, proc)
+    return Server("node", PEER_PORT, proc)
+
+
+def generator(server, args, prefix, bind=None):
+    cmd = [BENCH, "--server", f"127.0.0.1:{server.port}", "--peer", server.name, "--password", PASSWORD,
+           "--prefix", prefix, "--server-pid", str(server.proc.pid)]
+    if bind:
+        cmd += ["--bind", bind]
+    return cmd + args
+
+
+def run(server, args, prefix, timeout=600):
+    out = subprocess.run(generator(server, args, prefix), capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench {args} on {server.name} failed: {out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    log(f"{server.name} {' '.join(args)}: {json.dumps(result)}")
+    return result
+
+
+def settle(server, seconds=60):
+    """Waits until the server uses under 5% of a core (what went before is done)."""
+    def cpu():
+        with open(f"/proc/{server.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    deadline = time.time() + seconds
+    last = cpu()
+    while time.time() < deadline:
+        time.sleep(0.5)
+        now = cpu()
+        if now - last < 0.025:
+            return
+        last = now
+
+
+def idle(server, connections, procs, prefix):
+    """RSS per idle logged-in connection: connects `connections` customers from `procs`
+    generator processes (each from its own 127.0.0.x), reads RSS once all are in."""
+    settle(server)
+    before = rss_kib(server.proc.pid)
+    per = connections // procs
+    gens = []
+    for p in range(procs):
+        bind = f"127.0.0.{2 + p}" if procs > 1 else None
+        cmd = generator(server, ["--concurrency", "128", "idle", "--connections", str(per)], f"{prefix}{p}", bind)
+        gens.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    started = time.time()
+    ready = 0
+    for g in gens:
+        line = g.stdout.readline()
+        ready += json.loads(line)["ready"] if line else 0
+    login_s = time.time() - started
+    settle(server)
+    after = rss_kib(server.proc.pid)
+    for g in gens:
+        g.stdin.close()
+    for g in gens:
+        g.wait(60)
+    result = {"connections": ready, "rss_before_kib": before, "rss_after_kib": after,
+              "kib_per_connection": (after - before) / max(ready, 1), "login_s": login_s}
+    log(f"{server.name} idle {connections}: {json.dumps(result)}")
+    return result
+
+
+def ratio(ours, peer):
+    if ours is None or peer in (None, 0):
+        return "–"
+    return f"{ours / peer:.2f}"
+
+
+def main():
+    if not os.path.exists(BENCH) or not os.path.exists(SERVER):
+        sys.exit("build first: cargo build --release -p server -p bench")
+    scale = 0.2 if QUICK else 1.0
+    secs = "3" if QUICK else "10"
+    customers = 20 if QUICK else 100
+    rows = []
+    ours, peer = start_ours(), start_peer()
+    try:
+        # Throughput, closed loop.
+        tp_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--window", "4",
+                   "--warmup-s", "2", "--seconds", secs]
+        t_ours = run(ours, tp_args, "t")
+        t_peer = run(peer, tp_args, "t")
+        rows.append(("delivered messages/s (closed loop)", f"{t_ours['delivered_per_s']:.0f}",
+                     f"{t_peer['delivered_per_s']:.0f}", ratio(t_ours["delivered_per_s"], t_peer["delivered_per_s"]), "≥ 3"))
+        rows.append(("server CPU µs per delivered message", f"{t_ours['cpu_us_per_message']:.1f}",
+                     f"{t_peer['cpu_us_per_message']:.1f}", ratio(t_ours["cpu_us_per_message"], t_peer["cpu_us_per_message"]), "≤ 0.33"))
+        # Latency at the same offered load: half of what the peer managed.
+        rate = max(100.0, round(t_peer["delivered_per_s"] / 2))
+        lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
+                    "--warmup-s", "2", "--seconds", secs]
+        l_ours = run(ours, lat_args, "l")
+        l_peer = run(peer, lat_args, "l")
+        for p in ("p50_ms", "p99_ms", "p999_ms"):
+            rows.append((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_ours[p]:.2f}", f"{l_peer[p]:.2f}",
+                         ratio(l_ours[p], l_peer[p]), "≤ 0.5" if p == "p99_ms" else ""))
+        rows.append((f"server CPU µs per message at {rate:.0f} msg/s", f"{l_ours['cpu_us_per_message']:.1f}",
+                     f"{l_peer['cpu_us_per_message']:.1f}", ratio(l_ours["cpu_us_per_message"], l_peer["cpu_us_per_message"]), ""))
+        # Login storm.
+        n_small = int(1000 * scale)
+        storm_args = ["storm", "--agents", str(AGENTS), "--customers", str(n_small), "--timeout-s", "120"]
+        settle(ours), settle(peer)
+        s_ours = run(ours, storm_args, "s")
+        s_peer = run(peer, storm_args, "s")
+        fmt = lambda s: f"{s['seconds']:.2f}" + ("" if s["finished"] else f" (only {s['logged_in']})")
+        rows.append((f"login storm: {n_small} customers, {AGENTS} agents (s)", fmt(s_ours), fmt(s_peer),
+                     ratio(s_ours["seconds"], s_peer["seconds"]), ""))
+        n_big = int(10000 * scale)
+        settle(ours)
+        s_big = run(ours, ["storm", "--agents", str(AGENTS), "--customers", str(n_big), "--timeout-s", "120"], "S")
+        rows.append((f"login storm: {n_big} customers, {AGENTS} agents (s)", fmt(s_big), "–", "–", "< 10 s"))
+        # Idle connections.
+        n_idle = int(500 * scale)
+        i_ours = idle(ours, n_idle, 1, "i")
+        i_peer = idle(peer, n_idle, 1, "i")
+        rows.append((f"RSS per idle connection, {n_idle} (KiB)", f"{i_ours['kib_per_connection']:.1f}",
+                     f"{i_peer['kib_per_connection']:.1f}", ratio(i_ours["kib_per_connection"], i_peer["kib_per_connection"]), "≤ 10 KiB"))
+        n_many = int(19000 * scale)
+        i_many = idle(ours, n_many, 4, "I")
+        rows.append((f"RSS per idle connection, {i_many['connections']} held (KiB)", f"{i_many['kib_per_connection']:.1f}",
+                     "–", "–", "≤ 10 KiB"))
+    finally:
+        ours.stop()
+        peer.stop()
+
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    print(f"\nours vs the tutorial's Node.js socket.io server (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}), "
+          f"one run on {os.cpu_count()} cores ({cpu}); generator on the same machine\n")
+    header = ("measure", "ours", "node peer", "ours / peer", "target")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+
+
+if __name__ == "__main__":
+    main()
