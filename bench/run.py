@@ -11,8 +11,9 @@ Scenarios (QUICK=1 shrinks them for a smoke run):
   latency     fixed rate: half the peer's closed-loop throughput, on both servers
   storm       1,000 customers log in while 20 agents are online (both), and
               10,000 (ours only: the target is under 10 s)
-  idle        500 idle logged-in connections (both): server RSS per connection; and
-              19,000 on ours alone, from 4 generator processes on 127.0.0.2-5
+  idle        500 idle logged-in connections (both, each on a fresh server): server RSS
+              per connection; and 19,000 on ours alone (fresh again), from 4 generator
+              processes on 127.0.0.2-5
 """
 import json
 import os
@@ -202,10 +203,16 @@ def main():
         settle(ours)
         s_big = run(ours, ["storm", "--agents", str(AGENTS), "--customers", str(n_big), "--timeout-s", "120"], "S")
         rows.append((f"login storm: {n_big} customers, {AGENTS} agents (s)", fmt(s_big), "–", "–", "< 10 s"))
-        # Idle connections.
+        # Idle connections, each on a freshly started server: memory freed by the runs
+        # before would otherwise be reused and hide what a connection costs.
+        ours.stop()
+        peer.stop()
+        ours, peer = start_ours(), start_peer()
         n_idle = int(500 * scale)
         i_ours = idle(ours, n_idle, 1, "i")
         i_peer = idle(peer, n_idle, 1, "i")
+        ours.stop()
+        ours = start_ours()
         rows.append((f"RSS per idle connection, {n_idle} (KiB)", f"{i_ours['kib_per_connection']:.1f}",
                      f"{i_peer['kib_per_connection']:.1f}", ratio(i_ours["kib_per_connection"], i_peer["kib_per_connection"]), "≤ 10 KiB"))
         n_many = int(19000 * scale)
