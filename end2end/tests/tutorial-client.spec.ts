@@ -35,9 +35,10 @@ test('a tutorial-era JS client works unchanged', async ({ baseURL }) => {
   customer.emit('private_message', { to: 'nobody-here', message: 'hi' });
   expect(typeof (await error)).toBe('string');
 
-  const presence = next<string[]>(agent, 'user_list');
+  // Agents (our console, not a tutorial client) are told the change, not the whole list.
+  const presence = next<{ offline?: string[] }>(agent, 'presence');
   customer.disconnect();
-  expect(await presence).toEqual([AGENT.name]);
+  expect(await presence).toEqual({ offline: ['tutorial-user'] });
 
   for (const s of [agent, old]) s.disconnect();
 });
