@@ -3,7 +3,7 @@
 
 use app::protocol::{ConversationId, PrivateMessage, UserName};
 use chat_server::hub::{Command, ConnId, Hub, Login};
-use chat_server::model::{AgentKey, Appended, ConversationMeta, CustomerId, Identity, StoredMessage};
+use chat_server::model::{AgentKey, Appended, ConversationMeta, CustomerId, Identity};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 const AGENTS: u64 = 20;
@@ -52,17 +52,7 @@ fn bench(c: &mut Criterion) {
             let request = PrivateMessage { to: "agent-0".into(), message: "where is my order?".into(), ..Default::default() };
             let planned = hub.plan(customer, request, 1).expect("planned");
             seq += 1;
-            let message = StoredMessage {
-                id: app::protocol::MessageId(seq),
-                conversation: planned.conversation,
-                seq,
-                author: planned.author,
-                from: planned.from,
-                to: planned.to,
-                text: planned.text.as_str().to_owned(),
-                client_id: None,
-                ts: 1,
-            };
+            let message = planned.stored(app::protocol::MessageId(seq), seq);
             let step = hub.handle(Command::Deliver { appended: Appended { message, duplicate: false }, joins: planned.joins });
             black_box(step.outbound.len())
         })

@@ -129,6 +129,23 @@ pub struct NewMessage {
     pub ts: u64,
 }
 
+impl NewMessage {
+    /// The message as stored with `id` and `seq`.
+    pub fn stored(&self, id: MessageId, seq: u64) -> StoredMessage {
+        StoredMessage {
+            id,
+            conversation: self.conversation,
+            seq,
+            author: self.author.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            text: self.text.as_str().to_owned(),
+            client_id: self.client_id.clone(),
+            ts: self.ts,
+        }
+    }
+}
+
 /// A message as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {

@@ -113,17 +113,7 @@ impl World {
             Some(s) => Appended { message: s.clone(), duplicate: true },
             None => {
                 let seq = self.stored.iter().filter(|s| s.conversation == planned.conversation).count() as u64 + 1;
-                let message = StoredMessage {
-                    id: MessageId(self.stored.len() as u64 + 1),
-                    conversation: planned.conversation,
-                    seq,
-                    author: planned.author.clone(),
-                    from: planned.from.clone(),
-                    to: planned.to.clone(),
-                    text: planned.text.as_str().to_owned(),
-                    client_id: planned.client_id.clone(),
-                    ts: planned.ts,
-                };
+                let message = planned.stored(MessageId(self.stored.len() as u64 + 1), seq);
                 self.stored.push(message.clone());
                 Appended { message, duplicate: false }
             }

@@ -328,20 +328,7 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Resu
             Slot::SameAs(first) => Appended { message: results[*first].message.clone(), duplicate: true },
             Slot::New => {
                 let id = ids.get(&(m.conversation.0, seqs[i])).copied().ok_or_else(|| backend("an inserted message has no id"))?;
-                Appended {
-                    message: StoredMessage {
-                        id: MessageId(id),
-                        conversation: m.conversation,
-                        seq: seqs[i],
-                        author: m.author.clone(),
-                        from: m.from.clone(),
-                        to: m.to.clone(),
-                        text: m.text.as_str().to_owned(),
-                        client_id: m.client_id.clone(),
-                        ts: m.ts,
-                    },
-                    duplicate: false,
-                }
+                Appended { message: m.stored(MessageId(id), seqs[i]), duplicate: false }
             }
         };
         results.push(appended);
@@ -403,20 +390,7 @@ async fn append_one(conn: &mut SqliteConnection, m: &NewMessage) -> Result<Appen
             .await
             .map_err(backend)?;
     }
-    Ok(Appended {
-        message: StoredMessage {
-            id: MessageId(uint(id)),
-            conversation: m.conversation,
-            seq: uint(seq),
-            author: m.author.clone(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            text: m.text.as_str().to_owned(),
-            client_id: m.client_id.clone(),
-            ts: m.ts,
-        },
-        duplicate: false,
-    })
+    Ok(Appended { message: m.stored(MessageId(uint(id)), uint(seq)), duplicate: false })
 }
 
 #[async_trait::async_trait]
