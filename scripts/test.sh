@@ -16,7 +16,7 @@ rust_log=target/rust-tests.log
 log "Rust unit and integration tests"
 set +e
 # --show-output: the chaos test prints its counts (sent, acknowledged, delivered, ...).
-cargo test -p app -p server --color never -- --show-output 2>&1 | tee "$rust_log"
+cargo test -p app -p server -p bench --color never -- --show-output 2>&1 | tee "$rust_log"
 rust_status=${PIPESTATUS[0]}
 set -e
 rust_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$rust_log")

@@ -450,3 +450,28 @@ async fn storm(env: Arc<Env>, agents: usize, customers: usize, timeout_s: f64) -
         "server_cpu_s": cpu,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_sample_at_or_above_the_rank() {
+        let samples: Vec<u64> = (1..=1000).collect();
+        assert_eq!((pct(&samples, 0.5), pct(&samples, 0.99), pct(&samples, 0.999)), (500, 990, 999));
+        assert_eq!(pct(&[7], 0.99), 7);
+        assert_eq!(pct(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn the_cpu_time_of_a_process_is_read_from_proc() {
+        let mine = cpu_seconds(std::process::id()).expect("this process's stat is readable");
+        // Busy for a while (however loaded the machine): the reading must move.
+        let spin = Instant::now();
+        let mut later = mine;
+        while later < mine + 0.05 && spin.elapsed() < Duration::from_secs(20) {
+            later = cpu_seconds(std::process::id()).expect("again");
+        }
+        assert!(later >= mine + 0.05, "{mine} then {later}");
+    }
+}
