@@ -197,6 +197,10 @@ async fn throughput(
     warmup_s: f64,
     seconds: f64,
 ) -> Result<serde_json::Value> {
+    anyhow::ensure!(agents > 0 && customers > 0, "throughput needs at least one agent and one customer");
+    if let Some(rate) = rate {
+        anyhow::ensure!(rate > 0.0, "--rate must be positive");
+    }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
