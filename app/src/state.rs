@@ -78,7 +78,7 @@ impl ChatState {
         }
     }
 
-    fn is_agent_untracked(&self) -> bool {
+    pub(crate) fn is_agent_untracked(&self) -> bool {
         self.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent))
     }
 

@@ -357,8 +357,7 @@ pub(crate) async fn run(
             }
             Input::Tick => {
                 state.expire_typing(now_ms() as u64);
-                let is_agent = logged_in && state.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent));
-                if is_agent {
+                if logged_in && state.is_agent_untracked() {
                     // Away after a while hidden; back (and reading) once shown again.
                     let hidden = tab_hidden();
                     hidden_since = if hidden { hidden_since.or(Some(now_ms())) } else { None };

@@ -325,9 +325,14 @@ impl Hub {
     fn push_away_if_changed(&self, before: Vec<UserName>, out: &mut Vec<Outbound>) {
         let now = self.away_names();
         if now != before {
-            let event = ServerEvent::Away(now);
-            out.extend(self.present.values().flat_map(|p| p.conns.iter()).map(|&to| Outbound { to, event: event.clone() }));
+            self.push_away(now, out);
         }
+    }
+
+    /// Tells everyone logged in that `names` are away.
+    fn push_away(&self, names: Vec<UserName>, out: &mut Vec<Outbound>) {
+        let event = ServerEvent::Away(names);
+        out.extend(self.present.values().flat_map(|p| p.conns.iter()).map(|&to| Outbound { to, event: event.clone() }));
     }
 
     /// The online agent the queue gives the next conversation to: one with room who is
@@ -647,7 +652,7 @@ impl Hub {
         }
         let away = self.away_names();
         if away != away_before {
-            self.push_away_if_changed(away_before, &mut outbound);
+            self.push_away(away, &mut outbound);
         } else if !away.is_empty() {
             outbound.push(Outbound { to: conn, event: ServerEvent::Away(away) });
         }
