@@ -205,18 +205,10 @@ impl ChatState {
         self.inbox.update(|inbox| inbox.history(page));
     }
 
-    /// Applies a change to the list of who is online (agents), keeping it sorted as the
-    /// server sorts it.
+    /// Applies a change to the list of who is online (agents).
     pub fn presence(&self, change: Presence) {
         let mut users = self.users.get_untracked();
-        users.retain(|u| !change.offline.contains(u));
-        for name in change.online {
-            if !users.contains(&name) {
-                let key = name.as_str().to_lowercase();
-                let at = users.partition_point(|u| u.as_str().to_lowercase() < key);
-                users.insert(at, name);
-            }
-        }
+        change.apply_to(&mut users);
         self.set_users(users);
     }
 

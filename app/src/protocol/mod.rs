@@ -359,13 +359,45 @@ pub struct ConversationSummary {
     pub unread: u64,
 }
 
-/// A change to an agent's list of who is online.
+/// A change to an agent's list of who is online: the `offline` names leave the list,
+/// then the `online` ones join it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub online: Vec<UserName>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offline: Vec<UserName>,
+}
+
+impl Presence {
+    /// Applies this change to a list kept sorted as the server sorts it (by lower-cased name).
+    pub fn apply_to(&self, users: &mut Vec<UserName>) {
+        users.retain(|u| !self.offline.contains(u));
+        for name in &self.online {
+            if !users.contains(name) {
+                let key = name.as_str().to_lowercase();
+                let at = users.partition_point(|u| u.as_str().to_lowercase() < key);
+                users.insert(at, name.clone());
+            }
+        }
+    }
+
+    /// One change that does what applying `changes` in order does: each name ends up
+    /// where its last change put it.
+    pub fn merged(changes: impl IntoIterator<Item = Presence>) -> Presence {
+        let mut last: std::collections::HashMap<UserName, bool> = std::collections::HashMap::new();
+        let mut order = Vec::new();
+        for change in changes {
+            let offline = change.offline.into_iter().map(|n| (n, false));
+            for (name, online) in offline.chain(change.online.into_iter().map(|n| (n, true))) {
+                if last.insert(name.clone(), online).is_none() {
+                    order.push(name);
+                }
+            }
+        }
+        let (online, offline) = order.into_iter().partition(|n| last.get(n) == Some(&true));
+        Presence { online, offline }
+    }
 }
 
 /// An agent account, as admins see it.
@@ -672,6 +704,32 @@ mod tests {
         assert_eq!(intent(json!({"role": "agent"})), Err(Problem::NameEmpty.to_string()));
         assert_eq!(intent(json!({"resume": "", "name": ""})), Err(Problem::NameEmpty.to_string()));
         assert!(intent(json!({"name": "x", "role": "admin"})).is_err());
+    }
+
+    #[test]
+    fn merged_presence_changes_do_what_the_changes_do_one_by_one() {
+        let n = |s: &str| UserName::parse(s).unwrap();
+        let on = |s: &str| Presence { online: vec![n(s)], offline: vec![] };
+        let off = |s: &str| Presence { online: vec![], offline: vec![n(s)] };
+        let start = vec![n("amy"), n("Bob"), n("cat")];
+        let cases = [
+            vec![on("dan"), on("eve"), off("Bob")],
+            vec![off("amy"), on("amy")],
+            vec![on("zed"), off("zed")],
+            vec![on("ann"), off("ann"), on("ann"), on("ann")],
+            vec![off("nobody"), on("Bob")],
+            vec![],
+        ];
+        for changes in cases {
+            let mut one_by_one = start.clone();
+            for change in &changes {
+                change.apply_to(&mut one_by_one);
+            }
+            let mut at_once = start.clone();
+            Presence::merged(changes.clone()).apply_to(&mut at_once);
+            assert_eq!(at_once, one_by_one, "{changes:?}");
+        }
+        assert_eq!(Presence::merged([on("a"), on("b"), off("c")]), Presence { online: vec![n("a"), n("b")], offline: vec![n("c")] });
     }
 
     #[test]

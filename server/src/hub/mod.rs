@@ -113,6 +113,39 @@ impl Step {
     }
 }
 
+/// Merges the `presence` changes a connection would get one after another, with nothing
+/// else for it in between, into one: a batch of logins tells each agent once, not once
+/// per login. Every other event keeps its place.
+pub fn coalesce(outbound: Vec<Outbound>) -> Vec<Outbound> {
+    let mut out: Vec<Outbound> = Vec::with_capacity(outbound.len());
+    // Per connection: where its current run of changes goes in `out`, and the changes.
+    let mut runs: HashMap<ConnId, (usize, Vec<Presence>)> = HashMap::new();
+    let close = |out: &mut Vec<Outbound>, (at, changes): (usize, Vec<Presence>)| {
+        out[at].event = ServerEvent::Presence(Presence::merged(changes));
+    };
+    for Outbound { to, event } in outbound {
+        match event {
+            ServerEvent::Presence(change) => match runs.get_mut(&to) {
+                Some((_, changes)) => changes.push(change),
+                None => {
+                    runs.insert(to, (out.len(), vec![change]));
+                    out.push(Outbound { to, event: ServerEvent::Presence(Presence::default()) });
+                }
+            },
+            event => {
+                if let Some(run) = runs.remove(&to) {
+                    close(&mut out, run);
+                }
+                out.push(Outbound { to, event });
+            }
+        }
+    }
+    for run in runs.into_values() {
+        close(&mut out, run);
+    }
+    out
+}
+
 /// An identity that is online, with its connections.
 #[derive(Debug, Clone)]
 struct Present {

@@ -240,6 +240,40 @@ fn customers_see_agents_only_and_agents_see_everyone() {
 }
 
 #[test]
+fn a_batch_of_logins_tells_each_agent_once_and_keeps_everything_else_in_order() {
+    let mut w = World::new();
+    let zed = w.agent("zed");
+    let amy = w.agent("amy");
+    let bob = w.customer("bob");
+    let mut outbound = vec![];
+    let mut customers = vec![];
+    for n in ["cat", "dan"] {
+        let (c, step) = w.login(n, Role::Customer);
+        customers.push(c);
+        outbound.extend(step.outbound);
+    }
+    outbound.extend(w.run(Command::Disconnect(bob)).outbound);
+    // Something else for zed in between ends zed's run of changes there.
+    outbound.push(Outbound { to: zed, event: ServerEvent::Error("between".into()) });
+    let (eve, step) = w.login("eve", Role::Customer);
+    outbound.extend(step.outbound);
+
+    let before = outbound.clone();
+    let merged = Step { outcome: Ok(Outcome::LoggedIn), outbound: coalesce(outbound), changed: vec![] };
+    let all = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(presence_for(&merged, amy), vec![(all(&["cat", "dan", "eve"]), all(&["bob"]))]);
+    assert_eq!(presence_for(&merged, zed), vec![(all(&["cat", "dan"]), all(&["bob"])), came("eve")]);
+    assert_eq!(errors_for(&merged, zed), vec!["between"]);
+    assert_eq!(events_for(&merged, zed).len(), 3, "change, error, change");
+    // The customers' own events are untouched.
+    let original = Step { outcome: Ok(Outcome::LoggedIn), outbound: before, changed: vec![] };
+    for c in customers.into_iter().chain([eve]) {
+        assert_eq!(events_for(&merged, c), events_for(&original, c));
+        assert!(!events_for(&merged, c).is_empty());
+    }
+}
+
+#[test]
 fn an_agent_arriving_updates_every_customer() {
     let mut w = World::new();
     let c1 = w.customer("cat");

@@ -50,6 +50,13 @@ pub struct Page {
     pub more: bool,
 }
 
+/// A customer to create: the name they chose and the hash of their first session's token.
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub name: UserName,
+    pub token_hash: String,
+}
+
 /// Persistent state. Implementations must be cheap to share (`Arc`) across tasks.
 ///
 /// Session tokens arrive here already hashed: the store never sees one in clear.
@@ -65,8 +72,18 @@ pub trait Store: Send + Sync + 'static {
     /// Removes an agent account and its sessions; an unknown name is `NotFound`.
     async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError>;
 
-    /// Creates a customer, their conversation and their first session, together.
-    async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError>;
+    /// Creates customers, each with their conversation and first session, in one
+    /// transaction (a login storm pays one commit, not one per customer). A name that
+    /// belongs to an agent account (case-insensitively) is refused: `None` in its place.
+    async fn create_customers(&self, new: &[NewCustomer], now: u64) -> Result<Vec<Option<ConversationMeta>>, StoreError>;
+    /// [`Store::create_customers`] for one customer; an agent's name is `Duplicate`.
+    async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError> {
+        let new = NewCustomer { name: name.clone(), token_hash: token_hash.to_owned() };
+        match self.create_customers(std::slice::from_ref(&new), now).await?.pop().flatten() {
+            Some(meta) => Ok(meta),
+            None => Err(StoreError::Duplicate(name.to_string())),
+        }
+    }
     /// Starts a session for an agent account.
     async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError>;
     /// The owner of a session used within `max_idle_ms` of `now` (which renews it); an

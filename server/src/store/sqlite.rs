@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{name_key, AgentRecord, Page, SessionOwner, Store, StoreError};
+use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
 use app::protocol::{AgentInfo, CannedReply, ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
 
@@ -436,35 +436,61 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError> {
+    async fn create_customers(&self, new: &[NewCustomer], now: u64) -> Result<Vec<Option<ConversationMeta>>, StoreError> {
+        if new.is_empty() {
+            return Ok(vec![]);
+        }
+        let keys: Vec<String> = new.iter().map(|c| name_key(&c.name)).collect();
         // IMMEDIATE: take the write lock at once. A deferred transaction that reads first
         // cannot wait for the lock when it starts writing (SQLite answers "locked").
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
-        let (customer,): (i64,) = sqlx::query_as("INSERT INTO customers (name, created_at) VALUES (?, ?) RETURNING id")
-            .bind(name.as_str())
-            .bind(int(now))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let (conversation,): (i64,) = sqlx::query_as(
-            "INSERT INTO conversations (customer_id, created_at, updated_at) VALUES (?, ?, ?) RETURNING id",
+        let reserved: Vec<(String,)> =
+            sqlx::query_as("SELECT name_key FROM agents WHERE name_key IN (SELECT value FROM json_each(?))")
+                .bind(serde_json::to_string(&keys).map_err(backend)?)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let reserved: BTreeSet<String> = reserved.into_iter().map(|(k,)| k).collect();
+        let accepted: Vec<&NewCustomer> =
+            new.iter().zip(&keys).filter(|(_, key)| !reserved.contains(*key)).map(|(c, _)| c).collect();
+        // The write lock is held: the ids after the current largest are ours. Numbering
+        // them here keeps each customer, conversation and session together without
+        // relying on the order of a RETURNING clause (which SQLite leaves unspecified).
+        let (customer_base, conversation_base): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT coalesce(max(id), 0) FROM customers), (SELECT coalesce(max(id), 0) FROM conversations)",
         )
-        .bind(customer)
-        .bind(int(now))
-        .bind(int(now))
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
-        sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES (?, ?, ?, ?)")
-            .bind(token_hash)
-            .bind(customer)
-            .bind(int(now))
-            .bind(int(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let rows: Vec<serde_json::Value> =
+            accepted.iter().map(|c| serde_json::json!([c.name.as_str(), c.token_hash.as_str()])).collect();
+        let rows = serde_json::Value::Array(rows).to_string();
+        for sql in [
+            "INSERT INTO customers (id, name, created_at) SELECT ?1 + key + 1, value ->> 0, ?3 FROM json_each(?4)",
+            "INSERT INTO conversations (id, customer_id, created_at, updated_at) \
+             SELECT ?2 + key + 1, ?1 + key + 1, ?3, ?3 FROM json_each(?4)",
+            "INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) \
+             SELECT value ->> 1, ?1 + key + 1, ?3, ?3 FROM json_each(?4)",
+        ] {
+            sqlx::query(sql)
+                .bind(customer_base)
+                .bind(conversation_base)
+                .bind(int(now))
+                .bind(&rows)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
-        Ok(ConversationMeta::new(ConversationId(uint(conversation)), CustomerId(uint(customer)), name.clone()))
+        let mut created = accepted.into_iter().enumerate().map(|(i, c)| {
+            let i = i as u64 + 1;
+            ConversationMeta::new(
+                ConversationId(uint(conversation_base) + i),
+                CustomerId(uint(customer_base) + i),
+                c.name.clone(),
+            )
+        });
+        Ok(keys.iter().map(|key| if reserved.contains(key) { None } else { created.next() }).collect())
     }
 
     async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError> {

@@ -111,6 +111,41 @@ async fn a_customer_comes_back_with_their_token_until_it_lapses() {
 }
 
 #[tokio::test]
+async fn customers_created_together_each_get_their_own_conversation_and_session() {
+    for (label, store, _dir) in backends().await {
+        store.add_agent(&name("Amy"), "pw", false).await.unwrap();
+        let first = store.create_customer(&name("early"), "t-0", 1).await.unwrap();
+        let batch: Vec<NewCustomer> = ["cat", "AMY", "dan", "cat"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NewCustomer { name: name(n), token_hash: format!("t-{}", i + 1) })
+            .collect();
+        let created = store.create_customers(&batch, 5).await.unwrap();
+        assert_eq!(created.len(), 4, "{label}");
+        assert!(created[1].is_none(), "{label}: an agent's name is refused, case-insensitively");
+        let made: Vec<&ConversationMeta> = created.iter().flatten().collect();
+        assert_eq!(made.iter().map(|m| m.customer_name.as_str()).collect::<Vec<_>>(), ["cat", "dan", "cat"], "{label}");
+        // Every id is new, and each token resumes its own customer and conversation.
+        let mut ids: Vec<_> = made.iter().map(|m| (m.id, m.customer)).chain([(first.id, first.customer)]).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4, "{label}: {ids:?}");
+        for (i, meta) in created.iter().enumerate() {
+            let back = store.resume(&format!("t-{}", i + 1), 6, DAY).await.unwrap();
+            match (meta, back) {
+                (Some(meta), Some(SessionOwner::Customer { id, name: n, conversation })) => {
+                    assert_eq!((id, n, conversation.id), (meta.customer, meta.customer_name.clone(), meta.id), "{label}");
+                }
+                (None, None) => {}
+                (meta, back) => panic!("{label}: {meta:?} resumed as {back:?}"),
+            }
+        }
+        assert!(store.create_customers(&[], 7).await.unwrap().is_empty(), "{label}");
+        assert!(matches!(store.create_customer(&name("amy"), "t-9", 8).await, Err(StoreError::Duplicate(_))), "{label}");
+    }
+}
+
+#[tokio::test]
 async fn agent_sessions_resume_and_end_with_the_account() {
     for (label, store, _dir) in backends().await {
         store.add_agent(&name("Amy"), "pw-hash", false).await.unwrap();

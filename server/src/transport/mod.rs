@@ -5,6 +5,7 @@
 //! Must not: decide chat rules (the hub does) or talk SQL (the store does).
 
 mod pipeline;
+mod registrar;
 mod socket;
 pub mod turnstile;
 
@@ -24,12 +25,13 @@ use app::{shell, App};
 
 pub use socket::Shared;
 
-/// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
-/// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
-/// `queue` is what waits for an agent when the server starts.
 /// Bytes of each connection's websocket read buffer (socketioxide's default is 4096;
 /// measured with `bench idle`: 1024 saves about 3 KiB per idle connection).
 const WS_READ_BUFFER: usize = 1024;
+
+/// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
+/// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
+/// `queue` is what waits for an agent when the server starts.
 
 pub fn router(
     leptos_options: LeptosOptions,

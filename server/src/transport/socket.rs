@@ -21,6 +21,7 @@ use socketioxide::SocketIo;
 use tokio::sync::{mpsc, oneshot};
 
 use super::pipeline::{self, Job};
+use super::registrar::{self, Registration};
 use super::turnstile::{ConnInfo, Turn, Turnstile};
 use crate::auth;
 use crate::hub::{Command, ConnId, Hub, Login, Outcome, Step};
@@ -45,6 +46,7 @@ pub struct Shared {
     pub(super) store: Arc<dyn Store>,
     next_conn: AtomicU64,
     pipeline: mpsc::Sender<Job>,
+    registrar: mpsc::Sender<Registration>,
     /// See [`crate::Settings::agent_grace`].
     agent_grace: std::time::Duration,
 }
@@ -65,6 +67,7 @@ impl Shared {
     /// task that runs with it.
     pub fn new(store: Arc<dyn Store>, settings: &crate::Settings, queue: Vec<ConversationMeta>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(pipeline::QUEUE);
+        let (registrar_tx, registrar_rx) = mpsc::channel(registrar::QUEUE);
         let mut hub = Hub::with_capacity(settings.capacity);
         hub.set_away_after(settings.away_after.as_millis() as u64);
         for meta in queue {
@@ -75,11 +78,13 @@ impl Shared {
             store,
             next_conn: AtomicU64::new(1),
             pipeline: tx,
+            registrar: registrar_tx,
             agent_grace: settings.agent_grace,
         });
-        // The task holds the state weakly: it ends when the state (and with it the
+        // The tasks hold the state weakly: each ends when the state (and with it the
         // channel's sender) is dropped.
         tokio::spawn(pipeline::run(Arc::downgrade(&shared), rx));
+        tokio::spawn(registrar::run(Arc::downgrade(&shared), registrar_rx));
         shared
     }
 
@@ -90,7 +95,7 @@ impl Shared {
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).
-    fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
+    pub(super) fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
         self.live().deliver(step)
     }
 
@@ -153,15 +158,15 @@ impl Shared {
         }
     }
 
-    /// Hands a job to the pipeline and waits for its answer.
-    async fn through_pipeline<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job) -> Result<T, Problem> {
+    /// Hands a job to one of the tasks (the pipeline, the registrar) and waits for its answer.
+    async fn through<J, T>(&self, task: &mpsc::Sender<J>, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> J) -> Result<T, Problem> {
         let (tx, rx) = oneshot::channel();
-        if self.pipeline.send(job(tx)).await.is_err() {
-            tracing::error!("the message pipeline has stopped");
+        if task.send(job(tx)).await.is_err() {
+            tracing::error!("a storage task has stopped");
             return Err(Problem::Internal);
         }
         rx.await.unwrap_or_else(|_| {
-            tracing::error!("the message pipeline dropped a job");
+            tracing::error!("a storage task dropped a job");
             Err(Problem::Internal)
         })
     }
@@ -177,10 +182,14 @@ impl Live {
     }
 
     pub fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
-        for out in &step.outbound {
+        self.send(&step.outbound);
+        step.outcome
+    }
+
+    pub fn send(&self, outbound: &[crate::hub::Outbound]) {
+        for out in outbound {
             self.emit(out.to, &out.event);
         }
-        step.outcome
     }
 
     pub fn emit(&self, conn: ConnId, event: &ServerEvent) {
@@ -194,7 +203,7 @@ impl Live {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -247,9 +256,17 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
             let since = intent.since.clone();
             match establish(&shared, conn, intent).await {
                 Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
-                Ok((login, hash)) => {
+                Ok((Entry::New { name, token }, hash)) => {
+                    let token_hash = hash.clone();
+                    let outcome = shared.through(&shared.registrar, |reply| Registration { conn, name, token, token_hash, reply }).await;
+                    if outcome == Ok(Outcome::LoggedIn) {
+                        s.extensions.insert(SessionHash(hash));
+                    }
+                    outcome
+                }
+                Ok((Entry::Known(login), hash)) => {
                     let (agent, admin) = (matches!(login.who, Identity::Agent(_)), login.admin);
-                    let outcome = shared.through_pipeline(|reply| Job::Join { login, since, reply }).await;
+                    let outcome = shared.through(&shared.pipeline, |reply| Job::Join { login, since, reply }).await;
                     if outcome == Ok(Outcome::LoggedIn) {
                         s.extensions.insert(SessionHash(hash));
                         if agent {
@@ -270,14 +287,22 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
     tracing::info!(conn = conn.0, ?role, ?outcome, "login");
 }
 
+/// Who is logging in, as far as [`establish`] can tell.
+enum Entry {
+    /// Someone known: an agent, or a customer who resumed.
+    Known(Login),
+    /// A new customer, for the [`registrar`] to create.
+    New { name: UserName, token: String },
+}
+
 /// Works out who is logging in: the owner of a valid resume token, an agent with the
-/// right password, or a new customer. Returns the login and its session's token hash.
-async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result<(Login, String), Problem> {
+/// right password, or a new customer. Returns who it is and their session's token hash.
+async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result<(Entry, String), Problem> {
     let LoginIntent { name, role, password, resume, .. } = intent;
     let now = now_ms();
     if let Some(token) = resume {
-        if let Some(found) = resumed(shared, conn, &token, role, now).await? {
-            return Ok(found);
+        if let Some((login, hash)) = resumed(shared, conn, &token, role, now).await? {
+            return Ok((Entry::Known(login), hash));
         }
         // Unknown or lapsed: a customer who gave a name starts afresh, an agent who
         // gave a password logs in with it; anyone else must log in again.
@@ -295,22 +320,12 @@ async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result
         Problem::Internal
     })?;
     match role {
-        Role::Customer => {
-            check_customer(shared, &name).await?;
-            // A quick answer for a taken name without creating a customer for nothing
-            // (the hub checks again when the login joins).
-            if !shared.live().hub.name_free(&name, None) {
-                return Err(Problem::NameTaken);
-            }
-            let meta = shared.store.create_customer(&name, &hash, now).await.map_err(internal("creating a customer"))?;
-            let who = Identity::Customer(meta.customer);
-            Ok((Login { conn, who, name, resume: Some(token), conversations: vec![meta], admin: false }, hash))
-        }
+        Role::Customer => Ok((Entry::New { name, token }, hash)),
         Role::Agent => {
             let record = check_agent(shared, name, password).await?;
             let key = AgentKey::of(&record.name);
             shared.store.create_agent_session(&key, &hash, now).await.map_err(internal("creating an agent session"))?;
-            Ok((agent_login(shared, conn, record, token).await?, hash))
+            Ok((Entry::Known(agent_login(shared, conn, record, token).await?), hash))
         }
     }
 }
@@ -355,14 +370,6 @@ fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem
     move |e| {
         tracing::error!(error = %e, "{doing} failed");
         Problem::Internal
-    }
-}
-
-/// A customer may not take the name of an agent account, online or not.
-async fn check_customer(shared: &Shared, name: &UserName) -> Result<(), Problem> {
-    match shared.store.agent(name).await.map_err(internal("looking up an agent"))? {
-        None => Ok(()),
-        Some(_) => Err(Problem::NameReserved),
     }
 }
 

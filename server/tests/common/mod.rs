@@ -241,16 +241,11 @@ impl TestClient {
         match event {
             "user_list" => self.users = Some(serde_json::from_value(data).expect("user_list is an array of names")),
             _ => {
-                let names = |key: &str| -> Vec<String> { serde_json::from_value(data[key].clone()).unwrap_or_default() };
+                let change: app::protocol::Presence = serde_json::from_value(data).expect("presence is {online, offline}");
                 let users = self.users.get_or_insert_with(Vec::new);
-                let gone = names("offline");
-                users.retain(|u| !gone.contains(u));
-                for name in names("online") {
-                    if !users.contains(&name) {
-                        users.push(name);
-                    }
-                }
-                users.sort_by_key(|u| u.to_lowercase());
+                let mut names = users.iter().map(|u| app::protocol::UserName::parse(u).expect("listed names are valid")).collect();
+                change.apply_to(&mut names);
+                *users = names.into_iter().map(|n| n.as_str().to_owned()).collect();
             }
         }
     }

@@ -1,0 +1,116 @@
+//! The one task that creates new customers: whatever logins are waiting are created in
+//! one transaction and registered with the hub under one lock, and the agents hear of
+//! them in one `presence` change per batch. A login storm pays one commit and one
+//! change per agent for many customers, not one for each.
+//!
+//! A new customer skips the [`pipeline`](super::pipeline): their conversation was just
+//! created, so there is nothing to catch up on and no message to order against.
+//! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
+
+use std::collections::HashSet;
+use std::sync::Weak;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::socket::Shared;
+use crate::hub::{coalesce, Command, ConnId, Hub, Login, Outbound, Outcome};
+use crate::model::{name_key, Identity};
+use crate::store::NewCustomer;
+use app::protocol::{History, ServerEvent, UserName};
+use app::text::Problem;
+
+/// Most customers created in one transaction.
+const MAX_BATCH: usize = 512;
+/// Registrations waiting before logins are made to wait too.
+pub const QUEUE: usize = 4096;
+
+/// A customer logging in for the first time, with their new session token.
+pub struct Registration {
+    pub conn: ConnId,
+    pub name: UserName,
+    pub token: String,
+    pub token_hash: String,
+    /// The login's outcome; a refusal has been sent to the client already.
+    pub reply: oneshot::Sender<Result<Outcome, Problem>>,
+}
+
+/// Runs until the shared state, which holds the only sender, is gone.
+pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Registration>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let Some(shared) = shared.upgrade() else { break };
+        register(&shared, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Creates and logs in one batch; every registration gets its answer.
+async fn register(shared: &Shared, batch: Vec<Registration>) {
+    // A name someone online has, or that comes twice in the batch, is refused before
+    // anything is created (the hub checks again at login).
+    let mut taken = HashSet::new();
+    let (accepted, refused): (Vec<_>, Vec<_>) = {
+        let live = shared.live();
+        batch.into_iter().partition(|r| live.hub.name_free(&r.name, None) && taken.insert(name_key(r.name.as_str())))
+    };
+    for r in refused {
+        refuse(shared, r, Problem::NameTaken);
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    let new: Vec<NewCustomer> =
+        accepted.iter().map(|r| NewCustomer { name: r.name.clone(), token_hash: r.token_hash.clone() }).collect();
+    let created = match shared.store.create_customers(&new, super::socket::now_ms()).await {
+        Ok(created) => created,
+        Err(e) => {
+            tracing::error!(error = %e, customers = accepted.len(), "creating customers failed");
+            for r in accepted {
+                refuse(shared, r, Problem::Internal);
+            }
+            return;
+        }
+    };
+    let mut answers = Vec::with_capacity(accepted.len());
+    let mut changed = vec![];
+    {
+        let mut live = shared.live();
+        let mut outbound = vec![];
+        for (r, meta) in accepted.into_iter().zip(created) {
+            let Some(meta) = meta else {
+                // A customer may not take the name of an agent account, online or not.
+                let step = Hub::refuse_login(r.conn, Problem::NameReserved);
+                outbound.extend(step.outbound);
+                answers.push((r.reply, step.outcome));
+                continue;
+            };
+            let who = Identity::Customer(meta.customer);
+            // The history of the new conversation: empty, but the client learns it is.
+            let history = History {
+                conversation: meta.id,
+                customer: meta.customer_name.clone(),
+                messages: vec![],
+                more: false,
+                notes: vec![],
+                read: 0,
+            };
+            let login = Login { conn: r.conn, who, name: r.name, resume: Some(r.token), conversations: vec![meta], admin: false };
+            let mut step = live.hub.handle(Command::Login(login));
+            outbound.append(&mut step.outbound);
+            if step.outcome == Ok(Outcome::LoggedIn) {
+                outbound.push(Outbound { to: r.conn, event: ServerEvent::History(history) });
+            }
+            changed.append(&mut step.changed);
+            answers.push((r.reply, step.outcome));
+        }
+        live.send(&coalesce(outbound));
+    }
+    for (reply, outcome) in answers {
+        // The connection may have gone meanwhile; the customer exists and can resume.
+        let _ = reply.send(outcome);
+    }
+    shared.keep(changed).await;
+}
+
+fn refuse(shared: &Shared, r: Registration, problem: Problem) {
+    let _ = r.reply.send(shared.deliver(Hub::refuse_login(r.conn, problem)));
+}
