@@ -51,6 +51,16 @@ pub enum Problem {
     SessionExpired,
     /// The message could not be stored, so it was not sent; the client may retry.
     NotSaved,
+    /// Too many requests (or messages) in a short time; the client may retry after the
+    /// given number of seconds.
+    SlowDown(u64),
+    /// Too many failed agent passwords from this address for this name; retry after the
+    /// given number of seconds.
+    TooManyAttempts(u64),
+    /// Too many connections from one address.
+    TooManyConnections,
+    /// An event the server does not know.
+    UnknownEvent(String),
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }
@@ -91,6 +101,10 @@ impl fmt::Display for Problem {
             Problem::UnknownConversation => f.write_str("There is no such conversation."),
             Problem::SessionExpired => f.write_str("Your session has ended. Please log in again."),
             Problem::NotSaved => f.write_str("Your message could not be saved, so it was not sent. Please try again."),
+            Problem::SlowDown(s) => write!(f, "You are sending too fast. Please wait {s} s and try again."),
+            Problem::TooManyAttempts(s) => write!(f, "Too many failed logins. Please wait {s} s and try again."),
+            Problem::TooManyConnections => f.write_str("Too many connections from your network. Please close some tabs and try again."),
+            Problem::UnknownEvent(event) => write!(f, "The server does not know the event {event:?}."),
             Problem::Internal => f.write_str("Something went wrong on the server. Please try again."),
         }
     }

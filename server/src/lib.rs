@@ -6,10 +6,12 @@
 //! - [`model`]: the domain nouns (identities, conversations, stored messages) hub and store share.
 //! - [`store`]: persistence behind a trait (SQLite by default).
 //! - [`auth`]: agent password hashing.
+//! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 
 pub mod auth;
 pub mod hub;
+pub mod limits;
 pub mod model;
 pub mod store;
 pub mod transport;
@@ -32,6 +34,14 @@ pub struct Settings {
     pub agent_grace: std::time::Duration,
     /// How long an agent's tab stays hidden before they count as away (told to clients).
     pub away_after: std::time::Duration,
+    /// How often who may do what (see [`limits::Limits`]).
+    pub limits: limits::Limits,
+    /// Other sites whose pages may open a Socket.IO connection (`scheme://host[:port]`);
+    /// this site's own pages always may.
+    pub allowed_origins: Vec<String>,
+    /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse
+    /// proxy that sets it); otherwise the TCP peer's address counts.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +50,9 @@ impl Default for Settings {
             capacity: hub::DEFAULT_CAPACITY,
             agent_grace: std::time::Duration::from_secs(4),
             away_after: std::time::Duration::from_millis(app::protocol::AWAY_AFTER_MS),
+            limits: limits::Limits::default(),
+            allowed_origins: vec![],
+            trust_forwarded_for: false,
         }
     }
 }
@@ -72,5 +85,7 @@ pub async fn run_with(
         shutdown.await;
         io.close().await;
     };
+    // The peer's address, for the limits per address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

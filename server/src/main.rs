@@ -29,6 +29,16 @@ struct Cli {
     /// Milliseconds an agent's tab stays hidden before they count as away.
     #[arg(long, env = "AGENT_AWAY_MS", default_value_t = app::protocol::AWAY_AFTER_MS)]
     agent_away_ms: u64,
+    /// Other sites whose pages may connect (comma-separated `scheme://host[:port]`); the
+    /// chat's own pages always may.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// Behind a reverse proxy: take the client's address from `X-Forwarded-For`.
+    #[arg(long, env = "TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+    /// `off` lifts every rate and connection limit (benchmarks only).
+    #[arg(long, env = "LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    limits: String,
     /// Threads that run the server (default: one per core).
     #[arg(long, env = "WORKER_THREADS")]
     worker_threads: Option<usize>,
@@ -101,6 +111,12 @@ fn main() -> Result<()> {
                     capacity: cli.agent_capacity,
                     agent_grace: std::time::Duration::from_millis(cli.agent_grace_ms),
                     away_after: std::time::Duration::from_millis(cli.agent_away_ms),
+                    limits: match cli.limits.as_str() {
+                        "off" => chat_server::limits::Limits::unlimited(),
+                        _ => chat_server::limits::Limits::default(),
+                    },
+                    allowed_origins: cli.allowed_origins.into_iter().filter(|o| !o.trim().is_empty()).collect(),
+                    trust_forwarded_for: cli.trust_forwarded_for,
                 };
                 serve(store, settings).await
             }

@@ -42,6 +42,8 @@ impl ServerProcess {
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             // Room for everyone: every conversation gets an agent while the test runs.
             .env("AGENT_CAPACITY", CUSTOMERS.to_string())
+            // Loss and duplication are what is measured; the abuse limits have their own tests.
+            .env("LIMITS", "off")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

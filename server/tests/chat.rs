@@ -172,7 +172,8 @@ async fn a_message_sent_with_an_ack_is_acknowledged_with_its_id_or_the_error() {
 #[tokio::test]
 async fn one_clients_messages_arrive_in_the_order_sent() {
     for transport in TRANSPORTS {
-        let server = TestServer::start().await;
+        // Sixty messages at once: past a customer's rate, on purpose.
+        let server = TestServer::start_unlimited().await;
         server.add_agent("amy", "password-1").await;
         let mut a = TestClient::login(&server, Transport::Websocket, agent("amy", "password-1")).await;
         // Log in and write at once, without waiting for login_success in between.

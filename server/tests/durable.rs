@@ -91,7 +91,8 @@ async fn an_agent_session_survives_a_reload_without_the_password_and_ends_at_log
 
 #[tokio::test]
 async fn history_comes_newest_page_first_and_older_pages_on_request() {
-    let server = TestServer::start().await;
+    // 120 messages at once to fill the history: past a customer's rate, on purpose.
+    let server = TestServer::start_unlimited().await;
     let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
     let ok = cat.expect("login_success").await;
     let conversation = ok["conversation"].clone();

@@ -2,17 +2,10 @@
 
 mod common;
 
-use common::TestServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::{http, TestServer};
 
 async fn get(server: &TestServer, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
-    (status, response)
+    http(server, "GET", path, &[], "").await
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
+                <meta http-equiv="Content-Security-Policy" content=content_security_policy(&options)/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
@@ -31,6 +32,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// What the page may load and run: its own files, its inline scripts only with this
+/// response's nonce (so an injected `<script>` does not run), WebAssembly, and
+/// connections to its own origin. The server adds the headers a `<meta>` cannot carry
+/// (`frame-ancestors`).
+fn content_security_policy(options: &LeptosOptions) -> String {
+    let nonce = leptos::nonce::use_nonce().map(|n| format!(" 'nonce-{}'", &*n)).unwrap_or_default();
+    // `cargo leptos watch` reloads the page over a websocket on its own port.
+    let reload = if cfg!(debug_assertions) { format!(" ws://*:{}", options.reload_port) } else { String::new() };
+    format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'self'; form-action 'self'"
+    )
 }
 
 /// The whole page: the login view until the server accepts a login, then the chat.

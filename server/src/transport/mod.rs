@@ -4,6 +4,7 @@
 //! that need I/O: agent passwords, reserved names), and sending what the hub returns.
 //! Must not: decide chat rules (the hub does) or talk SQL (the store does).
 
+mod http;
 mod pipeline;
 mod registrar;
 mod socket;
@@ -15,7 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tower_http::trace::TraceLayer;
 
 use crate::model::ConversationMeta;
@@ -29,6 +30,10 @@ pub use socket::Shared;
 /// measured with `bench idle`: 1024 saves about 3 KiB per idle connection).
 const WS_READ_BUFFER: usize = 1024;
 
+/// The largest Engine.IO payload or websocket message a client may send: a message of
+/// [`app::protocol::MESSAGE_MAX_CHARS`] characters, escaped, fits several times over.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+
 /// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
 /// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
 /// `queue` is what waits for an agent when the server starts.
@@ -39,11 +44,20 @@ pub fn router(
     settings: Settings,
     queue: Vec<ConversationMeta>,
 ) -> (Router, SocketIo) {
+    let origins = http::Origins::new(&settings.allowed_origins);
     let shared = Shared::new(store, &settings, queue);
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
     let (layer, io) = SocketIo::builder()
         .ws_read_buffer_size(WS_READ_BUFFER)
+        // Nothing this chat sends is larger than a page of history: a bigger frame or
+        // polling payload closes its connection before it is buffered whole.
+        .max_payload(MAX_PAYLOAD as u64)
+        .ws_max_message_size(MAX_PAYLOAD)
+        .ws_max_frame_size(MAX_PAYLOAD)
+        // The protocol has no binary attachments: a packet that announces any closes
+        // its connection (the attachment floods of socket.io-parser's advisories).
+        .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
         .with_state(shared)
         .build_layer();
     socket::register(&io);
@@ -58,35 +72,11 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
         .layer(layer)
-        .layer(axum::middleware::map_request(unshare_head))
+        .layer(axum::middleware::map_request(http::unshare_head))
+        .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))
+        .layer(axum::middleware::from_fn(http::security_headers))
         .layer(TraceLayer::new_for_http());
     (router, io)
-}
-
-/// Gives a Socket.IO request its own copy of its URI and headers.
-///
-/// hyper parses them as slices of the connection's read buffer (16 KiB), and
-/// socketioxide keeps the handshake request for as long as the connection lives: a slice
-/// kept alive keeps the whole buffer alive. Found with heaptrack on 2,000 idle
-/// connections: 16 KiB of the ~30 KiB each one cost.
-async fn unshare_head(mut req: axum::extract::Request) -> axum::extract::Request {
-    use axum::http::{HeaderMap, HeaderValue, Uri};
-    if !req.uri().path().starts_with("/socket.io") {
-        return req;
-    }
-    if let Ok(uri) = req.uri().to_string().parse::<Uri>() {
-        // axum's router keeps a copy of the URI as it came, too.
-        req.extensions_mut().insert(axum::extract::OriginalUri(uri.clone()));
-        *req.uri_mut() = uri;
-    }
-    let shared = std::mem::take(req.headers_mut());
-    let mut owned = HeaderMap::with_capacity(shared.len());
-    for (name, value) in &shared {
-        // `from_bytes` copies; a value it refuses (hyper accepted it) is kept as it was.
-        owned.append(name.clone(), HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()));
-    }
-    *req.headers_mut() = owned;
-    req
 }
 
 /// Liveness: the process serves HTTP.

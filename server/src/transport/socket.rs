@@ -10,21 +10,22 @@
 //! stored and delivered by the pipeline, and acknowledged once stored.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use tokio::sync::{mpsc, oneshot};
 
 use super::pipeline::{self, Job};
 use super::registrar::{self, Registration};
-use super::turnstile::{ConnInfo, Turn, Turnstile};
+use super::turnstile::{ConnInfo, Turn};
 use crate::auth;
 use crate::hub::{Command, ConnId, Hub, Login, Outcome, Step};
+use crate::limits::{Address, Limits};
 use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use crate::store::{AgentRecord, SessionOwner, Store, StoreError};
 use app::protocol::{
@@ -49,7 +50,21 @@ pub struct Shared {
     registrar: mpsc::Sender<Registration>,
     /// See [`crate::Settings::agent_grace`].
     agent_grace: std::time::Duration,
+    pub(super) limits: Limits,
+    addresses: Mutex<Addresses>,
+    trust_forwarded_for: bool,
 }
+
+/// What is remembered per client address; forgotten once there is nothing to remember.
+#[derive(Default)]
+struct Addresses {
+    known: HashMap<IpAddr, Address>,
+    /// How many addresses may be known before the idle ones are swept out.
+    sweep_at: usize,
+}
+
+/// Addresses remembered before the first sweep.
+const ADDRESSES_SWEPT_AT: usize = 4096;
 
 /// The hub and the sockets its [`ConnId`]s stand for, changed together under one lock so
 /// that what the hub decides is sent in the order it decided it.
@@ -80,6 +95,9 @@ impl Shared {
             pipeline: tx,
             registrar: registrar_tx,
             agent_grace: settings.agent_grace,
+            limits: settings.limits.clone(),
+            addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
+            trust_forwarded_for: settings.trust_forwarded_for,
         });
         // The tasks hold the state weakly: each ends when the state (and with it the
         // channel's sender) is dropped.
@@ -92,6 +110,33 @@ impl Shared {
         // A panic while holding the lock leaves the hub as consistent as any single
         // command leaves it (commands mutate, then return), so keep serving.
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on what is remembered about the client address `ip`, at the current time;
+    /// `None` when the address is unknown (no limits per address then).
+    pub(super) fn at_address<T>(&self, ip: Option<IpAddr>, f: impl FnOnce(&mut Address, &Limits, u64) -> T) -> Option<T> {
+        let ip = ip?;
+        let now = now_ms();
+        let mut addresses = self.addresses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if addresses.known.len() >= addresses.sweep_at && !addresses.known.contains_key(&ip) {
+            addresses.known.retain(|_, a| !a.is_idle(&self.limits, now));
+            addresses.sweep_at = (addresses.known.len() * 2).max(ADDRESSES_SWEPT_AT);
+        }
+        Some(f(addresses.known.entry(ip).or_default(), &self.limits, now))
+    }
+
+    /// Whether a message from this connection is over its rate (its own; for customers,
+    /// also their address's): the seconds to wait, if so.
+    fn message_limited(&self, conn: ConnId, info: &ConnInfo) -> Option<u64> {
+        let agent = matches!(self.live().hub.identity(conn), Some(Identity::Agent(_)));
+        let rate = if agent { self.limits.agent_messages } else { self.limits.customer_messages };
+        if let Err(wait_s) = info.take(|b| &mut b.messages, rate) {
+            return Some(wait_s);
+        }
+        if agent {
+            return None;
+        }
+        self.at_address(info.ip, |a, limits, now| a.message(limits, now)).and_then(Result::err)
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).
@@ -212,11 +257,32 @@ pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(attach));
 }
 
+/// The client's address: the TCP peer's, or behind a trusted proxy the last hop of
+/// `X-Forwarded-For`.
+fn client_ip(s: &SocketRef, trust_forwarded_for: bool) -> Option<IpAddr> {
+    let parts = s.req_parts();
+    let forwarded = || {
+        let header = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+        header.rsplit(',').next()?.trim().parse().ok()
+    };
+    if trust_forwarded_for {
+        if let Some(ip) = forwarded() {
+            return Some(ip);
+        }
+    }
+    parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
 /// Connect middleware: registers the connection with the hub and every event handler,
-/// before the client is told it joined.
-async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), Infallible> {
+/// before the client is told it joined; refuses an address with too many connections.
+async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), Problem> {
+    let ip = client_ip(&s, shared.trust_forwarded_for);
+    if shared.at_address(ip, |a, limits, _| a.connect(limits)) == Some(Err(())) {
+        tracing::warn!(?ip, "refused a connection: too many from one address");
+        return Err(Problem::TooManyConnections);
+    }
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    s.extensions.insert(ConnInfo { conn, turnstile: Arc::new(Turnstile::new()) });
+    s.extensions.insert(ConnInfo::new(conn, ip, shared.limits.events));
     {
         let mut live = shared.live();
         live.sockets.insert(conn, s.clone());
@@ -237,6 +303,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), I
     s.on(protocol::AGENT_REMOVE, on_agent_remove);
     s.on(protocol::CANNED_SET, on_canned_set);
     s.on(protocol::CANNED_REMOVE, on_canned_remove);
+    s.on_fallback(on_unknown);
     s.on_disconnect(on_disconnect);
     Ok(())
 }
@@ -245,16 +312,29 @@ async fn on_connect(s: SocketRef) {
     tracing::debug!(sid = %s.id, transport = ?s.transport_type(), "connected");
 }
 
+/// An event no handler is registered for.
+async fn on_unknown(turn: Turn, State(shared): State<Arc<Shared>>, Event(event): Event) {
+    let _served = turn.ticket.wait().await;
+    let shown: String = event.chars().take(protocol::NAME_MAX_CHARS).collect();
+    let _ = shared.deliver(Hub::refuse(turn.conn, Problem::UnknownEvent(shown)));
+}
+
 async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<LoginPayload>) {
     let _served = turn.ticket.wait().await;
     let conn = turn.conn;
+    let ip = turn.info.ip;
+    if let Some(Err(wait_s)) = shared.at_address(ip, |a, limits, now| a.login(limits, now)) {
+        let outcome = shared.deliver(Hub::refuse_login(conn, Problem::SlowDown(wait_s)));
+        tracing::warn!(conn = conn.0, ?ip, ?outcome, "login refused: too many from one address");
+        return;
+    }
     let intent = payload.map_err(|_| Problem::Malformed(protocol::LOGIN)).and_then(LoginPayload::into_intent);
     let role = intent.as_ref().map(|i| i.role).ok();
     let outcome = match intent {
         Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
         Ok(intent) => {
             let since = intent.since.clone();
-            match establish(&shared, conn, intent).await {
+            match establish(&shared, conn, ip, intent).await {
                 Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
                 Ok((Entry::New { name, token }, hash)) => {
                     let token_hash = hash.clone();
@@ -297,7 +377,7 @@ enum Entry {
 
 /// Works out who is logging in: the owner of a valid resume token, an agent with the
 /// right password, or a new customer. Returns who it is and their session's token hash.
-async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result<(Entry, String), Problem> {
+async fn establish(shared: &Shared, conn: ConnId, ip: Option<IpAddr>, intent: LoginIntent) -> Result<(Entry, String), Problem> {
     let LoginIntent { name, role, password, resume, .. } = intent;
     let now = now_ms();
     if let Some(token) = resume {
@@ -322,7 +402,7 @@ async fn establish(shared: &Shared, conn: ConnId, intent: LoginIntent) -> Result
     match role {
         Role::Customer => Ok((Entry::New { name, token }, hash)),
         Role::Agent => {
-            let record = check_agent(shared, name, password).await?;
+            let record = check_agent(shared, ip, name, password).await?;
             let key = AgentKey::of(&record.name);
             shared.store.create_agent_session(&key, &hash, now).await.map_err(internal("creating an agent session"))?;
             Ok((Entry::Known(agent_login(shared, conn, record, token).await?), hash))
@@ -374,11 +454,17 @@ fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem
 }
 
 /// An agent logs in with the password of their account; the account's spelling of the
-/// name is the one shown.
-async fn check_agent(shared: &Shared, name: UserName, password: Option<String>) -> Result<AgentRecord, Problem> {
+/// name is the one shown. After a few wrong passwords for a name from one address, each
+/// further try waits longer.
+async fn check_agent(shared: &Shared, ip: Option<IpAddr>, name: UserName, password: Option<String>) -> Result<AgentRecord, Problem> {
     let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(Problem::AgentPasswordMissing);
     };
+    let key = crate::model::name_key(name.as_str());
+    if let Some(Err(wait_s)) = shared.at_address(ip, |a, _, now| a.may_try_password(&key, now)) {
+        tracing::warn!(?ip, "agent login refused: too many wrong passwords");
+        return Err(Problem::TooManyAttempts(wait_s));
+    }
     let record = shared.store.agent(&name).await.map_err(internal("looking up an agent"))?;
     let hash = record.as_ref().map(|r| r.password_hash.clone());
     // Hashing is deliberately slow: keep it off the async workers.
@@ -388,6 +474,8 @@ async fn check_agent(shared: &Shared, name: UserName, password: Option<String>) 
             tracing::error!(error = %e, "password check panicked");
             Problem::Internal
         })?;
+    let ok = ok && record.is_some();
+    shared.at_address(ip, |a, limits, now| a.password_checked(limits, &key, ok, now));
     match record {
         Some(record) if ok => Ok(record),
         _ => Err(Problem::WrongPassword),
@@ -402,14 +490,16 @@ async fn on_private_message(
 ) {
     let served = turn.ticket.wait().await;
     let conn = turn.conn;
-    let planned = match payload {
-        Ok(request) => {
+    let limited = payload.is_ok().then(|| shared.message_limited(conn, &turn.info)).flatten();
+    let planned = match (payload, limited) {
+        (Ok(_), Some(wait_s)) => Err(Problem::SlowDown(wait_s)),
+        (Ok(request), None) => {
             if let Some(id) = request.conversation {
                 shared.recall(conn, id).await;
             }
             shared.live().hub.plan(conn, request, now_ms())
         }
-        Err(_) => Err(Problem::Malformed(protocol::PRIVATE_MESSAGE)),
+        (Err(_), _) => Err(Problem::Malformed(protocol::PRIVATE_MESSAGE)),
     };
     let stored = match planned {
         Err(problem) => Err(problem),
@@ -482,6 +572,7 @@ async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) 
 async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
     let _served = turn.ticket.wait().await;
     let conn = turn.conn;
+    shared.at_address(turn.info.ip, |a, _, _| a.disconnect());
     let agent = {
         let mut live = shared.live();
         live.sockets.remove(&conn);

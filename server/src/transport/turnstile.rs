@@ -6,17 +6,23 @@
 //! the message behind it. Its extractors, however, run synchronously in arrival order.
 //! [`Turn`] is an extractor that takes a ticket there; the handler then waits for its
 //! ticket to be served and releases it when done (also when it panics or is dropped).
+//! The extractor also enforces the connection's event rate, in arrival order.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use socketioxide::adapter::Adapter;
+use socketioxide::extract::AckSender;
 use socketioxide::handler::{FromDisconnectParts, FromMessageParts};
 use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide_core::Value;
 use tokio::sync::watch;
 
 use crate::hub::ConnId;
+use crate::limits::{Bucket, Rate};
+use app::protocol::SendAck;
+use app::text::Problem;
 
 /// Per-connection ordering state, kept in the socket's extensions.
 #[derive(Debug)]
@@ -75,6 +81,34 @@ impl Drop for Served {
 pub struct ConnInfo {
     pub conn: ConnId,
     pub turnstile: Arc<Turnstile>,
+    /// The client's address, when known (for the limits per address).
+    pub ip: Option<IpAddr>,
+    /// How fast this connection may send events.
+    pub events: Rate,
+    pub budget: Arc<Mutex<Budget>>,
+}
+
+/// A connection's token buckets.
+#[derive(Debug, Default)]
+pub struct Budget {
+    pub events: Bucket,
+    pub messages: Bucket,
+}
+
+impl ConnInfo {
+    pub fn new(conn: ConnId, ip: Option<IpAddr>, events: Rate) -> Self {
+        Self { conn, turnstile: Arc::new(Turnstile::new()), ip, events, budget: Arc::default() }
+    }
+
+    /// Takes a token from one of the connection's buckets; `Err` gives the seconds to wait.
+    pub fn take(&self, pick: impl FnOnce(&mut Budget) -> &mut Bucket, rate: Rate) -> Result<(), u64> {
+        let mut budget = self.budget.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pick(&mut budget).take(rate, now_ms())
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Extractor: the connection's id and its ticket, taken in arrival order.
@@ -82,29 +116,52 @@ pub struct ConnInfo {
 pub struct Turn {
     pub conn: ConnId,
     pub ticket: Ticket,
+    pub info: ConnInfo,
 }
 
-/// The socket was not registered by the connect middleware (cannot happen: every socket of
-/// the namespace passes through it).
+/// Why an event's handler does not run.
 #[derive(Debug, thiserror::Error)]
-#[error("socket has no connection info")]
-pub struct Unregistered;
+pub enum Refused {
+    /// The socket was not registered by the connect middleware (cannot happen: every
+    /// socket of the namespace passes through it).
+    #[error("socket has no connection info")]
+    Unregistered,
+    /// The connection sent more events than its rate allows; it was told so.
+    #[error("event rate exceeded")]
+    TooFast,
+}
 
-fn take_turn<A: Adapter>(s: &Arc<Socket<A>>) -> Result<Turn, Unregistered> {
-    let info = s.extensions.get::<ConnInfo>().ok_or(Unregistered)?;
-    Ok(Turn { conn: info.conn, ticket: info.turnstile.ticket() })
+fn take_turn<A: Adapter>(s: &Arc<Socket<A>>) -> Result<Turn, Refused> {
+    let info = s.extensions.get::<ConnInfo>().ok_or(Refused::Unregistered)?;
+    Ok(Turn { conn: info.conn, ticket: info.turnstile.ticket(), info })
 }
 
 impl<A: Adapter> FromMessageParts<A> for Turn {
-    type Error = Unregistered;
-    fn from_message_parts(s: &Arc<Socket<A>>, _: &mut Value, _: &Option<i64>) -> Result<Self, Unregistered> {
-        take_turn(s)
+    type Error = Refused;
+    /// Runs in arrival order, before the handler is spawned: an event over the
+    /// connection's rate is answered here (an `error`, and a failed ack if one is
+    /// awaited) and its handler never runs.
+    fn from_message_parts(s: &Arc<Socket<A>>, v: &mut Value, ack_id: &Option<i64>) -> Result<Self, Refused> {
+        let info = s.extensions.get::<ConnInfo>().ok_or(Refused::Unregistered)?;
+        // Checked before a ticket is taken: a ticket never served would hold up every
+        // later event of the connection.
+        if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
+            let problem = Problem::SlowDown(wait_s).to_string();
+            tracing::debug!(conn = info.conn.0, "event rate exceeded");
+            let _ = s.emit(app::protocol::ERROR, &problem);
+            if ack_id.is_some() {
+                let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
+                let _ = ack.send(&SendAck::Failed { ok: false, error: problem });
+            }
+            return Err(Refused::TooFast);
+        }
+        Ok(Turn { conn: info.conn, ticket: info.turnstile.ticket(), info })
     }
 }
 
 impl<A: Adapter> FromDisconnectParts<A> for Turn {
-    type Error = Unregistered;
-    fn from_disconnect_parts(s: &Arc<Socket<A>>, _: DisconnectReason) -> Result<Self, Unregistered> {
+    type Error = Refused;
+    fn from_disconnect_parts(s: &Arc<Socket<A>>, _: DisconnectReason) -> Result<Self, Refused> {
         take_turn(s)
     }
 }
@@ -113,7 +170,6 @@ impl<A: Adapter> FromDisconnectParts<A> for Turn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn handlers_run_in_ticket_order_whatever_order_they_start() {

@@ -30,17 +30,27 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir")).await
+        Self::start_with(chat_server::Settings::default()).await
+    }
+
+    /// A server without abuse limits, for tests that send faster than people do on
+    /// purpose (the limits have their own tests in hardening.rs).
+    pub async fn start_unlimited() -> Self {
+        Self::start_with(chat_server::Settings { limits: chat_server::limits::Limits::unlimited(), ..Default::default() }).await
+    }
+
+    pub async fn start_with(settings: chat_server::Settings) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings).await
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
         self.stop().await;
-        Self::start_in(dir).await
+        Self::start_in(dir, chat_server::Settings::default()).await
     }
 
-    async fn start_in(dir: tempfile::TempDir) -> Self {
+    async fn start_in(dir: tempfile::TempDir, settings: chat_server::Settings) -> Self {
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let store = Arc::new(SqliteStore::open(&url).await.expect("open store"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -51,7 +61,7 @@ impl TestServer {
             .site_addr(addr)
             .build();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(chat_server::run(listener, options, store.clone(), async move {
+        let task = tokio::spawn(chat_server::run_with(listener, options, store.clone(), settings, async move {
             let _ = stopped.await;
         }));
         Self {
@@ -92,6 +102,24 @@ impl TestServer {
                 .expect("server result");
         }
     }
+}
+
+/// Sends one raw HTTP/1.1 request (with `extra` header lines) and returns the status and
+/// the whole response, head and body.
+pub async fn http(server: &TestServer, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
+    for (name, value) in extra {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await.expect("response in time").expect("read");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    (status, response)
 }
 
 /// One received event: its name and first argument.
@@ -220,6 +248,18 @@ impl TestClient {
                 Ok(None) => panic!("client closed while waiting for {event}"),
                 Err(_) => panic!("no {event} within {WAIT:?}; got {:?}", self.seen),
             }
+        }
+    }
+
+    /// The next event, whatever it is.
+    pub async fn next_event(&mut self) -> Received {
+        if let Some(item) = self.seen.pop_front() {
+            return item;
+        }
+        match tokio::time::timeout(WAIT, self.events.recv()).await {
+            Ok(Some(item)) => item,
+            Ok(None) => panic!("client closed while waiting for an event"),
+            Err(_) => panic!("no event within {WAIT:?}"),
         }
     }
 
