@@ -147,6 +147,11 @@ impl TestClient {
     /// Connects; when `login` is given it is emitted from inside the client's connect
     /// callback, the instant the namespace is joined (as the tutorial's client does).
     pub async fn connect(server: &TestServer, transport: Transport, login: Option<Value>) -> Self {
+        Self::connect_to(&server.url, transport, login).await
+    }
+
+    /// [`TestClient::connect`] to a server at `url` (one this test did not start in-process).
+    pub async fn connect_to(url: &str, transport: Transport, login: Option<Value>) -> Self {
         let (tx, events) = mpsc::unbounded_channel::<Received>();
         let on_any = {
             let tx = tx.clone();
@@ -175,7 +180,7 @@ impl TestClient {
                 .boxed()
             }
         };
-        let client = ClientBuilder::new(server.url.clone())
+        let client = ClientBuilder::new(url.to_owned())
             .transport_type(transport.to_client())
             .reconnect(false)
             .on_any(on_any)
