@@ -222,4 +222,60 @@ mod tests {
         assert!(EnginePacket::decode(r#"42/admin,["x"]"#).is_err());
         assert!(EnginePacket::decode("43[]").is_err());
     }
+
+    /// Any JSON value, a few levels deep.
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{0,10}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives on the socket decodes to a packet or an error, never a panic,
+        /// and what is encoded decodes back to itself.
+        #[test]
+        fn any_frame_decodes_or_is_refused(frame in ".{0,200}", name in "[a-z_]{1,20}", data in json(), ack in proptest::option::of(0u64..1000)) {
+            let _ = EnginePacket::decode(&frame);
+            let _ = EnginePacket::decode(&format!("4{frame}"));
+            let _ = EnginePacket::decode(&format!("42{frame}"));
+            let packet = EnginePacket::Message(SocketPacket::Event { ack, name, args: vec![data] });
+            let decoded = EnginePacket::decode(&packet.encode());
+            proptest::prop_assert!(decoded.is_ok(), "{:?}", decoded);
+        }
+
+        /// Every client request decodes from any JSON or is refused, never a panic; a
+        /// login that decodes carries only valid names.
+        #[test]
+        fn any_payload_decodes_or_is_refused(v in json()) {
+            use crate::protocol::*;
+            if let Ok(intent) = serde_json::from_value::<LoginPayload>(v.clone()).map(LoginPayload::into_intent) {
+                if let Ok(intent) = intent {
+                    proptest::prop_assert!(intent.name.is_none_or(|n| n.as_str().chars().count() <= NAME_MAX_CHARS));
+                }
+            }
+            let _ = serde_json::from_value::<PrivateMessage>(v.clone());
+            let _ = serde_json::from_value::<HistoryRequest>(v.clone());
+            let _ = serde_json::from_value::<ConversationRef>(v.clone());
+            let _ = serde_json::from_value::<Transfer>(v.clone());
+            let _ = serde_json::from_value::<TypingRequest>(v.clone());
+            let _ = serde_json::from_value::<NoteRequest>(v.clone());
+            let _ = serde_json::from_value::<ReadUpTo>(v.clone());
+            let _ = serde_json::from_value::<AwayRequest>(v.clone());
+            let _ = serde_json::from_value::<NewAgent>(v.clone());
+            let _ = serde_json::from_value::<AgentRef>(v.clone());
+            let _ = serde_json::from_value::<CannedReply>(v.clone());
+            let _ = serde_json::from_value::<CannedRef>(v);
+        }
+    }
 }

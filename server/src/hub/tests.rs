@@ -879,3 +879,188 @@ fn a_removed_agent_is_logged_out_and_their_conversations_requeued() {
     assert_eq!(w.assignee("cat"), Some("bob".into()));
     assert_eq!(w.send(amy, "cat", "still here?").outcome, Err(Problem::NotLoggedIn));
 }
+
+/// Random sequences of everything participants do, against the invariants a customer
+/// relies on: no customer ever receives another customer's message or name, and every
+/// accepted message is stored exactly once (a retry with the same client id included).
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CUSTOMERS: [&str; 4] = ["Cu0", "Cu1", "Cu2", "Cu3"];
+    const AGENTS: [&str; 2] = ["Ag0", "Ag1"];
+
+    #[derive(Debug, Clone)]
+    enum Action {
+        Login { agent: bool, who: usize },
+        Disconnect { slot: usize },
+        /// `to` indexes customers then agents then "nobody"; `retry` resends the slot's
+        /// last client id.
+        Send { slot: usize, to: usize, retry: bool, in_conversation: Option<usize> },
+        Take { slot: usize, customer: usize },
+        Resolve { slot: usize, customer: usize },
+        Transfer { slot: usize, customer: usize, to: usize },
+        Read { slot: usize, customer: usize, seq: u64 },
+        Typing { slot: usize, customer: Option<usize> },
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            3 => (any::<bool>(), 0..4usize).prop_map(|(agent, who)| Action::Login { agent, who: if agent { who % 2 } else { who } }),
+            1 => (0..8usize).prop_map(|slot| Action::Disconnect { slot }),
+            6 => (0..8usize, 0..7usize, any::<bool>(), proptest::option::of(0..4usize))
+                .prop_map(|(slot, to, retry, in_conversation)| Action::Send { slot, to, retry, in_conversation }),
+            1 => (0..8usize, 0..4usize).prop_map(|(slot, customer)| Action::Take { slot, customer }),
+            1 => (0..8usize, 0..4usize).prop_map(|(slot, customer)| Action::Resolve { slot, customer }),
+            1 => (0..8usize, 0..4usize, 0..2usize).prop_map(|(slot, customer, to)| Action::Transfer { slot, customer, to }),
+            1 => (0..8usize, 0..4usize, 0..6u64).prop_map(|(slot, customer, seq)| Action::Read { slot, customer, seq }),
+            1 => (0..8usize, proptest::option::of(0..4usize)).prop_map(|(slot, customer)| Action::Typing { slot, customer }),
+        ]
+    }
+
+    /// What one run holds besides the world: open connections, and per connection the
+    /// last client id it used.
+    struct Run {
+        w: World,
+        open: Vec<ConnId>,
+        last_id: HashMap<ConnId, String>,
+        next_id: u64,
+        /// Sends the hub accepted that were not retries of a stored message.
+        accepted_new: usize,
+    }
+
+    impl Run {
+        fn slot(&self, slot: usize) -> Option<ConnId> {
+            (!self.open.is_empty()).then(|| self.open[slot % self.open.len()])
+        }
+
+        fn conversation_of(&self, customer: usize) -> Option<ConversationId> {
+            self.w.metas.get(&name_key(CUSTOMERS[customer])).map(|m| m.id)
+        }
+
+        fn step(&mut self, action: &Action) -> Option<Step> {
+            Some(match *action {
+                Action::Login { agent, who } => {
+                    let (n, role) = if agent { (AGENTS[who], Role::Agent) } else { (CUSTOMERS[who], Role::Customer) };
+                    let (c, step) = self.w.login(n, role);
+                    if step.outcome == Ok(Outcome::LoggedIn) {
+                        self.open.push(c);
+                    }
+                    step
+                }
+                Action::Disconnect { slot } => {
+                    let c = self.slot(slot)?;
+                    self.open.retain(|o| *o != c);
+                    self.w.run(Command::Disconnect(c))
+                }
+                Action::Send { slot, to, retry, in_conversation } => {
+                    let c = self.slot(slot)?;
+                    let to = match to {
+                        0..4 => CUSTOMERS[to].to_owned(),
+                        4..6 => AGENTS[to - 4].to_owned(),
+                        _ => "nobody".to_owned(),
+                    };
+                    let id = match (retry, self.last_id.get(&c)) {
+                        (true, Some(id)) => id.clone(),
+                        _ => {
+                            self.next_id += 1;
+                            format!("id-{}", self.next_id)
+                        }
+                    };
+                    self.last_id.insert(c, id.clone());
+                    let conversation = in_conversation.and_then(|i| self.conversation_of(i));
+                    let request = PrivateMessage {
+                        to,
+                        message: "hello".into(),
+                        client_id: Some(ClientMsgId::parse(&id).unwrap()),
+                        conversation,
+                    };
+                    let before = self.w.stored.len();
+                    let step = self.w.write(c, request);
+                    if self.w.stored.len() > before {
+                        self.accepted_new += 1;
+                    }
+                    step
+                }
+                Action::Take { slot, customer } => {
+                    let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.run(Command::Take { conn: c, conversation })
+                }
+                Action::Resolve { slot, customer } => {
+                    let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.run(Command::Resolve { conn: c, conversation })
+                }
+                Action::Transfer { slot, customer, to } => {
+                    let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    let to = Assignee { key: AgentKey::of(&name(AGENTS[to])), name: name(AGENTS[to]) };
+                    self.w.run(Command::Transfer { conn: c, conversation, to, note: "over to you".into() })
+                }
+                Action::Read { slot, customer, seq } => {
+                    let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.run(Command::Read { conn: c, conversation, seq })
+                }
+                Action::Typing { slot, customer } => {
+                    let c = self.slot(slot)?;
+                    let conversation = customer.and_then(|i| self.conversation_of(i));
+                    self.w.run(Command::Typing { conn: c, conversation, now_ms: 1_000 + self.next_id * 5_000 })
+                }
+            })
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_customer_sees_another_and_every_accepted_message_is_stored_once(actions in proptest::collection::vec(action(), 1..60)) {
+            let mut run = Run { w: World::new(), open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0 };
+            for action in &actions {
+                // Who each connection is, before and after the step (a login names it, a
+                // disconnect forgets it).
+                let before: HashMap<ConnId, Identity> =
+                    run.open.iter().filter_map(|c| run.w.hub.identity(*c).map(|i| (*c, i.clone()))).collect();
+                let actor = match action {
+                    Action::Send { slot, .. } => run.slot(*slot),
+                    _ => None,
+                };
+                let Some(step) = run.step(action) else { continue };
+                for out in &step.outbound {
+                    let who = run.w.hub.identity(out.to).cloned().or_else(|| before.get(&out.to).cloned());
+                    let Some(Identity::Customer(id)) = who else { continue };
+                    let mine = run.w.metas.values().find(|m| m.customer == id).expect("a customer has a conversation").clone();
+                    let wire = serde_json::to_string(&out.event).unwrap();
+                    if let (Some(actor), ServerEvent::Error(text)) = (actor, &out.event) {
+                        if out.to == actor && CUSTOMERS.iter().any(|n| text.starts_with(n)) {
+                            // The name the customer typed, echoed back: worded as for any
+                            // name that is not an agent's, so it tells nothing about who
+                            // else is online.
+                            let typed = text.split(' ').next().unwrap_or_default();
+                            prop_assert_eq!(text, &Problem::RecipientNotAllowed(typed.into()).to_string());
+                            continue;
+                        }
+                    }
+                    for other in CUSTOMERS.iter().filter(|n| **n != mine.customer_name.as_str()) {
+                        prop_assert!(!wire.contains(other), "{} got {other}'s name: {wire} after {action:?}", mine.customer_name);
+                    }
+                    let conversation = match &out.event {
+                        ServerEvent::Message(m) => Some(m.conversation),
+                        ServerEvent::History(h) => Some(h.conversation),
+                        _ => None,
+                    };
+                    if let Some(c) = conversation {
+                        prop_assert_eq!(c, mine.id, "{} got another conversation: {} after {:?}", mine.customer_name, wire, action);
+                    }
+                    prop_assert!(!matches!(out.event, ServerEvent::Presence(_) | ServerEvent::Note(_) | ServerEvent::Conversation(_)),
+                        "{} got an agents-only event: {}", mine.customer_name, wire);
+                }
+            }
+            // Exactly once: one stored message per accepted new send, none twice.
+            prop_assert_eq!(run.w.stored.len(), run.accepted_new);
+            let mut keys: Vec<_> = run.w.stored.iter().map(|m| (m.conversation, m.author.clone(), m.client_id.clone())).collect();
+            keys.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            let total = keys.len();
+            keys.dedup();
+            prop_assert_eq!(keys.len(), total, "a client id stored twice in one conversation");
+        }
+    }
+}
