@@ -23,6 +23,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub store: Arc<SqliteStore>,
+    /// The database the server uses.
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -68,6 +70,7 @@ impl TestServer {
             addr,
             url: format!("http://{addr}"),
             store,
+            database_url: url.clone(),
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
