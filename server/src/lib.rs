@@ -42,6 +42,11 @@ pub struct Settings {
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse
     /// proxy that sets it); otherwise the TCP peer's address counts.
     pub trust_forwarded_for: bool,
+    /// Engine.IO heartbeat: a ping this often, and a connection that has not answered
+    /// within `ping_timeout` is closed (also one whose outgoing buffer is so full that the
+    /// ping cannot be queued: a client that stopped reading).
+    pub ping_interval: std::time::Duration,
+    pub ping_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -53,6 +58,9 @@ impl Default for Settings {
             limits: limits::Limits::default(),
             allowed_origins: vec![],
             trust_forwarded_for: false,
+            // Socket.IO's own defaults.
+            ping_interval: std::time::Duration::from_secs(25),
+            ping_timeout: std::time::Duration::from_secs(20),
         }
     }
 }

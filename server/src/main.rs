@@ -39,6 +39,12 @@ struct Cli {
     /// `off` lifts every rate and connection limit (benchmarks only).
     #[arg(long, env = "LIMITS", default_value = "on", value_parser = ["on", "off"])]
     limits: String,
+    /// Milliseconds between Engine.IO heartbeats.
+    #[arg(long, env = "PING_INTERVAL_MS", default_value_t = 25_000)]
+    ping_interval_ms: u64,
+    /// Milliseconds a client has to answer a heartbeat before it is disconnected.
+    #[arg(long, env = "PING_TIMEOUT_MS", default_value_t = 20_000)]
+    ping_timeout_ms: u64,
     /// Threads that run the server (default: one per core).
     #[arg(long, env = "WORKER_THREADS")]
     worker_threads: Option<usize>,
@@ -117,6 +123,8 @@ fn main() -> Result<()> {
                     },
                     allowed_origins: cli.allowed_origins.into_iter().filter(|o| !o.trim().is_empty()).collect(),
                     trust_forwarded_for: cli.trust_forwarded_for,
+                    ping_interval: std::time::Duration::from_millis(cli.ping_interval_ms),
+                    ping_timeout: std::time::Duration::from_millis(cli.ping_timeout_ms),
                 };
                 serve(store, settings).await
             }

@@ -45,3 +45,66 @@ async fn a_locked_database_refuses_the_message_and_a_retry_stores_it_once() {
     assert_eq!(stored.len(), 1, "stored once");
     tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("stops");
 }
+
+/// An agent whose client stops reading (a frozen tab, a dead network that TCP has not
+/// noticed): what the server holds for it is bounded, and it is cut off — the heartbeat
+/// cannot get through a full buffer — so it reconnects and catches up from storage, while
+/// the customer writing to it carries on.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let settings = chat_server::Settings {
+        limits: chat_server::limits::Limits::unlimited(),
+        ping_interval: Duration::from_secs(2),
+        ping_timeout: Duration::from_secs(2),
+        agent_grace: Duration::ZERO,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(settings).await;
+    server.add_agent("amy", "password-1").await;
+    // A raw websocket client with a tiny receive buffer, so that the server's buffers fill.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small receive buffer");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("websocket");
+    let next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>| loop {
+        match ws.next().await.expect("open").expect("frame") {
+            Message::Text(t) => return t.to_string(),
+            _ => continue,
+        }
+    };
+    assert!(next_text(&mut ws).await.starts_with('0'), "engine.io open");
+    ws.send(Message::text("40")).await.expect("join");
+    assert!(next_text(&mut ws).await.starts_with("40"), "joined");
+    ws.send(Message::text(r#"42["login",{"name":"amy","role":"agent","password":"password-1"}]"#)).await.expect("login");
+    while !next_text(&mut ws).await.contains("login_success") {}
+    // From here on amy reads nothing.
+
+    let mut cat = TestClient::login(&server, WS, json!("cat")).await;
+    cat.expect_list(&["amy", "cat"]).await;
+    let started = Instant::now();
+    let big = "x".repeat(3000);
+    let mut sent = 0;
+    let gone = loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "amy was never cut off ({sent} messages sent)");
+        for _ in 0..20 {
+            cat.emit("private_message", json!({"to": "amy", "message": big})).await;
+            sent += 1;
+        }
+        // Every message is still accepted while amy is stuck.
+        let ack = cat.emit_acked("private_message", json!({"to": "amy", "message": "still accepted?"})).await;
+        assert_eq!(ack["ok"], json!(true), "{ack}");
+        sent += 1;
+        if !cat.latest_list().await.contains(&"amy".to_owned()) {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("the stuck agent was cut off after {gone:?} and {sent} messages");
+    cat.expect_list(&["cat"]).await;
+    drop(ws);
+    server.stop().await;
+}

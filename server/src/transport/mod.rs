@@ -58,6 +58,8 @@ pub fn router(
         // The protocol has no binary attachments: a packet that announces any closes
         // its connection (the attachment floods of socket.io-parser's advisories).
         .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
+        .ping_interval(settings.ping_interval)
+        .ping_timeout(settings.ping_timeout)
         .with_state(shared)
         .build_layer();
     socket::register(&io);
