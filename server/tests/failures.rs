@@ -70,8 +70,10 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
     let stream = socket.connect(server.addr).await.expect("connect");
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("websocket");
+    // The next frame that is not a heartbeat (answered while amy still reads).
     let next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>| loop {
         match ws.next().await.expect("open").expect("frame") {
+            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.expect("pong"),
             Message::Text(t) => return t.to_string(),
             _ => continue,
         }
