@@ -5,7 +5,7 @@ SHELL := /bin/bash
 TOOLCHAIN := source scripts/toolchain.sh
 LIB_ARGS = $$( [ -n "$$CHAT_LIB_CARGO_ARGS" ] && echo "--lib-cargo-args=$$CHAT_LIB_CARGO_ARGS" )
 
-.PHONY: help setup run watch build test test-rust test-e2e agent bench clean
+.PHONY: help setup run watch build test test-rust test-e2e agent bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js se
 	cd bench/peer && npm ci --no-audit --no-fund
 	python3 bench/run.py
 	$(TOOLCHAIN) && cargo bench -p server --bench hub
+
+soak: setup ## Ten minutes of paced chat with random drops and a server kill: zero loss or duplicates, RSS over time
+	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=27 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
+		cargo test --release -p server --test chaos -- --nocapture
 
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
 	$(TOOLCHAIN) && cargo run -q -p server -- agent add $(if $(ADMIN),--admin) "$(NAME)"

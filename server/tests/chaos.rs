@@ -18,12 +18,35 @@ use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-const CUSTOMERS: usize = 12;
 const AGENTS: [&str; 2] = ["amy", "bob"];
 const PASSWORD: &str = "chaos-pass-1";
-/// Messages each customer writes, and each agent writes to each of its customers.
-const FROM_CUSTOMER: usize = 30;
-const FROM_AGENT: usize = 15;
+
+/// How big the run is. `make test` runs the defaults (about 10 s); `make soak` sets
+/// `CHAOS_*` for ten minutes of paced traffic.
+struct Shape {
+    customers: usize,
+    /// Messages each customer writes, and each agent writes to each of its customers.
+    from_customer: usize,
+    from_agent: usize,
+    /// A participant's pause after each acknowledged message.
+    pace: Duration,
+    /// How often the server's memory is printed.
+    rss_every: Duration,
+}
+
+fn shape() -> &'static Shape {
+    static SHAPE: std::sync::OnceLock<Shape> = std::sync::OnceLock::new();
+    SHAPE.get_or_init(|| {
+        let var = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        Shape {
+            customers: var("CHAOS_CUSTOMERS", 12) as usize,
+            from_customer: var("CHAOS_FROM_CUSTOMER", 30) as usize,
+            from_agent: var("CHAOS_FROM_AGENT", 15) as usize,
+            pace: Duration::from_millis(var("CHAOS_PACE_MS", 0)),
+            rss_every: Duration::from_secs(var("CHAOS_RSS_EVERY_S", 5)),
+        }
+    })
+}
 /// Chance that a participant drops its connection after a send.
 const DROP_CHANCE: f64 = 0.08;
 const ACK_WAIT: Duration = Duration::from_secs(3);
@@ -41,7 +64,7 @@ impl ServerProcess {
             .env("DATABASE_URL", db)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             // Room for everyone: every conversation gets an agent while the test runs.
-            .env("AGENT_CAPACITY", CUSTOMERS.to_string())
+            .env("AGENT_CAPACITY", shape().customers.to_string())
             // Loss and duplication are what is measured; the abuse limits have their own tests.
             .env("LIMITS", "off")
             .env("RUST_LOG", "warn")
@@ -117,7 +140,7 @@ struct Item {
 }
 
 fn agent_items(agent: &str, customer: &str) -> Vec<Item> {
-    (0..FROM_AGENT)
+    (0..shape().from_agent)
         .map(|k| Item {
             client_id: format!("{agent}-{customer}-{k}"),
             text: format!("{agent} to {customer}: {k}"),
@@ -372,7 +395,7 @@ impl Participant {
                 self.items.extend(agent_items(&self.name, c));
             }
         }
-        assigned.len() == CUSTOMERS
+        assigned.len() == shape().customers
     }
 }
 
@@ -431,6 +454,9 @@ async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
                 rec.drops += 1;
                 break;
             }
+            if !shape().pace.is_zero() {
+                tokio::time::sleep(shape().pace).await;
+            }
         }
         let _ = s.client.disconnect().await;
     }
@@ -462,10 +488,11 @@ async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kil
     let mut server = ServerProcess::spawn(free_port(), &db);
     server.ready().await;
 
-    let customers: Vec<String> = (0..CUSTOMERS).map(|i| format!("cust{i}")).collect();
+    let shape = shape();
+    let customers: Vec<String> = (0..shape.customers).map(|i| format!("cust{i}")).collect();
     let mut people = vec![];
     for (i, c) in customers.iter().enumerate() {
-        let items = (0..FROM_CUSTOMER)
+        let items = (0..shape.from_customer)
             .map(|k| Item { client_id: format!("{c}-{k}"), text: format!("{c} says {k}"), customer: None })
             .collect();
         people.push(Participant { name: c.clone(), role: "customer", items, seed: 0x9E37_79B9 + i as u64 });
@@ -473,8 +500,11 @@ async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kil
     for (j, a) in AGENTS.iter().enumerate() {
         people.push(Participant { name: a.to_string(), role: "agent", items: vec![], seed: 0xDEAD_BEEF + j as u64 });
     }
-    // Each customer's conversation goes to one agent, who writes FROM_AGENT messages in it.
-    let total = CUSTOMERS * (FROM_CUSTOMER + FROM_AGENT);
+    // Each customer's conversation goes to one agent, who writes `from_agent` messages in it.
+    let total = shape.customers * (shape.from_customer + shape.from_agent);
+    // Paced runs take as long as their slowest participant's messages, paced.
+    let slowest = (shape.from_customer.max(shape.customers * shape.from_agent / AGENTS.len())) as u32;
+    let expected = shape.pace * slowest;
     let ctx = Arc::new(Ctx {
         url: format!("http://127.0.0.1:{}", server.port),
         assigned: Mutex::new(HashMap::new()),
@@ -484,19 +514,41 @@ async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kil
     });
     let tasks: Vec<_> = people.into_iter().map(|p| tokio::spawn(run(ctx.clone(), p))).collect();
 
-    // Kill the server once a third of the messages are acknowledged.
+    // The server's memory over time (it is restarted once: a new process from then on).
     let started = std::time::Instant::now();
+    let pid = Arc::new(AtomicUsize::new(server.child.id() as usize));
+    let sampler = {
+        let (pid, ctx) = (pid.clone(), ctx.clone());
+        tokio::spawn(async move {
+            loop {
+                let status = std::fs::read_to_string(format!("/proc/{}/status", pid.load(Ordering::Relaxed))).unwrap_or_default();
+                let rss = status.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned());
+                println!(
+                    "chaos: t={:>4}s acknowledged {:>6} server RSS {} KiB",
+                    started.elapsed().as_secs(),
+                    ctx.acked.load(Ordering::Relaxed),
+                    rss.unwrap_or_else(|| "?".into())
+                );
+                tokio::time::sleep(shape.rss_every).await;
+            }
+        })
+    };
+
+    // Kill the server once a third of the messages are acknowledged.
     while ctx.acked.load(Ordering::Relaxed) < total / 3 {
-        assert!(started.elapsed() < Duration::from_secs(120), "stuck before the kill");
+        assert!(started.elapsed() < Duration::from_secs(120) + expected, "stuck before the kill");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let acked_at_kill = ctx.acked.load(Ordering::Relaxed);
     server.kill_and_restart().await;
+    pid.store(server.child.id() as usize, Ordering::Relaxed);
 
     let mut records = vec![];
     for t in tasks {
-        records.push(tokio::time::timeout(Duration::from_secs(240), t).await.expect("participants finish").expect("participant"));
+        let finish = Duration::from_secs(240) + expected;
+        records.push(tokio::time::timeout(finish, t).await.expect("participants finish").expect("participant"));
     }
+    sampler.abort();
 
     // Every acknowledged message, on both sides of its conversation: the customer, and the
     // agent who answers that customer.
