@@ -36,7 +36,7 @@ bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js se
 	$(TOOLCHAIN) && cargo bench -p server --bench hub
 
 soak: setup ## Ten minutes of paced chat with random drops and a server kill: zero loss or duplicates, RSS over time
-	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=27 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
+	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=13 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
 		cargo test --release -p server --test chaos -- --nocapture
 
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
