@@ -53,7 +53,12 @@ pub struct Shared {
     pub(super) limits: Limits,
     addresses: Mutex<Addresses>,
     trust_forwarded_for: bool,
+    /// Password hashes and checks running now (see [`Shared::hashing`]).
+    hashing: tokio::sync::Semaphore,
 }
+
+/// Password hashes and checks that may run at once.
+const HASHING_AT_ONCE: usize = 4;
 
 /// What is remembered per client address; forgotten once there is nothing to remember.
 #[derive(Default)]
@@ -98,6 +103,7 @@ impl Shared {
             limits: settings.limits.clone(),
             addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
             trust_forwarded_for: settings.trust_forwarded_for,
+            hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
         });
         // The tasks hold the state weakly: each ends when the state (and with it the
         // channel's sender) is dropped.
@@ -137,6 +143,17 @@ impl Shared {
             return None;
         }
         self.at_address(info.ip, |a, limits, now| a.message(limits, now)).and_then(Result::err)
+    }
+
+    /// Runs a password hash or check: on a blocking thread (it is deliberately slow), and
+    /// only a few at once (each takes argon2id's 19 MiB of memory: a flood of logins from
+    /// many addresses must not take the server's memory with it).
+    async fn hashing<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+        let _permit = self.hashing.acquire().await.map_err(|_| Problem::Internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing panicked");
+            Problem::Internal
+        })
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).
@@ -468,12 +485,7 @@ async fn check_agent(shared: &Shared, ip: Option<IpAddr>, name: UserName, passwo
     let record = shared.store.agent(&name).await.map_err(internal("looking up an agent"))?;
     let hash = record.as_ref().map(|r| r.password_hash.clone());
     // Hashing is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, hash.as_deref()))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "password check panicked");
-            Problem::Internal
-        })?;
+    let ok = shared.hashing(move || auth::verify_password(&password, hash.as_deref())).await?;
     let ok = ok && record.is_some();
     shared.at_address(ip, |a, limits, now| a.password_checked(limits, &key, ok, now));
     match record {
@@ -804,16 +816,10 @@ impl AdminWork for AddAgent {
         if password.chars().count() < auth::MIN_PASSWORD_CHARS {
             return Err(Problem::PasswordTooShort);
         }
-        let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "password hashing panicked");
-                Problem::Internal
-            })?
-            .map_err(|e| {
-                tracing::error!(error = %e, "password hashing failed");
-                Problem::Internal
-            })?;
+        let hash = shared.hashing(move || auth::hash_password(&password)).await?.map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            Problem::Internal
+        })?;
         match shared.store.add_agent(&name, &hash, admin).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Err(Problem::AgentExists(name.to_string())),
@@ -906,4 +912,37 @@ async fn on_canned_set(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSe
 async fn on_canned_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<CannedRef>) {
     let _served = turn.ticket.wait().await;
     as_admin(&shared, turn.conn, ack, protocol::CANNED_REMOVE, payload.ok(), RemoveCanned).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_a_few_password_hashes_run_at_once() {
+        let store = Arc::new(crate::store::SqliteStore::open("sqlite::memory:").await.unwrap());
+        let shared = Shared::new(store, &crate::Settings::default(), vec![]);
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs: Vec<_> = (0..16)
+            .map(|_| {
+                let (shared, running, most) = (shared.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    shared
+                        .hashing(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!((2..=HASHING_AT_ONCE).contains(&most), "{most} at once");
+    }
 }
