@@ -24,6 +24,10 @@ use tokio::net::TcpListener;
 
 pub use transport::router;
 
+/// The Engine.IO heartbeat by default (Socket.IO's own defaults): see [`Settings::ping_interval`].
+pub const PING_INTERVAL_MS: u64 = 25_000;
+pub const PING_TIMEOUT_MS: u64 = 20_000;
+
 /// How the desk runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -58,9 +62,8 @@ impl Default for Settings {
             limits: limits::Limits::default(),
             allowed_origins: vec![],
             trust_forwarded_for: false,
-            // Socket.IO's own defaults.
-            ping_interval: std::time::Duration::from_secs(25),
-            ping_timeout: std::time::Duration::from_secs(20),
+            ping_interval: std::time::Duration::from_millis(PING_INTERVAL_MS),
+            ping_timeout: std::time::Duration::from_millis(PING_TIMEOUT_MS),
         }
     }
 }

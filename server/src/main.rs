@@ -40,10 +40,10 @@ struct Cli {
     #[arg(long, env = "LIMITS", default_value = "on", value_parser = ["on", "off"])]
     limits: String,
     /// Milliseconds between Engine.IO heartbeats.
-    #[arg(long, env = "PING_INTERVAL_MS", default_value_t = 25_000)]
+    #[arg(long, env = "PING_INTERVAL_MS", default_value_t = chat_server::PING_INTERVAL_MS)]
     ping_interval_ms: u64,
     /// Milliseconds a client has to answer a heartbeat before it is disconnected.
-    #[arg(long, env = "PING_TIMEOUT_MS", default_value_t = 20_000)]
+    #[arg(long, env = "PING_TIMEOUT_MS", default_value_t = chat_server::PING_TIMEOUT_MS)]
     ping_timeout_ms: u64,
     /// Threads that run the server (default: one per core).
     #[arg(long, env = "WORKER_THREADS")]

@@ -333,12 +333,12 @@ async fn on_connect(s: SocketRef) {
 async fn on_unknown(turn: Turn, State(shared): State<Arc<Shared>>, Event(event): Event) {
     let _served = turn.ticket.wait().await;
     let shown: String = event.chars().take(protocol::NAME_MAX_CHARS).collect();
-    let _ = shared.deliver(Hub::refuse(turn.conn, Problem::UnknownEvent(shown)));
+    let _ = shared.deliver(Hub::refuse(turn.info.conn, Problem::UnknownEvent(shown)));
 }
 
 async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<LoginPayload>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     let ip = turn.info.ip;
     if let Some(Err(wait_s)) = shared.at_address(ip, |a, limits, now| a.login(limits, now)) {
         let outcome = shared.deliver(Hub::refuse_login(conn, Problem::SlowDown(wait_s)));
@@ -353,17 +353,18 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
             let since = intent.since.clone();
             match establish(&shared, conn, ip, intent).await {
                 Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
-                Ok((Entry::New { name, token }, hash)) => {
-                    let token_hash = hash.clone();
-                    let outcome = shared.through(&shared.registrar, |reply| Registration { conn, name, token, token_hash, reply }).await;
-                    if outcome == Ok(Outcome::LoggedIn) {
-                        s.extensions.insert(SessionHash(hash));
-                    }
-                    outcome
-                }
-                Ok((Entry::Known(login), hash)) => {
-                    let (agent, admin) = (matches!(login.who, Identity::Agent(_)), login.admin);
-                    let outcome = shared.through(&shared.pipeline, |reply| Job::Join { login, since, reply }).await;
+                Ok((entry, hash)) => {
+                    let (agent, admin) = match &entry {
+                        Entry::Known(login) => (matches!(login.who, Identity::Agent(_)), login.admin),
+                        Entry::New { .. } => (false, false),
+                    };
+                    let outcome = match entry {
+                        Entry::New { name, token } => {
+                            let token_hash = hash.clone();
+                            shared.through(&shared.registrar, |reply| Registration { conn, name, token, token_hash, reply }).await
+                        }
+                        Entry::Known(login) => shared.through(&shared.pipeline, |reply| Job::Join { login, since, reply }).await,
+                    };
                     if outcome == Ok(Outcome::LoggedIn) {
                         s.extensions.insert(SessionHash(hash));
                         if agent {
@@ -484,7 +485,6 @@ async fn check_agent(shared: &Shared, ip: Option<IpAddr>, name: UserName, passwo
     }
     let record = shared.store.agent(&name).await.map_err(internal("looking up an agent"))?;
     let hash = record.as_ref().map(|r| r.password_hash.clone());
-    // Hashing is deliberately slow: keep it off the async workers.
     let ok = shared.hashing(move || auth::verify_password(&password, hash.as_deref())).await?;
     let ok = ok && record.is_some();
     shared.at_address(ip, |a, limits, now| a.password_checked(limits, &key, ok, now));
@@ -501,7 +501,7 @@ async fn on_private_message(
     TryData(payload): TryData<PrivateMessage>,
 ) {
     let served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     let limited = payload.is_ok().then(|| shared.message_limited(conn, &turn.info)).flatten();
     let planned = match (payload, limited) {
         (Ok(_), Some(wait_s)) => Err(Problem::SlowDown(wait_s)),
@@ -545,7 +545,7 @@ async fn on_private_message(
 
 async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<HistoryRequest>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     let page = async {
         let request = payload.map_err(|_| Problem::Malformed(protocol::HISTORY))?;
         shared.recall(conn, request.conversation).await;
@@ -583,7 +583,7 @@ async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) 
 
 async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     shared.at_address(turn.info.ip, |a, _, _| a.disconnect());
     let agent = {
         let mut live = shared.live();
@@ -644,7 +644,7 @@ async fn by_ref(
     command: fn(ConnId, ConversationId) -> Command,
 ) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     match payload {
         Some(ConversationRef { conversation }) => {
             change(shared, conn, conversation, || command(conn, conversation)).await;
@@ -657,7 +657,7 @@ async fn by_ref(
 
 async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<Transfer>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     let Ok(Transfer { conversation, to, note }) = payload else {
         let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TRANSFER)));
         return;
@@ -685,7 +685,7 @@ async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payl
 
 async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<TypingRequest>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     match payload {
         Ok(TypingRequest { conversation }) => {
             let _ = shared.live().run(Command::Typing { conn, conversation, now_ms: now_ms() });
@@ -699,7 +699,7 @@ async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payloa
 /// An internal note: checked by the hub, stored, then sent to every agent online.
 async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<NoteRequest>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     let stored = async {
         let NoteRequest { conversation, text } = payload.map_err(|_| Problem::Malformed(protocol::NOTE))?;
         let text = MessageText::parse(&text)?;
@@ -728,7 +728,7 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
 
 async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<ReadUpTo>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     match payload {
         Ok(ReadUpTo { conversation, seq }) => {
             change(&shared, conn, conversation, || Command::Read { conn, conversation, seq }).await;
@@ -741,7 +741,7 @@ async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload)
 
 async fn on_away(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<AwayRequest>) {
     let _served = turn.ticket.wait().await;
-    let conn = turn.conn;
+    let conn = turn.info.conn;
     let (_, changed) = match payload {
         Ok(AwayRequest { away }) => shared.live().run(Command::Away { conn, away }),
         Err(_) => (shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::AWAY))), vec![]),
@@ -896,22 +896,22 @@ impl AdminWork for RemoveCanned {
 
 async fn on_agent_add(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<NewAgent>) {
     let _served = turn.ticket.wait().await;
-    as_admin(&shared, turn.conn, ack, protocol::AGENT_ADD, payload.ok(), AddAgent).await;
+    as_admin(&shared, turn.info.conn, ack, protocol::AGENT_ADD, payload.ok(), AddAgent).await;
 }
 
 async fn on_agent_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<AgentRef>) {
     let _served = turn.ticket.wait().await;
-    as_admin(&shared, turn.conn, ack, protocol::AGENT_REMOVE, payload.ok(), RemoveAgent).await;
+    as_admin(&shared, turn.info.conn, ack, protocol::AGENT_REMOVE, payload.ok(), RemoveAgent).await;
 }
 
 async fn on_canned_set(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<CannedReply>) {
     let _served = turn.ticket.wait().await;
-    as_admin(&shared, turn.conn, ack, protocol::CANNED_SET, payload.ok(), SetCanned).await;
+    as_admin(&shared, turn.info.conn, ack, protocol::CANNED_SET, payload.ok(), SetCanned).await;
 }
 
 async fn on_canned_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, TryData(payload): TryData<CannedRef>) {
     let _served = turn.ticket.wait().await;
-    as_admin(&shared, turn.conn, ack, protocol::CANNED_REMOVE, payload.ok(), RemoveCanned).await;
+    as_admin(&shared, turn.info.conn, ack, protocol::CANNED_REMOVE, payload.ok(), RemoveCanned).await;
 }
 
 #[cfg(test)]

@@ -103,18 +103,18 @@ impl ConnInfo {
     /// Takes a token from one of the connection's buckets; `Err` gives the seconds to wait.
     pub fn take(&self, pick: impl FnOnce(&mut Budget) -> &mut Bucket, rate: Rate) -> Result<(), u64> {
         let mut budget = self.budget.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        pick(&mut budget).take(rate, now_ms())
+        pick(&mut budget).take(rate, super::socket::now_ms())
     }
-}
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    /// A place in the connection's line.
+    fn turn(self) -> Turn {
+        Turn { ticket: self.turnstile.ticket(), info: self }
+    }
 }
 
 /// Extractor: the connection's id and its ticket, taken in arrival order.
 #[derive(Debug)]
 pub struct Turn {
-    pub conn: ConnId,
     pub ticket: Ticket,
     pub info: ConnInfo,
 }
@@ -131,9 +131,8 @@ pub enum Refused {
     TooFast,
 }
 
-fn take_turn<A: Adapter>(s: &Arc<Socket<A>>) -> Result<Turn, Refused> {
-    let info = s.extensions.get::<ConnInfo>().ok_or(Refused::Unregistered)?;
-    Ok(Turn { conn: info.conn, ticket: info.turnstile.ticket(), info })
+fn conn_info<A: Adapter>(s: &Arc<Socket<A>>) -> Result<ConnInfo, Refused> {
+    s.extensions.get::<ConnInfo>().ok_or(Refused::Unregistered)
 }
 
 impl<A: Adapter> FromMessageParts<A> for Turn {
@@ -142,7 +141,7 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
     /// connection's rate is answered here (an `error`, and a failed ack if one is
     /// awaited) and its handler never runs.
     fn from_message_parts(s: &Arc<Socket<A>>, v: &mut Value, ack_id: &Option<i64>) -> Result<Self, Refused> {
-        let info = s.extensions.get::<ConnInfo>().ok_or(Refused::Unregistered)?;
+        let info = conn_info(s)?;
         // Checked before a ticket is taken: a ticket never served would hold up every
         // later event of the connection.
         if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
@@ -155,14 +154,14 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
             }
             return Err(Refused::TooFast);
         }
-        Ok(Turn { conn: info.conn, ticket: info.turnstile.ticket(), info })
+        Ok(info.turn())
     }
 }
 
 impl<A: Adapter> FromDisconnectParts<A> for Turn {
     type Error = Refused;
     fn from_disconnect_parts(s: &Arc<Socket<A>>, _: DisconnectReason) -> Result<Self, Refused> {
-        take_turn(s)
+        conn_info(s).map(ConnInfo::turn)
     }
 }
 
