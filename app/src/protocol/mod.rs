@@ -78,6 +78,14 @@ pub const AGENT_REMOVE: &str = "agent_remove";
 pub const CANNED_SET: &str = "canned_set";
 /// admin → server: remove a canned reply ([`CannedRef`]).
 pub const CANNED_REMOVE: &str = "canned_remove";
+/// HTTP: `POST` an [`AgentCredentials`] to log an agent in (the answer is an
+/// [`AgentSession`] and the session cookie), `DELETE` to log out. Browsers log agents in
+/// here, so that the session token lives in an `HttpOnly` cookie that scripts cannot read;
+/// a Socket.IO `login` with `role: "agent"` and no password then uses the cookie the
+/// handshake carried.
+pub const SESSION_PATH: &str = "/session";
+/// The agent session cookie (`HttpOnly; SameSite=Strict`).
+pub const SESSION_COOKIE: &str = "chat_agent";
 /// Shortest accepted agent password, in characters.
 pub const PASSWORD_MIN_CHARS: usize = 8;
 
@@ -415,6 +423,21 @@ pub struct NewAgent {
     pub password: String,
     #[serde(default)]
     pub admin: bool,
+}
+
+/// The body of `POST /session`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCredentials {
+    pub name: String,
+    pub password: String,
+}
+
+/// The answer to `POST /session`: who is logged in, or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AgentSession {
+    LoggedIn { name: UserName, admin: bool },
+    Refused { error: String },
 }
 
 /// Names an agent account (`agent_remove`).

@@ -34,11 +34,13 @@ impl Origins {
     }
 }
 
-/// Refuses a Socket.IO request that a browser sent from another site's page (cross-site
-/// WebSocket hijacking: the browser would attach this site's cookies). Requests without
-/// an `Origin` come from programs, not from pages, and pass.
+/// Refuses a Socket.IO request, or an agent login or logout, that a browser sent from
+/// another site's page (cross-site WebSocket hijacking: the browser would attach this
+/// site's cookies; login forgery). Requests without an `Origin` come from programs, not
+/// from pages, and pass.
 pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with(SOCKET_PATH) {
+    let path = req.uri().path();
+    if path.starts_with(SOCKET_PATH) || path == app::protocol::SESSION_PATH {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
             let allowed = origin.to_str().is_ok_and(|o| origins.allows(o, host));

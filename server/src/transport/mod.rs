@@ -4,6 +4,7 @@
 //! that need I/O: agent passwords, reserved names), and sending what the hub returns.
 //! Must not: decide chat rules (the hub does) or talk SQL (the store does).
 
+mod cookie;
 mod http;
 mod pipeline;
 mod registrar;
@@ -34,7 +35,8 @@ const WS_READ_BUFFER: usize = 1024;
 /// [`app::protocol::MESSAGE_MAX_CHARS`] characters, escaped, fits several times over.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
-/// The whole HTTP surface: pages, assets, `/healthz` and Socket.IO at `/socket.io/`.
+/// The whole HTTP surface: pages, assets, `/healthz`, agent sessions at `/session` and
+/// Socket.IO at `/socket.io/`.
 /// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
 /// `queue` is what waits for an agent when the server starts.
 
@@ -46,6 +48,7 @@ pub fn router(
 ) -> (Router, SocketIo) {
     let origins = http::Origins::new(&settings.allowed_origins);
     let shared = Shared::new(store, &settings, queue);
+    let sessions = cookie::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
     let (layer, io) = SocketIo::builder()
@@ -73,6 +76,7 @@ pub fn router(
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
+        .merge(sessions)
         .layer(layer)
         .layer(axum::middleware::map_request(http::unshare_head))
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))

@@ -52,7 +52,7 @@ pub struct Shared {
     agent_grace: std::time::Duration,
     pub(super) limits: Limits,
     addresses: Mutex<Addresses>,
-    trust_forwarded_for: bool,
+    pub(super) trust_forwarded_for: bool,
     /// Password hashes and checks running now (see [`Shared::hashing`]).
     hashing: tokio::sync::Semaphore,
 }
@@ -274,26 +274,27 @@ pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(attach));
 }
 
-/// The client's address: the TCP peer's, or behind a trusted proxy the last hop of
-/// `X-Forwarded-For`.
-fn client_ip(s: &SocketRef, trust_forwarded_for: bool) -> Option<IpAddr> {
-    let parts = s.req_parts();
-    let forwarded = || {
-        let header = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
-        header.rsplit(',').next()?.trim().parse().ok()
-    };
-    if trust_forwarded_for {
-        if let Some(ip) = forwarded() {
-            return Some(ip);
+impl Shared {
+    /// The client's address: the TCP peer's, or behind a trusted proxy the last hop of
+    /// `X-Forwarded-For`.
+    pub(super) fn client_ip(&self, headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> Option<IpAddr> {
+        let forwarded = || {
+            let header = headers.get("x-forwarded-for")?.to_str().ok()?;
+            header.rsplit(',').next()?.trim().parse().ok()
+        };
+        if self.trust_forwarded_for {
+            if let Some(ip) = forwarded() {
+                return Some(ip);
+            }
         }
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
     }
-    parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
 /// Connect middleware: registers the connection with the hub and every event handler,
 /// before the client is told it joined; refuses an address with too many connections.
 async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), Problem> {
-    let ip = client_ip(&s, shared.trust_forwarded_for);
+    let ip = shared.client_ip(&s.req_parts().headers, &s.req_parts().extensions);
     if shared.at_address(ip, |a, limits, _| a.connect(limits)) == Some(Err(())) {
         tracing::warn!(?ip, "refused a connection: too many from one address");
         return Err(Problem::TooManyConnections);
@@ -351,7 +352,8 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
         Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
         Ok(intent) => {
             let since = intent.since.clone();
-            match establish(&shared, conn, ip, intent).await {
+            let cookie = super::cookie::token_in(&s.req_parts().headers);
+            match establish(&shared, conn, ip, intent, cookie).await {
                 Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
                 Ok((entry, hash)) => {
                     let (agent, admin) = match &entry {
@@ -394,10 +396,26 @@ enum Entry {
 }
 
 /// Works out who is logging in: the owner of a valid resume token, an agent with the
-/// right password, or a new customer. Returns who it is and their session's token hash.
-async fn establish(shared: &Shared, conn: ConnId, ip: Option<IpAddr>, intent: LoginIntent) -> Result<(Entry, String), Problem> {
+/// right password or (given neither) the session cookie the handshake carried, or a new
+/// customer. Returns who it is and their session's token hash.
+async fn establish(
+    shared: &Shared,
+    conn: ConnId,
+    ip: Option<IpAddr>,
+    intent: LoginIntent,
+    cookie: Option<String>,
+) -> Result<(Entry, String), Problem> {
     let LoginIntent { name, role, password, resume, .. } = intent;
     let now = now_ms();
+    let password_given = password.as_deref().is_some_and(|p| !p.is_empty());
+    if let (Role::Agent, None, false, Some(token)) = (role, &resume, password_given, cookie) {
+        let Some((mut login, hash)) = resumed(shared, conn, &token, role, now).await? else {
+            return Err(Problem::SessionExpired);
+        };
+        // The token stays in its cookie, out of reach of the page's scripts.
+        login.resume = None;
+        return Ok((Entry::Known(login), hash));
+    }
     if let Some(token) = resume {
         if let Some((login, hash)) = resumed(shared, conn, &token, role, now).await? {
             return Ok((Entry::Known(login), hash));
@@ -406,7 +424,7 @@ async fn establish(shared: &Shared, conn: ConnId, ip: Option<IpAddr>, intent: Lo
         // gave a password logs in with it; anyone else must log in again.
         let fresh_possible = match role {
             Role::Customer => name.is_some(),
-            Role::Agent => name.is_some() && password.as_deref().is_some_and(|p| !p.is_empty()),
+            Role::Agent => name.is_some() && password_given,
         };
         if !fresh_possible {
             return Err(Problem::SessionExpired);
@@ -474,7 +492,7 @@ fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem
 /// An agent logs in with the password of their account; the account's spelling of the
 /// name is the one shown. After a few wrong passwords for a name from one address, each
 /// further try waits longer.
-async fn check_agent(shared: &Shared, ip: Option<IpAddr>, name: UserName, password: Option<String>) -> Result<AgentRecord, Problem> {
+pub(super) async fn check_agent(shared: &Shared, ip: Option<IpAddr>, name: UserName, password: Option<String>) -> Result<AgentRecord, Problem> {
     let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(Problem::AgentPasswordMissing);
     };

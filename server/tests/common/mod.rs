@@ -155,6 +155,11 @@ impl TestClient {
 
     /// [`TestClient::connect`] to a server at `url` (one this test did not start in-process).
     pub async fn connect_to(url: &str, transport: Transport, login: Option<Value>) -> Self {
+        Self::connect_with_headers(url, transport, login, &[]).await
+    }
+
+    /// [`TestClient::connect_to`] with extra handshake headers (`Cookie`, `Origin`).
+    pub async fn connect_with_headers(url: &str, transport: Transport, login: Option<Value>, headers: &[(&str, &str)]) -> Self {
         let (tx, events) = mpsc::unbounded_channel::<Received>();
         let on_any = {
             let tx = tx.clone();
@@ -183,7 +188,11 @@ impl TestClient {
                 .boxed()
             }
         };
-        let client = ClientBuilder::new(url.to_owned())
+        let mut builder = ClientBuilder::new(url.to_owned());
+        for (name, value) in headers {
+            builder = builder.opening_header(*name, *value);
+        }
+        let client = builder
             .transport_type(transport.to_client())
             .reconnect(false)
             .on_any(on_any)
