@@ -1,7 +1,7 @@
 // An agent and two customers, each in their own browser context.
 import { test, expect } from '@playwright/test';
 import {
-  AGENT, find, open, loginAgent, loginCustomer, openConversation, send, waitForHydration,
+  AGENT, find, open, loginAgent, loginCustomer, openConversation, send, waitForHydration, expectRefusedRequest,
   expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems,
 } from './helpers';
 
@@ -60,6 +60,7 @@ test('a taken name is refused in the page', async ({ browser }) => {
   // A wrong agent password is refused too.
   await loginAgent(second.page, AGENT.name, 'not-the-password');
   await expect(find.loginError(second.page)).toContainText('password');
+  expectRefusedRequest(second, 401);
   expectNoProblems(first, second);
   await first.context.close();
   await second.context.close();

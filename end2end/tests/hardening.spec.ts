@@ -3,7 +3,9 @@
 // security policy must not get in the way of the app itself (any violation is a console
 // error, which expectNoProblems reports).
 import { test, expect } from '@playwright/test';
-import { AGENT, find, open, loginAgent, loginCustomer, openConversation, send, expectLastMessage, expectNoProblems } from './helpers';
+import {
+  AGENT, find, open, loginAgent, loginCustomer, openConversation, send, reload, expectLoggedIn, expectLastMessage, expectNoProblems,
+} from './helpers';
 
 const PAYLOADS = [
   '<script>window.__pwned = 1</script>',
@@ -63,4 +65,32 @@ test('an injected inline script would not run: the policy allows only the nonce'
   });
   expect(ran).toBe(false);
   await visitor.context.close();
+});
+
+test("an agent's session lives in a cookie that scripts cannot read, and ends at logout", async ({ browser }) => {
+  const agent = await open(browser);
+  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await expectLoggedIn(agent.page, AGENT.name);
+  const session = async () => (await agent.context.cookies()).find((c) => c.name === 'chat_agent');
+  const cookie = await session();
+  expect(cookie?.httpOnly).toBe(true);
+  expect(cookie?.sameSite).toBe('Strict');
+  // Nothing a script in the page can reach holds the token.
+  const reachable = await agent.page.evaluate(() =>
+    [document.cookie, JSON.stringify(sessionStorage), JSON.stringify(localStorage)].join(' '));
+  expect(reachable).not.toContain(cookie!.value);
+  expect(reachable).not.toContain('chat_agent');
+
+  // A reload needs no password.
+  await reload(agent.page);
+  await expectLoggedIn(agent.page, AGENT.name);
+
+  // Logout: the browser forgets the cookie, and a reload asks for the login again.
+  await agent.page.getByTestId('logout').click();
+  await expect(agent.page.getByTestId('login-form')).toBeVisible();
+  await expect.poll(session).toBeUndefined();
+  await reload(agent.page);
+  await expect(agent.page.getByTestId('login-form')).toBeVisible();
+  expectNoProblems(agent);
+  await agent.context.close();
 });

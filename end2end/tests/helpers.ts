@@ -103,6 +103,15 @@ export async function expectLastMessage(page: Page, text: string, mine: boolean)
   await expect(last).toHaveAttribute('data-status', 'sent');
 }
 
+/** Takes out of a person's console record the one line the browser itself logs for an
+ * expected refusal (a 401 answer to a wrong password), checking that it is there. */
+export function expectRefusedRequest(person: Person, status: number) {
+  const line = `the server responded with a status of ${status}`;
+  const found = person.problems.filter((p) => p.includes(line));
+  expect(found, `one refused request (${status}) in ${JSON.stringify(person.problems)}`).toHaveLength(1);
+  person.problems = person.problems.filter((p) => !p.includes(line));
+}
+
 export function expectNoProblems(...people: Person[]) {
   for (const person of people) expect(person.problems).toEqual([]);
 }

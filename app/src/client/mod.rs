@@ -20,7 +20,7 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::protocol::{ClientMsgId, LoginRequest, Role};
+use crate::protocol::{AgentCredentials, AgentSession, ClientMsgId, LoginRequest, Role, SESSION_PATH};
 use crate::state::{ChatState, Command, ConnStatus};
 
 /// How a session ended.
@@ -29,6 +29,9 @@ pub(crate) enum End {
     Lost,
     /// The person logged out: reconnect at once, logged out.
     LoggedOut,
+    /// An agent asked to log in: that happens over HTTP (see [`agent_login`]), then a new
+    /// connection carries the session cookie.
+    AgentLogin(LoginRequest),
 }
 
 /// Starts the connection and returns the sender the views use for commands.
@@ -67,12 +70,15 @@ impl Credentials {
 }
 
 /// What survives a reload: for customers in `localStorage` (a visit days later is the
-/// same person), for agents in `sessionStorage` (this tab only). Never a password.
+/// same person) with their resume token; for agents in `sessionStorage` (this tab only)
+/// just that this tab is an agent's, whose session token is in an `HttpOnly` cookie that
+/// no script can read. Never a password.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Saved {
     name: String,
     role: Role,
-    resume: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<String>,
 }
 
 const SAVED_SESSION: &str = "chat.session";
@@ -87,7 +93,10 @@ fn storage(role: Role) -> Option<web_sys::Storage> {
 }
 
 pub(crate) fn save_session(credentials: &Credentials) {
-    let Some(resume) = credentials.resume.clone() else { return };
+    let resume = credentials.resume.clone();
+    if resume.is_none() && credentials.role == Role::Customer {
+        return;
+    }
     let saved = Saved { name: credentials.name.clone(), role: credentials.role, resume };
     if let (Some(storage), Ok(json)) = (storage(saved.role), serde_json::to_string(&saved)) {
         if let Err(e) = storage.set_item(SAVED_SESSION, &json) {
@@ -112,7 +121,7 @@ fn saved_session() -> Option<Credentials> {
     [Role::Agent, Role::Customer].into_iter().find_map(|role| {
         let json = storage(role)?.get_item(SAVED_SESSION).ok()??;
         let saved: Saved = serde_json::from_str(&json).ok()?;
-        Some(Credentials { name: saved.name, role: saved.role, password: None, resume: Some(saved.resume) })
+        Some(Credentials { name: saved.name, role: saved.role, password: None, resume: saved.resume })
     })
 }
 
@@ -121,6 +130,54 @@ pub(crate) fn new_client_id() -> ClientMsgId {
     let now = js_sys::Date::now() as u64;
     let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
     ClientMsgId::parse(&format!("w{now:x}-{random:x}")).expect("hex digits and '-' are valid in a client id")
+}
+
+/// Logs an agent in over HTTP: the server checks the password and sets the session
+/// cookie, which the next connection's handshake carries. Returns why not, in words.
+async fn agent_login(request: &LoginRequest) -> Result<(), String> {
+    let credentials = AgentCredentials { name: request.name.clone(), password: request.password.clone().unwrap_or_default() };
+    let sent = gloo_net::http::Request::post(SESSION_PATH)
+        .json(&credentials)
+        .map_err(|e| e.to_string())?
+        .send()
+        .await;
+    let response = sent.map_err(|e| {
+        leptos::logging::warn!("agent login request failed: {e}");
+        crate::text::EN.cannot_reach_server.to_owned()
+    })?;
+    match response.json::<AgentSession>().await {
+        Ok(AgentSession::LoggedIn { .. }) if response.ok() => Ok(()),
+        Ok(AgentSession::Refused { error }) => Err(error),
+        other => {
+            leptos::logging::warn!("unexpected answer to the agent login ({}): {other:?}", response.status());
+            Err(crate::text::Problem::Internal.to_string())
+        }
+    }
+}
+
+/// Ends an agent's cookie session on the server, which also clears the cookie; the
+/// socket's `logout` revokes it too, but this works without a connection.
+pub(crate) fn end_agent_session() {
+    spawn_local(async {
+        if let Err(e) = gloo_net::http::Request::delete(SESSION_PATH).send().await {
+            leptos::logging::warn!("could not end the agent session: {e}");
+        }
+    });
+}
+
+/// Runs an agent login; on success the next connection logs in by the cookie.
+async fn log_agent_in(state: ChatState, request: LoginRequest, credentials: &mut Option<Credentials>) {
+    state.logging_in.set(true);
+    state.login_error.set(None);
+    match agent_login(&request).await {
+        Ok(()) => {
+            *credentials = Some(Credentials { name: request.name, role: Role::Agent, password: None, resume: None });
+        }
+        Err(reason) => {
+            state.logging_in.set(false);
+            state.login_error.set(Some(reason));
+        }
+    }
 }
 
 fn socket_url() -> String {
@@ -150,6 +207,7 @@ async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>) {
         let end = session::run(&socket_url(), state, &mut commands, &mut credentials, &mut failures).await;
         match end {
             End::LoggedOut => continue,
+            End::AgentLogin(request) => log_agent_in(state, request, &mut credentials).await,
             End::Lost => {
                 let wait = backoff_ms(failures);
                 failures = failures.saturating_add(1);
@@ -163,8 +221,14 @@ async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>) {
                     let tick = gloo_timers::future::TimeoutFuture::new(left.min(1000.0) as u32);
                     // A command given meanwhile (a login, say) is taken now and acted on
                     // once connected.
-                    if let Either::Right((Some(command), _)) = future::select(tick, commands.next()).await {
-                        session::while_offline(state, command, &mut credentials);
+                    match future::select(tick, commands.next()).await {
+                        Either::Right((Some(Command::Login(request)), _)) if request.role == Role::Agent => {
+                            // The server answers over HTTP if it is back: try now.
+                            log_agent_in(state, request, &mut credentials).await;
+                            break;
+                        }
+                        Either::Right((Some(command), _)) => session::while_offline(state, command, &mut credentials),
+                        _ => {}
                     }
                 }
             }

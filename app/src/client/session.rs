@@ -7,7 +7,7 @@ use futures::{stream, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::*;
 
-use super::{forget_session, new_client_id, save_session, Credentials, End};
+use super::{end_agent_session, forget_session, new_client_id, save_session, Credentials, End};
 use crate::inbox::{Delivery, Outgoing};
 use crate::protocol::wire::{EnginePacket, SocketPacket};
 use crate::protocol::{
@@ -81,8 +81,11 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
             state.error.set(Some(crate::text::EN.offline_action.to_owned()));
         }
         Command::Logout => {
-            // The token cannot be revoked without a connection; it is forgotten here and
-            // expires on the server.
+            // A customer's token cannot be revoked without a connection; it is forgotten
+            // here and expires on the server. An agent's cookie session ends over HTTP.
+            if credentials.as_ref().is_some_and(|c| c.role == Role::Agent) {
+                end_agent_session();
+            }
             forget_session();
             *credentials = None;
             state.reset();
@@ -285,6 +288,10 @@ pub(crate) async fn run(
                     }
                 }
             }
+            Input::Command(Command::Login(request)) if request.role == Role::Agent => {
+                let _ = write.close().await;
+                return End::AgentLogin(request);
+            }
             Input::Command(command) if !logged_in && !matches!(command, Command::Login(_)) => {
                 while_offline(state, command, credentials)
             }
@@ -349,6 +356,9 @@ pub(crate) async fn run(
             }
             Input::Command(Command::Logout) => {
                 send!(encode(&ClientEvent::Logout, None));
+                if credentials.as_ref().is_some_and(|c| c.role == Role::Agent) {
+                    end_agent_session();
+                }
                 forget_session();
                 *credentials = None;
                 state.reset();
