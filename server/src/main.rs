@@ -20,6 +20,10 @@ struct Cli {
     /// Where everything persistent is kept.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db", global = true)]
     database_url: String,
+    /// Stop storing (senders are told their messages could not be saved) once the SQLite
+    /// database reaches this many MiB, leaving room on a shared disk. Unset: no cap.
+    #[arg(long, env = "DATABASE_MAX_MB", global = true)]
+    database_max_mb: Option<u64>,
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
@@ -107,7 +111,7 @@ fn main() -> Result<()> {
     let runtime = runtime.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
         let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&cli.database_url)
+            SqliteStore::open_capped(&cli.database_url, cli.database_max_mb.map(|mb| mb.saturating_mul(1 << 20)))
                 .await
                 .with_context(|| format!("opening the database {}", cli.database_url))?,
         );

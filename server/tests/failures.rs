@@ -110,3 +110,88 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
     drop(ws);
     server.stop().await;
 }
+
+/// The disk fills up (here: the database reaches its size cap, which SQLite reports as a
+/// full disk). Every message acknowledged before is stored and delivered; each one after
+/// is refused with a clear error and delivered to nobody; once there is room again (a
+/// restart without the cap), the refused message sent again is stored once.
+#[tokio::test]
+async fn a_full_disk_refuses_messages_clearly_and_loses_none_accepted() {
+    let settings = chat_server::Settings { limits: chat_server::limits::Limits::unlimited(), ..Default::default() };
+    let server = TestServer::start_capped(settings, 512 * 1024).await;
+    server.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1"})).await;
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    let (resume, conversation) = (ok["resume"].clone(), ok["conversation"].as_u64().expect("a conversation"));
+    let big = "x".repeat(3000);
+    let mut accepted = vec![];
+    let refused = loop {
+        assert!(accepted.len() < 1000, "the database never filled up");
+        let id = format!("cat-{}", accepted.len());
+        let ack = cat.emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id})).await;
+        if ack["ok"] == json!(true) {
+            accepted.push(ack["seq"].as_u64().expect("a sequence number"));
+            continue;
+        }
+        assert!(ack["error"].as_str().unwrap().contains("could not be saved"), "{ack}");
+        break (id, ack);
+    };
+    println!("the database filled up after {} messages; then: {}", accepted.len(), refused.1);
+    // Sent again while the disk is still full, it is refused again.
+    let (id, _) = &refused;
+    let again = cat.emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id})).await;
+    assert_eq!(again["ok"], json!(false), "{again}");
+
+    // The agent got exactly the accepted ones, in order, and nothing refused.
+    let mut delivered = vec![];
+    while delivered.len() < accepted.len() {
+        let m = amy.expect("message").await;
+        delivered.push(m["seq"].as_u64().unwrap());
+    }
+    assert_eq!(delivered, accepted);
+    amy.expect_none("message", 300).await;
+    let stored = server.store.messages_after(app::protocol::ConversationId(conversation), 0, 2000).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), accepted, "stored: the accepted ones only");
+    drop(cat);
+
+    // Room again: the refused message, sent once more, is stored after the others.
+    let server = server.restart().await;
+    let mut cat = TestClient::login(&server, WS, json!({"resume": resume})).await;
+    let (id, _) = refused;
+    let ack = cat.emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    assert_eq!(ack["seq"].as_u64(), Some(accepted.len() as u64 + 1));
+    let _ = cat.expect("history").await;
+    server.stop().await;
+}
+
+/// The database file is deleted under the running server (a slip at the shell, a deploy
+/// script wiping the data directory). SQLite would go on writing to the unlinked file and
+/// lose it all at the next start; instead every write after it is refused: the sender is
+/// told, nobody receives the message, and a new customer cannot start a conversation that
+/// would vanish.
+#[tokio::test]
+async fn a_deleted_database_refuses_writes_instead_of_losing_them() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1"})).await;
+    let cat = TestClient::login(&server, WS, json!("cat")).await;
+    let ack = cat.emit_acked("private_message", json!({"message": "before", "client_id": "cat-1"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    assert_eq!(amy.expect("message").await["message"], json!("before"));
+
+    let path = server.database_path();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        std::fs::remove_file(&file).unwrap_or_else(|e| panic!("removing {file:?}: {e}"));
+    }
+    let ack = cat.emit_acked("private_message", json!({"message": "after", "client_id": "cat-2"})).await;
+    assert_eq!(ack["ok"], json!(false), "{ack}");
+    assert!(ack["error"].as_str().unwrap().contains("could not be saved"), "{ack}");
+    amy.expect_none("message", 300).await;
+    let mut dan = TestClient::connect(&server, WS, Some(json!("dan"))).await;
+    assert_eq!(dan.expect("login_error").await, "Something went wrong on the server. Please try again.");
+    tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("stops");
+}

@@ -20,18 +20,70 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file as it was opened (none in memory).
+    file: Option<FileIdentity>,
+}
+
+/// SQLite's page size for new databases; the size cap is counted in pages of it.
+const PAGE_BYTES: u64 = 4096;
+
+/// Which file a path named when the database was opened.
+///
+/// A database file deleted or replaced under a running server is a trap: the open
+/// connections keep writing to the old, unlinked file, every write succeeds, and all of
+/// it vanishes at the next start. Each write is therefore confirmed against the path
+/// after it commits; a write to a file that is no longer there counts as not saved.
+#[derive(Debug, Clone)]
+struct FileIdentity {
+    path: std::path::PathBuf,
+    #[cfg(unix)]
+    id: (u64, u64),
+}
+
+impl FileIdentity {
+    fn of(path: &std::path::Path) -> Result<Self, StoreError> {
+        let meta = std::fs::metadata(path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+        #[cfg(not(unix))]
+        let _ = meta;
+        Ok(Self {
+            path: path.to_owned(),
+            #[cfg(unix)]
+            id: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino())
+            },
+        })
+    }
+
+    fn still_there(&self) -> Result<(), StoreError> {
+        match Self::of(&self.path) {
+            #[cfg(unix)]
+            Ok(now) if now.id != self.id => Err(backend(format!("the database file {} was replaced", self.path.display()))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(backend(format!("the database file is gone: {e}"))),
+        }
+    }
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or
     /// `sqlite::memory:`) and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
+        Self::open_capped(url, None).await
+    }
+
+    /// [`SqliteStore::open`], refusing writes that would grow the database past
+    /// `max_bytes` (as a full disk would: SQLite's "database or disk is full").
+    pub async fn open_capped(url: &str, max_bytes: Option<u64>) -> Result<Self, StoreError> {
+        let mut options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true);
+        if let Some(max) = max_bytes {
+            options = options.pragma("max_page_count", (max / PAGE_BYTES).max(1).to_string());
+        }
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| backend(format!("creating {}: {e}", dir.display())))?;
@@ -44,11 +96,20 @@ impl SqliteStore {
             .min_connections(if in_memory { 1 } else { 0 })
             .idle_timeout(if in_memory { None } else { Some(std::time::Duration::from_secs(600)) })
             .max_lifetime(if in_memory { None } else { Some(std::time::Duration::from_secs(3600)) })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(backend)?;
-        Ok(Self { pool })
+        let file = if in_memory { None } else { Some(FileIdentity::of(options.get_filename())?) };
+        Ok(Self { pool, file })
+    }
+
+    /// After a write has committed: whether it went to the file the path names.
+    fn confirm<T>(&self, written: T) -> Result<T, StoreError> {
+        match &self.file {
+            Some(file) => file.still_there().map(|()| written),
+            None => Ok(written),
+        }
     }
 }
 
@@ -405,7 +466,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => self.confirm(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate(name.to_string())),
             Err(e) => Err(backend(e)),
         }
@@ -482,6 +543,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
+        self.confirm(())?;
         let mut created = accepted.into_iter().enumerate().map(|(i, c)| {
             let i = i as u64 + 1;
             ConversationMeta::new(
@@ -502,7 +564,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
-        Ok(())
+        self.confirm(())
     }
 
     async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError> {
@@ -618,7 +680,7 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound(format!("conversation {}", meta.id.0)));
             }
         }
-        Ok(())
+        self.confirm(())
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
@@ -637,7 +699,7 @@ impl Store for SqliteStore {
             Ok(results) => {
                 all.commit().await.map_err(backend)?;
                 tx.commit().await.map_err(backend)?;
-                return Ok(results.into_iter().map(Ok).collect());
+                return self.confirm(results.into_iter().map(Ok).collect());
             }
             Err(e) => {
                 tracing::debug!(error = %e, "storing a batch at once failed; storing each message alone");
@@ -660,7 +722,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().await.map_err(backend)?;
-        Ok(results)
+        self.confirm(results)
     }
 
     async fn set_canned(&self, reply: &CannedReply) -> Result<(), StoreError> {
@@ -670,7 +732,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
-        Ok(())
+        self.confirm(())
     }
 
     async fn remove_canned(&self, shortcut: &str) -> Result<(), StoreError> {
@@ -712,7 +774,7 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await;
         match result {
-            Ok((note,)) => Ok(Note { id: uint(note), conversation: id, from: name.clone(), text: text.as_str().to_owned(), ts }),
+            Ok((note,)) => self.confirm(Note { id: uint(note), conversation: id, from: name.clone(), text: text.as_str().to_owned(), ts }),
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound(format!("conversation {}", id.0))),
             Err(e) => Err(backend(e)),
         }

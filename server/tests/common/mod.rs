@@ -42,19 +42,30 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: chat_server::Settings) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), settings).await
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, None).await
+    }
+
+    /// A server whose database may grow to `max_bytes` only (as if the disk were that
+    /// small).
+    pub async fn start_capped(settings: chat_server::Settings, max_bytes: u64) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, Some(max_bytes)).await
+    }
+
+    /// The database file's path.
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self.database_url.trim_start_matches("sqlite://").into()
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
         self.stop().await;
-        Self::start_in(dir, chat_server::Settings::default()).await
+        Self::start_in(dir, chat_server::Settings::default(), None).await
     }
 
-    async fn start_in(dir: tempfile::TempDir, settings: chat_server::Settings) -> Self {
+    async fn start_in(dir: tempfile::TempDir, settings: chat_server::Settings, max_bytes: Option<u64>) -> Self {
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-        let store = Arc::new(SqliteStore::open(&url).await.expect("open store"));
+        let store = Arc::new(SqliteStore::open_capped(&url, max_bytes).await.expect("open store"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let options = leptos::config::LeptosOptions::builder()
