@@ -89,14 +89,25 @@ pub async fn run_with(
 ) -> std::io::Result<()> {
     // The queue outlives restarts: whoever waited before still waits, in order.
     let queue = store.queued().await.map_err(|e| std::io::Error::other(format!("loading the queue: {e}")))?;
-    let (app, io) = router(leptos_options, store, settings, queue);
-    // Open websockets would keep a graceful shutdown waiting forever: close the sockets
-    // first (their disconnect handlers run), then let axum drain HTTP.
+    let (app, io, shared) = router(leptos_options, store, settings, queue);
+    // Every message accepted is stored, delivered and acknowledged; then the sockets
+    // close (open websockets would keep a graceful shutdown waiting forever). A closed
+    // transport, unlike a Socket.IO disconnect, makes clients reconnect — to this server
+    // once restarted, or to another node. Then axum drains HTTP.
+    let drained = shared.clone();
     let shutdown = async move {
         shutdown.await;
+        drained.drain(SHUTDOWN_DRAIN).await;
         io.close().await;
     };
     // The peer's address, for the limits per address.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // What arrived while the sockets were closing is stored too (its senders were not
+    // answered; their resend finds it stored).
+    shared.drain(SHUTDOWN_DRAIN).await;
+    served
 }
+
+/// How long a shutdown waits for accepted messages to be stored and answered.
+const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);

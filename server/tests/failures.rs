@@ -195,3 +195,71 @@ async fn a_deleted_database_refuses_writes_instead_of_losing_them() {
     assert_eq!(dan.expect("login_error").await, "Something went wrong on the server. Please try again.");
     tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("stops");
 }
+
+/// A shutdown (SIGTERM, a deploy) while messages are still being stored: each one taken
+/// in is stored and acknowledged before the connections close, and they close as a
+/// transport closes (Engine.IO `close`), which makes Socket.IO clients reconnect, not as a
+/// Socket.IO disconnect, after which the tutorial's client would stay away.
+#[tokio::test]
+async fn a_shutdown_answers_every_message_taken_in_then_tells_clients_to_reconnect() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start_unlimited().await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+    let mut frames = vec![];
+    // The next frame that is not a heartbeat (answered).
+    async fn text(ws: &mut tokio_tungstenite::WebSocketStream<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>) -> Option<String> {
+        loop {
+            match ws.next().await? {
+                Ok(Message::Text(t)) if t.as_str() == "2" => ws.send(Message::text("3")).await.ok()?,
+                Ok(Message::Text(t)) => return Some(t.to_string()),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+    let open = text(&mut ws).await.unwrap();
+    assert!(open.starts_with('0'), "engine.io open: {open}");
+    ws.send(Message::text("40")).await.unwrap();
+    let joined = text(&mut ws).await.unwrap();
+    assert!(joined.starts_with("40"), "joined: {joined}");
+    ws.send(Message::text(r#"42["login","cat"]"#)).await.unwrap();
+    while !text(&mut ws).await.unwrap().contains("login_success") {}
+
+    // The database is busy (another process holds the write lock for a second): the
+    // messages wait in the pipeline while the shutdown begins.
+    let options = SqliteConnectOptions::from_str(&server.database_url).expect("url");
+    let mut other = SqliteConnection::connect_with(&options).await.expect("second connection");
+    other.execute("BEGIN EXCLUSIVE").await.expect("lock");
+    const SENT: u64 = 20;
+    for i in 1..=SENT {
+        let event = json!(["private_message", {"message": format!("message {i}"), "client_id": format!("cat-{i}")}]);
+        ws.send(Message::text(format!("42{i}{event}"))).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let unlock = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        other.execute("ROLLBACK").await.expect("unlock");
+    });
+    let store = server.store.clone();
+    let stopping = tokio::spawn(server.stop());
+    while let Some(frame) = tokio::time::timeout(Duration::from_secs(15), text(&mut ws)).await.expect("the server closes") {
+        frames.push(frame);
+    }
+    stopping.await.expect("stopped");
+    unlock.await.expect("unlocked");
+
+    let acked: Vec<u64> = frames
+        .iter()
+        .filter_map(|f| f.strip_prefix("43"))
+        .filter(|rest| rest.contains(r#""ok":true"#))
+        .filter_map(|rest| rest.split('[').next()?.parse().ok())
+        .collect();
+    assert_eq!(acked, (1..=SENT).collect::<Vec<_>>(), "every message answered, in order: {frames:?}");
+    assert_eq!(frames.last().map(String::as_str), Some("1"), "an Engine.IO close ends it: {frames:?}");
+    assert!(!frames.iter().any(|f| f.starts_with("41")), "no Socket.IO disconnect: {frames:?}");
+    let stored = store.messages_after(app::protocol::ConversationId(1), 0, 100).await.unwrap();
+    assert_eq!(stored.len() as u64, SENT);
+}

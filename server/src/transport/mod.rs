@@ -37,7 +37,8 @@ pub const MAX_PAYLOAD: usize = 64 * 1024;
 
 /// The whole HTTP surface: pages, assets, `/healthz`, agent sessions at `/session` and
 /// Socket.IO at `/socket.io/`.
-/// Returns the [`SocketIo`] handle too, so that shutdown can close the sockets.
+/// Returns the [`SocketIo`] handle and the shared state too, so that shutdown can drain
+/// the pipeline and then close the sockets.
 /// `queue` is what waits for an agent when the server starts.
 
 pub fn router(
@@ -45,7 +46,7 @@ pub fn router(
     store: Arc<dyn Store>,
     settings: Settings,
     queue: Vec<ConversationMeta>,
-) -> (Router, SocketIo) {
+) -> (Router, SocketIo, Arc<Shared>) {
     let origins = http::Origins::new(&settings.allowed_origins);
     let shared = Shared::new(store, &settings, queue);
     let sessions = cookie::routes(shared.clone());
@@ -63,7 +64,7 @@ pub fn router(
         .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
         .ping_interval(settings.ping_interval)
         .ping_timeout(settings.ping_timeout)
-        .with_state(shared)
+        .with_state(shared.clone())
         .build_layer();
     socket::register(&io);
 
@@ -82,7 +83,7 @@ pub fn router(
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))
         .layer(axum::middleware::from_fn(http::security_headers))
         .layer(TraceLayer::new_for_http());
-    (router, io)
+    (router, io, shared)
 }
 
 /// Liveness: the process serves HTTP.

@@ -31,6 +31,8 @@ pub enum Job {
     Send { message: NewMessage, joins: Option<AgentKey>, reply: oneshot::Sender<Result<Appended, Problem>> },
     /// Register a login with the hub and send its catch-up.
     Join { login: Login, since: Vec<Cursor>, reply: oneshot::Sender<Result<Outcome, Problem>> },
+    /// Store and deliver everything queued before this, then answer (at shutdown).
+    Flush { reply: oneshot::Sender<Result<(), Problem>> },
 }
 
 /// A message waiting for the next commit, with who is waiting for its answer.
@@ -57,6 +59,11 @@ pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
                     if reply.send(outcome).is_err() {
                         tracing::debug!("a login finished after its connection went away");
                     }
+                    next = jobs.try_recv().ok();
+                }
+                Job::Flush { reply } => {
+                    commit(&shared, &mut batch).await;
+                    let _ = reply.send(Ok(()));
                     next = jobs.try_recv().ok();
                 }
             }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,6 +55,34 @@ pub struct Shared {
     pub(super) trust_forwarded_for: bool,
     /// Password hashes and checks running now (see [`Shared::hashing`]).
     hashing: tokio::sync::Semaphore,
+    /// Messages taken in before the shutdown began whose sender has not been answered
+    /// yet, and the signal that the count went down (see [`Shared::drain`]).
+    sending: AtomicUsize,
+    answered: tokio::sync::Notify,
+    /// Set when the shutdown begins: later messages are not waited for.
+    draining: AtomicBool,
+}
+
+/// Counts one message as being sent until it is dropped (after its acknowledgement).
+struct Sending<'a>(Option<&'a Shared>);
+
+impl<'a> Sending<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        if shared.draining.load(Ordering::SeqCst) {
+            return Self(None);
+        }
+        shared.sending.fetch_add(1, Ordering::SeqCst);
+        Self(Some(shared))
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.sending.fetch_sub(1, Ordering::SeqCst);
+            shared.answered.notify_waiters();
+        }
+    }
 }
 
 /// Password hashes and checks that may run at once.
@@ -104,6 +132,9 @@ impl Shared {
             addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
             trust_forwarded_for: settings.trust_forwarded_for,
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
+            sending: AtomicUsize::new(0),
+            answered: tokio::sync::Notify::new(),
+            draining: AtomicBool::new(false),
         });
         // The tasks hold the state weakly: each ends when the state (and with it the
         // channel's sender) is dropped.
@@ -221,6 +252,30 @@ impl Shared {
     }
 
     /// Hands a job to one of the tasks (the pipeline, the registrar) and waits for its answer.
+    /// At shutdown, before the connections close: stores and delivers every message
+    /// already taken in, and waits (up to `within`) until each of their senders has the
+    /// acknowledgement, so that nobody is left wondering whether a message went through.
+    /// Messages that arrive meanwhile are stored as usual but not waited for.
+    pub async fn drain(&self, within: std::time::Duration) {
+        self.draining.store(true, Ordering::SeqCst);
+        let settled = async {
+            if let Err(problem) = self.through(&self.pipeline, |reply| Job::Flush { reply }).await {
+                tracing::error!(?problem, "flushing the pipeline at shutdown failed");
+            }
+            loop {
+                let answered = self.answered.notified();
+                if self.sending.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                answered.await;
+            }
+        };
+        if tokio::time::timeout(within, settled).await.is_err() {
+            let left = self.sending.load(Ordering::SeqCst);
+            tracing::warn!(left, "shutdown: some senders were not answered in time; their clients will send again");
+        }
+    }
+
     async fn through<J, T>(&self, task: &mpsc::Sender<J>, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> J) -> Result<T, Problem> {
         let (tx, rx) = oneshot::channel();
         if task.send(job(tx)).await.is_err() {
@@ -519,6 +574,7 @@ async fn on_private_message(
     TryData(payload): TryData<PrivateMessage>,
 ) {
     let served = turn.ticket.wait().await;
+    let _sending = Sending::new(&shared);
     let conn = turn.info.conn;
     let limited = payload.is_ok().then(|| shared.message_limited(conn, &turn.info)).flatten();
     let planned = match (payload, limited) {
