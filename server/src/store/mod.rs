@@ -6,6 +6,7 @@
 //! Must not: leak `sqlx` types or errors ([`StoreError`] is all callers see), or decide
 //! domain rules (the hub does).
 
+mod rows;
 mod sqlite;
 
 pub use sqlite::SqliteStore;

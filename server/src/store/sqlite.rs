@@ -1,20 +1,19 @@
 //! The SQLite [`Store`]: one file (or memory), WAL mode, embedded migrations.
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::collections::BTreeSet;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
+use super::rows::{
+    append_batch, author_columns, backend, int, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
+    MessageRow, MESSAGE_COLUMNS,
+};
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
-use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage, StoredMessage};
-use app::protocol::{AgentInfo, CannedReply, ClientMsgId, ConversationId, MessageId, MessageText, Note, Status, UserName};
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage};
+use app::protocol::{AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName};
 
 /// SQLite storage behind a connection pool.
 #[derive(Debug, Clone)]
@@ -113,77 +112,6 @@ impl SqliteStore {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-fn parse_name(raw: String) -> Result<UserName, StoreError> {
-    UserName::parse(&raw).map_err(|p| backend(format!("stored name {raw:?} is invalid: {p}")))
-}
-
-/// SQLite integers are signed; our ids and times are not negative.
-fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn uint(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at";
-
-fn message_from_row(row: &SqliteRow) -> Result<StoredMessage, StoreError> {
-    let role: String = row.try_get("author_role").map_err(backend)?;
-    let key: String = row.try_get("author_key").map_err(backend)?;
-    let author = match role.as_str() {
-        "customer" => Identity::Customer(CustomerId(key.parse().map_err(|e| backend(format!("customer key {key:?}: {e}")))?)),
-        "agent" => Identity::Agent(AgentKey::from_stored(key)),
-        other => return Err(backend(format!("unknown author role {other:?}"))),
-    };
-    let to: Option<String> = row.try_get("to_name").map_err(backend)?;
-    let client_id: Option<String> = row.try_get("client_id").map_err(backend)?;
-    Ok(StoredMessage {
-        id: MessageId(uint(row.try_get("id").map_err(backend)?)),
-        conversation: ConversationId(uint(row.try_get("conversation_id").map_err(backend)?)),
-        seq: uint(row.try_get("seq").map_err(backend)?),
-        author,
-        from: parse_name(row.try_get("author_name").map_err(backend)?)?,
-        to: to.map(parse_name).transpose()?,
-        text: row.try_get("body").map_err(backend)?,
-        client_id: client_id
-            .map(|c| ClientMsgId::parse(&c).map_err(|p| backend(format!("stored client id {c:?}: {p}"))))
-            .transpose()?,
-        ts: uint(row.try_get("created_at").map_err(backend)?),
-    })
-}
-
-fn author_columns(author: &Identity) -> (&'static str, String) {
-    match author {
-        Identity::Customer(id) => ("customer", id.0.to_string()),
-        Identity::Agent(key) => ("agent", key.as_str().to_owned()),
-    }
-}
-
-fn status_text(status: Status) -> &'static str {
-    match status {
-        Status::New => "new",
-        Status::Queued => "queued",
-        Status::Open => "open",
-        Status::Resolved => "resolved",
-    }
-}
-
-fn parse_status(text: &str) -> Result<Status, StoreError> {
-    Ok(match text {
-        "new" => Status::New,
-        "queued" => Status::Queued,
-        "open" => Status::Open,
-        "resolved" => Status::Resolved,
-        other => return Err(backend(format!("unknown conversation status {other:?}"))),
-    })
-}
-
 /// A conversation's metadata, on one connection (inside a transaction or not).
 async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
     let row = sqlx::query(
@@ -249,152 +177,71 @@ async fn load_metas(conn: &mut SqliteConnection, ids: Vec<(i64,)>) -> Result<Vec
     Ok(metas)
 }
 
-/// Stores a batch of messages inside the caller's transaction with a few statements,
-/// whatever its size: earlier copies of retried client ids in one query, the sequence
-/// numbers of each conversation reserved in one update, the messages in one insert. Any
-/// failure fails the whole batch (the caller then stores messages one by one).
-async fn append_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
-    use std::collections::HashMap;
-    type DedupeKey = (u64, &'static str, String, String);
-    let dedupe_key = |m: &NewMessage| {
-        m.client_id.as_ref().map(|c| {
-            let (role, key) = author_columns(&m.author);
-            (m.conversation.0, role, key, c.as_str().to_owned())
-        })
-    };
-    // Copies stored before, by (conversation, author, client id).
-    let mut stored: HashMap<DedupeKey, StoredMessage> = HashMap::new();
-    let retried: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
-    if !retried.is_empty() {
-        let conversations: Vec<u64> = retried.iter().map(|m| m.conversation.0).collect();
-        let client_ids: Vec<&str> = retried.iter().filter_map(|m| m.client_id.as_ref().map(|c| c.as_str())).collect();
+/// The batched append's statements for SQLite: each takes its rows as one JSON array
+/// (`json_each`), so a batch costs the same few statements whatever its size.
+struct SqliteBatch<'c>(&'c mut SqliteConnection);
+
+impl BatchSql for SqliteBatch<'_> {
+    async fn earlier_copies(&mut self, conversations: &[i64], client_ids: &[&str]) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE conversation_id IN (SELECT value FROM json_each(?)) AND client_id IN (SELECT value FROM json_each(?))"
         );
         let rows = sqlx::query(&sql)
-            .bind(serde_json::to_string(&conversations).map_err(backend)?)
-            .bind(serde_json::to_string(&client_ids).map_err(backend)?)
-            .fetch_all(&mut *conn)
+            .bind(serde_json::to_string(conversations).map_err(backend)?)
+            .bind(serde_json::to_string(client_ids).map_err(backend)?)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(backend)?;
-        for row in rows {
-            let message = message_from_row(&row)?;
-            let (role, key) = author_columns(&message.author);
-            if let Some(c) = &message.client_id {
-                stored.insert((message.conversation.0, role, key, c.as_str().to_owned()), message);
-            }
-        }
+        rows.iter().map(message_from_row).collect()
     }
-    // What each message of the batch is: a copy of one stored before or earlier in this
-    // batch, or new (numbered per conversation in batch order).
-    enum Slot {
-        Stored(StoredMessage),
-        SameAs(usize),
-        New,
-    }
-    let mut slots = Vec::with_capacity(batch.len());
-    let mut first_in_batch: HashMap<DedupeKey, usize> = HashMap::new();
-    // Per conversation: new messages, newest time.
-    let mut per_conversation: HashMap<u64, (u64, u64)> = HashMap::new();
-    for (i, m) in batch.iter().enumerate() {
-        let key = dedupe_key(m);
-        if let Some(earlier) = key.as_ref().and_then(|k| stored.get(k)) {
-            slots.push(Slot::Stored(earlier.clone()));
-            continue;
-        }
-        if let Some(&first) = key.as_ref().and_then(|k| first_in_batch.get(k)) {
-            slots.push(Slot::SameAs(first));
-            continue;
-        }
-        if let Some(k) = key {
-            first_in_batch.insert(k, i);
-        }
-        let entry = per_conversation.entry(m.conversation.0).or_insert((0, 0));
-        entry.0 += 1;
-        entry.1 = entry.1.max(m.ts);
-        slots.push(Slot::New);
-    }
-    // Reserve the sequence numbers.
-    let mut next_seq: HashMap<u64, u64> = HashMap::new();
-    if !per_conversation.is_empty() {
-        let reserve: Vec<serde_json::Value> =
-            per_conversation.iter().map(|(id, (n, ts))| serde_json::json!({"id": id, "n": n, "ts": ts})).collect();
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
+
+    async fn reserve(&mut self, counts: &[(i64, i64, i64)]) -> Result<Vec<(i64, i64)>, StoreError> {
+        let counts: Vec<serde_json::Value> = counts.iter().map(|(id, n, ts)| serde_json::json!({"id": id, "n": n, "ts": ts})).collect();
+        sqlx::query_as(
             "UPDATE conversations SET last_seq = last_seq + j.n, updated_at = max(updated_at, j.ts) \
              FROM (SELECT value ->> 'id' AS id, value ->> 'n' AS n, value ->> 'ts' AS ts FROM json_each(?)) AS j \
              WHERE conversations.id = j.id RETURNING conversations.id, conversations.last_seq",
         )
-        .bind(serde_json::Value::Array(reserve).to_string())
-        .fetch_all(&mut *conn)
+        .bind(serde_json::Value::Array(counts).to_string())
+        .fetch_all(&mut *self.0)
         .await
-        .map_err(backend)?;
-        for (id, last) in rows {
-            let n = per_conversation.get(&uint(id)).map_or(0, |(n, _)| *n);
-            next_seq.insert(uint(id), uint(last) + 1 - n);
-        }
-        if let Some(missing) = per_conversation.keys().find(|id| !next_seq.contains_key(id)) {
-            return Err(StoreError::NotFound(format!("conversation {missing}")));
-        }
+        .map_err(backend)
     }
-    // Number the new messages and insert them together.
-    let mut seqs = vec![0u64; batch.len()];
-    let mut rows = Vec::new();
-    let mut joins = Vec::new();
-    for (i, m) in batch.iter().enumerate() {
-        if !matches!(slots[i], Slot::New) {
-            continue;
-        }
-        let next = next_seq.get_mut(&m.conversation.0).ok_or_else(|| backend("sequence not reserved"))?;
-        seqs[i] = *next;
-        *next += 1;
-        let (role, key) = author_columns(&m.author);
-        rows.push(serde_json::json!([
-            m.conversation.0, seqs[i], role, key, m.from.as_str(), m.to.as_ref().map(|n| n.as_str()),
-            m.text.as_str(), m.client_id.as_ref().map(|c| c.as_str()), m.ts
-        ]));
-        if let Some(agent) = &m.joins {
-            joins.push(serde_json::json!([m.conversation.0, agent.as_str()]));
-        }
-    }
-    let mut ids: HashMap<(u64, u64), u64> = HashMap::new();
-    if !rows.is_empty() {
-        let inserted: Vec<(i64, i64, i64)> = sqlx::query_as(
+
+    async fn insert(&mut self, rows: &[MessageRow<'_>]) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let m = r.message;
+                serde_json::json!([
+                    r.conversation, r.seq, r.role, r.key, m.from.as_str(), m.to.as_ref().map(|n| n.as_str()),
+                    m.text.as_str(), m.client_id.as_ref().map(|c| c.as_str()), m.ts
+                ])
+            })
+            .collect();
+        sqlx::query_as(
             "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 \
              FROM json_each(?) ORDER BY key RETURNING id, conversation_id, seq",
         )
         .bind(serde_json::Value::Array(rows).to_string())
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *self.0)
         .await
-        .map_err(backend)?;
-        for (id, conversation, seq) in inserted {
-            ids.insert((uint(conversation), uint(seq)), uint(id));
-        }
+        .map_err(backend)
     }
-    if !joins.is_empty() {
+
+    async fn join(&mut self, pairs: &[(i64, &str)]) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO conversation_agents (conversation_id, agent_key) \
              SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
         )
-        .bind(serde_json::Value::Array(joins).to_string())
-        .execute(&mut *conn)
+        .bind(serde_json::to_string(pairs).map_err(backend)?)
+        .execute(&mut *self.0)
         .await
         .map_err(backend)?;
+        Ok(())
     }
-    let mut results: Vec<Appended> = Vec::with_capacity(batch.len());
-    for (i, m) in batch.iter().enumerate() {
-        let appended = match &slots[i] {
-            Slot::Stored(message) => Appended { message: message.clone(), duplicate: true },
-            Slot::SameAs(first) => Appended { message: results[*first].message.clone(), duplicate: true },
-            Slot::New => {
-                let id = ids.get(&(m.conversation.0, seqs[i])).copied().ok_or_else(|| backend("an inserted message has no id"))?;
-                Appended { message: m.stored(MessageId(id), seqs[i]), duplicate: false }
-            }
-        };
-        results.push(appended);
-    }
-    Ok(results)
 }
 
 /// Stores one message inside the caller's transaction.
@@ -695,7 +542,7 @@ impl Store for SqliteStore {
         // The whole batch in a handful of statements; should any message fail, the batch
         // is undone and stored one message at a time, so the others still go in.
         let mut all = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
-        match append_batch(&mut all, batch).await {
+        match append_batch(&mut SqliteBatch(&mut all), batch).await {
             Ok(results) => {
                 all.commit().await.map_err(backend)?;
                 tx.commit().await.map_err(backend)?;
@@ -831,6 +678,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod batch_tests {
     use super::*;
+    use crate::model::Identity;
     use crate::store::tests::message;
 
     /// The batch path itself (not the one-by-one fallback): numbering per conversation in
@@ -853,7 +701,7 @@ mod batch_tests {
             message(&dan, amy, "hello dan", None, 6),
         ];
         let mut conn = store.pool.acquire().await.unwrap();
-        let out = append_batch(&mut conn, &batch).await.expect("the batch path succeeds");
+        let out = append_batch(&mut SqliteBatch(&mut conn), &batch).await.expect("the batch path succeeds");
         drop(conn);
         let summary: Vec<(u64, u64, bool)> = out.iter().map(|a| (a.message.conversation.0, a.message.seq, a.duplicate)).collect();
         assert_eq!(
