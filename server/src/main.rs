@@ -12,12 +12,13 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use app::protocol::UserName;
-use chat_server::store::{SqliteStore, Store};
+use chat_server::store::Store;
 
 #[derive(Parser)]
 #[command(name = "server", version, about = "Self-hosted customer-service live chat")]
 struct Cli {
-    /// Where everything persistent is kept.
+    /// Where everything persistent is kept: `sqlite://path` (the default, embedded) or
+    /// `postgres://user:password@host/db` (several server nodes on one database).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db", global = true)]
     database_url: String,
     /// Stop storing (senders are told their messages could not be saved) once the SQLite
@@ -110,11 +111,9 @@ fn main() -> Result<()> {
     }
     let runtime = runtime.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open_capped(&cli.database_url, cli.database_max_mb.map(|mb| mb.saturating_mul(1 << 20)))
-                .await
-                .with_context(|| format!("opening the database {}", cli.database_url))?,
-        );
+        let store: Arc<dyn Store> = chat_server::store::open(&cli.database_url, cli.database_max_mb.map(|mb| mb.saturating_mul(1 << 20)))
+            .await
+            .with_context(|| format!("opening the database {}", chat_server::store::shown(&cli.database_url)))?;
         match cli.command.unwrap_or(Cmd::Serve) {
             Cmd::Serve => {
                 let settings = chat_server::Settings {

@@ -1,15 +1,40 @@
 //! Everything that outlives the process.
 //!
-//! Owns: the [`Store`] trait the rest of the server talks to, and its SQLite implementation
-//! (the embedded default, a file under `./data/`). A Postgres implementation joins here later
-//! without anything above this module changing.
+//! Owns: the [`Store`] trait the rest of the server talks to, and its implementations:
+//! SQLite (the embedded default, a file under `./data/`) and PostgreSQL (several server
+//! nodes on one database), chosen by the scheme of the database URL ([`open`]).
 //! Must not: leak `sqlx` types or errors ([`StoreError`] is all callers see), or decide
 //! domain rules (the hub does).
 
+mod postgres;
 mod rows;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// A database URL as it may be shown (in errors, logs): without its password.
+pub fn shown(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(_)) if rest.contains('@') => {
+            let (user_info, host) = rest.rsplit_once('@').unwrap_or(("", rest));
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the store a database URL names: `postgres://…` (or `postgresql://…`) for
+/// PostgreSQL, anything else for SQLite (with `max_bytes`, see
+/// [`SqliteStore::open_capped`]; PostgreSQL has its own quotas).
+pub async fn open(url: &str, max_bytes: Option<u64>) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::open(url).await?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open_capped(url, max_bytes).await?))
+    }
+}
 
 use app::protocol::{AgentInfo, CannedReply, ConversationId, MessageText, Note, UserName};
 
@@ -136,3 +161,13 @@ pub(crate) fn name_key(name: &UserName) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn a_shown_url_has_no_password() {
+        assert_eq!(super::shown("postgres://chat:s3cret@db.example:5432/chat"), "postgres://chat@db.example:5432/chat");
+        assert_eq!(super::shown("postgres://chat@127.0.0.1/chat"), "postgres://chat@127.0.0.1/chat");
+        assert_eq!(super::shown("sqlite://data/chat.db"), "sqlite://data/chat.db");
+    }
+}

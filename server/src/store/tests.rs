@@ -1,4 +1,5 @@
-//! One suite for every backend: each test runs against SQLite in memory and on a file.
+//! One suite for every backend: each test runs against SQLite in memory and on a file,
+//! and against a fresh PostgreSQL database.
 
 use super::*;
 
@@ -6,12 +7,43 @@ fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
 }
 
+/// The test PostgreSQL server: the one `CHAT_TEST_POSTGRES_URL` names, or else the
+/// throwaway one `scripts/postgres.sh` starts (from Debian's package, on loopback).
+fn postgres_server() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("CHAT_TEST_POSTGRES_URL") {
+            return url;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh");
+        let out = std::process::Command::new(script).output().expect("running scripts/postgres.sh");
+        assert!(out.status.success(), "scripts/postgres.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
+    })
+}
+
+/// A new, empty database on the test PostgreSQL server.
+pub(crate) async fn postgres_database() -> String {
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let server = postgres_server();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let db = format!("chat_test_{}_{n}_{stamp}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(server).await.expect("connecting to the test PostgreSQL");
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {db}").as_str()).await.expect("creating a test database");
+    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+    format!("{base}/{db}")
+}
+
 async fn backends() -> Vec<(String, Box<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let file_url = format!("sqlite://{}", dir.path().join("nested/chat.db").display());
+    let postgres = postgres_database().await;
     vec![
         ("memory".into(), Box::new(SqliteStore::open("sqlite::memory:").await.unwrap()), None),
         (file_url.clone(), Box::new(SqliteStore::open(&file_url).await.unwrap()), Some(dir)),
+        ("postgres".into(), Box::new(PgStore::open(&postgres).await.unwrap()), None),
     ]
 }
 
@@ -407,5 +439,51 @@ async fn canned_replies_are_added_replaced_listed_and_removed() {
         store.remove_canned("hello").await.unwrap();
         assert!(matches!(store.remove_canned("hello").await, Err(StoreError::NotFound(_))), "{label}");
         assert_eq!(store.canned().await.unwrap().len(), 1, "{label}");
+    }
+}
+
+/// Two server nodes (two stores on one database) writing to one conversation at once,
+/// each also retrying the other's client ids: the sequence numbers stay gapless and
+/// unique, and each client id is stored once — by the database's locks, not by timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    for url in [file_url, postgres_database().await] {
+        let nodes: Vec<std::sync::Arc<dyn Store>> =
+            vec![super::open(&url, None).await.unwrap(), super::open(&url, None).await.unwrap()];
+        let meta = nodes[0].create_customer(&name("cat"), "t", 1).await.unwrap();
+        const EACH: usize = 30;
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let store = nodes[task % 2].clone();
+                let meta = meta.clone();
+                tokio::spawn(async move {
+                    let mut stored = vec![];
+                    for k in 0..EACH {
+                        // Tasks 2j and 2j+1 send the same ids, one through each node; some
+                        // in batches of three.
+                        let id = format!("m{}-{k}", task / 2);
+                        let batch: Vec<_> = (0..1 + k % 3)
+                            .map(|_| message(&meta, Identity::Customer(meta.customer), "hi", Some(&id), 2))
+                            .collect();
+                        for r in store.append(&batch).await.unwrap() {
+                            stored.push(r.unwrap().message);
+                        }
+                    }
+                    stored
+                })
+            })
+            .collect();
+        let mut by_id = std::collections::HashMap::new();
+        for t in tasks {
+            for m in t.await.unwrap() {
+                let first = by_id.entry(m.client_id.clone()).or_insert(m.seq);
+                assert_eq!(*first, m.seq, "{url}: one client id, one message");
+            }
+        }
+        let all = nodes[1].messages_after(meta.id, 0, 1000).await.unwrap();
+        assert_eq!(all.len(), 4 * EACH, "{url}: each id once");
+        assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=(4 * EACH) as u64).collect::<Vec<_>>(), "{url}");
     }
 }
