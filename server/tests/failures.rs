@@ -6,7 +6,6 @@ mod common;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use chat_server::store::Store;
 use common::{TestClient, TestServer, Transport};
 use serde_json::json;
 use sqlx::sqlite::SqliteConnectOptions;

@@ -9,6 +9,7 @@
 mod postgres;
 mod rows;
 mod sqlite;
+pub mod testing;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

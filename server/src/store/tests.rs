@@ -7,39 +7,10 @@ fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
 }
 
-/// The test PostgreSQL server: the one `CHAT_TEST_POSTGRES_URL` names, or else the
-/// throwaway one `scripts/postgres.sh` starts (from Debian's package, on loopback).
-fn postgres_server() -> &'static str {
-    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("CHAT_TEST_POSTGRES_URL") {
-            return url;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh");
-        let out = std::process::Command::new(script).output().expect("running scripts/postgres.sh");
-        assert!(out.status.success(), "scripts/postgres.sh failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
-    })
-}
-
-/// A new, empty database on the test PostgreSQL server.
-pub(crate) async fn postgres_database() -> String {
-    use sqlx::Connection;
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let server = postgres_server();
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let db = format!("chat_test_{}_{n}_{stamp}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connecting to the test PostgreSQL");
-    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {db}").as_str()).await.expect("creating a test database");
-    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
-    format!("{base}/{db}")
-}
-
 async fn backends() -> Vec<(String, Box<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let file_url = format!("sqlite://{}", dir.path().join("nested/chat.db").display());
-    let postgres = postgres_database().await;
+    let postgres = super::testing::postgres_database().await;
     vec![
         ("memory".into(), Box::new(SqliteStore::open("sqlite::memory:").await.unwrap()), None),
         (file_url.clone(), Box::new(SqliteStore::open(&file_url).await.unwrap()), Some(dir)),
@@ -449,7 +420,7 @@ async fn canned_replies_are_added_replaced_listed_and_removed() {
 async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let file_url = format!("sqlite://{}", dir.path().join("chat.db").display());
-    for url in [file_url, postgres_database().await] {
+    for url in [file_url, super::testing::postgres_database().await] {
         let nodes: Vec<std::sync::Arc<dyn Store>> =
             vec![super::open(&url, None).await.unwrap(), super::open(&url, None).await.unwrap()];
         let meta = nodes[0].create_customer(&name("cat"), "t", 1).await.unwrap();

@@ -14,7 +14,7 @@ use rust_socketio::{Event, Payload, TransportType};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use chat_server::store::{SqliteStore, Store};
+use chat_server::store::Store;
 
 /// How long a test waits for an event that should come.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -22,7 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     /// The database the server uses.
     pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
@@ -42,13 +42,19 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: chat_server::Settings) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, None).await
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, None, None).await
+    }
+
+    /// A server on a fresh PostgreSQL database (the test server of `scripts/postgres.sh`).
+    pub async fn start_postgres() -> Self {
+        let url = chat_server::store::testing::postgres_database().await;
+        Self::start_in(tempfile::tempdir().expect("temp dir"), chat_server::Settings::default(), None, Some(url)).await
     }
 
     /// A server whose database may grow to `max_bytes` only (as if the disk were that
     /// small).
     pub async fn start_capped(settings: chat_server::Settings, max_bytes: u64) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, Some(max_bytes)).await
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, Some(max_bytes), None).await
     }
 
     /// The database file's path.
@@ -59,13 +65,14 @@ impl TestServer {
     /// Stops the server gracefully and starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        let url = self.database_url.clone();
         self.stop().await;
-        Self::start_in(dir, chat_server::Settings::default(), None).await
+        Self::start_in(dir, chat_server::Settings::default(), None, Some(url)).await
     }
 
-    async fn start_in(dir: tempfile::TempDir, settings: chat_server::Settings, max_bytes: Option<u64>) -> Self {
-        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-        let store = Arc::new(SqliteStore::open_capped(&url, max_bytes).await.expect("open store"));
+    async fn start_in(dir: tempfile::TempDir, settings: chat_server::Settings, max_bytes: Option<u64>, url: Option<String>) -> Self {
+        let url = url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("chat.db").display()));
+        let store = chat_server::store::open(&url, max_bytes).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let options = leptos::config::LeptosOptions::builder()
