@@ -5,7 +5,7 @@ SHELL := /bin/bash
 TOOLCHAIN := source scripts/toolchain.sh
 LIB_ARGS = $$( [ -n "$$CHAT_LIB_CARGO_ARGS" ] && echo "--lib-cargo-args=$$CHAT_LIB_CARGO_ARGS" )
 
-.PHONY: help setup run watch build test test-rust test-e2e agent bench soak clean
+.PHONY: help setup run watch release build test test-rust test-e2e agent bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ run: ## Build (release) and serve on http://127.0.0.1:3000
 watch: ## Development loop: rebuild and reload on every change
 	scripts/setup.sh build
 	$(TOOLCHAIN) && cargo leptos watch $(LIB_ARGS)
+
+release: ## Build the site and the server for deployment: target/release/server and target/site/
+	scripts/setup.sh build
+	$(TOOLCHAIN) && cargo leptos build --release $(LIB_ARGS)
 
 build: ## Build the site and the server (debug)
 	scripts/setup.sh build

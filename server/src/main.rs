@@ -96,7 +96,7 @@ enum AgentCmd {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,sqlx::postgres::notice=warn")))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

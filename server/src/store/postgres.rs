@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{Connection as _, PgConnection, PgPool, Row};
 
 use super::rows::{
     append_batch, author_columns, backend, int, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
@@ -37,6 +37,9 @@ impl PgStore {
     /// schema up to date.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url.parse().map_err(backend)?;
+        // One connection first: a database that cannot be reached says why (the pool
+        // would only say that it timed out).
+        PgConnection::connect_with(&options).await.map_err(backend)?.close().await.map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
