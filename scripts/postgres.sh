@@ -2,10 +2,12 @@
 # A throwaway PostgreSQL server on loopback for the tests, from Debian's `postgresql`
 # package (scripts/setup.sh installs it). Idempotent: starts the server unless it runs,
 # then prints its URL (a superuser `chat`, no password: it listens on 127.0.0.1 only).
-# Its data lives in a temporary directory and is not worth keeping (fsync is off).
+# Its data lives in a temporary directory and is not worth keeping: fsync is off, unless
+# CHAT_PG_DURABLE=1 (for benchmarks that compare it with SQLite's synchronous commits).
 #
 #   scripts/postgres.sh [start]    start if needed; print the URL
 #   scripts/postgres.sh stop
+#   CHAT_PG_PORT, CHAT_PG_DIR      another server beside the default one
 set -euo pipefail
 
 port=${CHAT_PG_PORT:-55432}
@@ -26,8 +28,10 @@ case ${1:-start} in
         [ "$(id -u)" = 0 ] && chown postgres: "$dir"
         as_owner "$bin/initdb" -D "$dir" -U chat --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
       fi
+      durability="-c fsync=off -c synchronous_commit=off"
+      [ "${CHAT_PG_DURABLE:-0}" = 1 ] && durability=""
       as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $durability -c max_connections=200" \
         start >/dev/null
     fi
     echo "postgres://chat@127.0.0.1:$port/postgres"
