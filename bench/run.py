@@ -15,6 +15,8 @@ Scenarios (QUICK=1 shrinks them for a smoke run):
   idle        500 idle logged-in connections (both, each on a fresh server): server RSS
               per connection; and 19,000 on ours alone (fresh again), from 4 generator
               processes on 127.0.0.2-5
+  storage     ours on SQLite and ours on PostgreSQL (a local server with fsync on, from
+              scripts/postgres.sh), throughput and latency as above: what PostgreSQL costs
 """
 import json
 import os
@@ -32,7 +34,9 @@ QUICK = os.environ.get("QUICK") == "1"
 ROUNDS = 1 if QUICK else 3
 AGENTS = 20
 PASSWORD = "bench-password"
-OURS_PORT, PEER_PORT = 3300, 3301
+OURS_PORT, PEER_PORT, PG_OURS_PORT = 3300, 3301, 3302
+# A PostgreSQL server for the storage comparison, durable like SQLite's synchronous commits.
+PG_ENV = {"CHAT_PG_DURABLE": "1", "CHAT_PG_PORT": "55433", "CHAT_PG_DIR": "/tmp/chat-bench-postgres"}
 
 
 def log(msg):
@@ -62,8 +66,10 @@ def wait_port(port, proc, timeout=30):
 
 
 class Server:
-    def __init__(self, name, port, proc, tmp=None):
+    def __init__(self, name, port, proc, tmp=None, kind=None):
+        # `kind` is whose server it is (ours or the node peer), `name` the one shown.
         self.name, self.port, self.proc, self.tmp = name, port, proc, tmp
+        self.kind = kind or name
 
     def stop(self):
         self.proc.terminate()
@@ -75,10 +81,19 @@ class Server:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def start_ours():
+def postgres_database():
+    """A new database on the benchmark's PostgreSQL server (started if needed)."""
+    url = subprocess.run([os.path.join(ROOT, "scripts/postgres.sh")], env=dict(os.environ, **PG_ENV),
+                         capture_output=True, text=True, check=True).stdout.strip()
+    name = f"bench_{os.getpid()}_{int(time.time() * 1000)}"
+    subprocess.run(["psql", url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def start_ours(database_url=None, port=OURS_PORT, name="ours"):
     tmp = tempfile.mkdtemp(prefix="chat-bench-")
-    env = dict(os.environ, DATABASE_URL=f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
-               LEPTOS_SITE_ADDR=f"127.0.0.1:{OURS_PORT}", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target/site"),
+    env = dict(os.environ, DATABASE_URL=database_url or f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
+               LEPTOS_SITE_ADDR=f"127.0.0.1:{port}", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target/site"),
                LEPTOS_OUTPUT_NAME="chat",
                # The generator is one address sending far faster than people type: the
                # benchmark measures the server, not its abuse limits.
@@ -87,8 +102,8 @@ def start_ours():
         subprocess.run([SERVER, "agent", "add", f"agent-{i}"], input=PASSWORD + "\n", text=True, env=env,
                        check=True, stdout=subprocess.DEVNULL)
     proc = subprocess.Popen([SERVER], env=env, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
-    wait_port(OURS_PORT, proc)
-    return Server("ours", OURS_PORT, proc, tmp)
+    wait_port(port, proc)
+    return Server(name, port, proc, tmp, kind="ours")
 
 
 def start_peer():
@@ -100,7 +115,7 @@ def start_peer():
 
 
 def generator(server, args, prefix, bind=None):
-    cmd = [BENCH, "--server", f"127.0.0.1:{server.port}", "--peer", server.name, "--password", PASSWORD,
+    cmd = [BENCH, "--server", f"127.0.0.1:{server.port}", "--peer", server.kind, "--password", PASSWORD,
            "--prefix", prefix, "--server-pid", str(server.proc.pid)]
     if bind:
         cmd += ["--bind", bind]
@@ -119,14 +134,14 @@ def run(server, args, prefix, timeout=600):
 def paired(ours, peer, args, prefix, key="delivered_per_s"):
     """Runs `args` on both servers ROUNDS times, alternating (the machine is shared and its
     speed drifts between runs), and returns the run with the median `key` of each."""
-    runs = {"ours": [], "node": []}
+    runs = {ours.name: [], peer.name: []}
     for i in range(ROUNDS):
         for server in (ours, peer):
             runs[server.name].append(run(server, args, f"{prefix}{i}"))
     median = lambda rs: sorted(rs, key=lambda r: r[key])[len(rs) // 2]
     spread = lambda rs: f"{min(r[key] for r in rs):.1f}-{max(r[key] for r in rs):.1f}"
-    log(f"{key} over {ROUNDS} rounds: ours {spread(runs['ours'])}, node {spread(runs['node'])}")
-    return median(runs["ours"]), median(runs["node"])
+    log(f"{key} over {ROUNDS} rounds: {ours.name} {spread(runs[ours.name])}, {peer.name} {spread(runs[peer.name])}")
+    return median(runs[ours.name]), median(runs[peer.name])
 
 
 def settle(server, seconds=60):
@@ -186,6 +201,10 @@ def main():
     scale = 0.2 if QUICK else 1.0
     secs = "3" if QUICK else "10"
     customers = 20 if QUICK else 100
+    if os.environ.get("ONLY") == "storage":
+        print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
+                    ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage(customers, secs))
+        return
     rows = []
     ours, peer = start_ours(), start_peer()
     try:
@@ -239,17 +258,51 @@ def main():
     finally:
         ours.stop()
         peer.stop()
+    storage_rows = storage(customers, secs)
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"\nours vs the tutorial's Node.js socket.io server (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}), "
           f"one run on {os.cpu_count()} cores ({cpu}); generator on the same machine\n")
-    header = ("measure", "ours", "node peer", "ours / peer", "target")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    print_table(None, ("measure", "ours", "node peer", "ours / peer", "target"), rows)
+    print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
+                ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage_rows)
+
+
+def print_table(title, header, rows):
+    if title:
+        print(f"\n{title}\n")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print(line(r))
+
+
+def storage(customers, secs):
+    """Ours on SQLite against ours on PostgreSQL: throughput, then latency at half the
+    SQLite server's rate, alternating rounds as for the peer."""
+    lite = start_ours()
+    pg = start_ours(postgres_database(), PG_OURS_PORT, "postgres")
+    rows = []
+    try:
+        tp_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--window", "4",
+                   "--warmup-s", "2", "--seconds", secs]
+        t_lite, t_pg = paired(lite, pg, tp_args, "pt")
+        for key, label in (("delivered_per_s", "delivered messages/s (closed loop)"),
+                           ("cpu_us_per_message", "server CPU µs per delivered message")):
+            rows.append((label, f"{t_lite[key]:.1f}", f"{t_pg[key]:.1f}", ratio(t_pg[key], t_lite[key])))
+        rate = max(100.0, round(t_lite["delivered_per_s"] / 2))
+        lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
+                    "--warmup-s", "2", "--seconds", secs]
+        l_lite, l_pg = paired(lite, pg, lat_args, "pl", key="p99_ms")
+        for p in ("p50_ms", "p99_ms"):
+            rows.append((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_lite[p]:.2f}", f"{l_pg[p]:.2f}", ratio(l_pg[p], l_lite[p])))
+    finally:
+        lite.stop()
+        pg.stop()
+        subprocess.run([os.path.join(ROOT, "scripts/postgres.sh"), "stop"], env=dict(os.environ, **PG_ENV), check=False)
+    return rows
 
 
 if __name__ == "__main__":
