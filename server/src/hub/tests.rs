@@ -902,6 +902,7 @@ mod properties {
         Transfer { slot: usize, customer: usize, to: usize },
         Read { slot: usize, customer: usize, seq: u64 },
         Typing { slot: usize, customer: Option<usize> },
+        Away { slot: usize, away: bool },
     }
 
     fn action() -> impl Strategy<Value = Action> {
@@ -915,6 +916,7 @@ mod properties {
             1 => (0..8usize, 0..4usize, 0..2usize).prop_map(|(slot, customer, to)| Action::Transfer { slot, customer, to }),
             1 => (0..8usize, 0..4usize, 0..6u64).prop_map(|(slot, customer, seq)| Action::Read { slot, customer, seq }),
             1 => (0..8usize, proptest::option::of(0..4usize)).prop_map(|(slot, customer)| Action::Typing { slot, customer }),
+            1 => (0..8usize, any::<bool>()).prop_map(|(slot, away)| Action::Away { slot, away }),
         ]
     }
 
@@ -1004,6 +1006,10 @@ mod properties {
                     let conversation = customer.and_then(|i| self.conversation_of(i));
                     self.w.run(Command::Typing { conn: c, conversation, now_ms: 1_000 + self.next_id * 5_000 })
                 }
+                Action::Away { slot, away } => {
+                    let c = self.slot(slot)?;
+                    self.w.run(Command::Away { conn: c, away })
+                }
             })
         }
     }
@@ -1061,6 +1067,35 @@ mod properties {
             let total = keys.len();
             keys.dedup();
             prop_assert_eq!(keys.len(), total, "a client id stored twice in one conversation");
+        }
+
+        /// Several server nodes could share one desk by each running its own hub on the
+        /// same commands in the same order (docs/cluster.md): that needs the hub to be a
+        /// deterministic function of its commands. Two hubs (each with its own hash-map
+        /// seeds) fed the same commands must decide and change the same, and tell each
+        /// connection the same things in the same order (the order between two different
+        /// connections means nothing: each node sends only to its own).
+        #[test]
+        fn two_hubs_fed_the_same_commands_decide_the_same(actions in proptest::collection::vec(action(), 1..60)) {
+            let new_run = || Run { w: World::new(), open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0 };
+            let per_connection = |step: &Step| {
+                let mut told: BTreeMap<ConnId, Vec<ServerEvent>> = BTreeMap::new();
+                for out in &step.outbound {
+                    told.entry(out.to).or_default().push(out.event.clone());
+                }
+                told
+            };
+            let (mut a, mut b) = (new_run(), new_run());
+            for action in &actions {
+                let (step_a, step_b) = (a.step(action), b.step(action));
+                prop_assert_eq!(step_a.is_some(), step_b.is_some(), "after {:?}", action);
+                let (Some(step_a), Some(step_b)) = (step_a, step_b) else { continue };
+                prop_assert_eq!(&step_a.outcome, &step_b.outcome, "after {:?}", action);
+                prop_assert_eq!(&step_a.changed, &step_b.changed, "after {:?}", action);
+                prop_assert_eq!(per_connection(&step_a), per_connection(&step_b), "after {:?}", action);
+            }
+            prop_assert_eq!(&a.w.stored, &b.w.stored);
+            prop_assert_eq!(a.w.hub.waiting(), b.w.hub.waiting());
         }
     }
 }
