@@ -77,6 +77,8 @@ pub struct ConversationMeta {
     pub note: Option<String>,
     /// How far the support side has read the customer's messages.
     pub read_seq: u64,
+    /// The newest message's sequence number: nobody has read beyond it.
+    pub last_seq: u64,
     /// The sequence numbers of the customer's messages after `read_seq`, in order: the
     /// unread count, kept as messages arrive and reads move (never recounted).
     pub unread: Vec<u64>,
@@ -97,6 +99,7 @@ impl ConversationMeta {
             queued_at: 0,
             note: None,
             read_seq: 0,
+            last_seq: 0,
             unread: Vec::new(),
             version: 0,
         }

@@ -492,10 +492,15 @@ impl Hub {
     /// Moves the support side's read position forward and tells the customer (only them:
     /// read receipts are for the customer).
     fn read(&mut self, conn: ConnId, id: ConversationId, seq: u64) -> Step {
-        let read_seq = match self.viewing_agent(conn, id) {
-            Ok((_, meta)) => meta.read_seq,
+        let (read_seq, last_seq) = match self.viewing_agent(conn, id) {
+            Ok((_, meta)) => (meta.read_seq, meta.last_seq),
             Err(problem) => return Self::refuse(conn, problem),
         };
+        if seq > last_seq {
+            // Beyond the newest message: the customer's next messages would count as read
+            // before anyone saw them.
+            return Self::refuse(conn, Problem::Malformed(app::protocol::READ));
+        }
         if seq <= read_seq {
             return Step::new(Ok(Outcome::Delivered), vec![]);
         }
@@ -790,6 +795,7 @@ impl Hub {
         let Some(meta) = self.conversations.get_mut(&id) else {
             return self.step(Err(Problem::UnknownConversation), vec![]);
         };
+        meta.last_seq = meta.last_seq.max(message.seq);
         // One more unread message: counted here, once, as it arrives.
         let counted = matches!(message.author, Identity::Customer(_)) && message.seq > meta.read_seq;
         if counted {

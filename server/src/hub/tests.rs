@@ -734,6 +734,14 @@ fn read_receipts_go_to_that_conversations_customer_only() {
     // Going back is nothing new; customers do not send read receipts.
     assert!(w.run(Command::Read { conn: amy, conversation: cats, seq: 1 }).outbound.is_empty());
     assert_eq!(w.run(Command::Read { conn: dan, conversation: cats, seq: 5 }).outcome, Err(Problem::AgentsOnly));
+    // Beyond the newest message: refused, or cat's next messages would count as read
+    // before anyone saw them.
+    let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 1000 });
+    assert_eq!(step.outcome, Err(Problem::Malformed(app::protocol::READ)));
+    assert!(events_for(&step, cat).is_empty());
+    assert_eq!(w.meta("cat").read_seq, 2);
+    w.send(cat, "amy", "three");
+    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 3 }), amy), vec![0]);
 }
 
 /// The unread counts `step` gives `conn`, in order.

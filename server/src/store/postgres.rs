@@ -54,7 +54,7 @@ impl PgStore {
 /// A conversation's metadata, on one connection (inside a transaction or not).
 async fn load_meta(conn: &mut PgConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
     let row = sqlx::query(
-        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.read_seq, c.version, \
+        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.read_seq, c.last_seq, c.version, \
                 ARRAY(SELECT agent_key FROM conversation_agents WHERE conversation_id = c.id) AS agents, \
                 ARRAY(SELECT seq FROM messages m WHERE m.conversation_id = c.id AND m.seq > c.read_seq \
                       AND m.author_role = 'customer' ORDER BY seq) AS unread \
@@ -83,6 +83,7 @@ async fn load_meta(conn: &mut PgConnection, id: ConversationId) -> Result<Option
     meta.note = row.try_get("note").map_err(backend)?;
     meta.version = uint(row.try_get("version").map_err(backend)?);
     meta.read_seq = uint(row.try_get("read_seq").map_err(backend)?);
+    meta.last_seq = uint(row.try_get("last_seq").map_err(backend)?);
     meta.unread = unread.into_iter().map(uint).collect();
     Ok(Some(meta))
 }

@@ -115,7 +115,7 @@ impl SqliteStore {
 /// A conversation's metadata, on one connection (inside a transaction or not).
 async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
     let row = sqlx::query(
-        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.read_seq, c.version \
+        "SELECT c.customer_id, cu.name, c.status, c.assignee_key, c.assignee_name, c.queued_at, c.note, c.read_seq, c.last_seq, c.version \
          FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = ?",
     )
     .bind(int(id.0))
@@ -144,6 +144,7 @@ async fn load_meta(conn: &mut SqliteConnection, id: ConversationId) -> Result<Op
     meta.note = row.try_get("note").map_err(backend)?;
     meta.version = uint(row.try_get("version").map_err(backend)?);
     meta.read_seq = uint(row.try_get("read_seq").map_err(backend)?);
+    meta.last_seq = uint(row.try_get("last_seq").map_err(backend)?);
     let unread: Vec<(i64,)> = sqlx::query_as(
         "SELECT seq FROM messages WHERE conversation_id = ? AND seq > ? AND author_role = 'customer' ORDER BY seq",
     )
