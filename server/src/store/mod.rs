@@ -8,6 +8,7 @@
 
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 pub mod testing;
 
