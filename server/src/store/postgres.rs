@@ -145,7 +145,7 @@ sql_store!(store: PgStore, connection: PgConnection, own: {
             return Ok(vec![]);
         }
         let keys: Vec<String> = new.iter().map(|c| name_key(&c.name)).collect();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.begin_write().await?;
         let reserved: Vec<(String,)> = sqlx::query_as("SELECT name_key FROM agents WHERE name_key = ANY($1)")
             .bind(&keys)
             .fetch_all(&mut *tx)

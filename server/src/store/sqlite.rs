@@ -193,9 +193,7 @@ sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
             return Ok(vec![]);
         }
         let keys: Vec<String> = new.iter().map(|c| name_key(&c.name)).collect();
-        // IMMEDIATE: take the write lock at once. A deferred transaction that reads first
-        // cannot wait for the lock when it starts writing (SQLite answers "locked").
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        let mut tx = self.begin_write().await?;
         let reserved: Vec<(String,)> =
             sqlx::query_as("SELECT name_key FROM agents WHERE name_key IN (SELECT value FROM json_each(?))")
                 .bind(serde_json::to_string(&keys).map_err(backend)?)
