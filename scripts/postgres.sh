@@ -7,6 +7,7 @@
 #
 #   scripts/postgres.sh [start]    start if needed; print the URL
 #   scripts/postgres.sh stop
+#   scripts/postgres.sh reset      stop, and forget every database (each test makes its own)
 #   CHAT_PG_PORT, CHAT_PG_DIR      another server beside the default one
 set -euo pipefail
 
@@ -39,8 +40,12 @@ case ${1:-start} in
   stop)
     as_owner "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
     ;;
+  reset)
+    as_owner "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
   *)
-    echo "usage: $0 [start|stop]" >&2
+    echo "usage: $0 [start|stop|reset]" >&2
     exit 2
     ;;
 esac

@@ -251,7 +251,6 @@ impl Shared {
         }
     }
 
-    /// Hands a job to one of the tasks (the pipeline, the registrar) and waits for its answer.
     /// At shutdown, before the connections close: stores and delivers every message
     /// already taken in, and waits (up to `within`) until each of their senders has the
     /// acknowledgement, so that nobody is left wondering whether a message went through.
@@ -276,6 +275,7 @@ impl Shared {
         }
     }
 
+    /// Hands a job to one of the tasks (the pipeline, the registrar) and waits for its answer.
     async fn through<J, T>(&self, task: &mpsc::Sender<J>, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> J) -> Result<T, Problem> {
         let (tx, rx) = oneshot::channel();
         if task.send(job(tx)).await.is_err() {
