@@ -41,7 +41,7 @@ bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js se
 
 soak: setup ## Ten minutes of paced chat with random drops and a server kill: zero loss or duplicates, RSS over time
 	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=13 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
-		cargo test --release -p server --test chaos -- --nocapture
+		cargo test --release -p server --test chaos -- --nocapture on_sqlite
 
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
 	$(TOOLCHAIN) && cargo run -q -p server -- agent add $(if $(ADMIN),--admin) "$(NAME)"

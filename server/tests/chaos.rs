@@ -479,9 +479,18 @@ async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kill() {
+async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kill_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}", dir.path().join("chaos.db").display());
+    chaos(format!("sqlite://{}", dir.path().join("chaos.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kill_on_postgres() {
+    chaos(chat_server::store::testing::postgres_database().await).await;
+}
+
+async fn chaos(db: String) {
+    println!("chaos: on {}", db.split("://").next().unwrap_or("?"));
     for agent in AGENTS {
         add_agent(&db, agent);
     }
