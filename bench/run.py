@@ -70,6 +70,8 @@ class Server:
         # `kind` is whose server it is (ours or the node peer), `name` the one shown.
         self.name, self.port, self.proc, self.tmp = name, port, proc, tmp
         self.kind = kind or name
+        # A database server in its own processes (PostgreSQL's postmaster), if any.
+        self.database_pid = None
 
     def stop(self):
         self.proc.terminate()
@@ -119,6 +121,8 @@ def generator(server, args, prefix, bind=None):
            "--prefix", prefix, "--server-pid", str(server.proc.pid)]
     if bind:
         cmd += ["--bind", bind]
+    if server.database_pid:
+        cmd += ["--database-pid", str(server.database_pid)]
     return cmd + args
 
 
@@ -284,14 +288,21 @@ def storage(customers, secs):
     SQLite server's rate, alternating rounds as for the peer."""
     lite = start_ours()
     pg = start_ours(postgres_database(), PG_OURS_PORT, "postgres")
+    with open(os.path.join(PG_ENV["CHAT_PG_DIR"], "postmaster.pid")) as f:
+        # The database works in its own processes: their CPU is read with the server's.
+        pg.database_pid = int(f.readline())
     rows = []
     try:
         tp_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--window", "4",
                    "--warmup-s", "2", "--seconds", secs]
         t_lite, t_pg = paired(lite, pg, tp_args, "pt")
         for key, label in (("delivered_per_s", "delivered messages/s (closed loop)"),
-                           ("cpu_us_per_message", "server CPU µs per delivered message")):
+                           ("cpu_us_per_message", "chat server CPU µs per delivered message")):
             rows.append((label, f"{t_lite[key]:.1f}", f"{t_pg[key]:.1f}", ratio(t_pg[key], t_lite[key])))
+        # SQLite works inside the chat server; PostgreSQL in its own processes.
+        with_db = t_pg["cpu_us_per_message_with_database"]
+        rows.append(("CPU µs per delivered message, database included", f"{t_lite['cpu_us_per_message']:.1f}",
+                     f"{with_db:.1f}", ratio(with_db, t_lite["cpu_us_per_message"])))
         rate = max(100.0, round(t_lite["delivered_per_s"] / 2))
         lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
                     "--warmup-s", "2", "--seconds", secs]

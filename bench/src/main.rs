@@ -43,6 +43,10 @@ struct Cli {
     /// The server's process id, to read its CPU time.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// A database server's main process (PostgreSQL's postmaster), whose CPU time, with its
+    /// children's, is read over the same window as the server's.
+    #[arg(long)]
+    database_pid: Option<u32>,
     /// Connections being set up at once.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
@@ -102,13 +106,31 @@ fn now_us() -> u64 {
     clock().elapsed().as_micros() as u64
 }
 
-/// Utime + stime of a process, in seconds (Linux /proc).
-fn cpu_seconds(pid: u32) -> Option<f64> {
+/// The fields of `/proc/<pid>/stat` after the command name (state is the first).
+fn stat_fields(pid: u32) -> Option<Vec<u64>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
+    Some(after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect())
+}
+
+/// Utime + stime of a process, in seconds (Linux /proc).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let f = stat_fields(pid)?;
+    Some((f.get(11)? + f.get(12)?) as f64 / 100.0)
+}
+
+/// CPU seconds of a process and its children: its own, its exited children's (waited
+/// for), and those alive now (a database's backends come and go with connections).
+fn tree_cpu_seconds(pid: u32) -> Option<f64> {
+    let own = stat_fields(pid)?;
+    let mut ticks = own.get(11)? + own.get(12)? + own.get(13)? + own.get(14)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if let Some(f) = stat_fields(child).filter(|f| f.get(1) == Some(&u64::from(pid))) {
+            ticks += f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0);
+        }
+    }
+    Some(ticks as f64 / 100.0)
 }
 
 /// Waits until the server is idle (under 5% of a core over half a second, at most a
@@ -297,6 +319,7 @@ async fn throughput(
     go.wait().await;
     tokio::time::sleep(Duration::from_secs_f64(warmup_s)).await;
     let cpu_before = pid.and_then(cpu_seconds);
+    let db_cpu_before = env.cli.database_pid.and_then(tree_cpu_seconds);
     let sent_before = sent.load(Ordering::Relaxed);
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
@@ -304,6 +327,7 @@ async fn throughput(
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = pid.and_then(cpu_seconds);
+    let db_cpu_after = env.cli.database_pid.and_then(tree_cpu_seconds);
     let sent_during = sent.load(Ordering::Relaxed) - sent_before;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = vec![];
@@ -321,6 +345,7 @@ async fn throughput(
     latencies.sort_unstable();
     let delivered = latencies.len() as f64;
     let cpu = cpu_before.zip(cpu_after).map(|(b, a)| a - b);
+    let db_cpu = db_cpu_before.zip(db_cpu_after).map(|(b, a)| a - b);
     Ok(json!({
         "mode": "throughput",
         "peer": if env.cli.peer == Peer::Ours { "ours" } else { "node" },
@@ -336,6 +361,8 @@ async fn throughput(
         "p999_ms": pct(&latencies, 0.999) as f64 / 1000.0,
         "server_cpu_s": cpu,
         "cpu_us_per_message": cpu.map(|c| c * 1e6 / delivered.max(1.0)),
+        "database_cpu_s": db_cpu,
+        "cpu_us_per_message_with_database": cpu.zip(db_cpu).map(|(c, d)| (c + d) * 1e6 / delivered.max(1.0)),
         "errors": errors,
         "failed_customers": failed,
     }))
