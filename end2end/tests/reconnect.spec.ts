@@ -1,9 +1,10 @@
 // The browser client reconnects after the server restarts, logs the person back in and
-// sends what was written meanwhile.
+// sends what was written meanwhile; so does the tutorial's own client library.
 // This test runs its own server (not the suite's), so that it can stop and start it.
 import { test, expect } from '@playwright/test';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { io } from 'socket.io-client';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -88,6 +89,32 @@ test('after a server restart both sides reconnect, log back in and can talk', as
     await agent.context.close();
     await gina.context.close();
   } finally {
+    await stopServer(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the tutorial's own client reconnects after a graceful restart and logs in again by itself", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chat-restart-'));
+  const db = path.join(dir, 'chat.db');
+  let server = await startServer(db);
+  // The tutorial's way: login on every connect; socket.io-client's default reconnection.
+  const client = io(base, { reconnectionDelay: 200, reconnectionDelayMax: 500 });
+  try {
+    const logins: unknown[] = [];
+    client.on('login_success', (ok) => logins.push(ok));
+    client.on('connect', () => client.emit('login', 'tutorial-user'));
+    await expect.poll(() => logins.length).toBe(1);
+
+    const reason = new Promise<string>((resolve) => client.once('disconnect', resolve));
+    await stopServer(server);
+    // A transport close (not "io server disconnect", after which the client would stay away).
+    expect(await reason).toBe('transport close');
+    server = await startServer(db);
+    await expect.poll(() => logins.length, { timeout: 20_000 }).toBe(2);
+    expect(client.connected).toBe(true);
+  } finally {
+    client.close();
     await stopServer(server);
     rmSync(dir, { recursive: true, force: true });
   }
