@@ -9,6 +9,7 @@
 //! Must not: decide who may log in (the password check is the socket layer's, shared with
 //! the Socket.IO `login` that programs use).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -22,7 +23,6 @@ use cookie::{Cookie, SameSite};
 
 use super::socket::{self, Shared};
 use crate::auth;
-use crate::model::AgentKey;
 use app::protocol::{self, AgentCredentials, AgentSession, UserName};
 use app::text::Problem;
 
@@ -85,59 +85,41 @@ fn refused(problem: Problem) -> Response {
 
 async fn log_in(State(shared): State<Arc<Shared>>, headers: HeaderMap, extensions: Extensions, body: Bytes) -> Response {
     let ip = shared.client_ip(&headers, &extensions);
-    if let Some(Err(wait_s)) = shared.at_address(ip, |a, limits, now| a.login(limits, now)) {
-        tracing::warn!(?ip, "agent login refused: too many from one address");
-        return refused(Problem::SlowDown(wait_s));
-    }
-    let Ok(AgentCredentials { name, password }) = serde_json::from_slice(&body) else {
-        return refused(Problem::Malformed(protocol::LOGIN));
-    };
-    let name = match UserName::parse(&name) {
-        Ok(name) => name,
-        Err(problem) => return refused(problem),
-    };
-    let record = match socket::check_agent(&shared, ip, name, Some(password)).await {
-        Ok(record) => record,
+    match start_session(&shared, &headers, ip, &body).await {
+        Ok(response) => response,
         Err(problem) => {
             tracing::info!(?ip, %problem, "agent login over HTTP refused");
-            return refused(problem);
+            refused(problem)
         }
-    };
-    let (token, hash) = match auth::new_token() {
-        Ok(pair) => pair,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot make a session token");
-            return refused(Problem::Internal);
-        }
-    };
+    }
+}
+
+async fn start_session(shared: &Shared, headers: &HeaderMap, ip: Option<IpAddr>, body: &[u8]) -> Result<Response, Problem> {
+    shared.may_log_in(ip)?;
+    let AgentCredentials { name, password } = serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN))?;
+    let record = socket::check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
     // Rotation: the session this browser had (if any) ends with the new one's start.
-    if let Some(old) = token_in(&headers).and_then(|t| auth::token_hash(&t)) {
-        if let Err(e) = shared.store.revoke(&old).await {
-            tracing::error!(error = %e, "revoking the previous session failed");
-            return refused(Problem::Internal);
-        }
-    }
-    let key = AgentKey::of(&record.name);
-    if let Err(e) = shared.store.create_agent_session(&key, &hash, socket::now_ms()).await {
-        tracing::error!(error = %e, "creating an agent session failed");
-        return refused(Problem::Internal);
-    }
-    let Some(cookie) = set_cookie(Some(token), over_https(&headers, shared.trust_forwarded_for)) else {
-        return refused(Problem::Internal);
-    };
+    end_session(shared, headers).await?;
+    let (token, _) = socket::open_agent_session(shared, &record).await?;
+    let cookie = set_cookie(Some(token), over_https(headers, shared.trust_forwarded_for)).ok_or(Problem::Internal)?;
     tracing::info!(?ip, "agent logged in over HTTP");
     let session = AgentSession::LoggedIn { name: record.name, admin: record.admin };
-    (StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(session)).into_response()
+    Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(session)).into_response())
+}
+
+/// Revokes the session of the cookie the request carried, if any.
+async fn end_session(shared: &Shared, headers: &HeaderMap) -> Result<(), Problem> {
+    if let Some(hash) = token_in(headers).and_then(|t| auth::token_hash(&t)) {
+        shared.store.revoke(&hash).await.map_err(socket::internal("revoking a session"))?;
+    }
+    Ok(())
 }
 
 /// Logs out: the session stops working (on every connection that resumes with it) and the
 /// browser forgets the cookie. Answers the same whether or not there was a session.
 async fn log_out(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(hash) = token_in(&headers).and_then(|t| auth::token_hash(&t)) {
-        if let Err(e) = shared.store.revoke(&hash).await {
-            tracing::error!(error = %e, "revoking a session failed");
-            return refused(Problem::Internal);
-        }
+    if let Err(problem) = end_session(&shared, &headers).await {
+        return refused(problem);
     }
     let cleared = set_cookie(None, over_https(&headers, shared.trust_forwarded_for));
     let mut response = StatusCode::NO_CONTENT.into_response();

@@ -344,6 +344,17 @@ impl Shared {
         }
         extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
     }
+
+    /// Whether another login (over the socket or HTTP) may be tried from `ip` now.
+    pub(super) fn may_log_in(&self, ip: Option<IpAddr>) -> Result<(), Problem> {
+        match self.at_address(ip, |a, limits, now| a.login(limits, now)) {
+            Some(Err(wait_s)) => {
+                tracing::warn!(?ip, "login refused: too many from one address");
+                Err(Problem::SlowDown(wait_s))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Connect middleware: registers the connection with the hub and every event handler,
@@ -396,9 +407,9 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let ip = turn.info.ip;
-    if let Some(Err(wait_s)) = shared.at_address(ip, |a, limits, now| a.login(limits, now)) {
-        let outcome = shared.deliver(Hub::refuse_login(conn, Problem::SlowDown(wait_s)));
-        tracing::warn!(conn = conn.0, ?ip, ?outcome, "login refused: too many from one address");
+    if let Err(problem) = shared.may_log_in(ip) {
+        let outcome = shared.deliver(Hub::refuse_login(conn, problem));
+        tracing::debug!(conn = conn.0, ?outcome, "login refused");
         return;
     }
     let intent = payload.map_err(|_| Problem::Malformed(protocol::LOGIN)).and_then(LoginPayload::into_intent);
@@ -486,16 +497,14 @@ async fn establish(
         }
     }
     let name = name.ok_or(Problem::NameEmpty)?;
-    let (token, hash) = auth::new_token().map_err(|e| {
-        tracing::error!(error = %e, "cannot make a session token");
-        Problem::Internal
-    })?;
     match role {
-        Role::Customer => Ok((Entry::New { name, token }, hash)),
+        Role::Customer => {
+            let (token, hash) = new_token()?;
+            Ok((Entry::New { name, token }, hash))
+        }
         Role::Agent => {
             let record = check_agent(shared, ip, name, password).await?;
-            let key = AgentKey::of(&record.name);
-            shared.store.create_agent_session(&key, &hash, now).await.map_err(internal("creating an agent session"))?;
+            let (token, hash) = open_agent_session(shared, &record).await?;
             Ok((Entry::Known(agent_login(shared, conn, record, token).await?), hash))
         }
     }
@@ -536,8 +545,24 @@ async fn agent_login(shared: &Shared, conn: ConnId, record: AgentRecord, token: 
     Ok(Login { conn, who: Identity::Agent(key), name: record.name, resume: Some(token), conversations, admin: record.admin })
 }
 
+/// A new session token and the hash to store for it.
+fn new_token() -> Result<(String, String), Problem> {
+    auth::new_token().map_err(|e| {
+        tracing::error!(error = %e, "cannot make a session token");
+        Problem::Internal
+    })
+}
+
+/// Starts a session for an agent whose password was checked: its token and hash.
+pub(super) async fn open_agent_session(shared: &Shared, record: &AgentRecord) -> Result<(String, String), Problem> {
+    let (token, hash) = new_token()?;
+    let key = AgentKey::of(&record.name);
+    shared.store.create_agent_session(&key, &hash, now_ms()).await.map_err(internal("creating an agent session"))?;
+    Ok((token, hash))
+}
+
 /// Logs a storage failure and turns it into the error a participant sees.
-fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem {
+pub(super) fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem {
     move |e| {
         tracing::error!(error = %e, "{doing} failed");
         Problem::Internal
