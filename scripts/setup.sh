@@ -2,7 +2,7 @@
 # Installs whatever the build and the tests need and is missing. Idempotent, and quick when
 # everything is already there. Called by `make run` and `make test`; safe to run by hand.
 #
-#   scripts/setup.sh           everything (toolchain, cargo-leptos, wasm-bindgen, chromium, postgresql, npm)
+#   scripts/setup.sh           everything (toolchain, cargo-leptos, wasm-bindgen, chromium, postgresql, redis, npm)
 #   scripts/setup.sh build     only what building and serving needs
 set -euo pipefail
 
@@ -88,6 +88,8 @@ if [ "$what" = all ]; then
   apt_install chromium
   # The storage tests also run on PostgreSQL (scripts/postgres.sh starts a throwaway server).
   apt_install postgresql
+  # The cluster tests share live state between nodes through Redis (scripts/redis.sh).
+  apt_install redis-server
   npm_ci end2end
 fi
 log "ready"

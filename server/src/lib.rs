@@ -51,6 +51,8 @@ pub struct Settings {
     /// ping cannot be queued: a client that stopped reading).
     pub ping_interval: std::time::Duration,
     pub ping_timeout: std::time::Duration,
+    /// Several nodes share the live state through this Redis (see `transport::cluster`).
+    pub redis_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -64,6 +66,7 @@ impl Default for Settings {
             trust_forwarded_for: false,
             ping_interval: std::time::Duration::from_millis(PING_INTERVAL_MS),
             ping_timeout: std::time::Duration::from_millis(PING_TIMEOUT_MS),
+            redis_url: None,
         }
     }
 }
@@ -89,7 +92,26 @@ pub async fn run_with(
 ) -> std::io::Result<()> {
     // The queue outlives restarts: whoever waited before still waits, in order.
     let queue = store.queued().await.map_err(|e| std::io::Error::other(format!("loading the queue: {e}")))?;
-    let (app, io, shared) = router(leptos_options, store, settings, queue);
+    // In a cluster, the live state starts as the other nodes have it.
+    let cluster = match &settings.redis_url {
+        Some(url) => Some(
+            transport::Cluster::connect(url)
+                .await
+                .map_err(|e| std::io::Error::other(format!("joining the cluster at {}: {e}", store::shown(url))))?,
+        ),
+        None => None,
+    };
+    let (joined, cluster) = match cluster {
+        Some((cluster, start)) => {
+            let cluster = Arc::new(cluster);
+            (Some((cluster.clone(), start.from)), Some((cluster, start.hub)))
+        }
+        None => (None, None),
+    };
+    let (app, io, shared) = router(leptos_options, store, settings, queue.clone(), cluster);
+    if let Some((cluster, from)) = joined {
+        transport::join_cluster(&shared, cluster, from, queue).await.map_err(std::io::Error::other)?;
+    }
     // Every message accepted is stored, delivered and acknowledged; then the sockets
     // close (open websockets would keep a graceful shutdown waiting forever). A closed
     // transport, unlike a Socket.IO disconnect, makes clients reconnect — to this server
@@ -99,6 +121,8 @@ pub async fn run_with(
         shutdown.await;
         drained.drain(SHUTDOWN_DRAIN).await;
         io.close().await;
+        // The other nodes drop this one's connections now, not when its key expires.
+        drained.leave_cluster().await;
     };
     // The peer's address, for the limits per address.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -25,6 +25,10 @@ struct Cli {
     /// database reaches this many MiB, leaving room on a shared disk. Unset: no cap.
     #[arg(long, env = "DATABASE_MAX_MB", global = true)]
     database_max_mb: Option<u64>,
+    /// Several server nodes share one desk through this Redis (`redis://host:port`), with a
+    /// `postgres://` database. Unset: this process is the whole desk.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
@@ -128,7 +132,11 @@ fn main() -> Result<()> {
                     trust_forwarded_for: cli.trust_forwarded_for,
                     ping_interval: std::time::Duration::from_millis(cli.ping_interval_ms),
                     ping_timeout: std::time::Duration::from_millis(cli.ping_timeout_ms),
+                    redis_url: cli.redis_url.filter(|u| !u.trim().is_empty()),
                 };
+                if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {
+                    bail!("REDIS_URL needs a PostgreSQL DATABASE_URL: the nodes of a cluster share one database");
+                }
                 serve(store, settings).await
             }
             Cmd::Agent(cmd) => agent(store, cmd).await,

@@ -7,14 +7,16 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
+
 use app::protocol::{ChatMessage, ClientMsgId, ConversationId, ConversationSummary, MessageId, MessageText, Role, Status, UserName};
 
 /// A customer's stored identity; it outlives connections and restarts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CustomerId(pub u64);
 
 /// The case-folded name of an agent account: how agents are keyed everywhere.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AgentKey(String);
 
 impl AgentKey {
@@ -38,7 +40,7 @@ pub fn name_key(name: &str) -> String {
 }
 
 /// Who a logged-in participant is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Identity {
     Customer(CustomerId),
     Agent(AgentKey),
@@ -54,14 +56,14 @@ impl Identity {
 }
 
 /// The agent a conversation is assigned to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignee {
     pub key: AgentKey,
     pub name: UserName,
 }
 
 /// What the hub needs to know of a conversation to route its messages and run the queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationMeta {
     pub id: ConversationId,
     pub customer: CustomerId,
@@ -150,7 +152,7 @@ impl NewMessage {
 }
 
 /// A message as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMessage {
     pub id: MessageId,
     pub conversation: ConversationId,
@@ -182,7 +184,7 @@ impl StoredMessage {
 }
 
 /// The result of storing one [`NewMessage`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Appended {
     pub message: StoredMessage,
     /// The same sender had already sent this client id: nothing new was stored, and

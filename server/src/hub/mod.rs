@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use app::protocol::{
     ConversationId, LoginSuccess, MessageText, Note, Presence, PrivateMessage, ReadUpTo, Role, ServerEvent, Status, Typing, UserName,
     AWAY_AFTER_MS, TYPING_EVERY_MS,
@@ -27,11 +29,11 @@ use crate::model::{name_key, AgentKey, Appended, Assignee, ConversationMeta, Cus
 pub const DEFAULT_CAPACITY: usize = 5;
 
 /// One client connection, as numbered by the transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ConnId(pub u64);
 
 /// What happened at the edge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// A connection joined the namespace; it is not logged in yet.
     Connect(ConnId),
@@ -63,12 +65,14 @@ pub enum Command {
 }
 
 /// An established login.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Login {
     pub conn: ConnId,
     pub who: Identity,
     pub name: UserName,
-    /// The session token to hand to the client (new, or the one it resumed with).
+    /// The session token to hand to the client (new, or the one it resumed with). A
+    /// secret: it never leaves this process (not sent to other nodes, not in snapshots).
+    #[serde(skip)]
     pub resume: Option<String>,
     /// A customer's own conversation first; for agents, the ones they see.
     pub conversations: Vec<ConversationMeta>,
@@ -147,7 +151,7 @@ pub fn coalesce(outbound: Vec<Outbound>) -> Vec<Outbound> {
 }
 
 /// An identity that is online, with its connections.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Present {
     name: UserName,
     conns: BTreeSet<ConnId>,
@@ -164,7 +168,7 @@ impl Present {
 }
 
 /// The live state of the chat.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Hub {
     /// Every connection in the namespace; `Some` once logged in.
     conns: HashMap<ConnId, Option<Identity>>,
@@ -187,6 +191,7 @@ pub struct Hub {
     revision: u64,
     capacity: usize,
     /// Conversations changed by the command being handled (see [`Step::changed`]).
+    #[serde(skip)]
     changed: Vec<ConversationMeta>,
     /// When each identity's typing was last passed on, per conversation.
     typing: HashMap<(Identity, ConversationId), u64>,
@@ -207,6 +212,13 @@ impl Hub {
     /// Agents are told that a tab hidden `ms` milliseconds counts as away.
     pub fn set_away_after(&mut self, ms: u64) {
         self.away_after_ms = ms;
+    }
+
+    /// Every connection, logged in or not, in order.
+    pub fn all_connections(&self) -> Vec<ConnId> {
+        let mut conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        conns.sort_unstable();
+        conns
     }
 
     /// How many identities are logged in.

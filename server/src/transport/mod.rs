@@ -4,8 +4,10 @@
 //! that need I/O: agent passwords, reserved names), and sending what the hub returns.
 //! Must not: decide chat rules (the hub does) or talk SQL (the store does).
 
+mod cluster;
 mod cookie;
 mod http;
+mod live;
 mod pipeline;
 mod registrar;
 mod socket;
@@ -25,6 +27,7 @@ use crate::store::Store;
 use crate::Settings;
 use app::{shell, App};
 
+pub use cluster::Cluster;
 pub use socket::Shared;
 
 /// Bytes of each connection's websocket read buffer (socketioxide's default is 4096;
@@ -46,9 +49,10 @@ pub fn router(
     store: Arc<dyn Store>,
     settings: Settings,
     queue: Vec<ConversationMeta>,
+    cluster: Option<(Arc<Cluster>, Option<crate::hub::Hub>)>,
 ) -> (Router, SocketIo, Arc<Shared>) {
     let origins = http::Origins::new(&settings.allowed_origins);
-    let shared = Shared::new(store, &settings, queue);
+    let shared = Shared::new(store, &settings, queue, cluster);
     let sessions = cookie::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
@@ -84,6 +88,16 @@ pub fn router(
         .layer(axum::middleware::from_fn(http::security_headers))
         .layer(TraceLayer::new_for_http());
     (router, io, shared)
+}
+
+/// Catches up with the cluster's stream from `from`, starts following it, and tells the
+/// cluster about the conversations waiting in storage (a hub ignores those it knows).
+pub async fn join_cluster(shared: &Arc<Shared>, cluster: Arc<Cluster>, from: String, queue: Vec<ConversationMeta>) -> Result<(), String> {
+    cluster::start(shared, cluster, from).await?;
+    if !queue.is_empty() {
+        shared.apply(queue.into_iter().map(live::Item::Learn).collect()).await;
+    }
+    Ok(())
 }
 
 /// Liveness: the process serves HTTP.

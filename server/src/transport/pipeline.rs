@@ -8,14 +8,16 @@
 //! or delivered live afterwards — never both, never neither.
 //! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
 
+use std::collections::HashMap;
 use std::sync::Weak;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::live::Item;
 use super::socket::Shared;
 use crate::hub::{Command, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
-use app::protocol::{Cursor, History, ServerEvent, HISTORY_PAGE};
+use app::protocol::{Cursor, History, HISTORY_PAGE};
 use app::text::Problem;
 
 /// Most messages committed in one transaction.
@@ -89,30 +91,36 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
             return;
         }
     };
+    // Every stored message is delivered (in one apply, in order); each sender then gets
+    // its answer. The sender may have gone meanwhile: what was stored reaches them at
+    // their next login.
+    let delivered: Vec<Item> = jobs
+        .iter()
+        .zip(&results)
+        .filter_map(|((_, joins, _), result)| {
+            let appended = result.as_ref().ok()?.clone();
+            Some(Item::Hub(Command::Deliver { appended, joins: joins.clone() }))
+        })
+        .collect();
+    let mut applied = shared.apply(delivered).await.into_iter();
     let mut changed = vec![];
-    {
-        let mut live = shared.live();
-        for ((_, joins, reply), result) in jobs.into_iter().zip(results) {
-            let answer = match result {
-                Ok(appended) => {
-                    let (outcome, mut more) = live.run(Command::Deliver { appended: appended.clone(), joins });
-                    changed.append(&mut more);
-                    match outcome {
-                        Ok(_) => Ok(appended),
-                        Err(problem) => {
-                            tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
-                            Ok(appended)
-                        }
-                    }
+    for ((_, _, reply), result) in jobs.into_iter().zip(results) {
+        let answer = match result {
+            Ok(appended) => {
+                let (outcome, mut more) = applied.next().unwrap_or((Err(Problem::Internal), vec![]));
+                changed.append(&mut more);
+                if let Err(problem) = outcome {
+                    // Stored all the same: it reaches everyone at their next catch-up.
+                    tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "storing a message failed");
-                    Err(Problem::NotSaved)
-                }
-            };
-            // The sender may have gone meanwhile; what was stored reaches them at their next login.
-            let _ = reply.send(answer);
-        }
+                Ok(appended)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing a message failed");
+                Err(Problem::NotSaved)
+            }
+        };
+        let _ = reply.send(answer);
     }
     // Assignments the messages caused (a conversation entering the queue, say).
     shared.keep(changed).await;
@@ -125,65 +133,93 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
     let who = login.who.clone();
     let mut conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
     let agent = matches!(who, crate::model::Identity::Agent(_));
-    let (outcome, changed) = {
-        let mut live = shared.live();
-        let (outcome, changed) = live.run(Command::Login(login));
+    // Live messages for this connection wait from here until its catch-up is sent (other
+    // nodes deliver while the catch-up is read).
+    shared.live().catching_up(conn);
+    let (outcome, changed) = shared.apply_one(Item::Hub(Command::Login(login))).await;
+    let read = async {
+        let outcome = outcome?;
+        if outcome != Outcome::LoggedIn {
+            return Ok((outcome, vec![], HashMap::new()));
+        }
         if agent {
             // The storage read for the login may lag behind the hub (a conversation that
             // just entered the queue is stored a moment later): the catch-up also covers
             // everything waiting and everything the login gave this agent.
-            for meta in live.hub.waiting().iter().chain(&changed) {
+            let waiting = shared.live().hub.waiting();
+            for meta in waiting.iter().chain(&changed) {
                 if !conversations.iter().any(|(id, ..)| *id == meta.id) {
                     conversations.push((meta.id, meta.customer_name.clone(), meta.read_seq));
                 }
             }
         }
-        (outcome?, changed)
+        let mut sent = vec![];
+        let mut covered = HashMap::new();
+        for (id, customer, read_seq) in conversations {
+            let (pages, upto) = catch_up_of(shared, &who, id, customer, read_seq, &since).await?;
+            sent.extend(pages);
+            covered.insert(id, upto);
+        }
+        Ok((outcome, sent, covered))
     };
-    if outcome != Outcome::LoggedIn {
-        return Ok(outcome);
-    }
-    for (id, customer, read_seq) in conversations {
-        // The customer sees how far the support side has read.
-        let read = if agent { 0 } else { read_seq };
-        let cursor = since.iter().find(|c| c.conversation == id).map(|c| c.seq);
-        let pages = match cursor {
-            Some(after) => catch_up(shared, id, after).await,
-            None => shared
-                .store
-                .messages_before(id, None, HISTORY_PAGE)
-                .await
-                .map(|page| vec![(page.messages, page.more)]),
-        };
-        let pages = pages.map_err(|e| {
-            tracing::error!(error = %e, conversation = id.0, "reading history failed");
-            Problem::Internal
-        })?;
-        // Agents get the internal notes with the first page.
-        let mut notes = if agent {
-            shared.store.notes(id, super::socket::NOTES_SENT).await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, conversation = id.0, "reading notes failed");
-                vec![]
-            })
-        } else {
-            vec![]
-        };
-        let live = shared.live();
-        if pages.is_empty() && (!notes.is_empty() || read > 0) {
-            let page = History { conversation: id, customer: customer.clone(), messages: vec![], more: false, notes, read };
-            live.emit(conn, &ServerEvent::History(page));
-            continue;
-        }
-        for (messages, more) in pages {
-            let messages = messages.iter().map(|m| m.to_wire(&customer, &who)).collect();
-            let notes = std::mem::take(&mut notes);
-            let page = History { conversation: id, customer: customer.clone(), messages, more, notes, read };
-            live.emit(conn, &ServerEvent::History(page));
-        }
-    }
+    let read: Result<_, Problem> = read.await;
+    // Sent after the login's own events; then the live messages that waited.
+    let (pages, covered) = match &read {
+        Ok((_, pages, covered)) => (pages.clone(), covered.clone()),
+        Err(_) => (vec![], HashMap::new()),
+    };
+    shared.live().caught_up(conn, pages, &covered);
     // What the login pulled from the queue.
     shared.keep(changed).await;
-    Ok(Outcome::LoggedIn)
+    read.map(|(outcome, ..)| outcome)
+}
+
+/// The catch-up of one conversation for a login: everything after the client's cursor, or
+/// else the newest page; and up to which `seq` it goes.
+async fn catch_up_of(
+    shared: &Shared,
+    who: &crate::model::Identity,
+    id: app::protocol::ConversationId,
+    customer: app::protocol::UserName,
+    read_seq: u64,
+    since: &[Cursor],
+) -> Result<(Vec<History>, u64), Problem> {
+    let agent = matches!(who, crate::model::Identity::Agent(_));
+    // The customer sees how far the support side has read.
+    let read = if agent { 0 } else { read_seq };
+    let cursor = since.iter().find(|c| c.conversation == id).map(|c| c.seq);
+    let pages = match cursor {
+        Some(after) => catch_up(shared, id, after).await,
+        None => shared.store.messages_before(id, None, HISTORY_PAGE).await.map(|page| vec![(page.messages, page.more)]),
+    };
+    let pages = pages.map_err(|e| {
+        tracing::error!(error = %e, conversation = id.0, "reading history failed");
+        Problem::Internal
+    })?;
+    let upto = pages.iter().flat_map(|(messages, _)| messages.last()).map(|m| m.seq).max().unwrap_or(0).max(cursor.unwrap_or(0));
+    // Agents get the internal notes with the first page.
+    let mut notes = if agent {
+        shared.store.notes(id, super::socket::NOTES_SENT).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, conversation = id.0, "reading notes failed");
+            vec![]
+        })
+    } else {
+        vec![]
+    };
+    if pages.is_empty() {
+        if !notes.is_empty() || read > 0 {
+            return Ok((vec![History { conversation: id, customer, messages: vec![], more: false, notes, read }], upto));
+        }
+        return Ok((vec![], upto));
+    }
+    let pages = pages
+        .into_iter()
+        .map(|(messages, more)| {
+            let messages = messages.iter().map(|m| m.to_wire(&customer, who)).collect();
+            History { conversation: id, customer: customer.clone(), messages, more, notes: std::mem::take(&mut notes), read }
+        })
+        .collect();
+    Ok((pages, upto))
 }
 
 /// Everything after `after`, in pages.

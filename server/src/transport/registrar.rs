@@ -1,5 +1,5 @@
 //! The one task that creates new customers: whatever logins are waiting are created in
-//! one transaction and registered with the hub under one lock, and the agents hear of
+//! one transaction and registered with the hub in one apply, and the agents hear of
 //! them in one `presence` change per batch. A login storm pays one commit and one
 //! change per agent for many customers, not one for each.
 //!
@@ -13,10 +13,11 @@ use std::sync::Weak;
 use tokio::sync::{mpsc, oneshot};
 
 use super::socket::Shared;
-use crate::hub::{coalesce, Command, ConnId, Hub, Login, Outbound, Outcome};
+use super::live::Item;
+use crate::hub::{Command, ConnId, Hub, Login, Outcome};
 use crate::model::{name_key, Identity};
 use crate::store::NewCustomer;
-use app::protocol::{History, ServerEvent, UserName};
+use app::protocol::{History, UserName};
 use app::text::Problem;
 
 /// Most customers created in one transaction.
@@ -70,41 +71,59 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
             return;
         }
     };
+    let mut logins = vec![];
     let mut answers = Vec::with_capacity(accepted.len());
-    let mut changed = vec![];
+    let mut outbound = vec![];
+    for (r, meta) in accepted.into_iter().zip(created) {
+        let Some(meta) = meta else {
+            // A customer may not take the name of an agent account, online or not.
+            let step = Hub::refuse_login(r.conn, Problem::NameReserved);
+            outbound.extend(step.outbound);
+            answers.push((r.reply, None, step.outcome));
+            continue;
+        };
+        let who = Identity::Customer(meta.customer);
+        // The history of the new conversation: empty, but the client learns it is.
+        let history = History {
+            conversation: meta.id,
+            customer: meta.customer_name.clone(),
+            messages: vec![],
+            more: false,
+            notes: vec![],
+            read: 0,
+        };
+        logins.push(Item::Hub(Command::Login(Login {
+            conn: r.conn,
+            who,
+            name: r.name,
+            resume: Some(r.token),
+            conversations: vec![meta],
+            admin: false,
+        })));
+        answers.push((r.reply, Some((r.conn, history)), Ok(Outcome::LoggedIn)));
+    }
+    shared.live().send(&outbound);
     {
         let mut live = shared.live();
-        let mut outbound = vec![];
-        for (r, meta) in accepted.into_iter().zip(created) {
-            let Some(meta) = meta else {
-                // A customer may not take the name of an agent account, online or not.
-                let step = Hub::refuse_login(r.conn, Problem::NameReserved);
-                outbound.extend(step.outbound);
-                answers.push((r.reply, step.outcome));
-                continue;
-            };
-            let who = Identity::Customer(meta.customer);
-            // The history of the new conversation: empty, but the client learns it is.
-            let history = History {
-                conversation: meta.id,
-                customer: meta.customer_name.clone(),
-                messages: vec![],
-                more: false,
-                notes: vec![],
-                read: 0,
-            };
-            let login = Login { conn: r.conn, who, name: r.name, resume: Some(r.token), conversations: vec![meta], admin: false };
-            let mut step = live.hub.handle(Command::Login(login));
-            outbound.append(&mut step.outbound);
-            if step.outcome == Ok(Outcome::LoggedIn) {
-                outbound.push(Outbound { to: r.conn, event: ServerEvent::History(history) });
+        for (_, history, _) in &answers {
+            if let Some((conn, _)) = history {
+                live.catching_up(*conn);
             }
-            changed.append(&mut step.changed);
-            answers.push((r.reply, step.outcome));
         }
-        live.send(&coalesce(outbound));
     }
-    for (reply, outcome) in answers {
+    let mut applied = shared.apply(logins).await.into_iter();
+    let mut changed = vec![];
+    for (reply, history, refused) in answers {
+        let outcome = match history {
+            None => refused,
+            Some((conn, history)) => {
+                let (outcome, mut more) = applied.next().unwrap_or((Err(Problem::Internal), vec![]));
+                changed.append(&mut more);
+                let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
+                shared.live().caught_up(conn, pages, &Default::default());
+                outcome
+            }
+        };
         // The connection may have gone meanwhile; the customer exists and can resume.
         let _ = reply.send(outcome);
     }

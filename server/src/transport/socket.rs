@@ -20,6 +20,8 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cluster::Cluster;
+use super::live::{Applied, Effect, Item, Live, Told, CONN_BITS};
 use super::pipeline::{self, Job};
 use super::registrar::{self, Registration};
 use super::turnstile::{ConnInfo, Turn};
@@ -44,6 +46,8 @@ const AGENT_CONVERSATIONS: u32 = 100;
 /// The state every handler shares.
 pub struct Shared {
     live: Mutex<Live>,
+    /// The other nodes, when there are (see [`super::cluster`]).
+    cluster: Option<Arc<Cluster>>,
     pub(super) store: Arc<dyn Store>,
     next_conn: AtomicU64,
     pipeline: mpsc::Sender<Job>,
@@ -99,32 +103,39 @@ struct Addresses {
 /// Addresses remembered before the first sweep.
 const ADDRESSES_SWEPT_AT: usize = 4096;
 
-/// The hub and the sockets its [`ConnId`]s stand for, changed together under one lock so
-/// that what the hub decides is sent in the order it decided it.
-pub(super) struct Live {
-    pub hub: Hub,
-    sockets: HashMap<ConnId, SocketRef>,
-}
-
 /// The hash of the session token a connection logged in with, for `logout`.
 #[derive(Clone)]
 struct SessionHash(String);
 
 impl Shared {
     /// The shared state (with the conversations waiting in `queue`), and the pipeline
-    /// task that runs with it.
-    pub fn new(store: Arc<dyn Store>, settings: &crate::Settings, queue: Vec<ConversationMeta>) -> Arc<Self> {
+    /// task that runs with it. In a cluster, the hub starts as the others' (`hub`, from their
+    /// snapshot), and the queue is learnt through the cluster once it is joined.
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: &crate::Settings,
+        queue: Vec<ConversationMeta>,
+        cluster: Option<(Arc<Cluster>, Option<Hub>)>,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(pipeline::QUEUE);
         let (registrar_tx, registrar_rx) = mpsc::channel(registrar::QUEUE);
-        let mut hub = Hub::with_capacity(settings.capacity);
+        let (cluster, hub) = match cluster {
+            Some((cluster, hub)) => (Some(cluster), hub),
+            None => (None, None),
+        };
+        let mut hub = hub.unwrap_or_else(|| Hub::with_capacity(settings.capacity));
         hub.set_away_after(settings.away_after.as_millis() as u64);
-        for meta in queue {
-            hub.learn(meta);
+        if cluster.is_none() {
+            for meta in queue {
+                hub.learn(meta);
+            }
         }
+        let node = cluster.as_ref().map_or(0, |c| c.node());
         let shared = Arc::new(Self {
-            live: Mutex::new(Live { hub, sockets: HashMap::new() }),
+            live: Mutex::new(Live::new(hub, node)),
+            cluster,
             store,
-            next_conn: AtomicU64::new(1),
+            next_conn: AtomicU64::new((node << CONN_BITS) | 1),
             pipeline: tx,
             registrar: registrar_tx,
             agent_grace: settings.agent_grace,
@@ -187,6 +198,56 @@ impl Shared {
         })
     }
 
+    /// Applies items to the live state: here, or (in a cluster) on every node in the
+    /// order of the cluster's stream. Returns what each did here.
+    pub(super) async fn apply(&self, items: Vec<Item>) -> Vec<Applied> {
+        match &self.cluster {
+            Some(cluster) => {
+                let n = items.len();
+                cluster.publish(items).await.unwrap_or_else(|problem| (0..n).map(|_| (Err(problem.clone()), vec![])).collect())
+            }
+            None => {
+                let (applied, effects) = self.live().apply(items);
+                self.follow_up(effects).await;
+                applied
+            }
+        }
+    }
+
+    pub(super) async fn apply_one(&self, item: Item) -> Applied {
+        self.apply(vec![item]).await.pop().unwrap_or((Err(Problem::Internal), vec![]))
+    }
+
+    /// Does what applying items left for afterwards.
+    pub(super) async fn follow_up(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Close(sockets) => {
+                    for socket in sockets {
+                        let _ = socket.emit(protocol::ERROR, &Problem::SessionExpired.to_string());
+                        if let Err(e) = socket.disconnect() {
+                            tracing::debug!(error = %e, "closing a removed agent's socket");
+                        }
+                    }
+                }
+                Effect::HandOver(meta) => self.hand_over(&meta).await,
+                Effect::Fenced => {
+                    // Its connections no longer count anywhere: the honest way out is to
+                    // stop, so that its clients reconnect to a node that counts them.
+                    tracing::error!("the other nodes declared this node gone (it did not answer in time): exiting");
+                    std::process::exit(70);
+                }
+            }
+        }
+    }
+
+    /// The node this one is in a cluster: the stream's `NodeGone` at a graceful shutdown.
+    pub async fn leave_cluster(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
+    }
+
     /// Sends a step decided outside the hub (a refusal at the edge).
     pub(super) fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
         self.live().deliver(step)
@@ -203,7 +264,10 @@ impl Shared {
             }
         }
         match self.store.conversation(id).await {
-            Ok(Some(meta)) => self.live().hub.learn(meta),
+            Ok(Some(meta)) => {
+                // A failure was logged; the request then finds the conversation unknown.
+                let _ = self.apply_one(Item::Learn(meta)).await;
+            }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, conversation = id.0, "reading a conversation failed"),
         }
@@ -242,7 +306,7 @@ impl Shared {
                     }),
                     read: 0,
                 });
-                let live = self.live();
+                let mut live = self.live();
                 for conn in live.hub.connections(&agent) {
                     live.emit(conn, &history);
                 }
@@ -286,37 +350,6 @@ impl Shared {
             tracing::error!("a storage task dropped a job");
             Err(Problem::Internal)
         })
-    }
-}
-
-impl Live {
-    /// Runs a hub command and sends its output; returns the outcome and the conversations
-    /// it changed (for the caller to store, outside the lock).
-    pub fn run(&mut self, command: Command) -> (Result<Outcome, Problem>, Vec<ConversationMeta>) {
-        let mut step = self.hub.handle(command);
-        let changed = std::mem::take(&mut step.changed);
-        (self.deliver(step), changed)
-    }
-
-    pub fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
-        self.send(&step.outbound);
-        step.outcome
-    }
-
-    pub fn send(&self, outbound: &[crate::hub::Outbound]) {
-        for out in outbound {
-            self.emit(out.to, &out.event);
-        }
-    }
-
-    pub fn emit(&self, conn: ConnId, event: &ServerEvent) {
-        let Some(socket) = self.sockets.get(&conn) else {
-            tracing::debug!(conn = conn.0, event = event.name(), "no socket for an outbound event (gone)");
-            return;
-        };
-        if let Err(e) = socket.emit(event.name(), event) {
-            tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed");
-        }
     }
 }
 
@@ -367,11 +400,8 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     }
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     s.extensions.insert(ConnInfo::new(conn, ip, shared.limits.events));
-    {
-        let mut live = shared.live();
-        live.sockets.insert(conn, s.clone());
-        let _ = live.run(Command::Connect(conn));
-    }
+    shared.live().sockets.insert(conn, s.clone());
+    let _ = shared.apply_one(Item::Hub(Command::Connect(conn))).await;
     s.on(protocol::LOGIN, on_login);
     s.on(protocol::PRIVATE_MESSAGE, on_private_message);
     s.on(protocol::HISTORY, on_history);
@@ -696,18 +726,18 @@ async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
         let shared = shared.clone();
         tokio::spawn(async move {
             tokio::time::sleep(shared.agent_grace).await;
-            gone(&shared, conn);
+            gone(&shared, conn).await;
         });
     } else {
-        gone(&shared, conn);
+        gone(&shared, conn).await;
     }
 }
 
 /// The connection is gone for good.
-fn gone(shared: &Shared, conn: ConnId) {
-    let mut live = shared.live();
-    let _ = live.run(Command::Disconnect(conn));
-    tracing::debug!(conn = conn.0, online = live.hub.online(), "disconnected");
+async fn gone(shared: &Shared, conn: ConnId) {
+    let (_, changed) = shared.apply_one(Item::Hub(Command::Disconnect(conn))).await;
+    shared.keep(changed).await;
+    tracing::debug!(conn = conn.0, online = shared.live().hub.online(), "disconnected");
 }
 
 /// Runs a take, resolve or transfer for `conn`, then stores what changed. Returns the
@@ -719,7 +749,7 @@ async fn change(
     command: impl FnOnce() -> Command,
 ) -> Option<ConversationMeta> {
     shared.recall(conn, conversation).await;
-    let (outcome, changed) = shared.live().run(command());
+    let (outcome, changed) = shared.apply_one(Item::Hub(command())).await;
     tracing::debug!(conn = conn.0, conversation = conversation.0, ?outcome, "conversation change");
     let now = changed.iter().find(|m| m.id == conversation).cloned();
     shared.keep(changed).await;
@@ -777,9 +807,8 @@ async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payl
             return;
         }
     };
-    if let Some(meta) = change(&shared, conn, conversation, || Command::Transfer { conn, conversation, to, note }).await {
-        shared.hand_over(&meta).await;
-    }
+    // The agent it went to gets its newest page (an effect of the transfer, on every node).
+    change(&shared, conn, conversation, || Command::Transfer { conn, conversation, to, note }).await;
 }
 
 async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload): TryData<TypingRequest>) {
@@ -787,7 +816,7 @@ async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payloa
     let conn = turn.info.conn;
     match payload {
         Ok(TypingRequest { conversation }) => {
-            let _ = shared.live().run(Command::Typing { conn, conversation, now_ms: now_ms() });
+            let _ = shared.apply_one(Item::Hub(Command::Typing { conn, conversation, now_ms: now_ms() })).await;
         }
         Err(_) => {
             let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TYPING)));
@@ -812,7 +841,7 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
     let reply = match stored.await {
         Ok(note) => {
             let id = note.id;
-            let _ = shared.live().run(Command::Noted(note));
+            let _ = shared.apply_one(Item::Hub(Command::Noted(note))).await;
             serde_json::json!({"ok": true, "id": id})
         }
         Err(problem) => {
@@ -842,7 +871,7 @@ async fn on_away(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload)
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let (_, changed) = match payload {
-        Ok(AwayRequest { away }) => shared.live().run(Command::Away { conn, away }),
+        Ok(AwayRequest { away }) => shared.apply_one(Item::Hub(Command::Away { conn, away })).await,
         Err(_) => (shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::AWAY))), vec![]),
     };
     shared.keep(changed).await;
@@ -852,13 +881,12 @@ impl Shared {
     /// Sends the agent accounts to one admin connection, or to every admin online.
     async fn send_team(&self, only: Option<ConnId>) {
         match self.store.agents().await {
-            Ok(agents) => {
-                let live = self.live();
-                let event = ServerEvent::Agents(agents);
-                for conn in only.map_or_else(|| live.hub.admin_connections(), |c| vec![c]) {
-                    live.emit(conn, &event);
+            Ok(agents) => match only {
+                Some(conn) => self.live().emit(conn, &ServerEvent::Agents(agents)),
+                None => {
+                    let _ = self.apply_one(Item::Tell(Told::Team(agents))).await;
                 }
-            }
+            },
             Err(e) => tracing::error!(error = %e, "listing agents failed"),
         }
     }
@@ -867,11 +895,7 @@ impl Shared {
     async fn send_canned(&self) {
         match self.store.canned().await {
             Ok(replies) => {
-                let live = self.live();
-                let event = ServerEvent::Canned(replies);
-                for conn in live.hub.agent_connections() {
-                    live.emit(conn, &event);
-                }
+                let _ = self.apply_one(Item::Tell(Told::Canned(replies))).await;
             }
             Err(e) => tracing::error!(error = %e, "reading canned replies failed"),
         }
@@ -944,21 +968,10 @@ impl AdminWork for RemoveAgent {
             Err(StoreError::NotFound(_)) => return Err(Problem::UnknownAgent(name.to_string())),
             Err(e) => return Err(internal("removing an agent")(e)),
         }
-        // Logged out at once; what they had goes back to the queue.
-        let (sockets, changed) = {
-            let mut live = shared.live();
-            let conns = live.hub.connections(&Identity::Agent(key.clone()));
-            let sockets: Vec<SocketRef> = conns.iter().filter_map(|c| live.sockets.get(c).cloned()).collect();
-            let (_, changed) = live.run(Command::Retire { agent: key, now_ms: now_ms() });
-            (sockets, changed)
-        };
+        // Logged out at once (their sockets, on every node, are closed); what they had
+        // goes back to the queue.
+        let (_, changed) = shared.apply_one(Item::Hub(Command::Retire { agent: key, now_ms: now_ms() })).await;
         shared.keep(changed).await;
-        for socket in sockets {
-            let _ = socket.emit(protocol::ERROR, &Problem::SessionExpired.to_string());
-            if let Err(e) = socket.disconnect() {
-                tracing::debug!(error = %e, "closing a removed agent's socket");
-            }
-        }
         tracing::info!(agent = %name, "agent removed");
         shared.send_team(None).await;
         Ok(())
@@ -1021,7 +1034,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_a_few_password_hashes_run_at_once() {
         let store = Arc::new(crate::store::SqliteStore::open("sqlite::memory:").await.unwrap());
-        let shared = Shared::new(store, &crate::Settings::default(), vec![]);
+        let shared = Shared::new(store, &crate::Settings::default(), vec![], None);
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let jobs: Vec<_> = (0..16)
             .map(|_| {

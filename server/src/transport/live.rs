@@ -1,0 +1,187 @@
+//! The live state of this node: the hub, and the sockets its [`ConnId`]s stand for.
+//!
+//! Everything that changes the hub is an [`Item`], applied by [`Live::apply`]: directly on a
+//! single node, or (with several nodes) by every node in the order of one shared stream (see
+//! [`cluster`](super::cluster)), so that every node's hub decides the same. A node sends
+//! only to the sockets it holds; the events for other nodes' connections are theirs to send.
+//! Must not: await (it runs under the lock), or decide chat rules (the hub does).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use socketioxide::extract::SocketRef;
+
+use crate::hub::{coalesce, Command, ConnId, Hub, Outbound, Outcome, Step};
+use crate::model::{ConversationMeta, Identity};
+use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, ServerEvent};
+use app::text::Problem;
+
+/// Bits of a [`ConnId`] below the node's number: each node numbers its own connections.
+pub const CONN_BITS: u32 = 40;
+
+/// The node a connection belongs to.
+pub fn node_of(conn: ConnId) -> u64 {
+    conn.0 >> CONN_BITS
+}
+
+/// One change of the live state, the same on every node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Item {
+    /// A hub command.
+    Hub(Command),
+    /// A conversation read from storage (the hub ignores one it knows).
+    Learn(ConversationMeta),
+    /// News for every agent, or every admin, online.
+    Tell(Told),
+    /// A node stopped or died: its connections are gone.
+    NodeGone(u64),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Told {
+    /// The agent accounts changed: for the admins.
+    Team(Vec<AgentInfo>),
+    /// The canned replies changed: for every agent.
+    Canned(Vec<CannedReply>),
+}
+
+/// What one item did: the outcome, and the conversations it changed (for the node that
+/// asked for it to store).
+pub type Applied = (Result<Outcome, Problem>, Vec<ConversationMeta>);
+
+/// Work an item leaves for afterwards, outside the lock.
+pub enum Effect {
+    /// Sockets of an agent account that was removed: told so, then closed.
+    Close(Vec<SocketRef>),
+    /// A conversation transferred to an agent: their tabs here get its newest page.
+    HandOver(ConversationMeta),
+    /// This node was declared gone by the others: its connections no longer count.
+    Fenced,
+}
+
+pub struct Live {
+    pub hub: Hub,
+    pub(super) sockets: HashMap<ConnId, SocketRef>,
+    /// Connections logging in whose catch-up is being read: live messages for them wait
+    /// here, so that they come after the catch-up and never twice (see [`Live::caught_up`]).
+    catching_up: HashMap<ConnId, Vec<ChatMessage>>,
+    node: u64,
+}
+
+impl Live {
+    pub fn new(hub: Hub, node: u64) -> Self {
+        Self { hub, sockets: HashMap::new(), catching_up: HashMap::new(), node }
+    }
+
+    /// Applies `items` in order and sends what they produce to this node's sockets.
+    pub fn apply(&mut self, items: Vec<Item>) -> (Vec<Applied>, Vec<Effect>) {
+        let mut applied = Vec::with_capacity(items.len());
+        let mut effects = vec![];
+        let mut outbound = vec![];
+        for item in items {
+            match item {
+                Item::Hub(command) => {
+                    // A removed agent's sockets here: found before the hub forgets them.
+                    let retired = match &command {
+                        Command::Retire { agent, .. } => Some(self.sockets_of(&Identity::Agent(agent.clone()))),
+                        _ => None,
+                    };
+                    let transfer = match &command {
+                        Command::Transfer { conversation, .. } => Some(*conversation),
+                        _ => None,
+                    };
+                    let mut step = self.hub.handle(command);
+                    let changed = std::mem::take(&mut step.changed);
+                    outbound.append(&mut step.outbound);
+                    if let Some(sockets) = retired.filter(|s| !s.is_empty()) {
+                        effects.push(Effect::Close(sockets));
+                    }
+                    if let (Some(id), Ok(_)) = (transfer, &step.outcome) {
+                        effects.extend(changed.iter().filter(|m| m.id == id).cloned().map(Effect::HandOver));
+                    }
+                    applied.push((step.outcome, changed));
+                }
+                Item::Learn(meta) => {
+                    self.hub.learn(meta);
+                    applied.push((Ok(Outcome::Changed), vec![]));
+                }
+                Item::Tell(told) => {
+                    let (conns, event) = match told {
+                        Told::Canned(replies) => (self.hub.agent_connections(), ServerEvent::Canned(replies)),
+                        Told::Team(agents) => (self.hub.admin_connections(), ServerEvent::Agents(agents)),
+                    };
+                    outbound.extend(conns.into_iter().map(|to| Outbound { to, event: event.clone() }));
+                    applied.push((Ok(Outcome::Changed), vec![]));
+                }
+                Item::NodeGone(node) => {
+                    if node == self.node {
+                        effects.push(Effect::Fenced);
+                    }
+                    let mut changed = vec![];
+                    for conn in self.hub.all_connections().into_iter().filter(|&c| node_of(c) == node) {
+                        let mut step = self.hub.handle(Command::Disconnect(conn));
+                        outbound.append(&mut step.outbound);
+                        changed.append(&mut step.changed);
+                    }
+                    applied.push((Ok(Outcome::Disconnected), changed));
+                }
+            }
+        }
+        // A batch of logins tells each agent once.
+        self.send(&coalesce(outbound));
+        (applied, effects)
+    }
+
+    /// Sends a step decided outside the hub (a refusal at the edge).
+    pub fn deliver(&mut self, step: Step) -> Result<Outcome, Problem> {
+        self.send(&step.outbound);
+        step.outcome
+    }
+
+    pub fn send(&mut self, outbound: &[Outbound]) {
+        for out in outbound {
+            self.emit(out.to, &out.event);
+        }
+    }
+
+    /// Sends `event` to `conn` if it is a socket of this node (others' are theirs to send).
+    pub fn emit(&mut self, conn: ConnId, event: &ServerEvent) {
+        if let (Some(waiting), ServerEvent::Message(message)) = (self.catching_up.get_mut(&conn), event) {
+            waiting.push(message.clone());
+            return;
+        }
+        let Some(socket) = self.sockets.get(&conn) else {
+            if node_of(conn) == self.node {
+                tracing::debug!(conn = conn.0, event = event.name(), "no socket for an outbound event (gone)");
+            }
+            return;
+        };
+        if let Err(e) = socket.emit(event.name(), event) {
+            tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed");
+        }
+    }
+
+    fn sockets_of(&self, who: &Identity) -> Vec<SocketRef> {
+        self.hub.connections(who).iter().filter_map(|c| self.sockets.get(c).cloned()).collect()
+    }
+
+    /// From now on, live messages for `conn` wait until [`Live::caught_up`].
+    pub fn catching_up(&mut self, conn: ConnId) {
+        self.catching_up.insert(conn, vec![]);
+    }
+
+    /// Sends `conn` its catch-up pages, then the live messages that waited meanwhile and are
+    /// not in them: `covered` says, per conversation, up to which `seq` the pages (or the
+    /// client's own cursor) went.
+    pub fn caught_up(&mut self, conn: ConnId, pages: Vec<protocol::History>, covered: &HashMap<ConversationId, u64>) {
+        let waiting = self.catching_up.remove(&conn).unwrap_or_default();
+        for page in pages {
+            self.emit(conn, &ServerEvent::History(page));
+        }
+        for message in waiting {
+            if covered.get(&message.conversation).is_none_or(|&seq| message.seq > seq) {
+                self.emit(conn, &ServerEvent::Message(message));
+            }
+        }
+    }
+}
