@@ -18,7 +18,7 @@ case ${1:-start} in
     if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
       mkdir -p "$dir"
       redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
-        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxclients 10000
+        --databases 1000 --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxclients 10000
       for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
       redis-cli -p "$port" ping >/dev/null || { echo "redis.sh: redis-server did not start; see $dir/redis.log" >&2; exit 1; }
     fi

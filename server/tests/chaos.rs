@@ -1,6 +1,8 @@
 //! Chaos: customers and agents exchange messages while their connections drop at random,
 //! and the server process is killed (SIGKILL) and restarted once. Every acknowledged
 //! message must reach both sides of its conversation exactly once, in order.
+//! The same with two nodes (Redis and PostgreSQL): customers on node A, agents on node B;
+//! node A is killed and not restarted, and its customers carry on on node B.
 //!
 //! The clients behave like the browser client: each message has a client id and is resent
 //! until acknowledged; every login resumes with the token and the cursors of what is held.
@@ -56,11 +58,17 @@ struct ServerProcess {
     child: Child,
     port: u16,
     db: String,
+    /// The cluster's Redis, for a node of several.
+    redis: Option<String>,
 }
 
 impl ServerProcess {
-    fn spawn(port: u16, db: &str) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+    fn spawn(port: u16, db: &str, redis: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        if let Some(redis) = redis {
+            command.env("REDIS_URL", redis);
+        }
+        let child = command
             .env("DATABASE_URL", db)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             // Room for everyone: every conversation gets an agent while the test runs.
@@ -71,7 +79,7 @@ impl ServerProcess {
             .stdout(Stdio::null())
             .spawn()
             .expect("start the server");
-        Self { child, port, db: db.to_owned() }
+        Self { child, port, db: db.to_owned(), redis: redis.map(str::to_owned) }
     }
 
     async fn ready(&self) {
@@ -89,7 +97,7 @@ impl ServerProcess {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        *self = Self::spawn(self.port, &self.db.clone());
+        *self = Self::spawn(self.port, &self.db.clone(), self.redis.clone().as_deref());
         self.ready().await;
     }
 }
@@ -342,7 +350,9 @@ impl Session {
 }
 
 struct Ctx {
-    url: String,
+    /// Where customers and agents connect (on two nodes, customers move when theirs dies).
+    customer_url: Mutex<String>,
+    agent_url: String,
     /// Which agent the queue gave each customer to, as the agents found out.
     assigned: Mutex<HashMap<String, String>>,
     acked: AtomicUsize,
@@ -359,7 +369,8 @@ async fn session(ctx: &Ctx, me: &Participant, token: &mut Option<String>, rec: &
         None if me.role == "agent" => login["password"] = json!(PASSWORD),
         None => {}
     }
-    let mut s = open(&ctx.url, login).await?;
+    let url = if me.role == "agent" { ctx.agent_url.clone() } else { ctx.customer_url.lock().expect("lock").clone() };
+    let mut s = open(&url, login).await?;
     rec.sessions += 1;
     match s.pump(rec, conv_of, Duration::from_secs(5)).await {
         Some(Ok(ok)) => {
@@ -481,21 +492,38 @@ async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kill_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    chaos(format!("sqlite://{}", dir.path().join("chaos.db").display())).await;
+    chaos(format!("sqlite://{}", dir.path().join("chaos.db").display()), None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_message_arrives_exactly_once_through_drops_and_a_kill_on_postgres() {
-    chaos(chat_server::store::testing::postgres_database().await).await;
+    chaos(chat_server::store::testing::postgres_database().await, None).await;
 }
 
-async fn chaos(db: String) {
-    println!("chaos: on {}", db.split("://").next().unwrap_or("?"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_arrives_exactly_once_when_one_of_two_nodes_is_killed() {
+    let redis = chat_server::store::testing::redis_database().await;
+    chaos(chat_server::store::testing::postgres_database().await, Some(redis)).await;
+}
+
+/// On one server (killed and restarted), or with `redis` on two nodes: customers on the
+/// first, agents on the second; the first is killed for good.
+async fn chaos(db: String, redis: Option<String>) {
+    println!("chaos: on {}{}", db.split("://").next().unwrap_or("?"), if redis.is_some() { ", two nodes" } else { "" });
     for agent in AGENTS {
         add_agent(&db, agent);
     }
-    let mut server = ServerProcess::spawn(free_port(), &db);
+    let mut server = ServerProcess::spawn(free_port(), &db, redis.as_deref());
     server.ready().await;
+    let agents_node = match &redis {
+        Some(redis) => {
+            let node = ServerProcess::spawn(free_port(), &db, Some(redis));
+            node.ready().await;
+            Some(node)
+        }
+        None => None,
+    };
+    let agent_port = agents_node.as_ref().map_or(server.port, |n| n.port);
 
     let shape = shape();
     let customers: Vec<String> = (0..shape.customers).map(|i| format!("cust{i}")).collect();
@@ -516,7 +544,8 @@ async fn chaos(db: String) {
     let slowest = shape.from_customer.max(shape.customers * shape.from_agent) as u32;
     let expected = shape.pace * slowest;
     let ctx = Arc::new(Ctx {
-        url: format!("http://127.0.0.1:{}", server.port),
+        customer_url: Mutex::new(format!("http://127.0.0.1:{}", server.port)),
+        agent_url: format!("http://127.0.0.1:{agent_port}"),
         assigned: Mutex::new(HashMap::new()),
         acked: AtomicUsize::new(0),
         finished: AtomicUsize::new(0),
@@ -550,8 +579,21 @@ async fn chaos(db: String) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let acked_at_kill = ctx.acked.load(Ordering::Relaxed);
-    server.kill_and_restart().await;
-    pid.store(server.child.id() as usize, Ordering::Relaxed);
+    let _agents_node = match agents_node {
+        None => {
+            server.kill_and_restart().await;
+            pid.store(server.child.id() as usize, Ordering::Relaxed);
+            None
+        }
+        Some(node) => {
+            // The customers' node dies for good: they carry on on the agents' node.
+            server.child.kill().expect("SIGKILL");
+            server.child.wait().expect("reap");
+            *ctx.customer_url.lock().expect("lock") = ctx.agent_url.clone();
+            pid.store(node.child.id() as usize, Ordering::Relaxed);
+            Some(node)
+        }
+    };
 
     let mut records = vec![];
     for t in tasks {
@@ -603,7 +645,8 @@ async fn chaos(db: String) {
     println!(
         "chaos: messages {total}, sends {sends} (with retries), acknowledged {acknowledged}, delivered {delivered} \
          (both sides), duplicated {duplicated}, lost {lost}, out of order {out_of_order}; random drops {drops}, \
-         sessions {sessions}, server killed once at {acked_at_kill} acknowledged; conversations per agent {per_agent:?}"
+         sessions {sessions}, {} killed once at {acked_at_kill} acknowledged; conversations per agent {per_agent:?}",
+        if redis.is_some() { "the customers' node" } else { "server" },
     );
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(acknowledged, total, "every message is acknowledged in the end");

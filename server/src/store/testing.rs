@@ -1,4 +1,5 @@
-//! For tests (this crate's and the integration tests): a fresh PostgreSQL database.
+//! For tests (this crate's and the integration tests): a fresh PostgreSQL database, and a
+//! fresh Redis database for a cluster.
 #![doc(hidden)]
 
 /// The test PostgreSQL server: the one `CHAT_TEST_POSTGRES_URL` names, or else the
@@ -30,3 +31,27 @@ pub async fn postgres_database() -> String {
     format!("{base}/{db}")
 }
 
+
+/// A Redis database of its own on the test Redis server (the one `CHAT_TEST_REDIS_URL`
+/// names, or else the throwaway one `scripts/redis.sh` starts), emptied: one per cluster.
+pub async fn redis_database() -> String {
+    static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let server = SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("CHAT_TEST_REDIS_URL") {
+            return url;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh");
+        let out = std::process::Command::new(script).output().expect("running scripts/redis.sh");
+        assert!(out.status.success(), "scripts/redis.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
+    });
+    let client = redis::Client::open(server.as_str()).expect("the test Redis URL");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
+    // Databases 1.. are handed out in turn (0 keeps the counter): the server has 1000.
+    let n: u64 = redis::cmd("INCR").arg("chat-test:databases").query_async(&mut conn).await.expect("INCR");
+    let url = format!("{}/{}", server.trim_end_matches('/'), 1 + (n - 1) % 999);
+    let client = redis::Client::open(url.as_str()).expect("the test Redis URL");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
+    let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
+    url
+}

@@ -51,6 +51,13 @@ impl TestServer {
         Self::start_in(tempfile::tempdir().expect("temp dir"), chat_server::Settings::default(), None, Some(url)).await
     }
 
+    /// One node of a cluster: the PostgreSQL database `database_url` and the Redis
+    /// `redis_url` are shared with the other nodes.
+    pub async fn start_node(database_url: &str, redis_url: &str) -> Self {
+        let settings = chat_server::Settings { redis_url: Some(redis_url.to_owned()), ..Default::default() };
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, None, Some(database_url.to_owned())).await
+    }
+
     /// A server whose database may grow to `max_bytes` only (as if the disk were that
     /// small).
     pub async fn start_capped(settings: chat_server::Settings, max_bytes: u64) -> Self {

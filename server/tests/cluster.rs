@@ -1,0 +1,149 @@
+//! Several nodes sharing one desk through Redis and PostgreSQL: customers on one node and
+//! agents on another see one desk, and a node that dies leaves the lists within seconds.
+//! (Losing nothing when a node dies under load is in chaos.rs.)
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chat_server::store::testing::{postgres_database, redis_database};
+use common::{TestClient, TestServer, Transport};
+use serde_json::{json, Value};
+
+const WS: Transport = Transport::Websocket;
+
+fn agent(name: &str) -> Value {
+    json!({"name": name, "role": "agent", "password": "password-1"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_on_one_node_and_agents_on_another_see_one_desk() {
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let a = TestServer::start_node(&db, &redis).await;
+    let b = TestServer::start_node(&db, &redis).await;
+    a.add_agent("amy", "password-1").await;
+    a.add_agent("bob", "password-1").await;
+
+    // Lists: each side sees who is on the other node.
+    let mut amy = TestClient::login(&b, WS, agent("amy")).await;
+    let mut ann = TestClient::login(&a, WS, json!("ann")).await;
+    ann.expect_list(&["amy", "ann"]).await;
+    amy.expect_list(&["amy", "ann"]).await;
+
+    // A name is held once across the nodes.
+    let mut twin = TestClient::connect(&b, WS, Some(json!("ANN"))).await;
+    assert_eq!(twin.expect("login_error").await, json!(app::text::Problem::NameTaken.to_string()));
+
+    // The queue on node B gives node A's customer to the agent on node B; messages both ways.
+    let ack = ann.emit_acked("private_message", json!({"message": "my order is late"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let summary = amy.expect_where("conversation", |s| s["status"] == json!("open")).await;
+    assert_eq!(summary["assignee"], json!("amy"), "{summary}");
+    let id = summary["id"].clone();
+    let m = amy.expect("message").await;
+    assert_eq!((m["message"].clone(), m["from"].clone()), (json!("my order is late"), json!("ann")));
+    let ack = amy.emit_acked("private_message", json!({"conversation": id, "message": "let me look"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let m = ann.expect_where("message", |m| m["self"] == json!(false)).await;
+    assert_eq!((m["message"].clone(), m["seq"].clone()), (json!("let me look"), json!(2)));
+
+    // Typing and read receipts cross the nodes too.
+    amy.emit("typing", json!({"conversation": id})).await;
+    assert_eq!(ann.expect("typing").await["from"], json!("amy"));
+    ann.emit("typing", json!({})).await;
+    assert_eq!(amy.expect("typing").await["from"], json!("ann"));
+    amy.emit("read", json!({"conversation": id, "seq": 1})).await;
+    let read = ann.expect("read").await;
+    assert_eq!((read["conversation"].clone(), read["seq"].clone()), (id.clone(), json!(1)));
+
+    // Two agents on two nodes, new customers on both: each conversation is assigned once,
+    // and both agents (and the customer's node) agree to whom.
+    let mut bob = TestClient::login(&a, WS, agent("bob")).await;
+    let mut owners = std::collections::BTreeMap::new();
+    let mut customers = vec![];
+    for (i, name) in ["cat", "dan", "eve", "fay"].into_iter().enumerate() {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let c = TestClient::login(node, WS, json!(name)).await;
+        assert_eq!(c.emit_acked("private_message", json!({"message": "hello"})).await["ok"], json!(true));
+        let open = |s: &Value| s["customer"] == json!(name) && s["status"] == json!("open");
+        let seen_by_amy = amy.expect_where("conversation", open).await["assignee"].clone();
+        let seen_by_bob = bob.expect_where("conversation", open).await["assignee"].clone();
+        assert_eq!(seen_by_amy, seen_by_bob, "{name}'s conversation");
+        owners.insert(name, seen_by_amy);
+        customers.push(c);
+    }
+    let stored = a.store.queued().await.expect("queue");
+    assert!(stored.is_empty(), "nothing waits: {stored:?}");
+    // Bob had none: he gets the next ones until the counts are even (amy has ann's).
+    let bobs = owners.values().filter(|o| **o == json!("bob")).count();
+    assert!(bobs >= 2, "the work is spread: {owners:?}");
+
+    // Node A stops: its people (ann, bob, cat, eve) leave the other node's lists at once.
+    amy.expect_list(&["amy", "ann", "bob", "cat", "dan", "eve", "fay"]).await;
+    a.stop().await;
+    amy.expect_list(&["amy", "dan", "fay"]).await;
+    drop((ann, bob, twin, customers));
+    b.stop().await;
+}
+
+/// A node process (to be killed with SIGKILL).
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_people_of_a_node_that_dies_leave_the_lists_within_seconds_and_come_back_on_another() {
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let b = TestServer::start_node(&db, &redis).await;
+    b.add_agent("amy", "password-1").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let node = Node(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("DATABASE_URL", &db)
+            .env("REDIS_URL", &redis)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start node A"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "node A did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut amy = TestClient::login(&b, WS, agent("amy")).await;
+    let mut ann = TestClient::connect_to(&url, WS, Some(json!({"name": "ann"}))).await;
+    let token = ann.expect("login_success").await["resume"].as_str().expect("a resume token").to_owned();
+    let ack = ann.emit_acked("private_message", json!({"message": "hello from node A"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    amy.expect_list(&["amy", "ann"]).await;
+    amy.expect("message").await;
+
+    // SIGKILL: no goodbye. The other node notices the silence and drops its people.
+    let killed = Instant::now();
+    drop(node);
+    amy.expect_list(&["amy"]).await;
+    let gone_after = killed.elapsed();
+    println!("cluster: a killed node's customer left the other node's list after {gone_after:?}");
+    assert!(gone_after < common::WAIT, "{gone_after:?}");
+
+    // Ann reconnects to node B with her token and finds her conversation.
+    let mut ann = TestClient::connect(&b, WS, Some(json!({"name": "ann", "resume": token}))).await;
+    ann.expect("login_success").await;
+    let page = ann.expect("history").await;
+    assert_eq!(page["messages"][0]["message"], json!("hello from node A"), "{page}");
+    amy.expect_list(&["amy", "ann"]).await;
+    let ack = ann.emit_acked("private_message", json!({"message": "still here"})).await;
+    assert_eq!(ack["seq"], json!(2), "{ack}");
+    assert_eq!(amy.expect("message").await["message"], json!("still here"));
+    b.stop().await;
+}
