@@ -26,6 +26,9 @@ struct Cli {
     /// The server's address.
     #[arg(long, default_value = "127.0.0.1:3000")]
     server: SocketAddr,
+    /// Where agents connect, if not to `--server` (another node of the same cluster).
+    #[arg(long)]
+    agent_server: Option<SocketAddr>,
     /// Local addresses to connect from, used in turn (spreads connections over more
     /// source ports than one address has).
     #[arg(long, value_delimiter = ',')]
@@ -47,6 +50,10 @@ struct Cli {
     /// children's, is read over the same window as the server's.
     #[arg(long)]
     database_pid: Option<u32>,
+    /// More processes whose CPU time counts as the server's (the other nodes of a cluster,
+    /// and its Redis).
+    #[arg(long, value_delimiter = ',')]
+    also_pid: Vec<u32>,
     /// Connections being set up at once.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
@@ -158,9 +165,19 @@ struct Env {
 }
 
 impl Env {
-    fn target(&self, i: usize) -> Target {
+    fn target(&self, i: usize, login: &Login) -> Target {
         let bind = (!self.cli.bind.is_empty()).then(|| self.cli.bind[i % self.cli.bind.len()]);
-        Target { server: self.cli.server, bind }
+        let server = match login {
+            Login::Agent { .. } => self.cli.agent_server.unwrap_or(self.cli.server),
+            _ => self.cli.server,
+        };
+        Target { server, bind }
+    }
+
+    /// CPU seconds of the server (with `--also-pid`, of all its processes).
+    fn server_cpu(&self) -> Option<f64> {
+        let own = cpu_seconds(self.cli.server_pid?)?;
+        Some(own + self.cli.also_pid.iter().filter_map(|&p| cpu_seconds(p)).sum::<f64>())
     }
 
     fn agent_name(i: usize) -> String {
@@ -181,7 +198,7 @@ impl Env {
     /// Logs in, with at most `concurrency` set-ups at once.
     async fn connect(&self, i: usize, login: &Login) -> Result<(sio::Sender, sio::Receiver)> {
         let _permit = self.setup.acquire().await?;
-        sio::login(&self.target(i), login).await.with_context(|| format!("{login:?}"))
+        sio::login(&self.target(i, login), login).await.with_context(|| format!("{login:?}"))
     }
 }
 
@@ -318,7 +335,7 @@ async fn throughput(
     settle(pid).await;
     go.wait().await;
     tokio::time::sleep(Duration::from_secs_f64(warmup_s)).await;
-    let cpu_before = pid.and_then(cpu_seconds);
+    let cpu_before = env.server_cpu();
     let db_cpu_before = env.cli.database_pid.and_then(tree_cpu_seconds);
     let sent_before = sent.load(Ordering::Relaxed);
     measuring.store(true, Ordering::Relaxed);
@@ -326,7 +343,7 @@ async fn throughput(
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu_after = pid.and_then(cpu_seconds);
+    let cpu_after = env.server_cpu();
     let db_cpu_after = env.cli.database_pid.and_then(tree_cpu_seconds);
     let sent_during = sent.load(Ordering::Relaxed) - sent_before;
     stop.store(true, Ordering::Relaxed);
@@ -433,7 +450,7 @@ async fn storm(env: Arc<Env>, agents: usize, customers: usize, timeout_s: f64) -
             }
         }));
     }
-    let cpu_before = env.cli.server_pid.and_then(cpu_seconds);
+    let cpu_before = env.server_cpu();
     let started = Instant::now();
     let logged_in = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -468,7 +485,7 @@ async fn storm(env: Arc<Env>, agents: usize, customers: usize, timeout_s: f64) -
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = env.cli.server_pid.and_then(cpu_seconds).zip(cpu_before).map(|(a, b)| a - b);
+    let cpu = env.server_cpu().zip(cpu_before).map(|(a, b)| a - b);
     Ok(json!({
         "mode": "storm",
         "peer": if env.cli.peer == Peer::Ours { "ours" } else { "node" },

@@ -53,6 +53,8 @@ pub struct Settings {
     pub ping_timeout: std::time::Duration,
     /// Several nodes share the live state through this Redis (see `transport::cluster`).
     pub redis_url: Option<String>,
+    /// How often a node of a cluster writes the snapshot that joining nodes start from.
+    pub snapshot_every: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             ping_interval: std::time::Duration::from_millis(PING_INTERVAL_MS),
             ping_timeout: std::time::Duration::from_millis(PING_TIMEOUT_MS),
             redis_url: None,
+            snapshot_every: transport::SNAPSHOT_EVERY,
         }
     }
 }
@@ -95,7 +98,7 @@ pub async fn run_with(
     // In a cluster, the live state starts as the other nodes have it.
     let cluster = match &settings.redis_url {
         Some(url) => Some(
-            transport::Cluster::connect(url)
+            transport::Cluster::connect(url, settings.snapshot_every)
                 .await
                 .map_err(|e| std::io::Error::other(format!("joining the cluster at {}: {e}", store::shown(url))))?,
         ),

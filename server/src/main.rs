@@ -133,6 +133,7 @@ fn main() -> Result<()> {
                     ping_interval: std::time::Duration::from_millis(cli.ping_interval_ms),
                     ping_timeout: std::time::Duration::from_millis(cli.ping_timeout_ms),
                     redis_url: cli.redis_url.filter(|u| !u.trim().is_empty()),
+                    ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {
                     bail!("REDIS_URL needs a PostgreSQL DATABASE_URL: the nodes of a cluster share one database");

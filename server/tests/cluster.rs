@@ -147,3 +147,47 @@ async fn the_people_of_a_node_that_dies_leave_the_lists_within_seconds_and_come_
     assert_eq!(amy.expect("message").await["message"], json!("still here"));
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_joins_later_starts_from_the_snapshot_and_knows_everything() {
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let fast = chat_server::Settings { snapshot_every: Duration::from_millis(200), ..Default::default() };
+    let a = TestServer::start_node_with(&db, &redis, fast.clone()).await;
+    a.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&a, WS, agent("amy")).await;
+    let mut ann = TestClient::login(&a, WS, json!("ann")).await;
+    assert_eq!(ann.emit_acked("private_message", json!({"message": "hello"})).await["ok"], json!(true));
+    let id = amy.expect_where("conversation", |s| s["status"] == json!("open")).await["id"].clone();
+    // Snapshots are written and the stream is trimmed behind them.
+    let client = redis::Client::open(redis.as_str()).expect("url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let deadline = Instant::now() + common::WAIT;
+    let appended: u64 = redis::cmd("XLEN").arg("chat:hub").query_async(&mut conn).await.expect("XLEN");
+    assert!(appended >= 5, "connects, logins, the message: {appended} entries");
+    loop {
+        let snapshot: Option<Vec<u8>> = redis::cmd("GET").arg("chat:snapshot").query_async(&mut conn).await.expect("GET");
+        let len: u64 = redis::cmd("XLEN").arg("chat:hub").query_async(&mut conn).await.expect("XLEN");
+        // Everything before the previous snapshot is trimmed: the last entry is left.
+        if snapshot.is_some() && len <= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no snapshot and trim within the wait ({len} entries)");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Node B starts from the snapshot: it knows who is online, the conversation and who has it.
+    let b = TestServer::start_node_with(&db, &redis, fast).await;
+    let mut bea = TestClient::login(&b, WS, json!("bea")).await;
+    bea.expect_list(&["amy", "bea"]).await;
+    let mut twin = TestClient::connect(&b, WS, Some(json!("Ann"))).await;
+    assert_eq!(twin.expect("login_error").await, json!(app::text::Problem::NameTaken.to_string()));
+    // A second tab of amy's, on node B, answers: B knows the conversation is hers.
+    let amy_b = TestClient::login(&b, WS, agent("amy")).await;
+    let ack = amy_b.emit_acked("private_message", json!({"conversation": id, "message": "hi from B"})).await;
+    assert_eq!(ack["ok"], json!(true), "node B knows the conversation is amy's: {ack}");
+    assert_eq!(ann.expect_where("message", |m| m["self"] == json!(false)).await["message"], json!("hi from B"));
+    amy.expect_where("message", |m| m["message"] == json!("hi from B")).await;
+    drop((bea, twin, amy_b));
+    b.stop().await;
+    a.stop().await;
+}

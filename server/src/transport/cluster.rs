@@ -40,9 +40,9 @@ const SNAPSHOTTER: &str = "chat:snapshotter";
 /// gone between `NODE_TTL` and `NODE_TTL + HEARTBEAT` after it stopped).
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const NODE_TTL: Duration = Duration::from_secs(5);
-/// How often the snapshot is written, and how long its writer holds the lease.
-const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
-const SNAPSHOT_LEASE: Duration = Duration::from_secs(30);
+/// How often the snapshot is written by default, and how long its writer holds the lease
+/// (at least three snapshots' time).
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
 /// Entries read at once, and how long one read waits for new ones.
 const READ_COUNT: usize = 1024;
 const READ_BLOCK_MS: u64 = 1000;
@@ -57,6 +57,7 @@ pub struct Cluster {
     next: AtomicU64,
     /// Set when this node leaves on purpose: its own `NodeGone` is expected then.
     leaving: AtomicBool,
+    snapshot_every: Duration,
 }
 
 struct Pending {
@@ -77,7 +78,7 @@ fn failed(doing: &'static str) -> impl Fn(redis::RedisError) -> String {
 
 impl Cluster {
     /// Connects, takes a node number and reads where to start from.
-    pub async fn connect(url: &str) -> Result<(Self, Start), String> {
+    pub async fn connect(url: &str, snapshot_every: Duration) -> Result<(Self, Start), String> {
         let client = Client::open(url).map_err(failed("the Redis URL"))?;
         let config = AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
         let mut writer =
@@ -101,6 +102,7 @@ impl Cluster {
             pending: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             leaving: AtomicBool::new(false),
+            snapshot_every,
         };
         cluster.beat().await.map_err(failed("registering the node"))?;
         Ok((cluster, start))
@@ -285,7 +287,7 @@ fn apply(shared: &Arc<Shared>, cluster: &Cluster, entries: Vec<Entry>) -> String
 
 /// Follows the stream for as long as the node runs; writes snapshots while it holds the lease.
 async fn follow(shared: Weak<Shared>, cluster: Arc<Cluster>, mut conn: MultiplexedConnection, mut from: String) {
-    let mut snapshot_due = tokio::time::Instant::now() + SNAPSHOT_EVERY;
+    let mut snapshot_due = tokio::time::Instant::now() + cluster.snapshot_every;
     let mut trim_to: Option<String> = None;
     loop {
         let read = read(&mut conn, &from, Some(READ_BLOCK_MS)).await;
@@ -300,7 +302,7 @@ async fn follow(shared: Weak<Shared>, cluster: Arc<Cluster>, mut conn: Multiplex
             }
         }
         if tokio::time::Instant::now() >= snapshot_due {
-            snapshot_due = tokio::time::Instant::now() + SNAPSHOT_EVERY;
+            snapshot_due = tokio::time::Instant::now() + cluster.snapshot_every;
             match snapshot(&shared, &cluster, &from, trim_to.as_deref()).await {
                 Ok(true) => trim_to = Some(from.clone()),
                 Ok(false) => trim_to = None,
@@ -315,7 +317,7 @@ async fn follow(shared: Weak<Shared>, cluster: Arc<Cluster>, mut conn: Multiplex
 /// everything after it). Returns whether it wrote.
 async fn snapshot(shared: &Shared, cluster: &Cluster, at: &str, trim_to: Option<&str>) -> Result<bool, String> {
     let mut conn = cluster.writer.clone();
-    let lease_ms = SNAPSHOT_LEASE.as_millis() as u64;
+    let lease_ms = (cluster.snapshot_every * 3).as_millis() as u64;
     let took: Option<String> = redis::cmd("SET")
         .arg(SNAPSHOTTER)
         .arg(cluster.node)

@@ -27,7 +27,7 @@ use crate::store::Store;
 use crate::Settings;
 use app::{shell, App};
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, SNAPSHOT_EVERY};
 pub use socket::Shared;
 
 /// Bytes of each connection's websocket read buffer (socketioxide's default is 4096;

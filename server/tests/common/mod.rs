@@ -54,7 +54,11 @@ impl TestServer {
     /// One node of a cluster: the PostgreSQL database `database_url` and the Redis
     /// `redis_url` are shared with the other nodes.
     pub async fn start_node(database_url: &str, redis_url: &str) -> Self {
-        let settings = chat_server::Settings { redis_url: Some(redis_url.to_owned()), ..Default::default() };
+        Self::start_node_with(database_url, redis_url, chat_server::Settings::default()).await
+    }
+
+    pub async fn start_node_with(database_url: &str, redis_url: &str, settings: chat_server::Settings) -> Self {
+        let settings = chat_server::Settings { redis_url: Some(redis_url.to_owned()), ..settings };
         Self::start_in(tempfile::tempdir().expect("temp dir"), settings, None, Some(database_url.to_owned())).await
     }
 
