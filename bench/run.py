@@ -17,6 +17,12 @@ Scenarios (QUICK=1 shrinks them for a smoke run):
               processes on 127.0.0.2-5
   storage     ours on SQLite and ours on PostgreSQL (a local server with fsync on, from
               scripts/postgres.sh), throughput and latency as above: what PostgreSQL costs
+  cluster     one node against two nodes behind Redis (both on PostgreSQL; customers on
+              one node, agents on the other), throughput and latency as above: what the
+              cluster costs; then 100,000 idle logged-in customers over six nodes (one
+              generator process per node: 20,000 files per process here) while messages
+              still cross nodes
+ONLY=storage or ONLY=cluster runs just that part.
 """
 import json
 import os
@@ -35,6 +41,10 @@ ROUNDS = 1 if QUICK else 3
 AGENTS = 20
 PASSWORD = "bench-password"
 OURS_PORT, PEER_PORT, PG_OURS_PORT = 3300, 3301, 3302
+# Cluster nodes: ports NODE_PORT, NODE_PORT + 1, ...
+NODE_PORT = 3310
+# A Redis of the benchmark's own (scripts/redis.sh), apart from the tests' one.
+REDIS_ENV = {"CHAT_REDIS_PORT": "56380"}
 # A PostgreSQL server for the storage comparison, durable like SQLite's synchronous commits.
 PG_ENV = {"CHAT_PG_DURABLE": "1", "CHAT_PG_PORT": "55433", "CHAT_PG_DIR": "/tmp/chat-bench-postgres"}
 
@@ -72,6 +82,9 @@ class Server:
         self.kind = kind or name
         # A database server in its own processes (PostgreSQL's postmaster), if any.
         self.database_pid = None
+        # In a cluster: the node the agents connect to, and every process whose CPU counts.
+        self.agent_port = None
+        self.also_pids = []
 
     def stop(self):
         self.proc.terminate()
@@ -92,7 +105,7 @@ def postgres_database():
     return url.rsplit("/", 1)[0] + "/" + name
 
 
-def start_ours(database_url=None, port=OURS_PORT, name="ours"):
+def start_ours(database_url=None, port=OURS_PORT, name="ours", redis_url=None, add_agents=True):
     tmp = tempfile.mkdtemp(prefix="chat-bench-")
     env = dict(os.environ, DATABASE_URL=database_url or f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
                LEPTOS_SITE_ADDR=f"127.0.0.1:{port}", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target/site"),
@@ -100,7 +113,9 @@ def start_ours(database_url=None, port=OURS_PORT, name="ours"):
                # The generator is one address sending far faster than people type: the
                # benchmark measures the server, not its abuse limits.
                LIMITS="off")
-    for i in range(AGENTS):
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    for i in range(AGENTS if add_agents else 0):
         subprocess.run([SERVER, "agent", "add", f"agent-{i}"], input=PASSWORD + "\n", text=True, env=env,
                        check=True, stdout=subprocess.DEVNULL)
     proc = subprocess.Popen([SERVER], env=env, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
@@ -123,6 +138,10 @@ def generator(server, args, prefix, bind=None):
         cmd += ["--bind", bind]
     if server.database_pid:
         cmd += ["--database-pid", str(server.database_pid)]
+    if server.agent_port:
+        cmd += ["--agent-server", f"127.0.0.1:{server.agent_port}"]
+    if server.also_pids:
+        cmd += ["--also-pid", ",".join(str(p) for p in server.also_pids)]
     return cmd + args
 
 
@@ -209,6 +228,9 @@ def main():
         print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
                     ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage(customers, secs))
         return
+    if os.environ.get("ONLY") == "cluster":
+        print_cluster(*cluster(customers, secs, scale))
+        return
     rows = []
     ours, peer = start_ours(), start_peer()
     try:
@@ -263,6 +285,7 @@ def main():
         ours.stop()
         peer.stop()
     storage_rows = storage(customers, secs)
+    cluster_rows = cluster(customers, secs, scale)
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"\nours vs the tutorial's Node.js socket.io server (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}), "
@@ -270,6 +293,13 @@ def main():
     print_table(None, ("measure", "ours", "node peer", "ours / peer", "target"), rows)
     print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
                 ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage_rows)
+    print_cluster(*cluster_rows)
+
+
+def print_cluster(pair_rows, capacity_rows):
+    print_table("two nodes behind Redis vs one node (both on PostgreSQL with fsync on), side by side",
+                ("measure", "one node", "two nodes", "two / one"), pair_rows)
+    print_table("capacity: idle customers held over six nodes on this machine", ("measure", "value"), capacity_rows)
 
 
 def print_table(title, header, rows):
@@ -313,6 +343,116 @@ def storage(customers, secs):
         lite.stop()
         pg.stop()
         subprocess.run([os.path.join(ROOT, "scripts/postgres.sh"), "stop"], env=dict(os.environ, **PG_ENV), check=False)
+    return rows
+
+
+
+def redis_url():
+    """The benchmark's Redis (started if needed), emptied."""
+    url = subprocess.run([os.path.join(ROOT, "scripts/redis.sh")], env=dict(os.environ, **REDIS_ENV),
+                         capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["redis-cli", "-u", url, "FLUSHALL"], check=True, stdout=subprocess.DEVNULL)
+    return url
+
+
+def redis_pid():
+    port = REDIS_ENV["CHAT_REDIS_PORT"]
+    with open(f"/tmp/chat-test-redis-{port}/redis.pid") as f:
+        return int(f.read().strip())
+
+
+def start_nodes(n, database_url, redis):
+    """`n` nodes of one cluster on ports NODE_PORT.. (agent accounts added once)."""
+    nodes = []
+    for i in range(n):
+        nodes.append(start_ours(database_url, NODE_PORT + i, f"node{i}", redis_url=redis, add_agents=(i == 0)))
+    return nodes
+
+
+def cluster(customers, secs, scale):
+    """One node against two behind Redis, then the capacity of six."""
+    one = start_ours(postgres_database(), PG_OURS_PORT, "one node")
+    redis = redis_url()
+    a, b = start_nodes(2, postgres_database(), redis)
+    with open(os.path.join(PG_ENV["CHAT_PG_DIR"], "postmaster.pid")) as f:
+        pg_pid = int(f.readline())
+    one.database_pid = pg_pid
+    # Customers on node A, agents on node B; the CPU of both nodes and of Redis counts.
+    a.name, a.agent_port, a.database_pid, a.also_pids = "two nodes", b.port, pg_pid, [b.proc.pid, redis_pid()]
+    pair_rows = []
+    try:
+        tp_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--window", "4",
+                   "--warmup-s", "2", "--seconds", secs]
+        t_one, t_two = paired(one, a, tp_args, "ct")
+        pair_rows.append(("delivered messages/s (closed loop)", f"{t_one['delivered_per_s']:.0f}",
+                          f"{t_two['delivered_per_s']:.0f}", ratio(t_two["delivered_per_s"], t_one["delivered_per_s"])))
+        pair_rows.append(("CPU µs per message: chat servers (+ Redis)", f"{t_one['cpu_us_per_message']:.1f}",
+                          f"{t_two['cpu_us_per_message']:.1f}", ratio(t_two["cpu_us_per_message"], t_one["cpu_us_per_message"])))
+        w_one, w_two = t_one["cpu_us_per_message_with_database"], t_two["cpu_us_per_message_with_database"]
+        pair_rows.append(("CPU µs per message, PostgreSQL included", f"{w_one:.1f}", f"{w_two:.1f}", ratio(w_two, w_one)))
+        rate = max(100.0, round(t_one["delivered_per_s"] / 2))
+        lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
+                    "--warmup-s", "2", "--seconds", secs]
+        l_one, l_two = paired(one, a, lat_args, "cl", key="p99_ms")
+        for p in ("p50_ms", "p99_ms"):
+            pair_rows.append((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_one[p]:.2f}", f"{l_two[p]:.2f}",
+                              ratio(l_two[p], l_one[p])))
+    finally:
+        for s in (one, a, b):
+            s.stop()
+    return pair_rows, capacity(int(100000 * scale), 6, secs)
+
+
+def capacity(total, n_nodes, secs):
+    """`total` idle customers over `n_nodes` nodes, one generator process per node (each
+    from its own 127.0.0.x); then a short run of messages from customers on the last node to
+    agents on the first, while they are all held."""
+    redis = redis_url()
+    nodes = start_nodes(n_nodes, postgres_database(), redis)
+    rows = []
+    gens = []
+    try:
+        started = time.time()
+        for i, node in enumerate(nodes):
+            per = total // n_nodes + (1 if i < total % n_nodes else 0)
+            cmd = generator(node, ["--concurrency", "64", "idle", "--connections", str(per)], f"cap{i}", f"127.0.0.{2 + i}")
+            gens.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        ready = 0
+        for g in gens:
+            line = g.stdout.readline()
+            ready += json.loads(line)["ready"] if line else 0
+        login_s = time.time() - started
+        for node in nodes:
+            settle(node)
+        log(f"capacity: {ready} customers held after {login_s:.1f} s")
+        rows.append((f"customers logged in and held ({n_nodes} nodes, {n_nodes} generator processes)", f"{ready} of {total}"))
+        rows.append(("time to log them all in (s)", f"{login_s:.1f}"))
+        rss = [rss_kib(n.proc.pid) for n in nodes]
+        rows.append(("RSS per node (MiB)", ", ".join(f"{r / 1024:.0f}" for r in rss)))
+        used = subprocess.run(["redis-cli", "-u", redis, "info", "memory"], capture_output=True, text=True).stdout
+        used = next((l.split(":")[1].strip() for l in used.splitlines() if l.startswith("used_memory_human:")), "?")
+        rows.append(("Redis memory", used))
+        # Messages across nodes while everyone is held: customers on the last node, agents on the first.
+        last, first = nodes[-1], nodes[0]
+        last.agent_port, last.also_pids = first.port, [n.proc.pid for n in nodes[:-1]] + [redis_pid()]
+        t = run(last, ["throughput", "--agents", "4", "--customers", "20", "--rate", "200", "--warmup-s", "2",
+                       "--seconds", secs], "capmsg")
+        rows.append(("while held: messages across nodes at 200 msg/s, delivered/s",
+                     f"{t['delivered_per_s']:.0f} ({t.get('failed_customers', 0)} customers failed)"))
+        rows.append(("while held: latency p50 / p99 (ms)", f"{t['p50_ms']:.1f} / {t['p99_ms']:.1f}"))
+    finally:
+        for g in gens:
+            try:
+                g.stdin.close()
+            except OSError:
+                pass
+        for g in gens:
+            try:
+                g.wait(60)
+            except subprocess.TimeoutExpired:
+                g.kill()
+        for n in nodes:
+            n.stop()
     return rows
 
 

@@ -191,3 +191,32 @@ async fn a_node_that_joins_later_starts_from_the_snapshot_and_knows_everything()
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_a_node_refuses_new_connections_clearly_and_keeps_what_it_accepted() {
+    // A Redis of this test's own, to stop under the node.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
+    let run = |what: &str| {
+        let out = Command::new(script).arg(what).env("CHAT_REDIS_PORT", &port).output().expect("scripts/redis.sh");
+        assert!(out.status.success(), "redis.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    };
+    let redis = run("start");
+    let db = postgres_database().await;
+    let node = TestServer::start_node(&db, &redis).await;
+    let ann = TestClient::login(&node, WS, json!("ann")).await;
+
+    run("stop");
+    // A new connection cannot be shared with the other nodes: it is refused, in words.
+    let answer = common::join_by_polling(&node).await;
+    assert!(answer.contains("44{") && answer.contains(&app::text::Problem::Internal.to_string()), "{answer}");
+    // A message from someone logged in is stored (and acknowledged), not lost.
+    let ack = ann.emit_acked("private_message", json!({"message": "anyone there?"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let id = app::protocol::ConversationId(ack["conversation"].as_u64().expect("conversation"));
+    let stored = node.store.messages_after(id, 0, 10).await.expect("read");
+    assert_eq!(stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["anyone there?"]);
+    drop(ann);
+    node.stop().await;
+}

@@ -13,7 +13,7 @@ use common::{http, TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
 const WS: Transport = Transport::Websocket;
-const HANDSHAKE: &str = "/socket.io/?EIO=4&transport=polling";
+use common::{join_by_polling, POLLING_HANDSHAKE as HANDSHAKE};
 
 fn agent(name: &str, password: &str) -> Value {
     json!({"name": name, "role": "agent", "password": password})
@@ -21,19 +21,6 @@ fn agent(name: &str, password: &str) -> Value {
 
 fn with_limits(limits: Limits) -> Settings {
     Settings { limits, ..Settings::default() }
-}
-
-/// Opens an Engine.IO session by long-polling and asks to join the namespace; returns
-/// the server's answer (`40…` joined, `44…` refused).
-async fn join_by_polling(server: &TestServer) -> String {
-    let (status, open) = http(server, "GET", HANDSHAKE, &[], "").await;
-    assert_eq!(status, 200, "{open}");
-    let sid = open.split("\"sid\":\"").nth(1).and_then(|r| r.split('"').next()).expect("a session id");
-    let path = format!("{HANDSHAKE}&sid={sid}");
-    let (status, _) = http(server, "POST", &path, &[("Content-Type", "text/plain")], "40").await;
-    assert_eq!(status, 200);
-    let (_, answer) = http(server, "GET", &path, &[], "").await;
-    answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
 }
 
 #[tokio::test]

@@ -203,8 +203,23 @@ impl Shared {
     pub(super) async fn apply(&self, items: Vec<Item>) -> Vec<Applied> {
         match &self.cluster {
             Some(cluster) => {
+                // Logins that could not go through the cluster are told so here (the hub
+                // tells those it refuses).
+                let logins: Vec<ConnId> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Hub(Command::Login(login)) => Some(login.conn),
+                        _ => None,
+                    })
+                    .collect();
                 let n = items.len();
-                cluster.publish(items).await.unwrap_or_else(|problem| (0..n).map(|_| (Err(problem.clone()), vec![])).collect())
+                cluster.publish(items).await.unwrap_or_else(|problem| {
+                    let mut live = self.live();
+                    for conn in logins {
+                        let _ = live.deliver(Hub::refuse_login(conn, problem.clone()));
+                    }
+                    (0..n).map(|_| (Err(problem.clone()), vec![])).collect()
+                })
             }
             None => {
                 let (applied, effects) = self.live().apply(items);
@@ -401,7 +416,12 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     s.extensions.insert(ConnInfo::new(conn, ip, shared.limits.events));
     shared.live().sockets.insert(conn, s.clone());
-    let _ = shared.apply_one(Item::Hub(Command::Connect(conn))).await;
+    if let (Err(problem), _) = shared.apply_one(Item::Hub(Command::Connect(conn))).await {
+        // Unknown to the hub (the cluster could not take it), it could never log in.
+        shared.live().sockets.remove(&conn);
+        shared.at_address(ip, |a, _, _| a.disconnect());
+        return Err(problem);
+    }
     s.on(protocol::LOGIN, on_login);
     s.on(protocol::PRIVATE_MESSAGE, on_private_message);
     s.on(protocol::HISTORY, on_history);

@@ -154,6 +154,22 @@ pub async fn http(server: &TestServer, method: &str, path: &str, extra: &[(&str,
     (status, response)
 }
 
+/// The Engine.IO handshake by long-polling.
+pub const POLLING_HANDSHAKE: &str = "/socket.io/?EIO=4&transport=polling";
+
+/// Opens an Engine.IO session by long-polling and asks to join the namespace; returns
+/// the server's answer (`40…` joined, `44…` refused).
+pub async fn join_by_polling(server: &TestServer) -> String {
+    let (status, open) = http(server, "GET", POLLING_HANDSHAKE, &[], "").await;
+    assert_eq!(status, 200, "{open}");
+    let sid = open.split("\"sid\":\"").nth(1).and_then(|r| r.split('"').next()).expect("a session id");
+    let path = format!("{POLLING_HANDSHAKE}&sid={sid}");
+    let (status, _) = http(server, "POST", &path, &[("Content-Type", "text/plain")], "40").await;
+    assert_eq!(status, 200);
+    let (_, answer) = http(server, "GET", &path, &[], "").await;
+    answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+}
+
 /// One received event: its name and first argument.
 pub type Received = (String, Value);
 
