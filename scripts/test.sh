@@ -16,6 +16,8 @@ rust_log=target/rust-tests.log
 log "Rust unit and integration tests"
 # The storage tests make a database each on a throwaway PostgreSQL: start from none.
 [ -z "${CHAT_TEST_POSTGRES_URL:-}" ] && scripts/postgres.sh reset
+# The cluster tests take a Redis database each from a throwaway Redis: start from none.
+[ -z "${CHAT_TEST_REDIS_URL:-}" ] && scripts/redis.sh reset
 set +e
 # --show-output: the chaos test prints its counts (sent, acknowledged, delivered, ...).
 cargo test -p app -p server -p bench --color never -- --show-output 2>&1 | tee "$rust_log"

@@ -2,19 +2,22 @@
 //! fresh Redis database for a cluster.
 #![doc(hidden)]
 
-/// The test PostgreSQL server: the one `CHAT_TEST_POSTGRES_URL` names, or else the
-/// throwaway one `scripts/postgres.sh` starts (from Debian's package, on loopback).
+/// The URL of a test server: the one the environment variable `var` names, or else the one
+/// `script` (in `scripts/`) starts, from Debian's package on loopback, and prints.
+fn test_server(var: &str, script: &str) -> String {
+    if let Ok(url) = std::env::var(var) {
+        return url;
+    }
+    let script = format!("{}/../scripts/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(&script).output().unwrap_or_else(|e| panic!("running {script}: {e}"));
+    assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
+}
+
+/// The test PostgreSQL server (`CHAT_TEST_POSTGRES_URL`, or `scripts/postgres.sh`).
 fn postgres_server() -> &'static str {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("CHAT_TEST_POSTGRES_URL") {
-            return url;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh");
-        let out = std::process::Command::new(script).output().expect("running scripts/postgres.sh");
-        assert!(out.status.success(), "scripts/postgres.sh failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
-    })
+    URL.get_or_init(|| test_server("CHAT_TEST_POSTGRES_URL", "postgres.sh"))
 }
 
 /// A new, empty database on the test PostgreSQL server.
@@ -31,20 +34,11 @@ pub async fn postgres_database() -> String {
     format!("{base}/{db}")
 }
 
-
 /// A Redis database of its own on the test Redis server (the one `CHAT_TEST_REDIS_URL`
 /// names, or else the throwaway one `scripts/redis.sh` starts), emptied: one per cluster.
 pub async fn redis_database() -> String {
     static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let server = SERVER.get_or_init(|| {
-        if let Ok(url) = std::env::var("CHAT_TEST_REDIS_URL") {
-            return url;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh");
-        let out = std::process::Command::new(script).output().expect("running scripts/redis.sh");
-        assert!(out.status.success(), "scripts/redis.sh failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
-    });
+    let server = SERVER.get_or_init(|| test_server("CHAT_TEST_REDIS_URL", "redis.sh"));
     let client = redis::Client::open(server.as_str()).expect("the test Redis URL");
     let mut conn = client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
     // Databases 1.. are handed out in turn (0 keeps the counter): the server has 1000.
