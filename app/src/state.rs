@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
+use crate::text::Lang;
 use crate::protocol::{
     AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess,
     NewAgent, Presence, Role, Status, UserName, TYPING_SHOWN_MS,
@@ -27,6 +28,8 @@ pub enum ConnStatus {
 /// Everything the views render.
 #[derive(Clone, Copy)]
 pub struct ChatState {
+    /// The language the UI speaks (and the server's errors are worded in).
+    pub lang: RwSignal<Lang>,
     pub conn: RwSignal<ConnStatus>,
     /// Set once the server accepted the login.
     pub me: RwSignal<Option<LoginSuccess>>,
@@ -58,8 +61,9 @@ pub struct ChatState {
 }
 
 impl ChatState {
-    pub fn new() -> Self {
+    pub fn new(lang: Lang) -> Self {
         Self {
+            lang: RwSignal::new(lang),
             conn: RwSignal::new(ConnStatus::Connecting),
             me: RwSignal::new(None),
             logging_in: RwSignal::new(false),
@@ -254,7 +258,7 @@ impl ChatState {
 
 impl Default for ChatState {
     fn default() -> Self {
-        Self::new()
+        Self::new(Lang::default())
     }
 }
 

@@ -1,13 +1,88 @@
-//! Every sentence a person reads, in one place (zh-CN joins English here later).
+//! Every sentence a person reads, in one place, in English and Simplified Chinese.
 //!
-//! Owns: the human-readable errors the server sends (`login_error`, `error`) and the
-//! labels of the UI. Must not: decide anything; callers pick the [`Problem`], this module
-//! only words it.
+//! Owns: the human-readable errors the server sends (`login_error`, `error`; English on the
+//! wire, for the tutorial's clients, with the [`Problem`] beside it as a code that clients
+//! word in their reader's language) and the labels of the UI, per [`Lang`]. Must not: decide
+//! anything; callers pick the [`Problem`], this module only words it.
 
 use std::fmt;
 
-/// Something a person did that cannot be done, as told to them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// A language the UI speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lang {
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::ZhCn];
+
+    /// Its BCP 47 tag (for `<html lang>` and the cookie that remembers the choice).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
+    /// Its name, in itself (for the language switch).
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::ZhCn => "简体中文",
+        }
+    }
+
+    /// The language a tag asks for, if we speak it (`zh`, `zh-CN`, `zh-Hans-SG`: Chinese).
+    pub fn of_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Lang::En),
+            "zh" => Some(Lang::ZhCn),
+            _ => None,
+        }
+    }
+
+    /// The first language we speak in a browser's preference (`Accept-Language`, highest
+    /// `q` first), or English.
+    pub fn preferred(accept_language: &str) -> Lang {
+        let mut ranked: Vec<(f32, usize, &str)> = accept_language
+            .split(',')
+            .enumerate()
+            .filter_map(|(i, part)| {
+                let mut fields = part.split(';');
+                let tag = fields.next()?.trim();
+                let q = fields
+                    .find_map(|f| f.trim().strip_prefix("q="))
+                    .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+                (!tag.is_empty() && q > 0.0).then_some((q, i, tag))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.iter().find_map(|(_, _, tag)| Lang::of_tag(tag)).unwrap_or_default()
+    }
+
+    pub fn ui(self) -> &'static Ui {
+        match self {
+            Lang::En => &EN,
+            Lang::ZhCn => &ZH_CN,
+        }
+    }
+}
+
+/// The cookie that remembers a reader's language choice (read when the page is rendered).
+pub const LANG_COOKIE: &str = "chat_lang";
+
+/// Something a person did that cannot be done, as told to them. On the wire (beside the
+/// English sentence) as `{"code": "name_taken"}`, with `"arg"` for the variants that carry
+/// one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", content = "arg", rename_all = "snake_case")]
 pub enum Problem {
     NameEmpty,
     NameTooLong,
@@ -40,6 +115,8 @@ pub enum Problem {
     /// An admin removing their own account (they would lock themselves out mid-session).
     RemoveSelf,
     BadShortcut,
+    /// A payload the server could not read (the event's name). Only the server words it.
+    #[serde(skip_deserializing)]
     Malformed(&'static str),
     /// A `client_id` that is not 1–64 plain ASCII characters.
     BadClientId,
@@ -110,75 +187,192 @@ impl fmt::Display for Problem {
     }
 }
 
-/// The labels of the UI.
-pub struct Ui {
-    pub title: &'static str,
-    pub login_heading: &'static str,
-    pub name_label: &'static str,
-    pub agent_switch: &'static str,
-    pub password_label: &'static str,
-    pub login_button: &'static str,
-    pub logging_in: &'static str,
-    pub online_heading: &'static str,
-    pub you_suffix: &'static str,
-    pub agent_badge: &'static str,
-    pub no_agents_online: &'static str,
-    pub to_label: &'static str,
-    pub message_placeholder: &'static str,
-    pub send_button: &'static str,
-    pub no_messages: &'static str,
-    pub dismiss: &'static str,
-    pub logged_in_as: &'static str,
-    pub log_out: &'static str,
-    pub conn_connecting: &'static str,
-    pub conn_online: &'static str,
-    pub conn_offline: &'static str,
-    pub conn_retry_in: &'static str,
-    pub offline_send_hint: &'static str,
-    pub you: &'static str,
-    pub agents_heading: &'static str,
-    pub conversations_heading: &'static str,
-    pub support_team: &'static str,
-    pub pick_conversation: &'static str,
-    pub offline_badge: &'static str,
-    pub load_older: &'static str,
-    pub pending: &'static str,
-    pub not_sent: &'static str,
-    pub retry: &'static str,
-    pub mine_heading: &'static str,
-    pub queue_heading: &'static str,
-    pub others_heading: &'static str,
-    pub take: &'static str,
-    pub resolve: &'static str,
-    pub transfer: &'static str,
-    pub transfer_to: &'static str,
-    pub transfer_note: &'static str,
-    pub note_from_transfer: &'static str,
-    pub status_queued: &'static str,
-    pub status_open: &'static str,
-    pub status_resolved: &'static str,
-    pub status_new: &'static str,
-    pub offline_action: &'static str,
-    pub cannot_reach_server: &'static str,
-    pub new_message_from: &'static str,
-    pub is_typing: &'static str,
-    pub internal_note: &'static str,
-    pub read_receipt: &'static str,
-    pub away_badge: &'static str,
-    pub online_badge: &'static str,
-    pub admin_badge: &'static str,
-    pub team_heading: &'static str,
-    pub add_agent: &'static str,
-    pub admin_label: &'static str,
-    pub remove: &'static str,
-    pub canned_heading: &'static str,
-    pub shortcut_label: &'static str,
-    pub reply_label: &'static str,
-    pub save: &'static str,
+impl Problem {
+    /// The problem in `lang`.
+    pub fn in_lang(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::ZhCn => self.zh_cn(),
+        }
+    }
+
+    /// The problem in Simplified Chinese.
+    fn zh_cn(&self) -> String {
+        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
+        match self {
+            Problem::NameEmpty => "请输入名字。".into(),
+            Problem::NameTooLong => format!("名字最多 {NAME_MAX_CHARS} 个字符。"),
+            Problem::NameControlChars => "名字不能包含控制字符。".into(),
+            Problem::NameTaken => "这个名字已被占用，请换一个。".into(),
+            Problem::NameReserved => "这个名字属于一位客服，请换一个。".into(),
+            Problem::WrongPassword => "客服名或密码错误。".into(),
+            Problem::AgentPasswordMissing => "客服必须输入密码。".into(),
+            Problem::AlreadyLoggedIn(name) => format!("您已经以 {name} 的身份登录。"),
+            Problem::NotLoggedIn => "请先登录。".into(),
+            Problem::MessageEmpty => "消息不能为空。".into(),
+            Problem::MessageTooLong => format!("消息最多 {MESSAGE_MAX_CHARS} 个字符。"),
+            Problem::UnknownRecipient(name) => format!("{name} 不在线。"),
+            Problem::RecipientNotAllowed(name) => format!("{name} 不是在线的客服。您可以给列表中的客服发消息。"),
+            Problem::MessageToSelf => "不能给自己发消息。".into(),
+            Problem::NoRecipient => "请选择发送对象。".into(),
+            Problem::AgentsOnly => "只有客服可以这样做。".into(),
+            Problem::AlreadyAssigned(name) => format!("{name} 已在处理这个会话。"),
+            Problem::NotYours => "这个会话没有分配给您。".into(),
+            Problem::UnknownAgent(name) => format!("没有名为 {name} 的客服。"),
+            Problem::AdminsOnly => "只有管理员可以这样做。".into(),
+            Problem::PasswordTooShort => format!("密码至少需要 {PASSWORD_MIN_CHARS} 个字符。"),
+            Problem::AgentExists(name) => format!("已经有名为 {name} 的客服。"),
+            Problem::RemoveSelf => "不能移除自己的账号。".into(),
+            Problem::BadShortcut => "快捷键为 1 到 32 个小写字母、数字、“-”或“_”。".into(),
+            Problem::Malformed(event) => format!("服务器无法读取这个 {event} 请求。"),
+            Problem::BadClientId => "客户端消息编号必须是 1 到 64 个字母、数字、“-”、“_”、“.”或“:”。".into(),
+            Problem::AgentToAgent => "客服只能给顾客发消息。".into(),
+            Problem::UnknownConversation => "没有这个会话。".into(),
+            Problem::SessionExpired => "您的会话已结束，请重新登录。".into(),
+            Problem::NotSaved => "您的消息未能保存，因此没有发送。请重试。".into(),
+            Problem::SlowDown(s) => format!("您发送得太快了。请等待 {s} 秒后重试。"),
+            Problem::TooManyAttempts(s) => format!("登录失败次数过多。请等待 {s} 秒后重试。"),
+            Problem::TooManyConnections => "来自您网络的连接过多。请关闭一些标签页后重试。".into(),
+            Problem::UnknownEvent(event) => format!("服务器不认识事件 {event:?}。"),
+            Problem::Internal => "服务器出错了，请重试。".into(),
+        }
+    }
 }
+
+/// An error as sent to a client: the English sentence every client can show (the tutorial's
+/// clients show just that), and the [`Problem`] it words, which clients of ours show in their
+/// reader's language. `login_error` and `error` carry the two as two arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct Refusal {
+    pub text: String,
+    pub problem: Option<Problem>,
+}
+
+impl Refusal {
+    /// The sentence in `lang` (in English when the problem is not known).
+    pub fn in_lang(&self, lang: Lang) -> String {
+        match (&self.problem, lang) {
+            (Some(problem), lang) => problem.in_lang(lang),
+            (None, _) => self.text.clone(),
+        }
+    }
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Self {
+        Self { text: problem.to_string(), problem: Some(problem) }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(text: String) -> Self {
+        Self { text, problem: None }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
+impl Serialize for Refusal {
+    /// Two arguments (a tuple; Socket.IO servers send a tuple as that many arguments): the
+    /// sentence first, so that clients reading one argument get the sentence.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.problem {
+            Some(problem) => (&self.text, problem).serialize(s),
+            None => self.text.serialize(s),
+        }
+    }
+}
+
+/// The labels of the UI (a field each), and all of them at once (for tests).
+macro_rules! labels {
+    ($($field:ident),* $(,)?) => {
+        pub struct Ui {
+            $(pub $field: &'static str,)*
+        }
+
+        impl Ui {
+            pub fn all(&self) -> Vec<&'static str> {
+                vec![$(self.$field),*]
+            }
+        }
+    };
+}
+
+labels!(
+    title,
+    language_label,
+    login_heading,
+    name_label,
+    agent_switch,
+    password_label,
+    login_button,
+    logging_in,
+    online_heading,
+    you_suffix,
+    agent_badge,
+    no_agents_online,
+    to_label,
+    message_placeholder,
+    send_button,
+    no_messages,
+    dismiss,
+    logged_in_as,
+    log_out,
+    conn_connecting,
+    conn_online,
+    conn_offline,
+    conn_retry_in,
+    offline_send_hint,
+    you,
+    agents_heading,
+    conversations_heading,
+    support_team,
+    pick_conversation,
+    offline_badge,
+    load_older,
+    pending,
+    not_sent,
+    retry,
+    mine_heading,
+    queue_heading,
+    others_heading,
+    take,
+    resolve,
+    transfer,
+    transfer_to,
+    transfer_note,
+    note_from_transfer,
+    status_queued,
+    status_open,
+    status_resolved,
+    status_new,
+    offline_action,
+    cannot_reach_server,
+    new_message_from,
+    is_typing,
+    internal_note,
+    read_receipt,
+    away_badge,
+    online_badge,
+    admin_badge,
+    team_heading,
+    add_agent,
+    admin_label,
+    remove,
+    canned_heading,
+    shortcut_label,
+    reply_label,
+    save,
+);
 
 pub const EN: Ui = Ui {
     title: "Support chat",
+    language_label: "Language",
     login_heading: "Chat with our support team",
     name_label: "Your name",
     agent_switch: "I am an agent",
@@ -242,3 +436,122 @@ pub const EN: Ui = Ui {
     reply_label: "Reply",
     save: "Save",
 };
+
+pub const ZH_CN: Ui = Ui {
+    title: "在线客服",
+    language_label: "语言",
+    login_heading: "与我们的客服团队聊天",
+    name_label: "您的名字",
+    agent_switch: "我是客服",
+    password_label: "密码",
+    login_button: "开始聊天",
+    logging_in: "正在登录…",
+    online_heading: "在线",
+    you_suffix: "（你）",
+    agent_badge: "客服",
+    no_agents_online: "目前没有客服在线。您仍可以留言：第一位上线的客服会看到。",
+    to_label: "发给",
+    message_placeholder: "输入消息…",
+    send_button: "发送",
+    no_messages: "还没有消息。",
+    dismiss: "关闭",
+    logged_in_as: "当前登录：",
+    log_out: "退出登录",
+    conn_connecting: "正在连接…",
+    conn_online: "已连接",
+    conn_offline: "已断开",
+    conn_retry_in: "重新连接倒计时",
+    offline_send_hint: "您已离线。现在写的消息会在连接恢复后立即发送。",
+    you: "你",
+    agents_heading: "在线客服",
+    conversations_heading: "会话",
+    support_team: "客服团队",
+    pick_conversation: "请选择一个会话",
+    offline_badge: "离线",
+    load_older: "加载更早的消息",
+    pending: "发送中…",
+    not_sent: "未发送：",
+    retry: "重试",
+    mine_heading: "我的",
+    queue_heading: "等待中",
+    others_heading: "其他",
+    take: "接入",
+    resolve: "结束",
+    transfer: "转接",
+    transfer_to: "客服",
+    transfer_note: "给下一位客服的备注",
+    note_from_transfer: "备注：",
+    status_queued: "等待中",
+    status_open: "处理中",
+    status_resolved: "已结束",
+    status_new: "新会话",
+    offline_action: "您已离线；请在连接恢复后重试。",
+    cannot_reach_server: "无法连接服务器。请检查网络后重试。",
+    new_message_from: "新消息来自",
+    is_typing: "正在输入…",
+    internal_note: "内部备注",
+    read_receipt: "已读",
+    away_badge: "离开",
+    online_badge: "在线",
+    admin_badge: "管理员",
+    team_heading: "团队",
+    add_agent: "添加客服",
+    admin_label: "管理员（可查看所有会话并管理团队）",
+    remove: "移除",
+    canned_heading: "快捷回复",
+    shortcut_label: "快捷键",
+    reply_label: "回复内容",
+    save: "保存",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_language_picks_chinese_or_english() {
+        assert_eq!(Lang::preferred("zh-CN,zh;q=0.9,en;q=0.8"), Lang::ZhCn);
+        assert_eq!(Lang::preferred("zh-TW"), Lang::ZhCn);
+        assert_eq!(Lang::preferred("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);
+        assert_eq!(Lang::preferred("fr-FR,fr;q=0.9,zh;q=0.5,en;q=0.4"), Lang::ZhCn, "the first we speak");
+        assert_eq!(Lang::preferred("en;q=0.2, zh-Hans;q=0.7"), Lang::ZhCn, "by weight, not order");
+        assert_eq!(Lang::preferred("de, fr"), Lang::En, "English when none is ours");
+        assert_eq!(Lang::preferred(""), Lang::En);
+        assert_eq!(Lang::preferred("zh;q=0, en"), Lang::En, "q=0 means not this one");
+    }
+
+    #[test]
+    fn every_problem_has_a_code_and_a_chinese_sentence() {
+        let problems = [
+            Problem::NameTaken,
+            Problem::SlowDown(3),
+            Problem::UnknownRecipient("ann".into()),
+            Problem::Internal,
+        ];
+        for problem in problems {
+            let wire = serde_json::to_value(&problem).unwrap();
+            assert!(wire["code"].is_string(), "{wire}");
+            assert_eq!(serde_json::from_value::<Problem>(wire).unwrap(), problem);
+            let zh = problem.in_lang(Lang::ZhCn);
+            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+            assert_ne!(zh, problem.in_lang(Lang::En));
+        }
+        assert_eq!(serde_json::to_value(Problem::SlowDown(3)).unwrap(), serde_json::json!({"code": "slow_down", "arg": 3}));
+        assert_eq!(Problem::SlowDown(3).in_lang(Lang::ZhCn), "您发送得太快了。请等待 3 秒后重试。");
+    }
+
+    #[test]
+    fn a_refusal_is_the_sentence_then_the_code() {
+        let wire = serde_json::to_value(Refusal::from(Problem::NameTaken)).unwrap();
+        assert_eq!(wire, serde_json::json!(["That name is already taken. Please choose another.", {"code": "name_taken"}]));
+        assert_eq!(serde_json::to_value(Refusal::from("plain")).unwrap(), serde_json::json!("plain"));
+    }
+
+    #[test]
+    fn both_languages_label_everything() {
+        // A label left empty, or left in English, would show as such.
+        for (en, zh) in EN.all().into_iter().zip(ZH_CN.all()) {
+            assert!(!zh.is_empty() && zh != en, "{en:?} → {zh:?}");
+        }
+    }
+}

@@ -1,5 +1,5 @@
 // Helpers for the browser tests, split into find / act / check.
-import { Browser, BrowserContext, ConsoleMessage, Page, expect } from '@playwright/test';
+import { Browser, BrowserContext, BrowserContextOptions, ConsoleMessage, Page, expect } from '@playwright/test';
 
 export const AGENT = { name: 'Support', password: process.env.E2E_AGENT_PASSWORD ?? 'support-pass-1' };
 
@@ -10,8 +10,8 @@ export interface Person {
   problems: string[];
 }
 
-export async function open(browser: Browser, url = '/'): Promise<Person> {
-  const context = await browser.newContext();
+export async function open(browser: Browser, url = '/', options: BrowserContextOptions = {}): Promise<Person> {
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   const problems: string[] = [];
   const watch = (p: Page) => {
@@ -42,9 +42,9 @@ export const find = {
 
 // --- act -------------------------------------------------------------------------------
 
-/** The page is interactive once the WASM client has connected. */
+/** The page is interactive once the WASM client has connected (in any language). */
 export async function waitForHydration(page: Page) {
-  await expect(find.connection(page)).toHaveText('Connected');
+  await expect(find.connection(page)).toHaveClass(/conn-online/);
 }
 
 export async function loginCustomer(page: Page, name: string) {

@@ -134,7 +134,7 @@ pub(crate) fn new_client_id() -> ClientMsgId {
 
 /// Logs an agent in over HTTP: the server checks the password and sets the session
 /// cookie, which the next connection's handshake carries. Returns why not, in words.
-async fn agent_login(request: &LoginRequest) -> Result<(), String> {
+async fn agent_login(request: &LoginRequest, lang: crate::text::Lang) -> Result<(), String> {
     let credentials = AgentCredentials { name: request.name.clone(), password: request.password.clone().unwrap_or_default() };
     let sent = gloo_net::http::Request::post(SESSION_PATH)
         .json(&credentials)
@@ -143,14 +143,14 @@ async fn agent_login(request: &LoginRequest) -> Result<(), String> {
         .await;
     let response = sent.map_err(|e| {
         leptos::logging::warn!("agent login request failed: {e}");
-        crate::text::EN.cannot_reach_server.to_owned()
+        lang.ui().cannot_reach_server.to_owned()
     })?;
     match response.json::<AgentSession>().await {
         Ok(AgentSession::LoggedIn { .. }) if response.ok() => Ok(()),
-        Ok(AgentSession::Refused { error }) => Err(error),
+        Ok(AgentSession::Refused { error, problem }) => Err(problem.map_or(error, |p| p.in_lang(lang))),
         other => {
             leptos::logging::warn!("unexpected answer to the agent login ({}): {other:?}", response.status());
-            Err(crate::text::Problem::Internal.to_string())
+            Err(crate::text::Problem::Internal.in_lang(lang))
         }
     }
 }
@@ -169,7 +169,7 @@ pub(crate) fn end_agent_session() {
 async fn log_agent_in(state: ChatState, request: LoginRequest, credentials: &mut Option<Credentials>) {
     state.logging_in.set(true);
     state.login_error.set(None);
-    match agent_login(&request).await {
+    match agent_login(&request, state.lang.get_untracked()).await {
         Ok(()) => {
             *credentials = Some(Credentials { name: request.name, role: Role::Agent, password: None, resume: None });
         }

@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use web_sys::{AudioContext, Notification, NotificationOptions, NotificationPermission};
 
 use crate::protocol::ChatMessage;
-use crate::text::EN;
 
 thread_local! {
     /// One audio context for the page: browsers limit how many may exist.
@@ -28,7 +27,7 @@ pub fn ask_permission() {
 }
 
 /// A message from someone else arrived: tone and notification if the tab is hidden.
-pub(crate) fn new_message(message: &ChatMessage) {
+pub(crate) fn new_message(message: &ChatMessage, lang: crate::text::Lang) {
     let hidden = web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden());
     if message.is_self || !hidden {
         return;
@@ -38,7 +37,7 @@ pub(crate) fn new_message(message: &ChatMessage) {
         let options = NotificationOptions::new();
         options.set_body(&message.message);
         options.set_tag(&format!("conversation-{}", message.conversation.0));
-        if let Err(e) = Notification::new_with_options(&format!("{} {}", EN.new_message_from, message.from), &options) {
+        if let Err(e) = Notification::new_with_options(&format!("{} {}", lang.ui().new_message_from, message.from), &options) {
             leptos::logging::warn!("cannot show a notification: {e:?}");
         }
     }

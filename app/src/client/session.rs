@@ -78,7 +78,7 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
         | Command::RemoveAgent(_)
         | Command::SetCanned(_)
         | Command::RemoveCanned(_) => {
-            state.error.set(Some(crate::text::EN.offline_action.to_owned()));
+            state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
         }
         Command::Logout => {
             // A customer's token cannot be revoked without a connection; it is forgotten
@@ -219,12 +219,22 @@ pub(crate) async fn run(
                         let reply = if args.is_empty() { serde_json::Value::Null } else { args.swap_remove(0) };
                         match serde_json::from_value::<SendAck>(reply) {
                             Ok(SendAck::Sent { .. }) => state.inbox.update(|i| i.outbox.retain(|o| o.client_id != client_id)),
-                            Ok(SendAck::Failed { error, .. }) => state.inbox.update(|i| i.fail(&client_id, error)),
+                            Ok(SendAck::Failed { error, problem, .. }) => {
+                                let reason = problem.map_or(error, |p| p.in_lang(state.lang.get_untracked()));
+                                state.inbox.update(|i| i.fail(&client_id, reason))
+                            }
                             Err(e) => leptos::logging::warn!("ignoring an acknowledgement the client cannot read: {e}"),
                         }
                     }
                     EnginePacket::Message(SocketPacket::Event { name, mut args, .. }) => {
-                        let data = if args.is_empty() { serde_json::Value::Null } else { args.swap_remove(0) };
+                        let data = if args.is_empty() { serde_json::Value::Null } else { args.remove(0) };
+                        // An error's second argument says what it is, to word it here.
+                        let problem = args.first().and_then(|v| serde_json::from_value::<Problem>(v.clone()).ok());
+                        let lang = state.lang.get_untracked();
+                        let worded = |mut reason: crate::text::Refusal| {
+                            reason.problem = reason.problem.or(problem.clone());
+                            reason
+                        };
                         match ServerEvent::decode(&name, data) {
                             Ok(ServerEvent::LoginSuccess(ok)) => {
                                 if let Some(c) = credentials.as_mut() {
@@ -248,10 +258,13 @@ pub(crate) async fn run(
                                 }
                             }
                             Ok(ServerEvent::LoginError(reason)) => {
+                                let reason = worded(reason);
                                 // Someone else holds this person's name right now: keep the
                                 // session (and its history) and try again later.
                                 let resuming = credentials.as_ref().is_some_and(|c| c.resume.is_some());
-                                if resuming && reason == Problem::NameTaken.to_string() {
+                                let taken = reason.problem == Some(Problem::NameTaken) || reason.text == Problem::NameTaken.to_string();
+                                let reason = reason.in_lang(lang);
+                                if resuming && taken {
                                     state.error.set(Some(reason));
                                     return End::Lost;
                                 }
@@ -266,7 +279,7 @@ pub(crate) async fn run(
                             Ok(ServerEvent::UserList(users)) => state.set_users(users),
                             Ok(ServerEvent::Presence(change)) => state.presence(change),
                             Ok(ServerEvent::Message(message)) => {
-                                super::notify::new_message(&message);
+                                super::notify::new_message(&message, lang);
                                 state.receive(message);
                             }
                             Ok(ServerEvent::History(page)) => state.history(page),
@@ -282,7 +295,7 @@ pub(crate) async fn run(
                                 let customer = state.desk.with_untracked(|d| d.get(&note.conversation).map(|s| s.customer.clone()));
                                 state.inbox.update(|i| i.note(note, customer));
                             }
-                            Ok(ServerEvent::Error(reason)) => state.error.set(Some(reason)),
+                            Ok(ServerEvent::Error(reason)) => state.error.set(Some(worded(reason).in_lang(lang))),
                             Err(e) => leptos::logging::warn!("ignoring event {name}: {e}"),
                         }
                     }

@@ -10,7 +10,7 @@ use super::user_list::UserList;
 use crate::inbox::{Delivery, Outgoing, Target};
 use crate::protocol::{ChatMessage, MessageText, Note, Role, Status, UserName};
 use crate::state::{Chat, Command, ConnStatus};
-use crate::text::EN;
+use super::t;
 
 #[component]
 pub fn ChatView() -> impl IntoView {
@@ -96,11 +96,11 @@ pub fn ChatView() -> impl IntoView {
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if state.open.with_untracked(Option::is_none) {
-            state.error.set(Some(EN.pick_conversation.to_owned()));
+            state.error.set(Some(t().pick_conversation.to_owned()));
             return;
         }
         if let Err(problem) = MessageText::parse(&draft.get_untracked()) {
-            state.error.set(Some(problem.to_string()));
+            state.error.set(Some(problem.in_lang(state.lang.get_untracked())));
             return;
         }
         if note_mode.get_untracked() {
@@ -122,13 +122,13 @@ pub fn ChatView() -> impl IntoView {
     view! {
         <main class="chat">
             <section class="who">
-                <span>{EN.logged_in_as} " "</span>
+                <span>{move || t().logged_in_as} " "</span>
                 <strong data-testid="me">{move || me().map(|m| m.name.to_string()).unwrap_or_default()}</strong>
                 <Show when=is_agent>
-                    <span class="badge">{EN.agent_badge}</span>
+                    <span class="badge">{move || t().agent_badge}</span>
                 </Show>
                 <button type="button" class="link" data-testid="logout" on:click=move |_| chat.send(Command::Logout)>
-                    {EN.log_out}
+                    {move || t().log_out}
                 </button>
             </section>
             <div class="panes">
@@ -138,9 +138,9 @@ pub fn ChatView() -> impl IntoView {
                         when=is_agent
                         fallback=move || view! {
                             <label class="picker">
-                                <span>{EN.to_label}</span>
+                                <span>{move || t().to_label}</span>
                                 <select data-testid="recipient" on:change=on_pick_agent prop:value=move || state.to.get().map(|p| p.to_string()).unwrap_or_default()>
-                                    <option value="">{EN.support_team}</option>
+                                    <option value="">{move || t().support_team}</option>
                                     <For
                                         each=agents
                                         key=|n| n.clone()
@@ -155,10 +155,10 @@ pub fn ChatView() -> impl IntoView {
                     >
                         <DeskBar/>
                     </Show>
+                    // A live region: screen readers announce what arrives in it.
+                    <div class="log" role="log" aria-live="polite">
                     <ul
                         class="messages"
-                        role="log"
-                        aria-live="polite"
                         data-testid="messages"
                         node_ref=list
                         on:scroll:capture=move |ev| {
@@ -171,7 +171,7 @@ pub fn ChatView() -> impl IntoView {
                         <Show when=more>
                             <li class="older">
                                 <button type="button" class="link" data-testid="load-older" on:click=move |_| load_older()>
-                                    {EN.load_older}
+                                    {move || t().load_older}
                                 </button>
                             </li>
                         </Show>
@@ -185,14 +185,15 @@ pub fn ChatView() -> impl IntoView {
                             children=move |o| outgoing_line(o, chat)
                         />
                         <Show when=read_receipt>
-                            <li class="receipt" data-testid="read-receipt">{EN.read_receipt}</li>
+                            <li class="receipt" data-testid="read-receipt">{move || t().read_receipt}</li>
                         </Show>
                         <Show when=move || stored().is_empty() && outgoing().is_empty()>
-                            <li class="empty">{EN.no_messages}</li>
+                            <li class="empty">{move || t().no_messages}</li>
                         </Show>
                     </ul>
+                    </div>
                     {move || typing_now().map(|name| view! {
-                        <p class="typing" data-testid="typing" aria-live="polite">{name} " " {EN.is_typing}</p>
+                        <p class="typing" data-testid="typing" aria-live="polite">{name} " " {move || t().is_typing}</p>
                     })}
                     <Show when=move || is_agent() && !suggestions().is_empty()>
                         <ul class="canned" data-testid="canned">
@@ -216,8 +217,8 @@ pub fn ChatView() -> impl IntoView {
                         <input
                             type="text"
                             data-testid="composer"
-                            aria-label=EN.message_placeholder
-                            placeholder=EN.message_placeholder
+                            aria-label=move || t().message_placeholder
+                            placeholder=move || t().message_placeholder
                             maxlength="4000"
                             bind:value=draft
                             on:input=move |_| chat.send(Command::Typing)
@@ -225,13 +226,13 @@ pub fn ChatView() -> impl IntoView {
                         <Show when=is_agent>
                             <label class="note-mode">
                                 <input type="checkbox" data-testid="note-mode" bind:checked=note_mode/>
-                                <span>{EN.internal_note}</span>
+                                <span>{move || t().internal_note}</span>
                             </label>
                         </Show>
-                        <button type="submit" data-testid="send">{EN.send_button}</button>
+                        <button type="submit" data-testid="send">{move || t().send_button}</button>
                     </form>
                     <Show when=move || !online()>
-                        <p class="hint" data-testid="offline-hint">{EN.offline_send_hint}</p>
+                        <p class="hint" data-testid="offline-hint">{move || t().offline_send_hint}</p>
                     </Show>
                 </section>
             </div>
@@ -261,7 +262,7 @@ impl Line {
 fn note_line(n: Note) -> impl IntoView {
     view! {
         <li class="msg note" data-testid="note-line">
-            <span class="from">{EN.internal_note} " · " {n.from.to_string()}</span>
+            <span class="from">{move || t().internal_note} " · " {n.from.to_string()}</span>
             <p class="text">{n.text}</p>
         </li>
     }
@@ -270,7 +271,7 @@ fn note_line(n: Note) -> impl IntoView {
 /// A stored message.
 fn stored_line(m: ChatMessage) -> impl IntoView {
     let class = if m.is_self { "msg mine" } else { "msg theirs" };
-    let who = if m.is_self { EN.you.to_owned() } else { m.from.to_string() };
+    let who = if m.is_self { t().you.to_owned() } else { m.from.to_string() };
     view! {
         <li class=class data-testid="message" data-self=m.is_self.to_string() data-status="sent" data-seq=m.seq>
             <span class="from">{who}</span>
@@ -282,18 +283,18 @@ fn stored_line(m: ChatMessage) -> impl IntoView {
 /// A message written here and not stored yet: on its way, or refused with a retry.
 fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
     let (status, note, retry) = match &o.status {
-        Delivery::Pending => ("pending", EN.pending.to_owned(), None),
-        Delivery::Failed(reason) => ("failed", format!("{} {reason}", EN.not_sent), Some(o.client_id.clone())),
+        Delivery::Pending => ("pending", t().pending.to_owned(), None),
+        Delivery::Failed(reason) => ("failed", format!("{} {reason}", t().not_sent), Some(o.client_id.clone())),
     };
     view! {
         <li class=format!("msg mine {status}") data-testid="message" data-self="true" data-status=status>
-            <span class="from">{EN.you}</span>
+            <span class="from">{move || t().you}</span>
             <p class="text">{o.text}</p>
             <p class="delivery" data-testid="delivery">
                 {note}
                 {retry.map(|id| view! {
                     <button type="button" class="link" data-testid="retry" on:click=move |_| chat.send(Command::Retry(id.clone()))>
-                        {EN.retry}
+                        {move || t().retry}
                     </button>
                 })}
             </p>
@@ -321,10 +322,10 @@ fn DeskBar() -> impl IntoView {
     let takeable = move || summary().is_some_and(|s| !(s.status == Status::Open && s.assignee == me()));
     let status = move || {
         summary().map(|s| match s.status {
-            Status::New => EN.status_new.to_owned(),
-            Status::Queued => EN.status_queued.to_owned(),
-            Status::Open => format!("{} · {}", EN.status_open, s.assignee.map(|a| a.to_string()).unwrap_or_default()),
-            Status::Resolved => EN.status_resolved.to_owned(),
+            Status::New => t().status_new.to_owned(),
+            Status::Queued => t().status_queued.to_owned(),
+            Status::Open => format!("{} · {}", t().status_open, s.assignee.map(|a| a.to_string()).unwrap_or_default()),
+            Status::Resolved => t().status_resolved.to_owned(),
         })
     };
     let note = move || summary().filter(|_| mine()).and_then(|s| s.note);
@@ -348,20 +349,20 @@ fn DeskBar() -> impl IntoView {
     };
     view! {
         <div class="desk-bar">
-            <h2 class="peer" data-testid="peer">{move || title().unwrap_or_else(|| EN.pick_conversation.to_owned())}</h2>
+            <h2 class="peer" data-testid="peer">{move || title().unwrap_or_else(|| t().pick_conversation.to_owned())}</h2>
             {move || status().map(|s| view! { <span class="badge" data-testid="status">{s}</span> })}
             <Show when=takeable>
-                <button type="button" data-testid="take" on:click=move |_| act(Command::Take)>{EN.take}</button>
+                <button type="button" data-testid="take" on:click=move |_| act(Command::Take)>{move || t().take}</button>
             </Show>
             <Show when=mine>
-                <button type="button" data-testid="resolve" on:click=move |_| act(Command::Resolve)>{EN.resolve}</button>
+                <button type="button" data-testid="resolve" on:click=move |_| act(Command::Resolve)>{move || t().resolve}</button>
                 <form class="transfer" on:submit=transfer>
-                    <input type="text" data-testid="transfer-to" aria-label=EN.transfer_to placeholder=EN.transfer_to bind:value=to/>
-                    <input type="text" data-testid="transfer-note" aria-label=EN.transfer_note placeholder=EN.transfer_note bind:value=note_draft/>
-                    <button type="submit" data-testid="transfer">{EN.transfer}</button>
+                    <input type="text" data-testid="transfer-to" aria-label=move || t().transfer_to placeholder=move || t().transfer_to bind:value=to/>
+                    <input type="text" data-testid="transfer-note" aria-label=move || t().transfer_note placeholder=move || t().transfer_note bind:value=note_draft/>
+                    <button type="submit" data-testid="transfer">{move || t().transfer}</button>
                 </form>
             </Show>
-            {move || note().map(|n| view! { <p class="note" data-testid="note">{EN.note_from_transfer} " " {n}</p> })}
+            {move || note().map(|n| view! { <p class="note" data-testid="note">{move || t().note_from_transfer} " " {n}</p> })}
         </div>
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::use_chat;
 use crate::protocol::{LoginRequest, Role, UserName};
 use crate::state::Command;
-use crate::text::EN;
+use super::t;
 
 #[component]
 pub fn LoginView() -> impl IntoView {
@@ -20,7 +20,7 @@ pub fn LoginView() -> impl IntoView {
         ev.prevent_default();
         // The same rule the server applies, checked here for a quicker answer.
         if let Err(problem) = UserName::parse(&name.get_untracked()) {
-            state.login_error.set(Some(problem.to_string()));
+            state.login_error.set(Some(problem.in_lang(state.lang.get_untracked())));
             return;
         }
         let role = if is_agent.get_untracked() { Role::Agent } else { Role::Customer };
@@ -38,9 +38,9 @@ pub fn LoginView() -> impl IntoView {
     view! {
         <main class="login">
             <form class="card" on:submit=submit data-testid="login-form">
-                <h2>{EN.login_heading}</h2>
+                <h2>{move || t().login_heading}</h2>
                 <label>
-                    <span>{EN.name_label}</span>
+                    <span>{move || t().name_label}</span>
                     <input
                         type="text"
                         name="name"
@@ -53,11 +53,11 @@ pub fn LoginView() -> impl IntoView {
                 </label>
                 <label class="switch">
                     <input type="checkbox" data-testid="login-agent" bind:checked=is_agent/>
-                    <span>{EN.agent_switch}</span>
+                    <span>{move || t().agent_switch}</span>
                 </label>
                 <Show when=move || is_agent.get()>
                     <label>
-                        <span>{EN.password_label}</span>
+                        <span>{move || t().password_label}</span>
                         <input
                             type="password"
                             name="password"
@@ -73,7 +73,7 @@ pub fn LoginView() -> impl IntoView {
                     </p>
                 </Show>
                 <button type="submit" data-testid="login-submit" disabled=move || state.logging_in.get()>
-                    {move || if state.logging_in.get() { EN.logging_in } else { EN.login_button }}
+                    {move || if state.logging_in.get() { t().logging_in } else { t().login_button }}
                 </button>
             </form>
         </main>

@@ -8,16 +8,16 @@ mod team;
 mod user_list;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 
 use crate::state::{Chat, ChatState};
-use crate::text::EN;
+use crate::text::{Lang, Ui, LANG_COOKIE};
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta http-equiv="Content-Security-Policy" content=content_security_policy(&options)/>
@@ -52,7 +52,7 @@ fn content_security_policy(options: &LeptosOptions) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let state = ChatState::new();
+    let state = ChatState::new(page_lang());
 
     // In the browser the connection starts here (after hydration, as it is async); on the
     // server nothing connects and commands go nowhere.
@@ -65,24 +65,100 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/chat.css"/>
         // The unread count in the tab title, for whoever keeps the chat in a background tab.
+        <Html {..} lang=move || state.lang.get().tag()/>
         <Title text=move || match state.unread_total() {
-            0 => EN.title.to_owned(),
-            n => format!("({n}) {}", EN.title),
+            0 => t().title.to_owned(),
+            n => format!("({n}) {}", t().title),
         }/>
-        <div class="app">
+        // The language the page was rendered in, for the browser to hydrate in the same.
+        <div class="app" data-lang=move || state.lang.get().tag()>
             <header class="topbar">
-                <h1>{EN.title}</h1>
+                <h1>{move || t().title}</h1>
+                <LangSwitch/>
                 <status::ConnectionBadge/>
             </header>
             <status::ErrorBanner/>
-            <Show
-                when=move || state.me.with(Option::is_some)
-                fallback=|| view! { <login::LoginView/> }
-            >
-                <chat::ChatView/>
-            </Show>
+            // Switching the language renders the views again, in it.
+            {move || {
+                state.lang.track();
+                view! {
+                    <Show
+                        when=move || state.me.with(Option::is_some)
+                        fallback=|| view! { <login::LoginView/> }
+                    >
+                        <chat::ChatView/>
+                    </Show>
+                }
+            }}
         </div>
     }
+}
+
+/// The language to render in: on the server, the reader's choice (the cookie) or their
+/// browser's (`Accept-Language`); in the browser, the one the server rendered in.
+fn page_lang() -> Lang {
+    #[cfg(feature = "ssr")]
+    {
+        let Some(parts) = use_context::<http::request::Parts>() else { return Lang::default() };
+        let header = |name: http::header::HeaderName| {
+            parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(";")
+        };
+        let chosen = header(http::header::COOKIE)
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(name, _)| *name == LANG_COOKIE)
+            .and_then(|(_, tag)| Lang::of_tag(tag));
+        chosen.unwrap_or_else(|| Lang::preferred(&header(http::header::ACCEPT_LANGUAGE)))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        #[cfg(feature = "hydrate")]
+        {
+            let rendered = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector(".app").ok().flatten())
+                .and_then(|app| app.get_attribute("data-lang"));
+            if let Some(lang) = rendered.as_deref().and_then(Lang::of_tag) {
+                return lang;
+            }
+        }
+        Lang::default()
+    }
+}
+
+/// Chooses the language; remembered in a cookie for the next pages.
+#[component]
+fn LangSwitch() -> impl IntoView {
+    let state = use_chat().state;
+    let choose = move |ev: leptos::ev::Event| {
+        let Some(lang) = Lang::of_tag(&event_target_value(&ev)) else { return };
+        state.lang.set(lang);
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let document = web_sys::window().and_then(|w| w.document()).and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok());
+            let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.tag());
+            if let Some(Err(e)) = document.map(|d| d.set_cookie(&cookie)) {
+                leptos::logging::warn!("cannot remember the language: {e:?}");
+            }
+        }
+    };
+    view! {
+        <label class="lang-switch">
+            <span class="visually-hidden">{move || t().language_label}</span>
+            <select data-testid="lang" on:change=choose prop:value=move || state.lang.get().tag()>
+                {Lang::ALL
+                    .into_iter()
+                    .map(|lang| view! { <option value=lang.tag() lang=lang.tag()>{lang.name()}</option> })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// The UI's labels in the reader's language (tracked: what shows one follows a switch).
+pub(crate) fn t() -> &'static Ui {
+    use_chat().state.lang.get().ui()
 }
 
 /// The [`Chat`] provided by [`App`].

@@ -4,16 +4,16 @@ use leptos::prelude::*;
 
 use super::use_chat;
 use crate::state::ConnStatus;
-use crate::text::EN;
+use super::t;
 
 /// Shows whether the page is connected, and when it tries again if not.
 #[component]
 pub fn ConnectionBadge() -> impl IntoView {
     let state = use_chat().state;
     let label = move || match state.conn.get() {
-        ConnStatus::Connecting => EN.conn_connecting.to_owned(),
-        ConnStatus::Connected => EN.conn_online.to_owned(),
-        ConnStatus::Reconnecting { in_secs } => format!("{} — {} {in_secs}s", EN.conn_offline, EN.conn_retry_in),
+        ConnStatus::Connecting => t().conn_connecting.to_owned(),
+        ConnStatus::Connected => t().conn_online.to_owned(),
+        ConnStatus::Reconnecting { in_secs } => format!("{} — {} {in_secs}s", t().conn_offline, t().conn_retry_in),
     };
     let class = move || match state.conn.get() {
         ConnStatus::Connecting => "conn conn-connecting",
@@ -34,7 +34,7 @@ pub fn ErrorBanner() -> impl IntoView {
             <div class="banner banner-error" role="alert" data-testid="error">
                 <span>{move || state.error.get().unwrap_or_default()}</span>
                 <button type="button" class="link" on:click=move |_| state.error.set(None)>
-                    {EN.dismiss}
+                    {move || t().dismiss}
                 </button>
             </div>
         </Show>

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use super::use_chat;
 use crate::protocol::{CannedReply, NewAgent};
 use crate::state::Command;
-use crate::text::EN;
+use super::t;
 
 #[component]
 pub fn TeamPanel() -> impl IntoView {
@@ -34,7 +34,7 @@ pub fn TeamPanel() -> impl IntoView {
 
     view! {
         <details class="team" data-testid="team">
-            <summary>{EN.team_heading}</summary>
+            <summary>{move || t().team_heading}</summary>
             <ul data-testid="team-agents">
                 <For
                     each=move || state.agents.get()
@@ -43,11 +43,11 @@ pub fn TeamPanel() -> impl IntoView {
                         let n = agent.name.clone();
                         let presence = move || {
                             if state.away.with(|a| a.contains(&n)) {
-                                EN.away_badge
+                                t().away_badge
                             } else if state.users.with(|u| u.contains(&n)) {
-                                EN.online_badge
+                                t().online_badge
                             } else {
-                                EN.offline_badge
+                                t().offline_badge
                             }
                         };
                         let removable = me().as_ref() != Some(&agent.name);
@@ -55,12 +55,12 @@ pub fn TeamPanel() -> impl IntoView {
                         view! {
                             <li data-testid="team-agent" data-name=agent.name.to_string()>
                                 <span>{agent.name.to_string()}</span>
-                                {agent.admin.then(|| view! { <span class="owner">{EN.admin_badge}</span> })}
+                                {agent.admin.then(|| view! { <span class="owner">{move || t().admin_badge}</span> })}
                                 <span class="presence" data-testid="presence">{presence}</span>
                                 {removable.then(|| view! {
                                     <button type="button" class="link" data-testid="remove-agent"
                                         on:click=move |_| chat.send(Command::RemoveAgent(remove.clone()))>
-                                        {EN.remove}
+                                        {move || t().remove}
                                     </button>
                                 })}
                             </li>
@@ -69,17 +69,17 @@ pub fn TeamPanel() -> impl IntoView {
                 />
             </ul>
             <form class="team-form" data-testid="add-agent" on:submit=add_agent>
-                <input type="text" aria-label=EN.name_label placeholder=EN.name_label data-testid="new-agent-name"
+                <input type="text" aria-label=move || t().name_label placeholder=move || t().name_label data-testid="new-agent-name"
                     prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
-                <input type="password" aria-label=EN.password_label placeholder=EN.password_label data-testid="new-agent-password"
+                <input type="password" aria-label=move || t().password_label placeholder=move || t().password_label data-testid="new-agent-password"
                     autocomplete="new-password" prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
                 <label>
                     <input type="checkbox" prop:checked=admin on:change=move |ev| admin.set(event_target_checked(&ev))/>
-                    {EN.admin_label}
+                    {move || t().admin_label}
                 </label>
-                <button type="submit">{EN.add_agent}</button>
+                <button type="submit">{move || t().add_agent}</button>
             </form>
-            <h3>{EN.canned_heading}</h3>
+            <h3>{move || t().canned_heading}</h3>
             <ul data-testid="team-canned">
                 <For
                     each=move || state.canned.get()
@@ -91,7 +91,7 @@ pub fn TeamPanel() -> impl IntoView {
                                 <span>"/" {r.shortcut.clone()} " — " {r.text.clone()}</span>
                                 <button type="button" class="link" data-testid="remove-canned"
                                     on:click=move |_| chat.send(Command::RemoveCanned(shortcut.clone()))>
-                                    {EN.remove}
+                                    {move || t().remove}
                                 </button>
                             </li>
                         }
@@ -99,11 +99,11 @@ pub fn TeamPanel() -> impl IntoView {
                 />
             </ul>
             <form class="team-form" data-testid="add-canned" on:submit=save_reply>
-                <input type="text" aria-label=EN.shortcut_label placeholder=EN.shortcut_label data-testid="canned-shortcut"
+                <input type="text" aria-label=move || t().shortcut_label placeholder=move || t().shortcut_label data-testid="canned-shortcut"
                     prop:value=shortcut on:input=move |ev| shortcut.set(event_target_value(&ev))/>
-                <input type="text" aria-label=EN.reply_label placeholder=EN.reply_label data-testid="canned-text"
+                <input type="text" aria-label=move || t().reply_label placeholder=move || t().reply_label data-testid="canned-text"
                     prop:value=reply on:input=move |ev| reply.set(event_target_value(&ev))/>
-                <button type="submit">{EN.save}</button>
+                <button type="submit">{move || t().save}</button>
             </form>
         </details>
     }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::use_chat;
 use crate::inbox::Target;
 use crate::protocol::{ConversationId, Role, Status, UserName};
-use crate::text::EN;
+use super::t;
 
 /// One row of an agent's list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -68,7 +68,7 @@ pub fn UserList() -> impl IntoView {
 
     let agents_view = move || {
         view! {
-            <h2>{EN.agents_heading}</h2>
+            <h2>{move || t().agents_heading}</h2>
             <ul data-testid="user-list">
                 <For
                     each=others
@@ -95,7 +95,7 @@ pub fn UserList() -> impl IntoView {
                                 >
                                     {name.to_string()}
                                     <Show when=move || away.get()>
-                                        <span class="presence" data-testid="away">{EN.away_badge}</span>
+                                        <span class="presence" data-testid="away">{move || t().away_badge}</span>
                                     </Show>
                                 </button>
                             </li>
@@ -104,7 +104,7 @@ pub fn UserList() -> impl IntoView {
                 />
             </ul>
             <Show when=move || others().is_empty()>
-                <p class="hint" data-testid="no-agents">{EN.no_agents_online}</p>
+                <p class="hint" data-testid="no-agents">{move || t().no_agents_online}</p>
             </Show>
         }
     };
@@ -141,7 +141,7 @@ pub fn UserList() -> impl IntoView {
                             let summary = conversation.and_then(|id| state.desk.with(|d| d.get(&id).cloned()))?;
                             match summary.status {
                                 Status::Open if summary.assignee != me() => summary.assignee.map(|a| a.to_string()),
-                                Status::Resolved => Some(EN.status_resolved.to_owned()),
+                                Status::Resolved => Some(t().status_resolved.to_owned()),
                                 _ => None,
                             }
                         };
@@ -157,7 +157,7 @@ pub fn UserList() -> impl IntoView {
                                 >
                                     {customer.to_string()}
                                     <Show when=move || !online.get()>
-                                        <span class="presence">{EN.offline_badge}</span>
+                                        <span class="presence">{move || t().offline_badge}</span>
                                     </Show>
                                     {move || owner().map(|o| view! { <span class="owner" data-testid="owner">{o}</span> })}
                                     <Show when=move || { unread.get() > 0 }>
@@ -174,9 +174,9 @@ pub fn UserList() -> impl IntoView {
     let admin = move || state.me.with(|m| m.as_ref().is_some_and(|m| m.admin));
     let conversations_view = move || {
         view! {
-            {section_view(Section::Mine, EN.mine_heading, "mine")}
-            {section_view(Section::Waiting, EN.queue_heading, "waiting")}
-            {section_view(Section::Others, EN.others_heading, "others")}
+            {section_view(Section::Mine, t().mine_heading, "mine")}
+            {section_view(Section::Waiting, t().queue_heading, "waiting")}
+            {section_view(Section::Others, t().others_heading, "others")}
             <Show when=admin>
                 <super::team::TeamPanel/>
             </Show>
@@ -184,10 +184,10 @@ pub fn UserList() -> impl IntoView {
     };
 
     view! {
-        <nav class="users" aria-label=EN.online_heading>
+        <nav class="users" aria-label=move || t().online_heading>
             <p class="user me" data-testid="user-me">
                 {move || me().map(|n| n.to_string()).unwrap_or_default()}
-                {EN.you_suffix}
+                {move || t().you_suffix}
             </p>
             {move || match role() {
                 Some(Role::Agent) => conversations_view().into_any(),

@@ -14,7 +14,7 @@ pub mod wire;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::text::Problem;
+use crate::text::{Problem, Refusal};
 
 /// client → server: log in (a bare string, or a [`LoginRequest`]).
 pub const LOGIN: &str = "login";
@@ -437,7 +437,11 @@ pub struct AgentCredentials {
 #[serde(untagged)]
 pub enum AgentSession {
     LoggedIn { name: UserName, admin: bool },
-    Refused { error: String },
+    Refused {
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<Problem>,
+    },
 }
 
 /// Names an agent account (`agent_remove`).
@@ -571,7 +575,17 @@ pub enum SendAck {
     Failed {
         ok: bool,
         error: String,
+        /// What `error` says, for clients that word it in their reader's language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<Problem>,
     },
+}
+
+impl SendAck {
+    /// The failed acknowledgement for `problem`.
+    pub fn failed(problem: Problem) -> Self {
+        SendAck::Failed { ok: false, error: problem.to_string(), problem: Some(problem) }
+    }
 }
 
 /// Everything the server sends, with its event name.
@@ -579,10 +593,10 @@ pub enum SendAck {
 #[serde(untagged)]
 pub enum ServerEvent {
     LoginSuccess(LoginSuccess),
-    LoginError(String),
+    LoginError(Refusal),
     UserList(Vec<UserName>),
     Message(ChatMessage),
-    Error(String),
+    Error(Refusal),
     History(History),
     Conversation(ConversationSummary),
     Typing(Typing),

@@ -228,13 +228,13 @@ impl Hub {
 
     /// A refusal the edge decided (bad payload, wrong password): worded like the hub's own.
     pub fn refuse_login(conn: ConnId, problem: Problem) -> Step {
-        let outbound = vec![Outbound { to: conn, event: ServerEvent::LoginError(problem.to_string()) }];
+        let outbound = vec![Outbound { to: conn, event: ServerEvent::LoginError(problem.clone().into()) }];
         Step::new(Err(problem), outbound)
     }
 
     /// An error the edge decided for a connection (a malformed payload, say).
     pub fn refuse(conn: ConnId, problem: Problem) -> Step {
-        let outbound = vec![Outbound { to: conn, event: ServerEvent::Error(problem.to_string()) }];
+        let outbound = vec![Outbound { to: conn, event: ServerEvent::Error(problem.clone().into()) }];
         Step::new(Err(problem), outbound)
     }
 

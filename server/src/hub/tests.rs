@@ -174,7 +174,7 @@ fn errors_for(step: &Step, conn: ConnId) -> Vec<String> {
         .iter()
         .filter(|o| o.to == conn)
         .filter_map(|o| match &o.event {
-            ServerEvent::Error(e) | ServerEvent::LoginError(e) => Some(e.clone()),
+            ServerEvent::Error(e) | ServerEvent::LoginError(e) => Some(e.text.clone()),
             _ => None,
         })
         .collect()
@@ -395,7 +395,7 @@ fn errors_go_to_the_sender_only() {
     ] {
         let step = w.send(a, to, text);
         assert_eq!(step.outcome, Err(problem.clone()));
-        assert_eq!(step.outbound, vec![Outbound { to: a, event: ServerEvent::Error(problem.to_string()) }]);
+        assert_eq!(step.outbound, vec![Outbound { to: a, event: ServerEvent::Error(problem.clone().into()) }]);
     }
     assert_eq!(w.hub.online(), 2, "errors leave everyone online");
     let _ = c;
@@ -1044,12 +1044,12 @@ mod properties {
                     let mine = run.w.metas.values().find(|m| m.customer == id).expect("a customer has a conversation").clone();
                     let wire = serde_json::to_string(&out.event).unwrap();
                     if let (Some(actor), ServerEvent::Error(text)) = (actor, &out.event) {
-                        if out.to == actor && CUSTOMERS.iter().any(|n| text.starts_with(n)) {
+                        if out.to == actor && CUSTOMERS.iter().any(|n| text.text.starts_with(n)) {
                             // The name the customer typed, echoed back: worded as for any
                             // name that is not an agent's, so it tells nothing about who
                             // else is online.
-                            let typed = text.split(' ').next().unwrap_or_default();
-                            prop_assert_eq!(text, &Problem::RecipientNotAllowed(typed.into()).to_string());
+                            let typed = text.text.split(' ').next().unwrap_or_default();
+                            prop_assert_eq!(&text.text, &Problem::RecipientNotAllowed(typed.into()).to_string());
                             continue;
                         }
                     }

@@ -76,7 +76,7 @@ fn refused(problem: Problem) -> Response {
         Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    let mut response = (status, Json(AgentSession::Refused { error: problem.to_string() })).into_response();
+    let mut response = (status, Json(AgentSession::Refused { error: problem.to_string(), problem: Some(problem.clone()) })).into_response();
     if let Problem::SlowDown(s) | Problem::TooManyAttempts(s) = problem {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
     }

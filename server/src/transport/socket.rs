@@ -239,7 +239,7 @@ impl Shared {
             match effect {
                 Effect::Close(sockets) => {
                     for socket in sockets {
-                        let _ = socket.emit(protocol::ERROR, &Problem::SessionExpired.to_string());
+                        let _ = socket.emit(protocol::ERROR, &app::text::Refusal::from(Problem::SessionExpired));
                         if let Err(e) = socket.disconnect() {
                             tracing::debug!(error = %e, "closing a removed agent's socket");
                         }
@@ -684,7 +684,7 @@ async fn on_private_message(
         }
         Err(problem) => {
             let _ = shared.deliver(Hub::refuse(conn, problem.clone()));
-            SendAck::Failed { ok: false, error: problem.to_string() }
+            SendAck::failed(problem)
         }
     };
     if let Err(e) = ack.send(&reply) {
@@ -866,7 +866,7 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
         }
         Err(problem) => {
             let _ = shared.deliver(Hub::refuse(conn, problem.clone()));
-            serde_json::json!({"ok": false, "error": problem.to_string()})
+            serde_json::json!({"ok": false, "error": problem.to_string(), "problem": problem})
         }
     };
     if let Err(e) = ack.send(&reply) {
@@ -937,7 +937,7 @@ where
         Ok(()) => serde_json::json!({"ok": true}),
         Err(problem) => {
             let _ = shared.deliver(Hub::refuse(conn, problem.clone()));
-            serde_json::json!({"ok": false, "error": problem.to_string()})
+            serde_json::json!({"ok": false, "error": problem.to_string(), "problem": problem})
         }
     };
     if let Err(e) = ack.send(&reply) {

@@ -145,12 +145,12 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
         // Checked before a ticket is taken: a ticket never served would hold up every
         // later event of the connection.
         if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
-            let problem = Problem::SlowDown(wait_s).to_string();
+            let problem = Problem::SlowDown(wait_s);
             tracing::debug!(conn = info.conn.0, "event rate exceeded");
-            let _ = s.emit(app::protocol::ERROR, &problem);
+            let _ = s.emit(app::protocol::ERROR, &app::text::Refusal::from(problem.clone()));
             if ack_id.is_some() {
                 let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
-                let _ = ack.send(&SendAck::Failed { ok: false, error: problem });
+                let _ = ack.send(&SendAck::failed(problem));
             }
             return Err(Refused::TooFast);
         }
