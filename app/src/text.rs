@@ -115,9 +115,8 @@ pub enum Problem {
     /// An admin removing their own account (they would lock themselves out mid-session).
     RemoveSelf,
     BadShortcut,
-    /// A payload the server could not read (the event's name). Only the server words it.
-    #[serde(skip_deserializing)]
-    Malformed(&'static str),
+    /// A payload the server could not read (the event's name).
+    Malformed(String),
     /// A `client_id` that is not 1–64 plain ASCII characters.
     BadClientId,
     /// Agents talk to customers, in the customer's conversation.

@@ -15,6 +15,19 @@ async function expectAccessible(page: Page, view: string) {
   expect(found, `axe on the ${view}`).toEqual([]);
 }
 
+test('the axe check is live: it reports text too faint to read', async ({ browser }) => {
+  const person = await open(browser);
+  await person.page.evaluate(() => {
+    const faint = document.createElement('p');
+    faint.textContent = 'barely readable';
+    faint.style.color = '#d0d0d0';
+    document.querySelector('main')!.append(faint);
+  });
+  const { violations } = await new AxeBuilder({ page: person.page }).withTags(['wcag2aa']).analyze();
+  expect(violations.map((v) => v.id)).toContain('color-contrast');
+  await person.context.close();
+});
+
 test('axe finds nothing on the login, the chat and the agent console, in both languages', async ({ browser }) => {
   for (const locale of ['en-US', 'zh-CN']) {
     const agent = await open(browser, '/', { locale });

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 
 use crate::state::{Chat, ChatState};
-use crate::text::{Lang, Ui, LANG_COOKIE};
+use crate::text::{Lang, Ui};
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -106,7 +106,7 @@ fn page_lang() -> Lang {
         let chosen = header(http::header::COOKIE)
             .split(';')
             .filter_map(|c| c.trim().split_once('='))
-            .find(|(name, _)| *name == LANG_COOKIE)
+            .find(|(name, _)| *name == crate::text::LANG_COOKIE)
             .and_then(|(_, tag)| Lang::of_tag(tag));
         chosen.unwrap_or_else(|| Lang::preferred(&header(http::header::ACCEPT_LANGUAGE)))
     }
@@ -137,7 +137,7 @@ fn LangSwitch() -> impl IntoView {
         {
             use wasm_bindgen::JsCast;
             let document = web_sys::window().and_then(|w| w.document()).and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok());
-            let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.tag());
+            let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax", crate::text::LANG_COOKIE, lang.tag());
             if let Some(Err(e)) = document.map(|d| d.set_cookie(&cookie)) {
                 leptos::logging::warn!("cannot remember the language: {e:?}");
             }

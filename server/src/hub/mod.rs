@@ -511,7 +511,7 @@ impl Hub {
         if seq > last_seq {
             // Beyond the newest message: the customer's next messages would count as read
             // before anyone saw them.
-            return Self::refuse(conn, Problem::Malformed(app::protocol::READ));
+            return Self::refuse(conn, Problem::Malformed(app::protocol::READ.into()));
         }
         if seq <= read_seq {
             return Step::new(Ok(Outcome::Delivered), vec![]);

@@ -737,7 +737,7 @@ fn read_receipts_go_to_that_conversations_customer_only() {
     // Beyond the newest message: refused, or cat's next messages would count as read
     // before anyone saw them.
     let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 1000 });
-    assert_eq!(step.outcome, Err(Problem::Malformed(app::protocol::READ)));
+    assert_eq!(step.outcome, Err(Problem::Malformed(app::protocol::READ.into())));
     assert!(events_for(&step, cat).is_empty());
     assert_eq!(w.meta("cat").read_seq, 2);
     w.send(cat, "amy", "three");

@@ -96,7 +96,7 @@ async fn log_in(State(shared): State<Arc<Shared>>, headers: HeaderMap, extension
 
 async fn start_session(shared: &Shared, headers: &HeaderMap, ip: Option<IpAddr>, body: &[u8]) -> Result<Response, Problem> {
     shared.may_log_in(ip)?;
-    let AgentCredentials { name, password } = serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN))?;
+    let AgentCredentials { name, password } = serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN.into()))?;
     let record = socket::check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
     // Rotation: the session this browser had (if any) ends with the new one's start.
     end_session(shared, headers).await?;

@@ -462,7 +462,7 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
         tracing::debug!(conn = conn.0, ?outcome, "login refused");
         return;
     }
-    let intent = payload.map_err(|_| Problem::Malformed(protocol::LOGIN)).and_then(LoginPayload::into_intent);
+    let intent = payload.map_err(|_| Problem::Malformed(protocol::LOGIN.into())).and_then(LoginPayload::into_intent);
     let role = intent.as_ref().map(|i| i.role).ok();
     let outcome = match intent {
         Err(problem) => shared.deliver(Hub::refuse_login(conn, problem)),
@@ -660,7 +660,7 @@ async fn on_private_message(
             }
             shared.live().hub.plan(conn, request, now_ms())
         }
-        (Err(_), _) => Err(Problem::Malformed(protocol::PRIVATE_MESSAGE)),
+        (Err(_), _) => Err(Problem::Malformed(protocol::PRIVATE_MESSAGE.into())),
     };
     let stored = match planned {
         Err(problem) => Err(problem),
@@ -696,7 +696,7 @@ async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, TryData(paylo
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let page = async {
-        let request = payload.map_err(|_| Problem::Malformed(protocol::HISTORY))?;
+        let request = payload.map_err(|_| Problem::Malformed(protocol::HISTORY.into()))?;
         shared.recall(conn, request.conversation).await;
         let (viewer, customer) = shared.live().hub.readable(conn, request.conversation)?;
         let page = shared
@@ -799,7 +799,7 @@ async fn by_ref(
             change(shared, conn, conversation, || command(conn, conversation)).await;
         }
         None => {
-            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(event)));
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(event.into())));
         }
     }
 }
@@ -808,7 +808,7 @@ async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payl
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let Ok(Transfer { conversation, to, note }) = payload else {
-        let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TRANSFER)));
+        let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TRANSFER.into())));
         return;
     };
     // Any agent account, online or not: an offline one finds it at their next login.
@@ -839,7 +839,7 @@ async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payloa
             let _ = shared.apply_one(Item::Hub(Command::Typing { conn, conversation, now_ms: now_ms() })).await;
         }
         Err(_) => {
-            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TYPING)));
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::TYPING.into())));
         }
     }
 }
@@ -849,7 +849,7 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let stored = async {
-        let NoteRequest { conversation, text } = payload.map_err(|_| Problem::Malformed(protocol::NOTE))?;
+        let NoteRequest { conversation, text } = payload.map_err(|_| Problem::Malformed(protocol::NOTE.into()))?;
         let text = MessageText::parse(&text)?;
         shared.recall(conn, conversation).await;
         let (key, name) = shared.live().hub.note_author(conn, conversation)?;
@@ -882,7 +882,7 @@ async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload)
             change(&shared, conn, conversation, || Command::Read { conn, conversation, seq }).await;
         }
         Err(_) => {
-            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::READ)));
+            let _ = shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::READ.into())));
         }
     }
 }
@@ -892,7 +892,7 @@ async fn on_away(turn: Turn, State(shared): State<Arc<Shared>>, TryData(payload)
     let conn = turn.info.conn;
     let (_, changed) = match payload {
         Ok(AwayRequest { away }) => shared.apply_one(Item::Hub(Command::Away { conn, away })).await,
-        Err(_) => (shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::AWAY))), vec![]),
+        Err(_) => (shared.deliver(Hub::refuse(conn, Problem::Malformed(protocol::AWAY.into()))), vec![]),
     };
     shared.keep(changed).await;
 }
@@ -929,7 +929,7 @@ where
     F: AdminWork,
 {
     let done = async {
-        let payload = payload.ok_or(Problem::Malformed(event))?;
+        let payload = payload.ok_or(Problem::Malformed(event.into()))?;
         let me = shared.live().hub.admin(conn)?;
         work.run(shared, me, payload).await
     };
