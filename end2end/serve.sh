@@ -19,5 +19,8 @@ printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agen
 # Two more for the console test, which needs agents nobody else has given work to.
 printf '%s\n' amy-pass-1 | target/debug/server agent add Amy
 printf '%s\n' ben-pass-1 | target/debug/server agent add Ben
+# Ada answers the customers of the accessibility tests (access.spec.ts), whose conversations
+# stay hers.
+printf '%s\n' ada-pass-1 | target/debug/server agent add Ada
 printf '%s' 'Refunds take 3 to 5 working days.' | target/debug/server canned add refund
 target/debug/server

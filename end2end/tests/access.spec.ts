@@ -4,9 +4,13 @@
 import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import {
-  AGENT, find, open, loginAgent, loginCustomer, openConversation, send, expectLoggedIn, expectLastMessage,
+  find, open, loginAgent, loginCustomer, openConversation, send, expectLoggedIn, expectLastMessage,
   expectNoProblems, waitForHydration,
 } from './helpers';
+
+// An agent of these tests' own: the conversations they leave open are hers, not the
+// queue's that the other tests watch.
+const ADA = { name: 'Ada', password: 'ada-pass-1' };
 
 /** WCAG 2.1 A and AA (contrast included) on what the page shows now. */
 async function expectAccessible(page: Page, view: string) {
@@ -38,8 +42,8 @@ test('axe finds nothing on the login, the chat and the agent console, in both la
     await expectLoggedIn(cust.page, name);
     await send(cust.page, 'Is anyone there?');
     await expectAccessible(cust.page, `customer chat (${locale})`);
-    await loginAgent(agent.page, AGENT.name, AGENT.password);
-    await expectLoggedIn(agent.page, AGENT.name);
+    await loginAgent(agent.page, ADA.name, ADA.password);
+    await expectLoggedIn(agent.page, ADA.name);
     await openConversation(agent.page, name);
     await send(agent.page, 'Yes, how can I help?');
     await expectLastMessage(cust.page, 'Yes, how can I help?', false);
@@ -76,7 +80,7 @@ test('a customer logs in, writes and hears replies with the keyboard alone', asy
   await page.keyboard.press('Enter');
   await expectLastMessage(page, 'Typed without a mouse', true);
   // A reply arrives inside the live region that screen readers announce.
-  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await loginAgent(agent.page, ADA.name, ADA.password);
   await openConversation(agent.page, 'Keya');
   await send(agent.page, 'Heard you');
   const log = page.getByRole('log');
@@ -84,6 +88,7 @@ test('a customer logs in, writes and hears replies with the keyboard alone', asy
   await expect(log.getByTestId('message').last().locator('.text')).toHaveText('Heard you');
   await agent.page.getByTestId('logout').click();
   expectNoProblems(agent, cust);
+  for (const p of [agent, cust]) await p.context.close();
 });
 
 test('the language follows the browser, can be switched, and server errors come in it', async ({ browser }) => {
@@ -115,6 +120,7 @@ test('the language follows the browser, can be switched, and server errors come 
   await en.page.getByTestId('lang').selectOption('en');
   await expect(en.page.getByTestId('login-submit')).toHaveText('Start chatting');
   expectNoProblems(zh, twin, en);
+  for (const p of [zh, twin, en]) await p.context.close();
 });
 
 test('a customer chats on a 360 px wide phone', async ({ browser }) => {
@@ -127,7 +133,7 @@ test('a customer chats on a 360 px wide phone', async ({ browser }) => {
   await expectLoggedIn(page, 'Pia');
   await send(page, 'Writing from my phone, which is narrow');
   await expectLastMessage(page, 'Writing from my phone, which is narrow', true);
-  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await loginAgent(agent.page, ADA.name, ADA.password);
   await openConversation(agent.page, 'Pia');
   await send(agent.page, 'A reply long enough to wrap over more than one line on a narrow screen');
   await expectLastMessage(page, 'A reply long enough to wrap over more than one line on a narrow screen', false);
@@ -142,4 +148,5 @@ test('a customer chats on a 360 px wide phone', async ({ browser }) => {
   await expectAccessible(page, 'customer chat at 360 px');
   await agent.page.getByTestId('logout').click();
   expectNoProblems(phone, agent);
+  for (const p of [phone, agent]) await p.context.close();
 });
