@@ -15,6 +15,7 @@ pub fn LoginView() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let is_agent = RwSignal::new(false);
     let password = RwSignal::new(String::new());
+    let embedded = use_context::<super::Embedded>().is_some_and(|e| e.0);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -51,10 +52,13 @@ pub fn LoginView() -> impl IntoView {
                         bind:value=name
                     />
                 </label>
-                <label class="switch">
-                    <input type="checkbox" data-testid="login-agent" bind:checked=is_agent/>
-                    <span>{move || t().agent_switch}</span>
-                </label>
+                // Agents log in on the desk's own page, not in a widget on another site.
+                <Show when=move || !embedded>
+                    <label class="switch">
+                        <input type="checkbox" data-testid="login-agent" bind:checked=is_agent/>
+                        <span>{move || t().agent_switch}</span>
+                    </label>
+                </Show>
                 <Show when=move || is_agent.get()>
                     <label>
                         <span>{move || t().password_label}</span>

@@ -9,6 +9,8 @@ mod user_list;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
 
 use crate::state::{Chat, ChatState};
 use crate::text::{Lang, Ui};
@@ -48,7 +50,7 @@ fn content_security_policy(options: &LeptosOptions) -> String {
     )
 }
 
-/// The whole page: the login view until the server accepts a login, then the chat.
+/// The whole app: the chat state and connection, and its pages.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -64,19 +66,70 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/chat.css"/>
-        // The unread count in the tab title, for whoever keeps the chat in a background tab.
         <Html {..} lang=move || state.lang.get().tag()/>
+        // The unread count in the tab title, for whoever keeps the chat in a background tab.
         <Title text=move || match state.unread_total() {
             0 => t().title.to_owned(),
             n => format!("({n}) {}", t().title),
         }/>
+        <Router>
+            <Routes fallback=|| view! { <Page widget=false/> }>
+                <Route path=path!("/") view=|| view! { <Page widget=false/> }/>
+                // The customer view that `widget.js` embeds in other sites' pages.
+                <Route path=path!("/widget") view=|| view! { <Page widget=true/> }/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Whether the page is the embedded widget (customers only, compact).
+#[derive(Clone, Copy)]
+pub(crate) struct Embedded(pub bool);
+
+/// The page: the login view until the server accepts a login, then the chat. As a widget,
+/// with the host site's greeting and colour (`?greeting=…&color=…&lang=…`).
+#[component]
+fn Page(widget: bool) -> impl IntoView {
+    let state = use_chat().state;
+    provide_context(Embedded(widget));
+    let query = leptos_router::hooks::use_query_map();
+    let greeting = widget
+        .then(|| query.with_untracked(|q| q.get("greeting")))
+        .flatten()
+        .map(|g| g.trim().chars().take(GREETING_MAX_CHARS).collect::<String>())
+        .filter(|g| !g.is_empty());
+    #[cfg(feature = "hydrate")]
+    if let Some(color) = widget.then(|| query.with_untracked(|q| q.get("color"))).flatten().filter(|c| is_hex_colour(c)) {
+        // Set through the CSS object model, which the page's style policy allows.
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+            use wasm_bindgen::JsCast;
+            if let Ok(root) = root.dyn_into::<web_sys::HtmlElement>() {
+                let _ = root.style().set_property("--accent", &color);
+                let _ = root.style().set_property("--mine", &color);
+            }
+        }
+    }
+    // Escape inside the widget closes it: the host page's `widget.js` listens.
+    #[cfg(feature = "hydrate")]
+    if widget {
+        let handle = window_event_listener(leptos::ev::keydown, |ev| {
+            if ev.key() == "Escape" {
+                if let Some(Ok(Some(host))) = web_sys::window().map(|w| w.parent()) {
+                    let _ = host.post_message(&wasm_bindgen::JsValue::from_str(WIDGET_CLOSE), "*");
+                }
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    view! {
         // The language the page was rendered in, for the browser to hydrate in the same.
-        <div class="app" data-lang=move || state.lang.get().tag()>
+        <div class="app" class:widget=widget data-lang=move || state.lang.get().tag()>
             <header class="topbar">
                 <h1>{move || t().title}</h1>
                 <LangSwitch/>
                 <status::ConnectionBadge/>
             </header>
+            {greeting.map(|g| view! { <p class="greeting" data-testid="greeting">{g}</p> })}
             <status::ErrorBanner/>
             // Switching the language renders the views again, in it.
             {move || {
@@ -94,12 +147,30 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// What the widget tells its host page (`widget.js`) when the reader presses Escape.
+#[cfg(feature = "hydrate")]
+const WIDGET_CLOSE: &str = "support-chat:close";
+
+/// The longest greeting a host site may show in the widget.
+const GREETING_MAX_CHARS: usize = 200;
+
+/// `#rgb`, `#rrggbb` (or with alpha): the only colours the widget takes.
+pub fn is_hex_colour(c: &str) -> bool {
+    let hex = c.strip_prefix('#').unwrap_or("");
+    matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|ch| ch.is_ascii_hexdigit())
+}
+
 /// The language to render in: on the server, the reader's choice (the cookie) or their
 /// browser's (`Accept-Language`); in the browser, the one the server rendered in.
 fn page_lang() -> Lang {
     #[cfg(feature = "ssr")]
     {
         let Some(parts) = use_context::<http::request::Parts>() else { return Lang::default() };
+        // The widget's host page may say (`?lang=zh-CN`).
+        let asked = parts.uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("lang=")).and_then(Lang::of_tag);
+        if let Some(lang) = asked {
+            return lang;
+        }
         let header = |name: http::header::HeaderName| {
             parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(";")
         };

@@ -56,20 +56,26 @@ pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Ne
 /// The headers every response carries, unless a route set its own: no MIME sniffing, no
 /// framing by other sites, no plugins, and no referrer sent elsewhere. The page's own
 /// script policy (with the nonce of its inline scripts) is in its `<head>`.
+/// The widget's page (`/widget`) is the one page any site may frame: `widget.js` puts it
+/// in an iframe on the host site's pages. It is the customer view only.
 pub async fn security_headers(req: Request, next: Next) -> Response {
+    let widget = req.uri().path() == WIDGET_PATH;
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
-    let defaults: [(HeaderName, &str); 4] = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'self'; object-src 'none'; base-uri 'self'"),
-        (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
-        (header::REFERRER_POLICY, "same-origin"),
-    ];
+    let framing = if widget { "frame-ancestors *; object-src 'none'; base-uri 'self'" } else { "frame-ancestors 'self'; object-src 'none'; base-uri 'self'" };
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(framing));
+    if !widget {
+        headers.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("SAMEORIGIN"));
+    }
+    let defaults: [(HeaderName, &str); 2] = [(header::X_CONTENT_TYPE_OPTIONS, "nosniff"), (header::REFERRER_POLICY, "same-origin")];
     for (name, value) in defaults {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     response
 }
+
+/// The widget's page.
+const WIDGET_PATH: &str = "/widget";
 
 /// Gives a Socket.IO request its own copy of its URI and headers.
 ///

@@ -1,0 +1,84 @@
+/* The support chat on any site: one tag,
+ *   <script src="https://chat.example.com/widget.js" async
+ *           data-color="#2457d6" data-position="right" data-greeting="Hi! How can we help?" data-lang="en"></script>
+ * shows a chat button that opens the customer view (this server's /widget) in a frame.
+ * data-color: #rgb or #rrggbb; data-position: right (default) or left; data-lang: en or zh-CN
+ * (default: the reader's browser); data-greeting: up to 200 characters. */
+(function () {
+  'use strict';
+  var me = document.currentScript;
+  if (!me || window.__supportChatWidget) return;
+  window.__supportChatWidget = true;
+  var origin = new URL(me.src, location.href).origin;
+  var data = me.dataset;
+  var color = /^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(data.color || '') ? data.color : '#2457d6';
+  var side = data.position === 'left' ? 'left' : 'right';
+  var lang = /^zh/i.test(data.lang || navigator.language || '') ? 'zh-CN' : 'en';
+  var words = lang === 'zh-CN'
+    ? { open: '联系客服', close: '关闭客服聊天', title: '在线客服' }
+    : { open: 'Chat with support', close: 'Close the support chat', title: 'Support chat' };
+
+  var query = new URLSearchParams({ color: color, lang: lang });
+  if (data.greeting) query.set('greeting', data.greeting.slice(0, 200));
+
+  var button = document.createElement('button');
+  button.type = 'button';
+  button.id = 'support-chat-button';
+  button.setAttribute('aria-label', words.open);
+  button.setAttribute('aria-expanded', 'false');
+  button.setAttribute('aria-controls', 'support-chat-frame');
+  button.innerHTML = '<svg width="28" height="28" viewBox="0 0 24 24" aria-hidden="true" focusable="false">' +
+    '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+  var place = function (el, bottom) {
+    el.style.position = 'fixed';
+    el.style.bottom = bottom;
+    el.style[side] = '16px';
+    el.style.zIndex = '2147483000';
+  };
+  place(button, '16px');
+  button.style.width = button.style.height = '56px';
+  button.style.borderRadius = '50%';
+  button.style.border = '0';
+  button.style.background = color;
+  button.style.color = '#fff';
+  button.style.cursor = 'pointer';
+  button.style.boxShadow = '0 4px 14px rgba(0,0,0,.25)';
+  button.style.display = 'flex';
+  button.style.alignItems = 'center';
+  button.style.justifyContent = 'center';
+
+  var frame = null;
+  var open = false;
+  function toggle() {
+    if (!frame) {
+      // Made at the first click: a page that nobody chats on opens no connection.
+      frame = document.createElement('iframe');
+      frame.id = 'support-chat-frame';
+      frame.title = words.title;
+      frame.src = origin + '/widget?' + query.toString();
+      frame.setAttribute('allow', 'clipboard-write');
+      place(frame, '84px');
+      frame.style.width = 'min(380px, calc(100vw - 32px))';
+      frame.style.height = 'min(600px, calc(100vh - 110px))';
+      frame.style.border = '0';
+      frame.style.borderRadius = '12px';
+      frame.style.boxShadow = '0 8px 30px rgba(0,0,0,.25)';
+      frame.style.background = '#fff';
+      document.body.appendChild(frame);
+    }
+    open = !open;
+    frame.style.display = open ? 'block' : 'none';
+    button.setAttribute('aria-expanded', String(open));
+    button.setAttribute('aria-label', open ? words.close : words.open);
+    if (open) frame.focus();
+  }
+  button.addEventListener('click', toggle);
+  // Escape closes it, pressed on the page or inside the chat (which tells us so).
+  function close() { if (open) { toggle(); button.focus(); } }
+  document.addEventListener('keydown', function (e) { if (e.key === 'Escape') close(); });
+  window.addEventListener('message', function (e) {
+    if (e.origin === origin && e.data === 'support-chat:close') close();
+  });
+  var mount = function () { document.body.appendChild(button); };
+  if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
+})();
