@@ -86,6 +86,8 @@ npm_ci .
 
 if [ "$what" = all ]; then
   apt_install chromium
+  # Chinese text in the browser (the zh-CN tests' screenshots and traces, docs/widget-zh.png).
+  apt_install fonts-wqy-microhei
   # The storage tests also run on PostgreSQL (scripts/postgres.sh starts a throwaway server).
   apt_install postgresql
   # The cluster tests share live state between nodes through Redis (scripts/redis.sh).

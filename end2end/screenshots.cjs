@@ -1,0 +1,38 @@
+// Takes the README's pictures of the widget on the demo pages, in English and Chinese:
+//   end2end/serve.sh 3290 &  node end2end/screenshots.cjs http://127.0.0.1:3290
+// (a fresh server: the pictures show a customer's first message and an agent's answer).
+const { chromium } = require('@playwright/test');
+const path = require('node:path');
+
+const base = process.argv[2] ?? 'http://127.0.0.1:3290';
+const shots = [
+  { page: '/demo.html', file: 'widget-en.png', name: 'Li', text: 'Hi! Has my order shipped?', reply: 'Yes, it left today.' },
+  { page: '/demo-zh.html', file: 'widget-zh.png', name: '王芳', text: '你好，我的订单发货了吗？', reply: '已经发货了，今天寄出。' },
+];
+
+(async () => {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const agent = await (await browser.newContext()).newPage();
+  await agent.goto(base);
+  await agent.getByTestId('login-name').fill('Ada');
+  await agent.getByTestId('login-agent').check();
+  await agent.getByTestId('login-password').fill('ada-pass-1');
+  await agent.getByTestId('login-submit').click();
+  for (const shot of shots) {
+    const page = await (await browser.newContext({ viewport: { width: 1000, height: 720 } })).newPage();
+    await page.goto(base + shot.page);
+    await page.locator('#support-chat-button').click();
+    const frame = page.frameLocator('#support-chat-frame');
+    await frame.getByTestId('login-name').fill(shot.name);
+    await frame.getByTestId('login-submit').click();
+    await frame.getByTestId('composer').fill(shot.text);
+    await frame.getByTestId('send').click();
+    await agent.locator(`[data-testid="user"][data-name="${shot.name}"]`).click();
+    await agent.getByTestId('composer').fill(shot.reply);
+    await agent.getByTestId('send').click();
+    await frame.getByTestId('message').filter({ hasText: shot.reply }).waitFor();
+    await page.screenshot({ path: path.join(__dirname, '..', 'docs', shot.file) });
+    console.log(`docs/${shot.file}`);
+  }
+  await browser.close();
+})();
