@@ -137,6 +137,11 @@ pub enum Problem {
     TooManyConnections,
     /// An event the server does not know.
     UnknownEvent(String),
+    /// A host site's identity (the widget's signed user) that is unsigned, wrongly signed
+    /// or malformed.
+    IdentityInvalid,
+    /// A host site's identity, but this server takes none (no widget secret is set).
+    IdentityNotAccepted,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }
@@ -181,6 +186,8 @@ impl fmt::Display for Problem {
             Problem::TooManyAttempts(s) => write!(f, "Too many failed logins. Please wait {s} s and try again."),
             Problem::TooManyConnections => f.write_str("Too many connections from your network. Please close some tabs and try again."),
             Problem::UnknownEvent(event) => write!(f, "The server does not know the event {event:?}."),
+            Problem::IdentityInvalid => f.write_str("The site you came from could not be verified. Please reload the page."),
+            Problem::IdentityNotAccepted => f.write_str("This chat does not take sign-ins from other sites."),
             Problem::Internal => f.write_str("Something went wrong on the server. Please try again."),
         }
     }
@@ -233,6 +240,8 @@ impl Problem {
             Problem::TooManyAttempts(s) => format!("登录失败次数过多。请等待 {s} 秒后重试。"),
             Problem::TooManyConnections => "来自您网络的连接过多。请关闭一些标签页后重试。".into(),
             Problem::UnknownEvent(event) => format!("服务器不认识事件 {event:?}。"),
+            Problem::IdentityInvalid => "无法验证您来自的网站，请刷新页面。".into(),
+            Problem::IdentityNotAccepted => "本聊天不接受来自其他网站的登录身份。".into(),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }

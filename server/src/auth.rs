@@ -1,4 +1,4 @@
-//! Agent passwords and session tokens.
+//! Agent passwords, session tokens, and the identities host sites sign for the widget.
 //!
 //! Owns: the password hash format (PHC strings, argon2id with the crate's default
 //! parameters) and a verification that takes as long for an unknown agent as for a wrong
@@ -113,4 +113,53 @@ pub fn token_hash(token: &str) -> Option<String> {
     }
     let digest = Sha256::digest(token.as_bytes());
     Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether `sig` (hex) is the HMAC-SHA256, under the widget secret, of the host site's user
+/// id, a newline and the user's name (as the login gives it, trimmed). Compared in constant
+/// time.
+pub fn host_identity_signed(secret: &[u8], id: &str, name: &str, sig: &str) -> bool {
+    use hmac::Mac;
+    let Some(sig) = from_hex(sig) else { return false };
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(secret) else { return false };
+    mac.update(id.as_bytes());
+    mac.update(b"\n");
+    mac.update(name.as_bytes());
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// What a host site computes for [`host_identity_signed`] (for tests and examples).
+pub fn sign_host_identity(secret: &[u8], id: &str, name: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(id.as_bytes());
+    mac.update(b"\n");
+    mac.update(name.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod host_identity_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_secret_signs_a_host_identity() {
+        let sig = sign_host_identity(b"shared secret", "user-42", "Ann");
+        assert_eq!(sig.len(), 64);
+        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", &sig));
+        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", &sig.to_uppercase()));
+        assert!(!host_identity_signed(b"another secret", "user-42", "Ann", &sig), "another key");
+        assert!(!host_identity_signed(b"shared secret", "user-43", "Ann", &sig), "another user");
+        assert!(!host_identity_signed(b"shared secret", "user-42", "Bob", &sig), "another name");
+        assert!(!host_identity_signed(b"shared secret", "user-42\nAnn", "", &sig), "the newline separates");
+        assert!(!host_identity_signed(b"shared secret", "user-42", "Ann", &sig[..62]), "cut short");
+        assert!(!host_identity_signed(b"shared secret", "user-42", "Ann", "zz"), "not hex");
+    }
 }

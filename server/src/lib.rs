@@ -8,6 +8,8 @@
 //! - [`auth`]: agent password hashing.
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
+// Leptos views are deeply nested types: rendering the app needs a deeper limit.
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod hub;
@@ -55,6 +57,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// How often a node of a cluster writes the snapshot that joining nodes start from.
     pub snapshot_every: std::time::Duration,
+    /// The secret host sites sign their users with for the widget (see
+    /// [`auth::host_identity_signed`]); without it, identities from host sites are refused.
+    pub widget_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -70,6 +75,7 @@ impl Default for Settings {
             ping_timeout: std::time::Duration::from_millis(PING_TIMEOUT_MS),
             redis_url: None,
             snapshot_every: transport::SNAPSHOT_EVERY,
+            widget_secret: None,
         }
     }
 }

@@ -29,6 +29,10 @@ struct Cli {
     /// `postgres://` database. Unset: this process is the whole desk.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// The secret shared with the host sites that sign their users for the widget
+    /// (`data-user-id`, `data-user-sig`). Unset: such identities are refused.
+    #[arg(long, env = "WIDGET_SECRET", hide_env_values = true)]
+    widget_secret: Option<String>,
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
@@ -133,6 +137,7 @@ fn main() -> Result<()> {
                     ping_interval: std::time::Duration::from_millis(cli.ping_interval_ms),
                     ping_timeout: std::time::Duration::from_millis(cli.ping_timeout_ms),
                     redis_url: cli.redis_url.filter(|u| !u.trim().is_empty()),
+                    widget_secret: cli.widget_secret.filter(|s| !s.is_empty()),
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {

@@ -196,7 +196,23 @@ pub struct LoginRequest {
     /// every message after it instead of the latest page.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub since: Vec<Cursor>,
+    /// A customer the host site vouches for (the widget's `data-user-id`): their id there,
+    /// signed with the secret the site shares with this server. `name` is theirs too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<HostIdentity>,
 }
+
+/// A host site's user, as the site signed it: `sig` is the hex HMAC-SHA256, under the
+/// widget secret, of `id`, a newline, and the name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostIdentity {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+}
+
+/// The longest user id a host site may give.
+pub const HOST_ID_MAX_CHARS: usize = 128;
 
 /// A position in one conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +230,7 @@ pub struct LoginIntent {
     pub password: Option<String>,
     pub resume: Option<String>,
     pub since: Vec<Cursor>,
+    pub identity: Option<HostIdentity>,
 }
 
 impl LoginPayload {
@@ -229,7 +246,13 @@ impl LoginPayload {
             (true, Some(_)) => None,
             _ => Some(UserName::parse(&request.name)?),
         };
-        Ok(LoginIntent { name, role: request.role, password: request.password, resume, since: request.since })
+        if let Some(identity) = &request.identity {
+            let id = identity.id.as_str();
+            if id.is_empty() || id.chars().count() > HOST_ID_MAX_CHARS || id.chars().any(char::is_control) || name.is_none() {
+                return Err(Problem::IdentityInvalid);
+            }
+        }
+        Ok(LoginIntent { name, role: request.role, password: request.password, resume, since: request.since, identity: request.identity })
     }
 }
 

@@ -117,6 +117,12 @@ pub trait Store: Send + Sync + 'static {
     /// The owner of a session used within `max_idle_ms` of `now` (which renews it); an
     /// older session is deleted and, like an unknown one, gives `None`.
     async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError>;
+    /// The customer a host site's user id stands for, once linked.
+    async fn external_customer(&self, external_id: &str) -> Result<Option<CustomerId>, StoreError>;
+    /// Links a host site's user id to a customer; the first link of an id stays.
+    async fn link_external(&self, external_id: &str, customer: CustomerId) -> Result<(), StoreError>;
+    /// A new session for an existing customer (one the host site vouched for).
+    async fn create_customer_session(&self, customer: CustomerId, token_hash: &str, now: u64) -> Result<(), StoreError>;
     /// Ends a session (logout). Unknown tokens are ignored.
     async fn revoke(&self, token_hash: &str) -> Result<(), StoreError>;
 

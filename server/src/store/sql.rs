@@ -192,6 +192,36 @@ macro_rules! sql_store {
                 self.confirm(())
             }
 
+            async fn external_customer(&self, external_id: &str) -> Result<Option<CustomerId>, StoreError> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT customer_id FROM external_customers WHERE external_id = $1")
+                    .bind(external_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(row.map(|(id,)| CustomerId(uint(id))))
+            }
+
+            async fn link_external(&self, external_id: &str, customer: CustomerId) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO external_customers (external_id, customer_id) VALUES ($1, $2) ON CONFLICT (external_id) DO NOTHING")
+                    .bind(external_id)
+                    .bind(int(customer.0))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                self.confirm(())
+            }
+
+            async fn create_customer_session(&self, customer: CustomerId, token_hash: &str, now: u64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)")
+                    .bind(token_hash)
+                    .bind(int(customer.0))
+                    .bind(int(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                self.confirm(())
+            }
+
             async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError> {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 let row: Option<(Option<i64>, Option<String>, i64)> =

@@ -31,6 +31,8 @@ pub struct Registration {
     pub name: UserName,
     pub token: String,
     pub token_hash: String,
+    /// The host site's user id, when the site vouched for this customer: linked to them.
+    pub external: Option<String>,
     /// The login's outcome; a refusal has been sent to the client already.
     pub reply: oneshot::Sender<Result<Outcome, Problem>>,
 }
@@ -79,10 +81,11 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
             // A customer may not take the name of an agent account, online or not.
             let step = Hub::refuse_login(r.conn, Problem::NameReserved);
             outbound.extend(step.outbound);
-            answers.push((r.reply, None, step.outcome));
+            answers.push((r.reply, None, step.outcome, None));
             continue;
         };
         let who = Identity::Customer(meta.customer);
+        let link = r.external.map(|external| (external, meta.customer));
         // The history of the new conversation: empty, but the client learns it is.
         let history = History {
             conversation: meta.id,
@@ -100,12 +103,12 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
             conversations: vec![meta],
             admin: false,
         })));
-        answers.push((r.reply, Some((r.conn, history)), Ok(Outcome::LoggedIn)));
+        answers.push((r.reply, Some((r.conn, history)), Ok(Outcome::LoggedIn), link));
     }
     shared.live().send(&outbound);
     {
         let mut live = shared.live();
-        for (_, history, _) in &answers {
+        for (_, history, ..) in &answers {
             if let Some((conn, _)) = history {
                 live.catching_up(*conn);
             }
@@ -113,12 +116,18 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
     }
     let mut applied = shared.apply(logins).await.into_iter();
     let mut changed = vec![];
-    for (reply, history, refused) in answers {
+    for (reply, history, refused, link) in answers {
         let outcome = match history {
             None => refused,
             Some((conn, history)) => {
                 let (outcome, mut more) = applied.next().unwrap_or((Err(Problem::Internal), vec![]));
                 changed.append(&mut more);
+                if let (Some((external, customer)), Ok(Outcome::LoggedIn)) = (link, &outcome) {
+                    // The first customer linked to an id stays its customer.
+                    if let Err(e) = shared.store.link_external(&external, customer).await {
+                        tracing::error!(error = %e, "linking a host's user to a customer failed");
+                    }
+                }
                 let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
                 shared.live().caught_up(conn, pages, &Default::default());
                 outcome

@@ -57,6 +57,8 @@ pub struct Shared {
     pub(super) limits: Limits,
     addresses: Mutex<Addresses>,
     pub(super) trust_forwarded_for: bool,
+    /// See [`crate::Settings::widget_secret`].
+    widget_secret: Option<Vec<u8>>,
     /// Password hashes and checks running now (see [`Shared::hashing`]).
     hashing: tokio::sync::Semaphore,
     /// Messages taken in before the shutdown began whose sender has not been answered
@@ -142,6 +144,7 @@ impl Shared {
             limits: settings.limits.clone(),
             addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
             trust_forwarded_for: settings.trust_forwarded_for,
+            widget_secret: settings.widget_secret.as_ref().map(|s| s.as_bytes().to_vec()),
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
             sending: AtomicUsize::new(0),
             answered: tokio::sync::Notify::new(),
@@ -477,9 +480,11 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
                         Entry::New { .. } => (false, false),
                     };
                     let outcome = match entry {
-                        Entry::New { name, token } => {
+                        Entry::New { name, token, external } => {
                             let token_hash = hash.clone();
-                            shared.through(&shared.registrar, |reply| Registration { conn, name, token, token_hash, reply }).await
+                            shared
+                                .through(&shared.registrar, |reply| Registration { conn, name, token, token_hash, external, reply })
+                                .await
                         }
                         Entry::Known(login) => shared.through(&shared.pipeline, |reply| Job::Join { login, since, reply }).await,
                     };
@@ -507,8 +512,9 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
 enum Entry {
     /// Someone known: an agent, or a customer who resumed.
     Known(Login),
-    /// A new customer, for the [`registrar`] to create.
-    New { name: UserName, token: String },
+    /// A new customer, for the [`registrar`] to create (with the host site's user id, when
+    /// the site vouched for them).
+    New { name: UserName, token: String, external: Option<String> },
 }
 
 /// Works out who is logging in: the owner of a valid resume token, an agent with the
@@ -521,8 +527,28 @@ async fn establish(
     intent: LoginIntent,
     cookie: Option<String>,
 ) -> Result<(Entry, String), Problem> {
-    let LoginIntent { name, role, password, resume, .. } = intent;
+    let LoginIntent { name, role, password, resume, identity, .. } = intent;
     let now = now_ms();
+    if let Some(identity) = identity {
+        // A customer the host site vouches for: the same record whenever they come back,
+        // from any device.
+        let name = name.filter(|_| role == Role::Customer).ok_or(Problem::IdentityInvalid)?;
+        let secret = shared.widget_secret.as_deref().ok_or(Problem::IdentityNotAccepted)?;
+        let signed = identity.sig.as_deref().is_some_and(|sig| auth::host_identity_signed(secret, &identity.id, name.as_str(), sig));
+        if !signed {
+            tracing::warn!(?ip, "refused a host identity with a missing or wrong signature");
+            return Err(Problem::IdentityInvalid);
+        }
+        let (token, hash) = new_token()?;
+        return match shared.store.external_customer(&identity.id).await.map_err(internal("looking up a host's user"))? {
+            Some(customer) => {
+                shared.store.create_customer_session(customer, &hash, now).await.map_err(internal("opening a session"))?;
+                let (login, hash) = resumed(shared, conn, &token, Role::Customer, now).await?.ok_or(Problem::Internal)?;
+                Ok((Entry::Known(login), hash))
+            }
+            None => Ok((Entry::New { name, token, external: Some(identity.id) }, hash)),
+        };
+    }
     let password_given = password.as_deref().is_some_and(|p| !p.is_empty());
     if let (Role::Agent, None, false, Some(token)) = (role, &resume, password_given, cookie) {
         let Some((mut login, hash)) = resumed(shared, conn, &token, role, now).await? else {
@@ -550,7 +576,7 @@ async fn establish(
     match role {
         Role::Customer => {
             let (token, hash) = new_token()?;
-            Ok((Entry::New { name, token }, hash))
+            Ok((Entry::New { name, token, external: None }, hash))
         }
         Role::Agent => {
             let record = check_agent(shared, ip, name, password).await?;
