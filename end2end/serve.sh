@@ -13,6 +13,8 @@ export RUST_LOG=${RUST_LOG:-warn}
 export AGENT_GRACE_MS=0
 # A hidden agent tab counts as away after 1.5 s rather than a minute (team.spec.ts).
 export AGENT_AWAY_MS=1500
+# The secret the widget tests' host page signs its user with (widget.spec.ts).
+export WIDGET_SECRET=e2e-widget-secret
 export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
 # Support is an admin (sees every conversation, manages the team); Amy and Ben are agents.
 printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add --admin Support

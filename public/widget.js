@@ -3,7 +3,9 @@
  *           data-color="#2457d6" data-position="right" data-greeting="Hi! How can we help?" data-lang="en"></script>
  * shows a chat button that opens the customer view (this server's /widget) in a frame.
  * data-color: #rgb or #rrggbb; data-position: right (default) or left; data-lang: en or zh-CN
- * (default: the reader's browser); data-greeting: up to 200 characters. */
+ * (default: the reader's browser); data-greeting: up to 200 characters. A signed-in user of
+ * the site: data-user-id, data-user-name and data-user-sig (hex HMAC-SHA256 of id, newline,
+ * name, under the secret the site shares with the chat's WIDGET_SECRET). */
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -20,6 +22,14 @@
 
   var query = new URLSearchParams({ color: color, lang: lang });
   if (data.greeting) query.set('greeting', data.greeting.slice(0, 200));
+  // A user the site vouches for (signed on the site's server, see the README): passed in
+  // the fragment, which browsers never send to a server.
+  var vouched = new URLSearchParams();
+  if (data.userId && data.userName) {
+    vouched.set('user-id', data.userId);
+    vouched.set('user-name', data.userName);
+    if (data.userSig) vouched.set('user-sig', data.userSig);
+  }
 
   var button = document.createElement('button');
   button.type = 'button';
@@ -55,7 +65,7 @@
       frame = document.createElement('iframe');
       frame.id = 'support-chat-frame';
       frame.title = words.title;
-      frame.src = origin + '/widget?' + query.toString();
+      frame.src = origin + '/widget?' + query.toString() + (vouched.toString() ? '#' + vouched.toString() : '');
       frame.setAttribute('allow', 'clipboard-write');
       place(frame, '84px');
       frame.style.width = 'min(380px, calc(100vw - 32px))';

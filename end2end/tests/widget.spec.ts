@@ -3,6 +3,7 @@
 // asks for; the conversation resumes after the host page reloads.
 import { test, expect, Browser, FrameLocator, Page } from '@playwright/test';
 import { createServer, Server } from 'node:http';
+import { createHmac } from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import AxeBuilder from '@axe-core/playwright';
 import { open, loginAgent, openConversation, send, expectLastMessage, expectNoProblems } from './helpers';
@@ -139,5 +140,37 @@ test('the demo page shows the widget, in English and in Chinese', async ({ brows
     await expectConnected(frameOf(person.page));
     expectNoProblems(person);
     await person.context.close();
+  }
+});
+
+test('a user the site signs in is the same customer on every device, and a forged one is refused', async ({ browser, baseURL }) => {
+  // What the shop's server computes with the secret it shares with the chat (serve.sh).
+  const sig = createHmac('sha256', 'e2e-widget-secret').update('shop-user-7\nLin').digest('hex');
+  const tag = `data-user-id="shop-user-7" data-user-name="Lin" data-user-sig="${sig}"`;
+  const phone = await shopPage(browser, baseURL!, tag);
+  await button(phone.page).click();
+  const first = frameOf(phone.page);
+  // No login form: the site said who this is.
+  await expect(first.getByTestId('me')).toHaveText('Lin');
+  await first.getByTestId('composer').fill('Sent from my phone');
+  await first.getByTestId('send').click();
+  await expect(first.getByTestId('message').last()).toHaveAttribute('data-status', 'sent');
+
+  // Another device (a new browser, nothing saved): the same customer, with her history.
+  const laptop = await shopPage(browser, baseURL!, tag);
+  await button(laptop.page).click();
+  const second = frameOf(laptop.page);
+  await expect(second.getByTestId('me')).toHaveText('Lin');
+  await expect(second.getByTestId('message').first().locator('.text')).toHaveText('Sent from my phone');
+
+  // A page that forges the signature gets a login error, not Lin's conversation.
+  const forged = await shopPage(browser, baseURL!, tag.replace(sig, sig.replace(/^./, sig[0] === 'a' ? 'b' : 'a')));
+  await button(forged.page).click();
+  await expect(frameOf(forged.page).getByTestId('login-error')).toHaveText('The site you came from could not be verified. Please reload the page.');
+  await expect(frameOf(forged.page).getByTestId('me')).toHaveCount(0);
+
+  for (const p of [phone, laptop, forged]) {
+    await p.context.close();
+    p.shop.close();
   }
 });

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::protocol::{AgentCredentials, AgentSession, ClientMsgId, LoginRequest, Role, SESSION_PATH};
+use crate::protocol::{AgentCredentials, AgentSession, ClientMsgId, HostIdentity, LoginRequest, Role, SESSION_PATH};
 use crate::state::{ChatState, Command, ConnStatus};
 
 /// How a session ended.
@@ -35,9 +35,11 @@ pub(crate) enum End {
 }
 
 /// Starts the connection and returns the sender the views use for commands.
-pub fn start(state: ChatState) -> Callback<Command> {
+/// `vouched`: the customer the widget's host site signed (their name and identity), who is
+/// logged in at once, rather than any session this tab saved.
+pub fn start(state: ChatState, vouched: Option<(String, HostIdentity)>) -> Callback<Command> {
     let (tx, rx) = mpsc::unbounded();
-    spawn_local(run(state, rx));
+    spawn_local(run(state, rx, vouched));
     Callback::new(move |command| {
         if let Err(e) = tx.unbounded_send(command) {
             leptos::logging::error!("chat connection task has stopped: {e}");
@@ -53,6 +55,8 @@ pub(crate) struct Credentials {
     /// Only until the first login succeeds: afterwards the resume token stands in for it.
     pub password: Option<String>,
     pub resume: Option<String>,
+    /// A customer the widget's host site vouches for; sent until a resume token stands in.
+    pub identity: Option<HostIdentity>,
 }
 
 impl Credentials {
@@ -65,6 +69,7 @@ impl Credentials {
             password: self.password.clone(),
             resume: self.resume.clone(),
             since: state.inbox.with_untracked(|i| i.cursors()),
+            identity: self.identity.clone().filter(|_| self.resume.is_none()),
         }
     }
 }
@@ -121,7 +126,7 @@ fn saved_session() -> Option<Credentials> {
     [Role::Agent, Role::Customer].into_iter().find_map(|role| {
         let json = storage(role)?.get_item(SAVED_SESSION).ok()??;
         let saved: Saved = serde_json::from_str(&json).ok()?;
-        Some(Credentials { name: saved.name, role: saved.role, password: None, resume: saved.resume })
+        Some(Credentials { name: saved.name, role: saved.role, password: None, resume: saved.resume, identity: None })
     })
 }
 
@@ -171,7 +176,7 @@ async fn log_agent_in(state: ChatState, request: LoginRequest, credentials: &mut
     state.login_error.set(None);
     match agent_login(&request, state.lang.get_untracked()).await {
         Ok(()) => {
-            *credentials = Some(Credentials { name: request.name, role: Role::Agent, password: None, resume: None });
+            *credentials = Some(Credentials { name: request.name, role: Role::Agent, password: None, resume: None, identity: None });
         }
         Err(reason) => {
             state.logging_in.set(false);
@@ -196,8 +201,15 @@ fn backoff_ms(attempt: u32) -> u32 {
     base - base / 5 + jitter
 }
 
-async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let mut credentials = saved_session();
+async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>, vouched: Option<(String, HostIdentity)>) {
+    let vouched = vouched.map(|(name, identity)| Credentials {
+        name,
+        role: Role::Customer,
+        password: None,
+        resume: None,
+        identity: Some(identity),
+    });
+    let mut credentials = vouched.or_else(saved_session);
     if credentials.is_some() {
         state.logging_in.set(true);
     }

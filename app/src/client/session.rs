@@ -55,6 +55,7 @@ pub(crate) fn while_offline(state: ChatState, command: Command, credentials: &mu
                 role: request.role,
                 password: request.password,
                 resume: None,
+                identity: request.identity,
             });
         }
         Command::Send(text) => {
@@ -310,7 +311,13 @@ pub(crate) async fn run(
             }
             Input::Command(Command::Login(request)) if joined => {
                 state.logging_in.set(true);
-                let c = Credentials { name: request.name, role: request.role, password: request.password, resume: None };
+                let c = Credentials {
+                    name: request.name,
+                    role: request.role,
+                    password: request.password,
+                    resume: None,
+                    identity: request.identity,
+                };
                 send!(encode(&ClientEvent::Login(LoginPayload::Full(c.request(state))), None));
                 *credentials = Some(c);
             }

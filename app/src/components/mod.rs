@@ -59,7 +59,7 @@ pub fn App() -> impl IntoView {
     // In the browser the connection starts here (after hydration, as it is async); on the
     // server nothing connects and commands go nowhere.
     #[cfg(feature = "hydrate")]
-    let commands = crate::client::start(state);
+    let commands = crate::client::start(state, vouched_customer());
     #[cfg(not(feature = "hydrate"))]
     let commands = Callback::new(|_: crate::state::Command| {});
     provide_context(Chat { state, commands });
@@ -80,6 +80,21 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+}
+
+/// In the widget, the customer the host site vouches for (`widget.js` passes the site's
+/// signed user in the frame's fragment, which never reaches a server log).
+#[cfg(feature = "hydrate")]
+fn vouched_customer() -> Option<(String, crate::protocol::HostIdentity)> {
+    let location = web_sys::window()?.location();
+    if location.pathname().ok()? != "/widget" {
+        return None;
+    }
+    let fragment = location.hash().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(fragment.trim_start_matches('#')).ok()?;
+    let id = params.get("user-id").filter(|id| !id.is_empty())?;
+    let name = params.get("user-name").filter(|n| !n.trim().is_empty())?;
+    Some((name, crate::protocol::HostIdentity { id, sig: params.get("user-sig") }))
 }
 
 /// Whether the page is the embedded widget (customers only, compact).

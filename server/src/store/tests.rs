@@ -458,3 +458,24 @@ async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_messa
         assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=(4 * EACH) as u64).collect::<Vec<_>>(), "{url}");
     }
 }
+
+#[tokio::test]
+async fn a_host_sites_user_is_linked_to_one_customer_who_gets_new_sessions() {
+    for (label, store, _dir) in backends().await {
+        let ann = store.create_customer(&name("Ann"), "token-1", 1).await.unwrap();
+        let bob = store.create_customer(&name("Bob"), "token-2", 1).await.unwrap();
+        assert_eq!(store.external_customer("shop-42").await.unwrap(), None, "{label}");
+        store.link_external("shop-42", ann.customer).await.unwrap();
+        // A second link of the same id (a race between two first logins) changes nothing.
+        store.link_external("shop-42", bob.customer).await.unwrap();
+        assert_eq!(store.external_customer("shop-42").await.unwrap(), Some(ann.customer), "{label}");
+        // A session for the linked customer resumes to her conversation.
+        store.create_customer_session(ann.customer, "token-3", 5).await.unwrap();
+        match store.resume("token-3", 6, 1_000).await.unwrap() {
+            Some(SessionOwner::Customer { id, name: n, conversation }) => {
+                assert_eq!((id, n, conversation.id), (ann.customer, name("Ann"), ann.id), "{label}");
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+    }
+}
