@@ -39,23 +39,17 @@
   button.setAttribute('aria-controls', 'support-chat-frame');
   button.innerHTML = '<svg width="28" height="28" viewBox="0 0 24 24" aria-hidden="true" focusable="false">' +
     '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
-  var place = function (el, bottom) {
-    el.style.position = 'fixed';
-    el.style.bottom = bottom;
-    el.style[side] = '16px';
-    el.style.zIndex = '2147483000';
+  // Fixed in the chosen corner, above the page, with its own looks.
+  var place = function (el, bottom, looks) {
+    var at = { position: 'fixed', bottom: bottom, zIndex: '2147483000' };
+    at[side] = '16px';
+    Object.assign(el.style, at, looks);
   };
-  place(button, '16px');
-  button.style.width = button.style.height = '56px';
-  button.style.borderRadius = '50%';
-  button.style.border = '0';
-  button.style.background = color;
-  button.style.color = '#fff';
-  button.style.cursor = 'pointer';
-  button.style.boxShadow = '0 4px 14px rgba(0,0,0,.25)';
-  button.style.display = 'flex';
-  button.style.alignItems = 'center';
-  button.style.justifyContent = 'center';
+  place(button, '16px', {
+    width: '56px', height: '56px', borderRadius: '50%', border: '0', background: color, color: '#fff',
+    cursor: 'pointer', boxShadow: '0 4px 14px rgba(0,0,0,.25)', display: 'flex', alignItems: 'center',
+    justifyContent: 'center',
+  });
 
   var frame = null;
   var open = false;
@@ -67,13 +61,10 @@
       frame.title = words.title;
       frame.src = origin + '/widget?' + query.toString() + (vouched.toString() ? '#' + vouched.toString() : '');
       frame.setAttribute('allow', 'clipboard-write');
-      place(frame, '84px');
-      frame.style.width = 'min(380px, calc(100vw - 32px))';
-      frame.style.height = 'min(600px, calc(100vh - 110px))';
-      frame.style.border = '0';
-      frame.style.borderRadius = '12px';
-      frame.style.boxShadow = '0 8px 30px rgba(0,0,0,.25)';
-      frame.style.background = '#fff';
+      place(frame, '84px', {
+        width: 'min(380px, calc(100vw - 32px))', height: 'min(600px, calc(100vh - 110px))', border: '0',
+        borderRadius: '12px', boxShadow: '0 8px 30px rgba(0,0,0,.25)', background: '#fff',
+      });
       document.body.appendChild(frame);
     }
     open = !open;
