@@ -13,7 +13,7 @@ use crate::inbox::{Inbox, Target};
 use crate::text::Lang;
 use crate::protocol::{
     AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess,
-    NewAgent, Presence, Role, Status, UserName, TYPING_SHOWN_MS,
+    NewAgent, OfficeStatus, Presence, Role, Status, UserName, TYPING_SHOWN_MS,
 };
 
 /// The state of the connection to the server, as shown to the person.
@@ -58,6 +58,10 @@ pub struct ChatState {
     pub away: RwSignal<Vec<UserName>>,
     /// For an admin: the agent accounts.
     pub agents: RwSignal<Vec<AgentInfo>>,
+    /// For a customer, when the desk has office hours: whether it is open.
+    pub office: RwSignal<Option<OfficeStatus>>,
+    /// The widget's pre-chat question (and e-mail), sent as the first message once logged in.
+    pub prechat: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -79,6 +83,8 @@ impl ChatState {
             canned: RwSignal::new(Vec::new()),
             away: RwSignal::new(Vec::new()),
             agents: RwSignal::new(Vec::new()),
+            office: RwSignal::new(None),
+            prechat: RwSignal::new(None),
         }
     }
 
@@ -253,6 +259,7 @@ impl ChatState {
         self.desk.set(BTreeMap::new());
         self.away.set(Vec::new());
         self.agents.set(Vec::new());
+        self.office.set(None);
     }
 }
 

@@ -142,6 +142,8 @@ pub enum Problem {
     IdentityInvalid,
     /// A host site's identity, but this server takes none (no widget secret is set).
     IdentityNotAccepted,
+    /// An e-mail address (the widget's pre-chat form) that cannot be one.
+    EmailInvalid,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }
@@ -188,6 +190,7 @@ impl fmt::Display for Problem {
             Problem::UnknownEvent(event) => write!(f, "The server does not know the event {event:?}."),
             Problem::IdentityInvalid => f.write_str("The site you came from could not be verified. Please reload the page."),
             Problem::IdentityNotAccepted => f.write_str("This chat does not take sign-ins from other sites."),
+            Problem::EmailInvalid => f.write_str("That does not look like an e-mail address."),
             Problem::Internal => f.write_str("Something went wrong on the server. Please try again."),
         }
     }
@@ -242,6 +245,7 @@ impl Problem {
             Problem::UnknownEvent(event) => format!("服务器不认识事件 {event:?}。"),
             Problem::IdentityInvalid => "无法验证您来自的网站，请刷新页面。".into(),
             Problem::IdentityNotAccepted => "本聊天不接受来自其他网站的登录身份。".into(),
+            Problem::EmailInvalid => "这看起来不像电子邮箱地址。".into(),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }
@@ -314,6 +318,11 @@ macro_rules! labels {
 labels!(
     title,
     language_label,
+    closed_notice,
+    closed_leave_message,
+    email_label,
+    question_label,
+    email_line,
     login_heading,
     name_label,
     agent_switch,
@@ -381,6 +390,11 @@ labels!(
 pub const EN: Ui = Ui {
     title: "Support chat",
     language_label: "Language",
+    closed_notice: "We are closed right now. Our hours:",
+    closed_leave_message: "Leave a message: we will answer when we are back.",
+    email_label: "E-mail (optional)",
+    question_label: "Your question (optional)",
+    email_line: "E-mail:",
     login_heading: "Chat with our support team",
     name_label: "Your name",
     agent_switch: "I am an agent",
@@ -448,6 +462,11 @@ pub const EN: Ui = Ui {
 pub const ZH_CN: Ui = Ui {
     title: "在线客服",
     language_label: "语言",
+    closed_notice: "我们现在不在工作时间。工作时间：",
+    closed_leave_message: "请留言，我们上班后会回复您。",
+    email_label: "电子邮箱（可选）",
+    question_label: "您的问题（可选）",
+    email_line: "电子邮箱：",
     login_heading: "与我们的客服团队聊天",
     name_label: "您的名字",
     agent_switch: "我是客服",

@@ -174,3 +174,28 @@ test('a user the site signs in is the same customer on every device, and a forge
     p.shop.close();
   }
 });
+
+test('the pre-chat form sends the question and the e-mail as the first message', async ({ browser, baseURL }) => {
+  const shop = await shopPage(browser, baseURL!, 'data-greeting="Hi"');
+  await button(shop.page).click();
+  const frame = frameOf(shop.page);
+  await expectConnected(frame);
+  await frame.getByTestId('login-name').fill('Quinn');
+  await frame.getByTestId('login-email').fill('not an address');
+  await frame.getByTestId('login-submit').click();
+  await expect(frame.getByTestId('login-error')).toHaveText('That does not look like an e-mail address.');
+  await frame.getByTestId('login-email').fill('quinn@example.com');
+  await frame.getByTestId('login-question').fill('Can I change my delivery address?');
+  await frame.getByTestId('login-submit').click();
+  await expect(frame.getByTestId('me')).toHaveText('Quinn');
+  const first = 'Can I change my delivery address?\n\nE-mail: quinn@example.com';
+  await expect(frame.getByTestId('message').first().locator('.text')).toHaveText(first);
+  const agent = await open(browser);
+  await loginAgent(agent.page, ADA.name, ADA.password);
+  await openConversation(agent.page, 'Quinn');
+  await expectLastMessage(agent.page, first, false);
+  await agent.page.getByTestId('logout').click();
+  expectNoProblems(shop, agent);
+  for (const p of [shop, agent]) await p.context.close();
+  shop.shop.close();
+});

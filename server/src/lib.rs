@@ -12,6 +12,7 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod hours;
 pub mod hub;
 pub mod limits;
 pub mod model;
@@ -60,6 +61,8 @@ pub struct Settings {
     /// The secret host sites sign their users with for the widget (see
     /// [`auth::host_identity_signed`]); without it, identities from host sites are refused.
     pub widget_secret: Option<String>,
+    /// When the desk is staffed (customers are told at login when it is not).
+    pub office_hours: Option<hours::OfficeHours>,
 }
 
 impl Default for Settings {
@@ -76,6 +79,7 @@ impl Default for Settings {
             redis_url: None,
             snapshot_every: transport::SNAPSHOT_EVERY,
             widget_secret: None,
+            office_hours: None,
         }
     }
 }

@@ -33,6 +33,10 @@ struct Cli {
     /// (`data-user-id`, `data-user-sig`). Unset: such identities are refused.
     #[arg(long, env = "WIDGET_SECRET", hide_env_values = true)]
     widget_secret: Option<String>,
+    /// When the desk is staffed, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00; UTC+08:00`:
+    /// outside these hours customers are told so (their messages wait as ever).
+    #[arg(long, env = "OFFICE_HOURS", value_parser = chat_server::hours::OfficeHours::parse)]
+    office_hours: Option<chat_server::hours::OfficeHours>,
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
@@ -138,6 +142,7 @@ fn main() -> Result<()> {
                     ping_timeout: std::time::Duration::from_millis(cli.ping_timeout_ms),
                     redis_url: cli.redis_url.filter(|u| !u.trim().is_empty()),
                     widget_secret: cli.widget_secret.filter(|s| !s.is_empty()),
+                    office_hours: cli.office_hours,
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {

@@ -292,6 +292,7 @@ pub(crate) async fn run(
                             Ok(ServerEvent::Canned(replies)) => state.canned.set(replies),
                             Ok(ServerEvent::Away(names)) => state.away.set(names),
                             Ok(ServerEvent::Agents(agents)) => state.agents.set(agents),
+                            Ok(ServerEvent::Office(office)) => state.office.set(Some(office)),
                             Ok(ServerEvent::Note(note)) => {
                                 let customer = state.desk.with_untracked(|d| d.get(&note.conversation).map(|s| s.customer.clone()));
                                 state.inbox.update(|i| i.note(note, customer));

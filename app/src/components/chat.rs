@@ -234,6 +234,12 @@ pub fn ChatView() -> impl IntoView {
                     <Show when=move || !online()>
                         <p class="hint" data-testid="offline-hint">{move || t().offline_send_hint}</p>
                     </Show>
+                    // Outside office hours the customer is told so; what they write waits.
+                    {move || state.office.get().filter(|o| !o.open && !is_agent()).map(|o| view! {
+                        <p class="closed" role="status" data-testid="closed">
+                            {t().closed_notice} " " {o.hours} " " {t().closed_leave_message}
+                        </p>
+                    })}
                 </section>
             </div>
         </main>

@@ -1,10 +1,12 @@
-//! The login form: a name, and for agents a password.
+//! The login form: a name, and for agents a password. In the widget, optionally an e-mail
+//! address and the question, sent as the customer's first message.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::use_chat;
-use crate::protocol::{LoginRequest, Role, UserName};
+use crate::protocol::{LoginRequest, Role, UserName, MESSAGE_MAX_CHARS};
+use crate::text::Problem;
 use crate::state::Command;
 use super::t;
 
@@ -16,6 +18,8 @@ pub fn LoginView() -> impl IntoView {
     let is_agent = RwSignal::new(false);
     let password = RwSignal::new(String::new());
     let embedded = use_context::<super::Embedded>().is_some_and(|e| e.0);
+    let email = RwSignal::new(String::new());
+    let question = RwSignal::new(String::new());
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -24,6 +28,22 @@ pub fn LoginView() -> impl IntoView {
             state.login_error.set(Some(problem.in_lang(state.lang.get_untracked())));
             return;
         }
+        let lang = state.lang.get_untracked();
+        let email = email.get_untracked().trim().to_owned();
+        if !email.is_empty() && !looks_like_email(&email) {
+            state.login_error.set(Some(Problem::EmailInvalid.in_lang(lang)));
+            return;
+        }
+        // The pre-chat form's answers, as the first message (the agents see them there).
+        let question = question.get_untracked().trim().to_owned();
+        let email_line = (!email.is_empty()).then(|| format!("{} {email}", lang.ui().email_line));
+        let first: Vec<String> = [Some(question), email_line].into_iter().flatten().filter(|s| !s.is_empty()).collect();
+        let first = first.join("\n\n");
+        if first.chars().count() > MESSAGE_MAX_CHARS {
+            state.login_error.set(Some(Problem::MessageTooLong.in_lang(lang)));
+            return;
+        }
+        state.prechat.set((!first.is_empty()).then_some(first));
         let role = if is_agent.get_untracked() { Role::Agent } else { Role::Customer };
         let password = (role == Role::Agent).then(|| password.get_untracked());
         state.login_error.set(None);
@@ -52,6 +72,17 @@ pub fn LoginView() -> impl IntoView {
                         bind:value=name
                     />
                 </label>
+                // The widget's pre-chat form: both optional.
+                <Show when=move || embedded>
+                    <label>
+                        <span>{move || t().email_label}</span>
+                        <input type="email" name="email" autocomplete="email" maxlength="254" data-testid="login-email" bind:value=email/>
+                    </label>
+                    <label>
+                        <span>{move || t().question_label}</span>
+                        <textarea name="question" rows="3" maxlength="4000" data-testid="login-question" bind:value=question></textarea>
+                    </label>
+                </Show>
                 // Agents log in on the desk's own page, not in a widget on another site.
                 <Show when=move || !embedded>
                     <label class="switch">
@@ -81,5 +112,31 @@ pub fn LoginView() -> impl IntoView {
                 </button>
             </form>
         </main>
+    }
+}
+
+/// One `@` with something on both sides, a dot in the domain, no spaces: enough to catch a
+/// slip of the finger (the address is only shown to the agents).
+fn looks_like_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    email.chars().count() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_email_address_needs_a_user_and_a_domain() {
+        for ok in ["ann@example.com", "a.b+c@shop.example.cn"] {
+            assert!(super::looks_like_email(ok), "{ok}");
+        }
+        for bad in ["ann", "ann@", "@example.com", "ann@example", "ann @example.com", "a@b@c.com", "ann@.com"] {
+            assert!(!super::looks_like_email(bad), "{bad}");
+        }
     }
 }

@@ -124,6 +124,15 @@ fn Page(widget: bool) -> impl IntoView {
             }
         }
     }
+    // The pre-chat question goes as the first message once the login is through.
+    let chat = use_chat();
+    Effect::new(move |_| {
+        if state.me.with(Option::is_some) && state.open.with(Option::is_some) {
+            if let Some(first) = state.prechat.try_update(Option::take).flatten() {
+                chat.send(crate::state::Command::Send(first));
+            }
+        }
+    });
     // Escape inside the widget closes it: the host page's `widget.js` listens.
     #[cfg(feature = "hydrate")]
     if widget {

@@ -68,6 +68,8 @@ pub const AWAY_AFTER_MS: u64 = 60_000;
 /// server → agent: who came online or left since the last `user_list` or `presence`
 /// ([`Presence`]). Agents see everyone: a full list per change would not scale.
 pub const PRESENCE: &str = "presence";
+/// Server → customer, after login when office hours are set: whether the desk is open.
+pub const OFFICE: &str = "office";
 /// server → admin: the agent accounts ([`AgentInfo`]), at login and after each change.
 pub const AGENTS: &str = "agents";
 /// admin → server: add an agent account ([`NewAgent`]).
@@ -390,6 +392,14 @@ pub struct ConversationSummary {
     pub unread: u64,
 }
 
+/// The desk's office hours, as a customer is told at login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficeStatus {
+    pub open: bool,
+    /// The hours as configured, e.g. `Mon-Fri 09:00-18:00; UTC+08:00`.
+    pub hours: String,
+}
+
 /// A change to an agent's list of who is online: the `offline` names leave the list,
 /// then the `online` ones join it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -629,6 +639,7 @@ pub enum ServerEvent {
     Away(Vec<UserName>),
     Agents(Vec<AgentInfo>),
     Presence(Presence),
+    Office(OfficeStatus),
 }
 
 impl ServerEvent {
@@ -648,6 +659,7 @@ impl ServerEvent {
             ServerEvent::Away(_) => AWAY,
             ServerEvent::Agents(_) => AGENTS,
             ServerEvent::Presence(_) => PRESENCE,
+            ServerEvent::Office(_) => OFFICE,
         }
     }
 
@@ -671,6 +683,7 @@ impl ServerEvent {
             AWAY => ServerEvent::Away(de(data)?),
             AGENTS => ServerEvent::Agents(de(data)?),
             PRESENCE => ServerEvent::Presence(de(data)?),
+            OFFICE => ServerEvent::Office(de(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }

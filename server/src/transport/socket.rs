@@ -59,6 +59,8 @@ pub struct Shared {
     pub(super) trust_forwarded_for: bool,
     /// See [`crate::Settings::widget_secret`].
     widget_secret: Option<Vec<u8>>,
+    /// See [`crate::Settings::office_hours`].
+    office_hours: Option<crate::hours::OfficeHours>,
     /// Password hashes and checks running now (see [`Shared::hashing`]).
     hashing: tokio::sync::Semaphore,
     /// Messages taken in before the shutdown began whose sender has not been answered
@@ -145,6 +147,7 @@ impl Shared {
             addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
             trust_forwarded_for: settings.trust_forwarded_for,
             widget_secret: settings.widget_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            office_hours: settings.office_hours.clone(),
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
             sending: AtomicUsize::new(0),
             answered: tokio::sync::Notify::new(),
@@ -490,6 +493,10 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, T
                     };
                     if outcome == Ok(Outcome::LoggedIn) {
                         s.extensions.insert(SessionHash(hash));
+                        if let (false, Some(hours)) = (agent, &shared.office_hours) {
+                            let office = protocol::OfficeStatus { open: hours.is_open(now_ms()), hours: hours.to_string() };
+                            shared.live().emit(conn, &ServerEvent::Office(office));
+                        }
                         if agent {
                             match shared.store.canned().await {
                                 Ok(replies) => shared.live().emit(conn, &ServerEvent::Canned(replies)),
