@@ -31,7 +31,7 @@ async fn an_admin_manages_agents_and_canned_replies_and_others_may_not() {
 
     // Agents may not; bad input is told plainly.
     let refused = amy.emit_acked("agent_add", json!({"name": "eve", "password": "eve-password"})).await;
-    assert_eq!(refused, json!({"ok": false, "error": "Only admins can do that."}));
+    assert_eq!(refused, json!({"ok": false, "error": "Only admins can do that.", "problem": {"code": "admins_only"}}));
     assert_eq!(amy.expect("error").await, json!("Only admins can do that."));
     let short = ada.emit_acked("agent_add", json!({"name": "ben", "password": "short"})).await;
     assert_eq!(short["error"], json!("A password needs at least 8 characters."));
