@@ -29,7 +29,8 @@ async fn outside_office_hours_customers_are_told_and_their_messages_wait() {
     assert_eq!(ack["ok"], json!(true), "{ack}");
     // Agents are not told (they are the desk); the message is waiting for them.
     let mut amy = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1"})).await;
-    amy.expect_where("message", |m| m["message"] == json!("are you there?")).await;
+    let page = amy.expect_history(&ack["conversation"]).await;
+    assert_eq!(page["messages"][0]["message"], json!("are you there?"), "{page}");
     amy.expect_none("office", 300).await;
     server.stop().await;
 }

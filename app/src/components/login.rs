@@ -58,7 +58,8 @@ pub fn LoginView() -> impl IntoView {
 
     view! {
         <main class="login">
-            <form class="card" on:submit=submit data-testid="login-form">
+            // Checked by the handler, in the reader's language, rather than by the browser.
+            <form class="card" on:submit=submit data-testid="login-form" novalidate>
                 <h2>{move || t().login_heading}</h2>
                 <label>
                     <span>{move || t().name_label}</span>
