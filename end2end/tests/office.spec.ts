@@ -1,5 +1,6 @@
-// Outside office hours the customer is told so, and can still write. This test runs its
-// own server (not the suite's), with office hours that are never now.
+// Outside office hours, and with no agent online, the widget says so, and the customer can
+// still write. This test runs its own server (not the suite's, which has agents online
+// now and then), with office hours that are never now and no agent at all.
 import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -53,6 +54,8 @@ test('outside office hours the widget says so and takes the message for later', 
       await loginCustomer(cust.page, name);
       await expectLoggedIn(cust.page, name);
       await expect(cust.page.getByTestId('closed')).toHaveText(notice);
+      // Nobody is at the desk either (this server has no agents): the widget says so too.
+      await expect(cust.page.getByTestId('no-agents')).toBeVisible();
       await send(cust.page, 'Are you open tomorrow?');
       await expectLastMessage(cust.page, 'Are you open tomorrow?', true);
       const { violations } = await new AxeBuilder({ page: cust.page }).withTags(['wcag2a', 'wcag2aa']).analyze();

@@ -234,6 +234,11 @@ pub fn ChatView() -> impl IntoView {
                     <Show when=move || !online()>
                         <p class="hint" data-testid="offline-hint">{move || t().offline_send_hint}</p>
                     </Show>
+                    // No agent online (the widget hides the list): the customer is told so,
+                    // and what they write waits for the first agent.
+                    <Show when=move || !is_agent() && agents().is_empty()>
+                        <p class="hint" data-testid="no-agents">{move || t().no_agents_online}</p>
+                    </Show>
                     // Outside office hours the customer is told so; what they write waits.
                     {move || state.office.get().filter(|o| !o.open && !is_agent()).map(|o| view! {
                         <p class="closed" role="status" data-testid="closed">

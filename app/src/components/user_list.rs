@@ -103,9 +103,6 @@ pub fn UserList() -> impl IntoView {
                     }
                 />
             </ul>
-            <Show when=move || others().is_empty()>
-                <p class="hint" data-testid="no-agents">{move || t().no_agents_online}</p>
-            </Show>
         }
     };
 
