@@ -1,5 +1,7 @@
 // Helpers for the browser tests, split into find / act / check.
 import { Browser, BrowserContext, BrowserContextOptions, ConsoleMessage, Page, expect } from '@playwright/test';
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
 
 export const AGENT = { name: 'Support', password: process.env.E2E_AGENT_PASSWORD ?? 'support-pass-1' };
 
@@ -114,4 +116,34 @@ export function expectRefusedRequest(person: Person, status: number) {
 
 export function expectNoProblems(...people: Person[]) {
   for (const person of people) expect(person.problems).toEqual([]);
+}
+
+// --- a server of a test's own -------------------------------------------------------------
+
+export const SERVER_BINARY = path.resolve(__dirname, '../../target/debug/server');
+
+/** The environment of a server of a test's own: the debug build's site, on `port`, with the
+ * SQLite file `db` and `extra` settings. */
+export function ownServerEnv(port: number, db: string, extra: Record<string, string> = {}) {
+  return {
+    ...process.env,
+    DATABASE_URL: `sqlite://${db}`,
+    LEPTOS_SITE_ROOT: path.resolve(__dirname, '../../target/site'),
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_OUTPUT_NAME: 'chat',
+    ...extra,
+  };
+}
+
+/** Starts a server of a test's own (for tests that stop it, or need other settings than
+ * the suite's) and waits until it answers. */
+export async function startOwnServer(port: number, db: string, extra: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(SERVER_BINARY, [], { env: ownServerEnv(port, db, extra), stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not start');
 }

@@ -3,13 +3,11 @@
 // now and then), with office hours that are never now and no agent at all.
 import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { open, loginCustomer, send, expectLoggedIn, expectLastMessage, expectNoProblems } from './helpers';
+import { open, loginCustomer, send, expectLoggedIn, expectLastMessage, expectNoProblems, startOwnServer } from './helpers';
 
-const root = path.resolve(__dirname, '../..');
 const port = Number(process.env.E2E_OFFICE_PORT ?? 3212);
 const base = `http://127.0.0.1:${port}`;
 
@@ -19,31 +17,10 @@ function closedHours(): string {
   return `${day} 09:00-10:00; UTC+00:00`;
 }
 
-async function startServer(dir: string, hours: string): Promise<ChildProcess> {
-  const child = spawn(path.join(root, 'target/debug/server'), [], {
-    env: {
-      ...process.env,
-      DATABASE_URL: `sqlite://${path.join(dir, 'chat.db')}`,
-      LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_OUTPUT_NAME: 'chat',
-      OFFICE_HOURS: hours,
-    },
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return child;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start');
-}
-
 test('outside office hours the widget says so and takes the message for later', async ({ browser }) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'chat-office-'));
   const hours = closedHours();
-  const server = await startServer(dir, hours);
+  const server = await startOwnServer(port, path.join(dir, 'chat.db'), { OFFICE_HOURS: hours });
   try {
     for (const [lang, notice] of [
       ['en', `We are closed right now. Our hours: ${hours} Leave a message: we will answer when we are back.`],

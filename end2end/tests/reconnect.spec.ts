@@ -2,40 +2,20 @@
 // sends what was written meanwhile; so does the tutorial's own client library.
 // This test runs its own server (not the suite's), so that it can stop and start it.
 import { test, expect } from '@playwright/test';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { io } from 'socket.io-client';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectMessages, expectNoProblems,
+  SERVER_BINARY, ownServerEnv, startOwnServer, find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectMessages, expectNoProblems,
 } from './helpers';
 
-const root = path.resolve(__dirname, '../..');
-const binary = path.join(root, 'target/debug/server');
+const binary = SERVER_BINARY;
 const port = Number(process.env.E2E_RESTART_PORT ?? 3211);
 const base = `http://127.0.0.1:${port}`;
-
-function env(db: string) {
-  return {
-    ...process.env,
-    DATABASE_URL: `sqlite://${db}`,
-    LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
-    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-    LEPTOS_OUTPUT_NAME: 'chat',
-  };
-}
-
-async function startServer(db: string): Promise<ChildProcess> {
-  const child = spawn(binary, [], { env: env(db), stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return child;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start');
-}
+const env = (db: string) => ownServerEnv(port, db);
+const startServer = (db: string) => startOwnServer(port, db);
 
 async function stopServer(child: ChildProcess) {
   const exited = new Promise((r) => child.once('exit', r));
