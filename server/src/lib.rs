@@ -106,7 +106,7 @@ pub async fn run_with(
     // The queue outlives restarts: whoever waited before still waits, in order.
     let queue = store.queued().await.map_err(|e| std::io::Error::other(format!("loading the queue: {e}")))?;
     // In a cluster, the live state starts as the other nodes have it.
-    let cluster = match &settings.redis_url {
+    let joining = match &settings.redis_url {
         Some(url) => Some(
             transport::Cluster::connect(url, settings.snapshot_every)
                 .await
@@ -114,17 +114,15 @@ pub async fn run_with(
         ),
         None => None,
     };
-    let (joined, cluster) = match cluster {
+    let (app, io, shared) = match joining {
+        // A cluster's nodes learn the queue through the stream, once joined.
         Some((cluster, start)) => {
-            let cluster = Arc::new(cluster);
-            (Some((cluster.clone(), start.from)), Some((cluster, start.hub)))
+            let (app, io, shared) = router(leptos_options, store, settings, vec![], Some((Arc::new(cluster), start.hub)));
+            transport::join_cluster(&shared, start.from, queue).await.map_err(std::io::Error::other)?;
+            (app, io, shared)
         }
-        None => (None, None),
+        None => router(leptos_options, store, settings, queue, None),
     };
-    let (app, io, shared) = router(leptos_options, store, settings, queue.clone(), cluster);
-    if let Some((cluster, from)) = joined {
-        transport::join_cluster(&shared, cluster, from, queue).await.map_err(std::io::Error::other)?;
-    }
     // Every message accepted is stored, delivered and acknowledged; then the sockets
     // close (open websockets would keep a graceful shutdown waiting forever). A closed
     // transport, unlike a Socket.IO disconnect, makes clients reconnect — to this server

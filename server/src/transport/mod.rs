@@ -92,7 +92,8 @@ pub fn router(
 
 /// Catches up with the cluster's stream from `from`, starts following it, and tells the
 /// cluster about the conversations waiting in storage (a hub ignores those it knows).
-pub async fn join_cluster(shared: &Arc<Shared>, cluster: Arc<Cluster>, from: String, queue: Vec<ConversationMeta>) -> Result<(), String> {
+pub async fn join_cluster(shared: &Arc<Shared>, from: String, queue: Vec<ConversationMeta>) -> Result<(), String> {
+    let Some(cluster) = shared.cluster().cloned() else { return Ok(()) };
     cluster::start(shared, cluster, from).await?;
     if !queue.is_empty() {
         shared.apply(queue.into_iter().map(live::Item::Learn).collect()).await;

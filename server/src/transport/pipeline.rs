@@ -162,16 +162,15 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
         }
         Ok((outcome, sent, covered))
     };
-    let read: Result<_, Problem> = read.await;
-    // Sent after the login's own events; then the live messages that waited.
-    let (pages, covered) = match &read {
-        Ok((_, pages, covered)) => (pages.clone(), covered.clone()),
-        Err(_) => (vec![], HashMap::new()),
+    let (outcome, pages, covered) = match read.await {
+        Ok((outcome, pages, covered)) => (Ok(outcome), pages, covered),
+        Err(problem) => (Err(problem), vec![], HashMap::new()),
     };
+    // Sent after the login's own events; then the live messages that waited.
     shared.live().caught_up(conn, pages, &covered);
     // What the login pulled from the queue.
     shared.keep(changed).await;
-    read.map(|(outcome, ..)| outcome)
+    outcome
 }
 
 /// The catch-up of one conversation for a login: everything after the client's cursor, or

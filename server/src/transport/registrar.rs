@@ -74,17 +74,15 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         }
     };
     let mut logins = vec![];
-    let mut answers = Vec::with_capacity(accepted.len());
-    let mut outbound = vec![];
+    // Per login: who waits for the answer, the connection, its (empty) history, and the
+    // host site's user id to link once logged in.
+    let mut pending = Vec::with_capacity(accepted.len());
     for (r, meta) in accepted.into_iter().zip(created) {
         let Some(meta) = meta else {
             // A customer may not take the name of an agent account, online or not.
-            let step = Hub::refuse_login(r.conn, Problem::NameReserved);
-            outbound.extend(step.outbound);
-            answers.push((r.reply, None, step.outcome, None));
+            refuse(shared, r, Problem::NameReserved);
             continue;
         };
-        let who = Identity::Customer(meta.customer);
         let link = r.external.map(|external| (external, meta.customer));
         // The history of the new conversation: empty, but the client learns it is.
         let history = History {
@@ -97,42 +95,44 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         };
         logins.push(Item::Hub(Command::Login(Login {
             conn: r.conn,
-            who,
+            who: Identity::Customer(meta.customer),
             name: r.name,
             resume: Some(r.token),
             conversations: vec![meta],
             admin: false,
         })));
-        answers.push((r.reply, Some((r.conn, history)), Ok(Outcome::LoggedIn), link));
+        pending.push((r.reply, r.conn, history, link));
     }
-    shared.live().send(&outbound);
     {
         let mut live = shared.live();
-        for (_, history, ..) in &answers {
-            if let Some((conn, _)) = history {
-                live.catching_up(*conn);
-            }
+        for (_, conn, ..) in &pending {
+            live.catching_up(*conn);
         }
     }
-    let mut applied = shared.apply(logins).await.into_iter();
+    // One result per login, in order.
+    let applied = shared.apply(logins).await;
     let mut changed = vec![];
-    for (reply, history, refused, link) in answers {
-        let outcome = match history {
-            None => refused,
-            Some((conn, history)) => {
-                let (outcome, mut more) = applied.next().unwrap_or((Err(Problem::Internal), vec![]));
-                changed.append(&mut more);
-                if let (Some((external, customer)), Ok(Outcome::LoggedIn)) = (link, &outcome) {
-                    // The first customer linked to an id stays its customer.
-                    if let Err(e) = shared.store.link_external(&external, customer).await {
-                        tracing::error!(error = %e, "linking a host's user to a customer failed");
-                    }
-                }
-                let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
-                shared.live().caught_up(conn, pages, &Default::default());
-                outcome
+    let mut done = Vec::with_capacity(pending.len());
+    for ((reply, conn, history, link), (outcome, mut more)) in pending.into_iter().zip(applied) {
+        changed.append(&mut more);
+        if let (Some((external, customer)), Ok(Outcome::LoggedIn)) = (&link, &outcome) {
+            // The first customer linked to an id stays its customer.
+            if let Err(e) = shared.store.link_external(external, *customer).await {
+                tracing::error!(error = %e, "linking a host's user to a customer failed");
             }
-        };
+        }
+        done.push((reply, conn, history, outcome));
+    }
+    let mut answers = Vec::with_capacity(done.len());
+    {
+        let mut live = shared.live();
+        for (reply, conn, history, outcome) in done {
+            let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
+            live.caught_up(conn, pages, &Default::default());
+            answers.push((reply, outcome));
+        }
+    }
+    for (reply, outcome) in answers {
         // The connection may have gone meanwhile; the customer exists and can resume.
         let _ = reply.send(outcome);
     }

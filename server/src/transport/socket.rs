@@ -114,7 +114,8 @@ struct SessionHash(String);
 impl Shared {
     /// The shared state (with the conversations waiting in `queue`), and the pipeline
     /// task that runs with it. In a cluster, the hub starts as the others' (`hub`, from their
-    /// snapshot), and the queue is learnt through the cluster once it is joined.
+    /// snapshot), and the queue is learnt through the cluster once it is joined (`queue` is
+    /// empty then).
     pub fn new(
         store: Arc<dyn Store>,
         settings: &crate::Settings,
@@ -129,10 +130,8 @@ impl Shared {
         };
         let mut hub = hub.unwrap_or_else(|| Hub::with_capacity(settings.capacity));
         hub.set_away_after(settings.away_after.as_millis() as u64);
-        if cluster.is_none() {
-            for meta in queue {
-                hub.learn(meta);
-            }
+        for meta in queue {
+            hub.learn(meta);
         }
         let node = cluster.as_ref().map_or(0, |c| c.node());
         let shared = Arc::new(Self {
@@ -262,11 +261,15 @@ impl Shared {
         }
     }
 
-    /// The node this one is in a cluster: the stream's `NodeGone` at a graceful shutdown.
+    /// At a graceful shutdown, tells the other nodes of a cluster that this one leaves.
     pub async fn leave_cluster(&self) {
         if let Some(cluster) = &self.cluster {
             cluster.leave().await;
         }
+    }
+
+    pub(super) fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).
