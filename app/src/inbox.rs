@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage, UserName};
+use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage, UserName, CURSOR_HELD_MAX};
 
 /// Where a message written here goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,11 +160,15 @@ impl Inbox {
     }
 
     /// What the server should resend after a reconnect: per conversation, everything
-    /// after the last message held without a gap.
+    /// after the last message held without a gap, except what is held after the gap.
     pub fn cursors(&self) -> Vec<Cursor> {
         self.threads
             .iter()
-            .filter_map(|(id, t)| t.contiguous().map(|seq| Cursor { conversation: *id, seq }))
+            .filter_map(|(id, t)| {
+                let seq = t.contiguous()?;
+                let held = t.messages.range(seq + 1..).map(|(&s, _)| s).take(CURSOR_HELD_MAX).collect();
+                Some(Cursor { conversation: *id, seq, held })
+            })
             .collect()
     }
 
@@ -271,15 +275,18 @@ mod tests {
     }
 
     #[test]
-    fn the_cursor_stops_at_the_first_gap() {
+    fn the_cursor_stops_at_the_first_gap_and_lists_what_is_held_after_it() {
         let mut inbox = Inbox::default();
-        for seq in [5, 6, 7, 9] {
+        for seq in [5, 6, 7, 9, 10, 12] {
             inbox.receive(msg(3, seq, false, None), Some(ConversationId(3)));
         }
         inbox.receive(msg(4, 1, false, None), None);
         assert_eq!(
             inbox.cursors(),
-            vec![Cursor { conversation: ConversationId(3), seq: 7 }, Cursor { conversation: ConversationId(4), seq: 1 }]
+            vec![
+                Cursor { conversation: ConversationId(3), seq: 7, held: vec![9, 10, 12] },
+                Cursor { conversation: ConversationId(4), seq: 1, held: vec![] }
+            ]
         );
         assert_eq!(inbox.threads[&ConversationId(3)].unread, 0, "open conversations are read");
     }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::protocol::{ConversationId, Cursor, CURSOR_HELD_MAX};
 use futures::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
@@ -175,25 +176,22 @@ struct Record {
 }
 
 impl Record {
+    /// Per conversation, what a reconnect asks for as our client does: everything after the
+    /// last message held without a gap, except what is held after the gap.
     fn cursors(&self) -> Value {
         let mut by_conv: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
         for (conv, seq) in self.held.keys() {
             by_conv.entry(*conv).or_default().push(*seq);
         }
-        let cursors: Vec<Value> = by_conv
+        let cursors: Vec<Cursor> = by_conv
             .into_iter()
             .map(|(conv, seqs)| {
-                let mut last = seqs[0];
-                for s in &seqs[1..] {
-                    if *s != last + 1 {
-                        break;
-                    }
-                    last = *s;
-                }
-                json!({"conversation": conv, "seq": last})
+                let gap = seqs.windows(2).position(|w| w[1] != w[0] + 1).map_or(seqs.len(), |i| i + 1);
+                let held = seqs[gap..].iter().copied().take(CURSOR_HELD_MAX).collect();
+                Cursor { conversation: ConversationId(conv), seq: seqs[gap - 1], held }
             })
             .collect();
-        Value::Array(cursors)
+        serde_json::to_value(cursors).expect("cursors")
     }
 }
 

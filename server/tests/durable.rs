@@ -209,3 +209,66 @@ async fn an_agent_reaches_any_stored_conversation_by_its_id() {
     assert_eq!(texts(&back.expect_history(&ok["conversation"]).await), vec!["Following up"]);
     server.stop().await;
 }
+
+/// With several nodes, a node may store a message and stop before passing it on (killed
+/// between its commit and its Redis append). Here the message is stored behind the
+/// server's back, which is what the others see of such a node: the agent's client then
+/// holds a gap. A reconnect with a cursor that lists what is held after the gap gets only
+/// the gap; the sender's retry reaches whoever never had it, and nobody twice.
+#[tokio::test]
+async fn a_message_stored_but_never_passed_on_fills_the_gap_once() {
+    use app::protocol::{ClientMsgId, ConversationId, MessageText, UserName};
+    use chat_server::model::{Identity, NewMessage};
+
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let mut desk = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let conversation = cat.expect("login_success").await["conversation"].clone();
+    assert_eq!(cat.emit_acked("private_message", json!({"message": "hello"})).await["seq"], json!(1));
+    assert_eq!(desk.expect("message").await["seq"], json!(1));
+    assert_eq!(cat.expect("message").await["self"], json!(true), "the own copy");
+
+    // Stored as seq 2, and never passed on.
+    let id = ConversationId(conversation.as_u64().unwrap());
+    let meta = server.store.conversation(id).await.unwrap().expect("stored conversation");
+    let lost = NewMessage {
+        conversation: id,
+        author: Identity::Customer(meta.customer),
+        from: UserName::parse("cat").unwrap(),
+        to: None,
+        joins: None,
+        text: MessageText::parse("sent as the node died").unwrap(),
+        client_id: Some(ClientMsgId::parse("lost-1").unwrap()),
+        ts: 1,
+    };
+    let stored = server.store.append(&[lost]).await.unwrap().pop().unwrap().unwrap();
+    assert_eq!((stored.message.seq, stored.duplicate), (2, false));
+
+    // The agent answers: both sides hold 1 and 3.
+    assert_eq!(desk.emit_acked("private_message", json!({"conversation": conversation, "message": "still there?"})).await["seq"], json!(3));
+    assert_eq!(desk.expect("message").await["seq"], json!(3));
+    assert_eq!(cat.expect("message").await["seq"], json!(3));
+
+    // A second tab of the agent holding 1 and 3 (its cursor says so) is sent only the gap.
+    let cursor = json!([{"conversation": conversation, "seq": 1, "held": [3]}]);
+    let mut tab = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1", "since": cursor})).await;
+    let page = tab.expect_history(&conversation).await;
+    assert_eq!((seqs(&page), texts(&page)), (vec![2], vec!["sent as the node died".to_owned()]));
+
+    // The customer's client resends what was never acknowledged: it is the stored message,
+    // and it reaches the tab that never had it, and the customer; not the one that has it.
+    let ack = cat.emit_acked("private_message", json!({"message": "sent as the node died", "client_id": "lost-1"})).await;
+    assert_eq!((&ack["ok"], &ack["seq"]), (&json!(true), &json!(2)), "{ack}");
+    assert_eq!(desk.expect("message").await["seq"], json!(2));
+    assert_eq!(cat.expect("message").await["seq"], json!(2));
+    tab.expect_none("message", 500).await;
+    // Once: a second retry is silent.
+    assert_eq!(cat.emit_acked("private_message", json!({"message": "sent as the node died", "client_id": "lost-1"})).await["seq"], json!(2));
+    desk.expect_none("message", 500).await;
+    cat.expect_none("message", 0).await;
+    // And a cursor that is not ascending is refused in words.
+    let mut odd = TestClient::connect(&server, WS, Some(json!({"name": "dan", "since": [{"conversation": 1, "seq": 3, "held": [2]}]}))).await;
+    assert!(odd.expect("login_error").await.as_str().unwrap().contains("could not read that login"));
+    server.stop().await;
+}

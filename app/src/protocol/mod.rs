@@ -216,12 +216,28 @@ pub struct HostIdentity {
 /// The longest user id a host site may give.
 pub const HOST_ID_MAX_CHARS: usize = 128;
 
-/// A position in one conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A position in one conversation: the client holds every message up to `seq`, and the
+/// ones in `held` after it (received live across a gap, which the server then fills
+/// without sending those again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     pub conversation: ConversationId,
     pub seq: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<u64>,
 }
+
+impl Cursor {
+    /// `held` lists at most [`CURSOR_HELD_MAX`] numbers after `seq`, ascending.
+    pub fn is_valid(&self) -> bool {
+        let mut last = self.seq;
+        self.held.len() <= CURSOR_HELD_MAX && self.held.iter().all(|&s| std::mem::replace(&mut last, s) < s)
+    }
+}
+
+/// Most sequence numbers one cursor may list in `held` (a client holding more after a gap
+/// sends the first ones: the rest come again, and it keeps each message once).
+pub const CURSOR_HELD_MAX: usize = 256;
 
 /// A `login`, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,6 +269,9 @@ impl LoginPayload {
             if id.is_empty() || id.chars().count() > HOST_ID_MAX_CHARS || id.chars().any(char::is_control) || name.is_none() {
                 return Err(Problem::IdentityInvalid);
             }
+        }
+        if !request.since.iter().all(Cursor::is_valid) {
+            return Err(Problem::Malformed(LOGIN.into()));
         }
         Ok(LoginIntent { name, role: request.role, password: request.password, resume, since: request.since, identity: request.identity })
     }
@@ -770,7 +789,15 @@ mod tests {
         // A resume needs no name; a name given with it is still checked.
         let resume = intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9}]})).unwrap();
         assert_eq!((resume.name, resume.resume.as_deref()), (None, Some("tok")));
-        assert_eq!(resume.since, vec![Cursor { conversation: ConversationId(3), seq: 9 }]);
+        assert_eq!(resume.since, vec![Cursor { conversation: ConversationId(3), seq: 9, held: vec![] }]);
+        // What a client holds after a gap; nothing at or below the cursor, and not without end.
+        let gap = intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [11, 12]}]})).unwrap();
+        assert_eq!(gap.since[0].held, vec![11, 12]);
+        let malformed = Err(Problem::Malformed(LOGIN.into()).to_string());
+        assert_eq!(intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [9]}]})), malformed);
+        assert_eq!(intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [12, 11]}]})), malformed);
+        let endless: Vec<u64> = (11..11 + CURSOR_HELD_MAX as u64 + 1).collect();
+        assert_eq!(intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": endless}]})), malformed);
         assert_eq!(intent(json!({"resume": "tok", "name": "x".repeat(40)})), Err(Problem::NameTooLong.to_string()));
 
         assert!(intent(json!(42)).is_err());

@@ -197,7 +197,16 @@ pub struct Hub {
     typing: HashMap<(Identity, ConversationId), u64>,
     /// Told to agents at login: after how long a hidden tab counts as away.
     away_after_ms: u64,
+    /// Per conversation, the stored messages below its newest one that were never
+    /// delivered live (with several nodes: the node that stored one stopped before passing
+    /// it on, or has not yet). Delivered when they come (again: a retry of the same message
+    /// counts).
+    missed: HashMap<ConversationId, BTreeSet<u64>>,
 }
+
+/// Most missed sequence numbers remembered per conversation (the oldest are forgotten:
+/// they are in every catch-up).
+const MISSED_KEPT: usize = 256;
 
 impl Hub {
     pub fn new() -> Self {
@@ -797,9 +806,31 @@ impl Hub {
         self.conversations.values().filter(|m| name_key(m.customer_name.as_str()) == key).map(|m| m.id).max()
     }
 
+    /// Whether a stored message is to be delivered now: a new one always; a duplicate (a
+    /// retry) only when the first one's delivery was missed. Notes the messages a new one
+    /// shows were skipped.
+    fn first_delivery(&mut self, appended: &Appended) -> bool {
+        let (id, seq) = (appended.message.conversation, appended.message.seq);
+        let Some(last_seq) = self.conversations.get(&id).map(|m| m.last_seq) else { return true };
+        let was_missed = self.missed.get_mut(&id).is_some_and(|missed| missed.remove(&seq));
+        if seq > last_seq + 1 {
+            // Whatever lies between was stored (numbers are taken in order) but not delivered.
+            let missed = self.missed.entry(id).or_default();
+            missed.extend((last_seq + 1).max(seq.saturating_sub(MISSED_KEPT as u64))..seq);
+            while missed.len() > MISSED_KEPT {
+                missed.pop_first();
+            }
+        }
+        if self.missed.get(&id).is_some_and(BTreeSet::is_empty) {
+            self.missed.remove(&id);
+        }
+        !appended.duplicate || was_missed || seq > last_seq
+    }
+
     fn deliver(&mut self, appended: Appended, joins: Option<AgentKey>) -> Step {
-        if appended.duplicate {
-            // Stored (and delivered) the first time it was sent.
+        // A duplicate was stored (and delivered) the first time it was sent, unless its
+        // delivery was missed.
+        if !self.first_delivery(&appended) {
             return self.step(Ok(Outcome::Delivered), vec![]);
         }
         let message = appended.message;

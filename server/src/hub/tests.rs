@@ -101,11 +101,16 @@ impl World {
 
     /// Plans, "stores" and delivers one message, as the transport does.
     fn write(&mut self, from: ConnId, request: PrivateMessage) -> Step {
+        match self.store(from, request) {
+            Ok(deliver) => self.run(deliver),
+            Err(refused) => refused,
+        }
+    }
+
+    /// Plans and "stores" one message: the delivery, or the refusal.
+    fn store(&mut self, from: ConnId, request: PrivateMessage) -> Result<Command, Step> {
         let now = 42 + self.stored.len() as u64;
-        let planned = match self.hub.plan(from, request, now) {
-            Ok(m) => m,
-            Err(problem) => return Hub::refuse(from, problem),
-        };
+        let planned = self.hub.plan(from, request, now).map_err(|problem| Hub::refuse(from, problem))?;
         let earlier = self.stored.iter().find(|s| {
             s.conversation == planned.conversation && s.author == planned.author && planned.client_id.is_some() && s.client_id == planned.client_id
         });
@@ -121,7 +126,7 @@ impl World {
         if let (Some(agent), Some(meta)) = (&planned.joins, self.metas.values_mut().find(|m| m.id == planned.conversation)) {
             meta.agents.insert(agent.clone());
         }
-        self.run(Command::Deliver { appended, joins: planned.joins })
+        Ok(Command::Deliver { appended, joins: planned.joins })
     }
 }
 
@@ -505,6 +510,41 @@ fn a_resent_client_id_is_delivered_once() {
     assert_eq!(messages_for(&first, amy).len(), 1);
     assert_eq!((again.outcome, again.outbound), (Ok(Outcome::Delivered), vec![]));
     assert_eq!(w.stored.len(), 1);
+}
+
+/// With several nodes, a node may store a message and stop before passing it on: the
+/// next message shows the gap, and the sender's retry (a duplicate) is delivered then.
+#[test]
+fn a_message_stored_but_never_delivered_is_delivered_at_its_retry_once() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    assert_eq!(messages_for(&w.send(cat, "", "hello"), amy).len(), 1);
+    let lost = PrivateMessage { message: "stored, node gone".into(), client_id: Some(ClientMsgId::parse("c-2").unwrap()), ..PrivateMessage::default() };
+    // Stored as seq 2; its delivery never happens.
+    w.store(cat, lost.clone()).unwrap();
+    let reply = w.write(amy, PrivateMessage { to: "cat".into(), message: "still there?".into(), ..PrivateMessage::default() });
+    assert_eq!(messages_for(&reply, cat).iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3]);
+    // The customer's client resends what was never acknowledged: both sides get it now.
+    let retry = w.write(cat, lost.clone());
+    assert_eq!(messages_for(&retry, amy).iter().map(|m| (m.seq, m.message.as_str())).collect::<Vec<_>>(), vec![(2, "stored, node gone")]);
+    assert_eq!(messages_for(&retry, cat).len(), 1);
+    // Once only; and a duplicate of a delivered message stays silent.
+    assert_eq!(w.write(cat, lost).outbound, vec![]);
+    assert_eq!(w.stored.len(), 3);
+    assert!(w.hub.missed.is_empty());
+}
+
+/// A retry of the newest message that was never delivered (nothing came after it).
+#[test]
+fn a_retry_of_an_undelivered_newest_message_is_delivered() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    let lost = PrivateMessage { message: "first".into(), client_id: Some(ClientMsgId::parse("c-1").unwrap()), ..PrivateMessage::default() };
+    w.store(cat, lost.clone()).unwrap();
+    assert_eq!(messages_for(&w.write(cat, lost.clone()), amy).len(), 1);
+    assert_eq!(w.write(cat, lost).outbound, vec![]);
 }
 
 #[test]

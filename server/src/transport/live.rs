@@ -61,16 +61,20 @@ pub enum Effect {
 
 pub struct Live {
     pub hub: Hub,
-    pub(super) sockets: HashMap<ConnId, SocketRef>,
+    sockets: HashMap<ConnId, SocketRef>,
     /// Connections logging in whose catch-up is being read: live messages for them wait
     /// here, so that they come after the catch-up and never twice (see [`Live::caught_up`]).
     catching_up: HashMap<ConnId, Vec<ChatMessage>>,
+    /// Per connection, up to which `seq` of each conversation it was sent a page (or its
+    /// cursor said it holds): a live message at or below it is not sent again. (With several
+    /// nodes, a message stored before a catch-up was read may be passed on after it.)
+    covered: HashMap<ConnId, HashMap<ConversationId, u64>>,
     node: u64,
 }
 
 impl Live {
     pub fn new(hub: Hub, node: u64) -> Self {
-        Self { hub, sockets: HashMap::new(), catching_up: HashMap::new(), node }
+        Self { hub, sockets: HashMap::new(), catching_up: HashMap::new(), covered: HashMap::new(), node }
     }
 
     /// Applies `items` in order and sends what they produce to this node's sockets.
@@ -146,9 +150,14 @@ impl Live {
 
     /// Sends `event` to `conn` if it is a socket of this node (others' are theirs to send).
     pub fn emit(&mut self, conn: ConnId, event: &ServerEvent) {
-        if let (Some(waiting), ServerEvent::Message(message)) = (self.catching_up.get_mut(&conn), event) {
-            waiting.push(message.clone());
-            return;
+        if let ServerEvent::Message(message) = event {
+            if let Some(waiting) = self.catching_up.get_mut(&conn) {
+                waiting.push(message.clone());
+                return;
+            }
+            if self.covered.get(&conn).and_then(|c| c.get(&message.conversation)).is_some_and(|&seq| message.seq <= seq) {
+                return;
+            }
         }
         let Some(socket) = self.sockets.get(&conn) else {
             if node_of(conn) == self.node {
@@ -173,15 +182,36 @@ impl Live {
     /// Sends `conn` its catch-up pages, then the live messages that waited meanwhile and are
     /// not in them: `covered` says, per conversation, up to which `seq` the pages (or the
     /// client's own cursor) went.
-    pub fn caught_up(&mut self, conn: ConnId, pages: Vec<protocol::History>, covered: &HashMap<ConversationId, u64>) {
+    pub fn caught_up(&mut self, conn: ConnId, pages: Vec<protocol::History>, covered: HashMap<ConversationId, u64>) {
         let waiting = self.catching_up.remove(&conn).unwrap_or_default();
         for page in pages {
             self.emit(conn, &ServerEvent::History(page));
         }
-        for message in waiting {
-            if covered.get(&message.conversation).is_none_or(|&seq| message.seq > seq) {
-                self.emit(conn, &ServerEvent::Message(message));
-            }
+        if !covered.is_empty() && self.sockets.contains_key(&conn) {
+            self.covered.entry(conn).or_default().extend(covered);
         }
+        for message in waiting {
+            self.emit(conn, &ServerEvent::Message(message));
+        }
+    }
+
+    /// `conn` was sent conversation `id` up to `seq` (a page outside a login).
+    pub fn cover(&mut self, conn: ConnId, id: ConversationId, seq: u64) {
+        if self.sockets.contains_key(&conn) {
+            let upto = self.covered.entry(conn).or_default().entry(id).or_default();
+            *upto = (*upto).max(seq);
+        }
+    }
+
+    /// Adds a socket of this node.
+    pub fn attach(&mut self, conn: ConnId, socket: SocketRef) {
+        self.sockets.insert(conn, socket);
+    }
+
+    /// The socket of `conn` is gone: nothing more is sent to it.
+    pub fn detach(&mut self, conn: ConnId) {
+        self.sockets.remove(&conn);
+        self.catching_up.remove(&conn);
+        self.covered.remove(&conn);
     }
 }

@@ -167,7 +167,7 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
         Err(problem) => (Err(problem), vec![], HashMap::new()),
     };
     // Sent after the login's own events; then the live messages that waited.
-    shared.live().caught_up(conn, pages, &covered);
+    shared.live().caught_up(conn, pages, covered);
     // What the login pulled from the queue.
     shared.keep(changed).await;
     outcome
@@ -186,16 +186,23 @@ async fn catch_up_of(
     let agent = matches!(who, crate::model::Identity::Agent(_));
     // The customer sees how far the support side has read.
     let read = if agent { 0 } else { read_seq };
-    let cursor = since.iter().find(|c| c.conversation == id).map(|c| c.seq);
+    let cursor = since.iter().find(|c| c.conversation == id);
     let pages = match cursor {
-        Some(after) => catch_up(shared, id, after).await,
+        Some(cursor) => catch_up(shared, id, cursor.seq).await,
         None => shared.store.messages_before(id, None, HISTORY_PAGE).await.map(|page| vec![(page.messages, page.more)]),
     };
-    let pages = pages.map_err(|e| {
+    let mut pages = pages.map_err(|e| {
         tracing::error!(error = %e, conversation = id.0, "reading history failed");
         Problem::Internal
     })?;
-    let upto = pages.iter().flat_map(|(messages, _)| messages.last()).map(|m| m.seq).max().unwrap_or(0).max(cursor.unwrap_or(0));
+    let upto = pages.iter().flat_map(|(messages, _)| messages.last()).map(|m| m.seq).max().unwrap_or(0).max(cursor.map_or(0, |c| c.seq));
+    if let Some(held) = cursor.map(|c| &c.held).filter(|held| !held.is_empty()) {
+        // Received live across a gap: only the gap is sent.
+        for (messages, _) in &mut pages {
+            messages.retain(|m| held.binary_search(&m.seq).is_err());
+        }
+        pages.retain(|(messages, _)| !messages.is_empty());
+    }
     // Agents get the internal notes with the first page.
     let mut notes = if agent {
         shared.store.notes(id, super::socket::NOTES_SENT).await.unwrap_or_else(|e| {

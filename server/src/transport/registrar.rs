@@ -128,7 +128,7 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         let mut live = shared.live();
         for (reply, conn, history, outcome) in done {
             let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
-            live.caught_up(conn, pages, &Default::default());
+            live.caught_up(conn, pages, Default::default());
             answers.push((reply, outcome));
         }
     }

@@ -330,9 +330,13 @@ impl Shared {
                     }),
                     read: 0,
                 });
+                let upto = page.messages.last().map(|m| m.seq);
                 let mut live = self.live();
                 for conn in live.hub.connections(&agent) {
                     live.emit(conn, &history);
+                    if let Some(seq) = upto {
+                        live.cover(conn, meta.id, seq);
+                    }
                 }
             }
             Err(e) => tracing::error!(error = %e, conversation = meta.id.0, "reading history failed"),
@@ -424,10 +428,10 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     }
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     s.extensions.insert(ConnInfo::new(conn, ip, shared.limits.events));
-    shared.live().sockets.insert(conn, s.clone());
+    shared.live().attach(conn, s.clone());
     if let (Err(problem), _) = shared.apply_one(Item::Hub(Command::Connect(conn))).await {
         // Unknown to the hub (the cluster could not take it), it could never log in.
-        shared.live().sockets.remove(&conn);
+        shared.live().detach(conn);
         shared.at_address(ip, |a, _, _| a.disconnect());
         return Err(problem);
     }
@@ -772,7 +776,7 @@ async fn on_disconnect(turn: Turn, State(shared): State<Arc<Shared>>) {
     shared.at_address(turn.info.ip, |a, _, _| a.disconnect());
     let agent = {
         let mut live = shared.live();
-        live.sockets.remove(&conn);
+        live.detach(conn);
         matches!(live.hub.identity(conn), Some(Identity::Agent(_)))
     };
     if agent && !shared.agent_grace.is_zero() {
