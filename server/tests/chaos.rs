@@ -642,13 +642,21 @@ async fn chaos(db: String, redis: Option<String>) {
     }
     println!(
         "chaos: messages {total}, sends {sends} (with retries), acknowledged {acknowledged}, delivered {delivered} \
-         (both sides), duplicated {duplicated}, lost {lost}, out of order {out_of_order}; random drops {drops}, \
+         (both sides), duplicated {duplicated}, lost {lost}, arrived after a later one {out_of_order}; random drops {drops}, \
          sessions {sessions}, {} killed once at {acked_at_kill} acknowledged; conversations per agent {per_agent:?}",
         if redis.is_some() { "the customers' node" } else { "server" },
     );
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(acknowledged, total, "every message is acknowledged in the end");
     assert_eq!(delivered, 2 * total);
-    assert_eq!((duplicated, lost, out_of_order), (0, 0, 0));
+    assert_eq!((duplicated, lost), (0, 0));
+    if redis.is_none() {
+        // One node delivers a conversation in order. Across two nodes, a message reaches a
+        // connection after a later one when both were written at the same moment on the two
+        // nodes, or when its node died before passing it on and the sender's retry brings
+        // it (docs/cluster.md): clients place messages by number, so that is counted, not
+        // refused.
+        assert_eq!(out_of_order, 0);
+    }
     assert!(drops > 0, "the test dropped connections");
 }
