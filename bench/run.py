@@ -400,7 +400,16 @@ def cluster(customers, secs, scale):
     finally:
         for s in (one, a, b):
             s.stop()
-    return pair_rows, capacity(int(100000 * scale), 6, secs)
+    try:
+        return pair_rows, capacity(int(100000 * scale), 6, secs)
+    finally:
+        stop_services()
+
+
+def stop_services():
+    """Stops the benchmark's own PostgreSQL and Redis."""
+    for script, env in (("scripts/postgres.sh", PG_ENV), ("scripts/redis.sh", REDIS_ENV)):
+        subprocess.run([os.path.join(ROOT, script), "stop"], env=dict(os.environ, **env), check=False)
 
 
 def capacity(total, n_nodes, secs):
