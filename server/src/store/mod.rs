@@ -78,11 +78,13 @@ pub struct Page {
     pub more: bool,
 }
 
-/// A customer to create: the name they chose and the hash of their first session's token.
+/// A customer to create: the name they chose, the hash of their first session's token, and
+/// the host site's user id when the site vouched for them.
 #[derive(Debug, Clone)]
 pub struct NewCustomer {
     pub name: UserName,
     pub token_hash: String,
+    pub external: Option<String>,
 }
 
 /// Persistent state. Implementations must be cheap to share (`Arc`) across tasks.
@@ -101,12 +103,14 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError>;
 
     /// Creates customers, each with their conversation and first session, in one
-    /// transaction (a login storm pays one commit, not one per customer). A name that
-    /// belongs to an agent account (case-insensitively) is refused: `None` in its place.
+    /// transaction (a login storm pays one commit, not one per customer), linked to their
+    /// host site's user id if given (the first customer linked to an id stays its customer).
+    /// A name that belongs to an agent account (case-insensitively) is refused: `None` in its
+    /// place.
     async fn create_customers(&self, new: &[NewCustomer], now: u64) -> Result<Vec<Option<ConversationMeta>>, StoreError>;
     /// [`Store::create_customers`] for one customer; an agent's name is `Duplicate`.
     async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError> {
-        let new = NewCustomer { name: name.clone(), token_hash: token_hash.to_owned() };
+        let new = NewCustomer { name: name.clone(), token_hash: token_hash.to_owned(), external: None };
         match self.create_customers(std::slice::from_ref(&new), now).await?.pop().flatten() {
             Some(meta) => Ok(meta),
             None => Err(StoreError::Duplicate(name.to_string())),
@@ -119,8 +123,6 @@ pub trait Store: Send + Sync + 'static {
     async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError>;
     /// The customer a host site's user id stands for, once linked.
     async fn external_customer(&self, external_id: &str) -> Result<Option<CustomerId>, StoreError>;
-    /// Links a host site's user id to a customer; the first link of an id stays.
-    async fn link_external(&self, external_id: &str, customer: CustomerId) -> Result<(), StoreError>;
     /// A new session for an existing customer (one the host site vouched for).
     async fn create_customer_session(&self, customer: CustomerId, token_hash: &str, now: u64) -> Result<(), StoreError>;
     /// Ends a session (logout). Unknown tokens are ignored.

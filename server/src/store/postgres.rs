@@ -194,6 +194,17 @@ sql_store!(store: PgStore, connection: PgConnection, own: {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        let externals: Vec<Option<String>> = accepted.iter().map(|c| c.external.clone()).collect();
+        sqlx::query(
+            "INSERT INTO external_customers (external_id, customer_id) \
+             SELECT external, customer FROM unnest($1::text[], $2::bigint[]) AS n(external, customer) \
+             WHERE external IS NOT NULL ON CONFLICT (external_id) DO NOTHING",
+        )
+        .bind(&externals)
+        .bind(&customers)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         let mut created = accepted.into_iter().zip(ids).map(|(c, (customer, conversation))| {
             ConversationMeta::new(ConversationId(uint(conversation)), CustomerId(uint(customer)), c.name.clone())

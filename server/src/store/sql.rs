@@ -201,16 +201,6 @@ macro_rules! sql_store {
                 Ok(row.map(|(id,)| CustomerId(uint(id))))
             }
 
-            async fn link_external(&self, external_id: &str, customer: CustomerId) -> Result<(), StoreError> {
-                sqlx::query("INSERT INTO external_customers (external_id, customer_id) VALUES ($1, $2) ON CONFLICT (external_id) DO NOTHING")
-                    .bind(external_id)
-                    .bind(int(customer.0))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(backend)?;
-                self.confirm(())
-            }
-
             async fn create_customer_session(&self, customer: CustomerId, token_hash: &str, now: u64) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)")
                     .bind(token_hash)

@@ -213,7 +213,7 @@ sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
         .await
         .map_err(backend)?;
         let rows: Vec<serde_json::Value> =
-            accepted.iter().map(|c| serde_json::json!([c.name.as_str(), c.token_hash.as_str()])).collect();
+            accepted.iter().map(|c| serde_json::json!([c.name.as_str(), c.token_hash.as_str(), c.external])).collect();
         let rows = serde_json::Value::Array(rows).to_string();
         for sql in [
             "INSERT INTO customers (id, name, created_at) SELECT ?1 + key + 1, value ->> 0, ?3 FROM json_each(?4)",
@@ -221,6 +221,9 @@ sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
              SELECT ?2 + key + 1, ?1 + key + 1, ?3, ?3 FROM json_each(?4)",
             "INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) \
              SELECT value ->> 1, ?1 + key + 1, ?3, ?3 FROM json_each(?4)",
+            "INSERT INTO external_customers (external_id, customer_id) \
+             SELECT value ->> 2, ?1 + key + 1 FROM json_each(?4) WHERE value ->> 2 IS NOT NULL \
+             ON CONFLICT (external_id) DO NOTHING",
         ] {
             sqlx::query(sql)
                 .bind(customer_base)

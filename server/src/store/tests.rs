@@ -121,7 +121,7 @@ async fn customers_created_together_each_get_their_own_conversation_and_session(
         let batch: Vec<NewCustomer> = ["cat", "AMY", "dan", "cat"]
             .iter()
             .enumerate()
-            .map(|(i, n)| NewCustomer { name: name(n), token_hash: format!("t-{}", i + 1) })
+            .map(|(i, n)| NewCustomer { name: name(n), token_hash: format!("t-{}", i + 1), external: None })
             .collect();
         let created = store.create_customers(&batch, 5).await.unwrap();
         assert_eq!(created.len(), 4, "{label}");
@@ -462,12 +462,18 @@ async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_messa
 #[tokio::test]
 async fn a_host_sites_user_is_linked_to_one_customer_who_gets_new_sessions() {
     for (label, store, _dir) in backends().await {
-        let ann = store.create_customer(&name("Ann"), "token-1", 1).await.unwrap();
-        let bob = store.create_customer(&name("Bob"), "token-2", 1).await.unwrap();
+        let vouched = |n: &str, token: &str, external: &str| NewCustomer {
+            name: name(n),
+            token_hash: token.to_owned(),
+            external: Some(external.to_owned()),
+        };
         assert_eq!(store.external_customer("shop-42").await.unwrap(), None, "{label}");
-        store.link_external("shop-42", ann.customer).await.unwrap();
-        // A second link of the same id (a race between two first logins) changes nothing.
-        store.link_external("shop-42", bob.customer).await.unwrap();
+        // Created with the link, in one transaction; a second first login of the same id
+        // (a race between two devices, in one batch or the next) changes nothing.
+        let created = store.create_customers(&[vouched("Ann", "token-1", "shop-42"), vouched("Cy", "token-4", "shop-42")], 1).await.unwrap();
+        let ann = created[0].clone().expect("created");
+        let bob = store.create_customers(&[vouched("Bob", "token-2", "shop-42")], 1).await.unwrap().pop().flatten().expect("created");
+        assert_ne!(bob.customer, ann.customer);
         assert_eq!(store.external_customer("shop-42").await.unwrap(), Some(ann.customer), "{label}");
         // A session for the linked customer resumes to her conversation.
         store.create_customer_session(ann.customer, "token-3", 5).await.unwrap();

@@ -61,8 +61,10 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
     if accepted.is_empty() {
         return;
     }
-    let new: Vec<NewCustomer> =
-        accepted.iter().map(|r| NewCustomer { name: r.name.clone(), token_hash: r.token_hash.clone() }).collect();
+    let new: Vec<NewCustomer> = accepted
+        .iter()
+        .map(|r| NewCustomer { name: r.name.clone(), token_hash: r.token_hash.clone(), external: r.external.clone() })
+        .collect();
     let created = match shared.store.create_customers(&new, super::socket::now_ms()).await {
         Ok(created) => created,
         Err(e) => {
@@ -74,8 +76,7 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         }
     };
     let mut logins = vec![];
-    // Per login: who waits for the answer, the connection, its (empty) history, and the
-    // host site's user id to link once logged in.
+    // Per login: who waits for the answer, the connection, and its (empty) history.
     let mut pending = Vec::with_capacity(accepted.len());
     for (r, meta) in accepted.into_iter().zip(created) {
         let Some(meta) = meta else {
@@ -83,7 +84,6 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
             refuse(shared, r, Problem::NameReserved);
             continue;
         };
-        let link = r.external.map(|external| (external, meta.customer));
         // The history of the new conversation: empty, but the client learns it is.
         let history = History {
             conversation: meta.id,
@@ -101,7 +101,7 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
             conversations: vec![meta],
             admin: false,
         })));
-        pending.push((r.reply, r.conn, history, link));
+        pending.push((r.reply, r.conn, history));
     }
     {
         let mut live = shared.live();
@@ -112,21 +112,11 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
     // One result per login, in order.
     let applied = shared.apply(logins).await;
     let mut changed = vec![];
-    let mut done = Vec::with_capacity(pending.len());
-    for ((reply, conn, history, link), (outcome, mut more)) in pending.into_iter().zip(applied) {
-        changed.append(&mut more);
-        if let (Some((external, customer)), Ok(Outcome::LoggedIn)) = (&link, &outcome) {
-            // The first customer linked to an id stays its customer.
-            if let Err(e) = shared.store.link_external(external, *customer).await {
-                tracing::error!(error = %e, "linking a host's user to a customer failed");
-            }
-        }
-        done.push((reply, conn, history, outcome));
-    }
-    let mut answers = Vec::with_capacity(done.len());
+    let mut answers = Vec::with_capacity(pending.len());
     {
         let mut live = shared.live();
-        for (reply, conn, history, outcome) in done {
+        for ((reply, conn, history), (outcome, mut more)) in pending.into_iter().zip(applied) {
+            changed.append(&mut more);
             let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
             live.caught_up(conn, pages, Default::default());
             answers.push((reply, outcome));
