@@ -195,15 +195,12 @@ fn page_lang() -> Lang {
         if let Some(lang) = asked {
             return lang;
         }
-        let header = |name: http::header::HeaderName| {
-            parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(";")
-        };
-        let chosen = header(http::header::COOKIE)
-            .split(';')
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(name, _)| *name == crate::text::LANG_COOKIE)
-            .and_then(|(_, tag)| Lang::of_tag(tag));
-        chosen.unwrap_or_else(|| Lang::preferred(&header(http::header::ACCEPT_LANGUAGE)))
+        let chosen = crate::protocol::cookie_in(&parts.headers, crate::text::LANG_COOKIE).and_then(|tag| Lang::of_tag(&tag));
+        chosen.unwrap_or_else(|| {
+            // Several header lines are one list.
+            let lines: Vec<&str> = parts.headers.get_all(http::header::ACCEPT_LANGUAGE).iter().filter_map(|v| v.to_str().ok()).collect();
+            Lang::preferred(&lines.join(","))
+        })
     }
     #[cfg(not(feature = "ssr"))]
     {

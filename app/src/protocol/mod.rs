@@ -88,6 +88,19 @@ pub const CANNED_REMOVE: &str = "canned_remove";
 pub const SESSION_PATH: &str = "/session";
 /// The agent session cookie (`HttpOnly; SameSite=Strict`).
 pub const SESSION_COOKIE: &str = "chat_agent";
+
+/// The value of the cookie `name` in a request's `Cookie` headers, if set and not empty.
+#[cfg(feature = "ssr")]
+pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}
 /// Shortest accepted agent password, in characters.
 pub const PASSWORD_MIN_CHARS: usize = 8;
 

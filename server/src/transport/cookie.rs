@@ -33,14 +33,7 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
 
 /// The session token in a request's `Cookie` headers, if there is one.
 pub(super) fn token_in(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == protocol::SESSION_COOKIE && !c.value().is_empty())
-        .map(|c| c.value().to_owned())
+    protocol::cookie_in(headers, protocol::SESSION_COOKIE)
 }
 
 /// The `Set-Cookie` value for `token` (or, with `None`, the one that clears the cookie).
