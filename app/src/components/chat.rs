@@ -219,7 +219,7 @@ pub fn ChatView() -> impl IntoView {
                             data-testid="composer"
                             aria-label=move || t().message_placeholder
                             placeholder=move || t().message_placeholder
-                            maxlength="4000"
+                            maxlength=crate::protocol::MESSAGE_MAX_CHARS
                             bind:value=draft
                             on:input=move |_| chat.send(Command::Typing)
                         />

@@ -5,7 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::use_chat;
-use crate::protocol::{LoginRequest, Role, UserName, MESSAGE_MAX_CHARS};
+use crate::protocol::{LoginRequest, MessageText, Role, UserName, MESSAGE_MAX_CHARS};
 use crate::text::Problem;
 use crate::state::Command;
 use super::t;
@@ -39,8 +39,8 @@ pub fn LoginView() -> impl IntoView {
         let email_line = (!email.is_empty()).then(|| format!("{} {email}", lang.ui().email_line));
         let first: Vec<String> = [Some(question), email_line].into_iter().flatten().filter(|s| !s.is_empty()).collect();
         let first = first.join("\n\n");
-        if first.chars().count() > MESSAGE_MAX_CHARS {
-            state.login_error.set(Some(Problem::MessageTooLong.in_lang(lang)));
+        if let (false, Err(problem)) = (first.is_empty(), MessageText::parse(&first)) {
+            state.login_error.set(Some(problem.in_lang(lang)));
             return;
         }
         state.prechat.set((!first.is_empty()).then_some(first));
@@ -81,7 +81,7 @@ pub fn LoginView() -> impl IntoView {
                     </label>
                     <label>
                         <span>{move || t().question_label}</span>
-                        <textarea name="question" rows="3" maxlength="4000" data-testid="login-question" bind:value=question></textarea>
+                        <textarea name="question" rows="3" maxlength=MESSAGE_MAX_CHARS data-testid="login-question" bind:value=question></textarea>
                     </label>
                 </Show>
                 // Agents log in on the desk's own page, not in a widget on another site.

@@ -75,7 +75,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <Page widget=false/> }>
                 <Route path=path!("/") view=|| view! { <Page widget=false/> }/>
-                // The customer view that `widget.js` embeds in other sites' pages.
+                // The customer view that `widget.js` embeds in other sites' pages
+                // (`protocol::WIDGET_PATH`).
                 <Route path=path!("/widget") view=|| view! { <Page widget=true/> }/>
             </Routes>
         </Router>
@@ -87,7 +88,7 @@ pub fn App() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn vouched_customer() -> Option<(String, crate::protocol::HostIdentity)> {
     let location = web_sys::window()?.location();
-    if location.pathname().ok()? != "/widget" {
+    if location.pathname().ok()? != crate::protocol::WIDGET_PATH {
         return None;
     }
     let fragment = location.hash().ok()?;

@@ -86,6 +86,9 @@ pub const CANNED_REMOVE: &str = "canned_remove";
 /// a Socket.IO `login` with `role: "agent"` and no password then uses the cookie the
 /// handshake carried.
 pub const SESSION_PATH: &str = "/session";
+/// The page `widget.js` embeds in host sites' pages: the customer view, the one page any
+/// site may frame. (The router's `path!` needs it spelled out as well.)
+pub const WIDGET_PATH: &str = "/widget";
 /// The agent session cookie (`HttpOnly; SameSite=Strict`).
 pub const SESSION_COOKIE: &str = "chat_agent";
 

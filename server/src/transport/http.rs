@@ -59,7 +59,7 @@ pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Ne
 /// The widget's page (`/widget`) is the one page any site may frame: `widget.js` puts it
 /// in an iframe on the host site's pages. It is the customer view only.
 pub async fn security_headers(req: Request, next: Next) -> Response {
-    let widget = req.uri().path() == WIDGET_PATH;
+    let widget = req.uri().path() == app::protocol::WIDGET_PATH;
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     let framing = if widget { "frame-ancestors *; object-src 'none'; base-uri 'self'" } else { "frame-ancestors 'self'; object-src 'none'; base-uri 'self'" };
@@ -73,9 +73,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     }
     response
 }
-
-/// The widget's page.
-const WIDGET_PATH: &str = "/widget";
 
 /// Gives a Socket.IO request its own copy of its URI and headers.
 ///
