@@ -1,10 +1,12 @@
 // Takes the README's pictures of the widget on the demo pages, in English and Chinese:
-//   end2end/serve.sh 3290 &  node end2end/screenshots.cjs http://127.0.0.1:3290
+//   end2end/serve.sh 3290 &  node end2end/screenshots.cjs http://127.0.0.1:3290 [FOLDER]
+// (into docs/ unless FOLDER is given)
 // (a fresh server: the pictures show a customer's first message and an agent's answer).
 const { chromium } = require('@playwright/test');
 const path = require('node:path');
 
 const base = process.argv[2] ?? 'http://127.0.0.1:3290';
+const folder = process.argv[3] ?? path.join(__dirname, '..', 'docs');
 const shots = [
   { page: '/demo.html', file: 'widget-en.png', name: 'Li', text: 'Hi! Has my order shipped?', reply: 'Yes, it left today.' },
   { page: '/demo-zh.html', file: 'widget-zh.png', name: '王芳', text: '你好，我的订单发货了吗？', reply: '已经发货了，今天寄出。' },
@@ -31,8 +33,8 @@ const shots = [
     await agent.getByTestId('composer').fill(shot.reply);
     await agent.getByTestId('send').click();
     await frame.getByTestId('message').filter({ hasText: shot.reply }).waitFor();
-    await page.screenshot({ path: path.join(__dirname, '..', 'docs', shot.file) });
-    console.log(`docs/${shot.file}`);
+    await page.screenshot({ path: path.join(folder, shot.file) });
+    console.log(path.join(folder, shot.file));
   }
   await browser.close();
 })();

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Starts the debug server built by `cargo leptos build` for the browser tests: a fresh
-# database in a temporary directory, with the agent account the tests log in with.
+# Starts the server for the browser tests: a fresh database in a temporary directory, with
+# the agent accounts the tests log in with. By default the release build that `make run`
+# serves (`make release` builds it: server and site); E2E_BUILD=debug takes the debug build
+# of `cargo leptos build` instead, for a quicker loop while writing tests.
+# The server gets the environment cargo-leptos gives it under `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:?usage: serve.sh PORT}
+server=target/${E2E_BUILD:-release}/server
+[ -x "$server" ] || { echo "serve.sh: no $server (make release builds it)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 export DATABASE_URL="sqlite://$dir/e2e.db"
@@ -15,14 +20,14 @@ export AGENT_GRACE_MS=0
 export AGENT_AWAY_MS=1500
 # The secret the widget tests' host page signs its user with (widget.spec.ts).
 export WIDGET_SECRET=e2e-widget-secret
-export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
+export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
 # Support is an admin (sees every conversation, manages the team); Amy and Ben are agents.
-printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | target/debug/server agent add --admin Support
+printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | "$server" agent add --admin Support
 # Two more for the console test, which needs agents nobody else has given work to.
-printf '%s\n' amy-pass-1 | target/debug/server agent add Amy
-printf '%s\n' ben-pass-1 | target/debug/server agent add Ben
+printf '%s\n' amy-pass-1 | "$server" agent add Amy
+printf '%s\n' ben-pass-1 | "$server" agent add Ben
 # Ada answers the customers of the accessibility tests (access.spec.ts), whose conversations
 # stay hers.
-printf '%s\n' ada-pass-1 | target/debug/server agent add Ada
-printf '%s' 'Refunds take 3 to 5 working days.' | target/debug/server canned add refund
-target/debug/server
+printf '%s\n' ada-pass-1 | "$server" agent add Ada
+printf '%s' 'Refunds take 3 to 5 working days.' | "$server" canned add refund
+"$server"

@@ -92,6 +92,9 @@ if [ "$what" = all ]; then
   apt_install postgresql
   # The cluster tests share live state between nodes through Redis (scripts/redis.sh).
   apt_install redis-server
+  # scripts/check-commands.sh runs the README's commands: curl asks the servers, sqlite3 is the
+  # backup line of the deploy section.
+  apt_install curl sqlite3
   npm_ci end2end
 fi
 log "ready"

@@ -120,9 +120,11 @@ export function expectNoProblems(...people: Person[]) {
 
 // --- a server of a test's own -------------------------------------------------------------
 
-export const SERVER_BINARY = path.resolve(__dirname, '../../target/debug/server');
+/** The build the suite runs against: the release build `make run` serves, unless
+ * E2E_BUILD=debug (as serve.sh). */
+export const SERVER_BINARY = path.resolve(__dirname, `../../target/${process.env.E2E_BUILD ?? 'release'}/server`);
 
-/** The environment of a server of a test's own: the debug build's site, on `port`, with the
+/** The environment of a server of a test's own: the built site, on `port`, with the
  * SQLite file `db` and `extra` settings. */
 export function ownServerEnv(port: number, db: string, extra: Record<string, string> = {}) {
   return {

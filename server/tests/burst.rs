@@ -1,5 +1,5 @@
 //! Hundreds of clients that log in the instant the namespace is joined: every one of them
-//! must be answered (socketioxide's usual handler pattern loses some; shared/TRAPS.md).
+//! must be answered (socketioxide's usual handler pattern loses some; docs/traps.md).
 
 mod common;
 

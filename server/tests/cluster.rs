@@ -194,20 +194,13 @@ async fn a_node_that_joins_later_starts_from_the_snapshot_and_knows_everything()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_a_node_refuses_new_connections_clearly_and_keeps_what_it_accepted() {
-    // A Redis of this test's own, to stop under the node.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
-    let run = |what: &str| {
-        let out = Command::new(script).arg(what).env("CHAT_REDIS_PORT", &port).output().expect("scripts/redis.sh");
-        assert!(out.status.success(), "redis.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
-    };
-    let redis = run("start");
+    // A Redis of this test's own, to stop under the node (and stopped however the test ends).
+    let own = OwnRedis::start();
     let db = postgres_database().await;
-    let node = TestServer::start_node(&db, &redis).await;
+    let node = TestServer::start_node(&db, &own.url).await;
     let ann = TestClient::login(&node, WS, json!("ann")).await;
 
-    run("stop");
+    own.run("stop");
     // A new connection cannot be shared with the other nodes: it is refused, in words.
     let answer = common::join_by_polling(&node).await;
     assert!(answer.contains("44{") && answer.contains(&app::text::Problem::Internal.to_string()), "{answer}");
@@ -219,4 +212,36 @@ async fn without_redis_a_node_refuses_new_connections_clearly_and_keeps_what_it_
     assert_eq!(stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["anyone there?"]);
     drop(ann);
     node.stop().await;
+}
+
+const REDIS_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh");
+
+/// A Redis server of one test's own (`scripts/redis.sh` on a free port), stopped when dropped,
+/// also when the test fails: a test run leaves nothing running.
+struct OwnRedis {
+    port: String,
+    url: String,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
+        let mut own = OwnRedis { port, url: String::new() };
+        own.url = own.run("start");
+        own
+    }
+
+    fn run(&self, what: &str) -> String {
+        let out = Command::new(REDIS_SCRIPT).arg(what).env("CHAT_REDIS_PORT", &self.port).output().expect("scripts/redis.sh");
+        assert!(out.status.success(), "redis.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Err(e) = Command::new(REDIS_SCRIPT).arg("stop").env("CHAT_REDIS_PORT", &self.port).status() {
+            eprintln!("could not stop the test's own Redis on port {}: {e}", self.port);
+        }
+    }
 }

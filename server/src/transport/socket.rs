@@ -3,7 +3,7 @@
 //! Handlers are registered in a connect *middleware*, which socketioxide awaits before it
 //! acknowledges the namespace connection; registering them in the connect handler (the
 //! pattern of socketioxide's examples) loses events a fast client sends right after the
-//! acknowledgement, such as the tutorial's `login` (see shared/TRAPS.md).
+//! acknowledgement, such as the tutorial's `login` (see docs/traps.md).
 //!
 //! A login is established here (password, resume token, or a new customer), then joins
 //! through the [`pipeline`](super::pipeline); a message is planned by the hub here, then

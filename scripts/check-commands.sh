@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# The commands the README tells a user to type, run as typed, each checked for what the README
+# says it does. `make test` runs this after the Rust tests and before Playwright (whose suite
+# then runs against the release build made here), so a README command that breaks fails the
+# run. Prints a line per check and closes with "commands: N passed, N failed".
+#
+#   scripts/check-commands.sh            every check
+#   scripts/check-commands.sh run watch  only the checks named
+#
+# Checks (in this order; each one's output is in target/commands/NAME.log):
+#   release   `make release`: target/release/server and the site in target/site/
+#   cli       the `target/release/server agent …` and `server canned …` lines
+#   deploy    the deploy section: the binary and site/ copied to an empty directory and
+#             started as the systemd unit starts it; pages, assets, widget; the SQLite
+#             backup line while it runs; SIGTERM stops it
+#   postgres  `createdb chat` and `DATABASE_URL=postgres://… server agent add --admin alice`
+#   nodes     two nodes on one PostgreSQL database and one Redis (the "Several nodes" line)
+#   run       `make run` serves the page and /healthz on http://127.0.0.1:3000
+#   agent     `make agent NAME=alice ADMIN=1`, the password piped as a script would
+#   watch     `make watch` serves, and reloads the page after a change under public/
+#   pictures  `end2end/serve.sh` and `node end2end/screenshots.cjs` (into a scratch folder)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+logs=$root/target/commands
+rm -rf "$logs"
+mkdir -p "$logs"
+work=$(mktemp -d)
+password='readme-pass-1'
+
+log() { printf '\033[1;34m[commands]\033[0m %s\n' "$*"; }
+
+# --- processes started in the background: each in its own process group, all stopped at exit --
+groups=()
+start_group() {
+  # start_group VAR LOG CMD...: runs CMD in a session of its own (so one signal reaches make,
+  # cargo-leptos and the server alike), output to LOG; its pid (= its group) goes into VAR.
+  local var=$1 out=$2
+  shift 2
+  setsid "$@" >"$out" 2>&1 </dev/null &
+  groups+=($!)
+  printf -v "$var" '%s' $!
+}
+stop_group() {
+  # stop_group PID: SIGTERM to the whole group (make, cargo-leptos, the server), then SIGKILL
+  # after 30 s; returns the leader's exit status.
+  local pid=$1 status killed=0
+  kill -TERM -- "-$pid" 2>/dev/null
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "process group $pid still running 30 s after SIGTERM: killed" >&2
+    kill -KILL -- "-$pid" 2>/dev/null
+    killed=1
+  fi
+  wait "$pid" 2>/dev/null
+  status=$?
+  # Whatever the leader left behind in its group goes too.
+  kill -KILL -- "-$pid" 2>/dev/null
+  [ "$killed" -eq 0 ] || return 137
+  return "$status"
+}
+stop_all() {
+  for pid in "${groups[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  return 0
+}
+cleanup() {
+  stop_all
+  rm -rf "$work" "$root/public/$watch_asset"
+}
+watch_asset=watch-check.txt
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- small helpers --------------------------------------------------------------------
+wait_http() {
+  # wait_http URL SECONDS [PID]: until URL answers 200; fails early if PID has exited.
+  local url=$1 seconds=$2 pid=${3:-}
+  local deadline=$((SECONDS + seconds))
+  while [ $SECONDS -lt $deadline ]; do
+    curl -fsS -o /dev/null --max-time 5 "$url" 2>/dev/null && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "exited before $url answered" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "$url did not answer within $seconds s" >&2
+  return 1
+}
+port_free() {
+  # port_free PORT: fails, saying so, when something already listens there.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "port $1 is already in use: stop whatever listens there and run again" >&2
+    return 1
+  fi
+}
+expect_in() {
+  # expect_in WHAT HAYSTACK NEEDLE: fails with both shown when NEEDLE is missing.
+  if ! grep -qF -- "$3" <<<"$2"; then
+    printf '%s: expected %q in:\n%s\n' "$1" "$3" "$2" >&2
+    return 1
+  fi
+}
+expect_site() {
+  # expect_site BASE: the page, its hydration bundle, the styles and the widget are served.
+  local base=$1 page
+  page=$(curl -fsS "$base/") || return 1
+  expect_in "the page" "$page" '<title>' || return 1
+  expect_in "the page loads the bundle" "$page" '/pkg/chat.js' || return 1
+  expect_in "the page loads the bundle" "$page" '/pkg/chat.wasm' || return 1
+  expect_in "/healthz" "$(curl -fsS "$base/healthz")" ok || return 1
+  curl -fsS -o "$work/chat.wasm" "$base/pkg/chat.wasm" || return 1
+  [ "$(head -c 4 "$work/chat.wasm" | od -An -tx1 | tr -d ' ')" = 0061736d ] ||
+    { echo "/pkg/chat.wasm is not WebAssembly" >&2; return 1; }
+  curl -fsS -o /dev/null "$base/pkg/chat.js" || return 1
+  curl -fsS -o /dev/null "$base/pkg/chat.css" || return 1
+  expect_in "/widget.js" "$(curl -fsS "$base/widget.js")" support-chat || return 1
+  expect_in "the widget's page" "$(curl -fsS "$base/widget")" '/pkg/chat.wasm' || return 1
+}
+postgres_url() {
+  # The throwaway PostgreSQL of the tests (scripts/postgres.sh), started if needed.
+  scripts/postgres.sh start
+}
+
+# --- the checks -------------------------------------------------------------------------
+check_release() {
+  make release || return 1
+  [ -x target/release/server ] || { echo "no target/release/server" >&2; return 1; }
+  for f in chat.js chat.wasm chat.css; do
+    [ -s "target/site/pkg/$f" ] || { echo "no target/site/pkg/$f" >&2; return 1; }
+  done
+  ls -l target/release/server target/site/pkg/
+}
+
+check_cli() {
+  # The Agents section's lines, with the built binary, on the default database path
+  # (./data/chat.db) in a scratch directory.
+  local dir=$work/cli out
+  mkdir -p "$dir" && cd "$dir" || return 1
+  ln -s "$root/target" target
+  local PASSWORD=$password
+  printf '%s\n' "$PASSWORD" | target/release/server agent add --admin alice || return 1
+  printf '%s\n' "$PASSWORD" | target/release/server agent add bob || return 1
+  out=$(target/release/server agent list) || return 1
+  [ "$out" = $'alice\tadmin\nbob' ] || { printf 'agent list said:\n%s\n' "$out" >&2; return 1; }
+  target/release/server agent remove bob || return 1
+  out=$(target/release/server agent list) || return 1
+  [ "$out" = $'alice\tadmin' ] || { printf 'after remove, agent list said:\n%s\n' "$out" >&2; return 1; }
+  printf '%s' 'Refunds take 3 to 5 working days.' | target/release/server canned add refund || return 1
+  out=$(target/release/server canned list) || return 1
+  [ "$out" = $'/refund\tRefunds take 3 to 5 working days.' ] || { printf 'canned list said:\n%s\n' "$out" >&2; return 1; }
+  target/release/server canned remove refund || return 1
+  [ -z "$(target/release/server canned list)" ] || return 1
+  [ -f data/chat.db ] || { echo "no ./data/chat.db (the default database)" >&2; return 1; }
+}
+
+check_deploy() {
+  # "copy target/release/server and the target/site/ directory to the host", then the
+  # systemd unit: WorkingDirectory, LEPTOS_SITE_ADDR, LEPTOS_SITE_ROOT, DATABASE_URL.
+  local srv=$work/srv/chat port=3298 pid status
+  mkdir -p "$srv" || return 1
+  cp target/release/server "$srv/server" && cp -r target/site "$srv/site" || return 1
+  cd "$srv" || return 1
+  printf '%s\n' "$password" | ./server agent add --admin alice || return 1
+  port_free $port || return 1
+  LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=$srv/site DATABASE_URL=sqlite://$srv/data/chat.db \
+    TRUST_FORWARDED_FOR=true start_group pid "$work/deploy-server.log" "$srv/server"
+  wait_http "http://127.0.0.1:$port/healthz" 30 "$pid" || { cat "$work/deploy-server.log"; return 1; }
+  expect_site "http://127.0.0.1:$port" || return 1
+  # The backup line of the Storage paragraph, while the server runs.
+  sqlite3 data/chat.db ".backup backup.db" || return 1
+  expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./server agent list)" alice || return 1
+  # SIGTERM (the unit's KillSignal) stops it, cleanly.
+  stop_group "$pid"
+  status=$?
+  cat "$work/deploy-server.log"
+  [ "$status" -eq 0 ] || { echo "the server exited with $status on SIGTERM" >&2; return 1; }
+}
+
+check_postgres() {
+  local url base
+  url=$(postgres_url) || return 1
+  base=${url%/postgres}
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  "$bin/dropdb" --if-exists -d "$url" chat_readme || return 1
+  # `createdb chat`, against the test server (the name is the test's own).
+  "$bin/createdb" -d "$url" chat_readme || return 1
+  printf '%s\n' "$password" | DATABASE_URL=$base/chat_readme target/release/server agent add --admin alice || return 1
+  expect_in "agent list on PostgreSQL" "$(DATABASE_URL=$base/chat_readme target/release/server agent list)" $'alice\tadmin' || return 1
+  "$bin/dropdb" -d "$url" chat_readme
+}
+
+check_nodes() {
+  # Two nodes, one PostgreSQL database, one Redis (a Redis of this check's own).
+  local url base redis a b bin
+  url=$(postgres_url) || return 1
+  base=${url%/postgres}
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  "$bin/dropdb" --if-exists -d "$url" chat_nodes && "$bin/createdb" -d "$url" chat_nodes || return 1
+  port_free 3296 && port_free 3297 || return 1
+  redis=$(CHAT_REDIS_PORT=56399 scripts/redis.sh start) || return 1
+  DATABASE_URL=$base/chat_nodes REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3296 \
+    start_group a "$work/node-a.log" target/release/server
+  DATABASE_URL=$base/chat_nodes REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3297 \
+    start_group b "$work/node-b.log" target/release/server
+  local ok=0
+  wait_http http://127.0.0.1:3296/healthz 30 "$a" && wait_http http://127.0.0.1:3297/healthz 30 "$b" &&
+    expect_site http://127.0.0.1:3297 || ok=1
+  stop_group "$a"
+  stop_group "$b"
+  CHAT_REDIS_PORT=56399 scripts/redis.sh stop
+  "$bin/dropdb" -d "$url" chat_nodes
+  cat "$work/node-a.log" "$work/node-b.log"
+  return $ok
+}
+
+check_run() {
+  # `make run`, as typed (its database in a scratch directory, not the checkout's data/).
+  local pid ok=0
+  port_free 3000 || return 1
+  DATABASE_URL=sqlite://$work/run/chat.db start_group pid "$work/run.log" make run
+  wait_http http://127.0.0.1:3000/healthz 900 "$pid" && expect_site http://127.0.0.1:3000 || ok=1
+  stop_group "$pid"
+  cat "$work/run.log"
+  return $ok
+}
+
+check_agent() {
+  local out
+  out=$(printf '%s\n' "$password" | DATABASE_URL=sqlite://$work/agent/chat.db make agent NAME=alice ADMIN=1) ||
+    { echo "$out"; return 1; }
+  expect_in "make agent" "$out" "added admin alice" || return 1
+  expect_in "agent list" "$(DATABASE_URL=sqlite://$work/agent/chat.db target/release/server agent list)" $'alice\tadmin'
+}
+
+check_watch() {
+  # `make watch` on other ports than `make run` (cargo-leptos reads LEPTOS_SITE_ADDR and
+  # LEPTOS_RELOAD_PORT): it serves; a file added under public/ is served and the browser is
+  # told to reload (cargo-leptos' live-reload socket).
+  local pid ok=0 token
+  port_free 3294 && port_free 3295 || return 1
+  LEPTOS_SITE_ADDR=127.0.0.1:3294 LEPTOS_RELOAD_PORT=3295 DATABASE_URL=sqlite://$work/watch/chat.db \
+    start_group pid "$work/watch.log" make watch
+  if wait_http http://127.0.0.1:3294/healthz 1200 "$pid" && expect_site http://127.0.0.1:3294; then
+    token="changed $(date +%s%N)"
+    # A page as a browser has it: connected to the reload socket, waiting for the word.
+    node --experimental-websocket -e '
+      const ws = new WebSocket("ws://127.0.0.1:3295/live_reload");
+      const timer = setTimeout(() => { console.error("no reload within 120 s"); process.exit(1); }, 120000);
+      ws.onopen = () => console.log("open");
+      ws.onmessage = (m) => { console.log("reload:", String(m.data)); clearTimeout(timer); process.exit(0); };
+      ws.onerror = (e) => { console.error("reload socket:", e.message); process.exit(1); };
+    ' >"$work/reload.log" 2>&1 &
+    local listener=$!
+    for _ in $(seq 100); do grep -q open "$work/reload.log" && break; sleep 0.1; done
+    printf '%s\n' "$token" >"public/$watch_asset"
+    local served=""
+    for _ in $(seq 240); do
+      served=$(curl -fsS "http://127.0.0.1:3294/$watch_asset" 2>/dev/null) && [ "$served" = "$token" ] && break
+      sleep 0.5
+    done
+    [ "$served" = "$token" ] || { echo "the new file under public/ was not served: $served" >&2; ok=1; }
+    wait "$listener" || ok=1
+    cat "$work/reload.log"
+  else
+    ok=1
+  fi
+  rm -f "public/$watch_asset"
+  stop_group "$pid"
+  tail -n 40 "$work/watch.log"
+  return $ok
+}
+
+check_pictures() {
+  local pid ok=0
+  port_free 3290 || return 1
+  E2E_BUILD=release start_group pid "$work/pictures-server.log" end2end/serve.sh 3290
+  wait_http http://127.0.0.1:3290/healthz 60 "$pid" || { cat "$work/pictures-server.log"; stop_group "$pid"; return 1; }
+  node end2end/screenshots.cjs http://127.0.0.1:3290 "$work/pictures" || ok=1
+  for f in widget-en.png widget-zh.png; do
+    [ -s "$work/pictures/$f" ] || { echo "no $f" >&2; ok=1; }
+  done
+  stop_group "$pid"
+  return $ok
+}
+
+all=(release cli deploy postgres nodes run agent watch pictures)
+chosen=("$@")
+[ ${#chosen[@]} -eq 0 ] && chosen=("${all[@]}")
+passed=0
+failed=0
+for name in "${chosen[@]}"; do
+  declare -F "check_$name" >/dev/null || { echo "no check named $name (${all[*]})" >&2; exit 2; }
+  started=$SECONDS
+  # Each check in a subshell of its own, from the repository's root; whatever it started in
+  # the background is stopped when it ends, however it ends.
+  if (cd "$root" && trap stop_all EXIT && "check_$name") >"$logs/$name.log" 2>&1; then
+    passed=$((passed + 1))
+    log "ok      $name ($((SECONDS - started)) s)"
+  else
+    failed=$((failed + 1))
+    log "FAILED  $name ($((SECONDS - started)) s); the end of target/commands/$name.log:"
+    tail -n 30 "$logs/$name.log" | sed 's/^/    /'
+  fi
+done
+echo "commands: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
