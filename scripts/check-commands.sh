@@ -185,12 +185,12 @@ check_postgres() {
   base=${url%/postgres}
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  "$bin/dropdb" --if-exists -d "$url" chat_readme || return 1
+  "$bin/dropdb" --if-exists --maintenance-db="$url" chat_readme || return 1
   # `createdb chat`, against the test server (the name is the test's own).
-  "$bin/createdb" -d "$url" chat_readme || return 1
+  "$bin/createdb" --maintenance-db="$url" chat_readme || return 1
   printf '%s\n' "$password" | DATABASE_URL=$base/chat_readme target/release/server agent add --admin alice || return 1
   expect_in "agent list on PostgreSQL" "$(DATABASE_URL=$base/chat_readme target/release/server agent list)" $'alice\tadmin' || return 1
-  "$bin/dropdb" -d "$url" chat_readme
+  "$bin/dropdb" --maintenance-db="$url" chat_readme
 }
 
 check_nodes() {
@@ -199,7 +199,7 @@ check_nodes() {
   url=$(postgres_url) || return 1
   base=${url%/postgres}
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  "$bin/dropdb" --if-exists -d "$url" chat_nodes && "$bin/createdb" -d "$url" chat_nodes || return 1
+  "$bin/dropdb" --if-exists --maintenance-db="$url" chat_nodes && "$bin/createdb" --maintenance-db="$url" chat_nodes || return 1
   port_free 3296 && port_free 3297 || return 1
   redis=$(CHAT_REDIS_PORT=56399 scripts/redis.sh start) || return 1
   DATABASE_URL=$base/chat_nodes REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3296 \
@@ -212,7 +212,7 @@ check_nodes() {
   stop_group "$a"
   stop_group "$b"
   CHAT_REDIS_PORT=56399 scripts/redis.sh stop
-  "$bin/dropdb" -d "$url" chat_nodes
+  "$bin/dropdb" --maintenance-db="$url" chat_nodes
   cat "$work/node-a.log" "$work/node-b.log"
   return $ok
 }
