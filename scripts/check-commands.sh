@@ -239,10 +239,12 @@ check_agent() {
 check_watch() {
   # `make watch` on other ports than `make run` (cargo-leptos reads LEPTOS_SITE_ADDR and
   # LEPTOS_RELOAD_PORT): it serves; a file added under public/ is served and the browser is
-  # told to reload (cargo-leptos' live-reload socket).
+  # told to reload (cargo-leptos' live-reload socket). Its debug site goes to a folder of its
+  # own: in target/site it would replace the release site the browser tests run against.
   local pid ok=0 token
   port_free 3294 && port_free 3295 || return 1
-  LEPTOS_SITE_ADDR=127.0.0.1:3294 LEPTOS_RELOAD_PORT=3295 DATABASE_URL=sqlite://$work/watch/chat.db \
+  LEPTOS_SITE_ROOT=target/site-watch LEPTOS_SITE_ADDR=127.0.0.1:3294 LEPTOS_RELOAD_PORT=3295 \
+    DATABASE_URL=sqlite://$work/watch/chat.db \
     start_group pid "$work/watch.log" make watch
   if wait_http http://127.0.0.1:3294/healthz 1200 "$pid" && expect_site http://127.0.0.1:3294; then
     token="changed $(date +%s%N)"
