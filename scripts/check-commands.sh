@@ -31,7 +31,7 @@ password='readme-pass-1'
 
 log() { printf '\033[1;34m[commands]\033[0m %s\n' "$*"; }
 
-# --- processes started in the background: each in its own process group, all stopped at exit --
+# --- processes started in the background: each in its own process group, stopped by its check --
 groups=()
 start_group() {
   # start_group VAR LOG CMD...: runs CMD in a session of its own (so one signal reaches make,
@@ -55,17 +55,21 @@ stop_group() {
   fi
   wait "$pid" 2>/dev/null
   status=$?
-  # Whatever the leader left behind in its group goes too.
+  # Whatever the leader left behind in its group goes too; then the group is forgotten (its
+  # number may be given to another process later).
   kill -KILL -- "-$pid" 2>/dev/null
+  local kept=() g
+  for g in "${groups[@]}"; do [ "$g" = "$pid" ] || kept+=("$g"); done
+  groups=("${kept[@]}")
   [ "$killed" -eq 0 ] || return 137
   return "$status"
 }
 stop_all() {
+  # Each check's subshell calls this as it ends, however it ends.
   for pid in "${groups[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
   return 0
 }
 cleanup() {
-  stop_all
   rm -rf "$work" "$root/public/$watch_asset"
 }
 watch_asset=watch-check.txt
@@ -119,9 +123,17 @@ expect_site() {
   expect_in "/widget.js" "$(curl -fsS "$base/widget.js")" support-chat || return 1
   expect_in "the widget's page" "$(curl -fsS "$base/widget")" '/pkg/chat.wasm' || return 1
 }
-postgres_url() {
-  # The throwaway PostgreSQL of the tests (scripts/postgres.sh), started if needed.
-  scripts/postgres.sh start
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+fresh_database() {
+  # fresh_database NAME: an empty database NAME on the tests' throwaway PostgreSQL
+  # (scripts/postgres.sh, started if needed); prints its URL.
+  local url
+  url=$(scripts/postgres.sh start) || return 1
+  "$pg_bin/dropdb" --if-exists --maintenance-db="$url" "$1" && "$pg_bin/createdb" --maintenance-db="$url" "$1" || return 1
+  echo "${url%/postgres}/$1"
+}
+drop_database() {
+  "$pg_bin/dropdb" --maintenance-db="$(scripts/postgres.sh start)" "$1"
 }
 
 # --- the checks -------------------------------------------------------------------------
@@ -180,31 +192,23 @@ check_deploy() {
 }
 
 check_postgres() {
-  local url base
-  url=$(postgres_url) || return 1
-  base=${url%/postgres}
-  local bin
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  "$bin/dropdb" --if-exists --maintenance-db="$url" chat_readme || return 1
-  # `createdb chat`, against the test server (the name is the test's own).
-  "$bin/createdb" --maintenance-db="$url" chat_readme || return 1
-  printf '%s\n' "$password" | DATABASE_URL=$base/chat_readme target/release/server agent add --admin alice || return 1
-  expect_in "agent list on PostgreSQL" "$(DATABASE_URL=$base/chat_readme target/release/server agent list)" $'alice\tadmin' || return 1
-  "$bin/dropdb" --maintenance-db="$url" chat_readme
+  # `createdb chat`, against the test server (the name is the check's own).
+  local db
+  db=$(fresh_database chat_readme) || return 1
+  printf '%s\n' "$password" | DATABASE_URL=$db target/release/server agent add --admin alice || return 1
+  expect_in "agent list on PostgreSQL" "$(DATABASE_URL=$db target/release/server agent list)" $'alice\tadmin' || return 1
+  drop_database chat_readme
 }
 
 check_nodes() {
   # Two nodes, one PostgreSQL database, one Redis (a Redis of this check's own).
-  local url base redis a b bin
-  url=$(postgres_url) || return 1
-  base=${url%/postgres}
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  "$bin/dropdb" --if-exists --maintenance-db="$url" chat_nodes && "$bin/createdb" --maintenance-db="$url" chat_nodes || return 1
+  local db redis a b
+  db=$(fresh_database chat_nodes) || return 1
   port_free 3296 && port_free 3297 || return 1
   redis=$(CHAT_REDIS_PORT=56399 scripts/redis.sh start) || return 1
-  DATABASE_URL=$base/chat_nodes REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3296 \
+  DATABASE_URL=$db REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3296 \
     start_group a "$work/node-a.log" target/release/server
-  DATABASE_URL=$base/chat_nodes REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3297 \
+  DATABASE_URL=$db REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3297 \
     start_group b "$work/node-b.log" target/release/server
   local ok=0
   wait_http http://127.0.0.1:3296/healthz 30 "$a" && wait_http http://127.0.0.1:3297/healthz 30 "$b" &&
@@ -212,7 +216,7 @@ check_nodes() {
   stop_group "$a"
   stop_group "$b"
   CHAT_REDIS_PORT=56399 scripts/redis.sh stop
-  "$bin/dropdb" --maintenance-db="$url" chat_nodes
+  drop_database chat_nodes
   cat "$work/node-a.log" "$work/node-b.log"
   return $ok
 }

@@ -216,6 +216,13 @@ async fn without_redis_a_node_refuses_new_connections_clearly_and_keeps_what_it_
 
 const REDIS_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh");
 
+/// `scripts/redis.sh WHAT` for the Redis on `port`; its output (the URL, for `start`).
+fn redis_script(port: &str, what: &str) -> String {
+    let out = Command::new(REDIS_SCRIPT).arg(what).env("CHAT_REDIS_PORT", port).output().expect("scripts/redis.sh");
+    assert!(out.status.success(), "redis.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
 /// A Redis server of one test's own (`scripts/redis.sh` on a free port), stopped when dropped,
 /// also when the test fails: a test run leaves nothing running.
 struct OwnRedis {
@@ -226,15 +233,12 @@ struct OwnRedis {
 impl OwnRedis {
     fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
-        let mut own = OwnRedis { port, url: String::new() };
-        own.url = own.run("start");
-        own
+        let url = redis_script(&port, "start");
+        OwnRedis { port, url }
     }
 
     fn run(&self, what: &str) -> String {
-        let out = Command::new(REDIS_SCRIPT).arg(what).env("CHAT_REDIS_PORT", &self.port).output().expect("scripts/redis.sh");
-        assert!(out.status.success(), "redis.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+        redis_script(&self.port, what)
     }
 }
 
