@@ -29,8 +29,7 @@ build: ## Build the site and the server (debug)
 	scripts/setup.sh build
 	$(TOOLCHAIN) && cargo leptos build $(LIB_ARGS)
 
-test: ## Run every test: unit, integration and Playwright
-	scripts/setup.sh all
+test: ## Run every test: unit, integration and Playwright (scripts/test.sh runs the setup too)
 	scripts/test.sh
 
 bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js server, then the hub microbenchmark

@@ -64,9 +64,12 @@ stop_group() {
   [ "$killed" -eq 0 ] || return 137
   return "$status"
 }
+own_redis=""
 stop_all() {
-  # Each check's subshell calls this as it ends, however it ends.
+  # Each check's subshell calls this as it ends, however it ends: its background process
+  # groups, and the Redis it started (check_nodes).
   for pid in "${groups[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  [ -z "$own_redis" ] || CHAT_REDIS_PORT=$own_redis scripts/redis.sh stop
   return 0
 }
 cleanup() {
@@ -124,16 +127,20 @@ expect_site() {
   expect_in "the widget's page" "$(curl -fsS "$base/widget")" '/pkg/chat.wasm' || return 1
 }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+postgres_url() {
+  # The PostgreSQL server the tests use: CHAT_TEST_POSTGRES_URL when given (as for the Rust
+  # tests), else the throwaway one of scripts/postgres.sh, started if needed.
+  if [ -n "${CHAT_TEST_POSTGRES_URL:-}" ]; then echo "$CHAT_TEST_POSTGRES_URL"; else scripts/postgres.sh start; fi
+}
 fresh_database() {
-  # fresh_database NAME: an empty database NAME on the tests' throwaway PostgreSQL
-  # (scripts/postgres.sh, started if needed); prints its URL.
+  # fresh_database NAME: an empty database NAME on that server; prints its URL.
   local url
-  url=$(scripts/postgres.sh start) || return 1
+  url=$(postgres_url) || return 1
   "$pg_bin/dropdb" --if-exists --maintenance-db="$url" "$1" && "$pg_bin/createdb" --maintenance-db="$url" "$1" || return 1
-  echo "${url%/postgres}/$1"
+  echo "${url%/*}/$1"
 }
 drop_database() {
-  "$pg_bin/dropdb" --maintenance-db="$(scripts/postgres.sh start)" "$1"
+  "$pg_bin/dropdb" --maintenance-db="$(postgres_url)" "$1"
 }
 
 # --- the checks -------------------------------------------------------------------------
@@ -200,22 +207,55 @@ check_postgres() {
   drop_database chat_readme
 }
 
+nodes_redis_port=56399
 check_nodes() {
-  # Two nodes, one PostgreSQL database, one Redis (a Redis of this check's own).
-  local db redis a b
+  # Two nodes, one PostgreSQL database, one Redis (a Redis of this check's own, stopped when
+  # the check ends however it ends). An agent logged in on one node receives a message a
+  # customer sends on the other: the nodes share who is online and deliver to each other.
+  local db redis a b ok=0
   db=$(fresh_database chat_nodes) || return 1
-  port_free 3296 && port_free 3297 || return 1
-  redis=$(CHAT_REDIS_PORT=56399 scripts/redis.sh start) || return 1
+  port_free 3296 && port_free 3297 && port_free $nodes_redis_port || return 1
+  own_redis=$nodes_redis_port
+  redis=$(CHAT_REDIS_PORT=$nodes_redis_port scripts/redis.sh start) || return 1
+  printf '%s\n' "$password" | DATABASE_URL=$db target/release/server agent add --admin alice || return 1
   DATABASE_URL=$db REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3296 \
     start_group a "$work/node-a.log" target/release/server
   DATABASE_URL=$db REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3297 \
     start_group b "$work/node-b.log" target/release/server
-  local ok=0
-  wait_http http://127.0.0.1:3296/healthz 30 "$a" && wait_http http://127.0.0.1:3297/healthz 30 "$b" &&
-    expect_site http://127.0.0.1:3297 || ok=1
+  if wait_http http://127.0.0.1:3296/healthz 30 "$a" && wait_http http://127.0.0.1:3297/healthz 30 "$b" &&
+    expect_site http://127.0.0.1:3297; then
+    # The tutorial's client library (end2end's socket.io-client). The customer retries while
+    # node B has not yet heard that alice is online (presence crosses Redis asynchronously).
+    NODE_PATH=$root/end2end/node_modules node -e '
+      const { io } = require("socket.io-client");
+      const [a, b, password] = process.argv.slice(1);
+      const fail = (why) => { console.error(why); process.exit(1); };
+      setTimeout(() => fail("node A did not receive the message from node B within 30 s"), 30000);
+      const text = "across the nodes " + Date.now();
+      const agent = io(a, { reconnection: false, transports: ["websocket"] });
+      agent.on("connect", () => agent.emit("login", { name: "alice", role: "agent", password }));
+      agent.on("login_error", (e) => fail("alice on node A: " + JSON.stringify(e)));
+      agent.on("message", (m) => {
+        if (m.from === "nodes-check" && m.message === text) { console.log("alice on node A received:", text); process.exit(0); }
+      });
+      agent.on("login_success", () => {
+        const customer = io(b, { reconnection: false, transports: ["websocket"] });
+        const send = () => customer.emit("private_message", { to: "alice", message: text });
+        let tries = 0;
+        customer.on("connect", () => customer.emit("login", "nodes-check"));
+        customer.on("login_error", (e) => fail("the customer on node B: " + JSON.stringify(e)));
+        customer.on("login_success", send);
+        customer.on("error", (e) => {
+          console.log("node B said:", JSON.stringify(e));
+          if (++tries < 50) setTimeout(send, 200); else fail("node B kept refusing the message");
+        });
+      });
+    ' http://127.0.0.1:3296 http://127.0.0.1:3297 "$password" || ok=1
+  else
+    ok=1
+  fi
   stop_group "$a"
   stop_group "$b"
-  CHAT_REDIS_PORT=56399 scripts/redis.sh stop
   drop_database chat_nodes
   cat "$work/node-a.log" "$work/node-b.log"
   return $ok
@@ -257,7 +297,13 @@ check_watch() {
       const ws = new WebSocket("ws://127.0.0.1:3295/live_reload");
       const timer = setTimeout(() => { console.error("no reload within 120 s"); process.exit(1); }, 120000);
       ws.onopen = () => console.log("open");
-      ws.onmessage = (m) => { console.log("reload:", String(m.data)); clearTimeout(timer); process.exit(0); };
+      // cargo-leptos sends {"all":true} for a full reload (and {"css":…} for styles only).
+      ws.onmessage = (m) => {
+        console.log("reload socket said:", String(m.data));
+        let word;
+        try { word = JSON.parse(String(m.data)); } catch { return; }
+        if (word && word.all === true) { clearTimeout(timer); process.exit(0); }
+      };
       ws.onerror = (e) => { console.error("reload socket:", e.message); process.exit(1); };
     ' >"$work/reload.log" 2>&1 &
     local listener=$!

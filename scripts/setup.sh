@@ -4,6 +4,8 @@
 #
 #   scripts/setup.sh           everything (toolchain, cargo-leptos, wasm-bindgen, chromium, postgresql, redis, npm)
 #   scripts/setup.sh build     only what building and serving needs
+#   scripts/setup.sh toolchain only the Rust toolchain (scripts/test.sh compiles the tests
+#                              with it while the rest installs)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,10 +16,7 @@ CARGO_LEPTOS_VERSION=0.3.11
 # Build tools are compiled once per machine, and on a fresh CI machine that compile is most
 # of the run: without LTO, with parallel codegen and at opt-level 1 they build much faster
 # (wasm-bindgen-cli here: 4m15s instead of 5m35s) and run no slower for what they do here.
-tool_install() {
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    cargo install "$@"
-}
+tool_profile=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1)
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
 apt_updated=0
@@ -56,20 +55,43 @@ if [ "$CHAT_WASM_MODE" = build-std ]; then
 fi
 log "toolchain: $CHAT_WASM_MODE ($(rustc --version))"
 
-# --- cargo-leptos, pinned ----------------------------------------------------------------
+[ "$what" = toolchain ] && { log "ready ($SECONDS s)"; exit 0; }
+
+# --- cargo-leptos and wasm-bindgen-cli, compiled in the background ------------------------
+# On a fresh machine these two compiles are most of the setup (about 20 and 4 minutes on two
+# cores): they run side by side, and beside the package installs below, because one compile's
+# serial stretches (a big crate, the link) leave the other core idle. Each one's output is in
+# target/setup/NAME.log; the script waits for both before it says "ready".
+mkdir -p target/setup
+tool_jobs=()
+tool_names=()
+tool_in_background() {
+  # tool_in_background NAME CARGO-INSTALL-ARGS...
+  local name=$1
+  shift
+  log "cargo install $* (in the background; target/setup/$name.log)"
+  # In a session of its own, so that stopping it stops every rustc it started.
+  setsid env "${tool_profile[@]}" cargo install "$@" >"target/setup/$name.log" 2>&1 </dev/null &
+  tool_jobs+=($!)
+  tool_names+=("$name")
+}
+stop_tools() {
+  local pid
+  for pid in "${tool_jobs[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+}
+trap stop_tools EXIT
+
 if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-  log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (takes a while, once)"
   # no_downloads: a missing external tool is an immediate error, never a download attempt.
-  tool_install cargo-leptos --version "=$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  tool_in_background cargo-leptos cargo-leptos --version "=$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
-# --- wasm-bindgen-cli equal to the wasm-bindgen crate in Cargo.lock ----------------------
+# wasm-bindgen-cli equal to the wasm-bindgen crate in Cargo.lock.
 wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 [ -n "$wb_version" ] || { echo "setup: no wasm-bindgen in Cargo.lock" >&2; exit 1; }
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
-  log "cargo install wasm-bindgen-cli $wb_version"
   # Not --locked: its lock file names a webpki-roots release the registry no longer serves.
-  tool_install wasm-bindgen-cli --version "=$wb_version"
+  tool_in_background wasm-bindgen-cli wasm-bindgen-cli --version "=$wb_version"
 fi
 
 # --- npm packages (wasm-opt for release builds; Playwright for the browser tests) -------
@@ -97,4 +119,17 @@ if [ "$what" = all ]; then
   apt_install curl sqlite3
   npm_ci end2end
 fi
-log "ready"
+
+failed=0
+for i in "${!tool_jobs[@]}"; do
+  if wait "${tool_jobs[$i]}"; then
+    log "${tool_names[$i]} installed"
+  else
+    echo "setup: cargo install ${tool_names[$i]} failed; the end of target/setup/${tool_names[$i]}.log:" >&2
+    tail -n 30 "target/setup/${tool_names[$i]}.log" >&2
+    failed=1
+  fi
+done
+tool_jobs=()
+[ "$failed" -eq 0 ] || exit 1
+log "ready ($SECONDS s)"

@@ -6,8 +6,6 @@
 # ends: passed, failed or interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/toolchain.sh
-source scripts/toolchain.sh
 
 log() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
 started=$(date +%s)
@@ -24,19 +22,62 @@ stop_services() {
   return 0
 }
 trap stop_services EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+
+# Each phase runs in a process group of its own, waited for in the background: a signal to
+# this script (Ctrl-C, or SIGTERM to it alone) stops the phase's whole group at once, where
+# bash would otherwise act on it only after the phase ended by itself.
+phase="" prebuild=""
+run_phase() {
+  setsid "$@" &
+  phase=$!
+  local status=0
+  wait "$phase" || status=$?
+  phase=""
+  return "$status"
+}
+on_signal() {
+  local pid
+  for pid in $phase $prebuild; do
+    kill -TERM -- "-$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+log "Setup: whatever is missing (scripts/setup.sh)"
+run_phase scripts/setup.sh toolchain
+# shellcheck source=scripts/toolchain.sh
+source scripts/toolchain.sh
+# On a fresh machine the setup compiles its tools for about 20 minutes: the tests compile
+# beside it (in a group of their own, output in target/prebuild.log), using the core that
+# one compile's serial stretches leave idle. On a warm machine both are done at once.
+setsid cargo test -p app -p server -p bench --color never --no-run >target/prebuild.log 2>&1 </dev/null &
+prebuild=$!
+setup_status=0
+run_phase scripts/setup.sh all || setup_status=$?
+prebuild_status=0
+wait "$prebuild" || prebuild_status=$?
+prebuild=""
+if [ "$setup_status" -ne 0 ]; then
+  log "setup failed (status $setup_status): nothing can be tested"
+  echo "tests: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+# A failed compile shows again, in full, in the tests' own run below.
+[ "$prebuild_status" -eq 0 ] || log "compiling the tests beside the setup failed (target/prebuild.log); the test run says why"
 
 log "Rust unit and integration tests"
 # The storage tests make a database each on a throwaway PostgreSQL: start from none.
 [ "$own_postgres" = 1 ] && scripts/postgres.sh reset
 # The cluster tests take a Redis database each from a throwaway Redis: start from none.
 [ "$own_redis" = 1 ] && scripts/redis.sh reset
-set +e
 # --show-output: the chaos test prints its counts (sent, acknowledged, delivered, ...).
-cargo test -p app -p server -p bench --color never -- --show-output 2>&1 | tee "$rust_log"
-rust_status=${PIPESTATUS[0]}
-set -e
+rust_status=0
+rust_started=$SECONDS
+run_phase bash -o pipefail -c 'cargo test -p app -p server -p bench --color never -- --show-output 2>&1 | tee "$0"' \
+  "$rust_log" || rust_status=$?
 rust_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$rust_log")
 rust_failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$rust_log")
 if [ "$rust_status" -ne 0 ] && [ "$rust_failed" -eq 0 ]; then
@@ -46,21 +87,29 @@ if [ "$rust_status" -ne 0 ] && [ "$rust_failed" -eq 0 ]; then
 fi
 
 log "The README's commands (make release, make run, make watch, make agent, server …)"
-set +e
-scripts/check-commands.sh 2>&1 | tee target/commands.log
-commands_status=${PIPESTATUS[0]}
-set -e
+rust_seconds=$((SECONDS - rust_started))
+commands_status=0
+commands_started=$SECONDS
+run_phase bash -o pipefail -c 'scripts/check-commands.sh 2>&1 | tee target/commands.log' || commands_status=$?
 read -r commands_passed commands_failed < <(awk '/^commands: [0-9]+ passed, [0-9]+ failed$/ { print $2, $4 }' target/commands.log) || true
 commands_passed=${commands_passed:-0}
 commands_failed=${commands_failed:-1}
 [ "$commands_status" -ne 0 ] && [ "$commands_failed" -eq 0 ] && commands_failed=1
 
-log "Playwright, against the release build"
-set +e
-(cd end2end && E2E_BUILD=release npx playwright test)
-e2e_status=$?
-set -e
+commands_seconds=$((SECONDS - commands_started))
+e2e_started=$SECONDS
 results=end2end/test-results/results.json
+rm -f "$results"
+e2e_status=0
+if grep -q 'ok      release ' target/commands.log; then
+  log "Playwright, against the release build"
+  run_phase bash -c 'cd end2end && E2E_BUILD=release exec npx playwright test' || e2e_status=$?
+else
+  # Without this run's release build the suite would test whatever an earlier build left.
+  log "Playwright not run: the release build (the README check 'release') did not pass"
+  e2e_status=1
+fi
+e2e_seconds=$((SECONDS - e2e_started))
 if [ -f "$results" ]; then
   read -r e2e_passed e2e_failed e2e_skipped < <(node -e '
     const s = require(process.argv[1]).stats;
@@ -79,6 +128,6 @@ if [ -n "$leftover" ]; then
   rust_failed=$((rust_failed + 1))
 fi
 
-log "Rust: $rust_passed passed, $rust_failed failed; README commands: $commands_passed passed, $commands_failed failed; Playwright: $e2e_passed passed, $e2e_failed failed, $e2e_skipped skipped; $(( $(date +%s) - started ))s"
+log "Rust: $rust_passed passed, $rust_failed failed (${rust_seconds} s); README commands: $commands_passed passed, $commands_failed failed (${commands_seconds} s); Playwright: $e2e_passed passed, $e2e_failed failed, $e2e_skipped skipped (${e2e_seconds} s); $(( $(date +%s) - started )) s in all"
 echo "tests: $((rust_passed + commands_passed + e2e_passed)) passed, $((rust_failed + commands_failed + e2e_failed)) failed, $e2e_skipped skipped"
 [ "$rust_status" -eq 0 ] && [ "$commands_failed" -eq 0 ] && [ "$e2e_status" -eq 0 ] && [ "$e2e_skipped" -eq 0 ] && [ -z "$leftover" ]
