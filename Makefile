@@ -5,7 +5,7 @@ SHELL := /bin/bash
 TOOLCHAIN := source scripts/toolchain.sh
 LIB_ARGS = $$( [ -n "$$CHAT_LIB_CARGO_ARGS" ] && echo "--lib-cargo-args=$$CHAT_LIB_CARGO_ARGS" )
 
-.PHONY: help setup run watch release build test test-rust test-e2e agent bench soak clean
+.PHONY: help setup run watch release build lint test agent bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +29,11 @@ build: ## Build the site and the server (debug)
 	scripts/setup.sh build
 	$(TOOLCHAIN) && cargo leptos build $(LIB_ARGS)
 
-test: ## Run every test: unit, integration and Playwright (scripts/test.sh runs the setup too)
+lint: ## Formatting and lints: cargo fmt --check, cargo clippy with warnings as errors
+	scripts/setup.sh toolchain
+	scripts/lint.sh
+
+test: ## Run every test: lint, unit, integration and Playwright (scripts/test.sh runs the setup too)
 	scripts/test.sh
 
 bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js server, then the hub microbenchmark
@@ -45,5 +49,5 @@ soak: setup ## Ten minutes of paced chat with random drops and a server kill: ze
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
 	$(TOOLCHAIN) && cargo run -q -p server -- agent add $(if $(ADMIN),--admin) "$(NAME)"
 
-clean:
+clean: ## Remove the build outputs (target/)
 	cargo clean

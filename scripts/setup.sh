@@ -47,11 +47,16 @@ if [ "$CHAT_WASM_MODE" = build-std ]; then
   # No wasm32 std in the active toolchain, and rustup may not be able to download one:
   # Debian's rustc-web ships a recent compiler with its library sources, so std is built
   # for wasm32 with -Zbuild-std, and lld-22 provides wasm-ld.
-  apt_install rustc-web cargo-web rust-web-src lld-22
+  # rust-web-clippy and rustfmt-web: `make lint` with the same compiler.
+  apt_install rustc-web cargo-web rust-web-src lld-22 rust-web-clippy rustfmt-web
   if ! rustup toolchain list | grep -q '^deb-web'; then
     log "rustup toolchain link deb-web /usr"
     rustup toolchain link deb-web /usr
   fi
+fi
+if [ "$CHAT_WASM_MODE" = native ] && ! { cargo clippy --version && cargo fmt --version; } >/dev/null 2>&1; then
+  log "rustup component add clippy rustfmt (for make lint)"
+  rustup component add clippy rustfmt
 fi
 log "toolchain: $CHAT_WASM_MODE ($(rustc --version))"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust unit and integration tests; the commands the README tells a
-# user to type (scripts/check-commands.sh, which builds the release that `make run` serves);
-# then the Playwright suite against that release build. Prints one closing line with the
+# Runs every test: the lints (scripts/lint.sh); the Rust unit and integration tests; the
+# commands the README tells a user to type (scripts/check-commands.sh, which builds the
+# release that `make run` serves); then the Playwright suite against that release build.
+# Installs what is missing first (scripts/setup.sh). Prints one closing line with the
 # totals. Whatever it starts (the throwaway PostgreSQL and Redis, servers) is stopped when it
 # ends: passed, failed or interrupted.
 set -euo pipefail
@@ -50,10 +51,13 @@ log "Setup: whatever is missing (scripts/setup.sh)"
 run_phase scripts/setup.sh toolchain
 # shellcheck source=scripts/toolchain.sh
 source scripts/toolchain.sh
-# On a fresh machine the setup compiles its tools for about 20 minutes: the tests compile
-# beside it (in a group of their own, output in target/prebuild.log), using the core that
-# one compile's serial stretches leave idle. On a warm machine both are done at once.
-setsid cargo test -p app -p server -p bench --color never --no-run >target/prebuild.log 2>&1 </dev/null &
+# On a fresh machine the setup compiles its tools for about 20 minutes: the lints run and
+# the tests compile beside it (in a group of their own; output in target/lint.log and
+# target/prebuild.log), using the core that one compile's serial stretches leave idle. On a
+# warm machine both are done at once.
+rm -f target/lint.status
+setsid bash -c 'scripts/lint.sh >target/lint.log 2>&1; echo $? >target/lint.status
+  cargo test -p app -p server -p bench --color never --no-run >target/prebuild.log 2>&1' </dev/null &
 prebuild=$!
 setup_status=0
 run_phase scripts/setup.sh all || setup_status=$?
@@ -67,6 +71,17 @@ if [ "$setup_status" -ne 0 ]; then
 fi
 # A failed compile shows again, in full, in the tests' own run below.
 [ "$prebuild_status" -eq 0 ] || log "compiling the tests beside the setup failed (target/prebuild.log); the test run says why"
+
+log "Lint (scripts/lint.sh: rustfmt, clippy with warnings as errors)"
+lint_passed=0 lint_failed=0
+if [ "$(cat target/lint.status 2>/dev/null)" = 0 ]; then
+  lint_passed=1
+  log "lint passed"
+else
+  lint_failed=1
+  log "LINT FAILED; the end of target/lint.log:"
+  tail -n 60 target/lint.log 2>/dev/null | sed 's/^/    /'
+fi
 
 log "Rust unit and integration tests"
 # The storage tests make a database each on a throwaway PostgreSQL: start from none.
@@ -128,6 +143,6 @@ if [ -n "$leftover" ]; then
   rust_failed=$((rust_failed + 1))
 fi
 
-log "Rust: $rust_passed passed, $rust_failed failed (${rust_seconds} s); README commands: $commands_passed passed, $commands_failed failed (${commands_seconds} s); Playwright: $e2e_passed passed, $e2e_failed failed, $e2e_skipped skipped (${e2e_seconds} s); $(( $(date +%s) - started )) s in all"
-echo "tests: $((rust_passed + commands_passed + e2e_passed)) passed, $((rust_failed + commands_failed + e2e_failed)) failed, $e2e_skipped skipped"
-[ "$rust_status" -eq 0 ] && [ "$commands_failed" -eq 0 ] && [ "$e2e_status" -eq 0 ] && [ "$e2e_skipped" -eq 0 ] && [ -z "$leftover" ]
+log "Lint: $([ "$lint_passed" = 1 ] && echo passed || echo FAILED); Rust: $rust_passed passed, $rust_failed failed (${rust_seconds} s); README commands: $commands_passed passed, $commands_failed failed (${commands_seconds} s); Playwright: $e2e_passed passed, $e2e_failed failed, $e2e_skipped skipped (${e2e_seconds} s); $(( $(date +%s) - started )) s in all"
+echo "tests: $((lint_passed + rust_passed + commands_passed + e2e_passed)) passed, $((lint_failed + rust_failed + commands_failed + e2e_failed)) failed, $e2e_skipped skipped"
+[ "$lint_failed" -eq 0 ] && [ "$rust_status" -eq 0 ] && [ "$commands_failed" -eq 0 ] && [ "$e2e_status" -eq 0 ] && [ "$e2e_skipped" -eq 0 ] && [ -z "$leftover" ]

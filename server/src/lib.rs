@@ -6,12 +6,14 @@
 //! - [`model`]: the domain nouns (identities, conversations, stored messages) hub and store share.
 //! - [`store`]: persistence behind a trait (SQLite by default).
 //! - [`auth`]: agent password hashing.
+//! - [`clock`]: the wall clock in milliseconds.
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod clock;
 pub mod hours;
 pub mod hub;
 pub mod limits;

@@ -10,6 +10,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use postgres::PgStore;
@@ -49,8 +50,13 @@ pub enum StoreError {
     Duplicate(String),
     #[error("{0} does not exist")]
     NotFound(String),
+    /// The database (or its file) failed: the backend's error, kept as the source.
     #[error("storage backend: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// What is stored is not what it should be (a stored value that does not read as the
+    /// model, a row that should be there and is not).
+    #[error("stored data: {0}")]
+    Invalid(String),
 }
 
 /// One agent account as stored.

@@ -14,7 +14,7 @@ use sqlx::{Connection as _, PgConnection, PgPool, Row};
 
 use super::sql::sql_store;
 use super::rows::{
-    append_batch, author_columns, backend, int, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
+    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
     MessageRow, MESSAGE_COLUMNS,
 };
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};

@@ -4,7 +4,6 @@
 //! ([`BatchSql`]).
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -12,16 +11,22 @@ use super::StoreError;
 use crate::model::{AgentKey, Appended, CustomerId, Identity, NewMessage, StoredMessage};
 use app::protocol::{ClientMsgId, ConversationId, MessageId, Status, UserName};
 
-pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A failure of the database, with its error as the source.
+pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// Stored data that is not what it should be.
+pub(super) fn invalid(what: impl Into<String>) -> StoreError {
+    StoreError::Invalid(what.into())
 }
 
 pub(super) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    int(crate::clock::now_ms())
 }
 
 pub(super) fn parse_name(raw: String) -> Result<UserName, StoreError> {
-    UserName::parse(&raw).map_err(|p| backend(format!("stored name {raw:?} is invalid: {p}")))
+    UserName::parse(&raw).map_err(|p| invalid(format!("stored name {raw:?} is invalid: {p}")))
 }
 
 /// SQL integers are signed; our ids and times are not negative.
@@ -47,9 +52,9 @@ where
     let role: String = row.try_get("author_role").map_err(backend)?;
     let key: String = row.try_get("author_key").map_err(backend)?;
     let author = match role.as_str() {
-        "customer" => Identity::Customer(CustomerId(key.parse().map_err(|e| backend(format!("customer key {key:?}: {e}")))?)),
+        "customer" => Identity::Customer(CustomerId(key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?)),
         "agent" => Identity::Agent(AgentKey::from_stored(key)),
-        other => return Err(backend(format!("unknown author role {other:?}"))),
+        other => return Err(invalid(format!("unknown author role {other:?}"))),
     };
     let to: Option<String> = row.try_get("to_name").map_err(backend)?;
     let client_id: Option<String> = row.try_get("client_id").map_err(backend)?;
@@ -62,7 +67,7 @@ where
         to: to.map(parse_name).transpose()?,
         text: row.try_get("body").map_err(backend)?,
         client_id: client_id
-            .map(|c| ClientMsgId::parse(&c).map_err(|p| backend(format!("stored client id {c:?}: {p}"))))
+            .map(|c| ClientMsgId::parse(&c).map_err(|p| invalid(format!("stored client id {c:?}: {p}"))))
             .transpose()?,
         ts: uint(row.try_get("created_at").map_err(backend)?),
     })
@@ -90,7 +95,7 @@ pub(super) fn parse_status(text: &str) -> Result<Status, StoreError> {
         "queued" => Status::Queued,
         "open" => Status::Open,
         "resolved" => Status::Resolved,
-        other => return Err(backend(format!("unknown conversation status {other:?}"))),
+        other => return Err(invalid(format!("unknown conversation status {other:?}"))),
     })
 }
 
@@ -190,7 +195,7 @@ pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) 
         if !matches!(slots[i], Slot::New) {
             continue;
         }
-        let next = next_seq.get_mut(&m.conversation.0).ok_or_else(|| backend("sequence not reserved"))?;
+        let next = next_seq.get_mut(&m.conversation.0).ok_or_else(|| invalid("sequence not reserved"))?;
         seqs[i] = *next;
         *next += 1;
         let (role, key) = author_columns(&m.author);
@@ -214,7 +219,7 @@ pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) 
             Slot::Stored(message) => Appended { message: message.clone(), duplicate: true },
             Slot::SameAs(first) => Appended { message: results[*first].message.clone(), duplicate: true },
             Slot::New => {
-                let id = ids.get(&(m.conversation.0, seqs[i])).copied().ok_or_else(|| backend("an inserted message has no id"))?;
+                let id = ids.get(&(m.conversation.0, seqs[i])).copied().ok_or_else(|| invalid("an inserted message has no id"))?;
                 Appended { message: m.stored(MessageId(id), seqs[i]), duplicate: false }
             }
         };

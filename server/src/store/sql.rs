@@ -241,15 +241,15 @@ macro_rules! sql_store {
                         .await
                         .map_err(backend)?;
                         let Some((conversation, name)) = row else {
-                            return Err(backend(format!("customer {customer} has no conversation")));
+                            return Err(invalid(format!("customer {customer} has no conversation")));
                         };
                         let meta = load_meta(&mut conn, ConversationId(uint(conversation)))
                             .await?
-                            .ok_or_else(|| backend(format!("conversation {conversation} vanished")))?;
+                            .ok_or_else(|| invalid(format!("conversation {conversation} vanished")))?;
                         Ok(Some(SessionOwner::Customer { id: CustomerId(uint(customer)), name: parse_name(name)?, conversation: meta }))
                     }
                     (None, Some(key)) => Ok(load_agent(&mut conn, &key).await?.map(SessionOwner::Agent)),
-                    (None, None) => Err(backend("a session without an owner")),
+                    (None, None) => Err(invalid("a session without an owner")),
                 }
             }
 

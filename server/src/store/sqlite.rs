@@ -9,7 +9,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::sql::sql_store;
 use super::rows::{
-    append_batch, author_columns, backend, int, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
+    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
     MessageRow, MESSAGE_COLUMNS,
 };
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
@@ -40,9 +40,14 @@ struct FileIdentity {
     id: (u64, u64),
 }
 
+/// A file system failure about `path`, with the path in its message.
+fn file_error(path: &std::path::Path, e: std::io::Error) -> StoreError {
+    backend(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
 impl FileIdentity {
     fn of(path: &std::path::Path) -> Result<Self, StoreError> {
-        let meta = std::fs::metadata(path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+        let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
         #[cfg(not(unix))]
         let _ = meta;
         Ok(Self {
@@ -58,9 +63,10 @@ impl FileIdentity {
     fn still_there(&self) -> Result<(), StoreError> {
         match Self::of(&self.path) {
             #[cfg(unix)]
-            Ok(now) if now.id != self.id => Err(backend(format!("the database file {} was replaced", self.path.display()))),
+            Ok(now) if now.id != self.id => Err(invalid(format!("the database file {} was replaced", self.path.display()))),
             Ok(_) => Ok(()),
-            Err(e) => Err(backend(format!("the database file is gone: {e}"))),
+            // Gone or unreadable: the error names the file.
+            Err(e) => Err(e),
         }
     }
 }
@@ -86,7 +92,7 @@ impl SqliteStore {
         }
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| backend(format!("creating {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
             }
         }
         // An in-memory database lives as long as its one connection.

@@ -21,7 +21,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
 
-use super::socket::{self, Shared};
+use super::desk::internal;
+use super::login::{check_agent, open_agent_session};
+use super::shared::Shared;
 use crate::auth;
 use app::protocol::{self, AgentCredentials, AgentSession, UserName};
 use app::text::Problem;
@@ -77,7 +79,7 @@ fn refused(problem: Problem) -> Response {
 }
 
 async fn log_in(State(shared): State<Arc<Shared>>, headers: HeaderMap, extensions: Extensions, body: Bytes) -> Response {
-    let ip = shared.client_ip(&headers, &extensions);
+    let ip = shared.gate.client_ip(&headers, &extensions);
     match start_session(&shared, &headers, ip, &body).await {
         Ok(response) => response,
         Err(problem) => {
@@ -88,13 +90,13 @@ async fn log_in(State(shared): State<Arc<Shared>>, headers: HeaderMap, extension
 }
 
 async fn start_session(shared: &Shared, headers: &HeaderMap, ip: Option<IpAddr>, body: &[u8]) -> Result<Response, Problem> {
-    shared.may_log_in(ip)?;
+    shared.gate.may_log_in(ip)?;
     let AgentCredentials { name, password } = serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN.into()))?;
-    let record = socket::check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
+    let record = check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
     // Rotation: the session this browser had (if any) ends with the new one's start.
     end_session(shared, headers).await?;
-    let (token, _) = socket::open_agent_session(shared, &record).await?;
-    let cookie = set_cookie(Some(token), over_https(headers, shared.trust_forwarded_for)).ok_or(Problem::Internal)?;
+    let (token, _) = open_agent_session(shared, &record).await?;
+    let cookie = set_cookie(Some(token), over_https(headers, shared.gate.trusts_proxy())).ok_or(Problem::Internal)?;
     tracing::info!(?ip, "agent logged in over HTTP");
     let session = AgentSession::LoggedIn { name: record.name, admin: record.admin };
     Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(session)).into_response())
@@ -103,7 +105,7 @@ async fn start_session(shared: &Shared, headers: &HeaderMap, ip: Option<IpAddr>,
 /// Revokes the session of the cookie the request carried, if any.
 async fn end_session(shared: &Shared, headers: &HeaderMap) -> Result<(), Problem> {
     if let Some(hash) = token_in(headers).and_then(|t| auth::token_hash(&t)) {
-        shared.store.revoke(&hash).await.map_err(socket::internal("revoking a session"))?;
+        shared.desk.store.revoke(&hash).await.map_err(internal("revoking a session"))?;
     }
     Ok(())
 }
@@ -114,7 +116,7 @@ async fn log_out(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
     if let Err(problem) = end_session(&shared, &headers).await {
         return refused(problem);
     }
-    let cleared = set_cookie(None, over_https(&headers, shared.trust_forwarded_for));
+    let cleared = set_cookie(None, over_https(&headers, shared.gate.trusts_proxy()));
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(cleared) = cleared {
         response.headers_mut().insert(header::SET_COOKIE, cleared);

@@ -3,13 +3,35 @@
 //! Owns: turning HTTP requests and Socket.IO events into hub commands (after the checks
 //! that need I/O: agent passwords, reserved names), and sending what the hub returns.
 //! Must not: decide chat rules (the hub does) or talk SQL (the store does).
+//!
+//! The files, top-down (each uses only those below it):
+//! - [`socket`]: the Socket.IO registration table and one thin handler per event;
+//!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
+//! - [`login`]: who a connection is; [`admin`]: the team and canned replies.
+//! - [`shared`]: the state the handlers share, put together from the parts below.
+//! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
+//!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
+//!   stream.
+//! - [`desk`]: the live state, the cluster and the store, and applying items to them;
+//!   [`gate`]: addresses and the limits per address; [`drain`]: the graceful shutdown's
+//!   count; [`payload`]: reading an event's request.
+//! - [`live`]: the hub with this node's sockets; [`cluster`]: the link to Redis;
+//!   [`turnstile`]: each connection's events served in order, and its rate.
 
+mod admin;
 mod cluster;
 mod cookie;
+mod desk;
+mod drain;
+mod follower;
+mod gate;
 mod http;
 mod live;
+mod login;
+mod payload;
 mod pipeline;
 mod registrar;
+mod shared;
 mod socket;
 pub mod turnstile;
 
@@ -27,8 +49,8 @@ use crate::store::Store;
 use crate::Settings;
 use app::{shell, App};
 
-pub use cluster::{Cluster, SNAPSHOT_EVERY};
-pub use socket::Shared;
+pub use cluster::{Cluster, ClusterError, SNAPSHOT_EVERY};
+pub use shared::Shared;
 
 /// Bytes of each connection's websocket read buffer (socketioxide's default is 4096;
 /// measured with `bench idle`: 1024 saves about 3 KiB per idle connection).
@@ -92,11 +114,11 @@ pub fn router(
 
 /// Catches up with the cluster's stream from `from`, starts following it, and tells the
 /// cluster about the conversations waiting in storage (a hub ignores those it knows).
-pub async fn join_cluster(shared: &Arc<Shared>, from: String, queue: Vec<ConversationMeta>) -> Result<(), String> {
-    let Some(cluster) = shared.cluster().cloned() else { return Ok(()) };
-    cluster::start(shared, cluster, from).await?;
+pub async fn join_cluster(shared: &Arc<Shared>, from: String, queue: Vec<ConversationMeta>) -> Result<(), ClusterError> {
+    let Some(cluster) = shared.desk.cluster().cloned() else { return Ok(()) };
+    follower::start(&shared.desk, cluster, from).await?;
     if !queue.is_empty() {
-        shared.apply(queue.into_iter().map(live::Item::Learn).collect()).await;
+        shared.desk.apply(queue.into_iter().map(live::Item::Learn).collect()).await;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::sync::Weak;
 use tokio::sync::{mpsc, oneshot};
 
 use super::live::Item;
-use super::socket::Shared;
+use super::desk::Desk;
 use crate::hub::{Command, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
 use app::protocol::{Cursor, History, HISTORY_PAGE};
@@ -40,11 +40,11 @@ pub enum Job {
 /// A message waiting for the next commit, with who is waiting for its answer.
 type Waiting = (NewMessage, Option<AgentKey>, oneshot::Sender<Result<Appended, Problem>>);
 
-/// Runs until the shared state, which holds the only sender, is gone.
-pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
+/// Runs until the desk is gone (or the shared state, which holds the only sender).
+pub async fn run(desk: Weak<Desk>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Waiting> = Vec::new();
     while let Some(job) = jobs.recv().await {
-        let Some(shared) = shared.upgrade() else { break };
+        let Some(desk) = desk.upgrade() else { break };
         let mut next = Some(job);
         while let Some(job) = next.take() {
             match job {
@@ -56,32 +56,32 @@ pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Job>) {
                 }
                 Job::Join { login, since, reply } => {
                     // Whatever was accepted before this login is stored and delivered first.
-                    commit(&shared, &mut batch).await;
-                    let outcome = join(&shared, login, since).await;
+                    commit(&desk, &mut batch).await;
+                    let outcome = join(&desk, login, since).await;
                     if reply.send(outcome).is_err() {
                         tracing::debug!("a login finished after its connection went away");
                     }
                     next = jobs.try_recv().ok();
                 }
                 Job::Flush { reply } => {
-                    commit(&shared, &mut batch).await;
+                    commit(&desk, &mut batch).await;
                     let _ = reply.send(Ok(()));
                     next = jobs.try_recv().ok();
                 }
             }
         }
-        commit(&shared, &mut batch).await;
+        commit(&desk, &mut batch).await;
     }
 }
 
 /// Stores `batch` and delivers what was stored; every sender gets its answer.
-async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
+async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
     if batch.is_empty() {
         return;
     }
     let jobs = std::mem::take(batch);
     let messages: Vec<NewMessage> = jobs.iter().map(|(m, _, _)| m.clone()).collect();
-    let results = match shared.store.append(&messages).await {
+    let results = match desk.store.append(&messages).await {
         Ok(results) => results,
         Err(e) => {
             tracing::error!(error = %e, messages = jobs.len(), "storing a batch failed; nothing of it was sent");
@@ -102,7 +102,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
             Some(Item::Hub(Command::Deliver { appended, joins: joins.clone() }))
         })
         .collect();
-    let mut applied = shared.apply(delivered).await.into_iter();
+    let mut applied = desk.apply(delivered).await.into_iter();
     let mut changed = vec![];
     for ((_, _, reply), result) in jobs.into_iter().zip(results) {
         let answer = match result {
@@ -123,20 +123,20 @@ async fn commit(shared: &Shared, batch: &mut Vec<Waiting>) {
         let _ = reply.send(answer);
     }
     // Assignments the messages caused (a conversation entering the queue, say).
-    shared.keep(changed).await;
+    desk.keep(changed).await;
 }
 
 /// Registers a login and sends its catch-up: per conversation, everything after the
 /// client's cursor, or else the newest page.
-async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
+async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
     let conn = login.conn;
     let who = login.who.clone();
     let mut conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
     let agent = matches!(who, crate::model::Identity::Agent(_));
     // Live messages for this connection wait from here until its catch-up is sent (other
     // nodes deliver while the catch-up is read).
-    shared.live().catching_up(conn);
-    let (outcome, changed) = shared.apply_one(Item::Hub(Command::Login(login))).await;
+    desk.live().catching_up(conn);
+    let (outcome, changed) = desk.apply_one(Item::Hub(Command::Login(login))).await;
     let read = async {
         let outcome = outcome?;
         if outcome != Outcome::LoggedIn {
@@ -146,7 +146,7 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
             // The storage read for the login may lag behind the hub (a conversation that
             // just entered the queue is stored a moment later): the catch-up also covers
             // everything waiting and everything the login gave this agent.
-            let waiting = shared.live().hub.waiting();
+            let waiting = desk.live().hub.waiting();
             for meta in waiting.iter().chain(&changed) {
                 if !conversations.iter().any(|(id, ..)| *id == meta.id) {
                     conversations.push((meta.id, meta.customer_name.clone(), meta.read_seq));
@@ -156,7 +156,7 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
         let mut sent = vec![];
         let mut covered = HashMap::new();
         for (id, customer, read_seq) in conversations {
-            let (pages, upto) = catch_up_of(shared, &who, id, customer, read_seq, &since).await?;
+            let (pages, upto) = catch_up_of(desk, &who, id, customer, read_seq, &since).await?;
             sent.extend(pages);
             covered.insert(id, upto);
         }
@@ -167,16 +167,16 @@ async fn join(shared: &Shared, login: Login, since: Vec<Cursor>) -> Result<Outco
         Err(problem) => (Err(problem), vec![], HashMap::new()),
     };
     // Sent after the login's own events; then the live messages that waited.
-    shared.live().caught_up(conn, pages, covered);
+    desk.live().caught_up(conn, pages, covered);
     // What the login pulled from the queue.
-    shared.keep(changed).await;
+    desk.keep(changed).await;
     outcome
 }
 
 /// The catch-up of one conversation for a login: everything after the client's cursor, or
 /// else the newest page; and up to which `seq` it goes.
 async fn catch_up_of(
-    shared: &Shared,
+    desk: &Desk,
     who: &crate::model::Identity,
     id: app::protocol::ConversationId,
     customer: app::protocol::UserName,
@@ -188,8 +188,8 @@ async fn catch_up_of(
     let read = if agent { 0 } else { read_seq };
     let cursor = since.iter().find(|c| c.conversation == id);
     let pages = match cursor {
-        Some(cursor) => catch_up(shared, id, cursor.seq).await,
-        None => shared.store.messages_before(id, None, HISTORY_PAGE).await.map(|page| vec![(page.messages, page.more)]),
+        Some(cursor) => catch_up(desk, id, cursor.seq).await,
+        None => desk.store.messages_before(id, None, HISTORY_PAGE).await.map(|page| vec![(page.messages, page.more)]),
     };
     let mut pages = pages.map_err(|e| {
         tracing::error!(error = %e, conversation = id.0, "reading history failed");
@@ -205,7 +205,7 @@ async fn catch_up_of(
     }
     // Agents get the internal notes with the first page.
     let mut notes = if agent {
-        shared.store.notes(id, super::socket::NOTES_SENT).await.unwrap_or_else(|e| {
+        desk.store.notes(id, super::desk::NOTES_SENT).await.unwrap_or_else(|e| {
             tracing::error!(error = %e, conversation = id.0, "reading notes failed");
             vec![]
         })
@@ -230,13 +230,13 @@ async fn catch_up_of(
 
 /// Everything after `after`, in pages.
 async fn catch_up(
-    shared: &Shared,
+    desk: &Desk,
     id: app::protocol::ConversationId,
     mut after: u64,
 ) -> Result<Vec<(Vec<crate::model::StoredMessage>, bool)>, crate::store::StoreError> {
     let mut pages = Vec::new();
     loop {
-        let messages = shared.store.messages_after(id, after, CATCH_UP_PAGE).await?;
+        let messages = desk.store.messages_after(id, after, CATCH_UP_PAGE).await?;
         let full = messages.len() == CATCH_UP_PAGE as usize;
         let Some(last) = messages.last() else { break };
         after = last.seq;

@@ -12,9 +12,9 @@ use std::sync::Weak;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::socket::Shared;
+use super::desk::Desk;
 use super::live::Item;
-use crate::hub::{Command, ConnId, Hub, Login, Outcome};
+use crate::hub::{Command, ConnId, Login, Outcome};
 use crate::model::{name_key, Identity};
 use crate::store::NewCustomer;
 use app::protocol::{History, UserName};
@@ -37,26 +37,26 @@ pub struct Registration {
     pub reply: oneshot::Sender<Result<Outcome, Problem>>,
 }
 
-/// Runs until the shared state, which holds the only sender, is gone.
-pub async fn run(shared: Weak<Shared>, mut jobs: mpsc::Receiver<Registration>) {
+/// Runs until the desk is gone (or the shared state, which holds the only sender).
+pub async fn run(desk: Weak<Desk>, mut jobs: mpsc::Receiver<Registration>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let Some(shared) = shared.upgrade() else { break };
-        register(&shared, std::mem::take(&mut batch)).await;
+        let Some(desk) = desk.upgrade() else { break };
+        register(&desk, std::mem::take(&mut batch)).await;
     }
 }
 
 /// Creates and logs in one batch; every registration gets its answer.
-async fn register(shared: &Shared, batch: Vec<Registration>) {
+async fn register(desk: &Desk, batch: Vec<Registration>) {
     // A name someone online has, or that comes twice in the batch, is refused before
     // anything is created (the hub checks again at login).
     let mut taken = HashSet::new();
     let (accepted, refused): (Vec<_>, Vec<_>) = {
-        let live = shared.live();
+        let live = desk.live();
         batch.into_iter().partition(|r| live.hub.name_free(&r.name, None) && taken.insert(name_key(r.name.as_str())))
     };
     for r in refused {
-        refuse(shared, r, Problem::NameTaken);
+        refuse(desk, r, Problem::NameTaken);
     }
     if accepted.is_empty() {
         return;
@@ -65,12 +65,12 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         .iter()
         .map(|r| NewCustomer { name: r.name.clone(), token_hash: r.token_hash.clone(), external: r.external.clone() })
         .collect();
-    let created = match shared.store.create_customers(&new, super::socket::now_ms()).await {
+    let created = match desk.store.create_customers(&new, crate::clock::now_ms()).await {
         Ok(created) => created,
         Err(e) => {
             tracing::error!(error = %e, customers = accepted.len(), "creating customers failed");
             for r in accepted {
-                refuse(shared, r, Problem::Internal);
+                refuse(desk, r, Problem::Internal);
             }
             return;
         }
@@ -81,7 +81,7 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
     for (r, meta) in accepted.into_iter().zip(created) {
         let Some(meta) = meta else {
             // A customer may not take the name of an agent account, online or not.
-            refuse(shared, r, Problem::NameReserved);
+            refuse(desk, r, Problem::NameReserved);
             continue;
         };
         // The history of the new conversation: empty, but the client learns it is.
@@ -104,17 +104,17 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         pending.push((r.reply, r.conn, history));
     }
     {
-        let mut live = shared.live();
+        let mut live = desk.live();
         for (_, conn, ..) in &pending {
             live.catching_up(*conn);
         }
     }
     // One result per login, in order.
-    let applied = shared.apply(logins).await;
+    let applied = desk.apply(logins).await;
     let mut changed = vec![];
     let mut answers = Vec::with_capacity(pending.len());
     {
-        let mut live = shared.live();
+        let mut live = desk.live();
         for ((reply, conn, history), (outcome, mut more)) in pending.into_iter().zip(applied) {
             changed.append(&mut more);
             let pages = if outcome == Ok(Outcome::LoggedIn) { vec![history] } else { vec![] };
@@ -126,9 +126,10 @@ async fn register(shared: &Shared, batch: Vec<Registration>) {
         // The connection may have gone meanwhile; the customer exists and can resume.
         let _ = reply.send(outcome);
     }
-    shared.keep(changed).await;
+    desk.keep(changed).await;
 }
 
-fn refuse(shared: &Shared, r: Registration, problem: Problem) {
-    let _ = r.reply.send(shared.deliver(Hub::refuse_login(r.conn, problem)));
+fn refuse(desk: &Desk, r: Registration, problem: Problem) {
+    // The connection may have gone meanwhile; it was told if it is still there.
+    let _ = r.reply.send(desk.refuse_login(r.conn, problem));
 }

@@ -103,7 +103,7 @@ impl ConnInfo {
     /// Takes a token from one of the connection's buckets; `Err` gives the seconds to wait.
     pub fn take(&self, pick: impl FnOnce(&mut Budget) -> &mut Bucket, rate: Rate) -> Result<(), u64> {
         let mut budget = self.budget.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        pick(&mut budget).take(rate, super::socket::now_ms())
+        pick(&mut budget).take(rate, crate::clock::now_ms())
     }
 
     /// A place in the connection's line.
@@ -147,10 +147,14 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
         if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
             let problem = Problem::SlowDown(wait_s);
             tracing::debug!(conn = info.conn.0, "event rate exceeded");
-            let _ = s.emit(app::protocol::ERROR, &app::text::Refusal::from(problem.clone()));
+            if let Err(e) = s.emit(app::protocol::ERROR, &app::text::Refusal::from(problem.clone())) {
+                tracing::debug!(conn = info.conn.0, error = %e, "telling a connection it is too fast");
+            }
             if ack_id.is_some() {
                 let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
-                let _ = ack.send(&SendAck::failed(problem));
+                if let Err(e) = ack.send(&SendAck::failed(problem)) {
+                    tracing::debug!(conn = info.conn.0, error = %e, "failed ack to a connection that is too fast");
+                }
             }
             return Err(Refused::TooFast);
         }

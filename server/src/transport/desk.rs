@@ -1,0 +1,236 @@
+//! The desk: the live state (the hub and this node's sockets), the cluster it is shared
+//! through, and the store behind it.
+//!
+//! Owns: applying items to the live state (here, or in the cluster's order on every node),
+//! what applying leaves for afterwards (closing sockets, handing a conversation over),
+//! storing what changed, and the refusals sent at the edge. The pipeline, the registrar
+//! and the cluster's follower all go through it. Must not: decide chat rules (the hub
+//! does), know about logins or limits (see [`super::login`], [`super::gate`]), or hold the
+//! live state's lock across an `await`.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::cluster::Cluster;
+use super::live::{Applied, Effect, Item, Live, Told};
+use crate::hub::{Command, ConnId, Hub, Outcome, Step};
+use crate::model::{ConversationMeta, Identity};
+use crate::store::Store;
+use app::protocol::{self, ConversationId, History, ServerEvent};
+use app::text::{Problem, Refusal};
+
+/// Internal notes sent with a conversation to an agent (the newest).
+pub(super) const NOTES_SENT: u32 = 100;
+
+/// The live state, the cluster and the store.
+pub struct Desk {
+    live: Mutex<Live>,
+    /// The other nodes, when there are (see [`super::cluster`]).
+    cluster: Option<Arc<Cluster>>,
+    pub(super) store: Arc<dyn Store>,
+}
+
+impl Desk {
+    pub fn new(hub: Hub, cluster: Option<Arc<Cluster>>, store: Arc<dyn Store>) -> Self {
+        let node = cluster.as_ref().map_or(0, |c| c.node());
+        Self { live: Mutex::new(Live::new(hub, node)), cluster, store }
+    }
+
+    /// The live state, locked (never across an `await`).
+    pub(super) fn live(&self) -> MutexGuard<'_, Live> {
+        // A panic while holding the lock leaves the hub as consistent as any single
+        // command leaves it (commands mutate, then return), so keep serving.
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The other nodes, when there are.
+    pub(super) fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// Applies items to the live state: here, or (in a cluster) on every node in the
+    /// order of the cluster's stream. Returns what each did here.
+    pub(super) async fn apply(&self, items: Vec<Item>) -> Vec<Applied> {
+        match &self.cluster {
+            Some(cluster) => {
+                // Logins that could not go through the cluster are told so here (the hub
+                // tells those it refuses).
+                let logins: Vec<ConnId> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Hub(Command::Login(login)) => Some(login.conn),
+                        _ => None,
+                    })
+                    .collect();
+                let n = items.len();
+                cluster.publish(items).await.unwrap_or_else(|problem| {
+                    let mut live = self.live();
+                    for conn in logins {
+                        // The refusal is what the client is told; there is nothing else to do.
+                        let _refused = live.deliver(Hub::refuse_login(conn, problem.clone()));
+                    }
+                    (0..n).map(|_| (Err(problem.clone()), vec![])).collect()
+                })
+            }
+            None => {
+                let (applied, effects) = self.live().apply(items);
+                self.follow_up(effects).await;
+                applied
+            }
+        }
+    }
+
+    /// Applies one item (see [`Desk::apply`]).
+    pub(super) async fn apply_one(&self, item: Item) -> Applied {
+        self.apply(vec![item]).await.pop().unwrap_or((Err(Problem::Internal), vec![]))
+    }
+
+    /// Applies one item whose outcome the caller has no use for: a refusal was sent to
+    /// whoever it concerns, a failure was logged where it happened.
+    pub(super) async fn apply_quietly(&self, item: Item) {
+        let (outcome, _) = self.apply_one(item).await;
+        tracing::trace!(?outcome, "applied");
+    }
+
+    /// Does what applying items left for afterwards.
+    pub(super) async fn follow_up(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Close(sockets) => {
+                    for socket in sockets {
+                        if let Err(e) = socket.emit(protocol::ERROR, &Refusal::from(Problem::SessionExpired)) {
+                            tracing::debug!(error = %e, "telling a removed agent's socket why it closes");
+                        }
+                        if let Err(e) = socket.disconnect() {
+                            tracing::debug!(error = %e, "closing a removed agent's socket");
+                        }
+                    }
+                }
+                Effect::HandOver(meta) => self.hand_over(&meta).await,
+                Effect::Fenced => {
+                    // Its connections no longer count anywhere: the honest way out is to
+                    // stop, so that its clients reconnect to a node that counts them.
+                    tracing::error!("the other nodes declared this node gone (it did not answer in time): exiting");
+                    std::process::exit(70);
+                }
+            }
+        }
+    }
+
+    /// At a graceful shutdown, tells the other nodes of a cluster that this one leaves.
+    pub async fn leave_cluster(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
+    }
+
+    /// Sends a step decided outside the hub (a refusal at the edge).
+    pub(super) fn deliver(&self, step: Step) -> Result<Outcome, Problem> {
+        self.live().deliver(step)
+    }
+
+    /// Tells `conn` that what it asked cannot be done (an `error` event).
+    pub(super) fn refuse(&self, conn: ConnId, problem: Problem) {
+        tracing::debug!(conn = conn.0, ?problem, "refused");
+        // The outcome is the refusal itself.
+        let _refused = self.deliver(Hub::refuse(conn, problem));
+    }
+
+    /// Tells `conn` that its login failed (a `login_error` event).
+    pub(super) fn refuse_login(&self, conn: ConnId, problem: Problem) -> Result<Outcome, Problem> {
+        self.deliver(Hub::refuse_login(conn, problem))
+    }
+
+    /// Makes sure the hub knows conversation `id` if it exists, when an agent asks for it:
+    /// an agent may open one that was not among those sent at login (only the most recent
+    /// are). Customers only ever have their own, known since their login.
+    pub(super) async fn recall(&self, conn: ConnId, id: ConversationId) {
+        {
+            let live = self.live();
+            if live.hub.knows(id) || !matches!(live.hub.identity(conn), Some(Identity::Agent(_))) {
+                return;
+            }
+        }
+        match self.store.conversation(id).await {
+            // A failure was logged; the request then finds the conversation unknown.
+            Ok(Some(meta)) => self.apply_quietly(Item::Learn(meta)).await,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, conversation = id.0, "reading a conversation failed"),
+        }
+    }
+
+    /// Stores the conversations a step changed. Changes may be stored out of order: the
+    /// store keeps the newest version.
+    pub(super) async fn keep(&self, changed: Vec<ConversationMeta>) {
+        for meta in changed {
+            if let Err(e) = self.store.set_state(&meta).await {
+                tracing::error!(error = %e, conversation = meta.id.0, "storing a conversation's state failed");
+            }
+        }
+    }
+
+    /// Sends `agent` (every tab) the newest page of a conversation handed to them: after a
+    /// transfer they may never have seen it. (The queue and a take only give agents
+    /// conversations they hold already: waiting conversations go to every agent.)
+    async fn hand_over(&self, meta: &ConversationMeta) {
+        let Some(assignee) = meta.assignee.as_ref() else { return };
+        let agent = Identity::Agent(assignee.key.clone());
+        if self.live().hub.connections(&agent).is_empty() {
+            return;
+        }
+        match self.store.messages_before(meta.id, None, protocol::HISTORY_PAGE).await {
+            Ok(page) => {
+                let messages = page.messages.iter().map(|m| m.to_wire(&meta.customer_name, &agent)).collect();
+                let history = ServerEvent::History(History {
+                    conversation: meta.id,
+                    customer: meta.customer_name.clone(),
+                    messages,
+                    more: page.more,
+                    notes: self.store.notes(meta.id, NOTES_SENT).await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "reading notes failed");
+                        vec![]
+                    }),
+                    read: 0,
+                });
+                let upto = page.messages.last().map(|m| m.seq);
+                let mut live = self.live();
+                for conn in live.hub.connections(&agent) {
+                    live.emit(conn, &history);
+                    if let Some(seq) = upto {
+                        live.cover(conn, meta.id, seq);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, conversation = meta.id.0, "reading history failed"),
+        }
+    }
+
+    /// Sends the agent accounts to one admin connection, or to every admin online.
+    pub(super) async fn send_team(&self, only: Option<ConnId>) {
+        match self.store.agents().await {
+            Ok(agents) => match only {
+                Some(conn) => self.live().emit(conn, &ServerEvent::Agents(agents)),
+                None => self.apply_quietly(Item::Tell(Told::Team(agents))).await,
+            },
+            Err(e) => tracing::error!(error = %e, "listing agents failed"),
+        }
+    }
+
+    /// Sends the canned replies to one agent connection, or to every agent online.
+    pub(super) async fn send_canned(&self, only: Option<ConnId>) {
+        match self.store.canned().await {
+            Ok(replies) => match only {
+                Some(conn) => self.live().emit(conn, &ServerEvent::Canned(replies)),
+                None => self.apply_quietly(Item::Tell(Told::Canned(replies))).await,
+            },
+            Err(e) => tracing::error!(error = %e, "reading canned replies failed"),
+        }
+    }
+}
+
+/// Logs a storage failure and turns it into the error a participant sees.
+pub(super) fn internal(doing: &'static str) -> impl Fn(crate::store::StoreError) -> Problem {
+    move |e| {
+        tracing::error!(error = %e, "{doing} failed");
+        Problem::Internal
+    }
+}

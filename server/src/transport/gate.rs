@@ -1,0 +1,183 @@
+//! Who may come in, and how fast: client addresses, the per-address limits, and the
+//! password-hashing queue.
+//!
+//! Owns: finding a client's address (the peer's, or a trusted proxy's `X-Forwarded-For`),
+//! what is remembered per address (connections, logins, messages, wrong passwords; swept
+//! when idle), and running password hashes a few at a time. Must not: decide chat rules
+//! (the hub does) or know what a login is (see [`super::login`]).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use super::turnstile::ConnInfo;
+use crate::clock::now_ms;
+use crate::limits::{Address, Limits};
+use app::text::Problem;
+
+/// Password hashes and checks that may run at once.
+pub(super) const HASHING_AT_ONCE: usize = 4;
+
+/// Addresses remembered before the first sweep.
+const ADDRESSES_SWEPT_AT: usize = 4096;
+
+/// The limits, and what is remembered per client address.
+pub struct Gate {
+    limits: Limits,
+    addresses: Mutex<Addresses>,
+    trust_forwarded_for: bool,
+    /// Password hashes and checks running now (see [`Gate::hashing`]).
+    hashing: tokio::sync::Semaphore,
+}
+
+/// What is remembered per client address; forgotten once there is nothing to remember.
+struct Addresses {
+    known: HashMap<IpAddr, Address>,
+    /// How many addresses may be known before the idle ones are swept out.
+    sweep_at: usize,
+}
+
+impl Gate {
+    pub fn new(limits: Limits, trust_forwarded_for: bool) -> Self {
+        Self {
+            limits,
+            addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
+            trust_forwarded_for,
+            hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the `X-Forwarded-For` and `X-Forwarded-Proto` of a proxy are believed.
+    pub fn trusts_proxy(&self) -> bool {
+        self.trust_forwarded_for
+    }
+
+    /// The client's address: the TCP peer's, or behind a trusted proxy the last hop of
+    /// `X-Forwarded-For`.
+    pub fn client_ip(&self, headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> Option<IpAddr> {
+        let forwarded = || {
+            let header = headers.get("x-forwarded-for")?.to_str().ok()?;
+            header.rsplit(',').next()?.trim().parse().ok()
+        };
+        if self.trust_forwarded_for {
+            if let Some(ip) = forwarded() {
+                return Some(ip);
+            }
+        }
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    }
+
+    /// Runs `f` on what is remembered about the client address `ip`, at the current time;
+    /// `None` when the address is unknown (no limits per address then).
+    pub fn at_address<T>(&self, ip: Option<IpAddr>, f: impl FnOnce(&mut Address, &Limits, u64) -> T) -> Option<T> {
+        let ip = ip?;
+        let now = now_ms();
+        let mut addresses = self.addresses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if addresses.known.len() >= addresses.sweep_at && !addresses.known.contains_key(&ip) {
+            addresses.known.retain(|_, a| !a.is_idle(&self.limits, now));
+            addresses.sweep_at = (addresses.known.len() * 2).max(ADDRESSES_SWEPT_AT);
+        }
+        Some(f(addresses.known.entry(ip).or_default(), &self.limits, now))
+    }
+
+    /// Whether another connection from `ip` may open now (counted if so).
+    pub fn may_connect(&self, ip: Option<IpAddr>) -> Result<(), Problem> {
+        if self.at_address(ip, |a, limits, _| a.connect(limits)) == Some(Err(())) {
+            tracing::warn!(?ip, "refused a connection: too many from one address");
+            return Err(Problem::TooManyConnections);
+        }
+        Ok(())
+    }
+
+    /// A connection from `ip` closed.
+    pub fn disconnected(&self, ip: Option<IpAddr>) {
+        self.at_address(ip, |a, _, _| a.disconnect());
+    }
+
+    /// Whether another login (over the socket or HTTP) may be tried from `ip` now.
+    pub fn may_log_in(&self, ip: Option<IpAddr>) -> Result<(), Problem> {
+        match self.at_address(ip, |a, limits, now| a.login(limits, now)) {
+            Some(Err(wait_s)) => {
+                tracing::warn!(?ip, "login refused: too many from one address");
+                Err(Problem::SlowDown(wait_s))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a message from this connection is over its rate (its own; for customers,
+    /// also their address's): the seconds to wait, if so.
+    pub fn message_limited(&self, info: &ConnInfo, agent: bool) -> Option<u64> {
+        let rate = if agent { self.limits.agent_messages } else { self.limits.customer_messages };
+        if let Err(wait_s) = info.take(|b| &mut b.messages, rate) {
+            return Some(wait_s);
+        }
+        if agent {
+            return None;
+        }
+        self.at_address(info.ip, |a, limits, now| a.message(limits, now)).and_then(Result::err)
+    }
+
+    /// Whether a password for the agent name `key` may be tried from `ip` now: after a few
+    /// wrong ones, each further try waits longer.
+    pub fn may_try_password(&self, ip: Option<IpAddr>, key: &str) -> Result<(), Problem> {
+        if let Some(Err(wait_s)) = self.at_address(ip, |a, _, now| a.may_try_password(key, now)) {
+            tracing::warn!(?ip, "agent login refused: too many wrong passwords");
+            return Err(Problem::TooManyAttempts(wait_s));
+        }
+        Ok(())
+    }
+
+    /// Remembers whether the password tried for `key` from `ip` was right.
+    pub fn password_checked(&self, ip: Option<IpAddr>, key: &str, ok: bool) {
+        self.at_address(ip, |a, limits, now| a.password_checked(limits, key, ok, now));
+    }
+
+    /// Runs a password hash or check: on a blocking thread (it is deliberately slow), and
+    /// only a few at once (each takes argon2id's 19 MiB of memory: a flood of logins from
+    /// many addresses must not take the server's memory with it).
+    pub async fn hashing<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+        let _permit = self.hashing.acquire().await.map_err(|_| Problem::Internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing panicked");
+            Problem::Internal
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_a_few_password_hashes_run_at_once() {
+        let gate = Arc::new(Gate::new(Limits::default(), false));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs: Vec<_> = (0..16)
+            .map(|_| {
+                let (gate, running, most) = (gate.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    gate.hashing(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!((2..=HASHING_AT_ONCE).contains(&most), "{most} at once");
+    }
+}

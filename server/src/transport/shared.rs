@@ -1,0 +1,142 @@
+//! The state every handler shares, put together: the desk, the gate, the shutdown's count,
+//! the channels of the two storage tasks, and the settings the handlers read.
+//!
+//! Owns: starting the storage tasks (the [`pipeline`](super::pipeline) and the
+//! [`registrar`](super::registrar)) with the desk, handing them jobs, the connection ids of
+//! this node, and the graceful shutdown. Must not: hold logic of its own beyond putting
+//! those together (each part has its file).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::cluster::Cluster;
+use super::desk::Desk;
+use super::drain::Drain;
+use super::gate::Gate;
+use super::live::CONN_BITS;
+use super::pipeline::{self, Job};
+use super::registrar::{self, Registration};
+use crate::hours::OfficeHours;
+use crate::hub::{ConnId, Hub};
+use crate::model::ConversationMeta;
+use crate::store::Store;
+use app::text::Problem;
+
+/// The state every handler shares.
+pub struct Shared {
+    pub(super) desk: Arc<Desk>,
+    pub(super) gate: Gate,
+    pub(super) drain: Drain,
+    pipeline: mpsc::Sender<Job>,
+    registrar: mpsc::Sender<Registration>,
+    next_conn: AtomicU64,
+    /// See [`crate::Settings::agent_grace`].
+    pub(super) agent_grace: Duration,
+    /// See [`crate::Settings::widget_secret`].
+    pub(super) widget_secret: Option<Vec<u8>>,
+    /// See [`crate::Settings::office_hours`].
+    pub(super) office_hours: Option<OfficeHours>,
+}
+
+impl Shared {
+    /// The shared state (with the conversations waiting in `queue`), and the storage tasks
+    /// that run with it. In a cluster, the hub starts as the others' (`hub`, from their
+    /// snapshot), and the queue is learnt through the cluster once it is joined (`queue` is
+    /// empty then).
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: &crate::Settings,
+        queue: Vec<ConversationMeta>,
+        cluster: Option<(Arc<Cluster>, Option<Hub>)>,
+    ) -> Arc<Self> {
+        let (pipeline_tx, pipeline_rx) = mpsc::channel(pipeline::QUEUE);
+        let (registrar_tx, registrar_rx) = mpsc::channel(registrar::QUEUE);
+        let (cluster, hub) = match cluster {
+            Some((cluster, hub)) => (Some(cluster), hub),
+            None => (None, None),
+        };
+        let mut hub = hub.unwrap_or_else(|| Hub::with_capacity(settings.capacity));
+        hub.set_away_after(settings.away_after.as_millis() as u64);
+        for meta in queue {
+            hub.learn(meta);
+        }
+        let node = cluster.as_ref().map_or(0, |c| c.node());
+        let desk = Arc::new(Desk::new(hub, cluster, store));
+        // The tasks hold the desk weakly: each ends when the desk (and with it, the
+        // shared state that holds the channel's sender) is dropped.
+        tokio::spawn(pipeline::run(Arc::downgrade(&desk), pipeline_rx));
+        tokio::spawn(registrar::run(Arc::downgrade(&desk), registrar_rx));
+        Arc::new(Self {
+            desk,
+            gate: Gate::new(settings.limits.clone(), settings.trust_forwarded_for),
+            drain: Drain::default(),
+            pipeline: pipeline_tx,
+            registrar: registrar_tx,
+            next_conn: AtomicU64::new((node << CONN_BITS) | 1),
+            agent_grace: settings.agent_grace,
+            widget_secret: settings.widget_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            office_hours: settings.office_hours.clone(),
+        })
+    }
+
+    /// A connection id no other connection of the cluster has.
+    pub(super) fn new_conn(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Hands a job to the pipeline and waits for its answer.
+    pub(super) async fn pipeline<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job) -> Result<T, Problem> {
+        through(&self.pipeline, job).await
+    }
+
+    /// Queues a job for the pipeline without waiting for its answer (the caller awaits the
+    /// job's reply channel itself); fails if the pipeline has stopped.
+    pub(super) async fn queue(&self, job: Job) -> Result<(), Problem> {
+        self.pipeline.send(job).await.map_err(|_| {
+            tracing::error!("the pipeline has stopped");
+            Problem::Internal
+        })
+    }
+
+    /// Hands a new customer to the registrar and waits for the login's outcome.
+    pub(super) async fn register<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Registration,
+    ) -> Result<T, Problem> {
+        through(&self.registrar, job).await
+    }
+
+    /// At shutdown, before the connections close: stores and delivers every message
+    /// already taken in, and waits (up to `within`) until each of their senders has the
+    /// acknowledgement, so that nobody is left wondering whether a message went through.
+    /// Messages that arrive meanwhile are stored as usual but not waited for.
+    pub async fn drain(&self, within: Duration) {
+        let flush = async {
+            if let Err(problem) = self.pipeline(|reply| Job::Flush { reply }).await {
+                tracing::error!(?problem, "flushing the pipeline at shutdown failed");
+            }
+        };
+        self.drain.settle(within, flush).await;
+    }
+
+    /// At a graceful shutdown, tells the other nodes of a cluster that this one leaves.
+    pub async fn leave_cluster(&self) {
+        self.desk.leave_cluster().await;
+    }
+}
+
+/// Hands a job to one of the storage tasks and waits for its answer.
+async fn through<J, T>(task: &mpsc::Sender<J>, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> J) -> Result<T, Problem> {
+    let (tx, rx) = oneshot::channel();
+    if task.send(job(tx)).await.is_err() {
+        tracing::error!("a storage task has stopped");
+        return Err(Problem::Internal);
+    }
+    rx.await.unwrap_or_else(|_| {
+        tracing::error!("a storage task dropped a job");
+        Err(Problem::Internal)
+    })
+}
