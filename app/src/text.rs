@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::{Problem, Refusal};
+
 /// A language the UI speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Lang {
@@ -77,76 +79,6 @@ impl Lang {
 
 /// The cookie that remembers a reader's language choice (read when the page is rendered).
 pub const LANG_COOKIE: &str = "chat_lang";
-
-/// Something a person did that cannot be done, as told to them. On the wire (beside the
-/// English sentence) as `{"code": "name_taken"}`, with `"arg"` for the variants that carry
-/// one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "code", content = "arg", rename_all = "snake_case")]
-pub enum Problem {
-    NameEmpty,
-    NameTooLong,
-    NameControlChars,
-    NameTaken,
-    /// The name belongs to an agent account; customers may not use it.
-    NameReserved,
-    WrongPassword,
-    AgentPasswordMissing,
-    AlreadyLoggedIn(String),
-    NotLoggedIn,
-    MessageEmpty,
-    MessageTooLong,
-    UnknownRecipient(String),
-    RecipientNotAllowed(String),
-    MessageToSelf,
-    /// A message with neither a recipient nor a conversation.
-    NoRecipient,
-    /// Only agents manage conversations.
-    AgentsOnly,
-    /// Taking a conversation someone else has.
-    AlreadyAssigned(String),
-    /// Resolving or transferring a conversation that is not this agent's.
-    NotYours,
-    UnknownAgent(String),
-    /// Only admins manage the team and the canned replies.
-    AdminsOnly,
-    PasswordTooShort,
-    AgentExists(String),
-    /// An admin removing their own account (they would lock themselves out mid-session).
-    RemoveSelf,
-    BadShortcut,
-    /// A payload the server could not read (the event's name).
-    Malformed(String),
-    /// A `client_id` that is not 1–64 plain ASCII characters.
-    BadClientId,
-    /// Agents talk to customers, in the customer's conversation.
-    AgentToAgent,
-    UnknownConversation,
-    /// A resume token that is unknown, expired or revoked, for someone who must then
-    /// log in again (an agent, with their password).
-    SessionExpired,
-    /// The message could not be stored, so it was not sent; the client may retry.
-    NotSaved,
-    /// Too many requests (or messages) in a short time; the client may retry after the
-    /// given number of seconds.
-    SlowDown(u64),
-    /// Too many failed agent passwords from this address for this name; retry after the
-    /// given number of seconds.
-    TooManyAttempts(u64),
-    /// Too many connections from one address.
-    TooManyConnections,
-    /// An event the server does not know.
-    UnknownEvent(String),
-    /// A host site's identity (the widget's signed user) that is unsigned, wrongly signed
-    /// or malformed.
-    IdentityInvalid,
-    /// A host site's identity, but this server takes none (no widget secret is set).
-    IdentityNotAccepted,
-    /// An e-mail address (the widget's pre-chat form) that cannot be one.
-    EmailInvalid,
-    /// The server could not do it; details are in its log, not on the wire.
-    Internal,
-}
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -251,51 +183,12 @@ impl Problem {
     }
 }
 
-/// An error as sent to a client: the English sentence every client can show (the tutorial's
-/// clients show just that), and the [`Problem`] it words, which clients of ours show in their
-/// reader's language. `login_error` and `error` carry the two as two arguments.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
-pub struct Refusal {
-    pub text: String,
-    pub problem: Option<Problem>,
-}
-
 impl Refusal {
     /// The sentence in `lang` (in English when the problem is not known).
     pub fn in_lang(&self, lang: Lang) -> String {
         match (&self.problem, lang) {
             (Some(problem), lang) => problem.in_lang(lang),
             (None, _) => self.text.clone(),
-        }
-    }
-}
-
-impl From<Problem> for Refusal {
-    fn from(problem: Problem) -> Self {
-        Self { text: problem.to_string(), problem: Some(problem) }
-    }
-}
-
-impl From<String> for Refusal {
-    fn from(text: String) -> Self {
-        Self { text, problem: None }
-    }
-}
-
-impl From<&str> for Refusal {
-    fn from(text: &str) -> Self {
-        text.to_owned().into()
-    }
-}
-
-impl Serialize for Refusal {
-    /// Two arguments (a tuple; Socket.IO servers send a tuple as that many arguments): the
-    /// sentence first, so that clients reading one argument get the sentence.
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.problem {
-            Some(problem) => (&self.text, problem).serialize(s),
-            None => self.text.serialize(s),
         }
     }
 }

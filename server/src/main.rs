@@ -204,7 +204,7 @@ async fn canned(store: Arc<dyn Store>, cmd: CannedCmd) -> Result<()> {
         if CannedReply::valid_shortcut(shortcut) {
             Ok(())
         } else {
-            Err(anyhow::anyhow!("{} ({shortcut:?})", app::text::Problem::BadShortcut))
+            Err(anyhow::anyhow!("{} ({shortcut:?})", app::protocol::Problem::BadShortcut))
         }
     };
     match cmd {

@@ -33,7 +33,7 @@ async fn customers_on_one_node_and_agents_on_another_see_one_desk() {
 
     // A name is held once across the nodes.
     let mut twin = TestClient::connect(&b, WS, Some(json!("ANN"))).await;
-    assert_eq!(twin.expect("login_error").await, json!(app::text::Problem::NameTaken.to_string()));
+    assert_eq!(twin.expect("login_error").await, json!(app::protocol::Problem::NameTaken.to_string()));
 
     // The queue on node B gives node A's customer to the agent on node B; messages both ways.
     let ack = ann.emit_acked("private_message", json!({"message": "my order is late"})).await;
@@ -180,7 +180,7 @@ async fn a_node_that_joins_later_starts_from_the_snapshot_and_knows_everything()
     let mut bea = TestClient::login(&b, WS, json!("bea")).await;
     bea.expect_list(&["amy", "bea"]).await;
     let mut twin = TestClient::connect(&b, WS, Some(json!("Ann"))).await;
-    assert_eq!(twin.expect("login_error").await, json!(app::text::Problem::NameTaken.to_string()));
+    assert_eq!(twin.expect("login_error").await, json!(app::protocol::Problem::NameTaken.to_string()));
     // A second tab of amy's, on node B, answers: B knows the conversation is hers.
     let amy_b = TestClient::login(&b, WS, agent("amy")).await;
     let ack = amy_b.emit_acked("private_message", json!({"conversation": id, "message": "hi from B"})).await;
@@ -203,7 +203,7 @@ async fn without_redis_a_node_refuses_new_connections_clearly_and_keeps_what_it_
     own.run("stop");
     // A new connection cannot be shared with the other nodes: it is refused, in words.
     let answer = common::join_by_polling(&node).await;
-    assert!(answer.contains("44{") && answer.contains(&app::text::Problem::Internal.to_string()), "{answer}");
+    assert!(answer.contains("44{") && answer.contains(&app::protocol::Problem::Internal.to_string()), "{answer}");
     // A message from someone logged in is stored (and acknowledged), not lost.
     let ack = ann.emit_acked("private_message", json!({"message": "anyone there?"})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");

@@ -52,7 +52,7 @@ async fn a_signed_customer_is_the_same_customer_on_every_device() {
 async fn unsigned_or_wrongly_signed_identities_are_refused() {
     let settings = chat_server::Settings { widget_secret: Some(SECRET.into()), ..Default::default() };
     let server = TestServer::start_with(settings).await;
-    let invalid = json!(app::text::Problem::IdentityInvalid.to_string());
+    let invalid = json!(app::protocol::Problem::IdentityInvalid.to_string());
     let wrong_key = sign_host_identity(b"a guess", "shop-user-42", "Ann");
     let other_name = sign_host_identity(SECRET.as_bytes(), "shop-user-42", "Ann");
     for (login, why) in [
@@ -81,7 +81,7 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
 async fn without_a_secret_no_identity_is_taken() {
     let server = TestServer::start().await;
     let mut client = TestClient::connect(&server, WS, Some(signed("shop-user-42", "Ann"))).await;
-    assert_eq!(client.expect("login_error").await, json!(app::text::Problem::IdentityNotAccepted.to_string()));
+    assert_eq!(client.expect("login_error").await, json!(app::protocol::Problem::IdentityNotAccepted.to_string()));
     TestClient::login(&server, WS, json!("Ann")).await;
     server.stop().await;
 }

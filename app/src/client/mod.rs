@@ -155,7 +155,7 @@ async fn agent_login(request: &LoginRequest, lang: crate::text::Lang) -> Result<
         Ok(AgentSession::Refused { error, problem }) => Err(problem.map_or(error, |p| p.in_lang(lang))),
         other => {
             leptos::logging::warn!("unexpected answer to the agent login ({}): {other:?}", response.status());
-            Err(crate::text::Problem::Internal.in_lang(lang))
+            Err(crate::protocol::Problem::Internal.in_lang(lang))
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::protocol::{
 };
 use crate::inbox::Target;
 use crate::state::{ChatState, Command, ConnStatus};
-use crate::text::Problem;
+use crate::protocol::Problem;
 
 enum Input {
     /// A frame, or `None` when the socket closed.
@@ -232,7 +232,7 @@ pub(crate) async fn run(
                         // An error's second argument says what it is, to word it here.
                         let problem = args.first().and_then(|v| serde_json::from_value::<Problem>(v.clone()).ok());
                         let lang = state.lang.get_untracked();
-                        let worded = |mut reason: crate::text::Refusal| {
+                        let worded = |mut reason: crate::protocol::Refusal| {
                             reason.problem = reason.problem.or(problem.clone());
                             reason
                         };

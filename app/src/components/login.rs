@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::use_chat;
 use crate::protocol::{LoginRequest, MessageText, Role, UserName, MESSAGE_MAX_CHARS};
-use crate::text::Problem;
+use crate::protocol::Problem;
 use crate::state::Command;
 use super::t;
 

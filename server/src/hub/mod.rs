@@ -20,7 +20,7 @@ use app::protocol::{
     ConversationId, LoginSuccess, MessageText, Note, Presence, PrivateMessage, ReadUpTo, Role, ServerEvent, Status, Typing, UserName,
     AWAY_AFTER_MS, TYPING_EVERY_MS,
 };
-use app::text::Problem;
+use app::protocol::Problem;
 
 use crate::model::{name_key, AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NewMessage};
 

@@ -15,8 +15,8 @@ use crate::clock::now_ms;
 use crate::hub::{Command, ConnId};
 use crate::model::AgentKey;
 use crate::store::StoreError;
-use app::protocol::{AgentRef, CannedRef, CannedReply, MessageText, NewAgent, UserName};
-use app::text::Problem;
+use app::protocol::{AdminAck, AgentRef, CannedRef, CannedReply, MessageText, NewAgent, UserName};
+use app::protocol::Problem;
 
 /// Runs an admin's request: refused unless `conn` is an admin's, the error told to them
 /// and in the optional acknowledgement (`{ok}` or `{ok: false, error}`).
@@ -27,10 +27,10 @@ pub(super) async fn as_admin<F: AdminWork>(shared: &Shared, conn: ConnId, ack: A
         work.run(shared, me, payload).await
     };
     let reply = match done.await {
-        Ok(()) => serde_json::json!({"ok": true}),
+        Ok(()) => AdminAck::done(),
         Err(problem) => {
             shared.desk.refuse(conn, problem.clone());
-            serde_json::json!({"ok": false, "error": problem.to_string(), "problem": problem})
+            AdminAck::failed(problem)
         }
     };
     if let Err(e) = ack.send(&reply) {

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use super::live::{Applied, Item, CONN_BITS};
 use crate::hub::Hub;
-use app::text::Problem;
+use app::protocol::Problem;
 
 const STREAM: &str = "chat:hub";
 const NODES: &str = "chat:nodes";

@@ -26,7 +26,7 @@ use super::login::{check_agent, open_agent_session};
 use super::shared::Shared;
 use crate::auth;
 use app::protocol::{self, AgentCredentials, AgentSession, UserName};
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// The routes at [`protocol::SESSION_PATH`].
 pub(super) fn routes(shared: Arc<Shared>) -> Router {

@@ -16,7 +16,7 @@ use crate::hub::{Command, ConnId, Hub, Outcome, Step};
 use crate::model::{ConversationMeta, Identity};
 use crate::store::Store;
 use app::protocol::{self, ConversationId, History, ServerEvent};
-use app::text::{Problem, Refusal};
+use app::protocol::{Problem, Refusal};
 
 /// Internal notes sent with a conversation to an agent (the newest).
 pub(super) const NOTES_SENT: u32 = 100;

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use super::turnstile::ConnInfo;
 use crate::clock::now_ms;
 use crate::limits::{Address, Limits};
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// Password hashes and checks that may run at once.
 pub(super) const HASHING_AT_ONCE: usize = 4;

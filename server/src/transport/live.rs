@@ -14,7 +14,7 @@ use socketioxide::extract::SocketRef;
 use crate::hub::{coalesce, Command, ConnId, Hub, Outbound, Outcome, Step};
 use crate::model::{ConversationMeta, Identity};
 use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, ServerEvent};
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// Bits of a [`ConnId`] below the node's number: each node numbers its own connections.
 pub const CONN_BITS: u32 = 40;

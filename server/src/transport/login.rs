@@ -19,7 +19,7 @@ use crate::hub::{ConnId, Login, Outcome};
 use crate::model::{name_key, AgentKey, Identity};
 use crate::store::{AgentRecord, SessionOwner};
 use app::protocol::{LoginIntent, LoginPayload, OfficeStatus, Role, ServerEvent, UserName};
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// Conversations an agent is sent at login (the most recently active).
 const AGENT_CONVERSATIONS: u32 = 100;

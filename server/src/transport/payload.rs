@@ -14,7 +14,7 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// An event's request, or the refusal for a payload that is not one.
 pub struct Payload<T>(pub Result<T, Problem>);

@@ -18,7 +18,7 @@ use super::desk::Desk;
 use crate::hub::{Command, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
 use app::protocol::{Cursor, History, HISTORY_PAGE};
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;

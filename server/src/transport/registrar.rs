@@ -18,7 +18,7 @@ use crate::hub::{Command, ConnId, Login, Outcome};
 use crate::model::{name_key, Identity};
 use crate::store::NewCustomer;
 use app::protocol::{History, UserName};
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// Most customers created in one transaction.
 const MAX_BATCH: usize = 512;

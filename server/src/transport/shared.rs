@@ -23,7 +23,7 @@ use crate::hours::OfficeHours;
 use crate::hub::{ConnId, Hub};
 use crate::model::ConversationMeta;
 use crate::store::Store;
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// The state every handler shares.
 pub struct Shared {

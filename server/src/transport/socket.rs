@@ -30,10 +30,9 @@ use crate::hub::{Command, ConnId};
 use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use app::protocol::{
     self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History, HistoryRequest,
-    LoginPayload, MessageText, NewAgent, NoteRequest, PrivateMessage, ReadUpTo, SendAck, ServerEvent, Transfer,
-    TypingRequest, UserName,
+    LoginPayload, MessageText, NewAgent, NoteAck, NoteRequest, PrivateMessage, ReadUpTo, SendAck, ServerEvent, Transfer,
+    Problem, TypingRequest, UserName,
 };
-use app::text::Problem;
 
 /// Installs the namespace `/` on `io`.
 pub fn register(io: &SocketIo) {
@@ -295,11 +294,11 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
         Ok(note) => {
             let id = note.id;
             shared.desk.apply_quietly(Item::Hub(Command::Noted(note))).await;
-            serde_json::json!({"ok": true, "id": id})
+            NoteAck::stored(id)
         }
         Err(problem) => {
             shared.desk.refuse(conn, problem.clone());
-            serde_json::json!({"ok": false, "error": problem.to_string(), "problem": problem})
+            NoteAck::failed(problem)
         }
     };
     if let Err(e) = ack.send(&reply) {

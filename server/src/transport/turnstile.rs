@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::hub::ConnId;
 use crate::limits::{Bucket, Rate};
 use app::protocol::SendAck;
-use app::text::Problem;
+use app::protocol::Problem;
 
 /// Per-connection ordering state, kept in the socket's extensions.
 #[derive(Debug)]
@@ -147,7 +147,7 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
         if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
             let problem = Problem::SlowDown(wait_s);
             tracing::debug!(conn = info.conn.0, "event rate exceeded");
-            if let Err(e) = s.emit(app::protocol::ERROR, &app::text::Refusal::from(problem.clone())) {
+            if let Err(e) = s.emit(app::protocol::ERROR, &app::protocol::Refusal::from(problem.clone())) {
                 tracing::debug!(conn = info.conn.0, error = %e, "telling a connection it is too fast");
             }
             if ack_id.is_some() {

@@ -1,0 +1,208 @@
+//! The event names, and [`ServerEvent`] / [`ClientEvent`]: every event with its payload.
+
+use serde::Serialize;
+
+use super::*;
+
+/// client → server: log in (a bare string, or a [`LoginRequest`]).
+pub const LOGIN: &str = "login";
+/// server → client: the login was accepted; carries [`LoginSuccess`].
+pub const LOGIN_SUCCESS: &str = "login_success";
+/// server → client: the login was refused; carries a human-readable string.
+pub const LOGIN_ERROR: &str = "login_error";
+/// server → client: the names this participant may write to, its own included.
+pub const USER_LIST: &str = "user_list";
+/// client → server: send a message; carries [`PrivateMessage`].
+pub const PRIVATE_MESSAGE: &str = "private_message";
+/// server → client: a message sent or received; carries [`ChatMessage`].
+pub const MESSAGE: &str = "message";
+/// server → client: something the client asked for failed; carries a human-readable string.
+pub const ERROR: &str = "error";
+/// client → server: a page of older messages ([`HistoryRequest`]);
+/// server → client: a page of one conversation ([`History`]), after a login and on request.
+pub const HISTORY: &str = "history";
+/// client → server: end this session on purpose; its resume token stops working.
+pub const LOGOUT: &str = "logout";
+/// server → agent: where a conversation stands ([`ConversationSummary`]), whenever that changes.
+pub const CONVERSATION: &str = "conversation";
+/// agent → server: take a waiting conversation ([`ConversationRef`]).
+pub const TAKE: &str = "take";
+/// agent → server: mark a conversation resolved ([`ConversationRef`]).
+pub const RESOLVE: &str = "resolve";
+/// agent → server: hand a conversation to another agent, with a note ([`Transfer`]).
+pub const TRANSFER: &str = "transfer";
+/// client → server: this person is typing ([`TypingRequest`]); server → the other side of
+/// the conversation: [`Typing`]. Clients send it at most every [`TYPING_EVERY_MS`].
+pub const TYPING: &str = "typing";
+/// How often a client says it is still typing, and how much more often the server passes on.
+pub const TYPING_EVERY_MS: u64 = 2000;
+/// agent → server: an internal note in a conversation ([`NoteRequest`]); server → agents:
+/// [`Note`]. Customers never receive notes.
+pub const NOTE: &str = "note";
+/// agent → server: read up to a sequence number ([`ReadUpTo`]); server → customer: the
+/// support side has read their messages up to it ([`ReadUpTo`]).
+pub const READ: &str = "read";
+/// server → agent, at login: the team's canned replies (a list of [`CannedReply`]).
+pub const CANNED: &str = "canned";
+/// How long a typing indicator stays without news.
+pub const TYPING_SHOWN_MS: u64 = 4000;
+/// client → server `{away}`: an agent whose tab has been hidden for [`AWAY_AFTER_MS`] is
+/// away (the queue passes them by), and back when it shows again. server → everyone: the
+/// names of the agents who are away, whenever that changes.
+pub const AWAY: &str = "away";
+/// How long an agent's tab stays hidden before they count as away, unless the server
+/// says otherwise ([`LoginSuccess::away_after_ms`]).
+pub const AWAY_AFTER_MS: u64 = 60_000;
+/// server → agent: who came online or left since the last `user_list` or `presence`
+/// ([`Presence`]). Agents see everyone: a full list per change would not scale.
+pub const PRESENCE: &str = "presence";
+/// Server → customer, after login when office hours are set: whether the desk is open.
+pub const OFFICE: &str = "office";
+/// server → admin: the agent accounts ([`AgentInfo`]), at login and after each change.
+pub const AGENTS: &str = "agents";
+/// admin → server: add an agent account ([`NewAgent`]).
+pub const AGENT_ADD: &str = "agent_add";
+/// admin → server: remove an agent account ([`AgentRef`]); they are logged out.
+pub const AGENT_REMOVE: &str = "agent_remove";
+/// admin → server: add or replace a canned reply ([`CannedReply`]).
+pub const CANNED_SET: &str = "canned_set";
+/// admin → server: remove a canned reply ([`CannedRef`]).
+pub const CANNED_REMOVE: &str = "canned_remove";
+
+/// Everything the server sends, with its event name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ServerEvent {
+    LoginSuccess(LoginSuccess),
+    LoginError(Refusal),
+    UserList(Vec<UserName>),
+    Message(ChatMessage),
+    Error(Refusal),
+    History(History),
+    Conversation(ConversationSummary),
+    Typing(Typing),
+    Note(Note),
+    Read(ReadUpTo),
+    Canned(Vec<CannedReply>),
+    Away(Vec<UserName>),
+    Agents(Vec<AgentInfo>),
+    Presence(Presence),
+    Office(OfficeStatus),
+}
+
+impl ServerEvent {
+    /// The Socket.IO event name this event is sent under.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerEvent::LoginSuccess(_) => LOGIN_SUCCESS,
+            ServerEvent::LoginError(_) => LOGIN_ERROR,
+            ServerEvent::UserList(_) => USER_LIST,
+            ServerEvent::Message(_) => MESSAGE,
+            ServerEvent::Error(_) => ERROR,
+            ServerEvent::History(_) => HISTORY,
+            ServerEvent::Conversation(_) => CONVERSATION,
+            ServerEvent::Typing(_) => TYPING,
+            ServerEvent::Note(_) => NOTE,
+            ServerEvent::Read(_) => READ,
+            ServerEvent::Canned(_) => CANNED,
+            ServerEvent::Away(_) => AWAY,
+            ServerEvent::Agents(_) => AGENTS,
+            ServerEvent::Presence(_) => PRESENCE,
+            ServerEvent::Office(_) => OFFICE,
+        }
+    }
+
+    /// Decodes an event received from the server (the inverse of `name` + serialising).
+    pub fn decode(name: &str, data: serde_json::Value) -> Result<Self, wire::WireError> {
+        Ok(match name {
+            LOGIN_SUCCESS => ServerEvent::LoginSuccess(payload(data)?),
+            LOGIN_ERROR => ServerEvent::LoginError(payload(data)?),
+            USER_LIST => ServerEvent::UserList(payload(data)?),
+            MESSAGE => ServerEvent::Message(payload(data)?),
+            ERROR => ServerEvent::Error(payload(data)?),
+            HISTORY => ServerEvent::History(payload(data)?),
+            CONVERSATION => ServerEvent::Conversation(payload(data)?),
+            TYPING => ServerEvent::Typing(payload(data)?),
+            NOTE => ServerEvent::Note(payload(data)?),
+            READ => ServerEvent::Read(payload(data)?),
+            CANNED => ServerEvent::Canned(payload(data)?),
+            AWAY => ServerEvent::Away(payload(data)?),
+            AGENTS => ServerEvent::Agents(payload(data)?),
+            PRESENCE => ServerEvent::Presence(payload(data)?),
+            OFFICE => ServerEvent::Office(payload(data)?),
+            other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
+        })
+    }
+}
+
+/// Everything a client sends, with its event name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ClientEvent {
+    Login(LoginPayload),
+    PrivateMessage(PrivateMessage),
+    History(HistoryRequest),
+    /// Carries no data (serialised as `null`).
+    Logout,
+    Take(ConversationRef),
+    Resolve(ConversationRef),
+    Transfer(Transfer),
+    Typing(TypingRequest),
+    Note(NoteRequest),
+    Read(ReadUpTo),
+    Away(AwayRequest),
+    AgentAdd(NewAgent),
+    AgentRemove(AgentRef),
+    CannedSet(CannedReply),
+    CannedRemove(CannedRef),
+}
+
+impl ClientEvent {
+    /// The Socket.IO event name this event is sent under.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientEvent::Login(_) => LOGIN,
+            ClientEvent::PrivateMessage(_) => PRIVATE_MESSAGE,
+            ClientEvent::History(_) => HISTORY,
+            ClientEvent::Logout => LOGOUT,
+            ClientEvent::Take(_) => TAKE,
+            ClientEvent::Resolve(_) => RESOLVE,
+            ClientEvent::Transfer(_) => TRANSFER,
+            ClientEvent::Typing(_) => TYPING,
+            ClientEvent::Note(_) => NOTE,
+            ClientEvent::Read(_) => READ,
+            ClientEvent::Away(_) => AWAY,
+            ClientEvent::AgentAdd(_) => AGENT_ADD,
+            ClientEvent::AgentRemove(_) => AGENT_REMOVE,
+            ClientEvent::CannedSet(_) => CANNED_SET,
+            ClientEvent::CannedRemove(_) => CANNED_REMOVE,
+        }
+    }
+
+    /// Decodes an event received from a client (the inverse of `name` + serialising).
+    pub fn decode(name: &str, data: serde_json::Value) -> Result<Self, wire::WireError> {
+        Ok(match name {
+            LOGIN => ClientEvent::Login(payload(data)?),
+            PRIVATE_MESSAGE => ClientEvent::PrivateMessage(payload(data)?),
+            HISTORY => ClientEvent::History(payload(data)?),
+            LOGOUT => ClientEvent::Logout,
+            TAKE => ClientEvent::Take(payload(data)?),
+            RESOLVE => ClientEvent::Resolve(payload(data)?),
+            TRANSFER => ClientEvent::Transfer(payload(data)?),
+            TYPING => ClientEvent::Typing(payload(data)?),
+            NOTE => ClientEvent::Note(payload(data)?),
+            READ => ClientEvent::Read(payload(data)?),
+            AWAY => ClientEvent::Away(payload(data)?),
+            AGENT_ADD => ClientEvent::AgentAdd(payload(data)?),
+            AGENT_REMOVE => ClientEvent::AgentRemove(payload(data)?),
+            CANNED_SET => ClientEvent::CannedSet(payload(data)?),
+            CANNED_REMOVE => ClientEvent::CannedRemove(payload(data)?),
+            other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
+        })
+    }
+}
+
+/// One event's payload, read from its JSON.
+fn payload<T: serde::de::DeserializeOwned>(data: serde_json::Value) -> Result<T, wire::WireError> {
+    serde_json::from_value(data).map_err(|e| wire::WireError::Payload(e.to_string()))
+}

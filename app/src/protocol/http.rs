@@ -1,0 +1,26 @@
+//! The HTTP side of the contract: the paths and the cookie the browser and server share.
+
+/// HTTP: `POST` an [`AgentCredentials`] to log an agent in (the answer is an
+/// [`AgentSession`] and the session cookie), `DELETE` to log out. Browsers log agents in
+/// here, so that the session token lives in an `HttpOnly` cookie that scripts cannot read;
+/// a Socket.IO `login` with `role: "agent"` and no password then uses the cookie the
+/// handshake carried.
+pub const SESSION_PATH: &str = "/session";
+/// The page `widget.js` embeds in host sites' pages: the customer view, the one page any
+/// site may frame. (The router's `path!` needs it spelled out as well.)
+pub const WIDGET_PATH: &str = "/widget";
+/// The agent session cookie (`HttpOnly; SameSite=Strict`).
+pub const SESSION_COOKIE: &str = "chat_agent";
+
+/// The value of the cookie `name` in a request's `Cookie` headers, if set and not empty.
+#[cfg(feature = "ssr")]
+pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}

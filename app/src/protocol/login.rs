@@ -1,0 +1,154 @@
+//! Logging in: the `login` payload in both forms, its answer, and the agent session over HTTP.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// The `login` payload. Tutorial clients send a bare name (a customer login); this client
+/// sends the object form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LoginPayload {
+    Bare(String),
+    Full(LoginRequest),
+}
+
+/// The object form of `login`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The display name; may be left out when `resume` is given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default)]
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The token of an earlier [`LoginSuccess`]: the same identity and conversations come
+    /// back, without a password for agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// The last sequence number the client holds, per conversation: the server sends
+    /// every message after it instead of the latest page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub since: Vec<Cursor>,
+    /// A customer the host site vouches for (the widget's `data-user-id`): their id there,
+    /// signed with the secret the site shares with this server. `name` is theirs too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<HostIdentity>,
+}
+
+/// A host site's user, as the site signed it: `sig` is the hex HMAC-SHA256, under the
+/// widget secret, of `id`, a newline, and the name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostIdentity {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+}
+
+/// The longest user id a host site may give.
+pub const HOST_ID_MAX_CHARS: usize = 128;
+
+/// A position in one conversation: the client holds every message up to `seq`, and the
+/// ones in `held` after it (received live across a gap, which the server then fills
+/// without sending those again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub conversation: ConversationId,
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<u64>,
+}
+
+impl Cursor {
+    /// `held` lists at most [`CURSOR_HELD_MAX`] numbers after `seq`, ascending.
+    pub fn is_valid(&self) -> bool {
+        let mut last = self.seq;
+        self.held.len() <= CURSOR_HELD_MAX && self.held.iter().all(|&s| std::mem::replace(&mut last, s) < s)
+    }
+}
+
+/// Most sequence numbers one cursor may list in `held` (a client holding more after a gap
+/// sends the first ones: the rest come again, and it keeps each message once).
+pub const CURSOR_HELD_MAX: usize = 256;
+
+/// A `login`, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginIntent {
+    /// Required unless `resume` is given.
+    pub name: Option<UserName>,
+    pub role: Role,
+    pub password: Option<String>,
+    pub resume: Option<String>,
+    pub since: Vec<Cursor>,
+    pub identity: Option<HostIdentity>,
+}
+
+impl LoginPayload {
+    /// Normalises both forms. A login names someone or resumes a session, or both: the
+    /// name is then used if the session has expired.
+    pub fn into_intent(self) -> Result<LoginIntent, Problem> {
+        let request = match self {
+            LoginPayload::Bare(name) => LoginRequest { name, ..LoginRequest::default() },
+            LoginPayload::Full(request) => request,
+        };
+        let resume = request.resume.filter(|t| !t.is_empty());
+        let name = match (request.name.trim().is_empty(), &resume) {
+            (true, Some(_)) => None,
+            _ => Some(UserName::parse(&request.name)?),
+        };
+        if let Some(identity) = &request.identity {
+            let id = identity.id.as_str();
+            if id.is_empty() || id.chars().count() > HOST_ID_MAX_CHARS || id.chars().any(char::is_control) || name.is_none() {
+                return Err(Problem::IdentityInvalid);
+            }
+        }
+        if !request.since.iter().all(Cursor::is_valid) {
+            return Err(Problem::Malformed(LOGIN.into()));
+        }
+        Ok(LoginIntent { name, role: request.role, password: request.password, resume, since: request.since, identity: request.identity })
+    }
+}
+
+/// The `login_success` payload. Tutorial clients ignore it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSuccess {
+    pub name: UserName,
+    pub role: Role,
+    /// Keep this to come back as the same person (`login` with `resume`): after a reload,
+    /// or days later for a customer. Unguessable; it stops working at logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// A customer's conversation with the support team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+    /// An agent who sees every conversation and manages the team.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub admin: bool,
+    /// For agents: after how long a hidden tab counts as away (`away`), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away_after_ms: Option<u64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The body of `POST /session`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCredentials {
+    pub name: String,
+    pub password: String,
+}
+
+/// The answer to `POST /session`: who is logged in, or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AgentSession {
+    LoggedIn { name: UserName, admin: bool },
+    Refused {
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<Problem>,
+    },
+}

@@ -1,0 +1,130 @@
+//! What a person did that cannot be done, as a code on the wire ([`Problem`]), and an error as
+//! sent to a client ([`Refusal`]). The sentences that word them, in each language, are in
+//! [`crate::text`].
+
+use serde::{Deserialize, Serialize};
+
+/// Something a person did that cannot be done, as told to them. On the wire (beside the
+/// English sentence) as `{"code": "name_taken"}`, with `"arg"` for the variants that carry
+/// one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", content = "arg", rename_all = "snake_case")]
+pub enum Problem {
+    NameEmpty,
+    NameTooLong,
+    NameControlChars,
+    NameTaken,
+    /// The name belongs to an agent account; customers may not use it.
+    NameReserved,
+    WrongPassword,
+    AgentPasswordMissing,
+    AlreadyLoggedIn(String),
+    NotLoggedIn,
+    MessageEmpty,
+    MessageTooLong,
+    UnknownRecipient(String),
+    RecipientNotAllowed(String),
+    MessageToSelf,
+    /// A message with neither a recipient nor a conversation.
+    NoRecipient,
+    /// Only agents manage conversations.
+    AgentsOnly,
+    /// Taking a conversation someone else has.
+    AlreadyAssigned(String),
+    /// Resolving or transferring a conversation that is not this agent's.
+    NotYours,
+    UnknownAgent(String),
+    /// Only admins manage the team and the canned replies.
+    AdminsOnly,
+    PasswordTooShort,
+    AgentExists(String),
+    /// An admin removing their own account (they would lock themselves out mid-session).
+    RemoveSelf,
+    BadShortcut,
+    /// A payload the server could not read (the event's name).
+    Malformed(String),
+    /// A `client_id` that is not 1–64 plain ASCII characters.
+    BadClientId,
+    /// Agents talk to customers, in the customer's conversation.
+    AgentToAgent,
+    UnknownConversation,
+    /// A resume token that is unknown, expired or revoked, for someone who must then
+    /// log in again (an agent, with their password).
+    SessionExpired,
+    /// The message could not be stored, so it was not sent; the client may retry.
+    NotSaved,
+    /// Too many requests (or messages) in a short time; the client may retry after the
+    /// given number of seconds.
+    SlowDown(u64),
+    /// Too many failed agent passwords from this address for this name; retry after the
+    /// given number of seconds.
+    TooManyAttempts(u64),
+    /// Too many connections from one address.
+    TooManyConnections,
+    /// An event the server does not know.
+    UnknownEvent(String),
+    /// A host site's identity (the widget's signed user) that is unsigned, wrongly signed
+    /// or malformed.
+    IdentityInvalid,
+    /// A host site's identity, but this server takes none (no widget secret is set).
+    IdentityNotAccepted,
+    /// An e-mail address (the widget's pre-chat form) that cannot be one.
+    EmailInvalid,
+    /// The server could not do it; details are in its log, not on the wire.
+    Internal,
+}
+
+/// An error as sent to a client: the English sentence every client can show (the tutorial's
+/// clients show just that), and the [`Problem`] it words, which clients of ours show in their
+/// reader's language. `login_error` and `error` carry the two as two arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub text: String,
+    pub problem: Option<Problem>,
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Self {
+        Self { text: problem.to_string(), problem: Some(problem) }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(text: String) -> Self {
+        Self { text, problem: None }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
+impl Serialize for Refusal {
+    /// Two arguments (a tuple; Socket.IO servers send a tuple as that many arguments): the
+    /// sentence first, so that clients reading one argument get the sentence.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.problem {
+            Some(problem) => (&self.text, problem).serialize(s),
+            None => self.text.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Refusal {
+    /// Either form [`Refusal::serialize`] writes: the sentence alone (what the tutorial's
+    /// server sent), or the sentence and its [`Problem`] (both arguments, read as one array).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Sentence(String),
+            Worded(String, Problem),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::Sentence(text) => Self { text, problem: None },
+            Form::Worded(text, problem) => Self { text, problem: Some(problem) },
+        })
+    }
+}

@@ -1,0 +1,127 @@
+//! Validated values: names, message text, ids, and the limits they are checked against.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::Problem;
+
+/// Shortest accepted agent password, in characters.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+
+/// Longest accepted display name, in characters, after trimming.
+pub const NAME_MAX_CHARS: usize = 32;
+/// Longest accepted message, in characters, after trimming.
+pub const MESSAGE_MAX_CHARS: usize = 4000;
+/// Longest accepted client message id, in bytes.
+pub const CLIENT_ID_MAX_LEN: usize = 64;
+/// Messages in one page of history.
+pub const HISTORY_PAGE: u32 = 50;
+
+/// Who a participant is on the support desk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Someone asking for help. Sees only the support agents.
+    #[default]
+    Customer,
+    /// Support staff. Sees everyone online; needs an account and its password.
+    Agent,
+}
+
+/// A participant's display name: trimmed, 1–[`NAME_MAX_CHARS`] characters, no control
+/// characters. Constructed only through [`UserName::parse`], so holding one proves it valid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Validates and normalises (trims) a name typed by a person.
+    pub fn parse(raw: &str) -> Result<Self, Problem> {
+        let name = trimmed_within(raw, NAME_MAX_CHARS, Problem::NameEmpty, Problem::NameTooLong)?;
+        if name.chars().any(char::is_control) {
+            return Err(Problem::NameControlChars);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        UserName::parse(&raw).map_err(|p| serde::de::Error::custom(p.to_string()))
+    }
+}
+
+/// `raw` trimmed, if it has 1 to `max` characters.
+fn trimmed_within(raw: &str, max: usize, empty: Problem, too_long: Problem) -> Result<&str, Problem> {
+    let text = raw.trim();
+    match text.chars().count() {
+        0 => Err(empty),
+        n if n > max => Err(too_long),
+        _ => Ok(text),
+    }
+}
+
+/// The text of a message: trimmed, 1–[`MESSAGE_MAX_CHARS`] characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(raw: &str) -> Result<Self, Problem> {
+        trimmed_within(raw, MESSAGE_MAX_CHARS, Problem::MessageEmpty, Problem::MessageTooLong)
+            .map(|text| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Server-assigned message id, unique across the whole database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(pub u64);
+
+/// One customer's conversation with the support team.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(pub u64);
+
+/// A message id chosen by the sending client (an idempotency key): 1–[`CLIENT_ID_MAX_LEN`]
+/// bytes of ASCII letters, digits, `-`, `_`, `.` and `:`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ClientMsgId(String);
+
+impl ClientMsgId {
+    pub fn parse(raw: &str) -> Result<Self, Problem> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if raw.is_empty() || raw.len() > CLIENT_ID_MAX_LEN || !raw.chars().all(ok_char) {
+            return Err(Problem::BadClientId);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientMsgId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        ClientMsgId::parse(&raw).map_err(|p| serde::de::Error::custom(p.to_string()))
+    }
+}
