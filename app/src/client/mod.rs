@@ -74,6 +74,13 @@ impl Credentials {
     }
 }
 
+/// A login as the form gave it: no resume token yet.
+impl From<LoginRequest> for Credentials {
+    fn from(request: LoginRequest) -> Self {
+        Self { name: request.name, role: request.role, password: request.password, resume: None, identity: request.identity }
+    }
+}
+
 /// What survives a reload: for customers in `localStorage` (a visit days later is the
 /// same person) with their resume token; for agents in `sessionStorage` (this tab only)
 /// just that this tab is an agent's, whose session token is in an `HttpOnly` cookie that
