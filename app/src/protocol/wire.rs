@@ -259,10 +259,8 @@ mod tests {
         #[test]
         fn any_payload_decodes_or_is_refused(v in json()) {
             use crate::protocol::*;
-            if let Ok(intent) = serde_json::from_value::<LoginPayload>(v.clone()).map(LoginPayload::into_intent) {
-                if let Ok(intent) = intent {
-                    proptest::prop_assert!(intent.name.is_none_or(|n| n.as_str().chars().count() <= NAME_MAX_CHARS));
-                }
+            if let Ok(Ok(intent)) = serde_json::from_value::<LoginPayload>(v.clone()).map(LoginPayload::into_intent) {
+                proptest::prop_assert!(intent.name.is_none_or(|n| n.as_str().chars().count() <= NAME_MAX_CHARS));
             }
             let _ = serde_json::from_value::<PrivateMessage>(v.clone());
             let _ = serde_json::from_value::<HistoryRequest>(v.clone());

@@ -87,7 +87,7 @@ impl Gate {
 
     /// Whether another connection from `ip` may open now (counted if so).
     pub fn may_connect(&self, ip: Option<IpAddr>) -> Result<(), Problem> {
-        if self.at_address(ip, |a, limits, _| a.connect(limits)) == Some(Err(())) {
+        if self.at_address(ip, |a, limits, _| a.connect(limits)) == Some(false) {
             tracing::warn!(?ip, "refused a connection: too many from one address");
             return Err(Problem::TooManyConnections);
         }

@@ -30,7 +30,7 @@ impl Origins {
         let origin = origin.trim().to_ascii_lowercase();
         let authority = origin.split_once("://").map(|(_, rest)| rest);
         let same_site = matches!((authority, host), (Some(a), Some(h)) if a == h.trim().to_ascii_lowercase());
-        same_site || self.0.iter().any(|o| *o == origin)
+        same_site || self.0.contains(&origin)
     }
 }
 

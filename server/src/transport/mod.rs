@@ -65,7 +65,6 @@ pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Returns the [`SocketIo`] handle and the shared state too, so that shutdown can drain
 /// the pipeline and then close the sockets.
 /// `queue` is what waits for an agent when the server starts.
-
 pub fn router(
     leptos_options: LeptosOptions,
     store: Arc<dyn Store>,
