@@ -12,7 +12,7 @@ use app::protocol::{
 };
 use app::text::Problem;
 
-use crate::model::{name_key, AgentKey, Appended, Assignee, Identity, NewMessage};
+use crate::model::{AgentKey, Appended, Assignee, Identity, NameKey, NewMessage};
 
 use super::presence::Present;
 use super::{ConnId, Hub, Outbound, Outcome, Step};
@@ -29,8 +29,8 @@ impl Hub {
         let from = self.present.get(who).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
         let text = MessageText::parse(&request.message)?;
         let to_raw = request.to.trim();
-        let to_key = name_key(to_raw);
-        if !to_key.is_empty() && to_key == name_key(from.as_str()) {
+        let to_key = NameKey::of_str(to_raw);
+        if !to_key.is_empty() && to_key == NameKey::of(&from) {
             return Err(Problem::MessageToSelf);
         }
         let (conversation, to, joins) = match who {
@@ -45,7 +45,7 @@ impl Hub {
                     // An online agent, or an agent of this conversation who is away. A
                     // customer learns nothing about other customers, not even whether
                     // one is online.
-                    let agent = AgentKey::from_stored(to_key.clone());
+                    let agent = AgentKey::from_key(to_key.clone());
                     let online = self.agents.get(&to_key).and_then(|w| self.present.get(w)).map(|p| p.name.clone());
                     let name = match online {
                         Some(name) => name,
@@ -87,11 +87,11 @@ impl Hub {
 
     /// The conversation of the customer called `key`: the one online, else the newest
     /// known one of that name.
-    fn conversation_named(&self, key: &str) -> Option<ConversationId> {
+    fn conversation_named(&self, key: &NameKey) -> Option<ConversationId> {
         if let Some(Identity::Customer(c)) = self.customers.get(key) {
             return self.by_customer.get(c).copied();
         }
-        self.conversations.values().filter(|m| name_key(m.customer_name.as_str()) == key).map(|m| m.id).max()
+        self.conversations.values().filter(|m| NameKey::of(&m.customer_name) == *key).map(|m| m.id).max()
     }
 
     /// Sends a stored message to whoever sees its conversation, after moving a conversation

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use app::protocol::{ConversationId, Note, ServerEvent, UserName, AWAY_AFTER_MS};
 use app::text::Problem;
 
-use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity};
+use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NameKey};
 
 use presence::Present;
 
@@ -143,8 +143,8 @@ pub struct Hub {
     conns: HashMap<ConnId, Option<Identity>>,
     present: HashMap<Identity, Present>,
     /// Online agents and customers by name key, so that lists come out sorted.
-    agents: BTreeMap<String, Identity>,
-    customers: BTreeMap<String, Identity>,
+    agents: BTreeMap<NameKey, Identity>,
+    customers: BTreeMap<NameKey, Identity>,
     /// The conversations of everyone who logged in since the start: enough to route
     /// every message an online participant can send.
     conversations: HashMap<ConversationId, ConversationMeta>,

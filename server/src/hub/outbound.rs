@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use app::protocol::{Presence, Role, ServerEvent, UserName};
 
-use crate::model::{name_key, ConversationMeta, Identity};
+use crate::model::{ConversationMeta, Identity, NameKey};
 
 use super::{ConnId, Hub, Outbound};
 
@@ -119,8 +119,8 @@ impl Hub {
         match who {
             Identity::Agent(_) => self.everyone(),
             Identity::Customer(_) => {
-                let me = self.present.get(who).map(|p| name_key(p.name.as_str()));
-                let mine = me.as_deref().and_then(|k| self.customers.get_key_value(k));
+                let me = self.present.get(who).map(|p| NameKey::of(&p.name));
+                let mine = me.as_ref().and_then(|k| self.customers.get_key_value(k));
                 self.sorted_names(self.agents.iter().chain(mine))
             }
         }
@@ -132,7 +132,7 @@ impl Hub {
     }
 
     /// The names of `entries`, in the order of their keys.
-    fn sorted_names<'a>(&self, entries: impl Iterator<Item = (&'a String, &'a Identity)>) -> Vec<UserName> {
+    fn sorted_names<'a>(&self, entries: impl Iterator<Item = (&'a NameKey, &'a Identity)>) -> Vec<UserName> {
         let mut list: Vec<_> = entries.collect();
         list.sort_by(|a, b| a.0.cmp(b.0));
         list.into_iter().filter_map(|(_, who)| self.present.get(who).map(|p| p.name.clone())).collect()

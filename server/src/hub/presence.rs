@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use app::protocol::{ConversationId, LoginSuccess, Role, ServerEvent, Status, UserName};
 use app::text::Problem;
 
-use crate::model::{name_key, AgentKey, ConversationMeta, Identity};
+use crate::model::{AgentKey, ConversationMeta, Identity, NameKey};
 
 use super::{ConnId, Hub, Login, Outbound, Outcome, Step};
 
@@ -48,7 +48,7 @@ impl Hub {
 
     /// Whether `name` could be taken now by someone who is not `who`.
     pub fn name_free(&self, name: &UserName, who: Option<&Identity>) -> bool {
-        let k = name_key(name.as_str());
+        let k = NameKey::of(name);
         match self.agents.get(&k).or_else(|| self.customers.get(&k)) {
             None => true,
             Some(holder) => Some(holder) == who,
@@ -111,7 +111,7 @@ impl Hub {
         };
         let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
         if arrived {
-            let k = name_key(name.as_str());
+            let k = NameKey::of(&name);
             match role {
                 Role::Agent => self.agents.insert(k, who.clone()),
                 Role::Customer => self.customers.insert(k, who.clone()),
@@ -173,7 +173,7 @@ impl Hub {
         if gone {
             self.typing.retain(|(typist, _), _| typist != who);
             if let Some(p) = self.present.remove(who) {
-                let k = name_key(p.name.as_str());
+                let k = NameKey::of(&p.name);
                 match who.role() {
                     Role::Agent => self.agents.remove(&k),
                     Role::Customer => self.customers.remove(&k),
