@@ -15,13 +15,47 @@ use app::protocol::{ChatMessage, ClientMsgId, ConversationId, ConversationSummar
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CustomerId(pub u64);
 
+/// A name as names are compared (see [`name_key`]): the hub keys its lists of who is
+/// online by it, so that they come out sorted and "Ann" cannot log in beside "ann".
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NameKey(String);
+
+impl NameKey {
+    /// The key of a valid name.
+    pub fn of(name: &UserName) -> Self {
+        Self::of_str(name.as_str())
+    }
+
+    /// The key of text that may not be a valid name, e.g. a recipient as a client typed it.
+    pub fn of_str(text: &str) -> Self {
+        Self(name_key(text))
+    }
+
+    /// Whether the text held no name at all (nothing, or only spaces).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The case-folded name of an agent account: how agents are keyed everywhere.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AgentKey(String);
 
 impl AgentKey {
+    /// The key of the agent account called `name`.
     pub fn of(name: &UserName) -> Self {
-        Self(name_key(name.as_str()))
+        Self::from_key(NameKey::of(name))
+    }
+
+    /// The key of the agent account whose name has the key `key`.
+    pub fn from_key(key: NameKey) -> Self {
+        Self(key.0)
     }
 
     /// A key read back from storage, which only ever stores keys made by [`AgentKey::of`].
@@ -29,6 +63,7 @@ impl AgentKey {
         Self(key)
     }
 
+    /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

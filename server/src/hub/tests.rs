@@ -1,8 +1,8 @@
 //! The hub's rules, driven without a runtime: what each participant would see.
 
 use super::*;
-use crate::model::StoredMessage;
-use app::protocol::{ChatMessage, ClientMsgId, ConversationSummary, MessageId};
+use crate::model::{name_key, StoredMessage};
+use app::protocol::{ChatMessage, ClientMsgId, ConversationSummary, LoginSuccess, MessageId, PrivateMessage, Role, Status};
 
 fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
