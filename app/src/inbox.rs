@@ -10,7 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage, UserName, CURSOR_HELD_MAX};
+use crate::protocol::{
+    ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage, UserName,
+    CURSOR_HELD_MAX,
+};
 
 /// Where a message written here goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,10 +82,17 @@ impl Outgoing {
     /// The wire form; sent again unchanged on retry, so the server stores it once.
     pub fn request(&self) -> PrivateMessage {
         let (to, conversation) = match &self.target {
-            Target::Conversation(id) => (self.to.as_ref().map(|n| n.to_string()).unwrap_or_default(), Some(*id)),
+            Target::Conversation(id) => {
+                (self.to.as_ref().map(|n| n.to_string()).unwrap_or_default(), Some(*id))
+            }
             Target::Person(name) => (name.to_string(), None),
         };
-        PrivateMessage { to, message: self.text.clone(), client_id: Some(self.client_id.clone()), conversation }
+        PrivateMessage {
+            to,
+            message: self.text.clone(),
+            client_id: Some(self.client_id.clone()),
+            conversation,
+        }
     }
 
     fn is_for(&self, id: ConversationId, customer: &UserName) -> bool {
@@ -106,7 +116,8 @@ impl Inbox {
     pub fn receive(&mut self, message: ChatMessage, open: Option<ConversationId>) -> bool {
         self.confirm(&message);
         let id = message.conversation;
-        let thread = self.threads.entry(id).or_insert_with(|| Thread::new(message.customer.clone()));
+        let thread =
+            self.threads.entry(id).or_insert_with(|| Thread::new(message.customer.clone()));
         if thread.messages.contains_key(&message.seq) {
             return false;
         }
@@ -123,7 +134,10 @@ impl Inbox {
         for message in &page.messages {
             self.confirm(message);
         }
-        let thread = self.threads.entry(page.conversation).or_insert_with(|| Thread::new(page.customer.clone()));
+        let thread = self
+            .threads
+            .entry(page.conversation)
+            .or_insert_with(|| Thread::new(page.customer.clone()));
         let first_held = thread.messages.keys().next().copied();
         let first_new = page.messages.first().map(|m| m.seq);
         // `more` describes the page's start: it matters only if the page reaches further
@@ -166,7 +180,8 @@ impl Inbox {
             .iter()
             .filter_map(|(id, t)| {
                 let seq = t.contiguous()?;
-                let held = t.messages.range(seq + 1..).map(|(&s, _)| s).take(CURSOR_HELD_MAX).collect();
+                let held =
+                    t.messages.range(seq + 1..).map(|(&s, _)| s).take(CURSOR_HELD_MAX).collect();
                 Some(Cursor { conversation: *id, seq, held })
             })
             .collect()
@@ -216,9 +231,16 @@ impl Inbox {
 
     /// Unconfirmed messages for one conversation (or one customer not yet in a
     /// conversation), oldest first.
-    pub fn outgoing_for<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = &'a Outgoing> + 'a {
+    pub fn outgoing_for<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> impl Iterator<Item = &'a Outgoing> + 'a {
         self.outbox.iter().filter(move |o| match target {
-            Target::Conversation(id) => self.threads.get(id).map(|t| o.is_for(*id, &t.customer)).unwrap_or(o.target == *target),
+            Target::Conversation(id) => self
+                .threads
+                .get(id)
+                .map(|t| o.is_for(*id, &t.customer))
+                .unwrap_or(o.target == *target),
             Target::Person(_) => o.target == *target,
         })
     }

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
-use crate::text::Lang;
 use crate::protocol::{
-    AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History, LoginRequest, LoginSuccess,
-    NewAgent, OfficeStatus, Presence, Role, Status, UserName, TYPING_SHOWN_MS,
+    AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History,
+    LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence, Role, Status, UserName,
+    TYPING_SHOWN_MS,
 };
+use crate::text::Lang;
 
 /// The state of the connection to the server, as shown to the person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +23,9 @@ pub enum ConnStatus {
     Connecting,
     Connected,
     /// Disconnected; the next attempt starts in `in_secs` seconds.
-    Reconnecting { in_secs: u32 },
+    Reconnecting {
+        in_secs: u32,
+    },
 }
 
 /// Everything the views render.
@@ -113,7 +116,9 @@ impl ChatState {
             let me = self.me.with(|m| m.as_ref().map(|m| m.name.clone()));
             self.desk.with(|d| {
                 d.values()
-                    .filter(|s| s.status == Status::Queued || (s.status == Status::Open && s.assignee == me))
+                    .filter(|s| {
+                        s.status == Status::Queued || (s.status == Status::Open && s.assignee == me)
+                    })
                     .map(|s| s.unread as usize)
                     .sum()
             })
@@ -187,7 +192,9 @@ impl ChatState {
             _ => {}
         }
         // Their message is what they were typing.
-        if self.typing.with_untracked(|t| t.get(&message.conversation).is_some_and(|(n, _)| *n == message.from)) {
+        if self.typing.with_untracked(|t| {
+            t.get(&message.conversation).is_some_and(|(n, _)| *n == message.from)
+        }) {
             self.typing.update(|t| {
                 t.remove(&message.conversation);
             });
@@ -280,7 +287,11 @@ pub enum Command {
     Logout,
     Take(ConversationId),
     Resolve(ConversationId),
-    Transfer { conversation: ConversationId, to: String, note: String },
+    Transfer {
+        conversation: ConversationId,
+        to: String,
+        note: String,
+    },
     /// The person is typing in the open conversation.
     Typing,
     /// An internal note in the open conversation (agents).

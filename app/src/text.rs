@@ -85,16 +85,22 @@ impl fmt::Display for Problem {
         use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
-            Problem::NameTooLong => write!(f, "A name can have at most {NAME_MAX_CHARS} characters."),
+            Problem::NameTooLong => {
+                write!(f, "A name can have at most {NAME_MAX_CHARS} characters.")
+            }
             Problem::NameControlChars => f.write_str("A name cannot contain control characters."),
             Problem::NameTaken => f.write_str("That name is already taken. Please choose another."),
-            Problem::NameReserved => f.write_str("That name belongs to a support agent. Please choose another."),
+            Problem::NameReserved => {
+                f.write_str("That name belongs to a support agent. Please choose another.")
+            }
             Problem::WrongPassword => f.write_str("Wrong agent name or password."),
             Problem::AgentPasswordMissing => f.write_str("Agents must enter their password."),
             Problem::AlreadyLoggedIn(name) => write!(f, "You are already logged in as {name}."),
             Problem::NotLoggedIn => f.write_str("Please log in first."),
             Problem::MessageEmpty => f.write_str("A message cannot be empty."),
-            Problem::MessageTooLong => write!(f, "A message can have at most {MESSAGE_MAX_CHARS} characters."),
+            Problem::MessageTooLong => {
+                write!(f, "A message can have at most {MESSAGE_MAX_CHARS} characters.")
+            }
             Problem::UnknownRecipient(name) => write!(f, "{name} is not online."),
             Problem::RecipientNotAllowed(name) => {
                 write!(f, "{name} is not a support agent who is online. You can write to the agents in your list.")
@@ -106,24 +112,48 @@ impl fmt::Display for Problem {
             Problem::NotYours => f.write_str("This conversation is not assigned to you."),
             Problem::UnknownAgent(name) => write!(f, "There is no agent called {name}."),
             Problem::AdminsOnly => f.write_str("Only admins can do that."),
-            Problem::PasswordTooShort => write!(f, "A password needs at least {PASSWORD_MIN_CHARS} characters."),
+            Problem::PasswordTooShort => {
+                write!(f, "A password needs at least {PASSWORD_MIN_CHARS} characters.")
+            }
             Problem::AgentExists(name) => write!(f, "There is already an agent called {name}."),
             Problem::RemoveSelf => f.write_str("You cannot remove your own account."),
-            Problem::BadShortcut => f.write_str("A shortcut is 1 to 32 lower-case letters, digits, '-' or '_'."),
-            Problem::Malformed(event) => write!(f, "The server could not read that {event} request."),
-            Problem::BadClientId => f.write_str("A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'."),
+            Problem::BadShortcut => {
+                f.write_str("A shortcut is 1 to 32 lower-case letters, digits, '-' or '_'.")
+            }
+            Problem::Malformed(event) => {
+                write!(f, "The server could not read that {event} request.")
+            }
+            Problem::BadClientId => f.write_str(
+                "A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'.",
+            ),
             Problem::AgentToAgent => f.write_str("Agents can write to customers only."),
             Problem::UnknownConversation => f.write_str("There is no such conversation."),
             Problem::SessionExpired => f.write_str("Your session has ended. Please log in again."),
-            Problem::NotSaved => f.write_str("Your message could not be saved, so it was not sent. Please try again."),
-            Problem::SlowDown(s) => write!(f, "You are sending too fast. Please wait {s} s and try again."),
-            Problem::TooManyAttempts(s) => write!(f, "Too many failed logins. Please wait {s} s and try again."),
-            Problem::TooManyConnections => f.write_str("Too many connections from your network. Please close some tabs and try again."),
-            Problem::UnknownEvent(event) => write!(f, "The server does not know the event {event:?}."),
-            Problem::IdentityInvalid => f.write_str("The site you came from could not be verified. Please reload the page."),
-            Problem::IdentityNotAccepted => f.write_str("This chat does not take sign-ins from other sites."),
+            Problem::NotSaved => f.write_str(
+                "Your message could not be saved, so it was not sent. Please try again.",
+            ),
+            Problem::SlowDown(s) => {
+                write!(f, "You are sending too fast. Please wait {s} s and try again.")
+            }
+            Problem::TooManyAttempts(s) => {
+                write!(f, "Too many failed logins. Please wait {s} s and try again.")
+            }
+            Problem::TooManyConnections => f.write_str(
+                "Too many connections from your network. Please close some tabs and try again.",
+            ),
+            Problem::UnknownEvent(event) => {
+                write!(f, "The server does not know the event {event:?}.")
+            }
+            Problem::IdentityInvalid => {
+                f.write_str("The site you came from could not be verified. Please reload the page.")
+            }
+            Problem::IdentityNotAccepted => {
+                f.write_str("This chat does not take sign-ins from other sites.")
+            }
             Problem::EmailInvalid => f.write_str("That does not look like an e-mail address."),
-            Problem::Internal => f.write_str("Something went wrong on the server. Please try again."),
+            Problem::Internal => {
+                f.write_str("Something went wrong on the server. Please try again.")
+            }
         }
     }
 }
@@ -153,7 +183,9 @@ impl Problem {
             Problem::MessageEmpty => "消息不能为空。".into(),
             Problem::MessageTooLong => format!("消息最多 {MESSAGE_MAX_CHARS} 个字符。"),
             Problem::UnknownRecipient(name) => format!("{name} 不在线。"),
-            Problem::RecipientNotAllowed(name) => format!("{name} 不是在线的客服。您可以给列表中的客服发消息。"),
+            Problem::RecipientNotAllowed(name) => {
+                format!("{name} 不是在线的客服。您可以给列表中的客服发消息。")
+            }
             Problem::MessageToSelf => "不能给自己发消息。".into(),
             Problem::NoRecipient => "请选择发送对象。".into(),
             Problem::AgentsOnly => "只有客服可以这样做。".into(),
@@ -166,7 +198,9 @@ impl Problem {
             Problem::RemoveSelf => "不能移除自己的账号。".into(),
             Problem::BadShortcut => "快捷键为 1 到 32 个小写字母、数字、“-”或“_”。".into(),
             Problem::Malformed(event) => format!("服务器无法读取这个 {event} 请求。"),
-            Problem::BadClientId => "客户端消息编号必须是 1 到 64 个字母、数字、“-”、“_”、“.”或“:”。".into(),
+            Problem::BadClientId => {
+                "客户端消息编号必须是 1 到 64 个字母、数字、“-”、“_”、“.”或“:”。".into()
+            }
             Problem::AgentToAgent => "客服只能给顾客发消息。".into(),
             Problem::UnknownConversation => "没有这个会话。".into(),
             Problem::SessionExpired => "您的会话已结束，请重新登录。".into(),
@@ -297,7 +331,8 @@ pub const EN: Ui = Ui {
     online_heading: "Online",
     you_suffix: " (you)",
     agent_badge: "agent",
-    no_agents_online: "No agent is online right now. Write anyway: your message waits for the first agent.",
+    no_agents_online:
+        "No agent is online right now. Write anyway: your message waits for the first agent.",
     to_label: "To",
     message_placeholder: "Write a message…",
     send_button: "Send",
@@ -309,7 +344,8 @@ pub const EN: Ui = Ui {
     conn_online: "Connected",
     conn_offline: "Disconnected",
     conn_retry_in: "reconnecting in",
-    offline_send_hint: "You are offline. What you write now is sent as soon as the connection is back.",
+    offline_send_hint:
+        "You are offline. What you write now is sent as soon as the connection is back.",
     you: "You",
     agents_heading: "Agents online",
     conversations_heading: "Conversations",
@@ -433,7 +469,11 @@ mod tests {
         assert_eq!(Lang::preferred("zh-CN,zh;q=0.9,en;q=0.8"), Lang::ZhCn);
         assert_eq!(Lang::preferred("zh-TW"), Lang::ZhCn);
         assert_eq!(Lang::preferred("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);
-        assert_eq!(Lang::preferred("fr-FR,fr;q=0.9,zh;q=0.5,en;q=0.4"), Lang::ZhCn, "the first we speak");
+        assert_eq!(
+            Lang::preferred("fr-FR,fr;q=0.9,zh;q=0.5,en;q=0.4"),
+            Lang::ZhCn,
+            "the first we speak"
+        );
         assert_eq!(Lang::preferred("en;q=0.2, zh-Hans;q=0.7"), Lang::ZhCn, "by weight, not order");
         assert_eq!(Lang::preferred("de, fr"), Lang::En, "English when none is ours");
         assert_eq!(Lang::preferred(""), Lang::En);
@@ -456,15 +496,24 @@ mod tests {
             assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
             assert_ne!(zh, problem.in_lang(Lang::En));
         }
-        assert_eq!(serde_json::to_value(Problem::SlowDown(3)).unwrap(), serde_json::json!({"code": "slow_down", "arg": 3}));
+        assert_eq!(
+            serde_json::to_value(Problem::SlowDown(3)).unwrap(),
+            serde_json::json!({"code": "slow_down", "arg": 3})
+        );
         assert_eq!(Problem::SlowDown(3).in_lang(Lang::ZhCn), "您发送得太快了。请等待 3 秒后重试。");
     }
 
     #[test]
     fn a_refusal_is_the_sentence_then_the_code() {
         let wire = serde_json::to_value(Refusal::from(Problem::NameTaken)).unwrap();
-        assert_eq!(wire, serde_json::json!(["That name is already taken. Please choose another.", {"code": "name_taken"}]));
-        assert_eq!(serde_json::to_value(Refusal::from("plain")).unwrap(), serde_json::json!("plain"));
+        assert_eq!(
+            wire,
+            serde_json::json!(["That name is already taken. Please choose another.", {"code": "name_taken"}])
+        );
+        assert_eq!(
+            serde_json::to_value(Refusal::from("plain")).unwrap(),
+            serde_json::json!("plain")
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! With `--server-pid` the server's CPU seconds over the measured window are read from
 //! /proc (Linux).
 
+mod cpu;
 mod sio;
 
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use cpu::{cpu_seconds, settle, tree_cpu_seconds};
 use serde_json::json;
 use sio::{Incoming, Login, Target};
 use tokio::sync::Semaphore;
@@ -113,52 +115,6 @@ fn now_us() -> u64 {
     clock().elapsed().as_micros() as u64
 }
 
-/// The fields of `/proc/<pid>/stat` after the command name (state is the first).
-fn stat_fields(pid: u32) -> Option<Vec<u64>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    Some(after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect())
-}
-
-/// Utime + stime of a process, in seconds (Linux /proc).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let f = stat_fields(pid)?;
-    Some((f.get(11)? + f.get(12)?) as f64 / 100.0)
-}
-
-/// CPU seconds of a process and its children: its own, its exited children's (waited
-/// for), and those alive now (a database's backends come and go with connections).
-fn tree_cpu_seconds(pid: u32) -> Option<f64> {
-    let own = stat_fields(pid)?;
-    let mut ticks = own.get(11)? + own.get(12)? + own.get(13)? + own.get(14)?;
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        if let Some(f) = stat_fields(child).filter(|f| f.get(1) == Some(&u64::from(pid))) {
-            ticks += f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0);
-        }
-    }
-    Some(ticks as f64 / 100.0)
-}
-
-/// Waits until the server is idle (under 5% of a core over half a second, at most a
-/// minute): what logging in caused (lists, catch-up) is done before anything is measured.
-async fn settle(pid: Option<u32>) {
-    let Some(pid) = pid else { return };
-    let until = Instant::now() + Duration::from_secs(60);
-    let mut last = cpu_seconds(pid);
-    while Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = cpu_seconds(pid);
-        if let (Some(a), Some(b)) = (last, now) {
-            if b - a < 0.025 {
-                return;
-            }
-        }
-        last = now;
-    }
-    eprintln!("the server did not settle within a minute");
-}
-
 struct Env {
     cli: Cli,
     setup: Semaphore,
@@ -186,7 +142,9 @@ impl Env {
 
     fn agent_login(&self, i: usize) -> Login {
         match self.cli.peer {
-            Peer::Ours => Login::Agent { name: Self::agent_name(i), password: self.cli.password.clone() },
+            Peer::Ours => {
+                Login::Agent { name: Self::agent_name(i), password: self.cli.password.clone() }
+            }
             Peer::Node => Login::Bare(Self::agent_name(i)),
         }
     }
@@ -212,7 +170,9 @@ async fn main() -> Result<()> {
             throughput(env.clone(), agents, customers, rate, window, warmup_s, seconds).await?
         }
         Mode::Idle { connections, anonymous } => idle(env.clone(), connections, anonymous).await?,
-        Mode::Storm { agents, customers, timeout_s } => storm(env.clone(), agents, customers, timeout_s).await?,
+        Mode::Storm { agents, customers, timeout_s } => {
+            storm(env.clone(), agents, customers, timeout_s).await?
+        }
     };
     println!("{result}");
     // Connections are many: leave without closing each politely.
@@ -236,7 +196,10 @@ async fn throughput(
     warmup_s: f64,
     seconds: f64,
 ) -> Result<serde_json::Value> {
-    anyhow::ensure!(agents > 0 && customers > 0, "throughput needs at least one agent and one customer");
+    anyhow::ensure!(
+        agents > 0 && customers > 0,
+        "throughput needs at least one agent and one customer"
+    );
     if let Some(rate) = rate {
         anyhow::ensure!(rate > 0.0, "--rate must be positive");
     }
@@ -257,9 +220,13 @@ async fn throughput(
                     Ok(Ok(Incoming::Ping)) => {
                         let _ = tx.pong().await;
                     }
-                    Ok(Ok(Incoming::Event(name, data))) if name == app::protocol::MESSAGE && data["self"] == json!(false) => {
+                    Ok(Ok(Incoming::Event(name, data)))
+                        if name == app::protocol::MESSAGE && data["self"] == json!(false) =>
+                    {
                         if measuring.load(Ordering::Relaxed) {
-                            if let Some(t) = data["message"].as_str().and_then(|m| m.parse::<u64>().ok()) {
+                            if let Some(t) =
+                                data["message"].as_str().and_then(|m| m.parse::<u64>().ok())
+                            {
                                 latencies.push(now_us().saturating_sub(t));
                             }
                         }
@@ -437,7 +404,12 @@ async fn idle(env: Arc<Env>, connections: usize, anonymous: bool) -> Result<serd
     Ok(json!({"mode": "idle", "connections": connections, "failed": failed}))
 }
 
-async fn storm(env: Arc<Env>, agents: usize, customers: usize, timeout_s: f64) -> Result<serde_json::Value> {
+async fn storm(
+    env: Arc<Env>,
+    agents: usize,
+    customers: usize,
+    timeout_s: f64,
+) -> Result<serde_json::Value> {
     let mut held = vec![];
     for a in 0..agents {
         let (mut tx, mut rx) = env.connect(a, &env.agent_login(a)).await?;
@@ -506,20 +478,11 @@ mod tests {
     #[test]
     fn percentiles_pick_the_sample_at_or_above_the_rank() {
         let samples: Vec<u64> = (1..=1000).collect();
-        assert_eq!((pct(&samples, 0.5), pct(&samples, 0.99), pct(&samples, 0.999)), (500, 990, 999));
+        assert_eq!(
+            (pct(&samples, 0.5), pct(&samples, 0.99), pct(&samples, 0.999)),
+            (500, 990, 999)
+        );
         assert_eq!(pct(&[7], 0.99), 7);
         assert_eq!(pct(&[], 0.5), 0);
-    }
-
-    #[test]
-    fn the_cpu_time_of_a_process_is_read_from_proc() {
-        let mine = cpu_seconds(std::process::id()).expect("this process's stat is readable");
-        // Busy for a while (however loaded the machine): the reading must move.
-        let spin = Instant::now();
-        let mut later = mine;
-        while later < mine + 0.05 && spin.elapsed() < Duration::from_secs(20) {
-            later = cpu_seconds(std::process::id()).expect("again");
-        }
-        assert!(later >= mine + 0.05, "{mine} then {later}");
     }
 }

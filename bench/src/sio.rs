@@ -32,7 +32,9 @@ impl Login {
     fn payload(&self) -> Value {
         match self {
             Login::Bare(name) => Value::String(name.clone()),
-            Login::Agent { name, password } => serde_json::json!({"name": name, "role": "agent", "password": password}),
+            Login::Agent { name, password } => {
+                serde_json::json!({"name": name, "role": "agent", "password": password})
+            }
             Login::None => Value::Null,
         }
     }
@@ -66,12 +68,17 @@ pub async fn login(target: &Target, login: &Login) -> Result<(Sender, Receiver)>
     if let Some(ip) = target.bind {
         socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
     }
-    let stream = socket.connect(target.server).await.with_context(|| format!("connecting {}", target.server))?;
+    let stream = socket
+        .connect(target.server)
+        .await
+        .with_context(|| format!("connecting {}", target.server))?;
     stream.set_nodelay(true)?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", target.server);
     // Small buffers: many connections per process.
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await.context("websocket handshake")?;
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+        .await
+        .context("websocket handshake")?;
     let (write, read) = ws.split();
     let (mut tx, mut rx) = (Sender(write), Receiver(read));
     // Engine.IO open, then the namespace.
@@ -124,7 +131,10 @@ impl Receiver {
                 .ok_or_else(|| anyhow!("connection closed"))?
                 .map_err(|e| anyhow!("receive: {e}"))?;
             match frame {
-                Message::Text(text) => return EnginePacket::decode(text.as_str()).map_err(|e| anyhow!("bad frame {text}: {e}")),
+                Message::Text(text) => {
+                    return EnginePacket::decode(text.as_str())
+                        .map_err(|e| anyhow!("bad frame {text}: {e}"))
+                }
                 Message::Close(_) => bail!("connection closed"),
                 _ => continue,
             }
@@ -140,7 +150,9 @@ impl Receiver {
                     let data = if args.is_empty() { Value::Null } else { args.swap_remove(0) };
                     return Ok(Incoming::Event(name, data));
                 }
-                EnginePacket::Close | EnginePacket::Message(SocketPacket::Disconnect) => bail!("the server closed the connection"),
+                EnginePacket::Close | EnginePacket::Message(SocketPacket::Disconnect) => {
+                    bail!("the server closed the connection")
+                }
                 _ => {}
             }
         }

@@ -15,7 +15,14 @@ fn name(s: &str) -> UserName {
 
 fn customer_login(conn: u64, i: u64) -> Login {
     let meta = ConversationMeta::new(ConversationId(i), CustomerId(i), name(&format!("c-{i}")));
-    Login { conn: ConnId(conn), who: Identity::Customer(CustomerId(i)), name: name(&format!("c-{i}")), resume: None, conversations: vec![meta], admin: false }
+    Login {
+        conn: ConnId(conn),
+        who: Identity::Customer(CustomerId(i)),
+        name: name(&format!("c-{i}")),
+        resume: None,
+        conversations: vec![meta],
+        admin: false,
+    }
 }
 
 /// A hub with the agents and customers logged in.
@@ -47,16 +54,26 @@ fn bench(c: &mut Criterion) {
     let (mut hub, last) = busy_desk();
     let customer = ConnId(AGENTS + 1);
     let mut seq = 0;
-    c.bench_function("plan + deliver one customer message (20 agents, 1000 customers online)", |b| {
-        b.iter(|| {
-            let request = PrivateMessage { to: "agent-0".into(), message: "where is my order?".into(), ..Default::default() };
-            let planned = hub.plan(customer, request, 1).expect("planned");
-            seq += 1;
-            let message = planned.stored(app::protocol::MessageId(seq), seq);
-            let step = hub.handle(Command::Deliver { appended: Appended { message, duplicate: false }, joins: planned.joins });
-            black_box(step.outbound.len())
-        })
-    });
+    c.bench_function(
+        "plan + deliver one customer message (20 agents, 1000 customers online)",
+        |b| {
+            b.iter(|| {
+                let request = PrivateMessage {
+                    to: "agent-0".into(),
+                    message: "where is my order?".into(),
+                    ..Default::default()
+                };
+                let planned = hub.plan(customer, request, 1).expect("planned");
+                seq += 1;
+                let message = planned.stored(app::protocol::MessageId(seq), seq);
+                let step = hub.handle(Command::Deliver {
+                    appended: Appended { message, duplicate: false },
+                    joins: planned.joins,
+                });
+                black_box(step.outbound.len())
+            })
+        },
+    );
     let mut next = last;
     let mut customer_id = CUSTOMERS;
     c.bench_function("a customer logs in and leaves (20 agents, 1000 customers online)", |b| {

@@ -9,10 +9,10 @@
 //! is deliberately slow, so callers use `spawn_blocking`.
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// Shortest password `server agent add` accepts.
@@ -132,7 +132,8 @@ pub fn sign_host_identity(secret: &[u8], id: &str, name: &str) -> String {
 /// The MAC of a host site's user, before it is finished or compared.
 fn host_identity_mac(secret: &[u8], id: &str, name: &str) -> hmac::Hmac<Sha256> {
     use hmac::Mac;
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    let mut mac =
+        hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(id.as_bytes());
     mac.update(b"\n");
     mac.update(name.as_bytes());
@@ -152,7 +153,10 @@ mod host_identity_tests {
         assert!(!host_identity_signed(b"another secret", "user-42", "Ann", &sig), "another key");
         assert!(!host_identity_signed(b"shared secret", "user-43", "Ann", &sig), "another user");
         assert!(!host_identity_signed(b"shared secret", "user-42", "Bob", &sig), "another name");
-        assert!(!host_identity_signed(b"shared secret", "user-42\nAnn", "", &sig), "the newline separates");
+        assert!(
+            !host_identity_signed(b"shared secret", "user-42\nAnn", "", &sig),
+            "the newline separates"
+        );
         assert!(!host_identity_signed(b"shared secret", "user-42", "Ann", &sig[..62]), "cut short");
         assert!(!host_identity_signed(b"shared secret", "user-42", "Ann", "zz"), "not hex");
     }

@@ -28,16 +28,27 @@ impl OfficeHours {
         let mut any = false;
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             if let Some(offset) = part.strip_prefix("UTC") {
-                offset_min = parse_offset(offset).ok_or_else(|| format!("{part:?} is not an offset like UTC+08:00"))?;
+                offset_min = parse_offset(offset)
+                    .ok_or_else(|| format!("{part:?} is not an offset like UTC+08:00"))?;
                 continue;
             }
-            let (days, times) = part.split_once(char::is_whitespace).ok_or_else(|| format!("{part:?} is not like Mon-Fri 09:00-18:00"))?;
-            let (from, to) = times.trim().split_once('-').ok_or_else(|| format!("{times:?} is not like 09:00-18:00"))?;
-            let (from, to) = (minutes(from).ok_or(format!("{from:?} is not a time"))?, minutes(to).ok_or(format!("{to:?} is not a time"))?);
+            let (days, times) = part
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| format!("{part:?} is not like Mon-Fri 09:00-18:00"))?;
+            let (from, to) = times
+                .trim()
+                .split_once('-')
+                .ok_or_else(|| format!("{times:?} is not like 09:00-18:00"))?;
+            let (from, to) = (
+                minutes(from).ok_or(format!("{from:?} is not a time"))?,
+                minutes(to).ok_or(format!("{to:?} is not a time"))?,
+            );
             if from >= to {
                 return Err(format!("{times:?} ends before it starts"));
             }
-            for day in day_range(days).ok_or_else(|| format!("{days:?} is not a day or days like Mon-Fri"))? {
+            for day in day_range(days)
+                .ok_or_else(|| format!("{days:?} is not a day or days like Mon-Fri"))?
+            {
                 open[day].push((from, to));
             }
             any = true;

@@ -106,21 +106,32 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The queue outlives restarts: whoever waited before still waits, in order.
-    let queue = store.queued().await.map_err(|e| std::io::Error::other(format!("loading the queue: {e}")))?;
+    let queue = store
+        .queued()
+        .await
+        .map_err(|e| std::io::Error::other(format!("loading the queue: {e}")))?;
     // In a cluster, the live state starts as the other nodes have it.
     let joining = match &settings.redis_url {
-        Some(url) => Some(
-            transport::Cluster::connect(url, settings.snapshot_every)
-                .await
-                .map_err(|e| std::io::Error::other(format!("joining the cluster at {}: {e}", store::shown(url))))?,
-        ),
+        Some(url) => {
+            Some(transport::Cluster::connect(url, settings.snapshot_every).await.map_err(|e| {
+                std::io::Error::other(format!("joining the cluster at {}: {e}", store::shown(url)))
+            })?)
+        }
         None => None,
     };
     let (app, io, shared) = match joining {
         // A cluster's nodes learn the queue through the stream, once joined.
         Some((cluster, start)) => {
-            let (app, io, shared) = router(leptos_options, store, settings, vec![], Some((Arc::new(cluster), start.hub)));
-            transport::join_cluster(&shared, start.from, queue).await.map_err(std::io::Error::other)?;
+            let (app, io, shared) = router(
+                leptos_options,
+                store,
+                settings,
+                vec![],
+                Some((Arc::new(cluster), start.hub)),
+            );
+            transport::join_cluster(&shared, start.from, queue)
+                .await
+                .map_err(std::io::Error::other)?;
             (app, io, shared)
         }
         None => router(leptos_options, store, settings, queue, None),

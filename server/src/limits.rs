@@ -152,7 +152,9 @@ impl Address {
     /// Whether a password may be tried for `name_key` now; `Err` gives the seconds left.
     pub fn may_try_password(&self, name_key: &str, now_ms: u64) -> Result<(), u64> {
         match self.failures.get(name_key) {
-            Some(f) if f.locked_until_ms > now_ms => Err((f.locked_until_ms - now_ms).div_ceil(1000)),
+            Some(f) if f.locked_until_ms > now_ms => {
+                Err((f.locked_until_ms - now_ms).div_ceil(1000))
+            }
             _ => Ok(()),
         }
     }

@@ -108,13 +108,19 @@ enum AgentCmd {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,sqlx::postgres::notice=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                EnvFilter::new("info,tower_http=warn,sqlx::postgres::notice=warn")
+            }),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     // Built without cargo-leptos the output name is not baked in; this project's is fixed.
     // (Set before any other thread exists.)
-    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none()
+        && option_env!("LEPTOS_OUTPUT_NAME").is_none()
+    {
         std::env::set_var("LEPTOS_OUTPUT_NAME", "chat");
     }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -157,14 +163,17 @@ fn main() -> Result<()> {
 }
 
 async fn serve(store: Arc<dyn Store>, settings: chat_server::Settings) -> Result<()> {
-    let conf = leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
+    let conf =
+        leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
     let options = conf.leptos_options;
     let listener = tokio::net::TcpListener::bind(options.site_addr)
         .await
         .with_context(|| format!("binding {}", options.site_addr))?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    chat_server::run_with(listener, options, store, settings, shutdown_signal()).await.context("serving")?;
+    chat_server::run_with(listener, options, store, settings, shutdown_signal())
+        .await
+        .context("serving")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -211,9 +220,15 @@ async fn canned(store: Arc<dyn Store>, cmd: CannedCmd) -> Result<()> {
         CannedCmd::Add { shortcut } => {
             check(&shortcut)?;
             let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading the reply from stdin")?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading the reply from stdin")?;
             let text = MessageText::parse(&text).map_err(|p| anyhow::anyhow!("{p}"))?;
-            store.set_canned(&CannedReply { shortcut: shortcut.clone(), text: text.as_str().to_owned() }).await?;
+            store
+                .set_canned(&CannedReply {
+                    shortcut: shortcut.clone(),
+                    text: text.as_str().to_owned(),
+                })
+                .await?;
             println!("saved /{shortcut}");
         }
         CannedCmd::List => {
@@ -230,7 +245,8 @@ async fn canned(store: Arc<dyn Store>, cmd: CannedCmd) -> Result<()> {
 }
 
 async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
-    let parse = |raw: &str| UserName::parse(raw).map_err(|p| anyhow::anyhow!("invalid name {raw:?}: {p}"));
+    let parse =
+        |raw: &str| UserName::parse(raw).map_err(|p| anyhow::anyhow!("invalid name {raw:?}: {p}"));
     match cmd {
         AgentCmd::Add { name, admin } => {
             let name = parse(&name)?;
@@ -244,7 +260,9 @@ async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
             if password.is_empty() {
                 bail!("no password given on standard input");
             }
-            let hash = tokio::task::spawn_blocking(move || chat_server::auth::hash_password(&password)).await??;
+            let hash =
+                tokio::task::spawn_blocking(move || chat_server::auth::hash_password(&password))
+                    .await??;
             store.add_agent(&name, &hash, admin).await?;
             println!("added {} {name}", if admin { "admin" } else { "agent" });
         }

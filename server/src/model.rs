@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use app::protocol::{ChatMessage, ClientMsgId, ConversationId, ConversationSummary, MessageId, MessageText, Role, Status, UserName};
+use app::protocol::{
+    ChatMessage, ClientMsgId, ConversationId, ConversationSummary, MessageId, MessageText, Role,
+    Status, UserName,
+};
 
 /// A customer's stored identity; it outlives connections and restarts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

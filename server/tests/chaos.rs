@@ -40,7 +40,9 @@ struct Shape {
 fn shape() -> &'static Shape {
     static SHAPE: std::sync::OnceLock<Shape> = std::sync::OnceLock::new();
     SHAPE.get_or_init(|| {
-        let var = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let var = |name: &str, default: u64| {
+            std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+        };
         Shape {
             customers: var("CHAOS_CUSTOMERS", 12) as usize,
             from_customer: var("CHAOS_FROM_CUSTOMER", 30) as usize,
@@ -186,7 +188,8 @@ impl Record {
         let cursors: Vec<Cursor> = by_conv
             .into_iter()
             .map(|(conv, seqs)| {
-                let gap = seqs.windows(2).position(|w| w[1] != w[0] + 1).map_or(seqs.len(), |i| i + 1);
+                let gap =
+                    seqs.windows(2).position(|w| w[1] != w[0] + 1).map_or(seqs.len(), |i| i + 1);
                 let held = seqs[gap..].iter().copied().take(CURSOR_HELD_MAX).collect();
                 Cursor { conversation: ConversationId(conv), seq: seqs[gap - 1], held }
             })
@@ -246,21 +249,32 @@ async fn open(url: &str, login: Value) -> Option<Session> {
 
 impl Session {
     /// Takes one event into the record. Returns the login answer when it is one.
-    async fn take(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, name: &str, v: Value) -> Option<Result<Value, ()>> {
+    async fn take(
+        &mut self,
+        rec: &mut Record,
+        conv_of: &mut HashMap<String, u64>,
+        name: &str,
+        v: Value,
+    ) -> Option<Result<Value, ()>> {
         match name {
             "login_success" => return Some(Ok(v)),
             "login_error" | "closed" => return Some(Err(())),
             "message" => self.hold(rec, conv_of, &v, true),
             "conversation" => {
-                conv_of.insert(v["customer"].as_str().expect("customer").to_owned(), v["id"].as_u64().expect("id"));
-                if v["status"] == json!("open") && v["assignee"].as_str() == Some(rec.name.as_str()) {
+                conv_of.insert(
+                    v["customer"].as_str().expect("customer").to_owned(),
+                    v["id"].as_u64().expect("id"),
+                );
+                if v["status"] == json!("open") && v["assignee"].as_str() == Some(rec.name.as_str())
+                {
                     rec.mine.insert(v["customer"].as_str().expect("customer").to_owned());
                 }
             }
             "history" => {
                 let messages = v["messages"].as_array().cloned().unwrap_or_default();
                 let conv = v["conversation"].as_u64().expect("conversation");
-                let oldest_held = rec.held.range((conv, 0)..(conv, u64::MAX)).next().map(|(k, _)| k.1);
+                let oldest_held =
+                    rec.held.range((conv, 0)..(conv, u64::MAX)).next().map(|(k, _)| k.1);
                 let first = messages.first().and_then(|m| m["seq"].as_u64());
                 let older_page = matches!((first, oldest_held), (Some(f), Some(o)) if f < o);
                 for m in &messages {
@@ -268,9 +282,14 @@ impl Session {
                 }
                 // Page back until the whole conversation is held.
                 if v["more"] == json!(true) {
-                    if let Some(before) = rec.held.range((conv, 0)..(conv, u64::MAX)).next().map(|(k, _)| k.1) {
+                    if let Some(before) =
+                        rec.held.range((conv, 0)..(conv, u64::MAX)).next().map(|(k, _)| k.1)
+                    {
                         if before > 1 {
-                            let _ = self.client.emit("history", json!({"conversation": conv, "before": before})).await;
+                            let _ = self
+                                .client
+                                .emit("history", json!({"conversation": conv, "before": before}))
+                                .await;
                         }
                     }
                 }
@@ -280,7 +299,13 @@ impl Session {
         None
     }
 
-    fn hold(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, m: &Value, check_order: bool) {
+    fn hold(
+        &mut self,
+        rec: &mut Record,
+        conv_of: &mut HashMap<String, u64>,
+        m: &Value,
+        check_order: bool,
+    ) {
         let conv = m["conversation"].as_u64().expect("conversation");
         let seq = m["seq"].as_u64().expect("seq");
         conv_of.insert(m["customer"].as_str().expect("customer").to_owned(), conv);
@@ -291,14 +316,22 @@ impl Session {
             }
             *last = (*last).max(seq);
         }
-        let entry = (m["client_id"].as_str().map(str::to_owned), m["message"].as_str().unwrap_or_default().to_owned());
+        let entry = (
+            m["client_id"].as_str().map(str::to_owned),
+            m["message"].as_str().unwrap_or_default().to_owned(),
+        );
         if rec.held.insert((conv, seq), entry).is_some() {
             rec.duplicates += 1;
         }
     }
 
     /// Handles events for up to `wait`, or until the login is answered.
-    async fn pump(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, wait: Duration) -> Option<Result<Value, ()>> {
+    async fn pump(
+        &mut self,
+        rec: &mut Record,
+        conv_of: &mut HashMap<String, u64>,
+        wait: Duration,
+    ) -> Option<Result<Value, ()>> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
@@ -314,7 +347,12 @@ impl Session {
     }
 
     /// Sends with an acknowledgement and handles events while waiting for it.
-    async fn send(&mut self, rec: &mut Record, conv_of: &mut HashMap<String, u64>, data: Value) -> Option<Value> {
+    async fn send(
+        &mut self,
+        rec: &mut Record,
+        conv_of: &mut HashMap<String, u64>,
+        data: Value,
+    ) -> Option<Value> {
         let (tx, mut rx) = oneshot::channel::<Value>();
         let tx = Mutex::new(Some(tx));
         let sent = self
@@ -360,14 +398,24 @@ struct Ctx {
 
 /// Logs in (resuming once there is a token, which the first login gives), waiting for
 /// the answer.
-async fn session(ctx: &Ctx, me: &Participant, token: &mut Option<String>, rec: &mut Record, conv_of: &mut HashMap<String, u64>) -> Option<Session> {
+async fn session(
+    ctx: &Ctx,
+    me: &Participant,
+    token: &mut Option<String>,
+    rec: &mut Record,
+    conv_of: &mut HashMap<String, u64>,
+) -> Option<Session> {
     let mut login = json!({"name": me.name, "role": me.role, "since": rec.cursors()});
     match token {
         Some(t) => login["resume"] = json!(t),
         None if me.role == "agent" => login["password"] = json!(PASSWORD),
         None => {}
     }
-    let url = if me.role == "agent" { ctx.agent_url.clone() } else { ctx.customer_url.lock().expect("lock").clone() };
+    let url = if me.role == "agent" {
+        ctx.agent_url.clone()
+    } else {
+        ctx.customer_url.lock().expect("lock").clone()
+    };
     let mut s = open(&url, login).await?;
     rec.sessions += 1;
     match s.pump(rec, conv_of, Duration::from_secs(5)).await {
@@ -423,9 +471,11 @@ async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
         loop {
             let all_known = me.adopt(&rec, &ctx);
             // The first message not yet acknowledged whose conversation is known.
-            let next = (0..me.items.len()).filter(|i| !done.contains(i)).find(|i| match &me.items[*i].customer {
-                None => true,
-                Some(c) => conv_of.contains_key(c),
+            let next = (0..me.items.len()).filter(|i| !done.contains(i)).find(|i| {
+                match &me.items[*i].customer {
+                    None => true,
+                    Some(c) => conv_of.contains_key(c),
+                }
             });
             let Some(i) = next else {
                 if all_known && done.len() == me.items.len() {
@@ -438,7 +488,9 @@ async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
                     waited = 0;
                     break;
                 }
-                if let Some(Err(())) = s.pump(&mut rec, &mut conv_of, Duration::from_millis(100)).await {
+                if let Some(Err(())) =
+                    s.pump(&mut rec, &mut conv_of, Duration::from_millis(100)).await
+                {
                     break;
                 }
                 continue;
@@ -446,12 +498,17 @@ async fn run(ctx: Arc<Ctx>, mut me: Participant) -> Record {
             let item = &me.items[i];
             let data = match &item.customer {
                 None => json!({"message": item.text, "client_id": item.client_id}),
-                Some(c) => json!({"conversation": conv_of[c], "message": item.text, "client_id": item.client_id}),
+                Some(c) => {
+                    json!({"conversation": conv_of[c], "message": item.text, "client_id": item.client_id})
+                }
             };
             rec.sends += 1;
             match s.send(&mut rec, &mut conv_of, data).await {
                 Some(ack) if ack["ok"] == json!(true) => {
-                    let at = (ack["conversation"].as_u64().expect("conversation"), ack["seq"].as_u64().expect("seq"));
+                    let at = (
+                        ack["conversation"].as_u64().expect("conversation"),
+                        ack["seq"].as_u64().expect("seq"),
+                    );
                     rec.acked.insert(item.client_id.clone(), at);
                     done.insert(i);
                     ctx.acked.fetch_add(1, Ordering::Relaxed);
@@ -507,7 +564,11 @@ async fn every_acknowledged_message_arrives_exactly_once_when_one_of_two_nodes_i
 /// On one server (killed and restarted), or with `redis` on two nodes: customers on the
 /// first, agents on the second; the first is killed for good.
 async fn chaos(db: String, redis: Option<String>) {
-    println!("chaos: on {}{}", db.split("://").next().unwrap_or("?"), if redis.is_some() { ", two nodes" } else { "" });
+    println!(
+        "chaos: on {}{}",
+        db.split("://").next().unwrap_or("?"),
+        if redis.is_some() { ", two nodes" } else { "" }
+    );
     for agent in AGENTS {
         add_agent(&db, agent);
     }
@@ -528,12 +589,26 @@ async fn chaos(db: String, redis: Option<String>) {
     let mut people = vec![];
     for (i, c) in customers.iter().enumerate() {
         let items = (0..shape.from_customer)
-            .map(|k| Item { client_id: format!("{c}-{k}"), text: format!("{c} says {k}"), customer: None })
+            .map(|k| Item {
+                client_id: format!("{c}-{k}"),
+                text: format!("{c} says {k}"),
+                customer: None,
+            })
             .collect();
-        people.push(Participant { name: c.clone(), role: "customer", items, seed: 0x9E37_79B9 + i as u64 });
+        people.push(Participant {
+            name: c.clone(),
+            role: "customer",
+            items,
+            seed: 0x9E37_79B9 + i as u64,
+        });
     }
     for (j, a) in AGENTS.iter().enumerate() {
-        people.push(Participant { name: a.to_string(), role: "agent", items: vec![], seed: 0xDEAD_BEEF + j as u64 });
+        people.push(Participant {
+            name: a.to_string(),
+            role: "agent",
+            items: vec![],
+            seed: 0xDEAD_BEEF + j as u64,
+        });
     }
     // Each customer's conversation goes to one agent, who writes `from_agent` messages in it.
     let total = shape.customers * (shape.from_customer + shape.from_agent);
@@ -558,8 +633,15 @@ async fn chaos(db: String, redis: Option<String>) {
         let (pid, ctx) = (pid.clone(), ctx.clone());
         tokio::spawn(async move {
             loop {
-                let status = std::fs::read_to_string(format!("/proc/{}/status", pid.load(Ordering::Relaxed))).unwrap_or_default();
-                let rss = status.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned());
+                let status = std::fs::read_to_string(format!(
+                    "/proc/{}/status",
+                    pid.load(Ordering::Relaxed)
+                ))
+                .unwrap_or_default();
+                let rss = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned());
                 println!(
                     "chaos: t={:>4}s acknowledged {:>6} server RSS {} KiB",
                     started.elapsed().as_secs(),
@@ -596,7 +678,12 @@ async fn chaos(db: String, redis: Option<String>) {
     let mut records = vec![];
     for t in tasks {
         let finish = Duration::from_secs(240) + expected;
-        records.push(tokio::time::timeout(finish, t).await.expect("participants finish").expect("participant"));
+        records.push(
+            tokio::time::timeout(finish, t)
+                .await
+                .expect("participants finish")
+                .expect("participant"),
+        );
     }
     sampler.abort();
 
@@ -611,7 +698,9 @@ async fn chaos(db: String, redis: Option<String>) {
         let customer_rec = by_name[c.as_str()];
         let agent_rec = by_name[agent];
         let mut sent: Vec<(&String, &(u64, u64))> = customer_rec.acked.iter().collect();
-        sent.extend(agent_rec.acked.iter().filter(|(id, _)| id.starts_with(&format!("{agent}-{c}-"))));
+        sent.extend(
+            agent_rec.acked.iter().filter(|(id, _)| id.starts_with(&format!("{agent}-{c}-"))),
+        );
         let conv = sent.first().map(|(_, at)| at.0).expect("messages were sent");
         for (client_id, at) in &sent {
             assert_eq!(at.0, conv, "{client_id} landed in another conversation");
@@ -620,15 +709,20 @@ async fn chaos(db: String, redis: Option<String>) {
                     Some((Some(id), _)) if id == *client_id => delivered += 1,
                     other => {
                         lost += 1;
-                        problems.push(format!("{} lacks {client_id} at {at:?}: {other:?}", side.name));
+                        problems
+                            .push(format!("{} lacks {client_id} at {at:?}: {other:?}", side.name));
                     }
                 }
             }
         }
         // Gapless sequence numbers, and nothing of other conversations for the customer.
-        let seqs: Vec<u64> = customer_rec.held.keys().filter(|k| k.0 == conv).map(|k| k.1).collect();
+        let seqs: Vec<u64> =
+            customer_rec.held.keys().filter(|k| k.0 == conv).map(|k| k.1).collect();
         assert_eq!(seqs, (1..=sent.len() as u64).collect::<Vec<_>>(), "{c}'s conversation");
-        assert!(customer_rec.held.keys().all(|k| k.0 == conv), "{c} holds another customer's message");
+        assert!(
+            customer_rec.held.keys().all(|k| k.0 == conv),
+            "{c} holds another customer's message"
+        );
     }
     let sends: usize = records.iter().map(|r| r.sends).sum();
     let acknowledged: usize = records.iter().map(|r| r.acked.len()).sum();

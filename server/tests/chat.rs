@@ -15,13 +15,18 @@ async fn the_tutorial_client_flow_works_unchanged_on_both_transports() {
     for transport in TRANSPORTS {
         let server = TestServer::start().await;
         server.add_agent("Support", "s3cret-pass").await;
-        let mut support = TestClient::login(&server, transport, agent("support", "s3cret-pass")).await;
+        let mut support =
+            TestClient::login(&server, transport, agent("support", "s3cret-pass")).await;
         support.expect_list(&["Support"]).await;
 
         // login: a bare string, emitted inside the connect callback.
         let mut alice = TestClient::connect(&server, transport, Some(json!("alice"))).await;
         let ok = alice.expect("login_success").await;
-        assert_eq!((&ok["name"], &ok["role"]), (&json!("alice"), &json!("customer")), "{transport:?}");
+        assert_eq!(
+            (&ok["name"], &ok["role"]),
+            (&json!("alice"), &json!("customer")),
+            "{transport:?}"
+        );
         alice.expect_list(&["alice", "Support"]).await;
         support.expect_list(&["alice", "Support"]).await;
 
@@ -31,10 +36,17 @@ async fn the_tutorial_client_flow_works_unchanged_on_both_transports() {
         assert!(err.as_str().unwrap().contains("taken"), "{err}");
 
         // private_message -> message to both sides, with `self`.
-        alice.emit("private_message", json!({"to": "Support", "message": "my order is late"})).await;
+        alice
+            .emit("private_message", json!({"to": "Support", "message": "my order is late"}))
+            .await;
         let mine = alice.expect("message").await;
         assert_eq!(
-            (mine["from"].as_str(), mine["to"].as_str(), mine["message"].as_str(), mine["self"].as_bool()),
+            (
+                mine["from"].as_str(),
+                mine["to"].as_str(),
+                mine["message"].as_str(),
+                mine["self"].as_bool()
+            ),
             (Some("alice"), Some("Support"), Some("my order is late"), Some(true))
         );
         let theirs = support.expect("message").await;
@@ -45,7 +57,10 @@ async fn the_tutorial_client_flow_works_unchanged_on_both_transports() {
         support.emit("private_message", json!({"to": "alice", "message": "Looking into it"})).await;
         assert_eq!(alice.expect("message").await["message"], json!("Looking into it"));
         let echo = support.expect("message").await;
-        assert_eq!((echo["message"].as_str(), echo["self"].as_bool()), (Some("Looking into it"), Some(true)));
+        assert_eq!(
+            (echo["message"].as_str(), echo["self"].as_bool()),
+            (Some("Looking into it"), Some(true))
+        );
 
         // An unknown recipient gets `error`, and the connection stays usable.
         alice.emit("private_message", json!({"to": "nobody", "message": "hello?"})).await;
@@ -107,7 +122,9 @@ async fn agents_need_their_password_and_customers_cannot_take_an_agent_name() {
     }
 
     // The right password logs in, with the account's spelling of the name.
-    let mut a = TestClient::connect(&server, Transport::Websocket, Some(agent(" amy ", "right-password"))).await;
+    let mut a =
+        TestClient::connect(&server, Transport::Websocket, Some(agent(" amy ", "right-password")))
+            .await;
     let ok = a.expect("login_success").await;
     assert_eq!((&ok["name"], &ok["role"]), (&json!("Amy"), &json!("agent")));
     server.stop().await;
@@ -128,7 +145,12 @@ async fn malformed_payloads_get_an_error_and_the_connection_stays_up() {
 
     c.emit("login", json!("cat")).await;
     c.expect("login_success").await;
-    for bad in [json!("just a string"), json!({"to": "amy"}), json!({"to": 5, "message": "hi"}), json!([1, 2])] {
+    for bad in [
+        json!("just a string"),
+        json!({"to": "amy"}),
+        json!({"to": 5, "message": "hi"}),
+        json!([1, 2]),
+    ] {
         c.emit("private_message", bad.clone()).await;
         let err = c.expect("error").await;
         assert!(err.as_str().unwrap().contains("private_message"), "{bad} -> {err}");
@@ -175,7 +197,8 @@ async fn one_clients_messages_arrive_in_the_order_sent() {
         // Sixty messages at once: past a customer's rate, on purpose.
         let server = TestServer::start_unlimited().await;
         server.add_agent("amy", "password-1").await;
-        let mut a = TestClient::login(&server, Transport::Websocket, agent("amy", "password-1")).await;
+        let mut a =
+            TestClient::login(&server, Transport::Websocket, agent("amy", "password-1")).await;
         // Log in and write at once, without waiting for login_success in between.
         let c = TestClient::connect(&server, transport, None).await;
         c.emit("login", json!("cat")).await;
@@ -183,7 +206,11 @@ async fn one_clients_messages_arrive_in_the_order_sent() {
             c.emit("private_message", json!({"to": "amy", "message": format!("m{i}")})).await;
         }
         for i in 0..60 {
-            assert_eq!(a.expect("message").await["message"], json!(format!("m{i}")), "{transport:?}");
+            assert_eq!(
+                a.expect("message").await["message"],
+                json!(format!("m{i}")),
+                "{transport:?}"
+            );
         }
         server.stop().await;
     }

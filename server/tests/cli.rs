@@ -61,7 +61,10 @@ fn canned_replies_are_managed_from_the_command_line() {
     let db = format!("sqlite://{}", dir.path().join("chat.db").display());
     let added = server(&db, &["canned", "add", "refund"], "Refunds take 3 to 5 working days.\n");
     assert!(added.status.success(), "{}", text(&added.stderr));
-    assert_eq!(text(&server(&db, &["canned", "list"], "").stdout), "/refund\tRefunds take 3 to 5 working days.\n");
+    assert_eq!(
+        text(&server(&db, &["canned", "list"], "").stdout),
+        "/refund\tRefunds take 3 to 5 working days.\n"
+    );
     refused(&db, &["canned", "add", "Bad Shortcut"], "x", "shortcut");
     refused(&db, &["canned", "add", "empty"], "  \n", "empty");
     assert!(server(&db, &["canned", "remove", "refund"], "").status.success());

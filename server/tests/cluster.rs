@@ -33,7 +33,10 @@ async fn customers_on_one_node_and_agents_on_another_see_one_desk() {
 
     // A name is held once across the nodes.
     let mut twin = TestClient::connect(&b, WS, Some(json!("ANN"))).await;
-    assert_eq!(twin.expect("login_error").await, json!(app::protocol::Problem::NameTaken.to_string()));
+    assert_eq!(
+        twin.expect("login_error").await,
+        json!(app::protocol::Problem::NameTaken.to_string())
+    );
 
     // The queue on node B gives node A's customer to the agent on node B; messages both ways.
     let ack = ann.emit_acked("private_message", json!({"message": "my order is late"})).await;
@@ -42,8 +45,13 @@ async fn customers_on_one_node_and_agents_on_another_see_one_desk() {
     assert_eq!(summary["assignee"], json!("amy"), "{summary}");
     let id = summary["id"].clone();
     let m = amy.expect("message").await;
-    assert_eq!((m["message"].clone(), m["from"].clone()), (json!("my order is late"), json!("ann")));
-    let ack = amy.emit_acked("private_message", json!({"conversation": id, "message": "let me look"})).await;
+    assert_eq!(
+        (m["message"].clone(), m["from"].clone()),
+        (json!("my order is late"), json!("ann"))
+    );
+    let ack = amy
+        .emit_acked("private_message", json!({"conversation": id, "message": "let me look"}))
+        .await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     let m = ann.expect_where("message", |m| m["self"] == json!(false)).await;
     assert_eq!((m["message"].clone(), m["seq"].clone()), (json!("let me look"), json!(2)));
@@ -65,7 +73,10 @@ async fn customers_on_one_node_and_agents_on_another_see_one_desk() {
     for (i, name) in ["cat", "dan", "eve", "fay"].into_iter().enumerate() {
         let node = if i % 2 == 0 { &a } else { &b };
         let c = TestClient::login(node, WS, json!(name)).await;
-        assert_eq!(c.emit_acked("private_message", json!({"message": "hello"})).await["ok"], json!(true));
+        assert_eq!(
+            c.emit_acked("private_message", json!({"message": "hello"})).await["ok"],
+            json!(true)
+        );
         let open = |s: &Value| s["customer"] == json!(name) && s["status"] == json!("open");
         let seen_by_amy = amy.expect_where("conversation", open).await["assignee"].clone();
         let seen_by_bob = bob.expect_where("conversation", open).await["assignee"].clone();
@@ -102,7 +113,11 @@ async fn the_people_of_a_node_that_dies_leave_the_lists_within_seconds_and_come_
     let (db, redis) = (postgres_database().await, redis_database().await);
     let b = TestServer::start_node(&db, &redis).await;
     b.add_agent("amy", "password-1").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let node = Node(
         Command::new(env!("CARGO_BIN_EXE_server"))
             .env("DATABASE_URL", &db)
@@ -122,7 +137,8 @@ async fn the_people_of_a_node_that_dies_leave_the_lists_within_seconds_and_come_
 
     let mut amy = TestClient::login(&b, WS, agent("amy")).await;
     let mut ann = TestClient::connect_to(&url, WS, Some(json!({"name": "ann"}))).await;
-    let token = ann.expect("login_success").await["resume"].as_str().expect("a resume token").to_owned();
+    let token =
+        ann.expect("login_success").await["resume"].as_str().expect("a resume token").to_owned();
     let ack = ann.emit_acked("private_message", json!({"message": "hello from node A"})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     amy.expect_list(&["amy", "ann"]).await;
@@ -151,22 +167,29 @@ async fn the_people_of_a_node_that_dies_leave_the_lists_within_seconds_and_come_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_joins_later_starts_from_the_snapshot_and_knows_everything() {
     let (db, redis) = (postgres_database().await, redis_database().await);
-    let fast = chat_server::Settings { snapshot_every: Duration::from_millis(200), ..Default::default() };
+    let fast =
+        chat_server::Settings { snapshot_every: Duration::from_millis(200), ..Default::default() };
     let a = TestServer::start_node_with(&db, &redis, fast.clone()).await;
     a.add_agent("amy", "password-1").await;
     let mut amy = TestClient::login(&a, WS, agent("amy")).await;
     let mut ann = TestClient::login(&a, WS, json!("ann")).await;
-    assert_eq!(ann.emit_acked("private_message", json!({"message": "hello"})).await["ok"], json!(true));
+    assert_eq!(
+        ann.emit_acked("private_message", json!({"message": "hello"})).await["ok"],
+        json!(true)
+    );
     let id = amy.expect_where("conversation", |s| s["status"] == json!("open")).await["id"].clone();
     // Snapshots are written and the stream is trimmed behind them.
     let client = redis::Client::open(redis.as_str()).expect("url");
     let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
     let deadline = Instant::now() + common::WAIT;
-    let appended: u64 = redis::cmd("XLEN").arg("chat:hub").query_async(&mut conn).await.expect("XLEN");
+    let appended: u64 =
+        redis::cmd("XLEN").arg("chat:hub").query_async(&mut conn).await.expect("XLEN");
     assert!(appended >= 5, "connects, logins, the message: {appended} entries");
     loop {
-        let snapshot: Option<Vec<u8>> = redis::cmd("GET").arg("chat:snapshot").query_async(&mut conn).await.expect("GET");
-        let len: u64 = redis::cmd("XLEN").arg("chat:hub").query_async(&mut conn).await.expect("XLEN");
+        let snapshot: Option<Vec<u8>> =
+            redis::cmd("GET").arg("chat:snapshot").query_async(&mut conn).await.expect("GET");
+        let len: u64 =
+            redis::cmd("XLEN").arg("chat:hub").query_async(&mut conn).await.expect("XLEN");
         // Everything before the previous snapshot is trimmed: the last entry is left.
         if snapshot.is_some() && len <= 1 {
             break;
@@ -180,12 +203,20 @@ async fn a_node_that_joins_later_starts_from_the_snapshot_and_knows_everything()
     let mut bea = TestClient::login(&b, WS, json!("bea")).await;
     bea.expect_list(&["amy", "bea"]).await;
     let mut twin = TestClient::connect(&b, WS, Some(json!("Ann"))).await;
-    assert_eq!(twin.expect("login_error").await, json!(app::protocol::Problem::NameTaken.to_string()));
+    assert_eq!(
+        twin.expect("login_error").await,
+        json!(app::protocol::Problem::NameTaken.to_string())
+    );
     // A second tab of amy's, on node B, answers: B knows the conversation is hers.
     let amy_b = TestClient::login(&b, WS, agent("amy")).await;
-    let ack = amy_b.emit_acked("private_message", json!({"conversation": id, "message": "hi from B"})).await;
+    let ack = amy_b
+        .emit_acked("private_message", json!({"conversation": id, "message": "hi from B"}))
+        .await;
     assert_eq!(ack["ok"], json!(true), "node B knows the conversation is amy's: {ack}");
-    assert_eq!(ann.expect_where("message", |m| m["self"] == json!(false)).await["message"], json!("hi from B"));
+    assert_eq!(
+        ann.expect_where("message", |m| m["self"] == json!(false)).await["message"],
+        json!("hi from B")
+    );
     amy.expect_where("message", |m| m["message"] == json!("hi from B")).await;
     drop((bea, twin, amy_b));
     b.stop().await;
@@ -203,7 +234,10 @@ async fn without_redis_a_node_refuses_new_connections_clearly_and_keeps_what_it_
     own.run("stop");
     // A new connection cannot be shared with the other nodes: it is refused, in words.
     let answer = common::join_by_polling(&node).await;
-    assert!(answer.contains("44{") && answer.contains(&app::protocol::Problem::Internal.to_string()), "{answer}");
+    assert!(
+        answer.contains("44{") && answer.contains(&app::protocol::Problem::Internal.to_string()),
+        "{answer}"
+    );
     // A message from someone logged in is stored (and acknowledged), not lost.
     let ack = ann.emit_acked("private_message", json!({"message": "anyone there?"})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
@@ -218,7 +252,11 @@ const REDIS_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redi
 
 /// `scripts/redis.sh WHAT` for the Redis on `port`; its output (the URL, for `start`).
 fn redis_script(port: &str, what: &str) -> String {
-    let out = Command::new(REDIS_SCRIPT).arg(what).env("CHAT_REDIS_PORT", port).output().expect("scripts/redis.sh");
+    let out = Command::new(REDIS_SCRIPT)
+        .arg(what)
+        .env("CHAT_REDIS_PORT", port)
+        .output()
+        .expect("scripts/redis.sh");
     assert!(out.status.success(), "redis.sh {what}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
 }
@@ -232,7 +270,12 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+            .to_string();
         let url = redis_script(&port, "start");
         OwnRedis { port, url }
     }
@@ -244,7 +287,9 @@ impl OwnRedis {
 
 impl Drop for OwnRedis {
     fn drop(&mut self) {
-        if let Err(e) = Command::new(REDIS_SCRIPT).arg("stop").env("CHAT_REDIS_PORT", &self.port).status() {
+        if let Err(e) =
+            Command::new(REDIS_SCRIPT).arg("stop").env("CHAT_REDIS_PORT", &self.port).status()
+        {
             eprintln!("could not stop the test's own Redis on port {}: {e}", self.port);
         }
     }

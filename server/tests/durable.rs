@@ -14,11 +14,21 @@ fn agent(name: &str, password: &str) -> Value {
 
 /// The texts of a `history` page.
 fn texts(page: &Value) -> Vec<String> {
-    page["messages"].as_array().expect("messages").iter().map(|m| m["message"].as_str().unwrap().to_owned()).collect()
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn seqs(page: &Value) -> Vec<u64> {
-    page["messages"].as_array().expect("messages").iter().map(|m| m["seq"].as_u64().unwrap()).collect()
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -30,7 +40,11 @@ async fn a_resume_token_brings_back_the_same_customer_even_while_the_old_socket_
     let ok = first.expect("login_success").await;
     let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
     assert!(token.as_str().is_some_and(|t| t.len() >= 40), "an unguessable token: {token}");
-    assert!(first.emit_acked("private_message", json!({"to": "amy", "message": "before reload"})).await["ok"] == json!(true));
+    assert!(
+        first.emit_acked("private_message", json!({"to": "amy", "message": "before reload"})).await
+            ["ok"]
+            == json!(true)
+    );
     assert_eq!(first.expect("message").await["self"], json!(true), "the own copy");
     amy.expect("message").await;
     amy.expect_list(&["amy", "cat"]).await;
@@ -38,7 +52,10 @@ async fn a_resume_token_brings_back_the_same_customer_even_while_the_old_socket_
     // A reload: a new socket with the token while the old one is still connected.
     let mut second = TestClient::connect(&server, WS, Some(json!({"resume": token}))).await;
     let back = second.expect("login_success").await;
-    assert_eq!((&back["name"], &back["conversation"], &back["resume"]), (&json!("cat"), &conversation, &token));
+    assert_eq!(
+        (&back["name"], &back["conversation"], &back["resume"]),
+        (&json!("cat"), &conversation, &token)
+    );
     assert_eq!(texts(&second.expect_history(&conversation).await), vec!["before reload"]);
     // Nobody saw cat leave or arrive twice.
     amy.expect_none("presence", 300).await;
@@ -52,10 +69,13 @@ async fn a_resume_token_brings_back_the_same_customer_even_while_the_old_socket_
     amy.expect_none("presence", 300).await;
 
     // A token that is not ours is refused when there is no name to start afresh with.
-    let mut stranger = TestClient::connect(&server, WS, Some(json!({"resume": "forged-token"}))).await;
+    let mut stranger =
+        TestClient::connect(&server, WS, Some(json!({"resume": "forged-token"}))).await;
     assert!(stranger.expect("login_error").await.as_str().unwrap().contains("log in again"));
     // With a name, an unknown token starts a new customer: nothing of cat's.
-    let mut fresh = TestClient::connect(&server, WS, Some(json!({"resume": "forged-token", "name": "dan"}))).await;
+    let mut fresh =
+        TestClient::connect(&server, WS, Some(json!({"resume": "forged-token", "name": "dan"})))
+            .await;
     let ok = fresh.expect("login_success").await;
     assert_ne!(ok["conversation"], conversation);
     assert_eq!(texts(&fresh.expect_history(&ok["conversation"]).await), Vec::<String>::new());
@@ -73,7 +93,8 @@ async fn an_agent_session_survives_a_reload_without_the_password_and_ends_at_log
     let conversation = amy.expect("message").await["conversation"].clone();
     amy.disconnect().await;
 
-    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    let mut again =
+        TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
     let ok = again.expect("login_success").await;
     assert_eq!((&ok["name"], &ok["role"]), (&json!("Amy"), &json!("agent")));
     assert_eq!(texts(&again.expect_history(&conversation).await), vec!["hi Amy"]);
@@ -84,7 +105,8 @@ async fn an_agent_session_survives_a_reload_without_the_password_and_ends_at_log
     // Logout revokes the token.
     again.emit("logout", Value::Null).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut after = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    let mut after =
+        TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
     assert!(after.expect("login_error").await.as_str().unwrap().contains("log in again"));
     server.stop().await;
 }
@@ -103,15 +125,24 @@ async fn history_comes_newest_page_first_and_older_pages_on_request() {
     let mut back = TestClient::connect(&server, WS, Some(json!({"resume": ok["resume"]}))).await;
     back.expect("login_success").await;
     let newest = back.expect_history(&conversation).await;
-    assert_eq!((seqs(&newest), newest["more"].clone()), ((71..=120).collect::<Vec<_>>(), json!(true)));
-    assert!(newest["messages"][0]["self"].as_bool().unwrap(), "the customer's own messages are marked self");
+    assert_eq!(
+        (seqs(&newest), newest["more"].clone()),
+        ((71..=120).collect::<Vec<_>>(), json!(true))
+    );
+    assert!(
+        newest["messages"][0]["self"].as_bool().unwrap(),
+        "the customer's own messages are marked self"
+    );
 
     back.emit("history", json!({"conversation": conversation, "before": 71})).await;
     let older = back.expect_history(&conversation).await;
     assert_eq!((seqs(&older), older["more"].clone()), ((21..=70).collect::<Vec<_>>(), json!(true)));
     back.emit("history", json!({"conversation": conversation, "before": 21})).await;
     let oldest = back.expect_history(&conversation).await;
-    assert_eq!((seqs(&oldest), oldest["more"].clone()), ((1..=20).collect::<Vec<_>>(), json!(false)));
+    assert_eq!(
+        (seqs(&oldest), oldest["more"].clone()),
+        ((1..=20).collect::<Vec<_>>(), json!(false))
+    );
 
     // Someone else's conversation, or a malformed request, is an error.
     let mut dan = TestClient::login(&server, WS, json!("dan")).await;
@@ -132,12 +163,20 @@ async fn a_retried_client_id_is_stored_and_delivered_once() {
     let first = cat.emit_acked("private_message", send.clone()).await;
     let retry = cat.emit_acked("private_message", send).await;
     assert_eq!(first["ok"], json!(true));
-    assert_eq!((&retry["id"], &retry["seq"], &retry["client_id"]), (&first["id"], &first["seq"], &json!("cat-1")));
+    assert_eq!(
+        (&retry["id"], &retry["seq"], &retry["client_id"]),
+        (&first["id"], &first["seq"], &json!("cat-1"))
+    );
     let got = amy.expect("message").await;
     assert_eq!((&got["message"], &got["client_id"]), (&json!("once"), &json!("cat-1")));
     amy.expect_none("message", 300).await;
     // A bad client id is refused, and says why.
-    let bad = cat.emit_acked("private_message", json!({"to": "amy", "message": "x", "client_id": "has space"})).await;
+    let bad = cat
+        .emit_acked(
+            "private_message",
+            json!({"to": "amy", "message": "x", "client_id": "has space"}),
+        )
+        .await;
     assert_eq!(bad["ok"], json!(false));
     server.stop().await;
 }
@@ -151,16 +190,23 @@ async fn a_message_to_someone_offline_waits_for_them() {
     let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
     let ok = cat.expect("login_success").await;
     let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
-    let ack = cat.emit_acked("private_message", json!({"to": "", "message": "is anyone there?"})).await;
+    let ack =
+        cat.emit_acked("private_message", json!({"to": "", "message": "is anyone there?"})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     cat.disconnect().await;
 
     // The agent logs in later and finds it; answers the customer, who is offline now.
     let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
     assert_eq!(texts(&amy.expect_history(&conversation).await), vec!["is anyone there?"]);
-    let ack = amy.emit_acked("private_message", json!({"conversation": conversation, "message": "I am here now"})).await;
+    let ack = amy
+        .emit_acked(
+            "private_message",
+            json!({"conversation": conversation, "message": "I am here now"}),
+        )
+        .await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
-    let by_name = amy.emit_acked("private_message", json!({"to": "cat", "message": "and by name"})).await;
+    let by_name =
+        amy.emit_acked("private_message", json!({"to": "cat", "message": "and by name"})).await;
     assert_eq!(by_name["ok"], json!(true), "{by_name}");
     // Writing to a name nobody has is still an error.
     let unknown = amy.emit_acked("private_message", json!({"to": "nobody", "message": "hi"})).await;
@@ -171,7 +217,10 @@ async fn a_message_to_someone_offline_waits_for_them() {
     let mut back = TestClient::connect(&server, WS, Some(resume)).await;
     back.expect("login_success").await;
     let page = back.expect_history(&conversation).await;
-    assert_eq!((seqs(&page), texts(&page)), (vec![2, 3], vec!["I am here now".to_owned(), "and by name".to_owned()]));
+    assert_eq!(
+        (seqs(&page), texts(&page)),
+        (vec![2, 3], vec!["I am here now".to_owned(), "and by name".to_owned()])
+    );
     back.expect_none("history", 300).await;
     server.stop().await;
 }
@@ -186,7 +235,10 @@ async fn messages_survive_a_restart_of_the_server() {
     let restarted = server.restart().await;
     let mut back = TestClient::connect(&restarted, WS, Some(json!({"resume": ok["resume"]}))).await;
     assert_eq!(back.expect("login_success").await["conversation"], ok["conversation"]);
-    assert_eq!(texts(&back.expect_history(&ok["conversation"]).await), vec!["kept across restarts"]);
+    assert_eq!(
+        texts(&back.expect_history(&ok["conversation"]).await),
+        vec!["kept across restarts"]
+    );
     restarted.stop().await;
 }
 
@@ -200,9 +252,15 @@ async fn an_agent_reaches_any_stored_conversation_by_its_id() {
     cat.disconnect().await;
     let server = server.restart().await;
     let amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
-    let ack = amy.emit_acked("private_message", json!({"conversation": ok["conversation"], "message": "Following up"})).await;
+    let ack = amy
+        .emit_acked(
+            "private_message",
+            json!({"conversation": ok["conversation"], "message": "Following up"}),
+        )
+        .await;
     assert_eq!((&ack["ok"], &ack["seq"]), (&json!(true), &json!(1)), "{ack}");
-    let missing = amy.emit_acked("private_message", json!({"conversation": 4242, "message": "x"})).await;
+    let missing =
+        amy.emit_acked("private_message", json!({"conversation": 4242, "message": "x"})).await;
     assert!(missing["error"].as_str().unwrap().contains("no such conversation"), "{missing}");
     let mut back = TestClient::connect(&server, WS, Some(json!({"resume": ok["resume"]}))).await;
     back.expect("login_success").await;
@@ -225,7 +283,10 @@ async fn a_message_stored_but_never_passed_on_fills_the_gap_once() {
     let mut desk = TestClient::login(&server, WS, agent("amy", "password-1")).await;
     let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
     let conversation = cat.expect("login_success").await["conversation"].clone();
-    assert_eq!(cat.emit_acked("private_message", json!({"message": "hello"})).await["seq"], json!(1));
+    assert_eq!(
+        cat.emit_acked("private_message", json!({"message": "hello"})).await["seq"],
+        json!(1)
+    );
     assert_eq!(desk.expect("message").await["seq"], json!(1));
     assert_eq!(cat.expect("message").await["self"], json!(true), "the own copy");
 
@@ -246,29 +307,63 @@ async fn a_message_stored_but_never_passed_on_fills_the_gap_once() {
     assert_eq!((stored.message.seq, stored.duplicate), (2, false));
 
     // The agent answers: both sides hold 1 and 3.
-    assert_eq!(desk.emit_acked("private_message", json!({"conversation": conversation, "message": "still there?"})).await["seq"], json!(3));
+    assert_eq!(
+        desk.emit_acked(
+            "private_message",
+            json!({"conversation": conversation, "message": "still there?"})
+        )
+        .await["seq"],
+        json!(3)
+    );
     assert_eq!(desk.expect("message").await["seq"], json!(3));
     assert_eq!(cat.expect("message").await["seq"], json!(3));
 
     // A second tab of the agent holding 1 and 3 (its cursor says so) is sent only the gap.
     let cursor = json!([{"conversation": conversation, "seq": 1, "held": [3]}]);
-    let mut tab = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1", "since": cursor})).await;
+    let mut tab = TestClient::login(
+        &server,
+        WS,
+        json!({"name": "amy", "role": "agent", "password": "password-1", "since": cursor}),
+    )
+    .await;
     let page = tab.expect_history(&conversation).await;
     assert_eq!((seqs(&page), texts(&page)), (vec![2], vec!["sent as the node died".to_owned()]));
 
     // The customer's client resends what was never acknowledged: it is the stored message,
     // and it reaches the tab that never had it, and the customer; not the one that has it.
-    let ack = cat.emit_acked("private_message", json!({"message": "sent as the node died", "client_id": "lost-1"})).await;
+    let ack = cat
+        .emit_acked(
+            "private_message",
+            json!({"message": "sent as the node died", "client_id": "lost-1"}),
+        )
+        .await;
     assert_eq!((&ack["ok"], &ack["seq"]), (&json!(true), &json!(2)), "{ack}");
     assert_eq!(desk.expect("message").await["seq"], json!(2));
     assert_eq!(cat.expect("message").await["seq"], json!(2));
     tab.expect_none("message", 500).await;
     // Once: a second retry is silent.
-    assert_eq!(cat.emit_acked("private_message", json!({"message": "sent as the node died", "client_id": "lost-1"})).await["seq"], json!(2));
+    assert_eq!(
+        cat.emit_acked(
+            "private_message",
+            json!({"message": "sent as the node died", "client_id": "lost-1"})
+        )
+        .await["seq"],
+        json!(2)
+    );
     desk.expect_none("message", 500).await;
     cat.expect_none("message", 0).await;
     // And a cursor that is not ascending is refused in words.
-    let mut odd = TestClient::connect(&server, WS, Some(json!({"name": "dan", "since": [{"conversation": 1, "seq": 3, "held": [2]}]}))).await;
-    assert!(odd.expect("login_error").await.as_str().unwrap().contains("could not read that login"));
+    let mut odd = TestClient::connect(
+        &server,
+        WS,
+        Some(json!({"name": "dan", "since": [{"conversation": 1, "seq": 3, "held": [2]}]})),
+    )
+    .await;
+    assert!(odd
+        .expect("login_error")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("could not read that login"));
     server.stop().await;
 }

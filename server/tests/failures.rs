@@ -17,7 +17,12 @@ const WS: Transport = Transport::Websocket;
 async fn a_locked_database_refuses_the_message_and_a_retry_stores_it_once() {
     let server = TestServer::start().await;
     server.add_agent("amy", "password-1").await;
-    let mut amy = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1"})).await;
+    let mut amy = TestClient::login(
+        &server,
+        WS,
+        json!({"name": "amy", "role": "agent", "password": "password-1"}),
+    )
+    .await;
     let cat = TestClient::login(&server, WS, json!("cat")).await;
     let message = json!({"to": "amy", "message": "are you there?", "client_id": "cat-1"});
 
@@ -38,9 +43,17 @@ async fn a_locked_database_refuses_the_message_and_a_retry_stores_it_once() {
     assert_eq!(ack["ok"], json!(true), "{ack}");
     assert_eq!(amy.expect("message").await["message"], json!("are you there?"));
     let again = cat.emit_acked("private_message", message).await;
-    assert_eq!((again["ok"].clone(), again["seq"].clone()), (json!(true), ack["seq"].clone()), "a resend is the same message");
+    assert_eq!(
+        (again["ok"].clone(), again["seq"].clone()),
+        (json!(true), ack["seq"].clone()),
+        "a resend is the same message"
+    );
     amy.expect_none("message", 300).await;
-    let stored = server.store.messages_after(app::protocol::ConversationId(ack["conversation"].as_u64().unwrap()), 0, 10).await.unwrap();
+    let stored = server
+        .store
+        .messages_after(app::protocol::ConversationId(ack["conversation"].as_u64().unwrap()), 0, 10)
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1, "stored once");
     tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("stops");
 }
@@ -72,7 +85,9 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
     // The next frame that is not a heartbeat (answered while amy still reads).
     let next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>| loop {
         match ws.next().await.expect("open").expect("frame") {
-            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.expect("pong"),
+            Message::Text(t) if t.as_str() == "2" => {
+                ws.send(Message::text("3")).await.expect("pong")
+            }
             Message::Text(t) => return t.to_string(),
             _ => continue,
         }
@@ -80,7 +95,9 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
     assert!(next_text(&mut ws).await.starts_with('0'), "engine.io open");
     ws.send(Message::text("40")).await.expect("join");
     assert!(next_text(&mut ws).await.starts_with("40"), "joined");
-    ws.send(Message::text(r#"42["login",{"name":"amy","role":"agent","password":"password-1"}]"#)).await.expect("login");
+    ws.send(Message::text(r#"42["login",{"name":"amy","role":"agent","password":"password-1"}]"#))
+        .await
+        .expect("login");
     while !next_text(&mut ws).await.contains("login_success") {}
     // From here on amy reads nothing.
 
@@ -90,13 +107,18 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
     let big = "x".repeat(3000);
     let mut sent = 0;
     let gone = loop {
-        assert!(started.elapsed() < Duration::from_secs(60), "amy was never cut off ({sent} messages sent)");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "amy was never cut off ({sent} messages sent)"
+        );
         for _ in 0..20 {
             cat.emit("private_message", json!({"to": "amy", "message": big})).await;
             sent += 1;
         }
         // Every message is still accepted while amy is stuck.
-        let ack = cat.emit_acked("private_message", json!({"to": "amy", "message": "still accepted?"})).await;
+        let ack = cat
+            .emit_acked("private_message", json!({"to": "amy", "message": "still accepted?"}))
+            .await;
         assert_eq!(ack["ok"], json!(true), "{ack}");
         sent += 1;
         if !cat.latest_list().await.contains(&"amy".to_owned()) {
@@ -116,19 +138,33 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_sender_carries_on() {
 /// restart without the cap), the refused message sent again is stored once.
 #[tokio::test]
 async fn a_full_disk_refuses_messages_clearly_and_loses_none_accepted() {
-    let settings = chat_server::Settings { limits: chat_server::limits::Limits::unlimited(), ..Default::default() };
+    let settings = chat_server::Settings {
+        limits: chat_server::limits::Limits::unlimited(),
+        ..Default::default()
+    };
     let server = TestServer::start_capped(settings, 512 * 1024).await;
     server.add_agent("amy", "password-1").await;
-    let mut amy = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1"})).await;
+    let mut amy = TestClient::login(
+        &server,
+        WS,
+        json!({"name": "amy", "role": "agent", "password": "password-1"}),
+    )
+    .await;
     let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
     let ok = cat.expect("login_success").await;
-    let (resume, conversation) = (ok["resume"].clone(), ok["conversation"].as_u64().expect("a conversation"));
+    let (resume, conversation) =
+        (ok["resume"].clone(), ok["conversation"].as_u64().expect("a conversation"));
     let big = "x".repeat(3000);
     let mut accepted = vec![];
     let refused = loop {
         assert!(accepted.len() < 1000, "the database never filled up");
         let id = format!("cat-{}", accepted.len());
-        let ack = cat.emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id})).await;
+        let ack = cat
+            .emit_acked(
+                "private_message",
+                json!({"message": format!("{id} {big}"), "client_id": id}),
+            )
+            .await;
         if ack["ok"] == json!(true) {
             accepted.push(ack["seq"].as_u64().expect("a sequence number"));
             continue;
@@ -139,7 +175,9 @@ async fn a_full_disk_refuses_messages_clearly_and_loses_none_accepted() {
     println!("the database filled up after {} messages; then: {}", accepted.len(), refused.1);
     // Sent again while the disk is still full, it is refused again.
     let (id, _) = &refused;
-    let again = cat.emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id})).await;
+    let again = cat
+        .emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id}))
+        .await;
     assert_eq!(again["ok"], json!(false), "{again}");
 
     // The agent got exactly the accepted ones, in order, and nothing refused.
@@ -150,15 +188,25 @@ async fn a_full_disk_refuses_messages_clearly_and_loses_none_accepted() {
     }
     assert_eq!(delivered, accepted);
     amy.expect_none("message", 300).await;
-    let stored = server.store.messages_after(app::protocol::ConversationId(conversation), 0, 2000).await.unwrap();
-    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), accepted, "stored: the accepted ones only");
+    let stored = server
+        .store
+        .messages_after(app::protocol::ConversationId(conversation), 0, 2000)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        accepted,
+        "stored: the accepted ones only"
+    );
     drop(cat);
 
     // Room again: the refused message, sent once more, is stored after the others.
     let server = server.restart().await;
     let mut cat = TestClient::login(&server, WS, json!({"resume": resume})).await;
     let (id, _) = refused;
-    let ack = cat.emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id})).await;
+    let ack = cat
+        .emit_acked("private_message", json!({"message": format!("{id} {big}"), "client_id": id}))
+        .await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     assert_eq!(ack["seq"].as_u64(), Some(accepted.len() as u64 + 1));
     let _ = cat.expect("history").await;
@@ -174,9 +222,15 @@ async fn a_full_disk_refuses_messages_clearly_and_loses_none_accepted() {
 async fn a_deleted_database_refuses_writes_instead_of_losing_them() {
     let server = TestServer::start().await;
     server.add_agent("amy", "password-1").await;
-    let mut amy = TestClient::login(&server, WS, json!({"name": "amy", "role": "agent", "password": "password-1"})).await;
+    let mut amy = TestClient::login(
+        &server,
+        WS,
+        json!({"name": "amy", "role": "agent", "password": "password-1"}),
+    )
+    .await;
     let cat = TestClient::login(&server, WS, json!("cat")).await;
-    let ack = cat.emit_acked("private_message", json!({"message": "before", "client_id": "cat-1"})).await;
+    let ack =
+        cat.emit_acked("private_message", json!({"message": "before", "client_id": "cat-1"})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     assert_eq!(amy.expect("message").await["message"], json!("before"));
 
@@ -186,12 +240,16 @@ async fn a_deleted_database_refuses_writes_instead_of_losing_them() {
         file.push(suffix);
         std::fs::remove_file(&file).unwrap_or_else(|e| panic!("removing {file:?}: {e}"));
     }
-    let ack = cat.emit_acked("private_message", json!({"message": "after", "client_id": "cat-2"})).await;
+    let ack =
+        cat.emit_acked("private_message", json!({"message": "after", "client_id": "cat-2"})).await;
     assert_eq!(ack["ok"], json!(false), "{ack}");
     assert!(ack["error"].as_str().unwrap().contains("could not be saved"), "{ack}");
     amy.expect_none("message", 300).await;
     let mut dan = TestClient::connect(&server, WS, Some(json!("dan"))).await;
-    assert_eq!(dan.expect("login_error").await, "Something went wrong on the server. Please try again.");
+    assert_eq!(
+        dan.expect("login_error").await,
+        "Something went wrong on the server. Please try again."
+    );
     tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("stops");
 }
 
@@ -209,10 +267,16 @@ async fn a_shutdown_answers_every_message_taken_in_then_tells_clients_to_reconne
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
     let mut frames = vec![];
     // The next frame that is not a heartbeat (answered).
-    async fn text(ws: &mut tokio_tungstenite::WebSocketStream<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>) -> Option<String> {
+    async fn text(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        >,
+    ) -> Option<String> {
         loop {
             match ws.next().await? {
-                Ok(Message::Text(t)) if t.as_str() == "2" => ws.send(Message::text("3")).await.ok()?,
+                Ok(Message::Text(t)) if t.as_str() == "2" => {
+                    ws.send(Message::text("3")).await.ok()?
+                }
                 Ok(Message::Text(t)) => return Some(t.to_string()),
                 Ok(_) => continue,
                 Err(_) => return None,
@@ -244,7 +308,10 @@ async fn a_shutdown_answers_every_message_taken_in_then_tells_clients_to_reconne
     });
     let store = server.store.clone();
     let stopping = tokio::spawn(server.stop());
-    while let Some(frame) = tokio::time::timeout(Duration::from_secs(15), text(&mut ws)).await.expect("the server closes") {
+    while let Some(frame) = tokio::time::timeout(Duration::from_secs(15), text(&mut ws))
+        .await
+        .expect("the server closes")
+    {
         frames.push(frame);
     }
     stopping.await.expect("stopped");
@@ -256,8 +323,16 @@ async fn a_shutdown_answers_every_message_taken_in_then_tells_clients_to_reconne
         .filter(|rest| rest.contains(r#""ok":true"#))
         .filter_map(|rest| rest.split('[').next()?.parse().ok())
         .collect();
-    assert_eq!(acked, (1..=SENT).collect::<Vec<_>>(), "every message answered, in order: {frames:?}");
-    assert_eq!(frames.last().map(String::as_str), Some("1"), "an Engine.IO close ends it: {frames:?}");
+    assert_eq!(
+        acked,
+        (1..=SENT).collect::<Vec<_>>(),
+        "every message answered, in order: {frames:?}"
+    );
+    assert_eq!(
+        frames.last().map(String::as_str),
+        Some("1"),
+        "an Engine.IO close ends it: {frames:?}"
+    );
     assert!(!frames.iter().any(|f| f.starts_with("41")), "no Socket.IO disconnect: {frames:?}");
     let stored = store.messages_after(app::protocol::ConversationId(1), 0, 100).await.unwrap();
     assert_eq!(stored.len() as u64, SENT);

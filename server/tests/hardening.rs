@@ -27,7 +27,12 @@ fn with_limits(limits: Limits) -> Settings {
 async fn pages_of_other_sites_cannot_open_a_socket() {
     let server = TestServer::start().await;
     let own = format!("http://{}", server.addr);
-    for (origin, expected) in [(Some("https://evil.example"), 403), (Some("null"), 403), (Some(own.as_str()), 200), (None, 200)] {
+    for (origin, expected) in [
+        (Some("https://evil.example"), 403),
+        (Some("null"), 403),
+        (Some(own.as_str()), 200),
+        (None, 200),
+    ] {
         let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
         let (status, response) = http(&server, "GET", HANDSHAKE, &headers, "").await;
         assert_eq!(status, expected, "origin {origin:?}: {response}");
@@ -40,7 +45,8 @@ async fn pages_of_other_sites_cannot_open_a_socket() {
         ("Sec-WebSocket-Version", "13"),
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ];
-    let (status, _) = http(&server, "GET", "/socket.io/?EIO=4&transport=websocket", &upgrade, "").await;
+    let (status, _) =
+        http(&server, "GET", "/socket.io/?EIO=4&transport=websocket", &upgrade, "").await;
     assert_eq!(status, 403);
     // Pages still load from anywhere (a link is not an attack).
     let (status, _) = http(&server, "GET", "/", &[("Origin", "https://evil.example")], "").await;
@@ -48,18 +54,25 @@ async fn pages_of_other_sites_cannot_open_a_socket() {
     server.stop().await;
 
     // A site the operator lists may connect.
-    let settings = Settings { allowed_origins: vec!["https://shop.example".into()], ..Settings::default() };
+    let settings =
+        Settings { allowed_origins: vec!["https://shop.example".into()], ..Settings::default() };
     let server = TestServer::start_with(settings).await;
-    let (status, _) = http(&server, "GET", HANDSHAKE, &[("Origin", "https://shop.example")], "").await;
+    let (status, _) =
+        http(&server, "GET", HANDSHAKE, &[("Origin", "https://shop.example")], "").await;
     assert_eq!(status, 200);
-    let (status, _) = http(&server, "GET", HANDSHAKE, &[("Origin", "https://evil.example")], "").await;
+    let (status, _) =
+        http(&server, "GET", HANDSHAKE, &[("Origin", "https://evil.example")], "").await;
     assert_eq!(status, 403);
     server.stop().await;
 }
 
 /// The value of `'nonce-…'` in a page's policy.
 fn nonce_of(page: &str) -> String {
-    page.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce in the policy").to_owned()
+    page.split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a nonce in the policy")
+        .to_owned()
 }
 
 #[tokio::test]
@@ -76,7 +89,10 @@ async fn pages_carry_security_headers_and_run_only_their_own_scripts() {
     assert!(page.contains("script-src 'self' 'nonce-"), "{page}");
     let nonce = nonce_of(&page);
     assert!(nonce.len() >= 16);
-    assert!(page.contains(&format!("nonce=\"{nonce}\"")), "the hydration script has the nonce: {page}");
+    assert!(
+        page.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration script has the nonce: {page}"
+    );
     let (_, again) = http(&server, "GET", "/", &[], "").await;
     assert_ne!(nonce_of(&again), nonce, "a new nonce per response");
     // Assets and Socket.IO answers carry the headers too.
@@ -95,14 +111,25 @@ async fn unknown_malformed_and_oversized_events_hurt_only_their_sender() {
     amy.expect_list(&["amy", "cat", "dan"]).await;
 
     cat.emit("hack", json!({"x": 1})).await;
-    assert!(cat.expect("error").await.as_str().unwrap().contains("does not know the event \"hack\""));
-    for bad in [json!(42), json!({"to": ["amy"]}), json!({"message": {"nested": true}}), Value::Null] {
+    assert!(cat
+        .expect("error")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("does not know the event \"hack\""));
+    for bad in
+        [json!(42), json!({"to": ["amy"]}), json!({"message": {"nested": true}}), Value::Null]
+    {
         let ack = cat.emit_acked("private_message", bad.clone()).await;
         assert_eq!(ack["ok"], json!(false), "{bad}: {ack}");
     }
     cat.emit("history", json!("nonsense")).await;
-    cat.expect_where("error", |e| e.as_str().is_some_and(|e| e.contains("could not read that history"))).await;
-    let ack = cat.emit_acked("private_message", json!({"to": "amy", "message": "x".repeat(5000)})).await;
+    cat.expect_where("error", |e| {
+        e.as_str().is_some_and(|e| e.contains("could not read that history"))
+    })
+    .await;
+    let ack =
+        cat.emit_acked("private_message", json!({"to": "amy", "message": "x".repeat(5000)})).await;
     assert!(ack["error"].as_str().unwrap().contains("at most 4000 characters"), "{ack}");
     // Still connected and heard.
     cat.emit_acked("private_message", json!({"to": "amy", "message": "still here"})).await;
@@ -119,7 +146,11 @@ async fn unknown_malformed_and_oversized_events_hurt_only_their_sender() {
 
 #[tokio::test]
 async fn a_client_sending_too_fast_is_told_to_slow_down_and_nothing_accepted_is_lost() {
-    let limits = Limits { customer_messages: Rate::new(1.0, 5.0), events: Rate::new(5.0, 30.0), ..Limits::default() };
+    let limits = Limits {
+        customer_messages: Rate::new(1.0, 5.0),
+        events: Rate::new(5.0, 30.0),
+        ..Limits::default()
+    };
     let server = TestServer::start_with(with_limits(limits)).await;
     server.add_agent("amy", "password-1").await;
     let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
@@ -149,7 +180,9 @@ async fn a_client_sending_too_fast_is_told_to_slow_down_and_nothing_accepted_is_
     assert_eq!(ack["ok"], json!(true), "{ack}");
     // Agents answer many customers: their rate is higher.
     for i in 0..10 {
-        let ack = amy.emit_acked("private_message", json!({"to": "cat", "message": format!("a{i}")})).await;
+        let ack = amy
+            .emit_acked("private_message", json!({"to": "cat", "message": format!("a{i}")}))
+            .await;
         assert_eq!(ack["ok"], json!(true), "agent message {i}: {ack}");
     }
 
@@ -168,7 +201,11 @@ async fn a_client_sending_too_fast_is_told_to_slow_down_and_nothing_accepted_is_
 
 #[tokio::test]
 async fn logins_and_connections_per_address_are_capped() {
-    let limits = Limits { logins_per_address: Rate::new(0.01, 3.0), connections_per_address: 4, ..Limits::default() };
+    let limits = Limits {
+        logins_per_address: Rate::new(0.01, 3.0),
+        connections_per_address: 4,
+        ..Limits::default()
+    };
     let server = TestServer::start_with(with_limits(limits)).await;
     let mut open = vec![];
     for i in 0..3 {
@@ -208,13 +245,22 @@ async fn wrong_agent_passwords_lock_the_name_for_a_while() {
     for _ in 0..4 {
         let answer = try_login(&server, agent("amy", "guess")).await;
         assert_eq!(answer["event"], json!("login_error"));
-        assert!(answer["data"].as_str().unwrap().contains("Wrong agent name or password"), "{answer}");
+        assert!(
+            answer["data"].as_str().unwrap().contains("Wrong agent name or password"),
+            "{answer}"
+        );
     }
     // Locked now, even with the right password; other names are not.
     let answer = try_login(&server, agent("amy", "password-1")).await;
     assert!(answer["data"].as_str().unwrap().contains("Too many failed logins"), "{answer}");
-    assert_eq!(try_login(&server, agent("bob", "password-2")).await["event"], json!("login_success"));
+    assert_eq!(
+        try_login(&server, agent("bob", "password-2")).await["event"],
+        json!("login_success")
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(try_login(&server, agent("amy", "password-1")).await["event"], json!("login_success"));
+    assert_eq!(
+        try_login(&server, agent("amy", "password-1")).await["event"],
+        json!("login_success")
+    );
     server.stop().await;
 }

@@ -23,7 +23,10 @@ async fn the_first_page_is_rendered_on_the_server_with_the_login_form() {
     let (status, body) = get(&server, "/").await;
     assert_eq!(status, 200);
     assert!(body.contains("data-testid=\"login-form\""), "{body}");
-    assert!(body.contains("/pkg/chat.js") || body.contains("/pkg/chat"), "hydration script is linked");
+    assert!(
+        body.contains("/pkg/chat.js") || body.contains("/pkg/chat"),
+        "hydration script is linked"
+    );
     server.stop().await;
 }
 

@@ -25,7 +25,8 @@ fn signed(id: &str, name: &str) -> Value {
 
 #[tokio::test]
 async fn a_signed_customer_is_the_same_customer_on_every_device() {
-    let settings = chat_server::Settings { widget_secret: Some(SECRET.into()), ..Default::default() };
+    let settings =
+        chat_server::Settings { widget_secret: Some(SECRET.into()), ..Default::default() };
     let server = TestServer::start_with(settings).await;
     let mut phone = TestClient::connect(&server, WS, Some(signed("shop-user-42", "Ann"))).await;
     let ok = phone.expect("login_success").await;
@@ -50,7 +51,8 @@ async fn a_signed_customer_is_the_same_customer_on_every_device() {
 
 #[tokio::test]
 async fn unsigned_or_wrongly_signed_identities_are_refused() {
-    let settings = chat_server::Settings { widget_secret: Some(SECRET.into()), ..Default::default() };
+    let settings =
+        chat_server::Settings { widget_secret: Some(SECRET.into()), ..Default::default() };
     let server = TestServer::start_with(settings).await;
     let invalid = json!(app::protocol::Problem::IdentityInvalid.to_string());
     let wrong_key = sign_host_identity(b"a guess", "shop-user-42", "Ann");
@@ -58,7 +60,10 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
     for (login, why) in [
         (vouched("shop-user-42", "Ann", None), "unsigned"),
         (vouched("shop-user-42", "Ann", Some(wrong_key)), "signed with another key"),
-        (vouched("shop-user-42", "Mallory", Some(other_name.clone())), "Ann's signature on another name"),
+        (
+            vouched("shop-user-42", "Mallory", Some(other_name.clone())),
+            "Ann's signature on another name",
+        ),
         (vouched("shop-user-43", "Ann", Some(other_name)), "Ann's signature on another id"),
         (vouched("shop-user-42", "Ann", Some("not hex".into())), "not a signature"),
         (vouched("", "Ann", Some(sign_host_identity(SECRET.as_bytes(), "", "Ann"))), "an empty id"),
@@ -81,7 +86,10 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
 async fn without_a_secret_no_identity_is_taken() {
     let server = TestServer::start().await;
     let mut client = TestClient::connect(&server, WS, Some(signed("shop-user-42", "Ann"))).await;
-    assert_eq!(client.expect("login_error").await, json!(app::protocol::Problem::IdentityNotAccepted.to_string()));
+    assert_eq!(
+        client.expect("login_error").await,
+        json!(app::protocol::Problem::IdentityNotAccepted.to_string())
+    );
     TestClient::login(&server, WS, json!("Ann")).await;
     server.stop().await;
 }

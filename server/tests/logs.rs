@@ -60,21 +60,34 @@ async fn run_and_log(rust_log: Option<&str>) -> (String, Vec<String>) {
     let url = format!("http://127.0.0.1:{port}");
     let ws = Transport::Websocket;
 
-    let mut wrong = TestClient::connect_to(&url, ws, Some(json!({"name": "amy", "role": "agent", "password": WRONG}))).await;
+    let mut wrong = TestClient::connect_to(
+        &url,
+        ws,
+        Some(json!({"name": "amy", "role": "agent", "password": WRONG})),
+    )
+    .await;
     wrong.expect("login_error").await;
-    let mut amy = TestClient::connect_to(&url, ws, Some(json!({"name": "amy", "role": "agent", "password": PASSWORD}))).await;
-    let agent_token = amy.expect("login_success").await["resume"].as_str().expect("agent token").to_owned();
+    let mut amy = TestClient::connect_to(
+        &url,
+        ws,
+        Some(json!({"name": "amy", "role": "agent", "password": PASSWORD})),
+    )
+    .await;
+    let agent_token =
+        amy.expect("login_success").await["resume"].as_str().expect("agent token").to_owned();
     let mut cat = TestClient::connect_to(&url, ws, Some(json!("cat"))).await;
     let ok = cat.expect("login_success").await;
     let token = ok["resume"].as_str().expect("token").to_owned();
     let ack = cat.emit_acked("private_message", json!({"to": "amy", "message": TEXT})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     amy.expect("message").await;
-    let ack = amy.emit_acked("note", json!({"conversation": ok["conversation"], "text": NOTE})).await;
+    let ack =
+        amy.emit_acked("note", json!({"conversation": ok["conversation"], "text": NOTE})).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     let mut back = TestClient::connect_to(&url, ws, Some(json!({"resume": token}))).await;
     back.expect("login_success").await;
-    let mut forged = TestClient::connect_to(&url, ws, Some(json!({"resume": format!("{token}x")}))).await;
+    let mut forged =
+        TestClient::connect_to(&url, ws, Some(json!({"resume": format!("{token}x")}))).await;
     forged.expect("login_error").await;
     back.emit("logout", Value::Null).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -18,7 +18,12 @@ struct Board(std::collections::HashMap<String, Value>);
 
 impl Board {
     /// Waits until the summary of `customer`'s conversation satisfies `check`.
-    async fn wait(&mut self, client: &mut TestClient, customer: &str, check: impl Fn(&Value) -> bool) -> Value {
+    async fn wait(
+        &mut self,
+        client: &mut TestClient,
+        customer: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + common::WAIT;
         loop {
             if let Some(summary) = self.0.get(customer).filter(|s| check(s)) {
@@ -26,7 +31,9 @@ impl Board {
             }
             let summary = tokio::time::timeout_at(deadline, client.expect("conversation"))
                 .await
-                .unwrap_or_else(|_| panic!("no matching summary of {customer}'s conversation; have {:?}", self.0));
+                .unwrap_or_else(|_| {
+                    panic!("no matching summary of {customer}'s conversation; have {:?}", self.0)
+                });
             self.0.insert(summary["customer"].as_str().expect("customer").to_owned(), summary);
         }
     }
@@ -41,7 +48,8 @@ async fn the_queue_waits_for_agents_then_spreads_the_work_and_survives_a_restart
     // Three customers write while no agent is online: they wait, in order.
     for name in ["c1", "c2", "c3"] {
         let c = TestClient::login(&server, WS, json!(name)).await;
-        let ack = c.emit_acked("private_message", json!({"message": format!("{name} needs help")})).await;
+        let ack =
+            c.emit_acked("private_message", json!({"message": format!("{name} needs help")})).await;
         assert_eq!(ack["ok"], json!(true), "{ack}");
     }
     let server = server.restart().await;
@@ -50,7 +58,10 @@ async fn the_queue_waits_for_agents_then_spreads_the_work_and_survives_a_restart
     let mut amy = TestClient::login(&server, WS, agent("amy")).await;
     let mut amys = Board::default();
     for name in ["c1", "c2", "c3"] {
-        amys.wait(&mut amy, name, |s| s["status"] == json!("open") && s["assignee"] == json!("amy")).await;
+        amys.wait(&mut amy, name, |s| {
+            s["status"] == json!("open") && s["assignee"] == json!("amy")
+        })
+        .await;
     }
     // Bob arrives: new customers go to whoever has fewer open, then alternate.
     let mut bob = TestClient::login(&server, WS, agent("bob")).await;
@@ -62,7 +73,11 @@ async fn the_queue_waits_for_agents_then_spreads_the_work_and_survives_a_restart
         let s = bobs.wait(&mut bob, name, |s| s["status"] == json!("open")).await;
         assigned.push(s["assignee"].as_str().unwrap().to_owned());
     }
-    assert_eq!(assigned, vec!["bob", "bob", "bob", "amy", "bob"], "3 open each, then the one given one longest ago");
+    assert_eq!(
+        assigned,
+        vec!["bob", "bob", "bob", "amy", "bob"],
+        "3 open each, then the one given one longest ago"
+    );
     server.stop().await;
 }
 
@@ -91,11 +106,19 @@ async fn take_resolve_reopen_and_transfer_with_a_note() {
     assert!(bob.expect("error").await.as_str().unwrap().contains("amy already has"));
     amy.emit("transfer", json!({"conversation": conversation, "to": "nobody", "note": "x"})).await;
     assert!(amy.expect("error").await.as_str().unwrap().contains("no agent called nobody"));
-    amy.emit("transfer", json!({"conversation": conversation, "to": "Bob", "note": "Warranty OK, send a new one"})).await;
+    amy.emit(
+        "transfer",
+        json!({"conversation": conversation, "to": "Bob", "note": "Warranty OK, send a new one"}),
+    )
+    .await;
     let moved = bobs.wait(&mut bob, "cat", |s| s["assignee"] == json!("bob")).await;
     assert_eq!(moved["note"], json!("Warranty OK, send a new one"));
     let page = bob.expect_history(&conversation).await;
-    assert_eq!(page["messages"][0]["message"], json!("my router is broken"), "Bob gets the conversation so far");
+    assert_eq!(
+        page["messages"][0]["message"],
+        json!("my router is broken"),
+        "Bob gets the conversation so far"
+    );
     cat.expect_none("conversation", 200).await;
 
     // Cat's next message reaches Bob, not Amy; Amy may not resolve it any more.
@@ -110,7 +133,8 @@ async fn take_resolve_reopen_and_transfer_with_a_note() {
     bob.emit("resolve", json!({"conversation": conversation})).await;
     bobs.wait(&mut bob, "cat", |s| s["status"] == json!("resolved")).await;
     cat.emit_acked("private_message", json!({"message": "it works now, thanks"})).await;
-    bobs.wait(&mut bob, "cat", |s| s["status"] == json!("open") && s["assignee"] == json!("bob")).await;
+    bobs.wait(&mut bob, "cat", |s| s["status"] == json!("open") && s["assignee"] == json!("bob"))
+        .await;
     server.stop().await;
 }
 
@@ -130,19 +154,29 @@ async fn internal_notes_reach_agents_only_and_come_back_after_a_reload() {
     server.add_admin("ada", "password-1").await;
     let mut ada = TestClient::login(&server, WS, agent("ada")).await;
 
-    let ack = amy.emit_acked("note", json!({"conversation": conversation, "text": "Known fraud pattern, check ID"})).await;
+    let ack = amy
+        .emit_acked(
+            "note",
+            json!({"conversation": conversation, "text": "Known fraud pattern, check ID"}),
+        )
+        .await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     let note = ada.expect("note").await;
-    assert_eq!((&note["from"], &note["text"]), (&json!("amy"), &json!("Known fraud pattern, check ID")));
+    assert_eq!(
+        (&note["from"], &note["text"]),
+        (&json!("amy"), &json!("Known fraud pattern, check ID"))
+    );
     cat.expect_none("note", 300).await;
     bob.expect_none("note", 0).await;
     // A customer cannot write one.
-    let refused = cat.emit_acked("note", json!({"conversation": conversation, "text": "sneaky"})).await;
+    let refused =
+        cat.emit_acked("note", json!({"conversation": conversation, "text": "sneaky"})).await;
     assert!(refused["error"].as_str().unwrap().contains("Only support agents"), "{refused}");
 
     // Amy reloads: the note comes with the conversation.
     amy.disconnect().await;
-    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    let mut again =
+        TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
     again.expect("login_success").await;
     let page = again.expect_history(&conversation).await;
     assert_eq!(page["notes"][0]["text"], json!("Known fraud pattern, check ID"), "{page}");
@@ -162,7 +196,8 @@ async fn an_agents_reload_does_not_flap_but_leaving_does_show() {
     // A reload: the old socket closes, a new one resumes a moment later.
     amy.disconnect().await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
+    let mut again =
+        TestClient::connect(&server, WS, Some(json!({"resume": token, "role": "agent"}))).await;
     again.expect("login_success").await;
     cat.expect_none("user_list", 5_000).await;
 

@@ -11,7 +11,12 @@ const WS: Transport = Transport::Websocket;
 
 /// `POST /session` as the agent's browser would: returns the status, the JSON body, and
 /// the cookie's `name=value` if one was set.
-async fn log_in(server: &TestServer, name: &str, password: &str, cookie: Option<&str>) -> (u16, Value, Option<String>) {
+async fn log_in(
+    server: &TestServer,
+    name: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> (u16, Value, Option<String>) {
     let body = json!({"name": name, "password": password}).to_string();
     let origin = format!("http://{}", server.addr);
     let mut headers = vec![("Content-Type", "application/json"), ("Origin", origin.as_str())];
@@ -79,13 +84,21 @@ async fn a_browser_agent_session_lives_in_an_http_only_cookie() {
     assert!(ok.get("resume").is_none(), "the token stays in the cookie: {ok}");
 
     // Without a cookie (or with a made-up one) an agent needs a password.
-    let mut nobody = TestClient::connect(&server, WS, Some(json!({"name": "Ann", "role": "agent"}))).await;
+    let mut nobody =
+        TestClient::connect(&server, WS, Some(json!({"name": "Ann", "role": "agent"}))).await;
     assert_eq!(nobody.expect("login_error").await, "Agents must enter their password.");
-    let mut forged = by_cookie(&server, "chat_agent=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+    let mut forged =
+        by_cookie(&server, "chat_agent=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
     assert_eq!(forged.expect("login_error").await, "Your session has ended. Please log in again.");
 
     // A customer's login is not changed by an agent's cookie on the same browser.
-    let mut customer = TestClient::connect_with_headers(&server.url, WS, Some(json!("Kim")), &[("Cookie", &cookie)]).await;
+    let mut customer = TestClient::connect_with_headers(
+        &server.url,
+        WS,
+        Some(json!("Kim")),
+        &[("Cookie", &cookie)],
+    )
+    .await;
     let ok = customer.expect("login_success").await;
     assert_eq!((ok["name"].as_str(), ok["role"].as_str()), (Some("Kim"), Some("customer")));
 
@@ -97,7 +110,8 @@ async fn a_browser_agent_session_lives_in_an_http_only_cookie() {
     assert_eq!(statuses, [401, 401, 401, 401, 429]);
     let origin = format!("http://{}", server.addr);
     let body = json!({"name": "Ann", "password": "correct horse"}).to_string();
-    let (status, response) = http(&server, "POST", "/session", &[("Origin", origin.as_str())], &body).await;
+    let (status, response) =
+        http(&server, "POST", "/session", &[("Origin", origin.as_str())], &body).await;
     assert_eq!(status, 429, "locked even with the right password: {response}");
     assert!(response.to_ascii_lowercase().contains("retry-after: "), "{response}");
     server.stop().await;
@@ -150,12 +164,23 @@ async fn other_sites_cannot_log_an_agent_in_or_out() {
     assert_eq!(set_cookie_line(&response), None);
     let (_, _, cookie) = log_in(&server, "Ann", "correct horse", None).await;
     let cookie = cookie.expect("a cookie");
-    let (status, _) = http(&server, "DELETE", "/session", &[("Origin", "https://evil.example"), ("Cookie", &cookie)], "").await;
+    let (status, _) = http(
+        &server,
+        "DELETE",
+        "/session",
+        &[("Origin", "https://evil.example"), ("Cookie", &cookie)],
+        "",
+    )
+    .await;
     assert_eq!(status, 403);
     by_cookie(&server, &cookie).await.expect("login_success").await;
     // Not JSON: a clear refusal.
     let own = format!("http://{}", server.addr);
-    let (status, response) = http(&server, "POST", "/session", &[("Origin", own.as_str())], "name=Ann").await;
-    assert_eq!((status, body_of(&response)["error"].as_str()), (400, Some("The server could not read that login request.")));
+    let (status, response) =
+        http(&server, "POST", "/session", &[("Origin", own.as_str())], "name=Ann").await;
+    assert_eq!(
+        (status, body_of(&response)["error"].as_str()),
+        (400, Some("The server could not read that login request."))
+    );
     server.stop().await;
 }

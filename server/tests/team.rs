@@ -13,7 +13,11 @@ fn agent(name: &str, password: &str) -> Value {
 }
 
 fn names(list: &Value) -> Vec<(String, bool)> {
-    list.as_array().expect("agents").iter().map(|a| (a["name"].as_str().unwrap().to_owned(), a["admin"] == json!(true))).collect()
+    list.as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap().to_owned(), a["admin"] == json!(true)))
+        .collect()
 }
 
 #[tokio::test]
@@ -24,14 +28,21 @@ async fn an_admin_manages_agents_and_canned_replies_and_others_may_not() {
     let mut ada = TestClient::connect(&server, WS, Some(agent("ada", "ada-password"))).await;
     let ok = ada.expect("login_success").await;
     assert_eq!(ok["admin"], json!(true), "{ok}");
-    assert_eq!(names(&ada.expect("agents").await), vec![("Ada".into(), true), ("amy".into(), false)]);
+    assert_eq!(
+        names(&ada.expect("agents").await),
+        vec![("Ada".into(), true), ("amy".into(), false)]
+    );
     let mut amy = TestClient::connect(&server, WS, Some(agent("amy", "amy-password"))).await;
     let ok = amy.expect("login_success").await;
     assert_eq!(ok.get("admin"), None, "{ok}");
 
     // Agents may not; bad input is told plainly.
-    let refused = amy.emit_acked("agent_add", json!({"name": "eve", "password": "eve-password"})).await;
-    assert_eq!(refused, json!({"ok": false, "error": "Only admins can do that.", "problem": {"code": "admins_only"}}));
+    let refused =
+        amy.emit_acked("agent_add", json!({"name": "eve", "password": "eve-password"})).await;
+    assert_eq!(
+        refused,
+        json!({"ok": false, "error": "Only admins can do that.", "problem": {"code": "admins_only"}})
+    );
     assert_eq!(amy.expect("error").await, json!("Only admins can do that."));
     let short = ada.emit_acked("agent_add", json!({"name": "ben", "password": "short"})).await;
     assert_eq!(short["error"], json!("A password needs at least 8 characters."));
@@ -41,7 +52,8 @@ async fn an_admin_manages_agents_and_canned_replies_and_others_may_not() {
     assert_eq!(malformed["error"], json!("The server could not read that agent_add request."));
 
     // Adding: every admin gets the new list, and the new agent can log in.
-    let added = ada.emit_acked("agent_add", json!({"name": "Ben", "password": "ben-password"})).await;
+    let added =
+        ada.emit_acked("agent_add", json!({"name": "Ben", "password": "ben-password"})).await;
     assert_eq!(added, json!({"ok": true}));
     let list = ada.expect_where("agents", |l| l.as_array().is_some_and(|a| a.len() == 3)).await;
     assert_eq!(names(&list)[2], ("Ben".into(), false));
@@ -53,11 +65,20 @@ async fn an_admin_manages_agents_and_canned_replies_and_others_may_not() {
     let refused = amy.emit_acked("canned_set", json!({"shortcut": "hi", "text": "Hello!"})).await;
     assert_eq!(refused["ok"], json!(false));
     let bad = ada.emit_acked("canned_set", json!({"shortcut": "Hi There", "text": "Hello!"})).await;
-    assert_eq!(bad["error"], json!("A shortcut is 1 to 32 lower-case letters, digits, '-' or '_'."));
-    assert_eq!(ada.emit_acked("canned_set", json!({"shortcut": "hi", "text": " Hello! "})).await, json!({"ok": true}));
+    assert_eq!(
+        bad["error"],
+        json!("A shortcut is 1 to 32 lower-case letters, digits, '-' or '_'.")
+    );
+    assert_eq!(
+        ada.emit_acked("canned_set", json!({"shortcut": "hi", "text": " Hello! "})).await,
+        json!({"ok": true})
+    );
     let canned = amy.expect_where("canned", |c| c.as_array().is_some_and(|a| !a.is_empty())).await;
     assert_eq!(canned, json!([{"shortcut": "hi", "text": "Hello!"}]));
-    assert_eq!(ada.emit_acked("canned_remove", json!({"shortcut": "hi"})).await, json!({"ok": true}));
+    assert_eq!(
+        ada.emit_acked("canned_remove", json!({"shortcut": "hi"})).await,
+        json!({"ok": true})
+    );
     assert_eq!(ben.expect_where("canned", |c| c == &json!([])).await, json!([]));
 
     // Removing: not oneself; a removed agent is logged out and cannot come back, and the
@@ -66,10 +87,17 @@ async fn an_admin_manages_agents_and_canned_replies_and_others_may_not() {
     assert_eq!(me["error"], json!("You cannot remove your own account."));
     let mut cat = TestClient::login(&server, WS, json!("cat")).await;
     cat.emit_acked("private_message", json!({"to": "Ben", "message": "hi ben"})).await;
-    ada.expect_where("conversation", |s| s["customer"] == json!("cat") && s["assignee"] == json!("Ben")).await;
+    ada.expect_where("conversation", |s| {
+        s["customer"] == json!("cat") && s["assignee"] == json!("Ben")
+    })
+    .await;
     assert_eq!(ada.emit_acked("agent_remove", json!({"name": "ben"})).await, json!({"ok": true}));
     assert_eq!(ben.expect("error").await, json!("Your session has ended. Please log in again."));
-    let moved = ada.expect_where("conversation", |s| s["customer"] == json!("cat") && s["status"] == json!("open")).await;
+    let moved = ada
+        .expect_where("conversation", |s| {
+            s["customer"] == json!("cat") && s["status"] == json!("open")
+        })
+        .await;
     assert_ne!(moved["assignee"], json!("Ben"), "{moved}");
     cat.expect_where("user_list", |l| !l.as_array().unwrap().contains(&json!("Ben"))).await;
     let mut again = TestClient::connect(&server, WS, Some(agent("ben", "ben-password"))).await;

@@ -20,7 +20,9 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::protocol::{AgentCredentials, AgentSession, ClientMsgId, HostIdentity, LoginRequest, Role, SESSION_PATH};
+use crate::protocol::{
+    AgentCredentials, AgentSession, ClientMsgId, HostIdentity, LoginRequest, Role, SESSION_PATH,
+};
 use crate::state::{ChatState, Command, ConnStatus};
 
 /// How a session ended.
@@ -77,7 +79,13 @@ impl Credentials {
 /// A login as the form gave it: no resume token yet.
 impl From<LoginRequest> for Credentials {
     fn from(request: LoginRequest) -> Self {
-        Self { name: request.name, role: request.role, password: request.password, resume: None, identity: request.identity }
+        Self {
+            name: request.name,
+            role: request.role,
+            password: request.password,
+            resume: None,
+            identity: request.identity,
+        }
     }
 }
 
@@ -133,7 +141,13 @@ fn saved_session() -> Option<Credentials> {
     [Role::Agent, Role::Customer].into_iter().find_map(|role| {
         let json = storage(role)?.get_item(SAVED_SESSION).ok()??;
         let saved: Saved = serde_json::from_str(&json).ok()?;
-        Some(Credentials { name: saved.name, role: saved.role, password: None, resume: saved.resume, identity: None })
+        Some(Credentials {
+            name: saved.name,
+            role: saved.role,
+            password: None,
+            resume: saved.resume,
+            identity: None,
+        })
     })
 }
 
@@ -141,13 +155,17 @@ fn saved_session() -> Option<Credentials> {
 pub(crate) fn new_client_id() -> ClientMsgId {
     let now = js_sys::Date::now() as u64;
     let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    ClientMsgId::parse(&format!("w{now:x}-{random:x}")).expect("hex digits and '-' are valid in a client id")
+    ClientMsgId::parse(&format!("w{now:x}-{random:x}"))
+        .expect("hex digits and '-' are valid in a client id")
 }
 
 /// Logs an agent in over HTTP: the server checks the password and sets the session
 /// cookie, which the next connection's handshake carries. Returns why not, in words.
 async fn agent_login(request: &LoginRequest, lang: crate::text::Lang) -> Result<(), String> {
-    let credentials = AgentCredentials { name: request.name.clone(), password: request.password.clone().unwrap_or_default() };
+    let credentials = AgentCredentials {
+        name: request.name.clone(),
+        password: request.password.clone().unwrap_or_default(),
+    };
     let sent = gloo_net::http::Request::post(SESSION_PATH)
         .json(&credentials)
         .map_err(|e| e.to_string())?
@@ -159,9 +177,14 @@ async fn agent_login(request: &LoginRequest, lang: crate::text::Lang) -> Result<
     })?;
     match response.json::<AgentSession>().await {
         Ok(AgentSession::LoggedIn { .. }) if response.ok() => Ok(()),
-        Ok(AgentSession::Refused { error, problem }) => Err(problem.map_or(error, |p| p.in_lang(lang))),
+        Ok(AgentSession::Refused { error, problem }) => {
+            Err(problem.map_or(error, |p| p.in_lang(lang)))
+        }
         other => {
-            leptos::logging::warn!("unexpected answer to the agent login ({}): {other:?}", response.status());
+            leptos::logging::warn!(
+                "unexpected answer to the agent login ({}): {other:?}",
+                response.status()
+            );
             Err(crate::protocol::Problem::Internal.in_lang(lang))
         }
     }
@@ -178,12 +201,22 @@ pub(crate) fn end_agent_session() {
 }
 
 /// Runs an agent login; on success the next connection logs in by the cookie.
-async fn log_agent_in(state: ChatState, request: LoginRequest, credentials: &mut Option<Credentials>) {
+async fn log_agent_in(
+    state: ChatState,
+    request: LoginRequest,
+    credentials: &mut Option<Credentials>,
+) {
     state.logging_in.set(true);
     state.login_error.set(None);
     match agent_login(&request, state.lang.get_untracked()).await {
         Ok(()) => {
-            *credentials = Some(Credentials { name: request.name, role: Role::Agent, password: None, resume: None, identity: None });
+            *credentials = Some(Credentials {
+                name: request.name,
+                role: Role::Agent,
+                password: None,
+                resume: None,
+                identity: None,
+            });
         }
         Err(reason) => {
             state.logging_in.set(false);
@@ -208,7 +241,11 @@ fn backoff_ms(attempt: u32) -> u32 {
     base - base / 5 + jitter
 }
 
-async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>, vouched: Option<(String, HostIdentity)>) {
+async fn run(
+    state: ChatState,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    vouched: Option<(String, HostIdentity)>,
+) {
     let vouched = vouched.map(|(name, identity)| Credentials {
         name,
         role: Role::Customer,
@@ -223,7 +260,9 @@ async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>, v
     let mut failures = 0u32;
     loop {
         state.conn.set(ConnStatus::Connecting);
-        let end = session::run(&socket_url(), state, &mut commands, &mut credentials, &mut failures).await;
+        let end =
+            session::run(&socket_url(), state, &mut commands, &mut credentials, &mut failures)
+                .await;
         match end {
             End::LoggedOut => continue,
             End::AgentLogin(request) => log_agent_in(state, request, &mut credentials).await,
@@ -236,17 +275,23 @@ async fn run(state: ChatState, mut commands: mpsc::UnboundedReceiver<Command>, v
                     if left <= 0.0 {
                         break;
                     }
-                    state.conn.set(ConnStatus::Reconnecting { in_secs: (left / 1000.0).ceil() as u32 });
+                    state
+                        .conn
+                        .set(ConnStatus::Reconnecting { in_secs: (left / 1000.0).ceil() as u32 });
                     let tick = gloo_timers::future::TimeoutFuture::new(left.min(1000.0) as u32);
                     // A command given meanwhile (a login, say) is taken now and acted on
                     // once connected.
                     match future::select(tick, commands.next()).await {
-                        Either::Right((Some(Command::Login(request)), _)) if request.role == Role::Agent => {
+                        Either::Right((Some(Command::Login(request)), _))
+                            if request.role == Role::Agent =>
+                        {
                             // The server answers over HTTP if it is back: try now.
                             log_agent_in(state, request, &mut credentials).await;
                             break;
                         }
-                        Either::Right((Some(command), _)) => session::while_offline(state, command, &mut credentials),
+                        Either::Right((Some(command), _)) => {
+                            session::while_offline(state, command, &mut credentials)
+                        }
                         _ => {}
                     }
                 }

@@ -37,7 +37,10 @@ pub(crate) fn new_message(message: &ChatMessage, lang: crate::text::Lang) {
         let options = NotificationOptions::new();
         options.set_body(&message.message);
         options.set_tag(&format!("conversation-{}", message.conversation.0));
-        if let Err(e) = Notification::new_with_options(&format!("{} {}", lang.ui().new_message_from, message.from), &options) {
+        if let Err(e) = Notification::new_with_options(
+            &format!("{} {}", lang.ui().new_message_from, message.from),
+            &options,
+        ) {
             leptos::logging::warn!("cannot show a notification: {e:?}");
         }
     }

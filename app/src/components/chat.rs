@@ -5,12 +5,12 @@ use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::t;
 use super::use_chat;
 use super::user_list::UserList;
 use crate::inbox::{Delivery, Outgoing, Target};
 use crate::protocol::{ChatMessage, MessageText, Note, Role, Status, UserName};
 use crate::state::{Chat, Command, ConnStatus};
-use super::t;
 
 #[component]
 pub fn ChatView() -> impl IntoView {
@@ -28,7 +28,12 @@ pub fn ChatView() -> impl IntoView {
     // The stored messages of the open conversation, oldest first.
     let stored = move || {
         let Some(id) = open_id() else { return Vec::new() };
-        state.inbox.with(|i| i.threads.get(&id).map(|t| t.messages.values().cloned().collect::<Vec<_>>()).unwrap_or_default())
+        state.inbox.with(|i| {
+            i.threads
+                .get(&id)
+                .map(|t| t.messages.values().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
     };
     // Messages and (for agents) internal notes, in time order.
     let lines = move || {
@@ -49,7 +54,9 @@ pub fn ChatView() -> impl IntoView {
     let suggestions = move || {
         let draft = draft.get();
         let Some(typed) = draft.strip_prefix('/') else { return Vec::new() };
-        state.canned.with(|c| c.iter().filter(|r| r.shortcut.starts_with(typed.trim())).cloned().collect::<Vec<_>>())
+        state.canned.with(|c| {
+            c.iter().filter(|r| r.shortcut.starts_with(typed.trim())).cloned().collect::<Vec<_>>()
+        })
     };
     let outgoing = move || {
         let Some(target) = state.open.get() else { return Vec::new() };
@@ -62,9 +69,13 @@ pub fn ChatView() -> impl IntoView {
         let last_mine = stored().iter().rev().find(|m| m.is_self).map(|m| m.seq);
         !is_agent() && outgoing().is_empty() && last_mine.is_some_and(|seq| seq <= read)
     };
-    let more = move || open_id().is_some_and(|id| state.inbox.with(|i| i.threads.get(&id).is_some_and(|t| t.more)));
+    let more = move || {
+        open_id().is_some_and(|id| state.inbox.with(|i| i.threads.get(&id).is_some_and(|t| t.more)))
+    };
     let online = move || state.conn.get() == ConnStatus::Connected;
-    let typing_now = move || open_id().and_then(|id| state.typing.with(|t| t.get(&id).map(|(n, _)| n.to_string())));
+    let typing_now = move || {
+        open_id().and_then(|id| state.typing.with(|t| t.get(&id).map(|(n, _)| n.to_string())))
+    };
     let load_older = move || {
         if let Some(id) = open_id() {
             if more() {
@@ -295,7 +306,9 @@ fn stored_line(m: ChatMessage) -> impl IntoView {
 fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
     let (status, note, retry) = match &o.status {
         Delivery::Pending => ("pending", t().pending.to_owned(), None),
-        Delivery::Failed(reason) => ("failed", format!("{} {reason}", t().not_sent), Some(o.client_id.clone())),
+        Delivery::Failed(reason) => {
+            ("failed", format!("{} {reason}", t().not_sent), Some(o.client_id.clone()))
+        }
     };
     view! {
         <li class=format!("msg mine {status}") data-testid="message" data-self="true" data-status=status>
@@ -330,12 +343,17 @@ fn DeskBar() -> impl IntoView {
     let summary = move || state.open_summary();
     let me = move || state.me.get().map(|m| m.name);
     let mine = move || summary().is_some_and(|s| s.status == Status::Open && s.assignee == me());
-    let takeable = move || summary().is_some_and(|s| !(s.status == Status::Open && s.assignee == me()));
+    let takeable =
+        move || summary().is_some_and(|s| !(s.status == Status::Open && s.assignee == me()));
     let status = move || {
         summary().map(|s| match s.status {
             Status::New => t().status_new.to_owned(),
             Status::Queued => t().status_queued.to_owned(),
-            Status::Open => format!("{} · {}", t().status_open, s.assignee.map(|a| a.to_string()).unwrap_or_default()),
+            Status::Open => format!(
+                "{} · {}",
+                t().status_open,
+                s.assignee.map(|a| a.to_string()).unwrap_or_default()
+            ),
             Status::Resolved => t().status_resolved.to_owned(),
         })
     };
@@ -354,7 +372,11 @@ fn DeskBar() -> impl IntoView {
         if target.trim().is_empty() {
             return;
         }
-        chat.send(Command::Transfer { conversation: s.id, to: target, note: note_draft.get_untracked() });
+        chat.send(Command::Transfer {
+            conversation: s.id,
+            to: target,
+            note: note_draft.get_untracked(),
+        });
         to.set(String::new());
         note_draft.set(String::new());
     };

@@ -4,11 +4,11 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use super::use_chat;
-use crate::protocol::{LoginRequest, MessageText, Role, UserName, MESSAGE_MAX_CHARS};
-use crate::protocol::Problem;
-use crate::state::Command;
 use super::t;
+use super::use_chat;
+use crate::protocol::Problem;
+use crate::protocol::{LoginRequest, MessageText, Role, UserName, MESSAGE_MAX_CHARS};
+use crate::state::Command;
 
 #[component]
 pub fn LoginView() -> impl IntoView {
@@ -37,7 +37,8 @@ pub fn LoginView() -> impl IntoView {
         // The pre-chat form's answers, as the first message (the agents see them there).
         let question = question.get_untracked().trim().to_owned();
         let email_line = (!email.is_empty()).then(|| format!("{} {email}", lang.ui().email_line));
-        let first: Vec<String> = [Some(question), email_line].into_iter().flatten().filter(|s| !s.is_empty()).collect();
+        let first: Vec<String> =
+            [Some(question), email_line].into_iter().flatten().filter(|s| !s.is_empty()).collect();
         let first = first.join("\n\n");
         if let (false, Err(problem)) = (first.is_empty(), MessageText::parse(&first)) {
             state.login_error.set(Some(problem.in_lang(lang)));
@@ -53,7 +54,12 @@ pub fn LoginView() -> impl IntoView {
         if role == Role::Agent {
             crate::client::notify::ask_permission();
         }
-        chat.send(Command::Login(LoginRequest { name: name.get_untracked(), role, password, ..LoginRequest::default() }));
+        chat.send(Command::Login(LoginRequest {
+            name: name.get_untracked(),
+            role,
+            password,
+            ..LoginRequest::default()
+        }));
     };
 
     view! {
@@ -136,7 +142,15 @@ mod tests {
         for ok in ["ann@example.com", "a.b+c@shop.example.cn"] {
             assert!(super::looks_like_email(ok), "{ok}");
         }
-        for bad in ["ann", "ann@", "@example.com", "ann@example", "ann @example.com", "a@b@c.com", "ann@.com"] {
+        for bad in [
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "ann @example.com",
+            "a@b@c.com",
+            "ann@.com",
+        ] {
             assert!(!super::looks_like_email(bad), "{bad}");
         }
     }

@@ -43,7 +43,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn content_security_policy(options: &LeptosOptions) -> String {
     let nonce = leptos::nonce::use_nonce().map(|n| format!(" 'nonce-{}'", &*n)).unwrap_or_default();
     // `cargo leptos watch` reloads the page over a websocket on its own port.
-    let reload = if cfg!(debug_assertions) { format!(" ws://*:{}", options.reload_port) } else { String::new() };
+    let reload = if cfg!(debug_assertions) {
+        format!(" ws://*:{}", options.reload_port)
+    } else {
+        String::new()
+    };
     format!(
         "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'self'; form-action 'self'"
@@ -115,9 +119,15 @@ fn Page(widget: bool) -> impl IntoView {
         .map(|g| g.trim().chars().take(GREETING_MAX_CHARS).collect::<String>())
         .filter(|g| !g.is_empty());
     #[cfg(feature = "hydrate")]
-    if let Some(color) = widget.then(|| query.with_untracked(|q| q.get("color"))).flatten().filter(|c| is_hex_colour(c)) {
+    if let Some(color) = widget
+        .then(|| query.with_untracked(|q| q.get("color")))
+        .flatten()
+        .filter(|c| is_hex_colour(c))
+    {
         // Set through the CSS object model, which the page's style policy allows.
-        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        if let Some(root) =
+            web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
+        {
             use wasm_bindgen::JsCast;
             if let Ok(root) = root.dyn_into::<web_sys::HtmlElement>() {
                 let _ = root.style().set_property("--accent", &color);
@@ -192,14 +202,26 @@ fn page_lang() -> Lang {
     {
         let Some(parts) = use_context::<http::request::Parts>() else { return Lang::default() };
         // The widget's host page may say (`?lang=zh-CN`).
-        let asked = parts.uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("lang=")).and_then(Lang::of_tag);
+        let asked = parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("lang="))
+            .and_then(Lang::of_tag);
         if let Some(lang) = asked {
             return lang;
         }
-        let chosen = crate::protocol::cookie_in(&parts.headers, crate::text::LANG_COOKIE).and_then(|tag| Lang::of_tag(&tag));
+        let chosen = crate::protocol::cookie_in(&parts.headers, crate::text::LANG_COOKIE)
+            .and_then(|tag| Lang::of_tag(&tag));
         chosen.unwrap_or_else(|| {
             // Several header lines are one list.
-            let lines: Vec<&str> = parts.headers.get_all(http::header::ACCEPT_LANGUAGE).iter().filter_map(|v| v.to_str().ok()).collect();
+            let lines: Vec<&str> = parts
+                .headers
+                .get_all(http::header::ACCEPT_LANGUAGE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
             Lang::preferred(&lines.join(","))
         })
     }
@@ -229,8 +251,14 @@ fn LangSwitch() -> impl IntoView {
         #[cfg(feature = "hydrate")]
         {
             use wasm_bindgen::JsCast;
-            let document = web_sys::window().and_then(|w| w.document()).and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok());
-            let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax", crate::text::LANG_COOKIE, lang.tag());
+            let document = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok());
+            let cookie = format!(
+                "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                crate::text::LANG_COOKIE,
+                lang.tag()
+            );
             if let Some(Err(e)) = document.map(|d| d.set_cookie(&cookie)) {
                 leptos::logging::warn!("cannot remember the language: {e:?}");
             }

@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
+use super::t;
 use super::use_chat;
 use crate::state::ConnStatus;
-use super::t;
 
 /// Shows whether the page is connected, and when it tries again if not.
 #[component]
@@ -13,7 +13,9 @@ pub fn ConnectionBadge() -> impl IntoView {
     let label = move || match state.conn.get() {
         ConnStatus::Connecting => t().conn_connecting.to_owned(),
         ConnStatus::Connected => t().conn_online.to_owned(),
-        ConnStatus::Reconnecting { in_secs } => format!("{} — {} {in_secs}s", t().conn_offline, t().conn_retry_in),
+        ConnStatus::Reconnecting { in_secs } => {
+            format!("{} — {} {in_secs}s", t().conn_offline, t().conn_retry_in)
+        }
     };
     let class = move || match state.conn.get() {
         ConnStatus::Connecting => "conn conn-connecting",

@@ -5,29 +5,37 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use super::t;
 use super::use_chat;
 use crate::protocol::{CannedReply, NewAgent};
 use crate::state::Command;
-use super::t;
 
 #[component]
 pub fn TeamPanel() -> impl IntoView {
     let chat = use_chat();
     let state = chat.state;
     let me = move || state.me.with(|m| m.as_ref().map(|m| m.name.clone()));
-    let (name, password, admin) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false));
+    let (name, password, admin) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false));
     let (shortcut, reply) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
 
     let add_agent = move |ev: SubmitEvent| {
         ev.prevent_default();
-        chat.send(Command::AddAgent(NewAgent { name: name.get_untracked(), password: password.get_untracked(), admin: admin.get_untracked() }));
+        chat.send(Command::AddAgent(NewAgent {
+            name: name.get_untracked(),
+            password: password.get_untracked(),
+            admin: admin.get_untracked(),
+        }));
         name.set(String::new());
         password.set(String::new());
         admin.set(false);
     };
     let save_reply = move |ev: SubmitEvent| {
         ev.prevent_default();
-        chat.send(Command::SetCanned(CannedReply { shortcut: shortcut.get_untracked(), text: reply.get_untracked() }));
+        chat.send(Command::SetCanned(CannedReply {
+            shortcut: shortcut.get_untracked(),
+            text: reply.get_untracked(),
+        }));
         shortcut.set(String::new());
         reply.set(String::new());
     };

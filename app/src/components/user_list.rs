@@ -4,10 +4,10 @@
 
 use leptos::prelude::*;
 
+use super::t;
 use super::use_chat;
 use crate::inbox::Target;
 use crate::protocol::{ConversationId, Role, Status, UserName};
-use super::t;
 
 /// One row of an agent's list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

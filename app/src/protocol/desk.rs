@@ -144,7 +144,6 @@ pub struct NewAgent {
     pub admin: bool,
 }
 
-
 /// Names an agent account (`agent_remove`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentRef {
@@ -205,7 +204,9 @@ impl CannedReply {
     /// A shortcut is 1–32 lower-case letters, digits, `-` or `_`.
     pub fn valid_shortcut(shortcut: &str) -> bool {
         (1..=32).contains(&shortcut.len())
-            && shortcut.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && shortcut
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     }
 }
 

@@ -64,7 +64,8 @@ impl Cursor {
     /// `held` lists at most [`CURSOR_HELD_MAX`] numbers after `seq`, ascending.
     pub fn is_valid(&self) -> bool {
         let mut last = self.seq;
-        self.held.len() <= CURSOR_HELD_MAX && self.held.iter().all(|&s| std::mem::replace(&mut last, s) < s)
+        self.held.len() <= CURSOR_HELD_MAX
+            && self.held.iter().all(|&s| std::mem::replace(&mut last, s) < s)
     }
 }
 
@@ -99,14 +100,25 @@ impl LoginPayload {
         };
         if let Some(identity) = &request.identity {
             let id = identity.id.as_str();
-            if id.is_empty() || id.chars().count() > HOST_ID_MAX_CHARS || id.chars().any(char::is_control) || name.is_none() {
+            if id.is_empty()
+                || id.chars().count() > HOST_ID_MAX_CHARS
+                || id.chars().any(char::is_control)
+                || name.is_none()
+            {
                 return Err(Problem::IdentityInvalid);
             }
         }
         if !request.since.iter().all(Cursor::is_valid) {
             return Err(Problem::Malformed(LOGIN.into()));
         }
-        Ok(LoginIntent { name, role: request.role, password: request.password, resume, since: request.since, identity: request.identity })
+        Ok(LoginIntent {
+            name,
+            role: request.role,
+            password: request.password,
+            resume,
+            since: request.since,
+            identity: request.identity,
+        })
     }
 }
 
@@ -145,7 +157,10 @@ pub struct AgentCredentials {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AgentSession {
-    LoggedIn { name: UserName, admin: bool },
+    LoggedIn {
+        name: UserName,
+        admin: bool,
+    },
     Refused {
         error: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,27 +22,59 @@ fn message_text_is_trimmed_and_bounded() {
 
 #[test]
 fn login_accepts_the_tutorial_bare_string_and_the_object_form() {
-    let intent = |v: serde_json::Value| serde_json::from_value::<LoginPayload>(v).map_err(|e| e.to_string())?.into_intent().map_err(|p| p.to_string());
+    let intent = |v: serde_json::Value| {
+        serde_json::from_value::<LoginPayload>(v)
+            .map_err(|e| e.to_string())?
+            .into_intent()
+            .map_err(|p| p.to_string())
+    };
     let bare = intent(json!("bob")).unwrap();
-    assert_eq!((bare.name.unwrap().as_str(), bare.role, bare.password), ("bob", Role::Customer, None));
+    assert_eq!(
+        (bare.name.unwrap().as_str(), bare.role, bare.password),
+        ("bob", Role::Customer, None)
+    );
 
     let full = intent(json!({"name": "ann", "role": "agent", "password": "pw"})).unwrap();
-    assert_eq!((full.name.unwrap().as_str(), full.role, full.password.as_deref()), ("ann", Role::Agent, Some("pw")));
+    assert_eq!(
+        (full.name.unwrap().as_str(), full.role, full.password.as_deref()),
+        ("ann", Role::Agent, Some("pw"))
+    );
     assert_eq!(intent(json!({"name": "cy"})).unwrap().role, Role::Customer);
 
     // A resume needs no name; a name given with it is still checked.
-    let resume = intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9}]})).unwrap();
+    let resume =
+        intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9}]})).unwrap();
     assert_eq!((resume.name, resume.resume.as_deref()), (None, Some("tok")));
-    assert_eq!(resume.since, vec![Cursor { conversation: ConversationId(3), seq: 9, held: vec![] }]);
+    assert_eq!(
+        resume.since,
+        vec![Cursor { conversation: ConversationId(3), seq: 9, held: vec![] }]
+    );
     // What a client holds after a gap; nothing at or below the cursor, and not without end.
-    let gap = intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [11, 12]}]})).unwrap();
+    let gap = intent(
+        json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [11, 12]}]}),
+    )
+    .unwrap();
     assert_eq!(gap.since[0].held, vec![11, 12]);
     let malformed = Err(Problem::Malformed(LOGIN.into()).to_string());
-    assert_eq!(intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [9]}]})), malformed);
-    assert_eq!(intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [12, 11]}]})), malformed);
+    assert_eq!(
+        intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [9]}]})),
+        malformed
+    );
+    assert_eq!(
+        intent(
+            json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": [12, 11]}]})
+        ),
+        malformed
+    );
     let endless: Vec<u64> = (11..11 + CURSOR_HELD_MAX as u64 + 1).collect();
-    assert_eq!(intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": endless}]})), malformed);
-    assert_eq!(intent(json!({"resume": "tok", "name": "x".repeat(40)})), Err(Problem::NameTooLong.to_string()));
+    assert_eq!(
+        intent(json!({"resume": "tok", "since": [{"conversation": 3, "seq": 9, "held": endless}]})),
+        malformed
+    );
+    assert_eq!(
+        intent(json!({"resume": "tok", "name": "x".repeat(40)})),
+        Err(Problem::NameTooLong.to_string())
+    );
 
     assert!(intent(json!(42)).is_err());
     assert_eq!(intent(json!({"role": "agent"})), Err(Problem::NameEmpty.to_string()));
@@ -73,7 +105,10 @@ fn merged_presence_changes_do_what_the_changes_do_one_by_one() {
         Presence::merged(changes.clone()).apply_to(&mut at_once);
         assert_eq!(at_once, one_by_one, "{changes:?}");
     }
-    assert_eq!(Presence::merged([on("a"), on("b"), off("c")]), Presence { online: vec![n("a"), n("b")], offline: vec![n("c")] });
+    assert_eq!(
+        Presence::merged([on("a"), on("b"), off("c")]),
+        Presence { online: vec![n("a"), n("b")], offline: vec![n("c")] }
+    );
 }
 
 #[test]
@@ -83,9 +118,12 @@ fn client_ids_are_short_plain_ascii() {
     assert_eq!(ClientMsgId::parse(&"a".repeat(65)), Err(Problem::BadClientId));
     assert_eq!(ClientMsgId::parse("a b"), Err(Problem::BadClientId));
     assert_eq!(ClientMsgId::parse("é"), Err(Problem::BadClientId));
-    let bad = serde_json::from_value::<PrivateMessage>(json!({"to": "a", "message": "m", "client_id": "no spaces"}));
+    let bad = serde_json::from_value::<PrivateMessage>(
+        json!({"to": "a", "message": "m", "client_id": "no spaces"}),
+    );
     assert!(bad.is_err());
-    let tutorial = serde_json::from_value::<PrivateMessage>(json!({"to": "a", "message": "m"})).unwrap();
+    let tutorial =
+        serde_json::from_value::<PrivateMessage>(json!({"to": "a", "message": "m"})).unwrap();
     assert_eq!((tutorial.client_id, tutorial.conversation), (None, None));
 }
 
@@ -128,7 +166,13 @@ fn server_samples() -> Vec<ServerEvent> {
         ts: 1,
         client_id: Some(ClientMsgId::parse("c-1").unwrap()),
     };
-    let note = Note { id: 3, conversation: ConversationId(2), from: name("ann"), text: "vip".into(), ts: 9 };
+    let note = Note {
+        id: 3,
+        conversation: ConversationId(2),
+        from: name("ann"),
+        text: "vip".into(),
+        ts: 9,
+    };
     let samples = vec![
         ServerEvent::LoginSuccess(LoginSuccess {
             name: name("a"),
@@ -209,12 +253,20 @@ fn client_samples() -> Vec<ClientEvent> {
         ClientEvent::Logout,
         ClientEvent::Take(ConversationRef { conversation: ConversationId(2) }),
         ClientEvent::Resolve(ConversationRef { conversation: ConversationId(3) }),
-        ClientEvent::Transfer(Transfer { conversation: ConversationId(2), to: "bo".into(), note: "billing".into() }),
+        ClientEvent::Transfer(Transfer {
+            conversation: ConversationId(2),
+            to: "bo".into(),
+            note: "billing".into(),
+        }),
         ClientEvent::Typing(TypingRequest { conversation: Some(ConversationId(2)) }),
         ClientEvent::Note(NoteRequest { conversation: ConversationId(2), text: "vip".into() }),
         ClientEvent::Read(ReadUpTo { conversation: ConversationId(2), seq: 5 }),
         ClientEvent::Away(AwayRequest { away: true }),
-        ClientEvent::AgentAdd(NewAgent { name: "cy".into(), password: "long-enough".into(), admin: false }),
+        ClientEvent::AgentAdd(NewAgent {
+            name: "cy".into(),
+            password: "long-enough".into(),
+            admin: false,
+        }),
         ClientEvent::AgentRemove(AgentRef { name: "cy".into() }),
         ClientEvent::CannedSet(CannedReply { shortcut: "bye".into(), text: "Goodbye!".into() }),
         ClientEvent::CannedRemove(CannedRef { shortcut: "bye".into() }),
@@ -253,7 +305,10 @@ fn every_server_event_round_trips_through_name_and_payload() {
     // The tutorial's shapes: a bare array of names, a bare sentence.
     assert_eq!(serde_json::to_value(ServerEvent::UserList(vec![])).unwrap(), json!([]));
     assert_eq!(serde_json::to_value(ServerEvent::Error("nope".into())).unwrap(), json!("nope"));
-    assert_eq!(ServerEvent::decode(ERROR, json!("nope")).unwrap(), ServerEvent::Error("nope".into()));
+    assert_eq!(
+        ServerEvent::decode(ERROR, json!("nope")).unwrap(),
+        ServerEvent::Error("nope".into())
+    );
     assert!(ServerEvent::decode("bogus", json!(1)).is_err());
     assert!(ServerEvent::decode(MESSAGE, json!({"id": "x"})).is_err());
 }
@@ -268,7 +323,10 @@ fn every_client_event_round_trips_through_name_and_payload() {
         assert_eq!(ClientEvent::decode(event.name(), data).unwrap(), event);
     }
     assert_eq!(serde_json::to_value(ClientEvent::Logout).unwrap(), json!(null));
-    assert_eq!(ClientEvent::decode(LOGIN, json!("bob")).unwrap(), ClientEvent::Login(LoginPayload::Bare("bob".into())));
+    assert_eq!(
+        ClientEvent::decode(LOGIN, json!("bob")).unwrap(),
+        ClientEvent::Login(LoginPayload::Bare("bob".into()))
+    );
     assert!(ClientEvent::decode("bogus", json!(1)).is_err());
     assert!(ClientEvent::decode(TAKE, json!({"conversation": "two"})).is_err());
 }
@@ -283,13 +341,22 @@ fn every_acknowledgement_reads_back_as_what_was_sent() {
         client_id: Some(ClientMsgId::parse("c-1").unwrap()),
     };
     for ack in [sent, SendAck::failed(Problem::NotSaved)] {
-        assert_eq!(serde_json::from_value::<SendAck>(serde_json::to_value(&ack).unwrap()).unwrap(), ack);
+        assert_eq!(
+            serde_json::from_value::<SendAck>(serde_json::to_value(&ack).unwrap()).unwrap(),
+            ack
+        );
     }
     for ack in [NoteAck::stored(3), NoteAck::failed(Problem::AgentsOnly)] {
-        assert_eq!(serde_json::from_value::<NoteAck>(serde_json::to_value(&ack).unwrap()).unwrap(), ack);
+        assert_eq!(
+            serde_json::from_value::<NoteAck>(serde_json::to_value(&ack).unwrap()).unwrap(),
+            ack
+        );
     }
     for ack in [AdminAck::done(), AdminAck::failed(Problem::AdminsOnly)] {
-        assert_eq!(serde_json::from_value::<AdminAck>(serde_json::to_value(&ack).unwrap()).unwrap(), ack);
+        assert_eq!(
+            serde_json::from_value::<AdminAck>(serde_json::to_value(&ack).unwrap()).unwrap(),
+            ack
+        );
     }
     // What clients read: `ok`, the English `error`, and the code.
     assert_eq!(serde_json::to_value(AdminAck::done()).unwrap(), json!({"ok": true}));

@@ -19,7 +19,9 @@ pub const CLIENT_ID_MAX_LEN: usize = 64;
 pub const HISTORY_PAGE: u32 = 50;
 
 /// Who a participant is on the support desk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Someone asking for help. Sees only the support agents.
@@ -64,7 +66,12 @@ impl<'de> Deserialize<'de> for UserName {
 }
 
 /// `raw` trimmed, if it has 1 to `max` characters.
-fn trimmed_within(raw: &str, max: usize, empty: Problem, too_long: Problem) -> Result<&str, Problem> {
+fn trimmed_within(
+    raw: &str,
+    max: usize,
+    empty: Problem,
+    too_long: Problem,
+) -> Result<&str, Problem> {
     let text = raw.trim();
     match text.chars().count() {
         0 => Err(empty),

@@ -49,9 +49,16 @@ pub enum SocketPacket {
     Connect(Option<Value>),
     Disconnect,
     /// An event with its arguments; `ack` asks the peer to acknowledge.
-    Event { ack: Option<u64>, name: String, args: Vec<Value> },
+    Event {
+        ack: Option<u64>,
+        name: String,
+        args: Vec<Value>,
+    },
     /// The acknowledgement of the event whose `ack` was `id`.
-    Ack { id: u64, args: Vec<Value> },
+    Ack {
+        id: u64,
+        args: Vec<Value>,
+    },
     ConnectError(Value),
 }
 
@@ -168,7 +175,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             p,
-            EnginePacket::Open(Handshake { sid: "abc".into(), ping_interval: 25000, ping_timeout: 20000 })
+            EnginePacket::Open(Handshake {
+                sid: "abc".into(),
+                ping_interval: 25000,
+                ping_timeout: 20000
+            })
         );
     }
 
@@ -236,7 +247,8 @@ mod tests {
         leaf.prop_recursive(3, 24, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::btree_map("[a-z_]{0,10}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+                proptest::collection::btree_map("[a-z_]{0,10}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }

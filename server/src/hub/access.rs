@@ -3,8 +3,8 @@
 //! Owns: every such decision, so that they stay in one place and agree.
 //! Must not: change anything; these are questions about the hub's state.
 
-use app::protocol::{ConversationId, Status, UserName};
 use app::protocol::Problem;
+use app::protocol::{ConversationId, Status, UserName};
 
 use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 
@@ -12,7 +12,11 @@ use super::{ConnId, Hub};
 
 impl Hub {
     /// The conversation `conn` may read, with its customer's name.
-    pub fn readable(&self, conn: ConnId, id: ConversationId) -> Result<(Identity, UserName), Problem> {
+    pub fn readable(
+        &self,
+        conn: ConnId,
+        id: ConversationId,
+    ) -> Result<(Identity, UserName), Problem> {
         let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
         let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
         if !self.sees(who, meta) {
@@ -23,7 +27,11 @@ impl Hub {
 
     /// Who may write an internal note in `id` from `conn`: an agent, in a conversation
     /// the hub knows.
-    pub fn note_author(&self, conn: ConnId, id: ConversationId) -> Result<(AgentKey, UserName), Problem> {
+    pub fn note_author(
+        &self,
+        conn: ConnId,
+        id: ConversationId,
+    ) -> Result<(AgentKey, UserName), Problem> {
         let (me, _) = self.viewing_agent(conn, id)?;
         Ok((me.key, me.name))
     }
@@ -31,19 +39,27 @@ impl Hub {
     /// Whether a (non-admin) agent sees a conversation: while it waits (anyone may take
     /// it), when it is theirs, and when they took part in it. Admins see every one.
     pub(super) fn involves(agent: &AgentKey, meta: &ConversationMeta) -> bool {
-        meta.status == Status::Queued || meta.assignee.as_ref().is_some_and(|a| &a.key == agent) || meta.agents.contains(agent)
+        meta.status == Status::Queued
+            || meta.assignee.as_ref().is_some_and(|a| &a.key == agent)
+            || meta.agents.contains(agent)
     }
 
     /// Whether the agent `who` sees the conversation.
     pub(super) fn sees(&self, who: &Identity, meta: &ConversationMeta) -> bool {
         match who {
-            Identity::Agent(key) => self.present.get(who).is_some_and(|p| p.admin) || Self::involves(key, meta),
+            Identity::Agent(key) => {
+                self.present.get(who).is_some_and(|p| p.admin) || Self::involves(key, meta)
+            }
             Identity::Customer(c) => *c == meta.customer,
         }
     }
 
     /// [`Hub::acting_agent`], for a conversation the agent sees.
-    pub(super) fn viewing_agent(&self, conn: ConnId, id: ConversationId) -> Result<(Assignee, &ConversationMeta), Problem> {
+    pub(super) fn viewing_agent(
+        &self,
+        conn: ConnId,
+        id: ConversationId,
+    ) -> Result<(Assignee, &ConversationMeta), Problem> {
         let (me, meta) = self.acting_agent(conn, id)?;
         if !self.sees(&Identity::Agent(me.key.clone()), meta) {
             return Err(Problem::UnknownConversation);
@@ -52,13 +68,21 @@ impl Hub {
     }
 
     /// The agent on `conn` and the conversation they act on.
-    pub(super) fn acting_agent(&self, conn: ConnId, id: ConversationId) -> Result<(Assignee, &ConversationMeta), Problem> {
+    pub(super) fn acting_agent(
+        &self,
+        conn: ConnId,
+        id: ConversationId,
+    ) -> Result<(Assignee, &ConversationMeta), Problem> {
         let key = match self.identity(conn) {
             Some(Identity::Agent(key)) => key.clone(),
             Some(Identity::Customer(_)) => return Err(Problem::AgentsOnly),
             None => return Err(Problem::NotLoggedIn),
         };
-        let name = self.present.get(&Identity::Agent(key.clone())).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
+        let name = self
+            .present
+            .get(&Identity::Agent(key.clone()))
+            .map(|p| p.name.clone())
+            .ok_or(Problem::NotLoggedIn)?;
         let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
         Ok((Assignee { key, name }, meta))
     }

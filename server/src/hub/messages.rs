@@ -7,10 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use app::protocol::{
-    ConversationId, MessageText, Note, PrivateMessage, ReadUpTo, ServerEvent, Status, Typing, UserName, TYPING_EVERY_MS,
-};
 use app::protocol::Problem;
+use app::protocol::{
+    ConversationId, MessageText, Note, PrivateMessage, ReadUpTo, ServerEvent, Status, Typing,
+    UserName, TYPING_EVERY_MS,
+};
 
 use crate::model::{AgentKey, Appended, Assignee, Identity, NameKey, NewMessage};
 
@@ -24,7 +25,12 @@ const MISSED_KEPT: usize = 256;
 impl Hub {
     /// Decides what a `private_message` from `conn` stores, or why it is refused.
     /// Changes nothing: the message exists once stored and [`Command::Deliver`](super::Command::Deliver)ed.
-    pub fn plan(&self, conn: ConnId, request: PrivateMessage, now_ms: u64) -> Result<NewMessage, Problem> {
+    pub fn plan(
+        &self,
+        conn: ConnId,
+        request: PrivateMessage,
+        now_ms: u64,
+    ) -> Result<NewMessage, Problem> {
         let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
         let from = self.present.get(who).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
         let text = MessageText::parse(&request.message)?;
@@ -46,10 +52,18 @@ impl Hub {
                     // customer learns nothing about other customers, not even whether
                     // one is online.
                     let agent = AgentKey::from_key(to_key.clone());
-                    let online = self.agents.get(&to_key).and_then(|w| self.present.get(w)).map(|p| p.name.clone());
+                    let online = self
+                        .agents
+                        .get(&to_key)
+                        .and_then(|w| self.present.get(w))
+                        .map(|p| p.name.clone());
                     let name = match online {
                         Some(name) => name,
-                        None if self.conversations.get(&own).is_some_and(|m| m.agents.contains(&agent)) => {
+                        None if self
+                            .conversations
+                            .get(&own)
+                            .is_some_and(|m| m.agents.contains(&agent)) =>
+                        {
                             UserName::parse(to_raw)?
                         }
                         None => return Err(Problem::RecipientNotAllowed(to_raw.to_owned())),
@@ -59,7 +73,11 @@ impl Hub {
             }
             Identity::Agent(me) => {
                 let id = match request.conversation {
-                    Some(id) => self.conversations.get(&id).map(|m| m.id).ok_or(Problem::UnknownConversation)?,
+                    Some(id) => self
+                        .conversations
+                        .get(&id)
+                        .map(|m| m.id)
+                        .ok_or(Problem::UnknownConversation)?,
                     None if to_key.is_empty() => return Err(Problem::NoRecipient),
                     None => self.conversation_named(&to_key).ok_or_else(|| {
                         if self.agents.contains_key(&to_key) {
@@ -69,7 +87,11 @@ impl Hub {
                         }
                     })?,
                 };
-                let customer = self.conversations.get(&id).map(|m| m.customer_name.clone()).ok_or(Problem::Internal)?;
+                let customer = self
+                    .conversations
+                    .get(&id)
+                    .map(|m| m.customer_name.clone())
+                    .ok_or(Problem::Internal)?;
                 (id, Some(customer), Some(me.clone()))
             }
         };
@@ -91,7 +113,11 @@ impl Hub {
         if let Some(Identity::Customer(c)) = self.customers.get(key) {
             return self.by_customer.get(c).copied();
         }
-        self.conversations.values().filter(|m| NameKey::of(&m.customer_name) == *key).map(|m| m.id).max()
+        self.conversations
+            .values()
+            .filter(|m| NameKey::of(&m.customer_name) == *key)
+            .map(|m| m.id)
+            .max()
     }
 
     /// Sends a stored message to whoever sees its conversation, after moving a conversation
@@ -109,7 +135,8 @@ impl Hub {
         };
         meta.last_seq = meta.last_seq.max(message.seq);
         // One more unread message: counted here, once, as it arrives.
-        let counted = matches!(message.author, Identity::Customer(_)) && message.seq > meta.read_seq;
+        let counted =
+            matches!(message.author, Identity::Customer(_)) && message.seq > meta.read_seq;
         if counted {
             meta.unread.push(message.seq);
         }
@@ -117,7 +144,9 @@ impl Hub {
         let mut out = vec![];
         // Where the conversation goes now.
         let online_agent = |hub: &Hub, key: &AgentKey| {
-            hub.present.get(&Identity::Agent(key.clone())).map(|p| Assignee { key: key.clone(), name: p.name.clone() })
+            hub.present
+                .get(&Identity::Agent(key.clone()))
+                .map(|p| Assignee { key: key.clone(), name: p.name.clone() })
         };
         let open = meta.status == Status::Open;
         match &message.author {
@@ -136,7 +165,12 @@ impl Hub {
                     .then_some(meta.assignee.as_ref())
                     .flatten()
                     .and_then(|a| online_agent(self, &a.key))
-                    .filter(|a| !self.present.get(&Identity::Agent(a.key.clone())).is_some_and(Present::is_away))
+                    .filter(|a| {
+                        !self
+                            .present
+                            .get(&Identity::Agent(a.key.clone()))
+                            .is_some_and(Present::is_away)
+                    })
                     .filter(|a| self.open_by.get(&a.key).copied().unwrap_or(0) < self.capacity);
                 match named.or(previous) {
                     Some(agent) => self.assign(id, agent, None, &mut out),
@@ -192,7 +226,8 @@ impl Hub {
             // last summary, plus the customer's messages since); the others who see the
             // conversation get its new count. (A status change above told everyone.)
             let summary = ServerEvent::Conversation(meta.summary());
-            let others: Vec<ConnId> = self.agent_viewers(meta).into_iter().filter(|c| !reached.contains(c)).collect();
+            let others: Vec<ConnId> =
+                self.agent_viewers(meta).into_iter().filter(|c| !reached.contains(c)).collect();
             out.extend(others.into_iter().map(|to| Outbound { to, event: summary.clone() }));
         }
         self.assign_waiting(&mut out);
@@ -226,7 +261,11 @@ impl Hub {
             return Step::new(Err(Problem::UnknownConversation), vec![]);
         };
         let event = ServerEvent::Note(note);
-        let outbound = self.agent_viewers(meta).into_iter().map(|to| Outbound { to, event: event.clone() }).collect();
+        let outbound = self
+            .agent_viewers(meta)
+            .into_iter()
+            .map(|to| Outbound { to, event: event.clone() })
+            .collect();
         Step::new(Ok(Outcome::Delivered), outbound)
     }
 
@@ -255,12 +294,18 @@ impl Hub {
         meta.version = self.revision;
         let meta = meta.clone();
         let event = ServerEvent::Read(ReadUpTo { conversation: id, seq });
-        let mut outbound: Vec<Outbound> =
-            self.conns_of(&Identity::Customer(meta.customer)).map(|to| Outbound { to, event: event.clone() }).collect();
+        let mut outbound: Vec<Outbound> = self
+            .conns_of(&Identity::Customer(meta.customer))
+            .map(|to| Outbound { to, event: event.clone() })
+            .collect();
         if meta.unread.len() != was_unread {
             // The unread count of this one conversation, to every agent who sees it.
             let summary = ServerEvent::Conversation(meta.summary());
-            outbound.extend(self.agent_viewers(&meta).into_iter().map(|to| Outbound { to, event: summary.clone() }));
+            outbound.extend(
+                self.agent_viewers(&meta)
+                    .into_iter()
+                    .map(|to| Outbound { to, event: summary.clone() }),
+            );
         }
         Step { outcome: Ok(Outcome::Delivered), outbound, changed: vec![meta] }
     }
@@ -268,8 +313,15 @@ impl Hub {
     /// Passes "typing" to the other side of the conversation only: the customer, or the
     /// agent who has it (every agent while it waits). At most once per
     /// [`TYPING_EVERY_MS`] per person and conversation, whatever clients send.
-    pub(super) fn typing(&mut self, conn: ConnId, conversation: Option<ConversationId>, now_ms: u64) -> Step {
-        let Some(who) = self.identity(conn).cloned() else { return Self::refuse(conn, Problem::NotLoggedIn) };
+    pub(super) fn typing(
+        &mut self,
+        conn: ConnId,
+        conversation: Option<ConversationId>,
+        now_ms: u64,
+    ) -> Step {
+        let Some(who) = self.identity(conn).cloned() else {
+            return Self::refuse(conn, Problem::NotLoggedIn);
+        };
         let id = match (&who, conversation) {
             (Identity::Customer(c), _) => self.by_customer.get(c).copied(),
             (Identity::Agent(_), id) => id.filter(|id| self.conversations.contains_key(id)),

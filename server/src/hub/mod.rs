@@ -34,8 +34,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use app::protocol::{ConversationId, Note, ServerEvent, UserName, AWAY_AFTER_MS};
 use app::protocol::Problem;
+use app::protocol::{ConversationId, Note, ServerEvent, UserName, AWAY_AFTER_MS};
 
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NameKey};
 
@@ -203,8 +203,12 @@ impl Hub {
             Command::Disconnect(conn) => self.disconnect(conn),
             Command::Take { conn, conversation } => self.take(conn, conversation),
             Command::Resolve { conn, conversation } => self.resolve(conn, conversation),
-            Command::Transfer { conn, conversation, to, note } => self.transfer(conn, conversation, to, note),
-            Command::Typing { conn, conversation, now_ms } => self.typing(conn, conversation, now_ms),
+            Command::Transfer { conn, conversation, to, note } => {
+                self.transfer(conn, conversation, to, note)
+            }
+            Command::Typing { conn, conversation, now_ms } => {
+                self.typing(conn, conversation, now_ms)
+            }
             Command::Read { conn, conversation, seq } => self.read(conn, conversation, seq),
             Command::Away { conn, away } => self.away(conn, away),
             Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
@@ -219,13 +223,15 @@ impl Hub {
 
     /// An error the edge decided for a connection (a malformed payload, say).
     pub fn refuse(conn: ConnId, problem: Problem) -> Step {
-        let outbound = vec![Outbound { to: conn, event: ServerEvent::Error(problem.clone().into()) }];
+        let outbound =
+            vec![Outbound { to: conn, event: ServerEvent::Error(problem.clone().into()) }];
         Step::new(Err(problem), outbound)
     }
 
     /// A refusal the edge decided (bad payload, wrong password): worded like the hub's own.
     pub fn refuse_login(conn: ConnId, problem: Problem) -> Step {
-        let outbound = vec![Outbound { to: conn, event: ServerEvent::LoginError(problem.clone().into()) }];
+        let outbound =
+            vec![Outbound { to: conn, event: ServerEvent::LoginError(problem.clone().into()) }];
         Step::new(Err(problem), outbound)
     }
 }

@@ -56,7 +56,10 @@ impl Hub {
 
     /// The connections of online admins.
     pub fn admin_connections(&self) -> Vec<ConnId> {
-        self.online_agents().filter(|(_, p)| p.admin).flat_map(|(_, p)| p.conns.iter().copied()).collect()
+        self.online_agents()
+            .filter(|(_, p)| p.admin)
+            .flat_map(|(_, p)| p.conns.iter().copied())
+            .collect()
     }
 
     /// The connections of every online agent.
@@ -89,14 +92,24 @@ impl Hub {
     /// Agents, who see everyone, get only the change (`presence`): a full list per login
     /// would cost every agent the whole list of a busy desk, over and over. The agent who
     /// just arrived gets the full list.
-    pub(super) fn push_lists_after_change(&self, role: Role, name: &UserName, arrived: Option<&Identity>, outbound: &mut Vec<Outbound>) {
+    pub(super) fn push_lists_after_change(
+        &self,
+        role: Role,
+        name: &UserName,
+        arrived: Option<&Identity>,
+        outbound: &mut Vec<Outbound>,
+    ) {
         let change = match arrived {
             Some(_) => Presence { online: vec![name.clone()], offline: vec![] },
             None => Presence { online: vec![], offline: vec![name.clone()] },
         };
         let change = ServerEvent::Presence(change);
         for who in self.agents.values() {
-            let event = if Some(who) == arrived { ServerEvent::UserList(self.everyone()) } else { change.clone() };
+            let event = if Some(who) == arrived {
+                ServerEvent::UserList(self.everyone())
+            } else {
+                change.clone()
+            };
             for conn in self.conns_of(who) {
                 outbound.push(Outbound { to: conn, event: event.clone() });
             }
@@ -132,10 +145,15 @@ impl Hub {
     }
 
     /// The names of `entries`, in the order of their keys.
-    fn sorted_names<'a>(&self, entries: impl Iterator<Item = (&'a NameKey, &'a Identity)>) -> Vec<UserName> {
+    fn sorted_names<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a NameKey, &'a Identity)>,
+    ) -> Vec<UserName> {
         let mut list: Vec<_> = entries.collect();
         list.sort_by(|a, b| a.0.cmp(b.0));
-        list.into_iter().filter_map(|(_, who)| self.present.get(who).map(|p| p.name.clone())).collect()
+        list.into_iter()
+            .filter_map(|(_, who)| self.present.get(who).map(|p| p.name.clone()))
+            .collect()
     }
 
     /// The names of the agents who are away, sorted.
@@ -154,6 +172,11 @@ impl Hub {
     /// Tells everyone logged in that `names` are away.
     pub(super) fn push_away(&self, names: Vec<UserName>, out: &mut Vec<Outbound>) {
         let event = ServerEvent::Away(names);
-        out.extend(self.present.values().flat_map(|p| p.conns.iter()).map(|&to| Outbound { to, event: event.clone() }));
+        out.extend(
+            self.present
+                .values()
+                .flat_map(|p| p.conns.iter())
+                .map(|&to| Outbound { to, event: event.clone() }),
+        );
     }
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use app::protocol::{ConversationId, LoginSuccess, Role, ServerEvent, Status, UserName};
 use app::protocol::Problem;
+use app::protocol::{ConversationId, LoginSuccess, Role, ServerEvent, Status, UserName};
 
 use crate::model::{AgentKey, ConversationMeta, Identity, NameKey};
 
@@ -58,7 +58,9 @@ impl Hub {
     /// The admin logged in on `conn`, or why not.
     pub fn admin(&self, conn: ConnId) -> Result<AgentKey, Problem> {
         match self.identity(conn) {
-            Some(who @ Identity::Agent(key)) if self.present.get(who).is_some_and(|p| p.admin) => Ok(key.clone()),
+            Some(who @ Identity::Agent(key)) if self.present.get(who).is_some_and(|p| p.admin) => {
+                Ok(key.clone())
+            }
             Some(_) => Err(Problem::AdminsOnly),
             None => Err(Problem::NotLoggedIn),
         }
@@ -72,7 +74,11 @@ impl Hub {
             return Step::new(Ok(Outcome::Stale), vec![]);
         };
         if slot.is_some() {
-            let me = self.identity(conn).and_then(|w| self.present.get(w)).map(|p| p.name.to_string()).unwrap_or_default();
+            let me = self
+                .identity(conn)
+                .and_then(|w| self.present.get(w))
+                .map(|p| p.name.to_string())
+                .unwrap_or_default();
             return Self::refuse_login(conn, Problem::AlreadyLoggedIn(me));
         }
         if !self.name_free(&name, Some(&who)) {
@@ -140,7 +146,8 @@ impl Hub {
             listed.sort_by_key(|m| m.id);
             listed.dedup_by_key(|m| m.id);
             for meta in listed {
-                outbound.push(Outbound { to: conn, event: ServerEvent::Conversation(meta.summary()) });
+                outbound
+                    .push(Outbound { to: conn, event: ServerEvent::Conversation(meta.summary()) });
             }
             self.assign_waiting(&mut outbound);
         }
@@ -218,7 +225,9 @@ impl Hub {
         let theirs: Vec<ConversationId> = self
             .conversations
             .values()
-            .filter(|m| m.status == Status::Open && m.assignee.as_ref().is_some_and(|a| a.key == agent))
+            .filter(|m| {
+                m.status == Status::Open && m.assignee.as_ref().is_some_and(|a| a.key == agent)
+            })
             .map(|m| m.id)
             .collect();
         for id in theirs {

@@ -6,8 +6,8 @@
 //! Must not: decide who may act on a conversation (`access.rs`) or what a message stores
 //! (`messages.rs`).
 
-use app::protocol::{ConversationId, ServerEvent, Status};
 use app::protocol::Problem;
+use app::protocol::{ConversationId, ServerEvent, Status};
 
 use crate::model::{Assignee, ConversationMeta, Identity};
 
@@ -40,9 +40,15 @@ impl Hub {
     pub(super) fn take(&mut self, conn: ConnId, id: ConversationId) -> Step {
         let me = match self.acting_agent(conn, id) {
             Ok((me, meta)) => match (&meta.status, &meta.assignee) {
-                (Status::Open, Some(a)) if a.key == me.key => return self.step(Ok(Outcome::Changed), vec![]),
-                (Status::Open, Some(a)) => return Self::refuse(conn, Problem::AlreadyAssigned(a.name.to_string())),
-                _ if !self.sees(&Identity::Agent(me.key.clone()), meta) => return Self::refuse(conn, Problem::UnknownConversation),
+                (Status::Open, Some(a)) if a.key == me.key => {
+                    return self.step(Ok(Outcome::Changed), vec![])
+                }
+                (Status::Open, Some(a)) => {
+                    return Self::refuse(conn, Problem::AlreadyAssigned(a.name.to_string()))
+                }
+                _ if !self.sees(&Identity::Agent(me.key.clone()), meta) => {
+                    return Self::refuse(conn, Problem::UnknownConversation)
+                }
                 _ => me,
             },
             Err(problem) => return Self::refuse(conn, problem),
@@ -55,7 +61,9 @@ impl Hub {
     /// The agent who has a conversation open resolves it; the queue may fill their room.
     pub(super) fn resolve(&mut self, conn: ConnId, id: ConversationId) -> Step {
         match self.acting_agent(conn, id) {
-            Ok((me, meta)) if meta.status == Status::Open && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
+            Ok((me, meta))
+                if meta.status == Status::Open
+                    && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
             Ok(_) => return Self::refuse(conn, Problem::NotYours),
             Err(problem) => return Self::refuse(conn, problem),
         }
@@ -70,9 +78,17 @@ impl Hub {
     }
 
     /// The agent who has a conversation open hands it, with an optional note, to `to`.
-    pub(super) fn transfer(&mut self, conn: ConnId, id: ConversationId, to: Assignee, note: String) -> Step {
+    pub(super) fn transfer(
+        &mut self,
+        conn: ConnId,
+        id: ConversationId,
+        to: Assignee,
+        note: String,
+    ) -> Step {
         match self.acting_agent(conn, id) {
-            Ok((me, meta)) if meta.status == Status::Open && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
+            Ok((me, meta))
+                if meta.status == Status::Open
+                    && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
             Ok(_) => return Self::refuse(conn, Problem::NotYours),
             Err(problem) => return Self::refuse(conn, problem),
         }
@@ -103,7 +119,12 @@ impl Hub {
 
     /// Changes where a conversation stands, keeping the queue and counts right, and tells
     /// every online agent.
-    pub(super) fn update(&mut self, id: ConversationId, out: &mut Vec<Outbound>, change: impl FnOnce(&mut ConversationMeta)) {
+    pub(super) fn update(
+        &mut self,
+        id: ConversationId,
+        out: &mut Vec<Outbound>,
+        change: impl FnOnce(&mut ConversationMeta),
+    ) {
         let Some(mut meta) = self.conversations.remove(&id) else { return };
         self.count(&meta, false);
         let before = meta.clone();
@@ -124,7 +145,13 @@ impl Hub {
     }
 
     /// Gives `agent` the conversation.
-    pub(super) fn assign(&mut self, id: ConversationId, agent: Assignee, note: Option<String>, out: &mut Vec<Outbound>) {
+    pub(super) fn assign(
+        &mut self,
+        id: ConversationId,
+        agent: Assignee,
+        note: Option<String>,
+        out: &mut Vec<Outbound>,
+    ) {
         self.ticks += 1;
         self.last_given.insert(agent.key.clone(), self.ticks);
         self.update(id, out, |m| {
@@ -140,7 +167,14 @@ impl Hub {
     fn next_agent(&self) -> Option<Assignee> {
         self.online_agents()
             .filter(|(_, p)| !p.is_away())
-            .map(|(key, p)| (self.open_by.get(key).copied().unwrap_or(0), self.last_given.get(key).copied().unwrap_or(0), key, p))
+            .map(|(key, p)| {
+                (
+                    self.open_by.get(key).copied().unwrap_or(0),
+                    self.last_given.get(key).copied().unwrap_or(0),
+                    key,
+                    p,
+                )
+            })
             .filter(|(open, ..)| *open < self.capacity)
             .min_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)))
             .map(|(_, _, key, p)| Assignee { key: key.clone(), name: p.name.clone() })

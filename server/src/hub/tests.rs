@@ -2,7 +2,10 @@
 
 use super::*;
 use crate::model::{name_key, StoredMessage};
-use app::protocol::{ChatMessage, ClientMsgId, ConversationSummary, LoginSuccess, MessageId, PrivateMessage, Role, Status};
+use app::protocol::{
+    ChatMessage, ClientMsgId, ConversationSummary, LoginSuccess, MessageId, PrivateMessage, Role,
+    Status,
+};
 
 fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
@@ -26,7 +29,13 @@ impl World {
     }
 
     fn with_capacity(capacity: usize) -> Self {
-        Self { hub: Hub::with_capacity(capacity), next: 0, metas: BTreeMap::new(), stored: vec![], admins: BTreeSet::new() }
+        Self {
+            hub: Hub::with_capacity(capacity),
+            next: 0,
+            metas: BTreeMap::new(),
+            stored: vec![],
+            admins: BTreeSet::new(),
+        }
     }
 
     fn connect(&mut self) -> ConnId {
@@ -43,12 +52,18 @@ impl World {
         match role {
             Role::Customer => {
                 let next = self.metas.len() as u64 + 1;
-                let meta = self
-                    .metas
-                    .entry(name_key(n))
-                    .or_insert_with(|| ConversationMeta::new(ConversationId(next * 10), CustomerId(next), name(n)));
+                let meta = self.metas.entry(name_key(n)).or_insert_with(|| {
+                    ConversationMeta::new(ConversationId(next * 10), CustomerId(next), name(n))
+                });
                 let who = Identity::Customer(meta.customer);
-                Login { conn, who, name: name(n), resume: Some(format!("token-{n}")), conversations: vec![meta.clone()], admin: false }
+                Login {
+                    conn,
+                    who,
+                    name: name(n),
+                    resume: Some(format!("token-{n}")),
+                    conversations: vec![meta.clone()],
+                    admin: false,
+                }
             }
             Role::Agent => Login {
                 conn,
@@ -96,7 +111,10 @@ impl World {
     }
 
     fn send(&mut self, from: ConnId, to: &str, text: &str) -> Step {
-        self.write(from, PrivateMessage { to: to.into(), message: text.into(), ..PrivateMessage::default() })
+        self.write(
+            from,
+            PrivateMessage { to: to.into(), message: text.into(), ..PrivateMessage::default() },
+        )
     }
 
     /// Plans, "stores" and delivers one message, as the transport does.
@@ -110,20 +128,29 @@ impl World {
     /// Plans and "stores" one message: the delivery, or the refusal.
     fn store(&mut self, from: ConnId, request: PrivateMessage) -> Result<Command, Step> {
         let now = 42 + self.stored.len() as u64;
-        let planned = self.hub.plan(from, request, now).map_err(|problem| Hub::refuse(from, problem))?;
+        let planned =
+            self.hub.plan(from, request, now).map_err(|problem| Hub::refuse(from, problem))?;
         let earlier = self.stored.iter().find(|s| {
-            s.conversation == planned.conversation && s.author == planned.author && planned.client_id.is_some() && s.client_id == planned.client_id
+            s.conversation == planned.conversation
+                && s.author == planned.author
+                && planned.client_id.is_some()
+                && s.client_id == planned.client_id
         });
         let appended = match earlier {
             Some(s) => Appended { message: s.clone(), duplicate: true },
             None => {
-                let seq = self.stored.iter().filter(|s| s.conversation == planned.conversation).count() as u64 + 1;
+                let seq =
+                    self.stored.iter().filter(|s| s.conversation == planned.conversation).count()
+                        as u64
+                        + 1;
                 let message = planned.stored(MessageId(self.stored.len() as u64 + 1), seq);
                 self.stored.push(message.clone());
                 Appended { message, duplicate: false }
             }
         };
-        if let (Some(agent), Some(meta)) = (&planned.joins, self.metas.values_mut().find(|m| m.id == planned.conversation)) {
+        if let (Some(agent), Some(meta)) =
+            (&planned.joins, self.metas.values_mut().find(|m| m.id == planned.conversation))
+        {
             meta.agents.insert(agent.clone());
         }
         Ok(Command::Deliver { appended, joins: planned.joins })
@@ -157,7 +184,10 @@ fn lists_for(step: &Step, conn: ConnId) -> Vec<Vec<String>> {
 /// The presence changes `step` pushes to `conn`: (came online, left).
 fn presence_for(step: &Step, conn: ConnId) -> Vec<(Vec<String>, Vec<String>)> {
     picked(step, conn, |e| match e {
-        ServerEvent::Presence(p) => Some((p.online.iter().map(|n| n.to_string()).collect(), p.offline.iter().map(|n| n.to_string()).collect())),
+        ServerEvent::Presence(p) => Some((
+            p.online.iter().map(|n| n.to_string()).collect(),
+            p.offline.iter().map(|n| n.to_string()).collect(),
+        )),
         _ => None,
     })
 }
@@ -235,7 +265,11 @@ fn customers_see_agents_only_and_agents_see_everyone() {
     let agent = w.agent("zed");
     let (c1, step1) = w.login("cat", Role::Customer);
     assert_eq!(lists_for(&step1, c1), vec![vec!["cat", "zed"]]);
-    assert_eq!(presence_for(&step1, agent), vec![came("cat")], "agents get the change, not the whole list");
+    assert_eq!(
+        presence_for(&step1, agent),
+        vec![came("cat")],
+        "agents get the change, not the whole list"
+    );
     assert!(lists_for(&step1, agent).is_empty());
 
     let (c2, step2) = w.login("ann", Role::Customer);
@@ -264,10 +298,14 @@ fn a_batch_of_logins_tells_each_agent_once_and_keeps_everything_else_in_order() 
     outbound.extend(step.outbound);
 
     let before = outbound.clone();
-    let merged = Step { outcome: Ok(Outcome::LoggedIn), outbound: coalesce(outbound), changed: vec![] };
+    let merged =
+        Step { outcome: Ok(Outcome::LoggedIn), outbound: coalesce(outbound), changed: vec![] };
     let all = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     assert_eq!(presence_for(&merged, amy), vec![(all(&["cat", "dan", "eve"]), all(&["bob"]))]);
-    assert_eq!(presence_for(&merged, zed), vec![(all(&["cat", "dan"]), all(&["bob"])), came("eve")]);
+    assert_eq!(
+        presence_for(&merged, zed),
+        vec![(all(&["cat", "dan"]), all(&["bob"])), came("eve")]
+    );
     assert_eq!(errors_for(&merged, zed), vec!["between"]);
     assert_eq!(events_for(&merged, zed).len(), 3, "change, error, change");
     // The customers' own events are untouched.
@@ -360,7 +398,10 @@ fn a_message_reaches_the_recipient_and_echoes_to_the_sender() {
     // And back, in the same conversation.
     let step = w.send(a, "cat", "hi cat");
     let back = messages_for(&step, c);
-    assert_eq!((back[0].seq, back[0].conversation, back[0].from.as_str()), (2, ConversationId(10), "amy"));
+    assert_eq!(
+        (back[0].seq, back[0].conversation, back[0].from.as_str()),
+        (2, ConversationId(10), "amy")
+    );
     assert_eq!(step.outbound.len(), 2);
 }
 
@@ -400,7 +441,10 @@ fn errors_go_to_the_sender_only() {
     ] {
         let step = w.send(a, to, text);
         assert_eq!(step.outcome, Err(problem.clone()));
-        assert_eq!(step.outbound, vec![Outbound { to: a, event: ServerEvent::Error(problem.clone().into()) }]);
+        assert_eq!(
+            step.outbound,
+            vec![Outbound { to: a, event: ServerEvent::Error(problem.clone().into()) }]
+        );
     }
     assert_eq!(w.hub.online(), 2, "errors leave everyone online");
     let _ = c;
@@ -422,7 +466,11 @@ fn a_message_to_someone_who_just_left_is_refused() {
     let c = w.customer("cat");
     w.hub.handle(Command::Disconnect(a));
     let step = w.send(c, "amy", "still there?");
-    assert_eq!(step.outcome, Err(Problem::RecipientNotAllowed("amy".into())), "amy never took part");
+    assert_eq!(
+        step.outcome,
+        Err(Problem::RecipientNotAllowed("amy".into())),
+        "amy never took part"
+    );
 }
 
 #[test]
@@ -438,8 +486,15 @@ fn a_customer_writing_to_the_team_waits_in_the_queue_until_an_agent_has_it() {
     assert_eq!(messages_for(&step, bob).len(), 1);
     assert_eq!(messages_for(&step, amy)[0].to, None, "addressed to the team");
     let meta = w.meta("cat");
-    assert_eq!((meta.status, meta.assignee.as_ref().map(|a| a.name.as_str())), (Status::Open, Some("amy")));
-    assert_eq!(step.changed.last().map(|m| m.status), Some(Status::Open), "the change is handed over for storage");
+    assert_eq!(
+        (meta.status, meta.assignee.as_ref().map(|a| a.name.as_str())),
+        (Status::Open, Some("amy"))
+    );
+    assert_eq!(
+        step.changed.last().map(|m| m.status),
+        Some(Status::Open),
+        "the change is handed over for storage"
+    );
 
     // From now on only Amy gets Cat's messages.
     let step = w.send(cat, "", "thanks");
@@ -477,7 +532,10 @@ fn one_identity_may_have_several_connections() {
     // A reload (or a second tab) resumes the same customer while the first socket lives.
     let (cat2, step) = w.login("cat", Role::Customer);
     assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
-    assert!(lists_for(&step, amy).is_empty() && presence_for(&step, amy).is_empty(), "the agent's list did not change");
+    assert!(
+        lists_for(&step, amy).is_empty() && presence_for(&step, amy).is_empty(),
+        "the agent's list did not change"
+    );
     assert_eq!(lists_for(&step, cat2), vec![vec!["amy", "cat"]]);
     assert_eq!(w.hub.online(), 2);
 
@@ -520,14 +578,28 @@ fn a_message_stored_but_never_delivered_is_delivered_at_its_retry_once() {
     let amy = w.agent("amy");
     let cat = w.customer("cat");
     assert_eq!(messages_for(&w.send(cat, "", "hello"), amy).len(), 1);
-    let lost = PrivateMessage { message: "stored, node gone".into(), client_id: Some(ClientMsgId::parse("c-2").unwrap()), ..PrivateMessage::default() };
+    let lost = PrivateMessage {
+        message: "stored, node gone".into(),
+        client_id: Some(ClientMsgId::parse("c-2").unwrap()),
+        ..PrivateMessage::default()
+    };
     // Stored as seq 2; its delivery never happens.
     w.store(cat, lost.clone()).unwrap();
-    let reply = w.write(amy, PrivateMessage { to: "cat".into(), message: "still there?".into(), ..PrivateMessage::default() });
+    let reply = w.write(
+        amy,
+        PrivateMessage {
+            to: "cat".into(),
+            message: "still there?".into(),
+            ..PrivateMessage::default()
+        },
+    );
     assert_eq!(messages_for(&reply, cat).iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3]);
     // The customer's client resends what was never acknowledged: both sides get it now.
     let retry = w.write(cat, lost.clone());
-    assert_eq!(messages_for(&retry, amy).iter().map(|m| (m.seq, m.message.as_str())).collect::<Vec<_>>(), vec![(2, "stored, node gone")]);
+    assert_eq!(
+        messages_for(&retry, amy).iter().map(|m| (m.seq, m.message.as_str())).collect::<Vec<_>>(),
+        vec![(2, "stored, node gone")]
+    );
     assert_eq!(messages_for(&retry, cat).len(), 1);
     // Once only; and a duplicate of a delivered message stays silent.
     assert_eq!(w.write(cat, lost).outbound, vec![]);
@@ -541,7 +613,11 @@ fn a_retry_of_an_undelivered_newest_message_is_delivered() {
     let mut w = World::new();
     let amy = w.agent("amy");
     let cat = w.customer("cat");
-    let lost = PrivateMessage { message: "first".into(), client_id: Some(ClientMsgId::parse("c-1").unwrap()), ..PrivateMessage::default() };
+    let lost = PrivateMessage {
+        message: "first".into(),
+        client_id: Some(ClientMsgId::parse("c-1").unwrap()),
+        ..PrivateMessage::default()
+    };
     w.store(cat, lost.clone()).unwrap();
     assert_eq!(messages_for(&w.write(cat, lost.clone()), amy).len(), 1);
     assert_eq!(w.write(cat, lost).outbound, vec![]);
@@ -556,7 +632,12 @@ fn conversations_are_private_to_their_customer() {
     w.send(cat, "amy", "my card number is …");
     let cats = ConversationId(10);
     // Dan cannot write into, nor read, Cat's conversation.
-    let sneaky = PrivateMessage { to: String::new(), message: "hi".into(), client_id: None, conversation: Some(cats) };
+    let sneaky = PrivateMessage {
+        to: String::new(),
+        message: "hi".into(),
+        client_id: None,
+        conversation: Some(cats),
+    };
     assert_eq!(w.write(dan, sneaky).outcome, Err(Problem::UnknownConversation));
     assert_eq!(w.hub.readable(dan, cats), Err(Problem::UnknownConversation));
     assert_eq!(w.hub.readable(cat, cats).map(|(_, n)| n), Ok(name("cat")));
@@ -574,11 +655,21 @@ fn an_agent_reaches_an_offline_customer_by_conversation_after_a_restart() {
     // A restart: a new hub; the agent's login brings the stored conversations.
     w.hub = Hub::new();
     let amy = w.agent("amy");
-    let by_id = PrivateMessage { to: String::new(), message: "here".into(), client_id: None, conversation: Some(ConversationId(10)) };
+    let by_id = PrivateMessage {
+        to: String::new(),
+        message: "here".into(),
+        client_id: None,
+        conversation: Some(ConversationId(10)),
+    };
     let step = w.write(amy, by_id);
     assert_eq!(step.outcome, Ok(Outcome::Delivered));
     assert_eq!(w.stored.last().map(|m| (m.seq, m.to.clone())), Some((2, Some(name("cat")))));
-    let unknown = PrivateMessage { to: String::new(), message: "x".into(), client_id: None, conversation: Some(ConversationId(99)) };
+    let unknown = PrivateMessage {
+        to: String::new(),
+        message: "x".into(),
+        client_id: None,
+        conversation: Some(ConversationId(99)),
+    };
     assert_eq!(w.write(amy, unknown).outcome, Err(Problem::UnknownConversation));
 }
 
@@ -617,7 +708,8 @@ fn the_queue_spreads_new_conversations_evenly() {
     let mut w = World::new();
     let amy = w.agent("amy");
     let bob = w.agent("bob");
-    let customers: Vec<_> = (0..6).map(|i| (format!("c{i}"), w.customer(&format!("c{i}")))).collect();
+    let customers: Vec<_> =
+        (0..6).map(|i| (format!("c{i}"), w.customer(&format!("c{i}")))).collect();
     for (n, c) in &customers {
         let step = w.send(*c, "", "hello");
         assert!(summaries_for(&step, *c).is_empty(), "customers never see the desk's workings");
@@ -647,7 +739,8 @@ fn capacity_holds_and_a_freed_agent_pulls_the_oldest_waiting() {
     assert_eq!(w.meta("c1").status, Status::Resolved);
     assert_eq!(w.assignee("c3"), Some("amy".into()), "the oldest waiting one comes next");
     assert_eq!(w.meta("c4").status, Status::Queued);
-    let pushed: Vec<_> = summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
+    let pushed: Vec<_> =
+        summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
     assert_eq!(pushed, vec![("c1".into(), Status::Resolved), ("c3".into(), Status::Open)]);
 }
 
@@ -660,10 +753,21 @@ fn an_agent_who_comes_online_takes_the_backlog_oldest_first() {
     }
     assert!(["c1", "c2", "c3"].iter().all(|n| w.meta(n).status == Status::Queued));
     let (amy, step) = w.login("amy", Role::Agent);
-    assert_eq!((w.assignee("c1"), w.assignee("c2"), w.meta("c3").status), (Some("amy".into()), Some("amy".into()), Status::Queued));
+    assert_eq!(
+        (w.assignee("c1"), w.assignee("c2"), w.meta("c3").status),
+        (Some("amy".into()), Some("amy".into()), Status::Queued)
+    );
     // Amy's console lists the queue as it was, then the changes.
-    let seen: Vec<_> = summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
-    assert_eq!(&seen[..3], &[("c1".into(), Status::Queued), ("c2".into(), Status::Queued), ("c3".into(), Status::Queued)]);
+    let seen: Vec<_> =
+        summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
+    assert_eq!(
+        &seen[..3],
+        &[
+            ("c1".into(), Status::Queued),
+            ("c2".into(), Status::Queued),
+            ("c3".into(), Status::Queued)
+        ]
+    );
     assert_eq!(&seen[3..], &[("c1".into(), Status::Open), ("c2".into(), Status::Open)]);
     // Bob arrives and gets the last one.
     w.agent("bob");
@@ -714,7 +818,11 @@ fn a_resolved_conversation_reopens_when_the_customer_writes_again() {
     w.resolve(amy, "cat");
     assert_eq!(w.meta("cat").status, Status::Resolved);
     let step = w.send(cat, "", "one more thing");
-    assert_eq!((w.meta("cat").status, w.assignee("cat")), (Status::Open, Some("amy".into())), "back to the same agent");
+    assert_eq!(
+        (w.meta("cat").status, w.assignee("cat")),
+        (Status::Open, Some("amy".into())),
+        "back to the same agent"
+    );
     assert_eq!(messages_for(&step, amy).len(), 1);
     // With that agent gone, it waits in the queue instead.
     w.resolve(amy, "cat");
@@ -742,10 +850,20 @@ fn typing_reaches_the_other_side_of_that_conversation_only_and_is_throttled() {
 
     let step = w.run(Command::Typing { conn: cat, conversation: None, now_ms: 1_000 });
     assert_eq!(typing_for(&step, amy), vec!["cat"], "the agent who has it");
-    assert!(typing_for(&step, bob).is_empty() && typing_for(&step, dan).is_empty() && typing_for(&step, cat).is_empty());
+    assert!(
+        typing_for(&step, bob).is_empty()
+            && typing_for(&step, dan).is_empty()
+            && typing_for(&step, cat).is_empty()
+    );
     // Again at once: dropped; a while later: passed on.
-    assert!(w.run(Command::Typing { conn: cat, conversation: None, now_ms: 1_200 }).outbound.is_empty());
-    assert_eq!(typing_for(&w.run(Command::Typing { conn: cat, conversation: None, now_ms: 2_500 }), amy), vec!["cat"]);
+    assert!(w
+        .run(Command::Typing { conn: cat, conversation: None, now_ms: 1_200 })
+        .outbound
+        .is_empty());
+    assert_eq!(
+        typing_for(&w.run(Command::Typing { conn: cat, conversation: None, now_ms: 2_500 }), amy),
+        vec!["cat"]
+    );
 
     let step = w.run(Command::Typing { conn: amy, conversation: Some(cats), now_ms: 3_000 });
     assert_eq!(typing_for(&step, cat), vec!["amy"]);
@@ -766,14 +884,21 @@ fn read_receipts_go_to_that_conversations_customer_only() {
     w.send(cat, "amy", "two");
     let cats = w.meta("cat").id;
     let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 2 });
-    let reads: Vec<_> = step.outbound.iter().filter(|o| o.to != amy).map(|o| (o.to, o.event.clone())).collect();
-    assert_eq!(reads, vec![(cat, ServerEvent::Read(app::protocol::ReadUpTo { conversation: cats, seq: 2 }))]);
+    let reads: Vec<_> =
+        step.outbound.iter().filter(|o| o.to != amy).map(|o| (o.to, o.event.clone())).collect();
+    assert_eq!(
+        reads,
+        vec![(cat, ServerEvent::Read(app::protocol::ReadUpTo { conversation: cats, seq: 2 }))]
+    );
     assert!(events_for(&step, dan).is_empty() && events_for(&step, bob).is_empty());
     assert_eq!(unread_for(&step, amy), vec![0], "the agent's unread count clears");
     assert_eq!(w.meta("cat").read_seq, 2, "kept with the conversation");
     // Going back is nothing new; customers do not send read receipts.
     assert!(w.run(Command::Read { conn: amy, conversation: cats, seq: 1 }).outbound.is_empty());
-    assert_eq!(w.run(Command::Read { conn: dan, conversation: cats, seq: 5 }).outcome, Err(Problem::AgentsOnly));
+    assert_eq!(
+        w.run(Command::Read { conn: dan, conversation: cats, seq: 5 }).outcome,
+        Err(Problem::AgentsOnly)
+    );
     // Beyond the newest message: refused, or cat's next messages would count as read
     // before anyone saw them.
     let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 1000 });
@@ -781,7 +906,10 @@ fn read_receipts_go_to_that_conversations_customer_only() {
     assert!(events_for(&step, cat).is_empty());
     assert_eq!(w.meta("cat").read_seq, 2);
     w.send(cat, "amy", "three");
-    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 3 }), amy), vec![0]);
+    assert_eq!(
+        unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 3 }), amy),
+        vec![0]
+    );
 }
 
 /// The unread counts `step` gives `conn`, in order.
@@ -826,12 +954,22 @@ fn unread_counts_rise_with_each_customer_message_and_clear_as_read() {
     assert_eq!((messages_for(&step, ada).len(), summaries_for(&step, ada).len()), (1, 0));
     assert!(events_for(&step, bob).is_empty(), "not bob's");
     w.send(cat, "", "three");
-    assert!(summaries_for(&w.send(amy, "cat", "hello"), amy).is_empty(), "the agent's own words are not unread");
+    assert!(
+        summaries_for(&w.send(amy, "cat", "hello"), amy).is_empty(),
+        "the agent's own words are not unread"
+    );
     let cats = w.meta("cat").id;
     // Read up to "two": "three" is left (seq 4 is amy's own).
     let step = w.run(Command::Read { conn: amy, conversation: cats, seq: 2 });
-    assert_eq!((unread_for(&step, amy), unread_for(&step, ada)), (vec![1], vec![1]), "a read is told to whoever sees it");
-    assert_eq!(unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 4 }), amy), vec![0]);
+    assert_eq!(
+        (unread_for(&step, amy), unread_for(&step, ada)),
+        (vec![1], vec![1]),
+        "a read is told to whoever sees it"
+    );
+    assert_eq!(
+        unread_for(&w.run(Command::Read { conn: amy, conversation: cats, seq: 4 }), amy),
+        vec![0]
+    );
     // Handed to bob: amy still sees it (she took part) but no longer gets its messages,
     // so she is sent the new count instead.
     w.transfer(amy, "cat", "bob", "");
@@ -857,7 +995,11 @@ fn agents_see_their_own_conversations_and_the_queue_admins_see_all() {
     assert!(w.meta("cat").assignee.as_ref().is_some_and(|a| a.name.as_str() == "amy"));
 
     let step = w.send(cat, "", "still there?");
-    assert_eq!(messages_for(&step, amy).len() + messages_for(&step, ada).len(), 2, "the agent who has it and the admin");
+    assert_eq!(
+        messages_for(&step, amy).len() + messages_for(&step, ada).len(),
+        2,
+        "the agent who has it and the admin"
+    );
     assert!(events_for(&step, bob).is_empty(), "bob learns nothing of it");
 
     assert_eq!(w.hub.readable(bob, cats), Err(Problem::UnknownConversation));
@@ -893,7 +1035,10 @@ fn an_away_agent_is_passed_by_until_back() {
     assert_eq!(w.meta("dan").status, Status::Queued, "bob is full, amy away");
     assert!(away_for(&step, dan).is_empty());
     let (_, step) = w.login("eve", Role::Customer);
-    assert!(step.outbound.iter().any(|o| o.event == ServerEvent::Away(vec![name("amy")])), "a newcomer is told who is away");
+    assert!(
+        step.outbound.iter().any(|o| o.event == ServerEvent::Away(vec![name("amy")])),
+        "a newcomer is told who is away"
+    );
     let step = w.run(Command::Away { conn: amy, away: false });
     assert_eq!(away_for(&step, bob), vec![Vec::<String>::new()]);
     assert_eq!(w.assignee("dan"), Some("amy".into()), "back: the backlog comes to her");
@@ -905,10 +1050,17 @@ fn an_away_agent_is_passed_by_until_back() {
     assert!(away_for(&w.run(Command::Away { conn: amy, away: true }), bob).is_empty());
     let step = w.run(Command::Away { conn: amy2, away: true });
     assert_eq!(away_for(&step, bob), vec![vec!["amy".to_string()]]);
-    assert!(away_for(&w.run(Command::Disconnect(amy2)), bob).is_empty(), "her other tab is hidden too: still away");
+    assert!(
+        away_for(&w.run(Command::Disconnect(amy2)), bob).is_empty(),
+        "her other tab is hidden too: still away"
+    );
     let amy3 = w.connect();
     let login = w.login_of(amy3, "amy", Role::Agent);
-    assert_eq!(away_for(&w.run(Command::Login(login)), bob), vec![Vec::<String>::new()], "a new tab: back");
+    assert_eq!(
+        away_for(&w.run(Command::Login(login)), bob),
+        vec![Vec::<String>::new()],
+        "a new tab: back"
+    );
     assert_eq!(w.run(Command::Away { conn: cat, away: true }).outcome, Err(Problem::AgentsOnly));
 }
 
@@ -940,17 +1092,47 @@ mod properties {
 
     #[derive(Debug, Clone)]
     enum Action {
-        Login { agent: bool, who: usize },
-        Disconnect { slot: usize },
+        Login {
+            agent: bool,
+            who: usize,
+        },
+        Disconnect {
+            slot: usize,
+        },
         /// `to` indexes customers then agents then "nobody"; `retry` resends the slot's
         /// last client id.
-        Send { slot: usize, to: usize, retry: bool, in_conversation: Option<usize> },
-        Take { slot: usize, customer: usize },
-        Resolve { slot: usize, customer: usize },
-        Transfer { slot: usize, customer: usize, to: usize },
-        Read { slot: usize, customer: usize, seq: u64 },
-        Typing { slot: usize, customer: Option<usize> },
-        Away { slot: usize, away: bool },
+        Send {
+            slot: usize,
+            to: usize,
+            retry: bool,
+            in_conversation: Option<usize>,
+        },
+        Take {
+            slot: usize,
+            customer: usize,
+        },
+        Resolve {
+            slot: usize,
+            customer: usize,
+        },
+        Transfer {
+            slot: usize,
+            customer: usize,
+            to: usize,
+        },
+        Read {
+            slot: usize,
+            customer: usize,
+            seq: u64,
+        },
+        Typing {
+            slot: usize,
+            customer: Option<usize>,
+        },
+        Away {
+            slot: usize,
+            away: bool,
+        },
     }
 
     fn action() -> impl Strategy<Value = Action> {
@@ -991,7 +1173,11 @@ mod properties {
         fn step(&mut self, action: &Action) -> Option<Step> {
             Some(match *action {
                 Action::Login { agent, who } => {
-                    let (n, role) = if agent { (AGENTS[who], Role::Agent) } else { (CUSTOMERS[who], Role::Customer) };
+                    let (n, role) = if agent {
+                        (AGENTS[who], Role::Agent)
+                    } else {
+                        (CUSTOMERS[who], Role::Customer)
+                    };
                     let (c, step) = self.w.login(n, role);
                     if step.outcome == Ok(Outcome::LoggedIn) {
                         self.open.push(c);
@@ -1042,8 +1228,14 @@ mod properties {
                 }
                 Action::Transfer { slot, customer, to } => {
                     let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
-                    let to = Assignee { key: AgentKey::of(&name(AGENTS[to])), name: name(AGENTS[to]) };
-                    self.w.run(Command::Transfer { conn: c, conversation, to, note: "over to you".into() })
+                    let to =
+                        Assignee { key: AgentKey::of(&name(AGENTS[to])), name: name(AGENTS[to]) };
+                    self.w.run(Command::Transfer {
+                        conn: c,
+                        conversation,
+                        to,
+                        note: "over to you".into(),
+                    })
                 }
                 Action::Read { slot, customer, seq } => {
                     let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
@@ -1052,7 +1244,11 @@ mod properties {
                 Action::Typing { slot, customer } => {
                     let c = self.slot(slot)?;
                     let conversation = customer.and_then(|i| self.conversation_of(i));
-                    self.w.run(Command::Typing { conn: c, conversation, now_ms: 1_000 + self.next_id * 5_000 })
+                    self.w.run(Command::Typing {
+                        conn: c,
+                        conversation,
+                        now_ms: 1_000 + self.next_id * 5_000,
+                    })
                 }
                 Action::Away { slot, away } => {
                     let c = self.slot(slot)?;

@@ -31,7 +31,10 @@ pub fn shown(url: &str) -> String {
 /// Opens the store a database URL names: `postgres://…` (or `postgresql://…`) for
 /// PostgreSQL, anything else for SQLite (with `max_bytes`, see
 /// [`SqliteStore::open_capped`]; PostgreSQL has its own quotas).
-pub async fn open(url: &str, max_bytes: Option<u64>) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(
+    url: &str,
+    max_bytes: Option<u64>,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(PgStore::open(url).await?))
     } else {
@@ -100,7 +103,12 @@ pub struct NewCustomer {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Adds an agent account; a name that exists (case-insensitively) is `Duplicate`.
-    async fn add_agent(&self, name: &UserName, password_hash: &str, admin: bool) -> Result<(), StoreError>;
+    async fn add_agent(
+        &self,
+        name: &UserName,
+        password_hash: &str,
+        admin: bool,
+    ) -> Result<(), StoreError>;
     /// The agent account of that name (case-insensitively), if any.
     async fn agent(&self, name: &UserName) -> Result<Option<AgentRecord>, StoreError>;
     /// Every agent account, sorted by name.
@@ -113,31 +121,61 @@ pub trait Store: Send + Sync + 'static {
     /// host site's user id if given (the first customer linked to an id stays its customer).
     /// A name that belongs to an agent account (case-insensitively) is refused: `None` in its
     /// place.
-    async fn create_customers(&self, new: &[NewCustomer], now: u64) -> Result<Vec<Option<ConversationMeta>>, StoreError>;
+    async fn create_customers(
+        &self,
+        new: &[NewCustomer],
+        now: u64,
+    ) -> Result<Vec<Option<ConversationMeta>>, StoreError>;
     /// [`Store::create_customers`] for one customer; an agent's name is `Duplicate`.
-    async fn create_customer(&self, name: &UserName, token_hash: &str, now: u64) -> Result<ConversationMeta, StoreError> {
-        let new = NewCustomer { name: name.clone(), token_hash: token_hash.to_owned(), external: None };
+    async fn create_customer(
+        &self,
+        name: &UserName,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<ConversationMeta, StoreError> {
+        let new =
+            NewCustomer { name: name.clone(), token_hash: token_hash.to_owned(), external: None };
         match self.create_customers(std::slice::from_ref(&new), now).await?.pop().flatten() {
             Some(meta) => Ok(meta),
             None => Err(StoreError::Duplicate(name.to_string())),
         }
     }
     /// Starts a session for an agent account.
-    async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError>;
+    async fn create_agent_session(
+        &self,
+        agent: &AgentKey,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<(), StoreError>;
     /// The owner of a session used within `max_idle_ms` of `now` (which renews it); an
     /// older session is deleted and, like an unknown one, gives `None`.
-    async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError>;
+    async fn resume(
+        &self,
+        token_hash: &str,
+        now: u64,
+        max_idle_ms: u64,
+    ) -> Result<Option<SessionOwner>, StoreError>;
     /// The customer a host site's user id stands for, once linked.
     async fn external_customer(&self, external_id: &str) -> Result<Option<CustomerId>, StoreError>;
     /// A new session for an existing customer (one the host site vouched for).
-    async fn create_customer_session(&self, customer: CustomerId, token_hash: &str, now: u64) -> Result<(), StoreError>;
+    async fn create_customer_session(
+        &self,
+        customer: CustomerId,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<(), StoreError>;
     /// Ends a session (logout). Unknown tokens are ignored.
     async fn revoke(&self, token_hash: &str) -> Result<(), StoreError>;
 
     /// The conversations an agent sees at login: their open ones first, then the ones
     /// assigned to them, waiting in the queue or that they took part in (`all`: any, for
     /// admins), most recently active first; at most `limit`.
-    async fn agent_conversations(&self, agent: &AgentKey, all: bool, limit: u32) -> Result<Vec<ConversationMeta>, StoreError>;
+    async fn agent_conversations(
+        &self,
+        agent: &AgentKey,
+        all: bool,
+        limit: u32,
+    ) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless
@@ -145,13 +183,19 @@ pub trait Store: Send + Sync + 'static {
     /// conversation is `NotFound`.
     async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError>;
     /// One conversation's metadata.
-    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError>;
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationMeta>, StoreError>;
 
     /// Stores messages in one transaction, each with the next sequence number of its
     /// conversation; a message whose sender already sent its client id is not stored
     /// again (`duplicate`). One message failing does not fail the others; the whole
     /// batch fails only if the transaction cannot commit.
-    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
+    async fn append(
+        &self,
+        batch: &[NewMessage],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
     /// Adds or replaces a canned reply.
     async fn set_canned(&self, reply: &CannedReply) -> Result<(), StoreError>;
     /// Removes a canned reply; an unknown shortcut is `NotFound`.
@@ -159,15 +203,31 @@ pub trait Store: Send + Sync + 'static {
     /// Every canned reply, by shortcut.
     async fn canned(&self) -> Result<Vec<CannedReply>, StoreError>;
     /// Stores an internal note.
-    async fn add_note(&self, id: ConversationId, author: &AgentKey, name: &UserName, text: &MessageText, ts: u64)
-        -> Result<Note, StoreError>;
+    async fn add_note(
+        &self,
+        id: ConversationId,
+        author: &AgentKey,
+        name: &UserName,
+        text: &MessageText,
+        ts: u64,
+    ) -> Result<Note, StoreError>;
     /// The newest `limit` notes of a conversation, oldest first.
     async fn notes(&self, id: ConversationId, limit: u32) -> Result<Vec<Note>, StoreError>;
     /// The messages after sequence number `after`, oldest first, at most `limit`.
-    async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
     /// The `limit` messages just before sequence number `before` (all of the newest when
     /// `before` is `None`), oldest first.
-    async fn messages_before(&self, id: ConversationId, before: Option<u64>, limit: u32) -> Result<Page, StoreError>;
+    async fn messages_before(
+        &self,
+        id: ConversationId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, StoreError>;
 }
 
 /// The lookup key of a name: the same case-folding the hub uses.
@@ -182,8 +242,14 @@ mod tests;
 mod url_tests {
     #[test]
     fn a_shown_url_has_no_password() {
-        assert_eq!(super::shown("postgres://chat:s3cret@db.example:5432/chat"), "postgres://chat@db.example:5432/chat");
-        assert_eq!(super::shown("postgres://chat@127.0.0.1/chat"), "postgres://chat@127.0.0.1/chat");
+        assert_eq!(
+            super::shown("postgres://chat:s3cret@db.example:5432/chat"),
+            "postgres://chat@db.example:5432/chat"
+        );
+        assert_eq!(
+            super::shown("postgres://chat@127.0.0.1/chat"),
+            "postgres://chat@127.0.0.1/chat"
+        );
         assert_eq!(super::shown("sqlite://data/chat.db"), "sqlite://data/chat.db");
     }
 }

@@ -12,14 +12,18 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Row};
 
-use super::sql::sql_store;
 use super::rows::{
-    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
-    MessageRow, MESSAGE_COLUMNS,
+    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name,
+    parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
 };
+use super::sql::sql_store;
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
-use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage};
-use app::protocol::{AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName};
+use crate::model::{
+    AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage,
+};
+use app::protocol::{
+    AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName,
+};
 
 /// PostgreSQL storage behind a connection pool.
 #[derive(Debug, Clone)]
@@ -40,7 +44,12 @@ impl PgStore {
         let options: PgConnectOptions = url.parse().map_err(backend)?;
         // One connection first: a database that cannot be reached says why (the pool
         // would only say that it timed out).
-        PgConnection::connect_with(&options).await.map_err(backend)?.close().await.map_err(backend)?;
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(backend)?
+            .close()
+            .await
+            .map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -67,10 +76,19 @@ impl PgStore {
 struct Batch<'c>(&'c mut PgConnection);
 
 impl BatchSql for Batch<'_> {
-    async fn earlier_copies(&mut self, conversations: &[i64], client_ids: &[&str]) -> Result<Vec<StoredMessage>, StoreError> {
+    async fn earlier_copies(
+        &mut self,
+        conversations: &[i64],
+        client_ids: &[&str],
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ANY($1) AND client_id = ANY($2)");
         let client_ids: Vec<String> = client_ids.iter().map(|c| (*c).to_owned()).collect();
-        let rows = sqlx::query(&sql).bind(conversations).bind(client_ids).fetch_all(&mut *self.0).await.map_err(backend)?;
+        let rows = sqlx::query(&sql)
+            .bind(conversations)
+            .bind(client_ids)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(backend)?;
         rows.iter().map(message_from_row).collect()
     }
 
@@ -103,8 +121,13 @@ impl BatchSql for Batch<'_> {
         .map_err(backend)
     }
 
-    async fn insert(&mut self, rows: &[MessageRow<'_>]) -> Result<Vec<(i64, i64, i64)>, StoreError> {
-        let column = |f: &dyn Fn(&MessageRow<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+    async fn insert(
+        &mut self,
+        rows: &[MessageRow<'_>],
+    ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let column = |f: &dyn Fn(&MessageRow<'_>) -> Option<String>| {
+            rows.iter().map(f).collect::<Vec<Option<String>>>()
+        };
         sqlx::query_as(
             "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \

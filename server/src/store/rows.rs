@@ -52,7 +52,9 @@ where
     let role: String = row.try_get("author_role").map_err(backend)?;
     let key: String = row.try_get("author_key").map_err(backend)?;
     let author = match role.as_str() {
-        "customer" => Identity::Customer(CustomerId(key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?)),
+        "customer" => Identity::Customer(CustomerId(
+            key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?,
+        )),
         "agent" => Identity::Agent(AgentKey::from_stored(key)),
         other => return Err(invalid(format!("unknown author role {other:?}"))),
     };
@@ -67,7 +69,9 @@ where
         to: to.map(parse_name).transpose()?,
         text: row.try_get("body").map_err(backend)?,
         client_id: client_id
-            .map(|c| ClientMsgId::parse(&c).map_err(|p| invalid(format!("stored client id {c:?}: {p}"))))
+            .map(|c| {
+                ClientMsgId::parse(&c).map_err(|p| invalid(format!("stored client id {c:?}: {p}")))
+            })
             .transpose()?,
         ts: uint(row.try_get("created_at").map_err(backend)?),
     })
@@ -111,12 +115,17 @@ pub(super) struct MessageRow<'a> {
 /// The statements of a batched append, inside the caller's transaction.
 pub(super) trait BatchSql {
     /// Messages stored before in `conversations` with one of `client_ids`.
-    async fn earlier_copies(&mut self, conversations: &[i64], client_ids: &[&str]) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn earlier_copies(
+        &mut self,
+        conversations: &[i64],
+        client_ids: &[&str],
+    ) -> Result<Vec<StoredMessage>, StoreError>;
     /// Raises each conversation's `last_seq` by its count of new messages (and its
     /// `updated_at` to the newest time); returns `(id, last_seq)` of those that exist.
     async fn reserve(&mut self, counts: &[(i64, i64, i64)]) -> Result<Vec<(i64, i64)>, StoreError>;
     /// Inserts the rows; returns `(id, conversation, seq)` of each.
-    async fn insert(&mut self, rows: &[MessageRow<'_>]) -> Result<Vec<(i64, i64, i64)>, StoreError>;
+    async fn insert(&mut self, rows: &[MessageRow<'_>])
+        -> Result<Vec<(i64, i64, i64)>, StoreError>;
     /// Records agents as taking part in conversations (`(conversation, agent key)`).
     async fn join(&mut self, pairs: &[(i64, &str)]) -> Result<(), StoreError>;
 }
@@ -125,7 +134,10 @@ pub(super) trait BatchSql {
 /// copies of retried client ids in one query, the sequence numbers of each conversation
 /// reserved in one update, the messages in one insert. Any failure fails the whole batch
 /// (the caller then stores messages one by one).
-pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
+pub(super) async fn append_batch(
+    sql: &mut impl BatchSql,
+    batch: &[NewMessage],
+) -> Result<Vec<Appended>, StoreError> {
     type DedupeKey = (u64, &'static str, String, String);
     let dedupe_key = |m: &NewMessage| {
         m.client_id.as_ref().map(|c| {
@@ -138,7 +150,8 @@ pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) 
     let retried: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
     if !retried.is_empty() {
         let conversations: Vec<i64> = retried.iter().map(|m| int(m.conversation.0)).collect();
-        let client_ids: Vec<&str> = retried.iter().filter_map(|m| m.client_id.as_ref().map(|c| c.as_str())).collect();
+        let client_ids: Vec<&str> =
+            retried.iter().filter_map(|m| m.client_id.as_ref().map(|c| c.as_str())).collect();
         for message in sql.earlier_copies(&conversations, &client_ids).await? {
             let (role, key) = author_columns(&message.author);
             if let Some(c) = &message.client_id {
@@ -178,7 +191,8 @@ pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) 
     // Reserve the sequence numbers.
     let mut next_seq: HashMap<u64, u64> = HashMap::new();
     if !per_conversation.is_empty() {
-        let counts: Vec<(i64, i64, i64)> = per_conversation.iter().map(|(id, (n, ts))| (int(*id), int(*n), int(*ts))).collect();
+        let counts: Vec<(i64, i64, i64)> =
+            per_conversation.iter().map(|(id, (n, ts))| (int(*id), int(*n), int(*ts))).collect();
         for (id, last) in sql.reserve(&counts).await? {
             let n = per_conversation.get(&uint(id)).map_or(0, |(n, _)| *n);
             next_seq.insert(uint(id), uint(last) + 1 - n);
@@ -195,11 +209,18 @@ pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) 
         if !matches!(slots[i], Slot::New) {
             continue;
         }
-        let next = next_seq.get_mut(&m.conversation.0).ok_or_else(|| invalid("sequence not reserved"))?;
+        let next =
+            next_seq.get_mut(&m.conversation.0).ok_or_else(|| invalid("sequence not reserved"))?;
         seqs[i] = *next;
         *next += 1;
         let (role, key) = author_columns(&m.author);
-        rows.push(MessageRow { conversation: int(m.conversation.0), seq: int(seqs[i]), role, key, message: m });
+        rows.push(MessageRow {
+            conversation: int(m.conversation.0),
+            seq: int(seqs[i]),
+            role,
+            key,
+            message: m,
+        });
         if let Some(agent) = &m.joins {
             joins.push((int(m.conversation.0), agent.as_str()));
         }
@@ -217,9 +238,14 @@ pub(super) async fn append_batch(sql: &mut impl BatchSql, batch: &[NewMessage]) 
     for (i, m) in batch.iter().enumerate() {
         let appended = match &slots[i] {
             Slot::Stored(message) => Appended { message: message.clone(), duplicate: true },
-            Slot::SameAs(first) => Appended { message: results[*first].message.clone(), duplicate: true },
+            Slot::SameAs(first) => {
+                Appended { message: results[*first].message.clone(), duplicate: true }
+            }
             Slot::New => {
-                let id = ids.get(&(m.conversation.0, seqs[i])).copied().ok_or_else(|| invalid("an inserted message has no id"))?;
+                let id = ids
+                    .get(&(m.conversation.0, seqs[i]))
+                    .copied()
+                    .ok_or_else(|| invalid("an inserted message has no id"))?;
                 Appended { message: m.stored(MessageId(id), seqs[i]), duplicate: false }
             }
         };

@@ -7,14 +7,18 @@ use std::collections::BTreeSet;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::sql::sql_store;
 use super::rows::{
-    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name, parse_status, status_text, uint, BatchSql,
-    MessageRow, MESSAGE_COLUMNS,
+    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name,
+    parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
 };
+use super::sql::sql_store;
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
-use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage};
-use app::protocol::{AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName};
+use crate::model::{
+    AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage,
+};
+use app::protocol::{
+    AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName,
+};
 
 /// SQLite storage behind a connection pool.
 #[derive(Debug, Clone)]
@@ -63,7 +67,9 @@ impl FileIdentity {
     fn still_there(&self) -> Result<(), StoreError> {
         match Self::of(&self.path) {
             #[cfg(unix)]
-            Ok(now) if now.id != self.id => Err(invalid(format!("the database file {} was replaced", self.path.display()))),
+            Ok(now) if now.id != self.id => {
+                Err(invalid(format!("the database file {} was replaced", self.path.display())))
+            }
             Ok(_) => Ok(()),
             // Gone or unreadable: the error names the file.
             Err(e) => Err(e),
@@ -131,7 +137,11 @@ impl SqliteStore {
 struct Batch<'c>(&'c mut SqliteConnection);
 
 impl BatchSql for Batch<'_> {
-    async fn earlier_copies(&mut self, conversations: &[i64], client_ids: &[&str]) -> Result<Vec<StoredMessage>, StoreError> {
+    async fn earlier_copies(
+        &mut self,
+        conversations: &[i64],
+        client_ids: &[&str],
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE conversation_id IN (SELECT value FROM json_each(?)) AND client_id IN (SELECT value FROM json_each(?))"
@@ -146,7 +156,10 @@ impl BatchSql for Batch<'_> {
     }
 
     async fn reserve(&mut self, counts: &[(i64, i64, i64)]) -> Result<Vec<(i64, i64)>, StoreError> {
-        let counts: Vec<serde_json::Value> = counts.iter().map(|(id, n, ts)| serde_json::json!({"id": id, "n": n, "ts": ts})).collect();
+        let counts: Vec<serde_json::Value> = counts
+            .iter()
+            .map(|(id, n, ts)| serde_json::json!({"id": id, "n": n, "ts": ts}))
+            .collect();
         sqlx::query_as(
             "UPDATE conversations SET last_seq = last_seq + j.n, updated_at = max(updated_at, j.ts) \
              FROM (SELECT value ->> 'id' AS id, value ->> 'n' AS n, value ->> 'ts' AS ts FROM json_each(?)) AS j \
@@ -158,14 +171,24 @@ impl BatchSql for Batch<'_> {
         .map_err(backend)
     }
 
-    async fn insert(&mut self, rows: &[MessageRow<'_>]) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+    async fn insert(
+        &mut self,
+        rows: &[MessageRow<'_>],
+    ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         let rows: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
                 let m = r.message;
                 serde_json::json!([
-                    r.conversation, r.seq, r.role, r.key, m.from.as_str(), m.to.as_ref().map(|n| n.as_str()),
-                    m.text.as_str(), m.client_id.as_ref().map(|c| c.as_str()), m.ts
+                    r.conversation,
+                    r.seq,
+                    r.role,
+                    r.key,
+                    m.from.as_str(),
+                    m.to.as_ref().map(|n| n.as_str()),
+                    m.text.as_str(),
+                    m.client_id.as_ref().map(|c| c.as_str()),
+                    m.ts
                 ])
             })
             .collect();
@@ -270,7 +293,10 @@ mod batch_tests {
         let cat = store.create_customer(&name("cat"), "t1", 1).await.unwrap();
         let dan = store.create_customer(&name("dan"), "t2", 1).await.unwrap();
         let amy = Identity::Agent(AgentKey::of(&name("amy")));
-        let first = store.append(&[message(&cat, Identity::Customer(cat.customer), "one", Some("c1"), 1)]).await.unwrap();
+        let first = store
+            .append(&[message(&cat, Identity::Customer(cat.customer), "one", Some("c1"), 1)])
+            .await
+            .unwrap();
         let first = first.into_iter().next().unwrap().unwrap();
         let batch = [
             message(&cat, Identity::Customer(cat.customer), "one again", Some("c1"), 2),
@@ -280,12 +306,20 @@ mod batch_tests {
             message(&dan, amy, "hello dan", None, 6),
         ];
         let mut conn = store.pool.acquire().await.unwrap();
-        let out = append_batch(&mut Batch(&mut conn), &batch).await.expect("the batch path succeeds");
+        let out =
+            append_batch(&mut Batch(&mut conn), &batch).await.expect("the batch path succeeds");
         drop(conn);
-        let summary: Vec<(u64, u64, bool)> = out.iter().map(|a| (a.message.conversation.0, a.message.seq, a.duplicate)).collect();
+        let summary: Vec<(u64, u64, bool)> =
+            out.iter().map(|a| (a.message.conversation.0, a.message.seq, a.duplicate)).collect();
         assert_eq!(
             summary,
-            vec![(cat.id.0, 1, true), (dan.id.0, 1, false), (cat.id.0, 2, false), (dan.id.0, 1, true), (dan.id.0, 2, false)]
+            vec![
+                (cat.id.0, 1, true),
+                (dan.id.0, 1, false),
+                (cat.id.0, 2, false),
+                (dan.id.0, 1, true),
+                (dan.id.0, 2, false)
+            ]
         );
         assert_eq!(out[0].message.id, first.message.id);
         assert_eq!(out[3].message.id, out[1].message.id);
@@ -293,6 +327,9 @@ mod batch_tests {
         let stored = store.conversation(dan.id).await.unwrap().unwrap();
         assert_eq!(stored.agents.iter().map(|a| a.as_str()).collect::<Vec<_>>(), vec!["amy"]);
         let page = store.messages_before(dan.id, None, 10).await.unwrap();
-        assert_eq!(page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["hi", "hello dan"]);
+        assert_eq!(
+            page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            vec!["hi", "hello dan"]
+        );
     }
 }

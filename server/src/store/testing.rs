@@ -9,7 +9,9 @@ fn test_server(var: &str, script: &str) -> String {
         return url;
     }
     let script = format!("{}/../scripts/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new(&script).output().unwrap_or_else(|e| panic!("running {script}: {e}"));
+    let out = std::process::Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("running {script}: {e}"));
     assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
 }
@@ -26,10 +28,14 @@ pub async fn postgres_database() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let server = postgres_server();
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let stamp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let db = format!("chat_test_{}_{n}_{stamp}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connecting to the test PostgreSQL");
-    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {db}").as_str()).await.expect("creating a test database");
+    let mut admin =
+        sqlx::PgConnection::connect(server).await.expect("connecting to the test PostgreSQL");
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {db}").as_str())
+        .await
+        .expect("creating a test database");
     let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
     format!("{base}/{db}")
 }
@@ -40,12 +46,15 @@ pub async fn redis_database() -> String {
     static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let server = SERVER.get_or_init(|| test_server("CHAT_TEST_REDIS_URL", "redis.sh"));
     let client = redis::Client::open(server.as_str()).expect("the test Redis URL");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
+    let mut conn =
+        client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
     // Databases 1.. are handed out in turn (0 keeps the counter): the server has 1000.
-    let n: u64 = redis::cmd("INCR").arg("chat-test:databases").query_async(&mut conn).await.expect("INCR");
+    let n: u64 =
+        redis::cmd("INCR").arg("chat-test:databases").query_async(&mut conn).await.expect("INCR");
     let url = format!("{}/{}", server.trim_end_matches('/'), 1 + (n - 1) % 999);
     let client = redis::Client::open(url.as_str()).expect("the test Redis URL");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
+    let mut conn =
+        client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
     let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
     url
 }

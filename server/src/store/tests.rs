@@ -27,7 +27,10 @@ async fn agents_are_added_listed_found_and_removed() {
         assert_eq!(agent_names(&*store).await, vec![name("amy"), name("Zoe")], "{label}");
 
         let found = store.agent(&name("ZOE")).await.unwrap().expect("case-insensitive lookup");
-        assert_eq!(found, AgentRecord { name: name("Zoe"), password_hash: "hash-z".into(), admin: false });
+        assert_eq!(
+            found,
+            AgentRecord { name: name("Zoe"), password_hash: "hash-z".into(), admin: false }
+        );
         assert_eq!(store.agent(&name("nobody")).await.unwrap(), None);
 
         store.remove_agent(&name("zoe")).await.unwrap();
@@ -42,7 +45,11 @@ async fn a_duplicate_agent_is_refused_case_insensitively() {
         store.add_agent(&name("amy"), "one", false).await.unwrap();
         let err = store.add_agent(&name("AMY"), "two", false).await.unwrap_err();
         assert!(matches!(err, StoreError::Duplicate(_)), "{label}: {err}");
-        assert_eq!(store.agent(&name("amy")).await.unwrap().unwrap().password_hash, "one", "the first one is kept");
+        assert_eq!(
+            store.agent(&name("amy")).await.unwrap().unwrap().password_hash,
+            "one",
+            "the first one is kept"
+        );
     }
 }
 
@@ -64,7 +71,13 @@ async fn agent_names(store: &dyn Store) -> Vec<UserName> {
     store.agents().await.unwrap().into_iter().map(|a| a.name).collect()
 }
 
-pub(super) fn message(meta: &ConversationMeta, author: Identity, text: &str, client_id: Option<&str>, ts: u64) -> NewMessage {
+pub(super) fn message(
+    meta: &ConversationMeta,
+    author: Identity,
+    text: &str,
+    client_id: Option<&str>,
+    ts: u64,
+) -> NewMessage {
     let (from, joins) = match &author {
         Identity::Customer(_) => (meta.customer_name.clone(), None),
         Identity::Agent(key) => (name(key.as_str()), Some(key.clone())),
@@ -95,14 +108,27 @@ async fn a_customer_comes_back_with_their_token_until_it_lapses() {
         let back = store.resume("hash-1", 1_000 + DAY, 2 * DAY).await.unwrap();
         match back {
             Some(SessionOwner::Customer { id, name: n, conversation }) => {
-                assert_eq!((id, n, conversation.id), (meta.customer, name("Ann"), meta.id), "{label}");
+                assert_eq!(
+                    (id, n, conversation.id),
+                    (meta.customer, name("Ann"), meta.id),
+                    "{label}"
+                );
             }
             other => panic!("{label}: {other:?}"),
         }
         // Using it renewed it: two more days are fine, measured from the last use.
-        assert!(store.resume("hash-1", 1_000 + 3 * DAY, 2 * DAY).await.unwrap().is_some(), "{label}");
-        assert!(store.resume("hash-1", 1_000 + 6 * DAY, 2 * DAY).await.unwrap().is_none(), "{label}: lapsed");
-        assert!(store.resume("hash-1", 1_000 + 6 * DAY, 9 * DAY).await.unwrap().is_none(), "{label}: and deleted");
+        assert!(
+            store.resume("hash-1", 1_000 + 3 * DAY, 2 * DAY).await.unwrap().is_some(),
+            "{label}"
+        );
+        assert!(
+            store.resume("hash-1", 1_000 + 6 * DAY, 2 * DAY).await.unwrap().is_none(),
+            "{label}: lapsed"
+        );
+        assert!(
+            store.resume("hash-1", 1_000 + 6 * DAY, 9 * DAY).await.unwrap().is_none(),
+            "{label}: and deleted"
+        );
         assert!(store.resume("nope", 1_000, DAY).await.unwrap().is_none(), "{label}");
 
         // A second customer with the same name is a different person.
@@ -121,15 +147,24 @@ async fn customers_created_together_each_get_their_own_conversation_and_session(
         let batch: Vec<NewCustomer> = ["cat", "AMY", "dan", "cat"]
             .iter()
             .enumerate()
-            .map(|(i, n)| NewCustomer { name: name(n), token_hash: format!("t-{}", i + 1), external: None })
+            .map(|(i, n)| NewCustomer {
+                name: name(n),
+                token_hash: format!("t-{}", i + 1),
+                external: None,
+            })
             .collect();
         let created = store.create_customers(&batch, 5).await.unwrap();
         assert_eq!(created.len(), 4, "{label}");
         assert!(created[1].is_none(), "{label}: an agent's name is refused, case-insensitively");
         let made: Vec<&ConversationMeta> = created.iter().flatten().collect();
-        assert_eq!(made.iter().map(|m| m.customer_name.as_str()).collect::<Vec<_>>(), ["cat", "dan", "cat"], "{label}");
+        assert_eq!(
+            made.iter().map(|m| m.customer_name.as_str()).collect::<Vec<_>>(),
+            ["cat", "dan", "cat"],
+            "{label}"
+        );
         // Every id is new, and each token resumes its own customer and conversation.
-        let mut ids: Vec<_> = made.iter().map(|m| (m.id, m.customer)).chain([(first.id, first.customer)]).collect();
+        let mut ids: Vec<_> =
+            made.iter().map(|m| (m.id, m.customer)).chain([(first.id, first.customer)]).collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 4, "{label}: {ids:?}");
@@ -137,14 +172,24 @@ async fn customers_created_together_each_get_their_own_conversation_and_session(
             let back = store.resume(&format!("t-{}", i + 1), 6, DAY).await.unwrap();
             match (meta, back) {
                 (Some(meta), Some(SessionOwner::Customer { id, name: n, conversation })) => {
-                    assert_eq!((id, n, conversation.id), (meta.customer, meta.customer_name.clone(), meta.id), "{label}");
+                    assert_eq!(
+                        (id, n, conversation.id),
+                        (meta.customer, meta.customer_name.clone(), meta.id),
+                        "{label}"
+                    );
                 }
                 (None, None) => {}
                 (meta, back) => panic!("{label}: {meta:?} resumed as {back:?}"),
             }
         }
         assert!(store.create_customers(&[], 7).await.unwrap().is_empty(), "{label}");
-        assert!(matches!(store.create_customer(&name("amy"), "t-9", 8).await, Err(StoreError::Duplicate(_))), "{label}");
+        assert!(
+            matches!(
+                store.create_customer(&name("amy"), "t-9", 8).await,
+                Err(StoreError::Duplicate(_))
+            ),
+            "{label}"
+        );
     }
 }
 
@@ -159,9 +204,15 @@ async fn agent_sessions_resume_and_end_with_the_account() {
             other => panic!("{label}: {other:?}"),
         }
         // A session for an account that does not exist cannot be made.
-        assert!(store.create_agent_session(&AgentKey::of(&name("ghost")), "s-2", 10).await.is_err(), "{label}");
+        assert!(
+            store.create_agent_session(&AgentKey::of(&name("ghost")), "s-2", 10).await.is_err(),
+            "{label}"
+        );
         store.remove_agent(&name("amy")).await.unwrap();
-        assert!(store.resume("s-1", 30, DAY).await.unwrap().is_none(), "{label}: removed with the account");
+        assert!(
+            store.resume("s-1", 30, DAY).await.unwrap().is_none(),
+            "{label}: removed with the account"
+        );
     }
 }
 
@@ -175,12 +226,18 @@ async fn messages_get_gapless_sequence_numbers_per_conversation() {
             message(&b, Identity::Customer(b.customer), "b1", None, 11),
             message(&a, Identity::Customer(a.customer), "a2", None, 12),
         ];
-        let stored: Vec<_> = store.append(&batch).await.unwrap().into_iter().map(Result::unwrap).collect();
-        let seqs: Vec<_> = stored.iter().map(|s| (s.message.conversation, s.message.seq, s.duplicate)).collect();
+        let stored: Vec<_> =
+            store.append(&batch).await.unwrap().into_iter().map(Result::unwrap).collect();
+        let seqs: Vec<_> =
+            stored.iter().map(|s| (s.message.conversation, s.message.seq, s.duplicate)).collect();
         assert_eq!(seqs, vec![(a.id, 1, false), (b.id, 1, false), (a.id, 2, false)], "{label}");
         assert!(stored[0].message.id < stored[2].message.id, "{label}: ids grow");
         let again = store.messages_after(a.id, 0, 10).await.unwrap();
-        assert_eq!(again, vec![stored[0].message.clone(), stored[2].message.clone()], "{label}: read back as written");
+        assert_eq!(
+            again,
+            vec![stored[0].message.clone(), stored[2].message.clone()],
+            "{label}: read back as written"
+        );
     }
 }
 
@@ -188,9 +245,13 @@ async fn messages_get_gapless_sequence_numbers_per_conversation() {
 async fn a_retried_client_id_is_stored_once() {
     for (label, store, _dir) in backends().await {
         let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
-        let first = append(&*store, message(&a, Identity::Customer(a.customer), "hello", Some("c-1"), 10)).await;
+        let first =
+            append(&*store, message(&a, Identity::Customer(a.customer), "hello", Some("c-1"), 10))
+                .await;
         // Same id, even with other text (a client bug): the first one stands.
-        let retry = append(&*store, message(&a, Identity::Customer(a.customer), "hello?", Some("c-1"), 20)).await;
+        let retry =
+            append(&*store, message(&a, Identity::Customer(a.customer), "hello?", Some("c-1"), 20))
+                .await;
         assert!(!first.duplicate && retry.duplicate, "{label}");
         assert_eq!(retry.message, first.message, "{label}");
         // Twice in one batch is caught too.
@@ -198,12 +259,17 @@ async fn a_retried_client_id_is_stored_once() {
             message(&a, Identity::Customer(a.customer), "x", Some("c-2"), 30),
             message(&a, Identity::Customer(a.customer), "x", Some("c-2"), 30),
         ];
-        let results: Vec<_> = store.append(&batch).await.unwrap().into_iter().map(Result::unwrap).collect();
+        let results: Vec<_> =
+            store.append(&batch).await.unwrap().into_iter().map(Result::unwrap).collect();
         assert_eq!((results[0].duplicate, results[1].duplicate), (false, true), "{label}");
         // The id is the sender's: an agent may use the same one.
         let amy = Identity::Agent(AgentKey::of(&name("amy")));
-        assert!(!append(&*store, message(&a, amy, "hi", Some("c-1"), 40)).await.duplicate, "{label}");
-        let seqs: Vec<_> = store.messages_after(a.id, 0, 10).await.unwrap().iter().map(|m| m.seq).collect();
+        assert!(
+            !append(&*store, message(&a, amy, "hi", Some("c-1"), 40)).await.duplicate,
+            "{label}"
+        );
+        let seqs: Vec<_> =
+            store.messages_after(a.id, 0, 10).await.unwrap().iter().map(|m| m.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3], "{label}");
     }
 }
@@ -214,7 +280,10 @@ async fn one_bad_message_does_not_fail_its_batch() {
         let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
         let mut ghost = message(&a, Identity::Customer(a.customer), "lost?", None, 5);
         ghost.conversation = ConversationId(9_999);
-        let results = store.append(&[ghost, message(&a, Identity::Customer(a.customer), "kept", None, 6)]).await.unwrap();
+        let results = store
+            .append(&[ghost, message(&a, Identity::Customer(a.customer), "kept", None, 6)])
+            .await
+            .unwrap();
         assert!(matches!(results[0], Err(StoreError::NotFound(_))), "{label}: {:?}", results[0]);
         assert_eq!(results[1].as_ref().unwrap().message.seq, 1, "{label}");
     }
@@ -224,7 +293,9 @@ async fn one_bad_message_does_not_fail_its_batch() {
 async fn history_pages_go_back_from_the_newest() {
     for (label, store, _dir) in backends().await {
         let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
-        let batch: Vec<_> = (1..=7).map(|i| message(&a, Identity::Customer(a.customer), &format!("m{i}"), None, i)).collect();
+        let batch: Vec<_> = (1..=7)
+            .map(|i| message(&a, Identity::Customer(a.customer), &format!("m{i}"), None, i))
+            .collect();
         store.append(&batch).await.unwrap();
         let seqs = |p: &Page| p.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
         let newest = store.messages_before(a.id, None, 3).await.unwrap();
@@ -233,10 +304,14 @@ async fn history_pages_go_back_from_the_newest() {
         assert_eq!((seqs(&older), older.more), (vec![2, 3, 4], true), "{label}");
         let oldest = store.messages_before(a.id, Some(2), 3).await.unwrap();
         assert_eq!((seqs(&oldest), oldest.more), (vec![1], false), "{label}");
-        let after: Vec<_> = store.messages_after(a.id, 4, 2).await.unwrap().iter().map(|m| m.seq).collect();
+        let after: Vec<_> =
+            store.messages_after(a.id, 4, 2).await.unwrap().iter().map(|m| m.seq).collect();
         assert_eq!(after, vec![5, 6], "{label}");
         let empty = store.create_customer(&name("e"), "te", 1).await.unwrap();
-        assert_eq!(store.messages_before(empty.id, None, 3).await.unwrap(), Page { messages: vec![], more: false });
+        assert_eq!(
+            store.messages_before(empty.id, None, 3).await.unwrap(),
+            Page { messages: vec![], more: false }
+        );
     }
 }
 
@@ -249,23 +324,45 @@ async fn agents_see_their_conversations_and_the_queue() {
         let waiting = store.create_customer(&name("waiting"), "t1", 1).await.unwrap();
         let amys = store.create_customer(&name("amys"), "t2", 1).await.unwrap();
         let bobs = store.create_customer(&name("bobs"), "t3", 1).await.unwrap();
-        append(&*store, message(&waiting, Identity::Customer(waiting.customer), "anyone?", None, 10)).await;
+        append(
+            &*store,
+            message(&waiting, Identity::Customer(waiting.customer), "anyone?", None, 10),
+        )
+        .await;
         let mut queued = waiting.clone();
         queued.status = Status::Queued;
         queued.version = 1;
         queued.queued_at = 10;
         store.set_state(&queued).await.unwrap();
-        append(&*store, message(&amys, Identity::Agent(amy.clone()), "hi from amy", None, 20)).await;
-        append(&*store, message(&bobs, Identity::Agent(bob.clone()), "hi from bob", None, 30)).await;
+        append(&*store, message(&amys, Identity::Agent(amy.clone()), "hi from amy", None, 20))
+            .await;
+        append(&*store, message(&bobs, Identity::Agent(bob.clone()), "hi from bob", None, 30))
+            .await;
 
-        let ids = |metas: Vec<ConversationMeta>| metas.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(ids(store.agent_conversations(&amy, false, 10).await.unwrap()), vec![amys.id, waiting.id], "{label}");
-        assert_eq!(ids(store.agent_conversations(&bob, false, 1).await.unwrap()), vec![bobs.id], "{label}: newest first");
+        let ids =
+            |metas: Vec<ConversationMeta>| metas.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.agent_conversations(&amy, false, 10).await.unwrap()),
+            vec![amys.id, waiting.id],
+            "{label}"
+        );
+        assert_eq!(
+            ids(store.agent_conversations(&bob, false, 1).await.unwrap()),
+            vec![bobs.id],
+            "{label}: newest first"
+        );
         let meta = store.conversation(amys.id).await.unwrap().unwrap();
         assert_eq!(meta.agents.into_iter().collect::<Vec<_>>(), vec![amy.clone()], "{label}");
         assert_eq!(store.conversation(ConversationId(777)).await.unwrap(), None, "{label}");
-        assert!(!ids(store.agent_conversations(&amy, false, 10).await.unwrap()).contains(&quiet.id), "{label}: no messages, nothing to see");
-        assert_eq!(ids(store.agent_conversations(&amy, true, 10).await.unwrap()), vec![bobs.id, amys.id, waiting.id], "{label}: an admin's");
+        assert!(
+            !ids(store.agent_conversations(&amy, false, 10).await.unwrap()).contains(&quiet.id),
+            "{label}: no messages, nothing to see"
+        );
+        assert_eq!(
+            ids(store.agent_conversations(&amy, true, 10).await.unwrap()),
+            vec![bobs.id, amys.id, waiting.id],
+            "{label}: an admin's"
+        );
     }
 }
 
@@ -274,7 +371,13 @@ async fn admins_are_marked_and_listed() {
     for (label, store, _dir) in backends().await {
         store.add_agent(&name("Ada"), "h", true).await.unwrap();
         store.add_agent(&name("bob"), "h", false).await.unwrap();
-        let listed: Vec<(String, bool)> = store.agents().await.unwrap().into_iter().map(|a| (a.name.to_string(), a.admin)).collect();
+        let listed: Vec<(String, bool)> = store
+            .agents()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name.to_string(), a.admin))
+            .collect();
         assert_eq!(listed, vec![("Ada".into(), true), ("bob".into(), false)], "{label}");
         assert!(store.agent(&name("ada")).await.unwrap().unwrap().admin, "{label}");
     }
@@ -285,13 +388,22 @@ async fn the_unread_count_is_the_customer_messages_after_the_read_position() {
     for (label, store, _dir) in backends().await {
         let cat = store.create_customer(&name("cat"), "t", 1).await.unwrap();
         let amy = Identity::Agent(AgentKey::of(&name("amy")));
-        for (i, author) in [Identity::Customer(cat.customer), amy.clone(), Identity::Customer(cat.customer), Identity::Customer(cat.customer)]
-            .into_iter()
-            .enumerate()
+        for (i, author) in [
+            Identity::Customer(cat.customer),
+            amy.clone(),
+            Identity::Customer(cat.customer),
+            Identity::Customer(cat.customer),
+        ]
+        .into_iter()
+        .enumerate()
         {
             append(&*store, message(&cat, author, "m", None, i as u64)).await;
         }
-        assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().unread, vec![1, 3, 4], "{label}");
+        assert_eq!(
+            store.conversation(cat.id).await.unwrap().unwrap().unread,
+            vec![1, 3, 4],
+            "{label}"
+        );
         let mut read = store.conversation(cat.id).await.unwrap().unwrap();
         read.read_seq = 3;
         read.version = 5;
@@ -320,15 +432,23 @@ async fn acknowledged_messages_survive_reopening_the_file() {
 async fn concurrent_writers_all_succeed_on_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
     let tasks: Vec<_> = (0..16)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let meta = store.create_customer(&name(&format!("c{i}")), &format!("t{i}"), 1).await?;
+                let meta =
+                    store.create_customer(&name(&format!("c{i}")), &format!("t{i}"), 1).await?;
                 for k in 0..20 {
                     store.resume(&format!("t{i}"), 2 + k, DAY).await?;
-                    let m = message(&meta, Identity::Customer(meta.customer), "hi", Some(&format!("k{k}")), 3);
+                    let m = message(
+                        &meta,
+                        Identity::Customer(meta.customer),
+                        "hi",
+                        Some(&format!("k{k}")),
+                        3,
+                    );
                     for r in store.append(&[m]).await? {
                         r?;
                     }
@@ -368,7 +488,11 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
 
         let queue: Vec<_> = store.queued().await.unwrap().into_iter().map(|m| m.id).collect();
         assert_eq!(queue, vec![early.id, late.id], "{label}");
-        assert_eq!(store.conversation(mine.id).await.unwrap().unwrap(), mine, "{label}: read back as set");
+        assert_eq!(
+            store.conversation(mine.id).await.unwrap().unwrap(),
+            mine,
+            "{label}: read back as set"
+        );
         // An agent's open conversations come first, even past the limit of the rest.
         let first = store.agent_conversations(&amy.key, false, 1).await.unwrap();
         assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![mine.id], "{label}");
@@ -385,15 +509,31 @@ async fn internal_notes_are_kept_apart_from_the_messages() {
         let amy = AgentKey::of(&name("Amy"));
         append(&*store, message(&a, Identity::Customer(a.customer), "hi", None, 5)).await;
         for (i, text) in ["VIP", "called them back", "refund approved"].iter().enumerate() {
-            store.add_note(a.id, &amy, &name("Amy"), &MessageText::parse(text).unwrap(), 10 + i as u64).await.unwrap();
+            store
+                .add_note(
+                    a.id,
+                    &amy,
+                    &name("Amy"),
+                    &MessageText::parse(text).unwrap(),
+                    10 + i as u64,
+                )
+                .await
+                .unwrap();
         }
         let notes = store.notes(a.id, 2).await.unwrap();
-        assert_eq!(notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), vec!["called them back", "refund approved"], "{label}");
+        assert_eq!(
+            notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
+            vec!["called them back", "refund approved"],
+            "{label}"
+        );
         assert_eq!(notes[0].from, name("Amy"), "{label}");
         // The customer's sequence numbers are untouched.
-        let seqs: Vec<_> = store.messages_after(a.id, 0, 10).await.unwrap().iter().map(|m| m.seq).collect();
+        let seqs: Vec<_> =
+            store.messages_after(a.id, 0, 10).await.unwrap().iter().map(|m| m.seq).collect();
         assert_eq!(seqs, vec![1], "{label}");
-        let nowhere = store.add_note(ConversationId(404), &amy, &name("Amy"), &MessageText::parse("x").unwrap(), 1).await;
+        let nowhere = store
+            .add_note(ConversationId(404), &amy, &name("Amy"), &MessageText::parse("x").unwrap(), 1)
+            .await;
         assert!(matches!(nowhere, Err(StoreError::NotFound(_))), "{label}: {nowhere:?}");
     }
 }
@@ -401,14 +541,25 @@ async fn internal_notes_are_kept_apart_from_the_messages() {
 #[tokio::test]
 async fn canned_replies_are_added_replaced_listed_and_removed() {
     for (label, store, _dir) in backends().await {
-        let reply = |s: &str, t: &str| app::protocol::CannedReply { shortcut: s.into(), text: t.into() };
+        let reply =
+            |s: &str, t: &str| app::protocol::CannedReply { shortcut: s.into(), text: t.into() };
         store.set_canned(&reply("refund", "Your refund is on its way.")).await.unwrap();
         store.set_canned(&reply("hello", "Hi! How can I help?")).await.unwrap();
         store.set_canned(&reply("refund", "Refunds take 3 to 5 days.")).await.unwrap();
         let all = store.canned().await.unwrap();
-        assert_eq!(all, vec![reply("hello", "Hi! How can I help?"), reply("refund", "Refunds take 3 to 5 days.")], "{label}");
+        assert_eq!(
+            all,
+            vec![
+                reply("hello", "Hi! How can I help?"),
+                reply("refund", "Refunds take 3 to 5 days.")
+            ],
+            "{label}"
+        );
         store.remove_canned("hello").await.unwrap();
-        assert!(matches!(store.remove_canned("hello").await, Err(StoreError::NotFound(_))), "{label}");
+        assert!(
+            matches!(store.remove_canned("hello").await, Err(StoreError::NotFound(_))),
+            "{label}"
+        );
         assert_eq!(store.canned().await.unwrap().len(), 1, "{label}");
     }
 }
@@ -436,7 +587,15 @@ async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_messa
                         // in batches of three.
                         let id = format!("m{}-{k}", task / 2);
                         let batch: Vec<_> = (0..1 + k % 3)
-                            .map(|_| message(&meta, Identity::Customer(meta.customer), "hi", Some(&id), 2))
+                            .map(|_| {
+                                message(
+                                    &meta,
+                                    Identity::Customer(meta.customer),
+                                    "hi",
+                                    Some(&id),
+                                    2,
+                                )
+                            })
                             .collect();
                         for r in store.append(&batch).await.unwrap() {
                             stored.push(r.unwrap().message);
@@ -455,7 +614,11 @@ async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_messa
         }
         let all = nodes[1].messages_after(meta.id, 0, 1000).await.unwrap();
         assert_eq!(all.len(), 4 * EACH, "{url}: each id once");
-        assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=(4 * EACH) as u64).collect::<Vec<_>>(), "{url}");
+        assert_eq!(
+            all.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            (1..=(4 * EACH) as u64).collect::<Vec<_>>(),
+            "{url}"
+        );
     }
 }
 
@@ -470,16 +633,36 @@ async fn a_host_sites_user_is_linked_to_one_customer_who_gets_new_sessions() {
         assert_eq!(store.external_customer("shop-42").await.unwrap(), None, "{label}");
         // Created with the link, in one transaction; a second first login of the same id
         // (a race between two devices, in one batch or the next) changes nothing.
-        let created = store.create_customers(&[vouched("Ann", "token-1", "shop-42"), vouched("Cy", "token-4", "shop-42")], 1).await.unwrap();
+        let created = store
+            .create_customers(
+                &[vouched("Ann", "token-1", "shop-42"), vouched("Cy", "token-4", "shop-42")],
+                1,
+            )
+            .await
+            .unwrap();
         let ann = created[0].clone().expect("created");
-        let bob = store.create_customers(&[vouched("Bob", "token-2", "shop-42")], 1).await.unwrap().pop().flatten().expect("created");
+        let bob = store
+            .create_customers(&[vouched("Bob", "token-2", "shop-42")], 1)
+            .await
+            .unwrap()
+            .pop()
+            .flatten()
+            .expect("created");
         assert_ne!(bob.customer, ann.customer);
-        assert_eq!(store.external_customer("shop-42").await.unwrap(), Some(ann.customer), "{label}");
+        assert_eq!(
+            store.external_customer("shop-42").await.unwrap(),
+            Some(ann.customer),
+            "{label}"
+        );
         // A session for the linked customer resumes to her conversation.
         store.create_customer_session(ann.customer, "token-3", 5).await.unwrap();
         match store.resume("token-3", 6, 1_000).await.unwrap() {
             Some(SessionOwner::Customer { id, name: n, conversation }) => {
-                assert_eq!((id, n, conversation.id), (ann.customer, name("Ann"), ann.id), "{label}");
+                assert_eq!(
+                    (id, n, conversation.id),
+                    (ann.customer, name("Ann"), ann.id),
+                    "{label}"
+                );
             }
             other => panic!("{label}: {other:?}"),
         }

@@ -15,12 +15,18 @@ use crate::clock::now_ms;
 use crate::hub::{Command, ConnId};
 use crate::model::AgentKey;
 use crate::store::StoreError;
-use app::protocol::{AdminAck, AgentRef, CannedRef, CannedReply, MessageText, NewAgent, UserName};
 use app::protocol::Problem;
+use app::protocol::{AdminAck, AgentRef, CannedRef, CannedReply, MessageText, NewAgent, UserName};
 
 /// Runs an admin's request: refused unless `conn` is an admin's, the error told to them
 /// and in the optional acknowledgement (`{ok}` or `{ok: false, error}`).
-pub(super) async fn as_admin<F: AdminWork>(shared: &Shared, conn: ConnId, ack: AckSender, payload: Result<F::Input, Problem>, work: F) {
+pub(super) async fn as_admin<F: AdminWork>(
+    shared: &Shared,
+    conn: ConnId,
+    ack: AckSender,
+    payload: Result<F::Input, Problem>,
+    work: F,
+) {
     let done = async {
         let payload = payload?;
         let me = shared.desk.live().hub.admin(conn)?;
@@ -41,22 +47,33 @@ pub(super) async fn as_admin<F: AdminWork>(shared: &Shared, conn: ConnId, ack: A
 /// One kind of admin request.
 pub(super) trait AdminWork {
     type Input;
-    fn run(self, shared: &Shared, me: AgentKey, input: Self::Input) -> impl Future<Output = Result<(), Problem>>;
+    fn run(
+        self,
+        shared: &Shared,
+        me: AgentKey,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<(), Problem>>;
 }
 
 /// Adds an agent account.
 pub(super) struct AddAgent;
 impl AdminWork for AddAgent {
     type Input = NewAgent;
-    async fn run(self, shared: &Shared, _me: AgentKey, NewAgent { name, password, admin }: NewAgent) -> Result<(), Problem> {
+    async fn run(
+        self,
+        shared: &Shared,
+        _me: AgentKey,
+        NewAgent { name, password, admin }: NewAgent,
+    ) -> Result<(), Problem> {
         let name = UserName::parse(&name)?;
         if password.chars().count() < auth::MIN_PASSWORD_CHARS {
             return Err(Problem::PasswordTooShort);
         }
-        let hash = shared.gate.hashing(move || auth::hash_password(&password)).await?.map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            Problem::Internal
-        })?;
+        let hash =
+            shared.gate.hashing(move || auth::hash_password(&password)).await?.map_err(|e| {
+                tracing::error!(error = %e, "password hashing failed");
+                Problem::Internal
+            })?;
         match shared.desk.store.add_agent(&name, &hash, admin).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Err(Problem::AgentExists(name.to_string())),
@@ -72,8 +89,14 @@ impl AdminWork for AddAgent {
 pub(super) struct RemoveAgent;
 impl AdminWork for RemoveAgent {
     type Input = AgentRef;
-    async fn run(self, shared: &Shared, me: AgentKey, AgentRef { name }: AgentRef) -> Result<(), Problem> {
-        let name = UserName::parse(&name).map_err(|_| Problem::UnknownAgent(name.trim().to_owned()))?;
+    async fn run(
+        self,
+        shared: &Shared,
+        me: AgentKey,
+        AgentRef { name }: AgentRef,
+    ) -> Result<(), Problem> {
+        let name =
+            UserName::parse(&name).map_err(|_| Problem::UnknownAgent(name.trim().to_owned()))?;
         let key = AgentKey::of(&name);
         if key == me {
             return Err(Problem::RemoveSelf);
@@ -85,7 +108,10 @@ impl AdminWork for RemoveAgent {
         }
         // Logged out at once (their sockets, on every node, are closed); what they had
         // goes back to the queue.
-        let (_, changed) = shared.desk.apply_one(Item::Hub(Command::Retire { agent: key, now_ms: now_ms() })).await;
+        let (_, changed) = shared
+            .desk
+            .apply_one(Item::Hub(Command::Retire { agent: key, now_ms: now_ms() }))
+            .await;
         shared.desk.keep(changed).await;
         tracing::info!(agent = %name, "agent removed");
         shared.desk.send_team(None).await;
@@ -113,7 +139,12 @@ impl AdminWork for SetCanned {
 pub(super) struct RemoveCanned;
 impl AdminWork for RemoveCanned {
     type Input = CannedRef;
-    async fn run(self, shared: &Shared, _me: AgentKey, CannedRef { shortcut }: CannedRef) -> Result<(), Problem> {
+    async fn run(
+        self,
+        shared: &Shared,
+        _me: AgentKey,
+        CannedRef { shortcut }: CannedRef,
+    ) -> Result<(), Problem> {
         match shared.desk.store.remove_canned(&shortcut).await {
             Ok(()) | Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(internal("removing a canned reply")(e)),

@@ -98,19 +98,37 @@ pub(super) fn failed(doing: &'static str) -> impl Fn(redis::RedisError) -> Clust
 
 impl Cluster {
     /// Connects, takes a node number and reads where to start from.
-    pub async fn connect(url: &str, snapshot_every: Duration) -> Result<(Self, Start), ClusterError> {
+    pub async fn connect(
+        url: &str,
+        snapshot_every: Duration,
+    ) -> Result<(Self, Start), ClusterError> {
         let client = Client::open(url).map_err(failed("the Redis URL"))?;
-        let config = AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
-        let mut writer =
-            client.get_multiplexed_async_connection_with_config(&config).await.map_err(failed("connecting to Redis"))?;
-        let node: u64 = redis::cmd("INCR").arg(NODE_IDS).query_async(&mut writer).await.map_err(failed("taking a node number"))?;
+        let config =
+            AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
+        let mut writer = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(failed("connecting to Redis"))?;
+        let node: u64 = redis::cmd("INCR")
+            .arg(NODE_IDS)
+            .query_async(&mut writer)
+            .await
+            .map_err(failed("taking a node number"))?;
         if node >= 1 << (64 - CONN_BITS) {
             return Err(ClusterError::NodeNumber(node));
         }
-        let snapshot: Option<Vec<u8>> = redis::cmd("GET").arg(SNAPSHOT).query_async(&mut writer).await.map_err(failed("reading the snapshot"))?;
+        let snapshot: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(SNAPSHOT)
+            .query_async(&mut writer)
+            .await
+            .map_err(failed("reading the snapshot"))?;
         let start = match snapshot {
             Some(bytes) => {
-                let (from, hub): (String, Hub) = postcard::from_bytes(&bytes).map_err(|source| ClusterError::Snapshot { doing: "reading the snapshot", source })?;
+                let (from, hub): (String, Hub) =
+                    postcard::from_bytes(&bytes).map_err(|source| ClusterError::Snapshot {
+                        doing: "reading the snapshot",
+                        source,
+                    })?;
                 Start { hub: Some(hub), from }
             }
             None => Start { hub: None, from: "0-0".into() },
@@ -158,9 +176,13 @@ impl Cluster {
     /// A connection of its own for reading the stream (a blocking read would hold up the
     /// writer's).
     pub(super) async fn reader(&self) -> Result<MultiplexedConnection, ClusterError> {
-        let config =
-            AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_millis(READ_BLOCK_MS) + Duration::from_secs(10)));
-        self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(failed("connecting to Redis"))
+        let config = AsyncConnectionConfig::new().set_response_timeout(Some(
+            Duration::from_millis(READ_BLOCK_MS) + Duration::from_secs(10),
+        ));
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(failed("connecting to Redis"))
     }
 
     /// Appends `items` to the stream and waits until this node has applied them.
@@ -218,9 +240,13 @@ impl Cluster {
         let nodes: Vec<u64> = redis::cmd("SMEMBERS").arg(NODES).query_async(&mut conn).await?;
         let mut gone = vec![];
         for node in nodes.into_iter().filter(|&n| n != self.node) {
-            let alive: bool = redis::cmd("EXISTS").arg(format!("chat:node:{node}")).query_async(&mut conn).await?;
+            let alive: bool = redis::cmd("EXISTS")
+                .arg(format!("chat:node:{node}"))
+                .query_async(&mut conn)
+                .await?;
             if !alive {
-                let claimed: u64 = redis::cmd("SREM").arg(NODES).arg(node).query_async(&mut conn).await?;
+                let claimed: u64 =
+                    redis::cmd("SREM").arg(NODES).arg(node).query_async(&mut conn).await?;
                 if claimed == 1 {
                     gone.push(node);
                 }
@@ -234,11 +260,22 @@ impl Cluster {
     pub async fn leave(&self) {
         self.leaving.store(true, Ordering::SeqCst);
         if let Err(problem) = self.publish(vec![Item::NodeGone(self.node)]).await {
-            tracing::warn!(?problem, "telling the other nodes that this one leaves failed; its key expires instead");
+            tracing::warn!(
+                ?problem,
+                "telling the other nodes that this one leaves failed; its key expires instead"
+            );
         }
         let mut conn = self.writer.clone();
-        let _: redis::RedisResult<()> =
-            redis::pipe().cmd("SREM").arg(NODES).arg(self.node).ignore().cmd("DEL").arg(format!("chat:node:{}", self.node)).ignore().query_async(&mut conn).await;
+        let _: redis::RedisResult<()> = redis::pipe()
+            .cmd("SREM")
+            .arg(NODES)
+            .arg(self.node)
+            .ignore()
+            .cmd("DEL")
+            .arg(format!("chat:node:{}", self.node))
+            .ignore()
+            .query_async(&mut conn)
+            .await;
     }
 }
 
@@ -251,18 +288,29 @@ pub(super) struct Entry {
 }
 
 /// The entries after `after` (waiting up to `block_ms` for some, if given).
-pub(super) async fn read(conn: &mut MultiplexedConnection, after: &str, block_ms: Option<u64>) -> redis::RedisResult<Vec<Entry>> {
+pub(super) async fn read(
+    conn: &mut MultiplexedConnection,
+    after: &str,
+    block_ms: Option<u64>,
+) -> redis::RedisResult<Vec<Entry>> {
     let mut command = redis::cmd("XREAD");
     command.arg("COUNT").arg(READ_COUNT);
     if let Some(ms) = block_ms {
         command.arg("BLOCK").arg(ms);
     }
-    let reply: Option<StreamReadReply> = command.arg("STREAMS").arg(STREAM).arg(after).query_async(conn).await?;
+    let reply: Option<StreamReadReply> =
+        command.arg("STREAMS").arg(STREAM).arg(after).query_async(conn).await?;
     let ids = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
     Ok(ids
         .map(|entry| {
-            let field = |name: &str| entry.map.get(name).and_then(|v| redis::from_redis_value_ref::<Vec<u8>>(v).ok());
-            let number = |name: &str| field(name).and_then(|b| String::from_utf8(b).ok()?.parse::<u64>().ok()).unwrap_or(0);
+            let field = |name: &str| {
+                entry.map.get(name).and_then(|v| redis::from_redis_value_ref::<Vec<u8>>(v).ok())
+            };
+            let number = |name: &str| {
+                field(name)
+                    .and_then(|b| String::from_utf8(b).ok()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
             let items = field("c")
                 .ok_or_else(|| "no items".to_owned())
                 .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()));
@@ -276,7 +324,11 @@ impl Cluster {
     /// holds (or takes) the lease; trims the stream before its previous snapshot (a node
     /// joining from the current one still finds everything after it). Returns whether it
     /// wrote.
-    pub(super) async fn snapshot(&self, hub: Vec<u8>, trim_to: Option<&str>) -> Result<bool, ClusterError> {
+    pub(super) async fn snapshot(
+        &self,
+        hub: Vec<u8>,
+        trim_to: Option<&str>,
+    ) -> Result<bool, ClusterError> {
         let mut conn = self.writer.clone();
         let lease_ms = (self.snapshot_every * 3).as_millis() as u64;
         let took: Option<String> = redis::cmd("SET")
@@ -289,15 +341,35 @@ impl Cluster {
             .await
             .map_err(failed("taking the snapshot lease"))?;
         if took.is_none() {
-            let holder: Option<u64> = redis::cmd("GET").arg(SNAPSHOTTER).query_async(&mut conn).await.map_err(failed("reading the lease"))?;
+            let holder: Option<u64> = redis::cmd("GET")
+                .arg(SNAPSHOTTER)
+                .query_async(&mut conn)
+                .await
+                .map_err(failed("reading the lease"))?;
             if holder != Some(self.node) {
                 return Ok(false);
             }
-            let _: () = redis::cmd("PEXPIRE").arg(SNAPSHOTTER).arg(lease_ms).query_async(&mut conn).await.map_err(failed("renewing the lease"))?;
+            let _: () = redis::cmd("PEXPIRE")
+                .arg(SNAPSHOTTER)
+                .arg(lease_ms)
+                .query_async(&mut conn)
+                .await
+                .map_err(failed("renewing the lease"))?;
         }
-        let _: () = redis::cmd("SET").arg(SNAPSHOT).arg(hub).query_async(&mut conn).await.map_err(failed("writing the snapshot"))?;
+        let _: () = redis::cmd("SET")
+            .arg(SNAPSHOT)
+            .arg(hub)
+            .query_async(&mut conn)
+            .await
+            .map_err(failed("writing the snapshot"))?;
         if let Some(min) = trim_to {
-            let _: u64 = redis::cmd("XTRIM").arg(STREAM).arg("MINID").arg(min).query_async(&mut conn).await.map_err(failed("trimming the stream"))?;
+            let _: u64 = redis::cmd("XTRIM")
+                .arg(STREAM)
+                .arg("MINID")
+                .arg(min)
+                .query_async(&mut conn)
+                .await
+                .map_err(failed("trimming the stream"))?;
         }
         Ok(true)
     }

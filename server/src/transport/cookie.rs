@@ -25,8 +25,8 @@ use super::desk::internal;
 use super::login::{check_agent, open_agent_session};
 use super::shared::Shared;
 use crate::auth;
-use app::protocol::{self, AgentCredentials, AgentSession, UserName};
 use app::protocol::Problem;
+use app::protocol::{self, AgentCredentials, AgentSession, UserName};
 
 /// The routes at [`protocol::SESSION_PATH`].
 pub(super) fn routes(shared: Arc<Shared>) -> Router {
@@ -58,9 +58,14 @@ fn set_cookie(token: Option<String>, secure: bool) -> Option<HeaderValue> {
 /// that says so): the cookie is then sent over HTTPS only.
 fn over_https(headers: &HeaderMap, trust_forwarded_for: bool) -> bool {
     let says = |name: header::HeaderName, prefix: &str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(prefix))
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(prefix))
     };
-    says(header::ORIGIN, "https://") || (trust_forwarded_for && says(header::HeaderName::from_static("x-forwarded-proto"), "https"))
+    says(header::ORIGIN, "https://")
+        || (trust_forwarded_for
+            && says(header::HeaderName::from_static("x-forwarded-proto"), "https"))
 }
 
 /// A refusal: the status that fits the problem, and its text for the person.
@@ -71,14 +76,23 @@ fn refused(problem: Problem) -> Response {
         Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    let mut response = (status, Json(AgentSession::Refused { error: problem.to_string(), problem: Some(problem.clone()) })).into_response();
+    let mut response = (
+        status,
+        Json(AgentSession::Refused { error: problem.to_string(), problem: Some(problem.clone()) }),
+    )
+        .into_response();
     if let Problem::SlowDown(s) | Problem::TooManyAttempts(s) = problem {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     response
 }
 
-async fn log_in(State(shared): State<Arc<Shared>>, headers: HeaderMap, extensions: Extensions, body: Bytes) -> Response {
+async fn log_in(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Bytes,
+) -> Response {
     let ip = shared.gate.client_ip(&headers, &extensions);
     match start_session(&shared, &headers, ip, &body).await {
         Ok(response) => response,
@@ -89,14 +103,21 @@ async fn log_in(State(shared): State<Arc<Shared>>, headers: HeaderMap, extension
     }
 }
 
-async fn start_session(shared: &Shared, headers: &HeaderMap, ip: Option<IpAddr>, body: &[u8]) -> Result<Response, Problem> {
+async fn start_session(
+    shared: &Shared,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    body: &[u8],
+) -> Result<Response, Problem> {
     shared.gate.may_log_in(ip)?;
-    let AgentCredentials { name, password } = serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN.into()))?;
+    let AgentCredentials { name, password } =
+        serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN.into()))?;
     let record = check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
     // Rotation: the session this browser had (if any) ends with the new one's start.
     end_session(shared, headers).await?;
     let (token, _) = open_agent_session(shared, &record).await?;
-    let cookie = set_cookie(Some(token), over_https(headers, shared.gate.trusts_proxy())).ok_or(Problem::Internal)?;
+    let cookie = set_cookie(Some(token), over_https(headers, shared.gate.trusts_proxy()))
+        .ok_or(Problem::Internal)?;
     tracing::info!(?ip, "agent logged in over HTTP");
     let session = AgentSession::LoggedIn { name: record.name, admin: record.admin };
     Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(session)).into_response())

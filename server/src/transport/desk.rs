@@ -97,7 +97,9 @@ impl Desk {
             match effect {
                 Effect::Close(sockets) => {
                     for socket in sockets {
-                        if let Err(e) = socket.emit(protocol::ERROR, &Refusal::from(Problem::SessionExpired)) {
+                        if let Err(e) =
+                            socket.emit(protocol::ERROR, &Refusal::from(Problem::SessionExpired))
+                        {
                             tracing::debug!(error = %e, "telling a removed agent's socket why it closes");
                         }
                         if let Err(e) = socket.disconnect() {
@@ -154,7 +156,9 @@ impl Desk {
             // A failure was logged; the request then finds the conversation unknown.
             Ok(Some(meta)) => self.apply_quietly(Item::Learn(meta)).await,
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, conversation = id.0, "reading a conversation failed"),
+            Err(e) => {
+                tracing::error!(error = %e, conversation = id.0, "reading a conversation failed")
+            }
         }
     }
 
@@ -179,7 +183,8 @@ impl Desk {
         }
         match self.store.messages_before(meta.id, None, protocol::HISTORY_PAGE).await {
             Ok(page) => {
-                let messages = page.messages.iter().map(|m| m.to_wire(&meta.customer_name, &agent)).collect();
+                let messages =
+                    page.messages.iter().map(|m| m.to_wire(&meta.customer_name, &agent)).collect();
                 let history = ServerEvent::History(History {
                     conversation: meta.id,
                     customer: meta.customer_name.clone(),
@@ -200,7 +205,9 @@ impl Desk {
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, conversation = meta.id.0, "reading history failed"),
+            Err(e) => {
+                tracing::error!(error = %e, conversation = meta.id.0, "reading history failed")
+            }
         }
     }
 

@@ -50,7 +50,10 @@ impl Drain {
         };
         if tokio::time::timeout(within, settled).await.is_err() {
             let left = self.sending.load(Ordering::SeqCst);
-            tracing::warn!(left, "shutdown: some senders were not answered in time; their clients will send again");
+            tracing::warn!(
+                left,
+                "shutdown: some senders were not answered in time; their clients will send again"
+            );
         }
     }
 }

@@ -17,11 +17,17 @@ use super::live::{Effect, Item};
 
 /// Applies the stream up to now (a joining node must be current before it serves), then
 /// starts the tasks that follow the stream and keep the node alive.
-pub async fn start(desk: &Arc<Desk>, cluster: Arc<Cluster>, from: String) -> Result<(), ClusterError> {
+pub async fn start(
+    desk: &Arc<Desk>,
+    cluster: Arc<Cluster>,
+    from: String,
+) -> Result<(), ClusterError> {
     let mut reader = cluster.reader().await?;
     let mut from = from;
     loop {
-        let read = cluster::read(&mut reader, &from, None).await.map_err(cluster::failed("reading the cluster stream"))?;
+        let read = cluster::read(&mut reader, &from, None)
+            .await
+            .map_err(cluster::failed("reading the cluster stream"))?;
         if read.is_empty() {
             break;
         }
@@ -59,7 +65,10 @@ fn apply(desk: &Arc<Desk>, cluster: &Cluster, entries: Vec<Entry>) -> String {
             }
         }
     }
-    let effects: Vec<Effect> = effects.into_iter().filter(|e| !(matches!(e, Effect::Fenced) && cluster.is_leaving())).collect();
+    let effects: Vec<Effect> = effects
+        .into_iter()
+        .filter(|e| !(matches!(e, Effect::Fenced) && cluster.is_leaving()))
+        .collect();
     if !effects.is_empty() {
         let desk = desk.clone();
         tokio::spawn(async move { desk.follow_up(effects).await });
@@ -68,7 +77,12 @@ fn apply(desk: &Arc<Desk>, cluster: &Cluster, entries: Vec<Entry>) -> String {
 }
 
 /// Follows the stream for as long as the node runs; writes snapshots while it holds the lease.
-async fn follow(desk: Weak<Desk>, cluster: Arc<Cluster>, mut conn: MultiplexedConnection, mut from: String) {
+async fn follow(
+    desk: Weak<Desk>,
+    cluster: Arc<Cluster>,
+    mut conn: MultiplexedConnection,
+    mut from: String,
+) {
     let mut snapshot_due = tokio::time::Instant::now() + cluster.snapshot_every();
     let mut trim_to: Option<String> = None;
     loop {
@@ -95,10 +109,16 @@ async fn follow(desk: Weak<Desk>, cluster: Arc<Cluster>, mut conn: MultiplexedCo
 }
 
 /// Writes the hub as of entry `at` (the last one applied), if this node holds the lease.
-async fn snapshot(desk: &Desk, cluster: &Cluster, at: &str, trim_to: Option<&str>) -> Result<bool, ClusterError> {
+async fn snapshot(
+    desk: &Desk,
+    cluster: &Cluster,
+    at: &str,
+    trim_to: Option<&str>,
+) -> Result<bool, ClusterError> {
     let bytes = {
         let live = desk.live();
-        postcard::to_allocvec(&(at, &live.hub)).map_err(|source| ClusterError::Snapshot { doing: "encoding the hub", source })?
+        postcard::to_allocvec(&(at, &live.hub))
+            .map_err(|source| ClusterError::Snapshot { doing: "encoding the hub", source })?
     };
     cluster.snapshot(bytes, trim_to).await
 }
@@ -122,10 +142,17 @@ async fn keep_alive(desk: Weak<Desk>, cluster: Arc<Cluster>) {
                     match cluster.publish(vec![Item::NodeGone(node)]).await {
                         // What its agents leaving changed (conversations back to the queue).
                         Ok(applied) => match desk.upgrade() {
-                            Some(desk) => desk.keep(applied.into_iter().flat_map(|(_, changed)| changed).collect()).await,
+                            Some(desk) => {
+                                desk.keep(
+                                    applied.into_iter().flat_map(|(_, changed)| changed).collect(),
+                                )
+                                .await
+                            }
                             None => break,
                         },
-                        Err(problem) => tracing::error!(?problem, node, "declaring a node gone failed"),
+                        Err(problem) => {
+                            tracing::error!(?problem, node, "declaring a node gone failed")
+                        }
                     }
                 }
             }

@@ -41,7 +41,10 @@ impl Gate {
     pub fn new(limits: Limits, trust_forwarded_for: bool) -> Self {
         Self {
             limits,
-            addresses: Mutex::new(Addresses { known: HashMap::new(), sweep_at: ADDRESSES_SWEPT_AT }),
+            addresses: Mutex::new(Addresses {
+                known: HashMap::new(),
+                sweep_at: ADDRESSES_SWEPT_AT,
+            }),
             trust_forwarded_for,
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
         }
@@ -59,7 +62,11 @@ impl Gate {
 
     /// The client's address: the TCP peer's, or behind a trusted proxy the last hop of
     /// `X-Forwarded-For`.
-    pub fn client_ip(&self, headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    pub fn client_ip(
+        &self,
+        headers: &axum::http::HeaderMap,
+        extensions: &axum::http::Extensions,
+    ) -> Option<IpAddr> {
         let forwarded = || {
             let header = headers.get("x-forwarded-for")?.to_str().ok()?;
             header.rsplit(',').next()?.trim().parse().ok()
@@ -74,7 +81,11 @@ impl Gate {
 
     /// Runs `f` on what is remembered about the client address `ip`, at the current time;
     /// `None` when the address is unknown (no limits per address then).
-    pub fn at_address<T>(&self, ip: Option<IpAddr>, f: impl FnOnce(&mut Address, &Limits, u64) -> T) -> Option<T> {
+    pub fn at_address<T>(
+        &self,
+        ip: Option<IpAddr>,
+        f: impl FnOnce(&mut Address, &Limits, u64) -> T,
+    ) -> Option<T> {
         let ip = ip?;
         let now = now_ms();
         let mut addresses = self.addresses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -141,7 +152,10 @@ impl Gate {
     /// Runs a password hash or check: on a blocking thread (it is deliberately slow), and
     /// only a few at once (each takes argon2id's 19 MiB of memory: a flood of logins from
     /// many addresses must not take the server's memory with it).
-    pub async fn hashing<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+    pub async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Problem> {
         let _permit = self.hashing.acquire().await.map_err(|_| Problem::Internal)?;
         tokio::task::spawn_blocking(work).await.map_err(|e| {
             tracing::error!(error = %e, "password hashing panicked");

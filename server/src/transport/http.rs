@@ -21,7 +21,9 @@ pub struct Origins(Arc<Vec<String>>);
 
 impl Origins {
     pub fn new(allowed: &[String]) -> Self {
-        Self(Arc::new(allowed.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase()).collect()))
+        Self(Arc::new(
+            allowed.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase()).collect(),
+        ))
     }
 
     /// Whether a page from `origin` may connect to the server that `host` names: its own
@@ -29,7 +31,8 @@ impl Origins {
     pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
         let origin = origin.trim().to_ascii_lowercase();
         let authority = origin.split_once("://").map(|(_, rest)| rest);
-        let same_site = matches!((authority, host), (Some(a), Some(h)) if a == h.trim().to_ascii_lowercase());
+        let same_site =
+            matches!((authority, host), (Some(a), Some(h)) if a == h.trim().to_ascii_lowercase());
         same_site || self.0.contains(&origin)
     }
 }
@@ -46,7 +49,8 @@ pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Ne
             let allowed = origin.to_str().is_ok_and(|o| origins.allows(o, host));
             if !allowed {
                 tracing::warn!(origin = ?origin, host = ?host, "refused a Socket.IO request from another site");
-                return (StatusCode::FORBIDDEN, "This site may not connect to the chat.").into_response();
+                return (StatusCode::FORBIDDEN, "This site may not connect to the chat.")
+                    .into_response();
             }
         }
     }
@@ -62,12 +66,17 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let widget = req.uri().path() == app::protocol::WIDGET_PATH;
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
-    let framing = if widget { "frame-ancestors *; object-src 'none'; base-uri 'self'" } else { "frame-ancestors 'self'; object-src 'none'; base-uri 'self'" };
+    let framing = if widget {
+        "frame-ancestors *; object-src 'none'; base-uri 'self'"
+    } else {
+        "frame-ancestors 'self'; object-src 'none'; base-uri 'self'"
+    };
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(framing));
     if !widget {
         headers.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("SAMEORIGIN"));
     }
-    let defaults: [(HeaderName, &str); 2] = [(header::X_CONTENT_TYPE_OPTIONS, "nosniff"), (header::REFERRER_POLICY, "same-origin")];
+    let defaults: [(HeaderName, &str); 2] =
+        [(header::X_CONTENT_TYPE_OPTIONS, "nosniff"), (header::REFERRER_POLICY, "same-origin")];
     for (name, value) in defaults {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
@@ -94,7 +103,10 @@ pub async fn unshare_head(mut req: Request) -> Request {
     let mut owned = HeaderMap::with_capacity(shared.len());
     for (name, value) in &shared {
         // `from_bytes` copies; a value it refuses (hyper accepted it) is kept as it was.
-        owned.append(name.clone(), HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()));
+        owned.append(
+            name.clone(),
+            HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()),
+        );
     }
     *req.headers_mut() = owned;
     req
@@ -110,13 +122,19 @@ mod tests {
         assert!(none.allows("http://127.0.0.1:3000", Some("127.0.0.1:3000")));
         assert!(none.allows("https://Chat.Example.com", Some("chat.example.com")));
         assert!(!none.allows("https://evil.example", Some("chat.example.com")));
-        assert!(!none.allows("http://127.0.0.1:3001", Some("127.0.0.1:3000")), "another port is another site");
+        assert!(
+            !none.allows("http://127.0.0.1:3001", Some("127.0.0.1:3000")),
+            "another port is another site"
+        );
         assert!(!none.allows("null", Some("chat.example.com")));
         assert!(!none.allows("https://chat.example.com", None));
 
         let listed = Origins::new(&["https://shop.example.com/".into()]);
         assert!(listed.allows("https://shop.example.com", Some("chat.example.com")));
-        assert!(!listed.allows("http://shop.example.com", Some("chat.example.com")), "the scheme counts");
+        assert!(
+            !listed.allows("http://shop.example.com", Some("chat.example.com")),
+            "the scheme counts"
+        );
         assert!(!listed.allows("https://shop.example.com.evil", Some("chat.example.com")));
     }
 }

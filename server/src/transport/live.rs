@@ -13,8 +13,8 @@ use socketioxide::extract::SocketRef;
 
 use crate::hub::{coalesce, Command, ConnId, Hub, Outbound, Outcome, Step};
 use crate::model::{ConversationMeta, Identity};
-use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, ServerEvent};
 use app::protocol::Problem;
+use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, ServerEvent};
 
 /// Bits of a [`ConnId`] below the node's number: each node numbers its own connections.
 pub const CONN_BITS: u32 = 40;
@@ -74,7 +74,13 @@ pub struct Live {
 
 impl Live {
     pub fn new(hub: Hub, node: u64) -> Self {
-        Self { hub, sockets: HashMap::new(), catching_up: HashMap::new(), covered: HashMap::new(), node }
+        Self {
+            hub,
+            sockets: HashMap::new(),
+            catching_up: HashMap::new(),
+            covered: HashMap::new(),
+            node,
+        }
     }
 
     /// Applies `items` in order and sends what they produce to this node's sockets.
@@ -87,7 +93,9 @@ impl Live {
                 Item::Hub(command) => {
                     // A removed agent's sockets here: found before the hub forgets them.
                     let retired = match &command {
-                        Command::Retire { agent, .. } => Some(self.sockets_of(&Identity::Agent(agent.clone()))),
+                        Command::Retire { agent, .. } => {
+                            Some(self.sockets_of(&Identity::Agent(agent.clone())))
+                        }
                         _ => None,
                     };
                     let transfer = match &command {
@@ -101,7 +109,9 @@ impl Live {
                         effects.push(Effect::Close(sockets));
                     }
                     if let (Some(id), Ok(_)) = (transfer, &step.outcome) {
-                        effects.extend(changed.iter().filter(|m| m.id == id).cloned().map(Effect::HandOver));
+                        effects.extend(
+                            changed.iter().filter(|m| m.id == id).cloned().map(Effect::HandOver),
+                        );
                     }
                     applied.push((step.outcome, changed));
                 }
@@ -111,10 +121,15 @@ impl Live {
                 }
                 Item::Tell(told) => {
                     let (conns, event) = match told {
-                        Told::Canned(replies) => (self.hub.agent_connections(), ServerEvent::Canned(replies)),
-                        Told::Team(agents) => (self.hub.admin_connections(), ServerEvent::Agents(agents)),
+                        Told::Canned(replies) => {
+                            (self.hub.agent_connections(), ServerEvent::Canned(replies))
+                        }
+                        Told::Team(agents) => {
+                            (self.hub.admin_connections(), ServerEvent::Agents(agents))
+                        }
                     };
-                    outbound.extend(conns.into_iter().map(|to| Outbound { to, event: event.clone() }));
+                    outbound
+                        .extend(conns.into_iter().map(|to| Outbound { to, event: event.clone() }));
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::NodeGone(node) => {
@@ -122,7 +137,9 @@ impl Live {
                         effects.push(Effect::Fenced);
                     }
                     let mut changed = vec![];
-                    for conn in self.hub.all_connections().into_iter().filter(|&c| node_of(c) == node) {
+                    for conn in
+                        self.hub.all_connections().into_iter().filter(|&c| node_of(c) == node)
+                    {
                         let mut step = self.hub.handle(Command::Disconnect(conn));
                         outbound.append(&mut step.outbound);
                         changed.append(&mut step.changed);
@@ -155,13 +172,22 @@ impl Live {
                 waiting.push(message.clone());
                 return;
             }
-            if self.covered.get(&conn).and_then(|c| c.get(&message.conversation)).is_some_and(|&seq| message.seq <= seq) {
+            if self
+                .covered
+                .get(&conn)
+                .and_then(|c| c.get(&message.conversation))
+                .is_some_and(|&seq| message.seq <= seq)
+            {
                 return;
             }
         }
         let Some(socket) = self.sockets.get(&conn) else {
             if node_of(conn) == self.node {
-                tracing::debug!(conn = conn.0, event = event.name(), "no socket for an outbound event (gone)");
+                tracing::debug!(
+                    conn = conn.0,
+                    event = event.name(),
+                    "no socket for an outbound event (gone)"
+                );
             }
             return;
         };
@@ -182,7 +208,12 @@ impl Live {
     /// Sends `conn` its catch-up pages, then the live messages that waited meanwhile and are
     /// not in them: `covered` says, per conversation, up to which `seq` the pages (or the
     /// client's own cursor) went.
-    pub fn caught_up(&mut self, conn: ConnId, pages: Vec<protocol::History>, covered: HashMap<ConversationId, u64>) {
+    pub fn caught_up(
+        &mut self,
+        conn: ConnId,
+        pages: Vec<protocol::History>,
+        covered: HashMap<ConversationId, u64>,
+    ) {
         let waiting = self.catching_up.remove(&conn).unwrap_or_default();
         for page in pages {
             self.emit(conn, &ServerEvent::History(page));

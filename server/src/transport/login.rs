@@ -18,8 +18,8 @@ use crate::clock::now_ms;
 use crate::hub::{ConnId, Login, Outcome};
 use crate::model::{name_key, AgentKey, Identity};
 use crate::store::{AgentRecord, SessionOwner};
-use app::protocol::{LoginIntent, LoginPayload, OfficeStatus, Role, ServerEvent, UserName};
 use app::protocol::Problem;
+use app::protocol::{LoginIntent, LoginPayload, OfficeStatus, Role, ServerEvent, UserName};
 
 /// Conversations an agent is sent at login (the most recently active).
 const AGENT_CONVERSATIONS: u32 = 100;
@@ -50,15 +50,28 @@ pub(super) async fn log_in(
                 Err(problem) => (shared.desk.refuse_login(conn, problem), None),
                 Ok((entry, hash)) => {
                     let (agent, admin) = match &entry {
-                        Entry::Known(login) => (matches!(login.who, Identity::Agent(_)), login.admin),
+                        Entry::Known(login) => {
+                            (matches!(login.who, Identity::Agent(_)), login.admin)
+                        }
                         Entry::New { .. } => (false, false),
                     };
                     let outcome = match entry {
                         Entry::New { name, token, external } => {
                             let token_hash = hash.clone();
-                            shared.register(|reply| Registration { conn, name, token, token_hash, external, reply }).await
+                            shared
+                                .register(|reply| Registration {
+                                    conn,
+                                    name,
+                                    token,
+                                    token_hash,
+                                    external,
+                                    reply,
+                                })
+                                .await
                         }
-                        Entry::Known(login) => shared.pipeline(|reply| Job::Join { login, since, reply }).await,
+                        Entry::Known(login) => {
+                            shared.pipeline(|reply| Job::Join { login, since, reply }).await
+                        }
                     };
                     if outcome == Ok(Outcome::LoggedIn) {
                         welcome(shared, conn, agent, admin).await;
@@ -115,17 +128,28 @@ async fn establish(
         // from any device.
         let name = name.filter(|_| role == Role::Customer).ok_or(Problem::IdentityInvalid)?;
         let secret = shared.widget_secret.as_deref().ok_or(Problem::IdentityNotAccepted)?;
-        let signed = identity.sig.as_deref().is_some_and(|sig| auth::host_identity_signed(secret, &identity.id, name.as_str(), sig));
+        let signed = identity.sig.as_deref().is_some_and(|sig| {
+            auth::host_identity_signed(secret, &identity.id, name.as_str(), sig)
+        });
         if !signed {
             tracing::warn!(?ip, "refused a host identity with a missing or wrong signature");
             return Err(Problem::IdentityInvalid);
         }
         let (token, hash) = new_token()?;
         let store = &shared.desk.store;
-        return match store.external_customer(&identity.id).await.map_err(internal("looking up a host's user"))? {
+        return match store
+            .external_customer(&identity.id)
+            .await
+            .map_err(internal("looking up a host's user"))?
+        {
             Some(customer) => {
-                store.create_customer_session(customer, &hash, now).await.map_err(internal("opening a session"))?;
-                let (login, hash) = resumed(shared, conn, &token, Role::Customer, now).await?.ok_or(Problem::Internal)?;
+                store
+                    .create_customer_session(customer, &hash, now)
+                    .await
+                    .map_err(internal("opening a session"))?;
+                let (login, hash) = resumed(shared, conn, &token, Role::Customer, now)
+                    .await?
+                    .ok_or(Problem::Internal)?;
                 Ok((Entry::Known(login), hash))
             }
             None => Ok((Entry::New { name, token, external: Some(identity.id) }, hash)),
@@ -169,13 +193,20 @@ async fn establish(
 }
 
 /// The login a resume token stands for, if it is valid for someone of `role`.
-async fn resumed(shared: &Shared, conn: ConnId, token: &str, role: Role, now: u64) -> Result<Option<(Login, String)>, Problem> {
+async fn resumed(
+    shared: &Shared,
+    conn: ConnId,
+    token: &str,
+    role: Role,
+    now: u64,
+) -> Result<Option<(Login, String)>, Problem> {
     let Some(hash) = auth::token_hash(token) else { return Ok(None) };
     let idle = match role {
         Role::Customer => auth::CUSTOMER_SESSION_IDLE_MS,
         Role::Agent => auth::AGENT_SESSION_IDLE_MS,
     };
-    let owner = shared.desk.store.resume(&hash, now, idle).await.map_err(internal("resuming a session"))?;
+    let owner =
+        shared.desk.store.resume(&hash, now, idle).await.map_err(internal("resuming a session"))?;
     let login = match (owner, role) {
         (Some(SessionOwner::Customer { id, name, conversation }), Role::Customer) => Login {
             conn,
@@ -185,7 +216,9 @@ async fn resumed(shared: &Shared, conn: ConnId, token: &str, role: Role, now: u6
             conversations: vec![conversation],
             admin: false,
         },
-        (Some(SessionOwner::Agent(record)), Role::Agent) => agent_login(shared, conn, record, token.to_owned()).await?,
+        (Some(SessionOwner::Agent(record)), Role::Agent) => {
+            agent_login(shared, conn, record, token.to_owned()).await?
+        }
         // A token of the other kind is no token for this login.
         _ => return Ok(None),
     };
@@ -193,7 +226,12 @@ async fn resumed(shared: &Shared, conn: ConnId, token: &str, role: Role, now: u6
 }
 
 /// The login of an agent account, with the conversations their console lists.
-async fn agent_login(shared: &Shared, conn: ConnId, record: AgentRecord, token: String) -> Result<Login, Problem> {
+async fn agent_login(
+    shared: &Shared,
+    conn: ConnId,
+    record: AgentRecord,
+    token: String,
+) -> Result<Login, Problem> {
     let key = AgentKey::of(&record.name);
     let conversations = shared
         .desk
@@ -201,7 +239,14 @@ async fn agent_login(shared: &Shared, conn: ConnId, record: AgentRecord, token: 
         .agent_conversations(&key, record.admin, AGENT_CONVERSATIONS)
         .await
         .map_err(internal("listing an agent's conversations"))?;
-    Ok(Login { conn, who: Identity::Agent(key), name: record.name, resume: Some(token), conversations, admin: record.admin })
+    Ok(Login {
+        conn,
+        who: Identity::Agent(key),
+        name: record.name,
+        resume: Some(token),
+        conversations,
+        admin: record.admin,
+    })
 }
 
 /// A new session token and the hash to store for it.
@@ -213,17 +258,30 @@ fn new_token() -> Result<(String, String), Problem> {
 }
 
 /// Starts a session for an agent whose password was checked: its token and hash.
-pub(super) async fn open_agent_session(shared: &Shared, record: &AgentRecord) -> Result<(String, String), Problem> {
+pub(super) async fn open_agent_session(
+    shared: &Shared,
+    record: &AgentRecord,
+) -> Result<(String, String), Problem> {
     let (token, hash) = new_token()?;
     let key = AgentKey::of(&record.name);
-    shared.desk.store.create_agent_session(&key, &hash, now_ms()).await.map_err(internal("creating an agent session"))?;
+    shared
+        .desk
+        .store
+        .create_agent_session(&key, &hash, now_ms())
+        .await
+        .map_err(internal("creating an agent session"))?;
     Ok((token, hash))
 }
 
 /// An agent logs in with the password of their account; the account's spelling of the
 /// name is the one shown. After a few wrong passwords for a name from one address, each
 /// further try waits longer.
-pub(super) async fn check_agent(shared: &Shared, ip: Option<IpAddr>, name: UserName, password: Option<String>) -> Result<AgentRecord, Problem> {
+pub(super) async fn check_agent(
+    shared: &Shared,
+    ip: Option<IpAddr>,
+    name: UserName,
+    password: Option<String>,
+) -> Result<AgentRecord, Problem> {
     let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(Problem::AgentPasswordMissing);
     };

@@ -86,7 +86,9 @@ pub fn router(
         .ws_max_frame_size(MAX_PAYLOAD)
         // The protocol has no binary attachments: a packet that announces any closes
         // its connection (the attachment floods of socket.io-parser's advisories).
-        .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
+        .with_parser(
+            ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0),
+        )
         .ping_interval(settings.ping_interval)
         .ping_timeout(settings.ping_timeout)
         .with_state(shared.clone())
@@ -113,7 +115,11 @@ pub fn router(
 
 /// Catches up with the cluster's stream from `from`, starts following it, and tells the
 /// cluster about the conversations waiting in storage (a hub ignores those it knows).
-pub async fn join_cluster(shared: &Arc<Shared>, from: String, queue: Vec<ConversationMeta>) -> Result<(), ClusterError> {
+pub async fn join_cluster(
+    shared: &Arc<Shared>,
+    from: String,
+    queue: Vec<ConversationMeta>,
+) -> Result<(), ClusterError> {
     let Some(cluster) = shared.desk.cluster().cloned() else { return Ok(()) };
     follower::start(&shared.desk, cluster, from).await?;
     if !queue.is_empty() {

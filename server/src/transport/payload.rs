@@ -22,13 +22,18 @@ pub struct Payload<T>(pub Result<T, Problem>);
 impl<T: DeserializeOwned, A: Adapter> FromMessageParts<A> for Payload<T> {
     type Error = Infallible;
 
-    fn from_message_parts(s: &Arc<Socket<A>>, v: &mut Value, ack: &Option<i64>) -> Result<Self, Infallible> {
+    fn from_message_parts(
+        s: &Arc<Socket<A>>,
+        v: &mut Value,
+        ack: &Option<i64>,
+    ) -> Result<Self, Infallible> {
         let Ok(TryData(data)) = TryData::<T>::from_message_parts(s, v, ack);
         Ok(Payload(data.map_err(|e| {
             // Only events with a handler get here, so the name is one of ours. (Reading
             // the payload leaves a text packet's value as it was; a binary one is refused
             // by the parser before any handler.)
-            let event = Event::from_message_parts(s, v, ack).map(|Event(name)| name).unwrap_or_default();
+            let event =
+                Event::from_message_parts(s, v, ack).map(|Event(name)| name).unwrap_or_default();
             tracing::debug!(event, error = %e, "a malformed payload");
             Problem::Malformed(event)
         })))

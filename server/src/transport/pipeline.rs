@@ -13,12 +13,12 @@ use std::sync::Weak;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::live::Item;
 use super::desk::Desk;
+use super::live::Item;
 use crate::hub::{Command, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
-use app::protocol::{Cursor, History, HISTORY_PAGE};
 use app::protocol::Problem;
+use app::protocol::{Cursor, History, HISTORY_PAGE};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -30,7 +30,11 @@ pub const QUEUE: usize = 8192;
 /// Work for the pipeline.
 pub enum Job {
     /// Store a message the hub planned, deliver it, and answer with what was stored.
-    Send { message: NewMessage, joins: Option<AgentKey>, reply: oneshot::Sender<Result<Appended, Problem>> },
+    Send {
+        message: NewMessage,
+        joins: Option<AgentKey>,
+        reply: oneshot::Sender<Result<Appended, Problem>>,
+    },
     /// Register a login with the hub and send its catch-up.
     Join { login: Login, since: Vec<Cursor>, reply: oneshot::Sender<Result<Outcome, Problem>> },
     /// Store and deliver everything queued before this, then answer (at shutdown).
@@ -107,11 +111,16 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
     for ((_, _, reply), result) in jobs.into_iter().zip(results) {
         let answer = match result {
             Ok(appended) => {
-                let (outcome, mut more) = applied.next().unwrap_or((Err(Problem::Internal), vec![]));
+                let (outcome, mut more) =
+                    applied.next().unwrap_or((Err(Problem::Internal), vec![]));
                 changed.append(&mut more);
                 if let Err(problem) = outcome {
                     // Stored all the same: it reaches everyone at their next catch-up.
-                    tracing::error!(?problem, id = appended.message.id.0, "a stored message could not be delivered");
+                    tracing::error!(
+                        ?problem,
+                        id = appended.message.id.0,
+                        "a stored message could not be delivered"
+                    );
                 }
                 Ok(appended)
             }
@@ -131,7 +140,8 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
 async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
     let conn = login.conn;
     let who = login.who.clone();
-    let mut conversations: Vec<_> = login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
+    let mut conversations: Vec<_> =
+        login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
     let agent = matches!(who, crate::model::Identity::Agent(_));
     // Live messages for this connection wait from here until its catch-up is sent (other
     // nodes deliver while the catch-up is read).
@@ -189,13 +199,23 @@ async fn catch_up_of(
     let cursor = since.iter().find(|c| c.conversation == id);
     let pages = match cursor {
         Some(cursor) => catch_up(desk, id, cursor.seq).await,
-        None => desk.store.messages_before(id, None, HISTORY_PAGE).await.map(|page| vec![(page.messages, page.more)]),
+        None => desk
+            .store
+            .messages_before(id, None, HISTORY_PAGE)
+            .await
+            .map(|page| vec![(page.messages, page.more)]),
     };
     let mut pages = pages.map_err(|e| {
         tracing::error!(error = %e, conversation = id.0, "reading history failed");
         Problem::Internal
     })?;
-    let upto = pages.iter().flat_map(|(messages, _)| messages.last()).map(|m| m.seq).max().unwrap_or(0).max(cursor.map_or(0, |c| c.seq));
+    let upto = pages
+        .iter()
+        .flat_map(|(messages, _)| messages.last())
+        .map(|m| m.seq)
+        .max()
+        .unwrap_or(0)
+        .max(cursor.map_or(0, |c| c.seq));
     if let Some(held) = cursor.map(|c| &c.held).filter(|held| !held.is_empty()) {
         // Received live across a gap: only the gap is sent.
         for (messages, _) in &mut pages {
@@ -214,7 +234,17 @@ async fn catch_up_of(
     };
     if pages.is_empty() {
         if !notes.is_empty() || read > 0 {
-            return Ok((vec![History { conversation: id, customer, messages: vec![], more: false, notes, read }], upto));
+            return Ok((
+                vec![History {
+                    conversation: id,
+                    customer,
+                    messages: vec![],
+                    more: false,
+                    notes,
+                    read,
+                }],
+                upto,
+            ));
         }
         return Ok((vec![], upto));
     }
@@ -222,7 +252,14 @@ async fn catch_up_of(
         .into_iter()
         .map(|(messages, more)| {
             let messages = messages.iter().map(|m| m.to_wire(&customer, who)).collect();
-            History { conversation: id, customer: customer.clone(), messages, more, notes: std::mem::take(&mut notes), read }
+            History {
+                conversation: id,
+                customer: customer.clone(),
+                messages,
+                more,
+                notes: std::mem::take(&mut notes),
+                read,
+            }
         })
         .collect();
     Ok((pages, upto))

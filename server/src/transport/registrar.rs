@@ -17,8 +17,8 @@ use super::live::Item;
 use crate::hub::{Command, ConnId, Login, Outcome};
 use crate::model::{name_key, Identity};
 use crate::store::NewCustomer;
-use app::protocol::{History, UserName};
 use app::protocol::Problem;
+use app::protocol::{History, UserName};
 
 /// Most customers created in one transaction.
 const MAX_BATCH: usize = 512;
@@ -53,7 +53,9 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
     let mut taken = HashSet::new();
     let (accepted, refused): (Vec<_>, Vec<_>) = {
         let live = desk.live();
-        batch.into_iter().partition(|r| live.hub.name_free(&r.name, None) && taken.insert(name_key(r.name.as_str())))
+        batch.into_iter().partition(|r| {
+            live.hub.name_free(&r.name, None) && taken.insert(name_key(r.name.as_str()))
+        })
     };
     for r in refused {
         refuse(desk, r, Problem::NameTaken);
@@ -63,7 +65,11 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
     }
     let new: Vec<NewCustomer> = accepted
         .iter()
-        .map(|r| NewCustomer { name: r.name.clone(), token_hash: r.token_hash.clone(), external: r.external.clone() })
+        .map(|r| NewCustomer {
+            name: r.name.clone(),
+            token_hash: r.token_hash.clone(),
+            external: r.external.clone(),
+        })
         .collect();
     let created = match desk.store.create_customers(&new, crate::clock::now_ms()).await {
         Ok(created) => created,

@@ -88,7 +88,10 @@ impl Shared {
     }
 
     /// Hands a job to the pipeline and waits for its answer.
-    pub(super) async fn pipeline<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job) -> Result<T, Problem> {
+    pub(super) async fn pipeline<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> Job,
+    ) -> Result<T, Problem> {
         through(&self.pipeline, job).await
     }
 
@@ -129,7 +132,10 @@ impl Shared {
 }
 
 /// Hands a job to one of the storage tasks and waits for its answer.
-async fn through<J, T>(task: &mpsc::Sender<J>, job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> J) -> Result<T, Problem> {
+async fn through<J, T>(
+    task: &mpsc::Sender<J>,
+    job: impl FnOnce(oneshot::Sender<Result<T, Problem>>) -> J,
+) -> Result<T, Problem> {
     let (tx, rx) = oneshot::channel();
     if task.send(job(tx)).await.is_err() {
         tracing::error!("a storage task has stopped");

@@ -29,9 +29,9 @@ use crate::clock::now_ms;
 use crate::hub::{Command, ConnId};
 use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use app::protocol::{
-    self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History, HistoryRequest,
-    LoginPayload, MessageText, NewAgent, NoteAck, NoteRequest, PrivateMessage, ReadUpTo, SendAck, ServerEvent, Transfer,
-    Problem, TypingRequest, UserName,
+    self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History,
+    HistoryRequest, LoginPayload, MessageText, NewAgent, NoteAck, NoteRequest, PrivateMessage,
+    Problem, ReadUpTo, SendAck, ServerEvent, Transfer, TypingRequest, UserName,
 };
 
 /// Installs the namespace `/` on `io`.
@@ -84,7 +84,12 @@ async fn on_unknown(turn: Turn, State(shared): State<Arc<Shared>>, Event(event):
     shared.desk.refuse(turn.info.conn, Problem::UnknownEvent(shown));
 }
 
-async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<LoginPayload>) {
+async fn on_login(
+    s: SocketRef,
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<LoginPayload>,
+) {
     let _served = turn.ticket.wait().await;
     let cookie = cookie::token_in(&s.req_parts().headers);
     let (_, session) = login::log_in(&shared, turn.info.conn, turn.info.ip, payload, cookie).await;
@@ -95,7 +100,12 @@ async fn on_login(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>, P
 
 /// A message: planned by the hub, then stored and delivered by the pipeline, and
 /// acknowledged once stored.
-async fn on_private_message(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, Payload(payload): Payload<PrivateMessage>) {
+async fn on_private_message(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    ack: AckSender,
+    Payload(payload): Payload<PrivateMessage>,
+) {
     let served = turn.ticket.wait().await;
     let _sending = shared.drain.sending();
     let conn = turn.info.conn;
@@ -132,7 +142,13 @@ async fn on_private_message(turn: Turn, State(shared): State<Arc<Shared>>, ack: 
     let reply = match stored {
         Ok(appended) => {
             let m = appended.message;
-            SendAck::Sent { ok: true, id: m.id, conversation: m.conversation, seq: m.seq, client_id: m.client_id }
+            SendAck::Sent {
+                ok: true,
+                id: m.id,
+                conversation: m.conversation,
+                seq: m.seq,
+                client_id: m.client_id,
+            }
         }
         Err(problem) => {
             shared.desk.refuse(conn, problem.clone());
@@ -145,7 +161,11 @@ async fn on_private_message(turn: Turn, State(shared): State<Arc<Shared>>, ack: 
 }
 
 /// An older page of a conversation the connection may read.
-async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<HistoryRequest>) {
+async fn on_history(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<HistoryRequest>,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let page = async {
@@ -159,7 +179,14 @@ async fn on_history(turn: Turn, State(shared): State<Arc<Shared>>, Payload(paylo
             .await
             .map_err(internal("reading history"))?;
         let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
-        Ok(History { conversation: request.conversation, customer, messages, more: page.more, notes: vec![], read: 0 })
+        Ok(History {
+            conversation: request.conversation,
+            customer,
+            messages,
+            more: page.more,
+            notes: vec![],
+            read: 0,
+        })
     };
     match page.await {
         Ok(page) => shared.desk.live().emit(conn, &ServerEvent::History(page)),
@@ -214,7 +241,12 @@ async fn gone(shared: &Shared, conn: ConnId) {
 
 /// Runs a take, resolve, read or transfer for `conn`, then stores what changed. Returns
 /// the conversation as it now stands, if the command was done.
-async fn change(shared: &Shared, conn: ConnId, conversation: ConversationId, command: Command) -> Option<ConversationMeta> {
+async fn change(
+    shared: &Shared,
+    conn: ConnId,
+    conversation: ConversationId,
+    command: Command,
+) -> Option<ConversationMeta> {
     shared.desk.recall(conn, conversation).await;
     let (outcome, changed) = shared.desk.apply_one(Item::Hub(command)).await;
     tracing::debug!(conn = conn.0, conversation = conversation.0, ?outcome, "conversation change");
@@ -223,16 +255,30 @@ async fn change(shared: &Shared, conn: ConnId, conversation: ConversationId, com
     now.filter(|_| outcome.is_ok())
 }
 
-async fn on_take(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<ConversationRef>) {
+async fn on_take(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<ConversationRef>,
+) {
     by_ref(turn, &shared, payload, |conn, conversation| Command::Take { conn, conversation }).await;
 }
 
-async fn on_resolve(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<ConversationRef>) {
-    by_ref(turn, &shared, payload, |conn, conversation| Command::Resolve { conn, conversation }).await;
+async fn on_resolve(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<ConversationRef>,
+) {
+    by_ref(turn, &shared, payload, |conn, conversation| Command::Resolve { conn, conversation })
+        .await;
 }
 
 /// A desk action that names only a conversation (`take`, `resolve`).
-async fn by_ref(turn: Turn, shared: &Shared, payload: Result<ConversationRef, Problem>, command: fn(ConnId, ConversationId) -> Command) {
+async fn by_ref(
+    turn: Turn,
+    shared: &Shared,
+    payload: Result<ConversationRef, Problem>,
+    command: fn(ConnId, ConversationId) -> Command,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     match payload {
@@ -243,14 +289,20 @@ async fn by_ref(turn: Turn, shared: &Shared, payload: Result<ConversationRef, Pr
     }
 }
 
-async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<Transfer>) {
+async fn on_transfer(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<Transfer>,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let to = async {
         let Transfer { conversation, to, note } = payload?;
         // Any agent account, online or not: an offline one finds it at their next login.
         let account = match UserName::parse(&to) {
-            Ok(name) => shared.desk.store.agent(&name).await.map_err(internal("looking up an agent"))?,
+            Ok(name) => {
+                shared.desk.store.agent(&name).await.map_err(internal("looking up an agent"))?
+            }
             Err(_) => None,
         };
         let record = account.ok_or_else(|| Problem::UnknownAgent(to.trim().to_owned()))?;
@@ -259,25 +311,38 @@ async fn on_transfer(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payl
     match to.await {
         // The agent it went to gets its newest page (an effect of the transfer, on every node).
         Ok((conversation, to, note)) => {
-            change(&shared, conn, conversation, Command::Transfer { conn, conversation, to, note }).await;
+            change(&shared, conn, conversation, Command::Transfer { conn, conversation, to, note })
+                .await;
         }
         Err(problem) => shared.desk.refuse(conn, problem),
     }
 }
 
-async fn on_typing(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<TypingRequest>) {
+async fn on_typing(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<TypingRequest>,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     match payload {
         Ok(TypingRequest { conversation }) => {
-            shared.desk.apply_quietly(Item::Hub(Command::Typing { conn, conversation, now_ms: now_ms() })).await;
+            shared
+                .desk
+                .apply_quietly(Item::Hub(Command::Typing { conn, conversation, now_ms: now_ms() }))
+                .await;
         }
         Err(problem) => shared.desk.refuse(conn, problem),
     }
 }
 
 /// An internal note: checked by the hub, stored, then sent to every agent online.
-async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, Payload(payload): Payload<NoteRequest>) {
+async fn on_note(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    ack: AckSender,
+    Payload(payload): Payload<NoteRequest>,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     let stored = async {
@@ -306,7 +371,11 @@ async fn on_note(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, 
     }
 }
 
-async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<ReadUpTo>) {
+async fn on_read(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<ReadUpTo>,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     match payload {
@@ -317,7 +386,11 @@ async fn on_read(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload)
     }
 }
 
-async fn on_away(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload): Payload<AwayRequest>) {
+async fn on_away(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<AwayRequest>,
+) {
     let _served = turn.ticket.wait().await;
     let conn = turn.info.conn;
     match payload {
@@ -329,22 +402,42 @@ async fn on_away(turn: Turn, State(shared): State<Arc<Shared>>, Payload(payload)
     }
 }
 
-async fn on_agent_add(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, Payload(payload): Payload<NewAgent>) {
+async fn on_agent_add(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    ack: AckSender,
+    Payload(payload): Payload<NewAgent>,
+) {
     let _served = turn.ticket.wait().await;
     admin::as_admin(&shared, turn.info.conn, ack, payload, AddAgent).await;
 }
 
-async fn on_agent_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, Payload(payload): Payload<AgentRef>) {
+async fn on_agent_remove(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    ack: AckSender,
+    Payload(payload): Payload<AgentRef>,
+) {
     let _served = turn.ticket.wait().await;
     admin::as_admin(&shared, turn.info.conn, ack, payload, RemoveAgent).await;
 }
 
-async fn on_canned_set(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, Payload(payload): Payload<CannedReply>) {
+async fn on_canned_set(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    ack: AckSender,
+    Payload(payload): Payload<CannedReply>,
+) {
     let _served = turn.ticket.wait().await;
     admin::as_admin(&shared, turn.info.conn, ack, payload, SetCanned).await;
 }
 
-async fn on_canned_remove(turn: Turn, State(shared): State<Arc<Shared>>, ack: AckSender, Payload(payload): Payload<CannedRef>) {
+async fn on_canned_remove(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    ack: AckSender,
+    Payload(payload): Payload<CannedRef>,
+) {
     let _served = turn.ticket.wait().await;
     admin::as_admin(&shared, turn.info.conn, ack, payload, RemoveCanned).await;
 }

@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use crate::hub::ConnId;
 use crate::limits::{Bucket, Rate};
-use app::protocol::SendAck;
 use app::protocol::Problem;
+use app::protocol::SendAck;
 
 /// Per-connection ordering state, kept in the socket's extensions.
 #[derive(Debug)]
@@ -101,7 +101,11 @@ impl ConnInfo {
     }
 
     /// Takes a token from one of the connection's buckets; `Err` gives the seconds to wait.
-    pub fn take(&self, pick: impl FnOnce(&mut Budget) -> &mut Bucket, rate: Rate) -> Result<(), u64> {
+    pub fn take(
+        &self,
+        pick: impl FnOnce(&mut Budget) -> &mut Bucket,
+        rate: Rate,
+    ) -> Result<(), u64> {
         let mut budget = self.budget.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         pick(&mut budget).take(rate, crate::clock::now_ms())
     }
@@ -140,14 +144,20 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
     /// Runs in arrival order, before the handler is spawned: an event over the
     /// connection's rate is answered here (an `error`, and a failed ack if one is
     /// awaited) and its handler never runs.
-    fn from_message_parts(s: &Arc<Socket<A>>, v: &mut Value, ack_id: &Option<i64>) -> Result<Self, Refused> {
+    fn from_message_parts(
+        s: &Arc<Socket<A>>,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Refused> {
         let info = conn_info(s)?;
         // Checked before a ticket is taken: a ticket never served would hold up every
         // later event of the connection.
         if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
             let problem = Problem::SlowDown(wait_s);
             tracing::debug!(conn = info.conn.0, "event rate exceeded");
-            if let Err(e) = s.emit(app::protocol::ERROR, &app::protocol::Refusal::from(problem.clone())) {
+            if let Err(e) =
+                s.emit(app::protocol::ERROR, &app::protocol::Refusal::from(problem.clone()))
+            {
                 tracing::debug!(conn = info.conn.0, error = %e, "telling a connection it is too fast");
             }
             if ack_id.is_some() {
@@ -168,7 +178,6 @@ impl<A: Adapter> FromDisconnectParts<A> for Turn {
         conn_info(s).map(ConnInfo::turn)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -206,6 +215,8 @@ mod tests {
             panic!("handler failed");
         });
         assert!(crashed.await.is_err());
-        tokio::time::timeout(std::time::Duration::from_secs(1), second.wait()).await.expect("second turn served");
+        tokio::time::timeout(std::time::Duration::from_secs(1), second.wait())
+            .await
+            .expect("second turn served");
     }
 }

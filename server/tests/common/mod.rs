@@ -38,7 +38,11 @@ impl TestServer {
     /// A server without abuse limits, for tests that send faster than people do on
     /// purpose (the limits have their own tests in hardening.rs).
     pub async fn start_unlimited() -> Self {
-        Self::start_with(chat_server::Settings { limits: chat_server::limits::Limits::unlimited(), ..Default::default() }).await
+        Self::start_with(chat_server::Settings {
+            limits: chat_server::limits::Limits::unlimited(),
+            ..Default::default()
+        })
+        .await
     }
 
     pub async fn start_with(settings: chat_server::Settings) -> Self {
@@ -48,7 +52,13 @@ impl TestServer {
     /// A server on a fresh PostgreSQL database (the test server of `scripts/postgres.sh`).
     pub async fn start_postgres() -> Self {
         let url = chat_server::store::testing::postgres_database().await;
-        Self::start_in(tempfile::tempdir().expect("temp dir"), chat_server::Settings::default(), None, Some(url)).await
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            chat_server::Settings::default(),
+            None,
+            Some(url),
+        )
+        .await
     }
 
     /// One node of a cluster: the PostgreSQL database `database_url` and the Redis
@@ -57,15 +67,26 @@ impl TestServer {
         Self::start_node_with(database_url, redis_url, chat_server::Settings::default()).await
     }
 
-    pub async fn start_node_with(database_url: &str, redis_url: &str, settings: chat_server::Settings) -> Self {
+    pub async fn start_node_with(
+        database_url: &str,
+        redis_url: &str,
+        settings: chat_server::Settings,
+    ) -> Self {
         let settings = chat_server::Settings { redis_url: Some(redis_url.to_owned()), ..settings };
-        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, None, Some(database_url.to_owned())).await
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            settings,
+            None,
+            Some(database_url.to_owned()),
+        )
+        .await
     }
 
     /// A server whose database may grow to `max_bytes` only (as if the disk were that
     /// small).
     pub async fn start_capped(settings: chat_server::Settings, max_bytes: u64) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, Some(max_bytes), None).await
+        Self::start_in(tempfile::tempdir().expect("temp dir"), settings, Some(max_bytes), None)
+            .await
     }
 
     /// The database file's path.
@@ -81,8 +102,14 @@ impl TestServer {
         Self::start_in(dir, chat_server::Settings::default(), None, Some(url)).await
     }
 
-    async fn start_in(dir: tempfile::TempDir, settings: chat_server::Settings, max_bytes: Option<u64>, url: Option<String>) -> Self {
-        let url = url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("chat.db").display()));
+    async fn start_in(
+        dir: tempfile::TempDir,
+        settings: chat_server::Settings,
+        max_bytes: Option<u64>,
+        url: Option<String>,
+    ) -> Self {
+        let url =
+            url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("chat.db").display()));
         let store = chat_server::store::open(&url, max_bytes).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -92,9 +119,15 @@ impl TestServer {
             .site_addr(addr)
             .build();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(chat_server::run_with(listener, options, store.clone(), settings, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(chat_server::run_with(
+            listener,
+            options,
+            store.clone(),
+            settings,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             addr,
             url: format!("http://{addr}"),
@@ -138,17 +171,27 @@ impl TestServer {
 
 /// Sends one raw HTTP/1.1 request (with `extra` header lines) and returns the status and
 /// the whole response, head and body.
-pub async fn http(server: &TestServer, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> (u16, String) {
+pub async fn http(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
     for (name, value) in extra {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await.expect("response in time").expect("read");
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read");
     let response = String::from_utf8_lossy(&response).into_owned();
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
     (status, response)
@@ -162,7 +205,8 @@ pub const POLLING_HANDSHAKE: &str = "/socket.io/?EIO=4&transport=polling";
 pub async fn join_by_polling(server: &TestServer) -> String {
     let (status, open) = http(server, "GET", POLLING_HANDSHAKE, &[], "").await;
     assert_eq!(status, 200, "{open}");
-    let sid = open.split("\"sid\":\"").nth(1).and_then(|r| r.split('"').next()).expect("a session id");
+    let sid =
+        open.split("\"sid\":\"").nth(1).and_then(|r| r.split('"').next()).expect("a session id");
     let path = format!("{POLLING_HANDSHAKE}&sid={sid}");
     let (status, _) = http(server, "POST", &path, &[("Content-Type", "text/plain")], "40").await;
     assert_eq!(status, 200);
@@ -217,7 +261,12 @@ impl TestClient {
     }
 
     /// [`TestClient::connect_to`] with extra handshake headers (`Cookie`, `Origin`).
-    pub async fn connect_with_headers(url: &str, transport: Transport, login: Option<Value>, headers: &[(&str, &str)]) -> Self {
+    pub async fn connect_with_headers(
+        url: &str,
+        transport: Transport,
+        login: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Self {
         let (tx, events) = mpsc::unbounded_channel::<Received>();
         let on_any = {
             let tx = tx.clone();
@@ -354,11 +403,18 @@ impl TestClient {
     /// Applies a `user_list` (the whole list) or `presence` (a change) event.
     fn apply_list(&mut self, event: &str, data: Value) {
         match event {
-            "user_list" => self.users = Some(serde_json::from_value(data).expect("user_list is an array of names")),
+            "user_list" => {
+                self.users =
+                    Some(serde_json::from_value(data).expect("user_list is an array of names"))
+            }
             _ => {
-                let change: app::protocol::Presence = serde_json::from_value(data).expect("presence is {online, offline}");
+                let change: app::protocol::Presence =
+                    serde_json::from_value(data).expect("presence is {online, offline}");
                 let users = self.users.get_or_insert_with(Vec::new);
-                let mut names = users.iter().map(|u| app::protocol::UserName::parse(u).expect("listed names are valid")).collect();
+                let mut names = users
+                    .iter()
+                    .map(|u| app::protocol::UserName::parse(u).expect("listed names are valid"))
+                    .collect();
                 change.apply_to(&mut names);
                 *users = names.into_iter().map(|n| n.as_str().to_owned()).collect();
             }
@@ -392,7 +448,9 @@ impl TestClient {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some((e, v))) if e == "user_list" || e == "presence" => return self.apply_list(&e, v),
+                Ok(Some((e, v))) if e == "user_list" || e == "presence" => {
+                    return self.apply_list(&e, v)
+                }
                 Ok(Some(other)) => self.seen.push_back(other),
                 Ok(None) => panic!("client closed while waiting for a list"),
                 Err(_) => panic!("no user_list or presence within {WAIT:?}; got {:?}", self.seen),
@@ -455,4 +513,3 @@ impl Transport {
 
 /// Both transports a tutorial client may use.
 pub const TRANSPORTS: [Transport; 2] = [Transport::Websocket, Transport::Polling];
-
