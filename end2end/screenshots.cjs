@@ -12,10 +12,19 @@ const shots = [
   { page: '/demo-zh.html', file: 'widget-zh.png', name: '王芳', text: '你好，我的订单发货了吗？', reply: '已经发货了，今天寄出。' },
 ];
 
+/** Waits until a page (or the widget's frame) has hydrated and connected. */
+async function connected(where) {
+  await where.locator('[data-testid="connection"].conn-online').waitFor({ timeout: 60_000 });
+}
+
 (async () => {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
   const agent = await (await browser.newContext()).newPage();
   await agent.goto(base);
+  // The page answers clicks once its WASM client has hydrated and connected (until then a
+  // click lands on the server-rendered form and does nothing): wait for that, as the
+  // browser tests do (end2end/tests/helpers.ts, waitForHydration).
+  await connected(agent);
   await agent.getByTestId('login-name').fill('Ada');
   await agent.getByTestId('login-agent').check();
   await agent.getByTestId('login-password').fill('ada-pass-1');
@@ -25,6 +34,7 @@ const shots = [
     await page.goto(base + shot.page);
     await page.locator('#support-chat-button').click();
     const frame = page.frameLocator('#support-chat-frame');
+    await connected(frame);
     await frame.getByTestId('login-name').fill(shot.name);
     await frame.getByTestId('login-submit').click();
     await frame.getByTestId('composer').fill(shot.text);
