@@ -7,6 +7,7 @@
 //! - [`store`]: persistence behind a trait (SQLite by default).
 //! - [`auth`]: agent password hashing.
 //! - [`clock`]: the wall clock in milliseconds.
+//! - [`hours`]: office hours (`OFFICE_HOURS`): whether the desk is staffed now.
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.

@@ -11,7 +11,7 @@
 //! `user_list` as an array of names, `private_message {to, message}`, `message {from, to,
 //! message, self}`, `error` as a string) are kept exactly; new fields are only ever added.
 //!
-//! The files, top-down:
+//! The files:
 //! - `events`: the event names and the two enums of every event with its payload;
 //! - `login`: the `login` payload in both forms, its answer, the agent session over HTTP;
 //! - `desk`: the payloads of the support desk (messages, conversations, presence, team,

@@ -1,6 +1,6 @@
 //! What a person did that cannot be done, as a code on the wire ([`Problem`]), and an error as
 //! sent to a client ([`Refusal`]). The sentences that word them, in each language, are in
-//! [`crate::text`].
+//! `app/src/text/problem.rs`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,10 @@
 //! Who may see, read or act on a conversation.
 //!
-//! Owns: every such decision, so that they stay in one place and agree.
+//! Owns: the questions the handlers ask before reading or acting on a conversation (who
+//! sees it, who may read its history, write a note, take, resolve or transfer it), so that
+//! they stay in one place and agree. Not yet every such decision: who a message may go to
+//! (`Hub::plan`) and who hears typing are still decided in `messages.rs`, and whether
+//! someone is an admin in `presence.rs`.
 //! Must not: change anything; these are questions about the hub's state.
 
 use app::protocol::Problem;

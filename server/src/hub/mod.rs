@@ -112,9 +112,11 @@ pub struct Outbound {
 pub enum Outcome {
     Connected,
     LoggedIn,
+    /// A message, note, typing or read receipt was passed on.
     Delivered,
     Disconnected,
-    /// A take, resolve or transfer was done.
+    /// The desk changed: a take, resolve or transfer, someone away or back, an agent
+    /// retired, a conversation learnt or told.
     Changed,
     /// The command was for a connection that is already gone; nothing to do.
     Stale,
@@ -228,7 +230,8 @@ impl Hub {
         Step::new(Err(problem), outbound)
     }
 
-    /// A refusal the edge decided (bad payload, wrong password): worded like the hub's own.
+    /// A login refusal the edge decided (bad payload, wrong password), sent as the hub's own
+    /// refusals are (`login_error`).
     pub fn refuse_login(conn: ConnId, problem: Problem) -> Step {
         let outbound =
             vec![Outbound { to: conn, event: ServerEvent::LoginError(problem.clone().into()) }];

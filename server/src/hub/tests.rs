@@ -1313,7 +1313,7 @@ mod properties {
             prop_assert_eq!(keys.len(), total, "a client id stored twice in one conversation");
         }
 
-        /// Several server nodes could share one desk by each running its own hub on the
+        /// Several server nodes share one desk by each running its own hub on the
         /// same commands in the same order (docs/cluster.md): that needs the hub to be a
         /// deterministic function of its commands. Two hubs (each with its own hash-map
         /// seeds) fed the same commands must decide and change the same, and tell each

@@ -45,6 +45,7 @@ const NODE_TTL: Duration = Duration::from_secs(5);
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
 /// Entries read at once, and how long one read waits for new ones.
 const READ_COUNT: usize = 1024;
+/// How long one read of the stream waits for new entries, in milliseconds.
 pub(super) const READ_BLOCK_MS: u64 = 1000;
 
 /// This node's link to the others.
@@ -60,6 +61,7 @@ pub struct Cluster {
     snapshot_every: Duration,
 }
 
+/// Items this node appended to the stream, and who waits for their outcome.
 pub(super) struct Pending {
     /// The items as given: they may hold secrets that are not sent (a login's token).
     pub items: Vec<Item>,
@@ -146,6 +148,7 @@ impl Cluster {
         Ok((cluster, start))
     }
 
+    /// This node's number in the cluster.
     pub fn node(&self) -> u64 {
         self.node
     }
@@ -320,15 +323,9 @@ pub(super) async fn read(
 }
 
 impl Cluster {
-    /// Writes a snapshot (the hub with the last entry it applied, encoded), if this node
-    /// holds (or takes) the lease; trims the stream before its previous snapshot (a node
-    /// joining from the current one still finds everything after it). Returns whether it
-    /// wrote.
-    pub(super) async fn snapshot(
-        &self,
-        hub: Vec<u8>,
-        trim_to: Option<&str>,
-    ) -> Result<bool, ClusterError> {
+    /// Whether this node holds the snapshot lease, taking it when nobody does (or renewing
+    /// it when this node has it). Only the holder encodes and writes snapshots.
+    pub(super) async fn hold_snapshot_lease(&self) -> Result<bool, ClusterError> {
         let mut conn = self.writer.clone();
         let lease_ms = (self.snapshot_every * 3).as_millis() as u64;
         let took: Option<String> = redis::cmd("SET")
@@ -356,6 +353,18 @@ impl Cluster {
                 .await
                 .map_err(failed("renewing the lease"))?;
         }
+        Ok(true)
+    }
+
+    /// Writes a snapshot (the hub with the last entry it applied, encoded; the caller holds
+    /// the lease) and trims the stream before its previous snapshot (a node joining from the
+    /// current one still finds everything after it).
+    pub(super) async fn write_snapshot(
+        &self,
+        hub: Vec<u8>,
+        trim_to: Option<&str>,
+    ) -> Result<(), ClusterError> {
+        let mut conn = self.writer.clone();
         let _: () = redis::cmd("SET")
             .arg(SNAPSHOT)
             .arg(hub)
@@ -371,6 +380,6 @@ impl Cluster {
                 .await
                 .map_err(failed("trimming the stream"))?;
         }
-        Ok(true)
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@
 //! clears the cookie), and reading the cookie a Socket.IO handshake carried. Scripts in the
 //! page never see the token, so an injected script cannot carry it off; a page of another
 //! site can neither send it (SameSite) nor open a socket with it (the origin check).
-//! Must not: decide who may log in (the password check is the socket layer's, shared with
+//! Must not: decide who may log in (the password check is [`super::login`]'s, shared with
 //! the Socket.IO `login` that programs use).
 
 use std::net::IpAddr;

@@ -3,9 +3,10 @@
 //!
 //! Owns: applying items to the live state (here, or in the cluster's order on every node),
 //! what applying leaves for afterwards (closing sockets, handing a conversation over),
-//! storing what changed, and the refusals sent at the edge. The pipeline, the registrar
-//! and the cluster's follower all go through it. Must not: decide chat rules (the hub
-//! does), know about logins or limits (see [`super::login`], [`super::gate`]), or hold the
+//! storing what changed, and the refusals sent at the edge (a refused login gets
+//! `login_error`, anything else `error`). The pipeline, the registrar and the cluster's
+//! follower all go through it. Must not: decide chat rules (the hub does), check who
+//! someone is or how often they may ask (see [`super::login`], [`super::gate`]), or hold the
 //! live state's lock across an `await`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +31,7 @@ pub struct Desk {
 }
 
 impl Desk {
+    /// A desk over `hub`, shared through `cluster` when there is one, storing in `store`.
     pub fn new(hub: Hub, cluster: Option<Arc<Cluster>>, store: Arc<dyn Store>) -> Self {
         let node = cluster.as_ref().map_or(0, |c| c.node());
         Self { live: Mutex::new(Live::new(hub, node)), cluster, store }

@@ -108,19 +108,24 @@ async fn follow(
     }
 }
 
-/// Writes the hub as of entry `at` (the last one applied), if this node holds the lease.
+/// Writes the hub as of entry `at` (the last one applied), if this node holds the lease
+/// (the others do not encode it). Returns whether it wrote.
 async fn snapshot(
     desk: &Desk,
     cluster: &Cluster,
     at: &str,
     trim_to: Option<&str>,
 ) -> Result<bool, ClusterError> {
+    if !cluster.hold_snapshot_lease().await? {
+        return Ok(false);
+    }
     let bytes = {
         let live = desk.live();
         postcard::to_allocvec(&(at, &live.hub))
             .map_err(|source| ClusterError::Snapshot { doing: "encoding the hub", source })?
     };
-    cluster.snapshot(bytes, trim_to).await
+    cluster.write_snapshot(bytes, trim_to).await?;
+    Ok(true)
 }
 
 /// Refreshes this node's key and declares the nodes gone whose key expired.

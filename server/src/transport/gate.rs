@@ -38,6 +38,8 @@ struct Addresses {
 }
 
 impl Gate {
+    /// A gate with these limits; `trust_forwarded_for` takes a client's address from
+    /// `X-Forwarded-For` (behind a reverse proxy) rather than from the socket.
     pub fn new(limits: Limits, trust_forwarded_for: bool) -> Self {
         Self {
             limits,

@@ -20,6 +20,7 @@ const SOCKET_PATH: &str = "/socket.io";
 pub struct Origins(Arc<Vec<String>>);
 
 impl Origins {
+    /// The other sites' origins that may connect, as configured (`ALLOWED_ORIGINS`).
     pub fn new(allowed: &[String]) -> Self {
         Self(Arc::new(
             allowed.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase()).collect(),

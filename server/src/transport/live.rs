@@ -37,6 +37,7 @@ pub enum Item {
     NodeGone(u64),
 }
 
+/// What the admins' work changed, told to the agents on every node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Told {
     /// The agent accounts changed: for the admins.
@@ -59,6 +60,7 @@ pub enum Effect {
     Fenced,
 }
 
+/// The hub with this node's sockets: what the hub decides is sent from here.
 pub struct Live {
     pub hub: Hub,
     sockets: HashMap<ConnId, SocketRef>,
@@ -73,6 +75,7 @@ pub struct Live {
 }
 
 impl Live {
+    /// The live state of node `node`, around `hub`, with no sockets yet.
     pub fn new(hub: Hub, node: u64) -> Self {
         Self {
             hub,
@@ -159,6 +162,7 @@ impl Live {
         step.outcome
     }
 
+    /// Sends each event to its connection, in order (those of this node's sockets).
     pub fn send(&mut self, outbound: &[Outbound]) {
         for out in outbound {
             self.emit(out.to, &out.event);

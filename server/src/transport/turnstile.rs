@@ -32,6 +32,7 @@ pub struct Turnstile {
 }
 
 impl Turnstile {
+    /// A turnstile with no ticket handed out yet.
     pub fn new() -> Self {
         Self { issued: AtomicU64::new(0), serving: watch::Sender::new(0) }
     }
@@ -96,6 +97,7 @@ pub struct Budget {
 }
 
 impl ConnInfo {
+    /// A connection's number, address and event rate, with its own turnstile.
     pub fn new(conn: ConnId, ip: Option<IpAddr>, events: Rate) -> Self {
         Self { conn, turnstile: Arc::new(Turnstile::new()), ip, events, budget: Arc::default() }
     }

@@ -4,7 +4,8 @@
 //! timers and read positions), turning frames into [`ChatState`] updates and commands into
 //! frames. Must not: reconnect or wait between attempts (`client/mod.rs` does), or outlive
 //! its connection: everything here starts afresh with the next one.
-//! The server's side is in this file; what the views ask for, and the clock, in `commands.rs`.
+//! The server's side is in this file; what the views ask for, and what is done every second
+//! (typing expiry, away, reading, a silent server), in `commands.rs`.
 
 mod commands;
 

@@ -4,12 +4,14 @@
 //! wire, for the tutorial's clients, with the [`Problem`] beside it as a code that clients
 //! word in their reader's language) and the labels of the UI, per [`Lang`]. Must not: decide
 //! anything; callers pick the [`Problem`], this module only words it.
+//!
+//! The labels are in this file; the wording of each [`Problem`] in `problem.rs`.
+//!
+//! [`Problem`]: crate::protocol::Problem
 
-use std::fmt;
+mod problem;
 
 use serde::{Deserialize, Serialize};
-
-use crate::protocol::{Problem, Refusal};
 
 /// A language the UI speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,153 +81,6 @@ impl Lang {
 
 /// The cookie that remembers a reader's language choice (read when the page is rendered).
 pub const LANG_COOKIE: &str = "chat_lang";
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
-        match self {
-            Problem::NameEmpty => f.write_str("Please enter a name."),
-            Problem::NameTooLong => {
-                write!(f, "A name can have at most {NAME_MAX_CHARS} characters.")
-            }
-            Problem::NameControlChars => f.write_str("A name cannot contain control characters."),
-            Problem::NameTaken => f.write_str("That name is already taken. Please choose another."),
-            Problem::NameReserved => {
-                f.write_str("That name belongs to a support agent. Please choose another.")
-            }
-            Problem::WrongPassword => f.write_str("Wrong agent name or password."),
-            Problem::AgentPasswordMissing => f.write_str("Agents must enter their password."),
-            Problem::AlreadyLoggedIn(name) => write!(f, "You are already logged in as {name}."),
-            Problem::NotLoggedIn => f.write_str("Please log in first."),
-            Problem::MessageEmpty => f.write_str("A message cannot be empty."),
-            Problem::MessageTooLong => {
-                write!(f, "A message can have at most {MESSAGE_MAX_CHARS} characters.")
-            }
-            Problem::UnknownRecipient(name) => write!(f, "{name} is not online."),
-            Problem::RecipientNotAllowed(name) => {
-                write!(f, "{name} is not a support agent who is online. You can write to the agents in your list.")
-            }
-            Problem::MessageToSelf => f.write_str("You cannot send a message to yourself."),
-            Problem::NoRecipient => f.write_str("Choose who to write to."),
-            Problem::AgentsOnly => f.write_str("Only support agents can do that."),
-            Problem::AlreadyAssigned(name) => write!(f, "{name} already has this conversation."),
-            Problem::NotYours => f.write_str("This conversation is not assigned to you."),
-            Problem::UnknownAgent(name) => write!(f, "There is no agent called {name}."),
-            Problem::AdminsOnly => f.write_str("Only admins can do that."),
-            Problem::PasswordTooShort => {
-                write!(f, "A password needs at least {PASSWORD_MIN_CHARS} characters.")
-            }
-            Problem::AgentExists(name) => write!(f, "There is already an agent called {name}."),
-            Problem::RemoveSelf => f.write_str("You cannot remove your own account."),
-            Problem::BadShortcut => {
-                f.write_str("A shortcut is 1 to 32 lower-case letters, digits, '-' or '_'.")
-            }
-            Problem::Malformed(event) => {
-                write!(f, "The server could not read that {event} request.")
-            }
-            Problem::BadClientId => f.write_str(
-                "A client message id must be 1 to 64 letters, digits, '-', '_', '.' or ':'.",
-            ),
-            Problem::AgentToAgent => f.write_str("Agents can write to customers only."),
-            Problem::UnknownConversation => f.write_str("There is no such conversation."),
-            Problem::SessionExpired => f.write_str("Your session has ended. Please log in again."),
-            Problem::NotSaved => f.write_str(
-                "Your message could not be saved, so it was not sent. Please try again.",
-            ),
-            Problem::SlowDown(s) => {
-                write!(f, "You are sending too fast. Please wait {s} s and try again.")
-            }
-            Problem::TooManyAttempts(s) => {
-                write!(f, "Too many failed logins. Please wait {s} s and try again.")
-            }
-            Problem::TooManyConnections => f.write_str(
-                "Too many connections from your network. Please close some tabs and try again.",
-            ),
-            Problem::UnknownEvent(event) => {
-                write!(f, "The server does not know the event {event:?}.")
-            }
-            Problem::IdentityInvalid => {
-                f.write_str("The site you came from could not be verified. Please reload the page.")
-            }
-            Problem::IdentityNotAccepted => {
-                f.write_str("This chat does not take sign-ins from other sites.")
-            }
-            Problem::EmailInvalid => f.write_str("That does not look like an e-mail address."),
-            Problem::Internal => {
-                f.write_str("Something went wrong on the server. Please try again.")
-            }
-        }
-    }
-}
-
-impl Problem {
-    /// The problem in `lang`.
-    pub fn in_lang(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => self.to_string(),
-            Lang::ZhCn => self.zh_cn(),
-        }
-    }
-
-    /// The problem in Simplified Chinese.
-    fn zh_cn(&self) -> String {
-        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
-        match self {
-            Problem::NameEmpty => "请输入名字。".into(),
-            Problem::NameTooLong => format!("名字最多 {NAME_MAX_CHARS} 个字符。"),
-            Problem::NameControlChars => "名字不能包含控制字符。".into(),
-            Problem::NameTaken => "这个名字已被占用，请换一个。".into(),
-            Problem::NameReserved => "这个名字属于一位客服，请换一个。".into(),
-            Problem::WrongPassword => "客服名或密码错误。".into(),
-            Problem::AgentPasswordMissing => "客服必须输入密码。".into(),
-            Problem::AlreadyLoggedIn(name) => format!("您已经以 {name} 的身份登录。"),
-            Problem::NotLoggedIn => "请先登录。".into(),
-            Problem::MessageEmpty => "消息不能为空。".into(),
-            Problem::MessageTooLong => format!("消息最多 {MESSAGE_MAX_CHARS} 个字符。"),
-            Problem::UnknownRecipient(name) => format!("{name} 不在线。"),
-            Problem::RecipientNotAllowed(name) => {
-                format!("{name} 不是在线的客服。您可以给列表中的客服发消息。")
-            }
-            Problem::MessageToSelf => "不能给自己发消息。".into(),
-            Problem::NoRecipient => "请选择发送对象。".into(),
-            Problem::AgentsOnly => "只有客服可以这样做。".into(),
-            Problem::AlreadyAssigned(name) => format!("{name} 已在处理这个会话。"),
-            Problem::NotYours => "这个会话没有分配给您。".into(),
-            Problem::UnknownAgent(name) => format!("没有名为 {name} 的客服。"),
-            Problem::AdminsOnly => "只有管理员可以这样做。".into(),
-            Problem::PasswordTooShort => format!("密码至少需要 {PASSWORD_MIN_CHARS} 个字符。"),
-            Problem::AgentExists(name) => format!("已经有名为 {name} 的客服。"),
-            Problem::RemoveSelf => "不能移除自己的账号。".into(),
-            Problem::BadShortcut => "快捷键为 1 到 32 个小写字母、数字、“-”或“_”。".into(),
-            Problem::Malformed(event) => format!("服务器无法读取这个 {event} 请求。"),
-            Problem::BadClientId => {
-                "客户端消息编号必须是 1 到 64 个字母、数字、“-”、“_”、“.”或“:”。".into()
-            }
-            Problem::AgentToAgent => "客服只能给顾客发消息。".into(),
-            Problem::UnknownConversation => "没有这个会话。".into(),
-            Problem::SessionExpired => "您的会话已结束，请重新登录。".into(),
-            Problem::NotSaved => "您的消息未能保存，因此没有发送。请重试。".into(),
-            Problem::SlowDown(s) => format!("您发送得太快了。请等待 {s} 秒后重试。"),
-            Problem::TooManyAttempts(s) => format!("登录失败次数过多。请等待 {s} 秒后重试。"),
-            Problem::TooManyConnections => "来自您网络的连接过多。请关闭一些标签页后重试。".into(),
-            Problem::UnknownEvent(event) => format!("服务器不认识事件 {event:?}。"),
-            Problem::IdentityInvalid => "无法验证您来自的网站，请刷新页面。".into(),
-            Problem::IdentityNotAccepted => "本聊天不接受来自其他网站的登录身份。".into(),
-            Problem::EmailInvalid => "这看起来不像电子邮箱地址。".into(),
-            Problem::Internal => "服务器出错了，请重试。".into(),
-        }
-    }
-}
-
-impl Refusal {
-    /// The sentence in `lang` (in English when the problem is not known).
-    pub fn in_lang(&self, lang: Lang) -> String {
-        match (&self.problem, lang) {
-            (Some(problem), lang) => problem.in_lang(lang),
-            (None, _) => self.text.clone(),
-        }
-    }
-}
 
 /// The labels of the UI (a field each), and all of them at once (for tests).
 macro_rules! labels {
@@ -478,42 +333,6 @@ mod tests {
         assert_eq!(Lang::preferred("de, fr"), Lang::En, "English when none is ours");
         assert_eq!(Lang::preferred(""), Lang::En);
         assert_eq!(Lang::preferred("zh;q=0, en"), Lang::En, "q=0 means not this one");
-    }
-
-    #[test]
-    fn every_problem_has_a_code_and_a_chinese_sentence() {
-        let problems = [
-            Problem::NameTaken,
-            Problem::SlowDown(3),
-            Problem::UnknownRecipient("ann".into()),
-            Problem::Internal,
-        ];
-        for problem in problems {
-            let wire = serde_json::to_value(&problem).unwrap();
-            assert!(wire["code"].is_string(), "{wire}");
-            assert_eq!(serde_json::from_value::<Problem>(wire).unwrap(), problem);
-            let zh = problem.in_lang(Lang::ZhCn);
-            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
-            assert_ne!(zh, problem.in_lang(Lang::En));
-        }
-        assert_eq!(
-            serde_json::to_value(Problem::SlowDown(3)).unwrap(),
-            serde_json::json!({"code": "slow_down", "arg": 3})
-        );
-        assert_eq!(Problem::SlowDown(3).in_lang(Lang::ZhCn), "您发送得太快了。请等待 3 秒后重试。");
-    }
-
-    #[test]
-    fn a_refusal_is_the_sentence_then_the_code() {
-        let wire = serde_json::to_value(Refusal::from(Problem::NameTaken)).unwrap();
-        assert_eq!(
-            wire,
-            serde_json::json!(["That name is already taken. Please choose another.", {"code": "name_taken"}])
-        );
-        assert_eq!(
-            serde_json::to_value(Refusal::from("plain")).unwrap(),
-            serde_json::json!("plain")
-        );
     }
 
     #[test]
