@@ -291,7 +291,6 @@ check_watch() {
     DATABASE_URL=sqlite://$work/watch/chat.db \
     start_group pid "$work/watch.log" make watch
   if wait_http http://127.0.0.1:3294/healthz 1200 "$pid" && expect_site http://127.0.0.1:3294; then
-    token="changed $(date +%s%N)"
     # A page as a browser has it: connected to the reload socket, waiting for the word.
     node --experimental-websocket -e '
       const ws = new WebSocket("ws://127.0.0.1:3295/live_reload");
@@ -308,11 +307,17 @@ check_watch() {
     ' >"$work/reload.log" 2>&1 &
     local listener=$!
     for _ in $(seq 100); do grep -q open "$work/reload.log" && break; sleep 0.1; done
-    printf '%s\n' "$token" >"public/$watch_asset"
-    local served=""
-    for _ in $(seq 240); do
-      served=$(curl -fsS "http://127.0.0.1:3294/$watch_asset" 2>/dev/null) && [ "$served" = "$token" ] && break
-      sleep 0.5
+    # cargo-leptos starts watching files only after its server answers, so a file written
+    # at once can go unseen (seen here, once in two runs): write it again, with a new token,
+    # every 10 s until one is served (2 minutes at most).
+    local served="" attempt
+    for attempt in $(seq 12); do
+      token="changed $attempt $(date +%s%N)"
+      printf '%s\n' "$token" >"public/$watch_asset"
+      for _ in $(seq 20); do
+        served=$(curl -fsS "http://127.0.0.1:3294/$watch_asset" 2>/dev/null) && [ "$served" = "$token" ] && break 2
+        sleep 0.5
+      done
     done
     [ "$served" = "$token" ] || { echo "the new file under public/ was not served: $served" >&2; ok=1; }
     wait "$listener" || ok=1
