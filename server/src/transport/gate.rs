@@ -7,7 +7,7 @@
 //! (the hub does) or know what a login is (see [`super::login`]).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 
 use super::turnstile::ConnInfo;
@@ -62,16 +62,20 @@ impl Gate {
         self.trust_forwarded_for
     }
 
-    /// The client's address: the TCP peer's, or behind a trusted proxy the last hop of
-    /// `X-Forwarded-For`.
+    /// The client's address: the TCP peer's, or behind a trusted proxy the last value of
+    /// `X-Forwarded-For` over all its header lines (the address the proxy saw; a proxy may
+    /// add its own line rather than extend the client's, and what comes before is the
+    /// client's word).
     pub fn client_ip(
         &self,
         headers: &axum::http::HeaderMap,
         extensions: &axum::http::Extensions,
     ) -> Option<IpAddr> {
         let forwarded = || {
-            let header = headers.get("x-forwarded-for")?.to_str().ok()?;
-            header.rsplit(',').next()?.trim().parse().ok()
+            // Strictly the last value: anything unreadable there means no forwarded address
+            // (the peer's is used), never a value further left, which the client wrote.
+            let last_line = headers.get_all("x-forwarded-for").iter().next_back()?;
+            last_line.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
         };
         if self.trust_forwarded_for {
             if let Some(ip) = forwarded() {
@@ -81,14 +85,15 @@ impl Gate {
         extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
     }
 
-    /// Runs `f` on what is remembered about the client address `ip`, at the current time;
-    /// `None` when the address is unknown (no limits per address then).
+    /// Runs `f` on what is remembered about the client address `ip` (an IPv6 client's
+    /// whole /64, see [`counted_as`]), at the current time; `None` when the address is
+    /// unknown (no limits per address then).
     pub fn at_address<T>(
         &self,
         ip: Option<IpAddr>,
         f: impl FnOnce(&mut Address, &Limits, u64) -> T,
     ) -> Option<T> {
-        let ip = ip?;
+        let ip = counted_as(ip?);
         let now = now_ms();
         let mut addresses = self.addresses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if addresses.known.len() >= addresses.sweep_at && !addresses.known.contains_key(&ip) {
@@ -166,6 +171,17 @@ impl Gate {
     }
 }
 
+/// The address a client's limits are counted under: an IPv4 address as it is (also when
+/// written as IPv6, `::ffff:a.b.c.d`), an IPv6 address as its /64. One IPv6 subscriber
+/// usually holds a whole /64 and may use any of its 2^64 addresses, so counting each one
+/// apart would give them a new budget per request.
+fn counted_as(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +211,57 @@ mod tests {
         }
         let most = most.load(Ordering::SeqCst);
         assert!((2..=HASHING_AT_ONCE).contains(&most), "{most} at once");
+    }
+
+    fn headers(lines: &[&str]) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        for line in lines {
+            headers.append("x-forwarded-for", line.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn behind_a_proxy_the_last_forwarded_address_counts_over_every_header_line() {
+        let gate = Gate::new(Limits::default(), true);
+        let none = axum::http::Extensions::new();
+        let ip = |lines: &[&str]| gate.client_ip(&headers(lines), &none);
+        assert_eq!(ip(&["203.0.113.7"]), Some("203.0.113.7".parse().unwrap()));
+        // A client's own value first, then what each proxy added: the last one is the
+        // address the trusted proxy saw, whichever line it is on.
+        assert_eq!(
+            ip(&["10.0.0.1, 198.51.100.2", "203.0.113.7"]),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(
+            ip(&["10.0.0.1", "198.51.100.2, 203.0.113.7 "]),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        // Nothing readable last: no forwarded address (never one further left).
+        assert_eq!(ip(&["198.51.100.2", "203.0.113.7, "]), None);
+        assert_eq!(ip(&["198.51.100.2", "unknown"]), None);
+        // Not trusted: the header is a client's word, and there is no peer here.
+        let untrusting = Gate::new(Limits::default(), false);
+        assert_eq!(untrusting.client_ip(&headers(&["203.0.113.7"]), &none), None);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_for_every_per_address_limit() {
+        let limits = Limits { connections_per_address: 2, ..Limits::default() };
+        let gate = Gate::new(limits, false);
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(gate.may_connect(ip("2001:db8:1:2::1")), Ok(()));
+        assert_eq!(gate.may_connect(ip("2001:db8:1:2:ffff::9")), Ok(()));
+        // A third address of the same /64 (anyone there can pick any of 2^64) shares them.
+        assert_eq!(gate.may_connect(ip("2001:db8:1:2::3")), Err(Problem::TooManyConnections));
+        // Another /64 has its own; IPv4 addresses stay one each.
+        assert_eq!(gate.may_connect(ip("2001:db8:1:3::1")), Ok(()));
+        assert_eq!(gate.may_connect(ip("192.0.2.1")), Ok(()));
+        assert_eq!(gate.may_connect(ip("192.0.2.2")), Ok(()));
+        // An IPv4 address written as IPv6 is that IPv4 address.
+        assert_eq!(gate.may_connect(ip("::ffff:192.0.2.1")), Ok(()));
+        assert_eq!(gate.may_connect(ip("192.0.2.1")), Err(Problem::TooManyConnections));
+        gate.disconnected(ip("2001:db8:1:2::1"));
+        assert_eq!(gate.may_connect(ip("2001:db8:1:2::42")), Ok(()));
     }
 }
