@@ -99,6 +99,12 @@ async fn take_resolve_reopen_and_transfer_with_a_note() {
     cat.emit("take", json!({"conversation": conversation})).await;
     assert!(cat.expect("error").await.as_str().unwrap().contains("Only support agents"));
     cat.expect_none("conversation", 200).await;
+    // Nor which agent accounts exist: a transfer to one and to nobody are refused alike.
+    for to in ["nobody", "Bob"] {
+        cat.emit("transfer", json!({"conversation": conversation, "to": to, "note": ""})).await;
+        let refusal = cat.expect("error").await;
+        assert!(refusal.as_str().unwrap().contains("Only support agents"), "{to}: {refusal}");
+    }
 
     // Bob comes online; Amy hands the conversation over with a note.
     let mut bob = TestClient::login(&server, WS, agent("bob")).await;

@@ -77,11 +77,7 @@ impl Hub {
         conn: ConnId,
         id: ConversationId,
     ) -> Result<(Assignee, &ConversationMeta), Problem> {
-        let key = match self.identity(conn) {
-            Some(Identity::Agent(key)) => key.clone(),
-            Some(Identity::Customer(_)) => return Err(Problem::AgentsOnly),
-            None => return Err(Problem::NotLoggedIn),
-        };
+        let key = self.agent(conn)?;
         let name = self
             .present
             .get(&Identity::Agent(key.clone()))
@@ -89,5 +85,16 @@ impl Hub {
             .ok_or(Problem::NotLoggedIn)?;
         let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
         Ok((Assignee { key, name }, meta))
+    }
+
+    /// The agent account behind `conn`: refused, as every agent-only request is, for a
+    /// customer or a connection not logged in (asked before anything about the request is
+    /// looked up, so that it tells them nothing).
+    pub fn agent(&self, conn: ConnId) -> Result<AgentKey, Problem> {
+        match self.identity(conn) {
+            Some(Identity::Agent(key)) => Ok(key.clone()),
+            Some(Identity::Customer(_)) => Err(Problem::AgentsOnly),
+            None => Err(Problem::NotLoggedIn),
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! (`messages.rs`).
 
 use app::protocol::Problem;
-use app::protocol::{ConversationId, ServerEvent, Status};
+use app::protocol::{ConversationId, MessageText, ServerEvent, Status};
 
 use crate::model::{Assignee, ConversationMeta, Identity};
 
@@ -92,7 +92,14 @@ impl Hub {
             Ok(_) => return Self::refuse(conn, Problem::NotYours),
             Err(problem) => return Self::refuse(conn, problem),
         }
-        let note = Some(note.trim().to_owned()).filter(|n| !n.is_empty());
+        // A note is a message to a colleague: none, or one within the message limit.
+        let note = match note.trim() {
+            "" => None,
+            text => match MessageText::parse(text) {
+                Ok(text) => Some(text.as_str().to_owned()),
+                Err(problem) => return Self::refuse(conn, problem),
+            },
+        };
         let mut out = vec![];
         self.assign(id, to, note, &mut out);
         self.assign_waiting(&mut out);

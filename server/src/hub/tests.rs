@@ -4,7 +4,7 @@ use super::*;
 use crate::model::{name_key, StoredMessage};
 use app::protocol::{
     ChatMessage, ClientMsgId, ConversationSummary, LoginSuccess, MessageId, PrivateMessage, Role,
-    Status,
+    Status, MESSAGE_MAX_CHARS,
 };
 
 fn name(s: &str) -> UserName {
@@ -787,6 +787,22 @@ fn taking_from_the_queue_and_what_cannot_be_taken() {
     assert_eq!(w.take(bob, "cat").outcome, Err(Problem::AlreadyAssigned("amy".into())));
     assert_eq!(w.take(cat, "cat").outcome, Err(Problem::AgentsOnly));
     assert_eq!(w.resolve(bob, "cat").outcome, Err(Problem::NotYours));
+}
+
+#[test]
+fn a_transfer_note_has_the_message_limit() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "amy", "my router is broken");
+    let bob = w.agent("bob");
+    let too_long = "n".repeat(MESSAGE_MAX_CHARS + 1);
+    let step = w.transfer(amy, "cat", "bob", &too_long);
+    assert_eq!(step.outcome, Err(Problem::MessageTooLong));
+    assert!(summaries_for(&step, bob).is_empty(), "nothing moved");
+    assert_eq!(w.assignee("cat").as_deref(), Some("amy"));
+    let step = w.transfer(amy, "cat", "bob", &"n".repeat(MESSAGE_MAX_CHARS));
+    assert_eq!(step.outcome, Ok(Outcome::Changed));
 }
 
 #[test]

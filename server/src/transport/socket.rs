@@ -298,6 +298,8 @@ async fn on_transfer(
     let conn = turn.info.conn;
     let to = async {
         let Transfer { conversation, to, note } = payload?;
+        // Only an agent learns whether an account exists.
+        shared.desk.live().hub.agent(conn)?;
         // Any agent account, online or not: an offline one finds it at their next login.
         let account = match UserName::parse(&to) {
             Ok(name) => {
