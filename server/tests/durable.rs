@@ -3,23 +3,13 @@
 
 mod common;
 
-use common::{TestClient, TestServer, Transport};
+use common::{texts, TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
 const WS: Transport = Transport::Websocket;
 
 fn agent(name: &str, password: &str) -> Value {
     json!({"name": name, "role": "agent", "password": password})
-}
-
-/// The texts of a `history` page.
-fn texts(page: &Value) -> Vec<String> {
-    page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["message"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn seqs(page: &Value) -> Vec<u64> {

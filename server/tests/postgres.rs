@@ -3,19 +3,10 @@
 
 mod common;
 
-use common::{TestClient, TestServer, Transport};
-use serde_json::{json, Value};
+use common::{texts, TestClient, TestServer, Transport};
+use serde_json::json;
 
 const WS: Transport = Transport::Websocket;
-
-fn texts(page: &Value) -> Vec<String> {
-    page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["message"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_conversation_on_postgres_survives_a_restart() {

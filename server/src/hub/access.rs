@@ -97,4 +97,16 @@ impl Hub {
             None => Err(Problem::NotLoggedIn),
         }
     }
+
+    /// The agent behind `conn`, if they hold conversation `id` open (who may resolve or
+    /// transfer it); `NotYours` when someone else holds it or it is not open.
+    pub(super) fn holding_agent(&self, conn: ConnId, id: ConversationId) -> Result<(), Problem> {
+        let (me, meta) = self.acting_agent(conn, id)?;
+        let mine = meta.assignee.as_ref().is_some_and(|a| a.key == me.key);
+        if meta.status == Status::Open && mine {
+            Ok(())
+        } else {
+            Err(Problem::NotYours)
+        }
+    }
 }

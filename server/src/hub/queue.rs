@@ -60,12 +60,8 @@ impl Hub {
 
     /// The agent who has a conversation open resolves it; the queue may fill their room.
     pub(super) fn resolve(&mut self, conn: ConnId, id: ConversationId) -> Step {
-        match self.acting_agent(conn, id) {
-            Ok((me, meta))
-                if meta.status == Status::Open
-                    && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
-            Ok(_) => return Self::refuse(conn, Problem::NotYours),
-            Err(problem) => return Self::refuse(conn, problem),
+        if let Err(problem) = self.holding_agent(conn, id) {
+            return Self::refuse(conn, problem);
         }
         let mut out = vec![];
         self.update(id, &mut out, |m| {
@@ -85,12 +81,8 @@ impl Hub {
         to: Assignee,
         note: String,
     ) -> Step {
-        match self.acting_agent(conn, id) {
-            Ok((me, meta))
-                if meta.status == Status::Open
-                    && meta.assignee.as_ref().is_some_and(|a| a.key == me.key) => {}
-            Ok(_) => return Self::refuse(conn, Problem::NotYours),
-            Err(problem) => return Self::refuse(conn, problem),
+        if let Err(problem) = self.holding_agent(conn, id) {
+            return Self::refuse(conn, problem);
         }
         // A note is a message to a colleague: none, or one within the message limit.
         let note = match note.trim() {

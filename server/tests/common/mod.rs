@@ -513,3 +513,13 @@ impl Transport {
 
 /// Both transports a tutorial client may use.
 pub const TRANSPORTS: [Transport; 2] = [Transport::Websocket, Transport::Polling];
+
+/// The texts of a `history` page, oldest first.
+pub fn texts(page: &Value) -> Vec<String> {
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect()
+}
