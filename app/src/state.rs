@@ -254,6 +254,23 @@ impl ChatState {
         self.open.set(Some(target));
     }
 
+    /// Forgets a conversation this agent no longer sees (a waiting one a colleague took):
+    /// gone from the lists, and closed if it was open.
+    pub fn forget(&self, id: ConversationId) {
+        self.desk.update(|d| {
+            d.remove(&id);
+        });
+        self.inbox.update(|i| {
+            i.threads.remove(&id);
+        });
+        self.typing.update(|t| {
+            t.remove(&id);
+        });
+        if self.open.get_untracked() == Some(Target::Conversation(id)) {
+            self.open.set(None);
+        }
+    }
+
     /// Forgets the session (after logging out).
     pub fn reset(&self) {
         self.me.set(None);

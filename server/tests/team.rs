@@ -166,3 +166,59 @@ async fn unread_counts_are_pushed_per_conversation_and_kept_across_logins() {
     assert_eq!(s.get("unread"), None, "zero is left out: {s}");
     server.stop().await;
 }
+
+/// Issue 19: a colleague could write into another agent's conversation (by its id or the
+/// customer's name), and was then one of its agents: its history and notes at every login,
+/// and a resolved one taken over. Each request is now answered exactly as for a
+/// conversation that does not exist, and changes nothing.
+#[tokio::test]
+async fn a_colleague_cannot_write_into_or_take_over_another_agents_conversation() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    server.add_agent("bob", "password-1").await;
+    server.add_admin("ada", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let mut cat = TestClient::login(&server, WS, json!("cat")).await;
+    cat.emit_acked("private_message", json!({"message": "my card ends in 4111"})).await;
+    cat.expect("message").await;
+    let id = amy.expect_where("conversation", |s| s["status"] == json!("open")).await["id"].clone();
+    amy.expect("message").await;
+    let mut bob = TestClient::login(&server, WS, agent("bob", "password-1")).await;
+
+    let write = |conversation: Value| json!({"conversation": conversation, "message": "bob here"});
+    let theirs = bob.emit_acked("private_message", write(id.clone())).await;
+    let missing = bob.emit_acked("private_message", write(json!(987_654))).await;
+    assert_eq!(theirs, missing, "the same answer as for no conversation");
+    assert_eq!(theirs["problem"], json!({"code": "unknown_conversation"}), "{theirs}");
+    let by_name = bob.emit_acked("private_message", json!({"to": "cat", "message": "hi"})).await;
+    assert_eq!(by_name["problem"], json!({"code": "unknown_recipient", "arg": "cat"}));
+    // Each refused message is also told as `error` (the tutorial's way).
+    for _ in 0..3 {
+        bob.expect("error").await;
+    }
+    for event in ["take", "resolve"] {
+        bob.emit(event, json!({"conversation": id})).await;
+        assert_eq!(bob.expect("error").await, json!("There is no such conversation."), "{event}");
+    }
+    bob.emit("typing", json!({"conversation": id})).await;
+    assert_eq!(bob.expect("error").await, json!("There is no such conversation."));
+    cat.expect_none("message", 300).await;
+    cat.expect_none("typing", 100).await;
+
+    // Resolved, it is still not bob's: writing does not take it over; at his next login
+    // it is not in his console, and its history stays closed to him.
+    amy.emit("resolve", json!({"conversation": id})).await;
+    amy.expect_where("conversation", |s| s["status"] == json!("resolved")).await;
+    let again = bob.emit_acked("private_message", write(id.clone())).await;
+    assert_eq!(again["problem"], json!({"code": "unknown_conversation"}), "{again}");
+    bob.disconnect().await;
+    let mut bob = TestClient::login(&server, WS, agent("bob", "password-1")).await;
+    bob.emit("history", json!({"conversation": id, "before": 10})).await;
+    assert_eq!(bob.expect("error").await, json!("There is no such conversation."));
+    bob.expect_none("conversation", 300).await;
+    // An admin sees it all.
+    let mut ada = TestClient::login(&server, WS, agent("ada", "password-1")).await;
+    let texts = common::texts(&ada.expect_history(&id).await);
+    assert_eq!(texts, vec!["my card ends in 4111"], "only cat's message was ever stored");
+    server.stop().await;
+}

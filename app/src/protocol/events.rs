@@ -25,6 +25,9 @@ pub const HISTORY: &str = "history";
 pub const LOGOUT: &str = "logout";
 /// server → agent: where a conversation stands ([`ConversationSummary`]), whenever that changes.
 pub const CONVERSATION: &str = "conversation";
+/// server → agent: a conversation this agent saw is no longer one they see (a waiting one a
+/// colleague took); carries [`ConversationRef`] and nothing about where it went.
+pub const CONVERSATION_GONE: &str = "conversation_gone";
 /// agent → server: take a waiting conversation ([`ConversationRef`]).
 pub const TAKE: &str = "take";
 /// agent → server: mark a conversation resolved ([`ConversationRef`]).
@@ -80,6 +83,7 @@ pub enum ServerEvent {
     Error(Refusal),
     History(History),
     Conversation(ConversationSummary),
+    ConversationGone(ConversationRef),
     Typing(Typing),
     Note(Note),
     Read(ReadUpTo),
@@ -101,6 +105,7 @@ impl ServerEvent {
             ServerEvent::Error(_) => ERROR,
             ServerEvent::History(_) => HISTORY,
             ServerEvent::Conversation(_) => CONVERSATION,
+            ServerEvent::ConversationGone(_) => CONVERSATION_GONE,
             ServerEvent::Typing(_) => TYPING,
             ServerEvent::Note(_) => NOTE,
             ServerEvent::Read(_) => READ,
@@ -122,6 +127,7 @@ impl ServerEvent {
             ERROR => ServerEvent::Error(payload(data)?),
             HISTORY => ServerEvent::History(payload(data)?),
             CONVERSATION => ServerEvent::Conversation(payload(data)?),
+            CONVERSATION_GONE => ServerEvent::ConversationGone(payload(data)?),
             TYPING => ServerEvent::Typing(payload(data)?),
             NOTE => ServerEvent::Note(payload(data)?),
             READ => ServerEvent::Read(payload(data)?),

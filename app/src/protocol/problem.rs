@@ -29,8 +29,8 @@ pub enum Problem {
     NoRecipient,
     /// Only agents manage conversations.
     AgentsOnly,
-    /// Taking a conversation someone else has.
-    AlreadyAssigned(String),
+    /// Taking a conversation a colleague has open (who, is not said).
+    AlreadyAssigned,
     /// Resolving or transferring a conversation that is not this agent's.
     NotYours,
     UnknownAgent(String),

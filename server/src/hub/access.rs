@@ -1,10 +1,11 @@
 //! Who may see, read or act on a conversation.
 //!
-//! Owns: the questions the handlers ask before reading or acting on a conversation (who
-//! sees it, who may read its history, write a note, take, resolve or transfer it), so that
-//! they stay in one place and agree. Not yet every such decision: who a message may go to
-//! (`Hub::plan`) and who hears typing are still decided in `messages.rs`, and whether
-//! someone is an admin in `presence.rs`.
+//! Owns: the one rule for agents ([`Hub::viewing_agent`]): every request an agent makes
+//! about a conversation (a message to it by id or by the customer's name, its history, a
+//! read receipt, typing, a note, take, resolve, transfer) asks it first, and a conversation
+//! the agent may not see is answered exactly as one that does not exist
+//! (`UnknownConversation`, or `UnknownRecipient` for a name). Also who sees a conversation
+//! at all ([`Hub::sees`]), which decides who is sent its messages, notes and summaries.
 //! Must not: change anything; these are questions about the hub's state.
 
 use app::protocol::Problem;
@@ -15,22 +16,29 @@ use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use super::{ConnId, Hub};
 
 impl Hub {
-    /// The conversation `conn` may read, with its customer's name.
+    /// The conversation `conn` may read, with its customer's name: a customer their own,
+    /// an agent one they see.
     pub fn readable(
         &self,
         conn: ConnId,
         id: ConversationId,
     ) -> Result<(Identity, UserName), Problem> {
-        let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
-        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
-        if !self.sees(who, meta) {
-            return Err(Problem::UnknownConversation);
+        match self.identity(conn).ok_or(Problem::NotLoggedIn)? {
+            Identity::Agent(_) => {
+                let (me, meta) = self.viewing_agent(conn, id)?;
+                Ok((Identity::Agent(me.key), meta.customer_name.clone()))
+            }
+            who @ Identity::Customer(_) => {
+                let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
+                if !self.sees(who, meta) {
+                    return Err(Problem::UnknownConversation);
+                }
+                Ok((who.clone(), meta.customer_name.clone()))
+            }
         }
-        Ok((who.clone(), meta.customer_name.clone()))
     }
 
-    /// Who may write an internal note in `id` from `conn`: an agent, in a conversation
-    /// the hub knows.
+    /// Who may write an internal note in `id` from `conn`: an agent who sees it.
     pub fn note_author(
         &self,
         conn: ConnId,
@@ -40,10 +48,12 @@ impl Hub {
         Ok((me.key, me.name))
     }
 
-    /// Whether a (non-admin) agent sees a conversation: while it waits (anyone may take
-    /// it), when it is theirs, and when they took part in it. Admins see every one.
+    /// Whether a (non-admin) agent sees a conversation: while it is new (the customer has
+    /// not written: there is nothing in it to read, and any agent may greet them) or waits
+    /// (anyone may take it), when it is theirs, and when they took part in it. Admins see
+    /// every one.
     pub(super) fn involves(agent: &AgentKey, meta: &ConversationMeta) -> bool {
-        meta.status == Status::Queued
+        matches!(meta.status, Status::New | Status::Queued)
             || meta.assignee.as_ref().is_some_and(|a| &a.key == agent)
             || meta.agents.contains(agent)
     }
@@ -58,32 +68,22 @@ impl Hub {
         }
     }
 
-    /// [`Hub::acting_agent`], for a conversation the agent sees.
+    /// The one check before an agent acts on a conversation: the agent on `conn`, and the
+    /// conversation if they see it. Refused for a customer (`AgentsOnly`) or nobody
+    /// (`NotLoggedIn`) before anything is looked up; a conversation this agent may not see
+    /// is `UnknownConversation`, as one that does not exist.
     pub(super) fn viewing_agent(
         &self,
         conn: ConnId,
         id: ConversationId,
     ) -> Result<(Assignee, &ConversationMeta), Problem> {
-        let (me, meta) = self.acting_agent(conn, id)?;
-        if !self.sees(&Identity::Agent(me.key.clone()), meta) {
+        let key = self.agent(conn)?;
+        let who = Identity::Agent(key.clone());
+        let name = self.present.get(&who).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
+        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
+        if !self.sees(&who, meta) {
             return Err(Problem::UnknownConversation);
         }
-        Ok((me, meta))
-    }
-
-    /// The agent on `conn` and the conversation they act on.
-    pub(super) fn acting_agent(
-        &self,
-        conn: ConnId,
-        id: ConversationId,
-    ) -> Result<(Assignee, &ConversationMeta), Problem> {
-        let key = self.agent(conn)?;
-        let name = self
-            .present
-            .get(&Identity::Agent(key.clone()))
-            .map(|p| p.name.clone())
-            .ok_or(Problem::NotLoggedIn)?;
-        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
         Ok((Assignee { key, name }, meta))
     }
 
@@ -99,9 +99,9 @@ impl Hub {
     }
 
     /// The agent behind `conn`, if they hold conversation `id` open (who may resolve or
-    /// transfer it); `NotYours` when someone else holds it or it is not open.
+    /// transfer it); `NotYours` when they see it but someone else holds it or it is not open.
     pub(super) fn holding_agent(&self, conn: ConnId, id: ConversationId) -> Result<(), Problem> {
-        let (me, meta) = self.acting_agent(conn, id)?;
+        let (me, meta) = self.viewing_agent(conn, id)?;
         let mine = meta.assignee.as_ref().is_some_and(|a| a.key == me.key);
         if meta.status == Status::Open && mine {
             Ok(())

@@ -73,11 +73,7 @@ impl Hub {
             }
             Identity::Agent(me) => {
                 let id = match request.conversation {
-                    Some(id) => self
-                        .conversations
-                        .get(&id)
-                        .map(|m| m.id)
-                        .ok_or(Problem::UnknownConversation)?,
+                    Some(id) => id,
                     None if to_key.is_empty() => return Err(Problem::NoRecipient),
                     None => self.conversation_named(&to_key).ok_or_else(|| {
                         if self.agents.contains_key(&to_key) {
@@ -87,11 +83,15 @@ impl Hub {
                         }
                     })?,
                 };
-                let customer = self
-                    .conversations
-                    .get(&id)
-                    .map(|m| m.customer_name.clone())
-                    .ok_or(Problem::Internal)?;
+                // A conversation this agent may not see is answered as one that does not
+                // exist, by id or by name.
+                let customer = match self.viewing_agent(conn, id) {
+                    Ok((_, meta)) => meta.customer_name.clone(),
+                    Err(Problem::UnknownConversation) if request.conversation.is_none() => {
+                        return Err(Problem::UnknownRecipient(to_raw.to_owned()))
+                    }
+                    Err(problem) => return Err(problem),
+                };
                 (id, Some(customer), Some(me.clone()))
             }
         };
@@ -153,7 +153,7 @@ impl Hub {
             // An agent who writes in a conversation nobody has takes it.
             Identity::Agent(me) if !open => {
                 if let Some(me) = online_agent(self, me) {
-                    self.assign(id, me, None, &mut out);
+                    self.assign(id, me, None);
                 }
             }
             Identity::Customer(_) if !open => {
@@ -173,10 +173,10 @@ impl Hub {
                     })
                     .filter(|a| self.open_by.get(&a.key).copied().unwrap_or(0) < self.capacity);
                 match named.or(previous) {
-                    Some(agent) => self.assign(id, agent, None, &mut out),
+                    Some(agent) => self.assign(id, agent, None),
                     None if meta.status != Status::Queued => {
                         let at = message.ts;
-                        self.update(id, &mut out, |m| {
+                        self.update(id, |m| {
                             m.status = Status::Queued;
                             m.queued_at = at;
                         });
@@ -192,6 +192,9 @@ impl Hub {
         if let Some(agent) = joins {
             meta.agents.insert(agent);
         }
+        // Whatever waits goes to agents with room now, so that the message goes where the
+        // conversation ends up (not to every agent, for one an agent takes at once).
+        self.assign_waiting();
         // Borrowed, not cloned: a message must not cost a copy of its conversation.
         let meta = &self.conversations[&id];
         // The customer and the agent who has it; while it waits, every agent (so that
@@ -230,7 +233,6 @@ impl Hub {
                 self.agent_viewers(meta).into_iter().filter(|c| !reached.contains(c)).collect();
             out.extend(others.into_iter().map(|to| Outbound { to, event: summary.clone() }));
         }
-        self.assign_waiting(&mut out);
         self.step(Ok(Outcome::Delivered), out)
     }
 
@@ -324,7 +326,9 @@ impl Hub {
         };
         let id = match (&who, conversation) {
             (Identity::Customer(c), _) => self.by_customer.get(c).copied(),
-            (Identity::Agent(_), id) => id.filter(|id| self.conversations.contains_key(id)),
+            // Into a conversation this agent may not see, typing reaches nobody.
+            (Identity::Agent(_), Some(id)) => self.viewing_agent(conn, id).ok().map(|_| id),
+            (Identity::Agent(_), None) => None,
         };
         let (Some(id), Some(from)) = (id, self.present.get(&who).map(|p| p.name.clone())) else {
             return Self::refuse(conn, Problem::UnknownConversation);

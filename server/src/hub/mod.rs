@@ -164,6 +164,10 @@ pub struct Hub {
     /// Conversations changed by the command being handled (see [`Step::changed`]).
     #[serde(skip)]
     changed: Vec<ConversationMeta>,
+    /// The agent connections that saw each of those before its first change (see
+    /// [`Hub::tell_changes`]).
+    #[serde(skip)]
+    seen_before: HashMap<ConversationId, Vec<ConnId>>,
     /// When each identity's typing was last passed on, per conversation.
     typing: HashMap<(Identity, ConversationId), u64>,
     /// Told to agents at login: after how long a hidden tab counts as away.
@@ -218,8 +222,10 @@ impl Hub {
         }
     }
 
-    /// A step with the conversations this command changed.
-    fn step(&mut self, outcome: Result<Outcome, Problem>, outbound: Vec<Outbound>) -> Step {
+    /// A step with the conversations this command changed, and the agents told of them
+    /// after everything else the command sends.
+    fn step(&mut self, outcome: Result<Outcome, Problem>, mut outbound: Vec<Outbound>) -> Step {
+        self.tell_changes(&mut outbound);
         Step { outcome, outbound, changed: std::mem::take(&mut self.changed) }
     }
 

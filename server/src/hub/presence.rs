@@ -135,8 +135,10 @@ impl Hub {
             outbound.push(Outbound { to: conn, event: ServerEvent::Away(away) });
         }
         if role == Role::Agent {
-            // The console: the queue and this agent's conversations, then whatever waits
-            // that this agent has room for.
+            // Whatever waits goes to agents with room (this one among them) first; then
+            // the console: the queue and the conversations this agent sees, as they now
+            // stand.
+            self.assign_waiting();
             let mut listed: Vec<&ConversationMeta> = listed
                 .iter()
                 .filter_map(|id| self.conversations.get(id))
@@ -149,7 +151,6 @@ impl Hub {
                 outbound
                     .push(Outbound { to: conn, event: ServerEvent::Conversation(meta.summary()) });
             }
-            self.assign_waiting(&mut outbound);
         }
         self.step(Ok(Outcome::LoggedIn), outbound)
     }
@@ -210,7 +211,7 @@ impl Hub {
         let mut out = vec![];
         self.push_away_if_changed(before, &mut out);
         // Back at the desk: room for whatever waits.
-        self.assign_waiting(&mut out);
+        self.assign_waiting();
         self.step(Ok(Outcome::Changed), out)
     }
 
@@ -231,13 +232,13 @@ impl Hub {
             .map(|m| m.id)
             .collect();
         for id in theirs {
-            self.update(id, &mut out, |m| {
+            self.update(id, |m| {
                 m.status = Status::Queued;
                 m.queued_at = now_ms;
                 m.note = None;
             });
         }
-        self.assign_waiting(&mut out);
+        self.assign_waiting();
         self.step(Ok(Outcome::Changed), out)
     }
 

@@ -7,9 +7,9 @@
 //! (`messages.rs`).
 
 use app::protocol::Problem;
-use app::protocol::{ConversationId, MessageText, ServerEvent, Status};
+use app::protocol::{ConversationId, ConversationRef, MessageText, ServerEvent, Status};
 
-use crate::model::{Assignee, ConversationMeta, Identity};
+use crate::model::{Assignee, ConversationMeta};
 
 use super::{ConnId, Hub, Outbound, Outcome, Step};
 
@@ -38,24 +38,22 @@ impl Hub {
 
     /// An agent takes a conversation they see, unless another agent has it open.
     pub(super) fn take(&mut self, conn: ConnId, id: ConversationId) -> Step {
-        let me = match self.acting_agent(conn, id) {
-            Ok((me, meta)) => match (&meta.status, &meta.assignee) {
-                (Status::Open, Some(a)) if a.key == me.key => {
+        let me = match self.viewing_agent(conn, id) {
+            Ok((me, meta)) => match &meta.assignee {
+                Some(a) if meta.status == Status::Open && a.key == me.key => {
                     return self.step(Ok(Outcome::Changed), vec![])
                 }
-                (Status::Open, Some(a)) => {
-                    return Self::refuse(conn, Problem::AlreadyAssigned(a.name.to_string()))
-                }
-                _ if !self.sees(&Identity::Agent(me.key.clone()), meta) => {
-                    return Self::refuse(conn, Problem::UnknownConversation)
+                // Whoever has it is not named: a refusal tells no more than the summaries
+                // this agent is sent.
+                Some(_) if meta.status == Status::Open => {
+                    return Self::refuse(conn, Problem::AlreadyAssigned)
                 }
                 _ => me,
             },
             Err(problem) => return Self::refuse(conn, problem),
         };
-        let mut out = vec![];
-        self.assign(id, me, None, &mut out);
-        self.step(Ok(Outcome::Changed), out)
+        self.assign(id, me, None);
+        self.step(Ok(Outcome::Changed), vec![])
     }
 
     /// The agent who has a conversation open resolves it; the queue may fill their room.
@@ -63,14 +61,13 @@ impl Hub {
         if let Err(problem) = self.holding_agent(conn, id) {
             return Self::refuse(conn, problem);
         }
-        let mut out = vec![];
-        self.update(id, &mut out, |m| {
+        self.update(id, |m| {
             m.status = Status::Resolved;
             m.note = None;
         });
         // Room for the next one in the queue.
-        self.assign_waiting(&mut out);
-        self.step(Ok(Outcome::Changed), out)
+        self.assign_waiting();
+        self.step(Ok(Outcome::Changed), vec![])
     }
 
     /// The agent who has a conversation open hands it, with an optional note, to `to`.
@@ -92,10 +89,9 @@ impl Hub {
                 Err(problem) => return Self::refuse(conn, problem),
             },
         };
-        let mut out = vec![];
-        self.assign(id, to, note, &mut out);
-        self.assign_waiting(&mut out);
-        self.step(Ok(Outcome::Changed), out)
+        self.assign(id, to, note);
+        self.assign_waiting();
+        self.step(Ok(Outcome::Changed), vec![])
     }
 
     /// Adds (or removes) a conversation to the queue and open counts, by its state.
@@ -116,44 +112,59 @@ impl Hub {
         }
     }
 
-    /// Changes where a conversation stands, keeping the queue and counts right, and tells
-    /// every online agent.
+    /// Changes where a conversation stands, keeping the queue and counts right. The agents
+    /// are told when the command's step is made ([`Hub::tell_changes`]), once, of where it
+    /// ended up.
     pub(super) fn update(
         &mut self,
         id: ConversationId,
-        out: &mut Vec<Outbound>,
         change: impl FnOnce(&mut ConversationMeta),
     ) {
+        let Some(before) = self.conversations.get(&id) else { return };
+        // Who saw it before its first change in this command: told where it went, or that
+        // it is gone for them.
+        if !self.seen_before.contains_key(&id) {
+            // A new one (the customer has not written) is in nobody's console yet.
+            let seen =
+                if before.status == Status::New { vec![] } else { self.agent_viewers(before) };
+            self.seen_before.insert(id, seen);
+        }
         let Some(mut meta) = self.conversations.remove(&id) else { return };
         self.count(&meta, false);
-        let before = meta.clone();
         change(&mut meta);
         self.revision += 1;
         meta.version = self.revision;
         self.count(&meta, true);
-        // Whoever saw it before (the agent it leaves, say) learns where it went.
-        let summary = ServerEvent::Conversation(meta.summary());
-        for (key, p) in self.online_agents() {
-            if p.admin || Self::involves(key, &before) || Self::involves(key, &meta) {
-                out.extend(p.conns.iter().map(|&to| Outbound { to, event: summary.clone() }));
-            }
-        }
         self.changed.retain(|m| m.id != id);
         self.changed.push(meta.clone());
         self.conversations.insert(id, meta);
     }
 
+    /// Tells the agents where the conversations changed by this command now stand: those
+    /// who see one get its summary; those who saw it before and no longer do (a waiting one
+    /// a colleague took) only that it is gone, never who has it.
+    pub(super) fn tell_changes(&mut self, out: &mut Vec<Outbound>) {
+        let mut seen_before = std::mem::take(&mut self.seen_before);
+        for meta in &self.changed {
+            let now = self.agent_viewers(meta);
+            let summary = ServerEvent::Conversation(meta.summary());
+            let gone = ServerEvent::ConversationGone(ConversationRef { conversation: meta.id });
+            let before = seen_before.remove(&meta.id).unwrap_or_default();
+            out.extend(
+                before
+                    .into_iter()
+                    .filter(|conn| !now.contains(conn))
+                    .map(|to| Outbound { to, event: gone.clone() }),
+            );
+            out.extend(now.into_iter().map(|to| Outbound { to, event: summary.clone() }));
+        }
+    }
+
     /// Gives `agent` the conversation.
-    pub(super) fn assign(
-        &mut self,
-        id: ConversationId,
-        agent: Assignee,
-        note: Option<String>,
-        out: &mut Vec<Outbound>,
-    ) {
+    pub(super) fn assign(&mut self, id: ConversationId, agent: Assignee, note: Option<String>) {
         self.ticks += 1;
         self.last_given.insert(agent.key.clone(), self.ticks);
-        self.update(id, out, |m| {
+        self.update(id, |m| {
             m.status = Status::Open;
             m.agents.insert(agent.key.clone());
             m.assignee = Some(agent);
@@ -180,10 +191,10 @@ impl Hub {
     }
 
     /// Hands waiting conversations, oldest first, to agents with room.
-    pub(super) fn assign_waiting(&mut self, out: &mut Vec<Outbound>) {
+    pub(super) fn assign_waiting(&mut self) {
         while let Some(&(_, id)) = self.queue.iter().next() {
             let Some(agent) = self.next_agent() else { break };
-            self.assign(id, agent, None, out);
+            self.assign(id, agent, None);
         }
     }
 }

@@ -3,8 +3,8 @@
 use super::*;
 use crate::model::{name_key, StoredMessage};
 use app::protocol::{
-    ChatMessage, ClientMsgId, ConversationSummary, LoginSuccess, MessageId, PrivateMessage, Role,
-    Status, MESSAGE_MAX_CHARS,
+    ChatMessage, ClientMsgId, ConversationRef, ConversationSummary, LoginSuccess, MessageId,
+    PrivateMessage, Role, Status, MESSAGE_MAX_CHARS,
 };
 
 fn name(s: &str) -> UserName {
@@ -480,10 +480,10 @@ fn a_customer_writing_to_the_team_waits_in_the_queue_until_an_agent_has_it() {
     let bob = w.agent("bob");
     let cat = w.customer("cat");
     let step = w.send(cat, "", "anyone there?");
-    // Every agent gets the first message (whoever takes it has it), then the queue gives it
-    // to one of them.
+    // The queue gives it to one of them at once: the message goes where the conversation
+    // ends up, not to every agent.
     assert_eq!(messages_for(&step, amy).len(), 1);
-    assert_eq!(messages_for(&step, bob).len(), 1);
+    assert!(events_for(&step, bob).is_empty(), "bob learns nothing of it");
     assert_eq!(messages_for(&step, amy)[0].to, None, "addressed to the team");
     let meta = w.meta("cat");
     assert_eq!(
@@ -757,16 +757,13 @@ fn an_agent_who_comes_online_takes_the_backlog_oldest_first() {
         (w.assignee("c1"), w.assignee("c2"), w.meta("c3").status),
         (Some("amy".into()), Some("amy".into()), Status::Queued)
     );
-    // Amy's console lists the queue as it was, then the changes.
+    // Amy's console lists the queue as it stands once she has taken her share, then the
+    // changes.
     let seen: Vec<_> =
         summaries_for(&step, amy).into_iter().map(|s| (s.customer.to_string(), s.status)).collect();
     assert_eq!(
         &seen[..3],
-        &[
-            ("c1".into(), Status::Queued),
-            ("c2".into(), Status::Queued),
-            ("c3".into(), Status::Queued)
-        ]
+        &[("c1".into(), Status::Open), ("c2".into(), Status::Open), ("c3".into(), Status::Queued)]
     );
     assert_eq!(&seen[3..], &[("c1".into(), Status::Open), ("c2".into(), Status::Open)]);
     // Bob arrives and gets the last one.
@@ -784,9 +781,10 @@ fn taking_from_the_queue_and_what_cannot_be_taken() {
     assert_eq!(w.meta("cat").status, Status::Queued, "nobody has room");
     assert_eq!(w.take(amy, "cat").outcome, Ok(Outcome::Changed));
     assert_eq!(w.assignee("cat"), Some("amy".into()));
-    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::AlreadyAssigned("amy".into())));
+    // Amy has it now: bob, who took no part, is answered as if it did not exist.
+    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::UnknownConversation));
     assert_eq!(w.take(cat, "cat").outcome, Err(Problem::AgentsOnly));
-    assert_eq!(w.resolve(bob, "cat").outcome, Err(Problem::NotYours));
+    assert_eq!(w.resolve(bob, "cat").outcome, Err(Problem::UnknownConversation));
 }
 
 #[test]
@@ -1021,7 +1019,7 @@ fn agents_see_their_own_conversations_and_the_queue_admins_see_all() {
     assert_eq!(w.hub.readable(bob, cats), Err(Problem::UnknownConversation));
     assert!(w.hub.readable(ada, cats).is_ok());
     assert_eq!(w.hub.note_author(bob, cats), Err(Problem::UnknownConversation));
-    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::AlreadyAssigned("amy".into())));
+    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::UnknownConversation));
     let note = Note { id: 1, conversation: cats, from: name("amy"), text: "vip".into(), ts: 1 };
     let step = w.run(Command::Noted(note));
     assert!(events_for(&step, bob).is_empty() && events_for(&step, cat).is_empty());
@@ -1032,6 +1030,119 @@ fn agents_see_their_own_conversations_and_the_queue_admins_see_all() {
     assert_eq!(summaries_for(&step, bob).len(), 1);
     assert_eq!(summaries_for(&step, amy).len(), 1, "amy learns where it went");
     assert!(w.hub.readable(bob, cats).is_ok());
+}
+
+/// Everything `step` sends `conn` that concerns conversation `id`.
+fn about(step: &Step, conn: ConnId, id: ConversationId) -> Vec<ServerEvent> {
+    picked(step, conn, |e| (conversation_of_event(e) == Some(id)).then(|| e.clone()))
+}
+
+/// The conversation an event is about, if it is about one.
+fn conversation_of_event(event: &ServerEvent) -> Option<ConversationId> {
+    match event {
+        ServerEvent::Message(m) => Some(m.conversation),
+        ServerEvent::History(h) => Some(h.conversation),
+        ServerEvent::Conversation(s) => Some(s.id),
+        ServerEvent::ConversationGone(r) => Some(r.conversation),
+        ServerEvent::Typing(t) => Some(t.conversation),
+        ServerEvent::Note(n) => Some(n.conversation),
+        ServerEvent::Read(r) => Some(r.conversation),
+        _ => None,
+    }
+}
+
+/// Issue 19: a colleague wrote into any conversation by its id or its customer's name, was
+/// then one of its agents (its history, notes and summaries followed), and took over one
+/// that was resolved. Every request about a conversation an agent may not see is now
+/// answered as for one that does not exist, and changes nothing.
+#[test]
+fn an_agent_cannot_reach_a_colleagues_conversation_by_any_request() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "", "my card number is 4111");
+    assert_eq!(w.assignee("cat"), Some("amy".into()));
+    let cats = w.meta("cat").id;
+    let bob = w.agent("bob");
+    let nowhere = ConversationId(999_999);
+    let stored = w.stored.len();
+
+    // Every request about amy's conversation gets exactly what one about no conversation
+    // gets.
+    let by_id = |id| PrivateMessage {
+        to: String::new(),
+        message: "hello from bob".into(),
+        conversation: Some(id),
+        ..PrivateMessage::default()
+    };
+    for id in [cats, nowhere] {
+        let step = w.write(bob, by_id(id));
+        assert_eq!(step.outcome, Err(Problem::UnknownConversation), "writing into {id:?}");
+        assert_eq!(w.hub.readable(bob, id), Err(Problem::UnknownConversation));
+        assert_eq!(w.hub.note_author(bob, id), Err(Problem::UnknownConversation));
+        assert_eq!(
+            w.run(Command::Take { conn: bob, conversation: id }).outcome,
+            Err(Problem::UnknownConversation)
+        );
+        let step = w.run(Command::Resolve { conn: bob, conversation: id });
+        assert_eq!(step.outcome, Err(Problem::UnknownConversation), "resolve");
+        let to = Assignee { key: AgentKey::of(&name("bob")), name: name("bob") };
+        let step =
+            w.run(Command::Transfer { conn: bob, conversation: id, to, note: String::new() });
+        assert_eq!(step.outcome, Err(Problem::UnknownConversation), "transfer");
+        let step = w.run(Command::Read { conn: bob, conversation: id, seq: 1 });
+        assert_eq!(step.outcome, Err(Problem::UnknownConversation), "read");
+        let step = w.run(Command::Typing { conn: bob, conversation: Some(id), now_ms: 10_000 });
+        assert_eq!(step.outcome, Err(Problem::UnknownConversation), "typing");
+        assert!(events_for(&step, cat).is_empty(), "typing reaches nobody");
+    }
+    // By the customer's name: as for a name nobody has.
+    assert_eq!(w.send(bob, "cat", "hello").outcome, Err(Problem::UnknownRecipient("cat".into())));
+    assert_eq!(
+        w.send(bob, "nobody", "hello").outcome,
+        Err(Problem::UnknownRecipient("nobody".into()))
+    );
+    assert_eq!(w.stored.len(), stored, "nothing bob tried was stored");
+    assert!(!w.meta("cat").agents.contains(&AgentKey::of(&name("bob"))), "bob did not join");
+
+    // Resolved, it stays amy's: bob cannot reopen it by writing either.
+    assert_eq!(w.resolve(amy, "cat").outcome, Ok(Outcome::Changed));
+    assert_eq!(w.write(bob, by_id(cats)).outcome, Err(Problem::UnknownConversation));
+    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::UnknownConversation));
+    assert_eq!(w.meta("cat").status, Status::Resolved);
+    let step = w.send(cat, "", "one more thing");
+    assert!(about(&step, bob, cats).is_empty(), "it went back to amy, not to bob");
+    assert_eq!(w.assignee("cat"), Some("amy".into()));
+}
+
+/// A waiting conversation is every agent's to see; once a colleague has it, the others are
+/// told only that it is gone from their console (not who has it), and a late `take` says
+/// no more than that.
+#[test]
+fn a_waiting_conversation_a_colleague_takes_is_gone_for_the_others() {
+    let mut w = World::with_capacity(0);
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    let step = w.send(cat, "", "hi");
+    let cats = w.meta("cat").id;
+    assert_eq!(messages_for(&step, bob).len(), 1, "waiting: every agent has it");
+    let step = w.take(amy, "cat");
+    assert_eq!(
+        about(&step, bob, cats),
+        vec![ServerEvent::ConversationGone(ConversationRef { conversation: cats })]
+    );
+    assert_eq!(summaries_for(&step, amy).len(), 1, "amy has it");
+    assert_eq!(w.take(bob, "cat").outcome, Err(Problem::UnknownConversation));
+    assert!(about(&w.send(cat, "", "still there?"), bob, cats).is_empty());
+
+    // One bob took part in, a colleague then holds: he sees it, and may not take it (not
+    // told who has it).
+    w.transfer(amy, "cat", "bob", "");
+    w.transfer(bob, "cat", "amy", "");
+    let step = w.take(bob, "cat");
+    assert_eq!(step.outcome, Err(Problem::AlreadyAssigned));
+    assert!(!errors_for(&step, bob)[0].contains("amy"));
 }
 
 #[test]
@@ -1104,7 +1215,32 @@ mod properties {
     use proptest::prelude::*;
 
     const CUSTOMERS: [&str; 4] = ["Cu0", "Cu1", "Cu2", "Cu3"];
-    const AGENTS: [&str; 2] = ["Ag0", "Ag1"];
+    /// Two agents, and an admin (who sees every conversation).
+    const AGENTS: [&str; 3] = ["Ag0", "Ag1", "Ad0"];
+
+    fn new_run() -> Run {
+        let mut w = World::new();
+        w.admins.insert(name_key("Ad0"));
+        Run { w, open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0 }
+    }
+
+    /// Whether the agent `agent` sees conversation `id` in `metas`: the rule of the README,
+    /// written here from the outside (admins all; others the new and waiting ones, their
+    /// own and those they took part in).
+    fn agent_sees(
+        metas: &BTreeMap<String, ConversationMeta>,
+        agent: &AgentKey,
+        id: ConversationId,
+    ) -> bool {
+        if *agent == AgentKey::of(&name("Ad0")) {
+            return true;
+        }
+        metas.values().find(|m| m.id == id).is_some_and(|m| {
+            matches!(m.status, Status::New | Status::Queued)
+                || m.assignee.as_ref().is_some_and(|a| &a.key == agent)
+                || m.agents.contains(agent)
+        })
+    }
 
     #[derive(Debug, Clone)]
     enum Action {
@@ -1153,13 +1289,13 @@ mod properties {
 
     fn action() -> impl Strategy<Value = Action> {
         prop_oneof![
-            3 => (any::<bool>(), 0..4usize).prop_map(|(agent, who)| Action::Login { agent, who: if agent { who % 2 } else { who } }),
+            3 => (any::<bool>(), 0..4usize).prop_map(|(agent, who)| Action::Login { agent, who: if agent { who % 3 } else { who } }),
             1 => (0..8usize).prop_map(|slot| Action::Disconnect { slot }),
-            6 => (0..8usize, 0..7usize, any::<bool>(), proptest::option::of(0..4usize))
+            6 => (0..8usize, 0..8usize, any::<bool>(), proptest::option::of(0..4usize))
                 .prop_map(|(slot, to, retry, in_conversation)| Action::Send { slot, to, retry, in_conversation }),
             1 => (0..8usize, 0..4usize).prop_map(|(slot, customer)| Action::Take { slot, customer }),
             1 => (0..8usize, 0..4usize).prop_map(|(slot, customer)| Action::Resolve { slot, customer }),
-            1 => (0..8usize, 0..4usize, 0..2usize).prop_map(|(slot, customer, to)| Action::Transfer { slot, customer, to }),
+            1 => (0..8usize, 0..4usize, 0..3usize).prop_map(|(slot, customer, to)| Action::Transfer { slot, customer, to }),
             1 => (0..8usize, 0..4usize, 0..6u64).prop_map(|(slot, customer, seq)| Action::Read { slot, customer, seq }),
             1 => (0..8usize, proptest::option::of(0..4usize)).prop_map(|(slot, customer)| Action::Typing { slot, customer }),
             1 => (0..8usize, any::<bool>()).prop_map(|(slot, away)| Action::Away { slot, away }),
@@ -1209,7 +1345,7 @@ mod properties {
                     let c = self.slot(slot)?;
                     let to = match to {
                         0..4 => CUSTOMERS[to].to_owned(),
-                        4..6 => AGENTS[to - 4].to_owned(),
+                        4..7 => AGENTS[to - 4].to_owned(),
                         _ => "nobody".to_owned(),
                     };
                     let id = match (retry, self.last_id.get(&c)) {
@@ -1279,7 +1415,7 @@ mod properties {
 
         #[test]
         fn no_customer_sees_another_and_every_accepted_message_is_stored_once(actions in proptest::collection::vec(action(), 1..60)) {
-            let mut run = Run { w: World::new(), open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0 };
+            let mut run = new_run();
             for action in &actions {
                 // Who each connection is, before and after the step (a login names it, a
                 // disconnect forgets it).
@@ -1329,6 +1465,65 @@ mod properties {
             prop_assert_eq!(keys.len(), total, "a client id stored twice in one conversation");
         }
 
+        /// Issue 19: with two agents and an admin, no agent is ever sent a message, note,
+        /// typing, summary or history of a conversation they do not see (at the end of the
+        /// step; one that left their view is told as gone, and only that); and whatever an
+        /// agent asks about a conversation they do not see is answered as for one that does
+        /// not exist.
+        #[test]
+        fn no_agent_gets_a_conversation_they_do_not_see(actions in proptest::collection::vec(action(), 1..60)) {
+            let mut run = new_run();
+            for action in &actions {
+                let before = run.w.metas.clone();
+                let actor = match *action {
+                    Action::Send { slot, .. } | Action::Take { slot, .. } | Action::Resolve { slot, .. }
+                    | Action::Transfer { slot, .. } | Action::Read { slot, .. } | Action::Typing { slot, .. } => run.slot(slot),
+                    _ => None,
+                };
+                let actor_agent = match actor.and_then(|c| run.w.hub.identity(c)) {
+                    Some(Identity::Agent(key)) => Some(key.clone()),
+                    _ => None,
+                };
+                // The conversation the actor names (by id, or a message by the customer's name).
+                let (named, by_name) = match *action {
+                    Action::Send { in_conversation: Some(i), .. } => (run.conversation_of(i), false),
+                    Action::Send { to: to @ 0..4, in_conversation: None, .. } => (run.conversation_of(to), true),
+                    Action::Take { customer, .. } | Action::Resolve { customer, .. }
+                    | Action::Transfer { customer, .. } | Action::Read { customer, .. } => (run.conversation_of(customer), false),
+                    Action::Typing { customer: Some(i), .. } => (run.conversation_of(i), false),
+                    _ => (None, false),
+                };
+                // A message to oneself is refused for that, whatever it names.
+                let to_self = match (action, &actor_agent) {
+                    (Action::Send { to: to @ 4..7, .. }, Some(me)) => AgentKey::of(&name(AGENTS[to - 4])) == *me,
+                    _ => false,
+                };
+                let Some(step) = run.step(action) else { continue };
+                for out in &step.outbound {
+                    let Some(Identity::Agent(agent)) = run.w.hub.identity(out.to).cloned() else { continue };
+                    let Some(id) = conversation_of_event(&out.event) else { continue };
+                    let wire = serde_json::to_string(&out.event).unwrap();
+                    if matches!(out.event, ServerEvent::ConversationGone(_)) {
+                        prop_assert!(agent_sees(&before, &agent, id) && !agent_sees(&run.w.metas, &agent, id),
+                            "{agent:?} told {wire} after {action:?}");
+                    } else {
+                        prop_assert!(agent_sees(&run.w.metas, &agent, id),
+                            "{agent:?} got {wire} of a conversation they do not see, after {action:?}");
+                    }
+                }
+                if let (Some(agent), Some(id)) = (actor_agent, named) {
+                    if !agent_sees(&before, &agent, id) && !to_self {
+                        let expected = match action {
+                            Action::Send { to, .. } if by_name => Problem::UnknownRecipient(CUSTOMERS[*to].into()),
+                            _ => Problem::UnknownConversation,
+                        };
+                        prop_assert_eq!(&step.outcome, &Err(expected), "after {:?}", action);
+                        prop_assert!(step.changed.is_empty(), "a refused request changed something: {:?}", action);
+                    }
+                }
+            }
+        }
+
         /// Several server nodes share one desk by each running its own hub on the
         /// same commands in the same order (docs/cluster.md): that needs the hub to be a
         /// deterministic function of its commands. Two hubs (each with its own hash-map
@@ -1337,7 +1532,6 @@ mod properties {
         /// connections means nothing: each node sends only to its own).
         #[test]
         fn two_hubs_fed_the_same_commands_decide_the_same(actions in proptest::collection::vec(action(), 1..60)) {
-            let new_run = || Run { w: World::new(), open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0 };
             let per_connection = |step: &Step| {
                 let mut told: BTreeMap<ConnId, Vec<ServerEvent>> = BTreeMap::new();
                 for out in &step.outbound {

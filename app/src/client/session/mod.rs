@@ -332,6 +332,7 @@ impl<'a> Session<'a> {
             ServerEvent::Conversation(summary) => state.desk.update(|d| {
                 d.insert(summary.id, summary);
             }),
+            ServerEvent::ConversationGone(gone) => state.forget(gone.conversation),
             ServerEvent::Typing(t) => state.typing(t.conversation, t.from, now_ms() as u64),
             ServerEvent::Read(r) => state.read_up_to(r.conversation, r.seq),
             ServerEvent::Canned(replies) => state.canned.set(replies),
