@@ -1553,3 +1553,4 @@ mod properties {
         }
     }
 }
+
