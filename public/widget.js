@@ -4,8 +4,9 @@
  * shows a chat button that opens the customer view (this server's /widget) in a frame.
  * data-color: #rgb or #rrggbb; data-position: right (default) or left; data-lang: en or zh-CN
  * (default: the reader's browser); data-greeting: up to 200 characters. A signed-in user of
- * the site: data-user-id, data-user-name and data-user-sig (hex HMAC-SHA256 of id, newline,
- * name, under the secret the site shares with the chat's WIDGET_SECRET). */
+ * the site: data-user-id, data-user-name, data-user-expires (seconds since the epoch, at most
+ * a day ahead) and data-user-sig (hex HMAC-SHA256 of id, newline, name, newline, expires,
+ * under the secret the site shares with the chat's WIDGET_SECRET). */
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -29,6 +30,7 @@
     vouched.set('user-id', data.userId);
     vouched.set('user-name', data.userName);
     if (data.userSig) vouched.set('user-sig', data.userSig);
+    if (data.userExpires) vouched.set('user-expires', data.userExpires);
   }
 
   var button = document.createElement('button');

@@ -144,9 +144,13 @@ test('the demo page shows the widget, in English and in Chinese', async ({ brows
 });
 
 test('a user the site signs in is the same customer on every device, and a forged one is refused', async ({ browser, baseURL }) => {
-  // What the shop's server computes with the secret it shares with the chat (serve.sh).
-  const sig = createHmac('sha256', 'e2e-widget-secret').update('shop-user-7\nLin').digest('hex');
-  const tag = `data-user-id="shop-user-7" data-user-name="Lin" data-user-sig="${sig}"`;
+  // What the shop's server computes with the secret it shares with the chat (serve.sh),
+  // for a page good for an hour.
+  const signed = (expires: number) => {
+    const sig = createHmac('sha256', 'e2e-widget-secret').update(`shop-user-7\nLin\n${expires}`).digest('hex');
+    return { sig, tag: `data-user-id="shop-user-7" data-user-name="Lin" data-user-expires="${expires}" data-user-sig="${sig}"` };
+  };
+  const { sig, tag } = signed(Math.floor(Date.now() / 1000) + 3600);
   const phone = await shopPage(browser, baseURL!, tag);
   await button(phone.page).click();
   const first = frameOf(phone.page);
@@ -169,7 +173,13 @@ test('a user the site signs in is the same customer on every device, and a forge
   await expect(frameOf(forged.page).getByTestId('login-error')).toHaveText('The site you came from could not be verified. Please reload the page.');
   await expect(frameOf(forged.page).getByTestId('me')).toHaveCount(0);
 
-  for (const p of [phone, laptop, forged]) {
+  // Yesterday's page, replayed: refused in words, in the reader's language.
+  const stale = await shopPage(browser, baseURL!, signed(Math.floor(Date.now() / 1000) - 86400).tag + ' data-lang="zh-CN"');
+  await button(stale.page).click();
+  await expect(frameOf(stale.page).getByTestId('login-error')).toHaveText('您从来源网站带来的登录已过期，请刷新页面。');
+  await expect(frameOf(stale.page).getByTestId('me')).toHaveCount(0);
+
+  for (const p of [phone, laptop, forged, stale]) {
     await p.context.close();
     p.shop.close();
   }

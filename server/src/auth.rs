@@ -15,6 +15,8 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
+use app::protocol::{Problem, HOST_IDENTITY_MAX_SECS};
+
 /// Shortest password `server agent add` accepts.
 pub const MIN_PASSWORD_CHARS: usize = app::protocol::PASSWORD_MIN_CHARS;
 
@@ -114,29 +116,46 @@ pub fn token_hash(token: &str) -> Option<String> {
     Some(hex::encode(Sha256::digest(token.as_bytes())))
 }
 
-/// Whether `sig` (hex) is the HMAC-SHA256, under the widget secret, of the host site's user
-/// id, a newline and the user's name (as the login gives it, trimmed). Compared in constant
-/// time.
-pub fn host_identity_signed(secret: &[u8], id: &str, name: &str, sig: &str) -> bool {
+/// Whether `sig` (hex) is the host site's signature of its user `id`, called `name` (as the
+/// login gives it, trimmed), good until `expires` (seconds since the epoch): HMAC-SHA256
+/// under the widget secret of the id, a newline, the name, a newline and the expiry in
+/// decimal. Compared in constant time. (Whether it has expired is the caller's question:
+/// see [`host_identity_expiry`].)
+pub fn host_identity_signed(secret: &[u8], id: &str, name: &str, expires: u64, sig: &str) -> bool {
     use hmac::Mac;
     let Ok(sig) = hex::decode(sig) else { return false };
-    host_identity_mac(secret, id, name).verify_slice(&sig).is_ok()
+    host_identity_mac(secret, id, name, expires).verify_slice(&sig).is_ok()
 }
 
 /// What a host site computes for [`host_identity_signed`] (for tests and examples).
-pub fn sign_host_identity(secret: &[u8], id: &str, name: &str) -> String {
+pub fn sign_host_identity(secret: &[u8], id: &str, name: &str, expires: u64) -> String {
     use hmac::Mac;
-    hex::encode(host_identity_mac(secret, id, name).finalize().into_bytes())
+    hex::encode(host_identity_mac(secret, id, name, expires).finalize().into_bytes())
+}
+
+/// Whether a signature good until `expires` (seconds) is to be taken at `now_ms`: not once
+/// expired, nor when it claims longer than [`HOST_IDENTITY_MAX_SECS`] ahead.
+pub fn host_identity_expiry(expires: u64, now_ms: u64) -> Result<(), Problem> {
+    let now = now_ms / 1000;
+    if expires < now {
+        Err(Problem::IdentityExpired)
+    } else if expires - now > HOST_IDENTITY_MAX_SECS {
+        Err(Problem::IdentityExpiresTooLate)
+    } else {
+        Ok(())
+    }
 }
 
 /// The MAC of a host site's user, before it is finished or compared.
-fn host_identity_mac(secret: &[u8], id: &str, name: &str) -> hmac::Hmac<Sha256> {
+fn host_identity_mac(secret: &[u8], id: &str, name: &str, expires: u64) -> hmac::Hmac<Sha256> {
     use hmac::Mac;
     let mut mac =
         hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(id.as_bytes());
     mac.update(b"\n");
     mac.update(name.as_bytes());
+    mac.update(b"\n");
+    mac.update(expires.to_string().as_bytes());
     mac
 }
 
@@ -146,18 +165,34 @@ mod host_identity_tests {
 
     #[test]
     fn only_the_secret_signs_a_host_identity() {
-        let sig = sign_host_identity(b"shared secret", "user-42", "Ann");
+        let t = 1_800_000_000;
+        let sig = sign_host_identity(b"shared secret", "user-42", "Ann", t);
         assert_eq!(sig.len(), 64);
-        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", &sig));
-        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", &sig.to_uppercase()));
-        assert!(!host_identity_signed(b"another secret", "user-42", "Ann", &sig), "another key");
-        assert!(!host_identity_signed(b"shared secret", "user-43", "Ann", &sig), "another user");
-        assert!(!host_identity_signed(b"shared secret", "user-42", "Bob", &sig), "another name");
-        assert!(
-            !host_identity_signed(b"shared secret", "user-42\nAnn", "", &sig),
-            "the newline separates"
+        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", t, &sig));
+        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", t, &sig.to_uppercase()));
+        let signed = |key: &[u8], id: &str, name: &str, expires: u64, sig: &str| {
+            host_identity_signed(key, id, name, expires, sig)
+        };
+        assert!(!signed(b"another secret", "user-42", "Ann", t, &sig), "another key");
+        assert!(!signed(b"shared secret", "user-43", "Ann", t, &sig), "another user");
+        assert!(!signed(b"shared secret", "user-42", "Bob", t, &sig), "another name");
+        assert!(!signed(b"shared secret", "user-42", "Ann", t + 1, &sig), "a later expiry");
+        assert!(!signed(b"shared secret", "user-42\nAnn", "", t, &sig), "the newline separates");
+        assert!(!signed(b"shared secret", "user-42", "Ann", t, &sig[..62]), "cut short");
+        assert!(!signed(b"shared secret", "user-42", "Ann", t, "zz"), "not hex");
+    }
+
+    #[test]
+    fn a_host_identity_is_good_until_it_expires_and_for_a_day_at_most() {
+        let now_ms = 1_800_000_000_000;
+        let now = now_ms / 1000;
+        assert_eq!(host_identity_expiry(now, now_ms), Ok(()));
+        assert_eq!(host_identity_expiry(now + HOST_IDENTITY_MAX_SECS, now_ms), Ok(()));
+        assert_eq!(host_identity_expiry(now - 1, now_ms), Err(Problem::IdentityExpired));
+        assert_eq!(
+            host_identity_expiry(now + HOST_IDENTITY_MAX_SECS + 1, now_ms),
+            Err(Problem::IdentityExpiresTooLate)
         );
-        assert!(!host_identity_signed(b"shared secret", "user-42", "Ann", &sig[..62]), "cut short");
-        assert!(!host_identity_signed(b"shared secret", "user-42", "Ann", "zz"), "not hex");
+        assert_eq!(host_identity_expiry(u64::MAX, now_ms), Err(Problem::IdentityExpiresTooLate));
     }
 }

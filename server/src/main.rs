@@ -30,7 +30,7 @@ struct Cli {
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
     /// The secret shared with the host sites that sign their users for the widget
-    /// (`data-user-id`, `data-user-sig`). Unset: such identities are refused.
+    /// (`data-user-id`, `data-user-expires`, `data-user-sig`). Unset: such identities are refused.
     #[arg(long, env = "WIDGET_SECRET", hide_env_values = true)]
     widget_secret: Option<String>,
     /// When the desk is staffed, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00; UTC+08:00`:

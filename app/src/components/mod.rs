@@ -99,7 +99,10 @@ fn vouched_customer() -> Option<(String, crate::protocol::HostIdentity)> {
     let params = web_sys::UrlSearchParams::new_with_str(fragment.trim_start_matches('#')).ok()?;
     let id = params.get("user-id").filter(|id| !id.is_empty())?;
     let name = params.get("user-name").filter(|n| !n.trim().is_empty())?;
-    Some((name, crate::protocol::HostIdentity { id, sig: params.get("user-sig") }))
+    // An expiry that is not a number is left out: the server then says the identity could
+    // not be verified.
+    let expires = params.get("user-expires").and_then(|e| e.trim().parse().ok());
+    Some((name, crate::protocol::HostIdentity { id, sig: params.get("user-sig"), expires }))
 }
 
 /// Whether the page is the embedded widget (customers only, compact).

@@ -38,13 +38,21 @@ pub struct LoginRequest {
 }
 
 /// A host site's user, as the site signed it: `sig` is the hex HMAC-SHA256, under the
-/// widget secret, of `id`, a newline, and the name.
+/// widget secret, of `id`, a newline, the name, a newline, and `expires` (seconds since
+/// the epoch, in decimal): a signature is good until then, and for at most
+/// [`HOST_IDENTITY_MAX_SECS`] from now.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostIdentity {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
 }
+
+/// How far ahead a host site's signature may expire: a signature copied out of a page
+/// (a shared link, a log, a cached page) is worth nothing after that.
+pub const HOST_IDENTITY_MAX_SECS: u64 = 24 * 60 * 60;
 
 /// The longest user id a host site may give.
 pub const HOST_ID_MAX_CHARS: usize = 128;
@@ -103,6 +111,7 @@ impl LoginPayload {
             if id.is_empty()
                 || id.chars().count() > HOST_ID_MAX_CHARS
                 || id.chars().any(char::is_control)
+                || identity.expires.is_none()
                 || name.is_none()
             {
                 return Err(Problem::IdentityInvalid);

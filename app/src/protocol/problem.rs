@@ -66,6 +66,10 @@ pub enum Problem {
     /// A host site's identity (the widget's signed user) that is unsigned, wrongly signed
     /// or malformed.
     IdentityInvalid,
+    /// A host site's identity whose signature has expired (an old page, or one replayed).
+    IdentityExpired,
+    /// A host site's identity signed to expire further ahead than this server accepts.
+    IdentityExpiresTooLate,
     /// A host site's identity, but this server takes none (no widget secret is set).
     IdentityNotAccepted,
     /// An e-mail address (the widget's pre-chat form) that cannot be one.

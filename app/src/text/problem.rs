@@ -8,7 +8,9 @@ use crate::protocol::{Problem, Refusal};
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
+        use crate::protocol::{
+            HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS,
+        };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
             Problem::NameTooLong => {
@@ -73,6 +75,14 @@ impl fmt::Display for Problem {
             Problem::IdentityInvalid => {
                 f.write_str("The site you came from could not be verified. Please reload the page.")
             }
+            Problem::IdentityExpired => f.write_str(
+                "Your sign-in from the site you came from has expired. Please reload the page.",
+            ),
+            Problem::IdentityExpiresTooLate => write!(
+                f,
+                "The site you came from signed you in for too long (at most {} hours ahead). Please tell the site.",
+                HOST_IDENTITY_MAX_SECS / 3600
+            ),
             Problem::IdentityNotAccepted => {
                 f.write_str("This chat does not take sign-ins from other sites.")
             }
@@ -95,7 +105,9 @@ impl Problem {
 
     /// The problem in Simplified Chinese.
     fn zh_cn(&self) -> String {
-        use crate::protocol::{MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS};
+        use crate::protocol::{
+            HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS,
+        };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
             Problem::NameTooLong => format!("名字最多 {NAME_MAX_CHARS} 个字符。"),
@@ -136,6 +148,11 @@ impl Problem {
             Problem::TooManyConnections => "来自您网络的连接过多。请关闭一些标签页后重试。".into(),
             Problem::UnknownEvent(event) => format!("服务器不认识事件 {event:?}。"),
             Problem::IdentityInvalid => "无法验证您来自的网站，请刷新页面。".into(),
+            Problem::IdentityExpired => "您从来源网站带来的登录已过期，请刷新页面。".into(),
+            Problem::IdentityExpiresTooLate => format!(
+                "来源网站给您的登录有效期过长（最多 {} 小时）。请告知该网站。",
+                HOST_IDENTITY_MAX_SECS / 3600
+            ),
             Problem::IdentityNotAccepted => "本聊天不接受来自其他网站的登录身份。".into(),
             Problem::EmailInvalid => "这看起来不像电子邮箱地址。".into(),
             Problem::Internal => "服务器出错了，请重试。".into(),

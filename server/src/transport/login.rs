@@ -128,12 +128,19 @@ async fn establish(
         // from any device.
         let name = name.filter(|_| role == Role::Customer).ok_or(Problem::IdentityInvalid)?;
         let secret = shared.widget_secret.as_deref().ok_or(Problem::IdentityNotAccepted)?;
+        // The expiry is part of what is signed (the intent requires one): a forged
+        // identity is told only that it is not signed, whatever its expiry.
+        let expires = identity.expires.ok_or(Problem::IdentityInvalid)?;
         let signed = identity.sig.as_deref().is_some_and(|sig| {
-            auth::host_identity_signed(secret, &identity.id, name.as_str(), sig)
+            auth::host_identity_signed(secret, &identity.id, name.as_str(), expires, sig)
         });
         if !signed {
             tracing::warn!(?ip, "refused a host identity with a missing or wrong signature");
             return Err(Problem::IdentityInvalid);
+        }
+        if let Err(problem) = auth::host_identity_expiry(expires, now) {
+            tracing::info!(?ip, ?problem, "refused a host identity out of its time");
+            return Err(problem);
         }
         let (token, hash) = new_token()?;
         let store = &shared.desk.store;
