@@ -77,6 +77,15 @@ pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// What a name looks like: the Unicode TR39 skeleton of its lower case, lower-cased again
+/// (the skeleton maps `0` to `O`, say). Names that look alike share one: `аmy` with a
+/// Cyrillic `а`, `AMY`, `arny` and `amy`.
+pub fn skeleton(name: &str) -> String {
+    unicode_security::confusable_detection::skeleton(&name_key(name))
+        .collect::<String>()
+        .to_lowercase()
+}
+
 /// Who a logged-in participant is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Identity {
@@ -228,4 +237,20 @@ pub struct Appended {
     /// The same sender had already sent this client id: nothing new was stored, and
     /// `message` is the one stored the first time.
     pub duplicate: bool,
+}
+
+#[cfg(test)]
+mod skeleton_tests {
+    use super::skeleton;
+
+    #[test]
+    fn names_that_look_alike_share_a_skeleton() {
+        for lookalike in ["amy", "AMY", "\u{430}my", "arny", "Amy "] {
+            assert_eq!(skeleton(lookalike), skeleton("amy"), "{lookalike}");
+        }
+        assert_eq!(skeleton("b0b"), skeleton("bob"), "a zero for an o");
+        assert_eq!(skeleton("\u{1d41b}ob"), skeleton("bob"), "a mathematical bold b");
+        assert_ne!(skeleton("ann"), skeleton("amy"));
+        assert_ne!(skeleton("李"), skeleton("王"));
+    }
 }

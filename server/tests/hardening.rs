@@ -264,3 +264,47 @@ async fn wrong_agent_passwords_lock_the_name_for_a_while() {
     );
     server.stop().await;
 }
+
+/// Issue 19: a customer could call themself "аmy" (a Cyrillic а) beside the agent amy, or
+/// hide characters in a name; and a customer who came back with their token was locked out
+/// when someone had taken their name meanwhile.
+#[tokio::test]
+async fn names_that_pass_for_an_agents_are_refused_and_a_returning_customer_gets_in() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    for (name, problem) in [
+        ("\u{430}my", app::protocol::Problem::NameReserved),
+        ("AMY", app::protocol::Problem::NameReserved),
+        ("arny", app::protocol::Problem::NameReserved),
+        ("\u{202E}yma", app::protocol::Problem::NameInvisibleChars),
+        ("am\u{200B}y", app::protocol::Problem::NameInvisibleChars),
+    ] {
+        let mut c = TestClient::connect(&server, WS, Some(json!(name))).await;
+        assert_eq!(c.expect("login_error").await, json!(problem.to_string()), "{name:?}");
+    }
+    // NFKC: the full-width name is the plain one.
+    let mut wide = TestClient::connect(&server, WS, Some(json!("ｃａｔ"))).await;
+    assert_eq!(wide.expect("login_success").await["name"], json!("cat"));
+    wide.disconnect().await;
+
+    // Ann leaves; someone else takes "Ann"; Ann comes back with her token: she gets in, and
+    // while both are online the one who came back second is "Ann (2)".
+    let mut ann = TestClient::connect(&server, WS, Some(json!("Ann"))).await;
+    let ok = ann.expect("login_success").await;
+    let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    ann.disconnect().await;
+    let mut other = TestClient::login(&server, WS, json!("ann")).await;
+    let mut back = TestClient::connect(&server, WS, Some(json!({"resume": token}))).await;
+    let ok = back.expect("login_success").await;
+    assert_eq!((ok["name"].clone(), ok["conversation"].clone()), (json!("Ann (2)"), conversation));
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    amy.expect_list(&["amy", "ann", "Ann (2)"]).await;
+    // A new customer still may not take a name someone holds (the tutorial's rule).
+    let mut third = TestClient::connect(&server, WS, Some(json!("ANN"))).await;
+    assert_eq!(
+        third.expect("login_error").await,
+        json!(app::protocol::Problem::NameTaken.to_string())
+    );
+    other.expect_list(&["amy", "ann"]).await;
+    server.stop().await;
+}

@@ -13,6 +13,8 @@ pub enum Problem {
     NameEmpty,
     NameTooLong,
     NameControlChars,
+    /// A name with invisible characters (zero-width, direction overrides).
+    NameInvisibleChars,
     NameTaken,
     /// The name belongs to an agent account; customers may not use it.
     NameReserved,

@@ -368,3 +368,26 @@ fn every_acknowledgement_reads_back_as_what_was_sent() {
         json!({"ok": false, "error": Problem::AdminsOnly.to_string(), "problem": {"code": "admins_only"}})
     );
 }
+
+/// Issue 19: names that look like someone else's. The server takes every name in NFKC form
+/// and refuses invisible characters (the browser leaves both to it).
+#[cfg(feature = "ssr")]
+#[test]
+fn names_are_normalised_and_invisible_characters_refused() {
+    let parsed = |raw: &str| UserName::parse(raw).map(|n| n.as_str().to_owned());
+    assert_eq!(parsed("ｆｕｌｌ　ｗｉｄｔｈ"), Ok("full width".into()), "NFKC, then trimmed");
+    assert_eq!(parsed("  ﬁona "), Ok("fiona".into()), "a ligature is two letters");
+    assert_eq!(parsed("Zoë"), Ok("Zoë".into()));
+    assert_eq!(parsed("李小龙"), Ok("李小龙".into()));
+    for (raw, what) in [
+        ("a\u{200B}my", "a zero-width space"),
+        ("a\u{200D}my", "a zero-width joiner"),
+        ("\u{202E}nimda", "a right-to-left override"),
+        ("amy\u{2066}", "a directional isolate"),
+        ("\u{FEFF}amy", "a byte-order mark"),
+        ("am\u{00AD}y", "a soft hyphen"),
+    ] {
+        assert_eq!(UserName::parse(raw), Err(Problem::NameInvisibleChars), "{what}");
+    }
+    assert_eq!(UserName::parse("a\u{7}b"), Err(Problem::NameControlChars));
+}

@@ -32,24 +32,68 @@ pub enum Role {
 }
 
 /// A participant's display name: trimmed, 1–[`NAME_MAX_CHARS`] characters, no control
-/// characters. Constructed only through [`UserName::parse`], so holding one proves it valid.
+/// characters and no invisible ones (format characters: zero-width spaces and joiners,
+/// direction overrides), and on the server in Unicode NFKC form (so that `ｆｕｌｌ` and `full`
+/// are one name). Constructed only through [`UserName::parse`] (or, for names stored when
+/// they were valid, [`UserName::stored`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct UserName(String);
 
 impl UserName {
-    /// Validates and normalises (trims) a name typed by a person.
+    /// Validates and normalises (NFKC on the server, then trims) a name typed by a person.
     pub fn parse(raw: &str) -> Result<Self, Problem> {
-        let name = trimmed_within(raw, NAME_MAX_CHARS, Problem::NameEmpty, Problem::NameTooLong)?;
+        let normalised = nfkc(raw);
+        let name =
+            trimmed_within(&normalised, NAME_MAX_CHARS, Problem::NameEmpty, Problem::NameTooLong)?;
         if name.chars().any(char::is_control) {
             return Err(Problem::NameControlChars);
         }
+        if name.chars().any(invisible) {
+            return Err(Problem::NameInvisibleChars);
+        }
         Ok(Self(name.to_owned()))
+    }
+
+    /// A name as storage kept it: valid by the rules of the day it was stored (the rules
+    /// may have grown since), so taken as it is rather than refused on the way out.
+    pub fn stored(name: String) -> Self {
+        Self(name)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `raw` in Unicode NFKC form. The browser leaves this to the server (which normalises
+/// every name it takes), rather than ship the tables in every page.
+#[cfg(feature = "ssr")]
+fn nfkc(raw: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+    match is_nfkc_quick(raw.chars()) {
+        IsNormalized::Yes => std::borrow::Cow::Borrowed(raw),
+        _ => std::borrow::Cow::Owned(raw.nfkc().collect()),
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+fn nfkc(raw: &str) -> std::borrow::Cow<'_, str> {
+    std::borrow::Cow::Borrowed(raw)
+}
+
+/// An invisible character that could make one name look like another (a format character:
+/// zero-width space, joiners, direction marks and overrides, the byte-order mark). Checked
+/// on the server; the browser leaves it to the server, as for [`nfkc`].
+#[cfg(feature = "ssr")]
+fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
+}
+
+#[cfg(not(feature = "ssr"))]
+fn invisible(_: char) -> bool {
+    false
 }
 
 impl fmt::Display for UserName {

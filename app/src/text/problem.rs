@@ -17,9 +17,12 @@ impl fmt::Display for Problem {
                 write!(f, "A name can have at most {NAME_MAX_CHARS} characters.")
             }
             Problem::NameControlChars => f.write_str("A name cannot contain control characters."),
+            Problem::NameInvisibleChars => f.write_str(
+                "A name cannot contain invisible characters (such as zero-width spaces or direction marks).",
+            ),
             Problem::NameTaken => f.write_str("That name is already taken. Please choose another."),
             Problem::NameReserved => {
-                f.write_str("That name belongs to a support agent. Please choose another.")
+                f.write_str("That name is (or looks like) a support agent's. Please choose another.")
             }
             Problem::WrongPassword => f.write_str("Wrong agent name or password."),
             Problem::AgentPasswordMissing => f.write_str("Agents must enter their password."),
@@ -112,8 +115,11 @@ impl Problem {
             Problem::NameEmpty => "请输入名字。".into(),
             Problem::NameTooLong => format!("名字最多 {NAME_MAX_CHARS} 个字符。"),
             Problem::NameControlChars => "名字不能包含控制字符。".into(),
+            Problem::NameInvisibleChars => {
+                "名字不能包含不可见字符（如零宽空格或文字方向标记）。".into()
+            }
             Problem::NameTaken => "这个名字已被占用，请换一个。".into(),
-            Problem::NameReserved => "这个名字属于一位客服，请换一个。".into(),
+            Problem::NameReserved => "这个名字属于（或看起来像）一位客服，请换一个。".into(),
             Problem::WrongPassword => "客服名或密码错误。".into(),
             Problem::AgentPasswordMissing => "客服必须输入密码。".into(),
             Problem::AlreadyLoggedIn(name) => format!("您已经以 {name} 的身份登录。"),

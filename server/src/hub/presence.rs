@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use app::protocol::Problem;
-use app::protocol::{ConversationId, LoginSuccess, Role, ServerEvent, Status, UserName};
+use app::protocol::{
+    ConversationId, LoginSuccess, Role, ServerEvent, Status, UserName, NAME_MAX_CHARS,
+};
 
 use crate::model::{AgentKey, ConversationMeta, Identity, NameKey};
 
@@ -55,6 +57,18 @@ impl Hub {
         }
     }
 
+    /// `name (2)`, `name (3)` … (the name shortened to leave room), the first that is free
+    /// for `who` (or that `who` holds already, on another tab).
+    fn free_variant(&self, name: &UserName, who: &Identity) -> Option<UserName> {
+        (2..100).find_map(|n| {
+            let suffix = format!(" ({n})");
+            let room = NAME_MAX_CHARS - suffix.chars().count();
+            let base: String = name.as_str().chars().take(room).collect();
+            let variant = UserName::parse(&format!("{}{suffix}", base.trim_end())).ok()?;
+            self.name_free(&variant, Some(who)).then_some(variant)
+        })
+    }
+
     /// The admin logged in on `conn`, or why not.
     pub fn admin(&self, conn: ConnId) -> Result<AgentKey, Problem> {
         match self.identity(conn) {
@@ -81,9 +95,20 @@ impl Hub {
                 .unwrap_or_default();
             return Self::refuse_login(conn, Problem::AlreadyLoggedIn(me));
         }
-        if !self.name_free(&name, Some(&who)) {
-            return Self::refuse_login(conn, Problem::NameTaken);
-        }
+        // A name someone else holds online: refused, the tutorial's rule (new customers
+        // were refused before they were created). But a customer who comes back (their
+        // token, or their site, says who they are) is never locked out by someone who took
+        // their name meanwhile: they are told apart as "Ann (2)" while both are online.
+        let name = match self.name_free(&name, Some(&who)) {
+            true => name,
+            false => match who {
+                Identity::Customer(_) => match self.free_variant(&name, &who) {
+                    Some(variant) => variant,
+                    None => return Self::refuse_login(conn, Problem::NameTaken),
+                },
+                Identity::Agent(_) => return Self::refuse_login(conn, Problem::NameTaken),
+            },
+        };
         let role = who.role();
         let own = match who {
             Identity::Customer(_) => conversations.first().map(|m| m.id),

@@ -238,15 +238,52 @@ fn login_succeeds_then_lists_the_participant() {
 #[test]
 fn a_taken_name_is_refused_case_insensitively_and_changes_nothing() {
     let mut w = World::new();
-    let agent = w.agent("Bea");
-    let (c, step) = w.login("bea", Role::Customer);
+    let bea = w.customer("bea");
+    let (c, step) = w.login("Bea", Role::Agent);
     assert_eq!(step.outcome, Err(Problem::NameTaken));
     assert_eq!(errors_for(&step, c), vec![Problem::NameTaken.to_string()]);
-    assert!(lists_for(&step, agent).is_empty(), "nobody's list changes");
+    assert!(lists_for(&step, bea).is_empty(), "nobody's list changes");
     // The refused connection may try again with another name.
-    let login = w.login_of(c, "bea2", Role::Customer);
+    let login = w.login_of(c, "bea2", Role::Agent);
     let step = w.hub.handle(Command::Login(login));
     assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
+}
+
+/// Issue 19: a customer who comes back (the transport established who they are: their
+/// token, or their site) while someone else holds their name is told apart, not refused.
+#[test]
+fn a_returning_customer_whose_name_is_held_gets_in_told_apart() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let other = w.customer("ann");
+    // Another customer record called "Ann" (as a resumed session brings it).
+    let c = w.connect();
+    let login = Login {
+        conn: c,
+        who: Identity::Customer(CustomerId(77)),
+        name: name("Ann"),
+        resume: Some("token".into()),
+        conversations: vec![ConversationMeta::new(
+            ConversationId(770),
+            CustomerId(77),
+            name("Ann"),
+        )],
+        admin: false,
+    };
+    let step = w.run(Command::Login(login.clone()));
+    assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
+    let welcome = picked(&step, c, |e| match e {
+        ServerEvent::LoginSuccess(ok) => Some(ok.name.to_string()),
+        _ => None,
+    });
+    assert_eq!(welcome, vec!["Ann (2)".to_string()]);
+    assert_eq!(presence_for(&step, amy), vec![came("Ann (2)")]);
+    assert!(events_for(&step, other).is_empty(), "the other Ann learns nothing");
+    // Her second tab is her, under the same name.
+    let c2 = w.connect();
+    let step = w.run(Command::Login(Login { conn: c2, ..login }));
+    assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
+    assert!(presence_for(&step, amy).is_empty(), "no one new came");
 }
 
 #[test]

@@ -25,8 +25,13 @@ pub(super) fn now_ms() -> i64 {
     int(crate::clock::now_ms())
 }
 
+/// A stored name: checked when it was stored, by the rules of that day; rules added since
+/// (NFKC, no invisible characters) do not make an existing customer unreadable.
 pub(super) fn parse_name(raw: String) -> Result<UserName, StoreError> {
-    UserName::parse(&raw).map_err(|p| invalid(format!("stored name {raw:?} is invalid: {p}")))
+    if raw.trim().is_empty() {
+        return Err(invalid("an empty stored name"));
+    }
+    Ok(UserName::stored(raw))
 }
 
 /// SQL integers are signed; our ids and times are not negative.

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::desk::Desk;
 use super::live::Item;
 use crate::hub::{Command, ConnId, Login, Outcome};
-use crate::model::{name_key, Identity};
+use crate::model::{name_key, skeleton, Identity};
 use crate::store::NewCustomer;
 use app::protocol::Problem;
 use app::protocol::{History, UserName};
@@ -59,6 +59,26 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
     };
     for r in refused {
         refuse(desk, r, Problem::NameTaken);
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    // Nor may a customer take a name that looks like an agent account's (storage refuses
+    // the same name; this, one that only looks the same).
+    let agents = match desk.store.agents().await {
+        Ok(agents) => agents.iter().map(|a| skeleton(a.name.as_str())).collect::<HashSet<_>>(),
+        Err(e) => {
+            tracing::error!(error = %e, "listing agents failed");
+            for r in accepted {
+                refuse(desk, r, Problem::Internal);
+            }
+            return;
+        }
+    };
+    let (accepted, lookalikes): (Vec<_>, Vec<_>) =
+        accepted.into_iter().partition(|r| !agents.contains(&skeleton(r.name.as_str())));
+    for r in lookalikes {
+        refuse(desk, r, Problem::NameReserved);
     }
     if accepted.is_empty() {
         return;
