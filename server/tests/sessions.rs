@@ -184,3 +184,57 @@ async fn other_sites_cannot_log_an_agent_in_or_out() {
     );
     server.stop().await;
 }
+
+/// Issue 19: a page of a listed widget host on a sibling subdomain is the same *site* for
+/// `SameSite`, so the browser sends it the agent's cookie: it must not log a socket in with
+/// it. And logging out ended the session but left the agent's other tabs connected and
+/// receiving everything until they reconnected.
+#[tokio::test]
+async fn only_the_chats_own_pages_use_the_cookie_and_logout_closes_every_tab() {
+    let shop = "http://shop.example.test";
+    let settings =
+        chat_server::Settings { allowed_origins: vec![shop.into()], ..Default::default() };
+    let server = TestServer::start_with(settings).await;
+    server.add_agent("Ann", "correct horse").await;
+    let (_, _, cookie) = log_in(&server, "Ann", "correct horse", None).await;
+    let cookie = cookie.expect("a cookie");
+    let login = json!({"name": "Ann", "role": "agent"});
+    let from = |origin: &str| [("Cookie", cookie.clone()), ("Origin", origin.to_owned())];
+    let connect = |origin: String| {
+        let (url, login, headers) = (server.url.clone(), login.clone(), from(&origin));
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            TestClient::connect_with_headers(&url, WS, Some(login), &headers).await
+        }
+    };
+    let mut widget_host = connect(shop.into()).await;
+    assert_eq!(widget_host.expect("login_error").await, "Agents must enter their password.");
+    let own = format!("http://{}", server.addr);
+    let mut tab1 = connect(own.clone()).await;
+    tab1.expect("login_success").await;
+    let mut tab2 = connect(own.clone()).await;
+    tab2.expect("login_success").await;
+
+    // Logout over HTTP: both tabs are told, and closed.
+    let (status, _) = http(&server, "DELETE", "/session", &[("Cookie", &cookie)], "").await;
+    assert_eq!(status, 204);
+    for tab in [&mut tab1, &mut tab2] {
+        assert_eq!(tab.expect("error").await, "Your session has ended. Please log in again.");
+    }
+
+    // Logout on one socket: the other tabs of that session are told and closed; the one
+    // that logged out closes quietly.
+    let (_, _, cookie) = log_in(&server, "Ann", "correct horse", None).await;
+    let cookie = cookie.expect("a cookie");
+    let headers = [("Cookie", cookie.as_str()), ("Origin", own.as_str())];
+    let mut tab3 =
+        TestClient::connect_with_headers(&server.url, WS, Some(login.clone()), &headers).await;
+    tab3.expect("login_success").await;
+    let mut tab4 = TestClient::connect_with_headers(&server.url, WS, Some(login), &headers).await;
+    tab4.expect("login_success").await;
+    tab3.emit("logout", Value::Null).await;
+    assert_eq!(tab4.expect("error").await, "Your session has ended. Please log in again.");
+    tab3.expect_none("error", 300).await;
+    server.stop().await;
+}

@@ -9,8 +9,13 @@ pub const SESSION_PATH: &str = "/session";
 /// The page `widget.js` embeds in host sites' pages: the customer view, the one page any
 /// site may frame. (The router's `path!` needs it spelled out as well.)
 pub const WIDGET_PATH: &str = "/widget";
-/// The agent session cookie (`HttpOnly; SameSite=Strict`).
+/// The agent session cookie (`HttpOnly; SameSite=Strict`), when the chat is served over
+/// plain HTTP (on loopback, say).
 pub const SESSION_COOKIE: &str = "chat_agent";
+/// The agent session cookie over HTTPS: the `__Host-` prefix makes browsers take it only
+/// from this very host, over HTTPS, for the whole site and no other domain, so a page on a
+/// sibling subdomain can neither set nor overwrite it.
+pub const SESSION_COOKIE_HTTPS: &str = "__Host-chat_agent";
 
 /// The value of the cookie `name` in a request's `Cookie` headers, if set and not empty.
 #[cfg(feature = "ssr")]

@@ -1,11 +1,13 @@
 //! Agent sessions in a cookie, for browsers.
 //!
 //! Owns: `POST /session` (an agent's name and password in, an `HttpOnly; SameSite=Strict`
-//! cookie with a new session token out; any session the request already carried is
-//! revoked, so a login always rotates it), `DELETE /session` (revokes the session and
-//! clears the cookie), and reading the cookie a Socket.IO handshake carried. Scripts in the
-//! page never see the token, so an injected script cannot carry it off; a page of another
-//! site can neither send it (SameSite) nor open a socket with it (the origin check).
+//! cookie with a new session token out, named `__Host-chat_agent` over HTTPS; any session
+//! the request already carried is revoked, so a login always rotates it), `DELETE /session`
+//! (revokes the session, closes every socket logged in with it, and clears the cookie), and
+//! reading the cookie a Socket.IO handshake carried, only from the chat's own pages. Scripts
+//! in the page never see the token, so an injected script cannot carry it off; a page of
+//! another site can neither send it (SameSite) nor log in with it: not even a listed widget
+//! host on a sibling subdomain, which `SameSite` counts as the same site.
 //! Must not: decide who may log in (the password check is [`super::login`]'s, shared with
 //! the Socket.IO `login` that programs use).
 
@@ -22,6 +24,7 @@ use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
 
 use super::desk::internal;
+use super::live::Item;
 use super::login::{check_agent, open_agent_session};
 use super::shared::Shared;
 use crate::auth;
@@ -33,9 +36,26 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
     Router::new().route(protocol::SESSION_PATH, post(log_in).delete(log_out)).with_state(shared)
 }
 
-/// The session token in a request's `Cookie` headers, if there is one.
-pub(super) fn token_in(headers: &HeaderMap) -> Option<String> {
-    protocol::cookie_in(headers, protocol::SESSION_COOKIE)
+/// The session token in a request's `Cookie` headers, if there is one: the `__Host-`
+/// cookie (only ever set by this host over HTTPS), or over plain HTTP the plain one. Over
+/// HTTPS the plain one is ignored: a sibling subdomain could have set it.
+fn token_in(headers: &HeaderMap, https: bool) -> Option<String> {
+    protocol::cookie_in(headers, protocol::SESSION_COOKIE_HTTPS)
+        .or_else(|| (!https).then(|| protocol::cookie_in(headers, protocol::SESSION_COOKIE))?)
+}
+
+/// The session token a Socket.IO handshake carried, if it came from the chat's own pages:
+/// with no `Origin` (a same-origin polling request, or a program) or this host's. A page of
+/// a listed widget host gets no agent session, even on a sibling subdomain, where the
+/// browser would send the cookie (`SameSite` counts subdomains as one site).
+pub(super) fn socket_token(headers: &HeaderMap, trust_proxy: bool) -> Option<String> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !origin.to_str().is_ok_and(|o| super::http::own(o, host)) {
+            return None;
+        }
+    }
+    token_in(headers, over_https(headers, trust_proxy))
 }
 
 /// The `Set-Cookie` value for `token` (or, with `None`, the one that clears the cookie).
@@ -43,7 +63,8 @@ pub(super) fn token_in(headers: &HeaderMap) -> Option<String> {
 /// the session after [`auth::AGENT_SESSION_IDLE_MS`] unused anyway.
 fn set_cookie(token: Option<String>, secure: bool) -> Option<HeaderValue> {
     let clearing = token.is_none();
-    let mut cookie = Cookie::build((protocol::SESSION_COOKIE, token.unwrap_or_default()))
+    let name = if secure { protocol::SESSION_COOKIE_HTTPS } else { protocol::SESSION_COOKIE };
+    let mut cookie = Cookie::build((name, token.unwrap_or_default()))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
@@ -113,7 +134,8 @@ async fn start_session(
     let AgentCredentials { name, password } =
         serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN.into()))?;
     let record = check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
-    // Rotation: the session this browser had (if any) ends with the new one's start.
+    // Rotation: the session this browser had (if any) ends with the new one's start (its
+    // other tabs reconnect with the new cookie).
     end_session(shared, headers).await?;
     let (token, _) = open_agent_session(shared, &record).await?;
     let cookie = set_cookie(Some(token), over_https(headers, shared.gate.trusts_proxy()))
@@ -123,19 +145,24 @@ async fn start_session(
     Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(session)).into_response())
 }
 
-/// Revokes the session of the cookie the request carried, if any.
-async fn end_session(shared: &Shared, headers: &HeaderMap) -> Result<(), Problem> {
-    if let Some(hash) = token_in(headers).and_then(|t| auth::token_hash(&t)) {
-        shared.desk.store.revoke(&hash).await.map_err(internal("revoking a session"))?;
-    }
-    Ok(())
+/// Revokes the session of the cookie the request carried, if any; returns its hash.
+async fn end_session(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let https = over_https(headers, shared.gate.trusts_proxy());
+    let Some(hash) = token_in(headers, https).and_then(|t| auth::token_hash(&t)) else {
+        return Ok(None);
+    };
+    shared.desk.store.revoke(&hash).await.map_err(internal("revoking a session"))?;
+    Ok(Some(hash))
 }
 
-/// Logs out: the session stops working (on every connection that resumes with it) and the
-/// browser forgets the cookie. Answers the same whether or not there was a session.
+/// Logs out: the session stops working, every socket logged in with it closes (on every
+/// node, told why), and the browser forgets the cookie. Answers the same whether or not
+/// there was a session.
 async fn log_out(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(problem) = end_session(&shared, &headers).await {
-        return refused(problem);
+    match end_session(&shared, &headers).await {
+        Ok(Some(hash)) => shared.desk.apply_quietly(Item::EndSession(hash)).await,
+        Ok(None) => {}
+        Err(problem) => return refused(problem),
     }
     let cleared = set_cookie(None, over_https(&headers, shared.gate.trusts_proxy()));
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -157,7 +184,13 @@ mod tests {
             assert!(set.contains(part), "{set} lacks {part}");
         }
         assert!(!set.contains("Secure") && !set.contains("Max-Age"), "{set}");
-        assert!(set_cookie(Some("tok".into()), true).unwrap().to_str().unwrap().contains("Secure"));
+        // Over HTTPS: the __Host- prefix, which browsers take only with Secure and Path=/
+        // and no Domain.
+        let secure = set_cookie(Some("tok".into()), true).unwrap();
+        let secure = secure.to_str().unwrap();
+        assert!(secure.starts_with("__Host-chat_agent=tok"), "{secure}");
+        assert!(secure.contains("Secure") && secure.contains("Path=/"), "{secure}");
+        assert!(!secure.contains("Domain"), "{secure}");
         let cleared = set_cookie(None, false).unwrap();
         assert!(cleared.to_str().unwrap().contains("Max-Age=0"), "{cleared:?}");
     }
@@ -167,10 +200,42 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(header::COOKIE, HeaderValue::from_static("theme=dark; chat_agent=abc"));
         headers.append(header::COOKIE, HeaderValue::from_static("other=1"));
-        assert_eq!(token_in(&headers).as_deref(), Some("abc"));
+        assert_eq!(token_in(&headers, false).as_deref(), Some("abc"));
         headers.insert(header::COOKIE, HeaderValue::from_static("chat_agent=; x=y"));
-        assert_eq!(token_in(&headers), None);
-        assert_eq!(token_in(&HeaderMap::new()), None);
+        assert_eq!(token_in(&headers, false), None);
+        assert_eq!(token_in(&HeaderMap::new(), false), None);
+    }
+
+    /// Issue 19: over HTTPS only the __Host- cookie counts (a sibling subdomain can set a
+    /// plain one for the whole domain: a session of the attacker's, fixed on the agent).
+    #[test]
+    fn over_https_only_the_host_prefixed_cookie_counts() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("chat_agent=tossed"));
+        assert_eq!(token_in(&headers, true), None);
+        headers.append(header::COOKIE, HeaderValue::from_static("__Host-chat_agent=mine"));
+        assert_eq!(token_in(&headers, true).as_deref(), Some("mine"));
+        assert_eq!(token_in(&headers, false).as_deref(), Some("mine"), "trusted over HTTP too");
+    }
+
+    /// Issue 19: a socket from a listed widget host (a sibling subdomain, to which the
+    /// browser sends the cookie) gets no agent session; the chat's own pages do.
+    #[test]
+    fn only_the_chats_own_pages_log_a_socket_in_with_the_cookie() {
+        let handshake = |origin: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_static("chat.example.com"));
+            headers.insert(header::COOKIE, HeaderValue::from_static("__Host-chat_agent=tok"));
+            if let Some(origin) = origin {
+                headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+            }
+            headers
+        };
+        let token = |origin| socket_token(&handshake(origin), false);
+        assert_eq!(token(Some("https://chat.example.com")).as_deref(), Some("tok"));
+        assert_eq!(token(None).as_deref(), Some("tok"), "same-origin polling sends no Origin");
+        assert_eq!(token(Some("https://shop.example.com")), None, "a widget host");
+        assert_eq!(token(Some("https://chat.example.com.evil.test")), None);
     }
 
     #[test]

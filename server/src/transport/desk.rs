@@ -102,10 +102,10 @@ impl Desk {
                         if let Err(e) =
                             socket.emit(protocol::ERROR, &Refusal::from(Problem::SessionExpired))
                         {
-                            tracing::debug!(error = %e, "telling a removed agent's socket why it closes");
+                            tracing::debug!(error = %e, "telling a socket whose session ended why it closes");
                         }
                         if let Err(e) = socket.disconnect() {
-                            tracing::debug!(error = %e, "closing a removed agent's socket");
+                            tracing::debug!(error = %e, "closing a socket whose session ended");
                         }
                     }
                 }

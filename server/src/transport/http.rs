@@ -30,12 +30,15 @@ impl Origins {
     /// Whether a page from `origin` may connect to the server that `host` names: its own
     /// pages always, other sites only when listed.
     pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
-        let origin = origin.trim().to_ascii_lowercase();
-        let authority = origin.split_once("://").map(|(_, rest)| rest);
-        let same_site =
-            matches!((authority, host), (Some(a), Some(h)) if a == h.trim().to_ascii_lowercase());
-        same_site || self.0.contains(&origin)
+        own(origin, host) || self.0.contains(&origin.trim().to_ascii_lowercase())
     }
+}
+
+/// Whether a page from `origin` is one of the chat's own: the server `host` names.
+pub fn own(origin: &str, host: Option<&str>) -> bool {
+    let origin = origin.trim().to_ascii_lowercase();
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    matches!((authority, host), (Some(a), Some(h)) if a == h.trim().to_ascii_lowercase())
 }
 
 /// Refuses a Socket.IO request, or an agent login or logout, that a browser sent from

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use socketioxide::extract::SocketRef;
 
+use super::login::SessionHash;
 use crate::hub::{coalesce, Command, ConnId, Hub, Outbound, Outcome, Step};
 use crate::model::{ConversationMeta, Identity};
 use app::protocol::Problem;
@@ -35,6 +36,9 @@ pub enum Item {
     Tell(Told),
     /// A node stopped or died: its connections are gone.
     NodeGone(u64),
+    /// A session ended on purpose (a logout, on a socket or `DELETE /session`): every socket
+    /// logged in with it, on every node, is told so and closed. Carries the token's hash.
+    EndSession(String),
 }
 
 /// What the admins' work changed, told to the agents on every node.
@@ -52,7 +56,8 @@ pub type Applied = (Result<Outcome, Problem>, Vec<ConversationMeta>);
 
 /// Work an item leaves for afterwards, outside the lock.
 pub enum Effect {
-    /// Sockets of an agent account that was removed: told so, then closed.
+    /// Sockets whose session ended (an agent account removed, a logout): told so, then
+    /// closed.
     Close(Vec<SocketRef>),
     /// A conversation transferred to an agent: their tabs here get its newest page.
     HandOver(ConversationMeta),
@@ -133,6 +138,22 @@ impl Live {
                     };
                     outbound
                         .extend(conns.into_iter().map(|to| Outbound { to, event: event.clone() }));
+                    applied.push((Ok(Outcome::Changed), vec![]));
+                }
+                Item::EndSession(hash) => {
+                    let sockets: Vec<SocketRef> = self
+                        .sockets
+                        .values()
+                        .filter(|s| {
+                            s.extensions
+                                .get::<SessionHash>()
+                                .is_some_and(|SessionHash(h)| h == hash)
+                        })
+                        .cloned()
+                        .collect();
+                    if !sockets.is_empty() {
+                        effects.push(Effect::Close(sockets));
+                    }
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::NodeGone(node) => {

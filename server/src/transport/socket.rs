@@ -91,7 +91,7 @@ async fn on_login(
     Payload(payload): Payload<LoginPayload>,
 ) {
     let _served = turn.ticket.wait().await;
-    let cookie = cookie::token_in(&s.req_parts().headers);
+    let cookie = cookie::socket_token(&s.req_parts().headers, shared.gate.trusts_proxy());
     let (_, session) = login::log_in(&shared, turn.info.conn, turn.info.ip, payload, cookie).await;
     if let Some(session) = session {
         s.extensions.insert(session);
@@ -194,13 +194,16 @@ async fn on_history(
     }
 }
 
-/// Ends the session on purpose: its token stops working, and the connection closes.
+/// Ends the session on purpose: its token stops working, this connection closes, and so
+/// does every other connection logged in with it (other tabs, other nodes), told why.
 async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) {
     let served = turn.ticket.wait().await;
-    if let Some(SessionHash(hash)) = s.extensions.get::<SessionHash>() {
+    // Taken off this socket first: it closes quietly, the others are told.
+    if let Some(SessionHash(hash)) = s.extensions.remove::<SessionHash>() {
         if let Err(e) = shared.desk.store.revoke(&hash).await {
             tracing::error!(error = %e, "revoking a session failed");
         }
+        shared.desk.apply_quietly(Item::EndSession(hash)).await;
     }
     // The disconnect handler waits for this turn.
     drop(served);
