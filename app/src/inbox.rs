@@ -330,6 +330,7 @@ mod tests {
             more: false,
             notes: vec![],
             read: 0,
+            newer: false,
         });
         assert_eq!(inbox.outbox, vec![]);
     }
@@ -372,6 +373,7 @@ mod tests {
             more,
             notes: vec![],
             read: 0,
+            newer: false,
         };
         inbox.history(page(51..=100, true));
         assert!(inbox.threads[&ConversationId(1)].more);

@@ -280,6 +280,15 @@ impl Session {
                 for m in &messages {
                     self.hold(rec, conv_of, m, !older_page);
                 }
+                // A catch-up cut short: on, a page at a time, as the browser does.
+                if v["newer"] == json!(true) {
+                    if let Some(after) = messages.last().and_then(|m| m["seq"].as_u64()) {
+                        let _ = self
+                            .client
+                            .emit("history", json!({"conversation": conv, "after": after}))
+                            .await;
+                    }
+                }
                 // Page back until the whole conversation is held.
                 if v["more"] == json!(true) {
                     if let Some(before) =

@@ -357,3 +357,75 @@ async fn a_message_stored_but_never_passed_on_fills_the_gap_once() {
         .contains("could not read that login"));
     server.stop().await;
 }
+
+/// Issue 19: a resume with `since` far behind read and sent the whole rest of the
+/// conversation at once (every page held in memory, then sent). It now sends a few pages,
+/// the last marked `newer`, and the client asks for the rest a page at a time: all 5,000
+/// messages arrive, in order, once.
+#[tokio::test]
+async fn a_resume_far_behind_is_sent_a_few_pages_and_pages_on() {
+    use app::protocol::{MessageText, UserName, CATCH_UP_PAGE, CATCH_UP_PAGES};
+    use chat_server::model::{Identity, NewMessage};
+    const TOTAL: u64 = 5_000;
+    let server = TestServer::start().await;
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    cat.disconnect().await;
+    let id = app::protocol::ConversationId(conversation.as_u64().unwrap());
+    let meta = server.store.conversation(id).await.unwrap().expect("stored conversation");
+    for chunk in 0..TOTAL / 500 {
+        let batch: Vec<NewMessage> = (0..500)
+            .map(|i| NewMessage {
+                conversation: id,
+                author: Identity::Customer(meta.customer),
+                from: UserName::parse("cat").unwrap(),
+                to: None,
+                joins: None,
+                text: MessageText::parse(&format!("message {}", chunk * 500 + i + 1)).unwrap(),
+                client_id: None,
+                ts: 1,
+            })
+            .collect();
+        for stored in server.store.append(&batch).await.unwrap() {
+            stored.expect("stored");
+        }
+    }
+
+    // Back from far behind: a few pages, the last one saying newer ones follow.
+    let since = json!([{"conversation": conversation, "seq": 0}]);
+    let mut back =
+        TestClient::connect(&server, WS, Some(json!({"resume": token, "since": since}))).await;
+    back.expect("login_success").await;
+    let mut got = vec![];
+    let mut pages = vec![];
+    loop {
+        let page = back.expect_history(&conversation).await;
+        got.extend(seqs(&page));
+        let newer = page["newer"] == json!(true);
+        pages.push(page);
+        if newer || got.len() as u64 >= TOTAL {
+            break;
+        }
+    }
+    assert_eq!(pages.len(), CATCH_UP_PAGES, "a few pages at a login, not all of them");
+    assert_eq!(got.len(), CATCH_UP_PAGES * CATCH_UP_PAGE as usize);
+    back.expect_none("history", 300).await;
+
+    // The client pages on, a page at a time, until the last.
+    loop {
+        let after = *got.last().unwrap();
+        back.emit("history", json!({"conversation": conversation, "after": after})).await;
+        let page = back.expect_history(&conversation).await;
+        assert!(seqs(&page).len() <= CATCH_UP_PAGE as usize);
+        got.extend(seqs(&page));
+        if page["newer"] != json!(true) {
+            break;
+        }
+    }
+    assert_eq!(got, (1..=TOTAL).collect::<Vec<_>>(), "every message, in order, once");
+    // Neither both nor none of `before` and `after`.
+    back.emit("history", json!({"conversation": conversation, "before": 9, "after": 3})).await;
+    assert!(back.expect("error").await.as_str().unwrap().contains("history"));
+    server.stop().await;
+}

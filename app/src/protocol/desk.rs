@@ -248,15 +248,34 @@ pub struct History {
     /// For the customer: how far the support side has read.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub read: u64,
+    /// Newer messages exist after the last one of this page: a catch-up sends a few pages at
+    /// most ([`CATCH_UP_PAGES`] of [`CATCH_UP_PAGE`]), and the client asks for the rest with
+    /// `history {conversation, after}`, a page at a time.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub newer: bool,
 }
+
+/// Messages in one page of a catch-up (everything after a client's cursor).
+pub const CATCH_UP_PAGE: u32 = 200;
+/// Pages of a catch-up sent at a login, per conversation; the client asks for the rest.
+pub const CATCH_UP_PAGES: usize = 2;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// Asks for the page of messages just before sequence number `before` in a conversation.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Asks for a page of a conversation: the messages just before sequence number `before`
+/// (older ones, [`HISTORY_PAGE`] at most), or just after `after` (the rest of a catch-up,
+/// [`CATCH_UP_PAGE`] at most). One of the two.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRequest {
     pub conversation: ConversationId,
-    pub before: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
 }

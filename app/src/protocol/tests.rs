@@ -193,6 +193,7 @@ fn server_samples() -> Vec<ServerEvent> {
             more: true,
             notes: vec![note.clone()],
             read: 4,
+            newer: false,
         }),
         ServerEvent::Conversation(ConversationSummary {
             id: ConversationId(2),
@@ -251,7 +252,16 @@ fn client_samples() -> Vec<ClientEvent> {
             client_id: Some(ClientMsgId::parse("c-2").unwrap()),
             conversation: Some(ConversationId(2)),
         }),
-        ClientEvent::History(HistoryRequest { conversation: ConversationId(2), before: 40 }),
+        ClientEvent::History(HistoryRequest {
+            conversation: ConversationId(2),
+            before: Some(40),
+            after: None,
+        }),
+        ClientEvent::History(HistoryRequest {
+            conversation: ConversationId(2),
+            before: None,
+            after: Some(400),
+        }),
         ClientEvent::Logout,
         ClientEvent::Take(ConversationRef { conversation: ConversationId(2) }),
         ClientEvent::Resolve(ConversationRef { conversation: ConversationId(3) }),
@@ -319,7 +329,11 @@ fn every_server_event_round_trips_through_name_and_payload() {
 fn every_client_event_round_trips_through_name_and_payload() {
     let samples = client_samples();
     let names: std::collections::BTreeSet<&str> = samples.iter().map(ClientEvent::name).collect();
-    assert_eq!(names.len(), 15, "one sample of each client event (two logins): {names:?}");
+    assert_eq!(
+        names.len(),
+        15,
+        "one sample of each client event (two logins, two histories): {names:?}"
+    );
     for event in samples {
         let data = serde_json::to_value(&event).unwrap();
         assert_eq!(ClientEvent::decode(event.name(), data).unwrap(), event);

@@ -197,6 +197,7 @@ impl Desk {
                         vec![]
                     }),
                     read: 0,
+                    newer: false,
                 });
                 let upto = page.messages.last().map(|m| m.seq);
                 let mut live = self.live();

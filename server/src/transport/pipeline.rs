@@ -22,8 +22,7 @@ use app::protocol::{Cursor, History, HISTORY_PAGE};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Messages per `history` event when resending everything after a cursor.
-const CATCH_UP_PAGE: u32 = 200;
+use app::protocol::{CATCH_UP_PAGE, CATCH_UP_PAGES};
 /// Jobs waiting before senders are made to wait too.
 pub const QUEUE: usize = 8192;
 
@@ -203,7 +202,7 @@ async fn catch_up_of(
             .store
             .messages_before(id, None, HISTORY_PAGE)
             .await
-            .map(|page| vec![(page.messages, page.more)]),
+            .map(|page| vec![(page.messages, page.more, false)]),
     };
     let mut pages = pages.map_err(|e| {
         tracing::error!(error = %e, conversation = id.0, "reading history failed");
@@ -211,17 +210,20 @@ async fn catch_up_of(
     })?;
     let upto = pages
         .iter()
-        .flat_map(|(messages, _)| messages.last())
+        .flat_map(|(messages, ..)| messages.last())
         .map(|m| m.seq)
         .max()
         .unwrap_or(0)
         .max(cursor.map_or(0, |c| c.seq));
     if let Some(held) = cursor.map(|c| &c.held).filter(|held| !held.is_empty()) {
         // Received live across a gap: only the gap is sent.
-        for (messages, _) in &mut pages {
-            messages.retain(|m| held.binary_search(&m.seq).is_err());
+        for (messages, _, newer) in &mut pages {
+            // A page that newer ones follow keeps its last message: the client asks for
+            // what is after it.
+            let last = messages.last().map(|m| m.seq).filter(|_| *newer);
+            messages.retain(|m| Some(m.seq) == last || held.binary_search(&m.seq).is_err());
         }
-        pages.retain(|(messages, _)| !messages.is_empty());
+        pages.retain(|(messages, ..)| !messages.is_empty());
     }
     // Agents get the internal notes with the first page.
     let mut notes = if agent {
@@ -242,6 +244,7 @@ async fn catch_up_of(
                     more: false,
                     notes,
                     read,
+                    newer: false,
                 }],
                 upto,
             ));
@@ -250,7 +253,7 @@ async fn catch_up_of(
     }
     let pages = pages
         .into_iter()
-        .map(|(messages, more)| {
+        .map(|(messages, more, newer)| {
             let messages = messages.iter().map(|m| m.to_wire(&customer, who)).collect();
             History {
                 conversation: id,
@@ -259,30 +262,48 @@ async fn catch_up_of(
                 more,
                 notes: std::mem::take(&mut notes),
                 read,
+                newer,
             }
         })
         .collect();
     Ok((pages, upto))
 }
 
-/// Everything after `after`, in pages.
+/// What is after `after`: [`CATCH_UP_PAGES`] pages at most, the last one saying whether
+/// newer messages follow (the client asks for them, a page at a time): a client far behind
+/// costs the server a few pages, not the whole conversation at once.
 async fn catch_up(
     desk: &Desk,
     id: app::protocol::ConversationId,
     mut after: u64,
-) -> Result<Vec<(Vec<crate::model::StoredMessage>, bool)>, crate::store::StoreError> {
-    let mut pages = Vec::new();
-    loop {
-        let messages = desk.store.messages_after(id, after, CATCH_UP_PAGE).await?;
-        let full = messages.len() == CATCH_UP_PAGE as usize;
+) -> Result<Vec<(Vec<crate::model::StoredMessage>, bool, bool)>, crate::store::StoreError> {
+    let mut pages: Vec<(Vec<crate::model::StoredMessage>, bool, bool)> = Vec::new();
+    while pages.len() < CATCH_UP_PAGES {
+        let (messages, more, newer) = page_after(desk, id, after).await?;
         let Some(last) = messages.last() else { break };
         after = last.seq;
-        // Older messages exist (the client holds them) whenever the page does not start at 1.
-        let more = messages.first().is_some_and(|m| m.seq > 1);
-        pages.push((messages, more));
-        if !full {
+        // Only the last page sent says that newer ones follow: the next one is here.
+        if let Some(previous) = pages.last_mut() {
+            previous.2 = false;
+        }
+        pages.push((messages, more, newer));
+        if !newer {
             break;
         }
     }
     Ok(pages)
+}
+
+/// The page after `after`: the messages, whether older ones exist, and whether newer ones
+/// may (a full page).
+pub(super) async fn page_after(
+    desk: &Desk,
+    id: app::protocol::ConversationId,
+    after: u64,
+) -> Result<(Vec<crate::model::StoredMessage>, bool, bool), crate::store::StoreError> {
+    let messages = desk.store.messages_after(id, after, CATCH_UP_PAGE).await?;
+    let newer = messages.len() == CATCH_UP_PAGE as usize;
+    // Older messages exist (the client holds them) whenever the page does not start at 1.
+    let more = messages.first().is_some_and(|m| m.seq > 1);
+    Ok((messages, more, newer))
 }

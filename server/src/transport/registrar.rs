@@ -118,6 +118,7 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
             more: false,
             notes: vec![],
             read: 0,
+            newer: false,
         };
         logins.push(Item::Hub(Command::Login(Login {
             conn: r.conn,

@@ -22,7 +22,7 @@ use super::desk::internal;
 use super::live::Item;
 use super::login::{self, SessionHash};
 use super::payload::Payload;
-use super::pipeline::Job;
+use super::pipeline::{self, Job};
 use super::shared::Shared;
 use super::turnstile::{ConnInfo, Turn};
 use crate::clock::now_ms;
@@ -172,21 +172,27 @@ async fn on_history(
         let request = payload?;
         shared.desk.recall(conn, request.conversation).await;
         let (viewer, customer) = shared.desk.live().hub.readable(conn, request.conversation)?;
-        let page = shared
-            .desk
-            .store
-            .messages_before(request.conversation, Some(request.before), protocol::HISTORY_PAGE)
-            .await
-            .map_err(internal("reading history"))?;
-        let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
-        Ok(History {
-            conversation: request.conversation,
-            customer,
-            messages,
-            more: page.more,
-            notes: vec![],
-            read: 0,
-        })
+        let id = request.conversation;
+        let (messages, more, newer) = match (request.before, request.after) {
+            // Older messages, or the rest of a catch-up.
+            (Some(before), None) => {
+                let page = shared
+                    .desk
+                    .store
+                    .messages_before(id, Some(before), protocol::HISTORY_PAGE)
+                    .await;
+                page.map(|p| (p.messages, p.more, false))
+            }
+            (None, Some(after)) => pipeline::page_after(&shared.desk, id, after).await,
+            _ => return Err(Problem::Malformed(protocol::HISTORY.into())),
+        }
+        .map_err(internal("reading history"))?;
+        if let Some(last) = request.after.and(messages.last()) {
+            // Sent: a live message at or below it is not sent again.
+            shared.desk.live().cover(conn, id, last.seq);
+        }
+        let messages = messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
+        Ok(History { conversation: id, customer, messages, more, notes: vec![], read: 0, newer })
     };
     match page.await {
         Ok(page) => shared.desk.live().emit(conn, &ServerEvent::History(page)),

@@ -156,8 +156,12 @@ impl Session<'_> {
         });
         match first {
             Some(before) => {
-                self.send_event(&ClientEvent::History(HistoryRequest { conversation, before }))
-                    .await
+                self.send_event(&ClientEvent::History(HistoryRequest {
+                    conversation,
+                    before: Some(before),
+                    after: None,
+                }))
+                .await
             }
             None => Continue(()),
         }

@@ -22,8 +22,8 @@ use super::{forget_session, save_session, Credentials, End};
 use crate::inbox::Outgoing;
 use crate::protocol::wire::{EnginePacket, Handshake, SocketPacket};
 use crate::protocol::{
-    ClientEvent, ClientMsgId, ConversationId, LoginPayload, LoginSuccess, Problem, Refusal,
-    SendAck, ServerEvent, AWAY_AFTER_MS,
+    ClientEvent, ClientMsgId, ConversationId, HistoryRequest, LoginPayload, LoginSuccess, Problem,
+    Refusal, SendAck, ServerEvent, AWAY_AFTER_MS,
 };
 use crate::state::{ChatState, Command, ConnStatus};
 
@@ -328,7 +328,18 @@ impl<'a> Session<'a> {
                 super::notify::new_message(&message, lang);
                 state.receive(message);
             }
-            ServerEvent::History(page) => state.history(page),
+            ServerEvent::History(page) => {
+                // A catch-up cut short: the rest, a page at a time.
+                let rest = page
+                    .newer
+                    .then(|| page.messages.last().map(|m| (page.conversation, m.seq)))
+                    .flatten();
+                state.history(page);
+                if let Some((conversation, after)) = rest {
+                    let request = HistoryRequest { conversation, before: None, after: Some(after) };
+                    return self.send_event(&ClientEvent::History(request)).await;
+                }
+            }
             ServerEvent::Conversation(summary) => state.desk.update(|d| {
                 d.insert(summary.id, summary);
             }),
