@@ -14,7 +14,8 @@
 #             started as the systemd unit starts it; pages, assets, widget; the SQLite
 #             backup line while it runs; SIGTERM stops it
 #   postgres  `createdb chat` and `DATABASE_URL=postgres://… server agent add --admin alice`
-#   nodes     two nodes on one PostgreSQL database and one Redis (the "Several nodes" line)
+#   nodes     two nodes on one PostgreSQL database and one Redis that takes only TLS and a
+#             password, with REDIS_CA_FILE (the "Several nodes" lines)
 #   run       `make run` serves the page and /healthz on http://127.0.0.1:3000
 #   agent     `make agent NAME=alice ADMIN=1`, the password piped as a script would
 #   watch     `make watch` serves, and reloads the page after a change under public/
@@ -209,18 +210,21 @@ check_postgres() {
 
 nodes_redis_port=56399
 check_nodes() {
-  # Two nodes, one PostgreSQL database, one Redis (a Redis of this check's own, stopped when
-  # the check ends however it ends). An agent logged in on one node receives a message a
-  # customer sends on the other: the nodes share who is online and deliver to each other.
-  local db redis a b ok=0
+  # Two nodes, one PostgreSQL database, one Redis that takes only TLS and a password, as the
+  # README's lines have it (a Redis of this check's own, stopped when the check ends however
+  # it ends). An agent logged in on one node receives a message a customer sends on the
+  # other: the nodes share who is online and deliver to each other.
+  local db redis ca secure a b ok=0
   db=$(fresh_database chat_nodes) || return 1
-  port_free 3296 && port_free 3297 && port_free $nodes_redis_port || return 1
+  port_free 3296 && port_free 3297 && port_free $((nodes_redis_port + 1)) || return 1
   own_redis=$nodes_redis_port
-  redis=$(CHAT_REDIS_PORT=$nodes_redis_port scripts/redis.sh start) || return 1
+  secure=$(CHAT_REDIS_PORT=$nodes_redis_port scripts/redis.sh secure) || return 1
+  redis=$(sed -n 1p <<<"$secure")
+  ca=$(sed -n 2p <<<"$secure")
   printf '%s\n' "$password" | DATABASE_URL=$db target/release/server agent add --admin alice || return 1
-  DATABASE_URL=$db REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3296 \
+  DATABASE_URL=$db REDIS_URL=$redis REDIS_CA_FILE=$ca LEPTOS_SITE_ADDR=127.0.0.1:3296 \
     start_group a "$work/node-a.log" target/release/server
-  DATABASE_URL=$db REDIS_URL=$redis LEPTOS_SITE_ADDR=127.0.0.1:3297 \
+  DATABASE_URL=$db REDIS_URL=$redis REDIS_CA_FILE=$ca LEPTOS_SITE_ADDR=127.0.0.1:3297 \
     start_group b "$work/node-b.log" target/release/server
   if wait_http http://127.0.0.1:3296/healthz 30 "$a" && wait_http http://127.0.0.1:3297/healthz 30 "$b" &&
     expect_site http://127.0.0.1:3297; then

@@ -118,7 +118,7 @@ if [ "$what" = all ]; then
   # The storage tests also run on PostgreSQL (scripts/postgres.sh starts a throwaway server).
   apt_install postgresql
   # The cluster tests share live state between nodes through Redis (scripts/redis.sh).
-  apt_install redis-server
+  apt_install redis-server openssl
   # scripts/check-commands.sh runs the README's commands: curl asks the servers, sqlite3 is the
   # backup line of the deploy section.
   apt_install curl sqlite3

@@ -57,8 +57,12 @@ pub struct Settings {
     /// ping cannot be queued: a client that stopped reading).
     pub ping_interval: std::time::Duration,
     pub ping_timeout: std::time::Duration,
-    /// Several nodes share the live state through this Redis (see `transport::cluster`).
+    /// Several nodes share the live state through this Redis (see `transport::cluster`):
+    /// `redis://`, or `rediss://` over TLS; a password as `redis://:password@host:port`.
     pub redis_url: Option<String>,
+    /// The certificate (PEM) of the authority that signed a `rediss://` server's, when the
+    /// system does not trust it already (a private CA).
+    pub redis_ca: Option<std::path::PathBuf>,
     /// How often a node of a cluster writes the snapshot that joining nodes start from.
     pub snapshot_every: std::time::Duration,
     /// The secret host sites sign their users with for the widget (see
@@ -80,6 +84,7 @@ impl Default for Settings {
             ping_interval: std::time::Duration::from_millis(PING_INTERVAL_MS),
             ping_timeout: std::time::Duration::from_millis(PING_TIMEOUT_MS),
             redis_url: None,
+            redis_ca: None,
             snapshot_every: transport::SNAPSHOT_EVERY,
             widget_secret: None,
             office_hours: None,
@@ -114,9 +119,15 @@ pub async fn run_with(
     // In a cluster, the live state starts as the other nodes have it.
     let joining = match &settings.redis_url {
         Some(url) => {
-            Some(transport::Cluster::connect(url, settings.snapshot_every).await.map_err(|e| {
-                std::io::Error::other(format!("joining the cluster at {}: {e}", store::shown(url)))
-            })?)
+            let ca = settings.redis_ca.as_deref();
+            Some(transport::Cluster::connect(url, ca, settings.snapshot_every).await.map_err(
+                |e| {
+                    std::io::Error::other(format!(
+                        "joining the cluster at {}: {e}",
+                        store::shown(url)
+                    ))
+                },
+            )?)
         }
         None => None,
     };

@@ -25,10 +25,15 @@ struct Cli {
     /// database reaches this many MiB, leaving room on a shared disk. Unset: no cap.
     #[arg(long, env = "DATABASE_MAX_MB", global = true)]
     database_max_mb: Option<u64>,
-    /// Several server nodes share one desk through this Redis (`redis://host:port`), with a
+    /// Several server nodes share one desk through this Redis (`redis://host:port`, or
+    /// `rediss://` over TLS; a password as `redis://:password@host:port`), with a
     /// `postgres://` database. Unset: this process is the whole desk.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// The certificate (PEM file) of the authority that signed the `rediss://` server's
+    /// certificate, when the system does not trust it already.
+    #[arg(long, env = "REDIS_CA_FILE")]
+    redis_ca: Option<std::path::PathBuf>,
     /// The secret shared with the host sites that sign their users for the widget
     /// (`data-user-id`, `data-user-expires`, `data-user-sig`). Unset: such identities are refused.
     #[arg(long, env = "WIDGET_SECRET", hide_env_values = true)]
@@ -147,6 +152,7 @@ fn main() -> Result<()> {
                     ping_interval: std::time::Duration::from_millis(cli.ping_interval_ms),
                     ping_timeout: std::time::Duration::from_millis(cli.ping_timeout_ms),
                     redis_url: cli.redis_url.filter(|u| !u.trim().is_empty()),
+                    redis_ca: cli.redis_ca,
                     widget_secret: cli.widget_secret.filter(|s| !s.is_empty()),
                     office_hours: cli.office_hours,
                     ..Default::default()

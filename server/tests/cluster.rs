@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chat_server::store::testing::{postgres_database, redis_database};
+use chat_server::store::testing::{postgres_database, redis_database, secure_redis_database};
 use common::{TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
@@ -314,4 +314,45 @@ impl Drop for OwnRedis {
             eprintln!("could not stop the test's own Redis on port {}: {e}", self.port);
         }
     }
+}
+
+/// Issue 19: nodes could reach Redis only without a password and in clear text; whoever can
+/// write its stream can make themselves an admin. They now take `rediss://` with a password
+/// (and a private CA), and a wrong password stops a node at its start, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_a_desk_through_a_redis_with_a_password_over_tls() {
+    let (db, (redis, ca)) = (postgres_database().await, secure_redis_database().await);
+    let settings = || chat_server::Settings { redis_ca: Some(ca.clone()), ..Default::default() };
+    let a = TestServer::start_node_with(&db, &redis, settings()).await;
+    let b = TestServer::start_node_with(&db, &redis, settings()).await;
+    a.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&b, WS, agent("amy")).await;
+    let ann = TestClient::login(&a, WS, json!("ann")).await;
+    let ack = ann.emit_acked("private_message", json!({"to": "amy", "message": "over TLS"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    assert_eq!(amy.expect("message").await["message"], json!("over TLS"));
+
+    // A wrong password, or no CA for the private one: the node does not start, and says why.
+    let store = chat_server::store::open(&db, None).await.expect("the database");
+    for (url, ca, why) in [
+        (redis.replace("chat-test-password", "wrong"), Some(ca.clone()), "a wrong password"),
+        (redis.clone(), None, "a certificate nobody vouched for"),
+    ] {
+        let settings =
+            chat_server::Settings { redis_url: Some(url), redis_ca: ca, ..Default::default() };
+        let serving = chat_server::run_with(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            leptos::config::LeptosOptions::builder().output_name("chat").build(),
+            store.clone(),
+            settings,
+            std::future::pending(),
+        );
+        let refused = tokio::time::timeout(Duration::from_secs(20), serving).await;
+        let error = refused.expect("refused at once").expect_err(why).to_string();
+        assert!(error.contains("joining the cluster"), "{why}: {error}");
+        assert!(!error.contains("chat-test-password"), "the password is not shown: {error}");
+    }
+    drop((amy, ann));
+    a.stop().await;
+    b.stop().await;
 }

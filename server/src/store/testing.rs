@@ -8,8 +8,14 @@ fn test_server(var: &str, script: &str) -> String {
     if let Ok(url) = std::env::var(var) {
         return url;
     }
+    run_script(script, &[])
+}
+
+/// What one of the project's scripts prints, trimmed.
+fn run_script(script: &str, args: &[&str]) -> String {
     let script = format!("{}/../scripts/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new(&script)
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running {script}: {e}"));
     assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -57,4 +63,30 @@ pub async fn redis_database() -> String {
         client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
     let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
     url
+}
+
+/// A Redis database of its own, emptied, on the test Redis server that takes only TLS and a
+/// password (`scripts/redis.sh secure`): its `rediss://` URL, and the file of the CA that
+/// signed the server's certificate.
+pub async fn secure_redis_database() -> (String, std::path::PathBuf) {
+    static SERVER: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (server, ca) = SERVER.get_or_init(|| {
+        let out = run_script("redis.sh", &["secure"]);
+        let mut lines = out.lines();
+        let url = lines.next().expect("a URL").to_owned();
+        (url, lines.next().expect("the CA file").to_owned())
+    });
+    let certs = || redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(std::fs::read(ca).expect("the test CA")),
+    };
+    let client = redis::Client::build_with_tls(server.as_str(), certs()).expect("the URL");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting over TLS");
+    let n: u64 =
+        redis::cmd("INCR").arg("chat-test:databases").query_async(&mut conn).await.expect("INCR");
+    let url = format!("{}/{}", server.trim_end_matches('/'), 1 + (n - 1) % 999);
+    let client = redis::Client::build_with_tls(url.as_str(), certs()).expect("the URL");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting over TLS");
+    let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
+    (url, ca.into())
 }

@@ -91,6 +91,12 @@ pub enum ClusterError {
     },
     #[error("node number {0} is too large; reset {NODE_IDS} in Redis")]
     NodeNumber(u64),
+    #[error("reading the Redis CA certificate {path}: {source}")]
+    Ca {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What a Redis failure was about.
@@ -102,9 +108,22 @@ impl Cluster {
     /// Connects, takes a node number and reads where to start from.
     pub async fn connect(
         url: &str,
+        ca: Option<&std::path::Path>,
         snapshot_every: Duration,
     ) -> Result<(Self, Start), ClusterError> {
-        let client = Client::open(url).map_err(failed("the Redis URL"))?;
+        let client = match ca {
+            // A private authority signed the server's certificate: trust it (only it).
+            Some(path) => {
+                let root_cert = std::fs::read(path).map_err(|source| ClusterError::Ca {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+                Client::build_with_tls(url, certs)
+            }
+            None => Client::open(url),
+        }
+        .map_err(failed("the Redis URL"))?;
         let config =
             AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
         let mut writer = client
