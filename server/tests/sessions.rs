@@ -110,8 +110,8 @@ async fn a_browser_agent_session_lives_in_an_http_only_cookie() {
     assert_eq!(statuses, [401, 401, 401, 401, 429]);
     let origin = format!("http://{}", server.addr);
     let body = json!({"name": "Ann", "password": "correct horse"}).to_string();
-    let (status, response) =
-        http(&server, "POST", "/session", &[("Origin", origin.as_str())], &body).await;
+    let headers = [("Content-Type", "application/json"), ("Origin", origin.as_str())];
+    let (status, response) = http(&server, "POST", "/session", &headers, &body).await;
     assert_eq!(status, 429, "locked even with the right password: {response}");
     assert!(response.to_ascii_lowercase().contains("retry-after: "), "{response}");
     server.stop().await;
@@ -210,6 +210,20 @@ async fn only_the_chats_own_pages_use_the_cookie_and_logout_closes_every_tab() {
     };
     let mut widget_host = connect(shop.into()).await;
     assert_eq!(widget_host.expect("login_error").await, "Agents must enter their password.");
+    // Nor may such a page log the browser in as someone else (a `text/plain` post needs no
+    // preflight, and the browser would keep the cookie it sets): only the chat's own pages,
+    // and only JSON.
+    let body = json!({"name": "Ann", "password": "correct horse"}).to_string();
+    for (origin, kind, status) in [
+        (shop, "application/json", 403),
+        (shop, "text/plain", 403),
+        (&*format!("http://{}", server.addr), "text/plain", 400),
+    ] {
+        let headers = [("Content-Type", kind), ("Origin", origin)];
+        let (got, response) = http(&server, "POST", "/session", &headers, &body).await;
+        assert_eq!(got, status, "{origin} {kind}: {response}");
+        assert_eq!(set_cookie_line(&response), None);
+    }
     let own = format!("http://{}", server.addr);
     let mut tab1 = connect(own.clone()).await;
     tab1.expect("login_success").await;

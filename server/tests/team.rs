@@ -222,3 +222,36 @@ async fn a_colleague_cannot_write_into_or_take_over_another_agents_conversation(
     assert_eq!(texts, vec!["my card ends in 4111"], "only cat's message was ever stored");
     server.stop().await;
 }
+
+/// Review of issue 19: the catch-up at an agent's login read its list from storage, which
+/// may lag behind the live desk (a conversation a colleague took, its new state not stored
+/// yet, still reads as waiting): the colleague logging in was sent its messages and notes.
+/// It now sends only what the hub says this agent sees.
+#[tokio::test]
+async fn a_login_catch_up_sends_only_what_the_agent_sees_even_when_storage_lags() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    server.add_agent("bob", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let cat = TestClient::login(&server, WS, json!("cat")).await;
+    cat.emit_acked("private_message", json!({"message": "my address is 1 Main St"})).await;
+    let summary = amy.expect_where("conversation", |s| s["status"] == json!("open")).await;
+    let id = summary["id"].clone();
+    amy.emit_acked("note", json!({"conversation": id, "text": "VIP, careful"})).await;
+    // Storage lags: it still says the conversation waits.
+    let conversation = app::protocol::ConversationId(id.as_u64().unwrap());
+    let mut stale = server.store.conversation(conversation).await.unwrap().expect("stored");
+    stale.status = app::protocol::Status::Queued;
+    stale.assignee = None;
+    stale.version += 1;
+    server.store.set_state(&stale).await.unwrap();
+
+    let mut bob = TestClient::login(&server, WS, agent("bob", "password-1")).await;
+    bob.expect_none("history", 500).await;
+    bob.expect_none("conversation", 0).await;
+    // Amy, who has it, still gets it at her next login.
+    amy.disconnect().await;
+    let mut amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    assert_eq!(common::texts(&amy.expect_history(&id).await), vec!["my address is 1 Main St"]);
+    server.stop().await;
+}

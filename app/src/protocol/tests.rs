@@ -393,6 +393,7 @@ fn names_are_normalised_and_invisible_characters_refused() {
     assert_eq!(parsed("  ﬁona "), Ok("fiona".into()), "a ligature is two letters");
     assert_eq!(parsed("Zoë"), Ok("Zoë".into()));
     assert_eq!(parsed("李小龙"), Ok("李小龙".into()));
+    assert_eq!(parsed("Amy   Lee"), Ok("Amy Lee".into()), "runs of spaces are one");
     for (raw, what) in [
         ("a\u{200B}my", "a zero-width space"),
         ("a\u{200D}my", "a zero-width joiner"),
@@ -400,8 +401,14 @@ fn names_are_normalised_and_invisible_characters_refused() {
         ("amy\u{2066}", "a directional isolate"),
         ("\u{FEFF}amy", "a byte-order mark"),
         ("am\u{00AD}y", "a soft hyphen"),
+        ("amy\u{2800}", "a braille blank"),
+        ("\u{3164}amy", "a Hangul filler"),
+        ("amy\u{FE0F}", "a variation selector"),
+        ("a\u{034F}my", "a combining grapheme joiner"),
     ] {
         assert_eq!(UserName::parse(raw), Err(Problem::NameInvisibleChars), "{what}");
     }
     assert_eq!(UserName::parse("a\u{7}b"), Err(Problem::NameControlChars));
+    // Refused before it is normalised (NFKC grows some characters 18-fold).
+    assert_eq!(UserName::parse(&"\u{FDFA}".repeat(100_000)), Err(Problem::NameTooLong));
 }

@@ -11,6 +11,9 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 
 /// Longest accepted display name, in characters, after trimming.
 pub const NAME_MAX_CHARS: usize = 32;
+/// Longest name as typed, in bytes, spaces around it included: refused before it is
+/// normalised (which may grow it).
+const NAME_MAX_RAW_BYTES: usize = 1024;
 /// Longest accepted message, in characters, after trimming.
 pub const MESSAGE_MAX_CHARS: usize = 4000;
 /// Longest accepted client message id, in bytes.
@@ -43,6 +46,10 @@ pub struct UserName(String);
 impl UserName {
     /// Validates and normalises (NFKC on the server, then trims) a name typed by a person.
     pub fn parse(raw: &str) -> Result<Self, Problem> {
+        // Far too long before anything else: NFKC may grow a text up to 18 times.
+        if raw.len() > NAME_MAX_RAW_BYTES {
+            return Err(Problem::NameTooLong);
+        }
         let normalised = nfkc(raw);
         let name =
             trimmed_within(&normalised, NAME_MAX_CHARS, Problem::NameEmpty, Problem::NameTooLong)?;
@@ -68,12 +75,25 @@ impl UserName {
 
 /// `raw` in Unicode NFKC form. The browser leaves this to the server (which normalises
 /// every name it takes), rather than ship the tables in every page.
+/// Runs of spaces inside a name become one space as well (`Amy  Lee` is `Amy Lee`).
 #[cfg(feature = "ssr")]
 fn nfkc(raw: &str) -> std::borrow::Cow<'_, str> {
     use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
-    match is_nfkc_quick(raw.chars()) {
+    let normal = match is_nfkc_quick(raw.chars()) {
         IsNormalized::Yes => std::borrow::Cow::Borrowed(raw),
         _ => std::borrow::Cow::Owned(raw.nfkc().collect()),
+    };
+    let runs = normal.chars().zip(normal.chars().skip(1)).any(|(a, b)| a == ' ' && b == ' ');
+    if runs {
+        let mut out = String::with_capacity(normal.len());
+        for c in normal.chars() {
+            if !(c == ' ' && out.ends_with(' ')) {
+                out.push(c);
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    } else {
+        normal
     }
 }
 
@@ -82,13 +102,24 @@ fn nfkc(raw: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Borrowed(raw)
 }
 
-/// An invisible character that could make one name look like another (a format character:
-/// zero-width space, joiners, direction marks and overrides, the byte-order mark). Checked
-/// on the server; the browser leaves it to the server, as for [`nfkc`].
+/// An invisible character that could make one name look like another: a format character
+/// (zero-width space, joiners, direction marks and overrides, the byte-order mark), or one
+/// of the few others that draw nothing: fillers and blanks that are letters or symbols to
+/// Unicode, and variation selectors. Checked on the server; the browser leaves it to the
+/// server, as for [`nfkc`]. (The second group is listed here: unicode-properties has no
+/// Default_Ignorable_Code_Point, and U+2800 is not one anyway.)
 #[cfg(feature = "ssr")]
 fn invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     c.general_category() == GeneralCategory::Format
+        || matches!(c,
+            '\u{034F}' // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+            | '\u{180B}'..='\u{180F}' // Mongolian variation selectors
+            | '\u{2800}' // braille blank
+            | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' // variation selectors
+        )
 }
 
 #[cfg(not(feature = "ssr"))]

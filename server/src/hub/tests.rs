@@ -1152,6 +1152,29 @@ fn an_agent_cannot_reach_a_colleagues_conversation_by_any_request() {
     assert_eq!(w.assignee("cat"), Some("amy".into()));
 }
 
+/// Review of issue 19: a customer writing `to` a second agent while the first one has the
+/// conversation made the second one of its agents (its history and notes for good).
+#[test]
+fn a_customer_naming_another_agent_does_not_hand_them_the_conversation() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let cat = w.customer("cat");
+    w.send(cat, "amy", "hello amy");
+    let bob = w.agent("bob");
+    let cats = w.meta("cat").id;
+    let step = w.send(cat, "bob", "bob, are you there?");
+    assert_eq!(step.outcome, Ok(Outcome::Delivered));
+    assert_eq!(messages_for(&step, amy).len(), 1, "it goes to the agent who has it");
+    assert!(events_for(&step, bob).is_empty());
+    assert!(!w.meta("cat").agents.contains(&AgentKey::of(&name("bob"))));
+    assert_eq!(w.hub.readable(bob, cats), Err(Problem::UnknownConversation));
+    // Once nobody has it, naming an agent reaches them, as the tutorial's way always did.
+    w.resolve(amy, "cat");
+    let step = w.send(cat, "bob", "bob?");
+    assert_eq!(messages_for(&step, bob).len(), 1);
+    assert_eq!(w.assignee("cat"), Some("bob".into()));
+}
+
 /// A waiting conversation is every agent's to see; once a colleague has it, the others are
 /// told only that it is gone from their console (not who has it), and a late `take` says
 /// no more than that.

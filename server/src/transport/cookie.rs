@@ -115,6 +115,14 @@ async fn log_in(
     body: Bytes,
 ) -> Response {
     let ip = shared.gate.client_ip(&headers, &extensions);
+    // JSON only: a form or `text/plain` post is what another page can send without asking.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+    if !json {
+        return refused(Problem::Malformed(protocol::LOGIN.into()));
+    }
     match start_session(&shared, &headers, ip, &body).await {
         Ok(response) => response,
         Err(problem) => {

@@ -43,14 +43,22 @@ pub fn own(origin: &str, host: Option<&str>) -> bool {
 
 /// Refuses a Socket.IO request, or an agent login or logout, that a browser sent from
 /// another site's page (cross-site WebSocket hijacking: the browser would attach this
-/// site's cookies; login forgery). Requests without an `Origin` come from programs, not
-/// from pages, and pass.
+/// site's cookies; login forgery). Agent logins and logouts only from the chat's own pages:
+/// not even a listed widget host, which on a sibling subdomain the browser would send the
+/// agent's cookie. Requests without an `Origin` come from programs, not from pages, and pass.
 pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with(SOCKET_PATH) || path == app::protocol::SESSION_PATH {
+    let session = path == app::protocol::SESSION_PATH;
+    if path.starts_with(SOCKET_PATH) || session {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-            let allowed = origin.to_str().is_ok_and(|o| origins.allows(o, host));
+            let allowed = origin.to_str().is_ok_and(|o| {
+                if session {
+                    own(o, host)
+                } else {
+                    origins.allows(o, host)
+                }
+            });
             if !allowed {
                 tracing::warn!(origin = ?origin, host = ?host, "refused a Socket.IO request from another site");
                 return (StatusCode::FORBIDDEN, "This site may not connect to the chat.")

@@ -161,6 +161,11 @@ async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, 
                     conversations.push((meta.id, meta.customer_name.clone(), meta.read_seq));
                 }
             }
+            // Only what this agent sees now, by the hub's one rule: storage may lag behind
+            // it (a conversation a colleague took whose new state is not stored yet still
+            // reads as waiting), and the login may have handed one to someone else.
+            let live = desk.live();
+            conversations.retain(|(id, ..)| live.hub.readable(conn, *id).is_ok());
         }
         let mut sent = vec![];
         let mut covered = HashMap::new();
