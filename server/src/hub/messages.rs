@@ -72,7 +72,8 @@ impl Hub {
                     // conversation: a customer does not hand someone else's conversation
                     // (its history and notes) to another agent. It goes to the one who has it.
                     let held_by_other = self.conversations.get(&own).is_some_and(|m| {
-                        m.status == Status::Open && m.assignee.as_ref().is_some_and(|a| a.key != agent)
+                        m.status == Status::Open
+                            && m.assignee.as_ref().is_some_and(|a| a.key != agent)
                     });
                     (own, Some(name), (!held_by_other).then_some(agent))
                 }
