@@ -20,7 +20,9 @@ password=chat-test-password
 
 # The secure server's certificate for 127.0.0.1, signed by a throwaway CA (2 days).
 make_certificates() {
-  [ -f "$secure_dir/server.crt" ] && return 0
+  # Reused while good for another hour (they live in /tmp across runs).
+  [ -f "$secure_dir/server.crt" ] && openssl x509 -checkend 3600 -noout -in "$secure_dir/server.crt" >/dev/null 2>&1 &&
+    openssl x509 -checkend 3600 -noout -in "$secure_dir/ca.crt" >/dev/null 2>&1 && return 0
   (
     cd "$secure_dir"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \

@@ -248,9 +248,11 @@ pub struct History {
     /// For the customer: how far the support side has read.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub read: u64,
-    /// Newer messages exist after the last one of this page: a catch-up sends a few pages at
-    /// most ([`CATCH_UP_PAGES`] of [`CATCH_UP_PAGE`]), and the client asks for the rest with
-    /// `history {conversation, after}`, a page at a time.
+    /// Newer messages may exist after the last one of this page (it is full): a catch-up
+    /// sends a few pages at most ([`CATCH_UP_PAGES`] of [`CATCH_UP_PAGE`]), and the client
+    /// asks for the rest with `history {conversation, after}`, a page at a time, until a page
+    /// says no more (it may come empty). A page asked for may repeat a message the client
+    /// already received live: clients keep each `seq` once.
     #[serde(default, skip_serializing_if = "is_false")]
     pub newer: bool,
 }

@@ -44,13 +44,14 @@ pub enum Role {
 pub struct UserName(String);
 
 impl UserName {
-    /// Validates and normalises (NFKC on the server, then trims) a name typed by a person.
+    /// Validates and normalises (NFKC on the server, one space for a run of them, then trims)
+    /// a name typed by a person.
     pub fn parse(raw: &str) -> Result<Self, Problem> {
         // Far too long before anything else: NFKC may grow a text up to 18 times.
         if raw.len() > NAME_MAX_RAW_BYTES {
             return Err(Problem::NameTooLong);
         }
-        let normalised = nfkc(raw);
+        let normalised = normalise(raw);
         let name =
             trimmed_within(&normalised, NAME_MAX_CHARS, Problem::NameEmpty, Problem::NameTooLong)?;
         if name.chars().any(char::is_control) {
@@ -73,27 +74,30 @@ impl UserName {
     }
 }
 
+/// A name as the rules compare it: in Unicode NFKC form (on the server, see [`nfkc`]), and
+/// with runs of spaces made one (`Amy  Lee` is `Amy Lee`; everywhere).
+fn normalise(raw: &str) -> std::borrow::Cow<'_, str> {
+    let normal = nfkc(raw);
+    if !normal.contains("  ") {
+        return normal;
+    }
+    let mut out = String::with_capacity(normal.len());
+    for c in normal.chars() {
+        if !(c == ' ' && out.ends_with(' ')) {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `raw` in Unicode NFKC form. The browser leaves this to the server (which normalises
 /// every name it takes), rather than ship the tables in every page.
-/// Runs of spaces inside a name become one space as well (`Amy  Lee` is `Amy Lee`).
 #[cfg(feature = "ssr")]
 fn nfkc(raw: &str) -> std::borrow::Cow<'_, str> {
     use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
-    let normal = match is_nfkc_quick(raw.chars()) {
+    match is_nfkc_quick(raw.chars()) {
         IsNormalized::Yes => std::borrow::Cow::Borrowed(raw),
         _ => std::borrow::Cow::Owned(raw.nfkc().collect()),
-    };
-    let runs = normal.chars().zip(normal.chars().skip(1)).any(|(a, b)| a == ' ' && b == ' ');
-    if runs {
-        let mut out = String::with_capacity(normal.len());
-        for c in normal.chars() {
-            if !(c == ' ' && out.ends_with(' ')) {
-                out.push(c);
-            }
-        }
-        std::borrow::Cow::Owned(out)
-    } else {
-        normal
     }
 }
 

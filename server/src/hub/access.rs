@@ -5,7 +5,9 @@
 //! read receipt, typing, a note, take, resolve, transfer) asks it first, and a conversation
 //! the agent may not see is answered exactly as one that does not exist
 //! (`UnknownConversation`, or `UnknownRecipient` for a name). Also who sees a conversation
-//! at all ([`Hub::sees`]), which decides who is sent its messages, notes and summaries.
+//! at all ([`Hub::sees`]), which decides who is sent its notes and summaries and whom the
+//! catch-up at a login covers. (Live messages and typing go to fewer: the customer, the agent
+//! who has it, every agent while it waits, the admins; see `messages.rs`.)
 //! Must not: change anything; these are questions about the hub's state.
 
 use app::protocol::Problem;
@@ -58,7 +60,8 @@ impl Hub {
             || meta.agents.contains(agent)
     }
 
-    /// Whether the agent `who` sees the conversation.
+    /// Whether `who` sees the conversation: a customer their own, an admin every one, an agent
+    /// as [`Hub::involves`] says.
     pub(super) fn sees(&self, who: &Identity, meta: &ConversationMeta) -> bool {
         match who {
             Identity::Agent(key) => {

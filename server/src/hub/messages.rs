@@ -70,12 +70,17 @@ impl Hub {
                     };
                     // Naming an agent brings them in only while no colleague has the
                     // conversation: a customer does not hand someone else's conversation
-                    // (its history and notes) to another agent. It goes to the one who has it.
+                    // (its history and notes) to another agent. It goes to the one who has it,
+                    // addressed to the team (no copy names an agent who never got it).
                     let held_by_other = self.conversations.get(&own).is_some_and(|m| {
                         m.status == Status::Open
                             && m.assignee.as_ref().is_some_and(|a| a.key != agent)
                     });
-                    (own, Some(name), (!held_by_other).then_some(agent))
+                    if held_by_other {
+                        (own, None, None)
+                    } else {
+                        (own, Some(name), Some(agent))
+                    }
                 }
             }
             Identity::Agent(me) => {
@@ -234,7 +239,8 @@ impl Hub {
         if counted && !self.changed.iter().any(|m| m.id == id) {
             // One more unread: an agent who got the message counts it (the count in the
             // last summary, plus the customer's messages since); the others who see the
-            // conversation get its new count. (A status change above told everyone.)
+            // conversation get its new count. (A status change is told by `tell_changes`, at
+            // the end of the step.)
             let summary = ServerEvent::Conversation(meta.summary());
             let others: Vec<ConnId> =
                 self.agent_viewers(meta).into_iter().filter(|c| !reached.contains(c)).collect();

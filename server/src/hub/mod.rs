@@ -199,6 +199,12 @@ impl Hub {
     /// each for one connection and in the order they must be sent, and the conversations to
     /// store. Never delivers a message that was not stored first (see [`Hub::plan`]).
     pub fn handle(&mut self, command: Command) -> Step {
+        // Every handler that changes a conversation ends with `self.step`, which tells the
+        // agents and hands the changes over: none may carry into the next command.
+        debug_assert!(
+            self.changed.is_empty() && self.seen_before.is_empty(),
+            "a command's changes were left for the next one"
+        );
         match command {
             Command::Connect(conn) => {
                 self.conns.insert(conn, None);

@@ -48,7 +48,7 @@ impl Hub {
         self.conns.get(&conn)?.as_ref()
     }
 
-    /// Whether `name` could be taken now by someone who is not `who`.
+    /// Whether `who` may use `name` now: nobody online holds it, or `who` does (another tab).
     pub fn name_free(&self, name: &UserName, who: Option<&Identity>) -> bool {
         let k = NameKey::of(name);
         match self.agents.get(&k).or_else(|| self.customers.get(&k)) {

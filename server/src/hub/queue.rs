@@ -2,7 +2,9 @@
 //! and the moves between them (take, resolve, transfer, and the queue handing work out).
 //!
 //! Owns: every change of a conversation's status or assignee, through [`Hub::update`],
-//! which keeps the queue and counts right, raises the version and tells the agents.
+//! which keeps the queue and counts right and raises the version; and telling the agents,
+//! once per command, where the changed conversations ended up ([`Hub::tell_changes`], run
+//! by `Hub::step`: a handler that changes a conversation ends with `self.step`).
 //! Must not: decide who may act on a conversation (`access.rs`) or what a message stores
 //! (`messages.rs`).
 
@@ -124,7 +126,8 @@ impl Hub {
         // Who saw it before its first change in this command: told where it went, or that
         // it is gone for them.
         if !self.seen_before.contains_key(&id) {
-            // A new one (the customer has not written) is in nobody's console yet.
+            // A new one (the customer has not written) is in nobody's console yet: agents may
+            // open it by id or name (to greet the customer), but it is never pushed to them.
             let seen =
                 if before.status == Status::New { vec![] } else { self.agent_viewers(before) };
             self.seen_before.insert(id, seen);

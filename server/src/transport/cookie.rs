@@ -38,7 +38,10 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
 
 /// The session token in a request's `Cookie` headers, if there is one: the `__Host-`
 /// cookie (only ever set by this host over HTTPS), or over plain HTTP the plain one. Over
-/// HTTPS the plain one is ignored: a sibling subdomain could have set it.
+/// HTTPS the plain one is ignored: a sibling subdomain could have set it. ("Over HTTPS" as
+/// [`over_https`] can tell: an `https` Origin, or a trusted proxy's `X-Forwarded-Proto`.
+/// Behind a TLS proxy without `TRUST_FORWARDED_FOR`, a request with no Origin is taken for
+/// plain HTTP.)
 fn token_in(headers: &HeaderMap, https: bool) -> Option<String> {
     protocol::cookie_in(headers, protocol::SESSION_COOKIE_HTTPS)
         .or_else(|| (!https).then(|| protocol::cookie_in(headers, protocol::SESSION_COOKIE))?)

@@ -60,7 +60,7 @@ pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Ne
                 }
             });
             if !allowed {
-                tracing::warn!(origin = ?origin, host = ?host, "refused a Socket.IO request from another site");
+                tracing::warn!(origin = ?origin, host = ?host, path, "refused a request from another site");
                 return (StatusCode::FORBIDDEN, "This site may not connect to the chat.")
                     .into_response();
             }

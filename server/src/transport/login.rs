@@ -24,7 +24,8 @@ use app::protocol::{LoginIntent, LoginPayload, OfficeStatus, Role, ServerEvent, 
 /// Conversations an agent is sent at login (the most recently active).
 const AGENT_CONVERSATIONS: u32 = 100;
 
-/// The hash of the session token a connection logged in with, for `logout`.
+/// The hash of the session token a connection logged in with: for `logout`, and for
+/// finding every socket of a session that ended (`Item::EndSession`).
 #[derive(Clone)]
 pub(super) struct SessionHash(pub String);
 

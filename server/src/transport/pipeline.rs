@@ -2,10 +2,13 @@
 //! whatever is waiting, so a busy desk pays one commit for many messages), then has the
 //! hub deliver each stored message, in sequence order.
 //!
-//! Logins pass through the same task: a participant's catch-up (the history, or
-//! everything after the client's cursors) is read between two batches, after the
-//! participant was registered with the hub. So every message is either in the catch-up
-//! or delivered live afterwards — never both, never neither.
+//! Logins pass through the same task: a participant's catch-up (the newest page, or what
+//! is after the client's cursors: two pages at most per conversation, the last marked
+//! `newer` when more follow) is read between two batches, after the participant was
+//! registered with the hub. So every message is either in the catch-up, delivered live
+//! afterwards, or in the pages the client asks for after it (`history {after}`, read in
+//! `socket.rs`, outside this task: such a page may repeat a message already delivered live;
+//! clients keep each `seq` once) — never none.
 //! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
 
 use std::collections::HashMap;
@@ -18,11 +21,10 @@ use super::live::Item;
 use crate::hub::{Command, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
 use app::protocol::Problem;
-use app::protocol::{Cursor, History, HISTORY_PAGE};
+use app::protocol::{Cursor, History, CATCH_UP_PAGE, CATCH_UP_PAGES, HISTORY_PAGE};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
-use app::protocol::{CATCH_UP_PAGE, CATCH_UP_PAGES};
 /// Jobs waiting before senders are made to wait too.
 pub const QUEUE: usize = 8192;
 
@@ -134,8 +136,8 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
     desk.keep(changed).await;
 }
 
-/// Registers a login and sends its catch-up: per conversation, everything after the
-/// client's cursor, or else the newest page.
+/// Registers a login and sends its catch-up: per conversation the agent (or customer) sees,
+/// what is after the client's cursor (two pages at most), or else the newest page.
 async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
     let conn = login.conn;
     let who = login.who.clone();
@@ -187,8 +189,8 @@ async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, 
     outcome
 }
 
-/// The catch-up of one conversation for a login: everything after the client's cursor, or
-/// else the newest page; and up to which `seq` it goes.
+/// The catch-up of one conversation for a login: what is after the client's cursor (two
+/// pages at most, see [`catch_up`]), or else the newest page; and up to which `seq` it goes.
 async fn catch_up_of(
     desk: &Desk,
     who: &crate::model::Identity,
@@ -207,7 +209,7 @@ async fn catch_up_of(
             .store
             .messages_before(id, None, HISTORY_PAGE)
             .await
-            .map(|page| vec![(page.messages, page.more, false)]),
+            .map(|page| vec![Page { messages: page.messages, more: page.more, newer: false }]),
     };
     let mut pages = pages.map_err(|e| {
         tracing::error!(error = %e, conversation = id.0, "reading history failed");
@@ -215,20 +217,20 @@ async fn catch_up_of(
     })?;
     let upto = pages
         .iter()
-        .flat_map(|(messages, ..)| messages.last())
+        .flat_map(|page| page.messages.last())
         .map(|m| m.seq)
         .max()
         .unwrap_or(0)
         .max(cursor.map_or(0, |c| c.seq));
     if let Some(held) = cursor.map(|c| &c.held).filter(|held| !held.is_empty()) {
         // Received live across a gap: only the gap is sent.
-        for (messages, _, newer) in &mut pages {
+        for page in &mut pages {
             // A page that newer ones follow keeps its last message: the client asks for
             // what is after it.
-            let last = messages.last().map(|m| m.seq).filter(|_| *newer);
-            messages.retain(|m| Some(m.seq) == last || held.binary_search(&m.seq).is_err());
+            let last = page.messages.last().map(|m| m.seq).filter(|_| page.newer);
+            page.messages.retain(|m| Some(m.seq) == last || held.binary_search(&m.seq).is_err());
         }
-        pages.retain(|(messages, ..)| !messages.is_empty());
+        pages.retain(|page| !page.messages.is_empty());
     }
     // Agents get the internal notes with the first page.
     let mut notes = if agent {
@@ -258,40 +260,50 @@ async fn catch_up_of(
     }
     let pages = pages
         .into_iter()
-        .map(|(messages, more, newer)| {
-            let messages = messages.iter().map(|m| m.to_wire(&customer, who)).collect();
+        .map(|page| {
+            let messages = page.messages.iter().map(|m| m.to_wire(&customer, who)).collect();
             History {
                 conversation: id,
                 customer: customer.clone(),
                 messages,
-                more,
+                more: page.more,
                 notes: std::mem::take(&mut notes),
                 read,
-                newer,
+                newer: page.newer,
             }
         })
         .collect();
     Ok((pages, upto))
 }
 
+/// Stored messages of one conversation, in order, as one `history` page will carry them.
+pub(super) struct Page {
+    pub messages: Vec<crate::model::StoredMessage>,
+    /// Older messages exist before the first one.
+    pub more: bool,
+    /// Newer messages may exist after the last one (the page is full): the client asks.
+    pub newer: bool,
+}
+
 /// What is after `after`: [`CATCH_UP_PAGES`] pages at most, the last one saying whether
-/// newer messages follow (the client asks for them, a page at a time): a client far behind
-/// costs the server a few pages, not the whole conversation at once.
+/// newer messages may follow (the client asks for them, a page at a time): a client far
+/// behind costs the server a few pages, not the whole conversation at once.
 async fn catch_up(
     desk: &Desk,
     id: app::protocol::ConversationId,
     mut after: u64,
-) -> Result<Vec<(Vec<crate::model::StoredMessage>, bool, bool)>, crate::store::StoreError> {
-    let mut pages: Vec<(Vec<crate::model::StoredMessage>, bool, bool)> = Vec::new();
+) -> Result<Vec<Page>, crate::store::StoreError> {
+    let mut pages: Vec<Page> = Vec::new();
     while pages.len() < CATCH_UP_PAGES {
-        let (messages, more, newer) = page_after(desk, id, after).await?;
-        let Some(last) = messages.last() else { break };
+        let page = page_after(desk, id, after).await?;
+        let Some(last) = page.messages.last() else { break };
         after = last.seq;
         // Only the last page sent says that newer ones follow: the next one is here.
         if let Some(previous) = pages.last_mut() {
-            previous.2 = false;
+            previous.newer = false;
         }
-        pages.push((messages, more, newer));
+        let newer = page.newer;
+        pages.push(page);
         if !newer {
             break;
         }
@@ -299,16 +311,15 @@ async fn catch_up(
     Ok(pages)
 }
 
-/// The page after `after`: the messages, whether older ones exist, and whether newer ones
-/// may (a full page).
+/// The page after `after` ([`CATCH_UP_PAGE`] messages at most).
 pub(super) async fn page_after(
     desk: &Desk,
     id: app::protocol::ConversationId,
     after: u64,
-) -> Result<(Vec<crate::model::StoredMessage>, bool, bool), crate::store::StoreError> {
+) -> Result<Page, crate::store::StoreError> {
     let messages = desk.store.messages_after(id, after, CATCH_UP_PAGE).await?;
     let newer = messages.len() == CATCH_UP_PAGE as usize;
     // Older messages exist (the client holds them) whenever the page does not start at 1.
     let more = messages.first().is_some_and(|m| m.seq > 1);
-    Ok((messages, more, newer))
+    Ok(Page { messages, more, newer })
 }

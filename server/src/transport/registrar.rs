@@ -5,6 +5,9 @@
 //!
 //! A new customer skips the [`pipeline`](super::pipeline): their conversation was just
 //! created, so there is nothing to catch up on and no message to order against.
+//! It refuses a name someone holds online (the tutorial's rule), and one that is or looks
+//! like an agent account's (it reads the accounts once per batch; storage refuses the same
+//! name again, this the lookalikes).
 //! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
 
 use std::collections::HashSet;

@@ -160,7 +160,8 @@ async fn on_private_message(
     }
 }
 
-/// An older page of a conversation the connection may read.
+/// A page of a conversation the connection may read: the older messages before `before`, or
+/// the rest of a catch-up after `after` (one of the two).
 async fn on_history(
     turn: Turn,
     State(shared): State<Arc<Shared>>,
@@ -173,25 +174,25 @@ async fn on_history(
         shared.desk.recall(conn, request.conversation).await;
         let (viewer, customer) = shared.desk.live().hub.readable(conn, request.conversation)?;
         let id = request.conversation;
-        let (messages, more, newer) = match (request.before, request.after) {
-            // Older messages, or the rest of a catch-up.
+        let page = match (request.before, request.after) {
             (Some(before), None) => {
                 let page = shared
                     .desk
                     .store
                     .messages_before(id, Some(before), protocol::HISTORY_PAGE)
                     .await;
-                page.map(|p| (p.messages, p.more, false))
+                page.map(|p| pipeline::Page { messages: p.messages, more: p.more, newer: false })
             }
             (None, Some(after)) => pipeline::page_after(&shared.desk, id, after).await,
             _ => return Err(Problem::Malformed(protocol::HISTORY.into())),
         }
         .map_err(internal("reading history"))?;
-        if let Some(last) = request.after.and(messages.last()) {
+        if let Some(last) = request.after.and(page.messages.last()) {
             // Sent: a live message at or below it is not sent again.
             shared.desk.live().cover(conn, id, last.seq);
         }
-        let messages = messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
+        let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
+        let (more, newer) = (page.more, page.newer);
         Ok(History { conversation: id, customer, messages, more, notes: vec![], read: 0, newer })
     };
     match page.await {
