@@ -356,3 +356,30 @@ async fn nodes_share_a_desk_through_a_redis_with_a_password_over_tls() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Issue 19 item 9 (the password backoff): each node counted wrong passwords on its own, so
+/// a client spreading its guesses over N nodes had N times the free tries. A check on any
+/// node is now counted on every node, through the cluster's stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_spread_over_the_nodes_meet_one_backoff() {
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let a = TestServer::start_node(&db, &redis).await;
+    let b = TestServer::start_node(&db, &redis).await;
+    a.add_agent("amy", "password-1").await;
+    let guess = json!({"name": "amy", "role": "agent", "password": "a guess"});
+    // Four wrong passwords, two on each node: past the three free ones in all.
+    for node in [&a, &b, &a, &b] {
+        let mut c = TestClient::connect(node, WS, Some(guess.clone())).await;
+        let refusal = c.expect("login_error").await;
+        assert!(refusal.as_str().unwrap().contains("Wrong agent name or password"), "{refusal}");
+        // (Counted on the other node a moment later, through Redis.)
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for node in [&a, &b] {
+        let mut c = TestClient::connect(node, WS, Some(agent("amy"))).await;
+        let refusal = c.expect("login_error").await;
+        assert!(refusal.as_str().unwrap().contains("Too many failed logins"), "{refusal}");
+    }
+    a.stop().await;
+    b.stop().await;
+}

@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::cluster::Cluster;
+use super::gate::Gate;
 use super::live::{Applied, Effect, Item, Live, Told};
 use crate::hub::{Command, ConnId, Hub, Outcome, Step};
 use crate::model::{ConversationMeta, Identity};
@@ -28,13 +29,21 @@ pub struct Desk {
     /// The other nodes, when there are (see [`super::cluster`]).
     cluster: Option<Arc<Cluster>>,
     pub(super) store: Arc<dyn Store>,
+    /// What is remembered per client address: a password checked on any node is counted
+    /// on every node (see [`Item::PasswordChecked`]).
+    gate: Arc<Gate>,
 }
 
 impl Desk {
     /// A desk over `hub`, shared through `cluster` when there is one, storing in `store`.
-    pub fn new(hub: Hub, cluster: Option<Arc<Cluster>>, store: Arc<dyn Store>) -> Self {
+    pub fn new(
+        hub: Hub,
+        cluster: Option<Arc<Cluster>>,
+        store: Arc<dyn Store>,
+        gate: Arc<Gate>,
+    ) -> Self {
         let node = cluster.as_ref().map_or(0, |c| c.node());
-        Self { live: Mutex::new(Live::new(hub, node)), cluster, store }
+        Self { live: Mutex::new(Live::new(hub, node)), cluster, store, gate }
     }
 
     /// The live state, locked (never across an `await`).
@@ -110,6 +119,9 @@ impl Desk {
                     }
                 }
                 Effect::HandOver(meta) => self.hand_over(&meta).await,
+                Effect::PasswordChecked { ip, key, ok, at_ms } => {
+                    self.gate.password_checked_at(Some(ip), &key, ok, at_ms)
+                }
                 Effect::Fenced => {
                     // Its connections no longer count anywhere: the honest way out is to
                     // stop, so that its clients reconnect to a node that counts them.

@@ -151,9 +151,10 @@ impl Gate {
         Ok(())
     }
 
-    /// Remembers whether the password tried for `key` from `ip` was right.
-    pub fn password_checked(&self, ip: Option<IpAddr>, key: &str, ok: bool) {
-        self.at_address(ip, |a, limits, now| a.password_checked(limits, key, ok, now));
+    /// Remembers whether the password tried for `key` from `ip` at `at_ms` was right (on
+    /// this node or another: the desk applies it on every node, see `Item::PasswordChecked`).
+    pub fn password_checked_at(&self, ip: Option<IpAddr>, key: &str, ok: bool, at_ms: u64) {
+        self.at_address(ip, |a, limits, _| a.password_checked(limits, key, ok, at_ms));
     }
 
     /// Runs a password hash or check: on a blocking thread (it is deliberately slow), and

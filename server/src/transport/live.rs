@@ -36,6 +36,9 @@ pub enum Item {
     Tell(Told),
     /// A node stopped or died: its connections are gone.
     NodeGone(u64),
+    /// An agent's password was checked from a client address (right or wrong, at `at_ms`):
+    /// every node counts it, so that guesses spread over the nodes meet one backoff.
+    PasswordChecked { ip: std::net::IpAddr, key: String, ok: bool, at_ms: u64 },
     /// A session ended on purpose (a logout, on a socket or `DELETE /session`): every socket
     /// logged in with it, on every node, is told so and closed. Carries the token's hash.
     EndSession(String),
@@ -63,6 +66,8 @@ pub enum Effect {
     HandOver(ConversationMeta),
     /// This node was declared gone by the others: its connections no longer count.
     Fenced,
+    /// A password checked (on this node or another): counted here.
+    PasswordChecked { ip: std::net::IpAddr, key: String, ok: bool, at_ms: u64 },
 }
 
 /// The hub with this node's sockets: what the hub decides is sent from here.
@@ -138,6 +143,10 @@ impl Live {
                     };
                     outbound
                         .extend(conns.into_iter().map(|to| Outbound { to, event: event.clone() }));
+                    applied.push((Ok(Outcome::Changed), vec![]));
+                }
+                Item::PasswordChecked { ip, key, ok, at_ms } => {
+                    effects.push(Effect::PasswordChecked { ip, key, ok, at_ms });
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::EndSession(hash) => {

@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 
 use super::desk::internal;
+use super::live::Item;
 use super::pipeline::Job;
 use super::registrar::Registration;
 use super::shared::Shared;
@@ -299,7 +300,12 @@ pub(super) async fn check_agent(
     let hash = record.as_ref().map(|r| r.password_hash.clone());
     let ok = shared.gate.hashing(move || auth::verify_password(&password, hash.as_deref())).await?;
     let ok = ok && record.is_some();
-    shared.gate.password_checked(ip, &key, ok);
+    if let Some(ip) = ip {
+        // Counted on every node (through the cluster's stream when there is one): a client
+        // spreading its guesses over the nodes meets one backoff, not one per node.
+        let at_ms = crate::clock::now_ms();
+        shared.desk.apply_quietly(Item::PasswordChecked { ip, key, ok, at_ms }).await;
+    }
     match record {
         Some(record) if ok => Ok(record),
         _ => Err(Problem::WrongPassword),

@@ -28,7 +28,7 @@ use app::protocol::Problem;
 /// The state every handler shares.
 pub struct Shared {
     pub(super) desk: Arc<Desk>,
-    pub(super) gate: Gate,
+    pub(super) gate: Arc<Gate>,
     pub(super) drain: Drain,
     pipeline: mpsc::Sender<Job>,
     registrar: mpsc::Sender<Registration>,
@@ -64,14 +64,15 @@ impl Shared {
             hub.learn(meta);
         }
         let node = cluster.as_ref().map_or(0, |c| c.node());
-        let desk = Arc::new(Desk::new(hub, cluster, store));
+        let gate = Arc::new(Gate::new(settings.limits.clone(), settings.trust_forwarded_for));
+        let desk = Arc::new(Desk::new(hub, cluster, store, gate.clone()));
         // The tasks hold the desk weakly: each ends when the desk (and with it, the
         // shared state that holds the channel's sender) is dropped.
         tokio::spawn(pipeline::run(Arc::downgrade(&desk), pipeline_rx));
         tokio::spawn(registrar::run(Arc::downgrade(&desk), registrar_rx));
         Arc::new(Self {
             desk,
-            gate: Gate::new(settings.limits.clone(), settings.trust_forwarded_for),
+            gate,
             drain: Drain::default(),
             pipeline: pipeline_tx,
             registrar: registrar_tx,
