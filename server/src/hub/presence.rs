@@ -99,15 +99,17 @@ impl Hub {
         // were refused before they were created). But a customer who comes back (their
         // token, or their site, says who they are) is never locked out by someone who took
         // their name meanwhile: they are told apart as "Ann (2)" while both are online.
-        let name = match self.name_free(&name, Some(&who)) {
-            true => name,
-            false => match who {
-                Identity::Customer(_) => match self.free_variant(&name, &who) {
-                    Some(variant) => variant,
-                    None => return Self::refuse_login(conn, Problem::NameTaken),
-                },
-                Identity::Agent(_) => return Self::refuse_login(conn, Problem::NameTaken),
-            },
+        let name = if self.name_free(&name, Some(&who)) {
+            name
+        } else {
+            let variant = match who {
+                Identity::Customer(_) => self.free_variant(&name, &who),
+                Identity::Agent(_) => None,
+            };
+            match variant {
+                Some(variant) => variant,
+                None => return Self::refuse_login(conn, Problem::NameTaken),
+            }
         };
         let role = who.role();
         let own = match who {

@@ -51,16 +51,23 @@ pub async fn postgres_database() -> String {
 pub async fn redis_database() -> String {
     static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let server = SERVER.get_or_init(|| test_server("CHAT_TEST_REDIS_URL", "redis.sh"));
-    let client = redis::Client::open(server.as_str()).expect("the test Redis URL");
-    let mut conn =
-        client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
-    // Databases 1.. are handed out in turn (0 keeps the counter): the server has 1000.
+    fresh_redis_database(server, |url| redis::Client::open(url).expect("the test Redis URL")).await
+}
+
+/// The URL of the next database of the Redis server at `server` (reached by `client`),
+/// emptied. Databases 1.. are handed out in turn (0 keeps the counter): the server has 1000.
+async fn fresh_redis_database(server: &str, client: impl Fn(&str) -> redis::Client) -> String {
+    let connect = |url: &str| {
+        let client = client(url);
+        async move {
+            client.get_multiplexed_async_connection().await.expect("connecting to the test Redis")
+        }
+    };
+    let mut conn = connect(server).await;
     let n: u64 =
         redis::cmd("INCR").arg("chat-test:databases").query_async(&mut conn).await.expect("INCR");
     let url = format!("{}/{}", server.trim_end_matches('/'), 1 + (n - 1) % 999);
-    let client = redis::Client::open(url.as_str()).expect("the test Redis URL");
-    let mut conn =
-        client.get_multiplexed_async_connection().await.expect("connecting to the test Redis");
+    let mut conn = connect(&url).await;
     let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
     url
 }
@@ -76,17 +83,10 @@ pub async fn secure_redis_database() -> (String, std::path::PathBuf) {
         let url = lines.next().expect("a URL").to_owned();
         (url, lines.next().expect("the CA file").to_owned())
     });
-    let certs = || redis::TlsCertificates {
-        client_tls: None,
-        root_cert: Some(std::fs::read(ca).expect("the test CA")),
+    let root_cert = std::fs::read(ca).expect("the test CA");
+    let client = |url: &str| {
+        let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert.clone()) };
+        redis::Client::build_with_tls(url, certs).expect("the test Redis URL")
     };
-    let client = redis::Client::build_with_tls(server.as_str(), certs()).expect("the URL");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting over TLS");
-    let n: u64 =
-        redis::cmd("INCR").arg("chat-test:databases").query_async(&mut conn).await.expect("INCR");
-    let url = format!("{}/{}", server.trim_end_matches('/'), 1 + (n - 1) % 999);
-    let client = redis::Client::build_with_tls(url.as_str(), certs()).expect("the URL");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connecting over TLS");
-    let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
-    (url, ca.into())
+    (fresh_redis_database(server, client).await, ca.into())
 }

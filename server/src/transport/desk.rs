@@ -119,9 +119,7 @@ impl Desk {
                     }
                 }
                 Effect::HandOver(meta) => self.hand_over(&meta).await,
-                Effect::PasswordChecked { ip, key, ok, at_ms } => {
-                    self.gate.password_checked_at(Some(ip), &key, ok, at_ms)
-                }
+                Effect::PasswordChecked(check) => self.gate.password_checked(&check),
                 Effect::Fenced => {
                     // Its connections no longer count anywhere: the honest way out is to
                     // stop, so that its clients reconnect to a node that counts them.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 
+use super::live::PasswordCheck;
 use super::turnstile::ConnInfo;
 use crate::clock::now_ms;
 use crate::limits::{Address, Limits};
@@ -151,10 +152,11 @@ impl Gate {
         Ok(())
     }
 
-    /// Remembers whether the password tried for `key` from `ip` at `at_ms` was right (on
-    /// this node or another: the desk applies it on every node, see `Item::PasswordChecked`).
-    pub fn password_checked_at(&self, ip: Option<IpAddr>, key: &str, ok: bool, at_ms: u64) {
-        self.at_address(ip, |a, limits, _| a.password_checked(limits, key, ok, at_ms));
+    /// Remembers a password check (made on this node or another: the desk applies each on
+    /// every node, see `Item::PasswordChecked`).
+    pub fn password_checked(&self, check: &PasswordCheck) {
+        let PasswordCheck { ip, key, ok, at_ms } = check;
+        self.at_address(Some(*ip), |a, limits, _| a.password_checked(limits, key, *ok, *at_ms));
     }
 
     /// Runs a password hash or check: on a blocking thread (it is deliberately slow), and

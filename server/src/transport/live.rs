@@ -36,12 +36,22 @@ pub enum Item {
     Tell(Told),
     /// A node stopped or died: its connections are gone.
     NodeGone(u64),
-    /// An agent's password was checked from a client address (right or wrong, at `at_ms`):
-    /// every node counts it, so that guesses spread over the nodes meet one backoff.
-    PasswordChecked { ip: std::net::IpAddr, key: String, ok: bool, at_ms: u64 },
+    /// An agent's password was checked: every node counts it, so that guesses spread over
+    /// the nodes meet one backoff.
+    PasswordChecked(PasswordCheck),
     /// A session ended on purpose (a logout, on a socket or `DELETE /session`): every socket
     /// logged in with it, on every node, is told so and closed. Carries the token's hash.
     EndSession(String),
+}
+
+/// An agent's password checked from a client address: right or wrong, for the agent name
+/// `key`, at `at_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordCheck {
+    pub ip: std::net::IpAddr,
+    pub key: String,
+    pub ok: bool,
+    pub at_ms: u64,
 }
 
 /// What the admins' work changed, told to the agents on every node.
@@ -67,7 +77,7 @@ pub enum Effect {
     /// This node was declared gone by the others: its connections no longer count.
     Fenced,
     /// A password checked (on this node or another): counted here.
-    PasswordChecked { ip: std::net::IpAddr, key: String, ok: bool, at_ms: u64 },
+    PasswordChecked(PasswordCheck),
 }
 
 /// The hub with this node's sockets: what the hub decides is sent from here.
@@ -145,8 +155,8 @@ impl Live {
                         .extend(conns.into_iter().map(|to| Outbound { to, event: event.clone() }));
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
-                Item::PasswordChecked { ip, key, ok, at_ms } => {
-                    effects.push(Effect::PasswordChecked { ip, key, ok, at_ms });
+                Item::PasswordChecked(check) => {
+                    effects.push(Effect::PasswordChecked(check));
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::EndSession(hash) => {

@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 
 use super::desk::internal;
-use super::live::Item;
+use super::live::{Item, PasswordCheck};
 use super::pipeline::Job;
 use super::registrar::Registration;
 use super::shared::Shared;
@@ -304,7 +304,8 @@ pub(super) async fn check_agent(
         // Counted on every node (through the cluster's stream when there is one): a client
         // spreading its guesses over the nodes meets one backoff, not one per node.
         let at_ms = crate::clock::now_ms();
-        shared.desk.apply_quietly(Item::PasswordChecked { ip, key, ok, at_ms }).await;
+        let check = PasswordCheck { ip, key, ok, at_ms };
+        shared.desk.apply_quietly(Item::PasswordChecked(check)).await;
     }
     match record {
         Some(record) if ok => Ok(record),

@@ -209,7 +209,7 @@ async fn catch_up_of(
             .store
             .messages_before(id, None, HISTORY_PAGE)
             .await
-            .map(|page| vec![Page { messages: page.messages, more: page.more, newer: false }]),
+            .map(|page| vec![Page::from(page)]),
     };
     let mut pages = pages.map_err(|e| {
         tracing::error!(error = %e, conversation = id.0, "reading history failed");
@@ -283,6 +283,13 @@ pub(super) struct Page {
     pub more: bool,
     /// Newer messages may exist after the last one (the page is full): the client asks.
     pub newer: bool,
+}
+
+impl From<crate::store::Page> for Page {
+    /// A page read backwards (the newest, or one before a `seq`): nothing said of newer ones.
+    fn from(page: crate::store::Page) -> Self {
+        Self { messages: page.messages, more: page.more, newer: false }
+    }
 }
 
 /// What is after `after`: [`CATCH_UP_PAGES`] pages at most, the last one saying whether

@@ -181,7 +181,7 @@ async fn on_history(
                     .store
                     .messages_before(id, Some(before), protocol::HISTORY_PAGE)
                     .await;
-                page.map(|p| pipeline::Page { messages: p.messages, more: p.more, newer: false })
+                page.map(pipeline::Page::from)
             }
             (None, Some(after)) => pipeline::page_after(&shared.desk, id, after).await,
             _ => return Err(Problem::Malformed(protocol::HISTORY.into())),
