@@ -70,7 +70,13 @@ pub struct Settings {
     pub widget_secret: Option<String>,
     /// When the desk is staffed (customers are told at login when it is not).
     pub office_hours: Option<hours::OfficeHours>,
+    /// How long an anonymous customer who never wrote is kept after they were last seen
+    /// (only a conversation an agent greeted them in is stored of them at all).
+    pub anon_retention: std::time::Duration,
 }
+
+/// See [`Settings::anon_retention`].
+pub const ANON_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -88,6 +94,7 @@ impl Default for Settings {
             snapshot_every: transport::SNAPSHOT_EVERY,
             widget_secret: None,
             office_hours: None,
+            anon_retention: ANON_RETENTION,
         }
     }
 }

@@ -42,6 +42,10 @@ struct Cli {
     /// outside these hours customers are told so (their messages wait as ever).
     #[arg(long, env = "OFFICE_HOURS", value_parser = chat_server::hours::OfficeHours::parse)]
     office_hours: Option<chat_server::hours::OfficeHours>,
+    /// How long an anonymous customer who never wrote is kept after they were last seen
+    /// (`7d`, `12h`, `30m`): they, and any greeting an agent left them, are deleted then.
+    #[arg(long, env = "ANON_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    anon_retention: std::time::Duration,
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
@@ -155,6 +159,7 @@ fn main() -> Result<()> {
                     redis_ca: cli.redis_ca,
                     widget_secret: cli.widget_secret.filter(|s| !s.is_empty()),
                     office_hours: cli.office_hours,
+                    anon_retention: cli.anon_retention,
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {

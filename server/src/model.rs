@@ -133,6 +133,25 @@ pub struct ConversationMeta {
     pub unread: Vec<u64>,
     /// Raised with every change of the above (see `Store::set_state`).
     pub version: u64,
+    /// Nothing of this conversation, nor of its customer, is stored yet: an anonymous
+    /// customer costs no row until someone writes (see [`Unsaved`]).
+    #[serde(default)]
+    pub unsaved: Option<Unsaved>,
+}
+
+/// What storage will need of a new anonymous customer once they (or an agent) write: the
+/// rows are created then ([`Store::save_customer`](crate::store::Store::save_customer)),
+/// and their session token, handed out at login, becomes resumable from storage. Until
+/// then the hub resumes it ([`Hub::unsaved_login`](crate::hub::Hub::unsaved_login)).
+///
+/// Holds the hash of the token, never the token: like every hub state it travels through
+/// a cluster's stream and snapshots (which carry the messages themselves as well).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsaved {
+    /// `None` once that session ended (a logout): the customer is then stored without it.
+    pub token_hash: Option<String>,
+    /// When they logged in.
+    pub since: u64,
 }
 
 impl ConversationMeta {
@@ -151,6 +170,7 @@ impl ConversationMeta {
             last_seq: 0,
             unread: Vec::new(),
             version: 0,
+            unsaved: None,
         }
     }
 

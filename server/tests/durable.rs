@@ -236,9 +236,19 @@ async fn messages_survive_a_restart_of_the_server() {
 async fn an_agent_reaches_any_stored_conversation_by_its_id() {
     let server = TestServer::start().await;
     server.add_agent("amy", "password-1").await;
-    // A customer who never wrote: their conversation is not among those sent at login.
+    // A customer who never wrote, with a note an agent left (which stored them): their
+    // conversation is new, so not among those sent at login.
     let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
     let ok = cat.expect("login_success").await;
+    let earlier = TestClient::login(&server, WS, agent("amy", "password-1")).await;
+    let note = earlier
+        .emit_acked(
+            "note",
+            json!({"conversation": ok["conversation"], "text": "asked about prices"}),
+        )
+        .await;
+    assert_eq!(note["ok"], json!(true), "{note}");
+    earlier.disconnect().await;
     cat.disconnect().await;
     let server = server.restart().await;
     let amy = TestClient::login(&server, WS, agent("amy", "password-1")).await;
@@ -427,5 +437,56 @@ async fn a_resume_far_behind_is_sent_a_few_pages_and_pages_on() {
     // Neither both nor none of `before` and `after`.
     back.emit("history", json!({"conversation": conversation, "before": 9, "after": 3})).await;
     assert!(back.expect("error").await.as_str().unwrap().contains("history"));
+    server.stop().await;
+}
+
+/// The customers, conversations and sessions stored in a server's SQLite database.
+async fn rows(server: &TestServer) -> (i64, i64, i64) {
+    let pool = sqlx::SqlitePool::connect(&server.database_url).await.expect("open the database");
+    let (customers, conversations, sessions): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM conversations), \
+         (SELECT count(*) FROM sessions WHERE customer_id IS NOT NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count rows");
+    pool.close().await;
+    (customers, conversations, sessions)
+}
+
+/// Issue 19 (item 4): an anonymous customer costs no row until someone writes. A login that
+/// never writes stores nothing, nor does one refused; meanwhile the token resumes from the
+/// live state (a reload, another tab); the first message stores the customer with their
+/// session, so the same token resumes after a restart.
+#[tokio::test]
+async fn a_customer_is_stored_at_their_first_message_not_at_their_login() {
+    let server = TestServer::start().await;
+    let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    assert_eq!(rows(&server).await, (0, 0, 0), "a login stores nothing");
+    let mut taken = TestClient::connect(&server, WS, Some(json!("CAT"))).await;
+    taken.expect("login_error").await;
+    assert_eq!(rows(&server).await, (0, 0, 0), "nor does a refused one");
+
+    // A reload before writing: the token resumes the same conversation.
+    let mut second = TestClient::connect(&server, WS, Some(json!({"resume": token}))).await;
+    let back = second.expect("login_success").await;
+    assert_eq!((&back["name"], &back["conversation"]), (&json!("cat"), &conversation));
+    assert_eq!(rows(&server).await, (0, 0, 0));
+
+    let ack = second.emit_acked("private_message", json!({"message": "hello"})).await;
+    assert_eq!(
+        (&ack["ok"], &ack["seq"], &ack["conversation"]),
+        (&json!(true), &json!(1), &conversation)
+    );
+    assert_eq!(rows(&server).await, (1, 1, 1), "the first message stores them");
+    cat.expect_where("message", |m| m["message"] == json!("hello")).await;
+
+    let server = server.restart().await;
+    let mut again = TestClient::connect(&server, WS, Some(json!({"resume": token}))).await;
+    assert_eq!(again.expect("login_success").await["conversation"], conversation);
+    assert_eq!(texts(&again.expect_history(&conversation).await), vec!["hello"]);
+    assert_eq!(rows(&server).await, (1, 1, 1));
     server.stop().await;
 }

@@ -19,10 +19,13 @@
 //! - `messages.rs`: what a message stores and who receives it; notes, read receipts, typing.
 //! - `queue.rs`: where a conversation stands: the queue, assignment, take, resolve, transfer.
 //! - `access.rs`: who may see, read or act on a conversation.
+//! - `memory.rs`: what the hub remembers of conversations nobody is in: customers not yet
+//!   stored, and forgetting the idle.
 //! - `outbound.rs`: who is sent what: connections per audience, user and away lists.
 //! - `tests.rs`: the rules driven without a runtime, as each participant would see them.
 
 mod access;
+mod memory;
 mod messages;
 mod outbound;
 mod presence;
@@ -81,6 +84,13 @@ pub enum Command {
     /// conversations go back to the queue (at `now_ms`). The transport closes the
     /// connections [`Hub::connections`] gave for them before.
     Retire { agent: AgentKey, now_ms: u64 },
+    /// A customer nothing was stored of ([`Hub::unsaved`]) is stored now, as their
+    /// conversation stood at `version`.
+    Saved { conversation: ConversationId, version: u64 },
+    /// Time to forget what nobody needs: a conversation found idle (its customer offline,
+    /// nothing waiting or open) at two sweeps in a row, unchanged between them, is
+    /// forgotten (storage has it, or never needed it; an agent who asks reads it back).
+    Sweep,
 }
 
 /// An established login.
@@ -147,8 +157,9 @@ pub struct Hub {
     /// Online agents and customers by name key, so that lists come out sorted.
     agents: BTreeMap<NameKey, Identity>,
     customers: BTreeMap<NameKey, Identity>,
-    /// The conversations of everyone who logged in since the start: enough to route
-    /// every message an online participant can send.
+    /// The conversations of everyone online, of the queue, the open ones, and those agents
+    /// looked at lately: enough to route every message an online participant can send.
+    /// The idle are forgotten ([`Command::Sweep`]); storage has them.
     conversations: HashMap<ConversationId, ConversationMeta>,
     by_customer: HashMap<CustomerId, ConversationId>,
     /// Conversations waiting for an agent, by the time they started waiting.
@@ -172,6 +183,14 @@ pub struct Hub {
     typing: HashMap<(Identity, ConversationId), u64>,
     /// Told to agents at login: after how long a hidden tab counts as away.
     away_after_ms: u64,
+    /// The conversations of customers nothing was stored of yet, by their token's hash:
+    /// they resume from here until they write or are forgotten.
+    #[serde(default)]
+    unsaved_tokens: HashMap<String, ConversationId>,
+    /// The conversations idle at the last [`Command::Sweep`], with their version and newest
+    /// `seq` then.
+    #[serde(default)]
+    idle: HashMap<ConversationId, (u64, u64)>,
     /// Per conversation, the stored messages below its newest one that were never
     /// delivered live (with several nodes: the node that stored one stopped before passing
     /// it on, or has not yet). Delivered when they come (again: a retry of the same message
@@ -225,6 +244,8 @@ impl Hub {
             Command::Away { conn, away } => self.away(conn, away),
             Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
             Command::Noted(note) => self.noted(note),
+            Command::Saved { conversation, version } => self.saved(conversation, version),
+            Command::Sweep => self.sweep(),
         }
     }
 

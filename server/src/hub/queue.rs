@@ -21,7 +21,8 @@ impl Hub {
         self.queue.iter().filter_map(|(_, id)| self.conversations.get(id).cloned()).collect()
     }
 
-    /// Whether the hub knows the conversation (it learns them at logins).
+    /// Whether the hub knows the conversation (it learns them at logins, and forgets the
+    /// idle).
     pub fn knows(&self, id: ConversationId) -> bool {
         self.conversations.contains_key(&id)
     }
@@ -32,6 +33,9 @@ impl Hub {
     pub fn learn(&mut self, meta: ConversationMeta) {
         if !self.conversations.contains_key(&meta.id) {
             self.by_customer.insert(meta.customer, meta.id);
+            if let Some(token_hash) = meta.unsaved.as_ref().and_then(|u| u.token_hash.clone()) {
+                self.unsaved_tokens.insert(token_hash, meta.id);
+            }
             self.revision = self.revision.max(meta.version);
             self.count(&meta, true);
             self.conversations.insert(meta.id, meta);

@@ -94,6 +94,24 @@ impl World {
         step
     }
 
+    /// Reads a conversation the hub forgot back from the "store", as the transport does
+    /// before an agent's request about one.
+    fn recall(&mut self, id: ConversationId) {
+        if self.hub.knows(id) {
+            return;
+        }
+        let Some(mut meta) = self.metas.values().find(|m| m.id == id).cloned() else { return };
+        let stored: Vec<&StoredMessage> =
+            self.stored.iter().filter(|s| s.conversation == id).collect();
+        meta.last_seq = stored.iter().map(|s| s.seq).max().unwrap_or(0);
+        meta.unread = stored
+            .iter()
+            .filter(|s| matches!(s.author, Identity::Customer(_)) && s.seq > meta.read_seq)
+            .map(|s| s.seq)
+            .collect();
+        self.hub.learn(meta);
+    }
+
     fn meta(&self, customer: &str) -> &ConversationMeta {
         &self.metas[&name_key(customer)]
     }
@@ -1332,6 +1350,8 @@ mod properties {
             customer: usize,
             to: usize,
         },
+        /// The hub forgets what is idle (the transport sweeps every minute).
+        Sweep,
         Read {
             slot: usize,
             customer: usize,
@@ -1359,6 +1379,7 @@ mod properties {
             1 => (0..8usize, 0..4usize, 0..6u64).prop_map(|(slot, customer, seq)| Action::Read { slot, customer, seq }),
             1 => (0..8usize, proptest::option::of(0..4usize)).prop_map(|(slot, customer)| Action::Typing { slot, customer }),
             1 => (0..8usize, any::<bool>()).prop_map(|(slot, away)| Action::Away { slot, away }),
+            1 => Just(Action::Sweep),
         ]
     }
 
@@ -1417,6 +1438,9 @@ mod properties {
                     };
                     self.last_id.insert(c, id.clone());
                     let conversation = in_conversation.and_then(|i| self.conversation_of(i));
+                    if let Some(id) = conversation {
+                        self.w.recall(id);
+                    }
                     let request = PrivateMessage {
                         to,
                         message: "hello".into(),
@@ -1432,14 +1456,17 @@ mod properties {
                 }
                 Action::Take { slot, customer } => {
                     let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.recall(conversation);
                     self.w.run(Command::Take { conn: c, conversation })
                 }
                 Action::Resolve { slot, customer } => {
                     let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.recall(conversation);
                     self.w.run(Command::Resolve { conn: c, conversation })
                 }
                 Action::Transfer { slot, customer, to } => {
                     let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.recall(conversation);
                     let to =
                         Assignee { key: AgentKey::of(&name(AGENTS[to])), name: name(AGENTS[to]) };
                     self.w.run(Command::Transfer {
@@ -1451,6 +1478,7 @@ mod properties {
                 }
                 Action::Read { slot, customer, seq } => {
                     let (c, conversation) = (self.slot(slot)?, self.conversation_of(customer)?);
+                    self.w.recall(conversation);
                     self.w.run(Command::Read { conn: c, conversation, seq })
                 }
                 Action::Typing { slot, customer } => {
@@ -1466,6 +1494,7 @@ mod properties {
                     let c = self.slot(slot)?;
                     self.w.run(Command::Away { conn: c, away })
                 }
+                Action::Sweep => self.w.run(Command::Sweep),
             })
         }
     }
@@ -1612,4 +1641,145 @@ mod properties {
             prop_assert_eq!(a.w.hub.waiting(), b.w.hub.waiting());
         }
     }
+}
+
+/// A customer who logged in and has not written: numbered, nothing stored (the transport
+/// stores them at the first message or note).
+fn unsaved_login(conn: ConnId, n: u64, token_hash: &str) -> Login {
+    let mut meta =
+        ConversationMeta::new(ConversationId(n), CustomerId(n), name(&format!("visitor {n}")));
+    meta.unsaved = Some(crate::model::Unsaved { token_hash: Some(token_hash.into()), since: n });
+    Login {
+        conn,
+        who: Identity::Customer(meta.customer),
+        name: meta.customer_name.clone(),
+        resume: Some(format!("token {n}")),
+        conversations: vec![meta],
+        admin: false,
+    }
+}
+
+#[test]
+fn a_customer_not_stored_yet_resumes_from_the_hub_until_stored_or_forgotten() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let c = w.connect();
+    assert_eq!(w.run(Command::Login(unsaved_login(c, 7, "hash-7"))).outcome, Ok(Outcome::LoggedIn));
+    let id = ConversationId(7);
+    let resumed = w.hub.unsaved_login("hash-7").expect("resumable from the hub");
+    assert_eq!((resumed.id, resumed.customer), (id, CustomerId(7)));
+    assert!(w.hub.unsaved_login("hash-8").is_none());
+    assert!(w.hub.unsaved(id).is_some(), "the first write must store them");
+
+    // An agent takes it before anyone wrote; it is stored as it stood before the take.
+    let before = w.hub.unsaved(id).unwrap().version;
+    assert_eq!(w.run(Command::Take { conn: amy, conversation: id }).outcome, Ok(Outcome::Changed));
+    let step = w.run(Command::Saved { conversation: id, version: before });
+    let kept: Vec<_> = step.changed.iter().map(|m| (m.id, m.status, m.unsaved.is_none())).collect();
+    assert_eq!(kept, vec![(id, Status::Open, true)], "the take is handed on to be stored");
+    assert!(w.hub.unsaved(id).is_none());
+    assert!(w.hub.unsaved_login("hash-7").is_none(), "storage resumes them from now on");
+    // Stored already: a second report changes nothing.
+    assert!(w.run(Command::Saved { conversation: id, version: 0 }).changed.is_empty());
+
+    // Another one logs out before writing: their token resumes nothing, and is not stored.
+    let d = w.connect();
+    w.run(Command::Login(unsaved_login(d, 8, "hash-8")));
+    w.hub.end_unsaved("hash-8");
+    assert!(w.hub.unsaved_login("hash-8").is_none());
+    assert_eq!(w.hub.unsaved(ConversationId(8)).unwrap().unsaved.unwrap().token_hash, None);
+}
+
+#[test]
+fn idle_conversations_are_forgotten_at_the_second_sweep_and_read_back_when_asked() {
+    // Amy takes none from the queue: one conversation waits.
+    let mut w = World::with_capacity(0);
+    let amy = w.agent("amy");
+    let quiet = w.customer("quiet");
+    let waiting = w.customer("waiting");
+    w.customer("online");
+    let helped = w.customer("helped");
+    w.send(waiting, "", "is anyone there?");
+    w.send(helped, "amy", "help");
+    for c in [quiet, waiting, helped] {
+        w.run(Command::Disconnect(c));
+    }
+    let known = |w: &World| {
+        ["quiet", "waiting", "online", "helped"]
+            .into_iter()
+            .filter(|n| w.hub.knows(w.meta(n).id))
+            .collect::<Vec<_>>()
+    };
+    w.run(Command::Sweep);
+    assert_eq!(known(&w), ["quiet", "waiting", "online", "helped"], "one sweep forgets nothing");
+    // Resolved between the sweeps: changed, so kept one more.
+    let id = w.meta("helped").id;
+    w.run(Command::Resolve { conn: amy, conversation: id });
+    w.run(Command::Sweep);
+    assert_eq!(known(&w), ["waiting", "online", "helped"], "the quiet one is forgotten");
+    w.run(Command::Sweep);
+    assert_eq!(known(&w), ["waiting", "online"], "waiting or online: kept");
+    assert!(w.hub.waiting().iter().any(|m| m.customer_name.as_str() == "waiting"));
+
+    // An agent who asks reads it back, as it was stored.
+    w.recall(id);
+    assert!(w.hub.readable(amy, id).is_ok(), "amy took part");
+    assert_eq!(w.hub.waiting().len(), 1, "only the waiting one waits");
+    // And its customer who comes back finds it too.
+    let back = w.customer("quiet");
+    assert!(w.hub.knows(w.meta("quiet").id));
+    assert!(w.hub.identity(back).is_some());
+}
+
+/// Issue 19's measure: the hub's memory after 100,000 logins that never write does not
+/// grow with them. The hub is measured as its snapshot (what a joining node is sent: every
+/// map it holds) and by the room its conversation map ever needed.
+#[test]
+fn a_hundred_thousand_logins_that_never_write_leave_the_hub_as_it_was() {
+    const LOGINS: u64 = 100_000;
+    /// Logins between two sweeps: a minute's worth at a busy desk's peak.
+    const PER_SWEEP: u64 = 1_000;
+    let mut w = World::new();
+    w.agent("amy");
+    let size = |hub: &Hub| postcard::to_allocvec(hub).unwrap().len();
+    let visit = |w: &mut World, n: u64| {
+        let c = w.connect();
+        let step = w.run(Command::Login(unsaved_login(c, n, &format!("hash-{n}"))));
+        assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
+        w.run(Command::Disconnect(c));
+        if n % PER_SWEEP == 0 {
+            w.run(Command::Sweep);
+        }
+    };
+    // The baseline: after ten sweeps' worth, every map has grown to what a sweep's worth
+    // of logins needs.
+    const FIRST: u64 = 10 * PER_SWEEP;
+    for n in 1..=FIRST {
+        visit(&mut w, n);
+    }
+    w.run(Command::Sweep);
+    w.run(Command::Sweep);
+    let baseline = size(&w.hub);
+    let room = w.hub.conversations.capacity();
+    for n in FIRST + 1..=LOGINS {
+        visit(&mut w, n);
+    }
+    w.run(Command::Sweep);
+    w.run(Command::Sweep);
+    let after = size(&w.hub);
+    eprintln!(
+        "hub snapshot: {baseline} bytes after {FIRST} logins, {after} after {LOGINS}; \
+         room for {room} then {} conversations",
+        w.hub.conversations.capacity()
+    );
+    assert_eq!(w.hub.conversations.len(), 0);
+    assert!(w.hub.unsaved_tokens.is_empty() && w.hub.by_customer.is_empty());
+    // The same maps, empty again: only counters may have gained a digit.
+    assert!(after <= baseline + 16, "{baseline} -> {after}");
+    // A hash map keeps the room of its peak: the logins of two sweeps, whatever the total.
+    assert!(
+        w.hub.conversations.capacity() < 8 * PER_SWEEP as usize,
+        "room for {} conversations after {LOGINS} logins",
+        w.hub.conversations.capacity()
+    );
 }

@@ -140,6 +140,31 @@ pub trait Store: Send + Sync + 'static {
             None => Err(StoreError::Duplicate(name.to_string())),
         }
     }
+    /// Ids for `n` new customers and their conversations, never given before. Nothing is
+    /// stored: an anonymous customer's rows wait for the first write
+    /// ([`Store::save_customer`]).
+    async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError>;
+    /// Stores a customer the hub knows but storage does not yet (`meta.unsaved`, with ids
+    /// from [`Store::reserve_ids`]): the customer, their conversation as `meta` has it, and
+    /// the session of the token they were given at login, in one transaction. One already
+    /// stored is left as it is (several first writes may race).
+    async fn save_customer(&self, meta: &ConversationMeta, now: u64) -> Result<(), StoreError>;
+    /// Anonymous customers (no host site vouched for them) who never wrote, created before
+    /// `cutoff`, with no session used since, whose conversation is new or resolved: with
+    /// ids above `after`, smallest first, at most `limit`.
+    async fn idle_anonymous(
+        &self,
+        cutoff: u64,
+        after: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<(CustomerId, ConversationId)>, StoreError>;
+    /// Deletes each of `customers` that is still one [`Store::idle_anonymous`] would list,
+    /// with their conversation, its messages and notes, and their sessions; returns how many.
+    async fn forget_anonymous(
+        &self,
+        customers: &[CustomerId],
+        cutoff: u64,
+    ) -> Result<u64, StoreError>;
     /// Starts a session for an agent account.
     async fn create_agent_session(
         &self,

@@ -163,6 +163,18 @@ impl BatchSql for Batch<'_> {
 }
 
 sql_store!(store: PgStore, connection: PgConnection, own: {
+    async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
+        // The sequences never give an id twice, whichever node asks.
+        let ids: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT nextval('customers_id_seq'), nextval('conversations_id_seq') FROM generate_series(1, $1)",
+        )
+        .bind(n as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(ids.into_iter().map(|(cu, c)| (CustomerId(uint(cu)), ConversationId(uint(c)))).collect())
+    }
+
     async fn create_customers(&self, new: &[NewCustomer], now: u64) -> Result<Vec<Option<ConversationMeta>>, StoreError> {
         if new.is_empty() {
             return Ok(vec![]);

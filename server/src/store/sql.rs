@@ -425,6 +425,79 @@ macro_rules! sql_store {
                 Ok(notes)
             }
 
+            async fn save_customer(&self, meta: &ConversationMeta, now: u64) -> Result<(), StoreError> {
+                let unsaved = meta.unsaved.as_ref().ok_or_else(|| invalid(format!("conversation {} is stored already", meta.id.0)))?;
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO customers (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(int(meta.customer.0))
+                    .bind(meta.customer_name.as_str())
+                    .bind(int(unsaved.since))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query(
+                    "INSERT INTO conversations (id, customer_id, created_at, updated_at, status, assignee_key, assignee_name, queued_at, \
+                     note, read_seq, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(int(meta.id.0))
+                .bind(int(meta.customer.0))
+                .bind(int(unsaved.since))
+                .bind(int(now))
+                .bind(status_text(meta.status))
+                .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
+                .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
+                .bind(int(meta.queued_at))
+                .bind(meta.note.as_deref())
+                .bind(int(meta.read_seq))
+                .bind(int(meta.version))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                // A session that ended (a logout) before anyone wrote is not stored.
+                if let Some(token_hash) = &unsaved.token_hash {
+                    sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING")
+                        .bind(token_hash)
+                        .bind(int(meta.customer.0))
+                        .bind(int(unsaved.since))
+                        .bind(int(now))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)?;
+                self.confirm(())
+            }
+
+            async fn idle_anonymous(&self, cutoff: u64, after: CustomerId, limit: u32) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
+                let sql = format!(
+                    "SELECT cu.id, c.id FROM customers cu JOIN conversations c ON c.customer_id = cu.id \
+                     WHERE cu.id > $2 AND {} ORDER BY cu.id LIMIT $3",
+                    super::sql::IDLE_ANONYMOUS
+                );
+                let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
+                    .bind(int(cutoff))
+                    .bind(int(after.0))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(rows.into_iter().map(|(cu, c)| (CustomerId(uint(cu)), ConversationId(uint(c)))).collect())
+            }
+
+            async fn forget_anonymous(&self, customers: &[CustomerId], cutoff: u64) -> Result<u64, StoreError> {
+                // Asked again, row by row, as it is deleted: a customer who came back (their
+                // session renewed) or wrote since the list was made stays.
+                let sql = format!("DELETE FROM customers AS cu WHERE cu.id = $2 AND {}", super::sql::IDLE_ANONYMOUS);
+                let mut tx = self.begin_write().await?;
+                let mut deleted = 0;
+                for customer in customers {
+                    let done = sqlx::query(&sql).bind(int(cutoff)).bind(int(customer.0)).execute(&mut *tx).await.map_err(backend)?;
+                    deleted += done.rows_affected();
+                }
+                tx.commit().await.map_err(backend)?;
+                self.confirm(deleted)
+            }
+
             async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
                 let rows = sqlx::query(&sql)
@@ -459,3 +532,14 @@ macro_rules! sql_store {
 }
 
 pub(super) use sql_store;
+
+/// The customer `cu` is an anonymous one who never wrote (see `Store::idle_anonymous`):
+/// created before `$1`, no session used since, no host site's user id, and a conversation
+/// that is new or resolved, with no message of theirs. Anything else (an open
+/// conversation an agent greeted in, say) stays.
+pub(super) const IDLE_ANONYMOUS: &str = "cu.created_at < $1 \
+    AND NOT EXISTS (SELECT 1 FROM external_customers e WHERE e.customer_id = cu.id) \
+    AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = cu.id AND s.last_used_at >= $1) \
+    AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = cu.id \
+        AND (c.status IN ('queued', 'open') \
+             OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author_role = 'customer')))";

@@ -26,6 +26,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The database file as it was opened (none in memory).
     file: Option<FileIdentity>,
+    /// The last customer and conversation ids given out ([`Store::reserve_ids`]): every
+    /// new customer is numbered here, stored at once or not, so that none is numbered
+    /// twice. (One process owns a SQLite database; several nodes need PostgreSQL.)
+    last_ids: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
 }
 
 /// SQLite's page size for new databases; the size cap is counted in pages of it.
@@ -113,7 +117,24 @@ impl SqliteStore {
             .map_err(backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(backend)?;
         let file = if in_memory { None } else { Some(FileIdentity::of(options.get_filename())?) };
-        Ok(Self { pool, file })
+        let (customers, conversations): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT coalesce(max(id), 0) FROM customers), (SELECT coalesce(max(id), 0) FROM conversations)",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(backend)?;
+        let last_ids =
+            std::sync::Arc::new(std::sync::Mutex::new((uint(customers), uint(conversations))));
+        Ok(Self { pool, file, last_ids })
+    }
+
+    /// Takes `n` customer and conversation ids: the last ones given before them (the
+    /// taken ones are the `n` after).
+    fn take_ids(&self, n: usize) -> (u64, u64) {
+        let mut last = self.last_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = *last;
+        *last = (before.0 + n as u64, before.1 + n as u64);
+        before
     }
 
     /// A transaction that writes. IMMEDIATE: it takes the write lock at once; a deferred
@@ -217,6 +238,11 @@ impl BatchSql for Batch<'_> {
 }
 
 sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
+    async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
+        let (customers, conversations) = self.take_ids(n);
+        Ok((1..=n as u64).map(|i| (CustomerId(customers + i), ConversationId(conversations + i))).collect())
+    }
+
     async fn create_customers(&self, new: &[NewCustomer], now: u64) -> Result<Vec<Option<ConversationMeta>>, StoreError> {
         if new.is_empty() {
             return Ok(vec![]);
@@ -232,15 +258,11 @@ sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
         let reserved: BTreeSet<String> = reserved.into_iter().map(|(k,)| k).collect();
         let accepted: Vec<&NewCustomer> =
             new.iter().zip(&keys).filter(|(_, key)| !reserved.contains(*key)).map(|(c, _)| c).collect();
-        // The write lock is held: the ids after the current largest are ours. Numbering
-        // them here keeps each customer, conversation and session together without
-        // relying on the order of a RETURNING clause (which SQLite leaves unspecified).
-        let (customer_base, conversation_base): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT coalesce(max(id), 0) FROM customers), (SELECT coalesce(max(id), 0) FROM conversations)",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
+        // Numbered here, one run of ids for the batch: each customer, conversation and
+        // session stay together without relying on the order of a RETURNING clause (which
+        // SQLite leaves unspecified).
+        let (customer_base, conversation_base) = self.take_ids(accepted.len());
+        let (customer_base, conversation_base) = (int(customer_base), int(conversation_base));
         let rows: Vec<serde_json::Value> =
             accepted.iter().map(|c| serde_json::json!([c.name.as_str(), c.token_hash.as_str(), c.external])).collect();
         let rows = serde_json::Value::Array(rows).to_string();

@@ -668,3 +668,163 @@ async fn a_host_sites_user_is_linked_to_one_customer_who_gets_new_sessions() {
         }
     }
 }
+
+/// A customer numbered at login but stored only at the first write.
+fn unsaved(
+    ids: (CustomerId, ConversationId),
+    n: &str,
+    token_hash: &str,
+    since: u64,
+) -> ConversationMeta {
+    let mut meta = ConversationMeta::new(ids.1, ids.0, name(n));
+    meta.unsaved = Some(crate::model::Unsaved { token_hash: Some(token_hash.into()), since });
+    meta
+}
+
+#[tokio::test]
+async fn a_customer_numbered_at_login_is_stored_at_the_first_write_and_then_resumes() {
+    for (label, store, _dir) in backends().await {
+        let stored = store.create_customer(&name("Bob"), "hash-b", 1_000).await.unwrap();
+        let ids = store.reserve_ids(3).await.unwrap();
+        // Never an id given before, nor twice, whether stored at once or numbered first.
+        let mut customers: Vec<u64> = ids.iter().map(|(cu, _)| cu.0).collect();
+        let mut conversations: Vec<u64> = ids.iter().map(|(_, c)| c.0).collect();
+        let later = store.create_customer(&name("Cat"), "hash-c", 1_000).await.unwrap();
+        customers.extend([stored.customer.0, later.customer.0]);
+        conversations.extend([stored.id.0, later.id.0]);
+        customers.sort_unstable();
+        customers.dedup();
+        conversations.sort_unstable();
+        conversations.dedup();
+        assert_eq!((customers.len(), conversations.len()), (5, 5), "{label}");
+
+        // Nothing of a numbered customer is stored: their token resumes nothing yet.
+        let mut ann = unsaved(ids[0], "Ann", "hash-a", 2_000);
+        assert_eq!(store.resume("hash-a", 2_000, DAY).await.unwrap(), None, "{label}");
+        assert_eq!(store.conversation(ann.id).await.unwrap(), None, "{label}");
+
+        // An agent took the conversation before anyone wrote: stored as it stands.
+        ann.status = Status::Open;
+        ann.assignee = Some(Assignee { key: AgentKey::of(&name("amy")), name: name("amy") });
+        ann.version = 7;
+        store.save_customer(&ann, 3_000).await.unwrap();
+        store.save_customer(&ann, 3_500).await.expect("a second first write changes nothing");
+        let read = store.conversation(ann.id).await.unwrap().expect("stored");
+        assert_eq!(
+            (read.customer, read.status, read.assignee.clone(), read.version, read.unsaved.clone()),
+            (ann.customer, Status::Open, ann.assignee.clone(), 7, None),
+            "{label}"
+        );
+        match store.resume("hash-a", 4_000, DAY).await.unwrap() {
+            Some(SessionOwner::Customer { id, conversation, .. }) => {
+                assert_eq!((id, conversation.id), (ann.customer, ann.id), "{label}")
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+        let m =
+            append(&*store, message(&read, Identity::Customer(ann.customer), "hi", None, 5_000))
+                .await;
+        assert_eq!(m.message.seq, 1, "{label}");
+
+        // A customer whose session ended before anyone wrote is stored without one.
+        let mut dan = unsaved(ids[1], "Dan", "hash-d", 2_000);
+        dan.unsaved.as_mut().unwrap().token_hash = None;
+        store.save_customer(&dan, 3_000).await.unwrap();
+        assert!(store.conversation(dan.id).await.unwrap().is_some(), "{label}");
+        assert_eq!(store.resume("hash-d", 3_000, DAY).await.unwrap(), None, "{label}");
+
+        // One already stored is no customer to save.
+        assert!(store.save_customer(&stored, 3_000).await.is_err(), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention() {
+    for (label, store, _dir) in backends().await {
+        let old = 1_000;
+        let cutoff = old + 7 * DAY;
+        let ids = store.reserve_ids(7).await.unwrap();
+        let agent = Identity::Agent(AgentKey::of(&name("amy")));
+        let numbered = |i: usize, n: &str| unsaved(ids[i], n, &format!("hash-{n}"), old);
+        // Greeted by an agent, never answered, resolved: forgotten with the greeting.
+        let mut greeted = numbered(0, "greeted");
+        greeted.status = Status::Resolved;
+        store.save_customer(&greeted, old).await.unwrap();
+        append(&*store, message(&greeted, agent.clone(), "hello?", None, old)).await;
+        store
+            .add_note(
+                greeted.id,
+                &AgentKey::of(&name("amy")),
+                &name("amy"),
+                &MessageText::parse("left").unwrap(),
+                old,
+            )
+            .await
+            .unwrap();
+        // Never wrote and nobody did: forgotten.
+        let quiet = numbered(1, "quiet");
+        store.save_customer(&quiet, old).await.unwrap();
+        // Wrote once: kept.
+        let wrote = numbered(2, "wrote");
+        store.save_customer(&wrote, old).await.unwrap();
+        append(&*store, message(&wrote, Identity::Customer(wrote.customer), "help", None, old))
+            .await;
+        // Greeted and still open with the agent: kept.
+        let mut open = numbered(3, "open");
+        open.status = Status::Open;
+        store.save_customer(&open, old).await.unwrap();
+        // Came back within the retention (their session used since): kept.
+        let back = numbered(4, "back");
+        store.save_customer(&back, old).await.unwrap();
+        assert!(store.resume("hash-back", cutoff + 1, 30 * DAY).await.unwrap().is_some());
+        // Newer than the retention: kept.
+        let mut new = numbered(5, "new");
+        new.unsaved.as_mut().unwrap().since = cutoff + 1;
+        store.save_customer(&new, cutoff + 1).await.unwrap();
+        // A host site's user: kept.
+        let vouched = store
+            .create_customers(
+                &[NewCustomer {
+                    name: name("vouched"),
+                    token_hash: "hash-v".into(),
+                    external: Some("u-1".into()),
+                }],
+                old,
+            )
+            .await
+            .unwrap()
+            .pop()
+            .flatten()
+            .unwrap();
+
+        let idle = store.idle_anonymous(cutoff, CustomerId(0), 100).await.unwrap();
+        assert_eq!(
+            idle,
+            vec![(greeted.customer, greeted.id), (quiet.customer, quiet.id)],
+            "{label}"
+        );
+        // Paged by id.
+        let rest = store.idle_anonymous(cutoff, greeted.customer, 100).await.unwrap();
+        assert_eq!(rest, vec![(quiet.customer, quiet.id)], "{label}");
+
+        // Asked again as it is deleted: one who wrote meanwhile stays.
+        append(&*store, message(&quiet, Identity::Customer(quiet.customer), "now", None, cutoff))
+            .await;
+        let everyone: Vec<CustomerId> = [&greeted, &quiet, &wrote, &open, &back, &new, &vouched]
+            .iter()
+            .map(|m| m.customer)
+            .collect();
+        assert_eq!(store.forget_anonymous(&everyone, cutoff).await.unwrap(), 1, "{label}");
+        assert_eq!(store.conversation(greeted.id).await.unwrap(), None, "{label}");
+        assert!(store.messages_after(greeted.id, 0, 10).await.unwrap().is_empty(), "{label}");
+        assert!(store.notes(greeted.id, 10).await.unwrap().is_empty(), "{label}");
+        assert_eq!(store.resume("hash-greeted", cutoff, 30 * DAY).await.unwrap(), None, "{label}");
+        for kept in [&quiet, &wrote, &open, &back, &new, &vouched] {
+            assert!(
+                store.conversation(kept.id).await.unwrap().is_some(),
+                "{label}: {}",
+                kept.customer_name
+            );
+        }
+    }
+}

@@ -174,10 +174,25 @@ impl Desk {
         }
     }
 
+    /// Stores the customer of conversation `id` if nothing of them is stored yet, before
+    /// its first message or note is: an anonymous customer costs no row until then.
+    pub(super) async fn save_unsaved(&self, id: ConversationId) -> Result<(), Problem> {
+        let Some(meta) = self.live().hub.unsaved(id) else { return Ok(()) };
+        self.store.save_customer(&meta, crate::clock::now_ms()).await.map_err(|e| {
+            tracing::error!(error = %e, conversation = id.0, "storing a new customer failed");
+            Problem::NotSaved
+        })?;
+        let saved = Command::Saved { conversation: id, version: meta.version };
+        let (_, changed) = self.apply_one(Item::Hub(saved)).await;
+        self.keep(changed).await;
+        Ok(())
+    }
+
     /// Stores the conversations a step changed. Changes may be stored out of order: the
-    /// store keeps the newest version.
+    /// store keeps the newest version. One not stored yet waits for its customer's rows
+    /// ([`Desk::save_unsaved`] hands on what changed meanwhile).
     pub(super) async fn keep(&self, changed: Vec<ConversationMeta>) {
-        for meta in changed {
+        for meta in changed.into_iter().filter(|m| m.unsaved.is_none()) {
             if let Err(e) = self.store.set_state(&meta).await {
                 tracing::error!(error = %e, conversation = meta.id.0, "storing a conversation's state failed");
             }

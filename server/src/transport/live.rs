@@ -160,6 +160,7 @@ impl Live {
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::EndSession(hash) => {
+                    self.hub.end_unsaved(&hash);
                     let sockets: Vec<SocketRef> = self
                         .sockets
                         .values()

@@ -228,6 +228,18 @@ async fn resumed(
         (Some(SessionOwner::Agent(record)), Role::Agent) => {
             agent_login(shared, conn, record, token.to_owned()).await?
         }
+        // A customer who has not written is not stored yet: the hub knows them.
+        (None, Role::Customer) => {
+            let Some(meta) = shared.desk.live().hub.unsaved_login(&hash) else { return Ok(None) };
+            Login {
+                conn,
+                who: Identity::Customer(meta.customer),
+                name: meta.customer_name.clone(),
+                resume: Some(token.to_owned()),
+                conversations: vec![meta],
+                admin: false,
+            }
+        }
         // A token of the other kind is no token for this login.
         _ => return Ok(None),
     };

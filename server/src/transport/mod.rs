@@ -11,7 +11,7 @@
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
-//!   stream.
+//!   stream; [`sweeper`]: forgets idle conversations and anonymous customers who never wrote.
 //! - [`desk`]: the live state, the cluster and the store, and applying items to them;
 //!   [`gate`]: addresses and the limits per address; [`drain`]: the graceful shutdown's
 //!   count; [`payload`]: reading an event's request.
@@ -33,6 +33,7 @@ mod pipeline;
 mod registrar;
 mod shared;
 mod socket;
+mod sweeper;
 pub mod turnstile;
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
-//! The one task that creates new customers: whatever logins are waiting are created in
-//! one transaction and registered with the hub in one apply, and the agents hear of
-//! them in one `presence` change per batch. A login storm pays one commit and one
-//! change per agent for many customers, not one for each.
+//! The one task that creates new customers: whatever logins are waiting are numbered (an
+//! anonymous customer is stored only once someone writes; one a host site vouched for is
+//! stored at once, in one transaction for the batch) and registered with the hub in one
+//! apply, and the agents hear of them in one `presence` change per batch. A login storm
+//! pays one change per agent for many customers, not one for each.
 //!
 //! A new customer skips the [`pipeline`](super::pipeline): their conversation was just
 //! created, so there is nothing to catch up on and no message to order against.
@@ -18,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::desk::Desk;
 use super::live::Item;
 use crate::hub::{Command, ConnId, Login, Outcome};
-use crate::model::{name_key, skeleton, Identity};
-use crate::store::NewCustomer;
+use crate::model::{name_key, skeleton, ConversationMeta, Identity, Unsaved};
+use crate::store::{NewCustomer, StoreError};
 use app::protocol::Problem;
 use app::protocol::{History, UserName};
 
@@ -86,15 +87,7 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
     if accepted.is_empty() {
         return;
     }
-    let new: Vec<NewCustomer> = accepted
-        .iter()
-        .map(|r| NewCustomer {
-            name: r.name.clone(),
-            token_hash: r.token_hash.clone(),
-            external: r.external.clone(),
-        })
-        .collect();
-    let created = match desk.store.create_customers(&new, crate::clock::now_ms()).await {
+    let created = match create(desk, &accepted).await {
         Ok(created) => created,
         Err(e) => {
             tracing::error!(error = %e, customers = accepted.len(), "creating customers failed");
@@ -157,6 +150,41 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
         let _ = reply.send(outcome);
     }
     desk.keep(changed).await;
+}
+
+/// Each registration's conversation, in order (`None`: the name is an agent account's).
+/// A customer the host site vouched for is stored at once (the site links them to one
+/// record from any device); an anonymous one is only numbered: nothing of them is stored
+/// until someone writes ([`Desk::save_unsaved`]), so a login that never writes costs no row.
+async fn create(
+    desk: &Desk,
+    accepted: &[Registration],
+) -> Result<Vec<Option<ConversationMeta>>, StoreError> {
+    let now = crate::clock::now_ms();
+    let vouched: Vec<NewCustomer> = accepted
+        .iter()
+        .filter(|r| r.external.is_some())
+        .map(|r| NewCustomer {
+            name: r.name.clone(),
+            token_hash: r.token_hash.clone(),
+            external: r.external.clone(),
+        })
+        .collect();
+    let mut stored = desk.store.create_customers(&vouched, now).await?.into_iter();
+    let anonymous = accepted.len() - vouched.len();
+    let ids = if anonymous > 0 { desk.store.reserve_ids(anonymous).await? } else { vec![] };
+    let mut ids = ids.into_iter();
+    Ok(accepted
+        .iter()
+        .map(|r| match r.external {
+            Some(_) => stored.next().flatten(),
+            None => ids.next().map(|(customer, conversation)| {
+                let mut meta = ConversationMeta::new(conversation, customer, r.name.clone());
+                meta.unsaved = Some(Unsaved { token_hash: Some(r.token_hash.clone()), since: now });
+                meta
+            }),
+        })
+        .collect())
 }
 
 fn refuse(desk: &Desk, r: Registration, problem: Problem) {

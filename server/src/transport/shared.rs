@@ -2,7 +2,7 @@
 //! the channels of the two storage tasks, and the settings the handlers read.
 //!
 //! Owns: starting the storage tasks (the [`pipeline`](super::pipeline) and the
-//! [`registrar`](super::registrar)) with the desk, handing them jobs, the connection ids of
+//! [`registrar`](super::registrar)) and the [`sweeper`](super::sweeper) with the desk, handing them jobs, the connection ids of
 //! this node, and the graceful shutdown. Must not: hold logic of its own beyond putting
 //! those together (each part has its file).
 
@@ -70,6 +70,7 @@ impl Shared {
         // shared state that holds the channel's sender) is dropped.
         tokio::spawn(pipeline::run(Arc::downgrade(&desk), pipeline_rx));
         tokio::spawn(registrar::run(Arc::downgrade(&desk), registrar_rx));
+        tokio::spawn(super::sweeper::run(Arc::downgrade(&desk), settings.anon_retention));
         Arc::new(Self {
             desk,
             gate,

@@ -1,0 +1,86 @@
+//! The periodic clean-up: the hub forgets idle conversations (every [`SWEEP_EVERY`]), and
+//! storage forgets the anonymous customers who never wrote once the retention has passed
+//! (`ANON_RETENTION`, checked every [`RETENTION_EVERY`]).
+//!
+//! Owns: when each runs, and leaving alone what the hub still holds. Must not: decide what
+//! is idle (the hub's sweep and the store's rule do).
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
+
+use super::desk::Desk;
+use super::live::Item;
+use crate::hub::Command;
+use crate::model::CustomerId;
+
+/// How often the hub looks for idle conversations: one idle at two sweeps in a row is
+/// forgotten, so a customer who left is forgotten one to two sweeps later.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often storage is cleared of anonymous customers past the retention.
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Customers looked at per round trip.
+const RETENTION_BATCH: u32 = 500;
+
+/// Runs until the desk is gone. Every node of a cluster runs one: sweeps pass through the
+/// cluster's stream like any change, and deleting what another node deleted is harmless.
+pub async fn run(desk: Weak<Desk>, retention: Duration) {
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut retain = tokio::time::interval(RETENTION_EVERY);
+    retain.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => {
+                let Some(desk) = desk.upgrade() else { break };
+                desk.apply_quietly(Item::Hub(Command::Sweep)).await;
+            }
+            _ = retain.tick() => {
+                let Some(desk) = desk.upgrade() else { break };
+                forget_anonymous(&desk, retention).await;
+            }
+        }
+    }
+}
+
+/// Deletes the anonymous customers who never wrote and were last seen more than
+/// `retention` ago (their conversation, any greeting an agent left in it, their sessions),
+/// except those the hub holds (an agent has it open, say); returns how many.
+pub async fn forget_anonymous(desk: &Desk, retention: Duration) -> u64 {
+    let cutoff = crate::clock::now_ms().saturating_sub(retention.as_millis() as u64);
+    let mut after = CustomerId(0);
+    let mut deleted = 0;
+    loop {
+        let idle = match desk.store.idle_anonymous(cutoff, after, RETENTION_BATCH).await {
+            Ok(idle) => idle,
+            Err(e) => {
+                tracing::error!(error = %e, "listing anonymous customers to forget failed");
+                break;
+            }
+        };
+        let Some(&(last, _)) = idle.last() else { break };
+        after = last;
+        let gone: Vec<CustomerId> = {
+            let live = desk.live();
+            idle.iter()
+                .filter(|(_, c)| !live.hub.knows(*c))
+                .map(|(customer, _)| *customer)
+                .collect()
+        };
+        match desk.store.forget_anonymous(&gone, cutoff).await {
+            Ok(n) => deleted += n,
+            Err(e) => {
+                tracing::error!(error = %e, "forgetting anonymous customers failed");
+                break;
+            }
+        }
+        if idle.len() < RETENTION_BATCH as usize {
+            break;
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, ?retention, "forgot anonymous customers who never wrote");
+    }
+    deleted
+}
