@@ -381,11 +381,15 @@ async fn a_resume_far_behind_is_sent_a_few_pages_and_pages_on() {
     let mut cat = TestClient::connect(&server, WS, Some(json!("cat"))).await;
     let ok = cat.expect("login_success").await;
     let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    // The first message stores the customer; the rest are stored directly.
+    let first = cat.emit_acked("private_message", json!({"message": "message 1"})).await;
+    assert_eq!(first["seq"], json!(1), "{first}");
     cat.disconnect().await;
     let id = app::protocol::ConversationId(conversation.as_u64().unwrap());
     let meta = server.store.conversation(id).await.unwrap().expect("stored conversation");
     for chunk in 0..TOTAL / 500 {
         let batch: Vec<NewMessage> = (0..500)
+            .filter(|i| chunk * 500 + i + 1 > 1)
             .map(|i| NewMessage {
                 conversation: id,
                 author: Identity::Customer(meta.customer),

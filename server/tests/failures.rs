@@ -245,11 +245,11 @@ async fn a_deleted_database_refuses_writes_instead_of_losing_them() {
     assert_eq!(ack["ok"], json!(false), "{ack}");
     assert!(ack["error"].as_str().unwrap().contains("could not be saved"), "{ack}");
     amy.expect_none("message", 300).await;
-    let mut dan = TestClient::connect(&server, WS, Some(json!("dan"))).await;
-    assert_eq!(
-        dan.expect("login_error").await,
-        "Something went wrong on the server. Please try again."
-    );
+    // A new customer's login stores nothing; their first message is refused the same way.
+    let dan = TestClient::login(&server, WS, json!("dan")).await;
+    let ack = dan.emit_acked("private_message", json!({"message": "hello?"})).await;
+    assert_eq!(ack["ok"], json!(false), "{ack}");
+    assert!(ack["error"].as_str().unwrap().contains("could not be saved"), "{ack}");
     tokio::time::timeout(Duration::from_secs(5), server.stop()).await.expect("stops");
 }
 

@@ -28,6 +28,11 @@ impl Hub {
         self.conversations.get(&id).filter(|m| m.unsaved.is_some()).cloned()
     }
 
+    /// Whether nothing of conversation `id` is stored yet.
+    pub fn is_unsaved(&self, id: ConversationId) -> bool {
+        self.conversations.get(&id).is_some_and(|m| m.unsaved.is_some())
+    }
+
     /// A session ended (a logout): if it was a customer's nothing is stored of, their token
     /// resumes nothing from now on, and is not stored when they are.
     pub fn end_unsaved(&mut self, token_hash: &str) {

@@ -21,7 +21,7 @@ use super::live::Item;
 use crate::hub::{Command, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
 use app::protocol::Problem;
-use app::protocol::{Cursor, History, CATCH_UP_PAGE, CATCH_UP_PAGES, HISTORY_PAGE};
+use app::protocol::{ConversationId, Cursor, History, CATCH_UP_PAGE, CATCH_UP_PAGES, HISTORY_PAGE};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -84,7 +84,29 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
     if batch.is_empty() {
         return;
     }
-    let jobs = std::mem::take(batch);
+    let mut jobs = std::mem::take(batch);
+    // A customer nothing was stored of yet (an anonymous one's first message, or an agent's
+    // greeting) is stored first, with their session. Should that fail, their messages are
+    // refused as not saved (without waiting for the database a second time); the others go in.
+    let mut first: Vec<ConversationId> = {
+        let live = desk.live();
+        jobs.iter().map(|(m, ..)| m.conversation).filter(|id| live.hub.is_unsaved(*id)).collect()
+    };
+    first.sort_unstable();
+    first.dedup();
+    let mut unsaved = vec![];
+    for id in first {
+        if desk.save_unsaved(id).await.is_err() {
+            unsaved.push(id);
+        }
+    }
+    if !unsaved.is_empty() {
+        let refused;
+        (refused, jobs) = jobs.into_iter().partition(|(m, ..)| unsaved.contains(&m.conversation));
+        for (_, _, reply) in refused {
+            let _ = reply.send(Err(Problem::NotSaved));
+        }
+    }
     let messages: Vec<NewMessage> = jobs.iter().map(|(m, _, _)| m.clone()).collect();
     let results = match desk.store.append(&messages).await {
         Ok(results) => results,

@@ -126,22 +126,18 @@ async fn on_private_message(
     };
     let stored = match planned {
         Err(problem) => Err(problem),
-        // A customer nothing was stored of yet is stored first (with their session).
-        Ok(message) => match shared.desk.save_unsaved(message.conversation).await {
-            Err(problem) => Err(problem),
-            Ok(()) => {
-                let joins = message.joins.clone();
-                let (tx, rx) = oneshot::channel();
-                // Queued while this connection's turn is held, so its messages are stored in
-                // the order sent; the next one may be planned while this one is committed.
-                let queued = shared.queue(Job::Send { message, joins, reply: tx }).await;
-                drop(served);
-                match queued {
-                    Ok(()) => rx.await.unwrap_or(Err(Problem::Internal)),
-                    Err(problem) => Err(problem),
-                }
+        Ok(message) => {
+            let joins = message.joins.clone();
+            let (tx, rx) = oneshot::channel();
+            // Queued while this connection's turn is held, so its messages are stored in
+            // the order sent; the next one may be planned while this one is committed.
+            let queued = shared.queue(Job::Send { message, joins, reply: tx }).await;
+            drop(served);
+            match queued {
+                Ok(()) => rx.await.unwrap_or(Err(Problem::Internal)),
+                Err(problem) => Err(problem),
             }
-        },
+        }
     };
     let reply = match stored {
         Ok(appended) => {
