@@ -134,9 +134,10 @@ pub struct ConversationMeta {
     /// Raised with every change of the above (see `Store::set_state`).
     pub version: u64,
     /// Nothing of this conversation, nor of its customer, is stored yet: an anonymous
-    /// customer costs no row until someone writes (see [`Unsaved`]).
+    /// customer costs no row until someone writes (see [`Unsaved`]). Boxed: most
+    /// conversations the hub holds are stored, and pay a pointer for this.
     #[serde(default)]
-    pub unsaved: Option<Unsaved>,
+    pub unsaved: Option<Box<Unsaved>>,
 }
 
 /// What storage will need of a new anonymous customer once they (or an agent) write: the

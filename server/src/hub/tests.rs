@@ -1648,7 +1648,8 @@ mod properties {
 fn unsaved_login(conn: ConnId, n: u64, token_hash: &str) -> Login {
     let mut meta =
         ConversationMeta::new(ConversationId(n), CustomerId(n), name(&format!("visitor {n}")));
-    meta.unsaved = Some(crate::model::Unsaved { token_hash: Some(token_hash.into()), since: n });
+    meta.unsaved =
+        Some(Box::new(crate::model::Unsaved { token_hash: Some(token_hash.into()), since: n }));
     Login {
         conn,
         who: Identity::Customer(meta.customer),
@@ -1747,7 +1748,7 @@ fn a_hundred_thousand_logins_that_never_write_leave_the_hub_as_it_was() {
         let step = w.run(Command::Login(unsaved_login(c, n, &format!("hash-{n}"))));
         assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
         w.run(Command::Disconnect(c));
-        if n % PER_SWEEP == 0 {
+        if n.is_multiple_of(PER_SWEEP) {
             w.run(Command::Sweep);
         }
     };

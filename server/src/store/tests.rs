@@ -677,7 +677,8 @@ fn unsaved(
     since: u64,
 ) -> ConversationMeta {
     let mut meta = ConversationMeta::new(ids.1, ids.0, name(n));
-    meta.unsaved = Some(crate::model::Unsaved { token_hash: Some(token_hash.into()), since });
+    meta.unsaved =
+        Some(Box::new(crate::model::Unsaved { token_hash: Some(token_hash.into()), since }));
     meta
 }
 

@@ -180,7 +180,8 @@ async fn create(
             Some(_) => stored.next().flatten(),
             None => ids.next().map(|(customer, conversation)| {
                 let mut meta = ConversationMeta::new(conversation, customer, r.name.clone());
-                meta.unsaved = Some(Unsaved { token_hash: Some(r.token_hash.clone()), since: now });
+                meta.unsaved =
+                    Some(Box::new(Unsaved { token_hash: Some(r.token_hash.clone()), since: now }));
                 meta
             }),
         })
