@@ -3,7 +3,7 @@
 //! client address, and asks them before it does the work.
 //! Must not: read the clock or do I/O (tests drive time by hand).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A sustained rate with a burst allowance.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,11 +86,16 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    /// Takes one token, or says after how many whole seconds one will be there.
-    pub fn take(&mut self, rate: Rate, now_ms: u64) -> Result<(), u64> {
+    /// Lets the tokens come back that came back by `now_ms`.
+    fn refill(&mut self, rate: Rate, now_ms: u64) {
         let elapsed_s = now_ms.saturating_sub(self.at_ms) as f64 / 1000.0;
         self.used = (self.used - elapsed_s * rate.per_s).max(0.0);
         self.at_ms = self.at_ms.max(now_ms);
+    }
+
+    /// Takes one token, or says after how many whole seconds one will be there.
+    pub fn take(&mut self, rate: Rate, now_ms: u64) -> Result<(), u64> {
+        self.refill(rate, now_ms);
         if self.used + 1.0 <= rate.burst {
             self.used += 1.0;
             Ok(())
@@ -98,6 +103,13 @@ impl Bucket {
             let wait_s = (self.used + 1.0 - rate.burst) / rate.per_s;
             Err(wait_s.ceil().max(1.0) as u64)
         }
+    }
+
+    /// Counts `n` tokens taken elsewhere (on another node), whether or not there were
+    /// that many: past the burst, the next [`Bucket::take`] waits until they came back.
+    pub fn spend(&mut self, n: u32, rate: Rate, now_ms: u64) {
+        self.refill(rate, now_ms);
+        self.used += f64::from(n);
     }
 
     /// Whether the bucket is full again by `now_ms` (nothing to remember).
@@ -118,6 +130,8 @@ struct Failures {
 #[derive(Debug, Clone, Default)]
 pub struct Address {
     pub connections: usize,
+    /// Its connections open on the other nodes of a cluster, by node (as they last said).
+    elsewhere: BTreeMap<u64, usize>,
     logins: Bucket,
     messages: Bucket,
     /// By agent name key.
@@ -128,7 +142,9 @@ impl Address {
     /// Counts a new connection and says `true`, unless the address has too many open
     /// (then `false`, and nothing is counted).
     pub fn connect(&mut self, limits: &Limits) -> bool {
-        if self.connections >= limits.connections_per_address {
+        if self.connections + self.elsewhere.values().sum::<usize>()
+            >= limits.connections_per_address
+        {
             return false;
         }
         self.connections += 1;
@@ -147,6 +163,22 @@ impl Address {
     /// A customer's message; `Err` gives the seconds to wait.
     pub fn message(&mut self, limits: &Limits, now_ms: u64) -> Result<(), u64> {
         self.messages.take(limits.messages_per_address, now_ms)
+    }
+
+    /// What this address's clients did on another node of a cluster: `logins` logins and
+    /// `messages` customers' messages, spent from the same buckets.
+    pub fn used_elsewhere(&mut self, limits: &Limits, logins: u32, messages: u32, now_ms: u64) {
+        self.logins.spend(logins, limits.logins_per_address, now_ms);
+        self.messages.spend(messages, limits.messages_per_address, now_ms);
+    }
+
+    /// Node `node` holds `open` connections from this address now (0: none, or it is gone).
+    pub fn connections_on(&mut self, node: u64, open: usize) {
+        if open == 0 {
+            self.elsewhere.remove(&node);
+        } else {
+            self.elsewhere.insert(node, open);
+        }
     }
 
     /// Whether a password may be tried for `name_key` now; `Err` gives the seconds left.
@@ -178,6 +210,7 @@ impl Address {
     /// Whether nothing here is worth remembering any more.
     pub fn is_idle(&self, limits: &Limits, now_ms: u64) -> bool {
         self.connections == 0
+            && self.elsewhere.is_empty()
             && self.logins.is_full(limits.logins_per_address, now_ms)
             && self.messages.is_full(limits.messages_per_address, now_ms)
             && self.failures.values().all(|f| f.locked_until_ms + MAX_LOCKOUT_S * 1000 <= now_ms)
@@ -244,6 +277,34 @@ mod tests {
         // A success forgets it all.
         a.password_checked(&limits, "amy", true, t + 400_000);
         assert_eq!(a.may_try_password("amy", t + 400_000), Ok(()));
+    }
+
+    #[test]
+    fn what_other_nodes_used_counts_against_the_same_limits() {
+        let limits = Limits {
+            connections_per_address: 3,
+            logins_per_address: Rate::new(1.0, 4.0),
+            messages_per_address: Rate::new(1.0, 2.0),
+            ..Limits::default()
+        };
+        let mut a = Address::default();
+        let t = 1_000_000;
+        // Three logins and two messages on another node: one login is left here, no message.
+        a.used_elsewhere(&limits, 3, 2, t);
+        assert_eq!(a.login(&limits, t), Ok(()));
+        assert_eq!(a.login(&limits, t), Err(1));
+        assert_eq!(a.message(&limits, t), Err(1));
+        // More than the burst elsewhere: it takes longer to come back.
+        a.used_elsewhere(&limits, 5, 0, t);
+        assert_eq!(a.login(&limits, t), Err(6));
+        // Two connections on node 2: one more here, then none; node 2 gone, room again.
+        a.connections_on(2, 2);
+        assert!(a.connect(&limits));
+        assert!(!a.connect(&limits));
+        assert!(!a.is_idle(&limits, t + 100_000));
+        a.disconnect();
+        a.connections_on(2, 0);
+        assert!(a.is_idle(&limits, t + 100_000));
     }
 
     #[test]

@@ -175,6 +175,19 @@ impl ConversationMeta {
         }
     }
 
+    /// The conversation of a customer who just logged in, nothing of whom is stored yet
+    /// (see [`Unsaved`]): `token_hash` is their session's, `since` when they came.
+    pub fn new_unsaved(
+        id: ConversationId,
+        customer: CustomerId,
+        customer_name: UserName,
+        token_hash: String,
+        since: u64,
+    ) -> Self {
+        let unsaved = Unsaved { token_hash: Some(token_hash), since };
+        Self { unsaved: Some(Box::new(unsaved)), ..Self::new(id, customer, customer_name) }
+    }
+
     /// How an agent's console shows it.
     pub fn summary(&self) -> ConversationSummary {
         ConversationSummary {

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chat_server::store::testing::{postgres_database, redis_database, secure_redis_database};
-use common::{TestClient, TestServer, Transport};
+use common::{texts, TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
 const WS: Transport = Transport::Websocket;
@@ -382,4 +382,89 @@ async fn wrong_passwords_spread_over_the_nodes_meet_one_backoff() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// Issue 19 item 9 (the rest): the limits per address were each node's own, so a client
+/// spreading itself over N nodes had N times the logins, messages and connections. Each
+/// node now tells the others, every second, what each address used; they count it against
+/// the same limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_messages_and_connections_per_address_hold_for_the_whole_cluster() {
+    use chat_server::limits::{Limits, Rate};
+    let limits = Limits {
+        logins_per_address: Rate::new(0.01, 5.0),
+        messages_per_address: Rate::new(0.01, 4.0),
+        connections_per_address: 8,
+        ..Limits::default()
+    };
+    let settings = chat_server::Settings { limits, ..Default::default() };
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let a = TestServer::start_node_with(&db, &redis, settings.clone()).await;
+    let b = TestServer::start_node_with(&db, &redis, settings).await;
+    let too_fast = |text: &Value| text.as_str().unwrap_or_default().contains("sending too fast");
+    // On node A: three logins, three messages, three connections.
+    let mut open = vec![];
+    for i in 0..3 {
+        open.push(TestClient::login(&a, WS, json!(format!("a{i}"))).await);
+    }
+    for n in 0..3 {
+        let ack = open[0].emit_acked("private_message", json!({"message": format!("m{n}")})).await;
+        assert_eq!(ack["ok"], json!(true), "{ack}");
+    }
+    // (Told to node B within a second or so.)
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // On node B: two logins are left of five, and one message of four.
+    for i in 0..2 {
+        open.push(TestClient::login(&b, WS, json!(format!("b{i}"))).await);
+    }
+    let mut refused = TestClient::connect(&b, WS, Some(json!("b2"))).await;
+    let refusal = refused.expect("login_error").await;
+    assert!(too_fast(&refusal), "{refusal}");
+    let ack = open[3].emit_acked("private_message", json!({"message": "one"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let ack = open[3].emit_acked("private_message", json!({"message": "two"})).await;
+    assert!(too_fast(&ack["error"]), "{ack}");
+    // Six connections are open (three on each node): two more of eight, on node A.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    for _ in 0..2 {
+        let answer = common::join_by_polling(&a).await;
+        assert!(answer.contains("40{"), "{answer}");
+    }
+    let answer = common::join_by_polling(&a).await;
+    assert!(answer.contains("44{") && answer.contains("Too many connections"), "{answer}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Issue 19 item 4 across nodes: an anonymous customer who logged in on one node and has not
+/// written is part of the live state every node shares. Their token resumes on another node
+/// (one that started from the snapshot), their first message there stores them, and the
+/// token then resumes after every node restarted with a fresh live state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_not_stored_yet_resumes_and_writes_first_on_another_node() {
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let fast =
+        chat_server::Settings { snapshot_every: Duration::from_millis(200), ..Default::default() };
+    let a = TestServer::start_node_with(&db, &redis, fast.clone()).await;
+    let mut cat = TestClient::connect(&a, WS, Some(json!("cat"))).await;
+    let ok = cat.expect("login_success").await;
+    let (token, conversation) = (ok["resume"].clone(), ok["conversation"].clone());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let b = TestServer::start_node_with(&db, &redis, fast).await;
+    let mut tab = TestClient::connect(&b, WS, Some(json!({"resume": token}))).await;
+    let back = tab.expect("login_success").await;
+    assert_eq!((&back["name"], &back["conversation"]), (&json!("cat"), &conversation));
+    let ack = tab.emit_acked("private_message", json!({"message": "first, on B"})).await;
+    assert_eq!((&ack["ok"], &ack["seq"]), (&json!(true), &json!(1)), "{ack}");
+    cat.expect_where("message", |m| m["message"] == json!("first, on B")).await;
+    drop((cat, tab));
+    b.stop().await;
+    a.stop().await;
+
+    let fresh = redis_database().await;
+    let c = TestServer::start_node(&db, &fresh).await;
+    let mut again = TestClient::connect(&c, WS, Some(json!({"resume": token}))).await;
+    assert_eq!(again.expect("login_success").await["conversation"], conversation);
+    assert_eq!(texts(&again.expect_history(&conversation).await), vec!["first, on B"]);
+    c.stop().await;
 }

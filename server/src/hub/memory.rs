@@ -8,11 +8,16 @@
 
 use std::collections::HashMap;
 
-use app::protocol::{ConversationId, Status};
+use app::protocol::{ConversationId, Problem, Status};
 
 use crate::model::{ConversationMeta, Identity};
 
 use super::{Hub, Outcome, Step};
+
+/// How long a conversation stays idle (its customer offline, nothing waiting or open, no
+/// change) before the hub forgets it: long enough for storage to have caught up with its
+/// last change, and for a customer who never wrote to reconnect after a blip.
+pub const FORGET_AFTER_MS: u64 = 60_000;
 
 impl Hub {
     /// The conversation of a customer nothing is stored of yet, whose session token has
@@ -24,7 +29,7 @@ impl Hub {
 
     /// Conversation `id` as it stands, if nothing of it is stored yet: what storage needs
     /// before its first message or note ([`Store::save_customer`](crate::store::Store::save_customer)).
-    pub fn unsaved(&self, id: ConversationId) -> Option<ConversationMeta> {
+    pub fn unsaved_meta(&self, id: ConversationId) -> Option<ConversationMeta> {
         self.conversations.get(&id).filter(|m| m.unsaved.is_some()).cloned()
     }
 
@@ -35,45 +40,60 @@ impl Hub {
 
     /// A session ended (a logout): if it was a customer's nothing is stored of, their token
     /// resumes nothing from now on, and is not stored when they are.
-    pub fn end_unsaved(&mut self, token_hash: &str) {
-        let Some(id) = self.unsaved_tokens.remove(token_hash) else { return };
-        if let Some(unsaved) = self.conversations.get_mut(&id).and_then(|m| m.unsaved.as_mut()) {
-            unsaved.token_hash = None;
+    pub(super) fn session_ended(&mut self, token_hash: &str) -> Step {
+        if let Some(id) = self.unsaved_tokens.remove(token_hash) {
+            if let Some(u) = self.conversations.get_mut(&id).and_then(|m| m.unsaved.as_mut()) {
+                u.token_hash = None;
+            }
         }
+        Step::new(Ok(Outcome::Changed), vec![])
     }
 
-    /// Conversation `id` was stored as it stood at `version`: a change made since is handed
-    /// on to be stored too (storage had no row to keep it in).
-    pub(super) fn saved(&mut self, id: ConversationId, version: u64) -> Step {
+    /// Conversation `id` was stored as it stood at `version`, with the session of its
+    /// token if `with_session`: a change made since is handed on to be stored too (storage
+    /// had no row to keep it in). If that session ended meanwhile (a logout raced the first
+    /// write), the outcome is `Err(SessionExpired)`: the caller revokes what it stored.
+    pub(super) fn saved(&mut self, id: ConversationId, version: u64, with_session: bool) -> Step {
         let Some(meta) = self.conversations.get_mut(&id) else {
             return Step::new(Ok(Outcome::Stale), vec![]);
         };
-        let mut step = Step::new(Ok(Outcome::Changed), vec![]);
-        if let Some(unsaved) = meta.unsaved.take() {
-            if let Some(token_hash) = unsaved.token_hash {
-                self.unsaved_tokens.remove(&token_hash);
-            }
-            if meta.version > version {
-                step.changed.push(meta.clone());
-            }
+        let Some(unsaved) = meta.unsaved.take() else {
+            return Step::new(Ok(Outcome::Changed), vec![]);
+        };
+        let ended = with_session && unsaved.token_hash.is_none();
+        let mut step = Step::new(
+            if ended { Err(Problem::SessionExpired) } else { Ok(Outcome::Changed) },
+            vec![],
+        );
+        if meta.version > version {
+            step.changed.push(meta.clone());
+        }
+        if let Some(token_hash) = unsaved.token_hash {
+            self.unsaved_tokens.remove(&token_hash);
         }
         step
     }
 
-    /// Forgets the conversations found idle at this sweep and the one before, unchanged in
-    /// between (storage has caught up with them by then); notes the idle ones for the next.
-    pub(super) fn sweep(&mut self) -> Step {
+    /// Forgets the conversations idle for [`FORGET_AFTER_MS`] at least, unchanged all that
+    /// while (by the clocks of the sweeps: every node of a cluster sweeps, so sweeps may come
+    /// close together, but nothing is forgotten sooner); notes since when the others are idle.
+    pub(super) fn sweep(&mut self, now_ms: u64) -> Step {
         let mut idle = HashMap::new();
         let mut forget = vec![];
         for (id, meta) in &self.conversations {
             if !self.is_idle(meta) {
                 continue;
             }
-            let mark = (meta.version, meta.last_seq);
-            if self.idle.get(id) == Some(&mark) {
+            let since = match self.idle.get(id) {
+                Some(&(version, seq, since)) if (version, seq) == (meta.version, meta.last_seq) => {
+                    since
+                }
+                _ => now_ms,
+            };
+            if now_ms.saturating_sub(since) >= FORGET_AFTER_MS {
                 forget.push(*id);
             } else {
-                idle.insert(*id, mark);
+                idle.insert(*id, (meta.version, meta.last_seq, since));
             }
         }
         self.idle = idle;

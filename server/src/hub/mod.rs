@@ -25,7 +25,7 @@
 //! - `tests.rs`: the rules driven without a runtime, as each participant would see them.
 
 mod access;
-mod memory;
+pub mod memory;
 mod messages;
 mod outbound;
 mod presence;
@@ -84,13 +84,17 @@ pub enum Command {
     /// conversations go back to the queue (at `now_ms`). The transport closes the
     /// connections [`Hub::connections`] gave for them before.
     Retire { agent: AgentKey, now_ms: u64 },
-    /// A customer nothing was stored of ([`Hub::unsaved`]) is stored now, as their
-    /// conversation stood at `version`.
-    Saved { conversation: ConversationId, version: u64 },
-    /// Time to forget what nobody needs: a conversation found idle (its customer offline,
-    /// nothing waiting or open) at two sweeps in a row, unchanged between them, is
-    /// forgotten (storage has it, or never needed it; an agent who asks reads it back).
-    Sweep,
+    /// A customer nothing was stored of ([`Hub::unsaved_meta`]) is stored now, as their
+    /// conversation stood at `version`, with the session of their token if `with_session`.
+    Saved { conversation: ConversationId, version: u64, with_session: bool },
+    /// A session ended on purpose (a logout; the hash of its token): a customer's nothing
+    /// was stored of no longer resumes with it.
+    SessionEnded(String),
+    /// Time to forget what nobody needs: a conversation idle (its customer offline, nothing
+    /// waiting or open) and unchanged for a minute ([`memory::FORGET_AFTER_MS`]) by the
+    /// sweeps' clock is forgotten (storage has it, or never needed it; an agent who asks
+    /// reads it back).
+    Sweep { now_ms: u64 },
 }
 
 /// An established login.
@@ -107,6 +111,20 @@ pub struct Login {
     pub conversations: Vec<ConversationMeta>,
     /// An agent who sees every conversation and manages the team.
     pub admin: bool,
+}
+
+impl Login {
+    /// A customer's login on `conn`, in their conversation `meta`, resuming with `token`.
+    pub fn customer(conn: ConnId, meta: ConversationMeta, token: String) -> Self {
+        Self {
+            conn,
+            who: Identity::Customer(meta.customer),
+            name: meta.customer_name.clone(),
+            resume: Some(token),
+            conversations: vec![meta],
+            admin: false,
+        }
+    }
 }
 
 /// An event for one connection.
@@ -185,12 +203,10 @@ pub struct Hub {
     away_after_ms: u64,
     /// The conversations of customers nothing was stored of yet, by their token's hash:
     /// they resume from here until they write or are forgotten.
-    #[serde(default)]
     unsaved_tokens: HashMap<String, ConversationId>,
-    /// The conversations idle at the last [`Command::Sweep`], with their version and newest
-    /// `seq` then.
-    #[serde(default)]
-    idle: HashMap<ConversationId, (u64, u64)>,
+    /// The conversations idle at the last [`Command::Sweep`]: their version and newest `seq`
+    /// then, and since when they are idle unchanged.
+    idle: HashMap<ConversationId, (u64, u64, u64)>,
     /// Per conversation, the stored messages below its newest one that were never
     /// delivered live (with several nodes: the node that stored one stopped before passing
     /// it on, or has not yet). Delivered when they come (again: a retry of the same message
@@ -244,8 +260,11 @@ impl Hub {
             Command::Away { conn, away } => self.away(conn, away),
             Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
             Command::Noted(note) => self.noted(note),
-            Command::Saved { conversation, version } => self.saved(conversation, version),
-            Command::Sweep => self.sweep(),
+            Command::Saved { conversation, version, with_session } => {
+                self.saved(conversation, version, with_session)
+            }
+            Command::SessionEnded(token_hash) => self.session_ended(&token_hash),
+            Command::Sweep { now_ms } => self.sweep(now_ms),
         }
     }
 

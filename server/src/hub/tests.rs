@@ -1299,7 +1299,7 @@ mod properties {
     fn new_run() -> Run {
         let mut w = World::new();
         w.admins.insert(name_key("Ad0"));
-        Run { w, open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0 }
+        Run { w, open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0, clock: 0 }
     }
 
     /// Whether the agent `agent` sees conversation `id` in `metas`: the rule of the README,
@@ -1392,6 +1392,8 @@ mod properties {
         next_id: u64,
         /// Sends the hub accepted that were not retries of a stored message.
         accepted_new: usize,
+        /// The time of the last sweep.
+        clock: u64,
     }
 
     impl Run {
@@ -1494,7 +1496,12 @@ mod properties {
                     let c = self.slot(slot)?;
                     self.w.run(Command::Away { conn: c, away })
                 }
-                Action::Sweep => self.w.run(Command::Sweep),
+                Action::Sweep => {
+                    // Sweeps some forty seconds apart: one in two finds something idle long
+                    // enough to forget.
+                    self.clock += 40_000;
+                    self.w.run(Command::Sweep { now_ms: self.clock })
+                }
             })
         }
     }
@@ -1646,18 +1653,10 @@ mod properties {
 /// A customer who logged in and has not written: numbered, nothing stored (the transport
 /// stores them at the first message or note).
 fn unsaved_login(conn: ConnId, n: u64, token_hash: &str) -> Login {
-    let mut meta =
-        ConversationMeta::new(ConversationId(n), CustomerId(n), name(&format!("visitor {n}")));
-    meta.unsaved =
-        Some(Box::new(crate::model::Unsaved { token_hash: Some(token_hash.into()), since: n }));
-    Login {
-        conn,
-        who: Identity::Customer(meta.customer),
-        name: meta.customer_name.clone(),
-        resume: Some(format!("token {n}")),
-        conversations: vec![meta],
-        admin: false,
-    }
+    let name = name(&format!("visitor {n}"));
+    let meta =
+        ConversationMeta::new_unsaved(ConversationId(n), CustomerId(n), name, token_hash.into(), n);
+    Login::customer(conn, meta, format!("token {n}"))
 }
 
 #[test]
@@ -1670,25 +1669,34 @@ fn a_customer_not_stored_yet_resumes_from_the_hub_until_stored_or_forgotten() {
     let resumed = w.hub.unsaved_login("hash-7").expect("resumable from the hub");
     assert_eq!((resumed.id, resumed.customer), (id, CustomerId(7)));
     assert!(w.hub.unsaved_login("hash-8").is_none());
-    assert!(w.hub.unsaved(id).is_some(), "the first write must store them");
+    assert!(w.hub.unsaved_meta(id).is_some(), "the first write must store them");
 
     // An agent takes it before anyone wrote; it is stored as it stood before the take.
-    let before = w.hub.unsaved(id).unwrap().version;
+    let before = w.hub.unsaved_meta(id).unwrap().version;
     assert_eq!(w.run(Command::Take { conn: amy, conversation: id }).outcome, Ok(Outcome::Changed));
-    let step = w.run(Command::Saved { conversation: id, version: before });
+    let step = w.run(Command::Saved { conversation: id, version: before, with_session: true });
+    assert_eq!(step.outcome, Ok(Outcome::Changed));
     let kept: Vec<_> = step.changed.iter().map(|m| (m.id, m.status, m.unsaved.is_none())).collect();
     assert_eq!(kept, vec![(id, Status::Open, true)], "the take is handed on to be stored");
-    assert!(w.hub.unsaved(id).is_none());
+    assert!(w.hub.unsaved_meta(id).is_none());
     assert!(w.hub.unsaved_login("hash-7").is_none(), "storage resumes them from now on");
     // Stored already: a second report changes nothing.
-    assert!(w.run(Command::Saved { conversation: id, version: 0 }).changed.is_empty());
+    let again = w.run(Command::Saved { conversation: id, version: 0, with_session: true });
+    assert!(again.changed.is_empty());
 
     // Another one logs out before writing: their token resumes nothing, and is not stored.
     let d = w.connect();
     w.run(Command::Login(unsaved_login(d, 8, "hash-8")));
-    w.hub.end_unsaved("hash-8");
+    w.run(Command::SessionEnded("hash-8".into()));
     assert!(w.hub.unsaved_login("hash-8").is_none());
-    assert_eq!(w.hub.unsaved(ConversationId(8)).unwrap().unsaved.unwrap().token_hash, None);
+    assert_eq!(w.hub.unsaved_meta(ConversationId(8)).unwrap().unsaved.unwrap().token_hash, None);
+    // A logout that raced the first write, which stored the session: told to revoke it.
+    let e = w.connect();
+    w.run(Command::Login(unsaved_login(e, 9, "hash-9")));
+    w.run(Command::SessionEnded("hash-9".into()));
+    let step =
+        w.run(Command::Saved { conversation: ConversationId(9), version: 0, with_session: true });
+    assert_eq!(step.outcome, Err(Problem::SessionExpired));
 }
 
 #[test]
@@ -1711,14 +1719,21 @@ fn idle_conversations_are_forgotten_at_the_second_sweep_and_read_back_when_asked
             .filter(|n| w.hub.knows(w.meta(n).id))
             .collect::<Vec<_>>()
     };
-    w.run(Command::Sweep);
+    let sweep = |w: &mut World, s: u64| w.run(Command::Sweep { now_ms: s * 1000 });
+    sweep(&mut w, 0);
     assert_eq!(known(&w), ["quiet", "waiting", "online", "helped"], "one sweep forgets nothing");
-    // Resolved between the sweeps: changed, so kept one more.
+    // Sweeps close together (every node of a cluster sweeps) forget nothing sooner.
+    sweep(&mut w, 30);
+    sweep(&mut w, 59);
+    assert_eq!(known(&w), ["quiet", "waiting", "online", "helped"]);
+    // Resolved meanwhile: changed, so idle only from now.
     let id = w.meta("helped").id;
     w.run(Command::Resolve { conn: amy, conversation: id });
-    w.run(Command::Sweep);
+    sweep(&mut w, 60);
     assert_eq!(known(&w), ["waiting", "online", "helped"], "the quiet one is forgotten");
-    w.run(Command::Sweep);
+    sweep(&mut w, 119);
+    assert_eq!(known(&w), ["waiting", "online", "helped"]);
+    sweep(&mut w, 120);
     assert_eq!(known(&w), ["waiting", "online"], "waiting or online: kept");
     assert!(w.hub.waiting().iter().any(|m| m.customer_name.as_str() == "waiting"));
 
@@ -1748,8 +1763,9 @@ fn a_hundred_thousand_logins_that_never_write_leave_the_hub_as_it_was() {
         let step = w.run(Command::Login(unsaved_login(c, n, &format!("hash-{n}"))));
         assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
         w.run(Command::Disconnect(c));
+        // A login every 60 ms; a sweep every minute.
         if n.is_multiple_of(PER_SWEEP) {
-            w.run(Command::Sweep);
+            w.run(Command::Sweep { now_ms: n * 60 });
         }
     };
     // The baseline: after ten sweeps' worth, every map has grown to what a sweep's worth
@@ -1758,15 +1774,13 @@ fn a_hundred_thousand_logins_that_never_write_leave_the_hub_as_it_was() {
     for n in 1..=FIRST {
         visit(&mut w, n);
     }
-    w.run(Command::Sweep);
-    w.run(Command::Sweep);
+    w.run(Command::Sweep { now_ms: FIRST * 60 + 60_000 });
     let baseline = size(&w.hub);
     let room = w.hub.conversations.capacity();
     for n in FIRST + 1..=LOGINS {
         visit(&mut w, n);
     }
-    w.run(Command::Sweep);
-    w.run(Command::Sweep);
+    w.run(Command::Sweep { now_ms: LOGINS * 60 + 60_000 });
     let after = size(&w.hub);
     eprintln!(
         "hub snapshot: {baseline} bytes after {FIRST} logins, {after} after {LOGINS}; \

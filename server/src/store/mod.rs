@@ -152,15 +152,15 @@ pub trait Store: Send + Sync + 'static {
     /// Anonymous customers (no host site vouched for them) who never wrote, created before
     /// `cutoff`, with no session used since, whose conversation is new or resolved: with
     /// ids above `after`, smallest first, at most `limit`.
-    async fn idle_anonymous(
+    async fn silent_anonymous(
         &self,
         cutoff: u64,
         after: CustomerId,
         limit: u32,
     ) -> Result<Vec<(CustomerId, ConversationId)>, StoreError>;
-    /// Deletes each of `customers` that is still one [`Store::idle_anonymous`] would list,
+    /// Deletes each of `customers` that is still one [`Store::silent_anonymous`] would list,
     /// with their conversation, its messages and notes, and their sessions; returns how many.
-    async fn forget_anonymous(
+    async fn delete_silent_anonymous(
         &self,
         customers: &[CustomerId],
         cutoff: u64,

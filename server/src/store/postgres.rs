@@ -191,15 +191,9 @@ sql_store!(store: PgStore, connection: PgConnection, own: {
             new.iter().zip(&keys).filter(|(_, key)| !reserved.contains(*key)).map(|(c, _)| c).collect();
         // Ids from the sequences, taken here: each customer, conversation and session stay
         // together whatever other nodes create meanwhile.
-        let ids: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT nextval('customers_id_seq'), nextval('conversations_id_seq') FROM generate_series(1, $1)",
-        )
-        .bind(accepted.len() as i64)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let customers: Vec<i64> = ids.iter().map(|i| i.0).collect();
-        let conversations: Vec<i64> = ids.iter().map(|i| i.1).collect();
+        let ids = self.reserve_ids(accepted.len()).await?;
+        let customers: Vec<i64> = ids.iter().map(|i| int(i.0 .0)).collect();
+        let conversations: Vec<i64> = ids.iter().map(|i| int(i.1 .0)).collect();
         let names: Vec<String> = accepted.iter().map(|c| c.name.to_string()).collect();
         let tokens: Vec<String> = accepted.iter().map(|c| c.token_hash.clone()).collect();
         sqlx::query("INSERT INTO customers (id, name, created_at) SELECT id, name, $3 FROM unnest($1::bigint[], $2::text[]) AS n(id, name)")
@@ -242,7 +236,7 @@ sql_store!(store: PgStore, connection: PgConnection, own: {
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         let mut created = accepted.into_iter().zip(ids).map(|(c, (customer, conversation))| {
-            ConversationMeta::new(ConversationId(uint(conversation)), CustomerId(uint(customer)), c.name.clone())
+            ConversationMeta::new(conversation, customer, c.name.clone())
         });
         Ok(keys.iter().map(|key| if reserved.contains(key) { None } else { created.next() }).collect())
     }

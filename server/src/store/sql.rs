@@ -60,6 +60,27 @@ macro_rules! sql_store {
             Ok(Some(meta))
         }
 
+        /// Records where a conversation stands (status, assignee, queue time, note, read
+        /// position), unless a newer version is stored: how many rows changed (0 or 1).
+        async fn update_state(conn: &mut $conn, meta: &ConversationMeta) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "UPDATE conversations SET status = $1, assignee_key = $2, assignee_name = $3, queued_at = $4, note = $5, read_seq = $6, \
+                 version = $7 WHERE id = $8 AND version < $7",
+            )
+            .bind(status_text(meta.status))
+            .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
+            .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
+            .bind(int(meta.queued_at))
+            .bind(meta.note.as_deref())
+            .bind(int(meta.read_seq))
+            .bind(int(meta.version))
+            .bind(int(meta.id.0))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+            Ok(done.rows_affected())
+        }
+
         /// The agent account keyed `key`, on one connection.
         async fn load_agent(conn: &mut $conn, key: &str) -> Result<Option<AgentRecord>, StoreError> {
             let row: Option<(String, String, bool)> = sqlx::query_as("SELECT name, password_hash, admin FROM agents WHERE name_key = $1")
@@ -288,25 +309,11 @@ macro_rules! sql_store {
             }
 
             async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError> {
-                let done = sqlx::query(
-                    "UPDATE conversations SET status = $1, assignee_key = $2, assignee_name = $3, queued_at = $4, note = $5, read_seq = $6, \
-                     version = $7 WHERE id = $8 AND version < $7",
-                )
-                .bind(status_text(meta.status))
-                .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
-                .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
-                .bind(int(meta.queued_at))
-                .bind(meta.note.as_deref())
-                .bind(int(meta.read_seq))
-                .bind(int(meta.version))
-                .bind(int(meta.id.0))
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?;
-                if done.rows_affected() == 0 {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                if update_state(&mut conn, meta).await? == 0 {
                     let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM conversations WHERE id = $1")
                         .bind(int(meta.id.0))
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *conn)
                         .await
                         .map_err(backend)?;
                     if exists.is_none() {
@@ -435,24 +442,26 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
-                sqlx::query(
-                    "INSERT INTO conversations (id, customer_id, created_at, updated_at, status, assignee_key, assignee_name, queued_at, \
-                     note, read_seq, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(int(meta.id.0))
-                .bind(int(meta.customer.0))
-                .bind(int(unsaved.since))
-                .bind(int(now))
-                .bind(status_text(meta.status))
-                .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
-                .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
-                .bind(int(meta.queued_at))
-                .bind(meta.note.as_deref())
-                .bind(int(meta.read_seq))
-                .bind(int(meta.version))
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+                // Stored already by a racing first write, or someone else under this id (which
+                // reserve_ids never gives twice): then nothing of this one is stored.
+                let (name, since): (String, i64) = sqlx::query_as("SELECT name, created_at FROM customers WHERE id = $1")
+                    .bind(int(meta.customer.0))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if name != meta.customer_name.as_str() || uint(since) != unsaved.since {
+                    return Err(invalid(format!("customer {} is stored as someone else", meta.customer.0)));
+                }
+                sqlx::query("INSERT INTO conversations (id, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
+                    .bind(int(meta.id.0))
+                    .bind(int(meta.customer.0))
+                    .bind(int(unsaved.since))
+                    .bind(int(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                // As it stands, unless a racing first write stored a newer state.
+                update_state(&mut tx, meta).await?;
                 // A session that ended (a logout) before anyone wrote is not stored.
                 if let Some(token_hash) = &unsaved.token_hash {
                     sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING")
@@ -468,11 +477,11 @@ macro_rules! sql_store {
                 self.confirm(())
             }
 
-            async fn idle_anonymous(&self, cutoff: u64, after: CustomerId, limit: u32) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
+            async fn silent_anonymous(&self, cutoff: u64, after: CustomerId, limit: u32) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
                 let sql = format!(
                     "SELECT cu.id, c.id FROM customers cu JOIN conversations c ON c.customer_id = cu.id \
                      WHERE cu.id > $2 AND {} ORDER BY cu.id LIMIT $3",
-                    super::sql::IDLE_ANONYMOUS
+                    super::sql::SILENT_ANONYMOUS
                 );
                 let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
                     .bind(int(cutoff))
@@ -484,10 +493,10 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(|(cu, c)| (CustomerId(uint(cu)), ConversationId(uint(c)))).collect())
             }
 
-            async fn forget_anonymous(&self, customers: &[CustomerId], cutoff: u64) -> Result<u64, StoreError> {
+            async fn delete_silent_anonymous(&self, customers: &[CustomerId], cutoff: u64) -> Result<u64, StoreError> {
                 // Asked again, row by row, as it is deleted: a customer who came back (their
                 // session renewed) or wrote since the list was made stays.
-                let sql = format!("DELETE FROM customers AS cu WHERE cu.id = $2 AND {}", super::sql::IDLE_ANONYMOUS);
+                let sql = format!("DELETE FROM customers AS cu WHERE cu.id = $2 AND {}", super::sql::SILENT_ANONYMOUS);
                 let mut tx = self.begin_write().await?;
                 let mut deleted = 0;
                 for customer in customers {
@@ -533,11 +542,11 @@ macro_rules! sql_store {
 
 pub(super) use sql_store;
 
-/// The customer `cu` is an anonymous one who never wrote (see `Store::idle_anonymous`):
+/// The customer `cu` is an anonymous one who never wrote (see `Store::silent_anonymous`):
 /// created before `$1`, no session used since, no host site's user id, and a conversation
 /// that is new or resolved, with no message of theirs. Anything else (an open
 /// conversation an agent greeted in, say) stays.
-pub(super) const IDLE_ANONYMOUS: &str = "cu.created_at < $1 \
+pub(super) const SILENT_ANONYMOUS: &str = "cu.created_at < $1 \
     AND NOT EXISTS (SELECT 1 FROM external_customers e WHERE e.customer_id = cu.id) \
     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = cu.id AND s.last_used_at >= $1) \
     AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = cu.id \

@@ -26,11 +26,25 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The database file as it was opened (none in memory).
     file: Option<FileIdentity>,
-    /// The last customer and conversation ids given out ([`Store::reserve_ids`]): every
-    /// new customer is numbered here, stored at once or not, so that none is numbered
-    /// twice. (One process owns a SQLite database; several nodes need PostgreSQL.)
-    last_ids: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
+    /// The customer and conversation ids given out ([`Store::reserve_ids`]): every new
+    /// customer is numbered here, stored at once or not, so that none is numbered twice,
+    /// even across a restart. (One process owns a SQLite database; several nodes need
+    /// PostgreSQL.)
+    ids: std::sync::Arc<tokio::sync::Mutex<Ids>>,
 }
+
+/// Customer and conversation ids given out, and how far the database says they may go.
+#[derive(Debug)]
+struct Ids {
+    /// The last ones given out.
+    last: (u64, u64),
+    /// The largest the database has recorded (table `id_blocks`): ids up to these may be
+    /// given without writing; beyond, the record is raised first, [`ID_BLOCK`] further.
+    recorded: (u64, u64),
+}
+
+/// Ids recorded at a time: a restart skips up to this many, never gives one twice.
+const ID_BLOCK: u64 = 1000;
 
 /// SQLite's page size for new databases; the size cap is counted in pages of it.
 const PAGE_BYTES: u64 = 4096;
@@ -117,24 +131,41 @@ impl SqliteStore {
             .map_err(backend)?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(backend)?;
         let file = if in_memory { None } else { Some(FileIdentity::of(options.get_filename())?) };
+        // Past every id recorded as given, and every id stored.
         let (customers, conversations): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT coalesce(max(id), 0) FROM customers), (SELECT coalesce(max(id), 0) FROM conversations)",
+            "SELECT max((SELECT coalesce(max(id), 0) FROM customers), (SELECT customers FROM id_blocks)), \
+                    max((SELECT coalesce(max(id), 0) FROM conversations), (SELECT conversations FROM id_blocks))",
         )
         .fetch_one(&pool)
         .await
         .map_err(backend)?;
-        let last_ids =
-            std::sync::Arc::new(std::sync::Mutex::new((uint(customers), uint(conversations))));
-        Ok(Self { pool, file, last_ids })
+        let last = (uint(customers), uint(conversations));
+        let ids = std::sync::Arc::new(tokio::sync::Mutex::new(Ids { last, recorded: last }));
+        Ok(Self { pool, file, ids })
     }
 
     /// Takes `n` customer and conversation ids: the last ones given before them (the
-    /// taken ones are the `n` after).
-    fn take_ids(&self, n: usize) -> (u64, u64) {
-        let mut last = self.last_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = *last;
-        *last = (before.0 + n as u64, before.1 + n as u64);
-        before
+    /// taken ones are the `n` after). Must not be called inside a write transaction (it may
+    /// write itself).
+    async fn take_ids(&self, n: usize) -> Result<(u64, u64), StoreError> {
+        let mut ids = self.ids.lock().await;
+        let before = ids.last;
+        let after = (before.0 + n as u64, before.1 + n as u64);
+        if after.0 > ids.recorded.0 || after.1 > ids.recorded.1 {
+            let recorded = (after.0 + ID_BLOCK, after.1 + ID_BLOCK);
+            sqlx::query(
+                "UPDATE id_blocks SET customers = max(customers, $1), conversations = max(conversations, $2) WHERE only_row = 1",
+            )
+            .bind(int(recorded.0))
+            .bind(int(recorded.1))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+            self.confirm(())?;
+            ids.recorded = recorded;
+        }
+        ids.last = after;
+        Ok(before)
     }
 
     /// A transaction that writes. IMMEDIATE: it takes the write lock at once; a deferred
@@ -239,7 +270,7 @@ impl BatchSql for Batch<'_> {
 
 sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
     async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
-        let (customers, conversations) = self.take_ids(n);
+        let (customers, conversations) = self.take_ids(n).await?;
         Ok((1..=n as u64).map(|i| (CustomerId(customers + i), ConversationId(conversations + i))).collect())
     }
 
@@ -248,6 +279,12 @@ sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
             return Ok(vec![]);
         }
         let keys: Vec<String> = new.iter().map(|c| name_key(&c.name)).collect();
+        // Numbered first (outside the write transaction, which numbering may need): one run of
+        // ids for the batch, so that each customer, conversation and session stay together
+        // without relying on the order of a RETURNING clause (which SQLite leaves
+        // unspecified). A name refused below leaves a gap.
+        let (customer_base, conversation_base) = self.take_ids(new.len()).await?;
+        let (customer_base, conversation_base) = (int(customer_base), int(conversation_base));
         let mut tx = self.begin_write().await?;
         let reserved: Vec<(String,)> =
             sqlx::query_as("SELECT name_key FROM agents WHERE name_key IN (SELECT value FROM json_each(?))")
@@ -258,11 +295,6 @@ sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
         let reserved: BTreeSet<String> = reserved.into_iter().map(|(k,)| k).collect();
         let accepted: Vec<&NewCustomer> =
             new.iter().zip(&keys).filter(|(_, key)| !reserved.contains(*key)).map(|(c, _)| c).collect();
-        // Numbered here, one run of ids for the batch: each customer, conversation and
-        // session stay together without relying on the order of a RETURNING clause (which
-        // SQLite leaves unspecified).
-        let (customer_base, conversation_base) = self.take_ids(accepted.len());
-        let (customer_base, conversation_base) = (int(customer_base), int(conversation_base));
         let rows: Vec<serde_json::Value> =
             accepted.iter().map(|c| serde_json::json!([c.name.as_str(), c.token_hash.as_str(), c.external])).collect();
         let rows = serde_json::Value::Array(rows).to_string();

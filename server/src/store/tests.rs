@@ -676,10 +676,7 @@ fn unsaved(
     token_hash: &str,
     since: u64,
 ) -> ConversationMeta {
-    let mut meta = ConversationMeta::new(ids.1, ids.0, name(n));
-    meta.unsaved =
-        Some(Box::new(crate::model::Unsaved { token_hash: Some(token_hash.into()), since }));
-    meta
+    ConversationMeta::new_unsaved(ids.1, ids.0, name(n), token_hash.into(), since)
 }
 
 #[tokio::test]
@@ -708,12 +705,26 @@ async fn a_customer_numbered_at_login_is_stored_at_the_first_write_and_then_resu
         ann.status = Status::Open;
         ann.assignee = Some(Assignee { key: AgentKey::of(&name("amy")), name: name("amy") });
         ann.version = 7;
-        store.save_customer(&ann, 3_000).await.unwrap();
+        // Two first writes race (a message and a note, or two nodes): whichever comes
+        // last, the newer state stays.
+        let mut newer = ann.clone();
+        newer.version = 8;
+        newer.note = Some("from the second".into());
+        store.save_customer(&newer, 3_000).await.unwrap();
         store.save_customer(&ann, 3_500).await.expect("a second first write changes nothing");
+        assert_eq!(store.conversation(ann.id).await.unwrap().unwrap().version, 8, "{label}");
+        ann = newer;
         let read = store.conversation(ann.id).await.unwrap().expect("stored");
         assert_eq!(
-            (read.customer, read.status, read.assignee.clone(), read.version, read.unsaved.clone()),
-            (ann.customer, Status::Open, ann.assignee.clone(), 7, None),
+            (
+                read.customer,
+                read.status,
+                read.assignee.clone(),
+                read.version,
+                read.note.clone(),
+                read.unsaved.clone()
+            ),
+            (ann.customer, Status::Open, ann.assignee.clone(), 8, ann.note.clone(), None),
             "{label}"
         );
         match store.resume("hash-a", 4_000, DAY).await.unwrap() {
@@ -750,6 +761,7 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
         // Greeted by an agent, never answered, resolved: forgotten with the greeting.
         let mut greeted = numbered(0, "greeted");
         greeted.status = Status::Resolved;
+        greeted.version = 2;
         store.save_customer(&greeted, old).await.unwrap();
         append(&*store, message(&greeted, agent.clone(), "hello?", None, old)).await;
         store
@@ -773,6 +785,7 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
         // Greeted and still open with the agent: kept.
         let mut open = numbered(3, "open");
         open.status = Status::Open;
+        open.version = 1;
         store.save_customer(&open, old).await.unwrap();
         // Came back within the retention (their session used since): kept.
         let back = numbered(4, "back");
@@ -798,14 +811,14 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
             .flatten()
             .unwrap();
 
-        let idle = store.idle_anonymous(cutoff, CustomerId(0), 100).await.unwrap();
+        let idle = store.silent_anonymous(cutoff, CustomerId(0), 100).await.unwrap();
         assert_eq!(
             idle,
             vec![(greeted.customer, greeted.id), (quiet.customer, quiet.id)],
             "{label}"
         );
         // Paged by id.
-        let rest = store.idle_anonymous(cutoff, greeted.customer, 100).await.unwrap();
+        let rest = store.silent_anonymous(cutoff, greeted.customer, 100).await.unwrap();
         assert_eq!(rest, vec![(quiet.customer, quiet.id)], "{label}");
 
         // Asked again as it is deleted: one who wrote meanwhile stays.
@@ -815,7 +828,7 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
             .iter()
             .map(|m| m.customer)
             .collect();
-        assert_eq!(store.forget_anonymous(&everyone, cutoff).await.unwrap(), 1, "{label}");
+        assert_eq!(store.delete_silent_anonymous(&everyone, cutoff).await.unwrap(), 1, "{label}");
         assert_eq!(store.conversation(greeted.id).await.unwrap(), None, "{label}");
         assert!(store.messages_after(greeted.id, 0, 10).await.unwrap().is_empty(), "{label}");
         assert!(store.notes(greeted.id, 10).await.unwrap().is_empty(), "{label}");
@@ -828,4 +841,20 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
             );
         }
     }
+}
+
+/// A number given to a customer at login, who was never stored, is never given again: a
+/// client or an agent may still hold it (an agent's unsent greeting, say), and after a
+/// restart it would reach someone else.
+#[tokio::test]
+async fn numbered_ids_are_never_given_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let first = SqliteStore::open(&url).await.unwrap().reserve_ids(3).await.unwrap();
+    let again = SqliteStore::open(&url).await.unwrap().reserve_ids(1).await.unwrap();
+    assert!(again[0].0 > first[2].0 && again[0].1 > first[2].1, "{first:?} then {again:?}");
+    // Nor does a customer stored at once take one of them.
+    let store = SqliteStore::open(&url).await.unwrap();
+    let stored = store.create_customer(&name("Ann"), "hash-a", 1).await.unwrap();
+    assert!(stored.customer > again[0].0 && stored.id > again[0].1, "{stored:?}");
 }

@@ -120,6 +120,8 @@ impl Desk {
                 }
                 Effect::HandOver(meta) => self.hand_over(&meta).await,
                 Effect::PasswordChecked(check) => self.gate.password_checked(&check),
+                Effect::UsedElsewhere(node, uses) => self.gate.used_elsewhere(node, &uses),
+                Effect::NodeGone(node) => self.gate.node_gone(node),
                 Effect::Fenced => {
                     // Its connections no longer count anywhere: the honest way out is to
                     // stop, so that its clients reconnect to a node that counts them.
@@ -127,6 +129,15 @@ impl Desk {
                     std::process::exit(70);
                 }
             }
+        }
+    }
+
+    /// Tells the other nodes of a cluster what this node's clients used per address since
+    /// the last time (they count it against the same limits).
+    pub(super) async fn share_use(&self) {
+        let uses = self.gate.take_use();
+        if let (Some(cluster), false) = (&self.cluster, uses.is_empty()) {
+            self.apply_quietly(Item::AddressUse { node: cluster.node(), uses }).await;
         }
     }
 
@@ -177,13 +188,31 @@ impl Desk {
     /// Stores the customer of conversation `id` if nothing of them is stored yet, before
     /// its first message or note is: an anonymous customer costs no row until then.
     pub(super) async fn save_unsaved(&self, id: ConversationId) -> Result<(), Problem> {
-        let Some(meta) = self.live().hub.unsaved(id) else { return Ok(()) };
+        let Some(meta) = self.live().hub.unsaved_meta(id) else { return Ok(()) };
         self.store.save_customer(&meta, crate::clock::now_ms()).await.map_err(|e| {
             tracing::error!(error = %e, conversation = id.0, "storing a new customer failed");
             Problem::NotSaved
         })?;
-        let saved = Command::Saved { conversation: id, version: meta.version };
-        let (_, changed) = self.apply_one(Item::Hub(saved)).await;
+        let token_hash = meta.unsaved.and_then(|u| u.token_hash);
+        let with_session = token_hash.is_some();
+        let saved = Command::Saved { conversation: id, version: meta.version, with_session };
+        let (outcome, changed) = self.apply_one(Item::Hub(saved)).await;
+        match (outcome, token_hash) {
+            // The customer logged out while they were being stored: their session goes too.
+            (Err(Problem::SessionExpired), Some(hash)) => {
+                if let Err(e) = self.store.revoke(&hash).await {
+                    tracing::error!(error = %e, "revoking a session that ended failed");
+                }
+            }
+            (Err(problem), _) => {
+                tracing::error!(
+                    ?problem,
+                    conversation = id.0,
+                    "telling the desk a customer is stored failed"
+                )
+            }
+            (Ok(_), _) => {}
+        }
         self.keep(changed).await;
         Ok(())
     }

@@ -128,7 +128,8 @@ async fn snapshot(
     Ok(true)
 }
 
-/// Refreshes this node's key and declares the nodes gone whose key expired.
+/// Refreshes this node's key, tells the other nodes what this one's clients used per
+/// address, and declares the nodes gone whose key expired.
 async fn keep_alive(desk: Weak<Desk>, cluster: Arc<Cluster>) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
@@ -139,6 +140,11 @@ async fn keep_alive(desk: Weak<Desk>, cluster: Arc<Cluster>) {
         if let Err(e) = cluster.beat().await {
             tracing::error!(error = %e, "refreshing this node's key failed");
             continue;
+        }
+        // The limits per address hold for the whole cluster, a second behind at most.
+        match desk.upgrade() {
+            Some(desk) => desk.share_use().await,
+            None => break,
         }
         match cluster.claim_gone().await {
             Ok(gone) => {

@@ -3,14 +3,15 @@
 //!
 //! Owns: finding a client's address (the peer's, or a trusted proxy's `X-Forwarded-For`),
 //! what is remembered per address (connections, logins, messages, wrong passwords; swept
-//! when idle), and running password hashes a few at a time. Must not: decide chat rules
+//! when idle; in a cluster, also what the other nodes said their clients used, so that
+//! each limit holds for the whole cluster), and running password hashes a few at a time. Must not: decide chat rules
 //! (the hub does) or know what a login is (see [`super::login`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 
-use super::live::PasswordCheck;
+use super::live::{AddressUse, PasswordCheck};
 use super::turnstile::ConnInfo;
 use crate::clock::now_ms;
 use crate::limits::{Address, Limits};
@@ -29,6 +30,9 @@ pub struct Gate {
     trust_forwarded_for: bool,
     /// Password hashes and checks running now (see [`Gate::hashing`]).
     hashing: tokio::sync::Semaphore,
+    /// In a cluster: what this node's clients used per address since the other nodes were
+    /// last told ([`Gate::take_use`]); `None` on a single node.
+    unshared: Option<Mutex<HashMap<IpAddr, AddressUse>>>,
 }
 
 /// What is remembered per client address; forgotten once there is nothing to remember.
@@ -40,9 +44,11 @@ struct Addresses {
 
 impl Gate {
     /// A gate with these limits; `trust_forwarded_for` takes a client's address from
-    /// `X-Forwarded-For` (behind a reverse proxy) rather than from the socket.
-    pub fn new(limits: Limits, trust_forwarded_for: bool) -> Self {
+    /// `X-Forwarded-For` (behind a reverse proxy) rather than from the socket. In a
+    /// `cluster`, what each address uses is told to the other nodes, which count it too.
+    pub fn new(limits: Limits, trust_forwarded_for: bool, cluster: bool) -> Self {
         Self {
+            unshared: cluster.then(|| Mutex::new(HashMap::new())),
             limits,
             addresses: Mutex::new(Addresses {
                 known: HashMap::new(),
@@ -106,16 +112,64 @@ impl Gate {
 
     /// Whether another connection from `ip` may open now (counted if so).
     pub fn may_connect(&self, ip: Option<IpAddr>) -> Result<(), Problem> {
-        if self.at_address(ip, |a, limits, _| a.connect(limits)) == Some(false) {
-            tracing::warn!(?ip, "refused a connection: too many from one address");
-            return Err(Problem::TooManyConnections);
+        match self.at_address(ip, |a, limits, _| a.connect(limits).then_some(a.connections)) {
+            Some(None) => {
+                tracing::warn!(?ip, "refused a connection: too many from one address");
+                Err(Problem::TooManyConnections)
+            }
+            Some(Some(open)) => {
+                self.unshared(ip, |u| u.connections = Some(open as u32));
+                Ok(())
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A connection from `ip` closed.
     pub fn disconnected(&self, ip: Option<IpAddr>) {
-        self.at_address(ip, |a, _, _| a.disconnect());
+        if let Some(open) = self.at_address(ip, |a, _, _| {
+            a.disconnect();
+            a.connections
+        }) {
+            self.unshared(ip, |u| u.connections = Some(open as u32));
+        }
+    }
+
+    /// In a cluster, notes what a client at `ip` used, for the other nodes.
+    fn unshared(&self, ip: Option<IpAddr>, used: impl FnOnce(&mut AddressUse)) {
+        let (Some(unshared), Some(ip)) = (&self.unshared, ip) else { return };
+        let ip = counted_as(ip);
+        let mut unshared = unshared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        used(unshared.entry(ip).or_insert_with(|| AddressUse::new(ip)));
+    }
+
+    /// What this node's clients used since the last call, per address, for the other nodes
+    /// (empty on a single node).
+    pub fn take_use(&self) -> Vec<AddressUse> {
+        let Some(unshared) = &self.unshared else { return vec![] };
+        let mut unshared = unshared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        unshared.drain().map(|(_, used)| used).collect()
+    }
+
+    /// Counts what the clients of each address used on node `node` of the cluster: the
+    /// limits per address hold for the whole cluster, not per node.
+    pub fn used_elsewhere(&self, node: u64, uses: &[AddressUse]) {
+        for used in uses {
+            self.at_address(Some(used.ip), |a, limits, now| {
+                a.used_elsewhere(limits, used.logins, used.messages, now);
+                if let Some(open) = used.connections {
+                    a.connections_on(node, open as usize);
+                }
+            });
+        }
+    }
+
+    /// Node `node` is gone, and its connections with it.
+    pub fn node_gone(&self, node: u64) {
+        let mut addresses = self.addresses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for a in addresses.known.values_mut() {
+            a.connections_on(node, 0);
+        }
     }
 
     /// Whether another login (over the socket or HTTP) may be tried from `ip` now.
@@ -125,7 +179,11 @@ impl Gate {
                 tracing::warn!(?ip, "login refused: too many from one address");
                 Err(Problem::SlowDown(wait_s))
             }
-            _ => Ok(()),
+            Some(Ok(())) => {
+                self.unshared(ip, |u| u.logins += 1);
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
@@ -139,7 +197,13 @@ impl Gate {
         if agent {
             return None;
         }
-        self.at_address(info.ip, |a, limits, now| a.message(limits, now)).and_then(Result::err)
+        match self.at_address(info.ip, |a, limits, now| a.message(limits, now))? {
+            Ok(()) => {
+                self.unshared(info.ip, |u| u.messages += 1);
+                None
+            }
+            Err(wait_s) => Some(wait_s),
+        }
     }
 
     /// Whether a password for the agent name `key` may be tried from `ip` now: after a few
@@ -193,7 +257,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_a_few_password_hashes_run_at_once() {
-        let gate = Arc::new(Gate::new(Limits::default(), false));
+        let gate = Arc::new(Gate::new(Limits::default(), false, false));
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let jobs: Vec<_> = (0..16)
             .map(|_| {
@@ -226,7 +290,7 @@ mod tests {
 
     #[test]
     fn behind_a_proxy_the_last_forwarded_address_counts_over_every_header_line() {
-        let gate = Gate::new(Limits::default(), true);
+        let gate = Gate::new(Limits::default(), true, false);
         let none = axum::http::Extensions::new();
         let ip = |lines: &[&str]| gate.client_ip(&headers(lines), &none);
         assert_eq!(ip(&["203.0.113.7"]), Some("203.0.113.7".parse().unwrap()));
@@ -244,14 +308,14 @@ mod tests {
         assert_eq!(ip(&["198.51.100.2", "203.0.113.7, "]), None);
         assert_eq!(ip(&["198.51.100.2", "unknown"]), None);
         // Not trusted: the header is a client's word, and there is no peer here.
-        let untrusting = Gate::new(Limits::default(), false);
+        let untrusting = Gate::new(Limits::default(), false, false);
         assert_eq!(untrusting.client_ip(&headers(&["203.0.113.7"]), &none), None);
     }
 
     #[test]
     fn ipv6_clients_are_counted_per_64_for_every_per_address_limit() {
         let limits = Limits { connections_per_address: 2, ..Limits::default() };
-        let gate = Gate::new(limits, false);
+        let gate = Gate::new(limits, false, false);
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         assert_eq!(gate.may_connect(ip("2001:db8:1:2::1")), Ok(()));
         assert_eq!(gate.may_connect(ip("2001:db8:1:2:ffff::9")), Ok(()));

@@ -42,6 +42,28 @@ pub enum Item {
     /// A session ended on purpose (a logout, on a socket or `DELETE /session`): every socket
     /// logged in with it, on every node, is told so and closed. Carries the token's hash.
     EndSession(String),
+    /// What the clients of each address did on node `node` in the last second or so: the
+    /// other nodes count it against the same limits per address.
+    AddressUse { node: u64, uses: Vec<AddressUse> },
+}
+
+/// What the clients of one address (an IPv6 client's /64) did on one node since it last
+/// told the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddressUse {
+    pub ip: std::net::IpAddr,
+    pub logins: u32,
+    /// Customers' messages.
+    pub messages: u32,
+    /// The connections open from it on that node now, when that changed.
+    pub connections: Option<u32>,
+}
+
+impl AddressUse {
+    /// Nothing used yet.
+    pub fn new(ip: std::net::IpAddr) -> Self {
+        Self { ip, logins: 0, messages: 0, connections: None }
+    }
 }
 
 /// An agent's password checked from a client address: right or wrong, for the agent name
@@ -78,6 +100,10 @@ pub enum Effect {
     Fenced,
     /// A password checked (on this node or another): counted here.
     PasswordChecked(PasswordCheck),
+    /// What the clients of some addresses used on another node: counted here too.
+    UsedElsewhere(u64, Vec<AddressUse>),
+    /// Another node is gone: its connections no longer count against their addresses.
+    NodeGone(u64),
 }
 
 /// The hub with this node's sockets: what the hub decides is sent from here.
@@ -160,7 +186,6 @@ impl Live {
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::EndSession(hash) => {
-                    self.hub.end_unsaved(&hash);
                     let sockets: Vec<SocketRef> = self
                         .sockets
                         .values()
@@ -176,9 +201,18 @@ impl Live {
                     }
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
+                Item::AddressUse { node, uses } => {
+                    // This node counted its own as they happened.
+                    if node != self.node {
+                        effects.push(Effect::UsedElsewhere(node, uses));
+                    }
+                    applied.push((Ok(Outcome::Changed), vec![]));
+                }
                 Item::NodeGone(node) => {
                     if node == self.node {
                         effects.push(Effect::Fenced);
+                    } else {
+                        effects.push(Effect::NodeGone(node));
                     }
                     let mut changed = vec![];
                     for conn in

@@ -4,7 +4,9 @@
 //!
 //! Owns: establishing and resuming identities, agent sessions and their tokens. A known
 //! participant joins through the [`pipeline`](super::pipeline) (which sends their
-//! catch-up); a new customer is created by the [`registrar`](super::registrar). Must not:
+//! catch-up); a new customer is numbered (and, if a host site vouched for them, stored) by
+//! the [`registrar`](super::registrar); an anonymous one who has not written yet resumes
+//! from the hub. Must not:
 //! decide whether a name is free or who gets which conversation (the hub does).
 
 use std::net::IpAddr;
@@ -108,8 +110,8 @@ async fn welcome(shared: &Shared, conn: ConnId, agent: bool, admin: bool) {
 enum Entry {
     /// Someone known: an agent, or a customer who resumed.
     Known(Login),
-    /// A new customer, for the [`registrar`](super::registrar) to create (with the host
-    /// site's user id, when the site vouched for them).
+    /// A new customer, for the [`registrar`](super::registrar) to number (and to store, with
+    /// the host site's user id, when the site vouched for them).
     New { name: UserName, token: String, external: Option<String> },
 }
 
@@ -214,31 +216,23 @@ async fn resumed(
         Role::Customer => auth::CUSTOMER_SESSION_IDLE_MS,
         Role::Agent => auth::AGENT_SESSION_IDLE_MS,
     };
+    // A customer who has not written is not stored yet: the hub knows them (asked first: it
+    // lets go of them only once they are stored).
+    if role == Role::Customer {
+        if let Some(meta) = shared.desk.live().hub.unsaved_login(&hash) {
+            return Ok(Some((Login::customer(conn, meta, token.to_owned()), hash)));
+        }
+    }
     let owner =
         shared.desk.store.resume(&hash, now, idle).await.map_err(internal("resuming a session"))?;
     let login = match (owner, role) {
         (Some(SessionOwner::Customer { id, name, conversation }), Role::Customer) => Login {
-            conn,
             who: Identity::Customer(id),
             name,
-            resume: Some(token.to_owned()),
-            conversations: vec![conversation],
-            admin: false,
+            ..Login::customer(conn, conversation, token.to_owned())
         },
         (Some(SessionOwner::Agent(record)), Role::Agent) => {
             agent_login(shared, conn, record, token.to_owned()).await?
-        }
-        // A customer who has not written is not stored yet: the hub knows them.
-        (None, Role::Customer) => {
-            let Some(meta) = shared.desk.live().hub.unsaved_login(&hash) else { return Ok(None) };
-            Login {
-                conn,
-                who: Identity::Customer(meta.customer),
-                name: meta.customer_name.clone(),
-                resume: Some(token.to_owned()),
-                conversations: vec![meta],
-                admin: false,
-            }
         }
         // A token of the other kind is no token for this login.
         _ => return Ok(None),

@@ -104,6 +104,7 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
         let refused;
         (refused, jobs) = jobs.into_iter().partition(|(m, ..)| unsaved.contains(&m.conversation));
         for (_, _, reply) in refused {
+            // The sender may have gone meanwhile; the failure was logged by save_unsaved.
             let _ = reply.send(Err(Problem::NotSaved));
         }
     }

@@ -4,11 +4,12 @@
 //! apply, and the agents hear of them in one `presence` change per batch. A login storm
 //! pays one change per agent for many customers, not one for each.
 //!
-//! A new customer skips the [`pipeline`](super::pipeline): their conversation was just
-//! created, so there is nothing to catch up on and no message to order against.
+//! A new customer skips the [`pipeline`](super::pipeline): their conversation is new, so
+//! there is nothing to catch up on and no message to order against.
 //! It refuses a name someone holds online (the tutorial's rule), and one that is or looks
-//! like an agent account's (it reads the accounts once per batch; storage refuses the same
-//! name again, this the lookalikes).
+//! like an agent account's (it reads the accounts once per batch; for a vouched customer
+//! storage refuses the same name again; an account added while the batch runs is not seen
+//! by it).
 //! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
 
 use std::collections::HashSet;
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::desk::Desk;
 use super::live::Item;
 use crate::hub::{Command, ConnId, Login, Outcome};
-use crate::model::{name_key, skeleton, ConversationMeta, Identity, Unsaved};
+use crate::model::{name_key, skeleton, ConversationMeta};
 use crate::store::{NewCustomer, StoreError};
 use app::protocol::Problem;
 use app::protocol::{History, UserName};
@@ -102,7 +103,8 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
     let mut pending = Vec::with_capacity(accepted.len());
     for (r, meta) in accepted.into_iter().zip(created) {
         let Some(meta) = meta else {
-            // A customer may not take the name of an agent account, online or not.
+            // A customer may not take the name of an agent account, online or not (storage
+            // said so, for one the host site vouched for).
             refuse(desk, r, Problem::NameReserved);
             continue;
         };
@@ -116,14 +118,7 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
             read: 0,
             newer: false,
         };
-        logins.push(Item::Hub(Command::Login(Login {
-            conn: r.conn,
-            who: Identity::Customer(meta.customer),
-            name: r.name,
-            resume: Some(r.token),
-            conversations: vec![meta],
-            admin: false,
-        })));
+        logins.push(Item::Hub(Command::Login(Login::customer(r.conn, meta, r.token))));
         pending.push((r.reply, r.conn, history));
     }
     {
@@ -146,7 +141,8 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
         }
     }
     for (reply, outcome) in answers {
-        // The connection may have gone meanwhile; the customer exists and can resume.
+        // The connection may have gone meanwhile; the customer can resume (from storage, or
+        // from the hub until it forgets them).
         let _ = reply.send(outcome);
     }
     desk.keep(changed).await;
@@ -179,10 +175,8 @@ async fn create(
         .map(|r| match r.external {
             Some(_) => stored.next().flatten(),
             None => ids.next().map(|(customer, conversation)| {
-                let mut meta = ConversationMeta::new(conversation, customer, r.name.clone());
-                meta.unsaved =
-                    Some(Box::new(Unsaved { token_hash: Some(r.token_hash.clone()), since: now }));
-                meta
+                let (name, token_hash) = (r.name.clone(), r.token_hash.clone());
+                ConversationMeta::new_unsaved(conversation, customer, name, token_hash, now)
             }),
         })
         .collect())

@@ -1,5 +1,6 @@
 //! The state every handler shares, put together: the desk, the gate, the shutdown's count,
-//! the channels of the two storage tasks, and the settings the handlers read.
+//! the channels of the two storage tasks (and the sweeper beside them), and the settings the
+//! handlers read.
 //!
 //! Owns: starting the storage tasks (the [`pipeline`](super::pipeline) and the
 //! [`registrar`](super::registrar)) and the [`sweeper`](super::sweeper) with the desk, handing them jobs, the connection ids of
@@ -64,7 +65,11 @@ impl Shared {
             hub.learn(meta);
         }
         let node = cluster.as_ref().map_or(0, |c| c.node());
-        let gate = Arc::new(Gate::new(settings.limits.clone(), settings.trust_forwarded_for));
+        let gate = Arc::new(Gate::new(
+            settings.limits.clone(),
+            settings.trust_forwarded_for,
+            cluster.is_some(),
+        ));
         let desk = Arc::new(Desk::new(hub, cluster, store, gate.clone()));
         // The tasks hold the desk weakly: each ends when the desk (and with it, the
         // shared state that holds the channel's sender) is dropped.

@@ -207,6 +207,10 @@ async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) 
     let served = turn.ticket.wait().await;
     // Taken off this socket first: it closes quietly, the others are told.
     if let Some(SessionHash(hash)) = s.extensions.remove::<SessionHash>() {
+        // A customer nothing is stored of yet: their token stops resuming from the live
+        // state first (a first write racing this stores no session, or revokes the one it
+        // stored), then from storage.
+        shared.desk.apply_quietly(Item::Hub(Command::SessionEnded(hash.clone()))).await;
         if let Err(e) = shared.desk.store.revoke(&hash).await {
             tracing::error!(error = %e, "revoking a session failed");
         }
@@ -339,6 +343,10 @@ async fn on_typing(
     let conn = turn.info.conn;
     match payload {
         Ok(TypingRequest { conversation }) => {
+            // An agent typing in a conversation the hub forgot (idle a while) reads it back.
+            if let Some(id) = conversation {
+                shared.desk.recall(conn, id).await;
+            }
             shared
                 .desk
                 .apply_quietly(Item::Hub(Command::Typing { conn, conversation, now_ms: now_ms() }))

@@ -15,13 +15,17 @@ use super::live::Item;
 use crate::hub::Command;
 use crate::model::CustomerId;
 
-/// How often the hub looks for idle conversations: one idle at two sweeps in a row is
-/// forgotten, so a customer who left is forgotten one to two sweeps later.
+/// How often the hub looks for idle conversations: one idle and unchanged for a minute
+/// ([`FORGET_AFTER_MS`](crate::hub::memory::FORGET_AFTER_MS)) is forgotten, so a customer
+/// who left is forgotten one to two minutes later.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How often storage is cleared of anonymous customers past the retention.
 pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-/// Customers looked at per round trip.
-const RETENTION_BATCH: u32 = 500;
+/// Customers looked at per round trip, and deleted per transaction (a SQLite write holds
+/// every other write back while it runs).
+const RETENTION_BATCH: u32 = 100;
+/// The pause between two batches: messages are stored in between.
+const RETENTION_PAUSE: Duration = Duration::from_millis(50);
 
 /// Runs until the desk is gone. Every node of a cluster runs one: sweeps pass through the
 /// cluster's stream like any change, and deleting what another node deleted is harmless.
@@ -34,11 +38,12 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
         tokio::select! {
             _ = sweep.tick() => {
                 let Some(desk) = desk.upgrade() else { break };
-                desk.apply_quietly(Item::Hub(Command::Sweep)).await;
+                let now_ms = crate::clock::now_ms();
+                desk.apply_quietly(Item::Hub(Command::Sweep { now_ms })).await;
             }
             _ = retain.tick() => {
                 let Some(desk) = desk.upgrade() else { break };
-                forget_anonymous(&desk, retention).await;
+                delete_silent_anonymous(&desk, retention).await;
             }
         }
     }
@@ -47,12 +52,12 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
 /// Deletes the anonymous customers who never wrote and were last seen more than
 /// `retention` ago (their conversation, any greeting an agent left in it, their sessions),
 /// except those the hub holds (an agent has it open, say); returns how many.
-pub async fn forget_anonymous(desk: &Desk, retention: Duration) -> u64 {
+pub async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
     let cutoff = crate::clock::now_ms().saturating_sub(retention.as_millis() as u64);
     let mut after = CustomerId(0);
     let mut deleted = 0;
     loop {
-        let idle = match desk.store.idle_anonymous(cutoff, after, RETENTION_BATCH).await {
+        let idle = match desk.store.silent_anonymous(cutoff, after, RETENTION_BATCH).await {
             Ok(idle) => idle,
             Err(e) => {
                 tracing::error!(error = %e, "listing anonymous customers to forget failed");
@@ -68,7 +73,7 @@ pub async fn forget_anonymous(desk: &Desk, retention: Duration) -> u64 {
                 .map(|(customer, _)| *customer)
                 .collect()
         };
-        match desk.store.forget_anonymous(&gone, cutoff).await {
+        match desk.store.delete_silent_anonymous(&gone, cutoff).await {
             Ok(n) => deleted += n,
             Err(e) => {
                 tracing::error!(error = %e, "forgetting anonymous customers failed");
@@ -78,6 +83,7 @@ pub async fn forget_anonymous(desk: &Desk, retention: Duration) -> u64 {
         if idle.len() < RETENTION_BATCH as usize {
             break;
         }
+        tokio::time::sleep(RETENTION_PAUSE).await;
     }
     if deleted > 0 {
         tracing::info!(deleted, ?retention, "forgot anonymous customers who never wrote");
