@@ -180,6 +180,10 @@ sql_store!(store: PgStore, connection: PgConnection, own: {
             return Ok(vec![]);
         }
         let keys: Vec<String> = new.iter().map(|c| name_key(&c.name)).collect();
+        // Ids from the sequences, taken before the transaction holds a connection (taking
+        // them needs another): each customer, conversation and session stay together
+        // whatever other nodes create meanwhile; a name refused below leaves a gap.
+        let mut ids = self.reserve_ids(new.len()).await?;
         let mut tx = self.begin_write().await?;
         let reserved: Vec<(String,)> = sqlx::query_as("SELECT name_key FROM agents WHERE name_key = ANY($1)")
             .bind(&keys)
@@ -189,9 +193,7 @@ sql_store!(store: PgStore, connection: PgConnection, own: {
         let reserved: std::collections::BTreeSet<String> = reserved.into_iter().map(|(k,)| k).collect();
         let accepted: Vec<&NewCustomer> =
             new.iter().zip(&keys).filter(|(_, key)| !reserved.contains(*key)).map(|(c, _)| c).collect();
-        // Ids from the sequences, taken here: each customer, conversation and session stay
-        // together whatever other nodes create meanwhile.
-        let ids = self.reserve_ids(accepted.len()).await?;
+        ids.truncate(accepted.len());
         let customers: Vec<i64> = ids.iter().map(|i| int(i.0 .0)).collect();
         let conversations: Vec<i64> = ids.iter().map(|i| int(i.1 .0)).collect();
         let names: Vec<String> = accepted.iter().map(|c| c.name.to_string()).collect();
