@@ -23,19 +23,23 @@ impl Hub {
     /// The conversation of a customer nothing is stored of yet, whose session token has
     /// the hash `token_hash`: they resume it (another tab, a reconnect) as if it were stored.
     pub fn unsaved_login(&self, token_hash: &str) -> Option<ConversationMeta> {
-        let id = self.unsaved_tokens.get(token_hash)?;
-        self.conversations.get(id).filter(|m| m.unsaved.is_some()).cloned()
+        self.unsaved(*self.unsaved_tokens.get(token_hash)?).cloned()
     }
 
     /// Conversation `id` as it stands, if nothing of it is stored yet: what storage needs
     /// before its first message or note ([`Store::save_customer`](crate::store::Store::save_customer)).
     pub fn unsaved_meta(&self, id: ConversationId) -> Option<ConversationMeta> {
-        self.conversations.get(&id).filter(|m| m.unsaved.is_some()).cloned()
+        self.unsaved(id).cloned()
     }
 
     /// Whether nothing of conversation `id` is stored yet.
     pub fn is_unsaved(&self, id: ConversationId) -> bool {
-        self.conversations.get(&id).is_some_and(|m| m.unsaved.is_some())
+        self.unsaved(id).is_some()
+    }
+
+    /// Conversation `id`, if nothing of it is stored yet.
+    fn unsaved(&self, id: ConversationId) -> Option<&ConversationMeta> {
+        self.conversations.get(&id).filter(|m| m.unsaved.is_some())
     }
 
     /// A session ended (a logout): if it was a customer's nothing is stored of, their token

@@ -1,5 +1,5 @@
 //! The periodic clean-up: the hub forgets idle conversations (every [`SWEEP_EVERY`]), and
-//! storage forgets the anonymous customers who never wrote once the retention has passed
+//! storage deletes the anonymous customers who never wrote once the retention has passed
 //! (`ANON_RETENTION`, checked every [`RETENTION_EVERY`]).
 //!
 //! Owns: when each runs, and leaving alone what the hub still holds. Must not: decide what
@@ -18,9 +18,9 @@ use crate::model::CustomerId;
 /// How often the hub looks for idle conversations: one idle and unchanged for a minute
 /// ([`FORGET_AFTER_MS`](crate::hub::memory::FORGET_AFTER_MS)) is forgotten, so a customer
 /// who left is forgotten one to two minutes later.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How often storage is cleared of anonymous customers past the retention.
-pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Customers looked at per round trip, and deleted per transaction (a SQLite write holds
 /// every other write back while it runs).
 const RETENTION_BATCH: u32 = 100;
@@ -52,23 +52,24 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
 /// Deletes the anonymous customers who never wrote and were last seen more than
 /// `retention` ago (their conversation, any greeting an agent left in it, their sessions),
 /// except those the hub holds (an agent has it open, say); returns how many.
-pub async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
+async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
     let cutoff = crate::clock::now_ms().saturating_sub(retention.as_millis() as u64);
     let mut after = CustomerId(0);
     let mut deleted = 0;
     loop {
-        let idle = match desk.store.silent_anonymous(cutoff, after, RETENTION_BATCH).await {
-            Ok(idle) => idle,
+        let silent = match desk.store.silent_anonymous(cutoff, after, RETENTION_BATCH).await {
+            Ok(silent) => silent,
             Err(e) => {
-                tracing::error!(error = %e, "listing anonymous customers to forget failed");
+                tracing::error!(error = %e, "listing anonymous customers to delete failed");
                 break;
             }
         };
-        let Some(&(last, _)) = idle.last() else { break };
+        let Some(&(last, _)) = silent.last() else { break };
         after = last;
         let gone: Vec<CustomerId> = {
             let live = desk.live();
-            idle.iter()
+            silent
+                .iter()
                 .filter(|(_, c)| !live.hub.knows(*c))
                 .map(|(customer, _)| *customer)
                 .collect()
@@ -76,17 +77,17 @@ pub async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
         match desk.store.delete_silent_anonymous(&gone, cutoff).await {
             Ok(n) => deleted += n,
             Err(e) => {
-                tracing::error!(error = %e, "forgetting anonymous customers failed");
+                tracing::error!(error = %e, "deleting anonymous customers failed");
                 break;
             }
         }
-        if idle.len() < RETENTION_BATCH as usize {
+        if silent.len() < RETENTION_BATCH as usize {
             break;
         }
         tokio::time::sleep(RETENTION_PAUSE).await;
     }
     if deleted > 0 {
-        tracing::info!(deleted, ?retention, "forgot anonymous customers who never wrote");
+        tracing::info!(deleted, ?retention, "deleted anonymous customers who never wrote");
     }
     deleted
 }
