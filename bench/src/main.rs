@@ -7,20 +7,25 @@
 //! `storm` (the time for N customers to log in while K agents are online).
 //! With `--server-pid` the server's CPU seconds over the measured window are read from
 //! /proc (Linux).
+//!
+//! The generator must cost far less than the servers it measures (docs/traps.md): every
+//! connection is one task reading frames in place ([`client`]), messages are frames encoded
+//! once with the send time written in, and a fixed rate is kept by one pacer task that
+//! writes to every customer's socket, not by a timer per customer.
 
+mod client;
 mod cpu;
-mod sio;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use client::{Frame, Login, MessageFrame, Reader, Target, Writer};
 use cpu::{cpu_seconds, settle, tree_cpu_seconds};
 use serde_json::json;
-use sio::{Incoming, Login, Target};
 use tokio::sync::Semaphore;
 
 #[derive(Parser)]
@@ -154,9 +159,9 @@ impl Env {
     }
 
     /// Logs in, with at most `concurrency` set-ups at once.
-    async fn connect(&self, i: usize, login: &Login) -> Result<(sio::Sender, sio::Receiver)> {
+    async fn connect(&self, i: usize, login: &Login) -> Result<(Writer, Reader)> {
         let _permit = self.setup.acquire().await?;
-        sio::login(&self.target(i, login), login).await.with_context(|| format!("{login:?}"))
+        client::login(&self.target(i, login), login).await.with_context(|| format!("{login:?}"))
     }
 }
 
@@ -187,6 +192,141 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
+/// The number a message's text carries (the generator's send time, in µs).
+fn number(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
+}
+
+/// What every connection of a throughput run adds to.
+#[derive(Default)]
+struct Counts {
+    /// Messages sent.
+    sent: AtomicU64,
+    /// Latencies (µs) of the messages agents received while measuring.
+    latencies: Mutex<Vec<u64>>,
+    measuring: AtomicBool,
+    /// `error` events received by customers.
+    errors: AtomicU64,
+    /// Customers that could not log in, or whose connection ended during the run.
+    failed: AtomicU64,
+}
+
+/// An agent: reads everything, and records each message's latency while measuring.
+async fn agent(counts: Arc<Counts>, mut tx: Writer, mut rx: Reader) -> Result<()> {
+    let mut got = Vec::new();
+    loop {
+        rx.fill().await?;
+        let now = now_us();
+        let measuring = counts.measuring.load(Ordering::Relaxed);
+        while let Some(payload) = rx.frame()? {
+            match Frame::of(payload) {
+                Frame::Ping => tx.text(b"3"),
+                Frame::Message { mine: false, text } if measuring => {
+                    if let Some(sent) = number(text) {
+                        got.push(now.saturating_sub(sent));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !got.is_empty() {
+            counts.latencies.lock().expect("not poisoned").append(&mut got);
+        }
+        tx.flush().await?;
+    }
+}
+
+/// A customer in a closed loop: `window` messages in flight, a new one for each of their
+/// own copies that comes back.
+async fn closed_loop(
+    counts: &Counts,
+    to: &MessageFrame,
+    window: usize,
+    mut tx: Writer,
+    mut rx: Reader,
+) -> Result<()> {
+    for _ in 0..window {
+        tx.message(to, now_us());
+    }
+    counts.sent.fetch_add(window as u64, Ordering::Relaxed);
+    tx.flush().await?;
+    loop {
+        rx.fill().await?;
+        let mut back = 0;
+        while let Some(payload) = rx.frame()? {
+            match Frame::of(payload) {
+                Frame::Message { mine: true, .. } => back += 1,
+                Frame::Ping => tx.text(b"3"),
+                Frame::Error => {
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+        if back > 0 {
+            let now = now_us();
+            for _ in 0..back {
+                tx.message(to, now);
+            }
+            counts.sent.fetch_add(back, Ordering::Relaxed);
+        }
+        tx.flush().await?;
+    }
+}
+
+/// A customer at a fixed rate: the pacer writes their messages; this reads what comes back,
+/// and asks the pacer to answer pings.
+async fn paced_reader(counts: &Counts, pong: &AtomicBool, mut rx: Reader) -> Result<()> {
+    loop {
+        rx.fill().await?;
+        while let Some(payload) = rx.frame()? {
+            match Frame::of(payload) {
+                Frame::Ping => pong.store(true, Ordering::Relaxed),
+                Frame::Error => {
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Writes `rate` messages per second in all, in turn from each customer, every millisecond
+/// what is due by then (measured from the start: a late tick sends what it owes).
+async fn pacer(
+    counts: Arc<Counts>,
+    rate: f64,
+    mut writers: Vec<(Writer, MessageFrame, Arc<AtomicBool>)>,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut done: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let due = (started.elapsed().as_secs_f64() * rate) as u64;
+        let now = now_us();
+        let n = writers.len() as u64;
+        for k in done..due {
+            let (tx, to, _) = &mut writers[(k % n) as usize];
+            tx.message(to, now);
+        }
+        counts.sent.fetch_add(due.saturating_sub(done), Ordering::Relaxed);
+        done = done.max(due);
+        for (tx, _, pong) in &mut writers {
+            if pong.swap(false, Ordering::Relaxed) {
+                tx.text(b"3");
+            }
+            if tx.pending() {
+                tx.try_flush()?;
+            }
+        }
+    }
+}
+
 async fn throughput(
     env: Arc<Env>,
     agents: usize,
@@ -203,129 +343,84 @@ async fn throughput(
     if let Some(rate) = rate {
         anyhow::ensure!(rate > 0.0, "--rate must be positive");
     }
-    let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let mut agent_tasks = vec![];
+    let counts = Arc::new(Counts::default());
     for a in 0..agents {
-        let (mut tx, mut rx) = env.connect(a, &env.agent_login(a)).await?;
-        let (measuring, stop) = (measuring.clone(), stop.clone());
-        agent_tasks.push(tokio::spawn(async move {
-            let mut latencies: Vec<u64> = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let got = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await;
-                match got {
-                    Err(_) => continue,
-                    Ok(Err(_)) => break,
-                    Ok(Ok(Incoming::Ping)) => {
-                        let _ = tx.pong().await;
-                    }
-                    Ok(Ok(Incoming::Event(name, data)))
-                        if name == app::protocol::MESSAGE && data["self"] == json!(false) =>
-                    {
-                        if measuring.load(Ordering::Relaxed) {
-                            if let Some(t) =
-                                data["message"].as_str().and_then(|m| m.parse::<u64>().ok())
-                            {
-                                latencies.push(now_us().saturating_sub(t));
-                            }
-                        }
-                    }
-                    Ok(Ok(_)) => {}
-                }
+        let (tx, rx) = env.connect(a, &env.agent_login(a)).await?;
+        let counts = counts.clone();
+        tokio::spawn(async move {
+            if let Err(e) = agent(counts, tx, rx).await {
+                eprintln!("agent {a}: {e:#}");
             }
-            latencies
-        }));
+        });
     }
-    let mut customer_tasks = vec![];
-    let per_customer_interval = rate.map(|r| Duration::from_secs_f64(customers as f64 / r));
-    // Everyone logs in, the server settles, then everyone starts sending.
-    let ready = Arc::new(tokio::sync::Barrier::new(customers + 1));
-    let go = Arc::new(tokio::sync::Barrier::new(customers + 1));
+    // Everyone logs in (in parallel), the server settles, then everyone starts sending.
+    let mut logins = tokio::task::JoinSet::new();
     for c in 0..customers {
         let env = env.clone();
-        let (stop, sent, ready, go) = (stop.clone(), sent.clone(), ready.clone(), go.clone());
-        customer_tasks.push(tokio::spawn(async move {
-            let connected = env.connect(agents + c, &env.customer_login(c)).await;
-            ready.wait().await;
-            go.wait().await;
-            let (mut tx, mut rx) = connected?;
-            let to = Env::agent_name(c % agents);
-            let message = |to: &str| json!({"to": to, "message": now_us().to_string()});
-            let mut errors = 0u64;
-            match per_customer_interval {
-                None => {
-                    for _ in 0..window {
-                        tx.emit(app::protocol::PRIVATE_MESSAGE, message(&to)).await?;
-                        sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    while !stop.load(Ordering::Relaxed) {
-                        match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
-                            Err(_) => continue,
-                            Ok(incoming) => match incoming? {
-                                Incoming::Ping => tx.pong().await?,
-                                Incoming::Event(name, data) if name == app::protocol::MESSAGE && data["self"] == json!(true) => {
-                                    tx.emit(app::protocol::PRIVATE_MESSAGE, message(&to)).await?;
-                                    sent.fetch_add(1, Ordering::Relaxed);
-                                }
-                                Incoming::Event(name, _) if name == app::protocol::ERROR => errors += 1,
-                                Incoming::Event(..) => {}
-                            },
-                        }
-                    }
-                }
-                Some(every) => {
-                    // Spread the customers' first sends over one interval.
-                    tokio::time::sleep(every.mul_f64(c as f64 / customers as f64)).await;
-                    let mut tick = tokio::time::interval(every);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                    while !stop.load(Ordering::Relaxed) {
-                        tokio::select! {
-                            _ = tick.tick() => {
-                                tx.emit(app::protocol::PRIVATE_MESSAGE, message(&to)).await?;
-                                sent.fetch_add(1, Ordering::Relaxed);
-                            }
-                            incoming = rx.recv() => match incoming? {
-                                Incoming::Ping => tx.pong().await?,
-                                Incoming::Event(name, _) if name == app::protocol::ERROR => errors += 1,
-                                Incoming::Event(..) => {}
-                            },
-                        }
-                    }
-                }
-            }
-            anyhow::Ok(errors)
-        }));
+        logins.spawn(async move { (c, env.connect(agents + c, &env.customer_login(c)).await) });
     }
-    ready.wait().await;
+    let mut connected = vec![];
+    while let Some(joined) = logins.join_next().await {
+        match joined? {
+            (c, Ok(pair)) => connected.push((c, pair)),
+            (c, Err(e)) => {
+                eprintln!("customer {c}: {e:#}");
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    connected.sort_by_key(|(c, _)| *c);
     let pid = env.cli.server_pid;
     settle(pid).await;
-    go.wait().await;
+    let to = move |c: usize| MessageFrame::to(&Env::agent_name(c % agents));
+    match rate {
+        None => {
+            for (c, (tx, rx)) in connected {
+                let (counts, to) = (counts.clone(), to(c));
+                tokio::spawn(async move {
+                    if let Err(e) = closed_loop(&counts, &to, window, tx, rx).await {
+                        eprintln!("customer {c}: {e:#}");
+                        counts.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        }
+        Some(rate) => {
+            let mut writers = vec![];
+            for (c, (tx, rx)) in connected {
+                let pong = Arc::new(AtomicBool::new(false));
+                writers.push((tx, to(c), pong.clone()));
+                let counts = counts.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = paced_reader(&counts, &pong, rx).await {
+                        eprintln!("customer {c}: {e:#}");
+                        counts.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            let counts = counts.clone();
+            tokio::spawn(async move {
+                if let Err(e) = pacer(counts, rate, writers).await {
+                    eprintln!("pacer: {e:#}");
+                }
+            });
+        }
+    }
     tokio::time::sleep(Duration::from_secs_f64(warmup_s)).await;
     let cpu_before = env.server_cpu();
     let db_cpu_before = env.cli.database_pid.and_then(tree_cpu_seconds);
-    let sent_before = sent.load(Ordering::Relaxed);
-    measuring.store(true, Ordering::Relaxed);
+    let own_cpu_before = cpu_seconds(std::process::id());
+    let sent_before = counts.sent.load(Ordering::Relaxed);
+    counts.measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    measuring.store(false, Ordering::Relaxed);
+    counts.measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = env.server_cpu();
     let db_cpu_after = env.cli.database_pid.and_then(tree_cpu_seconds);
-    let sent_during = sent.load(Ordering::Relaxed) - sent_before;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = vec![];
-    for task in agent_tasks {
-        latencies.extend(task.await?);
-    }
-    let mut errors = 0;
-    let mut failed = 0;
-    for task in customer_tasks {
-        match task.await? {
-            Ok(e) => errors += e,
-            Err(_) => failed += 1,
-        }
-    }
+    let own_cpu = own_cpu_before.zip(cpu_seconds(std::process::id())).map(|(b, a)| a - b);
+    let sent_during = counts.sent.load(Ordering::Relaxed) - sent_before;
+    let mut latencies = std::mem::take(&mut *counts.latencies.lock().expect("not poisoned"));
     latencies.sort_unstable();
     let delivered = latencies.len() as f64;
     let cpu = cpu_before.zip(cpu_after).map(|(b, a)| a - b);
@@ -347,48 +442,33 @@ async fn throughput(
         "cpu_us_per_message": cpu.map(|c| c * 1e6 / delivered.max(1.0)),
         "database_cpu_s": db_cpu,
         "cpu_us_per_message_with_database": cpu.zip(db_cpu).map(|(c, d)| (c + d) * 1e6 / delivered.max(1.0)),
-        "errors": errors,
-        "failed_customers": failed,
+        // The generator's own cost: it must stay well below the servers'.
+        "generator_cpu_us_per_message": own_cpu.map(|c| c * 1e6 / delivered.max(1.0)),
+        "errors": counts.errors.load(Ordering::Relaxed),
+        "failed_customers": counts.failed.load(Ordering::Relaxed),
     }))
 }
 
 async fn idle(env: Arc<Env>, connections: usize, anonymous: bool) -> Result<serde_json::Value> {
     let started = Instant::now();
-    let mut tasks = vec![];
-    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let mut logins = tokio::task::JoinSet::new();
     for c in 0..connections {
         let env = env.clone();
-        let mut done = done_rx.clone();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
-        tokio::spawn(async move {
+        logins.spawn(async move {
             let login = if anonymous { Login::None } else { env.customer_login(c) };
-            let (mut tx, mut rx) = match env.connect(c, &login).await {
-                Ok(pair) => {
-                    let _ = ready_tx.send(Ok(()));
-                    pair
+            let (tx, rx) = env.connect(c, &login).await?;
+            // Held, answering pings, until the run ends.
+            tokio::spawn(async move {
+                if let Err(e) = client::hold(tx, rx).await {
+                    eprintln!("idle connection {c} ended: {e:#}");
                 }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            // Held, answering pings, until told to stop.
-            loop {
-                tokio::select! {
-                    _ = done.changed() => return,
-                    incoming = rx.recv() => match incoming {
-                        Ok(Incoming::Ping) => { let _ = tx.pong().await; }
-                        Ok(_) => {}
-                        Err(e) => { eprintln!("idle connection {c} ended: {e}"); return; }
-                    },
-                }
-            }
+            });
+            anyhow::Ok(())
         });
-        tasks.push(ready_rx);
     }
     let mut failed = 0;
-    for ready in tasks {
-        if !matches!(ready.await, Ok(Ok(()))) {
+    while let Some(joined) = logins.join_next().await {
+        if !matches!(joined, Ok(Ok(()))) {
             failed += 1;
         }
     }
@@ -400,7 +480,6 @@ async fn idle(env: Arc<Env>, connections: usize, anonymous: bool) -> Result<serd
         while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
     })
     .await?;
-    let _ = done_tx.send(true);
     Ok(json!({"mode": "idle", "connections": connections, "failed": failed}))
 }
 
@@ -410,17 +489,10 @@ async fn storm(
     customers: usize,
     timeout_s: f64,
 ) -> Result<serde_json::Value> {
-    let mut held = vec![];
     for a in 0..agents {
-        let (mut tx, mut rx) = env.connect(a, &env.agent_login(a)).await?;
+        let (tx, rx) = env.connect(a, &env.agent_login(a)).await?;
         // Agents read everything they are sent (lists included), as a console would.
-        held.push(tokio::spawn(async move {
-            while let Ok(incoming) = rx.recv().await {
-                if let Incoming::Ping = incoming {
-                    let _ = tx.pong().await;
-                }
-            }
-        }));
+        tokio::spawn(client::hold(tx, rx));
     }
     let cpu_before = env.server_cpu();
     let started = Instant::now();
@@ -430,16 +502,10 @@ async fn storm(
         let env = env.clone();
         let logged_in = logged_in.clone();
         tasks.spawn(async move {
-            let (mut tx, mut rx) = env.connect(agents + c, &env.customer_login(c)).await?;
+            let (tx, rx) = env.connect(agents + c, &env.customer_login(c)).await?;
             logged_in.fetch_add(1, Ordering::Relaxed);
             // Stay connected (reading what comes) until the run ends.
-            tokio::spawn(async move {
-                while let Ok(incoming) = rx.recv().await {
-                    if let Incoming::Ping = incoming {
-                        let _ = tx.pong().await;
-                    }
-                }
-            });
+            tokio::spawn(client::hold(tx, rx));
             anyhow::Ok(())
         });
     }
@@ -484,5 +550,14 @@ mod tests {
         );
         assert_eq!(pct(&[7], 0.99), 7);
         assert_eq!(pct(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn a_send_time_is_read_from_digits_only() {
+        assert_eq!(number(b"1234567"), Some(1234567));
+        assert_eq!(number(b"0"), Some(0));
+        assert_eq!(number(b""), None);
+        assert_eq!(number(b"12a"), None);
+        assert_eq!(number(b"99999999999999999999"), None);
     }
 }
