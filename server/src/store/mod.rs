@@ -10,6 +10,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_writer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

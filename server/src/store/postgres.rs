@@ -163,6 +163,10 @@ impl BatchSql for Batch<'_> {
 }
 
 sql_store!(store: PgStore, connection: PgConnection, own: {
+    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        self.append_pooled(batch).await
+    }
+
     async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
         // The sequences never give an id twice, whichever node asks.
         let ids: Vec<(i64, i64)> = sqlx::query_as(

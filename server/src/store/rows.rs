@@ -46,7 +46,52 @@ pub(super) fn uint(v: i64) -> u64 {
 pub(super) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at";
 
-/// A message from a row of [`MESSAGE_COLUMNS`], in either database.
+/// A row of [`MESSAGE_COLUMNS`] as the database gives it, whichever driver read it.
+pub(super) struct MessageColumns {
+    pub id: i64,
+    pub conversation: i64,
+    pub seq: i64,
+    pub role: String,
+    pub key: String,
+    pub from: String,
+    pub to: Option<String>,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub ts: i64,
+}
+
+impl MessageColumns {
+    /// The message the row stores.
+    pub(super) fn message(self) -> Result<StoredMessage, StoreError> {
+        let key = self.key;
+        let author = match self.role.as_str() {
+            "customer" => Identity::Customer(CustomerId(
+                key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?,
+            )),
+            "agent" => Identity::Agent(AgentKey::from_stored(key)),
+            other => return Err(invalid(format!("unknown author role {other:?}"))),
+        };
+        Ok(StoredMessage {
+            id: MessageId(uint(self.id)),
+            conversation: ConversationId(uint(self.conversation)),
+            seq: uint(self.seq),
+            author,
+            from: parse_name(self.from)?,
+            to: self.to.map(parse_name).transpose()?,
+            text: self.body,
+            client_id: self
+                .client_id
+                .map(|c| {
+                    ClientMsgId::parse(&c)
+                        .map_err(|p| invalid(format!("stored client id {c:?}: {p}")))
+                })
+                .transpose()?,
+            ts: uint(self.ts),
+        })
+    }
+}
+
+/// A message from a row of [`MESSAGE_COLUMNS`], in either database (through sqlx).
 pub(super) fn message_from_row<'r, R>(row: &'r R) -> Result<StoredMessage, StoreError>
 where
     R: Row,
@@ -54,32 +99,19 @@ where
     i64: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let role: String = row.try_get("author_role").map_err(backend)?;
-    let key: String = row.try_get("author_key").map_err(backend)?;
-    let author = match role.as_str() {
-        "customer" => Identity::Customer(CustomerId(
-            key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?,
-        )),
-        "agent" => Identity::Agent(AgentKey::from_stored(key)),
-        other => return Err(invalid(format!("unknown author role {other:?}"))),
-    };
-    let to: Option<String> = row.try_get("to_name").map_err(backend)?;
-    let client_id: Option<String> = row.try_get("client_id").map_err(backend)?;
-    Ok(StoredMessage {
-        id: MessageId(uint(row.try_get("id").map_err(backend)?)),
-        conversation: ConversationId(uint(row.try_get("conversation_id").map_err(backend)?)),
-        seq: uint(row.try_get("seq").map_err(backend)?),
-        author,
-        from: parse_name(row.try_get("author_name").map_err(backend)?)?,
-        to: to.map(parse_name).transpose()?,
-        text: row.try_get("body").map_err(backend)?,
-        client_id: client_id
-            .map(|c| {
-                ClientMsgId::parse(&c).map_err(|p| invalid(format!("stored client id {c:?}: {p}")))
-            })
-            .transpose()?,
-        ts: uint(row.try_get("created_at").map_err(backend)?),
-    })
+    MessageColumns {
+        id: row.try_get("id").map_err(backend)?,
+        conversation: row.try_get("conversation_id").map_err(backend)?,
+        seq: row.try_get("seq").map_err(backend)?,
+        role: row.try_get("author_role").map_err(backend)?,
+        key: row.try_get("author_key").map_err(backend)?,
+        from: row.try_get("author_name").map_err(backend)?,
+        to: row.try_get("to_name").map_err(backend)?,
+        body: row.try_get("body").map_err(backend)?,
+        client_id: row.try_get("client_id").map_err(backend)?,
+        ts: row.try_get("created_at").map_err(backend)?,
+    }
+    .message()
 }
 
 pub(super) fn author_columns(author: &Identity) -> (&'static str, String) {

@@ -12,7 +12,9 @@
 //! concrete code.
 
 /// Expands, in a backend module: `load_meta`, `load_agent`, `load_metas`, `append_one`,
-/// and `impl Store for $store` with every method but those given in `{ ... }`.
+/// `append_pooled` (the append through the pool), and `impl Store for $store` with every
+/// method but those given in `{ ... }` (`append` is among them: SQLite appends on a thread
+/// of its own, see `sqlite_writer`).
 macro_rules! sql_store {
     (store: $store:ty, connection: $conn:ty, own: { $($own:tt)* }) => {
         /// A conversation's metadata, on one connection (inside a transaction or not).
@@ -160,6 +162,44 @@ macro_rules! sql_store {
             Ok(Appended { message: m.stored(MessageId(uint(id)), uint(seq)), duplicate: false })
         }
 
+
+        impl $store {
+            /// [`Store::append`] on a connection of the pool.
+            async fn append_pooled(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // The whole batch in a handful of statements; should any message fail, the batch
+                // is undone and stored one message at a time, so the others still go in.
+                let mut all = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
+                match append_batch(&mut Batch(&mut all), batch).await {
+                    Ok(results) => {
+                        all.commit().await.map_err(backend)?;
+                        tx.commit().await.map_err(backend)?;
+                        return self.confirm(results.into_iter().map(Ok).collect());
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "storing a batch at once failed; storing each message alone");
+                        all.rollback().await.map_err(backend)?;
+                    }
+                }
+                let mut results = Vec::with_capacity(batch.len());
+                for m in batch {
+                    // A savepoint per message: one bad message does not take the batch down.
+                    let mut one = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
+                    match append_one(&mut one, m).await {
+                        Ok(appended) => {
+                            one.commit().await.map_err(backend)?;
+                            results.push(Ok(appended));
+                        }
+                        Err(e) => {
+                            one.rollback().await.map_err(backend)?;
+                            results.push(Err(e));
+                        }
+                    }
+                }
+                tx.commit().await.map_err(backend)?;
+                self.confirm(results)
+            }
+        }
 
         #[async_trait::async_trait]
         impl Store for $store {
@@ -326,41 +366,6 @@ macro_rules! sql_store {
             async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationMeta>, StoreError> {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 load_meta(&mut conn, id).await
-            }
-
-            async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                // The whole batch in a handful of statements; should any message fail, the batch
-                // is undone and stored one message at a time, so the others still go in.
-                let mut all = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
-                match append_batch(&mut Batch(&mut all), batch).await {
-                    Ok(results) => {
-                        all.commit().await.map_err(backend)?;
-                        tx.commit().await.map_err(backend)?;
-                        return self.confirm(results.into_iter().map(Ok).collect());
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "storing a batch at once failed; storing each message alone");
-                        all.rollback().await.map_err(backend)?;
-                    }
-                }
-                let mut results = Vec::with_capacity(batch.len());
-                for m in batch {
-                    // A savepoint per message: one bad message does not take the batch down.
-                    let mut one = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
-                    match append_one(&mut one, m).await {
-                        Ok(appended) => {
-                            one.commit().await.map_err(backend)?;
-                            results.push(Ok(appended));
-                        }
-                        Err(e) => {
-                            one.rollback().await.map_err(backend)?;
-                            results.push(Err(e));
-                        }
-                    }
-                }
-                tx.commit().await.map_err(backend)?;
-                self.confirm(results)
             }
 
             async fn set_canned(&self, reply: &CannedReply) -> Result<(), StoreError> {

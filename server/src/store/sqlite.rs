@@ -12,6 +12,7 @@ use super::rows::{
     parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
 };
 use super::sql::sql_store;
+use super::sqlite_writer::Writer;
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
 use crate::model::{
     AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage,
@@ -31,6 +32,9 @@ pub struct SqliteStore {
     /// even across a restart. (One process owns a SQLite database; several nodes need
     /// PostgreSQL.)
     ids: std::sync::Arc<tokio::sync::Mutex<Ids>>,
+    /// The thread that appends messages (a file's; in memory the pool's one connection
+    /// holds the database, and appends go through it).
+    writer: Option<std::sync::Arc<Writer>>,
 }
 
 /// Customer and conversation ids given out, and how far the database says they may go.
@@ -56,7 +60,7 @@ const PAGE_BYTES: u64 = 4096;
 /// it vanishes at the next start. Each write is therefore confirmed against the path
 /// after it commits; a write to a file that is no longer there counts as not saved.
 #[derive(Debug, Clone)]
-struct FileIdentity {
+pub(super) struct FileIdentity {
     path: std::path::PathBuf,
     #[cfg(unix)]
     id: (u64, u64),
@@ -82,7 +86,7 @@ impl FileIdentity {
         })
     }
 
-    fn still_there(&self) -> Result<(), StoreError> {
+    pub(super) fn still_there(&self) -> Result<(), StoreError> {
         match Self::of(&self.path) {
             #[cfg(unix)]
             Ok(now) if now.id != self.id => {
@@ -111,8 +115,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true);
-        if let Some(max) = max_bytes {
-            options = options.pragma("max_page_count", (max / PAGE_BYTES).max(1).to_string());
+        let max_pages = max_bytes.map(|max| (max / PAGE_BYTES).max(1));
+        if let Some(pages) = max_pages {
+            options = options.pragma("max_page_count", pages.to_string());
         }
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
@@ -141,7 +146,11 @@ impl SqliteStore {
         .map_err(backend)?;
         let last = (uint(customers), uint(conversations));
         let ids = std::sync::Arc::new(tokio::sync::Mutex::new(Ids { last, recorded: last }));
-        Ok(Self { pool, file, ids })
+        let writer = match &file {
+            Some(file) => Some(std::sync::Arc::new(Writer::start(&file.path, max_pages, file.clone())?)),
+            None => None,
+        };
+        Ok(Self { pool, file, ids, writer })
     }
 
     /// Takes `n` customer and conversation ids: the last ones given before them (the
@@ -269,6 +278,13 @@ impl BatchSql for Batch<'_> {
 }
 
 sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
+    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        match &self.writer {
+            Some(writer) => writer.append(batch).await,
+            None => self.append_pooled(batch).await,
+        }
+    }
+
     async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError> {
         let (customers, conversations) = self.take_ids(n).await?;
         Ok((1..=n as u64).map(|i| (CustomerId(customers + i), ConversationId(conversations + i))).collect())
@@ -336,6 +352,39 @@ mod batch_tests {
     use super::*;
     use crate::model::Identity;
     use crate::store::tests::message;
+
+    /// A message that fails after its number was taken (here a trigger refuses its row)
+    /// leaves no gap: the file's writer undoes the group and stores each message alone.
+    #[tokio::test]
+    async fn a_message_failing_halfway_leaves_no_gap_and_the_others_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.body = 'refused' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let cat = store.create_customer(&UserName::parse("cat").unwrap(), "t", 1).await.unwrap();
+        let me = Identity::Customer(cat.customer);
+        let batch: Vec<_> = ["one", "refused", "two"]
+            .iter()
+            .map(|text| message(&cat, me.clone(), text, None, 2))
+            .collect();
+        let results = store.append(&batch).await.unwrap();
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        let kept: Vec<(String, u64)> = [&results[0], &results[2]]
+            .iter()
+            .map(|r| r.as_ref().unwrap().message.clone())
+            .map(|m| (m.text, m.seq))
+            .collect();
+        assert_eq!(kept, vec![("one".to_owned(), 1), ("two".to_owned(), 2)]);
+        let stored = store.messages_after(cat.id, 0, 10).await.unwrap();
+        assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().last_seq, 2);
+    }
 
     /// The batch path itself (not the one-by-one fallback): numbering per conversation in
     /// order, retried client ids stored once whether the first copy is in an earlier
