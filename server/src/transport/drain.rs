@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -21,17 +22,18 @@ pub struct Drain {
     draining: AtomicBool,
 }
 
-/// Counts one message as being sent until it is dropped (after its acknowledgement).
-pub struct Sending<'a>(Option<&'a Drain>);
+/// Counts one message as being sent until it is dropped (after its acknowledgement, which
+/// the pipeline sends: the count travels with the message).
+pub struct Sending(Option<Arc<Drain>>);
 
 impl Drain {
     /// Starts counting a message that just arrived (not counted once the shutdown began).
-    pub fn sending(&self) -> Sending<'_> {
+    pub fn sending(self: &Arc<Self>) -> Sending {
         if self.draining.load(Ordering::SeqCst) {
             return Sending(None);
         }
         self.sending.fetch_add(1, Ordering::SeqCst);
-        Sending(Some(self))
+        Sending(Some(self.clone()))
     }
 
     /// Begins the shutdown: runs `flush` (which stores and delivers what was taken in),
@@ -58,11 +60,15 @@ impl Drain {
     }
 }
 
-impl Drop for Sending<'_> {
+impl Drop for Sending {
     fn drop(&mut self) {
-        if let Some(drain) = self.0 {
+        if let Some(drain) = &self.0 {
             drain.sending.fetch_sub(1, Ordering::SeqCst);
-            drain.answered.notify_waiters();
+            // Only a shutdown waits. Both sides use SeqCst: either this sees `draining`, or
+            // `settle` (which sets it, then reads the count) sees this message answered.
+            if drain.draining.load(Ordering::SeqCst) {
+                drain.answered.notify_waiters();
+            }
         }
     }
 }

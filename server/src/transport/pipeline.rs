@@ -14,14 +14,17 @@
 use std::collections::HashMap;
 use std::sync::Weak;
 
+use socketioxide::extract::AckSender;
 use tokio::sync::{mpsc, oneshot};
 
 use super::desk::Desk;
+use super::drain::Sending;
 use super::live::Item;
-use crate::hub::{Command, Login, Outcome};
+use crate::hub::{Command, ConnId, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
-use app::protocol::Problem;
-use app::protocol::{ConversationId, Cursor, History, CATCH_UP_PAGE, CATCH_UP_PAGES, HISTORY_PAGE};
+use app::protocol::{
+    ConversationId, Cursor, History, Problem, SendAck, CATCH_UP_PAGE, CATCH_UP_PAGES, HISTORY_PAGE,
+};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -30,12 +33,8 @@ pub const QUEUE: usize = 8192;
 
 /// Work for the pipeline.
 pub enum Job {
-    /// Store a message the hub planned, deliver it, and answer with what was stored.
-    Send {
-        message: NewMessage,
-        joins: Option<AgentKey>,
-        reply: oneshot::Sender<Result<Appended, Problem>>,
-    },
+    /// Store a message the hub planned, deliver it, and answer its sender.
+    Send { message: NewMessage, joins: Option<AgentKey>, answer: Answer },
     /// Register a login with the hub and send its catch-up.
     Join { login: Login, since: Vec<Cursor>, reply: oneshot::Sender<Result<Outcome, Problem>> },
     /// Store and deliver everything queued before this, then answer (at shutdown).
@@ -43,7 +42,43 @@ pub enum Job {
 }
 
 /// A message waiting for the next commit, with who is waiting for its answer.
-type Waiting = (NewMessage, Option<AgentKey>, oneshot::Sender<Result<Appended, Problem>>);
+type Waiting = (NewMessage, Option<AgentKey>, Answer);
+
+/// How a message's sender hears what became of it: the acknowledgement (if their client
+/// asked for one), and on failure an `error` event too. Sent from here, once stored, so
+/// that the event's handler task need not stay to wait for it; the message counts for the
+/// graceful shutdown until this is dropped.
+pub struct Answer {
+    pub conn: ConnId,
+    pub ack: AckSender,
+    pub sending: Sending,
+}
+
+impl Answer {
+    /// Tells the sender.
+    pub fn give(self, desk: &Desk, stored: Result<&Appended, Problem>) {
+        let reply = match stored {
+            Ok(appended) => {
+                let m = &appended.message;
+                SendAck::Sent {
+                    ok: true,
+                    id: m.id,
+                    conversation: m.conversation,
+                    seq: m.seq,
+                    client_id: m.client_id.clone(),
+                }
+            }
+            Err(problem) => {
+                desk.refuse(self.conn, problem.clone());
+                SendAck::failed(problem)
+            }
+        };
+        if let Err(e) = self.ack.send(&reply) {
+            tracing::warn!(conn = self.conn.0, error = %e, "ack failed");
+        }
+        drop(self.sending);
+    }
+}
 
 /// Runs until the desk is gone (or the shared state, which holds the only sender).
 pub async fn run(desk: Weak<Desk>, mut jobs: mpsc::Receiver<Job>) {
@@ -53,8 +88,8 @@ pub async fn run(desk: Weak<Desk>, mut jobs: mpsc::Receiver<Job>) {
         let mut next = Some(job);
         while let Some(job) = next.take() {
             match job {
-                Job::Send { message, joins, reply } => {
-                    batch.push((message, joins, reply));
+                Job::Send { message, joins, answer } => {
+                    batch.push((message, joins, answer));
                     if batch.len() < MAX_BATCH {
                         next = jobs.try_recv().ok();
                     }
@@ -103,9 +138,9 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
     if !unsaved.is_empty() {
         let refused;
         (refused, jobs) = jobs.into_iter().partition(|(m, ..)| unsaved.contains(&m.conversation));
-        for (_, _, reply) in refused {
-            // The sender may have gone meanwhile; the failure was logged by save_unsaved.
-            let _ = reply.send(Err(Problem::NotSaved));
+        for (_, _, answer) in refused {
+            // The failure was logged by save_unsaved.
+            answer.give(desk, Err(Problem::NotSaved));
         }
     }
     let messages: Vec<NewMessage> = jobs.iter().map(|(m, _, _)| m.clone()).collect();
@@ -113,8 +148,8 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
         Ok(results) => results,
         Err(e) => {
             tracing::error!(error = %e, messages = jobs.len(), "storing a batch failed; nothing of it was sent");
-            for (_, _, reply) in jobs {
-                let _ = reply.send(Err(Problem::NotSaved));
+            for (_, _, answer) in jobs {
+                answer.give(desk, Err(Problem::NotSaved));
             }
             return;
         }
@@ -132,8 +167,8 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
         .collect();
     let mut applied = desk.apply(delivered).await.into_iter();
     let mut changed = vec![];
-    for ((_, _, reply), result) in jobs.into_iter().zip(results) {
-        let answer = match result {
+    for ((_, _, answer), result) in jobs.into_iter().zip(results) {
+        let stored = match result {
             Ok(appended) => {
                 let (outcome, mut more) =
                     applied.next().unwrap_or((Err(Problem::Internal), vec![]));
@@ -153,7 +188,7 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
                 Err(Problem::NotSaved)
             }
         };
-        let _ = reply.send(answer);
+        answer.give(desk, stored.as_ref().map_err(Problem::clone));
     }
     // Assignments the messages caused (a conversation entering the queue, say).
     desk.keep(changed).await;

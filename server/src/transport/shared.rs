@@ -30,7 +30,7 @@ use app::protocol::Problem;
 pub struct Shared {
     pub(super) desk: Arc<Desk>,
     pub(super) gate: Arc<Gate>,
-    pub(super) drain: Drain,
+    pub(super) drain: Arc<Drain>,
     pipeline: mpsc::Sender<Job>,
     registrar: mpsc::Sender<Registration>,
     next_conn: AtomicU64,
@@ -79,7 +79,7 @@ impl Shared {
         Arc::new(Self {
             desk,
             gate,
-            drain: Drain::default(),
+            drain: Arc::default(),
             pipeline: pipeline_tx,
             registrar: registrar_tx,
             next_conn: AtomicU64::new((node << CONN_BITS) | 1),
@@ -102,12 +102,12 @@ impl Shared {
         through(&self.pipeline, job).await
     }
 
-    /// Queues a job for the pipeline without waiting for its answer (the caller awaits the
-    /// job's reply channel itself); fails if the pipeline has stopped.
-    pub(super) async fn queue(&self, job: Job) -> Result<(), Problem> {
-        self.pipeline.send(job).await.map_err(|_| {
+    /// Queues a job for the pipeline without waiting for its answer (the job carries how it
+    /// is answered); gives the job back if the pipeline has stopped.
+    pub(super) async fn queue(&self, job: Job) -> Result<(), Job> {
+        self.pipeline.send(job).await.map_err(|refused| {
             tracing::error!("the pipeline has stopped");
-            Problem::Internal
+            refused.0
         })
     }
 

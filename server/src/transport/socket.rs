@@ -14,7 +14,6 @@ use std::sync::Arc;
 use socketioxide::extract::{AckSender, Event, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
-use tokio::sync::oneshot;
 
 use super::admin::{self, AddAgent, RemoveAgent, RemoveCanned, SetCanned};
 use super::cookie;
@@ -22,7 +21,7 @@ use super::desk::internal;
 use super::live::Item;
 use super::login::{self, SessionHash};
 use super::payload::Payload;
-use super::pipeline::{self, Job};
+use super::pipeline::{self, Answer, Job};
 use super::shared::Shared;
 use super::turnstile::{ConnInfo, Turn};
 use crate::clock::now_ms;
@@ -31,7 +30,7 @@ use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use app::protocol::{
     self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History,
     HistoryRequest, LoginPayload, MessageText, NewAgent, NoteAck, NoteRequest, PrivateMessage,
-    Problem, ReadUpTo, SendAck, ServerEvent, Transfer, TypingRequest, UserName,
+    Problem, ReadUpTo, ServerEvent, Transfer, TypingRequest, UserName,
 };
 
 /// Installs the namespace `/` on `io`.
@@ -98,8 +97,8 @@ async fn on_login(
     }
 }
 
-/// A message: planned by the hub, then stored and delivered by the pipeline, and
-/// acknowledged once stored.
+/// A message: planned by the hub, then stored, delivered and acknowledged by the pipeline
+/// (this task ends once the message is queued: nothing waits here for the commit).
 async fn on_private_message(
     turn: Turn,
     State(shared): State<Arc<Shared>>,
@@ -107,8 +106,8 @@ async fn on_private_message(
     Payload(payload): Payload<PrivateMessage>,
 ) {
     let served = turn.ticket.wait().await;
-    let _sending = shared.drain.sending();
     let conn = turn.info.conn;
+    let answer = Answer { conn, ack, sending: shared.drain.sending() };
     let planned = match payload {
         Err(problem) => Err(problem),
         Ok(request) => {
@@ -124,39 +123,20 @@ async fn on_private_message(
             }
         }
     };
-    let stored = match planned {
-        Err(problem) => Err(problem),
+    match planned {
+        Err(problem) => answer.give(&shared.desk, Err(problem)),
         Ok(message) => {
             let joins = message.joins.clone();
-            let (tx, rx) = oneshot::channel();
             // Queued while this connection's turn is held, so its messages are stored in
             // the order sent; the next one may be planned while this one is committed.
-            let queued = shared.queue(Job::Send { message, joins, reply: tx }).await;
+            // A job the pipeline cannot take is answered as it is dropped.
+            if let Err(Job::Send { answer, .. }) =
+                shared.queue(Job::Send { message, joins, answer }).await
+            {
+                answer.give(&shared.desk, Err(Problem::Internal));
+            }
             drop(served);
-            match queued {
-                Ok(()) => rx.await.unwrap_or(Err(Problem::Internal)),
-                Err(problem) => Err(problem),
-            }
         }
-    };
-    let reply = match stored {
-        Ok(appended) => {
-            let m = appended.message;
-            SendAck::Sent {
-                ok: true,
-                id: m.id,
-                conversation: m.conversation,
-                seq: m.seq,
-                client_id: m.client_id,
-            }
-        }
-        Err(problem) => {
-            shared.desk.refuse(conn, problem.clone());
-            SendAck::failed(problem)
-        }
-    };
-    if let Err(e) = ack.send(&reply) {
-        tracing::warn!(conn = conn.0, error = %e, "ack failed");
     }
 }
 
