@@ -74,10 +74,7 @@ fn prefixes() -> &'static Prefixes {
     static P: std::sync::OnceLock<Prefixes> = std::sync::OnceLock::new();
     P.get_or_init(|| {
         let event = |name: &str| format!("42[{}", Value::String(name.to_owned())).into_bytes();
-        Prefixes {
-            message: event(app::protocol::MESSAGE),
-            error: event(app::protocol::ERROR),
-        }
+        Prefixes { message: event(app::protocol::MESSAGE), error: event(app::protocol::ERROR) }
     })
 }
 
@@ -145,8 +142,8 @@ impl MessageFrame {
         let marker = &marker[1..marker.len() - 1];
         let at = frame.find(marker).expect("the marker is in the frame");
         Self {
-            head: frame[..at].as_bytes().to_vec(),
-            tail: frame[at + marker.len()..].as_bytes().to_vec(),
+            head: frame.as_bytes()[..at].to_vec(),
+            tail: frame.as_bytes()[at + marker.len()..].to_vec(),
         }
     }
 }
@@ -326,7 +323,8 @@ impl Reader {
                 self.buf.resize(self.buf.len() * 2, 0);
             }
         }
-        let n = self.half.read(&mut self.buf[self.end..]).await.map_err(|e| anyhow!("receive: {e}"))?;
+        let n =
+            self.half.read(&mut self.buf[self.end..]).await.map_err(|e| anyhow!("receive: {e}"))?;
         if n == 0 {
             bail!("connection closed");
         }
@@ -375,7 +373,9 @@ impl Reader {
                 let text = std::str::from_utf8(payload).context("a text frame is UTF-8")?;
                 return EnginePacket::decode(text).map_err(|e| anyhow!("bad frame {text}: {e}"));
             }
-            tokio::time::timeout(wait, self.fill()).await.map_err(|_| anyhow!("no frame in 120 s"))??;
+            tokio::time::timeout(wait, self.fill())
+                .await
+                .map_err(|_| anyhow!("no frame in 120 s"))??;
         }
     }
 }

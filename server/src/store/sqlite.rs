@@ -147,7 +147,9 @@ impl SqliteStore {
         let last = (uint(customers), uint(conversations));
         let ids = std::sync::Arc::new(tokio::sync::Mutex::new(Ids { last, recorded: last }));
         let writer = match &file {
-            Some(file) => Some(std::sync::Arc::new(Writer::start(&file.path, max_pages, file.clone())?)),
+            Some(file) => {
+                Some(std::sync::Arc::new(Writer::start(&file.path, max_pages, file.clone())?))
+            }
             None => None,
         };
         Ok(Self { pool, file, ids, writer })
@@ -384,6 +386,60 @@ mod batch_tests {
         let stored = store.messages_after(cat.id, 0, 10).await.unwrap();
         assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().last_seq, 2);
+    }
+
+    /// Filling a size-capped file batch after batch: whatever the batch the disk fills in,
+    /// every message answered as stored is stored, none answered as refused is, and the
+    /// conversation is numbered without a gap.
+    #[tokio::test]
+    async fn a_full_disk_fails_messages_without_losing_or_numbering_any_wrongly() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let store = SqliteStore::open_capped(&url, Some(384 * 1024)).await.unwrap();
+        let mut cats = vec![];
+        for i in 0..4 {
+            let name = UserName::parse(&format!("cat{i}")).unwrap();
+            cats.push(store.create_customer(&name, &format!("t{i}"), 1).await.unwrap());
+        }
+        let mut acked: Vec<Vec<String>> = vec![vec![]; cats.len()];
+        let mut refused = 0;
+        for round in 0..400 {
+            let batch: Vec<_> = (0..6)
+                .map(|j| {
+                    let cat = &cats[(round + j) % cats.len()];
+                    let body = format!("{round}-{j} {}", "x".repeat(1500 + 37 * j));
+                    message(cat, Identity::Customer(cat.customer), &body, None, 2)
+                })
+                .collect();
+            match store.append(&batch).await {
+                Ok(results) => {
+                    for (m, r) in batch.iter().zip(results) {
+                        match r {
+                            Ok(a) => {
+                                assert!(!a.duplicate);
+                                let i = cats.iter().position(|c| c.id == m.conversation).unwrap();
+                                assert_eq!(a.message.seq, acked[i].len() as u64 + 1);
+                                acked[i].push(m.text.as_str().to_owned());
+                            }
+                            Err(_) => refused += 1,
+                        }
+                    }
+                }
+                Err(_) => refused += batch.len(),
+            }
+        }
+        assert!(refused > 0, "the cap was never reached");
+        for (cat, acked) in cats.iter().zip(&acked) {
+            let stored = store.messages_after(cat.id, 0, 1000).await.unwrap();
+            let texts: Vec<String> = stored.iter().map(|m| m.text.clone()).collect();
+            assert_eq!(&texts, acked);
+            let seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, (1..=acked.len() as u64).collect::<Vec<_>>());
+            assert_eq!(
+                store.conversation(cat.id).await.unwrap().unwrap().last_seq,
+                acked.len() as u64
+            );
+        }
     }
 
     /// The batch path itself (not the one-by-one fallback): numbering per conversation in

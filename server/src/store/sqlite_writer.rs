@@ -2,7 +2,10 @@
 //!
 //! Owns: one connection of its own (rusqlite, its statements prepared once and kept), on
 //! a thread of its own. It takes every batch waiting as one transaction with one fsync
-//! (group commit) and answers each caller with what was stored.
+//! (group commit) and answers each caller with what was stored. The message pipeline is
+//! its one caller in the server and sends a batch at a time, itself everything that waited
+//! (so the pipeline's batch is the commit group); several callers' batches waiting together
+//! (tests, tools) are committed together.
 //!
 //! Why a thread and another driver for this one write: through sqlx, each statement of an
 //! append is handed to sqlx's worker thread and its answer handed back (a dozen hand-offs
@@ -16,6 +19,7 @@
 //! survives `kill -9` and power loss; the file is confirmed after every commit.
 //! Must not: run on the async runtime (everything here blocks), or answer before the commit.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -32,6 +36,9 @@ use app::protocol::MessageId;
 /// How long a write waits for the database's lock (held by the pool's writes meanwhile),
 /// the same as sqlx's default for the pool.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most messages in one transaction when several batches wait together.
+const MAX_GROUP: usize = 2048;
 
 /// What each message of a batch became, or why the whole batch was not stored.
 pub(super) type Outcome = Result<Vec<Result<Appended, StoreError>>, StoreError>;
@@ -60,6 +67,15 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+        // The pool set WAL (a setting of the file) when it opened it; without it, this
+        // connection's writes would block every reader.
+        let mode: String =
+            conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).map_err(backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(backend(std::io::Error::other(format!(
+                "the database file is in journal mode {mode}, not WAL"
+            ))));
+        }
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
         if let Some(pages) = max_pages {
@@ -89,13 +105,23 @@ fn stopped() -> StoreError {
 /// one transaction, answers each.
 fn run(mut conn: Connection, waiting: mpsc::Receiver<Job>, file: FileIdentity) {
     while let Ok(first) = waiting.recv() {
+        // Whatever waits, up to MAX_GROUP messages (a longer transaction would keep the
+        // pool's writes waiting for the lock).
+        let mut count = first.batch.len();
         let mut group = vec![first];
-        group.extend(waiting.try_iter());
+        while count < MAX_GROUP {
+            let Ok(job) = waiting.try_recv() else { break };
+            count += job.batch.len();
+            group.push(job);
+        }
         let messages: Vec<&NewMessage> = group.iter().flat_map(|job| &job.batch).collect();
-        let stored = store(&mut conn, &messages).and_then(|results| {
-            file.still_there()?;
-            Ok(results)
-        });
+        // A panic fails this group, not every later one.
+        let stored = std::panic::catch_unwind(AssertUnwindSafe(|| store(&mut conn, &messages)))
+            .unwrap_or_else(|_| Err(backend(std::io::Error::other("the SQLite writer panicked"))))
+            .and_then(|results| {
+                file.still_there()?;
+                Ok(results)
+            });
         match stored {
             Ok(results) => {
                 let mut results = results.into_iter();
@@ -128,9 +154,9 @@ enum AtOnce {
 /// Stores messages in one transaction, each message's statements straight after the
 /// other's (a savepoint per message costs SQLite a copy of every page it touches); should a
 /// message fail halfway, the transaction is undone and the messages are stored one by one
-/// in savepoints, so that one failing does not fail the others. The whole fails only if the
-/// transaction cannot begin or commit (or the database undid it, as SQLite may when the
-/// disk is full).
+/// in savepoints, so that one failing does not fail the others. The whole fails if the
+/// transaction cannot begin or commit, or if the database undid it (as SQLite does on an
+/// I/O error, and may on a full disk, whatever statement hit it).
 fn store(
     conn: &mut Connection,
     messages: &[&NewMessage],
@@ -150,6 +176,9 @@ fn at_once(conn: &mut Connection, messages: &[&NewMessage]) -> Result<AtOnce, St
     for m in messages {
         match append_one(&tx, m) {
             Ok(appended) => results.push(Ok(appended)),
+            // SQLite undid the whole transaction (as it may on a full disk or an I/O
+            // error): what went before is gone too, so the whole group fails.
+            Err(Failed::Before(e) | Failed::After(e)) if tx.is_autocommit() => return Err(e),
             // Refused before anything of it was written.
             Err(Failed::Before(e)) => results.push(Err(e)),
             // Dropping the transaction undoes it.

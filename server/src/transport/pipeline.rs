@@ -1,14 +1,17 @@
-//! The one task that writes messages: it stores them in batches (one transaction for
+//! The pipeline that writes messages: it stores them in batches (one transaction for
 //! whatever is waiting, so a busy desk pays one commit for many messages), then has the
-//! hub deliver each stored message, in sequence order.
+//! hub deliver each stored message, in sequence order. Storing and delivering are two
+//! tasks (see [`run`]): the next batch is stored while the last one is delivered.
 //!
-//! Logins pass through the same task: a participant's catch-up (the newest page, or what
-//! is after the client's cursors: two pages at most per conversation, the last marked
-//! `newer` when more follow) is read between two batches, after the participant was
-//! registered with the hub. So every message is either in the catch-up, delivered live
-//! afterwards, or in the pages the client asks for after it (`history {after}`, read in
-//! `socket.rs`, outside this task: such a page may repeat a message already delivered live;
-//! clients keep each `seq` once) — never none.
+//! Logins pass through the same pipeline: a participant's catch-up (the newest page, or
+//! what is after the client's cursors: two pages at most per conversation, the last marked
+//! `newer` when more follow) is read after every message taken in before the login was
+//! stored and delivered, and after the participant was registered with the hub. So every
+//! message is either in the catch-up, delivered live afterwards (a message stored while the
+//! catch-up was read is delivered after it, and not again if the catch-up had it: `Live`
+//! keeps what each connection was sent), or in the pages the client asks for after it
+//! (`history {after}`, read in `socket.rs`, outside the pipeline: such a page may repeat a
+//! message already delivered live; clients keep each `seq` once) — never none.
 //! Must not: decide anything the hub decides, or hold the hub's lock across an `await`.
 
 use std::collections::HashMap;
@@ -22,6 +25,7 @@ use super::drain::Sending;
 use super::live::Item;
 use crate::hub::{Command, ConnId, Login, Outcome};
 use crate::model::{AgentKey, Appended, NewMessage};
+use crate::store::StoreError;
 use app::protocol::{
     ConversationId, Cursor, History, Problem, SendAck, CATCH_UP_PAGE, CATCH_UP_PAGES, HISTORY_PAGE,
 };
@@ -47,16 +51,22 @@ type Waiting = (NewMessage, Option<AgentKey>, Answer);
 /// How a message's sender hears what became of it: the acknowledgement (if their client
 /// asked for one), and on failure an `error` event too. Sent from here, once stored, so
 /// that the event's handler task need not stay to wait for it; the message counts for the
-/// graceful shutdown until this is dropped.
+/// graceful shutdown until this is dropped. One dropped without an answer (the pipeline
+/// gone at shutdown, or a panic) answers "internal error": the client sends again, and a
+/// copy of a message that was stored after all is recognised by its client id.
 pub struct Answer {
-    pub conn: ConnId,
-    pub ack: AckSender,
-    pub sending: Sending,
+    conn: ConnId,
+    ack: Option<AckSender>,
+    _sending: Sending,
 }
 
 impl Answer {
+    pub fn new(conn: ConnId, ack: AckSender, sending: Sending) -> Self {
+        Self { conn, ack: Some(ack), _sending: sending }
+    }
+
     /// Tells the sender.
-    pub fn give(self, desk: &Desk, stored: Result<&Appended, Problem>) {
+    pub fn give(mut self, desk: &Desk, stored: Result<&Appended, Problem>) {
         let reply = match stored {
             Ok(appended) => {
                 let m = &appended.message;
@@ -73,51 +83,119 @@ impl Answer {
                 SendAck::failed(problem)
             }
         };
-        if let Err(e) = self.ack.send(&reply) {
-            tracing::warn!(conn = self.conn.0, error = %e, "ack failed");
+        self.send(&reply);
+    }
+
+    fn send(&mut self, reply: &SendAck) {
+        if let Some(ack) = self.ack.take() {
+            if let Err(e) = ack.send(reply) {
+                tracing::warn!(conn = self.conn.0, error = %e, "ack failed");
+            }
         }
-        drop(self.sending);
     }
 }
 
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if self.ack.is_some() {
+            tracing::error!(conn = self.conn.0, "a message was dropped without an answer");
+            self.send(&SendAck::failed(Problem::Internal));
+        }
+    }
+}
+
+/// Batches stored and not yet delivered: storing the next batch overlaps delivering this
+/// many (the store takes them one at a time, in order, so numbering is never reordered).
+const STORED_AHEAD: usize = 2;
+
+/// What the storing half hands the delivering half, in the order it was taken in.
+enum Stored {
+    /// A batch as stored: each message with what became of it.
+    Batch(Vec<(Waiting, Result<Appended, StoreError>)>),
+    /// A login, after everything before it was stored.
+    Join { login: Login, since: Vec<Cursor>, reply: oneshot::Sender<Result<Outcome, Problem>> },
+    /// Answered once everything before it was delivered.
+    Flush { reply: oneshot::Sender<Result<(), Problem>> },
+}
+
 /// Runs until the desk is gone (or the shared state, which holds the only sender).
-pub async fn run(desk: Weak<Desk>, mut jobs: mpsc::Receiver<Job>) {
+///
+/// Two halves, each a task: one stores batches, the other delivers what was stored and
+/// registers logins. While batch N is delivered, batch N+1 is already being stored (the
+/// commit's fsync and the delivery's encoding and writes take turns on the two halves
+/// instead of following each other). Order holds as before: the delivering half takes
+/// batches, logins and flushes in the order they were taken in.
+pub async fn run(desk: Weak<Desk>, jobs: mpsc::Receiver<Job>) {
+    let (stored, delivering) = mpsc::channel(STORED_AHEAD);
+    let deliver = tokio::spawn(deliver(desk.clone(), delivering));
+    store(desk, jobs, stored).await;
+    if let Err(e) = deliver.await {
+        tracing::error!(error = %e, "the delivering half of the pipeline failed");
+    }
+}
+
+/// The storing half: takes what is waiting as one batch (up to [`MAX_BATCH`]), stores it,
+/// hands it on; a login or a flush first hands on the batch before it.
+async fn store(desk: Weak<Desk>, mut jobs: mpsc::Receiver<Job>, stored: mpsc::Sender<Stored>) {
     let mut batch: Vec<Waiting> = Vec::new();
     while let Some(job) = jobs.recv().await {
         let Some(desk) = desk.upgrade() else { break };
         let mut next = Some(job);
         while let Some(job) = next.take() {
-            match job {
+            let after = match job {
                 Job::Send { message, joins, answer } => {
                     batch.push((message, joins, answer));
                     if batch.len() < MAX_BATCH {
                         next = jobs.try_recv().ok();
                     }
+                    continue;
                 }
-                Job::Join { login, since, reply } => {
-                    // Whatever was accepted before this login is stored and delivered first.
-                    commit(&desk, &mut batch).await;
-                    let outcome = join(&desk, login, since).await;
-                    if reply.send(outcome).is_err() {
-                        tracing::debug!("a login finished after its connection went away");
-                    }
-                    next = jobs.try_recv().ok();
-                }
-                Job::Flush { reply } => {
-                    commit(&desk, &mut batch).await;
-                    let _ = reply.send(Ok(()));
-                    next = jobs.try_recv().ok();
-                }
-            }
+                // Whatever was accepted before this login is stored and delivered first.
+                Job::Join { login, since, reply } => Stored::Join { login, since, reply },
+                Job::Flush { reply } => Stored::Flush { reply },
+            };
+            hand_on(&stored, commit(&desk, &mut batch).await).await;
+            hand_on(&stored, Some(after)).await;
+            next = jobs.try_recv().ok();
         }
-        commit(&desk, &mut batch).await;
+        hand_on(&stored, commit(&desk, &mut batch).await).await;
     }
 }
 
-/// Stores `batch` and delivers what was stored; every sender gets its answer.
-async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
+async fn hand_on(stored: &mpsc::Sender<Stored>, item: Option<Stored>) {
+    if let Some(item) = item {
+        if stored.send(item).await.is_err() {
+            // Only when the desk is going away: the senders' clients send again.
+            tracing::warn!("the delivering half of the pipeline is gone; stored messages wait for the next login");
+        }
+    }
+}
+
+/// The delivering half: delivers each stored batch and answers its senders; registers
+/// logins; answers flushes.
+async fn deliver(desk: Weak<Desk>, mut stored: mpsc::Receiver<Stored>) {
+    while let Some(item) = stored.recv().await {
+        let Some(desk) = desk.upgrade() else { break };
+        match item {
+            Stored::Batch(batch) => delivered(&desk, batch).await,
+            Stored::Join { login, since, reply } => {
+                let outcome = join(&desk, login, since).await;
+                if reply.send(outcome).is_err() {
+                    tracing::debug!("a login finished after its connection went away");
+                }
+            }
+            Stored::Flush { reply } => {
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+}
+
+/// Stores `batch`; what was stored goes on to be delivered. Senders whose messages were not
+/// stored get their answer here.
+async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) -> Option<Stored> {
     if batch.is_empty() {
-        return;
+        return None;
     }
     let mut jobs = std::mem::take(batch);
     // A customer nothing was stored of yet (an anonymous one's first message, or an agent's
@@ -144,30 +222,32 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) {
         }
     }
     let messages: Vec<NewMessage> = jobs.iter().map(|(m, _, _)| m.clone()).collect();
-    let results = match desk.store.append(&messages).await {
-        Ok(results) => results,
+    match desk.store.append(&messages).await {
+        Ok(results) => Some(Stored::Batch(jobs.into_iter().zip(results).collect())),
         Err(e) => {
             tracing::error!(error = %e, messages = jobs.len(), "storing a batch failed; nothing of it was sent");
             for (_, _, answer) in jobs {
                 answer.give(desk, Err(Problem::NotSaved));
             }
-            return;
+            None
         }
-    };
-    // Every stored message is delivered (in one apply, in order); each sender then gets
-    // its answer. The sender may have gone meanwhile: what was stored reaches them at
-    // their next login.
-    let delivered: Vec<Item> = jobs
+    }
+}
+
+/// Delivers every stored message of a batch (in one apply, in order); each sender then gets
+/// its answer. The sender may have gone meanwhile: what was stored reaches them at their
+/// next login.
+async fn delivered(desk: &Desk, batch: Vec<(Waiting, Result<Appended, StoreError>)>) {
+    let items: Vec<Item> = batch
         .iter()
-        .zip(&results)
         .filter_map(|((_, joins, _), result)| {
             let appended = result.as_ref().ok()?.clone();
             Some(Item::Hub(Command::Deliver { appended, joins: joins.clone() }))
         })
         .collect();
-    let mut applied = desk.apply(delivered).await.into_iter();
+    let mut applied = desk.apply(items).await.into_iter();
     let mut changed = vec![];
-    for ((_, _, answer), result) in jobs.into_iter().zip(results) {
+    for ((_, _, answer), result) in batch {
         let stored = match result {
             Ok(appended) => {
                 let (outcome, mut more) =

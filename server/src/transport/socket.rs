@@ -107,7 +107,7 @@ async fn on_private_message(
 ) {
     let served = turn.ticket.wait().await;
     let conn = turn.info.conn;
-    let answer = Answer { conn, ack, sending: shared.drain.sending() };
+    let answer = Answer::new(conn, ack, shared.drain.sending());
     let planned = match payload {
         Err(problem) => Err(problem),
         Ok(request) => {
@@ -129,7 +129,7 @@ async fn on_private_message(
             let joins = message.joins.clone();
             // Queued while this connection's turn is held, so its messages are stored in
             // the order sent; the next one may be planned while this one is committed.
-            // A job the pipeline cannot take is answered as it is dropped.
+            // A job the pipeline cannot take (it is gone) is refused here.
             if let Err(Job::Send { answer, .. }) =
                 shared.queue(Job::Send { message, joins, answer }).await
             {
