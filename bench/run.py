@@ -11,7 +11,9 @@ Scenarios (QUICK=1 shrinks them for a smoke run):
               and 10 agents with 200 customers (many customers per agent)
   latency     fixed rate, 20 agents and 100 customers: half the peer's closed-loop
               throughput, and a low rate (200 msg/s), on both servers
-              (all: three rounds, alternating between the servers; the median run counts)
+              (all: three rounds, alternating between the servers; the median run counts;
+              a third server, the relay, takes its turn in these rounds: the tutorial's
+              protocol relayed in memory by socketioxide, what the library alone costs)
   storm       1,000 customers log in while 20 agents are online (both), and
               10,000 (ours only: the target is under 10 s)
   idle        500 idle logged-in connections (both, each on a fresh server): server RSS
@@ -37,12 +39,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "target/release/bench")
 SERVER = os.path.join(ROOT, "target/release/server")
+RELAY = os.path.join(ROOT, "target/release/relay")
 QUICK = os.environ.get("QUICK") == "1"
 # Throughput and latency runs per server, alternating; the median is reported.
 ROUNDS = 1 if QUICK else 3
 AGENTS = 20
 PASSWORD = "bench-password"
-OURS_PORT, PEER_PORT, PG_OURS_PORT = 3300, 3301, 3302
+OURS_PORT, PEER_PORT, PG_OURS_PORT, RELAY_PORT = 3300, 3301, 3302, 3303
 # Cluster nodes: ports NODE_PORT, NODE_PORT + 1, ...
 NODE_PORT = 3310
 # A Redis of the benchmark's own (scripts/redis.sh), apart from the tests' one.
@@ -133,6 +136,14 @@ def start_peer():
     return Server("node", PEER_PORT, proc)
 
 
+def start_relay():
+    """The bound: the tutorial's protocol relayed in memory by socketioxide (bench/src/bin/relay.rs)."""
+    proc = subprocess.Popen([RELAY, "--addr", f"127.0.0.1:{RELAY_PORT}"], stdout=subprocess.DEVNULL)
+    wait_port(RELAY_PORT, proc)
+    # It speaks the tutorial's protocol: the generator drives it as it drives the peer.
+    return Server("relay", RELAY_PORT, proc, kind="node")
+
+
 def generator(server, args, prefix, bind=None):
     cmd = [BENCH, "--server", f"127.0.0.1:{server.port}", "--peer", server.kind, "--password", PASSWORD,
            "--prefix", prefix, "--server-pid", str(server.proc.pid)]
@@ -156,17 +167,19 @@ def run(server, args, prefix, timeout=600):
     return result
 
 
-def paired(ours, peer, args, prefix, key="delivered_per_s"):
-    """Runs `args` on both servers ROUNDS times, alternating (the machine is shared and its
-    speed drifts between runs), and returns the run with the median `key` of each."""
-    runs = {ours.name: [], peer.name: []}
+def paired(ours, peer, args, prefix, key="delivered_per_s", *more):
+    """Runs `args` on both servers (and any `more`) ROUNDS times, alternating (the machine
+    is shared and its speed drifts between runs), and returns the run with the median `key`
+    of each, in that order."""
+    servers = (ours, peer) + more
+    runs = {server.name: [] for server in servers}
     for i in range(ROUNDS):
-        for server in (ours, peer):
+        for server in servers:
             runs[server.name].append(run(server, args, f"{prefix}{i}"))
     median = lambda rs: sorted(rs, key=lambda r: r[key])[len(rs) // 2]
     spread = lambda rs: f"{min(r[key] for r in rs):.1f}-{max(r[key] for r in rs):.1f}"
-    log(f"{key} over {ROUNDS} rounds: {ours.name} {spread(runs[ours.name])}, {peer.name} {spread(runs[peer.name])}")
-    return median(runs[ours.name]), median(runs[peer.name])
+    log(f"{key} over {ROUNDS} rounds: " + ", ".join(f"{s.name} {spread(runs[s.name])}" for s in servers))
+    return tuple(median(runs[s.name]) for s in servers)
 
 
 def settle(server, seconds=60):
@@ -214,6 +227,11 @@ def idle(server, connections, procs, prefix):
     return result
 
 
+def with_relay(row, key, relay, peer, fmt="{:.1f}"):
+    """`row` with the relay's figure for `key` and its ratio to the peer's."""
+    return row + (fmt.format(relay[key]), ratio(relay[key], peer[key]) if peer else "")
+
+
 def ratio(ours, peer):
     if ours is None or peer in (None, 0):
         return "–"
@@ -221,7 +239,7 @@ def ratio(ours, peer):
 
 
 def main():
-    if not os.path.exists(BENCH) or not os.path.exists(SERVER):
+    if not all(os.path.exists(p) for p in (BENCH, SERVER, RELAY)):
         sys.exit("build first: cargo build --release -p server -p bench")
     scale = 0.2 if QUICK else 1.0
     secs = "3" if QUICK else "10"
@@ -234,33 +252,37 @@ def main():
         print_cluster(*cluster(customers, secs, scale))
         return
     rows = []
-    ours, peer = start_ours(), start_peer()
+    ours, peer, relay = start_ours(), start_peer(), start_relay()
     try:
         # Throughput, closed loop: the make-bench shape, then many customers per agent.
         t_peer = None
         for agents, n in ((AGENTS, customers), (AGENTS // 2, customers * 2)):
             tp_args = ["throughput", "--agents", str(agents), "--customers", str(n), "--window", "4",
                        "--warmup-s", "2", "--seconds", secs]
-            t_o, t_p = paired(ours, peer, tp_args, f"t{agents}-")
+            t_o, t_p, t_r = paired(ours, peer, tp_args, f"t{agents}-", "delivered_per_s", relay)
             shape = f"{agents} agents, {n} customers"
-            rows.append((f"delivered messages/s (closed loop, {shape})", f"{t_o['delivered_per_s']:.0f}",
-                         f"{t_p['delivered_per_s']:.0f}", ratio(t_o["delivered_per_s"], t_p["delivered_per_s"]), "≥ 3"))
-            rows.append((f"server CPU µs per delivered message ({shape})", f"{t_o['cpu_us_per_message']:.1f}",
-                         f"{t_p['cpu_us_per_message']:.1f}", ratio(t_o["cpu_us_per_message"], t_p["cpu_us_per_message"]), "≤ 0.33"))
-            rows.append((f"generator CPU µs per delivered message ({shape})", f"{t_o['generator_cpu_us_per_message']:.1f}",
-                         f"{t_p['generator_cpu_us_per_message']:.1f}", "", ""))
+            rows.append(with_relay((f"delivered messages/s (closed loop, {shape})", f"{t_o['delivered_per_s']:.0f}",
+                         f"{t_p['delivered_per_s']:.0f}", ratio(t_o["delivered_per_s"], t_p["delivered_per_s"]), "≥ 3"),
+                         "delivered_per_s", t_r, t_p, "{:.0f}"))
+            rows.append(with_relay((f"server CPU µs per delivered message ({shape})", f"{t_o['cpu_us_per_message']:.1f}",
+                         f"{t_p['cpu_us_per_message']:.1f}", ratio(t_o["cpu_us_per_message"], t_p["cpu_us_per_message"]), "≤ 0.33"),
+                         "cpu_us_per_message", t_r, t_p))
+            rows.append(with_relay((f"generator CPU µs per delivered message ({shape})", f"{t_o['generator_cpu_us_per_message']:.1f}",
+                         f"{t_p['generator_cpu_us_per_message']:.1f}", "", ""), "generator_cpu_us_per_message", t_r, None))
             t_peer = t_peer or t_p
         # Latency at the same offered load: half of what the peer managed, then a low rate.
         half = max(100.0, round(t_peer["delivered_per_s"] / 2))
         for rate, targets in ((half, {"p50_ms": "≤ 1", "p99_ms": "≤ 0.5"}), (200.0, {"p50_ms": "≤ 1"})):
             lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
                         "--warmup-s", "2", "--seconds", secs]
-            l_ours, l_peer = paired(ours, peer, lat_args, f"l{rate:.0f}-", key="p99_ms")
+            l_ours, l_peer, l_relay = paired(ours, peer, lat_args, f"l{rate:.0f}-", "p99_ms", relay)
             for p in ("p50_ms", "p99_ms", "p999_ms"):
-                rows.append((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_ours[p]:.2f}", f"{l_peer[p]:.2f}",
-                             ratio(l_ours[p], l_peer[p]), targets.get(p, "")))
-            rows.append((f"server CPU µs per message at {rate:.0f} msg/s", f"{l_ours['cpu_us_per_message']:.1f}",
-                         f"{l_peer['cpu_us_per_message']:.1f}", ratio(l_ours["cpu_us_per_message"], l_peer["cpu_us_per_message"]), ""))
+                rows.append(with_relay((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_ours[p]:.2f}", f"{l_peer[p]:.2f}",
+                             ratio(l_ours[p], l_peer[p]), targets.get(p, "")), p, l_relay, l_peer, "{:.2f}"))
+            rows.append(with_relay((f"server CPU µs per message at {rate:.0f} msg/s", f"{l_ours['cpu_us_per_message']:.1f}",
+                         f"{l_peer['cpu_us_per_message']:.1f}", ratio(l_ours["cpu_us_per_message"], l_peer["cpu_us_per_message"]), ""),
+                         "cpu_us_per_message", l_relay, l_peer))
+        relay.stop()
         # Login storm.
         n_small = int(1000 * scale)
         storm_args = ["storm", "--agents", str(AGENTS), "--customers", str(n_small), "--timeout-s", "120"]
@@ -293,13 +315,16 @@ def main():
     finally:
         ours.stop()
         peer.stop()
+        relay.stop()
     storage_rows = storage(customers, secs)
     cluster_rows = cluster(customers, secs, scale)
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"\nours vs the tutorial's Node.js socket.io server (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}), "
           f"one run on {os.cpu_count()} cores ({cpu}); generator on the same machine\n")
-    print_table(None, ("measure", "ours", "node peer", "ours / peer", "target"), rows)
+    print_table(None, ("measure", "ours", "node peer", "ours / peer", "target", "relay", "relay / peer"),
+                [r if len(r) == 7 else r + ("–", "–") for r in rows])
+    print("\n(relay: the same protocol relayed in memory by socketioxide, nothing stored; bench/src/bin/relay.rs)")
     print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
                 ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage_rows)
     print_cluster(*cluster_rows)

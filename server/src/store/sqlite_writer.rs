@@ -19,6 +19,8 @@
 //! survives `kill -9` and power loss; the file is confirmed after every commit.
 //! Must not: run on the async runtime (everything here blocks), or answer before the commit.
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc;
@@ -27,7 +29,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::rows::{author_columns, backend, int, uint, MessageColumns};
+use super::rows::{author_columns, backend, int, uint, MessageColumns, MESSAGE_COLUMNS};
 use super::sqlite::FileIdentity;
 use super::StoreError;
 use crate::model::{Appended, NewMessage, StoredMessage};
@@ -143,50 +145,38 @@ fn run(mut conn: Connection, waiting: mpsc::Receiver<Job>, file: FileIdentity) {
     }
 }
 
-/// What trying a group at once came to.
-enum AtOnce {
-    /// Committed: what each message became.
-    Stored(Vec<Result<Appended, StoreError>>),
-    /// A message failed after part of it was written: nothing was committed.
+/// What storing a group in one transaction came to, when it did not.
+enum Halted {
+    /// SQLite undid the whole transaction (as it does on an I/O error, and may on a full
+    /// disk, whatever statement hit it), or it could not be written: the group fails.
+    Undone(StoreError),
+    /// A message failed after part of it was written: the transaction must be undone.
     MessageFailed(StoreError),
 }
 
-/// Stores messages in one transaction, each message's statements straight after the
-/// other's (a savepoint per message costs SQLite a copy of every page it touches); should a
-/// message fail halfway, the transaction is undone and the messages are stored one by one
-/// in savepoints, so that one failing does not fail the others. The whole fails if the
-/// transaction cannot begin or commit, or if the database undid it (as SQLite does on an
-/// I/O error, and may on a full disk, whatever statement hit it).
+/// Stores messages in one transaction (see [`append_all`]); should a message fail after
+/// part of it was written, the transaction is undone and the messages are stored one by
+/// one in savepoints (a savepoint per message costs SQLite a copy of every page it
+/// touches, so only then), so that one failing does not fail the others. The whole fails
+/// if the transaction cannot begin or commit, or if the database undid it.
 fn store(
     conn: &mut Connection,
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-    match at_once(conn, messages)? {
-        AtOnce::Stored(results) => Ok(results),
-        AtOnce::MessageFailed(e) => {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    match append_all(&tx, messages) {
+        Ok(results) => {
+            tx.commit().map_err(backend)?;
+            Ok(results)
+        }
+        Err(Halted::Undone(e)) => Err(e),
+        Err(Halted::MessageFailed(e)) => {
+            // Dropping the transaction undoes it.
+            drop(tx);
             tracing::debug!(error = %e, "storing messages at once failed; storing each alone");
             one_by_one(conn, messages)
         }
     }
-}
-
-fn at_once(conn: &mut Connection, messages: &[&NewMessage]) -> Result<AtOnce, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-    let mut results = Vec::with_capacity(messages.len());
-    for m in messages {
-        match append_one(&tx, m) {
-            Ok(appended) => results.push(Ok(appended)),
-            // SQLite undid the whole transaction (as it may on a full disk or an I/O
-            // error): what went before is gone too, so the whole group fails.
-            Err(Failed::Before(e) | Failed::After(e)) if tx.is_autocommit() => return Err(e),
-            // Refused before anything of it was written.
-            Err(Failed::Before(e)) => results.push(Err(e)),
-            // Dropping the transaction undoes it.
-            Err(Failed::After(e)) => return Ok(AtOnce::MessageFailed(e)),
-        }
-    }
-    tx.commit().map_err(backend)?;
-    Ok(AtOnce::Stored(results))
 }
 
 fn one_by_one(
@@ -197,12 +187,13 @@ fn one_by_one(
     let mut results = Vec::with_capacity(messages.len());
     for m in messages {
         let one = tx.savepoint().map_err(backend)?;
-        match append_one(&one, m) {
-            Ok(appended) => {
+        match append_all(&one, &[m]) {
+            Ok(mut result) => {
                 one.commit().map_err(backend)?;
-                results.push(Ok(appended));
+                results.push(result.pop().expect("one result for one message"));
             }
-            Err(Failed::Before(e) | Failed::After(e)) => {
+            Err(Halted::Undone(e)) => return Err(e),
+            Err(Halted::MessageFailed(e)) => {
                 // Dropping the savepoint rolls it back.
                 drop(one);
                 if tx.is_autocommit() {
@@ -216,108 +207,159 @@ fn one_by_one(
     Ok(results)
 }
 
+/// Where a conversation's numbering stands within a group: read before its first message
+/// of the group, written once after the last.
+struct Numbering {
+    last_seq: i64,
+    /// The newest message's time, for `updated_at`.
+    newest: i64,
+    /// Whether a message of the group was numbered (a copy takes no number).
+    numbered: bool,
+}
+
+/// Stores a group's messages inside the caller's transaction: each conversation's last
+/// sequence number is read once, each new message inserted with the next (a copy of one
+/// already stored, recognised by its client id, is answered with the original and takes no
+/// number), and each conversation written once at the end. A message refused by its insert
+/// (which SQLite undoes whole) takes no number, so the others go on without a gap.
+fn append_all(
+    conn: &Connection,
+    messages: &[&NewMessage],
+) -> Result<Vec<Result<Appended, StoreError>>, Halted> {
+    // Ordered, so that conversations are written in the order of their rows.
+    let mut numbering: BTreeMap<i64, Numbering> = BTreeMap::new();
+    let mut results = Vec::with_capacity(messages.len());
+    for m in messages {
+        match append_one(conn, &mut numbering, m) {
+            Ok(appended) => results.push(Ok(appended)),
+            // SQLite undid the whole transaction: what went before is gone too.
+            Err(failed) if conn.is_autocommit() => return Err(Halted::Undone(failed.into_error())),
+            Err(Failed::Before(e)) => results.push(Err(e)),
+            Err(Failed::After(e)) => return Err(Halted::MessageFailed(e)),
+        }
+    }
+    for (conversation, n) in numbering.iter().filter(|(_, n)| n.numbered) {
+        conn.prepare_cached(
+            "UPDATE conversations SET last_seq = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
+        )
+        .and_then(|mut update| update.execute(params![n.last_seq, n.newest, conversation]))
+        .map_err(|e| Halted::Undone(backend(e)))?;
+    }
+    Ok(results)
+}
+
 /// Why a message was not stored: before any of its statements wrote, or after.
 enum Failed {
     Before(StoreError),
     After(StoreError),
 }
 
-/// Stores one message (the statements of the pool's `append_one`, prepared once).
-fn append_one(conn: &Connection, m: &NewMessage) -> Result<Appended, Failed> {
-    let seq = match numbered(conn, m).map_err(Failed::Before)? {
-        Numbered::Copy(earlier) => return Ok(Appended { message: earlier, duplicate: true }),
-        Numbered::Seq(seq) => seq,
-    };
-    let id = insert(conn, m, seq).map_err(Failed::After)?;
-    Ok(Appended { message: m.stored(MessageId(uint(id)), uint(seq)), duplicate: false })
-}
-
-/// What a message is before it is inserted.
-enum Numbered {
-    /// Its sender sent this client id before: the message stored then.
-    Copy(StoredMessage),
-    /// New: its sequence number, taken from the conversation (the only write so far, one
-    /// statement, which SQLite undoes whole if it fails).
-    Seq(i64),
-}
-
-fn numbered(conn: &Connection, m: &NewMessage) -> Result<Numbered, StoreError> {
-    let (role, key) = author_columns(&m.author);
-    let conversation = int(m.conversation.0);
-    if let Some(client_id) = &m.client_id {
-        let earlier = conn
-            .prepare_cached(
-                "SELECT id, conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at \
-                 FROM messages WHERE conversation_id = ?1 AND author_role = ?2 AND author_key = ?3 AND client_id = ?4",
-            )
-            .map_err(backend)?
-            .query_row(params![conversation, role, key, client_id.as_str()], |row| {
-                Ok(MessageColumns {
-                    id: row.get(0)?,
-                    conversation: row.get(1)?,
-                    seq: row.get(2)?,
-                    role: row.get(3)?,
-                    key: row.get(4)?,
-                    from: row.get(5)?,
-                    to: row.get(6)?,
-                    body: row.get(7)?,
-                    client_id: row.get(8)?,
-                    ts: row.get(9)?,
-                })
-            })
-            .optional()
-            .map_err(backend)?;
-        if let Some(earlier) = earlier {
-            return Ok(Numbered::Copy(earlier.message()?));
+impl Failed {
+    fn into_error(self) -> StoreError {
+        match self {
+            Failed::Before(e) | Failed::After(e) => e,
         }
     }
-    let seq: Option<i64> = conn
-        .prepare_cached(
-            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = max(updated_at, ?1) \
-             WHERE id = ?2 RETURNING last_seq",
-        )
-        .map_err(backend)?
-        .query_row(params![int(m.ts), conversation], |row| row.get(0))
-        .optional()
-        .map_err(backend)?;
-    seq.map(Numbered::Seq)
-        .ok_or_else(|| StoreError::NotFound(format!("conversation {}", m.conversation.0)))
 }
 
-/// Inserts a numbered message (and its agent as taking part); returns its id.
-fn insert(conn: &Connection, m: &NewMessage, seq: i64) -> Result<i64, StoreError> {
-    let (role, key) = author_columns(&m.author);
+/// Stores one message of a group, numbered from `numbering`.
+fn append_one(
+    conn: &Connection,
+    numbering: &mut BTreeMap<i64, Numbering>,
+    m: &NewMessage,
+) -> Result<Appended, Failed> {
     let conversation = int(m.conversation.0);
-    let id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
-        )
-        .map_err(backend)?
-        .query_row(
-            params![
-                conversation,
-                seq,
-                role,
-                key,
-                m.from.as_str(),
-                m.to.as_ref().map(|n| n.as_str()),
-                m.text.as_str(),
-                m.client_id.as_ref().map(|c| c.as_str()),
-                int(m.ts),
-            ],
-            |row| row.get(0),
-        )
-        .map_err(backend)?;
+    let n = match numbering.entry(conversation) {
+        Entry::Occupied(n) => n.into_mut(),
+        Entry::Vacant(slot) => {
+            let last_seq: i64 = conn
+                .prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")
+                .and_then(|mut select| {
+                    select.query_row(params![conversation], |row| row.get(0)).optional()
+                })
+                .map_err(|e| Failed::Before(backend(e)))?
+                .ok_or_else(|| {
+                    Failed::Before(StoreError::NotFound(format!(
+                        "conversation {}",
+                        m.conversation.0
+                    )))
+                })?;
+            slot.insert(Numbering { last_seq, newest: 0, numbered: false })
+        }
+    };
+    let seq = n.last_seq + 1;
+    let Some(id) = insert(conn, m, seq).map_err(Failed::Before)? else {
+        let earlier = earlier(conn, m).map_err(Failed::Before)?;
+        return Ok(Appended { message: earlier, duplicate: true });
+    };
+    *n = Numbering { last_seq: seq, newest: n.newest.max(int(m.ts)), numbered: true };
     if let Some(agent) = &m.joins {
         conn.prepare_cached(
             "INSERT INTO conversation_agents (conversation_id, agent_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )
-        .map_err(backend)?
-        .execute(params![conversation, agent.as_str()])
-        .map_err(backend)?;
+        .and_then(|mut join| join.execute(params![conversation, agent.as_str()]))
+        .map_err(|e| Failed::After(backend(e)))?;
     }
-    Ok(id)
+    Ok(Appended { message: m.stored(MessageId(uint(id)), uint(seq)), duplicate: false })
+}
+
+/// Inserts a message numbered `seq`; returns its id, or nothing if its sender already sent
+/// its client id (the unique index's conflict, which the insert skips).
+fn insert(conn: &Connection, m: &NewMessage, seq: i64) -> Result<Option<i64>, StoreError> {
+    let (role, key) = author_columns(&m.author);
+    conn.prepare_cached(
+        "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (conversation_id, author_role, author_key, client_id) WHERE client_id IS NOT NULL DO NOTHING \
+         RETURNING id",
+    )
+    .and_then(|mut insert| {
+        insert
+            .query_row(
+                params![
+                    int(m.conversation.0),
+                    seq,
+                    role,
+                    key,
+                    m.from.as_str(),
+                    m.to.as_ref().map(|n| n.as_str()),
+                    m.text.as_str(),
+                    m.client_id.as_ref().map(|c| c.as_str()),
+                    int(m.ts),
+                ],
+                |row| row.get(0),
+            )
+            .optional()
+    })
+    .map_err(backend)
+}
+
+/// The message stored earlier with the client id of `m`, from the same sender.
+fn earlier(conn: &Connection, m: &NewMessage) -> Result<StoredMessage, StoreError> {
+    let (role, key) = author_columns(&m.author);
+    let client_id = m.client_id.as_ref().map(|c| c.as_str());
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages \
+         WHERE conversation_id = ?1 AND author_role = ?2 AND author_key = ?3 AND client_id = ?4"
+    ))
+    .and_then(|mut select| {
+        select.query_row(params![int(m.conversation.0), role, key, client_id], |row| {
+            Ok(MessageColumns {
+                id: row.get(0)?,
+                conversation: row.get(1)?,
+                seq: row.get(2)?,
+                role: row.get(3)?,
+                key: row.get(4)?,
+                from: row.get(5)?,
+                to: row.get(6)?,
+                body: row.get(7)?,
+                client_id: row.get(8)?,
+                ts: row.get(9)?,
+            })
+        })
+    })
+    .map_err(backend)?
+    .message()
 }
 
 #[cfg(test)]
