@@ -26,7 +26,7 @@ Scenarios (QUICK=1 shrinks them for a smoke run):
               cluster costs; then 100,000 idle logged-in customers over six nodes (one
               generator process per node: 20,000 files per process here) while messages
               still cross nodes
-ONLY=storage or ONLY=cluster runs just that part.
+ONLY=peer, ONLY=storage or ONLY=cluster runs just that part.
 """
 import json
 import os
@@ -167,11 +167,11 @@ def run(server, args, prefix, timeout=600):
     return result
 
 
-def paired(ours, peer, args, prefix, key="delivered_per_s", *more):
+def paired(ours, peer, args, prefix, key="delivered_per_s", more=()):
     """Runs `args` on both servers (and any `more`) ROUNDS times, alternating (the machine
     is shared and its speed drifts between runs), and returns the run with the median `key`
     of each, in that order."""
-    servers = (ours, peer) + more
+    servers = (ours, peer) + tuple(more)
     runs = {server.name: [] for server in servers}
     for i in range(ROUNDS):
         for server in servers:
@@ -251,15 +251,30 @@ def main():
     if os.environ.get("ONLY") == "cluster":
         print_cluster(*cluster(customers, secs, scale))
         return
+    rows = peer_rows(customers, secs, scale)
+    if os.environ.get("ONLY") == "peer":
+        print_peer(rows)
+        return
+    storage_rows = storage(customers, secs)
+    cluster_rows = cluster(customers, secs, scale)
+    print_peer(rows)
+    print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
+                ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage_rows)
+    print_cluster(*cluster_rows)
+
+
+def peer_rows(customers, secs, scale):
+    """Ours against the Node peer (and the relay): throughput, latency, storms, idle memory."""
     rows = []
-    ours, peer, relay = start_ours(), start_peer(), start_relay()
+    ours = peer = relay = None
     try:
+        ours, peer, relay = start_ours(), start_peer(), start_relay()
         # Throughput, closed loop: the make-bench shape, then many customers per agent.
         t_peer = None
         for agents, n in ((AGENTS, customers), (AGENTS // 2, customers * 2)):
             tp_args = ["throughput", "--agents", str(agents), "--customers", str(n), "--window", "4",
                        "--warmup-s", "2", "--seconds", secs]
-            t_o, t_p, t_r = paired(ours, peer, tp_args, f"t{agents}-", "delivered_per_s", relay)
+            t_o, t_p, t_r = paired(ours, peer, tp_args, f"t{agents}-", more=[relay])
             shape = f"{agents} agents, {n} customers"
             rows.append(with_relay((f"delivered messages/s (closed loop, {shape})", f"{t_o['delivered_per_s']:.0f}",
                          f"{t_p['delivered_per_s']:.0f}", ratio(t_o["delivered_per_s"], t_p["delivered_per_s"]), "≥ 3"),
@@ -275,7 +290,7 @@ def main():
         for rate, targets in ((half, {"p50_ms": "≤ 1", "p99_ms": "≤ 0.5"}), (200.0, {"p50_ms": "≤ 1"})):
             lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
                         "--warmup-s", "2", "--seconds", secs]
-            l_ours, l_peer, l_relay = paired(ours, peer, lat_args, f"l{rate:.0f}-", "p99_ms", relay)
+            l_ours, l_peer, l_relay = paired(ours, peer, lat_args, f"l{rate:.0f}-", key="p99_ms", more=[relay])
             for p in ("p50_ms", "p99_ms", "p999_ms"):
                 rows.append(with_relay((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_ours[p]:.2f}", f"{l_peer[p]:.2f}",
                              ratio(l_ours[p], l_peer[p]), targets.get(p, "")), p, l_relay, l_peer, "{:.2f}"))
@@ -313,21 +328,19 @@ def main():
         rows.append((f"RSS per idle connection, {i_many['connections']} held (KiB)", f"{i_many['kib_per_connection']:.1f}",
                      "–", "–", "≤ 10 KiB"))
     finally:
-        ours.stop()
-        peer.stop()
-        relay.stop()
-    storage_rows = storage(customers, secs)
-    cluster_rows = cluster(customers, secs, scale)
+        for server in (ours, peer, relay):
+            if server:
+                server.stop()
+    return rows
 
+
+def print_peer(rows):
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"\nours vs the tutorial's Node.js socket.io server (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}), "
           f"one run on {os.cpu_count()} cores ({cpu}); generator on the same machine\n")
     print_table(None, ("measure", "ours", "node peer", "ours / peer", "target", "relay", "relay / peer"),
                 [r if len(r) == 7 else r + ("–", "–") for r in rows])
     print("\n(relay: the same protocol relayed in memory by socketioxide, nothing stored; bench/src/bin/relay.rs)")
-    print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
-                ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage_rows)
-    print_cluster(*cluster_rows)
 
 
 def print_cluster(pair_rows, capacity_rows):

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde::Serialize;
 use socketioxide::extract::{Data, SocketRef, State};
-use socketioxide::SocketIo;
+use socketioxide::{BroadcastError, SendError, SocketError, SocketIo};
 
 #[derive(Parser)]
 struct Cli {
@@ -52,21 +52,30 @@ fn users(state: &Shared) -> std::sync::MutexGuard<'_, Users> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Sends `event` to `socket`. A socket that has gone is skipped, as the tutorial's server
+/// skips it; any other failure (a full buffer, say) is shown, since a message lost here
+/// stalls the generator's window.
 fn emit<T: Serialize + ?Sized>(socket: &SocketRef, event: &'static str, data: &T) {
-    if let Err(e) = socket.emit(event, data) {
-        eprintln!("relay: emit {event} to {}: {e}", socket.id);
+    match socket.emit(event, data) {
+        Ok(()) | Err(SendError::Socket(SocketError::Closed)) => {}
+        Err(e) => eprintln!("relay: emit {event} to {}: {e}", socket.id),
     }
 }
 
 fn broadcast_user_list(io: &SocketIo, names: Vec<String>) {
     let io = io.clone();
     tokio::spawn(async move {
-        if let Err(e) = io.emit("user_list", &names).await {
-            eprintln!("relay: user_list: {e}");
+        match io.emit("user_list", &names).await {
+            Ok(()) => {}
+            Err(BroadcastError::Socket(errors))
+                if errors.iter().all(|e| matches!(e, SocketError::Closed)) => {}
+            Err(e) => eprintln!("relay: user_list: {e}"),
         }
     });
 }
 
+// socketioxide 0.18 takes async handlers only (each event a task of its own), as our
+// server's are.
 async fn on_connect(socket: SocketRef) {
     socket.on("login", on_login);
     socket.on("private_message", on_private_message);
@@ -144,7 +153,12 @@ async fn on_disconnect(socket: SocketRef, io: SocketIo, State(state): State<Shar
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (layer, io) = SocketIo::builder().with_state(Shared::default()).build_layer();
+    let (layer, io) = SocketIo::builder()
+        // Node's buffers are unbounded; socketioxide's default of 128 packets per socket is
+        // filled by the tutorial's user_list broadcasts while thousands log in.
+        .max_buffer_size(1 << 16)
+        .with_state(Shared::default())
+        .build_layer();
     io.ns("/", on_connect);
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(cli.addr)

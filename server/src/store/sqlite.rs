@@ -355,8 +355,8 @@ mod batch_tests {
     use crate::model::Identity;
     use crate::store::tests::message;
 
-    /// A message that fails after its number was taken (here a trigger refuses its row)
-    /// leaves no gap: the file's writer undoes the group and stores each message alone.
+    /// A message whose row is refused (here by a trigger) takes no number: the others are
+    /// numbered on without a gap.
     #[tokio::test]
     async fn a_message_failing_halfway_leaves_no_gap_and_the_others_are_stored() {
         let dir = tempfile::tempdir().unwrap();
@@ -386,6 +386,69 @@ mod batch_tests {
         let stored = store.messages_after(cat.id, 0, 10).await.unwrap();
         assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().last_seq, 2);
+    }
+
+    /// A write failing after a message's row went in (its agent joining the conversation,
+    /// or its conversation's number at the end of the group) refuses that message, or that
+    /// conversation's, and no other: the file's writer undoes the group and stores each
+    /// message alone, numbered without a gap.
+    #[tokio::test]
+    async fn a_write_failing_after_the_row_refuses_only_its_own_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let name = |s: &str| UserName::parse(s).unwrap();
+        let cat = store.create_customer(&name("cat"), "t1", 1).await.unwrap();
+        let dan = store.create_customer(&name("dan"), "t2", 1).await.unwrap();
+        let (cat_me, dan_me) = (Identity::Customer(cat.customer), Identity::Customer(dan.customer));
+        let bob = Identity::Agent(AgentKey::of(&name("bob")));
+        let outcome = |results: Vec<Result<Appended, StoreError>>| -> Vec<Option<(u64, u64)>> {
+            results
+                .into_iter()
+                .map(|r| r.ok().map(|a| (a.message.conversation.0, a.message.seq)))
+                .collect()
+        };
+
+        sqlx::query(
+            "CREATE TRIGGER no_bob BEFORE INSERT ON conversation_agents WHEN NEW.agent_key = 'bob' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let batch = [
+            message(&cat, cat_me.clone(), "one", None, 2),
+            message(&cat, bob.clone(), "refused: bob may not join", None, 3),
+            message(&dan, dan_me.clone(), "hi", None, 4),
+            message(&cat, cat_me.clone(), "two", None, 5),
+        ];
+        let results = outcome(store.append(&batch).await.unwrap());
+        assert_eq!(
+            results,
+            vec![Some((cat.id.0, 1)), None, Some((dan.id.0, 1)), Some((cat.id.0, 2))]
+        );
+
+        let no_dan = format!(
+            "CREATE TRIGGER no_dan BEFORE UPDATE ON conversations WHEN NEW.id = {} \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            dan.id.0
+        );
+        sqlx::query(&no_dan).execute(&store.pool).await.unwrap();
+        let batch = [
+            message(&dan, dan_me.clone(), "refused: dan's number is not written", None, 6),
+            message(&cat, cat_me.clone(), "three", None, 7),
+        ];
+        let results = outcome(store.append(&batch).await.unwrap());
+        assert_eq!(results, vec![None, Some((cat.id.0, 3))]);
+
+        for (meta, texts) in [(&cat, vec!["one", "two", "three"]), (&dan, vec!["hi"])] {
+            let stored = store.messages_after(meta.id, 0, 10).await.unwrap();
+            let got: Vec<(u64, &str)> = stored.iter().map(|m| (m.seq, m.text.as_str())).collect();
+            let want: Vec<(u64, &str)> = (1..).zip(texts.iter().copied()).collect();
+            assert_eq!(got, want);
+            let last_seq = store.conversation(meta.id).await.unwrap().unwrap().last_seq;
+            assert_eq!(last_seq, want.len() as u64);
+        }
     }
 
     /// Filling a size-capped file batch after batch: whatever the batch the disk fills in,

@@ -29,7 +29,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::rows::{author_columns, backend, int, uint, MessageColumns, MESSAGE_COLUMNS};
+use super::rows::{author_columns, backend, int, invalid, uint, MessageColumns, MESSAGE_COLUMNS};
 use super::sqlite::FileIdentity;
 use super::StoreError;
 use crate::model::{Appended, NewMessage, StoredMessage};
@@ -148,21 +148,30 @@ fn run(mut conn: Connection, waiting: mpsc::Receiver<Job>, file: FileIdentity) {
 /// What storing a group in one transaction came to, when it did not.
 enum Halted {
     /// SQLite undid the whole transaction (as it does on an I/O error, and may on a full
-    /// disk, whatever statement hit it), or it could not be written: the group fails.
+    /// disk, whatever statement hit it): what went before is gone, the group fails.
     Undone(StoreError),
-    /// A message failed after part of it was written: the transaction must be undone.
+    /// A write failed after a message's row was inserted (its participant, or its
+    /// conversation's number at the end of the group): the transaction must be undone.
     MessageFailed(StoreError),
 }
 
-/// Stores messages in one transaction (see [`append_all`]); should a message fail after
-/// part of it was written, the transaction is undone and the messages are stored one by
-/// one in savepoints (a savepoint per message costs SQLite a copy of every page it
+/// Stores messages in one transaction (see [`append_all`]); should a write fail after a
+/// message's row was inserted, the transaction is undone and the messages are stored one
+/// by one in savepoints (a savepoint per message costs SQLite a copy of every page it
 /// touches, so only then), so that one failing does not fail the others. The whole fails
 /// if the transaction cannot begin or commit, or if the database undid it.
 fn store(
     conn: &mut Connection,
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+    if !conn.is_autocommit() {
+        // A rollback that failed earlier (rusqlite ignores its error when a transaction is
+        // dropped) would leave this connection inside it, and every later BEGIN refused.
+        tracing::error!(
+            "the SQLite writer's connection was left in a transaction; rolling it back"
+        );
+        conn.execute_batch("ROLLBACK").map_err(backend)?;
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     match append_all(&tx, messages) {
         Ok(results) => {
@@ -179,6 +188,8 @@ fn store(
     }
 }
 
+/// Stores each message in a savepoint of its own, within one transaction: a message that
+/// fails is undone alone and refused; the others are stored.
 fn one_by_one(
     conn: &mut Connection,
     messages: &[&NewMessage],
@@ -196,9 +207,6 @@ fn one_by_one(
             Err(Halted::MessageFailed(e)) => {
                 // Dropping the savepoint rolls it back.
                 drop(one);
-                if tx.is_autocommit() {
-                    return Err(e);
-                }
                 results.push(Err(e));
             }
         }
@@ -217,7 +225,8 @@ struct Numbering {
     numbered: bool,
 }
 
-/// Stores a group's messages inside the caller's transaction: each conversation's last
+/// Stores messages inside the caller's transaction or savepoint (a group, or one message
+/// of the one-by-one fallback): each conversation's last
 /// sequence number is read once, each new message inserted with the next (a copy of one
 /// already stored, recognised by its client id, is answered with the original and takes no
 /// number), and each conversation written once at the end. A message refused by its insert
@@ -226,7 +235,7 @@ fn append_all(
     conn: &Connection,
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<Appended, StoreError>>, Halted> {
-    // Ordered, so that conversations are written in the order of their rows.
+    // Ordered by id, so that the updates at the end walk the table's B-tree in order.
     let mut numbering: BTreeMap<i64, Numbering> = BTreeMap::new();
     let mut results = Vec::with_capacity(messages.len());
     for m in messages {
@@ -239,11 +248,25 @@ fn append_all(
         }
     }
     for (conversation, n) in numbering.iter().filter(|(_, n)| n.numbered) {
-        conn.prepare_cached(
-            "UPDATE conversations SET last_seq = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
-        )
-        .and_then(|mut update| update.execute(params![n.last_seq, n.newest, conversation]))
-        .map_err(|e| Halted::Undone(backend(e)))?;
+        let updated = conn
+            .prepare_cached(
+                "UPDATE conversations SET last_seq = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
+            )
+            .and_then(|mut update| update.execute(params![n.last_seq, n.newest, conversation]))
+            .map_err(backend);
+        match updated {
+            Ok(1) => {}
+            // SQLite undid the whole transaction: the group fails.
+            Err(e) if conn.is_autocommit() => return Err(Halted::Undone(e)),
+            // Its messages are inserted but the conversation not numbered: undone, and
+            // stored one by one, this conversation's messages are refused, not the others.
+            Err(e) => return Err(Halted::MessageFailed(e)),
+            Ok(rows) => {
+                return Err(Halted::MessageFailed(invalid(format!(
+                    "numbering conversation {conversation} changed {rows} rows"
+                ))))
+            }
+        }
     }
     Ok(results)
 }
@@ -337,7 +360,10 @@ fn insert(conn: &Connection, m: &NewMessage, seq: i64) -> Result<Option<i64>, St
 /// The message stored earlier with the client id of `m`, from the same sender.
 fn earlier(conn: &Connection, m: &NewMessage) -> Result<StoredMessage, StoreError> {
     let (role, key) = author_columns(&m.author);
-    let client_id = m.client_id.as_ref().map(|c| c.as_str());
+    let Some(client_id) = m.client_id.as_ref().map(|c| c.as_str()) else {
+        // Only a trigger ignoring the row could make an insert without one store nothing.
+        return Err(invalid("the message's insert stored no row".to_owned()));
+    };
     conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages \
          WHERE conversation_id = ?1 AND author_role = ?2 AND author_key = ?3 AND client_id = ?4"
