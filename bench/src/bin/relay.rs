@@ -7,6 +7,7 @@
 //! which of the targets (ratios to the Node peer) a relay with nothing else to do reaches.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +15,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde::Serialize;
 use socketioxide::extract::{Data, SocketRef, State};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo};
 
 #[derive(Parser)]
@@ -74,13 +76,18 @@ fn broadcast_user_list(io: &SocketIo, names: Vec<String>) {
     });
 }
 
-// socketioxide 0.18 takes async handlers only (each event a task of its own), as our
-// server's are.
-async fn on_connect(socket: SocketRef) {
+/// Registers the handlers, as connect middleware: it runs before the client is told it
+/// joined, where the connect handler itself runs as a task of its own, so that a `login`
+/// sent at once after joining could arrive before its handler and be dropped.
+async fn register(socket: SocketRef) -> Result<(), Infallible> {
     socket.on("login", on_login);
     socket.on("private_message", on_private_message);
     socket.on_disconnect(on_disconnect);
+    Ok(())
 }
+
+/// Everything is done by [`register`].
+async fn on_connect() {}
 
 async fn on_login(
     socket: SocketRef,
@@ -159,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         .max_buffer_size(1 << 16)
         .with_state(Shared::default())
         .build_layer();
-    io.ns("/", on_connect);
+    io.ns("/", on_connect.with(register));
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(cli.addr)
         .await
