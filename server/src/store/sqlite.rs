@@ -355,12 +355,10 @@ mod batch_tests {
     use crate::model::Identity;
     use crate::store::tests::message;
 
-    /// Adds a trigger that refuses the writes `when` says (e.g. `BEFORE INSERT ON t WHEN …`).
-    async fn refuse(store: &SqliteStore, when: &str) {
-        static TRIGGERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = TRIGGERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Adds trigger `name`, refusing the writes `when` says (`BEFORE INSERT ON t WHEN …`).
+    async fn refuse(store: &SqliteStore, name: &str, when: &str) {
         let sql = format!(
-            "CREATE TRIGGER refuse_{n} {when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            "CREATE TRIGGER {name} {when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
         );
         sqlx::query(&sql).execute(&store.pool).await.unwrap();
     }
@@ -372,7 +370,7 @@ mod batch_tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let store = SqliteStore::open(&url).await.unwrap();
-        refuse(&store, "BEFORE INSERT ON messages WHEN NEW.body = 'refused'").await;
+        refuse(&store, "refused_body", "BEFORE INSERT ON messages WHEN NEW.body = 'refused'").await;
         let cat = store.create_customer(&UserName::parse("cat").unwrap(), "t", 1).await.unwrap();
         let me = Identity::Customer(cat.customer);
         let batch: Vec<_> = ["one", "refused", "two"]
@@ -413,7 +411,8 @@ mod batch_tests {
                 .collect()
         };
 
-        refuse(&store, "BEFORE INSERT ON conversation_agents WHEN NEW.agent_key = 'bob'").await;
+        refuse(&store, "no_bob", "BEFORE INSERT ON conversation_agents WHEN NEW.agent_key = 'bob'")
+            .await;
         let batch = [
             message(&cat, cat_me.clone(), "one", None, 2),
             message(&cat, bob.clone(), "refused: bob may not join", None, 3),
@@ -426,7 +425,12 @@ mod batch_tests {
             vec![Some((cat.id.0, 1)), None, Some((dan.id.0, 1)), Some((cat.id.0, 2))]
         );
 
-        refuse(&store, &format!("BEFORE UPDATE ON conversations WHEN NEW.id = {}", dan.id.0)).await;
+        refuse(
+            &store,
+            "no_dan",
+            &format!("BEFORE UPDATE ON conversations WHEN NEW.id = {}", dan.id.0),
+        )
+        .await;
         let batch = [
             message(&dan, dan_me.clone(), "refused: dan's number is not written", None, 6),
             message(&cat, cat_me.clone(), "three", None, 7),

@@ -226,10 +226,10 @@ struct Numbering {
 }
 
 /// Stores messages inside the caller's transaction or savepoint (a group, or one message
-/// of the one-by-one fallback): each conversation's last
-/// sequence number is read once, each new message inserted with the next (a copy of one
-/// already stored, recognised by its client id, is answered with the original and takes no
-/// number), and each conversation written once at the end. A message refused by its insert
+/// of the one-by-one fallback): each conversation's last sequence number is read once, each
+/// new message inserted with the next (a copy of one already stored, recognised by its
+/// client id, is answered with the original and takes no number), and each conversation
+/// written once at the end. A message refused by its insert
 /// (which SQLite undoes whole) takes no number, so the others go on without a gap.
 fn append_all(
     conn: &Connection,
@@ -362,7 +362,7 @@ fn earlier(conn: &Connection, m: &NewMessage) -> Result<StoredMessage, StoreErro
     let (role, key) = author_columns(&m.author);
     let Some(client_id) = m.client_id.as_ref().map(|c| c.as_str()) else {
         // Only a trigger ignoring the row could make an insert without one store nothing.
-        return Err(invalid("the message's insert stored no row".to_owned()));
+        return Err(invalid("the message's insert stored no row"));
     };
     conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages \
