@@ -19,8 +19,10 @@ Scenarios (QUICK=1 shrinks them for a smoke run):
   idle        500 idle logged-in connections (both, each on a fresh server): server RSS
               per connection; and 19,000 on ours alone (fresh again), from 4 generator
               processes on 127.0.0.2-5
-  storage     ours on SQLite and ours on PostgreSQL (a local server with fsync on, from
-              scripts/postgres.sh), throughput and latency as above: what PostgreSQL costs
+  storage     ours on SQLite (the default: every commit fsynced), on SQLite with
+              SQLITE_SYNC=normal (no fsync) and on PostgreSQL (a local server with fsync on,
+              from scripts/postgres.sh), throughput and latency as above: what the disk's
+              flush and PostgreSQL cost; and this disk's fdatasync time
   cluster     one node against two nodes behind Redis (both on PostgreSQL; customers on
               one node, agents on the other), throughput and latency as above: what the
               cluster costs; then 100,000 idle logged-in customers over six nodes (one
@@ -45,7 +47,7 @@ QUICK = os.environ.get("QUICK") == "1"
 ROUNDS = 1 if QUICK else 3
 AGENTS = 20
 PASSWORD = "bench-password"
-OURS_PORT, PEER_PORT, PG_OURS_PORT, RELAY_PORT = 3300, 3301, 3302, 3303
+OURS_PORT, PEER_PORT, PG_OURS_PORT, RELAY_PORT, NORMAL_PORT = 3300, 3301, 3302, 3303, 3304
 # Cluster nodes: ports NODE_PORT, NODE_PORT + 1, ...
 NODE_PORT = 3310
 # A Redis of the benchmark's own (scripts/redis.sh), apart from the tests' one.
@@ -110,14 +112,14 @@ def postgres_database():
     return url.rsplit("/", 1)[0] + "/" + name
 
 
-def start_ours(database_url=None, port=OURS_PORT, name="ours", redis_url=None, add_agents=True):
+def start_ours(database_url=None, port=OURS_PORT, name="ours", redis_url=None, add_agents=True, env=None):
     tmp = tempfile.mkdtemp(prefix="chat-bench-")
     env = dict(os.environ, DATABASE_URL=database_url or f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
                LEPTOS_SITE_ADDR=f"127.0.0.1:{port}", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target/site"),
                LEPTOS_OUTPUT_NAME="chat",
                # The generator is one address sending far faster than people type: the
                # benchmark measures the server, not its abuse limits.
-               LIMITS="off")
+               LIMITS="off", **(env or {}))
     if redis_url:
         env["REDIS_URL"] = redis_url
     for i in range(AGENTS if add_agents else 0):
@@ -245,8 +247,7 @@ def main():
     secs = "3" if QUICK else "10"
     customers = 20 if QUICK else 100
     if os.environ.get("ONLY") == "storage":
-        print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
-                    ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage(customers, secs))
+        print_storage(storage(customers, secs))
         return
     if os.environ.get("ONLY") == "cluster":
         print_cluster(*cluster(customers, secs, scale))
@@ -258,8 +259,7 @@ def main():
     storage_rows = storage(customers, secs)
     cluster_rows = cluster(customers, secs, scale)
     print_peer(rows)
-    print_table("ours on PostgreSQL (fsync on) vs ours on SQLite, side by side",
-                ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"), storage_rows)
+    print_storage(storage_rows)
     print_cluster(*cluster_rows)
 
 
@@ -360,38 +360,69 @@ def print_table(title, header, rows):
         print(line(r))
 
 
+def fdatasync_ms(directory, n=200):
+    """How long this disk takes to make 4 KiB durable (os.fdatasync), p50 and p99 in ms:
+    the floor under a commit that waits for the disk."""
+    path = os.path.join(directory, "fsync-probe")
+    took = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            took.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    took.sort()
+    return took[len(took) // 2], took[len(took) * 99 // 100]
+
+
 def storage(customers, secs):
-    """Ours on SQLite against ours on PostgreSQL: throughput, then latency at half the
-    SQLite server's rate, alternating rounds as for the peer."""
+    """Ours on SQLite (every commit fsynced, the default), on SQLite with SQLITE_SYNC=normal
+    (no fsync: what the disk's flush costs) and on PostgreSQL: throughput, then latency at
+    half the default's rate and at 200 msg/s, alternating rounds as for the peer."""
     lite = start_ours()
+    normal = start_ours(port=NORMAL_PORT, name="sqlite-normal", env={"SQLITE_SYNC": "normal"})
     pg = start_ours(postgres_database(), PG_OURS_PORT, "postgres")
     with open(os.path.join(PG_ENV["CHAT_PG_DIR"], "postmaster.pid")) as f:
         # The database works in its own processes: their CPU is read with the server's.
         pg.database_pid = int(f.readline())
     rows = []
+    row = lambda label, values, fmt="{:.1f}": (label, *(fmt.format(v) for v in values),
+                                              ratio(values[1], values[0]), ratio(values[2], values[0]))
     try:
         tp_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--window", "4",
                    "--warmup-s", "2", "--seconds", secs]
-        t_lite, t_pg = paired(lite, pg, tp_args, "pt")
+        t_lite, t_pg, t_normal = paired(lite, pg, tp_args, "pt", more=[normal])
         for key, label in (("delivered_per_s", "delivered messages/s (closed loop)"),
                            ("cpu_us_per_message", "chat server CPU µs per delivered message")):
-            rows.append((label, f"{t_lite[key]:.1f}", f"{t_pg[key]:.1f}", ratio(t_pg[key], t_lite[key])))
+            rows.append(row(label, (t_lite[key], t_normal[key], t_pg[key])))
         # SQLite works inside the chat server; PostgreSQL in its own processes.
-        with_db = t_pg["cpu_us_per_message_with_database"]
-        rows.append(("CPU µs per delivered message, database included", f"{t_lite['cpu_us_per_message']:.1f}",
-                     f"{with_db:.1f}", ratio(with_db, t_lite["cpu_us_per_message"])))
-        rate = max(100.0, round(t_lite["delivered_per_s"] / 2))
-        lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
-                    "--warmup-s", "2", "--seconds", secs]
-        l_lite, l_pg = paired(lite, pg, lat_args, "pl", key="p99_ms")
-        for p in ("p50_ms", "p99_ms"):
-            rows.append((f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", f"{l_lite[p]:.2f}", f"{l_pg[p]:.2f}", ratio(l_pg[p], l_lite[p])))
+        rows.append(row("CPU µs per delivered message, database included",
+                        (t_lite["cpu_us_per_message"], t_normal["cpu_us_per_message"],
+                         t_pg["cpu_us_per_message_with_database"])))
+        half = max(100.0, round(t_lite["delivered_per_s"] / 2))
+        for rate in (half, 200.0):
+            lat_args = ["throughput", "--agents", str(AGENTS), "--customers", str(customers), "--rate", str(rate),
+                        "--warmup-s", "2", "--seconds", secs]
+            l_lite, l_pg, l_normal = paired(lite, pg, lat_args, f"pl{rate:.0f}-", key="p99_ms", more=[normal])
+            for p in ("p50_ms", "p99_ms"):
+                rows.append(row(f"latency {p[:-3]} at {rate:.0f} msg/s (ms)", (l_lite[p], l_normal[p], l_pg[p]), "{:.2f}"))
+        p50, p99 = fdatasync_ms(lite.tmp)
+        rows.append(("this disk: fdatasync of 4 KiB, p50 / p99 (ms)", f"{p50:.2f} / {p99:.2f}", "–", "–", "–", "–"))
     finally:
-        lite.stop()
-        pg.stop()
+        for server in (lite, normal, pg):
+            server.stop()
         subprocess.run([os.path.join(ROOT, "scripts/postgres.sh"), "stop"], env=dict(os.environ, **PG_ENV), check=False)
     return rows
 
+
+def print_storage(rows):
+    print_table("ours on SQLite (default: every commit fsynced), on SQLite with SQLITE_SYNC=normal (no fsync) "
+                "and on PostgreSQL (fsync on), side by side",
+                ("measure", "SQLite", "SQLite, normal", "PostgreSQL", "normal / SQLite", "PostgreSQL / SQLite"), rows)
 
 
 def redis_url():

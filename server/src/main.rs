@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use app::protocol::UserName;
-use chat_server::store::Store;
+use chat_server::store::{SqliteOptions, SqliteSync, Store};
 
 #[derive(Parser)]
 #[command(name = "server", version, about = "Self-hosted customer-service live chat")]
@@ -25,6 +25,11 @@ struct Cli {
     /// database reaches this many MiB, leaving room on a shared disk. Unset: no cap.
     #[arg(long, env = "DATABASE_MAX_MB", global = true)]
     database_max_mb: Option<u64>,
+    /// `full`: every message is on the disk (fsync) before anyone is told it was stored, and
+    /// survives power loss. `normal` (opt-in, faster): it survives the server's crash or
+    /// `kill -9`, but an OS crash or power loss may undo the last moments' messages.
+    #[arg(long, env = "SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Full, global = true)]
+    sqlite_sync: SqliteSync,
     /// Several server nodes share one desk through this Redis (`redis://host:port`, or
     /// `rediss://` over TLS; a password as `redis://:password@host:port`), with a
     /// `postgres://` database. Unset: this process is the whole desk.
@@ -138,7 +143,10 @@ fn main() -> Result<()> {
     }
     let runtime = runtime.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let store: Arc<dyn Store> = chat_server::store::open(&cli.database_url, cli.database_max_mb.map(|mb| mb.saturating_mul(1 << 20)))
+        let store: Arc<dyn Store> = chat_server::store::open(&cli.database_url, SqliteOptions {
+            max_bytes: cli.database_max_mb.map(|mb| mb.saturating_mul(1 << 20)),
+            sync: cli.sqlite_sync,
+        })
             .await
             .with_context(|| format!("opening the database {}", chat_server::store::shown(&cli.database_url)))?;
         match cli.command.unwrap_or(Cmd::Serve) {

@@ -333,7 +333,7 @@ async fn nodes_share_a_desk_through_a_redis_with_a_password_over_tls() {
     assert_eq!(amy.expect("message").await["message"], json!("over TLS"));
 
     // A wrong password, or no CA for the private one: the node does not start, and says why.
-    let store = chat_server::store::open(&db, None).await.expect("the database");
+    let store = chat_server::store::open(&db, Default::default()).await.expect("the database");
     for (url, ca, why) in [
         (redis.replace("chat-test-password", "wrong"), Some(ca.clone()), "a wrong password"),
         (redis.clone(), None, "a certificate nobody vouched for"),

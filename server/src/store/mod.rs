@@ -29,17 +29,57 @@ pub fn shown(url: &str) -> String {
     }
 }
 
+/// How the embedded SQLite database is opened (PostgreSQL has its own settings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Refuse writes that would grow the database past this many bytes (as a full disk
+    /// would: SQLite's "database or disk is full"). None: no cap.
+    pub max_bytes: Option<u64>,
+    /// What a commit waits for before anyone is told it happened.
+    pub sync: SqliteSync,
+}
+
+/// SQLite's `synchronous` setting, as `SQLITE_SYNC` names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    /// Every commit is on the disk (fsync) before it is acknowledged: an acknowledged
+    /// message survives `kill -9`, an OS crash and power loss.
+    #[default]
+    Full,
+    /// Commits are written to the file but not fsynced (WAL, `synchronous = NORMAL`): an
+    /// acknowledged message survives `kill -9`, not an OS crash or power loss, which may
+    /// undo the last moments' messages (the database itself stays intact). Opt-in.
+    Normal,
+}
+
+impl SqliteSync {
+    /// The value of SQLite's `PRAGMA synchronous`.
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+
+    /// The number `PRAGMA synchronous` reads back for it.
+    pub(crate) fn level(self) -> i64 {
+        match self {
+            Self::Full => 2,
+            Self::Normal => 1,
+        }
+    }
+}
+
 /// Opens the store a database URL names: `postgres://…` (or `postgresql://…`) for
-/// PostgreSQL, anything else for SQLite (with `max_bytes`, see
-/// [`SqliteStore::open_capped`]; PostgreSQL has its own quotas).
+/// PostgreSQL, anything else for SQLite (with `sqlite`, see [`SqliteOptions`]).
 pub async fn open(
     url: &str,
-    max_bytes: Option<u64>,
+    sqlite: SqliteOptions,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(PgStore::open(url).await?))
     } else {
-        Ok(std::sync::Arc::new(SqliteStore::open_capped(url, max_bytes).await?))
+        Ok(std::sync::Arc::new(SqliteStore::open_with(url, sqlite).await?))
     }
 }
 

@@ -13,7 +13,10 @@ use super::rows::{
 };
 use super::sql::sql_store;
 use super::sqlite_writer::Writer;
-use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
+use super::{
+    name_key, AgentRecord, NewCustomer, Page, SessionOwner, SqliteOptions, SqliteSync, Store,
+    StoreError,
+};
 use crate::model::{
     AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage,
 };
@@ -103,19 +106,21 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or
     /// `sqlite::memory:`) and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_capped(url, None).await
+        Self::open_with(url, SqliteOptions::default()).await
     }
 
-    /// [`SqliteStore::open`], refusing writes that would grow the database past
-    /// `max_bytes` (as a full disk would: SQLite's "database or disk is full").
-    pub async fn open_capped(url: &str, max_bytes: Option<u64>) -> Result<Self, StoreError> {
+    /// [`SqliteStore::open`] with a size cap or another `synchronous` setting.
+    pub async fn open_with(url: &str, settings: SqliteOptions) -> Result<Self, StoreError> {
         let mut options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match settings.sync {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true);
-        let max_pages = max_bytes.map(|max| (max / PAGE_BYTES).max(1));
+        let max_pages = settings.max_bytes.map(|max| (max / PAGE_BYTES).max(1));
         if let Some(pages) = max_pages {
             options = options.pragma("max_page_count", pages.to_string());
         }
@@ -147,9 +152,12 @@ impl SqliteStore {
         let last = (uint(customers), uint(conversations));
         let ids = std::sync::Arc::new(tokio::sync::Mutex::new(Ids { last, recorded: last }));
         let writer = match &file {
-            Some(file) => {
-                Some(std::sync::Arc::new(Writer::start(&file.path, max_pages, file.clone())?))
-            }
+            Some(file) => Some(std::sync::Arc::new(Writer::start(
+                &file.path,
+                max_pages,
+                settings.sync,
+                file.clone(),
+            )?)),
             None => None,
         };
         Ok(Self { pool, file, ids, writer })
@@ -363,6 +371,29 @@ mod batch_tests {
         sqlx::query(&sql).execute(&store.pool).await.unwrap();
     }
 
+    /// `SQLITE_SYNC`: full by default (an fsync per commit), normal when asked, on the
+    /// pool's connections and the writer's alike (the writer checks its own and refuses to
+    /// start otherwise); messages are stored either way.
+    #[tokio::test]
+    async fn the_synchronous_setting_is_full_unless_normal_is_asked_for() {
+        for (settings, expected) in [
+            (SqliteOptions::default(), 2),
+            (SqliteOptions { sync: SqliteSync::Normal, ..Default::default() }, 1),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+            let store = SqliteStore::open_with(&url, settings).await.unwrap();
+            let pragma: i64 =
+                sqlx::query_scalar("PRAGMA synchronous").fetch_one(&store.pool).await.unwrap();
+            assert_eq!(pragma, expected, "{settings:?}");
+            let cat =
+                store.create_customer(&UserName::parse("cat").unwrap(), "t", 1).await.unwrap();
+            let sent = message(&cat, Identity::Customer(cat.customer), "hello", None, 2);
+            let stored = store.append(&[sent]).await.unwrap();
+            assert_eq!(stored[0].as_ref().unwrap().message.seq, 1, "{settings:?}");
+        }
+    }
+
     /// A message whose row is refused (here by a trigger) takes no number: the others are
     /// numbered on without a gap.
     #[tokio::test]
@@ -455,7 +486,12 @@ mod batch_tests {
     async fn a_full_disk_fails_messages_without_losing_or_numbering_any_wrongly() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-        let store = SqliteStore::open_capped(&url, Some(384 * 1024)).await.unwrap();
+        let store = SqliteStore::open_with(
+            &url,
+            SqliteOptions { max_bytes: Some(384 * 1024), ..Default::default() },
+        )
+        .await
+        .unwrap();
         let mut cats = vec![];
         for i in 0..4 {
             let name = UserName::parse(&format!("cat{i}")).unwrap();

@@ -15,8 +15,9 @@
 //! (logins, sessions, states, reads) stays on sqlx's pool: SQLite lets one writer at a time
 //! and both sides wait for the lock (the busy timeout) rather than fail.
 //!
-//! Durability is the pool's: WAL with `synchronous = FULL`, so an acknowledged message
-//! survives `kill -9` and power loss; the file is confirmed after every commit.
+//! Durability is the pool's: WAL with `synchronous = FULL` by default, so an acknowledged
+//! message survives `kill -9` and power loss (`SQLITE_SYNC=normal`, opt-in: `kill -9`
+//! only); the file is confirmed after every commit.
 //! Must not: run on the async runtime (everything here blocks), or answer before the commit.
 
 use std::collections::btree_map::Entry;
@@ -31,7 +32,7 @@ use tokio::sync::oneshot;
 
 use super::rows::{author_columns, backend, int, invalid, uint, MessageColumns, MESSAGE_COLUMNS};
 use super::sqlite::FileIdentity;
-use super::StoreError;
+use super::{SqliteSync, StoreError};
 use crate::model::{Appended, NewMessage, StoredMessage};
 use app::protocol::MessageId;
 
@@ -60,11 +61,12 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Opens the writer's connection to the database file at `path` (its schema already up
-    /// to date) and starts the thread. `max_pages` is the size cap, if any (a connection's
-    /// own setting, like the pool's).
+    /// to date) and starts the thread. `max_pages` is the size cap, if any, and `sync` the
+    /// `synchronous` setting (each a connection's own setting: the same as the pool's).
     pub(super) fn start(
         path: &Path,
         max_pages: Option<u64>,
+        sync: SqliteSync,
         file: FileIdentity,
     ) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
@@ -78,7 +80,17 @@ impl Writer {
                 "the database file is in journal mode {mode}, not WAL"
             ))));
         }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", sync.pragma()).map_err(backend)?;
+        // A setting SQLite ignored (it does so silently inside a transaction) would weaken
+        // every acknowledgement: read it back.
+        let applied: i64 =
+            conn.pragma_query_value(None, "synchronous", |row| row.get(0)).map_err(backend)?;
+        if applied != sync.level() {
+            return Err(backend(std::io::Error::other(format!(
+                "the writer's synchronous setting is {applied}, not {}",
+                sync.pragma()
+            ))));
+        }
         conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
         if let Some(pages) = max_pages {
             conn.pragma_update(None, "max_page_count", pages).map_err(backend)?;

@@ -572,8 +572,10 @@ async fn two_nodes_writing_one_conversation_keep_it_gapless_and_store_each_messa
     let dir = tempfile::tempdir().unwrap();
     let file_url = format!("sqlite://{}", dir.path().join("chat.db").display());
     for url in [file_url, super::testing::postgres_database().await] {
-        let nodes: Vec<std::sync::Arc<dyn Store>> =
-            vec![super::open(&url, None).await.unwrap(), super::open(&url, None).await.unwrap()];
+        let nodes: Vec<std::sync::Arc<dyn Store>> = vec![
+            super::open(&url, Default::default()).await.unwrap(),
+            super::open(&url, Default::default()).await.unwrap(),
+        ];
         let meta = nodes[0].create_customer(&name("cat"), "t", 1).await.unwrap();
         const EACH: usize = 30;
         let tasks: Vec<_> = (0..8)

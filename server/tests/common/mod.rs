@@ -110,7 +110,12 @@ impl TestServer {
     ) -> Self {
         let url =
             url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("chat.db").display()));
-        let store = chat_server::store::open(&url, max_bytes).await.expect("open store");
+        let store = chat_server::store::open(
+            &url,
+            chat_server::store::SqliteOptions { max_bytes, ..Default::default() },
+        )
+        .await
+        .expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let options = leptos::config::LeptosOptions::builder()
