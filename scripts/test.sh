@@ -52,12 +52,13 @@ run_phase scripts/setup.sh toolchain
 # shellcheck source=scripts/toolchain.sh
 source scripts/toolchain.sh
 # On a fresh machine the setup compiles its tools for about 20 minutes: the lints run and
-# the tests compile beside it (in a group of their own; output in target/lint.log and
-# target/prebuild.log), using the core that one compile's serial stretches leave idle. On a
-# warm machine both are done at once.
+# the tests compile beside it (in a group of their own; output in target/lint.log), using
+# the core that one compile's serial stretches leave idle. On a warm machine both are done
+# at once. The server side's lints are the tests' own compile, through clippy's driver
+# (scripts/lint.sh server-build says why); the tests then run with the same driver, so that
+# nothing compiles twice.
 rm -f target/lint.status
-setsid bash -c 'scripts/lint.sh >target/lint.log 2>&1; echo $? >target/lint.status
-  cargo test -p app -p server -p bench --color never --no-run >target/prebuild.log 2>&1' </dev/null &
+setsid bash -c 'scripts/lint.sh fmt server-build browser >target/lint.log 2>&1; echo $? >target/lint.status' </dev/null &
 prebuild=$!
 setup_status=0
 run_phase scripts/setup.sh all || setup_status=$?
@@ -70,7 +71,7 @@ if [ "$setup_status" -ne 0 ]; then
   exit 1
 fi
 # A failed compile shows again, in full, in the tests' own run below.
-[ "$prebuild_status" -eq 0 ] || log "compiling the tests beside the setup failed (target/prebuild.log); the test run says why"
+[ "$prebuild_status" -eq 0 ] || log "the lints or compiling the tests beside the setup failed (target/lint.log); the test run says why"
 
 log "Lint (scripts/lint.sh: rustfmt, clippy with warnings as errors)"
 lint_passed=0 lint_failed=0
@@ -91,6 +92,8 @@ log "Rust unit and integration tests"
 # --show-output: the chaos test prints its counts (sent, acknowledged, delivered, ...).
 rust_status=0
 rust_started=$SECONDS
+# The driver the tests were compiled with (scripts/lint.sh server-build): nothing recompiles.
+chat_clippy_wrapper
 run_phase bash -o pipefail -c 'cargo test -p app -p server -p bench --color never -- --show-output 2>&1 | tee "$0"' \
   "$rust_log" || rust_status=$?
 rust_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$rust_log")
@@ -101,6 +104,8 @@ if [ "$rust_status" -ne 0 ] && [ "$rust_failed" -eq 0 ]; then
   rust_failed=1
 fi
 
+# The README's commands run as a user types them: with the toolchain's own compiler.
+unset RUSTC_WORKSPACE_WRAPPER
 log "The README's commands (make release, make run, make watch, make agent, server …)"
 rust_seconds=$((SECONDS - rust_started))
 commands_status=0

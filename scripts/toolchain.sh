@@ -36,3 +36,17 @@ if [ "$CHAT_WASM_MODE" = build-std ]; then
 else
   export CHAT_LIB_CARGO_ARGS=""
 fi
+
+# chat_clippy_wrapper: compile this workspace's crates with the active toolchain's clippy
+# driver (what `cargo clippy` does, but for a build that makes code: see scripts/lint.sh
+# server-build). Every later cargo command in the same shell must keep it, or our crates
+# compile again.
+chat_clippy_wrapper() {
+  local driver
+  driver="$(rustc --print sysroot)/bin/clippy-driver"
+  if [ ! -x "$driver" ]; then
+    echo "toolchain: no clippy-driver at $driver (scripts/setup.sh installs it)" >&2
+    return 1
+  fi
+  export RUSTC_WORKSPACE_WRAPPER=$driver
+}
