@@ -1,23 +1,16 @@
 // Everyone can use it: zero axe-core violations on every view, the keyboard alone, new
 // messages announced, both languages (chosen from the browser, switched by hand, errors from
 // the server worded in the reader's language), and a 360 px wide phone.
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import {
-  find, open, loginAgent, loginCustomer, openConversation, send, expectLoggedIn, expectLastMessage,
-  expectNoProblems, waitForHydration,
+  find, open, loginAgent, loginCustomer, openConversation, send, expectAccessible, expectLoggedIn,
+  expectLastMessage, expectNoProblems, waitForHydration,
 } from './helpers';
 
 // An agent of these tests' own: the conversations they leave open are hers, not the
 // queue's that the other tests watch.
 const ADA = { name: 'Ada', password: 'ada-pass-1' };
-
-/** WCAG 2.1 A and AA (contrast included) on what the page shows now. */
-async function expectAccessible(page: Page, view: string) {
-  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const found = violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  expect(found, `axe on the ${view}`).toEqual([]);
-}
 
 test('the axe check is live: it reports text too faint to read', async ({ browser }) => {
   const person = await open(browser);

@@ -2,6 +2,7 @@
 import { Browser, BrowserContext, BrowserContextOptions, ConsoleMessage, Page, expect } from '@playwright/test';
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 
 export const AGENT = { name: 'Support', password: process.env.E2E_AGENT_PASSWORD ?? 'support-pass-1' };
 
@@ -112,6 +113,13 @@ export function expectRefusedRequest(person: Person, status: number) {
   const found = person.problems.filter((p) => p.includes(line));
   expect(found, `one refused request (${status}) in ${JSON.stringify(person.problems)}`).toHaveLength(1);
   person.problems = person.problems.filter((p) => !p.includes(line));
+}
+
+/** WCAG 2.1 A and AA (contrast included) on what the page shows now. */
+export async function expectAccessible(page: Page, view: string) {
+  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const found = violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  expect(found, `axe on the ${view}`).toEqual([]);
 }
 
 export function expectNoProblems(...people: Person[]) {

@@ -5,11 +5,13 @@ use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::rich::rich_text;
 use super::t;
 use super::use_chat;
 use super::user_list::UserList;
+use super::when;
 use crate::inbox::{Delivery, Outgoing, Target};
-use crate::protocol::{ChatMessage, MessageText, Note, Role, Status, UserName};
+use crate::protocol::{ChatMessage, ConversationId, MessageText, Note, Role, Status, UserName};
 use crate::state::{Chat, Command, ConnStatus};
 
 #[component]
@@ -45,7 +47,14 @@ pub fn ChatView() -> impl IntoView {
             lines.sort_by_key(|l| match l {
                 Line::Message(m) => (m.ts, 0, m.seq),
                 Line::Note(n) => (n.ts, 1, n.id),
+                Line::Day { .. } => (0, 2, 0),
             });
+            // A line before each day's first message or note.
+            let starts = when::day_starts(lines.iter().map(Line::ts));
+            for (i, day) in starts.into_iter().rev() {
+                let ts = lines[i].ts();
+                lines.insert(i, Line::Day { conversation: id, day, ts });
+            }
             lines
         })
     };
@@ -104,8 +113,8 @@ pub fn ChatView() -> impl IntoView {
         }
     });
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let composer = NodeRef::<html::Textarea>::new();
+    let send_draft = move || {
         if state.open.with_untracked(Option::is_none) {
             state.error.set(Some(t().pick_conversation.to_owned()));
             return;
@@ -120,6 +129,26 @@ pub fn ChatView() -> impl IntoView {
             chat.send(Command::Send(draft.get_untracked()));
         }
         draft.set(String::new());
+        // Once the emptied text is in the page.
+        request_animation_frame(move || fit_to_text(composer));
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        send_draft();
+    };
+    // Enter sends and Shift+Enter starts a line; not while an input method is composing
+    // (Enter there picks the characters), and not on a touch screen, whose keyboard's
+    // Enter starts a line (the send button sends).
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter"
+            && !ev.shift_key()
+            && !ev.is_composing()
+            && ev.key_code() != 229
+            && !touch_screen()
+        {
+            ev.prevent_default();
+            send_draft();
+        }
     };
 
     let on_pick_agent = move |ev: leptos::ev::Event| {
@@ -189,6 +218,7 @@ pub fn ChatView() -> impl IntoView {
                         <For each=lines key=Line::key children=|line| match line {
                             Line::Message(m) => stored_line(m).into_any(),
                             Line::Note(n) => note_line(n).into_any(),
+                            Line::Day { day, ts, .. } => day_line(day, ts).into_any(),
                         }/>
                         <For
                             each=outgoing
@@ -225,15 +255,22 @@ pub fn ChatView() -> impl IntoView {
                         </ul>
                     </Show>
                     <form class="composer" on:submit=submit>
-                        <input
-                            type="text"
+                        <textarea
+                            rows="1"
                             data-testid="composer"
+                            node_ref=composer
                             aria-label=move || t().message_placeholder
+                            aria-describedby="composer-hint"
                             placeholder=move || t().message_placeholder
                             maxlength=crate::protocol::MESSAGE_MAX_CHARS
                             bind:value=draft
-                            on:input=move |_| chat.send(Command::Typing)
-                        />
+                            on:input=move |_| {
+                                fit_to_text(composer);
+                                chat.send(Command::Typing);
+                            }
+                            on:keydown=on_key
+                        ></textarea>
+                        <span id="composer-hint" class="visually-hidden">{move || t().composer_hint}</span>
                         <Show when=is_agent>
                             <label class="note-mode">
                                 <input type="checkbox" data-testid="note-mode" bind:checked=note_mode/>
@@ -267,16 +304,55 @@ pub fn ChatView() -> impl IntoView {
 enum Line {
     Message(ChatMessage),
     Note(Note),
+    /// Where a new day starts (`ts`: the moment of its first line).
+    Day {
+        conversation: ConversationId,
+        day: when::Day,
+        ts: u64,
+    },
 }
 
 impl Line {
     /// Unique across conversations: a keyed list keeps the row of an equal key, so the
     /// first message of another conversation must not share one with this one's.
-    fn key(&self) -> (u64, u8, u64) {
+    fn key(&self) -> (u64, u8, i64) {
         match self {
-            Line::Message(m) => (m.conversation.0, 0, m.seq),
-            Line::Note(n) => (n.conversation.0, 1, n.id),
+            Line::Message(m) => (m.conversation.0, 0, m.seq as i64),
+            Line::Note(n) => (n.conversation.0, 1, n.id as i64),
+            Line::Day { conversation, day, .. } => (conversation.0, 2, *day),
         }
+    }
+
+    /// When it was written (milliseconds since the epoch).
+    fn ts(&self) -> u64 {
+        match self {
+            Line::Message(m) => m.ts,
+            Line::Note(n) => n.ts,
+            Line::Day { ts, .. } => *ts,
+        }
+    }
+}
+
+/// The line that starts a day: "Today", "Yesterday" or its date, in the reader's language.
+fn day_line(day: when::Day, ts: u64) -> impl IntoView {
+    let lang = use_chat().state.lang;
+    view! {
+        <li class="day" data-testid="day">
+            <span>{move || when::day_label(day, ts, when::now_ms(), lang.get())}</span>
+        </li>
+    }
+}
+
+/// When a message or note was written: the hour beside it; the date and time in full on
+/// hover and for screen readers.
+fn moment(ts: u64) -> impl IntoView {
+    let lang = use_chat().state.lang;
+    let stamp = Memo::new(move |_| when::stamp(ts, lang.get()));
+    view! {
+        <time class="at" data-testid="time" datetime=move || stamp.get().machine title=move || stamp.get().full>
+            <span aria-hidden="true">{move || stamp.get().short}</span>
+            <span class="visually-hidden">{move || stamp.get().full}</span>
+        </time>
     }
 }
 
@@ -284,8 +360,8 @@ impl Line {
 fn note_line(n: Note) -> impl IntoView {
     view! {
         <li class="msg note" data-testid="note-line">
-            <span class="from">{move || t().internal_note} " · " {n.from.to_string()}</span>
-            <p class="text">{n.text}</p>
+            <span class="from">{move || t().internal_note} " · " {n.from.to_string()} " " {moment(n.ts)}</span>
+            <p class="text">{rich_text(&n.text)}</p>
         </li>
     }
 }
@@ -296,8 +372,8 @@ fn stored_line(m: ChatMessage) -> impl IntoView {
     let who = if m.is_self { t().you.to_owned() } else { m.from.to_string() };
     view! {
         <li class=class data-testid="message" data-self=m.is_self.to_string() data-status="sent" data-seq=m.seq>
-            <span class="from">{who}</span>
-            <p class="text">{m.message}</p>
+            <span class="from">{who} " " {moment(m.ts)}</span>
+            <p class="text">{rich_text(&m.message)}</p>
         </li>
     }
 }
@@ -398,4 +474,33 @@ fn DeskBar() -> impl IntoView {
             {move || note().map(|n| view! { <p class="note" data-testid="note">{move || t().note_from_transfer} " " {n}</p> })}
         </div>
     }
+}
+
+/// Grows (or shrinks) the composer to its text, up to the height the stylesheet allows
+/// (`max-height`; past it, the text scrolls).
+#[cfg(feature = "hydrate")]
+fn fit_to_text(composer: NodeRef<html::Textarea>) {
+    let Some(el) = composer.get_untracked() else { return };
+    let style = leptos::web_sys::HtmlElement::style(&el);
+    // Measured at its smallest, so that deleting lines shrinks it again. (Writing a style
+    // property fails only on a read-only declaration, which this is not.)
+    if style.set_property("height", "auto").is_ok() {
+        let _ = style.set_property("height", &format!("{}px", el.scroll_height() + 2));
+    }
+}
+
+/// Whether the reader types on a touch screen (its keyboard's Enter starts a line).
+#[cfg(feature = "hydrate")]
+fn touch_screen() -> bool {
+    leptos::web_sys::window()
+        .and_then(|w| w.match_media("(pointer: coarse)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+// The server renders the page and handles no events.
+#[cfg(not(feature = "hydrate"))]
+fn fit_to_text(_composer: NodeRef<html::Textarea>) {}
+#[cfg(not(feature = "hydrate"))]
+fn touch_screen() -> bool {
+    false
 }

@@ -3,9 +3,11 @@
 
 mod chat;
 mod login;
+mod rich;
 mod status;
 mod team;
 mod user_list;
+mod when;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
