@@ -25,9 +25,10 @@ struct Cli {
     /// database reaches this many MiB, leaving room on a shared disk. Unset: no cap.
     #[arg(long, env = "DATABASE_MAX_MB", global = true)]
     database_max_mb: Option<u64>,
-    /// `full`: every message is on the disk (fsync) before anyone is told it was stored, and
-    /// survives power loss. `normal` (opt-in, faster): it survives the server's crash or
-    /// `kill -9`, but an OS crash or power loss may undo the last moments' messages.
+    /// SQLite only (PostgreSQL has its own `synchronous_commit`). `full`: every message is on
+    /// the disk (fsync) before anyone is told it was stored, and survives power loss.
+    /// `normal` (opt-in, faster): it survives the server's crash or `kill -9`, but an OS
+    /// crash or power loss may undo the last moments' messages.
     #[arg(long, env = "SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Full, global = true)]
     sqlite_sync: SqliteSync,
     /// Several server nodes share one desk through this Redis (`redis://host:port`, or
@@ -143,10 +144,11 @@ fn main() -> Result<()> {
     }
     let runtime = runtime.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let store: Arc<dyn Store> = chat_server::store::open(&cli.database_url, SqliteOptions {
+        let sqlite = SqliteOptions {
             max_bytes: cli.database_max_mb.map(|mb| mb.saturating_mul(1 << 20)),
             sync: cli.sqlite_sync,
-        })
+        };
+        let store: Arc<dyn Store> = chat_server::store::open(&cli.database_url, sqlite)
             .await
             .with_context(|| format!("opening the database {}", chat_server::store::shown(&cli.database_url)))?;
         match cli.command.unwrap_or(Cmd::Serve) {

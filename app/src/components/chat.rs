@@ -47,7 +47,8 @@ pub fn ChatView() -> impl IntoView {
             lines.sort_by_key(|l| match l {
                 Line::Message(m) => (m.ts, 0, m.seq),
                 Line::Note(n) => (n.ts, 1, n.id),
-                Line::Day { .. } => (0, 2, 0),
+                // Not in the list yet: day lines go in after the sort.
+                Line::Day { ts, .. } => (*ts, 2, 0),
             });
             // A line before each day's first message or note.
             let starts = when::day_starts(lines.iter().map(Line::ts));
@@ -58,6 +59,17 @@ pub fn ChatView() -> impl IntoView {
             lines
         })
     };
+    // What "today" is: checked every minute, so that a page left open past midnight moves
+    // its day lines on ("Today" becomes "Yesterday").
+    let now = RwSignal::new(when::now_ms());
+    // An effect: in the browser only (the server has no window, and renders no messages).
+    Effect::new(move |_| {
+        let tick = move || now.set(when::now_ms());
+        // setInterval fails only without a window: then there is no page to keep current.
+        if let Ok(ticks) = set_interval_with_handle(tick, std::time::Duration::from_secs(60)) {
+            on_cleanup(move || ticks.clear());
+        }
+    });
     let note_mode = RwSignal::new(false);
     // Canned replies matching a draft that starts with "/".
     let suggestions = move || {
@@ -215,10 +227,10 @@ pub fn ChatView() -> impl IntoView {
                                 </button>
                             </li>
                         </Show>
-                        <For each=lines key=Line::key children=|line| match line {
+                        <For each=lines key=Line::key children=move |line| match line {
                             Line::Message(m) => stored_line(m).into_any(),
                             Line::Note(n) => note_line(n).into_any(),
-                            Line::Day { day, ts, .. } => day_line(day, ts).into_any(),
+                            Line::Day { day, ts, .. } => day_line(day, ts, now).into_any(),
                         }/>
                         <For
                             each=outgoing
@@ -334,11 +346,11 @@ impl Line {
 }
 
 /// The line that starts a day: "Today", "Yesterday" or its date, in the reader's language.
-fn day_line(day: when::Day, ts: u64) -> impl IntoView {
+fn day_line(day: when::Day, ts: u64, now: RwSignal<u64>) -> impl IntoView {
     let lang = use_chat().state.lang;
     view! {
         <li class="day" data-testid="day">
-            <span>{move || when::day_label(day, ts, when::now_ms(), lang.get())}</span>
+            <span>{move || when::day_label(day, ts, now.get(), lang.get())}</span>
         </li>
     }
 }

@@ -25,28 +25,26 @@ pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     // Text not pushed yet (a refused link joins the text around it): its byte range.
     let mut plain: Option<(usize, usize)> = None;
     for span in finder.spans(text) {
-        let (start, mut end) = (span.start(), span.end());
-        let href = match span.kind() {
-            Some(LinkKind::Url) if web_address(span.as_str()) => {
-                // The finder reads non-ASCII as part of an address (IRIs); Chinese
-                // punctuation right after a link ends it ("见 https://x.cn/a，然后").
-                end = start + span.as_str().find(cjk_punctuation).unwrap_or(span.as_str().len());
-                Some(text[start..end].to_owned())
-            }
-            Some(LinkKind::Email) => Some(format!("mailto:{}", span.as_str())),
+        let (start, end) = (span.start(), span.end());
+        let found = match span.kind() {
+            Some(LinkKind::Url) => web_link(span.as_str()),
+            Some(LinkKind::Email) => mail_link(span.as_str()),
             _ => None,
         };
-        match href {
-            Some(href) => {
-                if let Some((from, to)) = plain.take() {
-                    out.push(Piece::Text(&text[from..to]));
+        match found {
+            // Only what was found is a link; what the finder took around it is text.
+            Some((from, to, href)) => {
+                let (from, to) = (start + from, start + to);
+                let before = plain.take().map_or(start, |(f, _)| f);
+                if before < from {
+                    out.push(Piece::Text(&text[before..from]));
                 }
-                out.push(Piece::Link { shown: &text[start..end], href });
-                if end < span.end() {
-                    plain = Some((end, span.end()));
+                out.push(Piece::Link { shown: &text[from..to], href });
+                if to < end {
+                    plain = Some((to, end));
                 }
             }
-            None => plain = Some((plain.map_or(start, |(from, _)| from), span.end())),
+            None => plain = Some((plain.map_or(start, |(from, _)| from), end)),
         }
     }
     if let Some((start, end)) = plain {
@@ -55,15 +53,57 @@ pub fn pieces(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// A web address the finder found: the part of `url` that is the link (byte range) and its
+/// href, if it is `http(s)://` and shows what it is.
+fn web_link(url: &str) -> Option<(usize, usize, String)> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if !matches!(scheme.as_deref(), Some("http" | "https")) {
+        return None;
+    }
+    // The finder reads non-ASCII as part of an address (IRIs); Chinese punctuation right
+    // after a link ends it ("见 https://x.cn/a，然后").
+    let end = url.find(cjk_punctuation).unwrap_or(url.len());
+    let link = &url[..end];
+    (!link.chars().any(invisible)).then(|| (0, end, link.to_owned()))
+}
+
+/// An e-mail address the finder found: only a plain one (ASCII letters, digits and
+/// `._+-` before the `@`, a host name after it) is a link, so that the address the mail
+/// program is given is the one the reader sees (no `?cc=`, `%40` or text direction tricks).
+/// The finder takes any non-ASCII text touching the address with it ("请联系a@b.cn，谢谢"):
+/// that stays text.
+fn mail_link(found: &str) -> Option<(usize, usize, String)> {
+    let at = found.find('@')?;
+    let local_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-');
+    let host_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-');
+    // The plain characters just before the `@`.
+    let from = found[..at]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| local_ok(c))
+        .last()
+        .map_or(at, |(i, _)| i);
+    let after = &found[at + 1..];
+    let host_len = after.find(|c| !host_ok(c)).unwrap_or(after.len());
+    let host = after[..host_len].trim_end_matches(['.', '-']);
+    let to = at + 1 + host.len();
+    let local = &found[from..at];
+    let plausible = !local.is_empty()
+        && !local.starts_with('.')
+        && host.contains('.')
+        && !host.starts_with(['.', '-']);
+    plausible.then(|| (from, to, format!("mailto:{}", &found[from..to])))
+}
+
 /// CJK punctuation (U+3000–U+303F: 、。「」…) and fullwidth forms (U+FF00–U+FFEF:
 /// ，！？：；（）…), which an address written in a sentence does not contain.
 fn cjk_punctuation(c: char) -> bool {
     matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
 }
 
-fn web_address(url: &str) -> bool {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    matches!(scheme.as_deref(), Some("http" | "https"))
+/// Characters that change how a link reads without being seen (zero-width, text direction).
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The text of a message with its links, for a `<p class="text">`.
@@ -84,8 +124,8 @@ pub fn rich_text(text: &str) -> impl IntoView {
 mod tests {
     use super::*;
 
-    fn link(shown: &str, href: &str) -> Piece<'static> {
-        Piece::Link { shown: Box::leak(shown.to_owned().into_boxed_str()), href: href.to_owned() }
+    fn link(shown: &'static str, href: &str) -> Piece<'static> {
+        Piece::Link { shown, href: href.to_owned() }
     }
 
     #[test]
@@ -124,6 +164,41 @@ mod tests {
                 link("https://example.com/a", "https://example.com/a"),
                 Piece::Text("，然后告诉我。"),
             ]
+        );
+    }
+
+    #[test]
+    fn an_address_in_chinese_text_is_linked_alone() {
+        assert_eq!(
+            pieces("请联系help@example.com，谢谢"),
+            vec![
+                Piece::Text("请联系"),
+                link("help@example.com", "mailto:help@example.com"),
+                Piece::Text("，谢谢"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mail_link_goes_where_it_reads() {
+        for text in
+            ["attacker%40evil.com?@bank.com", "support?cc=x@evil.com", "\u{202E}moc.knab@evil.com"]
+        {
+            for piece in pieces(text) {
+                if let Piece::Link { shown, href } = piece {
+                    assert_eq!(href, format!("mailto:{shown}"), "{text:?}");
+                    assert!(
+                        shown.chars().all(|c| c.is_ascii_alphanumeric() || "@._+-".contains(c)),
+                        "{text:?}: {shown}"
+                    );
+                }
+            }
+        }
+        let spoofed = "https://bank.example/\u{202E}gpj.exe";
+        assert!(
+            pieces(spoofed).iter().all(|p| matches!(p, Piece::Text(_))),
+            "{:?}",
+            pieces(spoofed)
         );
     }
 

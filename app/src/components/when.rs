@@ -62,8 +62,11 @@ mod browser {
     use js_sys::{Date, JSON};
     use wasm_bindgen::JsValue;
 
+    /// The latest moment a JavaScript date holds (8.64e15 ms); past it, formatting throws.
+    const LATEST_MS: u64 = 8_640_000_000_000_000;
+
     fn date(ts: u64) -> Date {
-        Date::new(&JsValue::from_f64(ts as f64))
+        Date::new(&JsValue::from_f64(ts.min(LATEST_MS) as f64))
     }
 
     fn options(json: &str) -> JsValue {

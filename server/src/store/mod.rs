@@ -53,15 +53,7 @@ pub enum SqliteSync {
 }
 
 impl SqliteSync {
-    /// The value of SQLite's `PRAGMA synchronous`.
-    pub(crate) fn pragma(self) -> &'static str {
-        match self {
-            Self::Full => "FULL",
-            Self::Normal => "NORMAL",
-        }
-    }
-
-    /// The number `PRAGMA synchronous` reads back for it.
+    /// Its value of SQLite's `PRAGMA synchronous` (set, and read back).
     pub(crate) fn level(self) -> i64 {
         match self {
             Self::Full => 2,

@@ -80,15 +80,15 @@ impl Writer {
                 "the database file is in journal mode {mode}, not WAL"
             ))));
         }
-        conn.pragma_update(None, "synchronous", sync.pragma()).map_err(backend)?;
-        // A setting SQLite ignored (it does so silently inside a transaction) would weaken
-        // every acknowledgement: read it back.
+        conn.pragma_update(None, "synchronous", sync.level()).map_err(backend)?;
+        // A setting that did not take would weaken every acknowledgement without a word:
+        // read it back.
         let applied: i64 =
             conn.pragma_query_value(None, "synchronous", |row| row.get(0)).map_err(backend)?;
         if applied != sync.level() {
             return Err(backend(std::io::Error::other(format!(
-                "the writer's synchronous setting is {applied}, not {}",
-                sync.pragma()
+                "the writer's synchronous setting is {applied}, not {} ({sync:?})",
+                sync.level()
             ))));
         }
         conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
