@@ -37,6 +37,12 @@ else
   export CHAT_LIB_CARGO_ARGS=""
 fi
 
+# cargo-leptos sets LEPTOS_OUTPUT_NAME for its builds, and leptos reads it at compile time
+# (option_env!): every other cargo command here (tests, `make agent`, `make bench`) sets the
+# same, so that they share leptos and everything above it with cargo-leptos's builds instead
+# of compiling them again.
+export LEPTOS_OUTPUT_NAME=chat
+
 # chat_clippy_wrapper: compile this workspace's crates with the active toolchain's clippy
 # driver (what `cargo clippy` does, but for a build that makes code: see scripts/lint.sh
 # server-build). Every later cargo command in the same shell must keep it, or our crates
