@@ -15,6 +15,18 @@
   var origin = new URL(me.src, location.href).origin;
   var data = me.dataset;
   var color = /^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(data.color || '') ? data.color : '#2457d6';
+  // The icon on the button: black or white, whichever stands out more from the colour (the
+  // page inside does the same for its text: app/src/colour.rs).
+  var ink = (function () {
+    var hex = color.slice(1);
+    var wide = hex.length > 4;
+    var channel = function (i) {
+      var c = parseInt(wide ? hex.substr(i * 2, 2) : hex[i] + hex[i], 16) / 255;
+      return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    };
+    var l = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
+    return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
+  })();
   var side = data.position === 'left' ? 'left' : 'right';
   var lang = /^zh/i.test(data.lang || navigator.language || '') ? 'zh-CN' : 'en';
   var words = lang === 'zh-CN'
@@ -48,7 +60,7 @@
     Object.assign(el.style, at, looks);
   };
   place(button, '16px', {
-    width: '56px', height: '56px', borderRadius: '50%', border: '0', background: color, color: '#fff',
+    width: '56px', height: '56px', borderRadius: '50%', border: '0', background: color, color: ink,
     cursor: 'pointer', boxShadow: '0 4px 14px rgba(0,0,0,.25)', display: 'flex', alignItems: 'center',
     justifyContent: 'center',
   });

@@ -6,11 +6,13 @@
 //! - [`text`]: every sentence a person reads.
 //! - [`inbox`]: the conversations and outbox a participant holds (plain data, tested natively).
 //! - [`state`]: the signals the views read and the commands they give.
+//! - [`colour`]: the widget's host colour and the readable inks derived from it.
 //! - [`components`]: the Leptos views (login, user list, chat), rendered on the server
 //!   and hydrated in the browser.
 //! - `client` (browser only): the Socket.IO connection with reconnect and re-login,
 //!   exposed to the views as signals.
 
+pub mod colour;
 pub mod components;
 pub mod inbox;
 pub mod protocol;

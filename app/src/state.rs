@@ -11,9 +11,9 @@ use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
-    AgentInfo, CannedReply, ChatMessage, ClientMsgId, ConversationId, ConversationSummary, History,
-    LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence, Role, Status, UserName,
-    TYPING_SHOWN_MS,
+    AgentInfo, AgentStatus, CannedReply, ChatMessage, ClientMsgId, ConversationId,
+    ConversationSummary, History, LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence,
+    Role, Status, UserName, TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
 
@@ -57,8 +57,13 @@ pub struct ChatState {
     pub read: RwSignal<BTreeMap<ConversationId, u64>>,
     /// For an agent: the team's canned replies.
     pub canned: RwSignal<Vec<CannedReply>>,
-    /// The agents who are away (their tab has been hidden a while).
+    /// The agents who are away (they said so, or their tab has been hidden a while).
     pub away: RwSignal<Vec<UserName>>,
+    /// The agents who said they are busy.
+    pub busy: RwSignal<Vec<UserName>>,
+    /// For an agent: the status they chose (all their tabs share it); `None` until the
+    /// server or the agent has said one. A login after a reconnect says it again.
+    pub my_status: RwSignal<Option<AgentStatus>>,
     /// For an admin: the agent accounts.
     pub agents: RwSignal<Vec<AgentInfo>>,
     /// For a customer, when the desk has office hours: whether it is open.
@@ -85,6 +90,8 @@ impl ChatState {
             read: RwSignal::new(BTreeMap::new()),
             canned: RwSignal::new(Vec::new()),
             away: RwSignal::new(Vec::new()),
+            busy: RwSignal::new(Vec::new()),
+            my_status: RwSignal::new(None),
             agents: RwSignal::new(Vec::new()),
             office: RwSignal::new(None),
             prechat: RwSignal::new(None),
@@ -282,6 +289,8 @@ impl ChatState {
         self.error.set(None);
         self.desk.set(BTreeMap::new());
         self.away.set(Vec::new());
+        self.busy.set(Vec::new());
+        self.my_status.set(None);
         self.agents.set(Vec::new());
         self.office.set(None);
     }
@@ -315,6 +324,8 @@ pub enum Command {
     Note(String),
     /// The agent has the conversation on screen: what is there is read.
     MarkRead(ConversationId),
+    /// Agents: online, away or busy.
+    SetStatus(AgentStatus),
     /// Admins: add an agent account.
     AddAgent(NewAgent),
     /// Admins: remove an agent account.

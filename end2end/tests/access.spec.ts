@@ -25,10 +25,12 @@ test('the axe check is live: it reports text too faint to read', async ({ browse
   await person.context.close();
 });
 
-test('axe finds nothing on the login, the chat and the agent console, in both languages', async ({ browser }) => {
-  for (const locale of ['en-US', 'zh-CN']) {
-    const agent = await open(browser, '/', { locale });
-    const cust = await open(browser, '/', { locale });
+test('axe finds nothing on the login, the chat and the agent console, in both languages and both colour schemes', async ({ browser }) => {
+  for (const [locale, colorScheme] of [['en-US', 'light'], ['zh-CN', 'dark']] as const) {
+    const agent = await open(browser, '/', { locale, colorScheme });
+    const cust = await open(browser, '/', { locale, colorScheme });
+    // The scheme the reader's system asks for is the one shown.
+    await expect(cust.page.locator('html')).toHaveCSS('background-color', colorScheme === 'dark' ? 'rgb(17, 20, 25)' : 'rgb(244, 245, 247)');
     await expectAccessible(cust.page, `login (${locale})`);
     const name = `Axe${locale.slice(0, 2)}`;
     await loginCustomer(cust.page, name);

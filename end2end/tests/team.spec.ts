@@ -1,6 +1,6 @@
 // The team: an admin manages agents and canned replies from the console; agents see
 // neither the panel nor each other's conversations; a hidden tab shows its agent away.
-import { test, expect } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
 import { AGENT, find, open, loginAgent, loginCustomer, send, expectLastMessage, expectNoProblems } from './helpers';
 
 test('an admin adds an agent and a canned reply, then removes the agent, who is logged out', async ({ browser }) => {
@@ -88,4 +88,47 @@ test('an agent whose tab stays hidden shows as away, and is back when it shows',
   await expect(ben.getByTestId('away')).toHaveCount(0);
   expectNoProblems(lou);
   for (const c of [context, lou.context]) await c.close();
+});
+
+test('an agent who says she is busy is given nothing new, customers see it, and it outlasts a reload', async ({ browser }) => {
+  const waiting = (page: Page) => page.getByTestId('waiting').getByTestId('user');
+  const mine = (page: Page) => page.getByTestId('mine').getByTestId('user');
+  const ben = await open(browser);
+  await loginAgent(ben.page, 'Ben', 'ben-pass-1');
+  await expect(find.me(ben.page)).toHaveText('Ben');
+  const status = ben.page.getByTestId('my-status');
+  await expect(status).toHaveValue('online');
+  await status.selectOption('busy');
+
+  const bea = await open(browser);
+  await loginCustomer(bea.page, 'Bea');
+  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveText('busy');
+  await send(bea.page, 'Anyone free?');
+  // The queue passes him by: it waits, in his console's queue.
+  await expect(waiting(ben.page)).toHaveAttribute('data-name', 'Bea');
+  await expect(mine(ben.page)).toHaveCount(0);
+
+  // A reload of his tab keeps what he said: still busy, still nothing given.
+  await ben.page.reload();
+  await expect(find.me(ben.page)).toHaveText('Ben');
+  await expect(ben.page.getByTestId('my-status')).toHaveValue('busy');
+  await expect(waiting(ben.page)).toHaveAttribute('data-name', 'Bea');
+  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveText('busy');
+
+  // In Chinese, the customer sees the same.
+  await bea.page.getByTestId('lang').selectOption('zh-CN');
+  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveText('忙碌');
+
+  // Away: the customer sees that instead; online again: the waiting conversation is his.
+  await ben.page.getByTestId('my-status').selectOption('away');
+  await expect(find.user(bea.page, 'Ben').getByTestId('away')).toHaveText('离开');
+  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveCount(0);
+  await expect(waiting(ben.page)).toHaveAttribute('data-name', 'Bea');
+  await ben.page.getByTestId('my-status').selectOption('online');
+  await expect(mine(ben.page)).toHaveAttribute('data-name', 'Bea');
+  await expect(find.user(bea.page, 'Ben').getByTestId('away')).toHaveCount(0);
+
+  await ben.page.getByTestId('logout').click();
+  expectNoProblems(ben, bea);
+  for (const p of [ben, bea]) await p.context.close();
 });

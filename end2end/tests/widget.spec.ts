@@ -209,3 +209,33 @@ test('the pre-chat form sends the question and the e-mail as the first message',
   for (const p of [shop, agent]) await p.context.close();
   shop.shop.close();
 });
+
+test('any colour a site picks stays readable, in the light scheme and the dark one', async ({ browser, baseURL }) => {
+  // A mid green (the demo's: its own bubbles' name was 3.95:1 before), a bright yellow, white,
+  // black and a deep pink; each after a message, so the reader's own bubble is checked too.
+  for (const [color, icon] of [
+    ['#1b7f4b', 'rgb(255, 255, 255)'], ['#ffd400', 'rgb(0, 0, 0)'], ['#fff', 'rgb(0, 0, 0)'],
+    ['#000000', 'rgb(255, 255, 255)'], ['#c2185b', 'rgb(255, 255, 255)'],
+  ]) {
+    const shop = await shopPage(browser, baseURL!, `data-color="${color}"`);
+    const page = shop.page;
+    await expect(button(page), `the launcher's icon on ${color}`).toHaveCSS('color', icon);
+    await button(page).click();
+    const frame = frameOf(page);
+    await expectConnected(frame);
+    await frame.getByTestId('login-name').fill(`Hue${color.slice(1)}`);
+    await frame.getByTestId('login-submit').click();
+    await frame.getByTestId('composer').fill(`Written on ${color}`);
+    await frame.getByTestId('send').click();
+    await expect(frame.getByTestId('message').last()).toHaveAttribute('data-status', 'sent');
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+      expect(violations.map((v) => `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} ${n.failureSummary}`).join(', ')}`),
+        `axe on the widget in ${color}, ${colorScheme}`).toEqual([]);
+    }
+    expectNoProblems(shop);
+    await shop.context.close();
+    shop.shop.close();
+  }
+});

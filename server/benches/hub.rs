@@ -22,6 +22,7 @@ fn customer_login(conn: u64, i: u64) -> Login {
         resume: None,
         conversations: vec![meta],
         admin: false,
+        status: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn busy_desk() -> (Hub, u64) {
             resume: None,
             conversations: vec![],
             admin: false,
+            status: None,
         }));
     }
     for i in 1..=CUSTOMERS {

@@ -21,7 +21,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::protocol::{
-    AgentCredentials, AgentSession, ClientMsgId, HostIdentity, LoginRequest, Role, SESSION_PATH,
+    AgentCredentials, AgentSession, AgentStatus, ClientMsgId, HostIdentity, LoginRequest, Role,
+    SESSION_PATH,
 };
 use crate::state::{ChatState, Command, ConnStatus};
 
@@ -72,6 +73,7 @@ impl Credentials {
             resume: self.resume.clone(),
             since: state.inbox.with_untracked(|i| i.cursors()),
             identity: self.identity.clone().filter(|_| self.resume.is_none()),
+            status: state.my_status.get_untracked().filter(|_| self.role == Role::Agent),
         }
     }
 }
@@ -99,6 +101,9 @@ struct Saved {
     role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resume: Option<String>,
+    /// An agent's status, said again when this tab is reloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<AgentStatus>,
 }
 
 const SAVED_SESSION: &str = "chat.session";
@@ -112,16 +117,30 @@ fn storage(role: Role) -> Option<web_sys::Storage> {
     storage.ok().flatten()
 }
 
-pub(crate) fn save_session(credentials: &Credentials) {
+pub(crate) fn save_session(credentials: &Credentials, status: Option<AgentStatus>) {
     let resume = credentials.resume.clone();
     if resume.is_none() && credentials.role == Role::Customer {
         return;
     }
-    let saved = Saved { name: credentials.name.clone(), role: credentials.role, resume };
+    let status = status.filter(|_| credentials.role == Role::Agent);
+    let saved = Saved { name: credentials.name.clone(), role: credentials.role, resume, status };
     if let (Some(storage), Ok(json)) = (storage(saved.role), serde_json::to_string(&saved)) {
         if let Err(e) = storage.set_item(SAVED_SESSION, &json) {
             leptos::logging::warn!("could not remember the session: {e:?}");
         }
+    }
+}
+
+/// An agent's status: shown, said again by the next login, and kept across a reload of
+/// this tab.
+pub(crate) fn remember_status(
+    state: ChatState,
+    credentials: Option<&Credentials>,
+    status: AgentStatus,
+) {
+    state.my_status.set(Some(status));
+    if let Some(c) = credentials {
+        save_session(c, Some(status));
     }
 }
 
@@ -136,18 +155,19 @@ pub(crate) fn forget_session() {
 }
 
 /// This tab's agent session first (an agent tab on a customer's machine), then a
-/// customer's.
-fn saved_session() -> Option<Credentials> {
+/// customer's; with the agent's status.
+fn saved_session() -> Option<(Credentials, Option<AgentStatus>)> {
     [Role::Agent, Role::Customer].into_iter().find_map(|role| {
         let json = storage(role)?.get_item(SAVED_SESSION).ok()??;
         let saved: Saved = serde_json::from_str(&json).ok()?;
-        Some(Credentials {
+        let credentials = Credentials {
             name: saved.name,
             role: saved.role,
             password: None,
             resume: saved.resume,
             identity: None,
-        })
+        };
+        Some((credentials, saved.status))
     })
 }
 
@@ -253,7 +273,11 @@ async fn run(
         resume: None,
         identity: Some(identity),
     });
-    let mut credentials = vouched.or_else(saved_session);
+    let mut credentials = vouched.or_else(|| {
+        let (credentials, status) = saved_session()?;
+        state.my_status.set(status);
+        Some(credentials)
+    });
     if credentials.is_some() {
         state.logging_in.set(true);
     }

@@ -11,7 +11,9 @@ use super::use_chat;
 use super::user_list::UserList;
 use super::when;
 use crate::inbox::{Delivery, Outgoing, Target};
-use crate::protocol::{ChatMessage, ConversationId, MessageText, Note, Role, Status, UserName};
+use crate::protocol::{
+    AgentStatus, ChatMessage, ConversationId, MessageText, Note, Role, Status, UserName,
+};
 use crate::state::{Chat, Command, ConnStatus};
 
 #[component]
@@ -178,6 +180,7 @@ pub fn ChatView() -> impl IntoView {
                 <strong data-testid="me">{move || me().map(|m| m.name.to_string()).unwrap_or_default()}</strong>
                 <Show when=is_agent>
                     <span class="badge">{move || t().agent_badge}</span>
+                    <StatusPicker/>
                 </Show>
                 <button type="button" class="link" data-testid="logout" on:click=move |_| chat.send(Command::Logout)>
                     {move || t().log_out}
@@ -198,7 +201,21 @@ pub fn ChatView() -> impl IntoView {
                                         key=|n| n.clone()
                                         children=move |n| {
                                             let value = n.to_string();
-                                            view! { <option value=value.clone()>{value.clone()}</option> }
+                                            // "Amy (busy)": customers see who is away or busy.
+                                            let shown = move || {
+                                                let badge = if state.away.with(|a| a.contains(&n)) {
+                                                    Some(t().away_badge)
+                                                } else if state.busy.with(|b| b.contains(&n)) {
+                                                    Some(t().busy_badge)
+                                                } else {
+                                                    None
+                                                };
+                                                match badge {
+                                                    Some(badge) => format!("{n} ({badge})"),
+                                                    None => n.to_string(),
+                                                }
+                                            };
+                                            view! { <option value=value>{shown}</option> }
                                         }
                                     />
                                 </select>
@@ -515,4 +532,37 @@ fn fit_to_text(_composer: NodeRef<html::Textarea>) {}
 #[cfg(not(feature = "hydrate"))]
 fn touch_screen() -> bool {
     false
+}
+
+/// An agent's own status: online, away or busy (the queue gives away and busy agents
+/// nothing new; customers and colleagues see which).
+#[component]
+fn StatusPicker() -> impl IntoView {
+    let chat = use_chat();
+    let state = chat.state;
+    let label = move |status: AgentStatus| match status {
+        AgentStatus::Online => t().status_online,
+        AgentStatus::Away => t().status_away,
+        AgentStatus::Busy => t().status_busy,
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        if let Some(status) = AgentStatus::from_tag(&event_target_value(&ev)) {
+            chat.send(Command::SetStatus(status));
+        }
+    };
+    view! {
+        <label class="status-pick">
+            <span>{move || t().status_label}</span>
+            <select
+                data-testid="my-status"
+                on:change=on_change
+                prop:value=move || state.my_status.get().unwrap_or_default().tag().to_owned()
+            >
+                {AgentStatus::ALL
+                    .into_iter()
+                    .map(|status| view! { <option value=status.tag()>{move || label(status)}</option> })
+                    .collect_view()}
+            </select>
+        </label>
+    }
 }

@@ -124,19 +124,23 @@ fn Page(widget: bool) -> impl IntoView {
         .map(|g| g.trim().chars().take(GREETING_MAX_CHARS).collect::<String>())
         .filter(|g| !g.is_empty());
     #[cfg(feature = "hydrate")]
-    if let Some(color) = widget
+    if let Some(colour) = widget
         .then(|| query.with_untracked(|q| q.get("color")))
         .flatten()
-        .filter(|c| is_hex_colour(c))
+        .and_then(|c| crate::colour::Rgb::parse(&c))
     {
-        // Set through the CSS object model, which the page's style policy allows.
+        // Set through the CSS object model, which the page's style policy allows: the host's
+        // colour and the inks that stay readable with it (crate::colour).
         if let Some(root) =
             web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
         {
             use wasm_bindgen::JsCast;
             if let Ok(root) = root.dyn_into::<web_sys::HtmlElement>() {
-                let _ = root.style().set_property("--accent", &color);
-                let _ = root.style().set_property("--mine", &color);
+                for (name, value) in crate::colour::widget_properties(colour) {
+                    if let Err(e) = root.style().set_property(name, &value) {
+                        leptos::logging::warn!("the widget's colour {name}: {e:?}");
+                    }
+                }
             }
         }
     }
@@ -193,12 +197,6 @@ const WIDGET_CLOSE: &str = "support-chat:close";
 
 /// The longest greeting a host site may show in the widget.
 const GREETING_MAX_CHARS: usize = 200;
-
-/// `#rgb`, `#rrggbb` (or with alpha): the only colours the widget takes.
-pub fn is_hex_colour(c: &str) -> bool {
-    let hex = c.strip_prefix('#').unwrap_or("");
-    matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|ch| ch.is_ascii_hexdigit())
-}
 
 /// The language to render in: on the server, the reader's choice (the cookie) or their
 /// browser's (`Accept-Language`); in the browser, the one the server rendered in.

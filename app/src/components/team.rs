@@ -52,6 +52,8 @@ pub fn TeamPanel() -> impl IntoView {
                         let presence = move || {
                             if state.away.with(|a| a.contains(&n)) {
                                 t().away_badge
+                            } else if state.busy.with(|b| b.contains(&n)) {
+                                t().busy_badge
                             } else if state.users.with(|u| u.contains(&n)) {
                                 t().online_badge
                             } else {

@@ -80,6 +80,10 @@ pub fn UserList() -> impl IntoView {
                             let n = name.clone();
                             Memo::new(move |_| state.away.with(|a| a.contains(&n)))
                         };
+                        let busy = {
+                            let n = name.clone();
+                            Memo::new(move |_| state.busy.with(|b| b.contains(&n)))
+                        };
                         view! {
                             <li class="user" class:selected=selected>
                                 <button
@@ -96,6 +100,9 @@ pub fn UserList() -> impl IntoView {
                                     {name.to_string()}
                                     <Show when=move || away.get()>
                                         <span class="presence" data-testid="away">{move || t().away_badge}</span>
+                                    </Show>
+                                    <Show when=move || busy.get()>
+                                        <span class="presence" data-testid="busy">{move || t().busy_badge}</span>
                                     </Show>
                                 </button>
                             </li>

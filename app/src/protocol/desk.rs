@@ -156,6 +156,41 @@ pub struct CannedRef {
     pub shortcut: String,
 }
 
+/// What an agent says of themselves (`status`): at the desk, away, or busy. Away and busy
+/// agents are given nothing new by the queue; customers see which they are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    /// At the desk (away all the same while every tab of theirs is hidden a while).
+    #[default]
+    Online,
+    Away,
+    Busy,
+}
+
+impl AgentStatus {
+    pub const ALL: [AgentStatus; 3] = [AgentStatus::Online, AgentStatus::Away, AgentStatus::Busy];
+
+    /// Its name on the wire (`online`, `away`, `busy`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            AgentStatus::Online => "online",
+            AgentStatus::Away => "away",
+            AgentStatus::Busy => "busy",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.tag() == tag)
+    }
+}
+
+/// The `status` payload from an agent's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest {
+    pub status: AgentStatus,
+}
+
 /// The `away` payload from an agent's client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AwayRequest {

@@ -53,6 +53,13 @@ pub const TYPING_SHOWN_MS: u64 = 4000;
 /// away (the queue passes them by), and back when it shows again. server → everyone: the
 /// names of the agents who are away, whenever that changes.
 pub const AWAY: &str = "away";
+/// agent → server [`StatusRequest`]: the agent says they are online, away or busy (for all
+/// their tabs, until they say otherwise or log out; a `login` may carry it too). server →
+/// the agent's tabs: the status they chose, whenever one of them changes it.
+pub const STATUS: &str = "status";
+/// server → everyone: the names of the agents who said they are busy, whenever that
+/// changes (the away ones, chosen or not, come in `away`).
+pub const BUSY: &str = "busy";
 /// How long an agent's tab stays hidden before they count as away, unless the server
 /// says otherwise ([`LoginSuccess::away_after_ms`]).
 pub const AWAY_AFTER_MS: u64 = 60_000;
@@ -89,6 +96,8 @@ pub enum ServerEvent {
     Read(ReadUpTo),
     Canned(Vec<CannedReply>),
     Away(Vec<UserName>),
+    Busy(Vec<UserName>),
+    Status(StatusRequest),
     Agents(Vec<AgentInfo>),
     Presence(Presence),
     Office(OfficeStatus),
@@ -111,6 +120,8 @@ impl ServerEvent {
             ServerEvent::Read(_) => READ,
             ServerEvent::Canned(_) => CANNED,
             ServerEvent::Away(_) => AWAY,
+            ServerEvent::Busy(_) => BUSY,
+            ServerEvent::Status(_) => STATUS,
             ServerEvent::Agents(_) => AGENTS,
             ServerEvent::Presence(_) => PRESENCE,
             ServerEvent::Office(_) => OFFICE,
@@ -133,6 +144,8 @@ impl ServerEvent {
             READ => ServerEvent::Read(payload(data)?),
             CANNED => ServerEvent::Canned(payload(data)?),
             AWAY => ServerEvent::Away(payload(data)?),
+            BUSY => ServerEvent::Busy(payload(data)?),
+            STATUS => ServerEvent::Status(payload(data)?),
             AGENTS => ServerEvent::Agents(payload(data)?),
             PRESENCE => ServerEvent::Presence(payload(data)?),
             OFFICE => ServerEvent::Office(payload(data)?),
@@ -157,6 +170,7 @@ pub enum ClientEvent {
     Note(NoteRequest),
     Read(ReadUpTo),
     Away(AwayRequest),
+    Status(StatusRequest),
     AgentAdd(NewAgent),
     AgentRemove(AgentRef),
     CannedSet(CannedReply),
@@ -178,6 +192,7 @@ impl ClientEvent {
             ClientEvent::Note(_) => NOTE,
             ClientEvent::Read(_) => READ,
             ClientEvent::Away(_) => AWAY,
+            ClientEvent::Status(_) => STATUS,
             ClientEvent::AgentAdd(_) => AGENT_ADD,
             ClientEvent::AgentRemove(_) => AGENT_REMOVE,
             ClientEvent::CannedSet(_) => CANNED_SET,
@@ -199,6 +214,7 @@ impl ClientEvent {
             NOTE => ClientEvent::Note(payload(data)?),
             READ => ClientEvent::Read(payload(data)?),
             AWAY => ClientEvent::Away(payload(data)?),
+            STATUS => ClientEvent::Status(payload(data)?),
             AGENT_ADD => ClientEvent::AgentAdd(payload(data)?),
             AGENT_REMOVE => ClientEvent::AgentRemove(payload(data)?),
             CANNED_SET => ClientEvent::CannedSet(payload(data)?),

@@ -35,6 +35,10 @@ pub struct LoginRequest {
     /// signed with the secret the site shares with this server. `name` is theirs too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<HostIdentity>,
+    /// An agent's status, kept across reconnects: the client says it again as it logs in,
+    /// so that a busy agent is never handed a conversation in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AgentStatus>,
 }
 
 /// A host site's user, as the site signed it: `sig` is the hex HMAC-SHA256, under the
@@ -91,6 +95,7 @@ pub struct LoginIntent {
     pub resume: Option<String>,
     pub since: Vec<Cursor>,
     pub identity: Option<HostIdentity>,
+    pub status: Option<AgentStatus>,
 }
 
 impl LoginPayload {
@@ -127,6 +132,7 @@ impl LoginPayload {
             resume,
             since: request.since,
             identity: request.identity,
+            status: request.status,
         })
     }
 }
@@ -149,6 +155,9 @@ pub struct LoginSuccess {
     /// For agents: after how long a hidden tab counts as away (`away`), in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub away_after_ms: Option<u64>,
+    /// For agents: the status they chose (`status`), kept from their other tabs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AgentStatus>,
 }
 
 fn is_false(b: &bool) -> bool {

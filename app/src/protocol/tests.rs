@@ -181,6 +181,7 @@ fn server_samples() -> Vec<ServerEvent> {
             conversation: Some(ConversationId(4)),
             admin: true,
             away_after_ms: Some(60_000),
+            status: Some(AgentStatus::Busy),
         }),
         ServerEvent::LoginError(Problem::NameTaken.into()),
         ServerEvent::UserList(vec![name("a"), name("b")]),
@@ -209,6 +210,8 @@ fn server_samples() -> Vec<ServerEvent> {
         ServerEvent::Read(ReadUpTo { conversation: ConversationId(2), seq: 5 }),
         ServerEvent::Canned(vec![CannedReply { shortcut: "hi".into(), text: "Hello!".into() }]),
         ServerEvent::Away(vec![name("ann")]),
+        ServerEvent::Busy(vec![name("bo")]),
+        ServerEvent::Status(StatusRequest { status: AgentStatus::Away }),
         ServerEvent::Agents(vec![AgentInfo { name: name("ann"), admin: true }]),
         ServerEvent::Presence(Presence { online: vec![name("b")], offline: vec![name("c")] }),
         ServerEvent::Office(OfficeStatus { open: false, hours: "Mon-Fri 09:00-17:00".into() }),
@@ -228,6 +231,8 @@ fn server_samples() -> Vec<ServerEvent> {
             | ServerEvent::Read(_)
             | ServerEvent::Canned(_)
             | ServerEvent::Away(_)
+            | ServerEvent::Busy(_)
+            | ServerEvent::Status(_)
             | ServerEvent::Agents(_)
             | ServerEvent::Presence(_)
             | ServerEvent::Office(_) => {}
@@ -244,6 +249,12 @@ fn client_samples() -> Vec<ClientEvent> {
             name: "ann".into(),
             role: Role::Agent,
             password: Some("secret-pw".into()),
+            ..LoginRequest::default()
+        })),
+        ClientEvent::Login(LoginPayload::Full(LoginRequest {
+            name: "ann".into(),
+            role: Role::Agent,
+            status: Some(AgentStatus::Busy),
             ..LoginRequest::default()
         })),
         ClientEvent::PrivateMessage(PrivateMessage {
@@ -274,6 +285,7 @@ fn client_samples() -> Vec<ClientEvent> {
         ClientEvent::Note(NoteRequest { conversation: ConversationId(2), text: "vip".into() }),
         ClientEvent::Read(ReadUpTo { conversation: ConversationId(2), seq: 5 }),
         ClientEvent::Away(AwayRequest { away: true }),
+        ClientEvent::Status(StatusRequest { status: AgentStatus::Busy }),
         ClientEvent::AgentAdd(NewAgent {
             name: "cy".into(),
             password: "long-enough".into(),
@@ -296,6 +308,7 @@ fn client_samples() -> Vec<ClientEvent> {
             | ClientEvent::Note(_)
             | ClientEvent::Read(_)
             | ClientEvent::Away(_)
+            | ClientEvent::Status(_)
             | ClientEvent::AgentAdd(_)
             | ClientEvent::AgentRemove(_)
             | ClientEvent::CannedSet(_)
@@ -331,8 +344,8 @@ fn every_client_event_round_trips_through_name_and_payload() {
     let names: std::collections::BTreeSet<&str> = samples.iter().map(ClientEvent::name).collect();
     assert_eq!(
         names.len(),
-        15,
-        "one sample of each client event (two logins, two histories): {names:?}"
+        16,
+        "one sample of each client event (three logins, two histories): {names:?}"
     );
     for event in samples {
         let data = serde_json::to_value(&event).unwrap();
@@ -411,4 +424,21 @@ fn names_are_normalised_and_invisible_characters_refused() {
     assert_eq!(UserName::parse("a\u{7}b"), Err(Problem::NameControlChars));
     // Refused before it is normalised (NFKC grows some characters 18-fold).
     assert_eq!(UserName::parse(&"\u{FDFA}".repeat(100_000)), Err(Problem::NameTooLong));
+}
+
+#[test]
+fn an_agent_status_is_named_on_the_wire_as_tag_says_and_nothing_else_is_one() {
+    for status in AgentStatus::ALL {
+        let json = serde_json::to_value(StatusRequest { status }).unwrap();
+        assert_eq!(json, serde_json::json!({ "status": status.tag() }));
+        assert_eq!(AgentStatus::from_tag(status.tag()), Some(status));
+    }
+    for bad in [
+        serde_json::json!({ "status": "sleeping" }),
+        serde_json::json!({ "status": "Busy" }),
+        serde_json::json!({}),
+    ] {
+        assert!(ClientEvent::decode(STATUS, bad.clone()).is_err(), "{bad}");
+    }
+    assert_eq!(AgentStatus::from_tag("BUSY"), None);
 }

@@ -282,6 +282,7 @@ mod tests {
             let _ = serde_json::from_value::<NoteRequest>(v.clone());
             let _ = serde_json::from_value::<ReadUpTo>(v.clone());
             let _ = serde_json::from_value::<AwayRequest>(v.clone());
+            let _ = serde_json::from_value::<StatusRequest>(v.clone());
             let _ = serde_json::from_value::<NewAgent>(v.clone());
             let _ = serde_json::from_value::<AgentRef>(v.clone());
             let _ = serde_json::from_value::<CannedReply>(v.clone());

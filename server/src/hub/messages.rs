@@ -178,10 +178,9 @@ impl Hub {
                     .flatten()
                     .and_then(|a| online_agent(self, &a.key))
                     .filter(|a| {
-                        !self
-                            .present
+                        self.present
                             .get(&Identity::Agent(a.key.clone()))
-                            .is_some_and(Present::is_away)
+                            .is_some_and(Present::takes_new)
                     })
                     .filter(|a| self.open_by.get(&a.key).copied().unwrap_or(0) < self.capacity);
                 match named.or(previous) {

@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use app::protocol::Problem;
-use app::protocol::{ConversationId, Note, ServerEvent, UserName, AWAY_AFTER_MS};
+use app::protocol::{AgentStatus, ConversationId, Note, ServerEvent, UserName, AWAY_AFTER_MS};
 
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NameKey};
 
@@ -80,6 +80,8 @@ pub enum Command {
     Read { conn: ConnId, conversation: ConversationId, seq: u64 },
     /// An agent's tab on `conn` was hidden a while (`away`), or shows again.
     Away { conn: ConnId, away: bool },
+    /// An agent says they are online, away or busy.
+    Choose { conn: ConnId, status: AgentStatus },
     /// An agent account was removed: they are logged out at once, and their open
     /// conversations go back to the queue (at `now_ms`). The transport closes the
     /// connections [`Hub::connections`] gave for them before.
@@ -111,6 +113,9 @@ pub struct Login {
     pub conversations: Vec<ConversationMeta>,
     /// An agent who sees every conversation and manages the team.
     pub admin: bool,
+    /// The status an agent's client asks for as it logs in (kept across reconnects).
+    #[serde(default)]
+    pub status: Option<AgentStatus>,
 }
 
 impl Login {
@@ -123,6 +128,7 @@ impl Login {
             resume: Some(token),
             conversations: vec![meta],
             admin: false,
+            status: None,
         }
     }
 }
@@ -258,6 +264,7 @@ impl Hub {
             }
             Command::Read { conn, conversation, seq } => self.read(conn, conversation, seq),
             Command::Away { conn, away } => self.away(conn, away),
+            Command::Choose { conn, status } => self.choose(conn, status),
             Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
             Command::Noted(note) => self.noted(note),
             Command::Saved { conversation, version, with_session } => {

@@ -1,4 +1,4 @@
-//! Who is sent what: the connections of each audience, and the user and away lists
+//! Who is sent what: the connections of each audience, and the user, away and busy lists
 //! pushed when presence changes.
 //!
 //! Owns: the wording of those lists (sorted by name key; customers see the agents and
@@ -11,6 +11,7 @@ use app::protocol::{Presence, Role, ServerEvent, UserName};
 
 use crate::model::{ConversationMeta, Identity, NameKey};
 
+use super::presence::Present;
 use super::{ConnId, Hub, Outbound};
 
 /// Merges the `presence` changes a connection would get one after another, with nothing
@@ -156,22 +157,49 @@ impl Hub {
             .collect()
     }
 
-    /// The names of the agents who are away, sorted.
-    pub(super) fn away_names(&self) -> Vec<UserName> {
-        self.online_agents().filter(|(_, p)| p.is_away()).map(|(_, p)| p.name.clone()).collect()
+    /// Who is away and who is busy: what everyone is told.
+    pub(super) fn statuses(&self) -> Statuses {
+        let names = |keep: fn(&Present) -> bool| {
+            self.online_agents().filter(|(_, p)| keep(p)).map(|(_, p)| p.name.clone()).collect()
+        };
+        Statuses { away: names(Present::is_away), busy: names(Present::is_busy) }
     }
 
-    /// Tells everyone logged in who is away, if that changed from `before`.
-    pub(super) fn push_away_if_changed(&self, before: Vec<UserName>, out: &mut Vec<Outbound>) {
-        let now = self.away_names();
-        if now != before {
-            self.push_away(now, out);
+    /// Tells everyone logged in who is away and who is busy, each list if it changed from
+    /// `before`.
+    pub(super) fn push_statuses_if_changed(&self, before: &Statuses, out: &mut Vec<Outbound>) {
+        let now = self.statuses();
+        if now.away != before.away {
+            self.push_to_everyone(ServerEvent::Away(now.away), out);
+        }
+        if now.busy != before.busy {
+            self.push_to_everyone(ServerEvent::Busy(now.busy), out);
         }
     }
 
-    /// Tells everyone logged in that `names` are away.
-    pub(super) fn push_away(&self, names: Vec<UserName>, out: &mut Vec<Outbound>) {
-        let event = ServerEvent::Away(names);
+    /// After a login on `conn`: everyone is told the lists that changed, and `conn` the
+    /// others that are not empty (a newcomer starts from none).
+    pub(super) fn push_statuses_at_login(
+        &self,
+        conn: ConnId,
+        before: &Statuses,
+        out: &mut Vec<Outbound>,
+    ) {
+        let now = self.statuses();
+        let lists = [
+            (now.away, &before.away, ServerEvent::Away as fn(Vec<UserName>) -> ServerEvent),
+            (now.busy, &before.busy, ServerEvent::Busy),
+        ];
+        for (list, was, event) in lists {
+            if &list != was {
+                self.push_to_everyone(event(list), out);
+            } else if !list.is_empty() {
+                out.push(Outbound { to: conn, event: event(list) });
+            }
+        }
+    }
+
+    fn push_to_everyone(&self, event: ServerEvent, out: &mut Vec<Outbound>) {
         out.extend(
             self.present
                 .values()
@@ -179,4 +207,12 @@ impl Hub {
                 .map(|&to| Outbound { to, event: event.clone() }),
         );
     }
+}
+
+/// The agents who are away (chosen, or every tab hidden a while) and those who said they
+/// are busy, each list sorted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Statuses {
+    away: Vec<UserName>,
+    busy: Vec<UserName>,
 }

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use app::protocol::Problem;
 use app::protocol::{
-    ConversationId, LoginSuccess, Role, ServerEvent, Status, UserName, NAME_MAX_CHARS,
+    AgentStatus, ConversationId, LoginSuccess, Role, ServerEvent, Status, StatusRequest, UserName,
+    NAME_MAX_CHARS,
 };
 
 use crate::model::{AgentKey, ConversationMeta, Identity, NameKey};
@@ -28,12 +29,33 @@ pub(super) struct Present {
     /// The connections whose tab has been hidden a while: the identity is away when all
     /// of its connections are.
     pub(super) away: BTreeSet<ConnId>,
+    /// What an agent said of themselves (`status`), for all their tabs.
+    #[serde(default)]
+    pub(super) chosen: AgentStatus,
 }
 
 impl Present {
-    /// Away once every one of its connections has been hidden a while.
-    pub(super) fn is_away(&self) -> bool {
+    /// Every one of its connections has been hidden a while.
+    fn hidden(&self) -> bool {
         !self.conns.is_empty() && self.conns.iter().all(|c| self.away.contains(c))
+    }
+
+    /// Said so, or at the desk with every tab hidden a while.
+    pub(super) fn is_away(&self) -> bool {
+        match self.chosen {
+            AgentStatus::Away => true,
+            AgentStatus::Online => self.hidden(),
+            AgentStatus::Busy => false,
+        }
+    }
+
+    pub(super) fn is_busy(&self) -> bool {
+        self.chosen == AgentStatus::Busy
+    }
+
+    /// Whether the queue may give them something new: neither away nor busy.
+    pub(super) fn takes_new(&self) -> bool {
+        self.chosen == AgentStatus::Online && !self.hidden()
     }
 }
 
@@ -83,7 +105,7 @@ impl Hub {
     /// A login: refused on a connection already logged in or for a name someone else holds;
     /// otherwise the welcome, the lists, and for an agent the console.
     pub(super) fn login(&mut self, login: Login) -> Step {
-        let Login { conn, who, name, resume, conversations, admin } = login;
+        let Login { conn, who, name, resume, conversations, admin, status } = login;
         let Some(slot) = self.conns.get(&conn) else {
             return Step::new(Ok(Outcome::Stale), vec![]);
         };
@@ -121,16 +143,21 @@ impl Hub {
             self.learn(meta);
         }
         self.conns.insert(conn, Some(who.clone()));
-        let away_before = self.away_names();
+        let statuses_before = self.statuses();
         let arrived = !self.present.contains_key(&who);
         let present = self.present.entry(who.clone()).or_insert_with(|| Present {
             name: name.clone(),
             conns: BTreeSet::new(),
             admin,
             away: BTreeSet::new(),
+            chosen: AgentStatus::Online,
         });
         present.conns.insert(conn);
         present.admin = admin;
+        if let (Some(status), Role::Agent) = (status, role) {
+            present.chosen = status;
+        }
+        let chosen = present.chosen;
         let name = present.name.clone();
 
         let agent = role == Role::Agent;
@@ -141,6 +168,7 @@ impl Hub {
             conversation: own,
             admin: admin && agent,
             away_after_ms: agent.then_some(self.away_after_ms),
+            status: agent.then_some(chosen),
         };
         let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
         if arrived {
@@ -155,12 +183,7 @@ impl Hub {
             let list = self.view_of(&who);
             outbound.push(Outbound { to: conn, event: ServerEvent::UserList(list) });
         }
-        let away = self.away_names();
-        if away != away_before {
-            self.push_away(away, &mut outbound);
-        } else if !away.is_empty() {
-            outbound.push(Outbound { to: conn, event: ServerEvent::Away(away) });
-        }
+        self.push_statuses_at_login(conn, &statuses_before, &mut outbound);
         if role == Role::Agent {
             // Whatever waits goes to agents with room (this one among them) first; then
             // the console: the queue and the conversations this agent sees, as they now
@@ -196,7 +219,7 @@ impl Hub {
 
     /// `who` is no longer on `conn`; when that was their last connection, they are gone.
     fn leave(&mut self, conn: ConnId, who: &Identity, outbound: &mut Vec<Outbound>) {
-        let away_before = self.away_names();
+        let statuses_before = self.statuses();
         let gone = match self.present.get_mut(who) {
             Some(p) => {
                 p.conns.remove(&conn);
@@ -216,7 +239,7 @@ impl Hub {
                 self.push_lists_after_change(who.role(), &p.name, None, outbound);
             }
         }
-        self.push_away_if_changed(away_before, outbound);
+        self.push_statuses_if_changed(&statuses_before, outbound);
     }
 
     /// An agent's tab was hidden a while or shows again; everyone is told when who is away
@@ -227,7 +250,7 @@ impl Hub {
             Some(Identity::Customer(_)) => return Self::refuse(conn, Problem::AgentsOnly),
             None => return Self::refuse(conn, Problem::NotLoggedIn),
         };
-        let before = self.away_names();
+        let before = self.statuses();
         if let Some(p) = self.present.get_mut(&who) {
             if away {
                 p.away.insert(conn);
@@ -236,8 +259,29 @@ impl Hub {
             }
         }
         let mut out = vec![];
-        self.push_away_if_changed(before, &mut out);
+        self.push_statuses_if_changed(&before, &mut out);
         // Back at the desk: room for whatever waits.
+        self.assign_waiting();
+        self.step(Ok(Outcome::Changed), out)
+    }
+
+    /// An agent says they are online, away or busy: every tab of theirs is told, and
+    /// everyone else when who is away or busy changed. Back online, whatever waits may be
+    /// theirs.
+    pub(super) fn choose(&mut self, conn: ConnId, status: AgentStatus) -> Step {
+        let who = match self.identity(conn) {
+            Some(who @ Identity::Agent(_)) => who.clone(),
+            Some(Identity::Customer(_)) => return Self::refuse(conn, Problem::AgentsOnly),
+            None => return Self::refuse(conn, Problem::NotLoggedIn),
+        };
+        let before = self.statuses();
+        let mut out = vec![];
+        if let Some(p) = self.present.get_mut(&who) {
+            p.chosen = status;
+            let event = ServerEvent::Status(StatusRequest { status });
+            out.extend(p.conns.iter().map(|&to| Outbound { to, event: event.clone() }));
+        }
+        self.push_statuses_if_changed(&before, &mut out);
         self.assign_waiting();
         self.step(Ok(Outcome::Changed), out)
     }

@@ -180,10 +180,11 @@ impl Hub {
     }
 
     /// The online agent the queue gives the next conversation to: one with room who is
-    /// not away, the fewest open conversations, then the one given one longest ago.
+    /// neither away nor busy, the fewest open conversations, then the one given one longest
+    /// ago.
     fn next_agent(&self) -> Option<Assignee> {
         self.online_agents()
-            .filter(|(_, p)| !p.is_away())
+            .filter(|(_, p)| p.takes_new())
             .map(|(key, p)| {
                 (
                     self.open_by.get(key).copied().unwrap_or(0),

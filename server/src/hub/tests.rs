@@ -4,7 +4,7 @@ use super::*;
 use crate::model::{name_key, StoredMessage};
 use app::protocol::{
     ChatMessage, ClientMsgId, ConversationRef, ConversationSummary, LoginSuccess, MessageId,
-    PrivateMessage, Role, Status, MESSAGE_MAX_CHARS,
+    PrivateMessage, Role, Status, StatusRequest, MESSAGE_MAX_CHARS,
 };
 
 fn name(s: &str) -> UserName {
@@ -63,6 +63,7 @@ impl World {
                     resume: Some(format!("token-{n}")),
                     conversations: vec![meta.clone()],
                     admin: false,
+                    status: None,
                 }
             }
             Role::Agent => Login {
@@ -72,6 +73,7 @@ impl World {
                 resume: None,
                 conversations: self.metas.values().cloned().collect(),
                 admin: self.admins.contains(&name_key(n)),
+                status: None,
             },
         }
     }
@@ -247,6 +249,7 @@ fn login_succeeds_then_lists_the_participant() {
             conversation: Some(ConversationId(10)),
             admin: false,
             away_after_ms: None,
+            status: None,
         })
     );
     assert_eq!(lists_for(&step, c), vec![vec!["ann"]]);
@@ -287,6 +290,7 @@ fn a_returning_customer_whose_name_is_held_gets_in_told_apart() {
             name("Ann"),
         )],
         admin: false,
+        status: None,
     };
     let step = w.run(Command::Login(login.clone()));
     assert_eq!(step.outcome, Ok(Outcome::LoggedIn));
@@ -1267,6 +1271,96 @@ fn an_away_agent_is_passed_by_until_back() {
         "a new tab: back"
     );
     assert_eq!(w.run(Command::Away { conn: cat, away: true }).outcome, Err(Problem::AgentsOnly));
+}
+
+fn busy_for(step: &Step, conn: ConnId) -> Vec<Vec<String>> {
+    picked(step, conn, |e| match e {
+        ServerEvent::Busy(names) => Some(names.iter().map(|n| n.to_string()).collect()),
+        _ => None,
+    })
+}
+
+fn chosen_for(step: &Step, conn: ConnId) -> Vec<AgentStatus> {
+    picked(step, conn, |e| match e {
+        ServerEvent::Status(StatusRequest { status }) => Some(*status),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_busy_or_away_agent_gets_nothing_new_from_the_queue_and_everyone_sees_which() {
+    let mut w = World::with_capacity(2);
+    let amy = w.agent("amy");
+    let bob = w.agent("bob");
+    let cat = w.customer("cat");
+    // Amy has a second tab: both are told what she chose, everyone else who is busy.
+    let amy2 = w.connect();
+    let login = w.login_of(amy2, "amy", Role::Agent);
+    w.run(Command::Login(login));
+    let step = w.run(Command::Choose { conn: amy, status: AgentStatus::Busy });
+    assert_eq!(step.outcome, Ok(Outcome::Changed));
+    for tab in [amy, amy2] {
+        assert_eq!(chosen_for(&step, tab), vec![AgentStatus::Busy], "each of her tabs");
+    }
+    assert!(chosen_for(&step, bob).is_empty(), "her choice is hers");
+    for conn in [amy, bob, cat] {
+        assert_eq!(busy_for(&step, conn), vec![vec!["amy".to_string()]], "everyone is told");
+        assert!(away_for(&step, conn).is_empty(), "busy is not away");
+    }
+    // The queue passes her by, also for a customer she had before.
+    w.send(cat, "", "hi");
+    assert_eq!(w.assignee("cat"), Some("bob".into()), "amy would be first, but is busy");
+    w.run(Command::Choose { conn: bob, status: AgentStatus::Away });
+    let dan = w.customer("dan");
+    w.send(dan, "", "hello");
+    assert_eq!(w.meta("dan").status, Status::Queued, "amy busy, bob away: it waits");
+    let (eve, step) = w.login("eve", Role::Customer);
+    assert_eq!(busy_for(&step, eve), vec![vec!["amy".to_string()]], "a newcomer is told");
+    assert_eq!(away_for(&step, eve), vec![vec!["bob".to_string()]]);
+    // A tab that shows again does not undo a chosen away.
+    assert!(away_for(&w.run(Command::Away { conn: bob, away: false }), amy).is_empty());
+    assert_eq!(w.meta("dan").status, Status::Queued);
+    // A customer who names her still reaches her (the tutorial's direct message).
+    let fay = w.customer("fay");
+    w.send(fay, "amy", "for amy");
+    assert_eq!(w.assignee("fay"), Some("amy".into()));
+    // Back online: the backlog comes to her.
+    let step = w.run(Command::Choose { conn: amy2, status: AgentStatus::Online });
+    assert_eq!(busy_for(&step, bob), vec![Vec::<String>::new()]);
+    assert_eq!(w.assignee("dan"), Some("amy".into()));
+
+    // A reconnect that says the status keeps it, with no moment at the desk: she is busy
+    // again, logs out everywhere and comes back saying so.
+    w.run(Command::Choose { conn: amy, status: AgentStatus::Busy });
+    w.run(Command::Disconnect(amy));
+    assert!(busy_for(&w.run(Command::Disconnect(amy2)), bob).iter().all(|l| l.is_empty()));
+    let amy3 = w.connect();
+    let mut login = w.login_of(amy3, "amy", Role::Agent);
+    login.status = Some(AgentStatus::Busy);
+    let step = w.run(Command::Login(login));
+    assert!(busy_for(&step, bob).iter().all(|l| l == &vec!["amy".to_string()]));
+    assert!(step.outbound.iter().any(|o| o.to == amy3
+        && matches!(&o.event, ServerEvent::LoginSuccess(s) if s.status == Some(AgentStatus::Busy))));
+    let gus = w.customer("gus");
+    w.send(gus, "", "anyone?");
+    assert_ne!(w.assignee("gus"), Some("amy".into()), "never handed one in between");
+    // A fresh tab that says nothing takes the status her other tab has.
+    let amy4 = w.connect();
+    let login = w.login_of(amy4, "amy", Role::Agent);
+    let step = w.run(Command::Login(login));
+    assert!(step.outbound.iter().any(|o| o.to == amy4
+        && matches!(&o.event, ServerEvent::LoginSuccess(s) if s.status == Some(AgentStatus::Busy))));
+
+    // Only agents have a status.
+    assert_eq!(
+        w.run(Command::Choose { conn: cat, status: AgentStatus::Busy }).outcome,
+        Err(Problem::AgentsOnly)
+    );
+    let nobody = w.connect();
+    assert_eq!(
+        w.run(Command::Choose { conn: nobody, status: AgentStatus::Busy }).outcome,
+        Err(Problem::NotLoggedIn)
+    );
 }
 
 #[test]

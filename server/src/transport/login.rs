@@ -50,9 +50,13 @@ pub(super) async fn log_in(
         Err(problem) => (shared.desk.refuse_login(conn, problem), None),
         Ok(intent) => {
             let since = intent.since.clone();
+            let status = intent.status;
             match establish(shared, conn, ip, intent, cookie).await {
                 Err(problem) => (shared.desk.refuse_login(conn, problem), None),
-                Ok((entry, hash)) => {
+                Ok((mut entry, hash)) => {
+                    if let Entry::Known(login) = &mut entry {
+                        login.status = status;
+                    }
                     let (agent, admin) = match &entry {
                         Entry::Known(login) => {
                             (matches!(login.who, Identity::Agent(_)), login.admin)
@@ -261,6 +265,7 @@ async fn agent_login(
         resume: Some(token),
         conversations,
         admin: record.admin,
+        status: None,
     })
 }
 

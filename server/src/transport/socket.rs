@@ -30,7 +30,7 @@ use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
 use app::protocol::{
     self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History,
     HistoryRequest, LoginPayload, MessageText, NewAgent, NoteAck, NoteRequest, PrivateMessage,
-    Problem, ReadUpTo, ServerEvent, Transfer, TypingRequest, UserName,
+    Problem, ReadUpTo, ServerEvent, StatusRequest, Transfer, TypingRequest, UserName,
 };
 
 /// Installs the namespace `/` on `io`.
@@ -63,6 +63,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     s.on(protocol::NOTE, on_note);
     s.on(protocol::READ, on_read);
     s.on(protocol::AWAY, on_away);
+    s.on(protocol::STATUS, on_status);
     s.on(protocol::AGENT_ADD, on_agent_add);
     s.on(protocol::AGENT_REMOVE, on_agent_remove);
     s.on(protocol::CANNED_SET, on_canned_set);
@@ -397,6 +398,23 @@ async fn on_away(
     match payload {
         Ok(AwayRequest { away }) => {
             let (_, changed) = shared.desk.apply_one(Item::Hub(Command::Away { conn, away })).await;
+            shared.desk.keep(changed).await;
+        }
+        Err(problem) => shared.desk.refuse(conn, problem),
+    }
+}
+
+async fn on_status(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<StatusRequest>,
+) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.info.conn;
+    match payload {
+        Ok(StatusRequest { status }) => {
+            let command = Command::Choose { conn, status };
+            let (_, changed) = shared.desk.apply_one(Item::Hub(command)).await;
             shared.desk.keep(changed).await;
         }
         Err(problem) => shared.desk.refuse(conn, problem),

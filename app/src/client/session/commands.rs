@@ -7,7 +7,9 @@ use std::ops::ControlFlow::{Break, Continue};
 use leptos::prelude::*;
 
 use super::{now_ms, tab_hidden, Session, Step};
-use crate::client::{end_agent_session, forget_session, new_client_id, Credentials, End};
+use crate::client::{
+    end_agent_session, forget_session, new_client_id, remember_status, Credentials, End,
+};
 use crate::inbox::{Delivery, Outgoing, Target};
 use crate::protocol::*;
 use crate::state::{ChatState, Command};
@@ -57,6 +59,8 @@ pub(crate) fn while_offline(
         Command::LoadOlder(_) => {}
         // Nobody hears typing while offline; reading is said again when back.
         Command::Typing | Command::MarkRead(_) => {}
+        // Said with the next login.
+        Command::SetStatus(status) => remember_status(state, credentials.as_ref(), status),
         // Desk actions need the server's answer: they are not queued.
         Command::Take(_)
         | Command::Resolve(_)
@@ -90,6 +94,10 @@ impl Session<'_> {
             Command::LoadOlder(conversation) => self.load_older(conversation).await,
             Command::Typing => self.on_typing().await,
             Command::MarkRead(conversation) => self.mark_read(conversation).await,
+            Command::SetStatus(status) => {
+                self.set_status(status);
+                self.send_event(&ClientEvent::Status(StatusRequest { status })).await
+            }
             Command::Note(text) => self.send_note(text).await,
             Command::Take(conversation) => {
                 self.send_event(&ClientEvent::Take(ConversationRef { conversation })).await

@@ -18,12 +18,12 @@ use futures::{stream, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use leptos::prelude::*;
 
-use super::{forget_session, save_session, Credentials, End};
+use super::{forget_session, remember_status, save_session, Credentials, End};
 use crate::inbox::Outgoing;
 use crate::protocol::wire::{EnginePacket, Handshake, SocketPacket};
 use crate::protocol::{
-    ClientEvent, ClientMsgId, ConversationId, HistoryRequest, LoginPayload, LoginSuccess, Problem,
-    Refusal, SendAck, ServerEvent, AWAY_AFTER_MS,
+    AgentStatus, ClientEvent, ClientMsgId, ConversationId, HistoryRequest, LoginPayload,
+    LoginSuccess, Problem, Refusal, SendAck, ServerEvent, StatusRequest, AWAY_AFTER_MS,
 };
 use crate::state::{ChatState, Command, ConnStatus};
 
@@ -348,6 +348,8 @@ impl<'a> Session<'a> {
             ServerEvent::Read(r) => state.read_up_to(r.conversation, r.seq),
             ServerEvent::Canned(replies) => state.canned.set(replies),
             ServerEvent::Away(names) => state.away.set(names),
+            ServerEvent::Busy(names) => state.busy.set(names),
+            ServerEvent::Status(StatusRequest { status }) => self.set_status(status),
             ServerEvent::Agents(agents) => state.agents.set(agents),
             ServerEvent::Office(office) => state.office.set(Some(office)),
             ServerEvent::Note(note) => {
@@ -363,13 +365,22 @@ impl<'a> Session<'a> {
         Continue(())
     }
 
+    /// An agent's status, as they or another tab of theirs chose it: shown, said again by
+    /// the next login, and kept across a reload of this tab.
+    pub(super) fn set_status(&mut self, status: AgentStatus) {
+        remember_status(self.state, self.credentials.as_ref(), status);
+    }
+
     /// The login was accepted: remembers the session, then sends the whole outbox.
     async fn on_logged_in(&mut self, ok: LoginSuccess) -> Step {
+        if ok.status.is_some() {
+            self.state.my_status.set(ok.status);
+        }
         if let Some(c) = self.credentials.as_mut() {
             c.name = ok.name.to_string();
             c.password = None;
             c.resume = ok.resume.clone().or(c.resume.take());
-            save_session(c);
+            save_session(c, self.state.my_status.get_untracked());
         }
         let away_after = ok.away_after_ms.unwrap_or(AWAY_AFTER_MS) as f64;
         self.state.logged_in(ok);
