@@ -46,9 +46,9 @@ soak: setup ## Ten minutes of paced chat with random drops and a server kill: ze
 	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=13 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
 		cargo test --release -p server --test chaos -- --nocapture on_sqlite
 
-# The release server, built as `make release` builds it (cargo-leptos's package, binary and
-# features; LEPTOS_OUTPUT_NAME from scripts/toolchain.sh): after `make run` nothing compiles,
-# and before it, `make run` reuses this build.
+# Builds the server exactly as `make run` and `make release` do (cargo-leptos's package,
+# binary, features and LEPTOS_OUTPUT_NAME, from scripts/toolchain.sh): whichever of them runs
+# second reuses it.
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
 	$(TOOLCHAIN) && cargo run -q --release -p server --bin server --no-default-features -- agent add $(if $(ADMIN),--admin) "$(NAME)"
 

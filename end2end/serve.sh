@@ -29,5 +29,7 @@ printf '%s\n' ben-pass-1 | "$server" agent add Ben
 # Ada answers the customers of the accessibility tests (access.spec.ts), whose conversations
 # stay hers.
 printf '%s\n' ada-pass-1 | "$server" agent add Ada
+# Dot says she is busy and away (team.spec.ts): the queue passes her by meanwhile.
+printf '%s\n' dot-pass-1 | "$server" agent add Dot
 printf '%s' 'Refunds take 3 to 5 working days.' | "$server" canned add refund
 "$server"

@@ -2,10 +2,11 @@
  *   <script src="https://chat.example.com/widget.js" async
  *           data-color="#2457d6" data-position="right" data-greeting="Hi! How can we help?" data-lang="en"></script>
  * shows a chat button that opens the customer view (this server's /widget) in a frame.
- * data-color: #rgb or #rrggbb; data-position: right (default) or left; data-lang: en or zh-CN
- * (default: the reader's browser); data-greeting: up to 200 characters. A signed-in user of
- * the site: data-user-id, data-user-name, data-user-expires (seconds since the epoch, at most
- * a day ahead) and data-user-sig (hex HMAC-SHA256 of id, newline, name, newline, expires,
+ * data-color: #rgb or #rrggbb (an alpha, #rgba or #rrggbbaa, is dropped); data-position:
+ * right (default) or left; data-lang: en or zh-CN (default: the reader's browser);
+ * data-greeting: up to 200 characters. A signed-in user of the site: data-user-id,
+ * data-user-name, data-user-expires (seconds since the epoch, at most a day ahead) and
+ * data-user-sig (hex HMAC-SHA256 of id, newline, name, newline, expires,
  * under the secret the site shares with the chat's WIDGET_SECRET). */
 (function () {
   'use strict';
@@ -14,7 +15,9 @@
   window.__supportChatWidget = true;
   var origin = new URL(me.src, location.href).origin;
   var data = me.dataset;
+  // Opaque: an alpha is dropped (the page inside does the same, app/src/colour.rs).
   var color = /^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(data.color || '') ? data.color : '#2457d6';
+  if (color.length === 5 || color.length === 9) color = color.slice(0, color.length === 5 ? 4 : 7);
   // The icon on the button: black or white, whichever stands out more from the colour (the
   // page inside does the same for its text: app/src/colour.rs).
   var ink = (function () {
@@ -77,7 +80,7 @@
       frame.setAttribute('allow', 'clipboard-write');
       place(frame, '84px', {
         width: 'min(380px, calc(100vw - 32px))', height: 'min(600px, calc(100vh - 110px))', border: '0',
-        borderRadius: '12px', boxShadow: '0 8px 30px rgba(0,0,0,.25)', background: '#fff',
+        borderRadius: '12px', boxShadow: '0 8px 30px rgba(0,0,0,.25)', background: 'transparent',
       });
       document.body.appendChild(frame);
     }

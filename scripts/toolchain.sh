@@ -40,7 +40,8 @@ fi
 # cargo-leptos sets LEPTOS_OUTPUT_NAME for its builds, and leptos reads it at compile time
 # (option_env!): every other cargo command here (tests, `make agent`, `make bench`) sets the
 # same, so that they share leptos and everything above it with cargo-leptos's builds instead
-# of compiling them again.
+# of compiling them again (`make watch` also sets LEPTOS_WATCH, which leptos reads too: there
+# leptos and what is built on it compile once more).
 export LEPTOS_OUTPUT_NAME=chat
 
 # chat_clippy_wrapper: compile this workspace's crates with the active toolchain's clippy

@@ -60,7 +60,8 @@ impl Rgb {
     }
 
     /// The ink for text on this colour: black or white, whichever reads better (one of the two
-    /// is always at least 4.58:1).
+    /// is always at least 4.58:1). public/widget.js picks its launcher's icon the same way:
+    /// keep the two in step (widget.spec.ts checks the icon on five colours).
     pub fn ink(self) -> Rgb {
         if self.contrast(BLACK) >= self.contrast(WHITE) {
             BLACK
@@ -185,8 +186,8 @@ mod tests {
         let get = |n: &str| props.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()).unwrap();
         assert_eq!(get("--mine"), "#1b7f4b");
         assert_eq!(get("--mine-ink"), "#ffffff");
-        // 4.25:1 on the light scheme's --accent-soft, 2.9:1 on the dark panel: darkened for
-        // the one, lightened for the other.
+        // 4.25:1 on the light scheme's --accent-soft, 3.3:1 on the dark panel (2.5:1 on its
+        // --accent-soft): darkened for the one, lightened for the other.
         let (light, dark) =
             (Rgb::parse(&get("--link-light")).unwrap(), Rgb::parse(&get("--link-dark")).unwrap());
         assert!(light.luminance() < Rgb(0x1b, 0x7f, 0x4b).luminance());

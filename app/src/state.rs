@@ -98,6 +98,17 @@ impl ChatState {
         }
     }
 
+    /// Whether the agent `name` is away or busy (tracked); `None` at the desk.
+    pub fn agent_status(&self, name: &UserName) -> Option<AgentStatus> {
+        if self.away.with(|a| a.contains(name)) {
+            Some(AgentStatus::Away)
+        } else if self.busy.with(|b| b.contains(name)) {
+            Some(AgentStatus::Busy)
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn is_agent_untracked(&self) -> bool {
         self.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Agent))
     }

@@ -91,44 +91,46 @@ test('an agent whose tab stays hidden shows as away, and is back when it shows',
 });
 
 test('an agent who says she is busy is given nothing new, customers see it, and it outlasts a reload', async ({ browser }) => {
-  const waiting = (page: Page) => page.getByTestId('waiting').getByTestId('user');
-  const mine = (page: Page) => page.getByTestId('mine').getByTestId('user');
-  const ben = await open(browser);
-  await loginAgent(ben.page, 'Ben', 'ben-pass-1');
-  await expect(find.me(ben.page)).toHaveText('Ben');
-  const status = ben.page.getByTestId('my-status');
+  // A customer's row in one section of Dot's console (other tests' customers may be there too).
+  const row = (page: Page, section: 'mine' | 'waiting', name: string) =>
+    page.getByTestId(section).locator(`[data-testid="user"][data-name="${name}"]`);
+  const dot = await open(browser);
+  await loginAgent(dot.page, 'Dot', 'dot-pass-1');
+  await expect(find.me(dot.page)).toHaveText('Dot');
+  const status = dot.page.getByTestId('my-status');
   await expect(status).toHaveValue('online');
   await status.selectOption('busy');
 
   const bea = await open(browser);
   await loginCustomer(bea.page, 'Bea');
-  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveText('busy');
+  await expect(find.user(bea.page, 'Dot').getByTestId('busy')).toHaveText('busy');
   await send(bea.page, 'Anyone free?');
-  // The queue passes him by: it waits, in his console's queue.
-  await expect(waiting(ben.page)).toHaveAttribute('data-name', 'Bea');
-  await expect(mine(ben.page)).toHaveCount(0);
+  // The queue passes her by: it waits, in her console's queue.
+  await expect(row(dot.page, 'waiting', 'Bea')).toBeVisible();
+  await expect(row(dot.page, 'mine', 'Bea')).toHaveCount(0);
 
-  // A reload of his tab keeps what he said: still busy, still nothing given.
-  await ben.page.reload();
-  await expect(find.me(ben.page)).toHaveText('Ben');
-  await expect(ben.page.getByTestId('my-status')).toHaveValue('busy');
-  await expect(waiting(ben.page)).toHaveAttribute('data-name', 'Bea');
-  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveText('busy');
+  // A reload of her tab keeps what she said: still busy, still nothing given.
+  await dot.page.reload();
+  await expect(find.me(dot.page)).toHaveText('Dot');
+  await expect(dot.page.getByTestId('my-status')).toHaveValue('busy');
+  await expect(row(dot.page, 'waiting', 'Bea')).toBeVisible();
+  await expect(row(dot.page, 'mine', 'Bea')).toHaveCount(0);
+  await expect(find.user(bea.page, 'Dot').getByTestId('busy')).toHaveText('busy');
 
   // In Chinese, the customer sees the same.
   await bea.page.getByTestId('lang').selectOption('zh-CN');
-  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveText('忙碌');
+  await expect(find.user(bea.page, 'Dot').getByTestId('busy')).toHaveText('忙碌');
 
-  // Away: the customer sees that instead; online again: the waiting conversation is his.
-  await ben.page.getByTestId('my-status').selectOption('away');
-  await expect(find.user(bea.page, 'Ben').getByTestId('away')).toHaveText('离开');
-  await expect(find.user(bea.page, 'Ben').getByTestId('busy')).toHaveCount(0);
-  await expect(waiting(ben.page)).toHaveAttribute('data-name', 'Bea');
-  await ben.page.getByTestId('my-status').selectOption('online');
-  await expect(mine(ben.page)).toHaveAttribute('data-name', 'Bea');
-  await expect(find.user(bea.page, 'Ben').getByTestId('away')).toHaveCount(0);
+  // Away: the customer sees that instead; online again: the waiting conversation is hers.
+  await dot.page.getByTestId('my-status').selectOption('away');
+  await expect(find.user(bea.page, 'Dot').getByTestId('away')).toHaveText('离开');
+  await expect(find.user(bea.page, 'Dot').getByTestId('busy')).toHaveCount(0);
+  await expect(row(dot.page, 'waiting', 'Bea')).toBeVisible();
+  await dot.page.getByTestId('my-status').selectOption('online');
+  await expect(row(dot.page, 'mine', 'Bea')).toBeVisible();
+  await expect(find.user(bea.page, 'Dot').getByTestId('away')).toHaveCount(0);
 
-  await ben.page.getByTestId('logout').click();
-  expectNoProblems(ben, bea);
-  for (const p of [ben, bea]) await p.context.close();
+  await dot.page.getByTestId('logout').click();
+  expectNoProblems(dot, bea);
+  for (const p of [dot, bea]) await p.context.close();
 });

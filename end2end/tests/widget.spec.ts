@@ -213,13 +213,15 @@ test('the pre-chat form sends the question and the e-mail as the first message',
 test('any colour a site picks stays readable, in the light scheme and the dark one', async ({ browser, baseURL }) => {
   // A mid green (the demo's: its own bubbles' name was 3.95:1 before), a bright yellow, white,
   // black and a deep pink; each after a message, so the reader's own bubble is checked too.
-  for (const [color, icon] of [
-    ['#1b7f4b', 'rgb(255, 255, 255)'], ['#ffd400', 'rgb(0, 0, 0)'], ['#fff', 'rgb(0, 0, 0)'],
-    ['#000000', 'rgb(255, 255, 255)'], ['#c2185b', 'rgb(255, 255, 255)'],
+  // [the colour, as the browser gives it back, the ink for text on it]
+  const white = 'rgb(255, 255, 255)', black = 'rgb(0, 0, 0)';
+  for (const [color, rgb, ink] of [
+    ['#1b7f4b', 'rgb(27, 127, 75)', white], ['#ffd400', 'rgb(255, 212, 0)', black],
+    ['#fff', white, black], ['#000000', black, white], ['#c2185b', 'rgb(194, 24, 91)', white],
   ]) {
     const shop = await shopPage(browser, baseURL!, `data-color="${color}"`);
     const page = shop.page;
-    await expect(button(page), `the launcher's icon on ${color}`).toHaveCSS('color', icon);
+    await expect(button(page), `the launcher's icon on ${color}`).toHaveCSS('color', ink);
     await button(page).click();
     const frame = frameOf(page);
     await expectConnected(frame);
@@ -228,8 +230,14 @@ test('any colour a site picks stays readable, in the light scheme and the dark o
     await frame.getByTestId('composer').fill(`Written on ${color}`);
     await frame.getByTestId('send').click();
     await expect(frame.getByTestId('message').last()).toHaveAttribute('data-status', 'sent');
+    const mine = frame.getByTestId('message').last();
     for (const colorScheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme });
+      // The reader's own bubble is in the site's colour, its text (and the name on it) in
+      // the ink that reads on it.
+      await expect(mine).toHaveCSS('background-color', rgb);
+      await expect(mine.locator('.text')).toHaveCSS('color', ink);
+      await expect(mine.locator('.from')).toHaveCSS('color', ink);
       const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
       expect(violations.map((v) => `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} ${n.failureSummary}`).join(', ')}`),
         `axe on the widget in ${color}, ${colorScheme}`).toEqual([]);

@@ -60,6 +60,9 @@ pub(crate) struct Credentials {
     pub resume: Option<String>,
     /// A customer the widget's host site vouches for; sent until a resume token stands in.
     pub identity: Option<HostIdentity>,
+    /// An agent's status chosen while there was no connection: said as soon as the next
+    /// login is through (another tab of theirs online would otherwise keep the older one).
+    pub unsent_status: Option<AgentStatus>,
 }
 
 impl Credentials {
@@ -87,6 +90,7 @@ impl From<LoginRequest> for Credentials {
             password: request.password,
             resume: None,
             identity: request.identity,
+            unsent_status: None,
         }
     }
 }
@@ -166,6 +170,7 @@ fn saved_session() -> Option<(Credentials, Option<AgentStatus>)> {
             password: None,
             resume: saved.resume,
             identity: None,
+            unsent_status: None,
         };
         Some((credentials, saved.status))
     })
@@ -236,6 +241,7 @@ async fn log_agent_in(
                 password: None,
                 resume: None,
                 identity: None,
+                unsent_status: None,
             });
         }
         Err(reason) => {
@@ -272,6 +278,7 @@ async fn run(
         password: None,
         resume: None,
         identity: Some(identity),
+        unsent_status: None,
     });
     let mut credentials = vouched.or_else(|| {
         let (credentials, status) = saved_session()?;

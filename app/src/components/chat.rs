@@ -202,18 +202,14 @@ pub fn ChatView() -> impl IntoView {
                                         children=move |n| {
                                             let value = n.to_string();
                                             // "Amy (busy)": customers see who is away or busy.
-                                            let shown = move || {
-                                                let badge = if state.away.with(|a| a.contains(&n)) {
-                                                    Some(t().away_badge)
-                                                } else if state.busy.with(|b| b.contains(&n)) {
-                                                    Some(t().busy_badge)
-                                                } else {
-                                                    None
-                                                };
-                                                match badge {
-                                                    Some(badge) => format!("{n} ({badge})"),
-                                                    None => n.to_string(),
-                                                }
+                                            let shown = move || match state.agent_status(&n) {
+                                                Some(status) => format!(
+                                                    "{n}{}{}{}",
+                                                    t().aside_open,
+                                                    super::presence_badge(status),
+                                                    t().aside_close
+                                                ),
+                                                None => n.to_string(),
                                             };
                                             view! { <option value=value>{shown}</option> }
                                         }
@@ -541,9 +537,9 @@ fn StatusPicker() -> impl IntoView {
     let chat = use_chat();
     let state = chat.state;
     let label = move |status: AgentStatus| match status {
-        AgentStatus::Online => t().status_online,
-        AgentStatus::Away => t().status_away,
-        AgentStatus::Busy => t().status_busy,
+        AgentStatus::Online => t().agent_online,
+        AgentStatus::Away => t().agent_away,
+        AgentStatus::Busy => t().agent_busy,
     };
     let on_change = move |ev: leptos::ev::Event| {
         if let Some(status) = AgentStatus::from_tag(&event_target_value(&ev)) {
@@ -552,7 +548,7 @@ fn StatusPicker() -> impl IntoView {
     };
     view! {
         <label class="status-pick">
-            <span>{move || t().status_label}</span>
+            <span>{move || t().my_status_label}</span>
             <select
                 data-testid="my-status"
                 on:change=on_change

@@ -280,6 +280,16 @@ fn LangSwitch() -> impl IntoView {
     }
 }
 
+/// The badge beside an agent who is away or busy, in the reader's language.
+pub(crate) fn presence_badge(status: crate::protocol::AgentStatus) -> &'static str {
+    use crate::protocol::AgentStatus;
+    match status {
+        AgentStatus::Away => t().away_badge,
+        AgentStatus::Busy => t().busy_badge,
+        AgentStatus::Online => t().online_badge,
+    }
+}
+
 /// The UI's labels in the reader's language (tracked: what shows one follows a switch).
 pub(crate) fn t() -> &'static Ui {
     use_chat().state.lang.get().ui()

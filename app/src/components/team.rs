@@ -1,4 +1,4 @@
-//! An admin's team panel: the agent accounts (online, away or offline) with a form to
+//! An admin's team panel: the agent accounts (online, away, busy or offline) with a form to
 //! add one and a button to remove one, and the canned replies the same way. The server
 //! answers with the new lists, or an error shown in the banner.
 
@@ -50,10 +50,8 @@ pub fn TeamPanel() -> impl IntoView {
                     children=move |agent| {
                         let n = agent.name.clone();
                         let presence = move || {
-                            if state.away.with(|a| a.contains(&n)) {
-                                t().away_badge
-                            } else if state.busy.with(|b| b.contains(&n)) {
-                                t().busy_badge
+                            if let Some(status) = state.agent_status(&n) {
+                                super::presence_badge(status)
                             } else if state.users.with(|u| u.contains(&n)) {
                                 t().online_badge
                             } else {

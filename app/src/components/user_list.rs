@@ -76,13 +76,9 @@ pub fn UserList() -> impl IntoView {
                     children=move |name| {
                         let n = name.clone();
                         let selected = Memo::new(move |_| state.to.get().as_ref() == Some(&n));
-                        let away = {
+                        let status = {
                             let n = name.clone();
-                            Memo::new(move |_| state.away.with(|a| a.contains(&n)))
-                        };
-                        let busy = {
-                            let n = name.clone();
-                            Memo::new(move |_| state.busy.with(|b| b.contains(&n)))
+                            Memo::new(move |_| state.agent_status(&n))
                         };
                         view! {
                             <li class="user" class:selected=selected>
@@ -98,12 +94,10 @@ pub fn UserList() -> impl IntoView {
                                     }
                                 >
                                     {name.to_string()}
-                                    <Show when=move || away.get()>
-                                        <span class="presence" data-testid="away">{move || t().away_badge}</span>
-                                    </Show>
-                                    <Show when=move || busy.get()>
-                                        <span class="presence" data-testid="busy">{move || t().busy_badge}</span>
-                                    </Show>
+                                    // "away" or "busy" (the test id says which).
+                                    {move || status.get().map(|s| view! {
+                                        <span class="presence" data-testid=s.tag()>{move || super::presence_badge(s)}</span>
+                                    })}
                                 </button>
                             </li>
                         }

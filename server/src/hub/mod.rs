@@ -81,7 +81,7 @@ pub enum Command {
     /// An agent's tab on `conn` was hidden a while (`away`), or shows again.
     Away { conn: ConnId, away: bool },
     /// An agent says they are online, away or busy.
-    Choose { conn: ConnId, status: AgentStatus },
+    SetStatus { conn: ConnId, status: AgentStatus },
     /// An agent account was removed: they are logged out at once, and their open
     /// conversations go back to the queue (at `now_ms`). The transport closes the
     /// connections [`Hub::connections`] gave for them before.
@@ -264,7 +264,7 @@ impl Hub {
             }
             Command::Read { conn, conversation, seq } => self.read(conn, conversation, seq),
             Command::Away { conn, away } => self.away(conn, away),
-            Command::Choose { conn, status } => self.choose(conn, status),
+            Command::SetStatus { conn, status } => self.set_status(conn, status),
             Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
             Command::Noted(note) => self.noted(note),
             Command::Saved { conversation, version, with_session } => {

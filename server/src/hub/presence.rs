@@ -154,7 +154,10 @@ impl Hub {
         });
         present.conns.insert(conn);
         present.admin = admin;
-        if let (Some(status), Role::Agent) = (status, role) {
+        // The status a login says (a tab reconnecting, a server restarted) counts only when
+        // nobody else holds it: another tab of theirs online knows the newer choice, which
+        // the login is told instead.
+        if let (Some(status), Role::Agent, true) = (status, role, arrived) {
             present.chosen = status;
         }
         let chosen = present.chosen;
@@ -268,7 +271,7 @@ impl Hub {
     /// An agent says they are online, away or busy: every tab of theirs is told, and
     /// everyone else when who is away or busy changed. Back online, whatever waits may be
     /// theirs.
-    pub(super) fn choose(&mut self, conn: ConnId, status: AgentStatus) -> Step {
+    pub(super) fn set_status(&mut self, conn: ConnId, status: AgentStatus) -> Step {
         let who = match self.identity(conn) {
             Some(who @ Identity::Agent(_)) => who.clone(),
             Some(Identity::Customer(_)) => return Self::refuse(conn, Problem::AgentsOnly),
@@ -276,7 +279,7 @@ impl Hub {
         };
         let before = self.statuses();
         let mut out = vec![];
-        if let Some(p) = self.present.get_mut(&who) {
+        if let Some(p) = self.present.get_mut(&who).filter(|p| p.chosen != status) {
             p.chosen = status;
             let event = ServerEvent::Status(StatusRequest { status });
             out.extend(p.conns.iter().map(|&to| Outbound { to, event: event.clone() }));

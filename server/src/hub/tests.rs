@@ -1297,7 +1297,7 @@ fn a_busy_or_away_agent_gets_nothing_new_from_the_queue_and_everyone_sees_which(
     let amy2 = w.connect();
     let login = w.login_of(amy2, "amy", Role::Agent);
     w.run(Command::Login(login));
-    let step = w.run(Command::Choose { conn: amy, status: AgentStatus::Busy });
+    let step = w.run(Command::SetStatus { conn: amy, status: AgentStatus::Busy });
     assert_eq!(step.outcome, Ok(Outcome::Changed));
     for tab in [amy, amy2] {
         assert_eq!(chosen_for(&step, tab), vec![AgentStatus::Busy], "each of her tabs");
@@ -1307,17 +1307,18 @@ fn a_busy_or_away_agent_gets_nothing_new_from_the_queue_and_everyone_sees_which(
         assert_eq!(busy_for(&step, conn), vec![vec!["amy".to_string()]], "everyone is told");
         assert!(away_for(&step, conn).is_empty(), "busy is not away");
     }
-    // The queue passes her by, also for a customer she had before.
+    // The queue passes her by.
     w.send(cat, "", "hi");
     assert_eq!(w.assignee("cat"), Some("bob".into()), "amy would be first, but is busy");
-    w.run(Command::Choose { conn: bob, status: AgentStatus::Away });
+    w.run(Command::SetStatus { conn: bob, status: AgentStatus::Away });
     let dan = w.customer("dan");
     w.send(dan, "", "hello");
     assert_eq!(w.meta("dan").status, Status::Queued, "amy busy, bob away: it waits");
     let (eve, step) = w.login("eve", Role::Customer);
     assert_eq!(busy_for(&step, eve), vec![vec!["amy".to_string()]], "a newcomer is told");
     assert_eq!(away_for(&step, eve), vec![vec!["bob".to_string()]]);
-    // A tab that shows again does not undo a chosen away.
+    // A chosen away outlasts the tab hiding and showing again.
+    assert!(away_for(&w.run(Command::Away { conn: bob, away: true }), amy).is_empty());
     assert!(away_for(&w.run(Command::Away { conn: bob, away: false }), amy).is_empty());
     assert_eq!(w.meta("dan").status, Status::Queued);
     // A customer who names her still reaches her (the tutorial's direct message).
@@ -1325,40 +1326,61 @@ fn a_busy_or_away_agent_gets_nothing_new_from_the_queue_and_everyone_sees_which(
     w.send(fay, "amy", "for amy");
     assert_eq!(w.assignee("fay"), Some("amy".into()));
     // Back online: the backlog comes to her.
-    let step = w.run(Command::Choose { conn: amy2, status: AgentStatus::Online });
+    let step = w.run(Command::SetStatus { conn: amy2, status: AgentStatus::Online });
     assert_eq!(busy_for(&step, bob), vec![Vec::<String>::new()]);
+    assert_eq!(w.assignee("dan"), Some("amy".into()));
+    // A customer of hers who comes back while she is busy waits for the queue; once she is
+    // online again, they are hers again.
+    w.resolve(amy, "dan");
+    w.run(Command::SetStatus { conn: amy, status: AgentStatus::Busy });
+    w.send(dan, "", "me again");
+    assert_eq!(w.meta("dan").status, Status::Queued, "not back to busy amy");
+    w.run(Command::SetStatus { conn: amy, status: AgentStatus::Online });
     assert_eq!(w.assignee("dan"), Some("amy".into()));
 
     // A reconnect that says the status keeps it, with no moment at the desk: she is busy
     // again, logs out everywhere and comes back saying so.
-    w.run(Command::Choose { conn: amy, status: AgentStatus::Busy });
+    w.run(Command::SetStatus { conn: amy, status: AgentStatus::Busy });
     w.run(Command::Disconnect(amy));
-    assert!(busy_for(&w.run(Command::Disconnect(amy2)), bob).iter().all(|l| l.is_empty()));
+    assert_eq!(busy_for(&w.run(Command::Disconnect(amy2)), bob), vec![Vec::<String>::new()]);
     let amy3 = w.connect();
     let mut login = w.login_of(amy3, "amy", Role::Agent);
     login.status = Some(AgentStatus::Busy);
     let step = w.run(Command::Login(login));
-    assert!(busy_for(&step, bob).iter().all(|l| l == &vec!["amy".to_string()]));
+    assert_eq!(busy_for(&step, bob), vec![vec!["amy".to_string()]]);
     assert!(step.outbound.iter().any(|o| o.to == amy3
         && matches!(&o.event, ServerEvent::LoginSuccess(s) if s.status == Some(AgentStatus::Busy))));
     let gus = w.customer("gus");
     w.send(gus, "", "anyone?");
     assert_ne!(w.assignee("gus"), Some("amy".into()), "never handed one in between");
-    // A fresh tab that says nothing takes the status her other tab has.
-    let amy4 = w.connect();
-    let login = w.login_of(amy4, "amy", Role::Agent);
-    let step = w.run(Command::Login(login));
-    assert!(step.outbound.iter().any(|o| o.to == amy4
-        && matches!(&o.event, ServerEvent::LoginSuccess(s) if s.status == Some(AgentStatus::Busy))));
+    // A fresh tab that says nothing takes the status her other tab has; so does a tab that
+    // reconnects saying what it knew before the other tab changed it.
+    for said in [None, Some(AgentStatus::Online)] {
+        let tab = w.connect();
+        let mut login = w.login_of(tab, "amy", Role::Agent);
+        login.status = said;
+        let step = w.run(Command::Login(login));
+        assert!(step.outbound.iter().any(|o| o.to == tab
+            && matches!(&o.event, ServerEvent::LoginSuccess(s) if s.status == Some(AgentStatus::Busy))));
+        assert!(busy_for(&step, bob).is_empty(), "{said:?}: nothing changed");
+    }
+    let hal = w.customer("hal");
+    w.send(hal, "", "still busy?");
+    assert_ne!(w.assignee("hal"), Some("amy".into()));
+    // Saying the status she has changes nothing.
+    assert!(w
+        .run(Command::SetStatus { conn: amy3, status: AgentStatus::Busy })
+        .outbound
+        .is_empty());
 
     // Only agents have a status.
     assert_eq!(
-        w.run(Command::Choose { conn: cat, status: AgentStatus::Busy }).outcome,
+        w.run(Command::SetStatus { conn: cat, status: AgentStatus::Busy }).outcome,
         Err(Problem::AgentsOnly)
     );
     let nobody = w.connect();
     assert_eq!(
-        w.run(Command::Choose { conn: nobody, status: AgentStatus::Busy }).outcome,
+        w.run(Command::SetStatus { conn: nobody, status: AgentStatus::Busy }).outcome,
         Err(Problem::NotLoggedIn)
     );
 }

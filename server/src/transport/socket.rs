@@ -413,7 +413,7 @@ async fn on_status(
     let conn = turn.info.conn;
     match payload {
         Ok(StatusRequest { status }) => {
-            let command = Command::Choose { conn, status };
+            let command = Command::SetStatus { conn, status };
             let (_, changed) = shared.desk.apply_one(Item::Hub(command)).await;
             shared.desk.keep(changed).await;
         }

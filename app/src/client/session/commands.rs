@@ -59,8 +59,13 @@ pub(crate) fn while_offline(
         Command::LoadOlder(_) => {}
         // Nobody hears typing while offline; reading is said again when back.
         Command::Typing | Command::MarkRead(_) => {}
-        // Said with the next login.
-        Command::SetStatus(status) => remember_status(state, credentials.as_ref(), status),
+        // Said as the next login is through.
+        Command::SetStatus(status) => {
+            if let Some(c) = credentials.as_mut() {
+                c.unsent_status = Some(status);
+            }
+            remember_status(state, credentials.as_ref(), status);
+        }
         // Desk actions need the server's answer: they are not queued.
         Command::Take(_)
         | Command::Resolve(_)

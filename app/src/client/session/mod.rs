@@ -373,7 +373,9 @@ impl<'a> Session<'a> {
 
     /// The login was accepted: remembers the session, then sends the whole outbox.
     async fn on_logged_in(&mut self, ok: LoginSuccess) -> Step {
-        if ok.status.is_some() {
+        // A status chosen while offline is newer than the one the server kept.
+        let unsent = self.credentials.as_mut().and_then(|c| c.unsent_status.take());
+        if ok.status.is_some() && unsent.is_none() {
             self.state.my_status.set(ok.status);
         }
         if let Some(c) = self.credentials.as_mut() {
@@ -395,6 +397,9 @@ impl<'a> Session<'a> {
             self.state.inbox.with_untracked(|i| i.pending().cloned().collect());
         for outgoing in pending {
             self.send_message(&outgoing).await?;
+        }
+        if let Some(status) = unsent {
+            self.send_event(&ClientEvent::Status(StatusRequest { status })).await?;
         }
         Continue(())
     }
