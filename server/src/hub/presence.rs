@@ -248,10 +248,9 @@ impl Hub {
     /// An agent's tab was hidden a while or shows again; everyone is told when who is away
     /// changed.
     pub(super) fn away(&mut self, conn: ConnId, away: bool) -> Step {
-        let who = match self.identity(conn) {
-            Some(who @ Identity::Agent(_)) => who.clone(),
-            Some(Identity::Customer(_)) => return Self::refuse(conn, Problem::AgentsOnly),
-            None => return Self::refuse(conn, Problem::NotLoggedIn),
+        let who = match self.agent(conn) {
+            Ok(key) => Identity::Agent(key),
+            Err(problem) => return Self::refuse(conn, problem),
         };
         let before = self.statuses();
         if let Some(p) = self.present.get_mut(&who) {
@@ -272,10 +271,9 @@ impl Hub {
     /// everyone else when who is away or busy changed. Back online, whatever waits may be
     /// theirs.
     pub(super) fn set_status(&mut self, conn: ConnId, status: AgentStatus) -> Step {
-        let who = match self.identity(conn) {
-            Some(who @ Identity::Agent(_)) => who.clone(),
-            Some(Identity::Customer(_)) => return Self::refuse(conn, Problem::AgentsOnly),
-            None => return Self::refuse(conn, Problem::NotLoggedIn),
+        let who = match self.agent(conn) {
+            Ok(key) => Identity::Agent(key),
+            Err(problem) => return Self::refuse(conn, problem),
         };
         let before = self.statuses();
         let mut out = vec![];
