@@ -14,9 +14,13 @@ what=${1:-all}
 
 CARGO_LEPTOS_VERSION=0.3.11
 # Build tools are compiled once per machine, and on a fresh CI machine that compile is most
-# of the run: without LTO, with parallel codegen and at opt-level 1 they build much faster
-# (wasm-bindgen-cli here: 4m15s instead of 5m35s) and run no slower for what they do here.
-tool_profile=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1)
+# of the run: without LTO and with parallel codegen they build much faster, and run no slower
+# for what they do here. The optimisation level is each tool's (tool_in_background):
+# wasm-bindgen-cli at 1 (4m15s instead of 5m35s); cargo-leptos at 0, which mostly runs other
+# programs (cargo, wasm-bindgen, wasm-opt): 12.4 CPU-minutes to compile instead of 23.4 at
+# opt-level 1, and a `cargo leptos build --release` with nothing to compile 29.4 s instead of
+# 29.1 (measured 2026-12-03, docs/toolchain.md).
+tool_profile=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16)
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
 apt_updated=0
@@ -71,12 +75,13 @@ mkdir -p target/setup
 tool_jobs=()
 tool_names=()
 tool_in_background() {
-  # tool_in_background NAME CARGO-INSTALL-ARGS...
-  local name=$1
-  shift
+  # tool_in_background NAME OPT-LEVEL CARGO-INSTALL-ARGS...
+  local name=$1 opt_level=$2
+  shift 2
   log "cargo install $* (in the background; target/setup/$name.log)"
   # In a session of its own, so that stopping it stops every rustc it started.
-  setsid env "${tool_profile[@]}" cargo install "$@" >"target/setup/$name.log" 2>&1 </dev/null &
+  setsid env "${tool_profile[@]}" CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt_level" \
+    cargo install "$@" >"target/setup/$name.log" 2>&1 </dev/null &
   tool_jobs+=($!)
   tool_names+=("$name")
 }
@@ -88,7 +93,7 @@ trap stop_tools EXIT
 
 if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
   # no_downloads: a missing external tool is an immediate error, never a download attempt.
-  tool_in_background cargo-leptos cargo-leptos --version "=$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  tool_in_background cargo-leptos 0 cargo-leptos --version "=$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
 # wasm-bindgen-cli equal to the wasm-bindgen crate in Cargo.lock.
@@ -96,7 +101,7 @@ wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, "");
 [ -n "$wb_version" ] || { echo "setup: no wasm-bindgen in Cargo.lock" >&2; exit 1; }
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
   # Not --locked: its lock file names a webpki-roots release the registry no longer serves.
-  tool_in_background wasm-bindgen-cli wasm-bindgen-cli --version "=$wb_version"
+  tool_in_background wasm-bindgen-cli 1 wasm-bindgen-cli --version "=$wb_version"
 fi
 
 # --- npm packages (wasm-opt for release builds; Playwright for the browser tests) -------
