@@ -106,6 +106,26 @@ test('messages show when they were written, keep their lines, and links open saf
   for (const p of [cust, agent]) await p.context.close();
 });
 
+test('a page left open past midnight moves the day\'s messages under "Yesterday"', async ({ browser }) => {
+  // The page's clock starts half a minute before the end of today (UTC, as the reader's time
+  // zone here); the message is written now, today.
+  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US' });
+  const page = await context.newPage();
+  const endOfToday = (Math.floor(Date.now() / DAY_MS) + 1) * DAY_MS;
+  await page.clock.install({ time: endOfToday - 30_000 });
+  await page.goto('/');
+  await expect(find.connection(page)).toHaveClass(/conn-online/);
+  await loginCustomer(page, 'Midnight');
+  await page.getByTestId('composer').fill('Still there?');
+  await page.getByTestId('send').click();
+  await expectLastMessage(page, 'Still there?', true);
+  await expect(page.getByTestId('day').first()).toHaveText('Today');
+  // A minute later, with nothing reloaded: the page's minute tick has moved it on.
+  await page.clock.fastForward(60_000);
+  await expect(page.getByTestId('day').first()).toHaveText('Yesterday');
+  await context.close();
+});
+
 test('on a touch screen Enter starts a line and the button sends', async ({ browser }) => {
   const phone = await open(browser, '/', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   await loginCustomer(phone.page, 'Ulla');
