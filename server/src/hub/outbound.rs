@@ -166,23 +166,12 @@ impl Hub {
     }
 
     /// Tells everyone logged in who is away and who is busy, each list if it changed from
-    /// `before`.
-    pub(super) fn push_statuses_if_changed(&self, before: &Statuses, out: &mut Vec<Outbound>) {
-        let now = self.statuses();
-        if now.away != before.away {
-            self.push_to_everyone(ServerEvent::Away(now.away), out);
-        }
-        if now.busy != before.busy {
-            self.push_to_everyone(ServerEvent::Busy(now.busy), out);
-        }
-    }
-
-    /// After a login on `conn`: everyone is told the lists that changed, and `conn` the
-    /// others that are not empty (a newcomer starts from none).
-    pub(super) fn push_statuses_at_login(
+    /// `before`; and a `newcomer` (a login's connection, which starts from none) the lists
+    /// that did not change and are not empty.
+    pub(super) fn push_statuses_if_changed(
         &self,
-        conn: ConnId,
         before: &Statuses,
+        newcomer: Option<ConnId>,
         out: &mut Vec<Outbound>,
     ) {
         let now = self.statuses();
@@ -193,8 +182,8 @@ impl Hub {
         for (list, was, event) in lists {
             if &list != was {
                 self.push_to_everyone(event(list), out);
-            } else if !list.is_empty() {
-                out.push(Outbound { to: conn, event: event(list) });
+            } else if let Some(to) = newcomer.filter(|_| !list.is_empty()) {
+                out.push(Outbound { to, event: event(list) });
             }
         }
     }

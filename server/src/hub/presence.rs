@@ -186,7 +186,7 @@ impl Hub {
             let list = self.view_of(&who);
             outbound.push(Outbound { to: conn, event: ServerEvent::UserList(list) });
         }
-        self.push_statuses_at_login(conn, &statuses_before, &mut outbound);
+        self.push_statuses_if_changed(&statuses_before, Some(conn), &mut outbound);
         if role == Role::Agent {
             // Whatever waits goes to agents with room (this one among them) first; then
             // the console: the queue and the conversations this agent sees, as they now
@@ -242,7 +242,7 @@ impl Hub {
                 self.push_lists_after_change(who.role(), &p.name, None, outbound);
             }
         }
-        self.push_statuses_if_changed(&statuses_before, outbound);
+        self.push_statuses_if_changed(&statuses_before, None, outbound);
     }
 
     /// An agent's tab was hidden a while or shows again; everyone is told when who is away
@@ -261,7 +261,7 @@ impl Hub {
             }
         }
         let mut out = vec![];
-        self.push_statuses_if_changed(&before, &mut out);
+        self.push_statuses_if_changed(&before, None, &mut out);
         // Back at the desk: room for whatever waits.
         self.assign_waiting();
         self.step(Ok(Outcome::Changed), out)
@@ -282,7 +282,7 @@ impl Hub {
             let event = ServerEvent::Status(StatusRequest { status });
             out.extend(p.conns.iter().map(|&to| Outbound { to, event: event.clone() }));
         }
-        self.push_statuses_if_changed(&before, &mut out);
+        self.push_statuses_if_changed(&before, None, &mut out);
         self.assign_waiting();
         self.step(Ok(Outcome::Changed), out)
     }
