@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use crate::protocol::{
-    ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage, UserName,
-    CURSOR_HELD_MAX,
+    Attachment, ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage,
+    UserName, CURSOR_HELD_MAX,
 };
 
 /// Where a message written here goes.
@@ -75,6 +75,8 @@ pub struct Outgoing {
     /// The agent a customer addressed, if any.
     pub to: Option<UserName>,
     pub text: String,
+    /// Files uploaded for it (sent by id).
+    pub attachments: Vec<Attachment>,
     pub status: Delivery,
 }
 
@@ -92,6 +94,7 @@ impl Outgoing {
             message: self.text.clone(),
             client_id: Some(self.client_id.clone()),
             conversation,
+            attachments: self.attachments.iter().map(|a| a.id.clone()).collect(),
         }
     }
 
@@ -272,6 +275,7 @@ mod tests {
             is_self: mine,
             ts: seq,
             client_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
+            attachments: vec![],
         }
     }
 
@@ -281,6 +285,7 @@ mod tests {
             target: Target::Conversation(ConversationId(conv)),
             to: None,
             text: "hello".into(),
+            attachments: vec![],
             status: Delivery::Pending,
         }
     }

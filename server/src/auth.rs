@@ -107,6 +107,14 @@ pub fn new_token() -> Result<(String, String), AuthError> {
     Ok((token, hash))
 }
 
+/// A new id for an uploaded file: 128 random bits in hex.
+pub fn new_attachment_id() -> Result<app::protocol::AttachmentId, AuthError> {
+    let mut bytes = [0u8; 16];
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| AuthError::Hash(format!("no randomness: {e}")))?;
+    app::protocol::AttachmentId::parse(&hex::encode(bytes))
+        .map_err(|_| AuthError::Hash("a new attachment id is not one".into()))
+}
+
 /// The stored form of a token a client presented; `None` for something that cannot be a
 /// token (too long), which callers treat like an unknown token.
 pub fn token_hash(token: &str) -> Option<String> {

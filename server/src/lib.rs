@@ -5,6 +5,7 @@
 //! - [`transport`]: socketioxide handlers and HTTP routes; feeds the hub, sends its output.
 //! - [`model`]: the domain nouns (identities, conversations, stored messages) hub and store share.
 //! - [`store`]: persistence behind a trait (SQLite by default).
+//! - [`attachment`]: uploaded files checked and made safe (type from the bytes, images re-encoded).
 //! - [`auth`]: agent password hashing.
 //! - [`clock`]: the wall clock in milliseconds.
 //! - [`hours`]: office hours (`OFFICE_HOURS`): whether the desk is staffed now.
@@ -13,6 +14,7 @@
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.
 #![recursion_limit = "256"]
 
+pub mod attachment;
 pub mod auth;
 pub mod clock;
 pub mod hours;
@@ -73,6 +75,8 @@ pub struct Settings {
     /// How long an anonymous customer who never wrote is kept after they were last seen
     /// (only a conversation an agent greeted them in is stored of them at all).
     pub anon_retention: std::time::Duration,
+    /// The largest file that may be uploaded, in bytes.
+    pub attachment_max_bytes: u64,
 }
 
 /// See [`Settings::anon_retention`].
@@ -95,6 +99,7 @@ impl Default for Settings {
             widget_secret: None,
             office_hours: None,
             anon_retention: ANON_RETENTION,
+            attachment_max_bytes: app::protocol::ATTACHMENT_MAX_MB * 1024 * 1024,
         }
     }
 }

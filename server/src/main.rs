@@ -52,6 +52,10 @@ struct Cli {
     /// (`7d`, `12h`, `30m`): they, and any greeting an agent left them, are deleted then.
     #[arg(long, env = "ANON_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     anon_retention: std::time::Duration,
+    /// The largest file customers and agents may send, in megabytes.
+    #[arg(long, env = "ATTACHMENT_MAX_MB", default_value_t = app::protocol::ATTACHMENT_MAX_MB,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    attachment_max_mb: u64,
     /// Open conversations the queue gives one agent at most.
     #[arg(long, env = "AGENT_CAPACITY", default_value_t = chat_server::hub::DEFAULT_CAPACITY)]
     agent_capacity: usize,
@@ -170,6 +174,7 @@ fn main() -> Result<()> {
                     widget_secret: cli.widget_secret.filter(|s| !s.is_empty()),
                     office_hours: cli.office_hours,
                     anon_retention: cli.anon_retention,
+                    attachment_max_bytes: cli.attachment_max_mb * 1024 * 1024,
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use app::protocol::{
-    ChatMessage, ClientMsgId, ConversationId, ConversationSummary, MessageId, MessageText, Role,
-    Status, UserName,
+    with_links, Attachment, ChatMessage, ClientMsgId, ConversationId, ConversationSummary,
+    MessageId, MessageText, Role, Status, UserName,
 };
 
 /// A customer's stored identity; it outlives connections and restarts.
@@ -210,9 +210,12 @@ pub struct NewMessage {
     pub to: Option<UserName>,
     /// An agent who takes part from now on (the author, or the agent a customer wrote to).
     pub joins: Option<AgentKey>,
+    /// What the author wrote (empty only when there are files).
     pub text: MessageText,
     pub client_id: Option<ClientMsgId>,
     pub ts: u64,
+    /// Files the author uploaded for this conversation.
+    pub attachments: Vec<Attachment>,
 }
 
 impl NewMessage {
@@ -228,6 +231,7 @@ impl NewMessage {
             text: self.text.as_str().to_owned(),
             client_id: self.client_id.clone(),
             ts: self.ts,
+            attachments: self.attachments.clone(),
         }
     }
 }
@@ -244,6 +248,7 @@ pub struct StoredMessage {
     pub text: String,
     pub client_id: Option<ClientMsgId>,
     pub ts: u64,
+    pub attachments: Vec<Attachment>,
 }
 
 impl StoredMessage {
@@ -256,12 +261,23 @@ impl StoredMessage {
             from: self.from.clone(),
             to: self.to.clone(),
             customer: customer.clone(),
-            message: self.text.clone(),
+            message: with_links(&self.text, &self.attachments),
             is_self: &self.author == viewer,
             ts: self.ts,
             client_id: self.client_id.clone(),
+            attachments: self.attachments.clone(),
         }
     }
+}
+
+/// An uploaded file as stored: for whom it was uploaded, and by whom. Only its uploader
+/// may send it, and only in that conversation; whoever sees the conversation may fetch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentRecord {
+    pub attachment: Attachment,
+    pub conversation: ConversationId,
+    pub uploader: Identity,
+    pub ts: u64,
 }
 
 /// The result of storing one [`NewMessage`].

@@ -302,6 +302,7 @@ async fn a_message_stored_but_never_passed_on_fills_the_gap_once() {
         text: MessageText::parse("sent as the node died").unwrap(),
         client_id: Some(ClientMsgId::parse("lost-1").unwrap()),
         ts: 1,
+        attachments: vec![],
     };
     let stored = server.store.append(&[lost]).await.unwrap().pop().unwrap().unwrap();
     assert_eq!((stored.message.seq, stored.duplicate), (2, false));
@@ -399,6 +400,7 @@ async fn a_resume_far_behind_is_sent_a_few_pages_and_pages_on() {
                 text: MessageText::parse(&format!("message {}", chunk * 500 + i + 1)).unwrap(),
                 client_id: None,
                 ts: 1,
+                attachments: vec![],
             })
             .collect();
         for stored in server.store.append(&batch).await.unwrap() {

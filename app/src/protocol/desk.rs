@@ -19,6 +19,10 @@ pub struct PrivateMessage {
     /// The conversation to write in (agents); a customer always writes in their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<ConversationId>,
+    /// Files uploaded for this conversation by the sender (at most
+    /// [`ATTACHMENTS_PER_MESSAGE`]); with at least one, `message` may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// The `message` payload: one copy to the sender (`self: true`), one to each other
@@ -44,6 +48,16 @@ pub struct ChatMessage {
     /// The sender's id for the message, on every copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<ClientMsgId>,
+    /// The files it carries; `message` then ends with a link to each ([`with_links`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+impl ChatMessage {
+    /// What its author wrote, without the links to its files.
+    pub fn text(&self) -> &str {
+        without_links(&self.message, &self.attachments)
+    }
 }
 
 /// Where a conversation stands on the desk.

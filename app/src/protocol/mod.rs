@@ -16,6 +16,7 @@
 //! - `login`: the `login` payload in both forms, its answer, the agent session over HTTP;
 //! - `desk`: the payloads of the support desk (messages, conversations, presence, team,
 //!   notes, typing, receipts, canned replies, history);
+//! - `attachment`: files in messages, their limits and where they are fetched;
 //! - `acks`: the replies to events sent with an acknowledgement;
 //! - `problem`: [`Problem`] and [`Refusal`], what cannot be done, as codes;
 //! - `values`: validated names, text and ids, and their limits;
@@ -23,6 +24,7 @@
 //! - `wire`: the Engine.IO / Socket.IO frame codec.
 
 mod acks;
+mod attachment;
 mod desk;
 mod events;
 mod http;
@@ -32,6 +34,7 @@ mod values;
 pub mod wire;
 
 pub use acks::*;
+pub use attachment::*;
 pub use desk::*;
 pub use events::*;
 pub use http::*;

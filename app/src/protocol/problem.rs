@@ -76,6 +76,18 @@ pub enum Problem {
     IdentityNotAccepted,
     /// An e-mail address (the widget's pre-chat form) that cannot be one.
     EmailInvalid,
+    /// A file larger than the server takes (its limit in MB).
+    AttachmentTooLarge(u64),
+    /// A file of a type the server does not take (as found from its bytes).
+    AttachmentType,
+    /// An empty file.
+    AttachmentEmpty,
+    /// A file that claims to be an image and cannot be read as one.
+    ImageUnreadable,
+    /// More files in one message than [`crate::protocol::ATTACHMENTS_PER_MESSAGE`].
+    TooManyAttachments,
+    /// A file id that is not one of the sender's uploads for this conversation.
+    UnknownAttachment,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

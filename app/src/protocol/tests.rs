@@ -140,6 +140,7 @@ fn message_payload_keeps_the_tutorial_field_names() {
         is_self: true,
         ts: 1,
         client_id: None,
+        attachments: vec![],
     };
     assert_eq!(
         serde_json::to_value(&m).unwrap(),
@@ -149,6 +150,62 @@ fn message_payload_keeps_the_tutorial_field_names() {
 
 fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
+}
+
+fn screenshot() -> Attachment {
+    Attachment {
+        id: AttachmentId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+        name: "screen.png".into(),
+        mime: "image/png".into(),
+        size: 1234,
+        image: Some(Size { width: 800, height: 400 }),
+        thumb: Some(Size { width: 320, height: 160 }),
+    }
+}
+
+#[test]
+fn a_message_with_files_ends_with_a_link_to_each_and_our_clients_read_the_text_alone() {
+    let pdf = Attachment {
+        id: AttachmentId::parse("ffffffffffffffffffffffffffffffff").unwrap(),
+        name: "guide.pdf".into(),
+        mime: "application/pdf".into(),
+        size: 10,
+        image: None,
+        thumb: None,
+    };
+    let files = vec![screenshot(), pdf];
+    let text = with_links("look\nhere", &files);
+    assert_eq!(
+        text,
+        "look\nhere\n[screen.png] /attachments/0123456789abcdef0123456789abcdef\n[guide.pdf] /attachments/ffffffffffffffffffffffffffffffff"
+    );
+    assert_eq!(without_links(&text, &files), "look\nhere");
+    assert_eq!(without_links(&with_links("", &files), &files), "");
+    assert_eq!(without_links("no links", &files), "no links", "text not made here stays whole");
+    assert_eq!(with_links("plain", &[]), "plain");
+    assert_eq!(
+        screenshot().thumb_url().as_deref(),
+        Some("/attachments/0123456789abcdef0123456789abcdef/thumb")
+    );
+    assert_eq!(files[1].thumb_url(), None);
+}
+
+#[test]
+fn file_names_lose_paths_and_control_characters_and_ids_are_hex() {
+    assert_eq!(file_name("C:\\Users\\me\\shot.png"), "shot.png");
+    assert_eq!(file_name("../../etc/passwd"), "passwd");
+    assert_eq!(file_name("a\u{202e}gnp.exe\n"), "agnp.exe");
+    assert_eq!(file_name("  "), "file");
+    assert_eq!(file_name(".."), "file");
+    assert_eq!(file_name(&"x".repeat(500)).chars().count(), ATTACHMENT_NAME_MAX_CHARS);
+    assert_eq!(file_name("截图 1.png"), "截图 1.png");
+    assert!(AttachmentId::parse("0123456789abcdef0123456789abcdef").is_ok());
+    for bad in ["", "0123456789ABCDEF0123456789ABCDEF", "../0123456789abcdef0123456789ab", "0123"] {
+        assert_eq!(AttachmentId::parse(bad), Err(Problem::UnknownAttachment), "{bad:?}");
+    }
+    let refused: Result<PrivateMessage, _> =
+        serde_json::from_value(json!({"message": "m", "attachments": ["../x"]}));
+    assert!(refused.is_err(), "an id that is not one does not even parse");
 }
 
 /// One event of each kind the server sends. The `match` names every variant, so a new event
@@ -165,6 +222,7 @@ fn server_samples() -> Vec<ServerEvent> {
         is_self: false,
         ts: 1,
         client_id: Some(ClientMsgId::parse("c-1").unwrap()),
+        attachments: vec![screenshot()],
     };
     let note = Note {
         id: 3,
@@ -262,6 +320,7 @@ fn client_samples() -> Vec<ClientEvent> {
             message: "hello".into(),
             client_id: Some(ClientMsgId::parse("c-2").unwrap()),
             conversation: Some(ConversationId(2)),
+            attachments: vec![screenshot().id],
         }),
         ClientEvent::History(HistoryRequest {
             conversation: ConversationId(2),

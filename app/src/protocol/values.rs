@@ -170,6 +170,15 @@ impl MessageText {
             .map(|text| Self(text.to_owned()))
     }
 
+    /// The text of a message that carries files: it may be empty.
+    pub fn parse_or_empty(raw: &str) -> Result<Self, Problem> {
+        if raw.trim().is_empty() {
+            Ok(Self(String::new()))
+        } else {
+            Self::parse(raw)
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

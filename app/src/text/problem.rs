@@ -9,7 +9,8 @@ use crate::protocol::{Problem, Refusal};
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{
-            HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS,
+            ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
+            PASSWORD_MIN_CHARS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -90,6 +91,19 @@ impl fmt::Display for Problem {
                 f.write_str("This chat does not take sign-ins from other sites.")
             }
             Problem::EmailInvalid => f.write_str("That does not look like an e-mail address."),
+            Problem::AttachmentTooLarge(mb) => {
+                write!(f, "That file is too large: files can be at most {mb} MB.")
+            }
+            Problem::AttachmentType => f.write_str(
+                "That type of file cannot be sent. Images (PNG, JPEG, GIF, WebP), PDF, text, ZIP and office documents can.",
+            ),
+            Problem::AttachmentEmpty => f.write_str("That file is empty."),
+            Problem::ImageUnreadable => f.write_str("That image could not be read; it may be damaged."),
+            Problem::TooManyAttachments => write!(
+                f,
+                "A message can carry at most {ATTACHMENTS_PER_MESSAGE} files."
+            ),
+            Problem::UnknownAttachment => f.write_str("That file is not available. Please upload it again."),
             Problem::Internal => {
                 f.write_str("Something went wrong on the server. Please try again.")
             }
@@ -109,7 +123,8 @@ impl Problem {
     /// The problem in Simplified Chinese.
     fn zh_cn(&self) -> String {
         use crate::protocol::{
-            HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS,
+            ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
+            PASSWORD_MIN_CHARS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -161,6 +176,16 @@ impl Problem {
             ),
             Problem::IdentityNotAccepted => "本聊天不接受来自其他网站的登录身份。".into(),
             Problem::EmailInvalid => "这看起来不像电子邮箱地址。".into(),
+            Problem::AttachmentTooLarge(mb) => format!("文件太大：文件最大 {mb} MB。"),
+            Problem::AttachmentType => {
+                "不能发送这种类型的文件。可以发送图片（PNG、JPEG、GIF、WebP）、PDF、文本、ZIP 和办公文档。".into()
+            }
+            Problem::AttachmentEmpty => "这个文件是空的。".into(),
+            Problem::ImageUnreadable => "无法读取这张图片，它可能已损坏。".into(),
+            Problem::TooManyAttachments => {
+                format!("一条消息最多可以带 {ATTACHMENTS_PER_MESSAGE} 个文件。")
+            }
+            Problem::UnknownAttachment => "这个文件已不可用，请重新上传。".into(),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }

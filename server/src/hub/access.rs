@@ -63,11 +63,33 @@ impl Hub {
     /// Whether `who` sees the conversation: a customer their own, an admin every one, an agent
     /// as [`Hub::involves`] says.
     pub(super) fn sees(&self, who: &Identity, meta: &ConversationMeta) -> bool {
+        Self::visible(who, self.present.get(who).is_some_and(|p| p.admin), meta)
+    }
+
+    /// The rule [`Hub::sees`] applies, for someone who is an admin or not.
+    fn visible(who: &Identity, admin: bool, meta: &ConversationMeta) -> bool {
         match who {
-            Identity::Agent(key) => {
-                self.present.get(who).is_some_and(|p| p.admin) || Self::involves(key, meta)
-            }
+            Identity::Agent(key) => admin || Self::involves(key, meta),
             Identity::Customer(c) => *c == meta.customer,
+        }
+    }
+
+    /// The conversation `id`, if `who` (an admin when `admin` says so) sees it: for
+    /// requests that come with a session rather than over a connection (files, uploaded and
+    /// fetched over HTTP), by the same rule as every other. One the hub does not know (the
+    /// caller has it learnt from storage first) or that `who` may not see is
+    /// `UnknownConversation` alike.
+    pub fn seen_by(
+        &self,
+        who: &Identity,
+        admin: bool,
+        id: ConversationId,
+    ) -> Result<&ConversationMeta, Problem> {
+        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
+        if Self::visible(who, admin, meta) {
+            Ok(meta)
+        } else {
+            Err(Problem::UnknownConversation)
         }
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use app::protocol::Problem;
 use app::protocol::{
     ConversationId, MessageText, Note, PrivateMessage, ReadUpTo, ServerEvent, Status, Typing,
-    UserName, TYPING_EVERY_MS,
+    UserName, ATTACHMENTS_PER_MESSAGE, TYPING_EVERY_MS,
 };
 
 use crate::model::{AgentKey, Appended, Assignee, Identity, NameKey, NewMessage};
@@ -33,7 +33,14 @@ impl Hub {
     ) -> Result<NewMessage, Problem> {
         let who = self.identity(conn).ok_or(Problem::NotLoggedIn)?;
         let from = self.present.get(who).map(|p| p.name.clone()).ok_or(Problem::NotLoggedIn)?;
-        let text = MessageText::parse(&request.message)?;
+        let text = if request.attachments.is_empty() {
+            MessageText::parse(&request.message)?
+        } else if request.attachments.len() > ATTACHMENTS_PER_MESSAGE {
+            return Err(Problem::TooManyAttachments);
+        } else {
+            // Files may go without a word.
+            MessageText::parse_or_empty(&request.message)?
+        };
         let to_raw = request.to.trim();
         let to_key = NameKey::of_str(to_raw);
         if !to_key.is_empty() && to_key == NameKey::of(&from) {
@@ -116,6 +123,9 @@ impl Hub {
             text,
             client_id: request.client_id,
             ts: now_ms,
+            // The ids the request names are the transport's to look up (the files are in
+            // storage; see `transport::files`).
+            attachments: vec![],
         })
     }
 

@@ -450,6 +450,7 @@ fn a_message_reaches_the_recipient_and_echoes_to_the_sender() {
         is_self: false,
         ts: 42,
         client_id: None,
+        attachments: vec![],
     };
     assert_eq!(messages_for(&step, a), vec![expected.clone()]);
     assert_eq!(messages_for(&step, c), vec![ChatMessage { is_self: true, ..expected }]);
@@ -621,6 +622,7 @@ fn a_resent_client_id_is_delivered_once() {
         message: "only once".into(),
         client_id: Some(ClientMsgId::parse("c-1").unwrap()),
         conversation: None,
+        attachments: vec![],
     };
     let first = w.write(cat, request.clone());
     let again = w.write(cat, request);
@@ -696,6 +698,7 @@ fn conversations_are_private_to_their_customer() {
         message: "hi".into(),
         client_id: None,
         conversation: Some(cats),
+        attachments: vec![],
     };
     assert_eq!(w.write(dan, sneaky).outcome, Err(Problem::UnknownConversation));
     assert_eq!(w.hub.readable(dan, cats), Err(Problem::UnknownConversation));
@@ -719,6 +722,7 @@ fn an_agent_reaches_an_offline_customer_by_conversation_after_a_restart() {
         message: "here".into(),
         client_id: None,
         conversation: Some(ConversationId(10)),
+        attachments: vec![],
     };
     let step = w.write(amy, by_id);
     assert_eq!(step.outcome, Ok(Outcome::Delivered));
@@ -728,6 +732,7 @@ fn an_agent_reaches_an_offline_customer_by_conversation_after_a_restart() {
         message: "x".into(),
         client_id: None,
         conversation: Some(ConversationId(99)),
+        attachments: vec![],
     };
     assert_eq!(w.write(amy, unknown).outcome, Err(Problem::UnknownConversation));
 }
@@ -1564,6 +1569,7 @@ mod properties {
                         message: "hello".into(),
                         client_id: Some(ClientMsgId::parse(&id).unwrap()),
                         conversation,
+                        attachments: vec![],
                     };
                     let before = self.w.stored.len();
                     let step = self.w.write(c, request);

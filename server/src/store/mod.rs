@@ -6,6 +6,7 @@
 //! Must not: leak `sqlx` types or errors ([`StoreError`] is all callers see), or decide
 //! domain rules (the hub does).
 
+mod blobs;
 mod postgres;
 mod rows;
 mod sql;
@@ -14,6 +15,7 @@ mod sqlite_writer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use blobs::{Blobs, DirBlobs, MemoryBlobs, PgBlobs};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -75,9 +77,13 @@ pub async fn open(
     }
 }
 
-use app::protocol::{AgentInfo, CannedReply, ConversationId, MessageText, Note, UserName};
+use app::protocol::{
+    AgentInfo, AttachmentId, CannedReply, ConversationId, MessageText, Note, UserName,
+};
 
-use crate::model::{AgentKey, Appended, ConversationMeta, CustomerId, NewMessage, StoredMessage};
+use crate::model::{
+    AgentKey, Appended, AttachmentRecord, ConversationMeta, CustomerId, NewMessage, StoredMessage,
+};
 
 /// A storage failure, without the backend's types.
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +292,15 @@ pub trait Store: Send + Sync + 'static {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError>;
+
+    /// Where uploaded files' bytes are kept: a directory beside the SQLite file, or the
+    /// PostgreSQL database.
+    fn blobs(&self) -> std::sync::Arc<dyn Blobs>;
+    /// Records an uploaded file, whose bytes are in [`Store::blobs`] already (its
+    /// conversation must be stored: an unknown one is `NotFound`).
+    async fn add_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError>;
+    /// The uploaded files of these ids (those that exist, in no particular order).
+    async fn attachments(&self, ids: &[AttachmentId]) -> Result<Vec<AttachmentRecord>, StoreError>;
 }
 
 /// The lookup key of a name: the same case-folding the hub uses.

@@ -13,22 +13,25 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Row};
 
 use super::rows::{
-    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name,
-    parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
+    append_batch, attachments_column, author_columns, backend, int, invalid, message_from_row,
+    now_ms, parse_name, parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
 };
 use super::sql::sql_store;
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
 use crate::model::{
-    AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage,
+    AgentKey, Appended, Assignee, AttachmentRecord, ConversationMeta, CustomerId, NewMessage,
+    StoredMessage,
 };
 use app::protocol::{
-    AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName,
+    AgentInfo, AttachmentId, CannedReply, ConversationId, MessageId, MessageText, Note, UserName,
 };
 
 /// PostgreSQL storage behind a connection pool.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Uploaded files, in the `blobs` table.
+    blobs: std::sync::Arc<dyn super::Blobs>,
 }
 
 /// Connections per node; the server's default allows 100 in all.
@@ -57,7 +60,8 @@ impl PgStore {
             .await
             .map_err(backend)?;
         sqlx::migrate!("./migrations-postgres").run(&pool).await.map_err(backend)?;
-        Ok(Self { pool })
+        let blobs = std::sync::Arc::new(super::PgBlobs::new(pool.clone()));
+        Ok(Self { pool, blobs })
     }
 
     /// A transaction that writes (row locks keep concurrent writers apart).
@@ -129,9 +133,9 @@ impl BatchSql for Batch<'_> {
             rows.iter().map(f).collect::<Vec<Option<String>>>()
         };
         sqlx::query_as(
-            "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
+            "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments) \
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                                  $8::text[], $9::bigint[]) \
+                                  $8::text[], $9::bigint[], $10::text[]) \
              RETURNING id, conversation_id, seq",
         )
         .bind(rows.iter().map(|r| r.conversation).collect::<Vec<i64>>())
@@ -143,6 +147,7 @@ impl BatchSql for Batch<'_> {
         .bind(column(&|r| Some(r.message.text.as_str().to_owned())))
         .bind(column(&|r| r.message.client_id.as_ref().map(|c| c.as_str().to_owned())))
         .bind(rows.iter().map(|r| int(r.message.ts)).collect::<Vec<i64>>())
+        .bind(column(&|r| attachments_column(&r.message.attachments)))
         .fetch_all(&mut *self.0)
         .await
         .map_err(backend)

@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::StoreError;
 use crate::model::{AgentKey, Appended, CustomerId, Identity, NewMessage, StoredMessage};
-use app::protocol::{ClientMsgId, ConversationId, MessageId, Status, UserName};
+use app::protocol::{Attachment, ClientMsgId, ConversationId, MessageId, Status, UserName};
 
 /// A failure of the database, with its error as the source.
 pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -44,7 +44,7 @@ pub(super) fn uint(v: i64) -> u64 {
 }
 
 pub(super) const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at";
+    "id, conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments";
 
 /// A row of [`MESSAGE_COLUMNS`] as the database gives it, whichever driver read it.
 pub(super) struct MessageColumns {
@@ -58,19 +58,14 @@ pub(super) struct MessageColumns {
     pub body: String,
     pub client_id: Option<String>,
     pub ts: i64,
+    /// JSON: the message's files, when it has any.
+    pub attachments: Option<String>,
 }
 
 impl MessageColumns {
     /// The message the row stores.
     pub(super) fn message(self) -> Result<StoredMessage, StoreError> {
-        let key = self.key;
-        let author = match self.role.as_str() {
-            "customer" => Identity::Customer(CustomerId(
-                key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?,
-            )),
-            "agent" => Identity::Agent(AgentKey::from_stored(key)),
-            other => return Err(invalid(format!("unknown author role {other:?}"))),
-        };
+        let author = identity(&self.role, self.key)?;
         Ok(StoredMessage {
             id: MessageId(uint(self.id)),
             conversation: ConversationId(uint(self.conversation)),
@@ -87,7 +82,37 @@ impl MessageColumns {
                 })
                 .transpose()?,
             ts: uint(self.ts),
+            attachments: attachments_from(self.attachments.as_deref())?,
         })
+    }
+}
+
+/// Who an author (or uploader) column pair stands for (see [`author_columns`]).
+pub(super) fn identity(role: &str, key: String) -> Result<Identity, StoreError> {
+    Ok(match role {
+        "customer" => Identity::Customer(CustomerId(
+            key.parse().map_err(|e| invalid(format!("customer key {key:?}: {e}")))?,
+        )),
+        "agent" => Identity::Agent(AgentKey::from_stored(key)),
+        other => return Err(invalid(format!("unknown author role {other:?}"))),
+    })
+}
+
+/// The `attachments` column of a message: JSON, or nothing when it has no files.
+pub(super) fn attachments_column(attachments: &[Attachment]) -> Option<String> {
+    if attachments.is_empty() {
+        return None;
+    }
+    // A list of plain structs of strings and numbers always serialises.
+    serde_json::to_string(attachments).ok()
+}
+
+/// The files of a message's `attachments` column.
+pub(super) fn attachments_from(column: Option<&str>) -> Result<Vec<Attachment>, StoreError> {
+    match column {
+        None | Some("") => Ok(vec![]),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| invalid(format!("stored attachments {json:?}: {e}"))),
     }
 }
 
@@ -110,6 +135,7 @@ where
         body: row.try_get("body").map_err(backend)?,
         client_id: row.try_get("client_id").map_err(backend)?,
         ts: row.try_get("created_at").map_err(backend)?,
+        attachments: row.try_get("attachments").map_err(backend)?,
     }
     .message()
 }

@@ -136,8 +136,8 @@ macro_rules! sql_store {
                 return Err(StoreError::NotFound(format!("conversation {}", m.conversation.0)));
             };
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(int(m.conversation.0))
             .bind(seq)
@@ -148,6 +148,7 @@ macro_rules! sql_store {
             .bind(m.text.as_str())
             .bind(m.client_id.as_ref().map(|c| c.as_str()))
             .bind(int(m.ts))
+            .bind(attachments_column(&m.attachments))
             .fetch_one(&mut *conn)
             .await
             .map_err(backend)?;
@@ -512,6 +513,84 @@ macro_rules! sql_store {
                 self.confirm(deleted)
             }
 
+            fn blobs(&self) -> std::sync::Arc<dyn super::Blobs> {
+                self.blobs.clone()
+            }
+
+            async fn add_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError> {
+                let (role, key) = author_columns(&record.uploader);
+                let a = &record.attachment;
+                let size = |s: Option<app::protocol::Size>| (s.map(|s| i64::from(s.width)), s.map(|s| i64::from(s.height)));
+                let (width, height) = size(a.image);
+                let (thumb_width, thumb_height) = size(a.thumb);
+                let mut tx = self.begin_write().await?;
+                let known: Option<(i64,)> = sqlx::query_as("SELECT id FROM conversations WHERE id = $1")
+                    .bind(int(record.conversation.0))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if known.is_none() {
+                    return Err(StoreError::NotFound(format!("conversation {}", record.conversation.0)));
+                }
+                sqlx::query(
+                    "INSERT INTO attachments (id, conversation_id, uploader_role, uploader_key, name, mime, size, width, height, \
+                     thumb_width, thumb_height, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(a.id.as_str())
+                .bind(int(record.conversation.0))
+                .bind(role)
+                .bind(&key)
+                .bind(&a.name)
+                .bind(&a.mime)
+                .bind(int(a.size))
+                .bind(width)
+                .bind(height)
+                .bind(thumb_width)
+                .bind(thumb_height)
+                .bind(int(record.ts))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)?;
+                self.confirm(())
+            }
+
+            async fn attachments(&self, ids: &[AttachmentId]) -> Result<Vec<AttachmentRecord>, StoreError> {
+                let mut found = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let row = sqlx::query(
+                        "SELECT conversation_id, uploader_role, uploader_key, name, mime, size, width, height, thumb_width, thumb_height, \
+                         created_at FROM attachments WHERE id = $1",
+                    )
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                    let Some(row) = row else { continue };
+                    let get = |column: &str| -> Result<Option<i64>, StoreError> { row.try_get(column).map_err(backend) };
+                    let size = |w: Option<i64>, h: Option<i64>| match (w, h) {
+                        (Some(w), Some(h)) => Some(app::protocol::Size { width: uint(w) as u32, height: uint(h) as u32 }),
+                        _ => None,
+                    };
+                    let attachment = app::protocol::Attachment {
+                        id: id.clone(),
+                        name: row.try_get("name").map_err(backend)?,
+                        mime: row.try_get("mime").map_err(backend)?,
+                        size: uint(row.try_get("size").map_err(backend)?),
+                        image: size(get("width")?, get("height")?),
+                        thumb: size(get("thumb_width")?, get("thumb_height")?),
+                    };
+                    let role: String = row.try_get("uploader_role").map_err(backend)?;
+                    found.push(AttachmentRecord {
+                        attachment,
+                        conversation: ConversationId(uint(row.try_get("conversation_id").map_err(backend)?)),
+                        uploader: super::rows::identity(&role, row.try_get("uploader_key").map_err(backend)?)?,
+                        ts: uint(row.try_get("created_at").map_err(backend)?),
+                    });
+                }
+                Ok(found)
+            }
+
             async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
                 let rows = sqlx::query(&sql)
@@ -554,6 +633,8 @@ pub(super) use sql_store;
 pub(super) const SILENT_ANONYMOUS: &str = "cu.created_at < $1 \
     AND NOT EXISTS (SELECT 1 FROM external_customers e WHERE e.customer_id = cu.id) \
     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = cu.id AND s.last_used_at >= $1) \
+    AND NOT EXISTS (SELECT 1 FROM attachments a JOIN conversations ac ON ac.id = a.conversation_id \
+        WHERE ac.customer_id = cu.id) \
     AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = cu.id \
         AND (c.status IN ('queued', 'open') \
              OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author_role = 'customer')))";

@@ -8,8 +8,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::rows::{
-    append_batch, author_columns, backend, int, invalid, message_from_row, now_ms, parse_name,
-    parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
+    append_batch, attachments_column, author_columns, backend, int, invalid, message_from_row,
+    now_ms, parse_name, parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
 };
 use super::sql::sql_store;
 use super::sqlite_writer::Writer;
@@ -18,10 +18,11 @@ use super::{
     StoreError,
 };
 use crate::model::{
-    AgentKey, Appended, Assignee, ConversationMeta, CustomerId, NewMessage, StoredMessage,
+    AgentKey, Appended, Assignee, AttachmentRecord, ConversationMeta, CustomerId, NewMessage,
+    StoredMessage,
 };
 use app::protocol::{
-    AgentInfo, CannedReply, ConversationId, MessageId, MessageText, Note, UserName,
+    AgentInfo, AttachmentId, CannedReply, ConversationId, MessageId, MessageText, Note, UserName,
 };
 
 /// SQLite storage behind a connection pool.
@@ -38,6 +39,9 @@ pub struct SqliteStore {
     /// The thread that appends messages (a file's; in memory the pool's one connection
     /// holds the database, and appends go through it).
     writer: Option<std::sync::Arc<Writer>>,
+    /// Uploaded files: `attachments/` beside the database file (in memory beside an
+    /// in-memory database).
+    blobs: std::sync::Arc<dyn super::Blobs>,
 }
 
 /// Customer and conversation ids given out, and how far the database says they may go.
@@ -160,7 +164,12 @@ impl SqliteStore {
             )?)),
             None => None,
         };
-        Ok(Self { pool, file, ids, writer })
+        let blobs: std::sync::Arc<dyn super::Blobs> = match options.get_filename().parent() {
+            _ if in_memory => std::sync::Arc::new(super::MemoryBlobs::default()),
+            Some(dir) => std::sync::Arc::new(super::DirBlobs::new(dir.join("attachments"))),
+            None => std::sync::Arc::new(super::DirBlobs::new("attachments")),
+        };
+        Ok(Self { pool, file, ids, writer, blobs })
     }
 
     /// Takes `n` customer and conversation ids: the last ones given before them (the

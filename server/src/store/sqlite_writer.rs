@@ -30,7 +30,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::rows::{author_columns, backend, int, invalid, uint, MessageColumns, MESSAGE_COLUMNS};
+use super::rows::{
+    attachments_column, author_columns, backend, int, invalid, uint, MessageColumns,
+    MESSAGE_COLUMNS,
+};
 use super::sqlite::FileIdentity;
 use super::{SqliteSync, StoreError};
 use crate::model::{Appended, NewMessage, StoredMessage};
@@ -343,8 +346,8 @@ fn append_one(
 fn insert(conn: &Connection, m: &NewMessage, seq: i64) -> Result<Option<i64>, StoreError> {
     let (role, key) = author_columns(&m.author);
     conn.prepare_cached(
-        "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+        "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
          ON CONFLICT (conversation_id, author_role, author_key, client_id) WHERE client_id IS NOT NULL DO NOTHING \
          RETURNING id",
     )
@@ -361,6 +364,7 @@ fn insert(conn: &Connection, m: &NewMessage, seq: i64) -> Result<Option<i64>, St
                     m.text.as_str(),
                     m.client_id.as_ref().map(|c| c.as_str()),
                     int(m.ts),
+                    attachments_column(&m.attachments),
                 ],
                 |row| row.get(0),
             )
@@ -393,6 +397,7 @@ fn earlier(conn: &Connection, m: &NewMessage) -> Result<StoredMessage, StoreErro
                 body: row.get(7)?,
                 client_id: row.get(8)?,
                 ts: row.get(9)?,
+                attachments: row.get(10)?,
             })
         })
     })

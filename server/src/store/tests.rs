@@ -91,6 +91,7 @@ pub(super) fn message(
         text: MessageText::parse(text).unwrap(),
         client_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
         ts,
+        attachments: vec![],
     }
 }
 

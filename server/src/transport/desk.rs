@@ -169,11 +169,15 @@ impl Desk {
     /// an agent may open one that was not among those sent at login (only the most recent
     /// are). Customers only ever have their own, known since their login.
     pub(super) async fn recall(&self, conn: ConnId, id: ConversationId) {
-        {
-            let live = self.live();
-            if live.hub.knows(id) || !matches!(live.hub.identity(conn), Some(Identity::Agent(_))) {
-                return;
-            }
+        if matches!(self.live().hub.identity(conn), Some(Identity::Agent(_))) {
+            self.learn(id).await;
+        }
+    }
+
+    /// Makes sure the hub knows conversation `id` if it exists (see [`Desk::recall`]).
+    pub(super) async fn learn(&self, id: ConversationId) {
+        if self.live().hub.knows(id) {
+            return;
         }
         match self.store.conversation(id).await {
             // A failure was logged; the request then finds the conversation unknown.

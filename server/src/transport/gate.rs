@@ -197,9 +197,24 @@ impl Gate {
         if agent {
             return None;
         }
-        match self.at_address(info.ip, |a, limits, now| a.message(limits, now))? {
+        self.address_limited(info.ip)
+    }
+
+    /// Whether a customer's upload from `ip` is over their address's rate of messages (each
+    /// upload counts as one): the seconds to wait, if so. Agents' uploads are not limited.
+    pub fn upload_limited(&self, ip: Option<IpAddr>, agent: bool) -> Option<u64> {
+        if agent {
+            return None;
+        }
+        self.address_limited(ip)
+    }
+
+    /// Whether one more customer message (or upload) from `ip` is over the address's rate:
+    /// the seconds to wait, if so; counted if not.
+    fn address_limited(&self, ip: Option<IpAddr>) -> Option<u64> {
+        match self.at_address(ip, |a, limits, now| a.message(limits, now))? {
             Ok(()) => {
-                self.unshared(info.ip, |u| u.messages += 1);
+                self.unshared(ip, |u| u.messages += 1);
                 None
             }
             Err(wait_s) => Some(wait_s),

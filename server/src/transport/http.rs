@@ -48,7 +48,10 @@ pub fn own(origin: &str, host: Option<&str>) -> bool {
 /// agent's cookie. Requests without an `Origin` come from programs, not from pages, and pass.
 pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let session = path == app::protocol::SESSION_PATH;
+    // An upload, like a login, comes only from the chat's own pages (the widget's included:
+    // it is one of them, framed).
+    let session = path == app::protocol::SESSION_PATH
+        || (path == app::protocol::ATTACHMENTS_PATH && req.method() == axum::http::Method::POST);
     if path.starts_with(SOCKET_PATH) || session {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());

@@ -23,6 +23,7 @@ mod cluster;
 mod cookie;
 mod desk;
 mod drain;
+mod files;
 mod follower;
 mod gate;
 mod http;
@@ -76,6 +77,7 @@ pub fn router(
     let origins = http::Origins::new(&settings.allowed_origins);
     let shared = Shared::new(store, &settings, queue, cluster);
     let sessions = cookie::routes(shared.clone());
+    let files = files::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
     let (layer, io) = SocketIo::builder()
@@ -106,6 +108,7 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
         .merge(sessions)
+        .merge(files)
         .layer(layer)
         .layer(axum::middleware::map_request(http::unshare_head))
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))

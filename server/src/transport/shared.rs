@@ -40,6 +40,8 @@ pub struct Shared {
     pub(super) widget_secret: Option<Vec<u8>>,
     /// See [`crate::Settings::office_hours`].
     pub(super) office_hours: Option<OfficeHours>,
+    /// See [`crate::Settings::attachment_max_bytes`].
+    pub(super) attachment_max_bytes: u64,
 }
 
 impl Shared {
@@ -86,6 +88,7 @@ impl Shared {
             agent_grace: settings.agent_grace,
             widget_secret: settings.widget_secret.as_ref().map(|s| s.as_bytes().to_vec()),
             office_hours: settings.office_hours.clone(),
+            attachment_max_bytes: settings.attachment_max_bytes,
         })
     }
 

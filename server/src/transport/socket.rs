@@ -18,6 +18,7 @@ use socketioxide::SocketIo;
 use super::admin::{self, AddAgent, RemoveAgent, RemoveCanned, SetCanned};
 use super::cookie;
 use super::desk::internal;
+use super::files;
 use super::live::Item;
 use super::login::{self, SessionHash};
 use super::payload::Payload;
@@ -119,7 +120,14 @@ async fn on_private_message(
                     if let Some(id) = request.conversation {
                         shared.desk.recall(conn, id).await;
                     }
-                    shared.desk.live().hub.plan(conn, request, now_ms())
+                    let files = request.attachments.clone();
+                    let planned = shared.desk.live().hub.plan(conn, request, now_ms());
+                    match planned {
+                        Ok(mut message) => {
+                            files::attach(&shared, &mut message, &files).await.map(|()| message)
+                        }
+                        Err(problem) => Err(problem),
+                    }
                 }
             }
         }

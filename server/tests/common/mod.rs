@@ -183,6 +183,19 @@ pub async fn http(
     extra: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let (status, head, body) = http_bytes(server, method, path, extra, body.as_bytes()).await;
+    (status, format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body)))
+}
+
+/// [`http`] with a body of bytes: the status, the response's head (status line and
+/// headers) and its body's bytes.
+pub async fn http_bytes(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
     let mut request =
@@ -190,16 +203,21 @@ pub async fn http(
     for (name, value) in extra {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes()).await.expect("write");
+    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    // A server that refuses early may close before the whole body is written.
+    let _ = stream.write_all(&bytes).await;
     let mut response = Vec::new();
     tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
         .await
         .expect("response in time")
         .expect("read");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
-    (status, response)
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    (status, head, body)
 }
 
 /// The Engine.IO handshake by long-polling.

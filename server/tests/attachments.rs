@@ -1,0 +1,270 @@
+//! Files in conversations, through the real server: uploads, what a message carries of
+//! them, who may fetch them, and the limits.
+
+mod common;
+
+use std::io::Cursor;
+
+use common::{http_bytes, TestClient, TestServer, Transport};
+use serde_json::{json, Value};
+
+const WS: Transport = Transport::Websocket;
+
+/// A `w`×`h` PNG.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 200]));
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
+    out.into_inner()
+}
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+/// Logs in and returns the client with its session token (`resume`).
+async fn log_in(server: &TestServer, login: Value) -> (TestClient, String) {
+    let mut client = TestClient::connect(server, WS, Some(login.clone())).await;
+    let ok = client.expect("login_success").await;
+    let token = ok["resume"].as_str().unwrap_or_else(|| panic!("{login} got {ok}")).to_owned();
+    (client, token)
+}
+
+fn agent(name: &str) -> Value {
+    json!({"name": name, "role": "agent", "password": "password-1"})
+}
+
+/// Uploads `bytes` as `name` with a session token: the status and the JSON answer.
+async fn upload(server: &TestServer, token: &str, query: &str, bytes: &[u8]) -> (u16, Value) {
+    let bearer = format!("Bearer {token}");
+    let path = format!("/attachments?{query}");
+    let (status, _, body) =
+        http_bytes(server, "POST", &path, &[("Authorization", &bearer)], bytes).await;
+    let json =
+        serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+    (status, json)
+}
+
+/// Fetches a path with a session token (or none): status, head and body.
+async fn fetch(server: &TestServer, token: Option<&str>, path: &str) -> (u16, String, Vec<u8>) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+    http_bytes(server, "GET", path, &headers, b"").await
+}
+
+#[tokio::test]
+async fn a_customers_screenshot_reaches_the_agent_who_alone_with_the_customer_may_fetch_it() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    server.add_agent("bob", "password-1").await;
+    let (mut amy, amy_token) = log_in(&server, agent("amy")).await;
+    let (cat, cat_token) = log_in(&server, json!("cat")).await;
+
+    let (status, uploaded) =
+        upload(&server, &cat_token, "name=screen%20shot.png", &png(800, 400)).await;
+    assert_eq!(status, 200, "{uploaded}");
+    assert_eq!(uploaded["type"], json!("image/png"));
+    assert_eq!(uploaded["name"], json!("screen shot.png"));
+    assert_eq!(uploaded["image"], json!({"width": 800, "height": 400}));
+    assert_eq!(uploaded["thumb"], json!({"width": 320, "height": 160}));
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+
+    let ack = cat
+        .emit_acked(
+            "private_message",
+            json!({"message": "here is what I see", "attachments": [id]}),
+        )
+        .await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let message = amy.expect_where("message", |m| m["from"] == json!("cat")).await;
+    assert_eq!(message["attachments"][0]["id"], json!(id));
+    // A client that knows nothing of attachments reads the text and a link.
+    assert_eq!(
+        message["message"],
+        json!(format!("here is what I see\n[screen shot.png] /attachments/{id}"))
+    );
+
+    // The customer and the agent who has the conversation fetch it; nobody else does.
+    let full = format!("/attachments/{id}");
+    let thumb = format!("/attachments/{id}/thumb");
+    for token in [&cat_token, &amy_token] {
+        let (status, head, body) = fetch(&server, Some(token), &full).await;
+        assert_eq!(status, 200, "{head}");
+        assert!(head.contains("content-type: image/png"), "{head}");
+        assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+        assert!(head.contains("cache-control: private, max-age=31536000, immutable"), "{head}");
+        let image = image::load_from_memory(&body).expect("an image");
+        assert_eq!((image.width(), image.height()), (800, 400));
+        let (status, _, body) = fetch(&server, Some(token), &thumb).await;
+        assert_eq!(status, 200);
+        let image = image::load_from_memory(&body).expect("a thumbnail");
+        assert_eq!((image.width(), image.height()), (320, 160));
+    }
+    let (_, dan_token) = log_in(&server, json!("dan")).await;
+    let (_, bob_token) = log_in(&server, agent("bob")).await;
+    for (who, token) in [
+        ("nobody", None),
+        ("another customer", Some(dan_token.as_str())),
+        ("an agent the conversation is not for", Some(bob_token.as_str())),
+        ("a made-up token", Some("not-a-session")),
+    ] {
+        for path in [&full, &thumb] {
+            let (status, head, _) = fetch(&server, token, path).await;
+            assert_eq!(status, 404, "{who} fetching {path}: {head}");
+        }
+    }
+    // An id that does not exist is the same 404.
+    let (status, _, _) =
+        fetch(&server, Some(&cat_token), "/attachments/0123456789abcdef0123456789abcdef").await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_its_uploader_may_send_a_file_and_only_in_its_conversation() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let (mut amy, amy_token) = log_in(&server, agent("amy")).await;
+    let (cat, cat_token) = log_in(&server, json!("cat")).await;
+    let (dan, _) = log_in(&server, json!("dan")).await;
+    let (_, uploaded) = upload(&server, &cat_token, "name=a.pdf", PDF).await;
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+
+    // Another customer naming it: as if it did not exist.
+    let ack =
+        dan.emit_acked("private_message", json!({"message": "look", "attachments": [id]})).await;
+    assert_eq!(ack["ok"], json!(false), "{ack}");
+    assert_eq!(ack["problem"], json!({"code": "unknown_attachment"}));
+    // The agent, in the customer's conversation: not their upload.
+    let ack = cat.emit_acked("private_message", json!({"message": "hi"})).await;
+    assert_eq!(ack["ok"], json!(true));
+    let conversation = ack["conversation"].clone();
+    amy.expect_where("message", |m| m["from"] == json!("cat")).await;
+    let ack = amy
+        .emit_acked(
+            "private_message",
+            json!({"conversation": conversation, "message": "", "attachments": [id]}),
+        )
+        .await;
+    assert_eq!(ack["problem"], json!({"code": "unknown_attachment"}), "{ack}");
+    // The agent's own upload for that conversation goes, without a word.
+    let (status, mine) =
+        upload(&server, &amy_token, &format!("name=guide.pdf&conversation={conversation}"), PDF)
+            .await;
+    assert_eq!(status, 200, "{mine}");
+    let ack = amy
+        .emit_acked(
+            "private_message",
+            json!({"conversation": conversation, "message": " ", "attachments": [mine["id"]]}),
+        )
+        .await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    // Without a file, an empty message is still refused; too many files are too.
+    let ack = cat.emit_acked("private_message", json!({"message": " "})).await;
+    assert_eq!(ack["problem"], json!({"code": "message_empty"}));
+    let eleven: Vec<&str> = std::iter::repeat_n(id.as_str(), 11).collect();
+    let ack =
+        cat.emit_acked("private_message", json!({"message": "x", "attachments": eleven})).await;
+    assert_eq!(ack["problem"], json!({"code": "too_many_attachments"}));
+
+    // The PDF is offered as a download, never shown.
+    let (status, head, body) =
+        fetch(&server, Some(&cat_token), &format!("/attachments/{}", mine["id"].as_str().unwrap()))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, PDF);
+    assert!(head.contains("content-type: application/pdf"), "{head}");
+    assert!(head.contains("content-disposition: attachment; filename*=UTF-8''guide.pdf"), "{head}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn uploads_are_refused_with_the_reason_when_too_large_of_a_wrong_type_or_unauthorised() {
+    let server = TestServer::start_with(chat_server::Settings {
+        attachment_max_bytes: 1024 * 1024,
+        ..Default::default()
+    })
+    .await;
+    server.add_agent("amy", "password-1").await;
+    let (_, cat_token) = log_in(&server, json!("cat")).await;
+    let (_, amy_token) = log_in(&server, agent("amy")).await;
+
+    let big = vec![b'a'; 1024 * 1024 + 1];
+    let (status, refused) = upload(&server, &cat_token, "name=big.txt", &big).await;
+    assert_eq!(status, 413);
+    assert_eq!(refused["problem"], json!({"code": "attachment_too_large", "arg": 1}));
+    assert_eq!(refused["error"], json!("That file is too large: files can be at most 1 MB."));
+
+    // HTML, named as a picture: refused (the type comes from the bytes).
+    let html = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>";
+    let (status, refused) = upload(&server, &cat_token, "name=cat.png", html).await;
+    assert_eq!((status, &refused["problem"]), (415, &json!({"code": "attachment_type"})));
+    // A PNG signature on something else: no image.
+    let fake = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 100][..]].concat();
+    let (status, refused) = upload(&server, &cat_token, "name=x.png", &fake).await;
+    assert_eq!((status, &refused["problem"]), (422, &json!({"code": "image_unreadable"})));
+    let (status, refused) = upload(&server, &cat_token, "name=empty.txt", b"").await;
+    assert_eq!((status, &refused["problem"]), (422, &json!({"code": "attachment_empty"})));
+
+    // Nobody, or an agent naming no conversation or one that does not exist.
+    let (status, _) = upload(&server, "not-a-session", "name=a.txt", b"hello").await;
+    assert_eq!(status, 401);
+    let (status, _) = upload(&server, &amy_token, "name=a.txt", b"hello").await;
+    assert_eq!(status, 404);
+    let (status, _) = upload(&server, &amy_token, "name=a.txt&conversation=999999", b"hello").await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_may_neither_upload_to_nor_fetch_from_a_conversation_a_colleague_has() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    server.add_agent("bob", "password-1").await;
+    let (mut amy, _) = log_in(&server, agent("amy")).await;
+    let (cat, cat_token) = log_in(&server, json!("cat")).await;
+    let (_, uploaded) = upload(&server, &cat_token, "name=a.png", &png(10, 10)).await;
+    let ack = cat
+        .emit_acked("private_message", json!({"message": "help", "attachments": [uploaded["id"]]}))
+        .await;
+    let conversation = ack["conversation"].clone();
+    // Amy, the only agent online, is given it; then Bob logs in.
+    amy.expect_where("conversation", |c| c["status"] == json!("open")).await;
+    let (_, bob_token) = log_in(&server, agent("bob")).await;
+    let path = format!("/attachments/{}", uploaded["id"].as_str().unwrap());
+    let (status, _, _) = fetch(&server, Some(&bob_token), &path).await;
+    assert_eq!(status, 404, "Bob may not fetch Amy's conversation's file");
+    let (status, refused) =
+        upload(&server, &bob_token, &format!("name=a.txt&conversation={conversation}"), b"hi")
+            .await;
+    assert_eq!((status, &refused["problem"]), (404, &json!({"code": "unknown_conversation"})));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn on_postgresql_the_files_are_in_the_database_and_survive_a_restart() {
+    let server = TestServer::start_postgres().await;
+    let (cat, cat_token) = log_in(&server, json!("cat")).await;
+    let (status, uploaded) =
+        upload(&server, &cat_token, "name=notes.txt", "第一行\nline 2".as_bytes()).await;
+    assert_eq!(status, 200, "{uploaded}");
+    assert_eq!(uploaded["type"], json!("text/plain"));
+    let ack = cat
+        .emit_acked("private_message", json!({"message": "", "attachments": [uploaded["id"]]}))
+        .await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    cat.disconnect().await;
+    let server = server.restart().await;
+    let path = format!("/attachments/{}", uploaded["id"].as_str().unwrap());
+    let (status, head, body) = fetch(&server, Some(&cat_token), &path).await;
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(body, "第一行\nline 2".as_bytes());
+    assert!(head.contains("content-disposition: attachment"), "{head}");
+    // The history carries the file too.
+    let mut cat =
+        TestClient::connect(&server, WS, Some(json!({"name": "cat", "resume": cat_token}))).await;
+    cat.expect("login_success").await;
+    let history = cat.expect("history").await;
+    assert_eq!(history["messages"][0]["attachments"][0]["id"], uploaded["id"]);
+    server.stop().await;
+}
