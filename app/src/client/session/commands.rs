@@ -20,8 +20,14 @@ pub(super) fn queue(state: ChatState, text: String) -> Option<Outgoing> {
     let target = state.open.get_untracked()?;
     let me = state.me.get_untracked()?;
     let to = if me.role == Role::Customer { state.to.get_untracked() } else { None };
-    let outgoing =
-        Outgoing { client_id: new_client_id(), target, to, text, status: Delivery::Pending };
+    let outgoing = Outgoing {
+        client_id: new_client_id(),
+        target,
+        to,
+        text,
+        attachments: Vec::new(),
+        status: Delivery::Pending,
+    };
     state.inbox.update(|i| i.queue(outgoing.clone()));
     Some(outgoing)
 }
