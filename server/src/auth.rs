@@ -95,6 +95,11 @@ mod tests {
 pub const CUSTOMER_SESSION_IDLE_MS: u64 = 90 * 24 * 3600 * 1000;
 /// An agent's session lapses after this long unused (a reload keeps it alive).
 pub const AGENT_SESSION_IDLE_MS: u64 = 12 * 3600 * 1000;
+/// Both, as the store checks a session against the limit of its kind.
+pub const SESSION_IDLE: crate::store::IdleLimits = crate::store::IdleLimits {
+    customer_ms: CUSTOMER_SESSION_IDLE_MS,
+    agent_ms: AGENT_SESSION_IDLE_MS,
+};
 /// Tokens are 43 characters; anything much longer is not one of ours.
 const TOKEN_MAX_LEN: usize = 128;
 

@@ -22,34 +22,84 @@ fn png(w: u32, h: u32) -> Vec<u8> {
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
-/// Logs in and returns the client with its session token (`resume`).
-async fn log_in(server: &TestServer, login: Value) -> (TestClient, String) {
+/// A logged-in client's session token, presented over HTTP as its browser does: a
+/// customer's page sends it as `Authorization: Bearer`, an agent's browser in the cookie.
+#[derive(Clone)]
+struct Session {
+    token: String,
+    agent: bool,
+}
+
+impl Session {
+    fn customer(token: &str) -> Self {
+        Self { token: token.to_owned(), agent: false }
+    }
+
+    fn agent(token: &str) -> Self {
+        Self { token: token.to_owned(), agent: true }
+    }
+
+    /// The same token presented the other kind's way.
+    fn swapped(&self) -> Self {
+        Self { token: self.token.clone(), agent: !self.agent }
+    }
+
+    fn header(&self) -> (&'static str, String) {
+        if self.agent {
+            ("Cookie", format!("{}={}", app::protocol::SESSION_COOKIE, self.token))
+        } else {
+            ("Authorization", format!("Bearer {}", self.token))
+        }
+    }
+}
+
+/// Logs in and returns the client with its session.
+async fn log_in(server: &TestServer, login: Value) -> (TestClient, Session) {
     let mut client = TestClient::connect(server, WS, Some(login.clone())).await;
     let ok = client.expect("login_success").await;
-    let token = ok["resume"].as_str().unwrap_or_else(|| panic!("{login} got {ok}")).to_owned();
-    (client, token)
+    let token = ok["resume"].as_str().unwrap_or_else(|| panic!("{login} got {ok}"));
+    let session = if login["role"] == json!("agent") {
+        Session::agent(token)
+    } else {
+        Session::customer(token)
+    };
+    (client, session)
 }
 
 fn agent(name: &str) -> Value {
     json!({"name": name, "role": "agent", "password": "password-1"})
 }
 
-/// Uploads `bytes` as `name` with a session token: the status and the JSON answer.
-async fn upload(server: &TestServer, token: &str, query: &str, bytes: &[u8]) -> (u16, Value) {
-    let bearer = format!("Bearer {token}");
+/// Uploads `bytes` with a session: the status and the JSON answer.
+async fn upload(server: &TestServer, session: &Session, query: &str, bytes: &[u8]) -> (u16, Value) {
+    let (name, value) = session.header();
     let path = format!("/attachments?{query}");
-    let (status, _, body) =
-        http_bytes(server, "POST", &path, &[("Authorization", &bearer)], bytes).await;
+    let (status, _, body) = http_bytes(server, "POST", &path, &[(name, &value)], bytes).await;
     let json =
         serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
     (status, json)
 }
 
-/// Fetches a path with a session token (or none): status, head and body.
-async fn fetch(server: &TestServer, token: Option<&str>, path: &str) -> (u16, String, Vec<u8>) {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+/// Fetches a path with a session (or none) and extra headers: status, head and body.
+async fn fetch_with(
+    server: &TestServer,
+    session: Option<&Session>,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, Vec<u8>) {
+    let credential = session.map(Session::header);
+    let mut headers: Vec<(&str, &str)> =
+        credential.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    headers.extend_from_slice(extra);
     http_bytes(server, "GET", path, &headers, b"").await
+}
+
+async fn fetch(
+    server: &TestServer,
+    session: Option<&Session>,
+    path: &str,
+) -> (u16, String, Vec<u8>) {
+    fetch_with(server, session, path, &[]).await
 }
 
 #[tokio::test]
@@ -92,7 +142,7 @@ async fn a_customers_screenshot_reaches_the_agent_who_alone_with_the_customer_ma
         assert_eq!(status, 200, "{head}");
         assert!(head.contains("content-type: image/png"), "{head}");
         assert!(head.contains("x-content-type-options: nosniff"), "{head}");
-        assert!(head.contains("cache-control: private, max-age=31536000, immutable"), "{head}");
+        assert!(head.contains("cache-control: private, no-cache"), "{head}");
         let image = image::load_from_memory(&body).expect("an image");
         assert_eq!((image.width(), image.height()), (800, 400));
         let (status, _, body) = fetch(&server, Some(token), &thumb).await;
@@ -104,9 +154,9 @@ async fn a_customers_screenshot_reaches_the_agent_who_alone_with_the_customer_ma
     let (_, bob_token) = log_in(&server, agent("bob")).await;
     for (who, token) in [
         ("nobody", None),
-        ("another customer", Some(dan_token.as_str())),
-        ("an agent the conversation is not for", Some(bob_token.as_str())),
-        ("a made-up token", Some("not-a-session")),
+        ("another customer", Some(&dan_token)),
+        ("an agent the conversation is not for", Some(&bob_token)),
+        ("a made-up token", Some(&Session::customer("not-a-session"))),
     ] {
         for path in [&full, &thumb] {
             let (status, head, _) = fetch(&server, token, path).await;
@@ -207,7 +257,8 @@ async fn uploads_are_refused_with_the_reason_when_too_large_of_a_wrong_type_or_u
     assert_eq!((status, &refused["problem"]), (422, &json!({"code": "attachment_empty"})));
 
     // Nobody, or an agent naming no conversation or one that does not exist.
-    let (status, _) = upload(&server, "not-a-session", "name=a.txt", b"hello").await;
+    let (status, _) =
+        upload(&server, &Session::customer("not-a-session"), "name=a.txt", b"hello").await;
     assert_eq!(status, 401);
     let (status, _) = upload(&server, &amy_token, "name=a.txt", b"hello").await;
     assert_eq!(status, 404);
@@ -262,9 +313,87 @@ async fn on_postgresql_the_files_are_in_the_database_and_survive_a_restart() {
     assert!(head.contains("content-disposition: attachment"), "{head}");
     // The history carries the file too.
     let mut cat =
-        TestClient::connect(&server, WS, Some(json!({"name": "cat", "resume": cat_token}))).await;
+        TestClient::connect(&server, WS, Some(json!({"name": "cat", "resume": cat_token.token})))
+            .await;
     cat.expect("login_success").await;
     let history = cat.expect("history").await;
     assert_eq!(history["messages"][0]["attachments"][0]["id"], uploaded["id"]);
+    server.stop().await;
+}
+
+/// An agent's session lapses after 12 hours unused, a customer's after 90 days; a file is
+/// fetched only with a session presented its own kind's way (a customer's as a bearer, an
+/// agent's in the cookie), and checked against its own kind's limit: presenting a lapsed
+/// agent session as a bearer does not bring it back for 90 days. The browser keeps a copy
+/// but asks every time (a 304 while the session may still see it).
+#[tokio::test]
+async fn a_session_fetches_files_only_as_its_own_kind_and_within_its_own_idle_limit() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let (mut amy, amy_session) = log_in(&server, agent("amy")).await;
+    let (cat, cat_session) = log_in(&server, json!("cat")).await;
+    let (_, uploaded) = upload(&server, &cat_session, "name=a.png", &png(10, 10)).await;
+    let ack = cat
+        .emit_acked("private_message", json!({"message": "help", "attachments": [uploaded["id"]]}))
+        .await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    amy.expect_where("message", |m| m["from"] == json!("cat")).await;
+    let path = format!("/attachments/{}", uploaded["id"].as_str().unwrap());
+
+    let (status, head, _) = fetch(&server, Some(&amy_session), &path).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("cache-control: private, no-cache"), "{head}");
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap_or_else(|| panic!("an ETag in {head}"))
+        .to_owned();
+    let (status, head, body) =
+        fetch_with(&server, Some(&amy_session), &path, &[("If-None-Match", &etag)]).await;
+    assert_eq!((status, body.len()), (304, 0), "{head}");
+    // The same ETag from someone who may not see it: no "not modified", a 404.
+    let (_, dan_session) = log_in(&server, json!("dan")).await;
+    let (status, _, _) =
+        fetch_with(&server, Some(&dan_session), &path, &[("If-None-Match", &etag)]).await;
+    assert_eq!(status, 404);
+
+    for (who, session) in [
+        ("the agent's token as a bearer", amy_session.swapped()),
+        ("the customer's token as a cookie", cat_session.swapped()),
+    ] {
+        let (status, head, _) = fetch(&server, Some(&session), &path).await;
+        assert_eq!(status, 404, "{who}: {head}");
+        let (status, refused) = upload(&server, &session, "name=b.txt", b"hello").await;
+        assert_eq!(status, 401, "{who}: {refused}");
+    }
+
+    // Amy's session goes unused for 13 hours (her socket stays open: it does not renew it).
+    let hours_13 = 13 * 3600 * 1000;
+    let pool = sqlx::SqlitePool::connect(&server.database_url).await.expect("open the file");
+    let aged = sqlx::query(
+        "UPDATE sessions SET last_used_at = last_used_at - $1 WHERE agent_key IS NOT NULL",
+    )
+    .bind(hours_13)
+    .execute(&pool)
+    .await
+    .expect("age the agent's session");
+    assert_eq!(aged.rows_affected(), 1);
+    sqlx::query(
+        "UPDATE sessions SET last_used_at = last_used_at - $1 WHERE customer_id IS NOT NULL",
+    )
+    .bind(hours_13)
+    .execute(&pool)
+    .await
+    .expect("age the customer's session");
+    pool.close().await;
+    for (who, session) in
+        [("in the cookie", amy_session.clone()), ("as a bearer", amy_session.swapped())]
+    {
+        let (status, head, _) = fetch(&server, Some(&session), &path).await;
+        assert_eq!(status, 404, "Amy's lapsed session {who}: {head}");
+    }
+    // Thirteen hours are nothing to a customer.
+    let (status, head, _) = fetch(&server, Some(&cat_session), &path).await;
+    assert_eq!(status, 200, "{head}");
     server.stop().await;
 }

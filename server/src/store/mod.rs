@@ -118,6 +118,21 @@ pub enum SessionOwner {
     Agent(AgentRecord),
 }
 
+/// How long a session may go unused, by whose it is: an agent's lapses long before a
+/// customer's, and a lapsed one is never renewed, whoever presents it and however.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdleLimits {
+    pub customer_ms: u64,
+    pub agent_ms: u64,
+}
+
+impl IdleLimits {
+    /// The same limit for both kinds.
+    pub const fn both(ms: u64) -> Self {
+        Self { customer_ms: ms, agent_ms: ms }
+    }
+}
+
 /// A page of a conversation, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -211,13 +226,13 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         now: u64,
     ) -> Result<(), StoreError>;
-    /// The owner of a session used within `max_idle_ms` of `now` (which renews it); an
-    /// older session is deleted and, like an unknown one, gives `None`.
+    /// The owner of a session used within its kind's idle limit of `now` (which renews it);
+    /// an older session is deleted and, like an unknown one, gives `None`.
     async fn resume(
         &self,
         token_hash: &str,
         now: u64,
-        max_idle_ms: u64,
+        idle: IdleLimits,
     ) -> Result<Option<SessionOwner>, StoreError>;
     /// The customer a host site's user id stands for, once linked.
     async fn external_customer(&self, external_id: &str) -> Result<Option<CustomerId>, StoreError>;

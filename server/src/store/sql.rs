@@ -274,7 +274,7 @@ macro_rules! sql_store {
                 self.confirm(())
             }
 
-            async fn resume(&self, token_hash: &str, now: u64, max_idle_ms: u64) -> Result<Option<SessionOwner>, StoreError> {
+            async fn resume(&self, token_hash: &str, now: u64, idle: super::IdleLimits) -> Result<Option<SessionOwner>, StoreError> {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 let row: Option<(Option<i64>, Option<String>, i64)> =
                     sqlx::query_as("SELECT customer_id, agent_key, last_used_at FROM sessions WHERE token_hash = $1")
@@ -283,6 +283,7 @@ macro_rules! sql_store {
                         .await
                         .map_err(backend)?;
                 let Some((customer, agent, last_used)) = row else { return Ok(None) };
+                let max_idle_ms = if customer.is_some() { idle.customer_ms } else { idle.agent_ms };
                 if uint(last_used).saturating_add(max_idle_ms) < now {
                     sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *conn).await.map_err(backend)?;
                     return Ok(None);

@@ -106,7 +106,7 @@ async fn a_customer_comes_back_with_their_token_until_it_lapses() {
     for (label, store, _dir) in backends().await {
         let meta = store.create_customer(&name("Ann"), "hash-1", 1_000).await.unwrap();
         assert_eq!((meta.customer_name.as_str(), meta.agents.len()), ("Ann", 0), "{label}");
-        let back = store.resume("hash-1", 1_000 + DAY, 2 * DAY).await.unwrap();
+        let back = store.resume("hash-1", 1_000 + DAY, IdleLimits::both(2 * DAY)).await.unwrap();
         match back {
             Some(SessionOwner::Customer { id, name: n, conversation }) => {
                 assert_eq!(
@@ -119,24 +119,42 @@ async fn a_customer_comes_back_with_their_token_until_it_lapses() {
         }
         // Using it renewed it: two more days are fine, measured from the last use.
         assert!(
-            store.resume("hash-1", 1_000 + 3 * DAY, 2 * DAY).await.unwrap().is_some(),
+            store
+                .resume("hash-1", 1_000 + 3 * DAY, IdleLimits::both(2 * DAY))
+                .await
+                .unwrap()
+                .is_some(),
             "{label}"
         );
         assert!(
-            store.resume("hash-1", 1_000 + 6 * DAY, 2 * DAY).await.unwrap().is_none(),
+            store
+                .resume("hash-1", 1_000 + 6 * DAY, IdleLimits::both(2 * DAY))
+                .await
+                .unwrap()
+                .is_none(),
             "{label}: lapsed"
         );
         assert!(
-            store.resume("hash-1", 1_000 + 6 * DAY, 9 * DAY).await.unwrap().is_none(),
+            store
+                .resume("hash-1", 1_000 + 6 * DAY, IdleLimits::both(9 * DAY))
+                .await
+                .unwrap()
+                .is_none(),
             "{label}: and deleted"
         );
-        assert!(store.resume("nope", 1_000, DAY).await.unwrap().is_none(), "{label}");
+        assert!(
+            store.resume("nope", 1_000, IdleLimits::both(DAY)).await.unwrap().is_none(),
+            "{label}"
+        );
 
         // A second customer with the same name is a different person.
         let other = store.create_customer(&name("Ann"), "hash-2", 2_000).await.unwrap();
         assert_ne!((other.id, other.customer), (meta.id, meta.customer), "{label}");
         store.revoke("hash-2").await.unwrap();
-        assert!(store.resume("hash-2", 2_000, DAY).await.unwrap().is_none(), "{label}: revoked");
+        assert!(
+            store.resume("hash-2", 2_000, IdleLimits::both(DAY)).await.unwrap().is_none(),
+            "{label}: revoked"
+        );
     }
 }
 
@@ -170,7 +188,8 @@ async fn customers_created_together_each_get_their_own_conversation_and_session(
         ids.dedup();
         assert_eq!(ids.len(), 4, "{label}: {ids:?}");
         for (i, meta) in created.iter().enumerate() {
-            let back = store.resume(&format!("t-{}", i + 1), 6, DAY).await.unwrap();
+            let back =
+                store.resume(&format!("t-{}", i + 1), 6, IdleLimits::both(DAY)).await.unwrap();
             match (meta, back) {
                 (Some(meta), Some(SessionOwner::Customer { id, name: n, conversation })) => {
                     assert_eq!(
@@ -200,7 +219,7 @@ async fn agent_sessions_resume_and_end_with_the_account() {
         store.add_agent(&name("Amy"), "pw-hash", false).await.unwrap();
         let amy = AgentKey::of(&name("amy"));
         store.create_agent_session(&amy, "s-1", 10).await.unwrap();
-        match store.resume("s-1", 20, DAY).await.unwrap() {
+        match store.resume("s-1", 20, IdleLimits::both(DAY)).await.unwrap() {
             Some(SessionOwner::Agent(record)) => assert_eq!(record.name, name("Amy"), "{label}"),
             other => panic!("{label}: {other:?}"),
         }
@@ -211,7 +230,7 @@ async fn agent_sessions_resume_and_end_with_the_account() {
         );
         store.remove_agent(&name("amy")).await.unwrap();
         assert!(
-            store.resume("s-1", 30, DAY).await.unwrap().is_none(),
+            store.resume("s-1", 30, IdleLimits::both(DAY)).await.unwrap().is_none(),
             "{label}: removed with the account"
         );
     }
@@ -424,7 +443,7 @@ async fn acknowledged_messages_survive_reopening_the_file() {
     let reopened = SqliteStore::open(&url).await.unwrap();
     let back = reopened.messages_after(a.id, 0, 10).await.unwrap();
     assert_eq!(back.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["durable"]);
-    assert!(reopened.resume("ta", 6, DAY).await.unwrap().is_some());
+    assert!(reopened.resume("ta", 6, IdleLimits::both(DAY)).await.unwrap().is_some());
 }
 
 /// Logins, resumes and message batches at once, from many tasks, on one file: SQLite must
@@ -442,7 +461,7 @@ async fn concurrent_writers_all_succeed_on_a_file() {
                 let meta =
                     store.create_customer(&name(&format!("c{i}")), &format!("t{i}"), 1).await?;
                 for k in 0..20 {
-                    store.resume(&format!("t{i}"), 2 + k, DAY).await?;
+                    store.resume(&format!("t{i}"), 2 + k, IdleLimits::both(DAY)).await?;
                     let m = message(
                         &meta,
                         Identity::Customer(meta.customer),
@@ -659,7 +678,7 @@ async fn a_host_sites_user_is_linked_to_one_customer_who_gets_new_sessions() {
         );
         // A session for the linked customer resumes to her conversation.
         store.create_customer_session(ann.customer, "token-3", 5).await.unwrap();
-        match store.resume("token-3", 6, 1_000).await.unwrap() {
+        match store.resume("token-3", 6, IdleLimits::both(1_000)).await.unwrap() {
             Some(SessionOwner::Customer { id, name: n, conversation }) => {
                 assert_eq!(
                     (id, n, conversation.id),
@@ -701,7 +720,11 @@ async fn a_customer_numbered_at_login_is_stored_at_the_first_write_and_then_resu
 
         // Nothing of a numbered customer is stored: their token resumes nothing yet.
         let mut ann = unsaved(ids[0], "Ann", "hash-a", 2_000);
-        assert_eq!(store.resume("hash-a", 2_000, DAY).await.unwrap(), None, "{label}");
+        assert_eq!(
+            store.resume("hash-a", 2_000, IdleLimits::both(DAY)).await.unwrap(),
+            None,
+            "{label}"
+        );
         assert_eq!(store.conversation(ann.id).await.unwrap(), None, "{label}");
 
         // An agent took the conversation before anyone wrote: stored as it stands.
@@ -730,7 +753,7 @@ async fn a_customer_numbered_at_login_is_stored_at_the_first_write_and_then_resu
             (ann.customer, Status::Open, ann.assignee.clone(), 8, ann.note.clone(), None),
             "{label}"
         );
-        match store.resume("hash-a", 4_000, DAY).await.unwrap() {
+        match store.resume("hash-a", 4_000, IdleLimits::both(DAY)).await.unwrap() {
             Some(SessionOwner::Customer { id, conversation, .. }) => {
                 assert_eq!((id, conversation.id), (ann.customer, ann.id), "{label}")
             }
@@ -746,7 +769,11 @@ async fn a_customer_numbered_at_login_is_stored_at_the_first_write_and_then_resu
         dan.unsaved.as_mut().unwrap().token_hash = None;
         store.save_customer(&dan, 3_000).await.unwrap();
         assert!(store.conversation(dan.id).await.unwrap().is_some(), "{label}");
-        assert_eq!(store.resume("hash-d", 3_000, DAY).await.unwrap(), None, "{label}");
+        assert_eq!(
+            store.resume("hash-d", 3_000, IdleLimits::both(DAY)).await.unwrap(),
+            None,
+            "{label}"
+        );
 
         // One already stored is no customer to save.
         assert!(store.save_customer(&stored, 3_000).await.is_err(), "{label}");
@@ -793,7 +820,11 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
         // Came back within the retention (their session used since): kept.
         let back = numbered(4, "back");
         store.save_customer(&back, old).await.unwrap();
-        assert!(store.resume("hash-back", cutoff + 1, 30 * DAY).await.unwrap().is_some());
+        assert!(store
+            .resume("hash-back", cutoff + 1, IdleLimits::both(30 * DAY))
+            .await
+            .unwrap()
+            .is_some());
         // Newer than the retention: kept.
         let mut new = numbered(5, "new");
         new.unsaved.as_mut().unwrap().since = cutoff + 1;
@@ -835,7 +866,11 @@ async fn anonymous_customers_who_never_wrote_are_forgotten_after_the_retention()
         assert_eq!(store.conversation(greeted.id).await.unwrap(), None, "{label}");
         assert!(store.messages_after(greeted.id, 0, 10).await.unwrap().is_empty(), "{label}");
         assert!(store.notes(greeted.id, 10).await.unwrap().is_empty(), "{label}");
-        assert_eq!(store.resume("hash-greeted", cutoff, 30 * DAY).await.unwrap(), None, "{label}");
+        assert_eq!(
+            store.resume("hash-greeted", cutoff, IdleLimits::both(30 * DAY)).await.unwrap(),
+            None,
+            "{label}"
+        );
         for kept in [&quiet, &wrote, &open, &back, &new, &vouched] {
             assert!(
                 store.conversation(kept.id).await.unwrap().is_some(),

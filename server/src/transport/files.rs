@@ -54,15 +54,17 @@ struct Requester {
     own: Option<ConversationId>,
 }
 
-/// The session a request carried: `Authorization: Bearer <token>` (a customer's, whose
-/// browser holds it; or an agent's), else the agent cookie (from the chat's own pages).
+/// The session a request carried: a customer's token as `Authorization: Bearer` (their
+/// page holds it; no cookie), or an agent's cookie (from the chat's own pages). A token of
+/// the other kind, either way, is no session here; each is checked against its own kind's
+/// idle limit, so a lapsed agent session is not brought back by presenting it as a bearer.
 async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Requester, Problem> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_owned());
-    let (token, customer_first) = match bearer {
+    let (token, customer) = match bearer {
         Some(token) => (token, true),
         None => (
             super::cookie::socket_token(headers, shared.gate.trusts_proxy())
@@ -71,26 +73,24 @@ async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Requester, Pr
         ),
     };
     let hash = auth::token_hash(&token).ok_or(Problem::NotLoggedIn)?;
-    if customer_first {
+    if customer {
         // A customer who has not written is known to the hub only.
         if let Some(meta) = shared.desk.live().hub.unsaved_login(&hash) {
             let who = Identity::Customer(meta.customer);
             return Ok(Requester { who, admin: false, own: Some(meta.id) });
         }
     }
-    let now = now_ms();
-    // The longer of the two idle limits, then the owner's own.
     let owner = shared
         .desk
         .store
-        .resume(&hash, now, auth::CUSTOMER_SESSION_IDLE_MS.max(auth::AGENT_SESSION_IDLE_MS))
+        .resume(&hash, now_ms(), auth::SESSION_IDLE)
         .await
         .map_err(internal("resuming a session for a file"))?;
     match owner {
-        Some(SessionOwner::Customer { id, conversation, .. }) if customer_first => {
+        Some(SessionOwner::Customer { id, conversation, .. }) if customer => {
             Ok(Requester { who: Identity::Customer(id), admin: false, own: Some(conversation.id) })
         }
-        Some(SessionOwner::Agent(record)) => Ok(Requester {
+        Some(SessionOwner::Agent(record)) if !customer => Ok(Requester {
             who: Identity::Agent(crate::model::AgentKey::of(&record.name)),
             admin: record.admin,
             own: None,
@@ -159,15 +159,24 @@ async fn stored_upload(
     }
     let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
     let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        tracing::debug!(error = %e, "reading an upload failed");
-        too_large.clone()
+        let inner = e.into_inner();
+        if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            too_large.clone()
+        } else {
+            // The connection broke, or the client stopped sending: nothing was kept.
+            tracing::info!(error = %inner, "an upload did not arrive whole");
+            Problem::NotSaved
+        }
     })?;
-    let prepared = tokio::task::spawn_blocking(move || attachment::prepare(&bytes, max))
-        .await
-        .map_err(|e| {
-        tracing::error!(error = %e, "preparing an upload failed");
-        Problem::Internal
-    })??;
+    let prepared = {
+        let _turn = shared.preparing.acquire().await.map_err(|_| Problem::Internal)?;
+        tokio::task::spawn_blocking(move || attachment::prepare(&bytes, max)).await.map_err(
+            |e| {
+                tracing::error!(error = %e, "preparing an upload failed");
+                Problem::Internal
+            },
+        )??
+    };
     // The customer's rows exist before anything of theirs refers to them.
     shared.desk.save_unsaved(conversation).await?;
     let id = auth::new_attachment_id().map_err(|e| {
@@ -291,11 +300,10 @@ async fn served(shared: &Shared, headers: &HeaderMap, id: &str, thumb: bool) -> 
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
     );
-    // The same id always has the same bytes; only this person's browser keeps them.
-    set.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
-    );
+    // Only this person's browser keeps a copy, and asks each time whether it may still
+    // use it (a 304 while the session may see the conversation): a logout, or a lapsed
+    // session, leaves nothing to read from the cache of a shared computer.
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     set.insert(header::ETAG, value(&etag)?);
     set.insert(header::VARY, HeaderValue::from_static("Cookie, Authorization"));
     Some(response)

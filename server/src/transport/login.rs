@@ -216,10 +216,6 @@ async fn resumed(
     now: u64,
 ) -> Result<Option<(Login, String)>, Problem> {
     let Some(hash) = auth::token_hash(token) else { return Ok(None) };
-    let idle = match role {
-        Role::Customer => auth::CUSTOMER_SESSION_IDLE_MS,
-        Role::Agent => auth::AGENT_SESSION_IDLE_MS,
-    };
     // A customer who has not written is not stored yet: the hub knows them (asked first: it
     // lets go of them only once they are stored).
     if role == Role::Customer {
@@ -227,8 +223,12 @@ async fn resumed(
             return Ok(Some((Login::customer(conn, meta, token.to_owned()), hash)));
         }
     }
-    let owner =
-        shared.desk.store.resume(&hash, now, idle).await.map_err(internal("resuming a session"))?;
+    let owner = shared
+        .desk
+        .store
+        .resume(&hash, now, auth::SESSION_IDLE)
+        .await
+        .map_err(internal("resuming a session"))?;
     let login = match (owner, role) {
         (Some(SessionOwner::Customer { id, name, conversation }), Role::Customer) => Login {
             who: Identity::Customer(id),

@@ -26,6 +26,9 @@ use crate::model::ConversationMeta;
 use crate::store::Store;
 use app::protocol::Problem;
 
+/// See [`Shared::preparing`].
+const PREPARING_AT_ONCE: usize = 2;
+
 /// The state every handler shares.
 pub struct Shared {
     pub(super) desk: Arc<Desk>,
@@ -42,6 +45,9 @@ pub struct Shared {
     pub(super) office_hours: Option<OfficeHours>,
     /// See [`crate::Settings::attachment_max_bytes`].
     pub(super) attachment_max_bytes: u64,
+    /// Uploads being decoded and re-encoded at once (CPU-bound: an image of 40 megapixels
+    /// takes a core for a second or two); the rest wait their turn.
+    pub(super) preparing: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -89,6 +95,7 @@ impl Shared {
             widget_secret: settings.widget_secret.as_ref().map(|s| s.as_bytes().to_vec()),
             office_hours: settings.office_hours.clone(),
             attachment_max_bytes: settings.attachment_max_bytes,
+            preparing: tokio::sync::Semaphore::new(PREPARING_AT_ONCE),
         })
     }
 
