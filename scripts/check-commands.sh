@@ -192,6 +192,9 @@ check_deploy() {
   # The backup line of the Storage paragraph, while the server runs.
   sqlite3 data/chat.db ".backup backup.db" || return 1
   expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./server agent list)" alice || return 1
+  # And the files' line after it (the directory is made at the server's start).
+  tar -czf attachments.tgz -C data attachments || return 1
+  expect_in "the files' backup" "$(tar -tzf attachments.tgz)" attachments/ || return 1
   # SIGTERM (the unit's KillSignal) stops it, cleanly.
   stop_group "$pid"
   status=$?

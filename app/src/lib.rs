@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod protocol;
 pub mod state;
 pub mod text;
+pub mod uploads;
 
 #[cfg(feature = "hydrate")]
 pub mod client;

@@ -11,11 +11,12 @@ use leptos::prelude::*;
 
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
-    AgentInfo, AgentStatus, CannedReply, ChatMessage, ClientMsgId, ConversationId,
+    AgentInfo, AgentStatus, Attachment, CannedReply, ChatMessage, ClientMsgId, ConversationId,
     ConversationSummary, History, LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence,
     Role, Status, UserName, TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
+use crate::uploads::Upload;
 
 /// The state of the connection to the server, as shown to the person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +71,11 @@ pub struct ChatState {
     pub office: RwSignal<Option<OfficeStatus>>,
     /// The widget's pre-chat question (and e-mail), sent as the first message once logged in.
     pub prechat: RwSignal<Option<String>>,
+    /// Files on their way up (or refused), oldest first.
+    pub uploads: RwSignal<Vec<Upload>>,
+    /// Object URLs of files fetched for showing (images), by their `/attachments` path:
+    /// fetched once per page with the session (an `<img src>` cannot carry a customer's).
+    pub blobs: RwSignal<BTreeMap<String, String>>,
 }
 
 impl ChatState {
@@ -95,6 +101,8 @@ impl ChatState {
             agents: RwSignal::new(Vec::new()),
             office: RwSignal::new(None),
             prechat: RwSignal::new(None),
+            uploads: RwSignal::new(Vec::new()),
+            blobs: RwSignal::new(BTreeMap::new()),
         }
     }
 
@@ -304,6 +312,8 @@ impl ChatState {
         self.my_status.set(None);
         self.agents.set(Vec::new());
         self.office.set(None);
+        self.uploads.set(Vec::new());
+        self.blobs.set(BTreeMap::new());
     }
 }
 
@@ -319,6 +329,12 @@ pub enum Command {
     Login(LoginRequest),
     /// Write `text` in the open conversation (queued while offline).
     Send(String),
+    /// Send uploaded files in the conversation they were uploaded for (queued while
+    /// offline, like text).
+    SendFiles {
+        target: Target,
+        attachments: Vec<Attachment>,
+    },
     Retry(ClientMsgId),
     LoadOlder(ConversationId),
     Logout,

@@ -5,6 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::files::{self, AttachButton, Uploads, Viewer, Viewing};
 use super::rich::rich_text;
 use super::t;
 use super::use_chat;
@@ -22,6 +23,9 @@ pub fn ChatView() -> impl IntoView {
     let state = chat.state;
     let draft = RwSignal::new(String::new());
     let list = NodeRef::<html::Ul>::new();
+    provide_context(Viewing(RwSignal::new(None)));
+    // Files are being dragged over the conversation (it takes them when dropped).
+    let dragging = RwSignal::new(false);
 
     let me = move || state.me.get();
     let is_agent = move || me().map(|m| m.role) == Some(Role::Agent);
@@ -188,7 +192,26 @@ pub fn ChatView() -> impl IntoView {
             </section>
             <div class="panes">
                 <UserList/>
-                <section class="conversation">
+                <section
+                    class="conversation"
+                    class:dropping=move || dragging.get()
+                    on:dragover=move |ev| {
+                        if files::carries_files(&ev) {
+                            ev.prevent_default();
+                            dragging.set(true);
+                        }
+                    }
+                    on:dragleave=move |_| dragging.set(false)
+                    on:drop=move |ev| {
+                        dragging.set(false);
+                        if files::carries_files(&ev) {
+                            files::dropped(chat, &ev);
+                        }
+                    }
+                >
+                    <Show when=move || dragging.get()>
+                        <p class="drop-hint" aria-hidden="true">{move || t().drop_files}</p>
+                    </Show>
                     <Show
                         when=is_agent
                         fallback=move || view! {
@@ -279,7 +302,9 @@ pub fn ChatView() -> impl IntoView {
                             />
                         </ul>
                     </Show>
+                    <Uploads/>
                     <form class="composer" on:submit=submit>
+                        <AttachButton/>
                         <textarea
                             rows="1"
                             data-testid="composer"
@@ -294,6 +319,7 @@ pub fn ChatView() -> impl IntoView {
                                 chat.send(Command::Typing);
                             }
                             on:keydown=on_key
+                            on:paste=move |ev| files::pasted(chat, &ev)
                         ></textarea>
                         <span id="composer-hint" class="visually-hidden">{move || t().composer_hint}</span>
                         <Show when=is_agent>
@@ -320,6 +346,7 @@ pub fn ChatView() -> impl IntoView {
                     })}
                 </section>
             </div>
+            <Viewer/>
         </main>
     }
 }
@@ -398,7 +425,8 @@ fn stored_line(m: ChatMessage) -> impl IntoView {
     view! {
         <li class=class data-testid="message" data-self=m.is_self.to_string() data-status="sent" data-seq=m.seq>
             <span class="from">{who} " " {moment(m.ts)}</span>
-            <p class="text">{rich_text(&m.message)}</p>
+            {(!m.text().is_empty()).then(|| view! { <p class="text">{rich_text(m.text())}</p> })}
+            {(!m.attachments.is_empty()).then(|| files::attachments_view(m.attachments.clone()))}
         </li>
     }
 }
@@ -414,7 +442,12 @@ fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
     view! {
         <li class=format!("msg mine {status}") data-testid="message" data-self="true" data-status=status>
             <span class="from">{move || t().you}</span>
-            <p class="text">{o.text}</p>
+            {(!o.text.is_empty()).then(|| view! { <p class="text">{o.text}</p> })}
+            {(!o.attachments.is_empty()).then(|| view! {
+                <ul class="file-names">
+                    {o.attachments.into_iter().map(|a| view! { <li>"📎 " {a.name}</li> }).collect_view()}
+                </ul>
+            })}
             <p class="delivery" data-testid="delivery">
                 {note}
                 {retry.map(|id| view! {

@@ -2,6 +2,7 @@
 //! send [`Command`](crate::state::Command)s; they never touch the wire.
 
 mod chat;
+mod files;
 mod login;
 mod rich;
 mod status;
@@ -52,7 +53,7 @@ fn content_security_policy(options: &LeptosOptions) -> String {
     };
     format!(
         "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'self'; form-action 'self'"
+         img-src 'self' data: blob:; connect-src 'self'{reload}; object-src 'none'; base-uri 'self'; form-action 'self'"
     )
 }
 

@@ -158,6 +158,10 @@ pub struct LoginSuccess {
     /// For agents: the status they chose (`status`), kept from their other tabs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<AgentStatus>,
+    /// The largest file the server takes, in bytes (`ATTACHMENT_MAX_MB`): a client can
+    /// refuse a larger one before uploading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_max_bytes: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {

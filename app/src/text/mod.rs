@@ -177,6 +177,15 @@ labels!(
     shortcut_label,
     reply_label,
     save,
+    attach_files,
+    uploading,
+    cancel_upload,
+    remove_upload,
+    upload_broken,
+    download,
+    open_image,
+    close,
+    drop_files,
 );
 
 pub const EN: Ui = Ui {
@@ -261,6 +270,15 @@ pub const EN: Ui = Ui {
     shortcut_label: "Shortcut",
     reply_label: "Reply",
     save: "Save",
+    attach_files: "Attach files",
+    uploading: "Uploading",
+    cancel_upload: "Cancel",
+    remove_upload: "Remove",
+    upload_broken: "The connection broke before the file was up. Try again.",
+    download: "Download",
+    open_image: "Open the full image:",
+    close: "Close",
+    drop_files: "Drop files here to send them",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -343,6 +361,15 @@ pub const ZH_CN: Ui = Ui {
     shortcut_label: "快捷键",
     reply_label: "回复内容",
     save: "保存",
+    attach_files: "添加文件",
+    uploading: "正在上传",
+    cancel_upload: "取消",
+    remove_upload: "移除",
+    upload_broken: "文件上传完成前连接中断了，请重试。",
+    download: "下载",
+    open_image: "查看原图：",
+    close: "关闭",
+    drop_files: "将文件拖放到这里即可发送",
 };
 
 #[cfg(test)]

@@ -207,6 +207,8 @@ pub struct Hub {
     typing: HashMap<(Identity, ConversationId), u64>,
     /// Told to agents at login: after how long a hidden tab counts as away.
     away_after_ms: u64,
+    /// Told to everyone at login: the largest file the server takes.
+    attachment_max_bytes: u64,
     /// The conversations of customers nothing was stored of yet, by their token's hash:
     /// they resume from here until they write or are forgotten.
     unsaved_tokens: HashMap<String, ConversationId>,
@@ -228,7 +230,17 @@ impl Hub {
 
     /// A hub whose queue gives each agent at most `capacity` open conversations.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { capacity, away_after_ms: AWAY_AFTER_MS, ..Self::default() }
+        Self {
+            capacity,
+            away_after_ms: AWAY_AFTER_MS,
+            attachment_max_bytes: app::protocol::ATTACHMENT_MAX_MB * 1024 * 1024,
+            ..Self::default()
+        }
+    }
+
+    /// Everyone is told at login that files may have at most `bytes` bytes.
+    pub fn set_attachment_max(&mut self, bytes: u64) {
+        self.attachment_max_bytes = bytes;
     }
 
     /// Agents are told that a tab hidden `ms` milliseconds counts as away.

@@ -172,6 +172,7 @@ impl Hub {
             admin: admin && agent,
             away_after_ms: agent.then_some(self.away_after_ms),
             status: agent.then_some(chosen),
+            attachment_max_bytes: Some(self.attachment_max_bytes),
         };
         let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
         if arrived {

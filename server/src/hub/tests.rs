@@ -250,6 +250,7 @@ fn login_succeeds_then_lists_the_participant() {
             admin: false,
             away_after_ms: None,
             status: None,
+            attachment_max_bytes: Some(app::protocol::ATTACHMENT_MAX_MB * 1024 * 1024),
         })
     );
     assert_eq!(lists_for(&step, c), vec![vec!["ann"]]);

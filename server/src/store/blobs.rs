@@ -40,6 +40,15 @@ impl DirBlobs {
         Self { dir: dir.into() }
     }
 
+    /// [`DirBlobs::new`], with the directory made now: a server that could not write its
+    /// files says so at its start, not at the first upload, and the directory is there to
+    /// back up from the first day.
+    pub fn create(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let blobs = Self::new(dir);
+        std::fs::create_dir_all(&blobs.dir).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        Ok(blobs)
+    }
+
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         // Keys are made by the server (hex, and a suffix); anything else is a bug, never a
         // path to follow.

@@ -166,8 +166,8 @@ impl SqliteStore {
         };
         let blobs: std::sync::Arc<dyn super::Blobs> = match options.get_filename().parent() {
             _ if in_memory => std::sync::Arc::new(super::MemoryBlobs::default()),
-            Some(dir) => std::sync::Arc::new(super::DirBlobs::new(dir.join("attachments"))),
-            None => std::sync::Arc::new(super::DirBlobs::new("attachments")),
+            Some(dir) => std::sync::Arc::new(super::DirBlobs::create(dir.join("attachments"))?),
+            None => std::sync::Arc::new(super::DirBlobs::create("attachments")?),
         };
         Ok(Self { pool, file, ids, writer, blobs })
     }

@@ -69,6 +69,7 @@ impl Shared {
         };
         let mut hub = hub.unwrap_or_else(|| Hub::with_capacity(settings.capacity));
         hub.set_away_after(settings.away_after.as_millis() as u64);
+        hub.set_attachment_max(settings.attachment_max_bytes);
         for meta in queue {
             hub.learn(meta);
         }

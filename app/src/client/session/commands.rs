@@ -18,6 +18,17 @@ use crate::state::{ChatState, Command};
 /// if logged in, otherwise after the next login.
 pub(super) fn queue(state: ChatState, text: String) -> Option<Outgoing> {
     let target = state.open.get_untracked()?;
+    queue_in(state, target, text, Vec::new())
+}
+
+/// Puts a message in the outbox of `target` (files go to the conversation they were
+/// uploaded for, whichever is open by the time they are up).
+pub(super) fn queue_in(
+    state: ChatState,
+    target: Target,
+    text: String,
+    attachments: Vec<Attachment>,
+) -> Option<Outgoing> {
     let me = state.me.get_untracked()?;
     let to = if me.role == Role::Customer { state.to.get_untracked() } else { None };
     let outgoing = Outgoing {
@@ -25,7 +36,7 @@ pub(super) fn queue(state: ChatState, text: String) -> Option<Outgoing> {
         target,
         to,
         text,
-        attachments: Vec::new(),
+        attachments,
         status: Delivery::Pending,
     };
     state.inbox.update(|i| i.queue(outgoing.clone()));
@@ -37,6 +48,8 @@ pub(super) fn forget_login(state: ChatState, credentials: &mut Option<Credential
     if credentials.as_ref().is_some_and(|c| c.role == Role::Agent) {
         end_agent_session();
     }
+    // Nothing of theirs stays readable on this page: uploads stop, fetched files go.
+    crate::client::files::forget(state);
     forget_session();
     *credentials = None;
     state.reset();
@@ -55,6 +68,9 @@ pub(crate) fn while_offline(
         }
         Command::Send(text) => {
             queue(state, text);
+        }
+        Command::SendFiles { target, attachments } => {
+            queue_in(state, target, String::new(), attachments);
         }
         Command::Retry(id) => {
             state.inbox.update(|i| {
@@ -101,6 +117,12 @@ impl Session<'_> {
                 Continue(())
             }
             Command::Send(text) => self.send_text(text).await,
+            Command::SendFiles { target, attachments } => {
+                match queue_in(self.state, target, String::new(), attachments) {
+                    Some(outgoing) => self.send_message(&outgoing).await,
+                    None => Continue(()),
+                }
+            }
             Command::Retry(id) => self.retry(id).await,
             Command::LoadOlder(conversation) => self.load_older(conversation).await,
             Command::Typing => self.on_typing().await,

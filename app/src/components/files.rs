@@ -1,0 +1,275 @@
+//! Files in the conversation view: the attach button, the uploads under way (progress,
+//! cancel, retry), what a message carries (a thumbnail that opens the full image, or a
+//! download), and the image viewer. Pasting and dropping files are wired in `chat`, with
+//! [`pasted`] and [`dropped`].
+//!
+//! Images are shown from object URLs the client fetched with the session
+//! ([`ChatState::blobs`](crate::state::ChatState::blobs)): a customer's session is a bearer
+//! token, which an `<img src>` cannot carry. Anything that is not an image is only ever
+//! saved, never opened in the page.
+
+use leptos::html;
+use leptos::prelude::*;
+
+use super::{t, use_chat};
+use crate::inbox::Target;
+use crate::protocol::Attachment;
+use crate::uploads::{human_size, Phase};
+
+/// The image open in the viewer, if any (provided by the chat view).
+#[derive(Clone, Copy)]
+pub struct Viewing(pub RwSignal<Option<Attachment>>);
+
+/// "📎": a file picker for the open conversation (several files at once).
+#[component]
+pub fn AttachButton() -> impl IntoView {
+    let chat = use_chat();
+    let input = NodeRef::<html::Input>::new();
+    let on_change = move |_| {
+        if let Some(input) = input.get_untracked() {
+            picked(chat, &input);
+        }
+    };
+    view! {
+        <label class="attach" data-testid="attach" title=move || t().attach_files>
+            <input type="file" multiple class="visually-hidden" data-testid="attach-input" node_ref=input on:change=on_change/>
+            <span aria-hidden="true">"📎"</span>
+            <span class="visually-hidden">{move || t().attach_files}</span>
+        </label>
+    }
+}
+
+/// The uploads of the open conversation: each with its progress and a cancel, or why it
+/// failed with a retry.
+#[component]
+pub fn Uploads() -> impl IntoView {
+    let chat = use_chat();
+    let state = chat.state;
+    let shown = move || {
+        let open: Option<Target> = state.open.get();
+        state.uploads.with(|u| {
+            u.iter()
+                .filter(|u| Some(&u.target) == open.as_ref())
+                .map(|u| (u.key, matches!(u.phase, Phase::Failed { .. })))
+                .collect::<Vec<_>>()
+        })
+    };
+    let row = move |(key, _failed): (u64, bool)| {
+        let upload = move || state.uploads.with(|u| u.iter().find(|u| u.key == key).cloned());
+        let Some(first) = upload() else { return ().into_any() };
+        let name = first.name.clone();
+        let size = human_size(first.size);
+        let body = match first.phase {
+            Phase::Sending(_) => {
+                let label = name.clone();
+                view! {
+                    <progress
+                        max="100"
+                        value=move || upload().map(|u| u.percent()).unwrap_or(0)
+                        aria-label=move || format!("{} {label}", t().uploading)
+                    ></progress>
+                    <button type="button" class="link" data-testid="upload-cancel" on:click=move |_| cancel(chat, key)>
+                        {move || t().cancel_upload}
+                    </button>
+                }
+                .into_any()
+            }
+            Phase::Failed { reason, retry } => view! {
+                <span class="reason" role="alert" data-testid="upload-error">{reason}</span>
+                {retry.then(|| view! {
+                    <button type="button" class="link" data-testid="upload-retry" on:click=move |_| again(chat, key)>
+                        {move || t().retry}
+                    </button>
+                })}
+                <button type="button" class="link" data-testid="upload-remove" on:click=move |_| cancel(chat, key)>
+                    {move || t().remove_upload}
+                </button>
+            }
+            .into_any(),
+        };
+        view! {
+            <li class="upload" data-testid="upload">
+                <span class="name">{name}</span>
+                <span class="size">{size}</span>
+                {body}
+            </li>
+        }
+        .into_any()
+    };
+    view! {
+        <Show when=move || !shown().is_empty()>
+            <ul class="uploads" data-testid="uploads">
+                <For each=shown key=|k| *k children=row/>
+            </ul>
+        </Show>
+    }
+}
+
+/// What a message carries: a thumbnail per image (opening the full image), a download
+/// per other file.
+pub fn attachments_view(attachments: Vec<Attachment>) -> impl IntoView {
+    let items = attachments.into_iter().map(|a| if a.thumb.is_some() { thumbnail(a).into_any() } else { download_button(a).into_any() });
+    view! { <div class="files">{items.collect_view()}</div> }
+}
+
+fn thumbnail(a: Attachment) -> impl IntoView {
+    let chat = use_chat();
+    let viewing = expect_context::<Viewing>().0;
+    let src = RwSignal::new(None::<String>);
+    let size = a.thumb.unwrap_or(crate::protocol::Size { width: 1, height: 1 });
+    if let Some(path) = a.thumb_url() {
+        show_from(chat.state, path, src);
+    }
+    let name = a.name.clone();
+    let label = move || format!("{} {name}", t().open_image);
+    view! {
+        <button type="button" class="thumb" data-testid="attachment-image" aria-label=label on:click=move |_| viewing.set(Some(a.clone()))>
+            <img src=move || src.get() alt="" width=size.width height=size.height/>
+        </button>
+    }
+}
+
+fn download_button(a: Attachment) -> impl IntoView {
+    let chat = use_chat();
+    let (path, name) = (a.url(), a.name.clone());
+    let size = human_size(a.size);
+    let label = {
+        let name = name.clone();
+        move || format!("{} {name} ({size})", t().download)
+    };
+    let save = move |_| save(chat, path.clone(), name.clone());
+    view! {
+        <button type="button" class="file" data-testid="attachment-file" on:click=save>
+            <span aria-hidden="true">"📄 "</span>
+            {label}
+        </button>
+    }
+}
+
+/// The full image, over the page (a modal `<dialog>`: Escape or Close closes it and the
+/// focus goes back where it was).
+#[component]
+pub fn Viewer() -> impl IntoView {
+    let chat = use_chat();
+    let viewing = expect_context::<Viewing>().0;
+    let dialog = NodeRef::<html::Dialog>::new();
+    let src = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let Some(dialog) = dialog.get() else { return };
+        match viewing.get() {
+            Some(a) => {
+                src.set(None);
+                show_from(chat.state, a.url(), src);
+                if !dialog.open() {
+                    if let Err(e) = dialog.show_modal() {
+                        leptos::logging::warn!("could not open the image viewer: {e:?}");
+                    }
+                }
+            }
+            None if dialog.open() => dialog.close(),
+            None => {}
+        }
+    });
+    let name = move || viewing.get().map(|a| a.name).unwrap_or_default();
+    let save_it = move |_| {
+        if let Some(a) = viewing.get_untracked() {
+            save(chat, a.url(), a.name);
+        }
+    };
+    view! {
+        <dialog class="viewer" data-testid="viewer" node_ref=dialog aria-label=name on:close=move |_| viewing.set(None)>
+            <div class="viewer-bar">
+                <span class="name">{name}</span>
+                <button type="button" class="link" data-testid="viewer-download" on:click=save_it>{move || t().download}</button>
+                <button type="button" data-testid="viewer-close" autofocus on:click=move |_| viewing.set(None)>{move || t().close}</button>
+            </div>
+            {move || src.get().map(|src| view! { <img data-testid="viewer-image" src=src alt=name()/> })}
+        </dialog>
+    }
+}
+
+// ---- The browser's side (the server renders the views and handles no events) ----
+
+#[cfg(feature = "hydrate")]
+fn show_from(state: crate::state::ChatState, path: String, src: RwSignal<Option<String>>) {
+    leptos::task::spawn_local(async move {
+        src.set(crate::client::files::object_url(state, path).await);
+    });
+}
+
+#[cfg(feature = "hydrate")]
+fn save(chat: crate::state::Chat, path: String, name: String) {
+    leptos::task::spawn_local(crate::client::files::download(chat.state, path, name));
+}
+
+#[cfg(feature = "hydrate")]
+fn cancel(chat: crate::state::Chat, key: u64) {
+    crate::client::files::cancel(chat.state, key);
+}
+
+#[cfg(feature = "hydrate")]
+fn again(chat: crate::state::Chat, key: u64) {
+    crate::client::files::retry(chat, key);
+}
+
+/// The files of a list the browser gave (a picker, a paste, a drop).
+#[cfg(feature = "hydrate")]
+fn files_in(list: Option<leptos::web_sys::FileList>) -> Vec<leptos::web_sys::File> {
+    let Some(list) = list else { return Vec::new() };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+#[cfg(feature = "hydrate")]
+fn picked(chat: crate::state::Chat, input: &leptos::web_sys::HtmlInputElement) {
+    let files = files_in(input.files());
+    // Emptied, so that choosing the same file again is a change too.
+    input.set_value("");
+    if !files.is_empty() {
+        crate::client::files::upload_files(chat, files);
+    }
+}
+
+/// A paste into the composer: files (a screenshot) are uploaded; text pastes as usual.
+#[cfg(feature = "hydrate")]
+pub fn pasted(chat: crate::state::Chat, ev: &leptos::ev::ClipboardEvent) {
+    let files = files_in(ev.clipboard_data().and_then(|d| d.files()));
+    if !files.is_empty() {
+        ev.prevent_default();
+        crate::client::files::upload_files(chat, files);
+    }
+}
+
+/// Whether a drag carries files (then the conversation takes the drop).
+#[cfg(feature = "hydrate")]
+pub fn carries_files(ev: &leptos::ev::DragEvent) -> bool {
+    ev.data_transfer().is_some_and(|d| d.types().includes(&"Files".into(), 0))
+}
+
+/// Files dropped onto the conversation are uploaded.
+#[cfg(feature = "hydrate")]
+pub fn dropped(chat: crate::state::Chat, ev: &leptos::ev::DragEvent) {
+    let files = files_in(ev.data_transfer().and_then(|d| d.files()));
+    ev.prevent_default();
+    if !files.is_empty() {
+        crate::client::files::upload_files(chat, files);
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn show_from(_: crate::state::ChatState, _: String, _: RwSignal<Option<String>>) {}
+#[cfg(not(feature = "hydrate"))]
+fn save(_: crate::state::Chat, _: String, _: String) {}
+#[cfg(not(feature = "hydrate"))]
+fn cancel(_: crate::state::Chat, _: u64) {}
+#[cfg(not(feature = "hydrate"))]
+fn again(_: crate::state::Chat, _: u64) {}
+#[cfg(not(feature = "hydrate"))]
+fn picked(_: crate::state::Chat, _: &leptos::web_sys::HtmlInputElement) {}
+#[cfg(not(feature = "hydrate"))]
+pub fn pasted(_: crate::state::Chat, _: &leptos::ev::ClipboardEvent) {}
+#[cfg(not(feature = "hydrate"))]
+pub fn carries_files(_: &leptos::ev::DragEvent) -> bool {
+    false
+}
+#[cfg(not(feature = "hydrate"))]
+pub fn dropped(_: crate::state::Chat, _: &leptos::ev::DragEvent) {}
