@@ -1,4 +1,5 @@
-// Takes the README's pictures of the widget on the demo pages, in English and Chinese:
+// Takes the README's pictures of the widget on the demo pages, in English and Chinese (the
+// English one with a screenshot the customer sends, and a link in the answer):
 //   end2end/serve.sh 3290 &  node end2end/screenshots.cjs http://127.0.0.1:3290 [FOLDER]
 // (into docs/ unless FOLDER is given)
 // (a fresh server: the pictures show a customer's first message and an agent's answer).
@@ -8,7 +9,7 @@ const path = require('node:path');
 const base = process.argv[2] ?? 'http://127.0.0.1:3290';
 const folder = process.argv[3] ?? path.join(__dirname, '..', 'docs');
 const shots = [
-  { page: '/demo.html', file: 'widget-en.png', name: 'Li', text: 'Hi! Has my order shipped?', reply: 'Yes, it left today.' },
+  { page: '/demo.html', file: 'widget-en.png', name: 'Li', text: 'Hi! Has my order shipped? The page says this:', attach: path.join(__dirname, '..', 'docs', 'console.png'), reply: 'Yes, it left today: https://example.com/track/4821' },
   { page: '/demo-zh.html', file: 'widget-zh.png', name: '王芳', text: '你好，我的订单发货了吗？', reply: '已经发货了，今天寄出。' },
 ];
 
@@ -39,6 +40,10 @@ async function connected(where) {
     await frame.getByTestId('login-submit').click();
     await frame.getByTestId('composer').fill(shot.text);
     await frame.getByTestId('send').click();
+    if (shot.attach) {
+      await frame.getByTestId('attach-input').setInputFiles(shot.attach);
+      await frame.locator('[data-testid="attachment-image"] img').waitFor();
+    }
     await agent.locator(`[data-testid="user"][data-name="${shot.name}"]`).click();
     await agent.getByTestId('composer').fill(shot.reply);
     await agent.getByTestId('send').click();

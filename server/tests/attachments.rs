@@ -142,7 +142,7 @@ async fn a_customers_screenshot_reaches_the_agent_who_alone_with_the_customer_ma
         assert_eq!(status, 200, "{head}");
         assert!(head.contains("content-type: image/png"), "{head}");
         assert!(head.contains("x-content-type-options: nosniff"), "{head}");
-        assert!(head.contains("cache-control: private, no-cache"), "{head}");
+        assert!(head.contains("cache-control: private, no-store"), "{head}");
         let image = image::load_from_memory(&body).expect("an image");
         assert_eq!((image.width(), image.height()), (800, 400));
         let (status, _, body) = fetch(&server, Some(token), &thumb).await;
@@ -324,8 +324,8 @@ async fn on_postgresql_the_files_are_in_the_database_and_survive_a_restart() {
 /// An agent's session lapses after 12 hours unused, a customer's after 90 days; a file is
 /// fetched only with a session presented its own kind's way (a customer's as a bearer, an
 /// agent's in the cookie), and checked against its own kind's limit: presenting a lapsed
-/// agent session as a bearer does not bring it back for 90 days. The browser keeps a copy
-/// but asks every time (a 304 while the session may still see it).
+/// agent session as a bearer does not bring it back for 90 days. The browser keeps no copy
+/// (`no-store`); a conditional request gets a 304 only while the session may see the file.
 #[tokio::test]
 async fn a_session_fetches_files_only_as_its_own_kind_and_within_its_own_idle_limit() {
     let server = TestServer::start().await;
@@ -342,7 +342,7 @@ async fn a_session_fetches_files_only_as_its_own_kind_and_within_its_own_idle_li
 
     let (status, head, _) = fetch(&server, Some(&amy_session), &path).await;
     assert_eq!(status, 200, "{head}");
-    assert!(head.contains("cache-control: private, no-cache"), "{head}");
+    assert!(head.contains("cache-control: private, no-store"), "{head}");
     let etag = head
         .lines()
         .find_map(|l| l.strip_prefix("etag: "))

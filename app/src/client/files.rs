@@ -32,20 +32,24 @@ struct InFlight {
     request: Option<XmlHttpRequest>,
     /// The request's event handlers, alive as long as it runs.
     handlers: Vec<Closure<dyn FnMut(web_sys::ProgressEvent)>>,
-    /// Times it was tried again by itself after the connection broke.
+    /// Times it was tried again by itself since the person last chose it or retried it.
     auto_retries: u32,
+    /// A task waits for the connection to come back to try it again.
+    waiting: bool,
 }
 
-/// Tries in a row after a broken connection before the person is left to retry by hand.
+/// Tries after a broken connection before the person is left to retry by hand.
 const AUTO_RETRIES: u32 = 3;
+const MB: u64 = 1024 * 1024;
 
 thread_local! {
     static IN_FLIGHT: RefCell<HashMap<u64, InFlight>> = RefCell::new(HashMap::new());
     static NEXT_KEY: Cell<u64> = const { Cell::new(1) };
 }
 
-/// Uploads files the person chose, pasted or dropped, each to be sent on its own as soon as
-/// it is up, in the conversation open now. At most [`ATTACHMENTS_PER_MESSAGE`] at once.
+/// Uploads files the person chose, pasted or dropped, each to be sent in a message of its
+/// own as soon as it is up, in the conversation open now (even if another is open by
+/// then). At most [`ATTACHMENTS_PER_MESSAGE`] files in one pick, paste or drop.
 pub fn upload_files(chat: Chat, files: Vec<File>) {
     let state = chat.state;
     let Some(target) = state.open.get_untracked() else {
@@ -53,7 +57,8 @@ pub fn upload_files(chat: Chat, files: Vec<File>) {
         return;
     };
     if matches!(target, Target::Person(_)) && state.is_agent_untracked() {
-        // A tutorial-style direct message has no conversation to keep a file in.
+        // An agent's upload names its conversation, which a person picked from the list
+        // before their conversation is known does not have yet.
         state.error.set(Some(Problem::UnknownConversation.in_lang(state.lang.get_untracked())));
         return;
     }
@@ -76,27 +81,36 @@ pub fn upload_files(chat: Chat, files: Vec<File>) {
         };
         state.uploads.update(|u| u.push(upload));
         IN_FLIGHT.with(|f| {
-            f.borrow_mut().insert(key, InFlight { file, request: None, handlers: Vec::new(), auto_retries: 0 })
+            f.borrow_mut().insert(
+                key,
+                InFlight {
+                    file,
+                    request: None,
+                    handlers: Vec::new(),
+                    auto_retries: 0,
+                    waiting: false,
+                },
+            )
         });
         start(chat, key);
     }
 }
 
-/// Tries a failed upload again.
+/// Tries a failed upload again (the person asked: it may go again by itself as often as
+/// the first time).
 pub fn retry(chat: Chat, key: u64) {
-    set_phase(chat.state, key, Phase::Sending(0));
+    IN_FLIGHT.with(|f| {
+        if let Some(flight) = f.borrow_mut().get_mut(&key) {
+            flight.auto_retries = 0;
+        }
+    });
     start(chat, key);
 }
 
 /// Stops an upload (or forgets a failed one): its row goes, nothing is sent.
 pub fn cancel(state: ChatState, key: u64) {
-    if let Some(flight) = IN_FLIGHT.with(|f| f.borrow_mut().remove(&key)) {
-        if let Some(request) = flight.request {
-            detach(&request);
-            // Aborting only fails on a request never opened; then there is nothing to stop.
-            let _ = request.abort();
-        }
-    }
+    release(key);
+    IN_FLIGHT.with(|f| f.borrow_mut().remove(&key));
     state.uploads.update(|u| u.retain(|u| u.key != key));
 }
 
@@ -107,9 +121,7 @@ pub fn forget(state: ChatState) {
         cancel(state, key);
     }
     for url in state.blobs.with_untracked(|b| b.values().cloned().collect::<Vec<_>>()) {
-        if let Err(e) = web_sys::Url::revoke_object_url(&url) {
-            leptos::logging::warn!("could not let go of a file's object URL: {e:?}");
-        }
+        revoke(&url);
     }
     state.blobs.set(Default::default());
 }
@@ -135,17 +147,29 @@ fn fail(state: ChatState, key: u64, problem: Problem) {
     set_phase(state, key, Phase::Failed { reason, retry });
 }
 
+/// The connection broke before the server answered (it restarted, the network went): the
+/// row says so, and the upload goes again by itself once the connection is back.
+fn broke(chat: Chat, key: u64) {
+    let reason = chat.state.lang.get_untracked().ui().upload_broken.to_owned();
+    set_phase(chat.state, key, Phase::Failed { reason, retry: true });
+    release(key);
+    retry_when_back(chat, key);
+}
+
 /// The largest file the server takes, as it said at login.
 fn max_bytes(state: ChatState) -> u64 {
     state
         .me
         .with_untracked(|m| m.as_ref().and_then(|m| m.attachment_max_bytes))
-        .unwrap_or(ATTACHMENT_MAX_MB * 1024 * 1024)
+        .unwrap_or(ATTACHMENT_MAX_MB * MB)
 }
 
 /// Starts (or restarts) the upload of `key`.
 fn start(chat: Chat, key: u64) {
     let state = chat.state;
+    // Whatever ran for it before stops first: one request per upload at a time.
+    release(key);
+    set_phase(state, key, Phase::Sending(0));
     let Some(upload) = state.uploads.with_untracked(|u| u.iter().find(|u| u.key == key).cloned())
     else {
         return;
@@ -155,7 +179,7 @@ fn start(chat: Chat, key: u64) {
     };
     let max = max_bytes(state);
     if upload.size > max {
-        return fail(state, key, Problem::AttachmentTooLarge(max / (1024 * 1024)));
+        return fail(state, key, Problem::AttachmentTooLarge(max / MB));
     }
     if upload.size == 0 {
         return fail(state, key, Problem::AttachmentEmpty);
@@ -186,13 +210,7 @@ fn start(chat: Chat, key: u64) {
             finished(chat, key, status, &body);
         })
     };
-    let broken = Closure::<dyn FnMut(_)>::new(move |_: web_sys::ProgressEvent| {
-        // No answer at all: the connection broke (a restart, the network). Retry works.
-        let reason = state.lang.get_untracked().ui().upload_broken.to_owned();
-        set_phase(state, key, Phase::Failed { reason, retry: true });
-        release(key);
-        retry_when_back(chat, key);
-    });
+    let broken = Closure::<dyn FnMut(_)>::new(move |_: web_sys::ProgressEvent| broke(chat, key));
     if let Ok(up) = request.upload() {
         up.set_onprogress(Some(progress.as_ref().unchecked_ref()));
     }
@@ -208,8 +226,7 @@ fn start(chat: Chat, key: u64) {
     });
     if let Err(e) = sent {
         leptos::logging::warn!("could not send an upload: {e:?}");
-        let reason = state.lang.get_untracked().ui().upload_broken.to_owned();
-        set_phase(state, key, Phase::Failed { reason, retry: true });
+        broke(chat, key);
     }
 }
 
@@ -219,51 +236,69 @@ fn start(chat: Chat, key: u64) {
 fn retry_when_back(chat: Chat, key: u64) {
     let allowed = IN_FLIGHT.with(|f| {
         f.borrow_mut().get_mut(&key).is_some_and(|flight| {
+            if flight.waiting || flight.auto_retries >= AUTO_RETRIES {
+                return false;
+            }
             flight.auto_retries += 1;
-            flight.auto_retries <= AUTO_RETRIES
+            flight.waiting = true;
+            true
         })
     });
     if !allowed {
         return;
     }
     spawn_local(async move {
-        // Long enough for the socket to have noticed a server that went away.
+        // Long enough for the socket to have noticed a server that went away (a silent
+        // network notices only at its ping timeout: then the tries may run out, and the
+        // row's Retry is there).
         gloo_timers::future::TimeoutFuture::new(1_000).await;
         loop {
-            let waiting = chat.state.uploads.with_untracked(|u| {
+            let still_failed = chat.state.uploads.with_untracked(|u| {
                 u.iter().any(|u| u.key == key && matches!(u.phase, Phase::Failed { .. }))
             });
-            if !waiting {
-                return;
-            }
             let back = chat.state.conn.get_untracked() == ConnStatus::Connected
                 && chat.state.me.with_untracked(Option::is_some);
-            if back {
-                return retry(chat, key);
+            if !still_failed || back {
+                let known = IN_FLIGHT.with(|f| {
+                    f.borrow_mut().get_mut(&key).map(|flight| flight.waiting = false).is_some()
+                });
+                if known && still_failed {
+                    start(chat, key);
+                }
+                return;
             }
             gloo_timers::future::TimeoutFuture::new(500).await;
         }
     });
 }
 
+/// A customer's session token, from their login: their requests carry it as a bearer.
+/// `None` for agents, whose requests carry the cookie.
+fn customer_token(state: ChatState) -> Option<String> {
+    state.me.with_untracked(|m| {
+        m.as_ref().filter(|m| m.role == Role::Customer).and_then(|m| m.resume.clone())
+    })
+}
+
 /// A `POST` to `url` with the session (see the module's doc).
 fn open(url: &str, state: ChatState) -> Result<XmlHttpRequest, JsValue> {
     let request = XmlHttpRequest::new()?;
     request.open_with_async("POST", url, true)?;
-    if !state.is_agent_untracked() {
-        if let Some(token) = super::customer_token() {
-            request.set_request_header("Authorization", &format!("Bearer {token}"))?;
-        }
+    if let Some(token) = customer_token(state) {
+        request.set_request_header("Authorization", &format!("Bearer {token}"))?;
     }
     Ok(request)
 }
 
-/// The request ended: drops its handlers (not from inside one of them: later).
+/// Ends the request of `key`, if one runs (it ended, or is stopped): unhooks and drops its
+/// handlers (not from inside one of them: a moment later).
 fn release(key: u64) {
     let handlers = IN_FLIGHT.with(|f| {
         f.borrow_mut().get_mut(&key).map(|flight| {
             if let Some(request) = flight.request.take() {
                 detach(&request);
+                // Fails only on a request never opened, or already done: nothing to stop.
+                let _ = request.abort();
             }
             std::mem::take(&mut flight.handlers)
         })
@@ -309,18 +344,18 @@ fn finished(chat: Chat, key: u64, status: u16, body: &str) {
     }
     let problem = match serde_json::from_str::<UploadRefused>(body) {
         Ok(refused) => refused.problem,
-        Err(_) if status == 413 => Problem::AttachmentTooLarge(max_bytes(state) / (1024 * 1024)),
+        Err(_) if status == 413 => Problem::AttachmentTooLarge(max_bytes(state) / MB),
         Err(_) => {
             leptos::logging::warn!("upload refused with {status}: {body}");
-            Problem::NotSaved
+            Problem::Internal
         }
     };
     fail(state, key, problem);
 }
 
 /// Fetches a file (or a thumbnail) with the session and gives an object URL for it, kept
-/// in [`ChatState::blobs`] for this page; `None` when it cannot be had (logged in the
-/// console; the view shows the file's name instead).
+/// in [`ChatState::blobs`] for this page (until logout); `None` when it cannot be had
+/// (logged in the console; the view then shows the file's name alone).
 pub async fn object_url(state: ChatState, path: String) -> Option<String> {
     if let Some(url) = state.blobs.with_untracked(|b| b.get(&path).cloned()) {
         return Some(url);
@@ -329,16 +364,27 @@ pub async fn object_url(state: ChatState, path: String) -> Option<String> {
     let url = web_sys::Url::create_object_url_with_blob(&blob)
         .map_err(|e| leptos::logging::warn!("could not show a file: {e:?}"))
         .ok()?;
+    // Asked twice at once (two views of one file): the first kept wins, the other goes.
+    if let Some(kept) = state.blobs.with_untracked(|b| b.get(&path).cloned()) {
+        revoke(&url);
+        return Some(kept);
+    }
     state.blobs.update(|b| {
         b.insert(path, url.clone());
     });
     Some(url)
 }
 
+fn revoke(url: &str) {
+    if let Err(e) = web_sys::Url::revoke_object_url(url) {
+        leptos::logging::warn!("could not let go of a file's object URL: {e:?}");
+    }
+}
+
 /// Fetches a file with the session and hands it to the browser to save as `name`.
 pub async fn download(state: ChatState, path: String, name: String) {
     let Some(blob) = fetch_blob(state, &path).await else {
-        state.error.set(Some(Problem::UnknownAttachment.in_lang(state.lang.get_untracked())));
+        state.error.set(Some(state.lang.get_untracked().ui().file_unavailable.to_owned()));
         return;
     };
     let saved = (|| -> Result<(), JsValue> {
@@ -349,12 +395,10 @@ pub async fn download(state: ChatState, path: String, name: String) {
         link.set_download(&name);
         link.click();
         // The browser has started reading it; the URL can go after a moment.
-        let revoke = Closure::once_into_js(move || {
-            let _ = web_sys::Url::revoke_object_url(&url);
-        });
+        let later = Closure::once_into_js(move || revoke(&url));
         web_sys::window()
             .ok_or("no window")?
-            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000)?;
+            .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 60_000)?;
         Ok(())
     })();
     if let Err(e) = saved {
@@ -364,10 +408,8 @@ pub async fn download(state: ChatState, path: String, name: String) {
 
 async fn fetch_blob(state: ChatState, path: &str) -> Option<web_sys::Blob> {
     let mut request = gloo_net::http::Request::get(path);
-    if state.me.with_untracked(|m| m.as_ref().is_some_and(|m| m.role == Role::Customer)) {
-        if let Some(token) = super::customer_token() {
-            request = request.header("Authorization", &format!("Bearer {token}"));
-        }
+    if let Some(token) = customer_token(state) {
+        request = request.header("Authorization", &format!("Bearer {token}"));
     }
     let response = request
         .send()

@@ -159,13 +159,6 @@ pub(crate) fn forget_session() {
     }
 }
 
-/// The customer's session token, as saved: their uploads and file fetches carry it as a
-/// bearer (agents' carry the cookie, which no script reads).
-pub(crate) fn customer_token() -> Option<String> {
-    let json = storage(Role::Customer)?.get_item(SAVED_SESSION).ok()??;
-    serde_json::from_str::<Saved>(&json).ok().filter(|s| s.role == Role::Customer)?.resume
-}
-
 /// This tab's agent session first (an agent tab on a customer's machine), then a
 /// customer's; with the agent's status.
 fn saved_session() -> Option<(Credentials, Option<AgentStatus>)> {

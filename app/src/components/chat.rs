@@ -24,6 +24,7 @@ pub fn ChatView() -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let list = NodeRef::<html::Ul>::new();
     provide_context(Viewing(RwSignal::new(None)));
+    files::keep_drops_in_the_page();
     // Files are being dragged over the conversation (it takes them when dropped).
     let dragging = RwSignal::new(false);
 
@@ -201,7 +202,11 @@ pub fn ChatView() -> impl IntoView {
                             dragging.set(true);
                         }
                     }
-                    on:dragleave=move |_| dragging.set(false)
+                    on:dragleave=move |ev| {
+                        if files::left(&ev) {
+                            dragging.set(false);
+                        }
+                    }
                     on:drop=move |ev| {
                         dragging.set(false);
                         if files::carries_files(&ev) {

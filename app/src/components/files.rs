@@ -50,42 +50,54 @@ pub fn Uploads() -> impl IntoView {
         state.uploads.with(|u| {
             u.iter()
                 .filter(|u| Some(&u.target) == open.as_ref())
-                .map(|u| (u.key, matches!(u.phase, Phase::Failed { .. })))
+                .map(|u| match &u.phase {
+                    Phase::Sending(_) => (u.key, None),
+                    Phase::Failed { reason, .. } => (u.key, Some(reason.clone())),
+                })
                 .collect::<Vec<_>>()
         })
     };
-    let row = move |(key, _failed): (u64, bool)| {
+    // A row is drawn again when its upload fails (again), not at each step of its progress.
+    let row = move |(key, _): (u64, Option<String>)| {
         let upload = move || state.uploads.with(|u| u.iter().find(|u| u.key == key).cloned());
         let Some(first) = upload() else { return ().into_any() };
         let name = first.name.clone();
         let size = human_size(first.size);
+        // "Cancel screenshot.png": each row's buttons say which file they are for.
+        let named = {
+            let name = name.clone();
+            move |label: &str| format!("{label} {name}")
+        };
         let body = match first.phase {
             Phase::Sending(_) => {
-                let label = name.clone();
+                let named = named.clone();
                 view! {
                     <progress
                         max="100"
                         value=move || upload().map(|u| u.percent()).unwrap_or(0)
-                        aria-label=move || format!("{} {label}", t().uploading)
+                        aria-label={ let named = named.clone(); move || named(t().uploading) }
                     ></progress>
-                    <button type="button" class="link" data-testid="upload-cancel" on:click=move |_| cancel(chat, key)>
+                    <button type="button" class="link" data-testid="upload-cancel" aria-label=move || named(t().cancel_upload) on:click=move |_| cancel(chat, key)>
                         {move || t().cancel_upload}
                     </button>
                 }
                 .into_any()
             }
-            Phase::Failed { reason, retry } => view! {
-                <span class="reason" role="alert" data-testid="upload-error">{reason}</span>
-                {retry.then(|| view! {
-                    <button type="button" class="link" data-testid="upload-retry" on:click=move |_| again(chat, key)>
-                        {move || t().retry}
+            Phase::Failed { reason, retry } => {
+                let retry_label = named.clone();
+                view! {
+                    <span class="reason" role="alert" data-testid="upload-error">{reason}</span>
+                    {retry.then(|| view! {
+                        <button type="button" class="link" data-testid="upload-retry" aria-label=move || retry_label(t().retry) on:click=move |_| again(chat, key)>
+                            {move || t().retry}
+                        </button>
+                    })}
+                    <button type="button" class="link" data-testid="upload-remove" aria-label=move || named(t().remove_upload) on:click=move |_| cancel(chat, key)>
+                        {move || t().remove_upload}
                     </button>
-                })}
-                <button type="button" class="link" data-testid="upload-remove" on:click=move |_| cancel(chat, key)>
-                    {move || t().remove_upload}
-                </button>
+                }
+                .into_any()
             }
-            .into_any(),
         };
         view! {
             <li class="upload" data-testid="upload">
@@ -99,7 +111,7 @@ pub fn Uploads() -> impl IntoView {
     view! {
         <Show when=move || !shown().is_empty()>
             <ul class="uploads" data-testid="uploads">
-                <For each=shown key=|k| *k children=row/>
+                <For each=shown key=|k| k.clone() children=row/>
             </ul>
         </Show>
     }
@@ -108,23 +120,31 @@ pub fn Uploads() -> impl IntoView {
 /// What a message carries: a thumbnail per image (opening the full image), a download
 /// per other file.
 pub fn attachments_view(attachments: Vec<Attachment>) -> impl IntoView {
-    let items = attachments.into_iter().map(|a| if a.thumb.is_some() { thumbnail(a).into_any() } else { download_button(a).into_any() });
+    let items = attachments.into_iter().map(|a| match (a.thumb, a.thumb_url()) {
+        (Some(size), Some(path)) => thumbnail(a, size, path).into_any(),
+        _ => download_button(a).into_any(),
+    });
     view! { <div class="files">{items.collect_view()}</div> }
 }
 
-fn thumbnail(a: Attachment) -> impl IntoView {
+/// An image's thumbnail, which opens the full image; its name until (or unless) the
+/// thumbnail could be fetched.
+fn thumbnail(a: Attachment, size: crate::protocol::Size, path: String) -> impl IntoView {
     let chat = use_chat();
     let viewing = expect_context::<Viewing>().0;
     let src = RwSignal::new(None::<String>);
-    let size = a.thumb.unwrap_or(crate::protocol::Size { width: 1, height: 1 });
-    if let Some(path) = a.thumb_url() {
-        show_from(chat.state, path, src);
-    }
+    load(chat.state, path, move |url| src.set(url));
     let name = a.name.clone();
-    let label = move || format!("{} {name}", t().open_image);
+    let label = {
+        let name = name.clone();
+        move || format!("{} {name}", t().open_image)
+    };
     view! {
         <button type="button" class="thumb" data-testid="attachment-image" aria-label=label on:click=move |_| viewing.set(Some(a.clone()))>
-            <img src=move || src.get() alt="" width=size.width height=size.height/>
+            {move || match src.get() {
+                Some(src) => view! { <img src=src alt="" width=size.width height=size.height/> }.into_any(),
+                None => view! { <span class="thumb-name">{name.clone()}</span> }.into_any(),
+            }}
         </button>
     }
 }
@@ -159,7 +179,13 @@ pub fn Viewer() -> impl IntoView {
         match viewing.get() {
             Some(a) => {
                 src.set(None);
-                show_from(chat.state, a.url(), src);
+                // Shown only if it is still the one asked for when it arrives.
+                let id = a.id.clone();
+                load(chat.state, a.url(), move |url| {
+                    if viewing.with_untracked(|v| v.as_ref().is_some_and(|v| v.id == id)) {
+                        src.set(url);
+                    }
+                });
                 if !dialog.open() {
                     if let Err(e) = dialog.show_modal() {
                         leptos::logging::warn!("could not open the image viewer: {e:?}");
@@ -190,11 +216,44 @@ pub fn Viewer() -> impl IntoView {
 
 // ---- The browser's side (the server renders the views and handles no events) ----
 
+/// Fetches a file with the session; `done` gets its object URL (`None`: it could not be had).
 #[cfg(feature = "hydrate")]
-fn show_from(state: crate::state::ChatState, path: String, src: RwSignal<Option<String>>) {
+fn load(state: crate::state::ChatState, path: String, done: impl FnOnce(Option<String>) + 'static) {
     leptos::task::spawn_local(async move {
-        src.set(crate::client::files::object_url(state, path).await);
+        done(crate::client::files::object_url(state, path).await);
     });
+}
+
+/// Files dropped anywhere else on the page are not opened in its place (which would leave
+/// the chat); only the conversation takes them.
+#[cfg(feature = "hydrate")]
+pub fn keep_drops_in_the_page() {
+    let over = window_event_listener(leptos::ev::dragover, |ev| {
+        if carries_files(&ev) {
+            ev.prevent_default();
+        }
+    });
+    let drop = window_event_listener(leptos::ev::drop, |ev| {
+        if carries_files(&ev) {
+            ev.prevent_default();
+        }
+    });
+    on_cleanup(move || {
+        over.remove();
+        drop.remove();
+    });
+}
+
+/// Whether a drag left `ev`'s element (not just moved onto one of its children).
+#[cfg(feature = "hydrate")]
+pub fn left(ev: &leptos::ev::DragEvent) -> bool {
+    use leptos::wasm_bindgen::JsCast;
+    let area = ev.current_target().and_then(|t| t.dyn_into::<leptos::web_sys::Node>().ok());
+    let into = ev.related_target().and_then(|t| t.dyn_into::<leptos::web_sys::Node>().ok());
+    match (area, into) {
+        (Some(area), Some(into)) => !area.contains(Some(&into)),
+        _ => true,
+    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -256,7 +315,13 @@ pub fn dropped(chat: crate::state::Chat, ev: &leptos::ev::DragEvent) {
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn show_from(_: crate::state::ChatState, _: String, _: RwSignal<Option<String>>) {}
+fn load(_: crate::state::ChatState, _: String, _: impl FnOnce(Option<String>) + 'static) {}
+#[cfg(not(feature = "hydrate"))]
+pub fn keep_drops_in_the_page() {}
+#[cfg(not(feature = "hydrate"))]
+pub fn left(_: &leptos::ev::DragEvent) -> bool {
+    true
+}
 #[cfg(not(feature = "hydrate"))]
 fn save(_: crate::state::Chat, _: String, _: String) {}
 #[cfg(not(feature = "hydrate"))]

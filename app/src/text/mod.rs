@@ -186,6 +186,7 @@ labels!(
     open_image,
     close,
     drop_files,
+    file_unavailable,
 );
 
 pub const EN: Ui = Ui {
@@ -279,6 +280,7 @@ pub const EN: Ui = Ui {
     open_image: "Open the full image:",
     close: "Close",
     drop_files: "Drop files here to send them",
+    file_unavailable: "That file could not be fetched. Please try again.",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -370,6 +372,7 @@ pub const ZH_CN: Ui = Ui {
     open_image: "查看原图：",
     close: "关闭",
     drop_files: "将文件拖放到这里即可发送",
+    file_unavailable: "无法获取这个文件，请重试。",
 };
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub trait Blobs: std::fmt::Debug + Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
     /// The bytes under `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Deletes what is under `key` (nothing there is no error).
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Blobs as files in a directory: `dir/ab/abcdef…` (two levels, so that no directory
@@ -92,6 +94,15 @@ impl Blobs for DirBlobs {
             Err(e) => Err(backend(e)),
         }
     }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
+    }
 }
 
 /// Blobs in PostgreSQL's `blobs` table: the database every node shares holds them, and its
@@ -127,6 +138,15 @@ impl Blobs for PgBlobs {
             .map_err(backend)?;
         Ok(row.map(|(bytes,)| bytes))
     }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM blobs WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
 }
 
 /// Blobs in memory, beside an in-memory database: gone with the process, as it is.
@@ -142,6 +162,11 @@ impl Blobs for MemoryBlobs {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        Ok(())
     }
 }
 
@@ -160,6 +185,11 @@ mod tests {
         assert_eq!(blobs.get("0123abce").await.expect("get"), None);
         for bad in ["../etc", "..", "a/b", "", "x", ".hidden"] {
             assert!(blobs.put(bad, vec![1]).await.is_err(), "{bad:?}");
+            assert!(blobs.delete(bad).await.is_err(), "{bad:?}");
         }
+        blobs.delete("0123abcd").await.expect("delete");
+        assert_eq!(blobs.get("0123abcd").await.expect("get"), None);
+        assert!(!dir.path().join("01").join("0123abcd").exists());
+        blobs.delete("0123abcd").await.expect("deleting what is not there");
     }
 }

@@ -316,6 +316,20 @@ pub trait Store: Send + Sync + 'static {
     async fn add_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError>;
     /// The uploaded files of these ids (those that exist, in no particular order).
     async fn attachments(&self, ids: &[AttachmentId]) -> Result<Vec<AttachmentRecord>, StoreError>;
+    /// Up to `limit` files uploaded before `cutoff` that no message carries (uploaded and
+    /// never sent), oldest first.
+    async fn unsent_attachments(
+        &self,
+        cutoff: u64,
+        limit: u32,
+    ) -> Result<Vec<AttachmentId>, StoreError>;
+    /// Deletes the record of each of `ids` that [`Store::unsent_attachments`] would still
+    /// list; returns those deleted (their bytes in [`Store::blobs`] are the caller's to delete).
+    async fn delete_unsent_attachments(
+        &self,
+        ids: &[AttachmentId],
+        cutoff: u64,
+    ) -> Result<Vec<AttachmentId>, StoreError>;
 }
 
 /// The lookup key of a name: the same case-folding the hub uses.

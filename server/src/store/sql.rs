@@ -592,6 +592,32 @@ macro_rules! sql_store {
                 Ok(found)
             }
 
+            async fn unsent_attachments(&self, cutoff: u64, limit: u32) -> Result<Vec<AttachmentId>, StoreError> {
+                let sql = format!("SELECT a.id FROM attachments a WHERE {} ORDER BY a.created_at LIMIT $2", super::sql::UNSENT);
+                let rows: Vec<(String,)> = sqlx::query_as(&sql)
+                    .bind(int(cutoff))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                rows.into_iter().map(|(id,)| AttachmentId::parse(&id).map_err(|_| StoreError::Invalid(format!("attachment id {id:?}")))).collect()
+            }
+
+            async fn delete_unsent_attachments(&self, ids: &[AttachmentId], cutoff: u64) -> Result<Vec<AttachmentId>, StoreError> {
+                // Asked again as each is deleted: one sent since the list was made stays.
+                let sql = format!("DELETE FROM attachments AS a WHERE a.id = $2 AND {}", super::sql::UNSENT);
+                let mut tx = self.begin_write().await?;
+                let mut deleted = Vec::new();
+                for id in ids {
+                    let done = sqlx::query(&sql).bind(int(cutoff)).bind(id.as_str()).execute(&mut *tx).await.map_err(backend)?;
+                    if done.rows_affected() > 0 {
+                        deleted.push(id.clone());
+                    }
+                }
+                tx.commit().await.map_err(backend)?;
+                self.confirm(deleted)
+            }
+
             async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
                 let rows = sqlx::query(&sql)
@@ -626,6 +652,12 @@ macro_rules! sql_store {
 }
 
 pub(super) use sql_store;
+
+/// The upload `a` was never sent: made before `$1`, and no message of its conversation
+/// carries it (a message lists its files' ids in `attachments`, as the wire has them).
+pub(super) const UNSENT: &str = "a.created_at < $1 \
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = a.conversation_id \
+        AND m.attachments LIKE '%' || a.id || '%')";
 
 /// The customer `cu` is an anonymous one who never wrote (see `Store::silent_anonymous`):
 /// created before `$1`, no session used since, no host site's user id, and a conversation

@@ -896,3 +896,50 @@ async fn numbered_ids_are_never_given_again_after_a_restart() {
     let stored = store.create_customer(&name("Ann"), "hash-a", 1).await.unwrap();
     assert!(stored.customer > again[0].0 && stored.id > again[0].1, "{stored:?}");
 }
+
+/// A file uploaded and never sent is listed once it is older than the cutoff, and deleted;
+/// one a message carries stays, as does one uploaded since.
+#[tokio::test]
+async fn files_uploaded_and_never_sent_are_found_and_deleted_after_the_cutoff() {
+    for (label, store, _dir) in backends().await {
+        let meta = store.create_customer(&name("Ann"), "hash-files", 1_000).await.unwrap();
+        let attachment = |hex: char| app::protocol::Attachment {
+            id: AttachmentId::parse(&hex.to_string().repeat(32)).unwrap(),
+            name: format!("{hex}.txt"),
+            mime: "text/plain".into(),
+            size: 5,
+            image: None,
+            thumb: None,
+        };
+        let (sent, unsent, recent) = (attachment('a'), attachment('b'), attachment('c'));
+        for (file, ts) in [(&sent, 2_000), (&unsent, 2_000), (&recent, 9_000)] {
+            let record = AttachmentRecord {
+                attachment: file.clone(),
+                conversation: meta.id,
+                uploader: Identity::Customer(meta.customer),
+                ts,
+            };
+            store.add_attachment(&record).await.unwrap();
+        }
+        let mut carrying = message(&meta, Identity::Customer(meta.customer), "see", None, 3_000);
+        carrying.attachments = vec![sent.clone()];
+        append(store.as_ref(), carrying).await;
+
+        let listed = store.unsent_attachments(5_000, 10).await.unwrap();
+        assert_eq!(listed, vec![unsent.id.clone()], "{label}");
+        // Asked again at deletion: the sent one, named by mistake, stays.
+        let gone = store
+            .delete_unsent_attachments(&[sent.id.clone(), unsent.id.clone()], 5_000)
+            .await
+            .unwrap();
+        assert_eq!(gone, vec![unsent.id.clone()], "{label}");
+        let left = store
+            .attachments(&[sent.id.clone(), unsent.id.clone(), recent.id.clone()])
+            .await
+            .unwrap();
+        let mut left: Vec<String> = left.into_iter().map(|r| r.attachment.id.to_string()).collect();
+        left.sort();
+        assert_eq!(left, vec![sent.id.to_string(), recent.id.to_string()], "{label}");
+        assert!(store.unsent_attachments(5_000, 10).await.unwrap().is_empty(), "{label}");
+    }
+}

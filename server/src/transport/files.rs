@@ -233,7 +233,7 @@ fn refused(problem: Problem) -> Response {
 }
 
 /// The blob key of an image's thumbnail.
-fn thumb_key(id: &AttachmentId) -> String {
+pub(super) fn thumb_key(id: &AttachmentId) -> String {
     format!("{id}.thumb")
 }
 
@@ -300,10 +300,11 @@ async fn served(shared: &Shared, headers: &HeaderMap, id: &str, thumb: bool) -> 
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
     );
-    // Only this person's browser keeps a copy, and asks each time whether it may still
-    // use it (a 304 while the session may see the conversation): a logout, or a lapsed
-    // session, leaves nothing to read from the cache of a shared computer.
-    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    // Never written to the browser's cache (`no-cache` would still keep it on disk, only
+    // asking before reuse): a logout leaves nothing of it on a shared computer. The page
+    // holds what it shows for as long as it is open; the ETag still answers a
+    // conditional request (a 304, after the same check).
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     set.insert(header::ETAG, value(&etag)?);
     set.insert(header::VARY, HeaderValue::from_static("Cookie, Authorization"));
     Some(response)

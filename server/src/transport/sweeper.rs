@@ -1,6 +1,7 @@
 //! The periodic clean-up: the hub forgets idle conversations (every [`SWEEP_EVERY`]), and
 //! storage deletes the anonymous customers who never wrote once the retention has passed
-//! (`ANON_RETENTION`, checked every [`RETENTION_EVERY`]).
+//! (`ANON_RETENTION`, checked every [`RETENTION_EVERY`]), and the files uploaded and never
+//! sent, bytes included, [`UNSENT_KEPT`] after their upload.
 //!
 //! Owns: when each runs, and leaving alone what the hub still holds. Must not: decide what
 //! is idle (the hub's sweep and the store's rule do).
@@ -26,6 +27,9 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 const RETENTION_BATCH: u32 = 100;
 /// The pause between two batches: messages are stored in between.
 const RETENTION_PAUSE: Duration = Duration::from_millis(50);
+/// How long a file uploaded and not sent is kept (an upload whose message is still in a
+/// page's outbox, waiting for a connection, is sent long before).
+pub const UNSENT_KEPT: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs until the desk is gone. Every node of a cluster runs one: sweeps pass through the
 /// cluster's stream like any change, and deleting what another node deleted is harmless.
@@ -43,6 +47,7 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
             }
             _ = retain.tick() => {
                 let Some(desk) = desk.upgrade() else { break };
+                delete_unsent_files(&desk, UNSENT_KEPT).await;
                 delete_silent_anonymous(&desk, retention).await;
             }
         }
@@ -88,6 +93,47 @@ async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
     }
     if deleted > 0 {
         tracing::info!(deleted, ?retention, "deleted anonymous customers who never wrote");
+    }
+    deleted
+}
+
+/// Deletes the files uploaded more than `kept` ago that no message carries: their records,
+/// then their bytes (a file whose bytes could not be deleted is logged: it is unreachable,
+/// as its record is gone); returns how many.
+pub async fn delete_unsent_files(desk: &Desk, kept: Duration) -> usize {
+    let cutoff = crate::clock::now_ms().saturating_sub(kept.as_millis() as u64);
+    let blobs = desk.store.blobs();
+    let mut deleted = 0;
+    loop {
+        let unsent = match desk.store.unsent_attachments(cutoff, RETENTION_BATCH).await {
+            Ok(unsent) => unsent,
+            Err(e) => {
+                tracing::error!(error = %e, "listing unsent files failed");
+                break;
+            }
+        };
+        let gone = match desk.store.delete_unsent_attachments(&unsent, cutoff).await {
+            Ok(gone) => gone,
+            Err(e) => {
+                tracing::error!(error = %e, "deleting unsent files failed");
+                break;
+            }
+        };
+        for id in &gone {
+            for key in [id.to_string(), super::files::thumb_key(id)] {
+                if let Err(e) = blobs.delete(&key).await {
+                    tracing::error!(error = %e, key, "deleting an unsent file's bytes failed");
+                }
+            }
+        }
+        deleted += gone.len();
+        if unsent.len() < RETENTION_BATCH as usize || gone.is_empty() {
+            break;
+        }
+        tokio::time::sleep(RETENTION_PAUSE).await;
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, "deleted files uploaded and never sent");
     }
     deleted
 }

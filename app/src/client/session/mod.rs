@@ -422,6 +422,7 @@ impl<'a> Session<'a> {
         forget_session();
         // What was written and not sent yet stays, for the next login.
         let outbox = state.inbox.with_untracked(|i| i.outbox.clone());
+        crate::client::files::forget(state);
         state.reset();
         state.inbox.update(|i| i.outbox = outbox);
         state.login_error.set(Some(reason));
