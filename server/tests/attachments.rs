@@ -397,3 +397,47 @@ async fn a_session_fetches_files_only_as_its_own_kind_and_within_its_own_idle_li
     assert_eq!(status, 200, "{head}");
     server.stop().await;
 }
+
+/// Uploads are held in memory whole while they arrive: past 32 arriving at once (slow
+/// clients, or someone trying to fill the memory), the next is told to try again shortly.
+#[tokio::test]
+async fn uploads_arriving_at_once_are_capped_and_the_next_is_told_to_wait() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let (_cat, cat) = log_in(&server, json!("cat")).await;
+    let (name, value) = cat.header();
+    let mut slow = Vec::new();
+    for _ in 0..32 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+        let head = format!(
+            "POST /attachments?name=a.txt HTTP/1.1\r\nHost: {}\r\n{name}: {value}\r\nContent-Length: 1000\r\n\r\nsome",
+            server.addr
+        );
+        stream.write_all(head.as_bytes()).await.expect("send the head");
+        slow.push(stream);
+    }
+    // Until they are all being received.
+    let mut waited = 0;
+    let refused = loop {
+        let (status, refused) = upload(&server, &cat, "name=b.txt", b"hello").await;
+        if status == 429 || waited > 50 {
+            break (status, refused);
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!((refused.0, &refused.1["problem"]), (429, &json!({"code": "slow_down", "arg": 1})));
+    // Once they are gone, uploads go again.
+    drop(slow);
+    let mut waited = 0;
+    loop {
+        let (status, answer) = upload(&server, &cat, "name=b.txt", b"hello").await;
+        if status == 200 {
+            break;
+        }
+        assert!(waited < 50, "still refused: {status} {answer}");
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}

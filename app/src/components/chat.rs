@@ -450,7 +450,7 @@ fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
             {(!o.text.is_empty()).then(|| view! { <p class="text">{o.text}</p> })}
             {(!o.attachments.is_empty()).then(|| view! {
                 <ul class="file-names">
-                    {o.attachments.into_iter().map(|a| view! { <li>"📎 " {a.name}</li> }).collect_view()}
+                    {o.attachments.into_iter().map(|a| view! { <li>{a.name}</li> }).collect_view()}
                 </ul>
             })}
             <p class="delivery" data-testid="delivery">

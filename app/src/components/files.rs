@@ -20,7 +20,7 @@ use crate::uploads::{human_size, Phase};
 #[derive(Clone, Copy)]
 pub struct Viewing(pub RwSignal<Option<Attachment>>);
 
-/// "📎": a file picker for the open conversation (several files at once).
+/// The paperclip: a file picker for the open conversation (several files at once).
 #[component]
 pub fn AttachButton() -> impl IntoView {
     let chat = use_chat();
@@ -33,7 +33,10 @@ pub fn AttachButton() -> impl IntoView {
     view! {
         <label class="attach" data-testid="attach" title=move || t().attach_files>
             <input type="file" multiple class="visually-hidden" data-testid="attach-input" node_ref=input on:change=on_change/>
-            <span aria-hidden="true">"📎"</span>
+            // A drawn paperclip: an emoji depends on the reader's fonts (some have none).
+            <svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+                <path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>
+            </svg>
             <span class="visually-hidden">{move || t().attach_files}</span>
         </label>
     }
@@ -160,7 +163,9 @@ fn download_button(a: Attachment) -> impl IntoView {
     let save = move |_| save(chat, path.clone(), name.clone());
     view! {
         <button type="button" class="file" data-testid="attachment-file" on:click=save>
-            <span aria-hidden="true">"📄 "</span>
+            <svg class="icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+                <path d="M7 3h7l5 5v13H7z M14 3v5h5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linejoin="round"/>
+            </svg>
             {label}
         </button>
     }
@@ -173,6 +178,7 @@ pub fn Viewer() -> impl IntoView {
     let chat = use_chat();
     let viewing = expect_context::<Viewing>().0;
     let dialog = NodeRef::<html::Dialog>::new();
+    let close = NodeRef::<html::Button>::new();
     let src = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         let Some(dialog) = dialog.get() else { return };
@@ -189,6 +195,13 @@ pub fn Viewer() -> impl IntoView {
                 if !dialog.open() {
                     if let Err(e) = dialog.show_modal() {
                         leptos::logging::warn!("could not open the image viewer: {e:?}");
+                    }
+                    // Focused by hand: `autofocus` is refused (and logged) in a frame of
+                    // another site, where the widget lives.
+                    if let Some(close) = close.get_untracked() {
+                        if let Err(e) = close.focus() {
+                            leptos::logging::warn!("could not focus the viewer: {e:?}");
+                        }
                     }
                 }
             }
@@ -207,7 +220,7 @@ pub fn Viewer() -> impl IntoView {
             <div class="viewer-bar">
                 <span class="name">{name}</span>
                 <button type="button" class="link" data-testid="viewer-download" on:click=save_it>{move || t().download}</button>
-                <button type="button" data-testid="viewer-close" autofocus on:click=move |_| viewing.set(None)>{move || t().close}</button>
+                <button type="button" data-testid="viewer-close" node_ref=close on:click=move |_| viewing.set(None)>{move || t().close}</button>
             </div>
             {move || src.get().map(|src| view! { <img data-testid="viewer-image" src=src alt=name()/> })}
         </dialog>

@@ -268,13 +268,14 @@ impl BatchSql for Batch<'_> {
                     m.to.as_ref().map(|n| n.as_str()),
                     m.text.as_str(),
                     m.client_id.as_ref().map(|c| c.as_str()),
-                    m.ts
+                    m.ts,
+                    attachments_column(&m.attachments)
                 ])
             })
             .collect();
         sqlx::query_as(
-            "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 \
+            "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
              FROM json_each(?) ORDER BY key RETURNING id, conversation_id, seq",
         )
         .bind(serde_json::Value::Array(rows).to_string())

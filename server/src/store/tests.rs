@@ -923,7 +923,10 @@ async fn files_uploaded_and_never_sent_are_found_and_deleted_after_the_cutoff() 
         }
         let mut carrying = message(&meta, Identity::Customer(meta.customer), "see", None, 3_000);
         carrying.attachments = vec![sent.clone()];
-        append(store.as_ref(), carrying).await;
+        let stored = append(store.as_ref(), carrying).await;
+        assert_eq!(stored.message.attachments, vec![sent.clone()], "{label}");
+        let back = store.messages_after(meta.id, 0, 10).await.unwrap();
+        assert_eq!(back.last().map(|m| m.attachments.clone()), Some(vec![sent.clone()]), "{label}");
 
         let listed = store.unsent_attachments(5_000, 10).await.unwrap();
         assert_eq!(listed, vec![unsent.id.clone()], "{label}");

@@ -36,6 +36,10 @@ use app::protocol::{
 };
 
 /// The routes under [`ATTACHMENTS_PATH`].
+/// The longest an upload may take to arrive (10 MB at about 35 KB/s): a client that sends
+/// slower holds memory and a place among [`Shared::receiving`] for nothing.
+const RECEIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub(super) fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(ATTACHMENTS_PATH, post(upload))
@@ -157,17 +161,25 @@ async fn stored_upload(
     if declared.is_some_and(|n| n > max) {
         return Err(too_large);
     }
+    let _receiving = shared.receiving.try_acquire().map_err(|_| Problem::SlowDown(1))?;
     let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let inner = e.into_inner();
-        if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-            too_large.clone()
-        } else {
-            // The connection broke, or the client stopped sending: nothing was kept.
-            tracing::info!(error = %inner, "an upload did not arrive whole");
+    let whole = tokio::time::timeout(RECEIVE_WITHIN, axum::body::to_bytes(body, limit));
+    let bytes: Bytes = whole
+        .await
+        .map_err(|_| {
+            tracing::info!("an upload was too slow to arrive; dropped");
             Problem::NotSaved
-        }
-    })?;
+        })?
+        .map_err(|e| {
+            let inner = e.into_inner();
+            if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                too_large.clone()
+            } else {
+                // The connection broke, or the client stopped sending: nothing was kept.
+                tracing::info!(error = %inner, "an upload did not arrive whole");
+                Problem::NotSaved
+            }
+        })?;
     let prepared = {
         let _turn = shared.preparing.acquire().await.map_err(|_| Problem::Internal)?;
         tokio::task::spawn_blocking(move || attachment::prepare(&bytes, max)).await.map_err(

@@ -28,6 +28,8 @@ use app::protocol::Problem;
 
 /// See [`Shared::preparing`].
 const PREPARING_AT_ONCE: usize = 2;
+/// See [`Shared::receiving`].
+const RECEIVING_AT_ONCE: usize = 32;
 
 /// The state every handler shares.
 pub struct Shared {
@@ -48,6 +50,10 @@ pub struct Shared {
     /// Uploads being decoded and re-encoded at once (CPU-bound: an image of 40 megapixels
     /// takes a core for a second or two); the rest wait their turn.
     pub(super) preparing: tokio::sync::Semaphore,
+    /// Uploads being received at once: each is held in memory whole (at most
+    /// `ATTACHMENT_MAX_MB`) until it is prepared; past this many, an upload is told to try
+    /// again in a moment rather than waiting with its bytes.
+    pub(super) receiving: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -97,6 +103,7 @@ impl Shared {
             office_hours: settings.office_hours.clone(),
             attachment_max_bytes: settings.attachment_max_bytes,
             preparing: tokio::sync::Semaphore::new(PREPARING_AT_ONCE),
+            receiving: tokio::sync::Semaphore::new(RECEIVING_AT_ONCE),
         })
     }
 
