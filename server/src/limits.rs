@@ -34,6 +34,9 @@ pub struct Limits {
     pub agent_messages: Rate,
     /// Messages from all customers at one address together.
     pub messages_per_address: Rate,
+    /// Files uploaded from one address (anyone's: each holds up to `ATTACHMENT_MAX_MB` of
+    /// memory while it arrives, and CPU while an image is re-encoded).
+    pub uploads_per_address: Rate,
     /// Logins from one address (any role).
     pub logins_per_address: Rate,
     /// Open Socket.IO connections from one address.
@@ -52,6 +55,8 @@ impl Default for Limits {
             customer_messages: Rate::new(3.0, 20.0),
             agent_messages: Rate::new(20.0, 60.0),
             messages_per_address: Rate::new(50.0, 200.0),
+            // Thirty files dropped at once, then one a second.
+            uploads_per_address: Rate::new(1.0, 30.0),
             logins_per_address: Rate::new(2.0, 60.0),
             connections_per_address: 500,
             free_password_failures: 3,
@@ -67,6 +72,7 @@ impl Limits {
             customer_messages: Rate::UNLIMITED,
             agent_messages: Rate::UNLIMITED,
             messages_per_address: Rate::UNLIMITED,
+            uploads_per_address: Rate::UNLIMITED,
             logins_per_address: Rate::UNLIMITED,
             connections_per_address: usize::MAX,
             free_password_failures: u32::MAX,
@@ -134,6 +140,7 @@ pub struct Address {
     elsewhere: BTreeMap<u64, usize>,
     logins: Bucket,
     messages: Bucket,
+    uploads: Bucket,
     /// By agent name key.
     failures: HashMap<String, Failures>,
 }
@@ -163,6 +170,11 @@ impl Address {
     /// A customer's message; `Err` gives the seconds to wait.
     pub fn message(&mut self, limits: &Limits, now_ms: u64) -> Result<(), u64> {
         self.messages.take(limits.messages_per_address, now_ms)
+    }
+
+    /// An upload (anyone's); `Err` gives the seconds to wait.
+    pub fn upload(&mut self, limits: &Limits, now_ms: u64) -> Result<(), u64> {
+        self.uploads.take(limits.uploads_per_address, now_ms)
     }
 
     /// What this address's clients did on another node of a cluster: `logins` logins and
@@ -213,6 +225,7 @@ impl Address {
             && self.elsewhere.is_empty()
             && self.logins.is_full(limits.logins_per_address, now_ms)
             && self.messages.is_full(limits.messages_per_address, now_ms)
+            && self.uploads.is_full(limits.uploads_per_address, now_ms)
             && self.failures.values().all(|f| f.locked_until_ms + MAX_LOCKOUT_S * 1000 <= now_ms)
     }
 }
@@ -244,6 +257,22 @@ mod tests {
         let rate = Rate::new(0.1, 1.0);
         assert_eq!(slow.take(rate, t0), Ok(()));
         assert_eq!(slow.take(rate, t0), Err(10));
+    }
+
+    #[test]
+    fn an_address_uploads_thirty_files_at_once_then_one_a_second() {
+        let limits = Limits::default();
+        let mut a = Address::default();
+        let t0 = 1_000_000;
+        for _ in 0..30 {
+            assert_eq!(a.upload(&limits, t0), Ok(()));
+        }
+        assert_eq!(a.upload(&limits, t0), Err(1));
+        assert!(!a.is_idle(&limits, t0 + 10_000), "it remembers the uploads until they are back");
+        assert_eq!(a.upload(&limits, t0 + 1_000), Ok(()));
+        assert_eq!(a.upload(&limits, t0 + 1_000), Err(1));
+        // Messages are another budget.
+        assert_eq!(a.message(&limits, t0 + 1_000), Ok(()));
     }
 
     #[test]

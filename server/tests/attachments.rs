@@ -403,7 +403,8 @@ async fn a_session_fetches_files_only_as_its_own_kind_and_within_its_own_idle_li
 #[tokio::test]
 async fn uploads_arriving_at_once_are_capped_and_the_next_is_told_to_wait() {
     use tokio::io::AsyncWriteExt;
-    let server = TestServer::start().await;
+    // Without the rate limits: this is about the bodies in memory, not the rate.
+    let server = TestServer::start_unlimited().await;
     let (_cat, cat) = log_in(&server, json!("cat")).await;
     let (name, value) = cat.header();
     let mut slow = Vec::new();
@@ -439,5 +440,29 @@ async fn uploads_arriving_at_once_are_capped_and_the_next_is_told_to_wait() {
         waited += 1;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    server.stop().await;
+}
+
+/// Thirty files at once from one address, then one a second: the 31st is told how long to
+/// wait, whoever sends it (a customer here; an agent counts the same).
+#[tokio::test]
+async fn an_address_sending_files_too_fast_is_told_to_slow_down() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    let (cat_client, cat) = log_in(&server, json!("cat")).await;
+    let ack = cat_client.emit_acked("private_message", json!({"message": "hi"})).await;
+    let conversation = ack["conversation"].clone();
+    for i in 0..30 {
+        let (status, answer) = upload(&server, &cat, &format!("name={i}.txt"), b"hello").await;
+        assert_eq!(status, 200, "upload {i}: {answer}");
+    }
+    let (status, refused) = upload(&server, &cat, "name=31.txt", b"hello").await;
+    assert_eq!((status, &refused["problem"]), (429, &json!({"code": "slow_down", "arg": 1})));
+    assert_eq!(refused["error"], json!("You are sending too fast. Please wait 1 s and try again."));
+    // An agent at the same address shares it.
+    let (_amy, amy) = log_in(&server, agent("amy")).await;
+    let (status, refused) =
+        upload(&server, &amy, &format!("name=a.txt&conversation={conversation}"), b"hello").await;
+    assert_eq!((status, &refused["problem"]), (429, &json!({"code": "slow_down", "arg": 1})));
     server.stop().await;
 }

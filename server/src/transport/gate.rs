@@ -200,9 +200,13 @@ impl Gate {
         self.address_limited(info.ip)
     }
 
-    /// Whether a customer's upload from `ip` is over their address's rate of messages (each
-    /// upload counts as one): the seconds to wait, if so. Agents' uploads are not limited.
+    /// Whether an upload from `ip` is over the address's rate of uploads (anyone's) or, for
+    /// a customer's, of messages (each upload counts as one too): the seconds to wait, if so.
+    /// Counted only on this node (unlike messages, not shared across a cluster).
     pub fn upload_limited(&self, ip: Option<IpAddr>, agent: bool) -> Option<u64> {
+        if let Some(Err(wait_s)) = self.at_address(ip, |a, limits, now| a.upload(limits, now)) {
+            return Some(wait_s);
+        }
         if agent {
             return None;
         }
