@@ -44,8 +44,8 @@ impl Upload {
 
 /// A size as people read it: "820 B", "14 KB", "3.4 MB" (Chinese writes them the same).
 pub fn human_size(bytes: u64) -> String {
+    use crate::protocol::MB;
     const KB: u64 = 1024;
-    const MB: u64 = 1024 * 1024;
     if bytes < KB {
         format!("{bytes} B")
     } else if bytes < MB {

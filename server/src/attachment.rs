@@ -50,7 +50,7 @@ pub fn prepare(bytes: &[u8], max_bytes: u64) -> Result<Prepared, Problem> {
         return Err(Problem::AttachmentEmpty);
     }
     if bytes.len() as u64 > max_bytes {
-        return Err(Problem::AttachmentTooLarge(max_bytes / (1024 * 1024)));
+        return Err(app::protocol::file_too_large(max_bytes));
     }
     let mime = sniff(bytes).ok_or(Problem::AttachmentType)?;
     if IMAGE_TYPES.contains(&mime) {

@@ -99,7 +99,7 @@ impl Default for Settings {
             widget_secret: None,
             office_hours: None,
             anon_retention: ANON_RETENTION,
-            attachment_max_bytes: app::protocol::ATTACHMENT_MAX_MB * 1024 * 1024,
+            attachment_max_bytes: app::protocol::ATTACHMENT_MAX_BYTES,
         }
     }
 }

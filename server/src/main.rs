@@ -174,7 +174,7 @@ fn main() -> Result<()> {
                     widget_secret: cli.widget_secret.filter(|s| !s.is_empty()),
                     office_hours: cli.office_hours,
                     anon_retention: cli.anon_retention,
-                    attachment_max_bytes: cli.attachment_max_mb * 1024 * 1024,
+                    attachment_max_bytes: cli.attachment_max_mb * app::protocol::MB,
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {

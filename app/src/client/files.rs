@@ -20,8 +20,8 @@ use web_sys::{File, XmlHttpRequest};
 
 use crate::inbox::Target;
 use crate::protocol::{
-    Attachment, Problem, Role, UploadRefused, ATTACHMENTS_PATH, ATTACHMENTS_PER_MESSAGE,
-    ATTACHMENT_MAX_MB,
+    file_too_large, Attachment, Problem, Role, UploadRefused, ATTACHMENTS_PATH,
+    ATTACHMENTS_PER_MESSAGE, ATTACHMENT_MAX_BYTES,
 };
 use crate::state::{Chat, ChatState, Command, ConnStatus};
 use crate::uploads::{Phase, Upload};
@@ -40,7 +40,6 @@ struct InFlight {
 
 /// Tries after a broken connection before the person is left to retry by hand.
 const AUTO_RETRIES: u32 = 3;
-const MB: u64 = 1024 * 1024;
 
 thread_local! {
     static IN_FLIGHT: RefCell<HashMap<u64, InFlight>> = RefCell::new(HashMap::new());
@@ -161,7 +160,7 @@ fn max_bytes(state: ChatState) -> u64 {
     state
         .me
         .with_untracked(|m| m.as_ref().and_then(|m| m.attachment_max_bytes))
-        .unwrap_or(ATTACHMENT_MAX_MB * MB)
+        .unwrap_or(ATTACHMENT_MAX_BYTES)
 }
 
 /// Starts (or restarts) the upload of `key`.
@@ -179,7 +178,7 @@ fn start(chat: Chat, key: u64) {
     };
     let max = max_bytes(state);
     if upload.size > max {
-        return fail(state, key, Problem::AttachmentTooLarge(max / MB));
+        return fail(state, key, file_too_large(max));
     }
     if upload.size == 0 {
         return fail(state, key, Problem::AttachmentEmpty);
@@ -344,7 +343,7 @@ fn finished(chat: Chat, key: u64, status: u16, body: &str) {
     }
     let problem = match serde_json::from_str::<UploadRefused>(body) {
         Ok(refused) => refused.problem,
-        Err(_) if status == 413 => Problem::AttachmentTooLarge(max_bytes(state) / MB),
+        Err(_) if status == 413 => file_too_large(max_bytes(state)),
         Err(_) => {
             leptos::logging::warn!("upload refused with {status}: {body}");
             Problem::Internal

@@ -21,6 +21,15 @@ pub const ATTACHMENTS_PER_MESSAGE: usize = 10;
 pub const ATTACHMENT_NAME_MAX_CHARS: usize = 200;
 /// The size limit of a file unless the server is told otherwise (`ATTACHMENT_MAX_MB`).
 pub const ATTACHMENT_MAX_MB: u64 = 10;
+/// The megabyte the limit is given in.
+pub const MB: u64 = 1024 * 1024;
+/// [`ATTACHMENT_MAX_MB`] in bytes.
+pub const ATTACHMENT_MAX_BYTES: u64 = ATTACHMENT_MAX_MB * MB;
+
+/// The refusal of a file larger than `max_bytes`, which says the limit in megabytes.
+pub fn file_too_large(max_bytes: u64) -> Problem {
+    Problem::AttachmentTooLarge(max_bytes / MB)
+}
 /// The longest side of an image's thumbnail, in pixels.
 pub const THUMB_MAX_PX: u32 = 320;
 

@@ -233,7 +233,7 @@ impl Hub {
         Self {
             capacity,
             away_after_ms: AWAY_AFTER_MS,
-            attachment_max_bytes: app::protocol::ATTACHMENT_MAX_MB * 1024 * 1024,
+            attachment_max_bytes: app::protocol::ATTACHMENT_MAX_BYTES,
             ..Self::default()
         }
     }

@@ -153,7 +153,7 @@ async fn stored_upload(
         return Err(Problem::SlowDown(wait_s));
     }
     let max = shared.attachment_max_bytes;
-    let too_large = Problem::AttachmentTooLarge(max / (1024 * 1024));
+    let too_large = app::protocol::file_too_large(max);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
