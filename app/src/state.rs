@@ -29,12 +29,32 @@ pub enum ConnStatus {
     },
 }
 
+/// How the connection reaches the server: a websocket, or HTTP long-polling where a
+/// proxy or firewall lets no websocket through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Polling,
+}
+
+impl Transport {
+    /// Its Engine.IO name (shown to tools as the badge's `data-transport`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Polling => "polling",
+        }
+    }
+}
+
 /// Everything the views render.
 #[derive(Clone, Copy)]
 pub struct ChatState {
     /// The language the UI speaks (and the server's errors are worded in).
     pub lang: RwSignal<Lang>,
     pub conn: RwSignal<ConnStatus>,
+    /// What carries the connection, once one is open.
+    pub transport: RwSignal<Option<Transport>>,
     /// Set once the server accepted the login.
     pub me: RwSignal<Option<LoginSuccess>>,
     /// A login was sent and has no answer yet.
@@ -83,6 +103,7 @@ impl ChatState {
         Self {
             lang: RwSignal::new(lang),
             conn: RwSignal::new(ConnStatus::Connecting),
+            transport: RwSignal::new(None),
             me: RwSignal::new(None),
             logging_in: RwSignal::new(false),
             login_error: RwSignal::new(None),

@@ -13,8 +13,13 @@ export interface Person {
   problems: string[];
 }
 
-export async function open(browser: Browser, url = '/', options: BrowserContextOptions = {}): Promise<Person> {
+/** Opens `url` in a browser context of its own; `prepare` runs on the context before the
+ * page loads (to route its requests, say). */
+export async function open(
+  browser: Browser, url = '/', options: BrowserContextOptions = {}, prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<Person> {
   const context = await browser.newContext(options);
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   const problems: string[] = [];
   const watch = (p: Page) => {

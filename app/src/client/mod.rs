@@ -1,4 +1,5 @@
-//! The browser's Socket.IO connection (websocket transport, Engine.IO v4 / Socket.IO v5).
+//! The browser's Socket.IO connection (Engine.IO v4 / Socket.IO v5, over a websocket or
+//! long-polling: see `transport.rs`).
 //!
 //! Owns: connecting, answering pings, noticing a dead connection, reconnecting with
 //! backoff, resuming the session after a reconnect or a reload (with the cursors of what
@@ -8,12 +9,13 @@
 //!
 //! Why our own client: no maintained Rust Socket.IO client compiles to wasm32, and binding
 //! the npm `socket.io-client` would add a JS bundle and a second definition of the protocol.
-//! The websocket transport alone is enough for every browser this product supports; the
-//! long-polling transport stays available on the server for tutorial-era clients.
+//! Long-polling is for networks that let no websocket through (proxies, firewalls); every
+//! browser this product supports has websockets.
 
 pub mod files;
 pub mod notify;
 mod session;
+mod transport;
 
 use futures::channel::mpsc;
 use futures::future::{self, Either};
@@ -252,14 +254,6 @@ async fn log_agent_in(
     }
 }
 
-fn socket_url() -> String {
-    let location = web_sys::window().map(|w| w.location());
-    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
-    let secure = location.and_then(|l| l.protocol().ok()).as_deref() == Some("https:");
-    let scheme = if secure { "wss" } else { "ws" };
-    format!("{scheme}://{host}/socket.io/?EIO=4&transport=websocket")
-}
-
 /// Backoff after the `attempt`-th failure in a row: 0.5 s doubling to 10 s, with jitter so
 /// that a restarted server is not met by every browser at the same instant.
 fn backoff_ms(attempt: u32) -> u32 {
@@ -292,9 +286,7 @@ async fn run(
     let mut failures = 0u32;
     loop {
         state.conn.set(ConnStatus::Connecting);
-        let end =
-            session::run(&socket_url(), state, &mut commands, &mut credentials, &mut failures)
-                .await;
+        let end = session::run(state, &mut commands, &mut credentials, &mut failures).await;
         match end {
             End::LoggedOut => continue,
             End::AgentLogin(request) => log_agent_in(state, request, &mut credentials).await,

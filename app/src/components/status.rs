@@ -22,8 +22,11 @@ pub fn ConnectionBadge() -> impl IntoView {
         ConnStatus::Connected => "conn conn-online",
         ConnStatus::Reconnecting { .. } => "conn conn-offline",
     };
+    let transport = move || state.transport.get().map(|t| t.name());
     view! {
-        <span class=class data-testid="connection" role="status" aria-live="polite">{label}</span>
+        <span class=class data-testid="connection" data-transport=transport role="status" aria-live="polite">
+            {label}
+        </span>
     }
 }
 

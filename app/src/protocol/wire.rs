@@ -1,11 +1,44 @@
-//! Engine.IO v4 / Socket.IO v5 text frames, as they travel in one websocket message.
+//! Engine.IO v4 / Socket.IO v5 text frames, as they travel in one websocket message or,
+//! several together, in one long-polling request.
 //!
 //! Owns: encoding and decoding of the frames the browser client needs (open, ping/pong,
-//! close, and the Socket.IO connect / disconnect / event / ack packets of the default
-//! namespace). Binary attachments and other namespaces are not used by this product.
+//! close, noop, the upgrade probe, and the Socket.IO connect / disconnect / event / ack
+//! packets of the default namespace), and the long-polling payload that carries several.
+//! Binary attachments and other namespaces are not used by this product.
 //! Must not: do I/O; the transport that moves frames lives in `crate::client`.
 
 use serde_json::Value;
+
+/// The largest Engine.IO payload or websocket message a client may send (the server closes
+/// a connection that sends more): a message of [`crate::protocol::MESSAGE_MAX_CHARS`]
+/// characters, escaped, fits several times over.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// What separates the packets of one long-polling payload (Engine.IO v4).
+pub const PACKET_SEPARATOR: char = '\u{1e}';
+
+/// The first packet on a websocket that upgrades a long-polling session, and the server's
+/// answer; then [`UPGRADE`] switches the session over to the websocket.
+pub const PROBE: &str = "2probe";
+pub const PROBE_ANSWER: &str = "3probe";
+pub const UPGRADE: &str = "5";
+
+/// The packets of a long-polling response, in order.
+pub fn packets(payload: &str) -> impl Iterator<Item = &str> {
+    payload.split(PACKET_SEPARATOR).filter(|p| !p.is_empty())
+}
+
+/// A long-polling request body carrying `packets`, in order.
+pub fn payload<S: AsRef<str>>(packets: &[S]) -> String {
+    let mut body = String::with_capacity(packets.iter().map(|p| p.as_ref().len() + 1).sum());
+    for (i, packet) in packets.iter().enumerate() {
+        if i > 0 {
+            body.push(PACKET_SEPARATOR);
+        }
+        body.push_str(packet.as_ref());
+    }
+    body
+}
 
 /// A frame that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,6 +199,25 @@ impl SocketPacket {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_polling_payload_carries_packets_in_order_and_splits_back() {
+        let sent = [
+            "40",
+            &EnginePacket::Message(SocketPacket::event("chat", json!("a\u{1f}b"))).encode(),
+            "3",
+        ];
+        let body = payload(&sent);
+        assert_eq!(body.matches(PACKET_SEPARATOR).count(), 2);
+        assert_eq!(packets(&body).collect::<Vec<_>>(), sent);
+        assert_eq!(payload::<&str>(&[]), "");
+        assert_eq!(packets("").count(), 0, "an empty response carries no packet");
+        // What a server answers a poll during an upgrade, and a ping beside a message.
+        let answer = format!("2{PACKET_SEPARATOR}42[\"x\"]{PACKET_SEPARATOR}6");
+        let decoded: Vec<_> = packets(&answer).map(|p| EnginePacket::decode(p).unwrap()).collect();
+        assert_eq!(decoded[0], EnginePacket::Ping);
+        assert_eq!(decoded[2], EnginePacket::Noop);
+    }
 
     #[test]
     fn decodes_the_engine_handshake() {

@@ -58,9 +58,7 @@ pub use shared::Shared;
 /// measured with `bench idle`: 1024 saves about 3 KiB per idle connection).
 const WS_READ_BUFFER: usize = 1024;
 
-/// The largest Engine.IO payload or websocket message a client may send: a message of
-/// [`app::protocol::MESSAGE_MAX_CHARS`] characters, escaped, fits several times over.
-pub const MAX_PAYLOAD: usize = 64 * 1024;
+use app::protocol::wire::MAX_PAYLOAD;
 
 /// The whole HTTP surface: pages, assets, `/healthz`, agent sessions at `/session` and
 /// Socket.IO at `/socket.io/`.

@@ -1,4 +1,5 @@
-//! One websocket connection, from the Engine.IO handshake until it ends.
+//! One connection, from the Engine.IO handshake until it ends (over whichever transport
+//! `client/transport.rs` found: a websocket, or long-polling).
 //!
 //! Owns: the [`Session`] of one connection (what it has sent and is waiting for, its
 //! timers and read positions), turning frames into [`ChatState`] updates and commands into
@@ -13,11 +14,10 @@ use std::collections::HashMap;
 use std::ops::ControlFlow::{self, Break, Continue};
 
 use futures::channel::mpsc;
-use futures::stream::SplitSink;
-use futures::{stream, SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+use futures::{stream, StreamExt};
 use leptos::prelude::*;
 
+use super::transport::{self, Link};
 use super::{forget_session, remember_status, save_session, Credentials, End};
 use crate::inbox::Outgoing;
 use crate::protocol::wire::{EnginePacket, Handshake, SocketPacket};
@@ -31,8 +31,8 @@ pub(crate) use commands::while_offline;
 
 /// What a session waits on: the server, the views, and the clock.
 enum Input {
-    /// A frame, or `None` when the socket closed.
-    Frame(Option<Result<Message, WebSocketError>>),
+    /// An Engine.IO packet, or why the connection failed (`Err`, or `None`: it ended).
+    Frame(Option<Result<String, String>>),
     Command(Command),
     Tick,
 }
@@ -51,12 +51,12 @@ fn tab_hidden() -> bool {
 }
 
 /// Encodes an event, with an acknowledgement id when one is given.
-fn encode(event: &ClientEvent, ack: Option<u64>) -> Option<Message> {
+fn encode(event: &ClientEvent, ack: Option<u64>) -> Option<String> {
     match serde_json::to_value(event) {
         Ok(data) => {
             let args = if data.is_null() { vec![] } else { vec![data] };
             let packet = SocketPacket::Event { ack, name: event.name().to_owned(), args };
-            Some(Message::Text(EnginePacket::Message(packet).encode()))
+            Some(EnginePacket::Message(packet).encode())
         }
         Err(e) => {
             leptos::logging::error!("could not encode {}: {e}", event.name());
@@ -73,25 +73,23 @@ fn with_problem(mut reason: Refusal, problem: Option<Problem>) -> Refusal {
 
 /// Runs one connection to its end.
 pub(crate) async fn run(
-    url: &str,
     state: ChatState,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     credentials: &mut Option<Credentials>,
     failures: &mut u32,
 ) -> End {
-    let ws = match WebSocket::open(url) {
-        Ok(ws) => ws,
+    let (link, incoming) = match transport::open(state.transport).await {
+        Ok(opened) => opened,
         Err(e) => {
-            leptos::logging::warn!("cannot open {url}: {e}");
+            leptos::logging::warn!("cannot reach the server: {e}");
             return End::Lost;
         }
     };
-    let (write, read) = ws.split();
-    let frames = read.map(|f| Input::Frame(Some(f))).chain(stream::iter([Input::Frame(None)]));
+    let frames = incoming.map(|f| Input::Frame(Some(f))).chain(stream::iter([Input::Frame(None)]));
     let ticks = gloo_timers::future::IntervalStream::new(1000).map(|()| Input::Tick);
     let mut inputs =
         stream::select(frames, stream::select(commands.by_ref().map(Input::Command), ticks));
-    let mut session = Session::new(write, state, credentials, failures);
+    let mut session = Session::new(link, state, credentials, failures);
     while let Some(input) = inputs.next().await {
         if let Break(end) = session.on_input(input).await {
             return end;
@@ -102,7 +100,7 @@ pub(crate) async fn run(
 
 /// One connection: where it writes, and what it remembers between one input and the next.
 struct Session<'a> {
-    write: SplitSink<WebSocket, Message>,
+    link: Link,
     state: ChatState,
     /// The login to send once joined, kept across connections by the caller.
     credentials: &'a mut Option<Credentials>,
@@ -135,13 +133,13 @@ struct Session<'a> {
 impl<'a> Session<'a> {
     /// A session that has not heard from the server yet.
     fn new(
-        write: SplitSink<WebSocket, Message>,
+        link: Link,
         state: ChatState,
         credentials: &'a mut Option<Credentials>,
         failures: &'a mut u32,
     ) -> Self {
         Self {
-            write,
+            link,
             state,
             credentials,
             failures,
@@ -171,9 +169,9 @@ impl<'a> Session<'a> {
 
     // ---- Sending ----
 
-    /// Writes one frame; a failed write ends the connection.
-    async fn send(&mut self, message: Message) -> Step {
-        if let Err(e) = self.write.send(message).await {
+    /// Writes one packet; a failed write ends the connection.
+    async fn send(&mut self, packet: String) -> Step {
+        if let Err(e) = self.link.send(packet) {
             leptos::logging::warn!("send failed: {e}");
             return Break(End::Lost);
         }
@@ -182,7 +180,7 @@ impl<'a> Session<'a> {
 
     /// Writes one Engine.IO packet.
     async fn send_packet(&mut self, packet: EnginePacket) -> Step {
-        self.send(Message::Text(packet.encode())).await
+        self.send(packet.encode()).await
     }
 
     /// Sends an event, asking for an acknowledgement when `ack` is given (skipped, and
@@ -206,29 +204,22 @@ impl<'a> Session<'a> {
         self.emit(&ClientEvent::PrivateMessage(outgoing.request()), Some(self.last_ack)).await
     }
 
-    /// Closes the socket before the connection ends by choice.
+    /// Ends the connection by choice, once what was sent has gone.
     async fn close(&mut self) {
-        // The connection is being left either way: a failed close changes nothing.
-        let _ = self.write.close().await;
+        self.link.close();
     }
 
     // ---- What the server sends ----
 
-    /// A websocket frame, or the socket's end (`None`).
-    async fn on_frame(&mut self, frame: Option<Result<Message, WebSocketError>>) -> Step {
+    /// An Engine.IO packet, or the connection's end (`None`, or why it failed).
+    async fn on_frame(&mut self, frame: Option<Result<String, String>>) -> Step {
         match frame {
             None => Break(End::Lost),
             Some(Err(e)) => {
                 leptos::logging::warn!("connection error: {e}");
                 Break(End::Lost)
             }
-            Some(Ok(Message::Bytes(_))) => {
-                leptos::logging::warn!(
-                    "ignoring a binary frame: this client expects text frames only"
-                );
-                Continue(())
-            }
-            Some(Ok(Message::Text(text))) => {
+            Some(Ok(text)) => {
                 self.last_heard = now_ms();
                 match EnginePacket::decode(&text) {
                     Ok(packet) => self.on_packet(packet).await,
