@@ -10,6 +10,7 @@
 //! - [`clock`]: the wall clock in milliseconds.
 //! - [`hours`]: office hours (`OFFICE_HOURS`): whether the desk is staffed now.
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
+//! - [`replies`]: how soon the team answers a new question, from recent history.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.
 #![recursion_limit = "256"]
@@ -21,6 +22,7 @@ pub mod hours;
 pub mod hub;
 pub mod limits;
 pub mod model;
+pub mod replies;
 pub mod store;
 pub mod transport;
 

@@ -5,20 +5,22 @@
 //! Owns: opening one connection's [`Link`] (a websocket first; long-polling when the
 //! websocket fails before the server's first packet and polling reaches the server), the
 //! polling requests (one long-poll `GET` at a time; writes batched, one `POST` at a time,
-//! in order), the Engine.IO upgrade (probe, pause polling, switch), and what this page has
+//! in order; each with a time limit, and nothing left running once the link is gone), the
+//! Engine.IO upgrade (probe, wait for the poll under way, switch), and what this page has
 //! learnt about websockets (so that a reconnect does not wait for one that is blocked).
 //! Must not: read packets (the session does) or wait between connections (`client/mod.rs`).
 //!
 //! Why our own: the npm `socket.io-client` does this in JS, and no Rust client compiles
 //! to wasm32 (see `client/mod.rs`); the protocol's pieces are in `protocol::wire`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use futures::channel::mpsc;
+use futures::channel::{mpsc, oneshot};
 use futures::future::{self, Either};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
+use gloo_net::http::{Request, RequestBuilder};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -31,17 +33,29 @@ use crate::state::Transport;
 /// connection goes by long-polling instead (a proxy that holds websockets open unanswered).
 const WEBSOCKET_OPEN_MS: u32 = 5_000;
 
-/// How long after a polling connection opens it tries the first upgrade, and how long the
-/// websocket's probe may take.
+/// The first upgrade is tried this long after websockets failed (they may have failed for
+/// a passing reason), and the probe's websocket may take this long to answer.
 const PROBE_AFTER_MS: f64 = 1_000.0;
 const PROBE_TIMEOUT_MS: u32 = 10_000;
 
 /// After a failed probe, the next waits this long: a blocked websocket stays blocked.
 const PROBE_AGAIN_MS: f64 = 5.0 * 60_000.0;
 
+/// An upgrade is tried only once the server has sent nothing by polling for this long:
+/// what it holds back for the next poll is lost if the session upgrades meanwhile (see
+/// [`poll`]).
+const QUIET_MS: f64 = 1_000.0;
+
 /// A polling request's body stays under this, so that a batch never meets the server's
 /// limit ([`MAX_PAYLOAD`]); a packet bigger on its own goes alone.
 const BATCH_BYTES: usize = MAX_PAYLOAD / 4;
+
+/// How long the polling handshake may take.
+const HANDSHAKE_TIMEOUT_MS: u32 = 10_000;
+
+/// How long a `POST` may take (the server answers at once), and the last one, "close".
+const POST_TIMEOUT_MS: u32 = 10_000;
+const CLOSE_TIMEOUT_MS: u32 = 2_000;
 
 /// Answers of a poll with nothing but "noop" in a row, outside an upgrade of ours, after
 /// which the session counts as lost: the server is upgrading it to a websocket that is
@@ -53,7 +67,8 @@ const NOOPS_LOST_AFTER: u32 = 3;
 enum Websockets {
     /// Working, or not tried yet: each connection starts with one.
     Open,
-    /// Blocked the last time: connections go by polling, and try an upgrade from `at` on.
+    /// Blocked the last time: connections go by polling, and try an upgrade from
+    /// `probe_at` on.
     Blocked { probe_at: f64 },
 }
 
@@ -73,6 +88,16 @@ pub(crate) type Incoming = mpsc::UnboundedReceiver<Result<String, String>>;
 /// connection, after the packets already sent.
 pub(crate) struct Link {
     out: mpsc::UnboundedSender<String>,
+    /// A polling link's shared state: its poll stops when the link goes.
+    polling: Option<Rc<Polling>>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Some(polling) = &self.polling {
+            polling.end();
+        }
+    }
 }
 
 impl Link {
@@ -122,26 +147,34 @@ fn close_websocket(raw: &web_sys::WebSocket) {
 }
 
 /// Opens the next connection: a websocket unless websockets were blocked last time, and
-/// long-polling when the websocket brings nothing. `transport` shows which is in use.
+/// long-polling when the websocket brings nothing (or the other way round while they are
+/// blocked). `transport` shows which is in use.
 pub(crate) async fn open(
     transport: RwSignal<Option<Transport>>,
 ) -> Result<(Link, Incoming), String> {
     transport.set(None);
-    if matches!(WEBSOCKETS.get(), Websockets::Open) {
-        match first_websocket_packet().await {
-            Ok((raw, ws, first)) => {
-                transport.set(Some(Transport::WebSocket));
-                return Ok(over_websocket(raw, ws, Some(first)));
-            }
-            Err(e) => leptos::logging::warn!("no websocket ({e}); trying long-polling"),
+    if let Websockets::Blocked { .. } = WEBSOCKETS.get() {
+        match over_polling(transport).await {
+            Ok(link) => return Ok(link),
+            Err(e) => leptos::logging::warn!("no polling ({e}); trying a websocket"),
         }
-        let link = over_polling(transport).await?;
-        // Polling got through where the websocket did not: polling from now on, with an
-        // upgrade tried soon (the websocket may have failed for a passing reason).
-        WEBSOCKETS.set(Websockets::Blocked { probe_at: now_ms() + PROBE_AFTER_MS });
-        return Ok(link);
+        let (raw, ws, first) = first_websocket_packet().await?;
+        WEBSOCKETS.set(Websockets::Open);
+        transport.set(Some(Transport::WebSocket));
+        return Ok(over_websocket(raw, ws, first));
     }
-    over_polling(transport).await
+    match first_websocket_packet().await {
+        Ok((raw, ws, first)) => {
+            transport.set(Some(Transport::WebSocket));
+            return Ok(over_websocket(raw, ws, first));
+        }
+        Err(e) => leptos::logging::warn!("no websocket ({e}); trying long-polling"),
+    }
+    let link = over_polling(transport).await?;
+    // Polling got through where the websocket did not: polling from now on, with an
+    // upgrade tried soon (the websocket may have failed for a passing reason).
+    WEBSOCKETS.set(Websockets::Blocked { probe_at: now_ms() + PROBE_AFTER_MS });
+    Ok(link)
 }
 
 /// A new websocket and the server's first packet on it.
@@ -165,22 +198,16 @@ async fn first_websocket_packet() -> Result<(web_sys::WebSocket, WebSocket, Stri
     }
 }
 
-/// A link over an open websocket (`first`: a packet already read from it).
-fn over_websocket(
-    raw: web_sys::WebSocket,
-    ws: WebSocket,
-    first: Option<String>,
-) -> (Link, Incoming) {
+/// A link over an open websocket (`first`: the packet already read from it).
+fn over_websocket(raw: web_sys::WebSocket, ws: WebSocket, first: String) -> (Link, Incoming) {
     let (in_tx, incoming) = mpsc::unbounded();
     let (out, out_rx) = mpsc::unbounded();
-    if let Some(first) = first {
-        // The receiver is right here: this cannot fail.
-        let _ = in_tx.unbounded_send(Ok(first));
-    }
+    // The receiver is right here: this cannot fail.
+    let _ = in_tx.unbounded_send(Ok(first));
     let (sink, stream) = ws.split();
     spawn_local(write_websocket(raw, sink, out_rx, in_tx.clone()));
     spawn_local(read_websocket(stream, in_tx));
-    (Link { out }, incoming)
+    (Link { out, polling: None }, incoming)
 }
 
 /// Forwards what the websocket brings until it ends (then says so).
@@ -233,22 +260,48 @@ enum Upgrade {
     Polling,
     /// A websocket is being probed: the server answers polls with "noop" meanwhile.
     Probing,
-    /// The websocket carries the session: polling stops.
+    /// The probe succeeded: no new poll starts, and the websocket takes over once the poll
+    /// under way is through.
     Done,
 }
 
 /// What the tasks of one polling link share.
 struct Polling {
     sid: String,
+    /// How long one poll may last: the server answers within its ping interval.
+    poll_timeout_ms: u32,
     upgrade: Cell<Upgrade>,
-    /// The link was dropped: every task stops.
+    /// The link was dropped: every task stops (what was sent before still goes).
     ended: Cell<bool>,
-    /// Aborts the poll under way when the link ends.
-    abort: Option<web_sys::AbortController>,
+    /// The poll under way, aborted when the link ends.
+    poll: RefCell<Option<web_sys::AbortController>>,
+    /// When a poll last brought packets.
+    last_data_at: Cell<f64>,
 }
 
-/// The writing half of a websocket that answered the probe, handed from the prober to
-/// the writer (the reading half goes to the poller).
+impl Polling {
+    fn end(&self) {
+        self.ended.set(true);
+        if let Some(poll) = self.poll.borrow_mut().take() {
+            poll.abort();
+        }
+    }
+
+    /// Gone, or nobody reads what it would bring.
+    fn over(&self, in_tx: &mpsc::UnboundedSender<Result<String, String>>) -> bool {
+        self.ended.get() || in_tx.is_closed()
+    }
+}
+
+/// A websocket that answered the probe, from the prober to the poller.
+struct Probed {
+    raw: web_sys::WebSocket,
+    sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+}
+
+/// The writing half of that websocket, from the poller (once its last poll is through)
+/// to the writer, which says "upgrade" on it and writes there from then on.
 struct Upgraded {
     raw: web_sys::WebSocket,
     sink: SplitSink<WebSocket, Message>,
@@ -257,69 +310,115 @@ struct Upgraded {
 /// Opens a long-polling session (its handshake is the link's first packet) and starts
 /// its poller, writer and upgrade prober.
 async fn over_polling(transport: RwSignal<Option<Transport>>) -> Result<(Link, Incoming), String> {
-    let body = http_text(gloo_net::http::Request::get(&polling_url(None)), None).await?;
+    let body =
+        fetch_text(Request::get(&polling_url(None)), None, HANDSHAKE_TIMEOUT_MS, None).await?;
     let open = wire::packets(&body).next().unwrap_or_default().to_owned();
-    let sid = match EnginePacket::decode(&open) {
-        Ok(EnginePacket::Open(handshake)) => handshake.sid,
-        _ => return Err(format!("the polling handshake was not an open packet: {body}")),
+    let handshake = match EnginePacket::decode(&open) {
+        Ok(EnginePacket::Open(handshake)) => handshake,
+        _ => return Err("the polling handshake was not an open packet".to_owned()),
     };
     let polling = Rc::new(Polling {
-        sid,
+        sid: handshake.sid,
+        poll_timeout_ms: (handshake.ping_interval + handshake.ping_timeout).min(120_000) as u32,
         upgrade: Cell::new(Upgrade::Polling),
         ended: Cell::new(false),
-        abort: web_sys::AbortController::new().ok(),
+        poll: RefCell::new(None),
+        last_data_at: Cell::new(now_ms()),
     });
     let (in_tx, incoming) = mpsc::unbounded();
     let (out, out_rx) = mpsc::unbounded();
     let (upgraded_tx, upgraded_rx) = mpsc::unbounded::<Upgraded>();
-    let (stream_tx, stream_rx) = futures::channel::oneshot::channel();
+    let (probed_tx, probed_rx) = oneshot::channel();
     let _ = in_tx.unbounded_send(Ok(open));
     transport.set(Some(Transport::Polling));
-    spawn_local(poll(polling.clone(), in_tx.clone(), stream_rx));
+    spawn_local(poll(polling.clone(), in_tx.clone(), probed_rx, upgraded_tx, transport));
     spawn_local(write_polling(polling.clone(), out_rx, upgraded_rx, in_tx.clone()));
-    spawn_local(probe(polling, transport, upgraded_tx, stream_tx, in_tx));
-    Ok((Link { out }, incoming))
+    spawn_local(probe(polling.clone(), probed_tx, in_tx));
+    Ok((Link { out, polling: Some(polling) }, incoming))
 }
 
-/// Sends a request and returns its body; anything but 200 is an error.
-async fn http_text(
-    request: gloo_net::http::RequestBuilder,
-    abort: Option<&web_sys::AbortSignal>,
+/// Sends a request (with `body`, a `POST`) and returns the answer's body; anything but
+/// 200 is an error, and so is no answer within `timeout_ms` (the request is aborted).
+/// `slot` holds the request's abort while it runs, for the link's end.
+async fn fetch_text(
+    builder: RequestBuilder,
+    body: Option<String>,
+    timeout_ms: u32,
+    slot: Option<&RefCell<Option<web_sys::AbortController>>>,
 ) -> Result<String, String> {
-    let response = request
-        .cache(web_sys::RequestCache::NoStore)
-        .abort_signal(abort)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.ok() {
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        return Err(format!("HTTP {status}: {text}"));
+    let abort = web_sys::AbortController::new().map_err(|e| format!("{e:?}"))?;
+    let builder = builder.cache(web_sys::RequestCache::NoStore).abort_signal(Some(&abort.signal()));
+    let request = match body {
+        Some(body) => builder.header("Content-Type", "text/plain;charset=UTF-8").body(body),
+        None => builder.build(),
     }
-    response.text().await.map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    if let Some(slot) = slot {
+        *slot.borrow_mut() = Some(abort.clone());
+    }
+    let answer = async {
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        if !response.ok() {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        response.text().await.map_err(|e| e.to_string())
+    };
+    let outcome = match future::select(Box::pin(answer), TimeoutFuture::new(timeout_ms)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(_) => {
+            abort.abort();
+            Err(format!("no answer in {timeout_ms} ms"))
+        }
+    };
+    if let Some(slot) = slot {
+        slot.borrow_mut().take();
+    }
+    outcome
+}
+
+/// Whether a packet is Engine.IO's at all (a captive portal's page is not).
+fn engine_packet(packet: &str) -> bool {
+    matches!(packet.as_bytes().first(), Some(b'0'..=b'6'))
 }
 
 /// Polls for the server's packets, one request at a time, until the link ends or is
-/// upgraded; then reads the websocket instead (so that nothing is reordered: its packets
-/// wait until the last poll's are through).
+/// upgraded; then, with no poll under way, hands the websocket's writing half to the
+/// writer and reads the websocket (so that nothing is reordered: its packets wait until
+/// the last poll's are through).
+///
+/// engineioxide (0.17) forgets, on upgrade, a packet it held back because the poll's
+/// answer was full: after an answer that big during the probe, the websocket is not
+/// taken, and the link ends (the next connection's login catches up from the page's
+/// cursors). The prober waits for a quiet link, so this is rare.
 async fn poll(
     polling: Rc<Polling>,
     in_tx: mpsc::UnboundedSender<Result<String, String>>,
-    upgraded: futures::channel::oneshot::Receiver<SplitStream<WebSocket>>,
+    probed: oneshot::Receiver<Probed>,
+    writer: mpsc::UnboundedSender<Upgraded>,
+    transport: RwSignal<Option<Transport>>,
 ) {
-    let signal = polling.abort.as_ref().map(|a| a.signal());
     let mut noops = 0;
+    let mut full_while_probing = false;
     loop {
-        if polling.ended.get() || in_tx.is_closed() {
+        if polling.over(&in_tx) {
             return;
         }
         if polling.upgrade.get() == Upgrade::Done {
             break;
         }
         let url = polling_url(Some(&polling.sid));
-        let body = match http_text(gloo_net::http::Request::get(&url), signal.as_ref()).await {
+        let body = match fetch_text(
+            Request::get(&url),
+            None,
+            polling.poll_timeout_ms,
+            Some(&polling.poll),
+        )
+        .await
+        {
             Ok(body) if body.is_empty() => Err("the server ended the session".to_owned()),
+            Ok(body) if !wire::packets(&body).any(engine_packet) => {
+                Err("the answer was not Engine.IO".to_owned())
+            }
             other => other,
         };
         let body = match body {
@@ -331,23 +430,24 @@ async fn poll(
                 return;
             }
         };
+        let probing = polling.upgrade.get() != Upgrade::Polling;
+        let noop = EnginePacket::Noop.encode();
         let mut only_noops = true;
-        for packet in wire::packets(&body) {
-            if packet == EnginePacket::Noop.encode() {
-                continue;
-            }
+        for packet in wire::packets(&body).filter(|p| engine_packet(p) && *p != noop) {
             only_noops = false;
             if in_tx.unbounded_send(Ok(packet.to_owned())).is_err() {
                 return;
             }
         }
         if !only_noops {
+            polling.last_data_at.set(now_ms());
+            full_while_probing |= probing && body.len() > MAX_PAYLOAD / 2;
             noops = 0;
             continue;
         }
         // "noop": the server is switching this session to a websocket. Ours: wait for
         // the probe's outcome. Not ours (or a probe that failed): the session is lost.
-        while polling.upgrade.get() == Upgrade::Probing && !polling.ended.get() {
+        while polling.upgrade.get() == Upgrade::Probing && !polling.over(&in_tx) {
             TimeoutFuture::new(50).await;
         }
         if polling.upgrade.get() == Upgrade::Polling {
@@ -359,17 +459,26 @@ async fn poll(
             TimeoutFuture::new(200).await;
         }
     }
-    match upgraded.await {
-        Ok(stream) => read_websocket(stream, in_tx).await,
-        Err(_) => {
-            let _ = in_tx.unbounded_send(Err("the upgrade was lost".to_owned()));
-        }
+    let Ok(Probed { raw, sink, stream }) = probed.await else {
+        let _ = in_tx.unbounded_send(Err("the upgrade was lost".to_owned()));
+        return;
+    };
+    if full_while_probing {
+        close_websocket(&raw);
+        let _ = in_tx.unbounded_send(Err("a packet may be lost in the upgrade".to_owned()));
+        return;
     }
+    if polling.over(&in_tx) || writer.unbounded_send(Upgraded { raw: raw.clone(), sink }).is_err() {
+        close_websocket(&raw);
+        return;
+    }
+    transport.set(Some(Transport::WebSocket));
+    read_websocket(stream, in_tx).await;
 }
 
 /// Writes the link's packets by `POST`, batched, one request at a time and in order;
-/// switches to the websocket once the probe has succeeded (between two requests, so that
-/// nothing sent by polling arrives after what the websocket carries).
+/// switches to the websocket as soon as the poller hands it over (between two requests,
+/// so that nothing sent by polling arrives after what the websocket carries).
 async fn write_polling(
     polling: Rc<Polling>,
     mut out_rx: mpsc::UnboundedReceiver<String>,
@@ -378,15 +487,19 @@ async fn write_polling(
 ) {
     let mut held: Option<String> = None;
     loop {
+        // The upgrade first: what waits goes by the websocket, after "upgrade".
+        if let Ok(upgrade) = upgraded.try_recv() {
+            return switch_writer(upgrade, held, out_rx, in_tx).await;
+        }
         let first = match held.take() {
             Some(packet) => Some(packet),
-            None => match future::select(out_rx.next(), upgraded.next()).await {
-                Either::Left((packet, _)) => packet,
-                Either::Right((Some(upgrade), _)) => {
-                    return switch_writer(upgrade, out_rx, in_tx).await;
+            None => match future::select(upgraded.next(), out_rx.next()).await {
+                Either::Left((Some(upgrade), _)) => {
+                    return switch_writer(upgrade, None, out_rx, in_tx).await;
                 }
-                // The prober has given up for good: only the link's own packets are left.
-                Either::Right((None, _)) => out_rx.next().await,
+                // No upgrade will come: only the link's own packets are left.
+                Either::Left((None, _)) => out_rx.next().await,
+                Either::Right((packet, _)) => packet,
             },
         };
         let Some(first) = first else { break };
@@ -400,98 +513,77 @@ async fn write_polling(
             size += packet.len() + 1;
             batch.push(packet);
         }
-        let request = gloo_net::http::Request::post(&polling_url(Some(&polling.sid)))
-            .header("Content-Type", "text/plain;charset=UTF-8")
-            .body(wire::payload(&batch));
-        let sent = match request {
-            Ok(request) => match request.send().await {
-                Ok(response) if response.ok() => Ok(()),
-                Ok(response) => Err(format!("HTTP {}", response.status())),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = sent {
+        let url = polling_url(Some(&polling.sid));
+        let body = Some(wire::payload(&batch));
+        if let Err(e) = fetch_text(Request::post(&url), body, POST_TIMEOUT_MS, None).await {
             let _ = in_tx.unbounded_send(Err(format!("send failed: {e}")));
             break;
         }
     }
-    end_polling(&polling).await;
-}
-
-/// Ends a polling session: the other tasks stop, the poll under way is aborted, and the
-/// server hears "close" (so that the person is offline at once, not after a timeout).
-async fn end_polling(polling: &Polling) {
-    polling.ended.set(true);
-    if let Some(abort) = &polling.abort {
-        abort.abort();
-    }
-    if polling.upgrade.get() == Upgrade::Done {
-        return;
-    }
-    let close = gloo_net::http::Request::post(&polling_url(Some(&polling.sid)))
-        .header("Content-Type", "text/plain;charset=UTF-8")
-        .body(EnginePacket::Close.encode());
-    if let Ok(request) = close {
-        // Best effort: a server that is gone has closed the session anyway.
-        if let Err(e) = request.send().await {
+    polling.end();
+    // The server hears "close" (the person is offline at once, not after a timeout),
+    // unless the session is going over to a websocket.
+    if polling.upgrade.get() != Upgrade::Done {
+        let url = polling_url(Some(&polling.sid));
+        let close = Some(EnginePacket::Close.encode());
+        if let Err(e) = fetch_text(Request::post(&url), close, CLOSE_TIMEOUT_MS, None).await {
+            // A server that is gone has closed the session anyway.
             leptos::logging::warn!("could not close the polling session: {e}");
         }
     }
 }
 
-/// The upgrade's last step: "upgrade" on the websocket, which carries every packet after.
+/// The upgrade's last step: "upgrade" on the websocket, which carries every packet after
+/// (`held` first).
 async fn switch_writer(
     upgrade: Upgraded,
+    held: Option<String>,
     out_rx: mpsc::UnboundedReceiver<String>,
     in_tx: mpsc::UnboundedSender<Result<String, String>>,
 ) {
-    let Upgraded { raw, mut sink, .. } = upgrade;
-    if let Err(e) = sink.send(Message::Text(wire::UPGRADE.to_owned())).await {
-        let _ = in_tx.unbounded_send(Err(format!("upgrade failed: {e}")));
-        close_websocket(&raw);
-        return;
+    let Upgraded { raw, mut sink } = upgrade;
+    for packet in std::iter::once(wire::UPGRADE.to_owned()).chain(held) {
+        if let Err(e) = sink.send(Message::Text(packet)).await {
+            let _ = in_tx.unbounded_send(Err(format!("upgrade failed: {e}")));
+            close_websocket(&raw);
+            return;
+        }
     }
     write_websocket(raw, sink, out_rx, in_tx).await;
 }
 
 /// Tries the upgrade to a websocket when this page may (soon after websockets failed, then
-/// every few minutes), as long as the link lasts: probes a websocket for the session and,
-/// when the server answers, hands it to the writer and the poller.
+/// every few minutes) and the link is quiet, as long as the link lasts; hands a websocket
+/// that answered to the poller.
 async fn probe(
     polling: Rc<Polling>,
-    transport: RwSignal<Option<Transport>>,
-    upgraded: mpsc::UnboundedSender<Upgraded>,
-    stream_tx: futures::channel::oneshot::Sender<SplitStream<WebSocket>>,
+    probed: oneshot::Sender<Probed>,
     in_tx: mpsc::UnboundedSender<Result<String, String>>,
 ) {
     loop {
-        // Wait for the page's next turn to try, while the link lasts.
         loop {
-            if polling.ended.get() || in_tx.is_closed() {
+            if polling.over(&in_tx) {
                 return;
             }
-            let wait = match WEBSOCKETS.get() {
+            let turn_in = match WEBSOCKETS.get() {
                 Websockets::Blocked { probe_at } => probe_at - now_ms(),
                 Websockets::Open => 0.0,
             };
+            let quiet_in = polling.last_data_at.get() + QUIET_MS - now_ms();
+            let wait = turn_in.max(quiet_in);
             if wait <= 0.0 {
                 break;
             }
-            TimeoutFuture::new(wait.min(1_000.0) as u32).await;
+            TimeoutFuture::new(wait.clamp(50.0, 1_000.0) as u32).await;
         }
         polling.upgrade.set(Upgrade::Probing);
         match probe_websocket(&polling.sid).await {
-            Ok((raw, ws)) if !polling.ended.get() => {
+            Ok((raw, ws)) if !polling.over(&in_tx) => {
                 let (sink, stream) = ws.split();
-                polling.upgrade.set(Upgrade::Done);
                 WEBSOCKETS.set(Websockets::Open);
-                transport.set(Some(Transport::WebSocket));
-                // The poller reads the websocket once its last poll is through; the
-                // writer says "upgrade" once its last request is.
-                // Either may have ended with the link; then the websocket goes with them.
-                let _ = stream_tx.send(stream);
-                let _ = upgraded.unbounded_send(Upgraded { raw, sink });
+                polling.upgrade.set(Upgrade::Done);
+                // The poller may be gone with the link; the websocket goes with it then.
+                let _ = probed.send(Probed { raw, sink, stream });
                 return;
             }
             Ok((raw, _)) => {
@@ -499,6 +591,8 @@ async fn probe(
                 return;
             }
             Err(e) => {
+                // engineioxide closes a session whose upgrade reached it and failed: the
+                // poller then hears so, and the link ends.
                 leptos::logging::warn!("no upgrade to a websocket ({e}); polling on");
                 WEBSOCKETS.set(Websockets::Blocked { probe_at: now_ms() + PROBE_AGAIN_MS });
                 polling.upgrade.set(Upgrade::Polling);
@@ -514,7 +608,7 @@ async fn probe_websocket(sid: &str) -> Result<(web_sys::WebSocket, WebSocket), S
         ws.send(Message::Text(wire::PROBE.to_owned())).await.map_err(|e| e.to_string())?;
         match ws.next().await {
             Some(Ok(Message::Text(text))) if text == wire::PROBE_ANSWER => Ok(()),
-            Some(Ok(other)) => Err(format!("unexpected answer to the probe: {other:?}")),
+            Some(Ok(_)) => Err("an unexpected answer to the probe".to_owned()),
             Some(Err(e)) => Err(e.to_string()),
             None => Err("closed during the probe".to_owned()),
         }

@@ -162,6 +162,11 @@ pub struct LoginSuccess {
     /// refuse a larger one before uploading it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment_max_bytes: Option<u64>,
+    /// For customers: how long the team usually takes to answer a new question, in
+    /// milliseconds (the median of the last week's first answers); absent when there are
+    /// too few to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_time_ms: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {

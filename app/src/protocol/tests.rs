@@ -241,6 +241,7 @@ fn server_samples() -> Vec<ServerEvent> {
             away_after_ms: Some(60_000),
             status: Some(AgentStatus::Busy),
             attachment_max_bytes: Some(10 * 1024 * 1024),
+            reply_time_ms: None,
         }),
         ServerEvent::LoginError(Problem::NameTaken.into()),
         ServerEvent::UserList(vec![name("a"), name("b")]),

@@ -97,6 +97,9 @@ pub enum Command {
     /// sweeps' clock is forgotten (storage has it, or never needed it; an agent who asks
     /// reads it back).
     Sweep { now_ms: u64 },
+    /// How long the team usually takes to answer a new question (see [`crate::replies`]),
+    /// told to customers at login from now on.
+    ReplyTime { ms: Option<u64> },
 }
 
 /// An established login.
@@ -209,6 +212,9 @@ pub struct Hub {
     away_after_ms: u64,
     /// Told to everyone at login: the largest file the server takes.
     attachment_max_bytes: u64,
+    /// Told to customers at login: how long the team usually takes to answer.
+    #[serde(default)]
+    reply_time_ms: Option<u64>,
     /// The conversations of customers nothing was stored of yet, by their token's hash:
     /// they resume from here until they write or are forgotten.
     unsaved_tokens: HashMap<String, ConversationId>,
@@ -284,6 +290,10 @@ impl Hub {
             }
             Command::SessionEnded(token_hash) => self.session_ended(&token_hash),
             Command::Sweep { now_ms } => self.sweep(now_ms),
+            Command::ReplyTime { ms } => {
+                self.reply_time_ms = ms;
+                Step::new(Ok(Outcome::Changed), vec![])
+            }
         }
     }
 

@@ -173,6 +173,7 @@ impl Hub {
             away_after_ms: agent.then_some(self.away_after_ms),
             status: agent.then_some(chosen),
             attachment_max_bytes: Some(self.attachment_max_bytes),
+            reply_time_ms: self.reply_time_ms.filter(|_| !agent),
         };
         let mut outbound = vec![Outbound { to: conn, event: ServerEvent::LoginSuccess(success) }];
         if arrived {

@@ -251,10 +251,32 @@ fn login_succeeds_then_lists_the_participant() {
             away_after_ms: None,
             status: None,
             attachment_max_bytes: Some(app::protocol::ATTACHMENT_MAX_MB * 1024 * 1024),
+            reply_time_ms: None,
         })
     );
     assert_eq!(lists_for(&step, c), vec![vec!["ann"]]);
     assert_eq!(w.hub.online(), 1);
+}
+
+#[test]
+fn customers_are_told_at_login_how_soon_the_team_usually_answers_and_agents_are_not() {
+    let mut w = World::new();
+    let told = |step: &Step, c: ConnId| {
+        events_for(step, c).into_iter().find_map(|e| match e {
+            ServerEvent::LoginSuccess(ok) => Some(ok.reply_time_ms),
+            _ => None,
+        })
+    };
+    let (c, step) = w.login("ann", Role::Customer);
+    assert_eq!(told(&step, c), Some(None), "nothing known yet");
+    w.run(Command::ReplyTime { ms: Some(180_000) });
+    let (c, step) = w.login("bob", Role::Customer);
+    assert_eq!(told(&step, c), Some(Some(180_000)));
+    let (c, step) = w.login("amy", Role::Agent);
+    assert_eq!(told(&step, c), Some(None), "agents see the desk itself");
+    w.run(Command::ReplyTime { ms: None });
+    let (c, step) = w.login("cat", Role::Customer);
+    assert_eq!(told(&step, c), Some(None), "too few answers lately: nothing said");
 }
 
 #[test]

@@ -330,6 +330,16 @@ pub trait Store: Send + Sync + 'static {
         ids: &[AttachmentId],
         cutoff: u64,
     ) -> Result<Vec<AttachmentId>, StoreError>;
+
+    /// Who wrote each message since `since`, and when, in the `conversations` most
+    /// recently active ones: each conversation's in order, at most `limit` in all (for
+    /// [`crate::replies`]).
+    async fn recent_turns(
+        &self,
+        since: u64,
+        conversations: u32,
+        limit: u32,
+    ) -> Result<Vec<crate::replies::Turn>, StoreError>;
 }
 
 /// The lookup key of a name: the same case-folding the hub uses.

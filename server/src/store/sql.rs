@@ -618,6 +618,32 @@ macro_rules! sql_store {
                 self.confirm(deleted)
             }
 
+            async fn recent_turns(&self, since: u64, conversations: u32, limit: u32) -> Result<Vec<crate::replies::Turn>, StoreError> {
+                // By the index on conversations' last activity, then each one's messages
+                // by their (conversation, seq) index: no scan of every message.
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+                    "SELECT m.conversation_id, m.author_role, m.created_at FROM messages m \
+                     WHERE m.conversation_id IN \
+                         (SELECT id FROM conversations WHERE updated_at >= $1 ORDER BY updated_at DESC LIMIT $2) \
+                       AND m.created_at >= $1 \
+                     ORDER BY m.conversation_id, m.seq LIMIT $3",
+                )
+                .bind(int(since))
+                .bind(i64::from(conversations))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(conversation, role, at)| crate::replies::Turn {
+                        conversation: ConversationId(uint(conversation)),
+                        by_agent: role == "agent",
+                        at: uint(at),
+                    })
+                    .collect())
+            }
+
             async fn messages_after(&self, id: ConversationId, after: u64, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
                 let rows = sqlx::query(&sql)

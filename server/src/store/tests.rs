@@ -946,3 +946,42 @@ async fn files_uploaded_and_never_sent_are_found_and_deleted_after_the_cutoff() 
         assert!(store.unsent_attachments(5_000, 10).await.unwrap().is_empty(), "{label}");
     }
 }
+
+#[tokio::test]
+async fn recent_turns_are_each_conversations_messages_in_order_since_a_time() {
+    for (label, store, _dir) in backends().await {
+        let amy = Identity::Agent(AgentKey::of(&name("amy")));
+        let old = store.create_customer(&name("old"), "to", 1).await.unwrap();
+        let a = store.create_customer(&name("a"), "ta", 1).await.unwrap();
+        let b = store.create_customer(&name("b"), "tb", 1).await.unwrap();
+        let customer = |m: &ConversationMeta| Identity::Customer(m.customer);
+        let batch = vec![
+            // Before the window: left out, and so is its conversation.
+            message(&old, customer(&old), "long ago", None, 50),
+            message(&b, customer(&b), "b: before", None, 90),
+            message(&a, customer(&a), "a: hello", None, 100),
+            message(&b, customer(&b), "b: hi", None, 110),
+            message(&a, amy.clone(), "a: answer", None, 130),
+            message(&b, amy.clone(), "b: answer", None, 140),
+        ];
+        for result in store.append(&batch).await.unwrap() {
+            result.unwrap();
+        }
+        let turns = store.recent_turns(100, 10, 100).await.unwrap();
+        let seen: Vec<(ConversationId, bool, u64)> =
+            turns.iter().map(|t| (t.conversation, t.by_agent, t.at)).collect();
+        let mut expected =
+            vec![(a.id, false, 100), (a.id, true, 130), (b.id, false, 110), (b.id, true, 140)];
+        // Conversations in id order, each one's messages in its order.
+        if b.id < a.id {
+            expected.rotate_left(2);
+        }
+        assert_eq!(seen, expected, "{label}");
+        // At most as many messages as asked for; at most as many conversations (the most
+        // recently active: b's last message is the newest).
+        assert_eq!(store.recent_turns(100, 10, 3).await.unwrap().len(), 3, "{label}");
+        let newest = store.recent_turns(100, 1, 100).await.unwrap();
+        assert!(newest.iter().all(|t| t.conversation == b.id), "{label}: {newest:?}");
+        assert_eq!(newest.len(), 2, "{label}");
+    }
+}

@@ -39,9 +39,9 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
 /// The session token in a request's `Cookie` headers, if there is one: the `__Host-`
 /// cookie (only ever set by this host over HTTPS), or over plain HTTP the plain one. Over
 /// HTTPS the plain one is ignored: a sibling subdomain could have set it. ("Over HTTPS" as
-/// [`over_https`] can tell: an `https` Origin, or a trusted proxy's `X-Forwarded-Proto`.
-/// Behind a TLS proxy without `TRUST_FORWARDED_FOR`, a request with no Origin is taken for
-/// plain HTTP.)
+/// [`over_https`] can tell: an `https` Origin or, without one, Referer, or a trusted
+/// proxy's `X-Forwarded-Proto`. Behind a TLS proxy without `TRUST_FORWARDED_FOR`, a
+/// request with neither is taken for plain HTTP.)
 fn token_in(headers: &HeaderMap, https: bool) -> Option<String> {
     protocol::cookie_in(headers, protocol::SESSION_COOKIE_HTTPS)
         .or_else(|| (!https).then(|| protocol::cookie_in(headers, protocol::SESSION_COOKIE))?)
@@ -79,7 +79,9 @@ fn set_cookie(token: Option<String>, secure: bool) -> Option<HeaderValue> {
 }
 
 /// Whether the page asking was served over HTTPS (directly, or behind a trusted proxy
-/// that says so): the cookie is then sent over HTTPS only.
+/// that says so): the cookie is then sent over HTTPS only. The page's `Origin` says so,
+/// or where a request carries none (a same-origin `GET`: the browser's long-polling), its
+/// `Referer` (the chat's pages send their own address to themselves).
 fn over_https(headers: &HeaderMap, trust_forwarded_for: bool) -> bool {
     let says = |name: header::HeaderName, prefix: &str| {
         headers
@@ -88,6 +90,7 @@ fn over_https(headers: &HeaderMap, trust_forwarded_for: bool) -> bool {
             .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(prefix))
     };
     says(header::ORIGIN, "https://")
+        || (!headers.contains_key(header::ORIGIN) && says(header::REFERER, "https://"))
         || (trust_forwarded_for
             && says(header::HeaderName::from_static("x-forwarded-proto"), "https"))
 }
@@ -227,6 +230,24 @@ mod tests {
         headers.append(header::COOKIE, HeaderValue::from_static("__Host-chat_agent=mine"));
         assert_eq!(token_in(&headers, true).as_deref(), Some("mine"));
         assert_eq!(token_in(&headers, false).as_deref(), Some("mine"), "trusted over HTTP too");
+    }
+
+    /// A same-origin long-poll sends no `Origin`: its `Referer` (the page's own, by the
+    /// page's referrer policy) still says HTTPS, where a plain cookie (a sibling
+    /// subdomain's) must not log it in, even behind a TLS proxy that is not trusted.
+    #[test]
+    fn a_polling_handshake_from_an_https_page_takes_only_the_host_prefixed_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("chat.example.com"));
+        headers.insert(header::REFERER, HeaderValue::from_static("https://chat.example.com/"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("chat_agent=tossed"));
+        assert_eq!(socket_token(&headers, false), None, "a tossed plain cookie");
+        headers.append(header::COOKIE, HeaderValue::from_static("__Host-chat_agent=mine"));
+        assert_eq!(socket_token(&headers, false).as_deref(), Some("mine"));
+        // Over plain HTTP (a page served so), the plain cookie is the one there is.
+        headers.insert(header::REFERER, HeaderValue::from_static("http://chat.example.com/"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("chat_agent=plain"));
+        assert_eq!(socket_token(&headers, false).as_deref(), Some("plain"));
     }
 
     /// Issue 19: a socket from a listed widget host (a sibling subdomain, to which the

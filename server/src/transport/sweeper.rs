@@ -1,10 +1,12 @@
-//! The periodic clean-up: the hub forgets idle conversations (every [`SWEEP_EVERY`]), and
+//! The periodic work: the hub forgets idle conversations (every [`SWEEP_EVERY`]), and
 //! storage deletes the anonymous customers who never wrote once the retention has passed
 //! (`ANON_RETENTION`, checked every [`RETENTION_EVERY`]), and the files uploaded and never
-//! sent, bytes included, [`UNSENT_KEPT`] after their upload.
+//! sent, bytes included, [`UNSENT_KEPT`] after their upload; how soon the team answers is
+//! worked out again every [`REPLY_TIME_EVERY`] (and at start).
 //!
 //! Owns: when each runs, and leaving alone what the hub still holds. Must not: decide what
-//! is idle (the hub's sweep and the store's rule do).
+//! is idle (the hub's sweep and the store's rule do) or what a first answer is
+//! ([`crate::replies`]).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -30,6 +32,8 @@ const RETENTION_PAUSE: Duration = Duration::from_millis(50);
 /// How long a file uploaded and not sent is kept (an upload whose message is still in a
 /// page's outbox, waiting for a connection, is sent long before).
 pub const UNSENT_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// How often customers' "usually answers in" is worked out again from the history.
+const REPLY_TIME_EVERY: Duration = Duration::from_secs(300);
 
 /// Runs until the desk is gone. Every node of a cluster runs one: sweeps pass through the
 /// cluster's stream like any change, and deleting what another node deleted is harmless.
@@ -38,6 +42,8 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
     sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut retain = tokio::time::interval(RETENTION_EVERY);
     retain.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut replies = tokio::time::interval(REPLY_TIME_EVERY);
+    replies.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = sweep.tick() => {
@@ -50,6 +56,33 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
                 delete_unsent_files(&desk, UNSENT_KEPT).await;
                 delete_silent_anonymous(&desk, retention).await;
             }
+            _ = replies.tick() => {
+                let Some(desk) = desk.upgrade() else { break };
+                if let Some(ms) = reply_time(&desk).await {
+                    desk.apply_quietly(Item::Hub(Command::ReplyTime { ms })).await;
+                }
+            }
+        }
+    }
+}
+
+/// How long the team usually takes to answer a new question, from the last week's
+/// history (`Some(None)`: too few answers to say); `None` if the history could not be read
+/// (what customers are told stays as it was).
+pub async fn reply_time(desk: &Desk) -> Option<Option<u64>> {
+    use crate::replies::{first_answers, typical, CONVERSATIONS_READ, TURNS_READ, WINDOW_MS};
+    let since = crate::clock::now_ms().saturating_sub(WINDOW_MS);
+    match desk.store.recent_turns(since, CONVERSATIONS_READ, TURNS_READ).await {
+        Ok(turns) => {
+            let answers = first_answers(&turns);
+            let answered = answers.len();
+            let ms = typical(answers);
+            tracing::debug!(answered, ?ms, "how soon the team answers");
+            Some(ms)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading the history for the reply time failed");
+            None
         }
     }
 }

@@ -220,9 +220,12 @@ impl<'a> Session<'a> {
                 Break(End::Lost)
             }
             Some(Ok(text)) => {
-                self.last_heard = now_ms();
                 match EnginePacket::decode(&text) {
-                    Ok(packet) => self.on_packet(packet).await,
+                    Ok(packet) => {
+                        // Only what it can read shows that the server is there.
+                        self.last_heard = now_ms();
+                        self.on_packet(packet).await
+                    }
                     Err(e) => {
                         leptos::logging::warn!(
                             "ignoring a frame the client cannot read ({e}): {text}"

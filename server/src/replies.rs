@@ -1,0 +1,137 @@
+//! How soon the team answers a customer who starts a conversation, from recent history:
+//! what customers are told ("usually answers in a few minutes").
+//!
+//! Owns: what counts as a first answer, and the typical wait. Must not: read storage
+//! (the caller passes [`Turn`]s) or word the result (`app::text` does).
+//!
+//! A conversation here lasts for ever (one per customer), so "first answer" is per
+//! question: a customer's message starts one when nothing was said in the conversation
+//! for [`QUESTION_GAP_MS`] before it (or it is the first); the first agent message after
+//! it answers it. Replies within a running exchange (often seconds) do not count: they
+//! would promise a customer who just arrived an answer far sooner than they will get one.
+
+use app::protocol::ConversationId;
+
+/// How far back the history is read.
+pub const WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
+/// At most this many of the most recently active conversations are read, and this many
+/// messages of them: enough for a typical desk's week, bounded for a busy one.
+pub const CONVERSATIONS_READ: u32 = 1_000;
+pub const TURNS_READ: u32 = 20_000;
+/// Quiet this long, a conversation's next customer message is a new question.
+pub const QUESTION_GAP_MS: u64 = 30 * 60 * 1000;
+/// Fewer answered questions than this say nothing typical: no estimate is shown.
+pub const MIN_ANSWERS: usize = 5;
+
+/// One message's place in a conversation's back and forth: who wrote it, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Turn {
+    pub conversation: ConversationId,
+    pub by_agent: bool,
+    pub at: u64,
+}
+
+/// How long each question in `turns` waited for its first answer, in milliseconds.
+/// `turns`: each conversation's messages in order (conversations one after another).
+/// Questions still waiting are left out (they have no answer time yet).
+pub fn first_answers(turns: &[Turn]) -> Vec<u64> {
+    let mut waits = Vec::new();
+    // The conversation being read, its last message's time, and since when its customer
+    // has been waiting for an answer to a question.
+    let mut current: Option<ConversationId> = None;
+    let mut last_at = 0;
+    let mut waiting_since: Option<u64> = None;
+    for turn in turns {
+        if current != Some(turn.conversation) {
+            current = Some(turn.conversation);
+            waiting_since = None;
+            // Nothing before it was read: it starts a question if the customer wrote it.
+            last_at = 0;
+        }
+        if turn.by_agent {
+            if let Some(since) = waiting_since.take() {
+                waits.push(turn.at.saturating_sub(since));
+            }
+        } else if waiting_since.is_none()
+            && (last_at == 0 || turn.at.saturating_sub(last_at) >= QUESTION_GAP_MS)
+        {
+            waiting_since = Some(turn.at);
+        }
+        last_at = turn.at;
+    }
+    waits
+}
+
+/// The typical wait (the median), once there are [`MIN_ANSWERS`] of them.
+pub fn typical(mut waits: Vec<u64>) -> Option<u64> {
+    if waits.len() < MIN_ANSWERS {
+        return None;
+    }
+    let middle = waits.len() / 2;
+    let (_, median, _) = waits.select_nth_unstable(middle);
+    Some(*median)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    fn customer(c: u64, at: u64) -> Turn {
+        Turn { conversation: ConversationId(c), by_agent: false, at }
+    }
+
+    fn agent(c: u64, at: u64) -> Turn {
+        Turn { conversation: ConversationId(c), by_agent: true, at }
+    }
+
+    #[test]
+    fn a_question_is_answered_by_the_first_agent_message_after_it() {
+        let start = 1_000 * MIN;
+        let turns = [
+            customer(1, start),
+            // More from the customer while waiting: still the same wait.
+            customer(1, start + MIN),
+            agent(1, start + 4 * MIN),
+            // The exchange that follows is not a first answer.
+            customer(1, start + 5 * MIN),
+            agent(1, start + 5 * MIN + 10_000),
+            // Back after an hour: a new question.
+            customer(1, start + 70 * MIN),
+            agent(1, start + 72 * MIN),
+        ];
+        assert_eq!(first_answers(&turns), vec![4 * MIN, 2 * MIN]);
+    }
+
+    #[test]
+    fn unanswered_questions_and_agents_writing_first_count_for_nothing() {
+        let turns = [
+            // The agent greets first, the customer answers at once: no question waited.
+            agent(1, 100 * MIN),
+            customer(1, 101 * MIN),
+            agent(1, 102 * MIN),
+            // Another customer is still waiting.
+            customer(2, 100 * MIN),
+            customer(2, 140 * MIN),
+        ];
+        assert!(first_answers(&turns).is_empty());
+    }
+
+    #[test]
+    fn each_conversation_is_read_on_its_own() {
+        // The second conversation's first message follows the first's last closely in
+        // time: it is a question all the same.
+        let turns =
+            [customer(1, 10 * MIN), agent(1, 11 * MIN), customer(2, 11 * MIN), agent(2, 20 * MIN)];
+        assert_eq!(first_answers(&turns), vec![MIN, 9 * MIN]);
+    }
+
+    #[test]
+    fn the_typical_wait_is_the_median_of_enough_answers() {
+        assert_eq!(typical(vec![MIN; MIN_ANSWERS - 1]), None, "too few to say");
+        assert_eq!(typical(vec![9 * MIN, MIN, 2 * MIN, 60 * MIN, 3 * MIN]), Some(3 * MIN));
+        // One very slow answer does not move it much.
+        assert_eq!(typical(vec![MIN, MIN, 2 * MIN, 2 * MIN, 3 * MIN, 900 * MIN]), Some(2 * MIN));
+    }
+}
