@@ -72,8 +72,6 @@ pub enum Delivery {
 pub struct Outgoing {
     pub client_id: ClientMsgId,
     pub target: Target,
-    /// The agent a customer addressed, if any.
-    pub to: Option<UserName>,
     pub text: String,
     /// Files uploaded for it (sent by id).
     pub attachments: Vec<Attachment>,
@@ -83,10 +81,9 @@ pub struct Outgoing {
 impl Outgoing {
     /// The wire form; sent again unchanged on retry, so the server stores it once.
     pub fn request(&self) -> PrivateMessage {
+        // In a conversation, to whoever answers it (a customer's: the team).
         let (to, conversation) = match &self.target {
-            Target::Conversation(id) => {
-                (self.to.as_ref().map(|n| n.to_string()).unwrap_or_default(), Some(*id))
-            }
+            Target::Conversation(id) => (String::new(), Some(*id)),
             Target::Person(name) => (name.to_string(), None),
         };
         PrivateMessage {
@@ -283,7 +280,6 @@ mod tests {
         Outgoing {
             client_id: ClientMsgId::parse(id).unwrap(),
             target: Target::Conversation(ConversationId(conv)),
-            to: None,
             text: "hello".into(),
             attachments: vec![],
             status: Delivery::Pending,

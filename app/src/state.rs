@@ -66,8 +66,6 @@ pub struct ChatState {
     pub inbox: RwSignal<Inbox>,
     /// The conversation on screen.
     pub open: RwSignal<Option<Target>>,
-    /// The agent a customer addresses; `None` writes to the support team.
-    pub to: RwSignal<Option<UserName>>,
     /// The last error the server reported, until dismissed.
     pub error: RwSignal<Option<String>>,
     /// An agent's console: where each conversation stands, as the server pushes it.
@@ -110,7 +108,6 @@ impl ChatState {
             users: RwSignal::new(Vec::new()),
             inbox: RwSignal::new(Inbox::default()),
             open: RwSignal::new(None),
-            to: RwSignal::new(None),
             error: RwSignal::new(None),
             desk: RwSignal::new(BTreeMap::new()),
             typing: RwSignal::new(BTreeMap::new()),
@@ -277,12 +274,6 @@ impl ChatState {
     }
 
     pub fn set_users(&self, users: Vec<UserName>) {
-        // A customer addressing an agent who left writes to the whole team again.
-        if let Some(to) = self.to.get_untracked() {
-            if !users.contains(&to) {
-                self.to.set(None);
-            }
-        }
         self.users.set(users);
     }
 
@@ -325,7 +316,6 @@ impl ChatState {
         self.users.set(Vec::new());
         self.inbox.set(Inbox::default());
         self.open.set(None);
-        self.to.set(None);
         self.error.set(None);
         self.desk.set(BTreeMap::new());
         self.away.set(Vec::new());

@@ -12,9 +12,7 @@ use super::use_chat;
 use super::user_list::UserList;
 use super::when;
 use crate::inbox::{Delivery, Outgoing, Target};
-use crate::protocol::{
-    AgentStatus, ChatMessage, ConversationId, MessageText, Note, Role, Status, UserName,
-};
+use crate::protocol::{AgentStatus, ChatMessage, ConversationId, MessageText, Note, Role, Status};
 use crate::state::{Chat, Command, ConnStatus};
 
 #[component]
@@ -170,9 +168,6 @@ pub fn ChatView() -> impl IntoView {
         }
     };
 
-    let on_pick_agent = move |ev: leptos::ev::Event| {
-        state.to.set(UserName::parse(&event_target_value(&ev)).ok());
-    };
     let agents = move || {
         let me = me().map(|m| m.name);
         state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
@@ -191,8 +186,11 @@ pub fn ChatView() -> impl IntoView {
                     {move || t().log_out}
                 </button>
             </section>
-            <div class="panes">
-                <UserList/>
+            // A customer has one conversation, with the team: no list beside it.
+            <div class="panes" class:solo=move || !is_agent()>
+                <Show when=is_agent>
+                    <UserList/>
+                </Show>
                 <section
                     class="conversation"
                     class:dropping=move || dragging.get()
@@ -217,35 +215,7 @@ pub fn ChatView() -> impl IntoView {
                     <Show when=move || dragging.get()>
                         <p class="drop-hint" aria-hidden="true">{move || t().drop_files}</p>
                     </Show>
-                    <Show
-                        when=is_agent
-                        fallback=move || view! {
-                            <label class="picker">
-                                <span>{move || t().to_label}</span>
-                                <select data-testid="recipient" on:change=on_pick_agent prop:value=move || state.to.get().map(|p| p.to_string()).unwrap_or_default()>
-                                    <option value="">{move || t().support_team}</option>
-                                    <For
-                                        each=agents
-                                        key=|n| n.clone()
-                                        children=move |n| {
-                                            let value = n.to_string();
-                                            // "Amy (busy)": customers see who is away or busy.
-                                            let shown = move || match state.agent_status(&n) {
-                                                Some(status) => format!(
-                                                    "{n}{}{}{}",
-                                                    t().aside_open,
-                                                    super::presence_badge(status),
-                                                    t().aside_close
-                                                ),
-                                                None => n.to_string(),
-                                            };
-                                            view! { <option value=value>{shown}</option> }
-                                        }
-                                    />
-                                </select>
-                            </label>
-                        }
-                    >
+                    <Show when=is_agent fallback=|| view! { <super::support::SupportHeader/> }>
                         <DeskBar/>
                     </Show>
                     // A live region: screen readers announce what arrives in it.

@@ -6,6 +6,7 @@ mod files;
 mod login;
 mod rich;
 mod status;
+mod support;
 mod team;
 mod user_list;
 mod when;

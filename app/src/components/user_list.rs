@@ -1,6 +1,6 @@
-//! The side list. A customer sees the agents online (a click addresses one of them); an
-//! agent sees their console: their conversations, the ones waiting, and the others (online
-//! customers and everyone else's), with unread counts; a click opens one.
+//! An agent's side list, their console: their conversations, the ones waiting, and the
+//! others (online customers and everyone else's), with unread counts; a click opens one.
+//! (A customer has no list: they write to the team, see `support.rs`.)
 
 use leptos::prelude::*;
 
@@ -64,47 +64,6 @@ pub fn UserList() -> impl IntoView {
             rows.sort_by_key(|r| r.customer.as_str().to_lowercase());
             rows
         })
-    };
-
-    let agents_view = move || {
-        view! {
-            <h2>{move || t().agents_heading}</h2>
-            <ul data-testid="user-list">
-                <For
-                    each=others
-                    key=|name| name.clone()
-                    children=move |name| {
-                        let n = name.clone();
-                        let selected = Memo::new(move |_| state.to.get().as_ref() == Some(&n));
-                        let status = {
-                            let n = name.clone();
-                            Memo::new(move |_| state.agent_status(&n))
-                        };
-                        view! {
-                            <li class="user" class:selected=selected>
-                                <button
-                                    type="button"
-                                    data-testid="user"
-                                    data-name=name.to_string()
-                                    data-online="true"
-                                    aria-pressed=move || selected.get().to_string()
-                                    on:click={
-                                        let name = name.clone();
-                                        move |_| state.to.set(if selected.get_untracked() { None } else { Some(name.clone()) })
-                                    }
-                                >
-                                    {name.to_string()}
-                                    // "away" or "busy" (the test id says which).
-                                    {move || status.get().map(|s| view! {
-                                        <span class="presence" data-testid=s.tag()>{move || super::presence_badge(s)}</span>
-                                    })}
-                                </button>
-                            </li>
-                        }
-                    }
-                />
-            </ul>
-        }
     };
 
     let section_view = move |section: Section, heading: &'static str, testid: &'static str| {
@@ -182,15 +141,14 @@ pub fn UserList() -> impl IntoView {
     };
 
     view! {
-        <nav class="users" aria-label=move || t().online_heading>
+        <nav class="users" aria-label=move || t().conversations_heading>
             <p class="user me" data-testid="user-me">
                 {move || me().map(|n| n.to_string()).unwrap_or_default()}
                 {move || t().you_suffix}
             </p>
-            {move || match role() {
-                Some(Role::Agent) => conversations_view().into_any(),
-                _ => agents_view().into_any(),
-            }}
+            <Show when=move || role() == Some(Role::Agent)>
+                {conversations_view()}
+            </Show>
         </nav>
     }
 }

@@ -79,6 +79,21 @@ impl Lang {
     }
 }
 
+impl Ui {
+    /// "Usually answers in …", for the team's typical first answer (`ms`), rounded up to
+    /// what a customer can plan with.
+    pub fn usually_answers(&self, ms: u64) -> &'static str {
+        const MIN: u64 = 60_000;
+        match ms {
+            ms if ms <= MIN => self.answers_within_a_minute,
+            ms if ms <= 10 * MIN => self.answers_in_minutes,
+            ms if ms <= 60 * MIN => self.answers_within_an_hour,
+            ms if ms <= 6 * 60 * MIN => self.answers_within_hours,
+            _ => self.answers_within_a_day,
+        }
+    }
+}
+
 /// The cookie that remembers a reader's language choice (read when the page is rendered).
 pub const LANG_COOKIE: &str = "chat_lang";
 
@@ -111,11 +126,9 @@ labels!(
     password_label,
     login_button,
     logging_in,
-    online_heading,
     you_suffix,
     agent_badge,
     no_agents_online,
-    to_label,
     message_placeholder,
     send_button,
     no_messages,
@@ -128,9 +141,15 @@ labels!(
     conn_retry_in,
     offline_send_hint,
     you,
-    agents_heading,
     conversations_heading,
     support_team,
+    online_now,
+    more_online,
+    answers_within_a_minute,
+    answers_in_minutes,
+    answers_within_an_hour,
+    answers_within_hours,
+    answers_within_a_day,
     pick_conversation,
     offline_badge,
     load_older,
@@ -203,12 +222,10 @@ pub const EN: Ui = Ui {
     password_label: "Password",
     login_button: "Start chatting",
     logging_in: "Logging in…",
-    online_heading: "Online",
     you_suffix: " (you)",
     agent_badge: "agent",
     no_agents_online:
         "No agent is online right now. Write anyway: your message waits for the first agent.",
-    to_label: "To",
     message_placeholder: "Write a message…",
     send_button: "Send",
     no_messages: "No messages yet.",
@@ -222,9 +239,15 @@ pub const EN: Ui = Ui {
     offline_send_hint:
         "You are offline. What you write now is sent as soon as the connection is back.",
     you: "You",
-    agents_heading: "Agents online",
     conversations_heading: "Conversations",
     support_team: "Support team",
+    online_now: "Online now",
+    more_online: "more online",
+    answers_within_a_minute: "Usually answers within a minute",
+    answers_in_minutes: "Usually answers in a few minutes",
+    answers_within_an_hour: "Usually answers within an hour",
+    answers_within_hours: "Usually answers within a few hours",
+    answers_within_a_day: "Usually answers within a day",
     pick_conversation: "Choose a conversation",
     offline_badge: "offline",
     load_older: "Load older messages",
@@ -297,11 +320,9 @@ pub const ZH_CN: Ui = Ui {
     password_label: "密码",
     login_button: "开始聊天",
     logging_in: "正在登录…",
-    online_heading: "在线",
     you_suffix: "（你）",
     agent_badge: "客服",
     no_agents_online: "目前没有客服在线。您仍可以留言：第一位上线的客服会看到。",
-    to_label: "发给",
     message_placeholder: "输入消息…",
     send_button: "发送",
     no_messages: "还没有消息。",
@@ -314,9 +335,15 @@ pub const ZH_CN: Ui = Ui {
     conn_retry_in: "重新连接倒计时",
     offline_send_hint: "您已离线。现在写的消息会在连接恢复后立即发送。",
     you: "你",
-    agents_heading: "在线客服",
     conversations_heading: "会话",
     support_team: "客服团队",
+    online_now: "当前在线",
+    more_online: "位客服也在线",
+    answers_within_a_minute: "通常在一分钟内回复",
+    answers_in_minutes: "通常在几分钟内回复",
+    answers_within_an_hour: "通常在一小时内回复",
+    answers_within_hours: "通常在几小时内回复",
+    answers_within_a_day: "通常在一天内回复",
     pick_conversation: "请选择一个会话",
     offline_badge: "离线",
     load_older: "加载更早的消息",
@@ -393,6 +420,19 @@ mod tests {
         assert_eq!(Lang::preferred("de, fr"), Lang::En, "English when none is ours");
         assert_eq!(Lang::preferred(""), Lang::En);
         assert_eq!(Lang::preferred("zh;q=0, en"), Lang::En, "q=0 means not this one");
+    }
+
+    #[test]
+    fn the_reply_time_is_said_in_words_a_customer_can_plan_with() {
+        let min = 60_000;
+        let said = |ms| (EN.usually_answers(ms), ZH_CN.usually_answers(ms));
+        assert_eq!(said(40_000), (EN.answers_within_a_minute, ZH_CN.answers_within_a_minute));
+        assert_eq!(said(4 * min).0, "Usually answers in a few minutes");
+        assert_eq!(said(4 * min).1, "通常在几分钟内回复");
+        assert_eq!(said(10 * min).0, EN.answers_in_minutes);
+        assert_eq!(said(10 * min + 1).0, EN.answers_within_an_hour);
+        assert_eq!(said(3 * 60 * min).0, EN.answers_within_hours);
+        assert_eq!(said(30 * 60 * min).0, EN.answers_within_a_day);
     }
 
     #[test]

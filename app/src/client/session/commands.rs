@@ -29,12 +29,13 @@ pub(super) fn queue_in(
     text: String,
     attachments: Vec<Attachment>,
 ) -> Option<Outgoing> {
-    let me = state.me.get_untracked()?;
-    let to = if me.role == Role::Customer { state.to.get_untracked() } else { None };
+    // Only once logged in.
+    if state.me.with_untracked(Option::is_none) {
+        return None;
+    }
     let outgoing = Outgoing {
         client_id: new_client_id(),
         target,
-        to,
         text,
         attachments,
         status: Delivery::Pending,
