@@ -12,6 +12,10 @@
 //! - `client` (browser only): the Socket.IO connection with reconnect and re-login,
 //!   exposed to the views as signals.
 
+// Leptos views are deeply nested types: a component's view (the customer's header, say)
+// can need more than the default limit, as in the server and frontend crates.
+#![recursion_limit = "256"]
+
 pub mod colour;
 pub mod components;
 pub mod inbox;

@@ -39,9 +39,11 @@ test('an admin adds an agent and a canned reply, then removes the agent, who is 
   // Dee's conversation is Dee's: a non-admin colleague does not see it; the admin does.
   const amy = await open(browser);
   await loginAgent(amy.page, 'Amy', 'amy-pass-1');
+  // Kit writes to the team; with the others busy, the queue gives it to Dee.
+  for (const busy of [admin, amy]) await busy.page.getByTestId('my-status').selectOption('busy');
   const kit = await open(browser);
   await loginCustomer(kit.page, 'Kit');
-  await kit.page.getByTestId('user').filter({ hasText: 'Dee' }).click();
+  await expect(find.user(kit.page, 'Amy').getByTestId('busy')).toBeVisible();
   await send(kit.page, 'Hello Dee');
   await expectLastMessage(dee.page, 'Hello Dee', false);
   await expect(find.user(admin.page, 'Kit').getByTestId('owner')).toHaveText('Dee');

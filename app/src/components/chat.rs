@@ -324,6 +324,8 @@ pub fn ChatView() -> impl IntoView {
             <Viewer/>
         </main>
     }
+    // One type behind this point: the page's view type stays within the compiler's depth.
+    .into_any()
 }
 
 /// One line of the conversation view.

@@ -79,4 +79,5 @@ pub fn SupportHeader() -> impl IntoView {
             {move || reply_time().map(|line| view! { <p class="reply-time" data-testid="reply-time">{line}</p> })}
         </header>
     }
+    .into_any()
 }
