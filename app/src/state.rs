@@ -273,6 +273,12 @@ impl ChatState {
         self.set_users(users);
     }
 
+    /// The others online this participant may write to (for a customer: the team's agents).
+    pub fn others_online(&self) -> Vec<UserName> {
+        let me = self.me.with(|m| m.as_ref().map(|m| m.name.clone()));
+        self.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect()
+    }
+
     pub fn set_users(&self, users: Vec<UserName>) {
         self.users.set(users);
     }

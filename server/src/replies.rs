@@ -14,9 +14,11 @@ use app::protocol::ConversationId;
 
 /// How far back the history is read.
 pub const WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
-/// At most this many of the most recently active conversations are read, and this many
-/// messages of them: enough for a typical desk's week, bounded for a busy one.
+/// At most this many of the most recently active conversations (that have messages) are
+/// read, at most the newest this many messages of each, and this many in all: enough for a
+/// typical desk's week, bounded for a busy one (or a customer who writes a lot).
 pub const CONVERSATIONS_READ: u32 = 1_000;
+pub const MESSAGES_PER_CONVERSATION: u32 = 50;
 pub const TURNS_READ: u32 = 20_000;
 /// Quiet this long, a conversation's next customer message is a new question.
 pub const QUESTION_GAP_MS: u64 = 30 * 60 * 1000;
@@ -31,10 +33,17 @@ pub struct Turn {
     pub at: u64,
 }
 
-/// How long each question in `turns` waited for its first answer, in milliseconds.
-/// `turns`: each conversation's messages in order (conversations one after another).
-/// Questions still waiting are left out (they have no answer time yet).
-pub fn first_answers(turns: &[Turn]) -> Vec<u64> {
+/// A question's first answer: when it was asked, and how long it waited (milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub asked: u64,
+    pub wait: u64,
+}
+
+/// The first answer of each question in `turns` (each conversation's messages in order,
+/// conversations one after another). Questions still waiting are left out (they have no
+/// answer time yet).
+pub fn first_answers(turns: &[Turn]) -> Vec<Answer> {
     let mut waits = Vec::new();
     // The conversation being read, its last message's time, and since when its customer
     // has been waiting for an answer to a question.
@@ -49,8 +58,8 @@ pub fn first_answers(turns: &[Turn]) -> Vec<u64> {
             last_at = 0;
         }
         if turn.by_agent {
-            if let Some(since) = waiting_since.take() {
-                waits.push(turn.at.saturating_sub(since));
+            if let Some(asked) = waiting_since.take() {
+                waits.push(Answer { asked, wait: turn.at.saturating_sub(asked) });
             }
         } else if waiting_since.is_none()
             && (last_at == 0 || turn.at.saturating_sub(last_at) >= QUESTION_GAP_MS)
@@ -62,15 +71,19 @@ pub fn first_answers(turns: &[Turn]) -> Vec<u64> {
     waits
 }
 
-/// The typical wait (the median), once there are [`MIN_ANSWERS`] of them.
+/// The typical wait (the median), once there are [`MIN_ANSWERS`] of them; in whole
+/// minutes, rounded up (what customers are told needs no more, and one conversation's
+/// exact wait is nobody else's business).
 pub fn typical(mut waits: Vec<u64>) -> Option<u64> {
     if waits.len() < MIN_ANSWERS {
         return None;
     }
     let middle = waits.len() / 2;
     let (_, median, _) = waits.select_nth_unstable(middle);
-    Some(*median)
+    Some(median.div_ceil(MINUTE) * MINUTE)
 }
+
+const MINUTE: u64 = 60_000;
 
 #[cfg(test)]
 mod tests {
@@ -101,7 +114,9 @@ mod tests {
             customer(1, start + 70 * MIN),
             agent(1, start + 72 * MIN),
         ];
-        assert_eq!(first_answers(&turns), vec![4 * MIN, 2 * MIN]);
+        let waits: Vec<u64> = first_answers(&turns).iter().map(|a| a.wait).collect();
+        assert_eq!(waits, vec![4 * MIN, 2 * MIN]);
+        assert_eq!(first_answers(&turns)[1].asked, start + 70 * MIN);
     }
 
     #[test]
@@ -124,7 +139,8 @@ mod tests {
         // time: it is a question all the same.
         let turns =
             [customer(1, 10 * MIN), agent(1, 11 * MIN), customer(2, 11 * MIN), agent(2, 20 * MIN)];
-        assert_eq!(first_answers(&turns), vec![MIN, 9 * MIN]);
+        let waits: Vec<u64> = first_answers(&turns).iter().map(|a| a.wait).collect();
+        assert_eq!(waits, vec![MIN, 9 * MIN]);
     }
 
     #[test]
@@ -133,5 +149,7 @@ mod tests {
         assert_eq!(typical(vec![9 * MIN, MIN, 2 * MIN, 60 * MIN, 3 * MIN]), Some(3 * MIN));
         // One very slow answer does not move it much.
         assert_eq!(typical(vec![MIN, MIN, 2 * MIN, 2 * MIN, 3 * MIN, 900 * MIN]), Some(2 * MIN));
+        // Whole minutes, rounded up.
+        assert_eq!(typical(vec![61_000, 62_000, 95_000, 100_000, 30_000]), Some(2 * MIN));
     }
 }

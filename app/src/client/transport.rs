@@ -319,7 +319,11 @@ async fn over_polling(transport: RwSignal<Option<Transport>>) -> Result<(Link, I
     };
     let polling = Rc::new(Polling {
         sid: handshake.sid,
-        poll_timeout_ms: (handshake.ping_interval + handshake.ping_timeout).min(120_000) as u32,
+        // Within reason whatever the handshake says.
+        poll_timeout_ms: handshake
+            .ping_interval
+            .saturating_add(handshake.ping_timeout)
+            .clamp(5_000, 120_000) as u32,
         upgrade: Cell::new(Upgrade::Polling),
         ended: Cell::new(false),
         poll: RefCell::new(None),
@@ -386,9 +390,9 @@ fn engine_packet(packet: &str) -> bool {
 /// writer and reads the websocket (so that nothing is reordered: its packets wait until
 /// the last poll's are through).
 ///
-/// engineioxide (0.17) forgets, on upgrade, a packet it held back because the poll's
-/// answer was full: after an answer that big during the probe, the websocket is not
-/// taken, and the link ends (the next connection's login catches up from the page's
+/// engineioxide (0.17) forgets, on upgrade, a packet it held back because it did not fit
+/// in a poll's answer: after any answer with packets during the probe, the websocket is
+/// not taken, and the link ends (the next connection's login catches up from the page's
 /// cursors). The prober waits for a quiet link, so this is rare.
 async fn poll(
     polling: Rc<Polling>,
@@ -441,7 +445,9 @@ async fn poll(
         }
         if !only_noops {
             polling.last_data_at.set(now_ms());
-            full_while_probing |= probing && body.len() > MAX_PAYLOAD / 2;
+            // The server may have held a packet back for the next poll (when the next
+            // did not fit in this answer), which the upgrade would forget.
+            full_while_probing |= probing;
             noops = 0;
             continue;
         }
@@ -521,15 +527,13 @@ async fn write_polling(
         }
     }
     polling.end();
-    // The server hears "close" (the person is offline at once, not after a timeout),
-    // unless the session is going over to a websocket.
-    if polling.upgrade.get() != Upgrade::Done {
-        let url = polling_url(Some(&polling.sid));
-        let close = Some(EnginePacket::Close.encode());
-        if let Err(e) = fetch_text(Request::post(&url), close, CLOSE_TIMEOUT_MS, None).await {
-            // A server that is gone has closed the session anyway.
-            leptos::logging::warn!("could not close the polling session: {e}");
-        }
+    // The server hears "close" (the person is offline at once, not after a timeout); the
+    // session is still a polling one (this writer never switched to the websocket).
+    let url = polling_url(Some(&polling.sid));
+    let close = Some(EnginePacket::Close.encode());
+    if let Err(e) = fetch_text(Request::post(&url), close, CLOSE_TIMEOUT_MS, None).await {
+        // A server that is gone has closed the session anyway.
+        leptos::logging::warn!("could not close the polling session: {e}");
     }
 }
 
@@ -582,8 +586,10 @@ async fn probe(
                 let (sink, stream) = ws.split();
                 WEBSOCKETS.set(Websockets::Open);
                 polling.upgrade.set(Upgrade::Done);
-                // The poller may be gone with the link; the websocket goes with it then.
-                let _ = probed.send(Probed { raw, sink, stream });
+                // The poller may be gone with the link: the websocket is closed then.
+                if let Err(Probed { raw, .. }) = probed.send(Probed { raw, sink, stream }) {
+                    close_websocket(&raw);
+                }
                 return;
             }
             Ok((raw, _)) => {

@@ -168,10 +168,7 @@ pub fn ChatView() -> impl IntoView {
         }
     };
 
-    let agents = move || {
-        let me = me().map(|m| m.name);
-        state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
-    };
+    let agents = move || state.others_online();
 
     view! {
         <main class="chat">
@@ -308,8 +305,8 @@ pub fn ChatView() -> impl IntoView {
                     <Show when=move || !online()>
                         <p class="hint" data-testid="offline-hint">{move || t().offline_send_hint}</p>
                     </Show>
-                    // No agent online (the widget hides the list): the customer is told so,
-                    // and what they write waits for the first agent.
+                    // No agent online: the customer is told so, and what they write waits
+                    // for the first agent.
                     <Show when=move || !is_agent() && agents().is_empty()>
                         <p class="hint" data-testid="no-agents">{move || t().no_agents_online}</p>
                     </Show>

@@ -15,7 +15,7 @@ const SHOWN: usize = 4;
 /// initials at 4.5:1 or more); an agent keeps theirs, picked by their name.
 const AVATAR_COLOURS: u32 = 6;
 
-/// The first letter of a name, as an avatar shows it.
+/// The first character of a name, upper-cased, as an avatar shows it.
 fn initial(name: &UserName) -> String {
     name.as_str().chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
 }
@@ -32,10 +32,7 @@ fn avatar_class(name: &UserName) -> String {
 #[component]
 pub fn SupportHeader() -> impl IntoView {
     let state = use_chat().state;
-    let agents = move || {
-        let me = state.me.with(|m| m.as_ref().map(|m| m.name.clone()));
-        state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
-    };
+    let agents = move || state.others_online();
     let shown = move || agents().into_iter().take(SHOWN).collect::<Vec<_>>();
     let more = move || agents().len().saturating_sub(SHOWN);
     // Only while someone is there to answer (and the desk is open).

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::t;
 use super::use_chat;
 use crate::inbox::Target;
-use crate::protocol::{ConversationId, Role, Status, UserName};
+use crate::protocol::{ConversationId, Status, UserName};
 
 /// One row of an agent's list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -28,15 +28,10 @@ enum Section {
 pub fn UserList() -> impl IntoView {
     let state = use_chat().state;
     let me = move || state.me.get().map(|m| m.name);
-    let role = move || state.me.with(|m| m.as_ref().map(|m| m.role));
-    let others = move || {
-        let me = me();
-        state.users.get().into_iter().filter(|u| Some(u) != me.as_ref()).collect::<Vec<_>>()
-    };
     // An agent's rows in one section: every conversation held or on the desk, then
     // online customers without one yet (among the others).
     let rows = move |section: Section| {
-        let online = others();
+        let online = state.others_online();
         let me = me();
         let desk = state.desk.get();
         let section_of = |id: Option<ConversationId>| match id.and_then(|id| desk.get(&id)) {
@@ -146,9 +141,7 @@ pub fn UserList() -> impl IntoView {
                 {move || me().map(|n| n.to_string()).unwrap_or_default()}
                 {move || t().you_suffix}
             </p>
-            <Show when=move || role() == Some(Role::Agent)>
-                {conversations_view()}
-            </Show>
+            {conversations_view()}
         </nav>
     }
 }

@@ -332,12 +332,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AttachmentId>, StoreError>;
 
     /// Who wrote each message since `since`, and when, in the `conversations` most
-    /// recently active ones: each conversation's in order, at most `limit` in all (for
-    /// [`crate::replies`]).
+    /// recently active ones that have messages (the newest `per_conversation` messages of
+    /// each): each conversation's in order, the most recently active first, at most `limit`
+    /// in all (for [`crate::replies`]).
     async fn recent_turns(
         &self,
         since: u64,
         conversations: u32,
+        per_conversation: u32,
         limit: u32,
     ) -> Result<Vec<crate::replies::Turn>, StoreError>;
 }

@@ -618,18 +618,21 @@ macro_rules! sql_store {
                 self.confirm(deleted)
             }
 
-            async fn recent_turns(&self, since: u64, conversations: u32, limit: u32) -> Result<Vec<crate::replies::Turn>, StoreError> {
-                // By the index on conversations' last activity, then each one's messages
-                // by their (conversation, seq) index: no scan of every message.
+            async fn recent_turns(&self, since: u64, conversations: u32, per_conversation: u32, limit: u32) -> Result<Vec<crate::replies::Turn>, StoreError> {
+                // By the index on conversations' last activity, then each one's newest
+                // messages by the (conversation, seq) index: however long a conversation,
+                // no more of it is read.
                 let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-                    "SELECT m.conversation_id, m.author_role, m.created_at FROM messages m \
-                     WHERE m.conversation_id IN \
-                         (SELECT id FROM conversations WHERE updated_at >= $1 ORDER BY updated_at DESC LIMIT $2) \
-                       AND m.created_at >= $1 \
-                     ORDER BY m.conversation_id, m.seq LIMIT $3",
+                    "SELECT m.conversation_id, m.author_role, m.created_at \
+                     FROM (SELECT id, last_seq, updated_at FROM conversations \
+                           WHERE updated_at >= $1 AND last_seq > 0 ORDER BY updated_at DESC, id LIMIT $2) c \
+                     JOIN messages m ON m.conversation_id = c.id AND m.seq > c.last_seq - $3 \
+                     WHERE m.created_at >= $1 \
+                     ORDER BY c.updated_at DESC, c.id, m.seq LIMIT $4",
                 )
                 .bind(int(since))
                 .bind(i64::from(conversations))
+                .bind(i64::from(per_conversation))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await

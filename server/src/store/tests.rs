@@ -967,21 +967,30 @@ async fn recent_turns_are_each_conversations_messages_in_order_since_a_time() {
         for result in store.append(&batch).await.unwrap() {
             result.unwrap();
         }
-        let turns = store.recent_turns(100, 10, 100).await.unwrap();
+        let turns = store.recent_turns(100, 10, 10, 100).await.unwrap();
         let seen: Vec<(ConversationId, bool, u64)> =
             turns.iter().map(|t| (t.conversation, t.by_agent, t.at)).collect();
-        let mut expected =
-            vec![(a.id, false, 100), (a.id, true, 130), (b.id, false, 110), (b.id, true, 140)];
-        // Conversations in id order, each one's messages in its order.
-        if b.id < a.id {
-            expected.rotate_left(2);
-        }
+        // The most recently active conversation first (b's answer is the newest message),
+        // each one's messages in order.
+        let expected =
+            vec![(b.id, false, 110), (b.id, true, 140), (a.id, false, 100), (a.id, true, 130)];
         assert_eq!(seen, expected, "{label}");
-        // At most as many messages as asked for; at most as many conversations (the most
-        // recently active: b's last message is the newest).
-        assert_eq!(store.recent_turns(100, 10, 3).await.unwrap().len(), 3, "{label}");
-        let newest = store.recent_turns(100, 1, 100).await.unwrap();
+        // At most as many messages as asked for (the most recent conversations' first);
+        // at most as many conversations; at most so many of each one's newest.
+        let cut = store.recent_turns(100, 10, 10, 3).await.unwrap();
+        assert_eq!(
+            cut.iter().map(|t| t.conversation).collect::<Vec<_>>(),
+            vec![b.id, b.id, a.id],
+            "{label}"
+        );
+        let newest = store.recent_turns(100, 1, 10, 100).await.unwrap();
         assert!(newest.iter().all(|t| t.conversation == b.id), "{label}: {newest:?}");
+        let last_one = store.recent_turns(100, 10, 1, 100).await.unwrap();
+        assert_eq!(
+            last_one.iter().map(|t| (t.conversation, t.at)).collect::<Vec<_>>(),
+            vec![(b.id, 140), (a.id, 130)],
+            "{label}"
+        );
         assert_eq!(newest.len(), 2, "{label}");
     }
 }

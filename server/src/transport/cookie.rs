@@ -48,13 +48,25 @@ fn token_in(headers: &HeaderMap, https: bool) -> Option<String> {
 }
 
 /// The session token a Socket.IO handshake carried, if it came from the chat's own pages:
-/// with no `Origin` (a same-origin polling request, or a program) or this host's. A page of
+/// with no `Origin` (a same-origin polling request, or a program) or this host's, and
+/// without one, a `Referer` (if any) of this host's. A page of
 /// a listed widget host gets no agent session, even on a sibling subdomain, where the
 /// browser would send the cookie (`SameSite` counts subdomains as one site).
 pub(super) fn socket_token(headers: &HeaderMap, trust_proxy: bool) -> Option<String> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if !origin.to_str().is_ok_and(|o| super::http::own(o, host)) {
+            return None;
+        }
+    } else if let Some(referer) = headers.get(header::REFERER) {
+        // No Origin (a same-origin GET, or an image another page asks for): the page
+        // that asked must be one of the chat's own too.
+        let page = referer.to_str().ok().map(|r| {
+            let authority_at = r.find("://").map_or(0, |i| i + 3);
+            let end = r[authority_at..].find(['/', '?', '#']).map_or(r.len(), |i| authority_at + i);
+            &r[..end]
+        });
+        if !page.is_some_and(|p| super::http::own(p, host)) {
             return None;
         }
     }
@@ -248,6 +260,14 @@ mod tests {
         headers.insert(header::REFERER, HeaderValue::from_static("http://chat.example.com/"));
         headers.insert(header::COOKIE, HeaderValue::from_static("chat_agent=plain"));
         assert_eq!(socket_token(&headers, false).as_deref(), Some("plain"));
+        // Asked for by another site's page (an image, say): no session, whatever it sends.
+        headers.insert(header::REFERER, HeaderValue::from_static("https://shop.example.com/x?a=1"));
+        assert_eq!(socket_token(&headers, false), None);
+        headers.insert(
+            header::REFERER,
+            HeaderValue::from_static("https://chat.example.com.evil.test/"),
+        );
+        assert_eq!(socket_token(&headers, false), None);
     }
 
     /// Issue 19: a socket from a listed widget host (a sibling subdomain, to which the

@@ -90,7 +90,11 @@ impl Shared {
         // shared state that holds the channel's sender) is dropped.
         tokio::spawn(pipeline::run(Arc::downgrade(&desk), pipeline_rx));
         tokio::spawn(registrar::run(Arc::downgrade(&desk), registrar_rx));
-        tokio::spawn(super::sweeper::run(Arc::downgrade(&desk), settings.anon_retention));
+        tokio::spawn(super::sweeper::run(
+            Arc::downgrade(&desk),
+            settings.anon_retention,
+            settings.office_hours.clone(),
+        ));
         Arc::new(Self {
             desk,
             gate,

@@ -15,6 +15,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::desk::Desk;
 use super::live::Item;
+use crate::hours::OfficeHours;
 use crate::hub::Command;
 use crate::model::CustomerId;
 
@@ -37,7 +38,7 @@ const REPLY_TIME_EVERY: Duration = Duration::from_secs(300);
 
 /// Runs until the desk is gone. Every node of a cluster runs one: sweeps pass through the
 /// cluster's stream like any change, and deleting what another node deleted is harmless.
-pub async fn run(desk: Weak<Desk>, retention: Duration) {
+pub async fn run(desk: Weak<Desk>, retention: Duration, hours: Option<OfficeHours>) {
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut retain = tokio::time::interval(RETENTION_EVERY);
@@ -58,7 +59,7 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
             }
             _ = replies.tick() => {
                 let Some(desk) = desk.upgrade() else { break };
-                if let Some(ms) = reply_time(&desk).await {
+                if let Some(ms) = reply_time(&desk, hours.as_ref()).await {
                     desk.apply_quietly(Item::Hub(Command::ReplyTime { ms })).await;
                 }
             }
@@ -68,15 +69,25 @@ pub async fn run(desk: Weak<Desk>, retention: Duration) {
 
 /// How long the team usually takes to answer a new question, from the last week's
 /// history (`Some(None)`: too few answers to say); `None` if the history could not be read
-/// (what customers are told stays as it was).
-pub async fn reply_time(desk: &Desk) -> Option<Option<u64>> {
-    use crate::replies::{first_answers, typical, CONVERSATIONS_READ, TURNS_READ, WINDOW_MS};
+/// (what customers are told stays as it was). With office hours, only the questions asked
+/// while the desk was open count: customers are told only then.
+pub async fn reply_time(desk: &Desk, hours: Option<&OfficeHours>) -> Option<Option<u64>> {
+    use crate::replies::{
+        first_answers, typical, CONVERSATIONS_READ, MESSAGES_PER_CONVERSATION, TURNS_READ,
+        WINDOW_MS,
+    };
     let since = crate::clock::now_ms().saturating_sub(WINDOW_MS);
-    match desk.store.recent_turns(since, CONVERSATIONS_READ, TURNS_READ).await {
+    let read =
+        desk.store.recent_turns(since, CONVERSATIONS_READ, MESSAGES_PER_CONVERSATION, TURNS_READ);
+    match read.await {
         Ok(turns) => {
-            let answers = first_answers(&turns);
-            let answered = answers.len();
-            let ms = typical(answers);
+            let waits: Vec<u64> = first_answers(&turns)
+                .into_iter()
+                .filter(|a| hours.is_none_or(|h| h.is_open(a.asked)))
+                .map(|a| a.wait)
+                .collect();
+            let answered = waits.len();
+            let ms = typical(waits);
             tracing::debug!(answered, ?ms, "how soon the team answers");
             Some(ms)
         }
