@@ -29,6 +29,8 @@ pub const MIN_ANSWERS: usize = 5;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Turn {
     pub conversation: ConversationId,
+    /// Its place in the conversation (1: the first message ever).
+    pub seq: u64,
     pub by_agent: bool,
     pub at: u64,
 }
@@ -42,31 +44,36 @@ pub struct Answer {
 
 /// The first answer of each question in `turns` (each conversation's messages in order,
 /// conversations one after another). Questions still waiting are left out (they have no
-/// answer time yet).
+/// answer time yet). A conversation read from its middle (its first message read is not
+/// its first ever) starts with that message as what was said last: whether the customer
+/// was waiting then is not known, so it asks nothing.
 pub fn first_answers(turns: &[Turn]) -> Vec<Answer> {
     let mut waits = Vec::new();
-    // The conversation being read, its last message's time, and since when its customer
-    // has been waiting for an answer to a question.
+    // The conversation being read, its last message's time (none: nothing was said
+    // before), and since when its customer has been waiting for an answer to a question.
     let mut current: Option<ConversationId> = None;
-    let mut last_at = 0;
+    let mut last_at: Option<u64> = None;
     let mut waiting_since: Option<u64> = None;
     for turn in turns {
         if current != Some(turn.conversation) {
             current = Some(turn.conversation);
             waiting_since = None;
-            // Nothing before it was read: it starts a question if the customer wrote it.
-            last_at = 0;
+            last_at = None;
+            if turn.seq > 1 {
+                last_at = Some(turn.at);
+                continue;
+            }
         }
         if turn.by_agent {
             if let Some(asked) = waiting_since.take() {
                 waits.push(Answer { asked, wait: turn.at.saturating_sub(asked) });
             }
         } else if waiting_since.is_none()
-            && (last_at == 0 || turn.at.saturating_sub(last_at) >= QUESTION_GAP_MS)
+            && last_at.is_none_or(|last| turn.at.saturating_sub(last) >= QUESTION_GAP_MS)
         {
             waiting_since = Some(turn.at);
         }
-        last_at = turn.at;
+        last_at = Some(turn.at);
     }
     waits
 }
@@ -92,28 +99,42 @@ mod tests {
     const MIN: u64 = 60_000;
 
     fn customer(c: u64, at: u64) -> Turn {
-        Turn { conversation: ConversationId(c), by_agent: false, at }
+        Turn { conversation: ConversationId(c), seq: 0, by_agent: false, at }
     }
 
     fn agent(c: u64, at: u64) -> Turn {
-        Turn { conversation: ConversationId(c), by_agent: true, at }
+        Turn { conversation: ConversationId(c), seq: 0, by_agent: true, at }
+    }
+
+    /// Numbers each conversation's turns from `first` on, as stored.
+    fn numbered(mut turns: Vec<Turn>, first: u64) -> Vec<Turn> {
+        let mut next = std::collections::HashMap::new();
+        for turn in &mut turns {
+            let seq = next.entry(turn.conversation).or_insert(first);
+            turn.seq = *seq;
+            *seq += 1;
+        }
+        turns
     }
 
     #[test]
     fn a_question_is_answered_by_the_first_agent_message_after_it() {
         let start = 1_000 * MIN;
-        let turns = [
-            customer(1, start),
-            // More from the customer while waiting: still the same wait.
-            customer(1, start + MIN),
-            agent(1, start + 4 * MIN),
-            // The exchange that follows is not a first answer.
-            customer(1, start + 5 * MIN),
-            agent(1, start + 5 * MIN + 10_000),
-            // Back after an hour: a new question.
-            customer(1, start + 70 * MIN),
-            agent(1, start + 72 * MIN),
-        ];
+        let turns = numbered(
+            vec![
+                customer(1, start),
+                // More from the customer while waiting: still the same wait.
+                customer(1, start + MIN),
+                agent(1, start + 4 * MIN),
+                // The exchange that follows is not a first answer.
+                customer(1, start + 5 * MIN),
+                agent(1, start + 5 * MIN + 10_000),
+                // Back after an hour: a new question.
+                customer(1, start + 70 * MIN),
+                agent(1, start + 72 * MIN),
+            ],
+            1,
+        );
         let waits: Vec<u64> = first_answers(&turns).iter().map(|a| a.wait).collect();
         assert_eq!(waits, vec![4 * MIN, 2 * MIN]);
         assert_eq!(first_answers(&turns)[1].asked, start + 70 * MIN);
@@ -121,15 +142,18 @@ mod tests {
 
     #[test]
     fn unanswered_questions_and_agents_writing_first_count_for_nothing() {
-        let turns = [
-            // The agent greets first, the customer answers at once: no question waited.
-            agent(1, 100 * MIN),
-            customer(1, 101 * MIN),
-            agent(1, 102 * MIN),
-            // Another customer is still waiting.
-            customer(2, 100 * MIN),
-            customer(2, 140 * MIN),
-        ];
+        let turns = numbered(
+            vec![
+                // The agent greets first, the customer answers at once: no question waited.
+                agent(1, 100 * MIN),
+                customer(1, 101 * MIN),
+                agent(1, 102 * MIN),
+                // Another customer is still waiting.
+                customer(2, 100 * MIN),
+                customer(2, 140 * MIN),
+            ],
+            1,
+        );
         assert!(first_answers(&turns).is_empty());
     }
 
@@ -137,10 +161,30 @@ mod tests {
     fn each_conversation_is_read_on_its_own() {
         // The second conversation's first message follows the first's last closely in
         // time: it is a question all the same.
-        let turns =
-            [customer(1, 10 * MIN), agent(1, 11 * MIN), customer(2, 11 * MIN), agent(2, 20 * MIN)];
+        let turns = numbered(
+            vec![
+                customer(1, 10 * MIN),
+                agent(1, 11 * MIN),
+                customer(2, 11 * MIN),
+                agent(2, 20 * MIN),
+            ],
+            1,
+        );
         let waits: Vec<u64> = first_answers(&turns).iter().map(|a| a.wait).collect();
         assert_eq!(waits, vec![MIN, 9 * MIN]);
+    }
+
+    #[test]
+    fn a_conversation_read_from_its_middle_starts_with_what_was_said_last() {
+        // Its first message read is the customer's reply in a running exchange: not a
+        // question (it would count a reply of seconds as a first answer).
+        let running = numbered(vec![customer(1, 100 * MIN), agent(1, 100 * MIN + 5_000)], 40);
+        assert!(first_answers(&running).is_empty());
+        // After it, a question asked after a quiet half hour counts as ever.
+        let later =
+            numbered(vec![agent(1, 100 * MIN), customer(1, 140 * MIN), agent(1, 146 * MIN)], 40);
+        let waits: Vec<u64> = first_answers(&later).iter().map(|a| a.wait).collect();
+        assert_eq!(waits, vec![6 * MIN]);
     }
 
     #[test]

@@ -435,6 +435,8 @@ async fn poll(
             }
         };
         let probing = polling.upgrade.get() != Upgrade::Polling;
+        // A probe that failed leaves nothing behind to worry about for the next one.
+        full_while_probing &= probing;
         let noop = EnginePacket::Noop.encode();
         let mut only_noops = true;
         for packet in wire::packets(&body).filter(|p| engine_packet(p) && *p != noop) {

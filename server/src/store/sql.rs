@@ -622,13 +622,16 @@ macro_rules! sql_store {
                 // By the index on conversations' last activity, then each one's newest
                 // messages by the (conversation, seq) index: however long a conversation,
                 // no more of it is read.
-                let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-                    "SELECT m.conversation_id, m.author_role, m.created_at \
+                // (The upper bound on seq, always true, makes PostgreSQL's planner look the
+                // range up in the index rather than scan every message.)
+                let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+                    "SELECT m.conversation_id, m.seq, m.author_role, m.created_at \
                      FROM (SELECT id, last_seq, updated_at FROM conversations \
-                           WHERE updated_at >= $1 AND last_seq > 0 ORDER BY updated_at DESC, id LIMIT $2) c \
-                     JOIN messages m ON m.conversation_id = c.id AND m.seq > c.last_seq - $3 \
+                           WHERE updated_at >= $1 AND last_seq > 0 ORDER BY updated_at DESC, id DESC LIMIT $2) c \
+                     JOIN messages m ON m.conversation_id = c.id \
+                          AND m.seq > c.last_seq - $3 AND m.seq <= c.last_seq \
                      WHERE m.created_at >= $1 \
-                     ORDER BY c.updated_at DESC, c.id, m.seq LIMIT $4",
+                     ORDER BY c.updated_at DESC, c.id DESC, m.seq LIMIT $4",
                 )
                 .bind(int(since))
                 .bind(i64::from(conversations))
@@ -639,8 +642,9 @@ macro_rules! sql_store {
                 .map_err(backend)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(conversation, role, at)| crate::replies::Turn {
+                    .map(|(conversation, seq, role, at)| crate::replies::Turn {
                         conversation: ConversationId(uint(conversation)),
+                        seq: uint(seq),
                         by_agent: role == "agent",
                         at: uint(at),
                     })
