@@ -1,6 +1,6 @@
 // Helpers for the browser tests, split into find / act / check.
 import { Browser, BrowserContext, BrowserContextOptions, ConsoleMessage, Page, expect } from '@playwright/test';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 
@@ -161,4 +161,18 @@ export async function startOwnServer(port: number, db: string, extra: Record<str
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('server did not start');
+}
+
+/** Stops a server of a test's own gracefully and waits until it has exited. */
+export async function stopOwnServer(child: ChildProcess) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Adds an agent account to the database `db` of a server of a test's own (with the
+ * server's own command line, as an operator would). */
+export function addOwnAgent(port: number, db: string, name: string, password: string) {
+  const added = spawnSync(SERVER_BINARY, ['agent', 'add', name], { env: ownServerEnv(port, db), input: `${password}\n` });
+  expect(added.status, String(added.stderr)).toBe(0);
 }

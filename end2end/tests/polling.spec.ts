@@ -3,12 +3,11 @@
 // websocket. When a websocket does get through later, the connection upgrades to it
 // without losing or doubling a message.
 import { test, expect, BrowserContext, WebSocketRoute } from '@playwright/test';
-import { ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT, SERVER_BINARY, ownServerEnv, startOwnServer, find, open, loginAgent, loginCustomer, openConversation, send,
+  AGENT, addOwnAgent, startOwnServer, stopOwnServer, find, open, loginAgent, loginCustomer, openConversation, send,
   expectLoggedIn, expectUsers, expectLastMessage, expectMessages, expectNoProblems, Person,
 } from './helpers';
 
@@ -43,17 +42,11 @@ function forgetRefusedRequests(...people: Person[]) {
   }
 }
 
-async function stopServer(child: ChildProcess) {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 test('with websockets blocked, a customer and an agent chat both ways by long-polling and survive a server restart', async ({ browser }) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'chat-polling-'));
   const db = path.join(dir, 'chat.db');
-  const added = spawnSync(SERVER_BINARY, ['agent', 'add', 'Agnes'], { env: ownServerEnv(port, db), input: 'agnes-password\n' });
-  expect(added.status, String(added.stderr)).toBe(0);
+  addOwnAgent(port, db, 'Agnes', 'agnes-password');
   let server = await startOwnServer(port, db);
   try {
     const agentSockets = websockets(() => false);
@@ -74,7 +67,7 @@ test('with websockets blocked, a customer and an agent chat both ways by long-po
     await send(agent.page, 'Hello Gina, we read you');
     await expectLastMessage(gina.page, 'Hello Gina, we read you', false);
 
-    await stopServer(server);
+    await stopOwnServer(server);
     for (const p of [agent, gina]) await expect(find.connection(p.page)).toContainText('reconnecting in');
     await send(gina.page, 'Written while the server was down');
     await expect(find.messages(gina.page).last()).toHaveAttribute('data-status', 'pending');
@@ -106,7 +99,7 @@ test('with websockets blocked, a customer and an agent chat both ways by long-po
     await agent.context.close();
     await gina.context.close();
   } finally {
-    await stopServer(server);
+    await stopOwnServer(server);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -2,32 +2,22 @@
 // sends what was written meanwhile; so does the tutorial's own client library.
 // This test runs its own server (not the suite's), so that it can stop and start it.
 import { test, expect } from '@playwright/test';
-import { ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { io } from 'socket.io-client';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  SERVER_BINARY, ownServerEnv, startOwnServer, find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectMessages, expectNoProblems,
+  addOwnAgent, startOwnServer, stopOwnServer, find, open, loginAgent, loginCustomer, send, expectLoggedIn, expectUsers, expectLastMessage, expectMessages, expectNoProblems,
 } from './helpers';
 
-const binary = SERVER_BINARY;
 const port = Number(process.env.E2E_RESTART_PORT ?? 3211);
 const base = `http://127.0.0.1:${port}`;
-const env = (db: string) => ownServerEnv(port, db);
 const startServer = (db: string) => startOwnServer(port, db);
-
-async function stopServer(child: ChildProcess) {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 test('after a server restart both sides reconnect, log back in and can talk', async ({ browser }) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'chat-restart-'));
   const db = path.join(dir, 'chat.db');
-  const added = spawnSync(binary, ['agent', 'add', 'Agnes'], { env: env(db), input: 'agnes-password\n' });
-  expect(added.status, String(added.stderr)).toBe(0);
+  addOwnAgent(port, db, 'Agnes', 'agnes-password');
   let server = await startServer(db);
   try {
     const agent = await open(browser, base);
@@ -39,7 +29,7 @@ test('after a server restart both sides reconnect, log back in and can talk', as
     await send(gina.page, 'Before the restart');
     await expectLastMessage(agent.page, 'Before the restart', false);
 
-    await stopServer(server);
+    await stopOwnServer(server);
     for (const p of [agent.page, gina.page]) {
       await expect(find.connection(p)).toContainText('Disconnected');
       await expect(find.connection(p)).toContainText('reconnecting in');
@@ -69,7 +59,7 @@ test('after a server restart both sides reconnect, log back in and can talk', as
     await agent.context.close();
     await gina.context.close();
   } finally {
-    await stopServer(server);
+    await stopOwnServer(server);
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -87,7 +77,7 @@ test("the tutorial's own client reconnects after a graceful restart and logs in 
     await expect.poll(() => logins.length).toBe(1);
 
     const reason = new Promise<string>((resolve) => client.once('disconnect', resolve));
-    await stopServer(server);
+    await stopOwnServer(server);
     // A transport close (not "io server disconnect", after which the client would stay away).
     expect(await reason).toBe('transport close');
     server = await startServer(db);
@@ -95,7 +85,7 @@ test("the tutorial's own client reconnects after a graceful restart and logs in 
     expect(client.connected).toBe(true);
   } finally {
     client.close();
-    await stopServer(server);
+    await stopOwnServer(server);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -3,12 +3,12 @@
 // usually answers; in English and Chinese, accessible, at 360 px.
 // This test runs its own server, on a database with a week of answered questions in it.
 import { test, expect } from '@playwright/test';
-import { ChildProcess, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  SERVER_BINARY, ownServerEnv, startOwnServer, find, open, loginAgent, loginCustomer, send, openConversation,
+  addOwnAgent, startOwnServer, stopOwnServer, find, open, loginAgent, loginCustomer, send, openConversation,
   expectLoggedIn, expectUsers, expectLastMessage, expectAccessible, expectNoProblems,
 } from './helpers';
 
@@ -45,19 +45,12 @@ con.commit()
   expect(done.status, String(done.stderr)).toBe(0);
 }
 
-async function stopServer(child: ChildProcess) {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 test('a customer writes to the support team, sees who is online and how soon it usually answers', async ({ browser }) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'chat-support-'));
   const db = path.join(dir, 'chat.db');
-  for (const [name, password] of [['Agnes', 'agnes-password'], ['Bruno', 'bruno-password']]) {
-    const added = spawnSync(SERVER_BINARY, ['agent', 'add', name], { env: ownServerEnv(port, db), input: `${password}\n` });
-    expect(added.status, String(added.stderr)).toBe(0);
-  }
+  addOwnAgent(port, db, 'Agnes', 'agnes-password');
+  addOwnAgent(port, db, 'Bruno', 'bruno-password');
   // Three minutes to the first answer, lately.
   storeAnsweredQuestions(db, 6, 3);
   const server = await startOwnServer(port, db);
@@ -112,7 +105,7 @@ test('a customer writes to the support team, sees who is online and how soon it 
     expectNoProblems(hana, agnes, bruno);
     for (const p of [hana, agnes, bruno]) await p.context.close();
   } finally {
-    await stopServer(server);
+    await stopOwnServer(server);
     rmSync(dir, { recursive: true, force: true });
   }
 });

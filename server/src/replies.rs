@@ -106,6 +106,11 @@ mod tests {
         Turn { conversation: ConversationId(c), seq: 0, by_agent: true, at }
     }
 
+    /// How long each question in `turns` waited.
+    fn waits(turns: &[Turn]) -> Vec<u64> {
+        first_answers(turns).iter().map(|a| a.wait).collect()
+    }
+
     /// Numbers each conversation's turns from `first` on, as stored.
     fn numbered(mut turns: Vec<Turn>, first: u64) -> Vec<Turn> {
         let mut next = std::collections::HashMap::new();
@@ -135,8 +140,7 @@ mod tests {
             ],
             1,
         );
-        let waits: Vec<u64> = first_answers(&turns).iter().map(|a| a.wait).collect();
-        assert_eq!(waits, vec![4 * MIN, 2 * MIN]);
+        assert_eq!(waits(&turns), vec![4 * MIN, 2 * MIN]);
         assert_eq!(first_answers(&turns)[1].asked, start + 70 * MIN);
     }
 
@@ -170,8 +174,7 @@ mod tests {
             ],
             1,
         );
-        let waits: Vec<u64> = first_answers(&turns).iter().map(|a| a.wait).collect();
-        assert_eq!(waits, vec![MIN, 9 * MIN]);
+        assert_eq!(waits(&turns), vec![MIN, 9 * MIN]);
     }
 
     #[test]
@@ -183,8 +186,7 @@ mod tests {
         // After it, a question asked after a quiet half hour counts as ever.
         let later =
             numbered(vec![agent(1, 100 * MIN), customer(1, 140 * MIN), agent(1, 146 * MIN)], 40);
-        let waits: Vec<u64> = first_answers(&later).iter().map(|a| a.wait).collect();
-        assert_eq!(waits, vec![6 * MIN]);
+        assert_eq!(waits(&later), vec![6 * MIN]);
     }
 
     #[test]
