@@ -16,7 +16,8 @@
 //!   [`gate`]: addresses and the limits per address; [`drain`]: the graceful shutdown's
 //!   count; [`payload`]: reading an event's request.
 //! - [`live`]: the hub with this node's sockets; [`cluster`]: the link to Redis;
-//!   [`turnstile`]: each connection's events served in order, and its rate.
+//!   [`turnstile`]: each connection's events served in order, and its rate; [`in_place`]:
+//!   the message handler run by the socket's reader unless it has to wait.
 
 mod admin;
 mod cluster;
@@ -27,6 +28,7 @@ mod files;
 mod follower;
 mod gate;
 mod http;
+mod in_place;
 mod live;
 mod login;
 mod payload;

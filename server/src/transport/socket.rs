@@ -19,6 +19,7 @@ use super::admin::{self, AddAgent, RemoveAgent, RemoveCanned, SetCanned};
 use super::cookie;
 use super::desk::internal;
 use super::files;
+use super::in_place::InPlace;
 use super::live::Item;
 use super::login::{self, SessionHash};
 use super::payload::Payload;
@@ -54,7 +55,8 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
         return Err(problem);
     }
     s.on(protocol::LOGIN, on_login);
-    s.on(protocol::PRIVATE_MESSAGE, on_private_message);
+    // The one event of the message path: planned and queued in place when nothing waits.
+    s.on(protocol::PRIVATE_MESSAGE, InPlace(on_private_message));
     s.on(protocol::HISTORY, on_history);
     s.on(protocol::LOGOUT, on_logout);
     s.on(protocol::TAKE, on_take);
@@ -100,7 +102,8 @@ async fn on_login(
 }
 
 /// A message: planned by the hub, then stored, delivered and acknowledged by the pipeline
-/// (this task ends once the message is queued: nothing waits here for the commit).
+/// (this handler ends once the message is queued: nothing waits here for the commit). Run
+/// in place by the socket's reader, in a task only when it has to wait ([`InPlace`]).
 async fn on_private_message(
     turn: Turn,
     State(shared): State<Arc<Shared>>,
