@@ -79,6 +79,11 @@ pub const CANNED_SET: &str = "canned_set";
 /// admin → server: remove a canned reply ([`CannedRef`]).
 pub const CANNED_REMOVE: &str = "canned_remove";
 
+/// agent → server: search the conversations the agent sees ([`SearchRequest`]).
+pub const SEARCH: &str = "search";
+/// server → agent: a page of what a search found ([`SearchResults`]).
+pub const SEARCH_RESULTS: &str = "search_results";
+
 /// Everything the server sends, with its event name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -101,6 +106,7 @@ pub enum ServerEvent {
     Agents(Vec<AgentInfo>),
     Presence(Presence),
     Office(OfficeStatus),
+    SearchResults(SearchResults),
 }
 
 impl ServerEvent {
@@ -125,6 +131,7 @@ impl ServerEvent {
             ServerEvent::Agents(_) => AGENTS,
             ServerEvent::Presence(_) => PRESENCE,
             ServerEvent::Office(_) => OFFICE,
+            ServerEvent::SearchResults(_) => SEARCH_RESULTS,
         }
     }
 
@@ -149,6 +156,7 @@ impl ServerEvent {
             AGENTS => ServerEvent::Agents(payload(data)?),
             PRESENCE => ServerEvent::Presence(payload(data)?),
             OFFICE => ServerEvent::Office(payload(data)?),
+            SEARCH_RESULTS => ServerEvent::SearchResults(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -175,6 +183,7 @@ pub enum ClientEvent {
     AgentRemove(AgentRef),
     CannedSet(CannedReply),
     CannedRemove(CannedRef),
+    Search(SearchRequest),
 }
 
 impl ClientEvent {
@@ -197,6 +206,7 @@ impl ClientEvent {
             ClientEvent::AgentRemove(_) => AGENT_REMOVE,
             ClientEvent::CannedSet(_) => CANNED_SET,
             ClientEvent::CannedRemove(_) => CANNED_REMOVE,
+            ClientEvent::Search(_) => SEARCH,
         }
     }
 
@@ -219,6 +229,7 @@ impl ClientEvent {
             AGENT_REMOVE => ClientEvent::AgentRemove(payload(data)?),
             CANNED_SET => ClientEvent::CannedSet(payload(data)?),
             CANNED_REMOVE => ClientEvent::CannedRemove(payload(data)?),
+            SEARCH => ClientEvent::Search(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }

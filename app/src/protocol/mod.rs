@@ -18,6 +18,7 @@
 //!   notes, typing, receipts, canned replies, history);
 //! - `attachment`: files in messages, their limits and where they are fetched;
 //! - `acks`: the replies to events sent with an acknowledgement;
+//! - `search`: what an agent searches for, what is found, and the marked snippets;
 //! - `problem`: [`Problem`] and [`Refusal`], what cannot be done, as codes;
 //! - `values`: validated names, text and ids, and their limits;
 //! - `http`: the paths and cookie the page and the server share;
@@ -30,6 +31,7 @@ mod events;
 mod http;
 mod login;
 mod problem;
+mod search;
 mod values;
 pub mod wire;
 
@@ -40,6 +42,7 @@ pub use events::*;
 pub use http::*;
 pub use login::*;
 pub use problem::*;
+pub use search::*;
 pub use values::*;
 
 #[cfg(test)]

@@ -88,6 +88,10 @@ pub enum Problem {
     TooManyAttachments,
     /// A file id that is not one of the sender's uploads for this conversation.
     UnknownAttachment,
+    /// A search for nothing (only white space).
+    SearchEmpty,
+    /// A search longer than [`crate::protocol::SEARCH_MAX_CHARS`].
+    SearchTooLong,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

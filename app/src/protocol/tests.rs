@@ -275,6 +275,34 @@ fn server_samples() -> Vec<ServerEvent> {
         ServerEvent::Agents(vec![AgentInfo { name: name("ann"), admin: true }]),
         ServerEvent::Presence(Presence { online: vec![name("b")], offline: vec![name("c")] }),
         ServerEvent::Office(OfficeStatus { open: false, hours: "Mon-Fri 09:00-17:00".into() }),
+        ServerEvent::SearchResults(SearchResults {
+            query: "退款".into(),
+            before: Some(MessageId(90)),
+            conversations: vec![FoundConversation {
+                conversation: ConversationId(2),
+                customer: name("a"),
+                status: Status::Resolved,
+                ts: 5,
+                by: FoundBy::UserId,
+                snippet: Snippet { text: "u-1".into(), marks: vec![(0, 3)], ..Snippet::default() },
+            }],
+            messages: vec![FoundMessage {
+                id: MessageId(7),
+                conversation: ConversationId(2),
+                seq: 5,
+                customer: name("a"),
+                status: Status::Open,
+                from: name("a"),
+                ts: 1,
+                snippet: Snippet {
+                    text: "我要退款".into(),
+                    marks: vec![(2, 4)],
+                    cut_before: true,
+                    cut_after: false,
+                },
+            }],
+            next: Some(MessageId(7)),
+        }),
     ];
     for event in &samples {
         match event {
@@ -295,7 +323,8 @@ fn server_samples() -> Vec<ServerEvent> {
             | ServerEvent::Status(_)
             | ServerEvent::Agents(_)
             | ServerEvent::Presence(_)
-            | ServerEvent::Office(_) => {}
+            | ServerEvent::Office(_)
+            | ServerEvent::SearchResults(_) => {}
         }
     }
     samples
@@ -355,6 +384,8 @@ fn client_samples() -> Vec<ClientEvent> {
         ClientEvent::AgentRemove(AgentRef { name: "cy".into() }),
         ClientEvent::CannedSet(CannedReply { shortcut: "bye".into(), text: "Goodbye!".into() }),
         ClientEvent::CannedRemove(CannedRef { shortcut: "bye".into() }),
+        ClientEvent::Search(SearchRequest { query: "refund".into(), before: None }),
+        ClientEvent::Search(SearchRequest { query: "退款".into(), before: Some(MessageId(7)) }),
     ];
     for event in &samples {
         match event {
@@ -373,7 +404,8 @@ fn client_samples() -> Vec<ClientEvent> {
             | ClientEvent::AgentAdd(_)
             | ClientEvent::AgentRemove(_)
             | ClientEvent::CannedSet(_)
-            | ClientEvent::CannedRemove(_) => {}
+            | ClientEvent::CannedRemove(_)
+            | ClientEvent::Search(_) => {}
         }
     }
     samples
@@ -405,7 +437,7 @@ fn every_client_event_round_trips_through_name_and_payload() {
     let names: std::collections::BTreeSet<&str> = samples.iter().map(ClientEvent::name).collect();
     assert_eq!(
         names.len(),
-        16,
+        17,
         "one sample of each client event (three logins, two histories): {names:?}"
     );
     for event in samples {

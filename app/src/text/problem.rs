@@ -10,7 +10,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            PASSWORD_MIN_CHARS,
+            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -104,6 +104,10 @@ impl fmt::Display for Problem {
                 "A message can carry at most {ATTACHMENTS_PER_MESSAGE} files."
             ),
             Problem::UnknownAttachment => f.write_str("That file is not available. Please upload it again."),
+            Problem::SearchEmpty => f.write_str("Type something to search for."),
+            Problem::SearchTooLong => {
+                write!(f, "Search for at most {SEARCH_MAX_CHARS} characters.")
+            }
             Problem::Internal => {
                 f.write_str("Something went wrong on the server. Please try again.")
             }
@@ -124,7 +128,7 @@ impl Problem {
     fn zh_cn(&self) -> String {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            PASSWORD_MIN_CHARS,
+            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -186,6 +190,8 @@ impl Problem {
                 format!("一条消息最多可以带 {ATTACHMENTS_PER_MESSAGE} 个文件。")
             }
             Problem::UnknownAttachment => "这个文件已不可用，请重新上传。".into(),
+            Problem::SearchEmpty => "请输入要搜索的内容。".into(),
+            Problem::SearchTooLong => format!("搜索内容最多 {SEARCH_MAX_CHARS} 个字符。"),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }
@@ -211,6 +217,8 @@ mod tests {
             Problem::NameTaken,
             Problem::SlowDown(3),
             Problem::UnknownRecipient("ann".into()),
+            Problem::SearchEmpty,
+            Problem::SearchTooLong,
             Problem::Internal,
         ];
         for problem in problems {

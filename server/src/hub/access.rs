@@ -93,6 +93,27 @@ impl Hub {
         }
     }
 
+    /// The agent on `conn` and whether they are an admin, for a search (which asks storage
+    /// first, then [`Hub::found`] of every conversation it found). Refused as [`Hub::agent`].
+    pub fn searcher(&self, conn: ConnId) -> Result<(AgentKey, bool), Problem> {
+        let key = self.agent(conn)?;
+        let admin = self.present.get(&Identity::Agent(key.clone())).is_some_and(|p| p.admin);
+        Ok((key, admin))
+    }
+
+    /// A conversation storage found for the agent on `conn` (a search), if they see it: as
+    /// the hub has it when it knows it (storage may lag behind), as `stored` otherwise; by
+    /// the same rule as every other request. `None` for anyone else.
+    pub fn found<'a>(
+        &'a self,
+        conn: ConnId,
+        stored: &'a ConversationMeta,
+    ) -> Option<&'a ConversationMeta> {
+        let who = self.identity(conn).filter(|who| matches!(who, Identity::Agent(_)))?;
+        let meta = self.conversations.get(&stored.id).unwrap_or(stored);
+        self.sees(who, meta).then_some(meta)
+    }
+
     /// The one check before an agent acts on a conversation: the agent on `conn`, and the
     /// conversation if they see it. Refused for a customer (`AgentsOnly`) or nobody
     /// (`NotLoggedIn`) before anything is looked up; a conversation this agent may not see

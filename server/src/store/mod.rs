@@ -9,6 +9,7 @@
 mod blobs;
 mod postgres;
 mod rows;
+mod search;
 mod sql;
 mod sqlite;
 mod sqlite_writer;
@@ -133,6 +134,27 @@ impl IdleLimits {
     }
 }
 
+/// What a search found ([`Store::search`]), before the hub judges each conversation.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Conversations named by their customer or number, most recently active first.
+    pub conversations: Vec<FoundConversation>,
+    /// Messages that contain every word, newest first, each with its conversation.
+    pub messages: Vec<(ConversationMeta, StoredMessage)>,
+    /// More messages were found than the page holds: the next page is before this one.
+    pub next: Option<app::protocol::MessageId>,
+}
+
+/// A conversation a search named by its customer or number.
+#[derive(Debug, Clone)]
+pub struct FoundConversation {
+    pub meta: ConversationMeta,
+    /// The host site's user id, when that is what matched.
+    pub external: Option<String>,
+    /// Its last activity (ms since the epoch).
+    pub updated_at: u64,
+}
+
 /// A page of a conversation, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -255,6 +277,18 @@ pub trait Store: Send + Sync + 'static {
         all: bool,
         limit: u32,
     ) -> Result<Vec<ConversationMeta>, StoreError>;
+    /// Searches the conversations `agent` sees (`admin`: every one): the messages that
+    /// contain every word of `query`, newest first, with ids below `before`, at most
+    /// `limit`; and on the first page (`before` is `None`) the conversations `query` names by
+    /// their customer's name, the host site's user id or number.
+    async fn search(
+        &self,
+        query: &app::protocol::SearchQuery,
+        agent: &AgentKey,
+        admin: bool,
+        before: Option<app::protocol::MessageId>,
+        limit: u32,
+    ) -> Result<Found, StoreError>;
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless

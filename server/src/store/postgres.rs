@@ -17,6 +17,9 @@ use super::rows::{
     now_ms, parse_name, parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
 };
 use super::sql::sql_store;
+
+/// Which SQL a search speaks ([`super::search`]).
+const DIALECT: super::search::Dialect = super::search::Dialect::Postgres;
 use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
 use crate::model::{
     AgentKey, Appended, Assignee, AttachmentRecord, ConversationMeta, CustomerId, NewMessage,

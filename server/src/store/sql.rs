@@ -321,6 +321,61 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn search(
+                &self,
+                query: &app::protocol::SearchQuery,
+                agent: &AgentKey,
+                admin: bool,
+                before: Option<MessageId>,
+                limit: u32,
+            ) -> Result<super::Found, StoreError> {
+                use super::search::{self, Bind};
+                /// A statement with its parameters bound.
+                fn bound(st: &search::Statement) -> sqlx::query::Query<'_, <$conn as sqlx::Connection>::Database, <<$conn as sqlx::Connection>::Database as sqlx::Database>::Arguments<'_>> {
+                    st.binds.iter().fold(sqlx::query(&st.sql), |q, b| match b {
+                        Bind::Text(t) => q.bind(t.as_str()),
+                        Bind::Int(i) => q.bind(*i),
+                        Bind::Bool(v) => q.bind(*v),
+                    })
+                }
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                let who = search::Searcher { agent, admin };
+                let st = search::messages(DIALECT, query, who, before, limit + 1);
+                let rows = bound(&st).fetch_all(&mut *conn).await.map_err(backend)?;
+                let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+                let more = messages.len() > limit as usize;
+                messages.truncate(limit as usize);
+                let next = more.then(|| messages.last().map(|m| m.id)).flatten();
+                // Each conversation read once, however many of its messages were found.
+                let mut metas: std::collections::HashMap<ConversationId, ConversationMeta> = std::collections::HashMap::new();
+                let mut found = super::Found { conversations: Vec::new(), messages: Vec::with_capacity(messages.len()), next };
+                for message in messages {
+                    let meta = match metas.get(&message.conversation) {
+                        Some(meta) => meta.clone(),
+                        None => {
+                            let Some(meta) = load_meta(&mut conn, message.conversation).await? else { continue };
+                            metas.insert(meta.id, meta.clone());
+                            meta
+                        }
+                    };
+                    found.messages.push((meta, message));
+                }
+                // Conversations by their customer or number: with the first page only.
+                if before.is_none() {
+                    let st = search::conversations(DIALECT, query, who);
+                    let rows = bound(&st).fetch_all(&mut *conn).await.map_err(backend)?;
+                    for row in rows {
+                        let id: i64 = row.try_get("id").map_err(backend)?;
+                        let external: Option<String> = row.try_get("external_id").map_err(backend)?;
+                        let updated_at = uint(row.try_get("updated_at").map_err(backend)?);
+                        if let Some(meta) = load_meta(&mut conn, ConversationId(uint(id))).await? {
+                            found.conversations.push(super::FoundConversation { meta, external, updated_at });
+                        }
+                    }
+                }
+                Ok(found)
+            }
+
             async fn agent_conversations(&self, agent: &AgentKey, all: bool, limit: u32) -> Result<Vec<ConversationMeta>, StoreError> {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 // The agent's open conversations first, whatever the limit: the queue's capacity

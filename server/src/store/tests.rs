@@ -994,3 +994,107 @@ async fn recent_turns_are_each_conversations_messages_in_order_since_a_time() {
         assert_eq!(newest.len(), 2, "{label}");
     }
 }
+
+#[tokio::test]
+async fn search_finds_words_in_english_and_chinese_among_the_conversations_an_agent_sees() {
+    use app::protocol::SearchQuery;
+    for (label, store, _dir) in backends().await {
+        let amy = AgentKey::of(&name("amy"));
+        let bob = AgentKey::of(&name("bob"));
+        let q = |text: &str| SearchQuery::parse(text).unwrap();
+        let created = store
+            .create_customers(
+                &[
+                    NewCustomer {
+                        name: name("Léa Martin"),
+                        token_hash: "t1".into(),
+                        external: None,
+                    },
+                    NewCustomer {
+                        name: name("王小明"),
+                        token_hash: "t2".into(),
+                        external: Some("shop-7781".into()),
+                    },
+                ],
+                1,
+            )
+            .await
+            .unwrap();
+        let (lea, wang) = (created[0].clone().unwrap(), created[1].clone().unwrap());
+        let texts = [
+            (&lea, Identity::Customer(lea.customer), "Please REFUND my order #4471", 10),
+            (&lea, Identity::Agent(amy.clone()), "The refund is on its way", 11),
+            (&wang, Identity::Customer(wang.customer), "我想申请退款，订单号 4471", 12),
+            (&wang, Identity::Agent(bob.clone()), "退款已经处理好了 (100%_done)", 13),
+        ];
+        for (meta, author, text, ts) in texts {
+            append(&*store, message(meta, author, text, None, ts)).await;
+        }
+        // Both are taken: Léa's by amy, Wang's by bob.
+        for (meta, agent) in [(&lea, &amy), (&wang, &bob)] {
+            let mut open = store.conversation(meta.id).await.unwrap().unwrap();
+            open.status = Status::Open;
+            open.assignee = Some(Assignee { key: agent.clone(), name: name(agent.as_str()) });
+            open.version = 5;
+            store.set_state(&open).await.unwrap();
+        }
+        let texts_found = |found: &Found| -> Vec<String> {
+            found.messages.iter().map(|(_, m)| m.text.clone()).collect()
+        };
+
+        // An admin finds across conversations, newest first, ignoring case.
+        let found = store.search(&q("refund"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(
+            texts_found(&found),
+            vec!["The refund is on its way", "Please REFUND my order #4471"],
+            "{label}"
+        );
+        // Chinese, two characters (shorter than a trigram) and four; both words of a query.
+        let found = store.search(&q("退款"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(found.messages.len(), 2, "{label}: {:?}", texts_found(&found));
+        let found = store.search(&q("申请退款"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(texts_found(&found), vec!["我想申请退款，订单号 4471"], "{label}");
+        let found = store.search(&q("4471 订单"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(texts_found(&found), vec!["我想申请退款，订单号 4471"], "{label}");
+        // Wildcards are themselves.
+        let found = store.search(&q("100%_"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(found.messages.len(), 1, "{label}");
+        assert!(store.search(&q("%"), &amy, true, None, 20).await.unwrap().messages.len() == 1);
+        assert!(store.search(&q("zzz"), &amy, true, None, 20).await.unwrap().messages.is_empty());
+
+        // An agent finds only in conversations they see: amy not bob's.
+        let found = store.search(&q("4471"), &amy, false, None, 20).await.unwrap();
+        assert_eq!(texts_found(&found), vec!["Please REFUND my order #4471"], "{label}");
+        assert!(found.messages.iter().all(|(meta, _)| meta.id == lea.id), "{label}");
+        let found = store.search(&q("退款"), &amy, false, None, 20).await.unwrap();
+        assert!(found.messages.is_empty() && found.conversations.is_empty(), "{label}");
+
+        // Pages: one at a time, then the rest before the last one.
+        let first = store.search(&q("4471"), &amy, true, None, 1).await.unwrap();
+        assert_eq!(texts_found(&first), vec!["我想申请退款，订单号 4471"], "{label}");
+        let next = first.next.expect("more");
+        let second = store.search(&q("4471"), &amy, true, Some(next), 1).await.unwrap();
+        assert_eq!(texts_found(&second), vec!["Please REFUND my order #4471"], "{label}");
+        assert_eq!(second.next, None, "{label}");
+        assert!(second.conversations.is_empty(), "{label}: conversations come on the first page");
+
+        // Conversations by the customer's name, the host site's user id, or number.
+        let by = |found: &Found| -> Vec<(ConversationId, Option<String>)> {
+            found.conversations.iter().map(|c| (c.meta.id, c.external.clone())).collect()
+        };
+        let found = store.search(&q("martin léa"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(by(&found), vec![(lea.id, None)], "{label}");
+        let found = store.search(&q("小明"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(by(&found), vec![(wang.id, None)], "{label}");
+        let found = store.search(&q("shop-7781"), &amy, true, None, 20).await.unwrap();
+        assert_eq!(by(&found), vec![(wang.id, Some("shop-7781".into()))], "{label}");
+        let found = store.search(&q("shop-77"), &amy, true, None, 20).await.unwrap();
+        assert!(found.conversations.is_empty(), "{label}: a user id matches whole");
+        let number = format!("#{}", wang.id.0);
+        let found = store.search(&q(&number), &amy, true, None, 20).await.unwrap();
+        assert_eq!(by(&found), vec![(wang.id, None)], "{label}");
+        assert_eq!(found.conversations[0].updated_at, 13, "{label}: its last activity");
+        let found = store.search(&q(&number), &amy, false, None, 20).await.unwrap();
+        assert!(found.conversations.is_empty(), "{label}: not one amy sees");
+    }
+}

@@ -7,7 +7,8 @@
 //! The files, top-down (each uses only those below it):
 //! - [`socket`]: the Socket.IO registration table and one thin handler per event;
 //!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
-//! - [`login`]: who a connection is; [`admin`]: the team and canned replies.
+//! - [`login`]: who a connection is; [`admin`]: the team and canned replies; [`search`]:
+//!   an agent's search.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
@@ -34,6 +35,7 @@ mod login;
 mod payload;
 mod pipeline;
 mod registrar;
+mod search;
 mod shared;
 mod socket;
 mod sweeper;

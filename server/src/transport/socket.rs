@@ -24,6 +24,7 @@ use super::live::Item;
 use super::login::{self, SessionHash};
 use super::payload::Payload;
 use super::pipeline::{self, Answer, Job};
+use super::search;
 use super::shared::Shared;
 use super::turnstile::{ConnInfo, Turn};
 use crate::clock::now_ms;
@@ -71,6 +72,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     s.on(protocol::AGENT_REMOVE, on_agent_remove);
     s.on(protocol::CANNED_SET, on_canned_set);
     s.on(protocol::CANNED_REMOVE, on_canned_remove);
+    s.on(protocol::SEARCH, search::on_search);
     s.on_fallback(on_unknown);
     s.on_disconnect(on_disconnect);
     Ok(())
