@@ -13,7 +13,7 @@ use crate::inbox::{Inbox, Target};
 use crate::protocol::{
     AgentInfo, AgentStatus, Attachment, CannedReply, ChatMessage, ClientMsgId, ConversationId,
     ConversationSummary, History, LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence,
-    Role, Status, UserName, TYPING_SHOWN_MS,
+    Role, SearchResults, Status, UserName, TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
 use crate::uploads::Upload;
@@ -94,6 +94,37 @@ pub struct ChatState {
     /// Object URLs of files fetched for showing (images), by their `/attachments` path:
     /// fetched once per page with the session (an `<img src>` cannot carry a customer's).
     pub blobs: RwSignal<BTreeMap<String, String>>,
+    /// For an agent: the search shown in place of their list, while there is one.
+    pub search: RwSignal<Option<Search>>,
+    /// A message to bring into view and mark (one opened from a search), until another
+    /// conversation opens.
+    pub focus: RwSignal<Option<(ConversationId, u64)>>,
+}
+
+/// An agent's search: the query and what was found so far (pages appended).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Search {
+    pub query: String,
+    pub results: SearchResults,
+    /// A page was asked for and has not come yet.
+    pub waiting: bool,
+}
+
+impl Search {
+    /// A page that came: the first replaces what was found, a later one is added to it.
+    /// A page of another query (an earlier one's answer, late) is ignored.
+    pub fn take(&mut self, page: SearchResults) {
+        if page.query != self.query {
+            return;
+        }
+        if page.before.is_none() {
+            self.results = page;
+        } else if page.before == self.results.next {
+            self.results.messages.extend(page.messages);
+            self.results.next = page.next;
+        }
+        self.waiting = false;
+    }
 }
 
 impl ChatState {
@@ -121,6 +152,8 @@ impl ChatState {
             prechat: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
             blobs: RwSignal::new(BTreeMap::new()),
+            search: RwSignal::new(None),
+            focus: RwSignal::new(None),
         }
     }
 
@@ -295,7 +328,26 @@ impl ChatState {
         if let Target::Conversation(id) = target {
             self.inbox.update(|i| i.mark_read(id));
         }
+        if self
+            .focus
+            .with_untracked(|f| f.is_some_and(|(id, _)| Target::Conversation(id) != target))
+        {
+            self.focus.set(None);
+        }
         self.open.set(Some(target));
+    }
+
+    /// Opens a conversation a search found (at message `seq`, brought into view): it joins
+    /// the desk as the search saw it if it is not there (the server then keeps it current).
+    pub fn open_found(&self, summary: ConversationSummary, seq: Option<u64>) {
+        let id = summary.id;
+        if self.desk.with_untracked(|d| !d.contains_key(&id)) {
+            self.desk.update(|d| {
+                d.insert(id, summary);
+            });
+        }
+        self.focus.set(seq.map(|seq| (id, seq)));
+        self.open(Target::Conversation(id));
     }
 
     /// Forgets a conversation this agent no longer sees (a waiting one a colleague took):
@@ -331,6 +383,8 @@ impl ChatState {
         self.office.set(None);
         self.uploads.set(Vec::new());
         self.blobs.set(BTreeMap::new());
+        self.search.set(None);
+        self.focus.set(None);
     }
 }
 
@@ -378,6 +432,15 @@ pub enum Command {
     SetCanned(CannedReply),
     /// Admins: remove a canned reply.
     RemoveCanned(String),
+    /// Agents: search (the first page).
+    Search(String),
+    /// Agents: the next page of the search shown.
+    SearchMore,
+    /// Agents: open a conversation a search found, at a message if one was found.
+    OpenFound {
+        summary: ConversationSummary,
+        seq: Option<u64>,
+    },
 }
 
 /// The state plus a way to send commands; provided as context to every view.
@@ -390,5 +453,55 @@ pub struct Chat {
 impl Chat {
     pub fn send(&self, command: Command) {
         self.commands.run(command);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{FoundMessage, MessageId, Snippet};
+
+    fn found(id: u64) -> FoundMessage {
+        FoundMessage {
+            id: MessageId(id),
+            conversation: ConversationId(1),
+            seq: id,
+            customer: UserName::parse("ann").unwrap(),
+            status: Status::Open,
+            assignee: None,
+            from: UserName::parse("ann").unwrap(),
+            ts: id,
+            snippet: Snippet::default(),
+        }
+    }
+
+    fn page(query: &str, before: Option<u64>, ids: &[u64], next: Option<u64>) -> SearchResults {
+        SearchResults {
+            query: query.into(),
+            before: before.map(MessageId),
+            messages: ids.iter().copied().map(found).collect(),
+            next: next.map(MessageId),
+            ..SearchResults::default()
+        }
+    }
+
+    #[test]
+    fn a_search_takes_its_pages_in_order_and_ignores_late_answers() {
+        let mut search = Search { query: "refund".into(), waiting: true, ..Search::default() };
+        // A late answer to an earlier query changes nothing.
+        search.take(page("ref", None, &[9], None));
+        assert!(search.waiting && search.results.messages.is_empty());
+        search.take(page("refund", None, &[9, 8], Some(8)));
+        assert!(!search.waiting);
+        search.take(page("refund", Some(8), &[5, 3], None));
+        let ids: Vec<u64> = search.results.messages.iter().map(|m| m.id.0).collect();
+        assert_eq!(ids, vec![9, 8, 5, 3]);
+        assert_eq!(search.results.next, None);
+        // The same page again (a double click) is not added twice.
+        search.take(page("refund", Some(8), &[5, 3], None));
+        assert_eq!(search.results.messages.len(), 4);
+        // A new first page replaces them.
+        search.take(page("refund", None, &[10], None));
+        assert_eq!(search.results.messages.len(), 1);
     }
 }

@@ -60,6 +60,7 @@ async fn agents_find_only_what_they_see(server: TestServer) {
     assert_eq!(amys["messages"][0]["snippet"]["marks"], json!([[23, 27]]));
     assert_eq!(amys["messages"][0]["customer"], json!("Léa"));
     assert_eq!(amys["messages"][0]["status"], json!("open"));
+    assert_eq!(amys["messages"][0]["assignee"], json!("amy"));
     assert_eq!(amys["messages"][0]["seq"], json!(1));
     let bobs = search(&mut bob, "退款").await;
     assert_eq!(found_texts(&bobs), vec!["我想申请退款，订单号 4471"], "{bobs}");

@@ -122,11 +122,26 @@ pub fn ChatView() -> impl IntoView {
             chat.send(Command::MarkRead(id));
         }
     });
+    // A message opened from a search: brought into view once it is drawn, and the newest
+    // no longer pulls the list down while it is marked.
+    let focused =
+        move || state.focus.get().filter(|(id, _)| Some(*id) == open_id()).map(|(_, seq)| seq);
     Effect::new(move |_| {
         // Read the value: with only `newest.track()` the effect did not re-run here.
         let _newest = newest.get();
-        if let Some(list) = list.get() {
-            request_animation_frame(move || list.set_scroll_top(list.scroll_height()));
+        let focus = focused();
+        let Some(list) = list.get() else { return };
+        match focus {
+            Some(seq) if stored().iter().any(|m| m.seq == seq) => {
+                request_animation_frame(move || {
+                    if let Ok(Some(line)) = list.query_selector(&format!("li[data-seq=\"{seq}\"]"))
+                    {
+                        line.scroll_into_view_with_bool(false);
+                    }
+                });
+            }
+            Some(_) => {}
+            None => request_animation_frame(move || list.set_scroll_top(list.scroll_height())),
         }
     });
 
@@ -140,6 +155,8 @@ pub fn ChatView() -> impl IntoView {
             state.error.set(Some(problem.in_lang(state.lang.get_untracked())));
             return;
         }
+        // Writing brings the newest back into view.
+        state.focus.set(None);
         if note_mode.get_untracked() {
             chat.send(Command::Note(draft.get_untracked()));
         } else {
@@ -371,7 +388,7 @@ fn day_line(day: when::Day, ts: u64, now: RwSignal<u64>) -> impl IntoView {
 
 /// When a message or note was written: the hour beside it; the date and time in full on
 /// hover and for screen readers.
-fn moment(ts: u64) -> impl IntoView {
+pub(super) fn moment(ts: u64) -> impl IntoView {
     let lang = use_chat().state.lang;
     let stamp = Memo::new(move |_| when::stamp(ts, lang.get()));
     view! {
@@ -396,8 +413,12 @@ fn note_line(n: Note) -> impl IntoView {
 fn stored_line(m: ChatMessage) -> impl IntoView {
     let class = if m.is_self { "msg mine" } else { "msg theirs" };
     let who = if m.is_self { t().you.to_owned() } else { m.from.to_string() };
+    let focus = use_chat().state.focus;
+    let (conversation, seq) = (m.conversation, m.seq);
+    // The message a search found, marked while it is the one opened.
+    let found = move || focus.get() == Some((conversation, seq));
     view! {
-        <li class=class data-testid="message" data-self=m.is_self.to_string() data-status="sent" data-seq=m.seq>
+        <li class=class class:found=found data-found=move || found().then_some("true") data-testid="message" data-self=m.is_self.to_string() data-status="sent" data-seq=m.seq>
             <span class="from">{who} " " {moment(m.ts)}</span>
             {(!m.text().is_empty()).then(|| view! { <p class="text">{rich_text(m.text())}</p> })}
             {(!m.attachments.is_empty()).then(|| files::attachments_view(m.attachments.clone()))}

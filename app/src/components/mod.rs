@@ -5,6 +5,7 @@ mod chat;
 mod files;
 mod login;
 mod rich;
+mod search;
 mod status;
 mod support;
 mod team;

@@ -1,5 +1,6 @@
 //! An agent's side list, their console: their conversations, the ones waiting, and the
 //! others (online customers and everyone else's), with unread counts; a click opens one.
+//! Above it the search box; a search shows in its place (`search.rs`).
 //! (A customer has no list: they write to the team, see `support.rs`.)
 
 use leptos::prelude::*;
@@ -141,7 +142,11 @@ pub fn UserList() -> impl IntoView {
                 {move || me().map(|n| n.to_string()).unwrap_or_default()}
                 {move || t().you_suffix}
             </p>
-            {conversations_view()}
+            <super::search::SearchBox/>
+            // A search shows in place of the list until it is closed.
+            <Show when=move || state.search.with(Option::is_some) fallback=conversations_view>
+                <super::search::SearchResultsView/>
+            </Show>
         </nav>
     }
 }

@@ -43,6 +43,9 @@ pub struct FoundConversation {
     pub conversation: ConversationId,
     pub customer: UserName,
     pub status: Status,
+    /// The agent who has it, while it is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<UserName>,
     /// Its last activity (ms since the epoch).
     pub ts: u64,
     pub by: FoundBy,
@@ -58,6 +61,9 @@ pub struct FoundMessage {
     pub seq: u64,
     pub customer: UserName,
     pub status: Status,
+    /// The agent who has its conversation, while it is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<UserName>,
     pub from: UserName,
     pub ts: u64,
     /// The message around the first word that matched, every match marked.

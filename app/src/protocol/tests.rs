@@ -282,6 +282,7 @@ fn server_samples() -> Vec<ServerEvent> {
                 conversation: ConversationId(2),
                 customer: name("a"),
                 status: Status::Resolved,
+                assignee: None,
                 ts: 5,
                 by: FoundBy::UserId,
                 snippet: Snippet { text: "u-1".into(), marks: vec![(0, 3)], ..Snippet::default() },
@@ -292,6 +293,7 @@ fn server_samples() -> Vec<ServerEvent> {
                 seq: 5,
                 customer: name("a"),
                 status: Status::Open,
+                assignee: Some(name("ann")),
                 from: name("a"),
                 ts: 1,
                 snippet: Snippet {

@@ -204,6 +204,19 @@ labels!(
     close,
     drop_files,
     file_unavailable,
+    search_label,
+    search_placeholder,
+    search_button,
+    search_results_for,
+    search_close,
+    search_customers,
+    search_messages,
+    search_nothing,
+    search_more,
+    searching,
+    found_by_name,
+    found_by_user_id,
+    found_by_number,
 );
 
 pub const EN: Ui = Ui {
@@ -300,6 +313,19 @@ pub const EN: Ui = Ui {
     close: "Close",
     drop_files: "Drop files here to send them",
     file_unavailable: "That file could not be fetched. Please try again.",
+    search_label: "Search conversations",
+    search_placeholder: "Words, a name or #number",
+    search_button: "Search",
+    search_results_for: "Results for",
+    search_close: "Close search",
+    search_customers: "Customers",
+    search_messages: "Messages",
+    search_nothing: "Nothing found.",
+    search_more: "More results",
+    searching: "Searching…",
+    found_by_name: "name",
+    found_by_user_id: "user id",
+    found_by_number: "conversation",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -394,6 +420,19 @@ pub const ZH_CN: Ui = Ui {
     close: "关闭",
     drop_files: "将文件拖放到这里即可发送",
     file_unavailable: "无法获取这个文件，请重试。",
+    search_label: "搜索会话",
+    search_placeholder: "关键词、姓名或 #编号",
+    search_button: "搜索",
+    search_results_for: "搜索结果：",
+    search_close: "关闭搜索",
+    search_customers: "客户",
+    search_messages: "消息",
+    search_nothing: "没有找到结果。",
+    search_more: "更多结果",
+    searching: "正在搜索…",
+    found_by_name: "姓名",
+    found_by_user_id: "用户 ID",
+    found_by_number: "会话编号",
 };
 
 #[cfg(test)]

@@ -15,10 +15,16 @@ use super::desk::internal;
 use super::payload::Payload;
 use super::shared::Shared;
 use super::turnstile::Turn;
+use crate::model::ConversationMeta;
 use app::protocol::{
     FoundBy, FoundConversation, FoundMessage, Problem, SearchQuery, SearchRequest, SearchResults,
-    ServerEvent, SEARCH_PAGE,
+    ServerEvent, Status, UserName, SEARCH_PAGE,
 };
+
+/// Who has a conversation, while it is open.
+fn assignee(meta: &ConversationMeta) -> Option<UserName> {
+    meta.assignee.as_ref().filter(|_| meta.status == Status::Open).map(|a| a.name.clone())
+}
 
 /// `search`: a page of what an agent's query finds (`search_results`), or an `error`.
 pub(super) async fn on_search(
@@ -51,6 +57,7 @@ pub(super) async fn on_search(
                     seq: m.seq,
                     customer: meta.customer_name.clone(),
                     status: meta.status,
+                    assignee: assignee(meta),
                     from: m.from.clone(),
                     ts: m.ts,
                     snippet: query.snippet(&m.text),
@@ -74,6 +81,7 @@ pub(super) async fn on_search(
                     conversation: meta.id,
                     customer: meta.customer_name.clone(),
                     status: meta.status,
+                    assignee: assignee(meta),
                     ts: c.updated_at,
                     by,
                     snippet: query.snippet(&shown),

@@ -97,9 +97,13 @@ pub(crate) fn while_offline(
         | Command::AddAgent(_)
         | Command::RemoveAgent(_)
         | Command::SetCanned(_)
-        | Command::RemoveCanned(_) => {
+        | Command::RemoveCanned(_)
+        | Command::Search(_)
+        | Command::SearchMore => {
             state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
         }
+        // What is held shows now; the rest is asked for once connected (scrolling up).
+        Command::OpenFound { summary, seq } => state.open_found(summary, seq),
         // A customer's token cannot be revoked without a connection; it is forgotten
         // here and expires on the server. An agent's cookie session ends over HTTP.
         Command::Logout => forget_login(state, credentials),
@@ -150,6 +154,9 @@ impl Session<'_> {
             Command::RemoveCanned(shortcut) => {
                 self.send_event(&ClientEvent::CannedRemove(CannedRef { shortcut })).await
             }
+            Command::Search(query) => self.search(query).await,
+            Command::SearchMore => self.search_more().await,
+            Command::OpenFound { summary, seq } => self.open_found(summary, seq).await,
             Command::Logout => self.log_out().await,
         }
     }
@@ -207,6 +214,51 @@ impl Session<'_> {
             }
             None => Continue(()),
         }
+    }
+
+    /// Asks for the first page of a search; it is shown in place of the agent's list.
+    async fn search(&mut self, query: String) -> Step {
+        let search =
+            crate::state::Search { query: query.clone(), waiting: true, ..Default::default() };
+        self.state.search.set(Some(search));
+        self.send_event(&ClientEvent::Search(SearchRequest { query, before: None })).await
+    }
+
+    /// Asks for the next page of the search shown, if there is one.
+    async fn search_more(&mut self) -> Step {
+        let asked = self.state.search.try_update(|s| {
+            let s = s.as_mut()?;
+            let before = s.results.next.filter(|_| !s.waiting)?;
+            s.waiting = true;
+            Some(SearchRequest { query: s.query.clone(), before: Some(before) })
+        });
+        match asked.flatten() {
+            Some(request) => self.send_event(&ClientEvent::Search(request)).await,
+            None => Continue(()),
+        }
+    }
+
+    /// Opens a conversation a search found, and asks for what is not held of it: from the
+    /// message found on (the rest follows a page at a time), or its newest page.
+    async fn open_found(&mut self, summary: ConversationSummary, seq: Option<u64>) -> Step {
+        let conversation = summary.id;
+        self.state.open_found(summary, seq);
+        let held = self.state.inbox.with_untracked(|i| {
+            i.threads.get(&conversation).map(|t| match seq {
+                Some(seq) => t.messages.contains_key(&seq),
+                None => !t.messages.is_empty(),
+            })
+        });
+        if held == Some(true) {
+            return Continue(());
+        }
+        let request = match seq {
+            Some(seq) => {
+                HistoryRequest { conversation, before: None, after: Some(seq.saturating_sub(1)) }
+            }
+            None => HistoryRequest { conversation, before: Some(u64::MAX), after: None },
+        };
+        self.send_event(&ClientEvent::History(request)).await
     }
 
     /// Says the person is typing, at most once per [`TYPING_EVERY_MS`].

@@ -346,6 +346,11 @@ impl<'a> Session<'a> {
             ServerEvent::Status(StatusRequest { status }) => self.set_status(status),
             ServerEvent::Agents(agents) => state.agents.set(agents),
             ServerEvent::Office(office) => state.office.set(Some(office)),
+            ServerEvent::SearchResults(page) => state.search.update(|s| {
+                if let Some(s) = s.as_mut() {
+                    s.take(page);
+                }
+            }),
             ServerEvent::Note(note) => {
                 let customer = state
                     .desk
@@ -353,6 +358,14 @@ impl<'a> Session<'a> {
                 state.inbox.update(|i| i.note(note, customer));
             }
             ServerEvent::Error(reason) => {
+                // A search refused is not waited for any longer.
+                if state.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
+                    state.search.update(|s| {
+                        if let Some(s) = s.as_mut() {
+                            s.waiting = false;
+                        }
+                    });
+                }
                 state.error.set(Some(with_problem(reason, problem).in_lang(lang)))
             }
         }
