@@ -24,6 +24,7 @@ pub mod limits;
 pub mod model;
 pub mod replies;
 pub mod store;
+pub mod transcript;
 pub mod transport;
 
 use std::future::Future;

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::Cursor;
 
-use common::{http_bytes, TestClient, TestServer, Transport};
+use common::{fetch, fetch_with, http_bytes, log_in, Session, TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
 const WS: Transport = Transport::Websocket;
@@ -22,50 +22,6 @@ fn png(w: u32, h: u32) -> Vec<u8> {
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
-/// A logged-in client's session token, presented over HTTP as its browser does: a
-/// customer's page sends it as `Authorization: Bearer`, an agent's browser in the cookie.
-#[derive(Clone)]
-struct Session {
-    token: String,
-    agent: bool,
-}
-
-impl Session {
-    fn customer(token: &str) -> Self {
-        Self { token: token.to_owned(), agent: false }
-    }
-
-    fn agent(token: &str) -> Self {
-        Self { token: token.to_owned(), agent: true }
-    }
-
-    /// The same token presented the other kind's way.
-    fn swapped(&self) -> Self {
-        Self { token: self.token.clone(), agent: !self.agent }
-    }
-
-    fn header(&self) -> (&'static str, String) {
-        if self.agent {
-            ("Cookie", format!("{}={}", app::protocol::SESSION_COOKIE, self.token))
-        } else {
-            ("Authorization", format!("Bearer {}", self.token))
-        }
-    }
-}
-
-/// Logs in and returns the client with its session.
-async fn log_in(server: &TestServer, login: Value) -> (TestClient, Session) {
-    let mut client = TestClient::connect(server, WS, Some(login.clone())).await;
-    let ok = client.expect("login_success").await;
-    let token = ok["resume"].as_str().unwrap_or_else(|| panic!("{login} got {ok}"));
-    let session = if login["role"] == json!("agent") {
-        Session::agent(token)
-    } else {
-        Session::customer(token)
-    };
-    (client, session)
-}
-
 fn agent(name: &str) -> Value {
     json!({"name": name, "role": "agent", "password": "password-1"})
 }
@@ -78,28 +34,6 @@ async fn upload(server: &TestServer, session: &Session, query: &str, bytes: &[u8
     let json =
         serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
     (status, json)
-}
-
-/// Fetches a path with a session (or none) and extra headers: status, head and body.
-async fn fetch_with(
-    server: &TestServer,
-    session: Option<&Session>,
-    path: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String, Vec<u8>) {
-    let credential = session.map(Session::header);
-    let mut headers: Vec<(&str, &str)> =
-        credential.iter().map(|(name, value)| (*name, value.as_str())).collect();
-    headers.extend_from_slice(extra);
-    http_bytes(server, "GET", path, &headers, b"").await
-}
-
-async fn fetch(
-    server: &TestServer,
-    session: Option<&Session>,
-    path: &str,
-) -> (u16, String, Vec<u8>) {
-    fetch_with(server, session, path, &[]).await
 }
 
 #[tokio::test]

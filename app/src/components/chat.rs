@@ -232,6 +232,7 @@ pub fn ChatView() -> impl IntoView {
                     <Show when=is_agent fallback=|| view! { <super::support::SupportHeader/> }>
                         <DeskBar/>
                     </Show>
+                    <super::transcript::TranscriptLinks/>
                     // A live region: screen readers announce what arrives in it.
                     <div class="log" role="log" aria-live="polite">
                     <ul

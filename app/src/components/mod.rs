@@ -9,6 +9,7 @@ mod search;
 mod status;
 mod support;
 mod team;
+mod transcript;
 mod user_list;
 mod when;
 

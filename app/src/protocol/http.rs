@@ -17,6 +17,21 @@ pub const SESSION_COOKIE: &str = "chat_agent";
 /// sibling subdomain can neither set nor overwrite it.
 pub const SESSION_COOKIE_HTTPS: &str = "__Host-chat_agent";
 
+/// HTTP: `GET` a conversation as a file (`?format=text|html&lang=en|zh-CN&offset=480`, the
+/// reader's offset from UTC in minutes east): its customer with their session token as
+/// `Authorization: Bearer`, an agent who sees it with their cookie. Anyone else, and any
+/// conversation that does not exist, gets the same 404.
+pub const TRANSCRIPT_PATH: &str = "/conversations/{id}/transcript";
+
+/// The address of conversation `id`'s transcript in `format` (`text`, `html`), for a reader
+/// of `lang` whose offset from UTC is `offset_min` minutes east.
+pub fn transcript_url(id: u64, format: &str, lang: &str, offset_min: i32) -> String {
+    format!(
+        "{}?format={format}&lang={lang}&offset={offset_min}",
+        TRANSCRIPT_PATH.replace("{id}", &id.to_string())
+    )
+}
+
 /// The value of the cookie `name` in a request's `Cookie` headers, if set and not empty.
 #[cfg(feature = "ssr")]
 pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {

@@ -217,6 +217,12 @@ labels!(
     found_by_name,
     found_by_user_id,
     found_by_number,
+    transcript_title,
+    transcript_made,
+    transcript_file,
+    transcript_download,
+    transcript_as_text,
+    transcript_as_html,
 );
 
 pub const EN: Ui = Ui {
@@ -326,6 +332,12 @@ pub const EN: Ui = Ui {
     found_by_name: "name",
     found_by_user_id: "user id",
     found_by_number: "conversation",
+    transcript_title: "Conversation #{number} with {customer}",
+    transcript_made: "Downloaded {when} (times in {zone}). Status: {status}.",
+    transcript_file: "File",
+    transcript_download: "Download the conversation",
+    transcript_as_text: "as text",
+    transcript_as_html: "as a web page",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -433,6 +445,12 @@ pub const ZH_CN: Ui = Ui {
     found_by_name: "姓名",
     found_by_user_id: "用户 ID",
     found_by_number: "会话编号",
+    transcript_title: "与 {customer} 的会话 #{number}",
+    transcript_made: "下载于 {when}（时间为 {zone}）。状态：{status}。",
+    transcript_file: "文件",
+    transcript_download: "下载对话记录",
+    transcript_as_text: "文本格式",
+    transcript_as_html: "网页格式",
 };
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod rows;
 mod search;
 mod sql;
 mod sqlite;
+mod sqlite_indexer;
 mod sqlite_writer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -289,6 +290,12 @@ pub trait Store: Send + Sync + 'static {
         before: Option<app::protocol::MessageId>,
         limit: u32,
     ) -> Result<Found, StoreError>;
+    /// Puts every message stored so far in the search index now, where it is kept behind
+    /// the messages (SQLite's, by a background indexer: see `sqlite_indexer`); searches are
+    /// complete either way. For tests and benchmarks of the index itself.
+    async fn index_now(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless

@@ -6,7 +6,9 @@
 //! more through its full-text index of trigrams (`messages_fts`, migration 0011: any three
 //! characters in a row, so Chinese is found as well as English); shorter words (a Chinese
 //! word is often two characters) are checked with `LIKE` on the messages the index gave, or,
-//! when no word is long enough, by reading messages newest first until a page is full.
+//! when no word is long enough, by reading messages newest first until a page is full. The
+//! index is kept behind the messages (`sqlite_indexer`): the newest, not indexed yet, are
+//! read first with `LIKE` ([`Part::After`]), then the index ([`Part::IndexedUpTo`]).
 //! PostgreSQL checks every word with `ILIKE`, which its trigram index (`pg_trgm`) answers.
 //! Must not: decide who may see a conversation. The visibility condition here is the hub's
 //! rule restated so that a page is not filled with conversations the hub then refuses; the
@@ -91,13 +93,25 @@ fn like(st: &mut Statement, dialect: Dialect, column: &str, word: &str) -> Strin
     }
 }
 
+/// Which messages a statement reads: all of them (PostgreSQL, whose index is kept as
+/// messages are stored), or on SQLite those its search index holds (ids up to its position)
+/// or those after it, not indexed yet (see `sqlite_indexer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Part {
+    All,
+    IndexedUpTo(i64),
+    After(i64),
+}
+
 /// The messages, newest first, that contain every word of `query`, in conversations `who`
-/// may see, with ids below `before`: at most `limit`. The rows are [`MESSAGE_COLUMNS`].
+/// may see, with ids below `before`, among `part`: at most `limit`. The rows are
+/// [`MESSAGE_COLUMNS`].
 pub(super) fn messages(
     dialect: Dialect,
     query: &SearchQuery,
     who: Searcher<'_>,
     before: Option<MessageId>,
+    part: Part,
     limit: u32,
 ) -> Statement {
     let mut st = Statement { sql: String::new(), binds: Vec::new() };
@@ -106,24 +120,32 @@ pub(super) fn messages(
     let before = st.bind(Bind::Int(before.map_or(i64::MAX, |b| int(b.0))));
     let indexed: Vec<&String> =
         query.words.iter().filter(|w| w.chars().count() >= INDEXED_CHARS).collect();
-    let (from, mut conditions, order) = match dialect {
-        Dialect::Sqlite if !indexed.is_empty() => {
-            // Every long word a phrase of its own ("" is a quote inside one), all required.
-            let phrases: Vec<String> =
-                indexed.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
-            let matching = st.bind(Bind::Text(phrases.join(" AND ")));
-            (
-                "messages_fts f JOIN messages m ON m.id = f.rowid",
-                vec![format!("messages_fts MATCH {matching}"), format!("f.rowid < {before}")],
-                "f.rowid DESC",
-            )
-        }
-        _ => ("messages m", vec![format!("m.id < {before}")], "m.id DESC"),
+    let use_index = matches!(part, Part::IndexedUpTo(_)) && !indexed.is_empty();
+    let (from, mut conditions, order) = if use_index {
+        // Every long word a phrase of its own ("" is a quote inside one), all required.
+        let phrases: Vec<String> =
+            indexed.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+        let matching = st.bind(Bind::Text(phrases.join(" AND ")));
+        (
+            "messages_fts f JOIN messages m ON m.id = f.rowid",
+            vec![format!("messages_fts MATCH {matching}"), format!("f.rowid < {before}")],
+            "f.rowid DESC",
+        )
+    } else {
+        ("messages m", vec![format!("m.id < {before}")], "m.id DESC")
     };
+    match part {
+        Part::All => {}
+        Part::IndexedUpTo(up_to) => {
+            let column = if use_index { "f.rowid" } else { "m.id" };
+            conditions.push(format!("{column} <= {}", st.bind(Bind::Int(up_to))));
+        }
+        Part::After(after) => conditions.push(format!("m.id > {}", st.bind(Bind::Int(after)))),
+    }
     for word in &query.words {
         let long = word.chars().count() >= INDEXED_CHARS;
         // What the index checked is not checked again.
-        if dialect == Dialect::Postgres || !long || indexed.is_empty() {
+        if !(use_index && long) {
             conditions.push(like(&mut st, dialect, "m.body", word));
         }
     }
@@ -178,15 +200,24 @@ mod tests {
         let agent = AgentKey::from_stored("ann".to_owned());
         let who = Searcher { agent: &agent, admin: false };
         let query = SearchQuery::parse("refund 退款 \"x").unwrap();
-        let st = messages(Dialect::Sqlite, &query, who, None, 20);
-        assert!(st.sql.contains("messages_fts MATCH"), "{}", st.sql);
+        let st = messages(Dialect::Sqlite, &query, who, None, Part::IndexedUpTo(9), 20);
+        assert!(
+            st.sql.contains("messages_fts MATCH") && st.sql.contains("f.rowid <="),
+            "{}",
+            st.sql
+        );
         assert!(st.binds.contains(&Bind::Text("\"refund\"".to_owned())), "{:?}", st.binds);
         assert!(st.binds.contains(&Bind::Text("%退款%".to_owned())), "{:?}", st.binds);
         assert!(st.binds.contains(&Bind::Text("%\"x%".to_owned())), "{:?}", st.binds);
         // Only short words: no index, newest messages first.
-        let st = messages(Dialect::Sqlite, &SearchQuery::parse("退款").unwrap(), who, None, 20);
+        let short = SearchQuery::parse("退款").unwrap();
+        let st = messages(Dialect::Sqlite, &short, who, None, Part::IndexedUpTo(9), 20);
         assert!(!st.sql.contains("MATCH") && st.sql.contains("m.body LIKE"), "{}", st.sql);
-        let st = messages(Dialect::Postgres, &query, who, None, 20);
+        // After the index's position: every word scanned for.
+        let st = messages(Dialect::Sqlite, &query, who, None, Part::After(9), 20);
+        assert!(!st.sql.contains("MATCH") && st.sql.contains("m.id >"), "{}", st.sql);
+        assert_eq!(st.sql.matches("m.body LIKE").count(), 3, "{}", st.sql);
+        let st = messages(Dialect::Postgres, &query, who, None, Part::All, 20);
         assert_eq!(st.sql.matches("ILIKE").count(), 3, "{}", st.sql);
     }
 }

@@ -340,9 +340,23 @@ macro_rules! sql_store {
                 }
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 let who = search::Searcher { agent, admin };
-                let st = search::messages(DIALECT, query, who, before, limit + 1);
-                let rows = bound(&st).fetch_all(&mut *conn).await.map_err(backend)?;
-                let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+                // The newest first: those not indexed yet (SQLite), then the index; or all.
+                let parts = match Self::indexed_up_to(&mut conn).await? {
+                    Some(up_to) => vec![search::Part::After(up_to), search::Part::IndexedUpTo(up_to)],
+                    None => vec![search::Part::All],
+                };
+                let mut messages = Vec::new();
+                for part in parts {
+                    let wanted = limit + 1 - messages.len() as u32;
+                    if wanted == 0 {
+                        break;
+                    }
+                    let st = search::messages(DIALECT, query, who, before, part, wanted);
+                    let rows = bound(&st).fetch_all(&mut *conn).await.map_err(backend)?;
+                    for row in &rows {
+                        messages.push(message_from_row(row)?);
+                    }
+                }
                 let more = messages.len() > limit as usize;
                 messages.truncate(limit as usize);
                 let next = more.then(|| messages.last().map(|m| m.id)).flatten();

@@ -45,6 +45,9 @@ pub struct SqliteStore {
     /// Uploaded files: `attachments/` beside the database file (in memory beside an
     /// in-memory database).
     blobs: std::sync::Arc<dyn super::Blobs>,
+    /// The thread that keeps the search index up to date (a file's; in memory,
+    /// [`SqliteStore::index_now`] indexes, and searches scan what it has not).
+    _indexer: Option<std::sync::Arc<super::sqlite_indexer::Indexer>>,
 }
 
 /// Customer and conversation ids given out, and how far the database says they may go.
@@ -172,7 +175,43 @@ impl SqliteStore {
             Some(dir) => std::sync::Arc::new(super::DirBlobs::create(dir.join("attachments"))?),
             None => std::sync::Arc::new(super::DirBlobs::create("attachments")?),
         };
-        Ok(Self { pool, file, ids, writer, blobs })
+        let indexer = match &file {
+            Some(file) => {
+                Some(std::sync::Arc::new(super::sqlite_indexer::Indexer::start(&file.path)?))
+            }
+            None => None,
+        };
+        Ok(Self { pool, file, ids, writer, blobs, _indexer: indexer })
+    }
+
+    /// See [`Store::index_now`].
+    async fn index_everything(&self) -> Result<(), StoreError> {
+        use super::sqlite_indexer::{ADVANCE, BATCH, INDEX, NEXT, POSITION};
+        loop {
+            let mut tx = self.begin_write().await?;
+            let (from,): (i64,) =
+                sqlx::query_as(POSITION).fetch_one(&mut *tx).await.map_err(backend)?;
+            let (to, _count): (Option<i64>, i64) = sqlx::query_as(NEXT)
+                .bind(from)
+                .bind(BATCH)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let Some(to) = to else { return Ok(()) };
+            sqlx::query(INDEX).bind(from).bind(to).execute(&mut *tx).await.map_err(backend)?;
+            sqlx::query(ADVANCE).bind(to).execute(&mut *tx).await.map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+        }
+    }
+
+    /// The search index's position: the messages up to it are indexed, those after it not
+    /// yet (see [`super::search`]).
+    async fn indexed_up_to(conn: &mut SqliteConnection) -> Result<Option<i64>, StoreError> {
+        let (position,): (i64,) = sqlx::query_as(super::sqlite_indexer::POSITION)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(backend)?;
+        Ok(Some(position))
     }
 
     /// Takes `n` customer and conversation ids: the last ones given before them (the
@@ -301,6 +340,10 @@ impl BatchSql for Batch<'_> {
 }
 
 sql_store!(store: SqliteStore, connection: SqliteConnection, own: {
+    async fn index_now(&self) -> Result<(), StoreError> {
+        self.index_everything().await
+    }
+
     async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
         match &self.writer {
             Some(writer) => writer.append(batch).await,

@@ -1001,7 +1001,6 @@ async fn search_finds_words_in_english_and_chinese_among_the_conversations_an_ag
     for (label, store, _dir) in backends().await {
         let amy = AgentKey::of(&name("amy"));
         let bob = AgentKey::of(&name("bob"));
-        let q = |text: &str| SearchQuery::parse(text).unwrap();
         let created = store
             .create_customers(
                 &[
@@ -1038,6 +1037,40 @@ async fn search_finds_words_in_english_and_chinese_among_the_conversations_an_ag
             open.version = 5;
             store.set_state(&open).await.unwrap();
         }
+        // Searched before the messages are indexed, after, and with the newest not yet.
+        check_search(&*store, &label, &lea, &wang, &amy).await;
+        store.index_now().await.unwrap();
+        check_search(&*store, &label, &lea, &wang, &amy).await;
+        append(
+            &*store,
+            message(&lea, Identity::Customer(lea.customer), "refund 4471 again", None, 20),
+        )
+        .await;
+        let q = SearchQuery::parse("4471").unwrap();
+        let first = store.search(&q, &amy, true, None, 2).await.unwrap();
+        let texts: Vec<&str> = first.messages.iter().map(|(_, m)| m.text.as_str()).collect();
+        assert_eq!(texts, vec!["refund 4471 again", "我想申请退款，订单号 4471"], "{label}");
+        let rest = store.search(&q, &amy, true, first.next, 2).await.unwrap();
+        let texts: Vec<&str> = rest.messages.iter().map(|(_, m)| m.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec!["Please REFUND my order #4471"],
+            "{label}: across the index's position"
+        );
+    }
+}
+
+/// The searches of [`search_finds_words_in_english_and_chinese_among_the_conversations_an_agent_sees`].
+async fn check_search(
+    store: &dyn Store,
+    label: &str,
+    lea: &ConversationMeta,
+    wang: &ConversationMeta,
+    amy: &AgentKey,
+) {
+    use app::protocol::SearchQuery;
+    let q = |text: &str| SearchQuery::parse(text).unwrap();
+    {
         let texts_found = |found: &Found| -> Vec<String> {
             found.messages.iter().map(|(_, m)| m.text.clone()).collect()
         };

@@ -1,8 +1,7 @@
 //! Files over HTTP: uploads (`POST /attachments`) and downloads (`GET /attachments/{id}`,
 //! `…/{id}/thumb`), and the attachments a `private_message` names.
 //!
-//! Owns: who is asking (the agent's session cookie, or a session token as
-//! `Authorization: Bearer`), the size limit as the body arrives, storing an upload (its
+//! Owns: the size limit as the body arrives, storing an upload (its
 //! bytes in the blob store, durably, before its record; the customer's rows first if
 //! nothing of them was stored yet), the headers a file is served with, and checking that a
 //! message's files are its author's uploads for its conversation.
@@ -25,12 +24,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::desk::internal;
+use super::requester::{requester, seen};
 use super::shared::Shared;
 use crate::attachment::{self, Prepared};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::model::{AttachmentRecord, Identity, NewMessage};
-use crate::store::SessionOwner;
 use app::protocol::{
     self, Attachment, AttachmentId, ConversationId, Problem, UploadRefused, ATTACHMENTS_PATH,
 };
@@ -48,66 +47,6 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
         // The size limit is checked as the body is read (with its own refusal).
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
-}
-
-/// Who sent a request, by the session it carried.
-struct Requester {
-    who: Identity,
-    admin: bool,
-    /// A customer's own conversation.
-    own: Option<ConversationId>,
-}
-
-/// The session a request carried: a customer's token as `Authorization: Bearer` (their
-/// page holds it; no cookie), or an agent's cookie (from the chat's own pages). A token of
-/// the other kind, either way, is no session here; each is checked against its own kind's
-/// idle limit, so a lapsed agent session is not brought back by presenting it as a bearer.
-async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Requester, Problem> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    let (token, customer) = match bearer {
-        Some(token) => (token, true),
-        None => (
-            super::cookie::socket_token(headers, shared.gate.trusts_proxy())
-                .ok_or(Problem::NotLoggedIn)?,
-            false,
-        ),
-    };
-    let hash = auth::token_hash(&token).ok_or(Problem::NotLoggedIn)?;
-    if customer {
-        // A customer who has not written is known to the hub only.
-        if let Some(meta) = shared.desk.live().hub.unsaved_login(&hash) {
-            let who = Identity::Customer(meta.customer);
-            return Ok(Requester { who, admin: false, own: Some(meta.id) });
-        }
-    }
-    let owner = shared
-        .desk
-        .store
-        .resume(&hash, now_ms(), auth::SESSION_IDLE)
-        .await
-        .map_err(internal("resuming a session for a file"))?;
-    match owner {
-        Some(SessionOwner::Customer { id, conversation, .. }) if customer => {
-            Ok(Requester { who: Identity::Customer(id), admin: false, own: Some(conversation.id) })
-        }
-        Some(SessionOwner::Agent(record)) if !customer => Ok(Requester {
-            who: Identity::Agent(crate::model::AgentKey::of(&record.name)),
-            admin: record.admin,
-            own: None,
-        }),
-        _ => Err(Problem::NotLoggedIn),
-    }
-}
-
-/// The conversation `id`, if the requester sees it (learnt from storage if the hub had let
-/// go of it).
-async fn seen(shared: &Shared, requester: &Requester, id: ConversationId) -> Result<(), Problem> {
-    shared.desk.learn(id).await;
-    shared.desk.live().hub.seen_by(&requester.who, requester.admin, id).map(|_| ())
 }
 
 #[derive(Deserialize)]

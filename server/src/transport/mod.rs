@@ -8,7 +8,8 @@
 //! - [`socket`]: the Socket.IO registration table and one thin handler per event;
 //!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
 //! - [`login`]: who a connection is; [`admin`]: the team and canned replies; [`search`]:
-//!   an agent's search.
+//!   an agent's search; [`transcript`]: a conversation downloaded as a file; [`requester`]:
+//!   who sent an HTTP request, and whether they see a conversation.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
@@ -35,10 +36,12 @@ mod login;
 mod payload;
 mod pipeline;
 mod registrar;
+mod requester;
 mod search;
 mod shared;
 mod socket;
 mod sweeper;
+mod transcript;
 pub mod turnstile;
 
 use std::sync::Arc;
@@ -80,6 +83,7 @@ pub fn router(
     let shared = Shared::new(store, &settings, queue, cluster);
     let sessions = cookie::routes(shared.clone());
     let files = files::routes(shared.clone());
+    let transcripts = transcript::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
     let (layer, io) = SocketIo::builder()
@@ -111,6 +115,7 @@ pub fn router(
         .with_state(leptos_options)
         .merge(sessions)
         .merge(files)
+        .merge(transcripts)
         .layer(layer)
         .layer(axum::middleware::map_request(http::unshare_head))
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))

@@ -546,3 +546,69 @@ pub fn texts(page: &Value) -> Vec<String> {
         .map(|m| m["message"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A logged-in client's session token, presented over HTTP as its browser does: a
+/// customer's page sends it as `Authorization: Bearer`, an agent's browser in the cookie.
+#[derive(Clone)]
+pub struct Session {
+    pub token: String,
+    pub agent: bool,
+}
+
+impl Session {
+    pub fn customer(token: &str) -> Self {
+        Self { token: token.to_owned(), agent: false }
+    }
+
+    pub fn agent(token: &str) -> Self {
+        Self { token: token.to_owned(), agent: true }
+    }
+
+    /// The same token presented the other kind's way.
+    pub fn swapped(&self) -> Self {
+        Self { token: self.token.clone(), agent: !self.agent }
+    }
+
+    pub fn header(&self) -> (&'static str, String) {
+        if self.agent {
+            ("Cookie", format!("{}={}", app::protocol::SESSION_COOKIE, self.token))
+        } else {
+            ("Authorization", format!("Bearer {}", self.token))
+        }
+    }
+}
+
+/// Logs in and returns the client with its session.
+pub async fn log_in(server: &TestServer, login: Value) -> (TestClient, Session) {
+    let mut client = TestClient::connect(server, Transport::Websocket, Some(login.clone())).await;
+    let ok = client.expect("login_success").await;
+    let token = ok["resume"].as_str().unwrap_or_else(|| panic!("{login} got {ok}"));
+    let session = if login["role"] == serde_json::json!("agent") {
+        Session::agent(token)
+    } else {
+        Session::customer(token)
+    };
+    (client, session)
+}
+
+/// Fetches a path with a session (or none) and extra headers: status, head and body.
+pub async fn fetch_with(
+    server: &TestServer,
+    session: Option<&Session>,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, Vec<u8>) {
+    let credential = session.map(Session::header);
+    let mut headers: Vec<(&str, &str)> =
+        credential.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    headers.extend_from_slice(extra);
+    http_bytes(server, "GET", path, &headers, b"").await
+}
+
+pub async fn fetch(
+    server: &TestServer,
+    session: Option<&Session>,
+    path: &str,
+) -> (u16, String, Vec<u8>) {
+    fetch_with(server, session, path, &[]).await
+}

@@ -1,0 +1,110 @@
+//! Transcripts over HTTP: `GET /conversations/{id}/transcript?format=text|html&lang=…&offset=…`
+//! downloads a conversation as a file, for its customer (their session token as
+//! `Authorization: Bearer`) and for every agent who sees it (their cookie).
+//!
+//! Owns: reading the whole conversation and answering with the file. Who may have it is
+//! the hub's one rule ([`super::requester::seen`]); every refusal is the same 404, whether
+//! the conversation, the session or the right to see it is missing.
+//! Must not: lay out the document ([`crate::transcript`] does).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::desk::internal;
+use super::requester::{requester, seen};
+use super::shared::Shared;
+use crate::clock::now_ms;
+use crate::transcript::{Format, Transcript};
+use app::protocol::{ConversationId, Problem, TRANSCRIPT_PATH};
+use app::text::Lang;
+
+/// Messages read at a time.
+const PAGE: u32 = 1000;
+
+pub(super) fn routes(shared: Arc<Shared>) -> Router {
+    Router::new().route(TRANSCRIPT_PATH, get(download)).with_state(shared)
+}
+
+#[derive(Deserialize)]
+struct TranscriptQuery {
+    format: Format,
+    /// The reader's language tag (`en`, `zh-CN`); English otherwise.
+    #[serde(default)]
+    lang: String,
+    /// The reader's offset from UTC in minutes east; UTC otherwise.
+    #[serde(default)]
+    offset: i32,
+}
+
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Query(query): Query<TranscriptQuery>,
+) -> Response {
+    match transcript(&shared, &headers, ConversationId(id), &query).await {
+        Ok(response) => response,
+        Err(Problem::Internal) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn transcript(
+    shared: &Shared,
+    headers: &HeaderMap,
+    id: ConversationId,
+    query: &TranscriptQuery,
+) -> Result<Response, Problem> {
+    let requester = requester(shared, headers).await?;
+    seen(shared, &requester, id).await?;
+    let (customer, status) = {
+        let live = shared.desk.live();
+        let meta = live.hub.seen_by(&requester.who, requester.admin, id)?;
+        (meta.customer_name.clone(), meta.status)
+    };
+    let mut messages = Vec::new();
+    loop {
+        let after = messages.last().map_or(0, |m: &crate::model::StoredMessage| m.seq);
+        let page = shared
+            .desk
+            .store
+            .messages_after(id, after, PAGE)
+            .await
+            .map_err(internal("reading a conversation for its transcript"))?;
+        let full = page.len() == PAGE as usize;
+        messages.extend(page);
+        if !full {
+            break;
+        }
+    }
+    let lang = Lang::of_tag(&query.lang).unwrap_or_default();
+    let document = Transcript {
+        id,
+        customer: &customer,
+        status,
+        messages: &messages,
+        lang,
+        offset_min: query.offset,
+        now: now_ms(),
+    }
+    .render(query.format);
+    let (media, extension) = query.format.media();
+    let disposition = format!("attachment; filename=\"conversation-{}.{extension}\"", id.0);
+    let mut response = document.into_response();
+    let set = response.headers_mut();
+    set.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        set.insert(header::CONTENT_DISPOSITION, value);
+    }
+    // Never kept in a shared computer's cache.
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    set.insert(header::VARY, HeaderValue::from_static("Cookie, Authorization"));
+    Ok(response)
+}
