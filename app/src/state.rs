@@ -12,8 +12,9 @@ use leptos::prelude::*;
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
     AgentInfo, AgentStatus, Attachment, CannedReply, ChatMessage, ClientMsgId, ConversationId,
-    ConversationSummary, History, LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence,
-    Role, SearchResults, Status, UserName, TYPING_SHOWN_MS,
+    ConversationSummary, ConversationsCursor, ConversationsPage, History, LoginRequest,
+    LoginSuccess, NewAgent, OfficeStatus, Presence, Role, SearchResults, Status, UserName,
+    TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
 use crate::uploads::Upload;
@@ -99,6 +100,22 @@ pub struct ChatState {
     /// A message to bring into view and mark (one opened from a search), until another
     /// conversation opens.
     pub focus: RwSignal<Option<(ConversationId, u64)>>,
+    /// For an agent: whether their console may list more conversations than it holds.
+    pub more_conversations: RwSignal<MoreConversations>,
+}
+
+/// Where an agent's console stands in the pages of their conversations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MoreConversations {
+    /// Only those sent at login: there may be more.
+    #[default]
+    NotAsked,
+    /// A page was asked for and has not come yet.
+    Waiting(Option<ConversationsCursor>),
+    /// More start after this one.
+    After(ConversationsCursor),
+    /// Every one is listed.
+    AllListed,
 }
 
 /// An agent's search: the query and what was found so far (pages appended).
@@ -154,7 +171,22 @@ impl ChatState {
             blobs: RwSignal::new(BTreeMap::new()),
             search: RwSignal::new(None),
             focus: RwSignal::new(None),
+            more_conversations: RwSignal::new(MoreConversations::NotAsked),
         }
+    }
+
+    /// A page of the agent's conversations: listed where the console has none of them (a
+    /// summary it holds came later than this page was read).
+    pub fn conversations_page(&self, page: ConversationsPage) {
+        self.desk.update(|d| {
+            for summary in page.conversations {
+                d.entry(summary.id).or_insert(summary);
+            }
+        });
+        self.more_conversations.set(match page.next {
+            Some(next) => MoreConversations::After(next),
+            None => MoreConversations::AllListed,
+        });
     }
 
     /// Whether the agent `name` is away or busy (tracked); `None` at the desk.
@@ -385,6 +417,7 @@ impl ChatState {
         self.blobs.set(BTreeMap::new());
         self.search.set(None);
         self.focus.set(None);
+        self.more_conversations.set(MoreConversations::NotAsked);
     }
 }
 
@@ -436,7 +469,10 @@ pub enum Command {
     Search(String),
     /// Agents: the next page of the search shown.
     SearchMore,
-    /// Agents: open a conversation a search found, at a message if one was found.
+    /// Agents: the next page of their conversations.
+    MoreConversations,
+    /// Agents: open a conversation a search found (or one listed without its messages), at a
+    /// message if one was found.
     OpenFound {
         summary: ConversationSummary,
         seq: Option<u64>,

@@ -201,7 +201,8 @@ fn percentile(mut xs: Vec<f64>, p: f64) -> f64 {
 }
 
 async fn indexing_cost() {
-    const TOTAL: u64 = 100_000;
+    // Long enough for the indexer's rests and batches to reach their steady share.
+    const TOTAL: u64 = 300_000;
     const BATCH: u64 = 50;
     println!(
         "\nWhat keeping the search index costs appending messages ({TOTAL} messages, {BATCH} a \

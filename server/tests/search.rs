@@ -108,3 +108,64 @@ async fn agents_find_only_what_they_see_on_sqlite() {
 async fn agents_find_only_what_they_see_on_postgres() {
     agents_find_only_what_they_see(TestServer::start_postgres().await).await;
 }
+
+/// The console's later pages: an admin with more conversations than a login sends gets the
+/// rest a page at a time, each once; a customer may not ask.
+#[tokio::test]
+async fn an_agent_pages_through_conversations_beyond_the_login() {
+    use app::protocol::{CONVERSATIONS_AT_LOGIN, CONVERSATIONS_PAGE};
+    use chat_server::model::Identity;
+    let server = TestServer::start().await;
+    server.add_admin("ada", "password-1").await;
+    // Written to storage directly: more conversations than a login and a page hold.
+    let total = CONVERSATIONS_AT_LOGIN + CONVERSATIONS_PAGE + 7;
+    let new: Vec<_> = (0..total)
+        .map(|i| chat_server::store::NewCustomer {
+            name: app::protocol::UserName::parse(&format!("c{i}")).unwrap(),
+            token_hash: format!("token-{i}"),
+            external: None,
+        })
+        .collect();
+    let metas = server.store.create_customers(&new, 1).await.unwrap();
+    for (i, meta) in metas.iter().enumerate() {
+        let meta = meta.as_ref().unwrap();
+        let message = chat_server::model::NewMessage {
+            conversation: meta.id,
+            author: Identity::Customer(meta.customer),
+            from: meta.customer_name.clone(),
+            to: None,
+            joins: None,
+            text: app::protocol::MessageText::parse("hello").unwrap(),
+            client_id: None,
+            ts: 1_000 + i as u64,
+            attachments: vec![],
+        };
+        server.store.append(&[message]).await.unwrap().pop().unwrap().unwrap();
+    }
+    let mut ada = TestClient::login(&server, WS, agent("ada")).await;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut before = Value::Null;
+    let mut pages = 0;
+    loop {
+        let request = if before.is_null() { json!({}) } else { json!({"before": before}) };
+        ada.emit("conversations", request).await;
+        let page = ada.expect("conversations_page").await;
+        pages += 1;
+        for summary in page["conversations"].as_array().unwrap() {
+            assert!(seen.insert(summary["id"].as_u64().unwrap()), "listed twice: {summary}");
+        }
+        match page.get("next") {
+            Some(next) => before = next.clone(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen.len() as u32, total - CONVERSATIONS_AT_LOGIN, "every one after the login's");
+    let oldest = metas[0].as_ref().unwrap().id.0;
+    assert!(seen.contains(&oldest), "the oldest comes last");
+
+    let customer = TestClient::login(&server, WS, json!("Zed")).await;
+    customer.emit("conversations", json!({})).await;
+    let mut customer = customer;
+    assert_eq!(customer.expect("error").await, json!("Only support agents can do that."));
+}

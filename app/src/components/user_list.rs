@@ -9,6 +9,7 @@ use super::t;
 use super::use_chat;
 use crate::inbox::Target;
 use crate::protocol::{ConversationId, Status, UserName};
+use crate::state::{Command, MoreConversations};
 
 /// One row of an agent's list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -27,7 +28,8 @@ enum Section {
 
 #[component]
 pub fn UserList() -> impl IntoView {
-    let state = use_chat().state;
+    let chat = use_chat();
+    let state = chat.state;
     let me = move || state.me.get().map(|m| m.name);
     // An agent's rows in one section: every conversation held or on the desk, then
     // online customers without one yet (among the others).
@@ -62,6 +64,21 @@ pub fn UserList() -> impl IntoView {
         })
     };
 
+    // A conversation listed without its messages (a later page) asks for them as it opens.
+    let open = move |target: Target| {
+        let unheld = match &target {
+            Target::Conversation(id) => state
+                .inbox
+                .with_untracked(|i| !i.threads.contains_key(id))
+                .then(|| state.desk.with_untracked(|d| d.get(id).cloned()))
+                .flatten(),
+            Target::Person(_) => None,
+        };
+        match unheld {
+            Some(summary) => chat.send(Command::OpenFound { summary, seq: None }),
+            None => state.open(target),
+        }
+    };
     let section_view = move |section: Section, heading: &'static str, testid: &'static str| {
         view! {
             <h2>{heading}</h2>
@@ -106,7 +123,7 @@ pub fn UserList() -> impl IntoView {
                                     data-name=customer.to_string()
                                     data-online=move || online.get().to_string()
                                     aria-current=move || selected.get().to_string()
-                                    on:click=move |_| state.open(target.clone())
+                                    on:click=move |_| open(target.clone())
                                 >
                                     {customer.to_string()}
                                     <Show when=move || !online.get()>
@@ -130,6 +147,17 @@ pub fn UserList() -> impl IntoView {
             {section_view(Section::Mine, t().mine_heading, "mine")}
             {section_view(Section::Waiting, t().queue_heading, "waiting")}
             {section_view(Section::Others, t().others_heading, "others")}
+            <Show when=move || !matches!(state.more_conversations.get(), MoreConversations::AllListed)>
+                <button
+                    type="button"
+                    class="link more-conversations"
+                    data-testid="more-conversations"
+                    disabled=move || matches!(state.more_conversations.get(), MoreConversations::Waiting(_))
+                    on:click=move |_| chat.send(Command::MoreConversations)
+                >
+                    {move || t().more_conversations}
+                </button>
+            </Show>
             <Show when=admin>
                 <super::team::TeamPanel/>
             </Show>

@@ -92,6 +92,37 @@ pub struct ConversationSummary {
     pub unread: u64,
 }
 
+/// Where a page of an agent's conversations ends: the last one's last activity and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationsCursor {
+    pub active: u64,
+    pub id: ConversationId,
+}
+
+/// The `conversations` payload from an agent: the next page of their conversations, after
+/// `before` (from the last page's `next`), or without it the first page after those sent at
+/// login ([`CONVERSATIONS_AT_LOGIN`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<ConversationsCursor>,
+}
+
+/// The `conversations_page` payload: a page of an agent's conversations, most recently
+/// active first, and where the next one starts (none after the last).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationsPage {
+    pub conversations: Vec<ConversationSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<ConversationsCursor>,
+}
+
+/// Conversations an agent is sent at login (their open ones first, then by last activity);
+/// the console asks for the others a page at a time.
+pub const CONVERSATIONS_AT_LOGIN: u32 = 100;
+/// Conversations in a page asked for.
+pub const CONVERSATIONS_PAGE: u32 = 50;
+
 /// The desk's office hours, as a customer is told at login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfficeStatus {

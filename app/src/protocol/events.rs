@@ -79,6 +79,10 @@ pub const CANNED_SET: &str = "canned_set";
 /// admin → server: remove a canned reply ([`CannedRef`]).
 pub const CANNED_REMOVE: &str = "canned_remove";
 
+/// agent → server: the next page of the agent's conversations ([`ConversationsRequest`]).
+pub const CONVERSATIONS: &str = "conversations";
+/// server → agent: a page of their conversations ([`ConversationsPage`]).
+pub const CONVERSATIONS_PAGE_EVENT: &str = "conversations_page";
 /// agent → server: search the conversations the agent sees ([`SearchRequest`]).
 pub const SEARCH: &str = "search";
 /// server → agent: a page of what a search found ([`SearchResults`]).
@@ -107,6 +111,7 @@ pub enum ServerEvent {
     Presence(Presence),
     Office(OfficeStatus),
     SearchResults(SearchResults),
+    ConversationsPage(ConversationsPage),
 }
 
 impl ServerEvent {
@@ -132,6 +137,7 @@ impl ServerEvent {
             ServerEvent::Presence(_) => PRESENCE,
             ServerEvent::Office(_) => OFFICE,
             ServerEvent::SearchResults(_) => SEARCH_RESULTS,
+            ServerEvent::ConversationsPage(_) => CONVERSATIONS_PAGE_EVENT,
         }
     }
 
@@ -157,6 +163,7 @@ impl ServerEvent {
             PRESENCE => ServerEvent::Presence(payload(data)?),
             OFFICE => ServerEvent::Office(payload(data)?),
             SEARCH_RESULTS => ServerEvent::SearchResults(payload(data)?),
+            CONVERSATIONS_PAGE_EVENT => ServerEvent::ConversationsPage(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -184,6 +191,7 @@ pub enum ClientEvent {
     CannedSet(CannedReply),
     CannedRemove(CannedRef),
     Search(SearchRequest),
+    Conversations(ConversationsRequest),
 }
 
 impl ClientEvent {
@@ -207,6 +215,7 @@ impl ClientEvent {
             ClientEvent::CannedSet(_) => CANNED_SET,
             ClientEvent::CannedRemove(_) => CANNED_REMOVE,
             ClientEvent::Search(_) => SEARCH,
+            ClientEvent::Conversations(_) => CONVERSATIONS,
         }
     }
 
@@ -230,6 +239,7 @@ impl ClientEvent {
             CANNED_SET => ClientEvent::CannedSet(payload(data)?),
             CANNED_REMOVE => ClientEvent::CannedRemove(payload(data)?),
             SEARCH => ClientEvent::Search(payload(data)?),
+            CONVERSATIONS => ClientEvent::Conversations(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }

@@ -305,6 +305,17 @@ fn server_samples() -> Vec<ServerEvent> {
             }],
             next: Some(MessageId(7)),
         }),
+        ServerEvent::ConversationsPage(ConversationsPage {
+            conversations: vec![ConversationSummary {
+                id: ConversationId(9),
+                customer: name("a"),
+                status: Status::Resolved,
+                assignee: None,
+                note: None,
+                unread: 0,
+            }],
+            next: Some(ConversationsCursor { active: 5, id: ConversationId(9) }),
+        }),
     ];
     for event in &samples {
         match event {
@@ -326,7 +337,8 @@ fn server_samples() -> Vec<ServerEvent> {
             | ServerEvent::Agents(_)
             | ServerEvent::Presence(_)
             | ServerEvent::Office(_)
-            | ServerEvent::SearchResults(_) => {}
+            | ServerEvent::SearchResults(_)
+            | ServerEvent::ConversationsPage(_) => {}
         }
     }
     samples
@@ -388,6 +400,10 @@ fn client_samples() -> Vec<ClientEvent> {
         ClientEvent::CannedRemove(CannedRef { shortcut: "bye".into() }),
         ClientEvent::Search(SearchRequest { query: "refund".into(), before: None }),
         ClientEvent::Search(SearchRequest { query: "退款".into(), before: Some(MessageId(7)) }),
+        ClientEvent::Conversations(ConversationsRequest::default()),
+        ClientEvent::Conversations(ConversationsRequest {
+            before: Some(ConversationsCursor { active: 5, id: ConversationId(9) }),
+        }),
     ];
     for event in &samples {
         match event {
@@ -407,7 +423,8 @@ fn client_samples() -> Vec<ClientEvent> {
             | ClientEvent::AgentRemove(_)
             | ClientEvent::CannedSet(_)
             | ClientEvent::CannedRemove(_)
-            | ClientEvent::Search(_) => {}
+            | ClientEvent::Search(_)
+            | ClientEvent::Conversations(_) => {}
         }
     }
     samples
@@ -439,7 +456,7 @@ fn every_client_event_round_trips_through_name_and_payload() {
     let names: std::collections::BTreeSet<&str> = samples.iter().map(ClientEvent::name).collect();
     assert_eq!(
         names.len(),
-        17,
+        18,
         "one sample of each client event (three logins, two histories): {names:?}"
     );
     for event in samples {

@@ -223,6 +223,7 @@ labels!(
     transcript_download,
     transcript_as_text,
     transcript_as_html,
+    more_conversations,
 );
 
 pub const EN: Ui = Ui {
@@ -338,6 +339,7 @@ pub const EN: Ui = Ui {
     transcript_download: "Download the conversation",
     transcript_as_text: "as text",
     transcript_as_html: "as a web page",
+    more_conversations: "More conversations",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -451,6 +453,7 @@ pub const ZH_CN: Ui = Ui {
     transcript_download: "下载对话记录",
     transcript_as_text: "文本格式",
     transcript_as_html: "网页格式",
+    more_conversations: "更多会话",
 };
 
 #[cfg(test)]

@@ -410,6 +410,57 @@ macro_rules! sql_store {
                 load_metas(&mut conn, ids).await
             }
 
+            async fn agent_conversations_after(
+                &self,
+                agent: &AgentKey,
+                all: bool,
+                skip: u32,
+                before: Option<(u64, ConversationId)>,
+                limit: u32,
+            ) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(backend)?;
+                // The same conversations as at login, without the agent's open ones (all sent
+                // then); the login's page also held those, so it skipped fewer of the rest.
+                let (active, id, offset) = match before {
+                    Some((active, id)) => (int(active), int(id.0), 0),
+                    None => {
+                        let (open,): (i64,) = sqlx::query_as(
+                            "SELECT count(*) FROM conversations WHERE status = 'open' AND assignee_key = $1",
+                        )
+                        .bind(agent.as_str())
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                        (i64::MAX, i64::MAX, (i64::from(skip) - open).max(0))
+                    }
+                };
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT c.id, c.updated_at FROM conversations c \
+                     WHERE (c.assignee_key = $1 OR c.status = 'queued' \
+                        OR c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = $1) \
+                        OR ($2 AND c.last_seq > 0)) \
+                       AND NOT COALESCE(c.status = 'open' AND c.assignee_key = $1, FALSE) \
+                       AND (c.updated_at < $3 OR (c.updated_at = $3 AND c.id < $4)) \
+                     ORDER BY c.updated_at DESC, c.id DESC LIMIT $5 OFFSET $6",
+                )
+                .bind(agent.as_str())
+                .bind(all)
+                .bind(active)
+                .bind(id)
+                .bind(i64::from(limit))
+                .bind(offset)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let mut page = Vec::with_capacity(rows.len());
+                for (id, active) in rows {
+                    if let Some(meta) = load_meta(&mut conn, ConversationId(uint(id))).await? {
+                        page.push((meta, uint(active)));
+                    }
+                }
+                Ok(page)
+            }
+
             async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError> {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM conversations WHERE status = 'queued' ORDER BY queued_at, id")

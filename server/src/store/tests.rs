@@ -1076,37 +1076,37 @@ async fn check_search(
         };
 
         // An admin finds across conversations, newest first, ignoring case.
-        let found = store.search(&q("refund"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("refund"), amy, true, None, 20).await.unwrap();
         assert_eq!(
             texts_found(&found),
             vec!["The refund is on its way", "Please REFUND my order #4471"],
             "{label}"
         );
         // Chinese, two characters (shorter than a trigram) and four; both words of a query.
-        let found = store.search(&q("退款"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("退款"), amy, true, None, 20).await.unwrap();
         assert_eq!(found.messages.len(), 2, "{label}: {:?}", texts_found(&found));
-        let found = store.search(&q("申请退款"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("申请退款"), amy, true, None, 20).await.unwrap();
         assert_eq!(texts_found(&found), vec!["我想申请退款，订单号 4471"], "{label}");
-        let found = store.search(&q("4471 订单"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("4471 订单"), amy, true, None, 20).await.unwrap();
         assert_eq!(texts_found(&found), vec!["我想申请退款，订单号 4471"], "{label}");
         // Wildcards are themselves.
-        let found = store.search(&q("100%_"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("100%_"), amy, true, None, 20).await.unwrap();
         assert_eq!(found.messages.len(), 1, "{label}");
-        assert!(store.search(&q("%"), &amy, true, None, 20).await.unwrap().messages.len() == 1);
-        assert!(store.search(&q("zzz"), &amy, true, None, 20).await.unwrap().messages.is_empty());
+        assert!(store.search(&q("%"), amy, true, None, 20).await.unwrap().messages.len() == 1);
+        assert!(store.search(&q("zzz"), amy, true, None, 20).await.unwrap().messages.is_empty());
 
         // An agent finds only in conversations they see: amy not bob's.
-        let found = store.search(&q("4471"), &amy, false, None, 20).await.unwrap();
+        let found = store.search(&q("4471"), amy, false, None, 20).await.unwrap();
         assert_eq!(texts_found(&found), vec!["Please REFUND my order #4471"], "{label}");
         assert!(found.messages.iter().all(|(meta, _)| meta.id == lea.id), "{label}");
-        let found = store.search(&q("退款"), &amy, false, None, 20).await.unwrap();
+        let found = store.search(&q("退款"), amy, false, None, 20).await.unwrap();
         assert!(found.messages.is_empty() && found.conversations.is_empty(), "{label}");
 
         // Pages: one at a time, then the rest before the last one.
-        let first = store.search(&q("4471"), &amy, true, None, 1).await.unwrap();
+        let first = store.search(&q("4471"), amy, true, None, 1).await.unwrap();
         assert_eq!(texts_found(&first), vec!["我想申请退款，订单号 4471"], "{label}");
         let next = first.next.expect("more");
-        let second = store.search(&q("4471"), &amy, true, Some(next), 1).await.unwrap();
+        let second = store.search(&q("4471"), amy, true, Some(next), 1).await.unwrap();
         assert_eq!(texts_found(&second), vec!["Please REFUND my order #4471"], "{label}");
         assert_eq!(second.next, None, "{label}");
         assert!(second.conversations.is_empty(), "{label}: conversations come on the first page");
@@ -1115,19 +1115,68 @@ async fn check_search(
         let by = |found: &Found| -> Vec<(ConversationId, Option<String>)> {
             found.conversations.iter().map(|c| (c.meta.id, c.external.clone())).collect()
         };
-        let found = store.search(&q("martin léa"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("martin léa"), amy, true, None, 20).await.unwrap();
         assert_eq!(by(&found), vec![(lea.id, None)], "{label}");
-        let found = store.search(&q("小明"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("小明"), amy, true, None, 20).await.unwrap();
         assert_eq!(by(&found), vec![(wang.id, None)], "{label}");
-        let found = store.search(&q("shop-7781"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("shop-7781"), amy, true, None, 20).await.unwrap();
         assert_eq!(by(&found), vec![(wang.id, Some("shop-7781".into()))], "{label}");
-        let found = store.search(&q("shop-77"), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q("shop-77"), amy, true, None, 20).await.unwrap();
         assert!(found.conversations.is_empty(), "{label}: a user id matches whole");
         let number = format!("#{}", wang.id.0);
-        let found = store.search(&q(&number), &amy, true, None, 20).await.unwrap();
+        let found = store.search(&q(&number), amy, true, None, 20).await.unwrap();
         assert_eq!(by(&found), vec![(wang.id, None)], "{label}");
         assert_eq!(found.conversations[0].updated_at, 13, "{label}: its last activity");
-        let found = store.search(&q(&number), &amy, false, None, 20).await.unwrap();
+        let found = store.search(&q(&number), amy, false, None, 20).await.unwrap();
         assert!(found.conversations.is_empty(), "{label}: not one amy sees");
+    }
+}
+
+#[tokio::test]
+async fn an_agents_conversations_after_the_login_come_a_page_at_a_time_each_once() {
+    for (label, store, _dir) in backends().await {
+        let amy = AgentKey::of(&name("amy"));
+        let mut metas = Vec::new();
+        for i in 0..6u64 {
+            let meta =
+                store.create_customer(&name(&format!("c{i}")), &format!("t{i}"), 1).await.unwrap();
+            append(
+                &*store,
+                message(&meta, Identity::Customer(meta.customer), "hello", None, 10 + i),
+            )
+            .await;
+            metas.push(meta);
+        }
+        // The oldest is open with amy: first at login, whatever its activity.
+        let mut open = store.conversation(metas[0].id).await.unwrap().unwrap();
+        open.status = Status::Open;
+        open.assignee = Some(Assignee { key: amy.clone(), name: name("amy") });
+        open.version = 3;
+        store.set_state(&open).await.unwrap();
+
+        let login: Vec<ConversationId> = store
+            .agent_conversations(&amy, true, 3)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(login, vec![metas[0].id, metas[5].id, metas[4].id], "{label}");
+        let page = store.agent_conversations_after(&amy, true, 3, None, 2).await.unwrap();
+        let ids: Vec<ConversationId> = page.iter().map(|(m, _)| m.id).collect();
+        assert_eq!(ids, vec![metas[3].id, metas[2].id], "{label}: after the login's");
+        let (last, active) = page.last().map(|(m, a)| (m.id, *a)).unwrap();
+        assert_eq!(active, 12, "{label}: its last activity");
+        let rest =
+            store.agent_conversations_after(&amy, true, 3, Some((active, last)), 2).await.unwrap();
+        let ids: Vec<ConversationId> = rest.iter().map(|(m, _)| m.id).collect();
+        assert_eq!(ids, vec![metas[1].id], "{label}: the open one is not listed again");
+        // An agent who sees none of them gets none.
+        let bob = AgentKey::of(&name("bob"));
+        assert!(store
+            .agent_conversations_after(&bob, false, 0, None, 10)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

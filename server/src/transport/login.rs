@@ -24,9 +24,6 @@ use crate::store::{AgentRecord, SessionOwner};
 use app::protocol::Problem;
 use app::protocol::{LoginIntent, LoginPayload, OfficeStatus, Role, ServerEvent, UserName};
 
-/// Conversations an agent is sent at login (the most recently active).
-const AGENT_CONVERSATIONS: u32 = 100;
-
 /// The hash of the session token a connection logged in with: for `logout`, and for
 /// finding every socket of a session that ended (`Item::EndSession`).
 #[derive(Clone)]
@@ -255,7 +252,7 @@ async fn agent_login(
     let conversations = shared
         .desk
         .store
-        .agent_conversations(&key, record.admin, AGENT_CONVERSATIONS)
+        .agent_conversations(&key, record.admin, app::protocol::CONVERSATIONS_AT_LOGIN)
         .await
         .map_err(internal("listing an agent's conversations"))?;
     Ok(Login {

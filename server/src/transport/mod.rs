@@ -8,7 +8,7 @@
 //! - [`socket`]: the Socket.IO registration table and one thin handler per event;
 //!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
 //! - [`login`]: who a connection is; [`admin`]: the team and canned replies; [`search`]:
-//!   an agent's search; [`transcript`]: a conversation downloaded as a file; [`requester`]:
+//!   an agent's search; [`conversations`]: the pages of an agent's console after the login's; [`transcript`]: a conversation downloaded as a file; [`requester`]:
 //!   who sent an HTTP request, and whether they see a conversation.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
@@ -23,6 +23,7 @@
 
 mod admin;
 mod cluster;
+mod conversations;
 mod cookie;
 mod desk;
 mod drain;

@@ -16,6 +16,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 
 use super::admin::{self, AddAgent, RemoveAgent, RemoveCanned, SetCanned};
+use super::conversations;
 use super::cookie;
 use super::desk::internal;
 use super::files;
@@ -73,6 +74,7 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     s.on(protocol::CANNED_SET, on_canned_set);
     s.on(protocol::CANNED_REMOVE, on_canned_remove);
     s.on(protocol::SEARCH, search::on_search);
+    s.on(protocol::CONVERSATIONS, conversations::on_conversations);
     s.on_fallback(on_unknown);
     s.on_disconnect(on_disconnect);
     Ok(())

@@ -99,7 +99,8 @@ pub(crate) fn while_offline(
         | Command::SetCanned(_)
         | Command::RemoveCanned(_)
         | Command::Search(_)
-        | Command::SearchMore => {
+        | Command::SearchMore
+        | Command::MoreConversations => {
             state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
         }
         // What is held shows now; the rest is asked for once connected (scrolling up).
@@ -157,6 +158,7 @@ impl Session<'_> {
             Command::Search(query) => self.search(query).await,
             Command::SearchMore => self.search_more().await,
             Command::OpenFound { summary, seq } => self.open_found(summary, seq).await,
+            Command::MoreConversations => self.more_conversations().await,
             Command::Logout => self.log_out().await,
         }
     }
@@ -236,6 +238,19 @@ impl Session<'_> {
             Some(request) => self.send_event(&ClientEvent::Search(request)).await,
             None => Continue(()),
         }
+    }
+
+    /// Asks for the next page of the agent's conversations, unless one is on its way or
+    /// every one is listed.
+    async fn more_conversations(&mut self) -> Step {
+        use crate::state::MoreConversations as More;
+        let before = match self.state.more_conversations.get_untracked() {
+            More::NotAsked => None,
+            More::After(cursor) => Some(cursor),
+            More::Waiting(_) | More::AllListed => return Continue(()),
+        };
+        self.state.more_conversations.set(More::Waiting(before));
+        self.send_event(&ClientEvent::Conversations(ConversationsRequest { before })).await
     }
 
     /// Opens a conversation a search found, and asks for what is not held of it: from the

@@ -346,6 +346,7 @@ impl<'a> Session<'a> {
             ServerEvent::Status(StatusRequest { status }) => self.set_status(status),
             ServerEvent::Agents(agents) => state.agents.set(agents),
             ServerEvent::Office(office) => state.office.set(Some(office)),
+            ServerEvent::ConversationsPage(page) => state.conversations_page(page),
             ServerEvent::SearchResults(page) => state.search.update(|s| {
                 if let Some(s) = s.as_mut() {
                     s.take(page);
@@ -358,7 +359,15 @@ impl<'a> Session<'a> {
                 state.inbox.update(|i| i.note(note, customer));
             }
             ServerEvent::Error(reason) => {
-                // A search refused is not waited for any longer.
+                // A page refused is not waited for any longer.
+                if let crate::state::MoreConversations::Waiting(before) =
+                    state.more_conversations.get_untracked()
+                {
+                    state.more_conversations.set(match before {
+                        Some(cursor) => crate::state::MoreConversations::After(cursor),
+                        None => crate::state::MoreConversations::NotAsked,
+                    });
+                }
                 if state.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
                     state.search.update(|s| {
                         if let Some(s) = s.as_mut() {

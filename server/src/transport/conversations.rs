@@ -1,0 +1,64 @@
+//! The pages of an agent's console after those sent at login: `conversations` asks for the
+//! next, `conversations_page` answers with their summaries and where the next one starts.
+//!
+//! Owns: turning the request into a page. Storage lists by the same rule as at login; the
+//! hub's one rule then judges every conversation listed ([`crate::hub::Hub::found`]).
+//! Must not: hold the live state's lock across the store's `await`.
+
+use std::sync::Arc;
+
+use socketioxide::extract::State;
+
+use super::desk::internal;
+use super::payload::Payload;
+use super::shared::Shared;
+use super::turnstile::Turn;
+use app::protocol::{
+    ConversationsCursor, ConversationsPage, ConversationsRequest, Problem, ServerEvent,
+    CONVERSATIONS_AT_LOGIN, CONVERSATIONS_PAGE,
+};
+
+/// `conversations`: the next page of the agent's conversations, or an `error`.
+pub(super) async fn on_conversations(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<ConversationsRequest>,
+) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.info.conn;
+    let page = async {
+        let request = payload?;
+        let (agent, admin) = shared.desk.live().hub.searcher(conn)?;
+        let before = request.before.map(|c| (c.active, c.id));
+        let listed = shared
+            .desk
+            .store
+            .agent_conversations_after(
+                &agent,
+                admin,
+                CONVERSATIONS_AT_LOGIN,
+                before,
+                CONVERSATIONS_PAGE,
+            )
+            .await
+            .map_err(internal("listing an agent's conversations"))?;
+        let next = (listed.len() == CONVERSATIONS_PAGE as usize)
+            .then(|| {
+                listed
+                    .last()
+                    .map(|(meta, active)| ConversationsCursor { active: *active, id: meta.id })
+            })
+            .flatten();
+        let live = shared.desk.live();
+        let conversations = listed
+            .iter()
+            .filter_map(|(meta, _)| live.hub.found(conn, meta))
+            .map(|m| m.summary())
+            .collect();
+        Ok::<_, Problem>(ConversationsPage { conversations, next })
+    };
+    match page.await {
+        Ok(page) => shared.desk.live().emit(conn, &ServerEvent::ConversationsPage(page)),
+        Err(problem) => shared.desk.refuse(conn, problem),
+    }
+}
