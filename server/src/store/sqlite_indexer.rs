@@ -107,3 +107,45 @@ pub(super) fn index_batch(conn: &mut Connection) -> Result<usize, StoreError> {
     tx.commit().map_err(backend)?;
     Ok(usize::try_from(count).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Identity;
+    use crate::store::{SqliteStore, Store};
+    use app::protocol::{MessageText, UserName};
+
+    #[tokio::test]
+    async fn the_indexer_catches_up_with_the_messages_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
+        let meta = store.create_customer(&UserName::parse("ann").unwrap(), "t", 1).await.unwrap();
+        let batch: Vec<_> = (0..super::BATCH + 5)
+            .map(|i| crate::model::NewMessage {
+                conversation: meta.id,
+                author: Identity::Customer(meta.customer),
+                from: meta.customer_name.clone(),
+                to: None,
+                joins: None,
+                text: MessageText::parse(&format!("message {i}")).unwrap(),
+                client_id: None,
+                ts: 10 + i as u64,
+                attachments: vec![],
+            })
+            .collect();
+        store.append(&batch).await.unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let read = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        let newest = read("SELECT max(id) FROM messages");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while read(super::POSITION) < newest {
+            assert!(std::time::Instant::now() < deadline, "the indexer did not catch up");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Every message once, in more than one batch.
+        assert_eq!(
+            read("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"message\"'"),
+            newest
+        );
+    }
+}
