@@ -36,11 +36,12 @@ lint: ## Formatting and lints: cargo fmt --check, cargo clippy with warnings as 
 test: ## Run every test: lint, unit, integration and Playwright (scripts/test.sh runs the setup too)
 	scripts/test.sh
 
-bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js server, then the hub microbenchmark
+bench: setup ## Benchmarks (not part of test): ours vs the tutorial's Node.js server, the hub microbenchmark, search on 1M messages
 	$(TOOLCHAIN) && cargo build --release -p server -p bench
 	cd bench/peer && npm ci --no-audit --no-fund
 	python3 bench/run.py
 	$(TOOLCHAIN) && cargo bench -p server --bench hub
+	$(TOOLCHAIN) && cargo bench -p server --bench search
 
 soak: setup ## Ten minutes of paced chat with random drops and a server kill: zero loss or duplicates, RSS over time
 	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=13 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
