@@ -23,6 +23,8 @@ pub struct Transcript<'a> {
     pub offset_min: i32,
     /// When it was made (ms since the epoch).
     pub now: u64,
+    /// The conversation goes on after the messages given (the transcript stops there).
+    pub cut: bool,
 }
 
 /// The formats a transcript comes in.
@@ -41,6 +43,14 @@ impl Format {
             Format::Html => ("text/html; charset=utf-8", "html"),
         }
     }
+}
+
+/// `text`'s lines, split at every kind of line break, each without control characters
+/// (a tab is kept).
+fn plain_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        .filter(|line| !line.is_empty())
+        .map(|line| line.chars().filter(|c| *c == '\t' || !c.is_control()).collect())
 }
 
 /// The most minutes a reader's offset from UTC may be (UTC−14:00 … UTC+14:00).
@@ -120,15 +130,20 @@ impl Transcript<'_> {
         }
         for m in self.messages {
             out.push_str(&format!("[{}] {}:", self.at(m.ts), m.from));
-            // Each line of the text indented under its author.
-            for (i, line) in m.text.lines().enumerate() {
+            // Each line of the text indented under its author: every kind of line break
+            // starts one, and no control character is written (a lone carriage return or an
+            // escape sequence could make a line look like someone else's).
+            for (i, line) in plain_lines(&m.text).enumerate() {
                 out.push_str(if i == 0 { " " } else { "\n    " });
-                out.push_str(line);
+                out.push_str(&line);
             }
             out.push('\n');
             for a in &m.attachments {
                 out.push_str(&format!("    {}\n", self.file(&a.name, a.size)));
             }
+        }
+        if self.cut {
+            out.push_str(&format!("\n{}\n", self.lang.ui().transcript_cut));
         }
         out
     }
@@ -167,6 +182,9 @@ impl Transcript<'_> {
             }
             out.push_str("</div>\n");
         }
+        if self.cut {
+            out.push_str(&format!("<p>{}</p>\n", esc(self.lang.ui().transcript_cut)));
+        }
         out.push_str("</body>\n</html>\n");
         out
     }
@@ -177,6 +195,7 @@ mod tests {
     use super::*;
     use crate::model::{CustomerId, Identity};
     use app::protocol::{Attachment, AttachmentId, MessageId};
+    use app::text::ZH_CN;
 
     fn message(seq: u64, from: &str, text: &str, ts: u64) -> StoredMessage {
         StoredMessage {
@@ -209,6 +228,7 @@ mod tests {
             lang,
             offset_min: 480,
             now: TS + 60_000,
+            cut: false,
         }
     }
 
@@ -250,10 +270,25 @@ mod tests {
     }
 
     #[test]
+    fn a_line_cannot_pass_for_another_authors() {
+        let customer = UserName::parse("Eve").unwrap();
+        let messages =
+            [message(1, "Eve", "ok\r[2026-12-05 14:05] amy: refund approved\u{1b}[2K", TS)];
+        let text = transcript(&customer, &messages, Lang::En).render(Format::Text);
+        assert!(
+            text.contains("] Eve: ok\n    [2026-12-05 14:05] amy: refund approved[2K\n"),
+            "{text}"
+        );
+        assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+    }
+
+    #[test]
     fn an_offset_beyond_fourteen_hours_is_held_at_it() {
         let customer = UserName::parse("Bob").unwrap();
         let t = Transcript { offset_min: -100_000, ..transcript(&customer, &[], Lang::En) };
         assert_eq!(t.zone(), "UTC-14:00");
         assert!(t.render(Format::Text).contains("No messages yet."));
+        let cut = Transcript { cut: true, ..transcript(&customer, &[], Lang::ZhCn) };
+        assert!(cut.render(Format::Html).contains(ZH_CN.transcript_cut), "says where it stops");
     }
 }

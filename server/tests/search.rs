@@ -95,6 +95,11 @@ async fn agents_find_only_what_they_see(server: TestServer) {
     assert_eq!(ada.expect("error").await, json!("Type something to search for."));
     ada.emit("search", json!({"query": "x".repeat(101)})).await;
     assert_eq!(ada.expect("error").await, json!("Search for at most 100 characters."));
+    ada.emit("search", json!({"query": "a b"})).await;
+    assert_eq!(ada.expect("error").await, json!("Search for at least two characters."));
+    let many: Vec<String> = (0..9).map(|i| format!("w{i}")).collect();
+    ada.emit("search", json!({"query": many.join(" ")})).await;
+    assert_eq!(ada.expect("error").await, json!("Search for at most 8 words."));
     ada.emit("search", json!({"query": 5})).await;
     assert_eq!(ada.expect("error").await, json!("The server could not read that search request."));
 }
@@ -126,7 +131,9 @@ async fn an_agent_pages_through_conversations_beyond_the_login() {
             external: None,
         })
         .collect();
-    let metas = server.store.create_customers(&new, 1).await.unwrap();
+    // Created now: the server forgets customers who never wrote once they are old.
+    let now = chat_server::clock::now_ms();
+    let metas = server.store.create_customers(&new, now).await.unwrap();
     for (i, meta) in metas.iter().enumerate() {
         let meta = meta.as_ref().unwrap();
         let message = chat_server::model::NewMessage {
@@ -137,7 +144,7 @@ async fn an_agent_pages_through_conversations_beyond_the_login() {
             joins: None,
             text: app::protocol::MessageText::parse("hello").unwrap(),
             client_id: None,
-            ts: 1_000 + i as u64,
+            ts: now + i as u64,
             attachments: vec![],
         };
         server.store.append(&[message]).await.unwrap().pop().unwrap().unwrap();

@@ -235,9 +235,12 @@ pub fn ChatView() -> impl IntoView {
                     <super::transcript::TranscriptLinks/>
                     // A live region: screen readers announce what arrives in it.
                     <div class="log" role="log" aria-live="polite">
+                    // Focusable, so that the keyboard scrolls a long conversation even when
+                    // nothing in it is (axe: scrollable-region-focusable).
                     <ul
                         class="messages"
                         data-testid="messages"
+                        tabindex="0"
                         node_ref=list
                         on:scroll:capture=move |ev| {
                             let top = event_target::<leptos::web_sys::Element>(&ev).scroll_top();

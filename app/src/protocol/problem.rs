@@ -92,6 +92,10 @@ pub enum Problem {
     SearchEmpty,
     /// A search longer than [`crate::protocol::SEARCH_MAX_CHARS`].
     SearchTooLong,
+    /// A search of more than [`crate::protocol::SEARCH_MAX_WORDS`] different words.
+    SearchTooManyWords,
+    /// A search whose every word is one character (it would read every message).
+    SearchTooShort,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

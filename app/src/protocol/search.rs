@@ -22,6 +22,8 @@ pub const SEARCH_PAGE: u32 = 20;
 pub const SEARCH_CONVERSATIONS: u32 = 20;
 /// The longest query, in characters.
 pub const SEARCH_MAX_CHARS: usize = 100;
+/// The most different words in a query (each is one more check of every message found).
+pub const SEARCH_MAX_WORDS: usize = 8;
 /// Characters of a message shown around what matched.
 pub const SNIPPET_CHARS: usize = 120;
 
@@ -109,18 +111,35 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// Reads a query: white space trimmed and collapsed; refused when empty or longer than
-    /// [`SEARCH_MAX_CHARS`].
+    /// Reads a query: white space trimmed and collapsed, a word repeated (ignoring case)
+    /// kept once; refused when empty, longer than [`SEARCH_MAX_CHARS`], of more than
+    /// [`SEARCH_MAX_WORDS`] words, or of one-character words only (those would read every
+    /// message).
     pub fn parse(query: &str) -> Result<Self, Problem> {
-        let words: Vec<String> = query.split_whitespace().map(str::to_owned).collect();
-        let text = words.join(" ");
+        let all: Vec<&str> = query.split_whitespace().collect();
+        let text = all.join(" ");
         if text.is_empty() {
             return Err(Problem::SearchEmpty);
         }
         if text.chars().count() > SEARCH_MAX_CHARS {
             return Err(Problem::SearchTooLong);
         }
-        Ok(Self { text, words })
+        let mut words: Vec<String> = Vec::new();
+        for word in all {
+            let folded: String = word.chars().map(fold).collect();
+            if !words.iter().any(|w| w.chars().map(fold).collect::<String>() == folded) {
+                words.push(word.to_owned());
+            }
+        }
+        if words.len() > SEARCH_MAX_WORDS {
+            return Err(Problem::SearchTooManyWords);
+        }
+        let query = Self { text, words };
+        // A conversation's number may be one digit.
+        if query.number().is_none() && query.words.iter().all(|w| w.chars().count() < 2) {
+            return Err(Problem::SearchTooShort);
+        }
+        Ok(query)
     }
 
     /// The conversation number it names, if it is one (`42` or `#42`).
@@ -247,14 +266,22 @@ mod tests {
         let long = "退".repeat(SEARCH_MAX_CHARS + 1);
         assert_eq!(SearchQuery::parse(&long).unwrap_err(), Problem::SearchTooLong);
         assert!(SearchQuery::parse(&"退".repeat(SEARCH_MAX_CHARS)).is_ok());
+        // Repeated words count once; too many different ones, or only single characters,
+        // are refused.
+        assert_eq!(query("e E e zq").words, vec!["e", "zq"]);
+        let many = (0..=SEARCH_MAX_WORDS).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        assert_eq!(SearchQuery::parse(&many).unwrap_err(), Problem::SearchTooManyWords);
+        assert_eq!(SearchQuery::parse("a b 退").unwrap_err(), Problem::SearchTooShort);
+        assert!(SearchQuery::parse("a 退款").is_ok());
     }
 
     #[test]
     fn a_number_names_a_conversation() {
         assert_eq!(query("#42").number(), Some(42));
         assert_eq!(query("42").number(), Some(42));
-        assert_eq!(query("#").number(), None);
-        assert_eq!(query("4 2").number(), None);
+        assert_eq!(query("#7").number(), Some(7));
+        assert_eq!(SearchQuery::parse("#"), Err(Problem::SearchTooShort));
+        assert_eq!(query("4 27").number(), None);
         assert_eq!(query("order 42").number(), None);
     }
 

@@ -224,6 +224,7 @@ labels!(
     transcript_as_text,
     transcript_as_html,
     more_conversations,
+    transcript_cut,
 );
 
 pub const EN: Ui = Ui {
@@ -340,6 +341,7 @@ pub const EN: Ui = Ui {
     transcript_as_text: "as text",
     transcript_as_html: "as a web page",
     more_conversations: "More conversations",
+    transcript_cut: "The conversation goes on; this file holds its first 10,000 messages.",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -454,6 +456,7 @@ pub const ZH_CN: Ui = Ui {
     transcript_as_text: "文本格式",
     transcript_as_html: "网页格式",
     more_conversations: "更多会话",
+    transcript_cut: "对话仍在继续；此文件只包含前 10,000 条消息。",
 };
 
 #[cfg(test)]

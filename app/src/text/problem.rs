@@ -10,7 +10,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
+            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -105,6 +105,10 @@ impl fmt::Display for Problem {
             ),
             Problem::UnknownAttachment => f.write_str("That file is not available. Please upload it again."),
             Problem::SearchEmpty => f.write_str("Type something to search for."),
+            Problem::SearchTooManyWords => {
+                write!(f, "Search for at most {SEARCH_MAX_WORDS} words.")
+            }
+            Problem::SearchTooShort => f.write_str("Search for at least two characters."),
             Problem::SearchTooLong => {
                 write!(f, "Search for at most {SEARCH_MAX_CHARS} characters.")
             }
@@ -128,7 +132,7 @@ impl Problem {
     fn zh_cn(&self) -> String {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
+            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -191,6 +195,8 @@ impl Problem {
             }
             Problem::UnknownAttachment => "这个文件已不可用，请重新上传。".into(),
             Problem::SearchEmpty => "请输入要搜索的内容。".into(),
+            Problem::SearchTooManyWords => format!("最多搜索 {SEARCH_MAX_WORDS} 个词。"),
+            Problem::SearchTooShort => "请至少输入两个字符。".into(),
             Problem::SearchTooLong => format!("搜索内容最多 {SEARCH_MAX_CHARS} 个字符。"),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
@@ -219,6 +225,8 @@ mod tests {
             Problem::UnknownRecipient("ann".into()),
             Problem::SearchEmpty,
             Problem::SearchTooLong,
+            Problem::SearchTooManyWords,
+            Problem::SearchTooShort,
             Problem::Internal,
         ];
         for problem in problems {

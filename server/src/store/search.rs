@@ -12,7 +12,7 @@
 //! PostgreSQL checks every word with `ILIKE`, which its trigram index (`pg_trgm`) answers.
 //! Must not: decide who may see a conversation. The visibility condition here is the hub's
 //! rule restated so that a page is not filled with conversations the hub then refuses; the
-//! hub still judges every one found ([`crate::hub::Hub::sees_found`]).
+//! hub still judges every one found ([`crate::hub::Hub::found`]).
 
 use app::protocol::{MessageId, SearchQuery, SEARCH_CONVERSATIONS};
 

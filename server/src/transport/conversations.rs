@@ -14,8 +14,8 @@ use super::payload::Payload;
 use super::shared::Shared;
 use super::turnstile::Turn;
 use app::protocol::{
-    ConversationsCursor, ConversationsPage, ConversationsRequest, Problem, ServerEvent,
-    CONVERSATIONS_AT_LOGIN, CONVERSATIONS_PAGE,
+    ConversationSummary, ConversationsCursor, ConversationsPage, ConversationsRequest, Problem,
+    ServerEvent, CONVERSATIONS_AT_LOGIN, CONVERSATIONS_PAGE,
 };
 
 /// `conversations`: the next page of the agent's conversations, or an `error`.
@@ -42,19 +42,22 @@ pub(super) async fn on_conversations(
             )
             .await
             .map_err(internal("listing an agent's conversations"))?;
-        let next = (listed.len() == CONVERSATIONS_PAGE as usize)
-            .then(|| {
-                listed
-                    .last()
-                    .map(|(meta, active)| ConversationsCursor { active: *active, id: meta.id })
-            })
-            .flatten();
         let live = shared.desk.live();
-        let conversations = listed
+        let shown: Vec<(ConversationSummary, u64)> = listed
             .iter()
-            .filter_map(|(meta, _)| live.hub.found(conn, meta))
-            .map(|m| m.summary())
+            .filter_map(|(meta, active)| live.hub.found(conn, meta).map(|m| (m.summary(), *active)))
             .collect();
+        // The next page starts after the last one shown (after the storage's last only when
+        // the hub left every one out: its position says nothing then).
+        let last = shown
+            .last()
+            .map(|(s, active)| (s.id, *active))
+            .or_else(|| listed.last().map(|(m, active)| (m.id, *active)));
+        let next = (listed.len() == CONVERSATIONS_PAGE as usize)
+            .then_some(last)
+            .flatten()
+            .map(|(id, active)| ConversationsCursor { active, id });
+        let conversations = shown.into_iter().map(|(s, _)| s).collect();
         Ok::<_, Problem>(ConversationsPage { conversations, next })
     };
     match page.await {

@@ -46,7 +46,7 @@ pub(super) async fn on_search(
             .await
             .map_err(internal("searching"))?;
         let live = shared.desk.live();
-        let messages = found
+        let messages: Vec<FoundMessage> = found
             .messages
             .iter()
             .filter_map(|(stored, m)| {
@@ -92,8 +92,11 @@ pub(super) async fn on_search(
             query: request.query,
             before: request.before,
             conversations,
+            // The next page starts after the last message shown, not after one the hub
+            // left out (its id says nothing of a conversation the agent may not see); after
+            // the storage's last only when every one was left out.
+            next: found.next.map(|last| messages.last().map_or(last, |m| m.id)),
             messages,
-            next: found.next,
         })
     };
     match results.await {

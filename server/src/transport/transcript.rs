@@ -28,6 +28,14 @@ use app::text::Lang;
 /// Messages read at a time.
 const PAGE: u32 = 1000;
 
+/// The most messages a transcript holds (the first ones; the document says it stops
+/// there): a transcript is built whole in memory, and a customer can make their own
+/// conversation long.
+const MAX_MESSAGES: usize = 10_000;
+
+/// Transcripts built at once, on the whole server; others wait their turn.
+static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub(super) fn routes(shared: Arc<Shared>) -> Router {
     Router::new().route(TRANSCRIPT_PATH, get(download)).with_state(shared)
 }
@@ -69,6 +77,7 @@ async fn transcript(
         let meta = live.hub.seen_by(&requester.who, requester.admin, id)?;
         (meta.customer_name.clone(), meta.status)
     };
+    let _turn = BUILDING.acquire().await.map_err(|_| Problem::Internal)?;
     let mut messages = Vec::new();
     loop {
         let after = messages.last().map_or(0, |m: &crate::model::StoredMessage| m.seq);
@@ -80,10 +89,12 @@ async fn transcript(
             .map_err(internal("reading a conversation for its transcript"))?;
         let full = page.len() == PAGE as usize;
         messages.extend(page);
-        if !full {
+        if !full || messages.len() >= MAX_MESSAGES {
             break;
         }
     }
+    let cut = messages.len() > MAX_MESSAGES;
+    messages.truncate(MAX_MESSAGES);
     let lang = Lang::of_tag(&query.lang).unwrap_or_default();
     let document = Transcript {
         id,
@@ -93,6 +104,7 @@ async fn transcript(
         lang,
         offset_min: query.offset,
         now: now_ms(),
+        cut,
     }
     .render(query.format);
     let (media, extension) = query.format.media();
