@@ -107,11 +107,11 @@ pub struct ChatState {
 /// Where an agent's console stands in the pages of their conversations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MoreConversations {
-    /// Only those sent at login: there may be more.
+    /// Not known yet (the login's catch-up ends by saying where the next page starts).
     #[default]
-    NotAsked,
-    /// A page was asked for and has not come yet.
-    Waiting(Option<ConversationsCursor>),
+    Unknown,
+    /// A page was asked for (after this one) and has not come yet.
+    Waiting(ConversationsCursor),
     /// More start after this one.
     After(ConversationsCursor),
     /// Every one is listed.
@@ -136,11 +136,12 @@ impl Search {
         }
         if page.before.is_none() {
             self.results = page;
+            self.waiting = false;
         } else if page.before == self.results.next {
             self.results.messages.extend(page.messages);
             self.results.next = page.next;
+            self.waiting = false;
         }
-        self.waiting = false;
     }
 }
 
@@ -171,7 +172,7 @@ impl ChatState {
             blobs: RwSignal::new(BTreeMap::new()),
             search: RwSignal::new(None),
             focus: RwSignal::new(None),
-            more_conversations: RwSignal::new(MoreConversations::NotAsked),
+            more_conversations: RwSignal::new(MoreConversations::Unknown),
         }
     }
 
@@ -286,6 +287,14 @@ impl ChatState {
         }
         self.logging_in.set(false);
         self.login_error.set(None);
+        // An answer asked for on a connection that is gone will not come: ask again.
+        if self.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
+            self.search.update(|s| {
+                if let Some(s) = s.as_mut() {
+                    s.waiting = false;
+                }
+            });
+        }
         self.me.set(Some(ok));
     }
 
@@ -417,7 +426,7 @@ impl ChatState {
         self.blobs.set(BTreeMap::new());
         self.search.set(None);
         self.focus.set(None);
-        self.more_conversations.set(MoreConversations::NotAsked);
+        self.more_conversations.set(MoreConversations::Unknown);
     }
 }
 
@@ -524,7 +533,7 @@ mod tests {
     #[test]
     fn a_search_takes_its_pages_in_order_and_ignores_late_answers() {
         let mut search = Search { query: "refund".into(), waiting: true, ..Search::default() };
-        // A late answer to an earlier query changes nothing.
+        // A late answer to an earlier query changes nothing, not even the wait.
         search.take(page("ref", None, &[9], None));
         assert!(search.waiting && search.results.messages.is_empty());
         search.take(page("refund", None, &[9, 8], Some(8)));

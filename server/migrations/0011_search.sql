@@ -19,6 +19,13 @@ CREATE TABLE search_index (
     indexed_up_to INTEGER NOT NULL
 );
 INSERT INTO search_index (only_row, indexed_up_to) VALUES (1, 0);
+-- Message ids only grow, but SQLite may give the id of the newest message again once it is
+-- deleted (messages go with customers who are forgotten): a message stored with an id the
+-- indexer has passed is indexed at once.
+CREATE TRIGGER messages_fts_behind AFTER INSERT ON messages
+WHEN new.id <= (SELECT indexed_up_to FROM search_index) BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
 -- A message taken out of the index must be taken out as it was put in (an external-content
 -- index): only one that was indexed.
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages

@@ -117,9 +117,14 @@ impl Transcript<'_> {
             .replace("{status}", status)
     }
 
+    /// Where a transcript that stops before the conversation does says so.
+    fn cut_line(&self) -> String {
+        self.lang.ui().transcript_cut.replace("{count}", &self.messages.len().to_string())
+    }
+
     /// A file as listed: `File: report.pdf (120 KB)`.
     fn file(&self, name: &str, size: u64) -> String {
-        format!("{}: {name} ({})", self.lang.ui().transcript_file, human_size(size))
+        format!("{}{name} ({})", self.lang.ui().transcript_file, human_size(size))
     }
 
     fn text(&self) -> String {
@@ -143,7 +148,7 @@ impl Transcript<'_> {
             }
         }
         if self.cut {
-            out.push_str(&format!("\n{}\n", self.lang.ui().transcript_cut));
+            out.push_str(&format!("\n{}\n", self.cut_line()));
         }
         out
     }
@@ -183,7 +188,7 @@ impl Transcript<'_> {
             out.push_str("</div>\n");
         }
         if self.cut {
-            out.push_str(&format!("<p>{}</p>\n", esc(self.lang.ui().transcript_cut)));
+            out.push_str(&format!("<p>{}</p>\n", esc(&self.cut_line())));
         }
         out.push_str("</body>\n</html>\n");
         out
@@ -195,7 +200,6 @@ mod tests {
     use super::*;
     use crate::model::{CustomerId, Identity};
     use app::protocol::{Attachment, AttachmentId, MessageId};
-    use app::text::ZH_CN;
 
     fn message(seq: u64, from: &str, text: &str, ts: u64) -> StoredMessage {
         StoredMessage {
@@ -254,7 +258,7 @@ mod tests {
         );
         let zh = transcript(&customer, &messages, Lang::ZhCn).render(Format::Text);
         assert!(zh.starts_with("与 Léa 的会话 #42\n"), "{zh}");
-        assert!(zh.contains("文件: label.pdf (120 KB)"), "{zh}");
+        assert!(zh.contains("文件：label.pdf (120 KB)"), "{zh}");
     }
 
     #[test]
@@ -289,6 +293,9 @@ mod tests {
         assert_eq!(t.zone(), "UTC-14:00");
         assert!(t.render(Format::Text).contains("No messages yet."));
         let cut = Transcript { cut: true, ..transcript(&customer, &[], Lang::ZhCn) };
-        assert!(cut.render(Format::Html).contains(ZH_CN.transcript_cut), "says where it stops");
+        assert!(
+            cut.render(Format::Html).contains("此文件只包含前 0 条消息"),
+            "says where it stops"
+        );
     }
 }

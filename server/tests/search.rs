@@ -150,12 +150,15 @@ async fn an_agent_pages_through_conversations_beyond_the_login() {
         server.store.append(&[message]).await.unwrap().pop().unwrap().unwrap();
     }
     let mut ada = TestClient::login(&server, WS, agent("ada")).await;
+    // The login's listing ends with where the next page starts.
+    let end = ada.expect("conversations_page").await;
+    assert_eq!(end["conversations"], json!([]), "{end}");
+    let mut before = end["next"].clone();
+    assert!(before.is_object(), "{end}");
     let mut seen = std::collections::BTreeSet::new();
-    let mut before = Value::Null;
     let mut pages = 0;
     loop {
-        let request = if before.is_null() { json!({}) } else { json!({"before": before}) };
-        ada.emit("conversations", request).await;
+        ada.emit("conversations", json!({"before": before})).await;
         let page = ada.expect("conversations_page").await;
         pages += 1;
         for summary in page["conversations"].as_array().unwrap() {
@@ -170,6 +173,11 @@ async fn an_agent_pages_through_conversations_beyond_the_login() {
     assert_eq!(seen.len() as u32, total - CONVERSATIONS_AT_LOGIN, "every one after the login's");
     let oldest = metas[0].as_ref().unwrap().id.0;
     assert!(seen.contains(&oldest), "the oldest comes last");
+
+    // An agent with fewer is told there is nothing more.
+    server.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(&server, WS, agent("amy")).await;
+    assert_eq!(amy.expect("conversations_page").await, json!({"conversations": []}));
 
     let customer = TestClient::login(&server, WS, json!("Zed")).await;
     customer.emit("conversations", json!({})).await;

@@ -86,3 +86,42 @@ async fn a_conversation_is_downloaded_by_its_customer_and_its_agents_only() {
     let (status, ..) = fetch(&server, Some(&amy_session), &path(&id, "format=pdf")).await;
     assert_eq!(status, 400);
 }
+
+/// A conversation longer than a transcript holds: its first messages, and a line saying it
+/// goes on.
+#[tokio::test]
+async fn a_very_long_conversation_is_downloaded_up_to_its_first_ten_thousand_messages() {
+    let server = TestServer::start().await;
+    server.add_admin("ada", "password-1").await;
+    let (_ada, ada_session) = log_in(&server, agent("ada")).await;
+    let now = chat_server::clock::now_ms();
+    let name = app::protocol::UserName::parse("Long").unwrap();
+    let meta = server.store.create_customer(&name, "token-long", now).await.unwrap();
+    let batch: Vec<_> = (0..10_001u64)
+        .map(|i| chat_server::model::NewMessage {
+            conversation: meta.id,
+            author: chat_server::model::Identity::Customer(meta.customer),
+            from: name.clone(),
+            to: None,
+            joins: None,
+            text: app::protocol::MessageText::parse(&format!("line {i}")).unwrap(),
+            client_id: None,
+            ts: now + i,
+            attachments: vec![],
+        })
+        .collect();
+    for chunk in batch.chunks(2000) {
+        server.store.append(chunk).await.unwrap();
+    }
+    let id = json!(meta.id.0);
+    let (status, head, body) = fetch(&server, Some(&ada_session), &path(&id, "format=text")).await;
+    assert_eq!(status, 200, "{head}");
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("Long: line 9999\n"), "the ten thousandth");
+    assert!(!text.contains("line 10000"), "not the one after");
+    assert!(
+        text.ends_with("\nThe conversation goes on; this file holds its first 10000 messages.\n"),
+        "{}",
+        &text[text.len() - 200..]
+    );
+}

@@ -126,13 +126,18 @@ pub fn ChatView() -> impl IntoView {
     // no longer pulls the list down while it is marked.
     let focused =
         move || state.focus.get().filter(|(id, _)| Some(*id) == open_id()).map(|(_, seq)| seq);
+    // The found message is brought into view once, when it is drawn: then the reader
+    // scrolls as they like (nothing pulls the list while it is marked).
+    let brought = StoredValue::new(None::<u64>);
     Effect::new(move |_| {
         // Read the value: with only `newest.track()` the effect did not re-run here.
         let _newest = newest.get();
         let focus = focused();
         let Some(list) = list.get() else { return };
         match focus {
+            Some(seq) if brought.get_value() == Some(seq) => {}
             Some(seq) if stored().iter().any(|m| m.seq == seq) => {
+                brought.set_value(Some(seq));
                 request_animation_frame(move || {
                     if let Ok(Some(line)) = list.query_selector(&format!("li[data-seq=\"{seq}\"]"))
                     {
@@ -140,8 +145,12 @@ pub fn ChatView() -> impl IntoView {
                     }
                 });
             }
+            // Not drawn yet: it is on its way (asked for as the conversation opened).
             Some(_) => {}
-            None => request_animation_frame(move || list.set_scroll_top(list.scroll_height())),
+            None => {
+                brought.set_value(None);
+                request_animation_frame(move || list.set_scroll_top(list.scroll_height()))
+            }
         }
     });
 

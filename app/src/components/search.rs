@@ -69,7 +69,7 @@ pub fn SearchResultsView() -> impl IntoView {
     view! {
         <section class="search-results" data-testid="search-results" aria-busy=move || waiting().to_string()>
             <div class="search-head">
-                <h2>{move || t().search_results_for} " “" {query} "”"</h2>
+                <h2>{move || t().search_results_for.replace("{query}", &query())}</h2>
                 <button type="button" class="link" data-testid="search-close" on:click=move |_| state.search.set(None)>
                     {move || t().search_close}
                 </button>

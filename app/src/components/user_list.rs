@@ -147,7 +147,7 @@ pub fn UserList() -> impl IntoView {
             {section_view(Section::Mine, t().mine_heading, "mine")}
             {section_view(Section::Waiting, t().queue_heading, "waiting")}
             {section_view(Section::Others, t().others_heading, "others")}
-            <Show when=move || !matches!(state.more_conversations.get(), MoreConversations::AllListed)>
+            <Show when=move || matches!(state.more_conversations.get(), MoreConversations::After(_) | MoreConversations::Waiting(_))>
                 <button
                     type="button"
                     class="link more-conversations"

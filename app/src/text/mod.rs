@@ -324,7 +324,7 @@ pub const EN: Ui = Ui {
     search_label: "Search conversations",
     search_placeholder: "Words, a name or #number",
     search_button: "Search",
-    search_results_for: "Results for",
+    search_results_for: "Results for “{query}”",
     search_close: "Close search",
     search_customers: "Customers",
     search_messages: "Messages",
@@ -336,12 +336,12 @@ pub const EN: Ui = Ui {
     found_by_number: "conversation",
     transcript_title: "Conversation #{number} with {customer}",
     transcript_made: "Downloaded {when} (times in {zone}). Status: {status}.",
-    transcript_file: "File",
+    transcript_file: "File: ",
     transcript_download: "Download the conversation",
     transcript_as_text: "as text",
     transcript_as_html: "as a web page",
     more_conversations: "More conversations",
-    transcript_cut: "The conversation goes on; this file holds its first 10,000 messages.",
+    transcript_cut: "The conversation goes on; this file holds its first {count} messages.",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -439,7 +439,7 @@ pub const ZH_CN: Ui = Ui {
     search_label: "搜索会话",
     search_placeholder: "关键词、姓名或 #编号",
     search_button: "搜索",
-    search_results_for: "搜索结果：",
+    search_results_for: "“{query}”的搜索结果",
     search_close: "关闭搜索",
     search_customers: "客户",
     search_messages: "消息",
@@ -451,12 +451,12 @@ pub const ZH_CN: Ui = Ui {
     found_by_number: "会话编号",
     transcript_title: "与 {customer} 的会话 #{number}",
     transcript_made: "下载于 {when}（时间为 {zone}）。状态：{status}。",
-    transcript_file: "文件",
+    transcript_file: "文件：",
     transcript_download: "下载对话记录",
     transcript_as_text: "文本格式",
     transcript_as_html: "网页格式",
     more_conversations: "更多会话",
-    transcript_cut: "对话仍在继续；此文件只包含前 10,000 条消息。",
+    transcript_cut: "对话仍在继续；此文件只包含前 {count} 条消息。",
 };
 
 #[cfg(test)]

@@ -279,17 +279,18 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ConversationMeta>, StoreError>;
     /// The conversations an agent's console lists after those sent at login (see
-    /// [`Store::agent_conversations`], which listed `skip`): most recently active first,
-    /// after `before` (last activity and id) when given, at most `limit`; each with its last
-    /// activity. Their open ones all come at login, so never here.
+    /// [`Store::agent_conversations`]): most recently active first, after `before` (last
+    /// activity and id: where the previous page ended), at most `limit`; each with its last
+    /// activity. Never their open ones (a login lists them first).
     async fn agent_conversations_after(
         &self,
         agent: &AgentKey,
         all: bool,
-        skip: u32,
         before: Option<(u64, ConversationId)>,
         limit: u32,
     ) -> Result<Vec<(ConversationMeta, u64)>, StoreError>;
+    /// A conversation's last activity (ms since the epoch), if it exists.
+    async fn last_activity(&self, id: ConversationId) -> Result<Option<u64>, StoreError>;
     /// Searches the conversations `agent` sees (`admin`: every one): the messages that
     /// contain every word of `query`, newest first, with ids below `before`, at most
     /// `limit`; and on the first page (`before` is `None`) the conversations `query` names by

@@ -410,30 +410,26 @@ macro_rules! sql_store {
                 load_metas(&mut conn, ids).await
             }
 
+            async fn last_activity(&self, id: ConversationId) -> Result<Option<u64>, StoreError> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT updated_at FROM conversations WHERE id = $1")
+                    .bind(int(id.0))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(row.map(|(active,)| uint(active)))
+            }
+
             async fn agent_conversations_after(
                 &self,
                 agent: &AgentKey,
                 all: bool,
-                skip: u32,
                 before: Option<(u64, ConversationId)>,
                 limit: u32,
             ) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
-                // The same conversations as at login, without the agent's open ones (all sent
-                // then); the login's page also held those, so it skipped fewer of the rest.
-                let (active, id, offset) = match before {
-                    Some((active, id)) => (int(active), int(id.0), 0),
-                    None => {
-                        let (open,): (i64,) = sqlx::query_as(
-                            "SELECT count(*) FROM conversations WHERE status = 'open' AND assignee_key = $1",
-                        )
-                        .bind(agent.as_str())
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                        (i64::MAX, i64::MAX, (i64::from(skip) - open).max(0))
-                    }
-                };
+                // The same conversations as at login, without the agent's open ones (a login
+                // lists them first), by last activity after where the last page ended.
+                let (active, id) = before.map_or((i64::MAX, i64::MAX), |(active, id)| (int(active), int(id.0)));
                 let rows: Vec<(i64, i64)> = sqlx::query_as(
                     "SELECT c.id, c.updated_at FROM conversations c \
                      WHERE (c.assignee_key = $1 OR c.status = 'queued' \
@@ -441,14 +437,13 @@ macro_rules! sql_store {
                         OR ($2 AND c.last_seq > 0)) \
                        AND NOT COALESCE(c.status = 'open' AND c.assignee_key = $1, FALSE) \
                        AND (c.updated_at < $3 OR (c.updated_at = $3 AND c.id < $4)) \
-                     ORDER BY c.updated_at DESC, c.id DESC LIMIT $5 OFFSET $6",
+                     ORDER BY c.updated_at DESC, c.id DESC LIMIT $5",
                 )
                 .bind(agent.as_str())
                 .bind(all)
                 .bind(active)
                 .bind(id)
                 .bind(i64::from(limit))
-                .bind(offset)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(backend)?;

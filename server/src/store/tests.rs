@@ -1092,7 +1092,7 @@ async fn check_search(
         // Wildcards are themselves.
         let found = store.search(&q("100%_"), amy, true, None, 20).await.unwrap();
         assert_eq!(found.messages.len(), 1, "{label}");
-        assert!(store.search(&q("%"), amy, true, None, 20).await.unwrap().messages.len() == 1);
+        assert!(store.search(&q("0%"), amy, true, None, 20).await.unwrap().messages.len() == 1);
         assert!(store.search(&q("zzz"), amy, true, None, 20).await.unwrap().messages.is_empty());
 
         // An agent finds only in conversations they see: amy not bob's.
@@ -1162,21 +1162,22 @@ async fn an_agents_conversations_after_the_login_come_a_page_at_a_time_each_once
             .map(|m| m.id)
             .collect();
         assert_eq!(login, vec![metas[0].id, metas[5].id, metas[4].id], "{label}");
-        let page = store.agent_conversations_after(&amy, true, 3, None, 2).await.unwrap();
+        // After where the login's listing ended (its last one's activity and id).
+        let end = store.last_activity(metas[4].id).await.unwrap().expect("it exists");
+        assert_eq!(end, 14, "{label}");
+        let page =
+            store.agent_conversations_after(&amy, true, Some((end, metas[4].id)), 2).await.unwrap();
         let ids: Vec<ConversationId> = page.iter().map(|(m, _)| m.id).collect();
         assert_eq!(ids, vec![metas[3].id, metas[2].id], "{label}: after the login's");
         let (last, active) = page.last().map(|(m, a)| (m.id, *a)).unwrap();
         assert_eq!(active, 12, "{label}: its last activity");
         let rest =
-            store.agent_conversations_after(&amy, true, 3, Some((active, last)), 2).await.unwrap();
+            store.agent_conversations_after(&amy, true, Some((active, last)), 2).await.unwrap();
         let ids: Vec<ConversationId> = rest.iter().map(|(m, _)| m.id).collect();
         assert_eq!(ids, vec![metas[1].id], "{label}: the open one is not listed again");
+        assert_eq!(store.last_activity(ConversationId(9999)).await.unwrap(), None, "{label}");
         // An agent who sees none of them gets none.
         let bob = AgentKey::of(&name("bob"));
-        assert!(store
-            .agent_conversations_after(&bob, false, 0, None, 10)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.agent_conversations_after(&bob, false, None, 10).await.unwrap().is_empty());
     }
 }

@@ -1,5 +1,7 @@
-//! The pages of an agent's console after those sent at login: `conversations` asks for the
-//! next, `conversations_page` answers with their summaries and where the next one starts.
+//! The pages of an agent's console after those sent at login: the login's catch-up ends
+//! with a `conversations_page` saying where the next page starts (none when every one was
+//! listed); `conversations` asks for it, and `conversations_page` answers with the page's
+//! summaries and where the one after starts.
 //!
 //! Owns: turning the request into a page. Storage lists by the same rule as at login; the
 //! hub's one rule then judges every conversation listed ([`crate::hub::Hub::found`]).
@@ -15,7 +17,7 @@ use super::shared::Shared;
 use super::turnstile::Turn;
 use app::protocol::{
     ConversationSummary, ConversationsCursor, ConversationsPage, ConversationsRequest, Problem,
-    ServerEvent, CONVERSATIONS_AT_LOGIN, CONVERSATIONS_PAGE,
+    ServerEvent, CONVERSATIONS_PAGE,
 };
 
 /// `conversations`: the next page of the agent's conversations, or an `error`.
@@ -33,13 +35,7 @@ pub(super) async fn on_conversations(
         let listed = shared
             .desk
             .store
-            .agent_conversations_after(
-                &agent,
-                admin,
-                CONVERSATIONS_AT_LOGIN,
-                before,
-                CONVERSATIONS_PAGE,
-            )
+            .agent_conversations_after(&agent, admin, before, CONVERSATIONS_PAGE)
             .await
             .map_err(internal("listing an agent's conversations"))?;
         let live = shared.desk.live();

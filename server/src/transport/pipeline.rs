@@ -279,6 +279,10 @@ async fn delivered(desk: &Desk, batch: Vec<(Waiting, Result<Appended, StoreError
 async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, Problem> {
     let conn = login.conn;
     let who = login.who.clone();
+    // Where an agent's listing ends, when it is full: the console asks for the rest from there.
+    let listing_end = (login.conversations.len() == app::protocol::CONVERSATIONS_AT_LOGIN as usize)
+        .then(|| login.conversations.last().map(|m| m.id))
+        .flatten();
     let mut conversations: Vec<_> =
         login.conversations.iter().map(|m| (m.id, m.customer_name.clone(), m.read_seq)).collect();
     let agent = matches!(who, crate::model::Identity::Agent(_));
@@ -320,8 +324,26 @@ async fn join(desk: &Desk, login: Login, since: Vec<Cursor>) -> Result<Outcome, 
         Ok((outcome, pages, covered)) => (Ok(outcome), pages, covered),
         Err(problem) => (Err(problem), vec![], HashMap::new()),
     };
+    let logged_in = outcome.as_ref().is_ok_and(|o| *o == Outcome::LoggedIn);
     // Sent after the login's own events; then the live messages that waited.
     desk.live().caught_up(conn, pages, covered);
+    if logged_in && matches!(who, crate::model::Identity::Agent(_)) {
+        // Where the console's next page starts (none: it lists every one already).
+        let next = match listing_end {
+            Some(id) => match desk.store.last_activity(id).await {
+                Ok(active) => {
+                    active.map(|active| app::protocol::ConversationsCursor { active, id })
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading where an agent's listing ends failed");
+                    None
+                }
+            },
+            None => None,
+        };
+        let page = app::protocol::ConversationsPage { conversations: vec![], next };
+        desk.live().emit(conn, &app::protocol::ServerEvent::ConversationsPage(page));
+    }
     // What the login pulled from the queue.
     desk.keep(changed).await;
     outcome

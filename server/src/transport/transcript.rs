@@ -77,7 +77,10 @@ async fn transcript(
         let meta = live.hub.seen_by(&requester.who, requester.admin, id)?;
         (meta.customer_name.clone(), meta.status)
     };
-    let _turn = BUILDING.acquire().await.map_err(|_| Problem::Internal)?;
+    let _turn = BUILDING.acquire().await.map_err(|e| {
+        tracing::error!(error = %e, "waiting to build a transcript");
+        Problem::Internal
+    })?;
     let mut messages = Vec::new();
     loop {
         let after = messages.last().map_or(0, |m: &crate::model::StoredMessage| m.seq);
@@ -89,7 +92,8 @@ async fn transcript(
             .map_err(internal("reading a conversation for its transcript"))?;
         let full = page.len() == PAGE as usize;
         messages.extend(page);
-        if !full || messages.len() >= MAX_MESSAGES {
+        // One more than it holds: then it is known to go on.
+        if !full || messages.len() > MAX_MESSAGES {
             break;
         }
     }
@@ -112,8 +116,12 @@ async fn transcript(
     let mut response = document.into_response();
     let set = response.headers_mut();
     set.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        set.insert(header::CONTENT_DISPOSITION, value);
+    // Made of a number and a fixed extension: always a valid header value.
+    match HeaderValue::from_str(&disposition) {
+        Ok(value) => {
+            set.insert(header::CONTENT_DISPOSITION, value);
+        }
+        Err(e) => tracing::error!(error = %e, "a transcript's file name"),
     }
     // Never kept in a shared computer's cache.
     set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));

@@ -245,12 +245,12 @@ impl Session<'_> {
     async fn more_conversations(&mut self) -> Step {
         use crate::state::MoreConversations as More;
         let before = match self.state.more_conversations.get_untracked() {
-            More::NotAsked => None,
-            More::After(cursor) => Some(cursor),
-            More::Waiting(_) | More::AllListed => return Continue(()),
+            More::After(cursor) => cursor,
+            More::Unknown | More::Waiting(_) | More::AllListed => return Continue(()),
         };
         self.state.more_conversations.set(More::Waiting(before));
-        self.send_event(&ClientEvent::Conversations(ConversationsRequest { before })).await
+        let request = ConversationsRequest { before: Some(before) };
+        self.send_event(&ClientEvent::Conversations(request)).await
     }
 
     /// Opens a conversation a search found, and asks for what is not held of it: from the

@@ -363,10 +363,7 @@ impl<'a> Session<'a> {
                 if let crate::state::MoreConversations::Waiting(before) =
                     state.more_conversations.get_untracked()
                 {
-                    state.more_conversations.set(match before {
-                        Some(cursor) => crate::state::MoreConversations::After(cursor),
-                        None => crate::state::MoreConversations::NotAsked,
-                    });
+                    state.more_conversations.set(crate::state::MoreConversations::After(before));
                 }
                 if state.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
                     state.search.update(|s| {
