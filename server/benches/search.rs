@@ -165,25 +165,23 @@ fn idle_indexer(dir: &std::path::Path) {
 /// CPU seconds this process's thread `name` has used so far (Linux: /proc; 0 elsewhere).
 fn thread_cpu_s(name: &str) -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
-    let ticks = 100.0; // USER_HZ, 100 on Linux
     tasks
         .filter_map(Result::ok)
         .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
         .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
-        .map(|stat| {
-            // After the command's closing parenthesis: state, then fields 4…; utime and
-            // stime are the 14th and 15th fields.
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let at = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-            (at(11) + at(12)) / ticks
-        })
+        .map(|stat| cpu_s(&stat))
         .sum()
 }
 
 /// This process's CPU seconds so far.
 fn process_cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    std::fs::read_to_string("/proc/self/stat").map_or(0.0, |stat| cpu_s(&stat))
+}
+
+/// The CPU seconds a `/proc/…/stat` line counts: after the command's closing parenthesis
+/// come the state, then fields 4…; utime and stime are the 14th and 15th, in ticks of
+/// USER_HZ (100 on Linux).
+fn cpu_s(stat: &str) -> f64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let at = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);

@@ -105,12 +105,7 @@ impl Transcript<'_> {
 
     fn made(&self) -> String {
         let ui = self.lang.ui();
-        let status = match self.status {
-            Status::New => ui.status_new,
-            Status::Queued => ui.status_queued,
-            Status::Open => ui.status_open,
-            Status::Resolved => ui.status_resolved,
-        };
+        let status = ui.status(self.status);
         ui.transcript_made
             .replace("{when}", &self.at(self.now))
             .replace("{zone}", &self.zone())

@@ -487,18 +487,7 @@ fn DeskBar() -> impl IntoView {
     let mine = move || summary().is_some_and(|s| s.status == Status::Open && s.assignee == me());
     let takeable =
         move || summary().is_some_and(|s| !(s.status == Status::Open && s.assignee == me()));
-    let status = move || {
-        summary().map(|s| match s.status {
-            Status::New => t().status_new.to_owned(),
-            Status::Queued => t().status_queued.to_owned(),
-            Status::Open => format!(
-                "{} · {}",
-                t().status_open,
-                s.assignee.map(|a| a.to_string()).unwrap_or_default()
-            ),
-            Status::Resolved => t().status_resolved.to_owned(),
-        })
-    };
+    let status = move || summary().map(|s| t().status_with(s.status, s.assignee.as_ref()));
     let note = move || summary().filter(|_| mine()).and_then(|s| s.note);
     let to = RwSignal::new(String::new());
     let note_draft = RwSignal::new(String::new());

@@ -135,15 +135,7 @@ fn heading(
     assignee: Option<UserName>,
     ts: u64,
 ) -> impl IntoView {
-    let status = move || match status {
-        Status::New => t().status_new.to_owned(),
-        Status::Queued => t().status_queued.to_owned(),
-        Status::Open => match &assignee {
-            Some(a) => format!("{} · {a}", t().status_open),
-            None => t().status_open.to_owned(),
-        },
-        Status::Resolved => t().status_resolved.to_owned(),
-    };
+    let status = move || t().status_with(status, assignee.as_ref());
     view! {
         <span class="found-head">
             <strong class="customer">{customer.to_string()}</strong>

@@ -80,6 +80,29 @@ impl Lang {
 }
 
 impl Ui {
+    /// Where a conversation stands, in a word.
+    pub fn status(&self, status: crate::protocol::Status) -> &'static str {
+        use crate::protocol::Status;
+        match status {
+            Status::New => self.status_new,
+            Status::Queued => self.status_queued,
+            Status::Open => self.status_open,
+            Status::Resolved => self.status_resolved,
+        }
+    }
+
+    /// Where a conversation stands, with who has it while it is open ("open · amy").
+    pub fn status_with(
+        &self,
+        status: crate::protocol::Status,
+        assignee: Option<&crate::protocol::UserName>,
+    ) -> String {
+        match (status, assignee) {
+            (crate::protocol::Status::Open, Some(a)) => format!("{} · {a}", self.status_open),
+            (status, _) => self.status(status).to_owned(),
+        }
+    }
+
     /// "Usually answers in …", for the team's typical first answer (`ms`), rounded up to
     /// what a customer can plan with.
     pub fn usually_answers(&self, ms: u64) -> &'static str {

@@ -14,7 +14,8 @@ use sqlx::{Connection as _, PgConnection, PgPool, Row};
 
 use super::rows::{
     append_batch, attachments_column, author_columns, backend, int, invalid, message_from_row,
-    now_ms, parse_name, parse_status, status_text, uint, BatchSql, MessageRow, MESSAGE_COLUMNS,
+    now_ms, parse_name, parse_status, status_text, uint, BatchSql, MessageRow, LISTED_FOR_AGENT,
+    MESSAGE_COLUMNS,
 };
 use super::sql::sql_store;
 

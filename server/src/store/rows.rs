@@ -147,6 +147,13 @@ pub(super) fn author_columns(author: &Identity) -> (&'static str, String) {
     }
 }
 
+/// The conversations an agent's console lists (`$1` the agent's key, `$2` whether they see
+/// every one): assigned to them, waiting, or that they took part in; for an admin, any that
+/// has messages. At login ([`super::Store::agent_conversations`]) and in the pages after.
+pub(super) const LISTED_FOR_AGENT: &str = "(c.assignee_key = $1 OR c.status = 'queued' \
+     OR c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = $1) \
+     OR ($2 AND c.last_seq > 0))";
+
 pub(super) fn status_text(status: Status) -> &'static str {
     match status {
         Status::New => "new",

@@ -394,16 +394,13 @@ macro_rules! sql_store {
                 let mut conn = self.pool.acquire().await.map_err(backend)?;
                 // The agent's open conversations first, whatever the limit: the queue's capacity
                 // rule counts them.
-                let ids: Vec<(i64,)> = sqlx::query_as(
-                    "SELECT c.id FROM conversations c \
-                     WHERE c.assignee_key = $1 OR c.status = 'queued' \
-                        OR c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = $1) \
-                        OR ($3 AND c.last_seq > 0) \
-                     ORDER BY COALESCE(c.status = 'open' AND c.assignee_key = $1, FALSE) DESC, c.updated_at DESC, c.id DESC LIMIT $2",
-                )
+                let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+                    "SELECT c.id FROM conversations c WHERE {LISTED_FOR_AGENT} \
+                     ORDER BY COALESCE(c.status = 'open' AND c.assignee_key = $1, FALSE) DESC, c.updated_at DESC, c.id DESC LIMIT $3",
+                ))
                 .bind(agent.as_str())
-                .bind(i64::from(limit))
                 .bind(all)
+                .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(backend)?;
@@ -430,15 +427,12 @@ macro_rules! sql_store {
                 // The same conversations as at login, without the agent's open ones (a login
                 // lists them first), by last activity after where the last page ended.
                 let (active, id) = before.map_or((i64::MAX, i64::MAX), |(active, id)| (int(active), int(id.0)));
-                let rows: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT c.id, c.updated_at FROM conversations c \
-                     WHERE (c.assignee_key = $1 OR c.status = 'queued' \
-                        OR c.id IN (SELECT conversation_id FROM conversation_agents WHERE agent_key = $1) \
-                        OR ($2 AND c.last_seq > 0)) \
+                let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT c.id, c.updated_at FROM conversations c WHERE {LISTED_FOR_AGENT} \
                        AND NOT COALESCE(c.status = 'open' AND c.assignee_key = $1, FALSE) \
                        AND (c.updated_at < $3 OR (c.updated_at = $3 AND c.id < $4)) \
                      ORDER BY c.updated_at DESC, c.id DESC LIMIT $5",
-                )
+                ))
                 .bind(agent.as_str())
                 .bind(all)
                 .bind(active)

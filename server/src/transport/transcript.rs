@@ -3,7 +3,7 @@
 //! `Authorization: Bearer`) and for every agent who sees it (their cookie).
 //!
 //! Owns: reading the whole conversation and answering with the file. Who may have it is
-//! the hub's one rule ([`super::requester::seen`]); every refusal is the same 404, whether
+//! the hub's one rule ([`crate::hub::Hub::seen_by`]); every refusal is the same 404, whether
 //! the conversation, the session or the right to see it is missing.
 //! Must not: lay out the document ([`crate::transcript`] does).
 
@@ -18,7 +18,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::desk::internal;
-use super::requester::{requester, seen};
+use super::requester::requester;
 use super::shared::Shared;
 use crate::clock::now_ms;
 use crate::transcript::{Format, Transcript};
@@ -71,7 +71,8 @@ async fn transcript(
     query: &TranscriptQuery,
 ) -> Result<Response, Problem> {
     let requester = requester(shared, headers).await?;
-    seen(shared, &requester, id).await?;
+    // Learnt from storage if the hub had let go of it; then the one rule.
+    shared.desk.learn(id).await;
     let (customer, status) = {
         let live = shared.desk.live();
         let meta = live.hub.seen_by(&requester.who, requester.admin, id)?;
