@@ -129,21 +129,33 @@ pub fn token_hash(token: &str) -> Option<String> {
     Some(hex::encode(Sha256::digest(token.as_bytes())))
 }
 
-/// Whether `sig` (hex) is the host site's signature of its user `id`, called `name` (as the
-/// login gives it, trimmed), good until `expires` (seconds since the epoch): HMAC-SHA256
-/// under the widget secret of the id, a newline, the name, a newline and the expiry in
-/// decimal. Compared in constant time. (Whether it has expired is the caller's question:
-/// see [`host_identity_expiry`].)
-pub fn host_identity_signed(secret: &[u8], id: &str, name: &str, expires: u64, sig: &str) -> bool {
+/// A host site's user as it signs them for the widget.
+#[derive(Clone, Copy, Debug)]
+pub struct HostUser<'a> {
+    /// Their id on the site.
+    pub id: &'a str,
+    /// Their name, as the login gives it (trimmed).
+    pub name: &'a str,
+    /// Seconds since the epoch.
+    pub expires: u64,
+    /// The exact JSON text of what the site says about them besides, if anything.
+    pub attributes: Option<&'a str>,
+}
+
+/// Whether `sig` (hex) is the host site's signature of its `user`: HMAC-SHA256 under the
+/// widget secret of the id, a newline, the name, a newline and the expiry in decimal, and
+/// when there are attributes, a newline and their text. Compared in constant time. (Whether
+/// it has expired is the caller's question: see [`host_identity_expiry`].)
+pub fn host_identity_signed(secret: &[u8], user: HostUser<'_>, sig: &str) -> bool {
     use hmac::Mac;
     let Ok(sig) = hex::decode(sig) else { return false };
-    host_identity_mac(secret, id, name, expires).verify_slice(&sig).is_ok()
+    host_identity_mac(secret, user).verify_slice(&sig).is_ok()
 }
 
 /// What a host site computes for [`host_identity_signed`] (for tests and examples).
-pub fn sign_host_identity(secret: &[u8], id: &str, name: &str, expires: u64) -> String {
+pub fn sign_host_identity(secret: &[u8], user: HostUser<'_>) -> String {
     use hmac::Mac;
-    hex::encode(host_identity_mac(secret, id, name, expires).finalize().into_bytes())
+    hex::encode(host_identity_mac(secret, user).finalize().into_bytes())
 }
 
 /// Whether a signature good until `expires` (seconds) is to be taken at `now_ms`: not once
@@ -160,15 +172,19 @@ pub fn host_identity_expiry(expires: u64, now_ms: u64) -> Result<(), Problem> {
 }
 
 /// The MAC of a host site's user, before it is finished or compared.
-fn host_identity_mac(secret: &[u8], id: &str, name: &str, expires: u64) -> hmac::Hmac<Sha256> {
+fn host_identity_mac(secret: &[u8], user: HostUser<'_>) -> hmac::Hmac<Sha256> {
     use hmac::Mac;
     let mut mac =
         hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(id.as_bytes());
+    mac.update(user.id.as_bytes());
     mac.update(b"\n");
-    mac.update(name.as_bytes());
+    mac.update(user.name.as_bytes());
     mac.update(b"\n");
-    mac.update(expires.to_string().as_bytes());
+    mac.update(user.expires.to_string().as_bytes());
+    if let Some(attributes) = user.attributes {
+        mac.update(b"\n");
+        mac.update(attributes.as_bytes());
+    }
     mac
 }
 
@@ -179,12 +195,13 @@ mod host_identity_tests {
     #[test]
     fn only_the_secret_signs_a_host_identity() {
         let t = 1_800_000_000;
-        let sig = sign_host_identity(b"shared secret", "user-42", "Ann", t);
+        let user = |id, name, expires| HostUser { id, name, expires, attributes: None };
+        let sig = sign_host_identity(b"shared secret", user("user-42", "Ann", t));
         assert_eq!(sig.len(), 64);
-        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", t, &sig));
-        assert!(host_identity_signed(b"shared secret", "user-42", "Ann", t, &sig.to_uppercase()));
-        let signed = |key: &[u8], id: &str, name: &str, expires: u64, sig: &str| {
-            host_identity_signed(key, id, name, expires, sig)
+        assert!(host_identity_signed(b"shared secret", user("user-42", "Ann", t), &sig));
+        assert!(host_identity_signed(b"shared secret", user("user-42", "Ann", t), &sig.to_uppercase()));
+        let signed = |key: &[u8], id, name, expires, sig: &str| {
+            host_identity_signed(key, user(id, name, expires), sig)
         };
         assert!(!signed(b"another secret", "user-42", "Ann", t, &sig), "another key");
         assert!(!signed(b"shared secret", "user-43", "Ann", t, &sig), "another user");
@@ -193,6 +210,13 @@ mod host_identity_tests {
         assert!(!signed(b"shared secret", "user-42\nAnn", "", t, &sig), "the newline separates");
         assert!(!signed(b"shared secret", "user-42", "Ann", t, &sig[..62]), "cut short");
         assert!(!signed(b"shared secret", "user-42", "Ann", t, "zz"), "not hex");
+        // Attributes are signed too: added, changed or dropped, the signature fails.
+        let plan = |attributes| HostUser { attributes, ..user("user-42", "Ann", t) };
+        let with = sign_host_identity(b"shared secret", plan(Some(r#"{"plan":"pro"}"#)));
+        assert!(host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"pro"}"#)), &with));
+        assert!(!host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"max"}"#)), &with));
+        assert!(!host_identity_signed(b"shared secret", plan(None), &with), "dropped");
+        assert!(!host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"pro"}"#)), &sig), "added");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chat_server::auth::sign_host_identity;
+use chat_server::auth::{sign_host_identity, HostUser};
 use common::{TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
@@ -30,7 +30,7 @@ fn vouched(id: &str, name: &str, expires: u64, sig: Option<String>) -> Value {
 }
 
 fn signed_until(id: &str, name: &str, expires: u64) -> Value {
-    vouched(id, name, expires, Some(sign_host_identity(SECRET.as_bytes(), id, name, expires)))
+    vouched(id, name, expires, Some(sign_host_identity(SECRET.as_bytes(), HostUser { id, name, expires, attributes: None })))
 }
 
 fn signed(id: &str, name: &str) -> Value {
@@ -70,8 +70,8 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
     let server = TestServer::start_with(settings).await;
     let invalid = json!(app::protocol::Problem::IdentityInvalid.to_string());
     let t = soon();
-    let wrong_key = sign_host_identity(b"a guess", "shop-user-42", "Ann", t);
-    let other_name = sign_host_identity(SECRET.as_bytes(), "shop-user-42", "Ann", t);
+    let wrong_key = sign_host_identity(b"a guess", HostUser { id: "shop-user-42", name: "Ann", expires: t, attributes: None });
+    let other_name = sign_host_identity(SECRET.as_bytes(), HostUser { id: "shop-user-42", name: "Ann", expires: t, attributes: None });
     let mut unexpiring = signed("shop-user-42", "Ann");
     unexpiring["identity"].as_object_mut().unwrap().remove("expires");
     for (login, why) in [
@@ -91,7 +91,7 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
         ),
         (vouched("shop-user-42", "Ann", t, Some("not hex".into())), "not a signature"),
         (
-            vouched("", "Ann", t, Some(sign_host_identity(SECRET.as_bytes(), "", "Ann", t))),
+            vouched("", "Ann", t, Some(sign_host_identity(SECRET.as_bytes(), HostUser { id: "", name: "Ann", expires: t, attributes: None }))),
             "an empty id",
         ),
         (unexpiring, "no expiry"),
@@ -102,7 +102,7 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
     // Agents log in with their password, never through a host site.
     server.add_agent("amy", "password-1").await;
     let mut agent = TestClient::connect(&server, WS, Some(json!({
-        "name": "amy", "role": "agent", "identity": {"id": "x", "expires": t, "sig": sign_host_identity(SECRET.as_bytes(), "x", "amy", t)}
+        "name": "amy", "role": "agent", "identity": {"id": "x", "expires": t, "sig": sign_host_identity(SECRET.as_bytes(), HostUser { id: "x", name: "amy", expires: t, attributes: None })}
     }))).await;
     assert_eq!(agent.expect("login_error").await, invalid);
     // Without an identity, customers are anonymous as ever.

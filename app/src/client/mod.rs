@@ -25,7 +25,7 @@ use leptos::task::spawn_local;
 
 use crate::protocol::{
     AgentCredentials, AgentSession, AgentStatus, ClientMsgId, HostIdentity, LoginRequest, Role,
-    SESSION_PATH,
+    Visit, SESSION_PATH,
 };
 use crate::state::{ChatState, Command, ConnStatus};
 
@@ -66,6 +66,9 @@ pub(crate) struct Credentials {
     /// An agent's status chosen while there was no connection: said as soon as the next
     /// login is through (another tab of theirs online would otherwise keep the older one).
     pub unsent_status: Option<AgentStatus>,
+    /// The e-mail address a customer gave in the widget's pre-chat form, said at each login
+    /// (it goes on their profile, for the agents).
+    pub email: Option<String>,
 }
 
 impl Credentials {
@@ -80,8 +83,30 @@ impl Credentials {
             since: state.inbox.with_untracked(|i| i.cursors()),
             identity: self.identity.clone().filter(|_| self.resume.is_none()),
             status: state.my_status.get_untracked().filter(|_| self.role == Role::Agent),
+            visit: (self.role == Role::Customer).then(|| visit(self.email.clone())),
         }
     }
+}
+
+/// What a customer's browser says of itself at login: the page the chat was opened on (the
+/// host site's, passed by `widget.js` in the frame's fragment, else this one's), the
+/// browser's language and time zone; with the e-mail address they gave.
+fn visit(email: Option<String>) -> Visit {
+    let window = web_sys::window();
+    let location = window.as_ref().map(web_sys::Window::location);
+    let host_page = location.as_ref().and_then(|l| l.hash().ok()).and_then(|fragment| {
+        web_sys::UrlSearchParams::new_with_str(fragment.trim_start_matches('#')).ok()?.get("page")
+    });
+    let own_page = || {
+        let l = location.as_ref()?;
+        Some(format!("{}{}{}", l.origin().ok()?, l.pathname().ok()?, l.search().ok()?))
+    };
+    let language = window.as_ref().and_then(|w| w.navigator().language());
+    let options =
+        js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+            .resolved_options();
+    let time_zone = js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|z| z.as_string());
+    Visit { email, page: host_page.or_else(own_page), language, time_zone }
 }
 
 /// A login as the form gave it: no resume token yet.
@@ -94,6 +119,7 @@ impl From<LoginRequest> for Credentials {
             resume: None,
             identity: request.identity,
             unsent_status: None,
+            email: request.visit.and_then(|v| v.email),
         }
     }
 }
@@ -174,6 +200,7 @@ fn saved_session() -> Option<(Credentials, Option<AgentStatus>)> {
             resume: saved.resume,
             identity: None,
             unsent_status: None,
+            email: None,
         };
         Some((credentials, saved.status))
     })
@@ -245,6 +272,7 @@ async fn log_agent_in(
                 resume: None,
                 identity: None,
                 unsent_status: None,
+                email: None,
             });
         }
         Err(reason) => {
@@ -274,6 +302,7 @@ async fn run(
         resume: None,
         identity: Some(identity),
         unsent_status: None,
+        email: None,
     });
     let mut credentials = vouched.or_else(|| {
         let (credentials, status) = saved_session()?;

@@ -1,13 +1,13 @@
 //! The login form: a name, and for agents a password. In the widget, optionally an e-mail
-//! address and the question, sent as the customer's first message.
+//! address (it goes on the customer's profile) and the question, sent as their first
+//! message.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::t;
 use super::use_chat;
-use crate::protocol::Problem;
-use crate::protocol::{LoginRequest, MessageText, Role, UserName, MESSAGE_MAX_CHARS};
+use crate::protocol::{Email, LoginRequest, MessageText, Role, UserName, Visit, MESSAGE_MAX_CHARS};
 use crate::state::Command;
 
 #[component]
@@ -30,16 +30,12 @@ pub fn LoginView() -> impl IntoView {
         }
         let lang = state.lang.get_untracked();
         let email = email.get_untracked().trim().to_owned();
-        if !email.is_empty() && !looks_like_email(&email) {
-            state.login_error.set(Some(Problem::EmailInvalid.in_lang(lang)));
+        if let (false, Err(problem)) = (email.is_empty(), Email::parse(&email)) {
+            state.login_error.set(Some(problem.in_lang(lang)));
             return;
         }
-        // The pre-chat form's answers, as the first message (the agents see them there).
-        let question = question.get_untracked().trim().to_owned();
-        let email_line = (!email.is_empty()).then(|| format!("{} {email}", lang.ui().email_line));
-        let first: Vec<String> =
-            [Some(question), email_line].into_iter().flatten().filter(|s| !s.is_empty()).collect();
-        let first = first.join("\n\n");
+        // The question, as the first message; the address goes on the customer's profile.
+        let first = question.get_untracked().trim().to_owned();
         if let (false, Err(problem)) = (first.is_empty(), MessageText::parse(&first)) {
             state.login_error.set(Some(problem.in_lang(lang)));
             return;
@@ -58,6 +54,7 @@ pub fn LoginView() -> impl IntoView {
             name: name.get_untracked(),
             role,
             password,
+            visit: (!email.is_empty()).then(|| Visit { email: Some(email), ..Visit::default() }),
             ..LoginRequest::default()
         }));
     };
@@ -119,39 +116,5 @@ pub fn LoginView() -> impl IntoView {
                 </button>
             </form>
         </main>
-    }
-}
-
-/// One `@` with something on both sides, a dot in the domain, no spaces: enough to catch a
-/// slip of the finger (the address is only shown to the agents).
-fn looks_like_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    email.chars().count() <= 254
-        && !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_email_address_needs_a_user_and_a_domain() {
-        for ok in ["ann@example.com", "a.b+c@shop.example.cn"] {
-            assert!(super::looks_like_email(ok), "{ok}");
-        }
-        for bad in [
-            "ann",
-            "ann@",
-            "@example.com",
-            "ann@example",
-            "ann @example.com",
-            "a@b@c.com",
-            "ann@.com",
-        ] {
-            assert!(!super::looks_like_email(bad), "{bad}");
-        }
     }
 }

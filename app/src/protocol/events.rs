@@ -88,6 +88,13 @@ pub const SEARCH: &str = "search";
 /// server → agent: a page of what a search found ([`SearchResults`]).
 pub const SEARCH_RESULTS: &str = "search_results";
 
+/// agent → server: the profile of a conversation's customer ([`ConversationRef`]);
+/// server → agent: it ([`CustomerProfile`]), as asked and after a change the agent made.
+pub const PROFILE: &str = "profile";
+/// agent → server: change the e-mail address of, or the note on, a conversation's
+/// customer ([`ProfileUpdate`]); answered with the new `profile`.
+pub const PROFILE_SET: &str = "profile_set";
+
 /// Everything the server sends, with its event name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -112,6 +119,7 @@ pub enum ServerEvent {
     Office(OfficeStatus),
     SearchResults(SearchResults),
     ConversationsPage(ConversationsPage),
+    Profile(Box<CustomerProfile>),
 }
 
 impl ServerEvent {
@@ -138,6 +146,7 @@ impl ServerEvent {
             ServerEvent::Office(_) => OFFICE,
             ServerEvent::SearchResults(_) => SEARCH_RESULTS,
             ServerEvent::ConversationsPage(_) => CONVERSATIONS_PAGE_EVENT,
+            ServerEvent::Profile(_) => PROFILE,
         }
     }
 
@@ -164,6 +173,7 @@ impl ServerEvent {
             OFFICE => ServerEvent::Office(payload(data)?),
             SEARCH_RESULTS => ServerEvent::SearchResults(payload(data)?),
             CONVERSATIONS_PAGE_EVENT => ServerEvent::ConversationsPage(payload(data)?),
+            PROFILE => ServerEvent::Profile(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -192,6 +202,8 @@ pub enum ClientEvent {
     CannedRemove(CannedRef),
     Search(SearchRequest),
     Conversations(ConversationsRequest),
+    Profile(ConversationRef),
+    ProfileSet(ProfileUpdate),
 }
 
 impl ClientEvent {
@@ -216,6 +228,8 @@ impl ClientEvent {
             ClientEvent::CannedRemove(_) => CANNED_REMOVE,
             ClientEvent::Search(_) => SEARCH,
             ClientEvent::Conversations(_) => CONVERSATIONS,
+            ClientEvent::Profile(_) => PROFILE,
+            ClientEvent::ProfileSet(_) => PROFILE_SET,
         }
     }
 
@@ -240,6 +254,8 @@ impl ClientEvent {
             CANNED_REMOVE => ClientEvent::CannedRemove(payload(data)?),
             SEARCH => ClientEvent::Search(payload(data)?),
             CONVERSATIONS => ClientEvent::Conversations(payload(data)?),
+            PROFILE => ClientEvent::Profile(payload(data)?),
+            PROFILE_SET => ClientEvent::ProfileSet(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }

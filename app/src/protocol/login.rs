@@ -39,6 +39,10 @@ pub struct LoginRequest {
     /// so that a busy agent is never handed a conversation in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<AgentStatus>,
+    /// A customer's e-mail address (the widget's pre-chat form), the page, language and
+    /// time zone of their browser: shown to agents on their profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<Visit>,
 }
 
 /// A host site's user, as the site signed it: `sig` is the hex HMAC-SHA256, under the
@@ -52,6 +56,10 @@ pub struct HostIdentity {
     pub sig: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<u64>,
+    /// What the site says about its user besides (e.g. `{"plan": "pro"}`): a JSON object
+    /// of short strings, signed too (see [`parse_attributes`]), as the exact text signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<String>,
 }
 
 /// How far ahead a host site's signature may expire: a signature copied out of a page
@@ -96,6 +104,11 @@ pub struct LoginIntent {
     pub since: Vec<Cursor>,
     pub identity: Option<HostIdentity>,
     pub status: Option<AgentStatus>,
+    /// What the customer's browser said ([`Visit`]), checked; empty for agents.
+    pub visit: VisitFacts,
+    /// What the host site says about its user besides ([`HostIdentity::attributes`]), read;
+    /// to be believed only once the identity's signature is checked.
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl LoginPayload {
@@ -122,6 +135,16 @@ impl LoginPayload {
                 return Err(Problem::IdentityInvalid);
             }
         }
+        let attributes = request
+            .identity
+            .as_ref()
+            .and_then(|i| i.attributes.as_deref())
+            .map(parse_attributes)
+            .transpose()?;
+        let visit = match (&request.visit, request.role) {
+            (Some(visit), Role::Customer) => visit.check()?,
+            _ => VisitFacts::default(),
+        };
         if !request.since.iter().all(Cursor::is_valid) {
             return Err(Problem::Malformed(LOGIN.into()));
         }
@@ -133,6 +156,8 @@ impl LoginPayload {
             since: request.since,
             identity: request.identity,
             status: request.status,
+            visit,
+            attributes,
         })
     }
 }

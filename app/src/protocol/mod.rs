@@ -19,6 +19,8 @@
 //! - `attachment`: files in messages, their limits and where they are fetched;
 //! - `acks`: the replies to events sent with an acknowledgement;
 //! - `search`: what an agent searches for, what is found, and the marked snippets;
+//! - `profile`: who a customer is (their visit, the host site's attributes, the agents'
+//!   note, their other conversations) and what agents may change of it;
 //! - `problem`: [`Problem`] and [`Refusal`], what cannot be done, as codes;
 //! - `values`: validated names, text and ids, and their limits;
 //! - `http`: the paths and cookie the page and the server share;
@@ -31,6 +33,7 @@ mod events;
 mod http;
 mod login;
 mod problem;
+mod profile;
 mod search;
 mod values;
 pub mod wire;
@@ -42,6 +45,7 @@ pub use events::*;
 pub use http::*;
 pub use login::*;
 pub use problem::*;
+pub use profile::*;
 pub use search::*;
 pub use values::*;
 

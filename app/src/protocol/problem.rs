@@ -96,6 +96,9 @@ pub enum Problem {
     SearchTooManyWords,
     /// A search whose every word is one character (it would read every message).
     SearchTooShort,
+    /// An agents' note on a customer longer than
+    /// [`crate::protocol::CUSTOMER_NOTE_MAX_CHARS`].
+    CustomerNoteTooLong,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

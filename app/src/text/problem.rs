@@ -10,7 +10,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            CUSTOMER_NOTE_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -109,6 +109,10 @@ impl fmt::Display for Problem {
                 write!(f, "Search for at most {SEARCH_MAX_WORDS} words.")
             }
             Problem::SearchTooShort => f.write_str("Search for at least two characters."),
+            Problem::CustomerNoteTooLong => write!(
+                f,
+                "A note on a customer can be at most {CUSTOMER_NOTE_MAX_CHARS} characters."
+            ),
             Problem::SearchTooLong => {
                 write!(f, "Search for at most {SEARCH_MAX_CHARS} characters.")
             }
@@ -132,7 +136,7 @@ impl Problem {
     fn zh_cn(&self) -> String {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            CUSTOMER_NOTE_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -197,6 +201,9 @@ impl Problem {
             Problem::SearchEmpty => "请输入要搜索的内容。".into(),
             Problem::SearchTooManyWords => format!("最多搜索 {SEARCH_MAX_WORDS} 个词。"),
             Problem::SearchTooShort => "请至少输入两个字符。".into(),
+            Problem::CustomerNoteTooLong => {
+                format!("顾客备注最多 {CUSTOMER_NOTE_MAX_CHARS} 个字符。")
+            }
             Problem::SearchTooLong => format!("搜索内容最多 {SEARCH_MAX_CHARS} 个字符。"),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
@@ -227,6 +234,8 @@ mod tests {
             Problem::SearchTooLong,
             Problem::SearchTooManyWords,
             Problem::SearchTooShort,
+            Problem::CustomerNoteTooLong,
+            Problem::EmailInvalid,
             Problem::Internal,
         ];
         for problem in problems {

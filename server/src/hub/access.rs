@@ -2,7 +2,7 @@
 //!
 //! Owns: the one rule for agents ([`Hub::viewing_agent`]): every request an agent makes
 //! about a conversation (a message to it by id or by the customer's name, its history, a
-//! read receipt, typing, a note, take, resolve, transfer) asks it first, and a conversation
+//! read receipt, typing, a note, its customer's profile, take, resolve, transfer) asks it first, and a conversation
 //! the agent may not see is answered exactly as one that does not exist
 //! (`UnknownConversation`, or `UnknownRecipient` for a name). Also who sees a conversation
 //! at all ([`Hub::sees`]), which decides who is sent its notes and summaries and whom the
@@ -48,6 +48,17 @@ impl Hub {
     ) -> Result<(AgentKey, UserName), Problem> {
         let (me, _) = self.viewing_agent(conn, id)?;
         Ok((me.key, me.name))
+    }
+
+    /// Who may read or change the profile of conversation `id`'s customer from `conn`: an
+    /// agent who sees it (their name, and the conversation), by [`Hub::viewing_agent`].
+    pub fn profile_reader(
+        &self,
+        conn: ConnId,
+        id: ConversationId,
+    ) -> Result<(UserName, &ConversationMeta), Problem> {
+        let (me, meta) = self.viewing_agent(conn, id)?;
+        Ok((me.name, meta))
     }
 
     /// Whether a (non-admin) agent sees a conversation: while it is new (the customer has

@@ -8,6 +8,7 @@
 
 mod blobs;
 mod postgres;
+mod profiles;
 mod rows;
 mod search;
 mod sql;
@@ -19,6 +20,7 @@ pub mod testing;
 
 pub use blobs::{Blobs, DirBlobs, MemoryBlobs, PgBlobs};
 pub use postgres::PgStore;
+pub use profiles::ProfileRecord;
 pub use sqlite::SqliteStore;
 
 /// A database URL as it may be shown (in errors, logs): without its password.
@@ -309,6 +311,36 @@ pub trait Store: Send + Sync + 'static {
     async fn index_now(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Records what a customer's browser said at a login (and what the host site signed
+    /// about them): what was said replaces what was stored, what was not stays. Writes
+    /// nothing when it all was stored already. The customer need not be stored yet (an
+    /// anonymous one is stored at their first write).
+    async fn record_visit(
+        &self,
+        customer: CustomerId,
+        visit: &app::protocol::VisitFacts,
+        attributes: Option<&std::collections::BTreeMap<String, String>>,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// What is kept of a customer besides their name (empty for one nobody said anything of).
+    async fn profile(&self, customer: CustomerId) -> Result<ProfileRecord, StoreError>;
+    /// An agent (`by`) changes a customer's e-mail address or the note on them.
+    async fn change_profile(
+        &self,
+        customer: CustomerId,
+        change: &app::protocol::ProfileChange,
+        by: &UserName,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// The conversations of other customers with the same e-mail address (compared
+    /// case-insensitively), most recently active first, at most `limit`, each with its last
+    /// activity.
+    async fn same_email(
+        &self,
+        customer: CustomerId,
+        email: &app::protocol::Email,
+        limit: u32,
+    ) -> Result<Vec<(ConversationMeta, u64)>, StoreError>;
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless

@@ -202,9 +202,27 @@ macro_rules! sql_store {
             }
         }
 
+        super::profiles::profile_methods!($store);
+
         #[async_trait::async_trait]
         impl Store for $store {
             $($own)*
+
+            async fn record_visit(&self, customer: CustomerId, visit: &app::protocol::VisitFacts, attributes: Option<&std::collections::BTreeMap<String, String>>, now: u64) -> Result<(), StoreError> {
+                self.profile_record_visit(customer, visit, attributes, now).await
+            }
+
+            async fn profile(&self, customer: CustomerId) -> Result<super::ProfileRecord, StoreError> {
+                self.profile_read(customer).await
+            }
+
+            async fn change_profile(&self, customer: CustomerId, change: &app::protocol::ProfileChange, by: &UserName, now: u64) -> Result<(), StoreError> {
+                self.profile_change_profile(customer, change, by, now).await
+            }
+
+            async fn same_email(&self, customer: CustomerId, email: &app::protocol::Email, limit: u32) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
+                self.profile_same_email(customer, email, limit).await
+            }
 
             async fn add_agent(&self, name: &UserName, password_hash: &str, admin: bool) -> Result<(), StoreError> {
                 let result = sqlx::query("INSERT INTO agents (name_key, name, password_hash, admin, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -617,8 +635,17 @@ macro_rules! sql_store {
                 let mut deleted = 0;
                 for customer in customers {
                     let done = sqlx::query(&sql).bind(int(cutoff)).bind(int(customer.0)).execute(&mut *tx).await.map_err(backend)?;
+                    if done.rows_affected() > 0 {
+                        sqlx::query("DELETE FROM customer_profiles WHERE customer_id = $1")
+                            .bind(int(customer.0))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
                     deleted += done.rows_affected();
                 }
+                // And the visits of customers who never wrote, so were never stored.
+                sqlx::query(super::profiles::ORPHANED).bind(int(cutoff)).execute(&mut *tx).await.map_err(backend)?;
                 tx.commit().await.map_err(backend)?;
                 self.confirm(deleted)
             }

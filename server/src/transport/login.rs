@@ -45,9 +45,12 @@ pub(super) async fn log_in(
     let role = intent.as_ref().map(|i| i.role).ok();
     let (outcome, session) = match intent {
         Err(problem) => (shared.desk.refuse_login(conn, problem), None),
-        Ok(intent) => {
+        Ok(mut intent) => {
             let since = intent.since.clone();
             let status = intent.status;
+            let visit = std::mem::take(&mut intent.visit);
+            // Believed once logged in: the identity's signature covers them.
+            let attributes = intent.attributes.take().filter(|_| intent.identity.is_some());
             match establish(shared, conn, ip, intent, cookie).await {
                 Err(problem) => (shared.desk.refuse_login(conn, problem), None),
                 Ok((mut entry, hash)) => {
@@ -80,6 +83,7 @@ pub(super) async fn log_in(
                     };
                     if outcome == Ok(Outcome::LoggedIn) {
                         welcome(shared, conn, agent, admin).await;
+                        record_visit(shared, conn, &visit, attributes.as_ref()).await;
                         (outcome, Some(SessionHash(hash)))
                     } else {
                         (outcome, None)
@@ -104,6 +108,22 @@ async fn welcome(shared: &Shared, conn: ConnId, agent: bool, admin: bool) {
     }
     if admin {
         shared.desk.send_team(Some(conn)).await;
+    }
+}
+
+/// Keeps what a customer's browser said as they logged in (and what their host site
+/// signed) on their profile. The login stands either way: a failure is logged.
+async fn record_visit(
+    shared: &Shared,
+    conn: ConnId,
+    visit: &app::protocol::VisitFacts,
+    attributes: Option<&std::collections::BTreeMap<String, String>>,
+) {
+    let Some(Identity::Customer(customer)) = shared.desk.live().hub.identity(conn).cloned() else {
+        return;
+    };
+    if let Err(e) = shared.desk.store.record_visit(customer, visit, attributes, now_ms()).await {
+        tracing::error!(error = %e, customer = customer.0, "recording a customer's visit failed");
     }
 }
 
@@ -137,7 +157,13 @@ async fn establish(
         // identity is told only that it is not signed, whatever its expiry.
         let expires = identity.expires.ok_or(Problem::IdentityInvalid)?;
         let signed = identity.sig.as_deref().is_some_and(|sig| {
-            auth::host_identity_signed(secret, &identity.id, name.as_str(), expires, sig)
+            let user = auth::HostUser {
+                id: &identity.id,
+                name: name.as_str(),
+                expires,
+                attributes: identity.attributes.as_deref(),
+            };
+            auth::host_identity_signed(secret, user, sig)
         });
         if !signed {
             tracing::warn!(?ip, "refused a host identity with a missing or wrong signature");

@@ -8,8 +8,10 @@
 //! - [`socket`]: the Socket.IO registration table and one thin handler per event;
 //!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
 //! - [`login`]: who a connection is; [`admin`]: the team and canned replies; [`search`]:
-//!   an agent's search; [`conversations`]: the pages of an agent's console after the login's; [`transcript`]: a conversation downloaded as a file; [`requester`]:
-//!   who sent an HTTP request, and whether they see a conversation.
+//!   an agent's search; [`conversations`]: the pages of an agent's console after the
+//!   login's; [`profile`]: who a conversation's customer is; [`transcript`]: a conversation
+//!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
+//!   conversation.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
@@ -38,6 +40,7 @@ mod payload;
 mod pipeline;
 mod registrar;
 mod requester;
+mod profile;
 mod search;
 mod shared;
 mod socket;

@@ -25,6 +25,7 @@ use super::live::Item;
 use super::login::{self, SessionHash};
 use super::payload::Payload;
 use super::pipeline::{self, Answer, Job};
+use super::profile;
 use super::search;
 use super::shared::Shared;
 use super::turnstile::{ConnInfo, Turn};
@@ -75,6 +76,8 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     s.on(protocol::CANNED_REMOVE, on_canned_remove);
     s.on(protocol::SEARCH, search::on_search);
     s.on(protocol::CONVERSATIONS, conversations::on_conversations);
+    s.on(protocol::PROFILE, profile::on_profile);
+    s.on(protocol::PROFILE_SET, profile::on_profile_set);
     s.on_fallback(on_unknown);
     s.on_disconnect(on_disconnect);
     Ok(())

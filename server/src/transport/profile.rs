@@ -1,0 +1,115 @@
+//! The profile of a conversation's customer, for the agents who see the conversation: what
+//! storage keeps of them, their other conversations (by e-mail address) that this agent
+//! sees, and the changes an agent makes (the address, the note on them).
+//!
+//! Owns: `profile` and `profile_set`. Who may read or change a profile is the hub's one
+//! rule about the conversation ([`crate::hub::Hub::profile_reader`]), asked before anything
+//! is looked up or checked; its other conversations each pass [`crate::hub::Hub::found`].
+//! Must not: hold the live state's lock across the store's `await`, or word anything.
+
+use std::sync::Arc;
+
+use socketioxide::extract::State;
+
+use super::desk::internal;
+use super::payload::Payload;
+use super::shared::Shared;
+use super::turnstile::Turn;
+use crate::clock::now_ms;
+use crate::hub::ConnId;
+use app::protocol::{
+    ConversationId, ConversationRef, CustomerProfile, OtherConversation, Problem, ProfileUpdate,
+    ServerEvent, OTHER_CONVERSATIONS_MAX,
+};
+
+/// `profile`: the profile of a conversation's customer, or an `error`.
+pub(super) async fn on_profile(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<ConversationRef>,
+) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.info.conn;
+    let profile = async {
+        let id = payload?.conversation;
+        shared.desk.recall(conn, id).await;
+        read(&shared, conn, id).await
+    };
+    answer(&shared, conn, profile.await);
+}
+
+/// `profile_set`: an agent changes a customer's e-mail address or the note on them; answered
+/// with the profile as it now stands, or an `error`.
+pub(super) async fn on_profile_set(
+    turn: Turn,
+    State(shared): State<Arc<Shared>>,
+    Payload(payload): Payload<ProfileUpdate>,
+) {
+    let _served = turn.ticket.wait().await;
+    let conn = turn.info.conn;
+    let profile = async {
+        let update = payload?;
+        shared.desk.recall(conn, update.conversation).await;
+        let (customer, by) = {
+            let live = shared.desk.live();
+            let (by, meta) = live.hub.profile_reader(conn, update.conversation)?;
+            (meta.customer, by)
+        };
+        let change = update.check()?;
+        shared
+            .desk
+            .store
+            .change_profile(customer, &change, &by, now_ms())
+            .await
+            .map_err(internal("changing a customer's profile"))?;
+        read(&shared, conn, update.conversation).await
+    };
+    answer(&shared, conn, profile.await);
+}
+
+/// Sends a profile, or the refusal.
+fn answer(shared: &Shared, conn: ConnId, profile: Result<CustomerProfile, Problem>) {
+    match profile {
+        Ok(profile) => shared.desk.live().emit(conn, &ServerEvent::Profile(Box::new(profile))),
+        Err(problem) => shared.desk.refuse(conn, problem),
+    }
+}
+
+/// The profile of conversation `id`'s customer, as the agent on `conn` may see it.
+async fn read(shared: &Shared, conn: ConnId, id: ConversationId) -> Result<CustomerProfile, Problem> {
+    let (customer, name, since) = {
+        let live = shared.desk.live();
+        let (_, meta) = live.hub.profile_reader(conn, id)?;
+        (meta.customer, meta.customer_name.clone(), meta.unsaved.as_ref().map(|u| u.since))
+    };
+    let store = &shared.desk.store;
+    let record = store.profile(customer).await.map_err(internal("reading a customer's profile"))?;
+    let others = match &record.email {
+        Some(email) => store
+            .same_email(customer, email, OTHER_CONVERSATIONS_MAX)
+            .await
+            .map_err(internal("finding a customer's other conversations"))?,
+        None => Vec::new(),
+    };
+    let live = shared.desk.live();
+    let others = others
+        .iter()
+        .filter_map(|(stored, ts)| {
+            let meta = live.hub.found(conn, stored)?;
+            Some(OtherConversation { summary: meta.summary(), ts: *ts })
+        })
+        .collect();
+    Ok(CustomerProfile {
+        conversation: id,
+        customer: name,
+        email: record.email,
+        user_id: record.user_id,
+        attributes: record.attributes,
+        page: record.page,
+        language: record.language,
+        time_zone: record.time_zone,
+        first_seen: record.first_seen.or(since).unwrap_or_default(),
+        note: record.note,
+        others,
+    })
+}
