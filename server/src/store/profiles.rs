@@ -173,11 +173,12 @@ macro_rules! profile_methods {
                     .map_err(backend)?;
             }
             if let Some(note) = &change.note {
-                sqlx::query("UPDATE customer_profiles SET note = $2, note_by = $3, note_at = $4, updated_at = $4 WHERE customer_id = $1")
+                sqlx::query("UPDATE customer_profiles SET note = $2, note_by = $3, note_at = $4, updated_at = $5 WHERE customer_id = $1")
                     .bind(int(customer.0))
                     .bind(note.as_deref())
                     .bind(note.as_ref().map(|_| by.as_str().to_owned()))
                     .bind(note.as_ref().map(|_| int(now)))
+                    .bind(int(now))
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;

@@ -1181,3 +1181,105 @@ async fn an_agents_conversations_after_the_login_come_a_page_at_a_time_each_once
         assert!(store.agent_conversations_after(&bob, false, None, 10).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote() {
+    use app::protocol::{Email, ProfileChange, VisitFacts};
+    for (label, store, _dir) in backends().await {
+        let ann = store.create_customer(&name("Ann"), "hash-a", 1_000).await.unwrap();
+        // Nothing said yet: only when she came.
+        let empty = store.profile(ann.customer).await.unwrap();
+        assert_eq!(empty, ProfileRecord { first_seen: Some(1_000), ..ProfileRecord::default() }, "{label}");
+
+        let visit = VisitFacts {
+            email: Some(Email::parse("Ann@Example.com").unwrap()),
+            page: Some("https://shop.example/cart".into()),
+            language: Some("zh-CN".into()),
+            time_zone: Some("Asia/Shanghai".into()),
+        };
+        let signed: std::collections::BTreeMap<String, String> =
+            [("plan".to_owned(), "pro".to_owned())].into();
+        store.record_visit(ann.customer, &visit, Some(&signed), 2_000).await.unwrap();
+        // A later visit from another page, with no address: the page changes, the rest stays.
+        let later = VisitFacts { page: Some("https://shop.example/help".into()), ..VisitFacts::default() };
+        store.record_visit(ann.customer, &later, None, 3_000).await.unwrap();
+        let profile = store.profile(ann.customer).await.unwrap();
+        assert_eq!(profile.email.as_ref().map(Email::as_str), Some("Ann@Example.com"), "{label}");
+        assert_eq!(profile.page.as_deref(), Some("https://shop.example/help"), "{label}");
+        assert_eq!(profile.language.as_deref(), Some("zh-CN"), "{label}");
+        assert_eq!(profile.time_zone.as_deref(), Some("Asia/Shanghai"), "{label}");
+        assert_eq!(profile.attributes, signed, "{label}");
+        assert_eq!(profile.first_seen, Some(1_000), "{label}: her row is older than her first visit");
+
+        // An agent corrects the address and writes a note; clearing the note removes it.
+        let fixed = ProfileChange {
+            email: Some(Some(Email::parse("ann@example.org").unwrap())),
+            note: Some(Some("Prefers e-mail; VIP since 2024".into())),
+        };
+        store.change_profile(ann.customer, &fixed, &name("amy"), 4_000).await.unwrap();
+        let profile = store.profile(ann.customer).await.unwrap();
+        assert_eq!(profile.email.as_ref().map(Email::as_str), Some("ann@example.org"), "{label}");
+        let note = profile.note.clone().expect("a note");
+        assert_eq!((note.text.as_str(), note.by.as_str(), note.ts), ("Prefers e-mail; VIP since 2024", "amy", 4_000), "{label}");
+        let cleared = ProfileChange { email: None, note: Some(None) };
+        store.change_profile(ann.customer, &cleared, &name("bo"), 5_000).await.unwrap();
+        let profile = store.profile(ann.customer).await.unwrap();
+        assert_eq!(profile.note, None, "{label}");
+        assert_eq!(profile.email.as_ref().map(Email::as_str), Some("ann@example.org"), "{label}: left out, kept");
+
+        // The same person from another device, anonymous, gave the same address in another
+        // case: her conversations find each other; someone else's address finds nothing.
+        let again = store.create_customer(&name("Ann W"), "hash-a2", 6_000).await.unwrap();
+        let same = VisitFacts { email: Some(Email::parse("ANN@example.ORG").unwrap()), ..VisitFacts::default() };
+        store.record_visit(again.customer, &same, None, 6_000).await.unwrap();
+        let bob = store.create_customer(&name("Bob"), "hash-b", 6_000).await.unwrap();
+        let other = VisitFacts { email: Some(Email::parse("bob@example.org").unwrap()), ..VisitFacts::default() };
+        store.record_visit(bob.customer, &other, None, 6_000).await.unwrap();
+        let email = Email::parse("ann@example.org").unwrap();
+        let found = store.same_email(ann.customer, &email, 20).await.unwrap();
+        let ids: Vec<ConversationId> = found.iter().map(|(m, _)| m.id).collect();
+        assert_eq!(ids, vec![again.id], "{label}");
+        let back = store.same_email(again.customer, &email, 20).await.unwrap();
+        assert_eq!(back.iter().map(|(m, _)| m.id).collect::<Vec<_>>(), vec![ann.id], "{label}");
+
+        // A host site's user: their id on the site.
+        let vouched = store
+            .create_customers(
+                &[NewCustomer { name: name("Lin"), token_hash: "hash-l".into(), external: Some("shop-7".into()) }],
+                7_000,
+            )
+            .await
+            .unwrap()
+            .pop()
+            .flatten()
+            .unwrap();
+        assert_eq!(store.profile(vouched.customer).await.unwrap().user_id.as_deref(), Some("shop-7"), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn the_visit_of_a_customer_who_never_wrote_goes_with_them() {
+    use app::protocol::{Email, VisitFacts};
+    for (label, store, _dir) in backends().await {
+        let old = 1_000;
+        let cutoff = old + 7 * DAY;
+        let ids = store.reserve_ids(3).await.unwrap();
+        let visit = |at: &str| VisitFacts { email: Some(Email::parse(at).unwrap()), ..VisitFacts::default() };
+        // Stored (an agent greeted her), never wrote: forgotten, and her visit with her.
+        let mut greeted = unsaved(ids[0], "greeted", "hash-g", old);
+        greeted.status = Status::Resolved;
+        greeted.version = 2;
+        store.record_visit(greeted.customer, &visit("g@example.com"), None, old).await.unwrap();
+        store.save_customer(&greeted, old).await.unwrap();
+        // Never stored at all (came, said who she was, left): her visit goes after the cutoff.
+        store.record_visit(ids[1].0, &visit("never@example.com"), None, old).await.unwrap();
+        // Never stored yet, but came within the retention: kept.
+        store.record_visit(ids[2].0, &visit("recent@example.com"), None, cutoff + 1).await.unwrap();
+
+        assert_eq!(store.delete_silent_anonymous(&[greeted.customer], cutoff).await.unwrap(), 1, "{label}");
+        assert_eq!(store.profile(greeted.customer).await.unwrap(), ProfileRecord::default(), "{label}");
+        assert_eq!(store.profile(ids[1].0).await.unwrap(), ProfileRecord::default(), "{label}");
+        let recent = store.profile(ids[2].0).await.unwrap();
+        assert_eq!(recent.email.as_ref().map(Email::as_str), Some("recent@example.com"), "{label}");
+    }
+}
