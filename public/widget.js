@@ -5,9 +5,12 @@
  * data-color: #rgb or #rrggbb (an alpha, #rgba or #rrggbbaa, is dropped); data-position:
  * right (default) or left; data-lang: en or zh-CN (default: the reader's browser);
  * data-greeting: up to 200 characters. A signed-in user of the site: data-user-id,
- * data-user-name, data-user-expires (seconds since the epoch, at most a day ahead) and
- * data-user-sig (hex HMAC-SHA256 of id, newline, name, newline, expires,
- * under the secret the site shares with the chat's WIDGET_SECRET). */
+ * data-user-name, data-user-expires (seconds since the epoch, at most a day ahead),
+ * optionally data-user-attributes (a JSON object of short strings the agents see, e.g.
+ * {"plan":"pro"}) and data-user-sig (hex HMAC-SHA256 of id, newline, name, newline,
+ * expires, and with attributes a newline and their exact text, under the secret the site
+ * shares with the chat's WIDGET_SECRET). The page the chat is opened on is shown to the
+ * agents. */
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -40,13 +43,16 @@
   if (data.greeting) query.set('greeting', data.greeting.slice(0, 200));
   // A user the site vouches for (signed on the site's server, see the README): passed in
   // the fragment, which browsers never send to a server.
-  var vouched = new URLSearchParams();
+  var fragment = new URLSearchParams();
   if (data.userId && data.userName) {
-    vouched.set('user-id', data.userId);
-    vouched.set('user-name', data.userName);
-    if (data.userSig) vouched.set('user-sig', data.userSig);
-    if (data.userExpires) vouched.set('user-expires', data.userExpires);
+    fragment.set('user-id', data.userId);
+    fragment.set('user-name', data.userName);
+    if (data.userSig) fragment.set('user-sig', data.userSig);
+    if (data.userExpires) fragment.set('user-expires', data.userExpires);
+    if (data.userAttributes) fragment.set('user-attributes', data.userAttributes);
   }
+  // The page the reader opens the chat on, for the agents (without its own fragment).
+  fragment.set('page', location.href.split('#')[0]);
 
   var button = document.createElement('button');
   button.type = 'button';
@@ -76,7 +82,7 @@
       frame = document.createElement('iframe');
       frame.id = 'support-chat-frame';
       frame.title = words.title;
-      frame.src = origin + '/widget?' + query.toString() + (vouched.toString() ? '#' + vouched.toString() : '');
+      frame.src = origin + '/widget?' + query.toString() + (fragment.toString() ? '#' + fragment.toString() : '');
       frame.setAttribute('allow', 'clipboard-write');
       place(frame, '84px', {
         width: 'min(380px, calc(100vw - 32px))', height: 'min(600px, calc(100vh - 110px))', border: '0',

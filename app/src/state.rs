@@ -12,9 +12,9 @@ use leptos::prelude::*;
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
     AgentInfo, AgentStatus, Attachment, CannedReply, ChatMessage, ClientMsgId, ConversationId,
-    ConversationSummary, ConversationsCursor, ConversationsPage, History, LoginRequest,
-    LoginSuccess, NewAgent, OfficeStatus, Presence, Role, SearchResults, Status, UserName,
-    TYPING_SHOWN_MS,
+    ConversationSummary, ConversationsCursor, ConversationsPage, CustomerProfile, History,
+    LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence, ProfileUpdate, Role,
+    SearchResults, Status, UserName, TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
 use crate::uploads::Upload;
@@ -102,6 +102,9 @@ pub struct ChatState {
     pub focus: RwSignal<Option<(ConversationId, u64)>>,
     /// For an agent: whether their console may list more conversations than it holds.
     pub more_conversations: RwSignal<MoreConversations>,
+    /// For an agent: the profile of the open conversation's customer, once the server sent
+    /// it (it says whose conversation it is).
+    pub profile: RwSignal<Option<CustomerProfile>>,
 }
 
 /// Where an agent's console stands in the pages of their conversations.
@@ -173,6 +176,7 @@ impl ChatState {
             search: RwSignal::new(None),
             focus: RwSignal::new(None),
             more_conversations: RwSignal::new(MoreConversations::Unknown),
+            profile: RwSignal::new(None),
         }
     }
 
@@ -486,6 +490,10 @@ pub enum Command {
         summary: ConversationSummary,
         seq: Option<u64>,
     },
+    /// Agents: the profile of a conversation's customer (asked as it opens).
+    Profile(ConversationId),
+    /// Agents: change a customer's e-mail address or the note on them.
+    SetProfile(ProfileUpdate),
 }
 
 /// The state plus a way to send commands; provided as context to every view.

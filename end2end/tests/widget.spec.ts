@@ -6,7 +6,7 @@ import { createServer, Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import AxeBuilder from '@axe-core/playwright';
-import { open, loginAgent, openConversation, send, expectLastMessage, expectNoProblems } from './helpers';
+import { AGENT, open, loginAgent, openConversation, send, expectLastMessage, expectNoProblems } from './helpers';
 
 const ADA = { name: 'Ada', password: 'ada-pass-1' };
 /** Another site: a server of the test's own on another port (another origin), serving a
@@ -146,9 +146,11 @@ test('the demo page shows the widget, in English and in Chinese', async ({ brows
 test('a user the site signs in is the same customer on every device, and a forged one is refused', async ({ browser, baseURL }) => {
   // What the shop's server computes with the secret it shares with the chat (serve.sh),
   // for a page good for an hour.
+  // With what the shop says about her besides (signed too), for the agents.
+  const attributes = '{"plan":"pro"}';
   const signed = (expires: number) => {
-    const sig = createHmac('sha256', 'e2e-widget-secret').update(`shop-user-7\nLin\n${expires}`).digest('hex');
-    return { sig, tag: `data-user-id="shop-user-7" data-user-name="Lin" data-user-expires="${expires}" data-user-sig="${sig}"` };
+    const sig = createHmac('sha256', 'e2e-widget-secret').update(`shop-user-7\nLin\n${expires}\n${attributes}`).digest('hex');
+    return { sig, tag: `data-user-id="shop-user-7" data-user-name="Lin" data-user-expires="${expires}" data-user-attributes='${attributes}' data-user-sig="${sig}"` };
   };
   const { sig, tag } = signed(Math.floor(Date.now() / 1000) + 3600);
   const phone = await shopPage(browser, baseURL!, tag);
@@ -179,13 +181,22 @@ test('a user the site signs in is the same customer on every device, and a forge
   await expect(frameOf(stale.page).getByTestId('login-error')).toHaveText('您从来源网站带来的登录已过期，请刷新页面。');
   await expect(frameOf(stale.page).getByTestId('me')).toHaveCount(0);
 
+  // An agent sees who she is on the shop, and what the shop signed about her.
+  const agent = await open(browser);
+  await loginAgent(agent.page, AGENT.name, AGENT.password);
+  await openConversation(agent.page, 'Lin');
+  await agent.page.getByTestId('profile').locator('summary').click();
+  await expect(agent.page.getByTestId('profile-user-id')).toHaveText('shop-user-7');
+  await expect(agent.page.locator('[data-testid="profile-attribute"][data-name="plan"]')).toHaveText('pro');
+  await agent.context.close();
+
   for (const p of [phone, laptop, forged, stale]) {
     await p.context.close();
     p.shop.close();
   }
 });
 
-test('the pre-chat form sends the question and the e-mail as the first message', async ({ browser, baseURL }) => {
+test('the pre-chat form sends the question as the first message and the e-mail to the profile', async ({ browser, baseURL }) => {
   const shop = await shopPage(browser, baseURL!, 'data-greeting="Hi"');
   await button(shop.page).click();
   const frame = frameOf(shop.page);
@@ -198,12 +209,16 @@ test('the pre-chat form sends the question and the e-mail as the first message',
   await frame.getByTestId('login-question').fill('Can I change my delivery address?');
   await frame.getByTestId('login-submit').click();
   await expect(frame.getByTestId('me')).toHaveText('Quinn');
-  const first = 'Can I change my delivery address?\n\nE-mail: quinn@example.com';
+  const first = 'Can I change my delivery address?';
   await expect(frame.getByTestId('message').first().locator('.text')).toHaveText(first);
   const agent = await open(browser);
   await loginAgent(agent.page, ADA.name, ADA.password);
   await openConversation(agent.page, 'Quinn');
   await expectLastMessage(agent.page, first, false);
+  // The address and the shop's page the chat was opened on are on her profile.
+  await expect(agent.page.getByTestId('profile-summary-email')).toContainText('quinn@example.com');
+  await agent.page.getByTestId('profile').locator('summary').click();
+  await expect(agent.page.getByTestId('profile-page')).toHaveText(shop.page.url());
   await agent.page.getByTestId('logout').click();
   expectNoProblems(shop, agent);
   for (const p of [shop, agent]) await p.context.close();

@@ -199,7 +199,11 @@ mod host_identity_tests {
         let sig = sign_host_identity(b"shared secret", user("user-42", "Ann", t));
         assert_eq!(sig.len(), 64);
         assert!(host_identity_signed(b"shared secret", user("user-42", "Ann", t), &sig));
-        assert!(host_identity_signed(b"shared secret", user("user-42", "Ann", t), &sig.to_uppercase()));
+        assert!(host_identity_signed(
+            b"shared secret",
+            user("user-42", "Ann", t),
+            &sig.to_uppercase()
+        ));
         let signed = |key: &[u8], id, name, expires, sig: &str| {
             host_identity_signed(key, user(id, name, expires), sig)
         };
@@ -216,7 +220,10 @@ mod host_identity_tests {
         assert!(host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"pro"}"#)), &with));
         assert!(!host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"max"}"#)), &with));
         assert!(!host_identity_signed(b"shared secret", plan(None), &with), "dropped");
-        assert!(!host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"pro"}"#)), &sig), "added");
+        assert!(
+            !host_identity_signed(b"shared secret", plan(Some(r#"{"plan":"pro"}"#)), &sig),
+            "added"
+        );
     }
 
     #[test]

@@ -30,7 +30,15 @@ fn vouched(id: &str, name: &str, expires: u64, sig: Option<String>) -> Value {
 }
 
 fn signed_until(id: &str, name: &str, expires: u64) -> Value {
-    vouched(id, name, expires, Some(sign_host_identity(SECRET.as_bytes(), HostUser { id, name, expires, attributes: None })))
+    vouched(
+        id,
+        name,
+        expires,
+        Some(sign_host_identity(
+            SECRET.as_bytes(),
+            HostUser { id, name, expires, attributes: None },
+        )),
+    )
 }
 
 fn signed(id: &str, name: &str) -> Value {
@@ -70,8 +78,14 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
     let server = TestServer::start_with(settings).await;
     let invalid = json!(app::protocol::Problem::IdentityInvalid.to_string());
     let t = soon();
-    let wrong_key = sign_host_identity(b"a guess", HostUser { id: "shop-user-42", name: "Ann", expires: t, attributes: None });
-    let other_name = sign_host_identity(SECRET.as_bytes(), HostUser { id: "shop-user-42", name: "Ann", expires: t, attributes: None });
+    let wrong_key = sign_host_identity(
+        b"a guess",
+        HostUser { id: "shop-user-42", name: "Ann", expires: t, attributes: None },
+    );
+    let other_name = sign_host_identity(
+        SECRET.as_bytes(),
+        HostUser { id: "shop-user-42", name: "Ann", expires: t, attributes: None },
+    );
     let mut unexpiring = signed("shop-user-42", "Ann");
     unexpiring["identity"].as_object_mut().unwrap().remove("expires");
     for (login, why) in [
@@ -91,7 +105,15 @@ async fn unsigned_or_wrongly_signed_identities_are_refused() {
         ),
         (vouched("shop-user-42", "Ann", t, Some("not hex".into())), "not a signature"),
         (
-            vouched("", "Ann", t, Some(sign_host_identity(SECRET.as_bytes(), HostUser { id: "", name: "Ann", expires: t, attributes: None }))),
+            vouched(
+                "",
+                "Ann",
+                t,
+                Some(sign_host_identity(
+                    SECRET.as_bytes(),
+                    HostUser { id: "", name: "Ann", expires: t, attributes: None },
+                )),
+            ),
             "an empty id",
         ),
         (unexpiring, "no expiry"),

@@ -137,9 +137,7 @@ async fn a_host_sites_signed_attributes_are_shown_and_cannot_be_forged() {
     let attributes = r#"{"plan":"pro","order":"A-1001"}"#;
     let user = HostUser { id: "shop-7", name: "Lin", expires, attributes: Some(attributes) };
     let sig = sign_host_identity(SECRET.as_bytes(), user);
-    let identity = |attributes: &str| {
-        json!({"name": "Lin", "identity": {"id": "shop-7", "expires": expires, "sig": sig, "attributes": attributes}})
-    };
+    let identity = |attributes: &str| json!({"name": "Lin", "identity": {"id": "shop-7", "expires": expires, "sig": sig, "attributes": attributes}});
     // Changed by the reader (a plan they do not have): not signed, refused.
     let mut forged =
         TestClient::connect(&server, WS, Some(identity(r#"{"plan":"max","order":"A-1001"}"#)))

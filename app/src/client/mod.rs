@@ -102,10 +102,10 @@ fn visit(email: Option<String>) -> Visit {
         Some(format!("{}{}{}", l.origin().ok()?, l.pathname().ok()?, l.search().ok()?))
     };
     let language = window.as_ref().and_then(|w| w.navigator().language());
-    let options =
-        js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
-            .resolved_options();
-    let time_zone = js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|z| z.as_string());
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    let time_zone =
+        js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|z| z.as_string());
     Visit { email, page: host_page.or_else(own_page), language, time_zone }
 }
 

@@ -240,6 +240,7 @@ pub fn ChatView() -> impl IntoView {
                     </Show>
                     <Show when=is_agent fallback=|| view! { <super::support::SupportHeader/> }>
                         <DeskBar/>
+                        <super::profile::ProfilePanel/>
                     </Show>
                     <super::transcript::TranscriptLinks/>
                     // A live region: screen readers announce what arrives in it.

@@ -4,6 +4,7 @@
 mod chat;
 mod files;
 mod login;
+mod profile;
 mod rich;
 mod search;
 mod status;
@@ -108,7 +109,13 @@ fn vouched_customer() -> Option<(String, crate::protocol::HostIdentity)> {
     // An expiry that is not a number is left out: the server then says the identity could
     // not be verified.
     let expires = params.get("user-expires").and_then(|e| e.trim().parse().ok());
-    Some((name, crate::protocol::HostIdentity { id, sig: params.get("user-sig"), expires }))
+    let identity = crate::protocol::HostIdentity {
+        id,
+        sig: params.get("user-sig"),
+        expires,
+        attributes: params.get("user-attributes"),
+    };
+    Some((name, identity))
 }
 
 /// Whether the page is the embedded widget (customers only, compact).

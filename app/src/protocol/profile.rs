@@ -147,9 +147,7 @@ pub fn parse_attributes(json: &str) -> Result<BTreeMap<String, String>, Problem>
                 _ => return Err(Problem::IdentityInvalid),
             };
             let fits = |s: &str, max: usize| {
-                !s.trim().is_empty()
-                    && s.chars().count() <= max
-                    && !s.chars().any(char::is_control)
+                !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
             };
             if fits(&name, ATTRIBUTE_NAME_MAX_CHARS) && fits(&value, ATTRIBUTE_VALUE_MAX_CHARS) {
                 Ok((name, value))
@@ -290,7 +288,10 @@ mod tests {
             time_zone: Some("Europe/Paris\n".repeat(9)),
         };
         assert!(odd.check().unwrap().is_empty());
-        let long = Visit { page: Some(format!("https://x.example/{}", "a".repeat(5000))), ..Visit::default() };
+        let long = Visit {
+            page: Some(format!("https://x.example/{}", "a".repeat(5000))),
+            ..Visit::default()
+        };
         assert_eq!(long.check().unwrap().page.unwrap().chars().count(), PAGE_MAX_CHARS);
         let bad = Visit { email: Some("ann@".into()), ..Visit::default() };
         assert_eq!(bad.check(), Err(Problem::EmailInvalid));

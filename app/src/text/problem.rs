@@ -9,8 +9,9 @@ use crate::protocol::{Problem, Refusal};
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{
-            ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            CUSTOMER_NOTE_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
+            MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
+            SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -135,8 +136,9 @@ impl Problem {
     /// The problem in Simplified Chinese.
     fn zh_cn(&self) -> String {
         use crate::protocol::{
-            ATTACHMENTS_PER_MESSAGE, HOST_IDENTITY_MAX_SECS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
-            CUSTOMER_NOTE_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
+            MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
+            SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),

@@ -1189,7 +1189,11 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
         let ann = store.create_customer(&name("Ann"), "hash-a", 1_000).await.unwrap();
         // Nothing said yet: only when she came.
         let empty = store.profile(ann.customer).await.unwrap();
-        assert_eq!(empty, ProfileRecord { first_seen: Some(1_000), ..ProfileRecord::default() }, "{label}");
+        assert_eq!(
+            empty,
+            ProfileRecord { first_seen: Some(1_000), ..ProfileRecord::default() },
+            "{label}"
+        );
 
         let visit = VisitFacts {
             email: Some(Email::parse("Ann@Example.com").unwrap()),
@@ -1201,7 +1205,8 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
             [("plan".to_owned(), "pro".to_owned())].into();
         store.record_visit(ann.customer, &visit, Some(&signed), 2_000).await.unwrap();
         // A later visit from another page, with no address: the page changes, the rest stays.
-        let later = VisitFacts { page: Some("https://shop.example/help".into()), ..VisitFacts::default() };
+        let later =
+            VisitFacts { page: Some("https://shop.example/help".into()), ..VisitFacts::default() };
         store.record_visit(ann.customer, &later, None, 3_000).await.unwrap();
         let profile = store.profile(ann.customer).await.unwrap();
         assert_eq!(profile.email.as_ref().map(Email::as_str), Some("Ann@Example.com"), "{label}");
@@ -1209,7 +1214,11 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
         assert_eq!(profile.language.as_deref(), Some("zh-CN"), "{label}");
         assert_eq!(profile.time_zone.as_deref(), Some("Asia/Shanghai"), "{label}");
         assert_eq!(profile.attributes, signed, "{label}");
-        assert_eq!(profile.first_seen, Some(1_000), "{label}: her row is older than her first visit");
+        assert_eq!(
+            profile.first_seen,
+            Some(1_000),
+            "{label}: her row is older than her first visit"
+        );
 
         // An agent corrects the address and writes a note; clearing the note removes it.
         let fixed = ProfileChange {
@@ -1220,20 +1229,34 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
         let profile = store.profile(ann.customer).await.unwrap();
         assert_eq!(profile.email.as_ref().map(Email::as_str), Some("ann@example.org"), "{label}");
         let note = profile.note.clone().expect("a note");
-        assert_eq!((note.text.as_str(), note.by.as_str(), note.ts), ("Prefers e-mail; VIP since 2024", "amy", 4_000), "{label}");
+        assert_eq!(
+            (note.text.as_str(), note.by.as_str(), note.ts),
+            ("Prefers e-mail; VIP since 2024", "amy", 4_000),
+            "{label}"
+        );
         let cleared = ProfileChange { email: None, note: Some(None) };
         store.change_profile(ann.customer, &cleared, &name("bo"), 5_000).await.unwrap();
         let profile = store.profile(ann.customer).await.unwrap();
         assert_eq!(profile.note, None, "{label}");
-        assert_eq!(profile.email.as_ref().map(Email::as_str), Some("ann@example.org"), "{label}: left out, kept");
+        assert_eq!(
+            profile.email.as_ref().map(Email::as_str),
+            Some("ann@example.org"),
+            "{label}: left out, kept"
+        );
 
         // The same person from another device, anonymous, gave the same address in another
         // case: her conversations find each other; someone else's address finds nothing.
         let again = store.create_customer(&name("Ann W"), "hash-a2", 6_000).await.unwrap();
-        let same = VisitFacts { email: Some(Email::parse("ANN@example.ORG").unwrap()), ..VisitFacts::default() };
+        let same = VisitFacts {
+            email: Some(Email::parse("ANN@example.ORG").unwrap()),
+            ..VisitFacts::default()
+        };
         store.record_visit(again.customer, &same, None, 6_000).await.unwrap();
         let bob = store.create_customer(&name("Bob"), "hash-b", 6_000).await.unwrap();
-        let other = VisitFacts { email: Some(Email::parse("bob@example.org").unwrap()), ..VisitFacts::default() };
+        let other = VisitFacts {
+            email: Some(Email::parse("bob@example.org").unwrap()),
+            ..VisitFacts::default()
+        };
         store.record_visit(bob.customer, &other, None, 6_000).await.unwrap();
         let email = Email::parse("ann@example.org").unwrap();
         let found = store.same_email(ann.customer, &email, 20).await.unwrap();
@@ -1245,7 +1268,11 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
         // A host site's user: their id on the site.
         let vouched = store
             .create_customers(
-                &[NewCustomer { name: name("Lin"), token_hash: "hash-l".into(), external: Some("shop-7".into()) }],
+                &[NewCustomer {
+                    name: name("Lin"),
+                    token_hash: "hash-l".into(),
+                    external: Some("shop-7".into()),
+                }],
                 7_000,
             )
             .await
@@ -1253,7 +1280,11 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
             .pop()
             .flatten()
             .unwrap();
-        assert_eq!(store.profile(vouched.customer).await.unwrap().user_id.as_deref(), Some("shop-7"), "{label}");
+        assert_eq!(
+            store.profile(vouched.customer).await.unwrap().user_id.as_deref(),
+            Some("shop-7"),
+            "{label}"
+        );
     }
 }
 
@@ -1264,7 +1295,10 @@ async fn the_visit_of_a_customer_who_never_wrote_goes_with_them() {
         let old = 1_000;
         let cutoff = old + 7 * DAY;
         let ids = store.reserve_ids(3).await.unwrap();
-        let visit = |at: &str| VisitFacts { email: Some(Email::parse(at).unwrap()), ..VisitFacts::default() };
+        let visit = |at: &str| VisitFacts {
+            email: Some(Email::parse(at).unwrap()),
+            ..VisitFacts::default()
+        };
         // Stored (an agent greeted her), never wrote: forgotten, and her visit with her.
         let mut greeted = unsaved(ids[0], "greeted", "hash-g", old);
         greeted.status = Status::Resolved;
@@ -1276,8 +1310,16 @@ async fn the_visit_of_a_customer_who_never_wrote_goes_with_them() {
         // Never stored yet, but came within the retention: kept.
         store.record_visit(ids[2].0, &visit("recent@example.com"), None, cutoff + 1).await.unwrap();
 
-        assert_eq!(store.delete_silent_anonymous(&[greeted.customer], cutoff).await.unwrap(), 1, "{label}");
-        assert_eq!(store.profile(greeted.customer).await.unwrap(), ProfileRecord::default(), "{label}");
+        assert_eq!(
+            store.delete_silent_anonymous(&[greeted.customer], cutoff).await.unwrap(),
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            store.profile(greeted.customer).await.unwrap(),
+            ProfileRecord::default(),
+            "{label}"
+        );
         assert_eq!(store.profile(ids[1].0).await.unwrap(), ProfileRecord::default(), "{label}");
         let recent = store.profile(ids[2].0).await.unwrap();
         assert_eq!(recent.email.as_ref().map(Email::as_str), Some("recent@example.com"), "{label}");

@@ -76,7 +76,11 @@ fn answer(shared: &Shared, conn: ConnId, profile: Result<CustomerProfile, Proble
 }
 
 /// The profile of conversation `id`'s customer, as the agent on `conn` may see it.
-async fn read(shared: &Shared, conn: ConnId, id: ConversationId) -> Result<CustomerProfile, Problem> {
+async fn read(
+    shared: &Shared,
+    conn: ConnId,
+    id: ConversationId,
+) -> Result<CustomerProfile, Problem> {
     let (customer, name, since) = {
         let live = shared.desk.live();
         let (_, meta) = live.hub.profile_reader(conn, id)?;

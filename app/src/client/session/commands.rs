@@ -80,8 +80,9 @@ pub(crate) fn while_offline(
         }
         // Asked again when the person scrolls up once connected.
         Command::LoadOlder(_) => {}
-        // Nobody hears typing while offline; reading is said again when back.
-        Command::Typing | Command::MarkRead(_) => {}
+        // Nobody hears typing while offline; reading is said again when back, and a
+        // profile is asked again.
+        Command::Typing | Command::MarkRead(_) | Command::Profile(_) => {}
         // Said as the next login is through.
         Command::SetStatus(status) => {
             if let Some(c) = credentials.as_mut() {
@@ -100,6 +101,7 @@ pub(crate) fn while_offline(
         | Command::RemoveCanned(_)
         | Command::Search(_)
         | Command::SearchMore
+        | Command::SetProfile(_)
         | Command::MoreConversations => {
             state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
         }
@@ -159,6 +161,10 @@ impl Session<'_> {
             Command::SearchMore => self.search_more().await,
             Command::OpenFound { summary, seq } => self.open_found(summary, seq).await,
             Command::MoreConversations => self.more_conversations().await,
+            Command::Profile(conversation) => {
+                self.send_event(&ClientEvent::Profile(ConversationRef { conversation })).await
+            }
+            Command::SetProfile(update) => self.send_event(&ClientEvent::ProfileSet(update)).await,
             Command::Logout => self.log_out().await,
         }
     }

@@ -347,6 +347,7 @@ impl<'a> Session<'a> {
             ServerEvent::Agents(agents) => state.agents.set(agents),
             ServerEvent::Office(office) => state.office.set(Some(office)),
             ServerEvent::ConversationsPage(page) => state.conversations_page(page),
+            ServerEvent::Profile(profile) => state.profile.set(Some(*profile)),
             ServerEvent::SearchResults(page) => state.search.update(|s| {
                 if let Some(s) = s.as_mut() {
                     s.take(page);
