@@ -86,9 +86,8 @@ test('an agent reads who the customer is, corrects the address, keeps a note and
   await expect(page.getByTestId('peer')).toHaveText(`Mia W ${tag}`);
   await expect(page.getByTestId('message').first()).toContainText(`Hello, this is Mia W ${tag}`);
 
-  // On a phone's screen the profile stays within it.
+  // On a phone's screen the profile (left open, as the agent opened it) stays within it.
   await page.setViewportSize({ width: 360, height: 740 });
-  await page.getByTestId('profile').locator('summary').click();
   await expect(page.getByTestId('profile-other')).toBeVisible();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow, 'nothing wider than the screen').toBeLessThanOrEqual(0);

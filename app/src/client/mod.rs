@@ -83,7 +83,7 @@ impl Credentials {
             since: state.inbox.with_untracked(|i| i.cursors()),
             identity: self.identity.clone().filter(|_| self.resume.is_none()),
             status: state.my_status.get_untracked().filter(|_| self.role == Role::Agent),
-            visit: (self.role == Role::Customer).then(|| visit(self.email.clone())),
+            visit: (self.role == Role::Customer).then(|| Box::new(visit(self.email.clone()))),
         }
     }
 }

@@ -54,7 +54,8 @@ pub fn LoginView() -> impl IntoView {
             name: name.get_untracked(),
             role,
             password,
-            visit: (!email.is_empty()).then(|| Visit { email: Some(email), ..Visit::default() }),
+            visit: (!email.is_empty())
+                .then(|| Box::new(Visit { email: Some(email), ..Visit::default() })),
             ..LoginRequest::default()
         }));
     };

@@ -41,8 +41,9 @@ pub struct LoginRequest {
     pub status: Option<AgentStatus>,
     /// A customer's e-mail address (the widget's pre-chat form), the page, language and
     /// time zone of their browser: shown to agents on their profile.
+    /// (Boxed: most logins carry none, and a login is passed around by value.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visit: Option<Visit>,
+    pub visit: Option<Box<Visit>>,
 }
 
 /// A host site's user, as the site signed it: `sig` is the hex HMAC-SHA256, under the

@@ -298,6 +298,29 @@ mod tests {
     }
 
     #[test]
+    fn a_login_carries_a_customers_visit_and_refuses_a_bad_address_or_attributes() {
+        let login = |json: serde_json::Value| {
+            serde_json::from_value::<LoginPayload>(json).unwrap().into_intent()
+        };
+        let intent = login(serde_json::json!({"name": "Ann", "visit": {"email": "ann@example.com", "time_zone": "UTC"}}))
+            .unwrap();
+        assert_eq!(intent.visit.email.unwrap().as_str(), "ann@example.com");
+        assert_eq!(intent.visit.time_zone.as_deref(), Some("UTC"));
+        // An agent's browser says nothing that is kept.
+        let agent =
+            login(serde_json::json!({"name": "amy", "role": "agent", "visit": {"email": "x"}}));
+        assert!(agent.unwrap().visit.is_empty());
+        let bad = login(serde_json::json!({"name": "Ann", "visit": {"email": "ann@example"}}));
+        assert_eq!(bad, Err(Problem::EmailInvalid));
+        let identity = |attributes: &str| serde_json::json!({"name": "Lin", "identity": {"id": "7", "expires": 1, "sig": "00", "attributes": attributes}});
+        assert_eq!(
+            login(identity(r#"{"plan":"pro"}"#)).unwrap().attributes.unwrap()["plan"],
+            "pro"
+        );
+        assert_eq!(login(identity("[1]")), Err(Problem::IdentityInvalid));
+    }
+
+    #[test]
     fn attributes_are_a_small_object_of_short_values() {
         let map = parse_attributes(r#"{"plan":"pro","orders":3,"vip":true}"#).unwrap();
         assert_eq!(map["plan"], "pro");

@@ -316,6 +316,29 @@ fn server_samples() -> Vec<ServerEvent> {
             }],
             next: Some(ConversationsCursor { active: 5, id: ConversationId(9) }),
         }),
+        ServerEvent::Profile(Box::new(CustomerProfile {
+            conversation: ConversationId(9),
+            customer: name("王小明"),
+            email: Some(Email::parse("wang@example.cn").unwrap()),
+            user_id: Some("shop-7".into()),
+            attributes: [("plan".to_owned(), "pro".to_owned())].into(),
+            page: Some("https://shop.example/cart".into()),
+            language: Some("zh-CN".into()),
+            time_zone: Some("Asia/Shanghai".into()),
+            first_seen: 1,
+            note: Some(CustomerNote { text: "VIP".into(), by: name("ann"), ts: 2 }),
+            others: vec![OtherConversation {
+                summary: ConversationSummary {
+                    id: ConversationId(3),
+                    customer: name("Wang"),
+                    status: Status::Resolved,
+                    assignee: None,
+                    note: None,
+                    unread: 0,
+                },
+                ts: 3,
+            }],
+        })),
     ];
     for event in &samples {
         match event {
@@ -338,7 +361,8 @@ fn server_samples() -> Vec<ServerEvent> {
             | ServerEvent::Presence(_)
             | ServerEvent::Office(_)
             | ServerEvent::SearchResults(_)
-            | ServerEvent::ConversationsPage(_) => {}
+            | ServerEvent::ConversationsPage(_)
+            | ServerEvent::Profile(_) => {}
         }
     }
     samples
@@ -404,6 +428,12 @@ fn client_samples() -> Vec<ClientEvent> {
         ClientEvent::Conversations(ConversationsRequest {
             before: Some(ConversationsCursor { active: 5, id: ConversationId(9) }),
         }),
+        ClientEvent::Profile(ConversationRef { conversation: ConversationId(9) }),
+        ClientEvent::ProfileSet(ProfileUpdate {
+            conversation: ConversationId(9),
+            email: Some(String::new()),
+            note: Some("VIP".into()),
+        }),
     ];
     for event in &samples {
         match event {
@@ -424,7 +454,9 @@ fn client_samples() -> Vec<ClientEvent> {
             | ClientEvent::CannedSet(_)
             | ClientEvent::CannedRemove(_)
             | ClientEvent::Search(_)
-            | ClientEvent::Conversations(_) => {}
+            | ClientEvent::Conversations(_)
+            | ClientEvent::Profile(_)
+            | ClientEvent::ProfileSet(_) => {}
         }
     }
     samples
@@ -456,7 +488,7 @@ fn every_client_event_round_trips_through_name_and_payload() {
     let names: std::collections::BTreeSet<&str> = samples.iter().map(ClientEvent::name).collect();
     assert_eq!(
         names.len(),
-        18,
+        20,
         "one sample of each client event (three logins, two histories): {names:?}"
     );
     for event in samples {
