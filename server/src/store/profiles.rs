@@ -204,13 +204,7 @@ macro_rules! profile_methods {
             .fetch_all(&mut *conn)
             .await
             .map_err(backend)?;
-            let mut found = Vec::with_capacity(rows.len());
-            for (id, active) in rows {
-                if let Some(meta) = load_meta(&mut conn, ConversationId(uint(id))).await? {
-                    found.push((meta, uint(active)));
-                }
-            }
-            Ok(found)
+            load_active_metas(&mut conn, rows).await
         }
         }
     };

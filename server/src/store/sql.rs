@@ -104,6 +104,17 @@ macro_rules! sql_store {
             Ok(metas)
         }
 
+        /// The metadata of each conversation id, in order, with its last activity.
+        async fn load_active_metas(conn: &mut $conn, rows: Vec<(i64, i64)>) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
+            let mut metas = Vec::with_capacity(rows.len());
+            for (id, active) in rows {
+                if let Some(meta) = load_meta(conn, ConversationId(uint(id))).await? {
+                    metas.push((meta, uint(active)));
+                }
+            }
+            Ok(metas)
+        }
+
         /// Stores one message inside the caller's transaction.
         async fn append_one(conn: &mut $conn, m: &NewMessage) -> Result<Appended, StoreError> {
             let (role, key) = author_columns(&m.author);
@@ -459,13 +470,7 @@ macro_rules! sql_store {
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(backend)?;
-                let mut page = Vec::with_capacity(rows.len());
-                for (id, active) in rows {
-                    if let Some(meta) = load_meta(&mut conn, ConversationId(uint(id))).await? {
-                        page.push((meta, uint(active)));
-                    }
-                }
-                Ok(page)
+                load_active_metas(&mut conn, rows).await
             }
 
             async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError> {
