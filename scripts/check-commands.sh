@@ -344,7 +344,7 @@ check_pictures() {
   E2E_BUILD=release start_group pid "$work/pictures-server.log" end2end/serve.sh 3290
   wait_http http://127.0.0.1:3290/healthz 60 "$pid" || { cat "$work/pictures-server.log"; stop_group "$pid"; return 1; }
   node end2end/screenshots.cjs http://127.0.0.1:3290 "$work/pictures" || ok=1
-  for f in widget-en.png widget-zh.png; do
+  for f in widget-en.png widget-zh.png console-profile.png; do
     [ -s "$work/pictures/$f" ] || { echo "no $f" >&2; ok=1; }
   done
   stop_group "$pid"
