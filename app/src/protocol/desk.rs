@@ -325,6 +325,10 @@ pub struct History {
     /// For agents, with the page sent at login: the conversation's internal notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// For agents, with the page sent at login: the customer's ratings of the conversation
+    /// (the newest [`RATINGS_SENT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratings: Vec<Rating>,
     /// For the customer: how far the support side has read.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub read: u64,

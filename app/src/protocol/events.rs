@@ -95,6 +95,18 @@ pub const PROFILE: &str = "profile";
 /// customer ([`ProfileUpdate`]); answered with the new `profile`.
 pub const PROFILE_SET: &str = "profile_set";
 
+/// server → customer: their conversation was resolved ([`ResolvedAt`]); at login too, while
+/// that resolution is not rated.
+pub const RESOLVED: &str = "resolved";
+/// customer → server: rate a resolution of their conversation ([`RateRequest`]).
+pub const RATE: &str = "rate";
+/// server → the agents who see the conversation and its customer: a rating given
+/// ([`Rating`]).
+pub const RATING: &str = "rating";
+/// server → customers and admins, at login and whenever it changes; admin → server: the
+/// desk's settings ([`DeskSettings`]).
+pub const DESK_SETTINGS: &str = "desk_settings";
+
 /// Everything the server sends, with its event name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -120,6 +132,9 @@ pub enum ServerEvent {
     SearchResults(SearchResults),
     ConversationsPage(ConversationsPage),
     Profile(Box<CustomerProfile>),
+    Resolved(ResolvedAt),
+    Rating(Rating),
+    DeskSettings(DeskSettings),
 }
 
 impl ServerEvent {
@@ -147,6 +162,9 @@ impl ServerEvent {
             ServerEvent::SearchResults(_) => SEARCH_RESULTS,
             ServerEvent::ConversationsPage(_) => CONVERSATIONS_PAGE_EVENT,
             ServerEvent::Profile(_) => PROFILE,
+            ServerEvent::Resolved(_) => RESOLVED,
+            ServerEvent::Rating(_) => RATING,
+            ServerEvent::DeskSettings(_) => DESK_SETTINGS,
         }
     }
 
@@ -174,6 +192,9 @@ impl ServerEvent {
             SEARCH_RESULTS => ServerEvent::SearchResults(payload(data)?),
             CONVERSATIONS_PAGE_EVENT => ServerEvent::ConversationsPage(payload(data)?),
             PROFILE => ServerEvent::Profile(payload(data)?),
+            RESOLVED => ServerEvent::Resolved(payload(data)?),
+            RATING => ServerEvent::Rating(payload(data)?),
+            DESK_SETTINGS => ServerEvent::DeskSettings(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
@@ -204,6 +225,8 @@ pub enum ClientEvent {
     Conversations(ConversationsRequest),
     Profile(ConversationRef),
     ProfileSet(ProfileUpdate),
+    Rate(RateRequest),
+    DeskSettings(DeskSettings),
 }
 
 impl ClientEvent {
@@ -230,6 +253,8 @@ impl ClientEvent {
             ClientEvent::Conversations(_) => CONVERSATIONS,
             ClientEvent::Profile(_) => PROFILE,
             ClientEvent::ProfileSet(_) => PROFILE_SET,
+            ClientEvent::Rate(_) => RATE,
+            ClientEvent::DeskSettings(_) => DESK_SETTINGS,
         }
     }
 
@@ -256,6 +281,8 @@ impl ClientEvent {
             CONVERSATIONS => ClientEvent::Conversations(payload(data)?),
             PROFILE => ClientEvent::Profile(payload(data)?),
             PROFILE_SET => ClientEvent::ProfileSet(payload(data)?),
+            RATE => ClientEvent::Rate(payload(data)?),
+            DESK_SETTINGS => ClientEvent::DeskSettings(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }

@@ -19,6 +19,7 @@
 //! - `attachment`: files in messages, their limits and where they are fetched;
 //! - `acks`: the replies to events sent with an acknowledgement;
 //! - `search`: what an agent searches for, what is found, and the marked snippets;
+//! - `rating`: satisfaction ratings of resolved conversations, and the desk's settings;
 //! - `profile`: who a customer is (their visit, the host site's attributes, the agents'
 //!   note, their other conversations) and what agents may change of it;
 //! - `problem`: [`Problem`] and [`Refusal`], what cannot be done, as codes;
@@ -34,6 +35,7 @@ mod http;
 mod login;
 mod problem;
 mod profile;
+mod rating;
 mod search;
 mod values;
 pub mod wire;
@@ -46,6 +48,7 @@ pub use http::*;
 pub use login::*;
 pub use problem::*;
 pub use profile::*;
+pub use rating::*;
 pub use search::*;
 pub use values::*;
 

@@ -99,6 +99,19 @@ pub enum Problem {
     /// An agents' note on a customer longer than
     /// [`crate::protocol::CUSTOMER_NOTE_MAX_CHARS`].
     CustomerNoteTooLong,
+    /// A rating's score out of 1–5.
+    RatingScore,
+    /// A rating's comment longer than [`crate::protocol::RATING_COMMENT_MAX_CHARS`].
+    RatingCommentTooLong,
+    /// This resolution of the conversation was rated already.
+    AlreadyRated,
+    /// The desk does not ask for ratings (an admin turned them off).
+    RatingsOff,
+    /// The conversation is not resolved, or not at the resolution rated (the customer wrote
+    /// since).
+    NotRateable,
+    /// Only the customer of a conversation may do that (rate it).
+    CustomersOnly,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

@@ -10,8 +10,8 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
-            MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
-            SEARCH_MAX_WORDS,
+            MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, RATING_COMMENT_MAX_CHARS,
+            SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -114,6 +114,17 @@ impl fmt::Display for Problem {
                 f,
                 "A note on a customer can be at most {CUSTOMER_NOTE_MAX_CHARS} characters."
             ),
+            Problem::RatingScore => f.write_str("Please pick from 1 to 5 stars."),
+            Problem::RatingCommentTooLong => write!(
+                f,
+                "A comment can be at most {RATING_COMMENT_MAX_CHARS} characters."
+            ),
+            Problem::AlreadyRated => f.write_str("You have rated this conversation already. Thank you!"),
+            Problem::RatingsOff => f.write_str("This support desk does not take ratings."),
+            Problem::NotRateable => {
+                f.write_str("This conversation is not waiting for a rating.")
+            }
+            Problem::CustomersOnly => f.write_str("Only the customer can do that."),
             Problem::SearchTooLong => {
                 write!(f, "Search for at most {SEARCH_MAX_CHARS} characters.")
             }
@@ -137,8 +148,8 @@ impl Problem {
     fn zh_cn(&self) -> String {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
-            MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, SEARCH_MAX_CHARS,
-            SEARCH_MAX_WORDS,
+            MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, RATING_COMMENT_MAX_CHARS,
+            SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -206,6 +217,14 @@ impl Problem {
             Problem::CustomerNoteTooLong => {
                 format!("顾客备注最多 {CUSTOMER_NOTE_MAX_CHARS} 个字符。")
             }
+            Problem::RatingScore => "请选择 1 到 5 颗星。".into(),
+            Problem::RatingCommentTooLong => {
+                format!("评价内容最多 {RATING_COMMENT_MAX_CHARS} 个字符。")
+            }
+            Problem::AlreadyRated => "您已经评价过这次对话，谢谢！".into(),
+            Problem::RatingsOff => "本客服不接受评价。".into(),
+            Problem::NotRateable => "这个对话目前无需评价。".into(),
+            Problem::CustomersOnly => "只有顾客本人可以这样做。".into(),
             Problem::SearchTooLong => format!("搜索内容最多 {SEARCH_MAX_CHARS} 个字符。"),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
@@ -238,6 +257,12 @@ mod tests {
             Problem::SearchTooShort,
             Problem::CustomerNoteTooLong,
             Problem::EmailInvalid,
+            Problem::RatingScore,
+            Problem::RatingCommentTooLong,
+            Problem::AlreadyRated,
+            Problem::RatingsOff,
+            Problem::NotRateable,
+            Problem::CustomersOnly,
             Problem::Internal,
         ];
         for problem in problems {

@@ -61,6 +61,35 @@ impl Hub {
         Ok((me.name, meta))
     }
 
+    /// Whether the customer on `conn` may rate resolution `seq` of conversation `id`: it is
+    /// theirs (else `UnknownConversation`, as for one that does not exist), resolved, and
+    /// nothing was written since (`NotRateable`). Agents are refused (`CustomersOnly`).
+    pub fn rater(&self, conn: ConnId, id: ConversationId, seq: u64) -> Result<(), Problem> {
+        let who = match self.identity(conn) {
+            Some(who @ Identity::Customer(_)) => who,
+            Some(Identity::Agent(_)) => return Err(Problem::CustomersOnly),
+            None => return Err(Problem::NotLoggedIn),
+        };
+        let meta = self.conversations.get(&id).ok_or(Problem::UnknownConversation)?;
+        if !self.sees(who, meta) {
+            return Err(Problem::UnknownConversation);
+        }
+        if meta.status == Status::Resolved && meta.last_seq == seq {
+            Ok(())
+        } else {
+            Err(Problem::NotRateable)
+        }
+    }
+
+    /// The resolution the customer on `conn` may rate: their conversation's, while it is
+    /// resolved (whether it was rated already is storage's to say). `None` for anyone else.
+    pub fn resolution(&self, conn: ConnId) -> Option<app::protocol::ResolvedAt> {
+        let Some(Identity::Customer(customer)) = self.identity(conn) else { return None };
+        let meta = self.conversations.get(self.by_customer.get(customer)?)?;
+        (meta.status == Status::Resolved)
+            .then_some(app::protocol::ResolvedAt { conversation: meta.id, seq: meta.last_seq })
+    }
+
     /// Whether a (non-admin) agent sees a conversation: while it is new (the customer has
     /// not written: there is nothing in it to read, and any agent may greet them) or waits
     /// (anyone may take it), when it is theirs, and when they took part in it. Admins see

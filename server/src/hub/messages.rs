@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use app::protocol::Problem;
 use app::protocol::{
-    ConversationId, MessageText, Note, PrivateMessage, ReadUpTo, ServerEvent, Status, Typing,
-    UserName, ATTACHMENTS_PER_MESSAGE, TYPING_EVERY_MS,
+    ConversationId, MessageText, Note, PrivateMessage, Rating, ReadUpTo, ServerEvent, Status,
+    Typing, UserName, ATTACHMENTS_PER_MESSAGE, TYPING_EVERY_MS,
 };
 
 use crate::model::{AgentKey, Appended, Assignee, Identity, NameKey, NewMessage};
@@ -288,6 +288,23 @@ impl Hub {
         let outbound = self
             .agent_viewers(meta)
             .into_iter()
+            .map(|to| Outbound { to, event: event.clone() })
+            .collect();
+        Step::new(Ok(Outcome::Delivered), outbound)
+    }
+
+    /// Passes a stored rating to the agents who see its conversation and to its customer
+    /// (every tab of theirs stops asking).
+    pub(super) fn rated(&self, rating: Rating) -> Step {
+        let Some(meta) = self.conversations.get(&rating.conversation) else {
+            return Step::new(Err(Problem::UnknownConversation), vec![]);
+        };
+        let event = ServerEvent::Rating(rating);
+        let customer = Identity::Customer(meta.customer);
+        let outbound = self
+            .agent_viewers(meta)
+            .into_iter()
+            .chain(self.conns_of(&customer))
             .map(|to| Outbound { to, event: event.clone() })
             .collect();
         Step::new(Ok(Outcome::Delivered), outbound)

@@ -38,7 +38,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use app::protocol::Problem;
-use app::protocol::{AgentStatus, ConversationId, Note, ServerEvent, UserName, AWAY_AFTER_MS};
+use app::protocol::{
+    AgentStatus, ConversationId, Note, Rating, ServerEvent, UserName, AWAY_AFTER_MS,
+};
 
 use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, Identity, NameKey};
 
@@ -76,6 +78,8 @@ pub enum Command {
     Typing { conn: ConnId, conversation: Option<ConversationId>, now_ms: u64 },
     /// A stored internal note, for the agents.
     Noted(Note),
+    /// A stored rating, for the agents who see the conversation and its customer.
+    Rated(Rating),
     /// An agent has read a conversation up to `seq`.
     Read { conn: ConnId, conversation: ConversationId, seq: u64 },
     /// An agent's tab on `conn` was hidden a while (`away`), or shows again.
@@ -285,6 +289,7 @@ impl Hub {
             Command::SetStatus { conn, status } => self.set_status(conn, status),
             Command::Retire { agent, now_ms } => self.retire(agent, now_ms),
             Command::Noted(note) => self.noted(note),
+            Command::Rated(rating) => self.rated(rating),
             Command::Saved { conversation, version, with_session } => {
                 self.saved(conversation, version, with_session)
             }

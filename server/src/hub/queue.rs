@@ -9,9 +9,11 @@
 //! (`messages.rs`).
 
 use app::protocol::Problem;
-use app::protocol::{ConversationId, ConversationRef, MessageText, ServerEvent, Status};
+use app::protocol::{
+    ConversationId, ConversationRef, MessageText, ResolvedAt, ServerEvent, Status,
+};
 
-use crate::model::{Assignee, ConversationMeta};
+use crate::model::{Assignee, ConversationMeta, Identity};
 
 use super::{ConnId, Hub, Outbound, Outcome, Step};
 
@@ -71,9 +73,18 @@ impl Hub {
             m.status = Status::Resolved;
             m.note = None;
         });
+        // The customer is told (they may rate it): this resolution is named by the newest
+        // message.
+        let told = self.conversations.get(&id).map(|meta| {
+            let event = ServerEvent::Resolved(ResolvedAt { conversation: id, seq: meta.last_seq });
+            let customer = Identity::Customer(meta.customer);
+            self.conns_of(&customer)
+                .map(|to| Outbound { to, event: event.clone() })
+                .collect::<Vec<_>>()
+        });
         // Room for the next one in the queue.
         self.assign_waiting();
-        self.step(Ok(Outcome::Changed), vec![])
+        self.step(Ok(Outcome::Changed), told.unwrap_or_default())
     }
 
     /// The agent who has a conversation open hands it, with an optional note, to `to`.

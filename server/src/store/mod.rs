@@ -9,6 +9,7 @@
 mod blobs;
 mod postgres;
 mod profiles;
+mod ratings;
 mod rows;
 mod search;
 mod sql;
@@ -341,6 +342,22 @@ pub trait Store: Send + Sync + 'static {
         email: &app::protocol::Email,
         limit: u32,
     ) -> Result<Vec<(ConversationMeta, u64)>, StoreError>;
+    /// Stores a customer's rating of a resolution of their conversation; one rated already
+    /// is `Duplicate`.
+    async fn add_rating(&self, rating: &app::protocol::Rating) -> Result<(), StoreError>;
+    /// The newest `limit` ratings of a conversation, oldest first.
+    async fn ratings(
+        &self,
+        id: ConversationId,
+        limit: u32,
+    ) -> Result<Vec<app::protocol::Rating>, StoreError>;
+    /// The desk's settings (their defaults until an admin changes them).
+    async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError>;
+    /// Keeps the desk's settings.
+    async fn set_desk_settings(
+        &self,
+        settings: app::protocol::DeskSettings,
+    ) -> Result<(), StoreError>;
     /// Every conversation waiting for an agent, oldest in the queue first.
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless

@@ -214,6 +214,7 @@ macro_rules! sql_store {
         }
 
         super::profiles::profile_methods!($store);
+        super::ratings::rating_methods!($store);
 
         #[async_trait::async_trait]
         impl Store for $store {
@@ -233,6 +234,22 @@ macro_rules! sql_store {
 
             async fn same_email(&self, customer: CustomerId, email: &app::protocol::Email, limit: u32) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
                 self.profile_same_email(customer, email, limit).await
+            }
+
+            async fn add_rating(&self, rating: &app::protocol::Rating) -> Result<(), StoreError> {
+                self.rating_add(rating).await
+            }
+
+            async fn ratings(&self, id: ConversationId, limit: u32) -> Result<Vec<app::protocol::Rating>, StoreError> {
+                self.rating_list(id, limit).await
+            }
+
+            async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError> {
+                self.rating_settings().await
+            }
+
+            async fn set_desk_settings(&self, settings: app::protocol::DeskSettings) -> Result<(), StoreError> {
+                self.rating_set_settings(settings).await
             }
 
             async fn add_agent(&self, name: &UserName, password_hash: &str, admin: bool) -> Result<(), StoreError> {

@@ -245,15 +245,14 @@ impl Desk {
             Ok(page) => {
                 let messages =
                     page.messages.iter().map(|m| m.to_wire(&meta.customer_name, &agent)).collect();
+                let (notes, ratings) = self.for_agents(meta.id).await;
                 let history = ServerEvent::History(History {
                     conversation: meta.id,
                     customer: meta.customer_name.clone(),
                     messages,
                     more: page.more,
-                    notes: self.store.notes(meta.id, NOTES_SENT).await.unwrap_or_else(|e| {
-                        tracing::error!(error = %e, "reading notes failed");
-                        vec![]
-                    }),
+                    notes,
+                    ratings,
                     read: 0,
                     newer: false,
                 });
@@ -270,6 +269,24 @@ impl Desk {
                 tracing::error!(error = %e, conversation = meta.id.0, "reading history failed")
             }
         }
+    }
+
+    /// What agents are sent with a conversation's first page besides its messages: its
+    /// internal notes and the customer's ratings (the newest of each). A failure is logged,
+    /// and the page goes without them.
+    pub(super) async fn for_agents(
+        &self,
+        id: ConversationId,
+    ) -> (Vec<protocol::Note>, Vec<protocol::Rating>) {
+        let notes = self.store.notes(id, NOTES_SENT).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, conversation = id.0, "reading notes failed");
+            vec![]
+        });
+        let ratings = self.store.ratings(id, protocol::RATINGS_SENT).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, conversation = id.0, "reading ratings failed");
+            vec![]
+        });
+        (notes, ratings)
     }
 
     /// Sends the agent accounts to one admin connection, or to every admin online.

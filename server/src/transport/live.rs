@@ -83,6 +83,9 @@ pub enum Told {
     Team(Vec<AgentInfo>),
     /// The canned replies changed: for every agent.
     Canned(Vec<CannedReply>),
+    /// The desk's settings changed: for everyone connected (customers are asked to rate, or
+    /// no longer).
+    Settings(app::protocol::DeskSettings),
 }
 
 /// What one item did: the outcome, and the conversations it changed (for the node that
@@ -175,6 +178,9 @@ impl Live {
                         }
                         Told::Team(agents) => {
                             (self.hub.admin_connections(), ServerEvent::Agents(agents))
+                        }
+                        Told::Settings(settings) => {
+                            (self.hub.all_connections(), ServerEvent::DeskSettings(settings))
                         }
                     };
                     outbound

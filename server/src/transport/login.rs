@@ -109,6 +109,7 @@ async fn welcome(shared: &Shared, conn: ConnId, agent: bool, admin: bool) {
     if admin {
         shared.desk.send_team(Some(conn)).await;
     }
+    super::rating::welcome(shared, conn, agent, admin).await;
 }
 
 /// Keeps what a customer's browser said as they logged in (and what their host site

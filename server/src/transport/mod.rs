@@ -9,7 +9,8 @@
 //!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
 //! - [`login`]: who a connection is; [`admin`]: the team and canned replies; [`search`]:
 //!   an agent's search; [`conversations`]: the pages of an agent's console after the
-//!   login's; [`profile`]: who a conversation's customer is; [`transcript`]: a conversation
+//!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
+//!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
 //!   conversation.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
@@ -39,6 +40,7 @@ mod login;
 mod payload;
 mod pipeline;
 mod profile;
+mod rating;
 mod registrar;
 mod requester;
 mod search;

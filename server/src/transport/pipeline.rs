@@ -392,17 +392,10 @@ async fn catch_up_of(
         }
         pages.retain(|page| !page.messages.is_empty());
     }
-    // Agents get the internal notes with the first page.
-    let mut notes = if agent {
-        desk.store.notes(id, super::desk::NOTES_SENT).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, conversation = id.0, "reading notes failed");
-            vec![]
-        })
-    } else {
-        vec![]
-    };
+    // Agents get the internal notes and the customer's ratings with the first page.
+    let (mut notes, mut ratings) = if agent { desk.for_agents(id).await } else { (vec![], vec![]) };
     if pages.is_empty() {
-        if !notes.is_empty() || read > 0 {
+        if !notes.is_empty() || !ratings.is_empty() || read > 0 {
             return Ok((
                 vec![History {
                     conversation: id,
@@ -410,6 +403,7 @@ async fn catch_up_of(
                     messages: vec![],
                     more: false,
                     notes,
+                    ratings,
                     read,
                     newer: false,
                 }],
@@ -428,6 +422,7 @@ async fn catch_up_of(
                 messages,
                 more: page.more,
                 notes: std::mem::take(&mut notes),
+                ratings: std::mem::take(&mut ratings),
                 read,
                 newer: page.newer,
             }

@@ -115,6 +115,7 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
             messages: vec![],
             more: false,
             notes: vec![],
+            ratings: vec![],
             read: 0,
             newer: false,
         };

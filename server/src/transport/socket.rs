@@ -26,6 +26,7 @@ use super::login::{self, SessionHash};
 use super::payload::Payload;
 use super::pipeline::{self, Answer, Job};
 use super::profile;
+use super::rating;
 use super::search;
 use super::shared::Shared;
 use super::turnstile::{ConnInfo, Turn};
@@ -78,6 +79,8 @@ async fn attach(s: SocketRef, State(shared): State<Arc<Shared>>) -> Result<(), P
     s.on(protocol::CONVERSATIONS, conversations::on_conversations);
     s.on(protocol::PROFILE, profile::on_profile);
     s.on(protocol::PROFILE_SET, profile::on_profile_set);
+    s.on(protocol::RATE, rating::on_rate);
+    s.on(protocol::DESK_SETTINGS, rating::on_desk_settings);
     s.on_fallback(on_unknown);
     s.on_disconnect(on_disconnect);
     Ok(())
@@ -192,7 +195,16 @@ async fn on_history(
         }
         let messages = page.messages.iter().map(|m| m.to_wire(&customer, &viewer)).collect();
         let (more, newer) = (page.more, page.newer);
-        Ok(History { conversation: id, customer, messages, more, notes: vec![], read: 0, newer })
+        Ok(History {
+            conversation: id,
+            customer,
+            messages,
+            more,
+            notes: vec![],
+            ratings: vec![],
+            read: 0,
+            newer,
+        })
     };
     match page.await {
         Ok(page) => shared.desk.live().emit(conn, &ServerEvent::History(page)),
