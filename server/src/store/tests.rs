@@ -1325,3 +1325,42 @@ async fn the_visit_of_a_customer_who_never_wrote_goes_with_them() {
         assert_eq!(recent.email.as_ref().map(Email::as_str), Some("recent@example.com"), "{label}");
     }
 }
+
+#[tokio::test]
+async fn a_rating_is_kept_once_per_resolution_and_the_desk_settings_persist() {
+    use app::protocol::{DeskSettings, Rating};
+    for (label, store, _dir) in backends().await {
+        let ann = store.create_customer(&name("Ann"), "hash-a", 1_000).await.unwrap();
+        let rating = |seq, score, comment: Option<&str>| Rating {
+            conversation: ann.id,
+            seq,
+            score,
+            comment: comment.map(str::to_owned),
+            ts: 2_000 + seq,
+        };
+        store.add_rating(&rating(3, 5, Some("Quick and kind"))).await.unwrap();
+        // The same resolution again: refused, the first one stays.
+        assert!(
+            matches!(store.add_rating(&rating(3, 1, None)).await, Err(StoreError::Duplicate(_))),
+            "{label}"
+        );
+        // A later resolution (she wrote again) is rated afresh.
+        store.add_rating(&rating(7, 2, None)).await.unwrap();
+        assert_eq!(
+            store.ratings(ann.id, 20).await.unwrap(),
+            vec![rating(3, 5, Some("Quick and kind")), rating(7, 2, None)],
+            "{label}"
+        );
+        assert_eq!(store.ratings(ann.id, 1).await.unwrap(), vec![rating(7, 2, None)], "{label}");
+        // A conversation that does not exist has nothing to rate.
+        let nowhere = Rating { conversation: ConversationId(999_999), ..rating(1, 3, None) };
+        assert!(matches!(store.add_rating(&nowhere).await, Err(StoreError::NotFound(_))), "{label}");
+
+        // Ratings are asked for until an admin says otherwise, and that is kept.
+        assert_eq!(store.desk_settings().await.unwrap(), DeskSettings { csat: true }, "{label}");
+        store.set_desk_settings(DeskSettings { csat: false }).await.unwrap();
+        assert_eq!(store.desk_settings().await.unwrap(), DeskSettings { csat: false }, "{label}");
+        store.set_desk_settings(DeskSettings { csat: true }).await.unwrap();
+        assert_eq!(store.desk_settings().await.unwrap(), DeskSettings { csat: true }, "{label}");
+    }
+}
