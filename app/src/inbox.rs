@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::protocol::{
     Attachment, ChatMessage, ClientMsgId, ConversationId, Cursor, History, Note, PrivateMessage,
-    UserName, CURSOR_HELD_MAX,
+    Rating, UserName, CURSOR_HELD_MAX,
 };
 
 /// Where a message written here goes.
@@ -36,11 +36,20 @@ pub struct Thread {
     pub unread: usize,
     /// Internal notes (agents only), by id.
     pub notes: BTreeMap<u64, Note>,
+    /// The customer's ratings (agents only), by the resolution rated.
+    pub ratings: BTreeMap<u64, Rating>,
 }
 
 impl Thread {
     fn new(customer: UserName) -> Self {
-        Self { customer, messages: BTreeMap::new(), more: false, unread: 0, notes: BTreeMap::new() }
+        Self {
+            customer,
+            messages: BTreeMap::new(),
+            more: false,
+            unread: 0,
+            notes: BTreeMap::new(),
+            ratings: BTreeMap::new(),
+        }
     }
 
     /// The highest sequence number up to which nothing is missing, counting from the
@@ -148,6 +157,9 @@ impl Inbox {
         for note in page.notes {
             thread.notes.insert(note.id, note);
         }
+        for rating in page.ratings {
+            thread.ratings.insert(rating.seq, rating);
+        }
         for message in page.messages {
             thread.messages.entry(message.seq).or_insert(message);
         }
@@ -171,6 +183,14 @@ impl Inbox {
             return;
         };
         thread.notes.insert(note.id, note);
+    }
+
+    /// Takes a customer's rating of a conversation held (agents only; one not held comes
+    /// with its history when opened).
+    pub fn rating(&mut self, rating: Rating) {
+        if let Some(thread) = self.threads.get_mut(&rating.conversation) {
+            thread.ratings.insert(rating.seq, rating);
+        }
     }
 
     /// What the server should resend after a reconnect: per conversation, everything
@@ -330,6 +350,7 @@ mod tests {
             messages: vec![msg(1, 2, true, Some("a2"))],
             more: false,
             notes: vec![],
+            ratings: vec![],
             read: 0,
             newer: false,
         });
@@ -373,6 +394,7 @@ mod tests {
             messages: seqs.map(|s| msg(1, s, false, None)).collect(),
             more,
             notes: vec![],
+            ratings: vec![],
             read: 0,
             newer: false,
         };

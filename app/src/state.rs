@@ -12,9 +12,9 @@ use leptos::prelude::*;
 use crate::inbox::{Inbox, Target};
 use crate::protocol::{
     AgentInfo, AgentStatus, Attachment, CannedReply, ChatMessage, ClientMsgId, ConversationId,
-    ConversationSummary, ConversationsCursor, ConversationsPage, CustomerProfile, History,
-    LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence, ProfileUpdate, Role,
-    SearchResults, Status, UserName, TYPING_SHOWN_MS,
+    ConversationSummary, ConversationsCursor, ConversationsPage, CustomerProfile, DeskSettings,
+    History, LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence, ProfileUpdate,
+    RateRequest, Rating, ResolvedAt, Role, SearchResults, Status, UserName, TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
 use crate::uploads::Upload;
@@ -105,6 +105,12 @@ pub struct ChatState {
     /// For an agent: the profile of the open conversation's customer, once the server sent
     /// it (it says whose conversation it is).
     pub profile: RwSignal<Option<CustomerProfile>>,
+    /// The desk's settings, as the server said (customers and admins).
+    pub settings: RwSignal<DeskSettings>,
+    /// For a customer: the resolution of their conversation they may rate, and the rating
+    /// they gave (of that resolution, once given).
+    pub resolved: RwSignal<Option<ResolvedAt>>,
+    pub rated: RwSignal<Option<Rating>>,
 }
 
 /// Where an agent's console stands in the pages of their conversations.
@@ -177,6 +183,9 @@ impl ChatState {
             focus: RwSignal::new(None),
             more_conversations: RwSignal::new(MoreConversations::Unknown),
             profile: RwSignal::new(None),
+            settings: RwSignal::new(DeskSettings::default()),
+            resolved: RwSignal::new(None),
+            rated: RwSignal::new(None),
         }
     }
 
@@ -431,6 +440,9 @@ impl ChatState {
         self.search.set(None);
         self.focus.set(None);
         self.more_conversations.set(MoreConversations::Unknown);
+        self.profile.set(None);
+        self.resolved.set(None);
+        self.rated.set(None);
     }
 }
 
@@ -494,6 +506,10 @@ pub enum Command {
     Profile(ConversationId),
     /// Agents: change a customer's e-mail address or the note on them.
     SetProfile(ProfileUpdate),
+    /// Customers: rate the resolution of their conversation.
+    Rate(RateRequest),
+    /// Admins: change the desk's settings.
+    SetDeskSettings(DeskSettings),
 }
 
 /// The state plus a way to send commands; provided as context to every view.

@@ -60,8 +60,11 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     assert_eq!(amy.expect("error").await, json!("Only the customer can do that."));
 
     // Rated: Amy sees it with the comment, and so does Ann's tab; once only.
-    ann.emit("rate", json!({"conversation": id, "seq": 2, "score": 4, "comment": " Quick, thanks "}))
-        .await;
+    ann.emit(
+        "rate",
+        json!({"conversation": id, "seq": 2, "score": 4, "comment": " Quick, thanks "}),
+    )
+    .await;
     let seen = amy.expect("rating").await;
     assert_eq!(
         (&seen["score"], &seen["comment"], &seen["seq"]),
@@ -70,7 +73,10 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     );
     assert_eq!(ann.expect("rating").await["score"], json!(4));
     ann.emit("rate", json!({"conversation": id, "seq": 2, "score": 1})).await;
-    assert_eq!(ann.expect("error").await, json!("You have rated this conversation already. Thank you!"));
+    assert_eq!(
+        ann.expect("error").await,
+        json!("You have rated this conversation already. Thank you!")
+    );
     bob.expect_none("rating", 200).await;
 
     // Back later: not asked again for this resolution.
@@ -108,7 +114,8 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     // An agent logging in later gets both ratings with the conversation.
     let mut later = TestClient::login(&server, WS, agent("ada")).await;
     let page = later.expect_history(&id).await;
-    let scores: Vec<&Value> = page["ratings"].as_array().unwrap().iter().map(|r| &r["score"]).collect();
+    let scores: Vec<&Value> =
+        page["ratings"].as_array().unwrap().iter().map(|r| &r["score"]).collect();
     assert_eq!(scores, vec![&json!(4), &json!(2)], "{page}");
 }
 

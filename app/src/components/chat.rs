@@ -49,9 +49,11 @@ pub fn ChatView() -> impl IntoView {
             let Some(t) = i.threads.get(&id) else { return Vec::new() };
             let mut lines: Vec<Line> = t.messages.values().cloned().map(Line::Message).collect();
             lines.extend(t.notes.values().cloned().map(Line::Note));
+            lines.extend(t.ratings.values().cloned().map(Line::Rating));
             lines.sort_by_key(|l| match l {
                 Line::Message(m) => (m.ts, 0, m.seq),
                 Line::Note(n) => (n.ts, 1, n.id),
+                Line::Rating(r) => (r.ts, 3, r.seq),
                 // Not in the list yet: day lines go in after the sort.
                 Line::Day { ts, .. } => (*ts, 2, 0),
             });
@@ -269,6 +271,7 @@ pub fn ChatView() -> impl IntoView {
                         <For each=lines key=Line::key children=move |line| match line {
                             Line::Message(m) => stored_line(m).into_any(),
                             Line::Note(n) => note_line(n).into_any(),
+                            Line::Rating(r) => super::rating::rating_line(r).into_any(),
                             Line::Day { day, ts, .. } => day_line(day, ts, now).into_any(),
                         }/>
                         <For
@@ -284,6 +287,9 @@ pub fn ChatView() -> impl IntoView {
                         </Show>
                     </ul>
                     </div>
+                    <Show when=move || !is_agent()>
+                        <super::rating::RatingPrompt/>
+                    </Show>
                     {move || typing_now().map(|name| view! {
                         <p class="typing" data-testid="typing" aria-live="polite">{name} " " {move || t().is_typing}</p>
                     })}
@@ -361,6 +367,8 @@ pub fn ChatView() -> impl IntoView {
 enum Line {
     Message(ChatMessage),
     Note(Note),
+    /// A customer's rating (agents).
+    Rating(crate::protocol::Rating),
     /// Where a new day starts (`ts`: the moment of its first line).
     Day {
         conversation: ConversationId,
@@ -376,6 +384,7 @@ impl Line {
         match self {
             Line::Message(m) => (m.conversation.0, 0, m.seq as i64),
             Line::Note(n) => (n.conversation.0, 1, n.id as i64),
+            Line::Rating(r) => (r.conversation.0, 3, r.seq as i64),
             Line::Day { conversation, day, .. } => (conversation.0, 2, *day),
         }
     }
@@ -385,6 +394,7 @@ impl Line {
         match self {
             Line::Message(m) => m.ts,
             Line::Note(n) => n.ts,
+            Line::Rating(r) => r.ts,
             Line::Day { ts, .. } => *ts,
         }
     }

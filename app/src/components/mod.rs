@@ -5,6 +5,7 @@ mod chat;
 mod files;
 mod login;
 mod profile;
+mod rating;
 mod rich;
 mod search;
 mod status;

@@ -87,6 +87,7 @@ pub fn TeamPanel() -> impl IntoView {
                 </label>
                 <button type="submit">{move || t().add_agent}</button>
             </form>
+            <super::rating::CsatSetting/>
             <h3>{move || t().canned_heading}</h3>
             <ul data-testid="team-canned">
                 <For

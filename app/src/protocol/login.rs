@@ -41,7 +41,7 @@ pub struct LoginRequest {
     pub status: Option<AgentStatus>,
     /// A customer's e-mail address (the widget's pre-chat form), the page, language and
     /// time zone of their browser: shown to agents on their profile.
-    /// (Boxed: most logins carry none, and a login is passed around by value.)
+    /// (Boxed: it is large, and a login is passed around by value.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visit: Option<Box<Visit>>,
 }

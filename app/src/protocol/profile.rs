@@ -17,10 +17,11 @@ pub const PAGE_MAX_CHARS: usize = 2048;
 pub const CUSTOMER_NOTE_MAX_CHARS: usize = 2000;
 /// Attributes a host site may sign into the widget, at most.
 pub const ATTRIBUTES_MAX: usize = 20;
-/// The longest attribute name, and value.
+/// The longest attribute name.
 pub const ATTRIBUTE_NAME_MAX_CHARS: usize = 40;
+/// The longest attribute value.
 pub const ATTRIBUTE_VALUE_MAX_CHARS: usize = 200;
-/// Other conversations of the same person a profile lists, at most.
+/// Other conversations with the same e-mail address a profile lists, at most.
 pub const OTHER_CONVERSATIONS_MAX: u32 = 20;
 
 /// An e-mail address as a person gave it: one `@` with something on both sides, a dot in
@@ -166,7 +167,8 @@ pub struct CustomerNote {
     pub ts: u64,
 }
 
-/// Another conversation of the same person (the same e-mail address), as a profile lists it.
+/// Another conversation with the same e-mail address (given by a customer, so not proof of
+/// the same person), as a profile lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtherConversation {
     pub summary: ConversationSummary,
@@ -194,11 +196,14 @@ pub struct CustomerProfile {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
-    /// When they first came (ms since the epoch).
-    pub first_seen: u64,
+    /// When they first came (ms since the epoch), when known (a tutorial client that never
+    /// wrote left no trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<CustomerNote>,
-    /// Their other conversations this agent sees, most recently active first.
+    /// The other conversations with the same e-mail address that this agent sees, most
+    /// recently active first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<OtherConversation>,
 }

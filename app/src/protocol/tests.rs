@@ -325,7 +325,7 @@ fn server_samples() -> Vec<ServerEvent> {
             page: Some("https://shop.example/cart".into()),
             language: Some("zh-CN".into()),
             time_zone: Some("Asia/Shanghai".into()),
-            first_seen: 1,
+            first_seen: Some(1),
             note: Some(CustomerNote { text: "VIP".into(), by: name("ann"), ts: 2 }),
             others: vec![OtherConversation {
                 summary: ConversationSummary {

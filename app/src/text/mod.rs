@@ -80,6 +80,17 @@ impl Lang {
 }
 
 impl Ui {
+    /// The words for a score of 1 to 5 (a rating).
+    pub fn score_word(&self, score: u8) -> &'static str {
+        match score {
+            1 => self.rate_1,
+            2 => self.rate_2,
+            3 => self.rate_3,
+            4 => self.rate_4,
+            _ => self.rate_5,
+        }
+    }
+
     /// Where a conversation stands, in a word.
     pub fn status(&self, status: crate::protocol::Status) -> &'static str {
         use crate::protocol::Status;
@@ -262,6 +273,19 @@ labels!(
     profile_not_given,
     profile_loading,
     profile_attributes,
+    profile_others_hint,
+    rate_heading,
+    rate_1,
+    rate_2,
+    rate_3,
+    rate_4,
+    rate_5,
+    rate_comment,
+    rate_send,
+    rate_thanks,
+    rating_line,
+    rating_of,
+    csat_setting,
 );
 
 pub const EN: Ui = Ui {
@@ -393,6 +417,19 @@ pub const EN: Ui = Ui {
     profile_not_given: "not given",
     profile_loading: "Loading…",
     profile_attributes: "From your site",
+    profile_others_hint: "The address is what a customer typed: it may not be the same person.",
+    rate_heading: "Your conversation was marked resolved. How did we do?",
+    rate_1: "Very poor",
+    rate_2: "Poor",
+    rate_3: "OK",
+    rate_4: "Good",
+    rate_5: "Excellent",
+    rate_comment: "Anything to add? (optional)",
+    rate_send: "Send rating",
+    rate_thanks: "Thank you for your rating!",
+    rating_line: "Rating from the customer:",
+    rating_of: "{score} of 5",
+    csat_setting: "Ask customers to rate resolved conversations",
 };
 
 pub const ZH_CN: Ui = Ui {
@@ -522,6 +559,19 @@ pub const ZH_CN: Ui = Ui {
     profile_not_given: "未提供",
     profile_loading: "加载中…",
     profile_attributes: "来自您的网站",
+    profile_others_hint: "邮箱由顾客自行填写，未经验证，可能并非同一人。",
+    rate_heading: "您的对话已标记为已解决。您对这次服务满意吗？",
+    rate_1: "非常不满意",
+    rate_2: "不满意",
+    rate_3: "一般",
+    rate_4: "满意",
+    rate_5: "非常满意",
+    rate_comment: "还有什么想说的吗？（可选）",
+    rate_send: "提交评价",
+    rate_thanks: "感谢您的评价！",
+    rating_line: "顾客评价：",
+    rating_of: "{score} 分（满分 5 分）",
+    csat_setting: "请顾客评价已解决的对话",
 };
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! Owns: the one rule for agents ([`Hub::viewing_agent`]): every request an agent makes
 //! about a conversation (a message to it by id or by the customer's name, its history, a
-//! read receipt, typing, a note, its customer's profile, take, resolve, transfer) asks it first, and a conversation
+//! read receipt, typing, a note, its customer's profile, take, resolve, transfer) asks it
+//! first, and a conversation
 //! the agent may not see is answered exactly as one that does not exist
 //! (`UnknownConversation`, or `UnknownRecipient` for a name). Also who sees a conversation
 //! at all ([`Hub::sees`]), which decides who is sent its notes and summaries and whom the
@@ -50,9 +51,10 @@ impl Hub {
         Ok((me.key, me.name))
     }
 
-    /// Who may read or change the profile of conversation `id`'s customer from `conn`: an
-    /// agent who sees it (their name, and the conversation), by [`Hub::viewing_agent`].
-    pub fn profile_reader(
+    /// Whether the agent on `conn` may read or change the profile of conversation `id`'s
+    /// customer: one who sees the conversation (their name, and the conversation), by
+    /// [`Hub::viewing_agent`].
+    pub fn customer_for_agent(
         &self,
         conn: ConnId,
         id: ConversationId,

@@ -239,7 +239,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<(CustomerId, ConversationId)>, StoreError>;
     /// Deletes each of `customers` that is still one [`Store::silent_anonymous`] would list,
-    /// with their conversation, its messages and notes, and their sessions; returns how many.
+    /// with their conversation, its messages and notes, their sessions and their profile;
+    /// returns how many.
     async fn delete_silent_anonymous(
         &self,
         customers: &[CustomerId],
@@ -313,9 +314,10 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
     /// Records what a customer's browser said at a login (and what the host site signed
-    /// about them): what was said replaces what was stored, what was not stays. Writes
-    /// nothing when it all was stored already. The customer need not be stored yet (an
-    /// anonymous one is stored at their first write).
+    /// about them): what was said replaces what was stored, what was not stays; but an
+    /// e-mail address replaces none (the one the customer gave first, or an agent's
+    /// correction, stays). Writes nothing when it all was stored already. The customer need
+    /// not be stored yet (an anonymous one is stored at their first write).
     async fn record_visit(
         &self,
         customer: CustomerId,
@@ -325,6 +327,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// What is kept of a customer besides their name (empty for one nobody said anything of).
     async fn profile(&self, customer: CustomerId) -> Result<ProfileRecord, StoreError>;
+    /// Deletes the profiles of customers who are not stored (they logged in, their browser
+    /// said who they were, and they never wrote) and whose visit is older than `cutoff`;
+    /// returns how many.
+    async fn delete_orphaned_visits(&self, cutoff: u64) -> Result<u64, StoreError>;
     /// An agent (`by`) changes a customer's e-mail address or the note on them.
     async fn change_profile(
         &self,

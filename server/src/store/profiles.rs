@@ -5,7 +5,8 @@
 //! Owns: the `customer_profiles` table (migration 0012; PostgreSQL 0006). A row is keyed by
 //! customer id without a foreign key (an anonymous customer's visit is recorded at login,
 //! before their row is stored at their first write); the sweeper deletes the rows of
-//! customers who never wrote ([`ORPHANED`]). Must not: decide who may read a profile (the
+//! customers who never wrote, with them or (never stored) after the retention
+//! (`delete_orphaned_visits`). Must not: decide who may read a profile (the
 //! hub's rule, asked by the transport, does).
 //!
 //! A macro like [`sql_store!`](super::sql::sql_store), expanded inside it: the statements
@@ -31,14 +32,8 @@ pub struct ProfileRecord {
     pub first_seen: Option<u64>,
 }
 
-/// The profiles of customers who are not stored (they never wrote, and the sweeper deleted
-/// them, or they never came back to write) and were not updated since `$1`.
-pub(super) const ORPHANED: &str = "DELETE FROM customer_profiles WHERE updated_at < $1 \
-     AND NOT EXISTS (SELECT 1 FROM customers cu WHERE cu.id = customer_profiles.customer_id)";
-
 /// Expands, inside `sql_store!`, the profile methods of [`Store`](super::Store) as inherent
-/// methods of the backend (`profile_` and the trait method's name), which its `impl Store`
-/// calls. (Not the trait methods themselves: `async_trait` rewrites the methods it sees
+/// methods of the backend (named `profile_…`), which its `impl Store` calls. (Not the trait methods themselves: `async_trait` rewrites the methods it sees
 /// written in the impl, before a macro there would expand.)
 macro_rules! profile_methods {
     ($store:ty) => {
@@ -69,17 +64,19 @@ macro_rules! profile_methods {
             .map_err(backend)?;
             let same = |given: &Option<String>, stored: &Option<String>| given.is_none() || given == stored;
             if let Some((e, p, l, z, a)) = &row {
-                if same(&email, e) && same(&visit.page, p) && same(&visit.language, l) && same(&visit.time_zone, z) && same(&attributes, a) {
+                // A stored address stays: the one given first, or an agent's correction.
+                let email_same = e.is_some() || email.is_none();
+                if email_same && same(&visit.page, p) && same(&visit.language, l) && same(&visit.time_zone, z) && same(&attributes, a) {
                     return Ok(());
                 }
             }
-            // What was said replaces what was stored; what was not said stays.
+            // What was said replaces what was stored (but an address), what was not stays.
             sqlx::query(
                 "INSERT INTO customer_profiles (customer_id, email, email_key, page, language, time_zone, attributes, first_seen, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
                  ON CONFLICT (customer_id) DO UPDATE SET \
-                   email = COALESCE(excluded.email, customer_profiles.email), \
-                   email_key = COALESCE(excluded.email_key, customer_profiles.email_key), \
+                   email = COALESCE(customer_profiles.email, excluded.email), \
+                   email_key = COALESCE(customer_profiles.email_key, excluded.email_key), \
                    page = COALESCE(excluded.page, customer_profiles.page), \
                    language = COALESCE(excluded.language, customer_profiles.language), \
                    time_zone = COALESCE(excluded.time_zone, customer_profiles.time_zone), \
@@ -146,6 +143,18 @@ macro_rules! profile_methods {
                 .map_err(backend)?;
             record.user_id = external.map(|(id,)| id);
             Ok(record)
+        }
+
+        pub(super) async fn profile_delete_orphaned(&self, cutoff: u64) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "DELETE FROM customer_profiles WHERE updated_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM customers cu WHERE cu.id = customer_profiles.customer_id)",
+            )
+            .bind(int(cutoff))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+            self.confirm(done.rows_affected())
         }
 
         pub(super) async fn profile_change_profile(

@@ -11,10 +11,11 @@
 //! need bounds on every type bound and decoded, and the two expansions are plain,
 //! concrete code.
 
-/// Expands, in a backend module: `load_meta`, `load_agent`, `load_metas`, `append_one`,
-/// `append_pooled` (the append through the pool), and `impl Store for $store` with every
-/// method but those given in `{ ... }` (`append` is among them: SQLite appends on a thread
-/// of its own, see `sqlite_writer`).
+/// Expands, in a backend module: `load_meta`, `load_agent`, `load_metas`,
+/// `load_active_metas`, `append_one`, `append_pooled` (the append through the pool), the
+/// profile and rating methods (`profile_methods!`, `rating_methods!`), and `impl Store for
+/// $store` with every method but those given in `{ ... }` (`append` is among them: SQLite
+/// appends on a thread of its own, see `sqlite_writer`).
 macro_rules! sql_store {
     (store: $store:ty, connection: $conn:ty, own: { $($own:tt)* }) => {
         /// A conversation's metadata, on one connection (inside a transaction or not).
@@ -234,6 +235,10 @@ macro_rules! sql_store {
 
             async fn same_email(&self, customer: CustomerId, email: &app::protocol::Email, limit: u32) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
                 self.profile_same_email(customer, email, limit).await
+            }
+
+            async fn delete_orphaned_visits(&self, cutoff: u64) -> Result<u64, StoreError> {
+                self.profile_delete_orphaned(cutoff).await
             }
 
             async fn add_rating(&self, rating: &app::protocol::Rating) -> Result<(), StoreError> {
@@ -666,8 +671,7 @@ macro_rules! sql_store {
                     }
                     deleted += done.rows_affected();
                 }
-                // And the visits of customers who never wrote, so were never stored.
-                sqlx::query(super::profiles::ORPHANED).bind(int(cutoff)).execute(&mut *tx).await.map_err(backend)?;
+
                 tx.commit().await.map_err(backend)?;
                 self.confirm(deleted)
             }

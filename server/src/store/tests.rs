@@ -1243,6 +1243,10 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
             Some("ann@example.org"),
             "{label}: left out, kept"
         );
+        // Her browser saying the old address again (a reconnect) does not undo the correction.
+        store.record_visit(ann.customer, &visit, Some(&signed), 5_500).await.unwrap();
+        let kept = store.profile(ann.customer).await.unwrap().email;
+        assert_eq!(kept.as_ref().map(Email::as_str), Some("ann@example.org"), "{label}: kept");
 
         // The same person from another device, anonymous, gave the same address in another
         // case: her conversations find each other; someone else's address finds nothing.
@@ -1320,6 +1324,10 @@ async fn the_visit_of_a_customer_who_never_wrote_goes_with_them() {
             ProfileRecord::default(),
             "{label}"
         );
+        // The never stored go on their own (with no silent customer to delete).
+        assert_eq!(store.delete_silent_anonymous(&[], cutoff).await.unwrap(), 0, "{label}");
+        assert!(store.profile(ids[1].0).await.unwrap().email.is_some(), "{label}: not yet");
+        assert_eq!(store.delete_orphaned_visits(cutoff).await.unwrap(), 1, "{label}");
         assert_eq!(store.profile(ids[1].0).await.unwrap(), ProfileRecord::default(), "{label}");
         let recent = store.profile(ids[2].0).await.unwrap();
         assert_eq!(recent.email.as_ref().map(Email::as_str), Some("recent@example.com"), "{label}");
@@ -1354,7 +1362,10 @@ async fn a_rating_is_kept_once_per_resolution_and_the_desk_settings_persist() {
         assert_eq!(store.ratings(ann.id, 1).await.unwrap(), vec![rating(7, 2, None)], "{label}");
         // A conversation that does not exist has nothing to rate.
         let nowhere = Rating { conversation: ConversationId(999_999), ..rating(1, 3, None) };
-        assert!(matches!(store.add_rating(&nowhere).await, Err(StoreError::NotFound(_))), "{label}");
+        assert!(
+            matches!(store.add_rating(&nowhere).await, Err(StoreError::NotFound(_))),
+            "{label}"
+        );
 
         // Ratings are asked for until an admin says otherwise, and that is kept.
         assert_eq!(store.desk_settings().await.unwrap(), DeskSettings { csat: true }, "{label}");

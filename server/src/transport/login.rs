@@ -49,8 +49,12 @@ pub(super) async fn log_in(
             let since = intent.since.clone();
             let status = intent.status;
             let visit = std::mem::take(&mut intent.visit);
-            // Believed once logged in: the identity's signature covers them.
-            let attributes = intent.attributes.take().filter(|_| intent.identity.is_some());
+            // Believed once logged in: the identity's signature covers them. A site that
+            // signs none now says there are none (what it signed before goes).
+            let attributes = match &intent.identity {
+                Some(_) => Some(intent.attributes.take().unwrap_or_default()),
+                None => None,
+            };
             match establish(shared, conn, ip, intent, cookie).await {
                 Err(problem) => (shared.desk.refuse_login(conn, problem), None),
                 Ok((mut entry, hash)) => {

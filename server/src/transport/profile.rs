@@ -3,8 +3,10 @@
 //! sees, and the changes an agent makes (the address, the note on them).
 //!
 //! Owns: `profile` and `profile_set`. Who may read or change a profile is the hub's one
-//! rule about the conversation ([`crate::hub::Hub::profile_reader`]), asked before anything
-//! is looked up or checked; its other conversations each pass [`crate::hub::Hub::found`].
+//! rule about the conversation ([`crate::hub::Hub::customer_for_agent`]), asked before the
+//! profile is read or the change checked (the hub learns the conversation from storage
+//! first if an agent asks about one it does not hold, as for every request); its other
+//! conversations each pass [`crate::hub::Hub::found`].
 //! Must not: hold the live state's lock across the store's `await`, or word anything.
 
 use std::sync::Arc;
@@ -52,7 +54,7 @@ pub(super) async fn on_profile_set(
         shared.desk.recall(conn, update.conversation).await;
         let (customer, by) = {
             let live = shared.desk.live();
-            let (by, meta) = live.hub.profile_reader(conn, update.conversation)?;
+            let (by, meta) = live.hub.customer_for_agent(conn, update.conversation)?;
             (meta.customer, by)
         };
         let change = update.check()?;
@@ -83,14 +85,15 @@ async fn read(
 ) -> Result<CustomerProfile, Problem> {
     let (customer, name, since) = {
         let live = shared.desk.live();
-        let (_, meta) = live.hub.profile_reader(conn, id)?;
+        let (_, meta) = live.hub.customer_for_agent(conn, id)?;
         (meta.customer, meta.customer_name.clone(), meta.unsaved.as_ref().map(|u| u.since))
     };
     let store = &shared.desk.store;
     let record = store.profile(customer).await.map_err(internal("reading a customer's profile"))?;
+    // More than are shown: the hub leaves out those this agent may not see.
     let others = match &record.email {
         Some(email) => store
-            .same_email(customer, email, OTHER_CONVERSATIONS_MAX)
+            .same_email(customer, email, OTHER_CONVERSATIONS_MAX * 5)
             .await
             .map_err(internal("finding a customer's other conversations"))?,
         None => Vec::new(),
@@ -102,6 +105,7 @@ async fn read(
             let meta = live.hub.found(conn, stored)?;
             Some(OtherConversation { summary: meta.summary(), ts: *ts })
         })
+        .take(OTHER_CONVERSATIONS_MAX as usize)
         .collect();
     Ok(CustomerProfile {
         conversation: id,
@@ -112,7 +116,7 @@ async fn read(
         page: record.page,
         language: record.language,
         time_zone: record.time_zone,
-        first_seen: record.first_seen.or(since).unwrap_or_default(),
+        first_seen: record.first_seen.or(since),
         note: record.note,
         others,
     })

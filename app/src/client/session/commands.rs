@@ -81,7 +81,7 @@ pub(crate) fn while_offline(
         // Asked again when the person scrolls up once connected.
         Command::LoadOlder(_) => {}
         // Nobody hears typing while offline; reading is said again when back, and a
-        // profile is asked again.
+        // profile is asked again once logged in (the panel watches the login).
         Command::Typing | Command::MarkRead(_) | Command::Profile(_) => {}
         // Said as the next login is through.
         Command::SetStatus(status) => {
@@ -102,6 +102,8 @@ pub(crate) fn while_offline(
         | Command::Search(_)
         | Command::SearchMore
         | Command::SetProfile(_)
+        | Command::Rate(_)
+        | Command::SetDeskSettings(_)
         | Command::MoreConversations => {
             state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
         }
@@ -165,6 +167,10 @@ impl Session<'_> {
                 self.send_event(&ClientEvent::Profile(ConversationRef { conversation })).await
             }
             Command::SetProfile(update) => self.send_event(&ClientEvent::ProfileSet(update)).await,
+            Command::Rate(request) => self.send_event(&ClientEvent::Rate(request)).await,
+            Command::SetDeskSettings(settings) => {
+                self.send_event(&ClientEvent::DeskSettings(settings)).await
+            }
             Command::Logout => self.log_out().await,
         }
     }

@@ -348,6 +348,20 @@ impl<'a> Session<'a> {
             ServerEvent::Office(office) => state.office.set(Some(office)),
             ServerEvent::ConversationsPage(page) => state.conversations_page(page),
             ServerEvent::Profile(profile) => state.profile.set(Some(*profile)),
+            ServerEvent::Resolved(resolved) => {
+                state.resolved.set(Some(resolved));
+                state.rated.set(None);
+            }
+            ServerEvent::Rating(rating) => {
+                if state.me.with_untracked(|m| {
+                    m.as_ref().is_some_and(|m| m.role == crate::protocol::Role::Agent)
+                }) {
+                    state.inbox.update(|i| i.rating(rating));
+                } else {
+                    state.rated.set(Some(rating));
+                }
+            }
+            ServerEvent::DeskSettings(settings) => state.settings.set(settings),
             ServerEvent::SearchResults(page) => state.search.update(|s| {
                 if let Some(s) = s.as_mut() {
                     s.take(page);
@@ -395,6 +409,8 @@ impl<'a> Session<'a> {
         if let Some(c) = self.credentials.as_mut() {
             c.name = ok.name.to_string();
             c.password = None;
+            // Said once: on the profile now, where an agent may correct it.
+            c.email = None;
             c.resume = ok.resume.clone().or(c.resume.take());
             save_session(c, self.state.my_status.get_untracked());
         }
