@@ -51,8 +51,6 @@
     if (data.userExpires) fragment.set('user-expires', data.userExpires);
     if (data.userAttributes) fragment.set('user-attributes', data.userAttributes);
   }
-  // The page the reader opens the chat on, for the agents (without its own fragment).
-  fragment.set('page', location.href.split('#')[0]);
 
   var button = document.createElement('button');
   button.type = 'button';
@@ -82,7 +80,11 @@
       frame = document.createElement('iframe');
       frame.id = 'support-chat-frame';
       frame.title = words.title;
-      frame.src = origin + '/widget?' + query.toString() + (fragment.toString() ? '#' + fragment.toString() : '');
+      // The page the reader opens the chat on, for the agents: its address without query or
+      // fragment (they may hold secrets), taken now, not when the script loaded (a
+      // single-page site changes its address).
+      fragment.set('page', location.origin + location.pathname);
+      frame.src = origin + '/widget?' + query.toString() + '#' + fragment.toString();
       frame.setAttribute('allow', 'clipboard-write');
       place(frame, '84px', {
         width: 'min(380px, calc(100vw - 32px))', height: 'min(600px, calc(100vh - 110px))', border: '0',

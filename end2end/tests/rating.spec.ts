@@ -73,6 +73,9 @@ test('a customer rates a resolved conversation once, the agent sees it, and an a
   await setting.check();
   await expect(ivy.page.getByTestId('rate')).toBeVisible();
 
+  // Logged out, not just closed: no conversation of a later test goes to this agent.
+  await agent.page.getByTestId('logout').click();
+  await expect(agent.page.getByTestId('login-form')).toBeVisible();
   expectNoProblems(agent, rae, wen, ivy);
   for (const p of [agent, rae, wen, ivy]) await p.context.close();
 });

@@ -1,13 +1,13 @@
 -- What is known of a customer beyond their name: what they told (the pre-chat e-mail
 -- address), what their browser said at login (page, language, time zone), what the host
 -- site signed (attributes, a JSON object of strings) and the agents' note on them.
--- Keyed by customer id without a foreign key: an anonymous customer's visit is recorded at
--- login, before their row exists (it is stored at their first write; ids are never given
--- twice). The sweeper deletes the rows of customers who never wrote, with them.
+-- A row per stored customer anything was said of, deleted with them. (A new anonymous
+-- customer's visit waits in memory with their conversation and is stored with them, at the
+-- first write.)
 CREATE TABLE customer_profiles (
-    customer_id INTEGER PRIMARY KEY,
+    customer_id INTEGER PRIMARY KEY REFERENCES customers (id) ON DELETE CASCADE,
     email       TEXT,
-    -- The address lower-cased: the same person's other conversations are found by it.
+    -- The address lower-cased: other conversations with the same address are found by it.
     email_key   TEXT,
     page        TEXT,
     language    TEXT,

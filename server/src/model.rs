@@ -153,6 +153,10 @@ pub struct Unsaved {
     pub token_hash: Option<String>,
     /// When they logged in.
     pub since: u64,
+    /// What their browser said at that login (their e-mail address, page, language and
+    /// time zone), stored with them as their profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<Box<app::protocol::VisitFacts>>,
 }
 
 impl ConversationMeta {
@@ -184,7 +188,7 @@ impl ConversationMeta {
         token_hash: String,
         since: u64,
     ) -> Self {
-        let unsaved = Unsaved { token_hash: Some(token_hash), since };
+        let unsaved = Unsaved { token_hash: Some(token_hash), since, visit: None };
         Self { unsaved: Some(Box::new(unsaved)), ..Self::new(id, customer, customer_name) }
     }
 

@@ -110,8 +110,25 @@ async fn agents_read_and_keep_what_is_known_of_a_customer(server: TestServer) {
         assert_eq!(customer.expect("error").await, json!("Only support agents can do that."));
     }
     customer.expect_none("profile", 200).await;
-    // Bob's view is as he left it: nobody else's change reached the note.
+    // The refused changes left Bob's customer as she was.
     assert_eq!(profile(&mut bob, &second).await.get("note"), None);
+
+    // A customer who has not written costs no row: what their browser said waits with their
+    // conversation, and an agent's note stores them (with it).
+    let visit = json!({"email": "neo@example.com", "time_zone": "Europe/Paris"});
+    let mut neo =
+        TestClient::connect(&server, WS, Some(json!({"name": "Neo", "visit": visit}))).await;
+    let new = neo.expect("login_success").await["conversation"].clone();
+    let id = app::protocol::ConversationId(new.as_u64().unwrap());
+    assert!(server.store.conversation(id).await.unwrap().is_none(), "not stored yet");
+    let waiting = profile(&mut ada, &new).await;
+    assert_eq!(waiting["email"], json!("neo@example.com"), "{waiting}");
+    assert_eq!(waiting["time_zone"], json!("Europe/Paris"), "{waiting}");
+    ada.emit("profile_set", json!({"conversation": new, "note": "Asked about bulk orders"})).await;
+    let noted = ada.expect_where("profile", |p| p["conversation"] == new).await;
+    assert_eq!(noted["note"]["text"], json!("Asked about bulk orders"), "{noted}");
+    assert_eq!(noted["email"], json!("neo@example.com"), "stored with them: {noted}");
+    assert!(server.store.conversation(id).await.unwrap().is_some(), "stored now");
 }
 
 #[tokio::test]

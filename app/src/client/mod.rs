@@ -99,7 +99,7 @@ fn visit(email: Option<String>) -> Visit {
     });
     let own_page = || {
         let l = location.as_ref()?;
-        Some(format!("{}{}{}", l.origin().ok()?, l.pathname().ok()?, l.search().ok()?))
+        Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?))
     };
     let language = window.as_ref().and_then(|w| w.navigator().language());
     let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())

@@ -150,8 +150,9 @@ fn ProfileBody(profile: CustomerProfile, form: Form) -> impl IntoView {
             {fact(|| t().profile_user_id, profile.user_id.clone(), "profile-user-id")}
             <dt>{move || t().profile_page}</dt>
             <dd data-testid="profile-page">{match page {
-                // An http(s) address (the server keeps no other), opened apart from the console.
-                Some(p) => view! { <a href=p.clone() target="_blank" rel="noopener noreferrer">{p.clone()}</a> }.into_any(),
+                // Text, not a link: the customer's browser said it, and anyone can say anything
+                // (a look-alike login page, say).
+                Some(p) => view! { <span class="page">{p}</span> }.into_any(),
                 None => view! { <span class="hint">{not_given}</span> }.into_any(),
             }}</dd>
             {fact(|| t().profile_language, profile.language.clone(), "profile-language")}

@@ -11,8 +11,8 @@ use super::*;
 
 /// The longest e-mail address taken (RFC 5321's limit on a path).
 pub const EMAIL_MAX_CHARS: usize = 254;
-/// The longest page address kept; a longer one is cut (it is only shown to agents).
-pub const PAGE_MAX_CHARS: usize = 2048;
+/// The longest page address kept, in bytes; a longer one is cut (it is only shown to agents).
+pub const PAGE_MAX_BYTES: usize = 1024;
 /// The longest agents' note on a customer.
 pub const CUSTOMER_NOTE_MAX_CHARS: usize = 2000;
 /// Attributes a host site may sign into the widget, at most.
@@ -25,7 +25,7 @@ pub const ATTRIBUTE_VALUE_MAX_CHARS: usize = 200;
 pub const OTHER_CONVERSATIONS_MAX: u32 = 20;
 
 /// An e-mail address as a person gave it: one `@` with something on both sides, a dot in
-/// the domain, no spaces. Enough to catch a slip of the finger: the address is only shown to
+/// the domain, no spaces and nothing invisible (that could make it pass for another). Enough to catch a slip of the finger: the address is only shown to
 /// agents, never written to. (A crate checking RFC 5322 would take `ann@localhost`, which
 /// here is almost always a typo.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +44,9 @@ impl Email {
             && domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || super::values::invisible(c))
             && !domain.contains('@');
         if fine {
             Ok(Self(email.to_owned()))
@@ -64,8 +66,9 @@ impl Email {
 }
 
 /// What a customer's browser says as they log in (the `visit` of a [`LoginRequest`]): the
-/// e-mail address they gave (the widget's pre-chat form), the page they opened the chat on,
-/// their language and time zone. Shown to agents; nothing here is verified.
+/// e-mail address they gave (the widget's pre-chat form), the page they opened the chat on
+/// (its address without query or fragment, which may hold secrets), their language and time
+/// zone. Shown to agents; nothing here is verified.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Visit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,8 +85,9 @@ pub struct Visit {
 
 /// A [`Visit`], checked: the e-mail address valid (or refused), the rest kept only when it
 /// looks like what it claims to be (an `http(s)` address, a language tag, a zone name), and
-/// cut to its limit.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// cut to its limit. (Serialisable: a new anonymous customer's travels with their
+/// conversation in the hub until they are stored.)
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitFacts {
     pub email: Option<Email>,
     pub page: Option<String>,
@@ -103,10 +107,13 @@ impl Visit {
         let page = self
             .page
             .as_deref()
-            .map(str::trim)
+            .map(|p| p.trim().split(['?', '#']).next().unwrap_or_default())
             .filter(|p| p.starts_with("https://") || p.starts_with("http://"))
-            .filter(|p| !p.chars().any(|c| c.is_control() || c.is_whitespace()))
-            .map(|p| p.chars().take(PAGE_MAX_CHARS).collect());
+            .filter(|p| {
+                !p.chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || super::values::invisible(c))
+            })
+            .map(|p| cut(p, PAGE_MAX_BYTES).to_owned());
         let language = self.language.as_deref().map(str::trim).filter(|l| {
             (2..=35).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
@@ -121,6 +128,15 @@ impl Visit {
             time_zone: time_zone.map(str::to_owned),
         })
     }
+}
+
+/// The longest start of `text` of at most `max` bytes that ends between two characters.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 impl VisitFacts {
@@ -267,6 +283,8 @@ mod tests {
             "a@b@c.com",
             "ann@.com",
             "ann@example.com.",
+            "ann\u{200B}@example.com",
+            "ann@exa\u{202E}mple.com",
         ] {
             assert_eq!(Email::parse(bad), Err(Problem::EmailInvalid), "{bad}");
         }
@@ -277,13 +295,17 @@ mod tests {
     fn a_visit_keeps_what_looks_right_and_refuses_a_bad_address() {
         let visit = Visit {
             email: Some(" ann@example.com ".into()),
-            page: Some("https://shop.example/cart?x=1".into()),
+            page: Some("https://shop.example/cart?reset=s3cret#top".into()),
             language: Some("zh-CN".into()),
             time_zone: Some("Asia/Shanghai".into()),
         };
         let facts = visit.check().unwrap();
         assert_eq!(facts.email.unwrap().as_str(), "ann@example.com");
-        assert_eq!(facts.page.as_deref(), Some("https://shop.example/cart?x=1"));
+        assert_eq!(
+            facts.page.as_deref(),
+            Some("https://shop.example/cart"),
+            "no query, no fragment"
+        );
         assert_eq!(facts.language.as_deref(), Some("zh-CN"));
         assert_eq!(facts.time_zone.as_deref(), Some("Asia/Shanghai"));
         let odd = Visit {
@@ -294,10 +316,11 @@ mod tests {
         };
         assert!(odd.check().unwrap().is_empty());
         let long = Visit {
-            page: Some(format!("https://x.example/{}", "a".repeat(5000))),
+            page: Some(format!("https://x.example/{}", "页".repeat(5000))),
             ..Visit::default()
         };
-        assert_eq!(long.check().unwrap().page.unwrap().chars().count(), PAGE_MAX_CHARS);
+        let cut = long.check().unwrap().page.unwrap();
+        assert!(cut.len() <= PAGE_MAX_BYTES && cut.len() > PAGE_MAX_BYTES - 3, "{}", cut.len());
         let bad = Visit { email: Some("ann@".into()), ..Visit::default() };
         assert_eq!(bad.check(), Err(Problem::EmailInvalid));
     }

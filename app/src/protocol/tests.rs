@@ -253,6 +253,13 @@ fn server_samples() -> Vec<ServerEvent> {
             messages: vec![message],
             more: true,
             notes: vec![note.clone()],
+            ratings: vec![Rating {
+                conversation: ConversationId(2),
+                seq: 3,
+                score: 4,
+                comment: Some("快".into()),
+                ts: 9,
+            }],
             read: 4,
             newer: false,
         }),
@@ -339,6 +346,15 @@ fn server_samples() -> Vec<ServerEvent> {
                 ts: 3,
             }],
         })),
+        ServerEvent::Resolved(ResolvedAt { conversation: ConversationId(9), seq: 4 }),
+        ServerEvent::Rating(Rating {
+            conversation: ConversationId(9),
+            seq: 4,
+            score: 5,
+            comment: None,
+            ts: 10,
+        }),
+        ServerEvent::DeskSettings(DeskSettings { csat: false }),
     ];
     for event in &samples {
         match event {
@@ -362,7 +378,10 @@ fn server_samples() -> Vec<ServerEvent> {
             | ServerEvent::Office(_)
             | ServerEvent::SearchResults(_)
             | ServerEvent::ConversationsPage(_)
-            | ServerEvent::Profile(_) => {}
+            | ServerEvent::Profile(_)
+            | ServerEvent::Resolved(_)
+            | ServerEvent::Rating(_)
+            | ServerEvent::DeskSettings(_) => {}
         }
     }
     samples
@@ -434,6 +453,13 @@ fn client_samples() -> Vec<ClientEvent> {
             email: Some(String::new()),
             note: Some("VIP".into()),
         }),
+        ClientEvent::Rate(RateRequest {
+            conversation: ConversationId(9),
+            seq: 4,
+            score: 5,
+            comment: Some("谢谢".into()),
+        }),
+        ClientEvent::DeskSettings(DeskSettings { csat: true }),
     ];
     for event in &samples {
         match event {
@@ -456,7 +482,9 @@ fn client_samples() -> Vec<ClientEvent> {
             | ClientEvent::Search(_)
             | ClientEvent::Conversations(_)
             | ClientEvent::Profile(_)
-            | ClientEvent::ProfileSet(_) => {}
+            | ClientEvent::ProfileSet(_)
+            | ClientEvent::Rate(_)
+            | ClientEvent::DeskSettings(_) => {}
         }
     }
     samples
@@ -488,7 +516,7 @@ fn every_client_event_round_trips_through_name_and_payload() {
     let names: std::collections::BTreeSet<&str> = samples.iter().map(ClientEvent::name).collect();
     assert_eq!(
         names.len(),
-        20,
+        22,
         "one sample of each client event (three logins, two histories): {names:?}"
     );
     for event in samples {

@@ -113,7 +113,7 @@ fn nfkc(raw: &str) -> std::borrow::Cow<'_, str> {
 /// server, as for [`nfkc`]. (The second group is listed here: unicode-properties has no
 /// Default_Ignorable_Code_Point, and U+2800 is not one anyway.)
 #[cfg(feature = "ssr")]
-fn invisible(c: char) -> bool {
+pub(super) fn invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     c.general_category() == GeneralCategory::Format
         || matches!(c,
@@ -127,7 +127,7 @@ fn invisible(c: char) -> bool {
 }
 
 #[cfg(not(feature = "ssr"))]
-fn invisible(_: char) -> bool {
+pub(super) fn invisible(_: char) -> bool {
     false
 }
 

@@ -12,7 +12,7 @@ use app::protocol::{ConversationId, Problem, Status};
 
 use crate::model::{ConversationMeta, Identity};
 
-use super::{Hub, Outcome, Step};
+use super::{ConnId, Hub, Outcome, Step};
 
 /// How long a conversation stays idle (its customer offline, nothing waiting or open, no
 /// change) before the hub forgets it: long enough for storage to have caught up with its
@@ -30,6 +30,14 @@ impl Hub {
     /// before its first message or note ([`Store::save_customer`](crate::store::Store::save_customer)).
     pub fn unsaved_meta(&self, id: ConversationId) -> Option<ConversationMeta> {
         self.unsaved(id).cloned()
+    }
+
+    /// The customer on `conn`, if they are stored (one numbered at login who has not
+    /// written yet is not).
+    pub fn stored_customer(&self, conn: ConnId) -> Option<crate::model::CustomerId> {
+        let Some(Identity::Customer(customer)) = self.identity(conn) else { return None };
+        let id = self.by_customer.get(customer)?;
+        (!self.is_unsaved(*id)).then_some(*customer)
     }
 
     /// Whether nothing of conversation `id` is stored yet.

@@ -226,10 +226,12 @@ pub trait Store: Send + Sync + 'static {
     async fn reserve_ids(&self, n: usize) -> Result<Vec<(CustomerId, ConversationId)>, StoreError>;
     /// Stores a customer the hub knows but storage does not yet (`meta.unsaved`, with ids
     /// from [`Store::reserve_ids`]): the customer, their conversation as `meta` has it, and
-    /// the session of the token they were given at login, in one transaction. One already
-    /// stored is left as it is (several first writes may race).
+    /// the session of the token they were given at login and what their browser said then
+    /// (their profile), in one transaction. One already stored is left as it is (several
+    /// first writes may race).
     async fn save_customer(&self, meta: &ConversationMeta, now: u64) -> Result<(), StoreError>;
-    /// Anonymous customers (no host site vouched for them) who never wrote, created before
+    /// Anonymous customers (no host site vouched for them, no agent's note on them) who
+    /// never wrote, created before
     /// `cutoff`, with no session used since, whose conversation is new or resolved: with
     /// ids above `after`, smallest first, at most `limit`.
     async fn silent_anonymous(
@@ -316,8 +318,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records what a customer's browser said at a login (and what the host site signed
     /// about them): what was said replaces what was stored, what was not stays; but an
     /// e-mail address replaces none (the one the customer gave first, or an agent's
-    /// correction, stays). Writes nothing when it all was stored already. The customer need
-    /// not be stored yet (an anonymous one is stored at their first write).
+    /// correction, stays). Writes nothing when it all was stored already. For stored
+    /// customers (a new anonymous one's is stored with them: [`Store::save_customer`]).
     async fn record_visit(
         &self,
         customer: CustomerId,
@@ -327,10 +329,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// What is kept of a customer besides their name (empty for one nobody said anything of).
     async fn profile(&self, customer: CustomerId) -> Result<ProfileRecord, StoreError>;
-    /// Deletes the profiles of customers who are not stored (they logged in, their browser
-    /// said who they were, and they never wrote) and whose visit is older than `cutoff`;
-    /// returns how many.
-    async fn delete_orphaned_visits(&self, cutoff: u64) -> Result<u64, StoreError>;
     /// An agent (`by`) changes a customer's e-mail address or the note on them.
     async fn change_profile(
         &self,

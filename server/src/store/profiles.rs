@@ -2,11 +2,11 @@
 //! host site signed, the agents' note, and the same person's other conversations (by
 //! e-mail address).
 //!
-//! Owns: the `customer_profiles` table (migration 0012; PostgreSQL 0006). A row is keyed by
-//! customer id without a foreign key (an anonymous customer's visit is recorded at login,
-//! before their row is stored at their first write); the sweeper deletes the rows of
-//! customers who never wrote, with them or (never stored) after the retention
-//! (`delete_orphaned_visits`). Must not: decide who may read a profile (the
+//! Owns: the `customer_profiles` table (migration 0012; PostgreSQL 0006), a row per stored
+//! customer that anything was said of (deleted with them). A new anonymous customer's visit
+//! waits in the hub with their conversation ([`crate::model::Unsaved`]) and is written with
+//! them ([`Store::save_customer`](super::Store::save_customer)): nobody costs a row before
+//! they (or an agent) write. Must not: decide who may read a profile (the
 //! hub's rule, asked by the transport, does).
 //!
 //! A macro like [`sql_store!`](super::sql::sql_store), expanded inside it: the statements
@@ -33,44 +33,24 @@ pub struct ProfileRecord {
 }
 
 /// Expands, inside `sql_store!`, the profile methods of [`Store`](super::Store) as inherent
-/// methods of the backend (named `profile_…`), which its `impl Store` calls. (Not the trait methods themselves: `async_trait` rewrites the methods it sees
-/// written in the impl, before a macro there would expand.)
+/// methods of the backend (named `profile_…`), which its `impl Store` calls, and
+/// `write_visit` (for `save_customer` too). (Not the trait methods themselves:
+/// `async_trait` rewrites the methods it sees written in the impl, before a macro there
+/// would expand.)
 macro_rules! profile_methods {
-    ($store:ty) => {
-        impl $store {
-        pub(super) async fn profile_record_visit(
-            &self,
+    ($store:ty, $conn:ty) => {
+        /// Writes what a customer's browser said (and the host site signed, as JSON) on one
+        /// connection (inside a transaction or not): what was said replaces what was stored,
+        /// but an e-mail address replaces none; what was not said stays.
+        async fn write_visit(
+            conn: &mut $conn,
             customer: CustomerId,
             visit: &app::protocol::VisitFacts,
-            attributes: Option<&std::collections::BTreeMap<String, String>>,
+            attributes: Option<String>,
             now: u64,
         ) -> Result<(), StoreError> {
-            if visit.is_empty() && attributes.is_none() {
-                return Ok(());
-            }
-            let attributes = attributes
-                .map(|a| serde_json::to_string(a).map_err(|e| invalid(format!("attributes: {e}"))))
-                .transpose()?;
             let email = visit.email.as_ref().map(|e| e.as_str().to_owned());
             let email_key = visit.email.as_ref().map(app::protocol::Email::key);
-            // Read first: a customer logging in again from the same page says the same, and
-            // then nothing is written (a login storm pays reads, not commits).
-            let row: Option<(Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT email, page, language, time_zone, attributes FROM customer_profiles WHERE customer_id = $1",
-            )
-            .bind(int(customer.0))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-            let same = |given: &Option<String>, stored: &Option<String>| given.is_none() || given == stored;
-            if let Some((e, p, l, z, a)) = &row {
-                // A stored address stays: the one given first, or an agent's correction.
-                let email_same = e.is_some() || email.is_none();
-                if email_same && same(&visit.page, p) && same(&visit.language, l) && same(&visit.time_zone, z) && same(&attributes, a) {
-                    return Ok(());
-                }
-            }
-            // What was said replaces what was stored (but an address), what was not stays.
             sqlx::query(
                 "INSERT INTO customer_profiles (customer_id, email, email_key, page, language, time_zone, attributes, first_seen, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
@@ -91,9 +71,46 @@ macro_rules! profile_methods {
             .bind(visit.time_zone.as_deref())
             .bind(attributes)
             .bind(int(now))
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(backend)?;
+            Ok(())
+        }
+
+        impl $store {
+        pub(super) async fn profile_record_visit(
+            &self,
+            customer: CustomerId,
+            visit: &app::protocol::VisitFacts,
+            attributes: Option<&std::collections::BTreeMap<String, String>>,
+            now: u64,
+        ) -> Result<(), StoreError> {
+            if visit.is_empty() && attributes.is_none() {
+                return Ok(());
+            }
+            let attributes = attributes
+                .map(|a| serde_json::to_string(a).map_err(|e| invalid(format!("attributes: {e}"))))
+                .transpose()?;
+            let email = visit.email.as_ref().map(|e| e.as_str().to_owned());
+            // Read first: a customer logging in again from the same page says the same, and
+            // then nothing is written (a login storm pays reads, not commits).
+            let row: Option<(Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT email, page, language, time_zone, attributes FROM customer_profiles WHERE customer_id = $1",
+            )
+            .bind(int(customer.0))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+            let same = |given: &Option<String>, stored: &Option<String>| given.is_none() || given == stored;
+            if let Some((e, p, l, z, a)) = &row {
+                // A stored address stays: the one given first, or an agent's correction.
+                let email_same = e.is_some() || email.is_none();
+                if email_same && same(&visit.page, p) && same(&visit.language, l) && same(&visit.time_zone, z) && same(&attributes, a) {
+                    return Ok(());
+                }
+            }
+            let mut conn = self.pool.acquire().await.map_err(backend)?;
+            write_visit(&mut conn, customer, visit, attributes, now).await?;
             self.confirm(())
         }
 
@@ -143,18 +160,6 @@ macro_rules! profile_methods {
                 .map_err(backend)?;
             record.user_id = external.map(|(id,)| id);
             Ok(record)
-        }
-
-        pub(super) async fn profile_delete_orphaned(&self, cutoff: u64) -> Result<u64, StoreError> {
-            let done = sqlx::query(
-                "DELETE FROM customer_profiles WHERE updated_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM customers cu WHERE cu.id = customer_profiles.customer_id)",
-            )
-            .bind(int(cutoff))
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-            self.confirm(done.rows_affected())
         }
 
         pub(super) async fn profile_change_profile(

@@ -214,7 +214,7 @@ macro_rules! sql_store {
             }
         }
 
-        super::profiles::profile_methods!($store);
+        super::profiles::profile_methods!($store, $conn);
         super::ratings::rating_methods!($store);
 
         #[async_trait::async_trait]
@@ -235,10 +235,6 @@ macro_rules! sql_store {
 
             async fn same_email(&self, customer: CustomerId, email: &app::protocol::Email, limit: u32) -> Result<Vec<(ConversationMeta, u64)>, StoreError> {
                 self.profile_same_email(customer, email, limit).await
-            }
-
-            async fn delete_orphaned_visits(&self, cutoff: u64) -> Result<u64, StoreError> {
-                self.profile_delete_orphaned(cutoff).await
             }
 
             async fn add_rating(&self, rating: &app::protocol::Rating) -> Result<(), StoreError> {
@@ -623,6 +619,10 @@ macro_rules! sql_store {
                     .map_err(backend)?;
                 // As it stands, unless a racing first write stored a newer state.
                 update_state(&mut tx, meta).await?;
+                // What their browser said at login: their profile.
+                if let Some(visit) = &unsaved.visit {
+                    write_visit(&mut tx, meta.customer, visit, None, unsaved.since).await?;
+                }
                 // A session that ended (a logout) before anyone wrote is not stored.
                 if let Some(token_hash) = &unsaved.token_hash {
                     sqlx::query("INSERT INTO sessions (token_hash, customer_id, created_at, last_used_at) VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING")
@@ -662,13 +662,6 @@ macro_rules! sql_store {
                 let mut deleted = 0;
                 for customer in customers {
                     let done = sqlx::query(&sql).bind(int(cutoff)).bind(int(customer.0)).execute(&mut *tx).await.map_err(backend)?;
-                    if done.rows_affected() > 0 {
-                        sqlx::query("DELETE FROM customer_profiles WHERE customer_id = $1")
-                            .bind(int(customer.0))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                    }
                     deleted += done.rows_affected();
                 }
 
@@ -860,6 +853,7 @@ pub(super) const UNSENT: &str = "a.created_at < $1 \
 /// conversation an agent greeted in, say) stays.
 pub(super) const SILENT_ANONYMOUS: &str = "cu.created_at < $1 \
     AND NOT EXISTS (SELECT 1 FROM external_customers e WHERE e.customer_id = cu.id) \
+    AND NOT EXISTS (SELECT 1 FROM customer_profiles p WHERE p.customer_id = cu.id AND p.note IS NOT NULL) \
     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = cu.id AND s.last_used_at >= $1) \
     AND NOT EXISTS (SELECT 1 FROM attachments a JOIN conversations ac ON ac.id = a.conversation_id \
         WHERE ac.customer_id = cu.id) \

@@ -1293,44 +1293,47 @@ async fn a_customers_profile_keeps_what_their_visits_said_and_what_agents_wrote(
 }
 
 #[tokio::test]
-async fn the_visit_of_a_customer_who_never_wrote_goes_with_them() {
-    use app::protocol::{Email, VisitFacts};
+async fn a_new_customers_visit_is_stored_with_them_and_goes_with_them() {
+    use app::protocol::{Email, ProfileChange, VisitFacts};
     for (label, store, _dir) in backends().await {
         let old = 1_000;
         let cutoff = old + 7 * DAY;
-        let ids = store.reserve_ids(3).await.unwrap();
+        let ids = store.reserve_ids(2).await.unwrap();
         let visit = |at: &str| VisitFacts {
             email: Some(Email::parse(at).unwrap()),
+            language: Some("en-GB".into()),
             ..VisitFacts::default()
         };
-        // Stored (an agent greeted her), never wrote: forgotten, and her visit with her.
+        // Numbered at login with what her browser said; stored (an agent greeted her, say)
+        // with it.
         let mut greeted = unsaved(ids[0], "greeted", "hash-g", old);
         greeted.status = Status::Resolved;
         greeted.version = 2;
-        store.record_visit(greeted.customer, &visit("g@example.com"), None, old).await.unwrap();
+        greeted.unsaved.as_mut().unwrap().visit = Some(Box::new(visit("g@example.com")));
         store.save_customer(&greeted, old).await.unwrap();
-        // Never stored at all (came, said who she was, left): her visit goes after the cutoff.
-        store.record_visit(ids[1].0, &visit("never@example.com"), None, old).await.unwrap();
-        // Never stored yet, but came within the retention: kept.
-        store.record_visit(ids[2].0, &visit("recent@example.com"), None, cutoff + 1).await.unwrap();
+        let stored = store.profile(greeted.customer).await.unwrap();
+        assert_eq!(stored.email.as_ref().map(Email::as_str), Some("g@example.com"), "{label}");
+        assert_eq!(stored.language.as_deref(), Some("en-GB"), "{label}");
+        assert_eq!(stored.first_seen, Some(old), "{label}");
+        // One an agent noted something on is kept, however silent.
+        let mut noted = unsaved(ids[1], "noted", "hash-n", old);
+        noted.status = Status::Resolved;
+        noted.version = 2;
+        store.save_customer(&noted, old).await.unwrap();
+        let note = ProfileChange { email: None, note: Some(Some("Calls back on Mondays".into())) };
+        store.change_profile(noted.customer, &note, &name("amy"), old).await.unwrap();
 
-        assert_eq!(
-            store.delete_silent_anonymous(&[greeted.customer], cutoff).await.unwrap(),
-            1,
-            "{label}"
-        );
+        let silent = store.silent_anonymous(cutoff, CustomerId(0), 100).await.unwrap();
+        assert_eq!(silent, vec![(greeted.customer, greeted.id)], "{label}");
+        let both = [greeted.customer, noted.customer];
+        assert_eq!(store.delete_silent_anonymous(&both, cutoff).await.unwrap(), 1, "{label}");
+        // Her profile went with her.
         assert_eq!(
             store.profile(greeted.customer).await.unwrap(),
             ProfileRecord::default(),
             "{label}"
         );
-        // The never stored go on their own (with no silent customer to delete).
-        assert_eq!(store.delete_silent_anonymous(&[], cutoff).await.unwrap(), 0, "{label}");
-        assert!(store.profile(ids[1].0).await.unwrap().email.is_some(), "{label}: not yet");
-        assert_eq!(store.delete_orphaned_visits(cutoff).await.unwrap(), 1, "{label}");
-        assert_eq!(store.profile(ids[1].0).await.unwrap(), ProfileRecord::default(), "{label}");
-        let recent = store.profile(ids[2].0).await.unwrap();
-        assert_eq!(recent.email.as_ref().map(Email::as_str), Some("recent@example.com"), "{label}");
+        assert!(store.profile(noted.customer).await.unwrap().note.is_some(), "{label}");
     }
 }
 

@@ -289,6 +289,18 @@ impl Desk {
         (notes, ratings)
     }
 
+    /// The desk's settings: read from storage once, then kept by the live state (an admin's
+    /// change reaches every node), so that a login or a rating costs no read.
+    pub(super) async fn settings(&self) -> Result<protocol::DeskSettings, Problem> {
+        if let Some(settings) = self.live().settings {
+            return Ok(settings);
+        }
+        let settings =
+            self.store.desk_settings().await.map_err(internal("reading the desk's settings"))?;
+        // A change told meanwhile is newer than what was read.
+        Ok(*self.live().settings.get_or_insert(settings))
+    }
+
     /// Sends the agent accounts to one admin connection, or to every admin online.
     pub(super) async fn send_team(&self, only: Option<ConnId>) {
         match self.store.agents().await {

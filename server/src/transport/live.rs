@@ -121,6 +121,9 @@ pub struct Live {
     /// nodes, a message stored before a catch-up was read may be passed on after it.)
     covered: HashMap<ConnId, HashMap<ConversationId, u64>>,
     node: u64,
+    /// The desk's settings, once read from storage (see [`Desk::settings`]); kept current
+    /// by [`Told::Settings`], which reaches every node.
+    pub(super) settings: Option<app::protocol::DeskSettings>,
 }
 
 impl Live {
@@ -132,6 +135,7 @@ impl Live {
             catching_up: HashMap::new(),
             covered: HashMap::new(),
             node,
+            settings: None,
         }
     }
 
@@ -180,6 +184,7 @@ impl Live {
                             (self.hub.admin_connections(), ServerEvent::Agents(agents))
                         }
                         Told::Settings(settings) => {
+                            self.settings = Some(settings);
                             (self.hub.all_connections(), ServerEvent::DeskSettings(settings))
                         }
                     };

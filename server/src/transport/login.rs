@@ -77,6 +77,7 @@ pub(super) async fn log_in(
                                     token,
                                     token_hash,
                                     external,
+                                    visit: visit.clone(),
                                     reply,
                                 })
                                 .await
@@ -116,17 +117,16 @@ async fn welcome(shared: &Shared, conn: ConnId, agent: bool, admin: bool) {
     super::rating::welcome(shared, conn, agent, admin).await;
 }
 
-/// Keeps what a customer's browser said as they logged in (and what their host site
-/// signed) on their profile. The login stands either way: a failure is logged.
+/// Keeps what a stored customer's browser said as they logged in (and what their host
+/// site signed) on their profile. The login stands either way: a failure is logged.
 async fn record_visit(
     shared: &Shared,
     conn: ConnId,
     visit: &app::protocol::VisitFacts,
     attributes: Option<&std::collections::BTreeMap<String, String>>,
 ) {
-    let Some(Identity::Customer(customer)) = shared.desk.live().hub.identity(conn).cloned() else {
-        return;
-    };
+    // An anonymous customer not stored yet has theirs in the hub (stored with them).
+    let Some(customer) = shared.desk.live().hub.stored_customer(conn) else { return };
     if let Err(e) = shared.desk.store.record_visit(customer, visit, attributes, now_ms()).await {
         tracing::error!(error = %e, customer = customer.0, "recording a customer's visit failed");
     }

@@ -58,6 +58,9 @@ pub(super) async fn on_profile_set(
             (meta.customer, by)
         };
         let change = update.check()?;
+        // A customer who has not written is stored now (with what their browser said): what
+        // an agent notes on them is kept as their messages would be.
+        shared.desk.save_unsaved(update.conversation).await?;
         shared
             .desk
             .store
@@ -83,13 +86,27 @@ async fn read(
     conn: ConnId,
     id: ConversationId,
 ) -> Result<CustomerProfile, Problem> {
-    let (customer, name, since) = {
+    let (customer, name, unsaved) = {
         let live = shared.desk.live();
         let (_, meta) = live.hub.customer_for_agent(conn, id)?;
-        (meta.customer, meta.customer_name.clone(), meta.unsaved.as_ref().map(|u| u.since))
+        (meta.customer, meta.customer_name.clone(), meta.unsaved.clone())
     };
     let store = &shared.desk.store;
-    let record = store.profile(customer).await.map_err(internal("reading a customer's profile"))?;
+    let record = match &unsaved {
+        // Not stored yet: what their browser said waits in the hub.
+        Some(unsaved) => {
+            let visit = unsaved.visit.as_deref().cloned().unwrap_or_default();
+            crate::store::ProfileRecord {
+                email: visit.email,
+                page: visit.page,
+                language: visit.language,
+                time_zone: visit.time_zone,
+                first_seen: Some(unsaved.since),
+                ..Default::default()
+            }
+        }
+        None => store.profile(customer).await.map_err(internal("reading a customer's profile"))?,
+    };
     // More than are shown: the hub leaves out those this agent may not see.
     let others = match &record.email {
         Some(email) => store
@@ -116,7 +133,7 @@ async fn read(
         page: record.page,
         language: record.language,
         time_zone: record.time_zone,
-        first_seen: record.first_seen.or(since),
+        first_seen: record.first_seen,
         note: record.note,
         others,
     })

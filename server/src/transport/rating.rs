@@ -35,9 +35,7 @@ pub(super) async fn on_rate(
         let request = payload?;
         shared.desk.live().hub.rater(conn, request.conversation, request.seq)?;
         let store = &shared.desk.store;
-        let settings =
-            store.desk_settings().await.map_err(internal("reading the desk's settings"))?;
-        if !settings.csat {
+        if !shared.desk.settings().await?.csat {
             return Err(Problem::RatingsOff);
         }
         let (score, comment) = request.check()?;
@@ -103,13 +101,8 @@ pub(super) async fn welcome(shared: &Shared, conn: ConnId, agent: bool, admin: b
         return;
     }
     let store = &shared.desk.store;
-    let settings = match store.desk_settings().await {
-        Ok(settings) => settings,
-        Err(e) => {
-            tracing::error!(error = %e, "reading the desk's settings failed");
-            return;
-        }
-    };
+    // A failure was logged; the login stands.
+    let Ok(settings) = shared.desk.settings().await else { return };
     shared.desk.live().emit(conn, &ServerEvent::DeskSettings(settings));
     let resolution = shared.desk.live().hub.resolution(conn);
     let Some(resolved) = resolution.filter(|_| settings.csat) else { return };

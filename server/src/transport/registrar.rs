@@ -38,6 +38,8 @@ pub struct Registration {
     pub token_hash: String,
     /// The host site's user id, when the site vouched for this customer: linked to them.
     pub external: Option<String>,
+    /// What their browser said (kept with an anonymous customer until they are stored).
+    pub visit: app::protocol::VisitFacts,
     /// The login's outcome; a refusal has been sent to the client already.
     pub reply: oneshot::Sender<Result<Outcome, Problem>>,
 }
@@ -177,7 +179,12 @@ async fn create(
             Some(_) => stored.next().flatten(),
             None => ids.next().map(|(customer, conversation)| {
                 let (name, token_hash) = (r.name.clone(), r.token_hash.clone());
-                ConversationMeta::new_unsaved(conversation, customer, name, token_hash, now)
+                let mut meta =
+                    ConversationMeta::new_unsaved(conversation, customer, name, token_hash, now);
+                if let (Some(unsaved), false) = (meta.unsaved.as_mut(), r.visit.is_empty()) {
+                    unsaved.visit = Some(Box::new(r.visit.clone()));
+                }
+                meta
             }),
         })
         .collect())

@@ -100,8 +100,7 @@ pub async fn reply_time(desk: &Desk, hours: Option<&OfficeHours>) -> Option<Opti
 
 /// Deletes the anonymous customers who never wrote and were last seen more than
 /// `retention` ago (their conversation, any greeting an agent left in it, their sessions,
-/// their profile), except those the hub holds (an agent has it open, say), and the profiles
-/// of customers never stored whose visit is as old; returns how many customers.
+/// their profile), except those the hub holds (an agent has it open, say); returns how many.
 async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
     let cutoff = crate::clock::now_ms().saturating_sub(retention.as_millis() as u64);
     let mut after = CustomerId(0);
@@ -138,16 +137,6 @@ async fn delete_silent_anonymous(desk: &Desk, retention: Duration) -> u64 {
     }
     if deleted > 0 {
         tracing::info!(deleted, ?retention, "deleted anonymous customers who never wrote");
-    }
-    // And what the browsers of those never stored said (they logged in, and left).
-    match desk.store.delete_orphaned_visits(cutoff).await {
-        Ok(0) => {}
-        Ok(visits) => {
-            tracing::info!(visits, ?retention, "deleted the visits of customers who never wrote")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "deleting the visits of customers who never wrote failed")
-        }
     }
     deleted
 }
