@@ -1,6 +1,7 @@
 // Satisfaction ratings: a customer whose conversation is resolved is asked "How did we do?"
 // (1 to 5 and a comment), once per resolution, in their language; the agent sees the rating
-// in the conversation; an admin turns the asking off and on in the team panel. Axe clean.
+// in the conversation; an admin turns the asking off and on in the team panel. Axe clean, in
+// the dark scheme too, and within a 360 px screen.
 import { test, expect, Page } from '@playwright/test';
 import { AGENT, open, loginAgent, loginCustomer, openConversation, send, expectAccessible, expectNoProblems, reload } from './helpers';
 
@@ -63,7 +64,8 @@ test('a customer rates a resolved conversation once, the agent sees it, and an a
   const setting = agent.page.getByTestId('csat-setting');
   await expect(setting).toBeChecked();
   await setting.uncheck();
-  const ivy = await open(browser);
+  // Ivy is on a 360 px phone in the dark scheme.
+  const ivy = await open(browser, '/', { viewport: { width: 360, height: 740 }, colorScheme: 'dark' });
   await loginCustomer(ivy.page, `Ivy ${tag}`);
   await send(ivy.page, 'Where is my parcel?');
   await answerAndResolve(agent.page, `Ivy ${tag}`);
@@ -72,6 +74,9 @@ test('a customer rates a resolved conversation once, the agent sees it, and an a
   await expect(ivy.page.getByTestId('rate')).toHaveCount(0);
   await setting.check();
   await expect(ivy.page.getByTestId('rate')).toBeVisible();
+  await expectAccessible(ivy.page, 'rating question, dark, on a phone');
+  const overflow = await ivy.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow, 'nothing wider than the screen').toBeLessThanOrEqual(0);
 
   // Logged out, not just closed: no conversation of a later test goes to this agent.
   await agent.page.getByTestId('logout').click();
