@@ -14,7 +14,7 @@ use crate::protocol::{
     AgentInfo, AgentStatus, Attachment, CannedReply, ChatMessage, ClientMsgId, ConversationId,
     ConversationSummary, ConversationsCursor, ConversationsPage, CustomerProfile, DeskSettings,
     History, LoginRequest, LoginSuccess, NewAgent, OfficeStatus, Presence, ProfileUpdate,
-    RateRequest, Rating, ResolvedAt, Role, SearchResults, Status, UserName, TYPING_SHOWN_MS,
+    RateRequest, ResolvedAt, Role, SearchResults, Status, UserName, TYPING_SHOWN_MS,
 };
 use crate::text::Lang;
 use crate::uploads::Upload;
@@ -107,10 +107,10 @@ pub struct ChatState {
     pub profile: RwSignal<Option<CustomerProfile>>,
     /// The desk's settings, as the server said (customers and admins).
     pub settings: RwSignal<DeskSettings>,
-    /// For a customer: the resolution of their conversation they may rate, and the rating
-    /// they gave (of that resolution, once given).
+    /// For a customer: the resolution of their conversation they may rate (as the server
+    /// last said), and the one they rated (thanked while it is the one to rate).
     pub resolved: RwSignal<Option<ResolvedAt>>,
-    pub rated: RwSignal<Option<Rating>>,
+    pub rated: RwSignal<Option<ResolvedAt>>,
 }
 
 /// Where an agent's console stands in the pages of their conversations.
@@ -300,6 +300,10 @@ impl ChatState {
         }
         self.logging_in.set(false);
         self.login_error.set(None);
+        // The login says again whether a resolution waits for a rating (another tab may
+        // have given it meanwhile).
+        self.resolved.set(None);
+        self.rated.set(None);
         // An answer asked for on a connection that is gone will not come: ask again.
         if self.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
             self.search.update(|s| {

@@ -169,4 +169,18 @@ async fn a_host_sites_signed_attributes_are_shown_and_cannot_be_forged() {
     let seen = profile(&mut amy, &conversation).await;
     assert_eq!(seen["user_id"], json!("shop-7"), "{seen}");
     assert_eq!(seen["attributes"], json!({"order": "A-1001", "plan": "pro"}), "{seen}");
+
+    // From another device, after an upgrade the site signs: the same customer and
+    // conversation, one profile, with what the site says now.
+    let upgraded = r#"{"plan":"max"}"#;
+    let user = HostUser { attributes: Some(upgraded), ..user };
+    let sig = sign_host_identity(SECRET.as_bytes(), user);
+    let login = json!({"name": "Lin", "identity": {"id": "shop-7", "expires": expires, "sig": sig, "attributes": upgraded}});
+    let mut laptop = TestClient::connect(&server, WS, Some(login)).await;
+    assert_eq!(laptop.expect("login_success").await["conversation"], conversation);
+    // Served after her login is (with what it recorded).
+    laptop.emit_acked("private_message", json!({"message": "From my laptop"})).await;
+    let seen = profile(&mut amy, &conversation).await;
+    assert_eq!(seen["attributes"], json!({"plan": "max"}), "{seen}");
+    assert_eq!(seen["user_id"], json!("shop-7"), "{seen}");
 }

@@ -26,9 +26,24 @@ async fn opened(client: &mut TestClient, customer: &str) -> Value {
 }
 
 async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
-    server.add_agent("amy", "password-1").await;
+    for name in ["amy", "ben"] {
+        server.add_agent(name, "password-1").await;
+    }
     server.add_admin("ada", "password-1").await;
     let mut amy = TestClient::login(&server, WS, agent("amy")).await;
+
+    // Taken and resolved before anyone wrote: nothing to rate, and the customer is not asked.
+    let mut zed = TestClient::connect(&server, WS, Some(json!("Zed"))).await;
+    let silent = zed.expect("login_success").await["conversation"].clone();
+    amy.emit("take", json!({"conversation": silent})).await;
+    opened(&mut amy, "Zed").await;
+    amy.emit("resolve", json!({"conversation": silent})).await;
+    amy.expect_where("conversation", |s| s["id"] == silent && s["status"] == json!("resolved"))
+        .await;
+    zed.emit("rate", json!({"conversation": silent, "seq": 0, "score": 5})).await;
+    assert_eq!(zed.expect("error").await, json!("This conversation is not waiting for a rating."));
+    zed.expect_none("resolved", 200).await;
+    zed.disconnect().await;
     let mut ann = TestClient::connect(&server, WS, Some(json!("Ann"))).await;
     let welcome = ann.expect("login_success").await;
     let token = welcome["resume"].clone();
@@ -52,6 +67,8 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     ann.emit("rate", json!({"conversation": id, "seq": 2, "score": 4, "comment": long})).await;
     assert_eq!(ann.expect("error").await, json!("A comment can be at most 1000 characters."));
     let mut bob = TestClient::login(&server, WS, json!("Bob")).await;
+    // Ben, an agent not in Ann's conversation, is not told of her rating.
+    let mut ben = TestClient::login(&server, WS, agent("ben")).await;
     for asked in [id.clone(), json!(999_999)] {
         bob.emit("rate", json!({"conversation": asked, "seq": 2, "score": 1})).await;
         assert_eq!(bob.expect("error").await, json!("There is no such conversation."), "{asked}");
@@ -78,6 +95,7 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
         json!("You have rated this conversation already. Thank you!")
     );
     bob.expect_none("rating", 200).await;
+    ben.expect_none("rating", 200).await;
 
     // Back later: not asked again for this resolution.
     ann.disconnect().await;

@@ -32,11 +32,15 @@ pub fn RatingPrompt() -> impl IntoView {
         });
         (open && !newer && state.settings.get().csat).then_some(resolved)
     };
-    let thanked = move || {
-        pending().is_some_and(|r| state.rated.with(|x| x.as_ref().is_some_and(|x| x.seq == r.seq)))
-    };
+    let thanked = move || pending().is_some_and(|r| state.rated.get() == Some(r));
     let score = RwSignal::new(None::<u8>);
     let comment = RwSignal::new(String::new());
+    // Each resolution is asked afresh: nothing chosen for an earlier one is sent again.
+    Effect::new(move |_| {
+        let _asked = pending();
+        score.set(None);
+        comment.set(String::new());
+    });
     let send = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(resolved) = pending() else { return };
@@ -66,7 +70,7 @@ pub fn RatingPrompt() -> impl IntoView {
                         <div class="scores">
                             {(SCORE_MIN..=SCORE_MAX).map(|n| view! {
                                 <label class="score">
-                                    <input type="radio" name="score" value=n data-testid="rate-score" on:change=move |_| score.set(Some(n))/>
+                                    <input type="radio" name="score" value=n data-testid="rate-score" prop:checked=move || score.get() == Some(n) on:change=move |_| score.set(Some(n))/>
                                     <span aria-hidden="true">{"★".repeat(usize::from(n))}</span>
                                     <span>{move || t().score_word(n)}</span>
                                 </label>
@@ -108,6 +112,9 @@ pub fn CsatSetting() -> impl IntoView {
     let on_change = move |ev: leptos::ev::Event| {
         let csat = event_target_checked(&ev);
         chat.send(Command::SetDeskSettings(DeskSettings { csat }));
+        // The box shows what the server has: it follows once the change is told (and stays
+        // if it is refused, offline say).
+        state.settings.update(|_| {});
     };
     view! {
         <label class="csat-setting">

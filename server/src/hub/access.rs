@@ -76,7 +76,9 @@ impl Hub {
         if !self.sees(who, meta) {
             return Err(Problem::UnknownConversation);
         }
-        if meta.status == Status::Resolved && meta.last_seq == seq {
+        // Something must have been said (a conversation taken and resolved before anyone
+        // wrote has nothing to rate, and is not stored).
+        if Self::rateable(meta) && meta.last_seq == seq {
             Ok(())
         } else {
             Err(Problem::NotRateable)
@@ -88,8 +90,14 @@ impl Hub {
     pub fn resolution(&self, conn: ConnId) -> Option<app::protocol::ResolvedAt> {
         let Some(Identity::Customer(customer)) = self.identity(conn) else { return None };
         let meta = self.conversations.get(self.by_customer.get(customer)?)?;
-        (meta.status == Status::Resolved)
+        Self::rateable(meta)
             .then_some(app::protocol::ResolvedAt { conversation: meta.id, seq: meta.last_seq })
+    }
+
+    /// Whether a conversation waits for its customer's rating: resolved, with something said
+    /// in it (and so stored).
+    pub(super) fn rateable(meta: &ConversationMeta) -> bool {
+        meta.status == Status::Resolved && meta.last_seq > 0 && meta.unsaved.is_none()
     }
 
     /// Whether a (non-admin) agent sees a conversation: while it is new (the customer has

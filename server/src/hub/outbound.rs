@@ -63,6 +63,16 @@ impl Hub {
             .collect()
     }
 
+    /// The connections of every online customer and admin (who are told the desk's
+    /// settings).
+    pub fn customer_and_admin_connections(&self) -> Vec<ConnId> {
+        self.present
+            .iter()
+            .filter(|(who, p)| matches!(who, Identity::Customer(_)) || p.admin)
+            .flat_map(|(_, p)| p.conns.iter().copied())
+            .collect()
+    }
+
     /// The connections of every online agent.
     pub fn agent_connections(&self) -> Vec<ConnId> {
         self.online_agents().flat_map(|(_, p)| p.conns.iter().copied()).collect()

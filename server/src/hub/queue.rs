@@ -75,7 +75,9 @@ impl Hub {
         });
         // The customer is told (they may rate it): this resolution is named by the newest
         // message.
-        let told = self.conversations.get(&id).map(|meta| {
+        // (Resolved again with nothing said since is the same resolution: told again, it is
+        // rated once; the page thanks whoever answers twice.)
+        let told = self.conversations.get(&id).filter(|m| Self::rateable(m)).map(|meta| {
             let event = ServerEvent::Resolved(ResolvedAt { conversation: id, seq: meta.last_seq });
             let customer = Identity::Customer(meta.customer);
             self.conns_of(&customer)

@@ -230,8 +230,8 @@ pub trait Store: Send + Sync + 'static {
     /// (their profile), in one transaction. One already stored is left as it is (several
     /// first writes may race).
     async fn save_customer(&self, meta: &ConversationMeta, now: u64) -> Result<(), StoreError>;
-    /// Anonymous customers (no host site vouched for them, no agent's note on them) who
-    /// never wrote, created before
+    /// Anonymous customers (no host site vouched for them, no agent's note on them, no
+    /// rating of theirs) who never wrote, created before
     /// `cutoff`, with no session used since, whose conversation is new or resolved: with
     /// ids above `after`, smallest first, at most `limit`.
     async fn silent_anonymous(

@@ -854,6 +854,8 @@ pub(super) const UNSENT: &str = "a.created_at < $1 \
 pub(super) const SILENT_ANONYMOUS: &str = "cu.created_at < $1 \
     AND NOT EXISTS (SELECT 1 FROM external_customers e WHERE e.customer_id = cu.id) \
     AND NOT EXISTS (SELECT 1 FROM customer_profiles p WHERE p.customer_id = cu.id AND p.note IS NOT NULL) \
+    AND NOT EXISTS (SELECT 1 FROM ratings r JOIN conversations rc ON rc.id = r.conversation_id \
+        WHERE rc.customer_id = cu.id) \
     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = cu.id AND s.last_used_at >= $1) \
     AND NOT EXISTS (SELECT 1 FROM attachments a JOIN conversations ac ON ac.id = a.conversation_id \
         WHERE ac.customer_id = cu.id) \

@@ -1363,6 +1363,11 @@ async fn a_rating_is_kept_once_per_resolution_and_the_desk_settings_persist() {
             "{label}"
         );
         assert_eq!(store.ratings(ann.id, 1).await.unwrap(), vec![rating(7, 2, None)], "{label}");
+        // Her ratings are hers to keep: never written, she is not forgotten as a silent
+        // customer (someone else who never wrote is).
+        let quiet = store.create_customer(&name("Quiet"), "hash-q", 1_000).await.unwrap();
+        let silent = store.silent_anonymous(10 * DAY, CustomerId(0), 100).await.unwrap();
+        assert_eq!(silent, vec![(quiet.customer, quiet.id)], "{label}");
         // A conversation that does not exist has nothing to rate.
         let nowhere = Rating { conversation: ConversationId(999_999), ..rating(1, 3, None) };
         assert!(

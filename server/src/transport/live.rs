@@ -83,8 +83,8 @@ pub enum Told {
     Team(Vec<AgentInfo>),
     /// The canned replies changed: for every agent.
     Canned(Vec<CannedReply>),
-    /// The desk's settings changed: for everyone connected (customers are asked to rate, or
-    /// no longer).
+    /// The desk's settings changed: for the customers (asked to rate, or no longer) and the
+    /// admins online.
     Settings(app::protocol::DeskSettings),
 }
 
@@ -185,7 +185,10 @@ impl Live {
                         }
                         Told::Settings(settings) => {
                             self.settings = Some(settings);
-                            (self.hub.all_connections(), ServerEvent::DeskSettings(settings))
+                            (
+                                self.hub.customer_and_admin_connections(),
+                                ServerEvent::DeskSettings(settings),
+                            )
                         }
                     };
                     outbound

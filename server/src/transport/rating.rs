@@ -52,8 +52,13 @@ pub(super) async fn on_rate(
             Err(e) => return Err(internal("storing a rating")(e)),
         }
         tracing::info!(conversation = rating.conversation.0, score, "rated");
-        let (outcome, _) = shared.desk.apply_one(Item::Hub(Command::Rated(rating))).await;
-        outcome.map(|_| ())
+        // Stored: passed on to whoever is online. Should that fail, the rating is kept (and
+        // comes with the history); the customer is not told of an error.
+        let id = rating.conversation.0;
+        if let (Err(problem), _) = shared.desk.apply_one(Item::Hub(Command::Rated(rating))).await {
+            tracing::error!(?problem, conversation = id, "passing a stored rating on failed");
+        }
+        Ok(())
     };
     if let Err(problem) = rated.await {
         shared.desk.refuse(conn, problem);
@@ -88,8 +93,10 @@ impl AdminWork for SetDeskSettings {
             .await
             .map_err(internal("keeping the desk's settings"))?;
         tracing::info!(admin = me.as_str(), csat = settings.csat, "desk settings changed");
-        shared.desk.apply_quietly(Item::Tell(Told::Settings(settings))).await;
-        Ok(())
+        // Every node keeps the settings it was last told: a change that could not be told is
+        // the admin's to hear of (it is stored, and they may say it again).
+        let (told, _) = shared.desk.apply_one(Item::Tell(Told::Settings(settings))).await;
+        told.map(|_| ())
     }
 }
 

@@ -23,7 +23,7 @@ use crate::inbox::Outgoing;
 use crate::protocol::wire::{EnginePacket, Handshake, SocketPacket};
 use crate::protocol::{
     AgentStatus, ClientEvent, ClientMsgId, ConversationId, HistoryRequest, LoginPayload,
-    LoginSuccess, Problem, Refusal, SendAck, ServerEvent, StatusRequest, AWAY_AFTER_MS,
+    LoginSuccess, Problem, Refusal, ResolvedAt, SendAck, ServerEvent, StatusRequest, AWAY_AFTER_MS,
 };
 use crate::state::{ChatState, Command, ConnStatus};
 
@@ -348,17 +348,16 @@ impl<'a> Session<'a> {
             ServerEvent::Office(office) => state.office.set(Some(office)),
             ServerEvent::ConversationsPage(page) => state.conversations_page(page),
             ServerEvent::Profile(profile) => state.profile.set(Some(*profile)),
-            ServerEvent::Resolved(resolved) => {
-                state.resolved.set(Some(resolved));
-                state.rated.set(None);
-            }
+            ServerEvent::Resolved(resolved) => state.resolved.set(Some(resolved)),
             ServerEvent::Rating(rating) => {
-                if state.me.with_untracked(|m| {
+                let agent = state.me.with_untracked(|m| {
                     m.as_ref().is_some_and(|m| m.role == crate::protocol::Role::Agent)
-                }) {
+                });
+                if agent {
                     state.inbox.update(|i| i.rating(rating));
                 } else {
-                    state.rated.set(Some(rating));
+                    let rated = ResolvedAt { conversation: rating.conversation, seq: rating.seq };
+                    state.rated.set(Some(rated));
                 }
             }
             ServerEvent::DeskSettings(settings) => state.settings.set(settings),
@@ -387,7 +386,12 @@ impl<'a> Session<'a> {
                         }
                     });
                 }
-                state.error.set(Some(with_problem(reason, problem).in_lang(lang)))
+                let reason = with_problem(reason, problem);
+                // Rated already (in another tab, or before a reload): thanked, as if now.
+                if reason.problem == Some(Problem::AlreadyRated) {
+                    state.rated.set(state.resolved.get_untracked());
+                }
+                state.error.set(Some(reason.in_lang(lang)))
             }
         }
         Continue(())
