@@ -112,10 +112,13 @@ pub fn CsatSetting() -> impl IntoView {
     let on_change = move |ev: leptos::ev::Event| {
         let csat = event_target_checked(&ev);
         chat.send(Command::SetDeskSettings(DeskSettings { csat }));
-        // The box shows what the server has: it follows once the change is told (and stays
-        // if it is refused, offline say).
-        state.settings.update(|_| {});
     };
+    // The box shows what the server has: a change refused (offline, say) puts it back.
+    Effect::new(move |_| {
+        if state.error.with(Option::is_some) {
+            state.settings.update(|_| {});
+        }
+    });
     view! {
         <label class="csat-setting">
             <input type="checkbox" data-testid="csat-setting" prop:checked=move || state.settings.get().csat on:change=on_change/>
