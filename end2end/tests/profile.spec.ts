@@ -98,6 +98,14 @@ test('an agent reads who the customer is, corrects the address, keeps a note and
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow, 'nothing wider than the screen').toBeLessThanOrEqual(0);
 
+  // Both resolved: nothing of this test waits in the queue for a later test's agent.
+  await page.setViewportSize({ width: 1280, height: 720 });
+  for (const name of [`Mia ${tag}`, `Mia W ${tag}`]) {
+    await openConversation(page, name);
+    if (await page.getByTestId('take').isVisible()) await page.getByTestId('take').click();
+    await page.getByTestId('resolve').click();
+    await expect(page.getByTestId('status')).toHaveText(/已结束|resolved/);
+  }
   first.close();
   second.close();
   // Logged out, not just closed: no conversation of a later test goes to this agent.
