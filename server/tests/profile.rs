@@ -23,16 +23,6 @@ async fn profile(client: &mut TestClient, conversation: &Value) -> Value {
     client.expect_where("profile", |p| p["conversation"] == *conversation).await
 }
 
-/// Waits until `client` is told `customer`'s conversation is open; returns its id.
-async fn opened(client: &mut TestClient, customer: &str) -> Value {
-    client
-        .expect_where("conversation", |s| {
-            s["customer"] == json!(customer) && s["status"] == json!("open")
-        })
-        .await["id"]
-        .clone()
-}
-
 async fn agents_read_and_keep_what_is_known_of_a_customer(server: TestServer) {
     for name in ["amy", "bob"] {
         server.add_agent(name, "password-1").await;
@@ -46,7 +36,7 @@ async fn agents_read_and_keep_what_is_known_of_a_customer(server: TestServer) {
     });
     let ann = TestClient::login(&server, WS, json!({"name": "Ann", "visit": visit})).await;
     ann.emit_acked("private_message", json!({"message": "Where is my order?"})).await;
-    let conversation = opened(&mut amy, "Ann").await;
+    let conversation = amy.expect_opened("Ann").await["id"].clone();
     let seen = profile(&mut amy, &conversation).await;
     assert_eq!(seen["customer"], json!("Ann"), "{seen}");
     assert_eq!(seen["email"], json!("Ann@Example.com"), "{seen}");
@@ -81,7 +71,7 @@ async fn agents_read_and_keep_what_is_known_of_a_customer(server: TestServer) {
     let visit = json!({"email": "ANN@example.org"});
     let again = TestClient::login(&server, WS, json!({"name": "Ann W", "visit": visit})).await;
     again.emit_acked("private_message", json!({"message": "It's me again"})).await;
-    let second = opened(&mut bob, "Ann W").await;
+    let second = bob.expect_opened("Ann W").await["id"].clone();
     assert_eq!(
         profile(&mut amy, &conversation).await.get("others"),
         None,
@@ -165,7 +155,7 @@ async fn a_host_sites_signed_attributes_are_shown_and_cannot_be_forged() {
     );
     let lin = TestClient::login(&server, WS, identity(attributes)).await;
     lin.emit_acked("private_message", json!({"message": "Upgrade question"})).await;
-    let conversation = opened(&mut amy, "Lin").await;
+    let conversation = amy.expect_opened("Lin").await["id"].clone();
     let seen = profile(&mut amy, &conversation).await;
     assert_eq!(seen["user_id"], json!("shop-7"), "{seen}");
     assert_eq!(seen["attributes"], json!({"order": "A-1001", "plan": "pro"}), "{seen}");

@@ -15,16 +15,6 @@ fn agent(name: &str) -> Value {
     json!({"name": name, "role": "agent", "password": "password-1"})
 }
 
-/// Waits until `client` is told `customer`'s conversation is open; returns its id.
-async fn opened(client: &mut TestClient, customer: &str) -> Value {
-    client
-        .expect_where("conversation", |s| {
-            s["customer"] == json!(customer) && s["status"] == json!("open")
-        })
-        .await["id"]
-        .clone()
-}
-
 async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     for name in ["amy", "ben"] {
         server.add_agent(name, "password-1").await;
@@ -36,7 +26,7 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     let mut zed = TestClient::connect(&server, WS, Some(json!("Zed"))).await;
     let silent = zed.expect("login_success").await["conversation"].clone();
     amy.emit("take", json!({"conversation": silent})).await;
-    opened(&mut amy, "Zed").await;
+    amy.expect_opened("Zed").await;
     amy.emit("resolve", json!({"conversation": silent})).await;
     amy.expect_where("conversation", |s| s["id"] == silent && s["status"] == json!("resolved"))
         .await;
@@ -49,7 +39,7 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     let token = welcome["resume"].clone();
     assert_eq!(ann.expect("desk_settings").await, json!({"csat": true}));
     ann.emit_acked("private_message", json!({"message": "My parcel is late"})).await;
-    let id = opened(&mut amy, "Ann").await;
+    let id = amy.expect_opened("Ann").await["id"].clone();
     amy.emit_acked("private_message", json!({"conversation": id, "message": "It arrives today."}))
         .await;
 
@@ -107,7 +97,7 @@ async fn a_resolution_is_rated_once_and_the_agents_see_it(server: TestServer) {
     // She writes again; resolved again, it is another resolution, rated afresh.
     ann.emit_acked("private_message", json!({"message": "One more question"})).await;
     amy.emit("take", json!({"conversation": id})).await;
-    opened(&mut amy, "Ann").await;
+    amy.expect_opened("Ann").await;
     amy.emit("resolve", json!({"conversation": id})).await;
     assert_eq!(ann.expect("resolved").await["seq"], json!(3));
     // The earlier resolution is past.

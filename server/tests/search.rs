@@ -29,15 +29,6 @@ async fn search(client: &mut TestClient, query: &str) -> Value {
     client.expect_where("search_results", |r| r["query"] == json!(query)).await
 }
 
-/// Waits until `client` is told `customer`'s conversation is open; returns its summary.
-async fn opened(client: &mut TestClient, customer: &str) -> Value {
-    client
-        .expect_where("conversation", |s| {
-            s["customer"] == json!(customer) && s["status"] == json!("open")
-        })
-        .await
-}
-
 async fn agents_find_only_what_they_see(server: TestServer) {
     for name in ["amy", "bob"] {
         server.add_agent(name, "password-1").await;
@@ -48,11 +39,11 @@ async fn agents_find_only_what_they_see(server: TestServer) {
     let mut bob = TestClient::login(&server, WS, agent("bob")).await;
     let wang = TestClient::login(&server, WS, json!("王小明")).await;
     wang.emit_acked("private_message", json!({"message": "我想申请退款，订单号 4471"})).await;
-    assert_eq!(opened(&mut bob, "王小明").await["assignee"], json!("bob"));
+    assert_eq!(bob.expect_opened("王小明").await["assignee"], json!("bob"));
     let mut amy = TestClient::login(&server, WS, agent("amy")).await;
     let mut lea = TestClient::login(&server, WS, json!("Léa")).await;
     lea.emit_acked("private_message", json!({"message": "Please REFUND my order 4471"})).await;
-    assert_eq!(opened(&mut amy, "Léa").await["assignee"], json!("amy"));
+    assert_eq!(amy.expect_opened("Léa").await["assignee"], json!("amy"));
 
     // Each agent finds in their own conversation only, with what matched marked.
     let amys = search(&mut amy, "4471").await;

@@ -502,6 +502,15 @@ impl TestClient {
     }
 
     /// Asserts that no event named `event` arrives within `ms`.
+    /// Waits until this agent is told `customer`'s conversation is open; returns its
+    /// summary.
+    pub async fn expect_opened(&mut self, customer: &str) -> Value {
+        self.expect_where("conversation", |s| {
+            s["customer"] == serde_json::json!(customer) && s["status"] == serde_json::json!("open")
+        })
+        .await
+    }
+
     pub async fn expect_none(&mut self, event: &str, ms: u64) {
         let _ = tokio::time::timeout(Duration::from_millis(ms), async {
             while let Some(item) = self.events.recv().await {
