@@ -27,7 +27,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::rows::{
@@ -163,7 +163,8 @@ fn run(mut conn: Connection, waiting: mpsc::Receiver<Job>, file: FileIdentity) {
 /// What storing a group in one transaction came to, when it did not.
 enum Halted {
     /// SQLite undid the whole transaction (as it does on an I/O error, and may on a full
-    /// disk, whatever statement hit it): what went before is gone, the group fails.
+    /// disk, whatever statement hit it), or the statements could not be prepared before
+    /// anything was written: the group fails.
     Undone(StoreError),
     /// A write failed after a message's row was inserted (its participant, or its
     /// conversation's number at the end of the group): the transaction must be undone.
@@ -250,11 +251,13 @@ fn append_all(
     conn: &Connection,
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<Appended, StoreError>>, Halted> {
+    // Before anything is written: should they not prepare, the group fails whole.
+    let mut statements = Statements::prepare(conn).map_err(Halted::Undone)?;
     // Ordered by id, so that the updates at the end walk the table's B-tree in order.
     let mut numbering: BTreeMap<i64, Numbering> = BTreeMap::new();
     let mut results = Vec::with_capacity(messages.len());
     for m in messages {
-        match append_one(conn, &mut numbering, m) {
+        match append_one(conn, &mut statements, &mut numbering, m) {
             Ok(appended) => results.push(Ok(appended)),
             // SQLite undid the whole transaction: what went before is gone too.
             Err(failed) if conn.is_autocommit() => return Err(Halted::Undone(failed.into_error())),
@@ -263,11 +266,9 @@ fn append_all(
         }
     }
     for (conversation, n) in numbering.iter().filter(|(_, n)| n.numbered) {
-        let updated = conn
-            .prepare_cached(
-                "UPDATE conversations SET last_seq = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
-            )
-            .and_then(|mut update| update.execute(params![n.last_seq, n.newest, conversation]))
+        let updated = statements
+            .number
+            .execute(params![n.last_seq, n.newest, conversation])
             .map_err(backend);
         match updated {
             Ok(1) => {}
@@ -284,6 +285,36 @@ fn append_all(
         }
     }
     Ok(results)
+}
+
+/// The statements a group runs for each message and conversation, taken from the
+/// connection's cache once per group rather than looked up (their text hashed) per message.
+struct Statements<'c> {
+    last_seq: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+    join: CachedStatement<'c>,
+    number: CachedStatement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    fn prepare(conn: &'c Connection) -> Result<Self, StoreError> {
+        let prepare = |sql: &str| conn.prepare_cached(sql).map_err(backend);
+        Ok(Self {
+            last_seq: prepare("SELECT last_seq FROM conversations WHERE id = ?1")?,
+            insert: prepare(
+                "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (conversation_id, author_role, author_key, client_id) WHERE client_id IS NOT NULL DO NOTHING \
+                 RETURNING id",
+            )?,
+            join: prepare(
+                "INSERT INTO conversation_agents (conversation_id, agent_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?,
+            number: prepare(
+                "UPDATE conversations SET last_seq = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
+            )?,
+        })
+    }
 }
 
 /// Why a message was not stored: before any of its statements wrote, or after.
@@ -303,6 +334,7 @@ impl Failed {
 /// Stores one message of a group, numbered from `numbering`.
 fn append_one(
     conn: &Connection,
+    statements: &mut Statements<'_>,
     numbering: &mut BTreeMap<i64, Numbering>,
     m: &NewMessage,
 ) -> Result<Appended, Failed> {
@@ -310,11 +342,10 @@ fn append_one(
     let n = match numbering.entry(conversation) {
         Entry::Occupied(n) => n.into_mut(),
         Entry::Vacant(slot) => {
-            let last_seq: i64 = conn
-                .prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")
-                .and_then(|mut select| {
-                    select.query_row(params![conversation], |row| row.get(0)).optional()
-                })
+            let last_seq: i64 = statements
+                .last_seq
+                .query_row(params![conversation], |row| row.get(0))
+                .optional()
                 .map_err(|e| Failed::Before(backend(e)))?
                 .ok_or_else(|| {
                     Failed::Before(StoreError::NotFound(format!(
@@ -326,51 +357,46 @@ fn append_one(
         }
     };
     let seq = n.last_seq + 1;
-    let Some(id) = insert(conn, m, seq).map_err(Failed::Before)? else {
+    let Some(id) = insert(&mut statements.insert, m, seq).map_err(Failed::Before)? else {
         let earlier = earlier(conn, m).map_err(Failed::Before)?;
         return Ok(Appended { message: earlier, duplicate: true });
     };
     *n = Numbering { last_seq: seq, newest: n.newest.max(int(m.ts)), numbered: true };
     if let Some(agent) = &m.joins {
-        conn.prepare_cached(
-            "INSERT INTO conversation_agents (conversation_id, agent_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )
-        .and_then(|mut join| join.execute(params![conversation, agent.as_str()]))
-        .map_err(|e| Failed::After(backend(e)))?;
+        statements
+            .join
+            .execute(params![conversation, agent.as_str()])
+            .map_err(|e| Failed::After(backend(e)))?;
     }
     Ok(Appended { message: m.stored(MessageId(uint(id)), uint(seq)), duplicate: false })
 }
 
 /// Inserts a message numbered `seq`; returns its id, or nothing if its sender already sent
 /// its client id (the unique index's conflict, which the insert skips).
-fn insert(conn: &Connection, m: &NewMessage, seq: i64) -> Result<Option<i64>, StoreError> {
+fn insert(
+    insert: &mut CachedStatement<'_>,
+    m: &NewMessage,
+    seq: i64,
+) -> Result<Option<i64>, StoreError> {
     let (role, key) = author_columns(&m.author);
-    conn.prepare_cached(
-        "INSERT INTO messages (conversation_id, seq, author_role, author_key, author_name, to_name, body, client_id, created_at, attachments) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-         ON CONFLICT (conversation_id, author_role, author_key, client_id) WHERE client_id IS NOT NULL DO NOTHING \
-         RETURNING id",
-    )
-    .and_then(|mut insert| {
-        insert
-            .query_row(
-                params![
-                    int(m.conversation.0),
-                    seq,
-                    role,
-                    key,
-                    m.from.as_str(),
-                    m.to.as_ref().map(|n| n.as_str()),
-                    m.text.as_str(),
-                    m.client_id.as_ref().map(|c| c.as_str()),
-                    int(m.ts),
-                    attachments_column(&m.attachments),
-                ],
-                |row| row.get(0),
-            )
-            .optional()
-    })
-    .map_err(backend)
+    insert
+        .query_row(
+            params![
+                int(m.conversation.0),
+                seq,
+                role,
+                key,
+                m.from.as_str(),
+                m.to.as_ref().map(|n| n.as_str()),
+                m.text.as_str(),
+                m.client_id.as_ref().map(|c| c.as_str()),
+                int(m.ts),
+                attachments_column(&m.attachments),
+            ],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)
 }
 
 /// The message stored earlier with the client id of `m`, from the same sender.
