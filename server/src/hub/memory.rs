@@ -6,7 +6,7 @@
 //! is open, not how many ever logged in.
 //! Must not: decide who sees a conversation (`access.rs`) or move one (`queue.rs`).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use app::protocol::{ConversationId, Problem, Status};
 

@@ -5,7 +5,7 @@
 //! themselves only) and [`coalesce`], which merges a batch's presence changes.
 //! Must not: change the hub; it reads and builds events.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use app::protocol::{Presence, Role, ServerEvent, UserName};
 

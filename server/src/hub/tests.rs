@@ -1443,7 +1443,7 @@ mod properties {
     fn new_run() -> Run {
         let mut w = World::new();
         w.admins.insert(name_key("Ad0"));
-        Run { w, open: vec![], last_id: HashMap::new(), next_id: 0, accepted_new: 0, clock: 0 }
+        Run { w, open: vec![], last_id: HashMap::default(), next_id: 0, accepted_new: 0, clock: 0 }
     }
 
     /// Whether the agent `agent` sees conversation `id` in `metas`: the rule of the README,

@@ -6,7 +6,7 @@
 //! only to the sockets it holds; the events for other nodes' connections are theirs to send.
 //! Must not: await (it runs under the lock), or decide chat rules (the hub does).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use serde::{Deserialize, Serialize};
 use socketioxide::extract::SocketRef;
@@ -305,7 +305,7 @@ impl Live {
         &mut self,
         conn: ConnId,
         pages: Vec<protocol::History>,
-        covered: HashMap<ConversationId, u64>,
+        covered: std::collections::HashMap<ConversationId, u64>,
     ) {
         let waiting = self.catching_up.remove(&conn).unwrap_or_default();
         for page in pages {
