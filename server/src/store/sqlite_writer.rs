@@ -266,10 +266,8 @@ fn append_all(
         }
     }
     for (conversation, n) in numbering.iter().filter(|(_, n)| n.numbered) {
-        let updated = statements
-            .number
-            .execute(params![n.last_seq, n.newest, conversation])
-            .map_err(backend);
+        let updated =
+            statements.number.execute(params![n.last_seq, n.newest, conversation]).map_err(backend);
         match updated {
             Ok(1) => {}
             // SQLite undid the whole transaction: the group fails.
