@@ -223,3 +223,60 @@ async fn shutdown_completes_with_clients_still_connected() {
     let _c2 = TestClient::login(&server, Transport::Polling, json!("dan")).await;
     server.stop().await; // panics if it does not finish within the wait
 }
+
+/// A message reaches every tab of the agent who has it and every admin, once each, and its
+/// author's tabs say it is theirs (`self`) while nobody else's do. The server encodes a copy
+/// once for the connections that get it alike (issue 20), so this is what would show a copy
+/// encoded for one reader reaching another.
+#[tokio::test]
+async fn every_tab_gets_each_message_once_and_only_its_authors_tabs_are_told_it_is_theirs() {
+    let server = TestServer::start().await;
+    server.add_agent("amy", "password-1").await;
+    server.add_admin("ada", "password-2").await;
+    let ws = Transport::Websocket;
+    let mut amy1 = TestClient::login(&server, ws, agent("amy", "password-1")).await;
+    let mut amy2 = TestClient::login(&server, ws, agent("amy", "password-1")).await;
+    let mut cat = TestClient::login(&server, ws, json!("cat")).await;
+
+    let ack = cat.emit_acked("private_message", json!({"message": "my order is late"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let from_cat = |m: &Value| m["message"] == json!("my order is late");
+    let cats = cat.expect_where("message", from_cat).await;
+    assert_eq!(cats["self"], json!(true), "{cats}");
+    for tab in [&mut amy1, &mut amy2] {
+        let m = tab.expect_where("message", from_cat).await;
+        assert_eq!(
+            (&m["self"], &m["seq"], &m["customer"]),
+            (&json!(false), &cats["seq"], &json!("cat")),
+            "{m}"
+        );
+    }
+    // An admin who comes now sees the conversation Amy has.
+    let mut ada = TestClient::login(
+        &server,
+        ws,
+        json!({"name": "ada", "role": "agent", "password": "password-2"}),
+    )
+    .await;
+
+    let conversation = cats["conversation"].clone();
+    let ack = amy1
+        .emit_acked(
+            "private_message",
+            json!({"conversation": conversation, "message": "sorry, looking now"}),
+        )
+        .await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    let from_amy = |m: &Value| m["message"] == json!("sorry, looking now");
+    for (who, tab, mine) in [
+        ("amy1", &mut amy1, true),
+        ("amy2", &mut amy2, true),
+        ("ada", &mut ada, false),
+        ("cat", &mut cat, false),
+    ] {
+        let m = tab.expect_where("message", from_amy).await;
+        assert_eq!(m["self"], json!(mine), "{who}: {m}");
+        tab.expect_none("message", 0).await;
+    }
+    server.stop().await;
+}

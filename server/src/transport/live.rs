@@ -9,6 +9,7 @@
 use foldhash::{HashMap, HashMapExt};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 
 use super::login::SessionHash;
@@ -251,42 +252,53 @@ impl Live {
         step.outcome
     }
 
-    /// Sends each event to its connection, in order (those of this node's sockets).
+    /// Sends each event to its connection, in order (those of this node's sockets). An event
+    /// is encoded once for the run of connections that get it: a person's tabs, and the agents
+    /// and admins whose copies are alike (the hub lists each viewer's connections together).
     pub fn send(&mut self, outbound: &[Outbound]) {
+        let mut encoded = Encoded::default();
         for out in outbound {
-            self.emit(out.to, &out.event);
+            if let Some(socket) = self.socket_for(out.to, &out.event) {
+                encoded.emit(socket, out.to, &out.event);
+            }
         }
     }
 
     /// Sends `event` to `conn` if it is a socket of this node (others' are theirs to send).
     pub fn emit(&mut self, conn: ConnId, event: &ServerEvent) {
-        if let ServerEvent::Message(message) = event {
-            if let Some(waiting) = self.catching_up.get_mut(&conn) {
-                waiting.push(message.clone());
-                return;
-            }
-            if self
-                .covered
-                .get(&conn)
-                .and_then(|c| c.get(&message.conversation))
-                .is_some_and(|&seq| message.seq <= seq)
-            {
-                return;
-            }
+        if let Some(socket) = self.socket_for(conn, event) {
+            Encoded::default().emit(socket, conn, event);
         }
-        let Some(socket) = self.sockets.get(&conn) else {
-            if node_of(conn) == self.node {
-                tracing::debug!(
-                    conn = conn.0,
-                    event = event.name(),
-                    "no socket for an outbound event (gone)"
-                );
-            }
-            return;
-        };
-        if let Err(e) = socket.emit(event.name(), event) {
-            tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed");
+    }
+
+    /// `conn`'s socket, if `event` is to be written to it now and it is one of this node's.
+    fn socket_for(&mut self, conn: ConnId, event: &ServerEvent) -> Option<&SocketRef> {
+        if !self.deliverable(conn, event) {
+            return None;
         }
+        let socket = self.sockets.get(&conn);
+        if socket.is_none() && node_of(conn) == self.node {
+            tracing::debug!(
+                conn = conn.0,
+                event = event.name(),
+                "no socket for an outbound event (gone)"
+            );
+        }
+        socket
+    }
+
+    /// Whether `event` is to be written to `conn` now: a message is held back while the
+    /// connection catches up, and not sent again when its catch-up covered it.
+    fn deliverable(&mut self, conn: ConnId, event: &ServerEvent) -> bool {
+        let ServerEvent::Message(message) = event else { return true };
+        if let Some(waiting) = self.catching_up.get_mut(&conn) {
+            waiting.push(message.clone());
+            return false;
+        }
+        self.covered
+            .get(&conn)
+            .and_then(|c| c.get(&message.conversation))
+            .is_none_or(|&seq| message.seq > seq)
     }
 
     fn sockets_of(&self, who: &Identity) -> Vec<SocketRef> {
@@ -337,5 +349,49 @@ impl Live {
         self.sockets.remove(&conn);
         self.catching_up.remove(&conn);
         self.covered.remove(&conn);
+    }
+}
+
+/// The JSON of the last message or conversation summary written, kept for the next
+/// connection that gets the same one (issue 20: a message went through serde once per
+/// recipient). socketioxide writes a [`RawValue`] as it is, so the frame is the one `emit`
+/// would have encoded from the event.
+#[derive(Default)]
+struct Encoded<'a> {
+    last: Option<(&'a ServerEvent, Box<RawValue>)>,
+}
+
+impl<'a> Encoded<'a> {
+    /// Writes `event` to `conn`'s socket; a message or a summary is encoded unless it equals
+    /// the last one written. (Only those, each one JSON object: socketioxide spreads an event
+    /// that serializes as a tuple, such as a refusal's text and code, into several arguments,
+    /// which a [`RawValue`] would hide.)
+    fn emit(&mut self, socket: &SocketRef, conn: ConnId, event: &'a ServerEvent) {
+        let sent = if matches!(event, ServerEvent::Message(_) | ServerEvent::Conversation(_)) {
+            let Some(json) = self.json(conn, event) else { return };
+            socket.emit(event.name(), json)
+        } else {
+            socket.emit(event.name(), event)
+        };
+        if let Err(e) = sent {
+            tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed");
+        }
+    }
+
+    fn json(&mut self, conn: ConnId, event: &'a ServerEvent) -> Option<&RawValue> {
+        let same = self
+            .last
+            .as_ref()
+            .is_some_and(|(last, _)| std::ptr::eq(*last, event) || *last == event);
+        if !same {
+            match serde_json::value::to_raw_value(event) {
+                Ok(json) => self.last = Some((event, json)),
+                Err(e) => {
+                    tracing::error!(conn = conn.0, event = event.name(), error = %e, "an outbound event could not be encoded");
+                    self.last = None;
+                }
+            }
+        }
+        self.last.as_ref().map(|(_, json)| &**json)
     }
 }
