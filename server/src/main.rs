@@ -112,7 +112,8 @@ enum CannedCmd {
 
 #[derive(Subcommand)]
 enum AgentCmd {
-    /// Add an agent; the password is read from standard input (one line).
+    /// Add an agent; the password is asked for twice at a terminal (not shown as typed),
+    /// or read from standard input (one line) when it is piped.
     Add {
         name: String,
         /// An admin sees every conversation and manages agents and canned replies.
@@ -277,12 +278,24 @@ async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
         AgentCmd::Add { name, admin } => {
             let name = parse(&name)?;
             let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                eprint!("Password for {name}: ");
-            }
-            let mut password = String::new();
-            stdin.lock().read_line(&mut password).context("reading the password from stdin")?;
-            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let password = if stdin.is_terminal() {
+                // Typed by a person: not shown as it is typed, and asked twice (a slip would
+                // lock them out).
+                let ask = |prompt: String| {
+                    rpassword::prompt_password(prompt)
+                        .context("reading the password from the terminal")
+                };
+                let first = ask(format!("Password for {name}: "))?;
+                if ask("Again, to be sure: ".to_owned())? != first {
+                    bail!("the two passwords differ; nobody was added");
+                }
+                first
+            } else {
+                // Piped by a script: one line.
+                let mut password = String::new();
+                stdin.lock().read_line(&mut password).context("reading the password from stdin")?;
+                password.trim_end_matches(['\r', '\n']).to_owned()
+            };
             if password.is_empty() {
                 bail!("no password given on standard input");
             }

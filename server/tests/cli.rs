@@ -70,3 +70,77 @@ fn canned_replies_are_managed_from_the_command_line() {
     assert!(server(&db, &["canned", "remove", "refund"], "").status.success());
     refused(&db, &["canned", "remove", "refund"], "", "does not exist");
 }
+
+/// At a terminal, `agent add` asks for the password twice and shows none of it as it is
+/// typed (run under `script`, which gives it a terminal of its own); two that differ add
+/// nobody.
+#[test]
+fn a_password_typed_at_a_terminal_is_not_shown_and_asked_twice() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let at_terminal = |typed: [&str; 2]| {
+        let command = format!("{} agent add --admin Tia", env!("CARGO_BIN_EXE_server"));
+        // `script` is in util-linux (Debian's bsdutils, an essential package).
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("DATABASE_URL", &db)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run script (util-linux)");
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().expect("stdout");
+        let reader = {
+            let shown = shown.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    shown.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let mut stdin = child.stdin.take().expect("stdin");
+        // Typed once each prompt is there, as a person types. Each prompt is looked for after
+        // the previous one, in everything shown so far (the second may come before this
+        // thread looks: a search in only what came later would miss it).
+        let mut from = 0;
+        for (prompt, line) in [("Password for Tia: ", typed[0]), ("Again, to be sure: ", typed[1])]
+        {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let out = text(&shown.lock().unwrap());
+                if let Some(at) = out.get(from..).and_then(|rest| rest.find(prompt)) {
+                    from += at + prompt.len();
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "no prompt {prompt:?}: {out}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // The prompt is written just before the terminal's echo is turned off: a person
+            // types later than that, and so does this.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            stdin.write_all(format!("{line}\r").as_bytes()).expect("type");
+            stdin.flush().expect("flush");
+        }
+        let status = child.wait().expect("wait");
+        drop(stdin);
+        reader.join().expect("reader");
+        let out = text(&shown.lock().unwrap());
+        (status, out)
+    };
+    let (status, out) = at_terminal(["tia-secret-1", "tia-secret-2"]);
+    assert!(!status.success(), "{out}");
+    assert!(out.contains("differ"), "{out}");
+    assert_eq!(text(&server(&db, &["agent", "list"], "").stdout), "", "nobody added");
+    let (status, out) = at_terminal(["tia-secret-1", "tia-secret-1"]);
+    assert!(status.success(), "{out}");
+    assert!(out.contains("added admin Tia"), "{out}");
+    assert!(!out.contains("tia-secret"), "the password was shown: {out}");
+}
