@@ -11,8 +11,8 @@
 #   release   `make release`: target/release/server and the site in target/site/
 #   cli       the `target/release/server agent …` and `server canned …` lines
 #   deploy    the deploy section: the binary and site/ copied to an empty directory and
-#             started as the systemd unit starts it; pages, assets, widget; the SQLite
-#             backup line while it runs; SIGTERM stops it
+#             started as the systemd unit starts it; pages, assets, widget; the Metrics
+#             curl line; the SQLite backup line while it runs; SIGTERM stops it
 #   postgres  `createdb chat` and `DATABASE_URL=postgres://… server agent add --admin alice`
 #   nodes     two nodes on one PostgreSQL database and one Redis that takes only TLS and a
 #             password, with REDIS_CA_FILE (the "Several nodes" lines)
@@ -185,10 +185,17 @@ check_deploy() {
   cd "$srv" || return 1
   printf '%s\n' "$password" | ./server agent add --admin alice || return 1
   port_free $port || return 1
+  local METRICS_TOKEN
+  METRICS_TOKEN=$(openssl rand -hex 16) || return 1
   LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=$srv/site DATABASE_URL=sqlite://$srv/data/chat.db \
-    TRUST_FORWARDED_FOR=true start_group pid "$work/deploy-server.log" "$srv/server"
+    TRUST_FORWARDED_FOR=true METRICS_TOKEN=$METRICS_TOKEN start_group pid "$work/deploy-server.log" "$srv/server"
   wait_http "http://127.0.0.1:$port/healthz" 30 "$pid" || { cat "$work/deploy-server.log"; return 1; }
   expect_site "http://127.0.0.1:$port" || return 1
+  # The Metrics paragraph's curl line (on this check's port), and a scrape without the token.
+  expect_in "/metrics" "$(curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$port/metrics")" \
+    'chat_connections{' || return 1
+  expect_in "/metrics without the token" \
+    "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")" 401 || return 1
   # The backup line of the Storage paragraph, while the server runs.
   sqlite3 data/chat.db ".backup backup.db" || return 1
   expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./server agent list)" alice || return 1

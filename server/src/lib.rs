@@ -10,6 +10,7 @@
 //! - [`clock`]: the wall clock in milliseconds.
 //! - [`hours`]: office hours (`OFFICE_HOURS`): whether the desk is staffed now.
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
+//! - [`metrics`]: what operators scrape at `/metrics` (Prometheus), recorded where it happens.
 //! - [`replies`]: how soon the team answers a new question, from recent history.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod hours;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod replies;
 pub mod store;
@@ -80,6 +82,9 @@ pub struct Settings {
     pub anon_retention: std::time::Duration,
     /// The largest file that may be uploaded, in bytes.
     pub attachment_max_bytes: u64,
+    /// Who may read `/metrics` (Prometheus): the bearer of this token. Without it, the
+    /// server records no metrics and has no such route.
+    pub metrics_token: Option<String>,
 }
 
 /// See [`Settings::anon_retention`].
@@ -103,6 +108,7 @@ impl Default for Settings {
             office_hours: None,
             anon_retention: ANON_RETENTION,
             attachment_max_bytes: app::protocol::ATTACHMENT_MAX_BYTES,
+            metrics_token: None,
         }
     }
 }

@@ -44,6 +44,10 @@ struct Cli {
     /// (`data-user-id`, `data-user-expires`, `data-user-sig`). Unset: such identities are refused.
     #[arg(long, env = "WIDGET_SECRET", hide_env_values = true)]
     widget_secret: Option<String>,
+    /// Serves `/metrics` (Prometheus's text format) to requests that carry this token as
+    /// `Authorization: Bearer`. Unset: no metrics are recorded, and there is no such route.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    metrics_token: Option<String>,
     /// When the desk is staffed, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00; UTC+08:00`:
     /// outside these hours customers are told so (their messages wait as ever).
     #[arg(long, env = "OFFICE_HOURS", value_parser = chat_server::hours::OfficeHours::parse)]
@@ -176,6 +180,7 @@ fn main() -> Result<()> {
                     office_hours: cli.office_hours,
                     anon_retention: cli.anon_retention,
                     attachment_max_bytes: cli.attachment_max_mb * app::protocol::MB,
+                    metrics_token: cli.metrics_token.filter(|t| !t.trim().is_empty()),
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {
@@ -317,4 +322,13 @@ async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `METRICS_TOKEN` long enough not to be guessed (empty: none).
+fn metrics_token(token: &str) -> Result<String, String> {
+    if token.is_empty() || token.chars().count() >= 16 {
+        Ok(token.to_owned())
+    } else {
+        Err("it must be at least 16 characters long (for example `openssl rand -hex 16`)".into())
+    }
 }

@@ -54,6 +54,10 @@ pub use outbound::coalesce;
 /// customer writing to them by name, or a transfer may go beyond).
 pub const DEFAULT_CAPACITY: usize = 5;
 
+/// The queue waits a hub keeps for [`Hub::take_queue_waits`] (a hub nobody asks, as in the
+/// benchmarks, must not grow).
+const QUEUE_WAITS_KEPT: usize = 10_000;
+
 /// One client connection, as numbered by the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ConnId(pub u64);
@@ -227,6 +231,10 @@ pub struct Hub {
     /// The conversations idle at the last [`Command::Sweep`]: their version and newest `seq`
     /// then, and since when they are idle unchanged.
     idle: HashMap<ConversationId, (u64, u64, u64)>,
+    /// When each conversation given to an agent since [`Hub::take_queue_waits`] had entered
+    /// the queue (for the metrics; at most [`QUEUE_WAITS_KEPT`]).
+    #[serde(skip)]
+    queue_waits: Vec<u64>,
     /// Per conversation, the stored messages below its newest one that were never
     /// delivered live (with several nodes: the node that stored one stopped before passing
     /// it on, or has not yet). Delivered when they come (again: a retry of the same message

@@ -15,12 +15,22 @@ use app::protocol::{
 
 use crate::model::{Assignee, ConversationMeta, Identity};
 
-use super::{ConnId, Hub, Outbound, Outcome, Step};
+use super::{ConnId, Hub, Outbound, Outcome, Step, QUEUE_WAITS_KEPT};
 
 impl Hub {
     /// The conversations waiting for an agent, oldest first.
     pub fn waiting(&self) -> Vec<ConversationMeta> {
         self.queue.iter().filter_map(|(_, id)| self.conversations.get(id).cloned()).collect()
+    }
+
+    /// How many conversations wait for an agent, and since when the oldest waits.
+    pub fn queue_census(&self) -> (usize, Option<u64>) {
+        (self.queue.len(), self.queue.first().map(|(at, _)| *at))
+    }
+
+    /// When each conversation given to an agent since the last call had entered the queue.
+    pub fn take_queue_waits(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.queue_waits)
     }
 
     /// Whether the hub knows the conversation (it learns them at logins, and forgets the
@@ -182,6 +192,11 @@ impl Hub {
 
     /// Gives `agent` the conversation.
     pub(super) fn assign(&mut self, id: ConversationId, agent: Assignee, note: Option<String>) {
+        if let Some(m) = self.conversations.get(&id).filter(|m| m.status == Status::Queued) {
+            if self.queue_waits.len() < QUEUE_WAITS_KEPT {
+                self.queue_waits.push(m.queued_at);
+            }
+        }
         self.ticks += 1;
         self.last_given.insert(agent.key.clone(), self.ticks);
         self.update(id, |m| {

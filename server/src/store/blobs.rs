@@ -47,7 +47,7 @@ impl DirBlobs {
     /// back up from the first day.
     pub fn create(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let blobs = Self::new(dir);
-        std::fs::create_dir_all(&blobs.dir).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        std::fs::create_dir_all(&blobs.dir).map_err(backend)?;
         Ok(blobs)
     }
 

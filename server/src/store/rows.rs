@@ -11,8 +11,10 @@ use super::StoreError;
 use crate::model::{AgentKey, Appended, CustomerId, Identity, NewMessage, StoredMessage};
 use app::protocol::{Attachment, ClientMsgId, ConversationId, MessageId, Status, UserName};
 
-/// A failure of the database, with its error as the source.
+/// A failure of the database, with its error as the source; counted for the metrics
+/// (every backend error is made here).
 pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    crate::metrics::database_error();
     StoreError::Backend(Box::new(e))
 }
 

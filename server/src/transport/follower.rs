@@ -14,6 +14,7 @@ use redis::aio::MultiplexedConnection;
 use super::cluster::{self, Cluster, ClusterError, Entry, Pending, HEARTBEAT, READ_BLOCK_MS};
 use super::desk::Desk;
 use super::live::{Effect, Item};
+use crate::metrics;
 
 /// Applies the stream up to now (a joining node must be current before it serves), then
 /// starts the tasks that follow the stream and keep the node alive.
@@ -76,6 +77,11 @@ fn apply(desk: &Arc<Desk>, cluster: &Cluster, entries: Vec<Entry>) -> String {
     last
 }
 
+/// When Redis wrote the stream entry `id` (`<milliseconds>-<sequence>`).
+fn written_ms(id: &str) -> Option<u64> {
+    id.split_once('-').and_then(|(ms, _)| ms.parse().ok())
+}
+
 /// Follows the stream for as long as the node runs; writes snapshots while it holds the lease.
 async fn follow(
     desk: Weak<Desk>,
@@ -89,8 +95,12 @@ async fn follow(
         let read = cluster::read(&mut conn, &from, Some(READ_BLOCK_MS)).await;
         let Some(desk) = desk.upgrade() else { break };
         match read {
-            Ok(entries) if !entries.is_empty() => from = apply(&desk, &cluster, entries),
-            Ok(_) => {}
+            Ok(entries) if !entries.is_empty() => {
+                from = apply(&desk, &cluster, entries);
+                metrics::stream_applied(written_ms(&from), crate::clock::now_ms());
+            }
+            // Caught up: nothing more to read.
+            Ok(_) => metrics::stream_applied(None, crate::clock::now_ms()),
             Err(e) => {
                 tracing::error!(error = %e, "reading the cluster stream failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -169,5 +179,18 @@ async fn keep_alive(desk: Weak<Desk>, cluster: Arc<Cluster>) {
             }
             Err(e) => tracing::error!(error = %e, "checking the other nodes failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::written_ms;
+
+    #[test]
+    fn a_stream_entry_id_says_when_redis_wrote_it() {
+        assert_eq!(written_ms("1796524719831-0"), Some(1_796_524_719_831));
+        assert_eq!(written_ms("1796524719831-17"), Some(1_796_524_719_831));
+        assert_eq!(written_ms("0"), None);
+        assert_eq!(written_ms(""), None);
     }
 }

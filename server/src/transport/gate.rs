@@ -15,6 +15,7 @@ use super::live::{AddressUse, PasswordCheck};
 use super::turnstile::ConnInfo;
 use crate::clock::now_ms;
 use crate::limits::{Address, Limits};
+use crate::metrics::{self, Limit};
 use app::protocol::Problem;
 
 /// Password hashes and checks that may run at once.
@@ -115,6 +116,7 @@ impl Gate {
         match self.at_address(ip, |a, limits, _| a.connect(limits).then_some(a.connections)) {
             Some(None) => {
                 tracing::warn!(?ip, "refused a connection: too many from one address");
+                metrics::limited(Limit::Connections);
                 Err(Problem::TooManyConnections)
             }
             Some(Some(open)) => {
@@ -177,6 +179,7 @@ impl Gate {
         match self.at_address(ip, |a, limits, now| a.login(limits, now)) {
             Some(Err(wait_s)) => {
                 tracing::warn!(?ip, "login refused: too many from one address");
+                metrics::limited(Limit::Logins);
                 Err(Problem::SlowDown(wait_s))
             }
             Some(Ok(())) => {
@@ -191,26 +194,30 @@ impl Gate {
     /// also their address's): the seconds to wait, if so.
     pub fn message_limited(&self, info: &ConnInfo, agent: bool) -> Option<u64> {
         let rate = if agent { self.limits.agent_messages } else { self.limits.customer_messages };
-        if let Err(wait_s) = info.take(|b| &mut b.messages, rate) {
-            return Some(wait_s);
+        let limited = match info.take(|b| &mut b.messages, rate) {
+            Err(wait_s) => Some(wait_s),
+            Ok(()) if agent => None,
+            Ok(()) => self.address_limited(info.ip),
+        };
+        if limited.is_some() {
+            metrics::limited(Limit::Messages);
         }
-        if agent {
-            return None;
-        }
-        self.address_limited(info.ip)
+        limited
     }
 
     /// Whether an upload from `ip` is over the address's rate of uploads (anyone's) or, for
     /// a customer's, of messages (each upload counts as one too): the seconds to wait, if so.
     /// Counted only on this node (unlike messages, not shared across a cluster).
     pub fn upload_limited(&self, ip: Option<IpAddr>, agent: bool) -> Option<u64> {
-        if let Some(Err(wait_s)) = self.at_address(ip, |a, limits, now| a.upload(limits, now)) {
-            return Some(wait_s);
+        let limited = match self.at_address(ip, |a, limits, now| a.upload(limits, now)) {
+            Some(Err(wait_s)) => Some(wait_s),
+            _ if agent => None,
+            _ => self.address_limited(ip),
+        };
+        if limited.is_some() {
+            metrics::limited(Limit::Uploads);
         }
-        if agent {
-            return None;
-        }
-        self.address_limited(ip)
+        limited
     }
 
     /// Whether one more customer message (or upload) from `ip` is over the address's rate:
@@ -230,6 +237,7 @@ impl Gate {
     pub fn may_try_password(&self, ip: Option<IpAddr>, key: &str) -> Result<(), Problem> {
         if let Some(Err(wait_s)) = self.at_address(ip, |a, _, now| a.may_try_password(key, now)) {
             tracing::warn!(?ip, "agent login refused: too many wrong passwords");
+            metrics::limited(Limit::Passwords);
             return Err(Problem::TooManyAttempts(wait_s));
         }
         Ok(())

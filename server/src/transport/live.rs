@@ -11,9 +11,11 @@ use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
+use socketioxide::TransportType;
 
 use super::login::SessionHash;
 use crate::hub::{coalesce, Command, ConnId, Hub, Outbound, Outcome, Step};
+use crate::metrics;
 use crate::model::{ConversationMeta, Identity};
 use app::protocol::Problem;
 use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, ServerEvent};
@@ -243,7 +245,36 @@ impl Live {
         }
         // A batch of logins tells each agent once.
         self.send(&coalesce(outbound));
+        let waits = self.hub.take_queue_waits();
+        if !waits.is_empty() {
+            let now = crate::clock::now_ms();
+            waits.into_iter().for_each(|queued_at| metrics::left_queue(queued_at, now));
+        }
         (applied, effects)
+    }
+
+    /// The numbers of the live state `/metrics` shows: this node's connections by transport
+    /// and role, and the desk's queue.
+    pub fn census(&self) -> metrics::Census {
+        let mut connections: HashMap<(&'static str, &'static str), u64> = HashMap::new();
+        for (conn, socket) in &self.sockets {
+            let transport = match socket.transport_type() {
+                TransportType::Websocket => "websocket",
+                TransportType::Polling => "polling",
+            };
+            let role = match self.hub.identity(*conn) {
+                Some(Identity::Customer(_)) => "customer",
+                Some(Identity::Agent(_)) => "agent",
+                None => "none",
+            };
+            *connections.entry((transport, role)).or_default() += 1;
+        }
+        let (queue_length, oldest_queued_at_ms) = self.hub.queue_census();
+        metrics::Census {
+            connections: connections.into_iter().collect(),
+            queue_length,
+            oldest_queued_at_ms,
+        }
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).
@@ -262,12 +293,15 @@ impl Live {
                 encoded.emit(socket, out.to, &out.event);
             }
         }
+        metrics::delivered(encoded.messages);
     }
 
     /// Sends `event` to `conn` if it is a socket of this node (others' are theirs to send).
     pub fn emit(&mut self, conn: ConnId, event: &ServerEvent) {
         if let Some(socket) = self.socket_for(conn, event) {
-            Encoded::default().emit(socket, conn, event);
+            let mut encoded = Encoded::default();
+            encoded.emit(socket, conn, event);
+            metrics::delivered(encoded.messages);
         }
     }
 
@@ -359,6 +393,8 @@ impl Live {
 #[derive(Default)]
 struct Encoded<'a> {
     last: Option<(&'a ServerEvent, Box<RawValue>)>,
+    /// Message frames written (for the metrics).
+    messages: u64,
 }
 
 impl<'a> Encoded<'a> {
@@ -373,8 +409,12 @@ impl<'a> Encoded<'a> {
         } else {
             socket.emit(event.name(), event)
         };
-        if let Err(e) = sent {
-            tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed");
+        match sent {
+            Ok(()) if matches!(event, ServerEvent::Message(_)) => self.messages += 1,
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(conn = conn.0, sid = %socket.id, event = event.name(), error = %e, "emit failed")
+            }
         }
     }
 

@@ -19,6 +19,7 @@ use super::shared::Shared;
 use crate::auth;
 use crate::clock::now_ms;
 use crate::hub::{ConnId, Login, Outcome};
+use crate::metrics;
 use crate::model::{name_key, AgentKey, Identity};
 use crate::store::{AgentRecord, SessionOwner};
 use app::protocol::Problem;
@@ -39,6 +40,7 @@ pub(super) async fn log_in(
     cookie: Option<String>,
 ) -> (Result<Outcome, Problem>, Option<SessionHash>) {
     if let Err(problem) = shared.gate.may_log_in(ip) {
+        metrics::login_refused(&problem);
         return (shared.desk.refuse_login(conn, problem), None);
     }
     let intent = payload.and_then(LoginPayload::into_intent);
@@ -98,6 +100,15 @@ pub(super) async fn log_in(
         }
     };
     tracing::info!(conn = conn.0, ?role, ?outcome, "login");
+    match &outcome {
+        Ok(Outcome::LoggedIn) => {
+            // Who they turned out to be (a session cookie makes an agent of a bare login).
+            let agent = matches!(shared.desk.live().hub.identity(conn), Some(Identity::Agent(_)));
+            metrics::logged_in(if agent { Role::Agent } else { Role::Customer });
+        }
+        Ok(_) => {}
+        Err(problem) => metrics::login_refused(problem),
+    }
     (outcome, session)
 }
 

@@ -12,7 +12,7 @@
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
-//!   conversation.
+//!   conversation; [`scrape`]: `/metrics`, for the operator's token.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
@@ -43,6 +43,7 @@ mod profile;
 mod rating;
 mod registrar;
 mod requester;
+mod scrape;
 mod search;
 mod shared;
 mod socket;
@@ -73,8 +74,8 @@ const WS_READ_BUFFER: usize = 1024;
 
 use app::protocol::wire::MAX_PAYLOAD;
 
-/// The whole HTTP surface: pages, assets, `/healthz`, agent sessions at `/session` and
-/// Socket.IO at `/socket.io/`.
+/// The whole HTTP surface: pages, assets, `/healthz`, agent sessions at `/session`,
+/// Socket.IO at `/socket.io/` and, with a token set, `/metrics`.
 /// Returns the [`SocketIo`] handle and the shared state too, so that shutdown can drain
 /// the pipeline and then close the sockets.
 /// `queue` is what waits for an agent when the server starts.
@@ -90,6 +91,7 @@ pub fn router(
     let sessions = cookie::routes(shared.clone());
     let files = files::routes(shared.clone());
     let transcripts = transcript::routes(shared.clone());
+    let scrape = scrape::routes(shared.clone(), settings.metrics_token.as_deref());
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
     let (layer, io) = SocketIo::builder()
@@ -122,6 +124,7 @@ pub fn router(
         .merge(sessions)
         .merge(files)
         .merge(transcripts)
+        .merge(scrape)
         .layer(layer)
         .layer(axum::middleware::map_request(http::unshare_head))
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))

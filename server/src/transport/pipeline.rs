@@ -24,6 +24,7 @@ use super::desk::Desk;
 use super::drain::Sending;
 use super::live::Item;
 use crate::hub::{Command, ConnId, Login, Outcome};
+use crate::metrics;
 use crate::model::{AgentKey, Appended, NewMessage};
 use crate::store::StoreError;
 use app::protocol::{
@@ -222,8 +223,12 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) -> Option<Stored> {
         }
     }
     let messages: Vec<NewMessage> = jobs.iter().map(|(m, _, _)| m.clone()).collect();
+    let started = std::time::Instant::now();
     match desk.store.append(&messages).await {
-        Ok(results) => Some(Stored::Batch(jobs.into_iter().zip(results).collect())),
+        Ok(results) => {
+            metrics::committed(results.iter().filter(|r| r.is_ok()).count(), started.elapsed());
+            Some(Stored::Batch(jobs.into_iter().zip(results).collect()))
+        }
         Err(e) => {
             tracing::error!(error = %e, messages = jobs.len(), "storing a batch failed; nothing of it was sent");
             for (_, _, answer) in jobs {

@@ -157,6 +157,7 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
         if let Err(wait_s) = info.take(|b| &mut b.events, info.events) {
             let problem = Problem::SlowDown(wait_s);
             tracing::debug!(conn = info.conn.0, "event rate exceeded");
+            crate::metrics::limited(crate::metrics::Limit::Events);
             if let Err(e) =
                 s.emit(app::protocol::ERROR, &app::protocol::Refusal::from(problem.clone()))
             {
