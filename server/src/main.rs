@@ -46,7 +46,7 @@ struct Cli {
     widget_secret: Option<String>,
     /// Serves `/metrics` (Prometheus's text format) to requests that carry this token as
     /// `Authorization: Bearer`. Unset: no metrics are recorded, and there is no such route.
-    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
     /// When the desk is staffed, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00; UTC+08:00`:
     /// outside these hours customers are told so (their messages wait as ever).
@@ -180,7 +180,7 @@ fn main() -> Result<()> {
                     office_hours: cli.office_hours,
                     anon_retention: cli.anon_retention,
                     attachment_max_bytes: cli.attachment_max_mb * app::protocol::MB,
-                    metrics_token: cli.metrics_token.filter(|t| !t.trim().is_empty()),
+                    metrics_token: metrics_token(cli.metrics_token)?,
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {
@@ -324,11 +324,15 @@ async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
     Ok(())
 }
 
-/// A `METRICS_TOKEN` long enough not to be guessed (empty: none).
-fn metrics_token(token: &str) -> Result<String, String> {
-    if token.is_empty() || token.chars().count() >= 16 {
-        Ok(token.to_owned())
-    } else {
-        Err("it must be at least 16 characters long (for example `openssl rand -hex 16`)".into())
+/// The `METRICS_TOKEN`, without the spaces around it (an env file's), if it is long enough
+/// not to be guessed; none if empty. A short one is refused without being repeated (it may be
+/// a secret used elsewhere).
+fn metrics_token(token: Option<String>) -> Result<Option<String>> {
+    let Some(token) = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if token.chars().count() < 16 {
+        bail!("METRICS_TOKEN must be at least 16 characters long (for example `openssl rand -hex 16`)");
     }
+    Ok(Some(token))
 }

@@ -10,8 +10,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram, Unit};
+// `::metrics`: the crate (this module has its name).
+use ::metrics::{counter, gauge, histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use socketioxide::TransportType;
 
 use app::protocol::{Problem, Role};
 
@@ -79,18 +81,18 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 
 /// What each metric is, for the `# HELP` lines.
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(LOGINS, "Logins that succeeded, by role (customer, agent).");
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
-        LOGIN_REFUSALS,
-        "Logins refused, by the problem's code (wrong_password, name_taken, slow_down, ...)."
+        LOGINS,
+        "Socket.IO logins that succeeded (every tab and reconnection), by role (customer, agent)."
     );
+    describe_counter!(LOGIN_REFUSALS, "Logins refused (over Socket.IO, and agents' at /session), by the problem's code (wrong_password, name_taken, slow_down, ...).");
     describe_counter!(RATE_LIMITED, "Requests refused by an abuse limit, by limit (events, messages, logins, connections, uploads, passwords).");
-    describe_counter!(MESSAGES_STORED, "Messages committed to the database.");
     describe_counter!(
-        MESSAGES_DELIVERED,
-        "Message frames written to this node's connections (one per connection reached)."
+        MESSAGES_STORED,
+        "Messages committed to the database (a retry of a stored one is not stored again)."
     );
+    describe_counter!(MESSAGES_DELIVERED, "Message frames written to this node's connections (one per connection reached, the author's own tabs included).");
     describe_histogram!(COMMIT_SECONDS, Unit::Seconds, "Time to commit one group of messages (one transaction, one fsync), as the message path waited for it.");
     describe_counter!(DATABASE_ERRORS, "Failures of the database (or of the attachments' directory), as the storage layer met them.");
     describe_histogram!(QUEUE_WAIT_SECONDS, Unit::Seconds, "How long a conversation waited in the queue before an agent had it (the whole desk's, on every node).");
@@ -108,21 +110,37 @@ fn describe() {
     }
 }
 
-fn role_label(role: Role) -> &'static str {
+fn role_label(role: Option<Role>) -> &'static str {
     match role {
-        Role::Customer => "customer",
-        Role::Agent => "agent",
+        Some(Role::Customer) => "customer",
+        Some(Role::Agent) => "agent",
+        None => "none",
+    }
+}
+
+fn transport_label(transport: TransportType) -> &'static str {
+    match transport {
+        TransportType::Websocket => "websocket",
+        TransportType::Polling => "polling",
     }
 }
 
 /// Someone logged in.
 pub fn logged_in(role: Role) {
-    counter!(LOGINS, "role" => role_label(role)).increment(1);
+    counter!(LOGINS, "role" => role_label(Some(role))).increment(1);
 }
 
 /// A login was refused with `problem`.
 pub fn login_refused(problem: &Problem) {
-    counter!(LOGIN_REFUSALS, "reason" => code(problem)).increment(1);
+    // Its code is found through serde: not for nothing while nobody records.
+    if recording() {
+        counter!(LOGIN_REFUSALS, "reason" => code(problem)).increment(1);
+    }
+}
+
+/// Whether this process records metrics (a server with a `METRICS_TOKEN` installed them).
+fn recording() -> bool {
+    HANDLE.get().is_some_and(Option::is_some)
 }
 
 /// A problem's code as the wire names it (`wrong_password`): a fixed set, so a label.
@@ -175,9 +193,9 @@ pub fn database_error() {
     counter!(DATABASE_ERRORS).increment(1);
 }
 
-/// A conversation that entered the queue at `queued_at_ms` was given to an agent at `now_ms`.
-pub fn left_queue(queued_at_ms: u64, now_ms: u64) {
-    histogram!(QUEUE_WAIT_SECONDS).record(now_ms.saturating_sub(queued_at_ms) as f64 / 1000.0);
+/// A conversation that entered the queue at `queued_at_ms` was given to an agent at `at_ms`.
+pub fn left_queue(queued_at_ms: u64, at_ms: u64) {
+    histogram!(QUEUE_WAIT_SECONDS).record(at_ms.saturating_sub(queued_at_ms) as f64 / 1000.0);
 }
 
 /// This node applied the cluster's stream up to an entry Redis wrote at `entry_ms`;
@@ -190,8 +208,8 @@ pub fn stream_applied(entry_ms: Option<u64>, now_ms: u64) {
 /// The live state's numbers, read when scraped.
 #[derive(Debug, Default)]
 pub struct Census {
-    /// Open connections by transport (`websocket`, `polling`) and role.
-    pub connections: Vec<((&'static str, &'static str), u64)>,
+    /// Open connections by transport and role (none: not logged in yet).
+    pub connections: Vec<((TransportType, Option<Role>), u64)>,
     pub queue_length: usize,
     /// When the oldest waiting conversation entered the queue.
     pub oldest_queued_at_ms: Option<u64>,
@@ -199,8 +217,8 @@ pub struct Census {
 
 /// The transports and roles every connection gauge is written for (a combination with no
 /// connection left reads 0, not its last value).
-pub const TRANSPORTS: [&str; 2] = ["websocket", "polling"];
-pub const ROLES: [&str; 3] = ["customer", "agent", "none"];
+const TRANSPORTS: [TransportType; 2] = [TransportType::Websocket, TransportType::Polling];
+const ROLES: [Option<Role>; 3] = [Some(Role::Customer), Some(Role::Agent), None];
 
 /// The page `/metrics` serves: `census`'s gauges, then everything recorded.
 pub fn render(handle: &PrometheusHandle, census: &Census, now_ms: u64) -> String {
@@ -211,6 +229,7 @@ pub fn render(handle: &PrometheusHandle, census: &Census, now_ms: u64) -> String
                 .iter()
                 .find(|((t, r), _)| *t == transport && *r == role)
                 .map_or(0, |(_, n)| *n);
+            let (transport, role) = (transport_label(transport), role_label(role));
             gauge!(CONNECTIONS, "transport" => transport, "role" => role).set(n as f64);
         }
     }

@@ -1943,3 +1943,21 @@ fn a_hundred_thousand_logins_that_never_write_leave_the_hub_as_it_was() {
         w.hub.conversations.capacity()
     );
 }
+
+#[test]
+fn the_queue_is_counted_and_each_conversation_leaving_it_says_when_it_entered() {
+    let mut w = World::new();
+    let cat = w.customer("cat");
+    w.send(cat, "", "anyone there?");
+    let queued_at = w.meta("cat").queued_at;
+    assert_eq!(w.hub.queue_census(), (1, Some(queued_at)));
+    assert!(w.hub.take_queue_waits().is_empty(), "nobody has it yet");
+    // An agent comes: the queue gives it to her, and says since when it waited, once.
+    w.agent("amy");
+    assert_eq!(w.hub.queue_census(), (0, None));
+    assert_eq!(w.hub.take_queue_waits(), vec![queued_at]);
+    assert!(w.hub.take_queue_waits().is_empty());
+    // Another agent coming takes nothing from an empty queue.
+    w.agent("bob");
+    assert!(w.hub.take_queue_waits().is_empty());
+}

@@ -145,6 +145,7 @@ async fn log_in(
         Ok(response) => response,
         Err(problem) => {
             tracing::info!(?ip, %problem, "agent login over HTTP refused");
+            crate::metrics::login_refused(&problem);
             refused(problem)
         }
     }

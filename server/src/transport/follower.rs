@@ -57,6 +57,7 @@ fn apply(desk: &Arc<Desk>, cluster: &Cluster, entries: Vec<Entry>) -> String {
                     continue;
                 }
             };
+            live.written_ms = written_ms(&last);
             let (applied, mut more) = live.apply(items);
             effects.append(&mut more);
             if let Some(reply) = reply {
@@ -65,6 +66,7 @@ fn apply(desk: &Arc<Desk>, cluster: &Cluster, entries: Vec<Entry>) -> String {
                 }
             }
         }
+        live.written_ms = None;
     }
     let effects: Vec<Effect> = effects
         .into_iter()

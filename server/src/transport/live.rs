@@ -18,7 +18,7 @@ use crate::hub::{coalesce, Command, ConnId, Hub, Outbound, Outcome, Step};
 use crate::metrics;
 use crate::model::{ConversationMeta, Identity};
 use app::protocol::Problem;
-use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, ServerEvent};
+use app::protocol::{self, AgentInfo, CannedReply, ChatMessage, ConversationId, Role, ServerEvent};
 
 /// Bits of a [`ConnId`] below the node's number: each node numbers its own connections.
 pub const CONN_BITS: u32 = 40;
@@ -127,6 +127,10 @@ pub struct Live {
     /// The desk's settings, once read from storage (see [`Desk::settings`]); kept current
     /// by [`Told::Settings`], which reaches every node.
     pub(super) settings: Option<app::protocol::DeskSettings>,
+    /// When the items being applied were written to the cluster's stream (the follower says
+    /// so): the queue waits they end are timed by it, not by the clock, since a node that
+    /// joins or lags applies them late.
+    pub(super) written_ms: Option<u64>,
 }
 
 impl Live {
@@ -139,6 +143,7 @@ impl Live {
             covered: HashMap::new(),
             node,
             settings: None,
+            written_ms: None,
         }
     }
 
@@ -247,8 +252,8 @@ impl Live {
         self.send(&coalesce(outbound));
         let waits = self.hub.take_queue_waits();
         if !waits.is_empty() {
-            let now = crate::clock::now_ms();
-            waits.into_iter().for_each(|queued_at| metrics::left_queue(queued_at, now));
+            let at = self.written_ms.unwrap_or_else(crate::clock::now_ms);
+            waits.into_iter().for_each(|queued_at| metrics::left_queue(queued_at, at));
         }
         (applied, effects)
     }
@@ -256,25 +261,22 @@ impl Live {
     /// The numbers of the live state `/metrics` shows: this node's connections by transport
     /// and role, and the desk's queue.
     pub fn census(&self) -> metrics::Census {
-        let mut connections: HashMap<(&'static str, &'static str), u64> = HashMap::new();
+        // Six kinds at most (`TransportType` is not `Hash`).
+        let mut connections: Vec<((TransportType, Option<Role>), u64)> = vec![];
         for (conn, socket) in &self.sockets {
-            let transport = match socket.transport_type() {
-                TransportType::Websocket => "websocket",
-                TransportType::Polling => "polling",
-            };
             let role = match self.hub.identity(*conn) {
-                Some(Identity::Customer(_)) => "customer",
-                Some(Identity::Agent(_)) => "agent",
-                None => "none",
+                Some(Identity::Customer(_)) => Some(Role::Customer),
+                Some(Identity::Agent(_)) => Some(Role::Agent),
+                None => None,
             };
-            *connections.entry((transport, role)).or_default() += 1;
+            let kind = (socket.transport_type(), role);
+            match connections.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => connections.push((kind, 1)),
+            }
         }
         let (queue_length, oldest_queued_at_ms) = self.hub.queue_census();
-        metrics::Census {
-            connections: connections.into_iter().collect(),
-            queue_length,
-            oldest_queued_at_ms,
-        }
+        metrics::Census { connections, queue_length, oldest_queued_at_ms }
     }
 
     /// Sends a step decided outside the hub (a refusal at the edge).

@@ -89,6 +89,9 @@ pub(super) async fn log_in(
                         }
                     };
                     if outcome == Ok(Outcome::LoggedIn) {
+                        // Who they turned out to be (a session cookie makes an agent of a
+                        // bare login).
+                        metrics::logged_in(if agent { Role::Agent } else { Role::Customer });
                         welcome(shared, conn, agent, admin).await;
                         record_visit(shared, conn, &visit, attributes.as_ref()).await;
                         (outcome, Some(SessionHash(hash)))
@@ -100,14 +103,8 @@ pub(super) async fn log_in(
         }
     };
     tracing::info!(conn = conn.0, ?role, ?outcome, "login");
-    match &outcome {
-        Ok(Outcome::LoggedIn) => {
-            // Who they turned out to be (a session cookie makes an agent of a bare login).
-            let agent = matches!(shared.desk.live().hub.identity(conn), Some(Identity::Agent(_)));
-            metrics::logged_in(if agent { Role::Agent } else { Role::Customer });
-        }
-        Ok(_) => {}
-        Err(problem) => metrics::login_refused(problem),
+    if let Err(problem) = &outcome {
+        metrics::login_refused(problem);
     }
     (outcome, session)
 }

@@ -226,7 +226,9 @@ async fn commit(desk: &Desk, batch: &mut Vec<Waiting>) -> Option<Stored> {
     let started = std::time::Instant::now();
     match desk.store.append(&messages).await {
         Ok(results) => {
-            metrics::committed(results.iter().filter(|r| r.is_ok()).count(), started.elapsed());
+            // A retry of a stored message is answered from storage: not stored again.
+            let stored = results.iter().filter(|r| matches!(r, Ok(a) if !a.duplicate)).count();
+            metrics::committed(stored, started.elapsed());
             Some(Stored::Batch(jobs.into_iter().zip(results).collect()))
         }
         Err(e) => {

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
 
 use super::shared::Shared;
@@ -26,6 +27,8 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 struct Scrape {
     shared: Arc<Shared>,
+    /// The process's recorder; none if another was installed first.
+    handle: Option<&'static PrometheusHandle>,
     /// The token's SHA-256: a guess is compared with it in time that does not depend on
     /// how much of the token it got right.
     token: [u8; 32],
@@ -34,8 +37,9 @@ struct Scrape {
 /// The route, when `token` is set (and not empty); no route otherwise.
 pub(super) fn routes(shared: Arc<Shared>, token: Option<&str>) -> Router {
     let Some(token) = token.filter(|t| !t.is_empty()) else { return Router::new() };
-    metrics::install();
-    let scrape = Arc::new(Scrape { shared, token: Sha256::digest(token.as_bytes()).into() });
+    let handle = metrics::install();
+    let scrape =
+        Arc::new(Scrape { shared, handle, token: Sha256::digest(token.as_bytes()).into() });
     Router::new().route(METRICS_PATH, get(serve)).with_state(scrape)
 }
 
@@ -43,14 +47,15 @@ async fn serve(State(scrape): State<Arc<Scrape>>, headers: HeaderMap) -> Respons
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| <[u8; 32]>::from(Sha256::digest(t.trim().as_bytes())));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| <[u8; 32]>::from(Sha256::digest(t.trim().as_bytes())));
     if presented != Some(scrape.token) {
         let mut refused = StatusCode::UNAUTHORIZED.into_response();
         refused.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return refused;
     }
-    let Some(handle) = metrics::install() else {
+    let Some(handle) = scrape.handle else {
         return (StatusCode::SERVICE_UNAVAILABLE, "metrics are not recorded in this process\n")
             .into_response();
     };
