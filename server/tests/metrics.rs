@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use chat_server::store::testing::{postgres_database, redis_database};
 use common::{http, TestClient, TestServer, Transport};
 use serde_json::json;
 
@@ -71,7 +72,7 @@ fn with_token(settings: chat_server::Settings) -> chat_server::Settings {
     chat_server::Settings { metrics_token: Some(TOKEN.into()), ..settings }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_scrapes_what_the_desk_did_and_nobody_else_can() {
     // Without a token configured there is no such page.
     let plain = TestServer::start().await;
@@ -198,4 +199,32 @@ async fn the_operator_scrapes_what_the_desk_did_and_nobody_else_can() {
         - value(&before, "chat_database_errors_total", &[]);
     assert!(failed >= 1.0, "{after}");
     full.stop().await;
+
+    // Two nodes: the one whose customer wrote stored it; the other applied the stream and
+    // says how far behind it was.
+    let (db, redis) = (postgres_database().await, redis_database().await);
+    let a = TestServer::start_node_with(&db, &redis, with_token(Default::default())).await;
+    let b = TestServer::start_node_with(&db, &redis, with_token(Default::default())).await;
+    a.add_agent("amy", "password-1").await;
+    let mut amy = TestClient::login(
+        &b,
+        Transport::Websocket,
+        json!({"name": "amy", "role": "agent", "password": "password-1"}),
+    )
+    .await;
+    let ann = TestClient::login(&a, Transport::Websocket, json!("ann")).await;
+    let ack = ann.emit_acked("private_message", json!({"message": "across the nodes"})).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    amy.expect_where("message", |m| m["message"] == json!("across the nodes")).await;
+    let on_b = scrape(&b).await;
+    let lag = value(&on_b, "chat_cluster_stream_lag_seconds", &[]);
+    assert!(on_b.contains("\nchat_cluster_stream_lag_seconds "), "{on_b}");
+    assert!((0.0..30.0).contains(&lag), "lag {lag} s: {on_b}");
+    // Each node counts its own connections.
+    let websocket_agent = [("transport", "websocket"), ("role", "agent")];
+    assert_eq!(value(&on_b, "chat_connections", &websocket_agent), 1.0, "{on_b}");
+    let websocket_customer = [("transport", "websocket"), ("role", "customer")];
+    assert_eq!(value(&on_b, "chat_connections", &websocket_customer), 0.0, "{on_b}");
+    b.stop().await;
+    a.stop().await;
 }
