@@ -5,6 +5,7 @@
 //! - [`transport`]: socketioxide handlers and HTTP routes; feeds the hub, sends its output.
 //! - [`model`]: the domain nouns (identities, conversations, stored messages) hub and store share.
 //! - [`store`]: persistence behind a trait (SQLite by default).
+//! - [`transcript`]: a conversation laid out as a document (text or HTML) to download.
 //! - [`attachment`]: uploaded files checked and made safe (type from the bytes, images re-encoded).
 //! - [`auth`]: agent password hashing.
 //! - [`clock`]: the wall clock in milliseconds.

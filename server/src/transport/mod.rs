@@ -12,7 +12,8 @@
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
-//!   conversation; [`scrape`]: `/metrics`, for the operator's token.
+//!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
+//!   downloads and the attachments a message names.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
