@@ -13,7 +13,8 @@
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
 //!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
-//!   downloads and the attachments a message names.
+//!   downloads and the attachments a message names; [`assets`]: the site's WebAssembly,
+//!   scripts and styles sent compressed.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
@@ -26,6 +27,7 @@
 //!   the message handler run by the socket's reader unless it has to wait.
 
 mod admin;
+mod assets;
 mod cluster;
 mod conversations;
 mod cookie;
@@ -113,6 +115,7 @@ pub fn router(
         .build_layer();
     socket::register(&io);
 
+    let site_root = leptos_options.site_root.clone();
     let routes = generate_route_list(App);
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -127,6 +130,10 @@ pub fn router(
         .merge(transcripts)
         .merge(scrape)
         .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            assets::Assets::new(&*site_root),
+            assets::compressed,
+        ))
         .layer(axum::middleware::map_request(http::unshare_head))
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))
         .layer(axum::middleware::from_fn(http::security_headers))
