@@ -21,9 +21,11 @@ watch: ## Development loop: rebuild and reload on every change
 	scripts/setup.sh build
 	$(TOOLCHAIN) && cargo leptos watch $(LIB_ARGS)
 
-release: ## Build the site and the server for deployment: target/release/server and target/site/
+# cargo-leptos builds the site (target/site), compresses it (--precompress), then the `chat`
+# binary with it inside.
+release: ## Build for deployment: target/release/chat, one file with the site inside
 	scripts/setup.sh build
-	$(TOOLCHAIN) && cargo leptos build --release $(LIB_ARGS)
+	$(TOOLCHAIN) && cargo leptos build --release --precompress $(LIB_ARGS)
 
 build: ## Build the site and the server (debug)
 	scripts/setup.sh build
@@ -51,7 +53,7 @@ soak: setup ## Ten minutes of paced chat with random drops and a server kill: ze
 # binary, features and LEPTOS_OUTPUT_NAME, from scripts/toolchain.sh): whichever of them runs
 # second reuses it.
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)
-	$(TOOLCHAIN) && cargo run -q --release -p server --bin server --no-default-features -- agent add $(if $(ADMIN),--admin) "$(NAME)"
+	$(TOOLCHAIN) && cargo run -q --release -p bundle --bin chat --no-default-features -- agent add $(if $(ADMIN),--admin) "$(NAME)"
 
 clean: ## Remove the build outputs (target/)
 	cargo clean

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Starts the server for the browser tests: a fresh database in a temporary directory, with
 # the agent accounts the tests log in with. By default the release build that `make run`
-# serves (`make release` builds it: server and site); E2E_BUILD=debug takes the debug build
-# of `cargo leptos build` instead, for a quicker loop while writing tests.
+# serves (`make release` builds it: target/release/chat, here reading the site from
+# target/site as under `make run`); E2E_BUILD=debug takes the debug build of
+# `cargo leptos build` instead, for a quicker loop while writing tests.
 # The server gets the environment cargo-leptos gives it under `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:?usage: serve.sh PORT}
-server=target/${E2E_BUILD:-release}/server
+server=target/${E2E_BUILD:-release}/chat
 [ -x "$server" ] || { echo "serve.sh: no $server (make release builds it)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

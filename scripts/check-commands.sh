@@ -8,11 +8,13 @@
 #   scripts/check-commands.sh run watch  only the checks named
 #
 # Checks (in this order; each one's output is in target/commands/NAME.log):
-#   release   `make release`: target/release/server and the site in target/site/
-#   cli       the `target/release/server agent …` and `server canned …` lines
-#   deploy    the deploy section: the binary and site/ copied to an empty directory and
-#             started as the systemd unit starts it; pages, assets, widget; the Metrics
-#             curl line; the SQLite backup line while it runs; SIGTERM stops it
+#   release   `make release`: target/release/chat, and target/release/chat with the site in
+#             target/site/
+#   cli       the `target/release/chat agent …` and `chat canned …` lines
+#   deploy    the deploy section: the one file (target/release/chat) copied to an empty
+#             directory and started as the systemd unit starts it (its time to serve); the
+#             first run's setup link; pages, assets (compressed), widget; the Metrics curl
+#             line; the SQLite backup line while it runs; SIGTERM stops it
 #   postgres  `createdb chat` and `DATABASE_URL=postgres://… server agent add --admin alice`
 #   nodes     two nodes on one PostgreSQL database and one Redis that takes only TLS and a
 #             password, with REDIS_CA_FILE (the "Several nodes" lines)
@@ -147,11 +149,11 @@ drop_database() {
 # --- the checks -------------------------------------------------------------------------
 check_release() {
   make release || return 1
-  [ -x target/release/server ] || { echo "no target/release/server" >&2; return 1; }
+  [ -x target/release/chat ] || { echo "no target/release/chat" >&2; return 1; }
   for f in chat.js chat.wasm chat.css; do
     [ -s "target/site/pkg/$f" ] || { echo "no target/site/pkg/$f" >&2; return 1; }
   done
-  ls -l target/release/server target/site/pkg/
+  ls -l target/release/chat target/site/pkg/
 }
 
 check_cli() {
@@ -161,36 +163,51 @@ check_cli() {
   mkdir -p "$dir" && cd "$dir" || return 1
   ln -s "$root/target" target
   local PASSWORD=$password
-  printf '%s\n' "$PASSWORD" | target/release/server agent add --admin alice || return 1
-  printf '%s\n' "$PASSWORD" | target/release/server agent add bob || return 1
-  out=$(target/release/server agent list) || return 1
+  printf '%s\n' "$PASSWORD" | target/release/chat agent add --admin alice || return 1
+  printf '%s\n' "$PASSWORD" | target/release/chat agent add bob || return 1
+  out=$(target/release/chat agent list) || return 1
   [ "$out" = $'alice\tadmin\nbob' ] || { printf 'agent list said:\n%s\n' "$out" >&2; return 1; }
-  target/release/server agent remove bob || return 1
-  out=$(target/release/server agent list) || return 1
+  target/release/chat agent remove bob || return 1
+  out=$(target/release/chat agent list) || return 1
   [ "$out" = $'alice\tadmin' ] || { printf 'after remove, agent list said:\n%s\n' "$out" >&2; return 1; }
-  printf '%s' 'Refunds take 3 to 5 working days.' | target/release/server canned add refund || return 1
-  out=$(target/release/server canned list) || return 1
+  printf '%s' 'Refunds take 3 to 5 working days.' | target/release/chat canned add refund || return 1
+  out=$(target/release/chat canned list) || return 1
   [ "$out" = $'/refund\tRefunds take 3 to 5 working days.' ] || { printf 'canned list said:\n%s\n' "$out" >&2; return 1; }
-  target/release/server canned remove refund || return 1
-  [ -z "$(target/release/server canned list)" ] || return 1
+  target/release/chat canned remove refund || return 1
+  [ -z "$(target/release/chat canned list)" ] || return 1
   [ -f data/chat.db ] || { echo "no ./data/chat.db (the default database)" >&2; return 1; }
 }
 
 check_deploy() {
-  # "copy target/release/server and the target/site/ directory to the host", then the
-  # systemd unit: WorkingDirectory, LEPTOS_SITE_ADDR, LEPTOS_SITE_ROOT, DATABASE_URL.
-  local srv=$work/srv/chat port=3298 pid status
+  # "copy target/release/chat to the host" (that one file, into an empty directory), then
+  # the systemd unit: WorkingDirectory, LEPTOS_SITE_ADDR, DATABASE_URL. On its empty
+  # database it prints the first admin's setup link; then the Agents section's command,
+  # with this file.
+  local srv=$work/srv/chat port=3298 pid status started
   mkdir -p "$srv" || return 1
-  cp target/release/server "$srv/server" && cp -r target/site "$srv/site" || return 1
+  cp target/release/chat "$srv/chat" || return 1
   cd "$srv" || return 1
-  printf '%s\n' "$password" | ./server agent add --admin alice || return 1
   port_free $port || return 1
   local METRICS_TOKEN
   METRICS_TOKEN=$(openssl rand -hex 16) || return 1
-  LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=$srv/site DATABASE_URL=sqlite://$srv/data/chat.db \
-    TRUST_FORWARDED_FOR=true METRICS_TOKEN=$METRICS_TOKEN start_group pid "$work/deploy-server.log" "$srv/server"
-  wait_http "http://127.0.0.1:$port/healthz" 30 "$pid" || { cat "$work/deploy-server.log"; return 1; }
+  started=$(date +%s%N)
+  LEPTOS_SITE_ADDR=127.0.0.1:$port DATABASE_URL=sqlite://$srv/data/chat.db \
+    TRUST_FORWARDED_FOR=true METRICS_TOKEN=$METRICS_TOKEN start_group pid "$work/deploy-server.log" "$srv/chat"
+  # How long from the start to serving, polled every 10 ms.
+  for _ in $(seq 3000); do
+    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/healthz" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/deploy-server.log"; return 1; }
+    sleep 0.01
+  done
+  wait_http "http://127.0.0.1:$port/healthz" 1 "$pid" || { cat "$work/deploy-server.log"; return 1; }
+  log "deploy: the copied chat binary served $(( ($(date +%s%N) - started) / 1000000 )) ms after it was started"
   expect_site "http://127.0.0.1:$port" || return 1
+  # Its site comes from inside it, compressed.
+  expect_in "the WebAssembly, compressed" \
+    "$(curl -fsS -H 'Accept-Encoding: gzip, br' -D - -o /dev/null "http://127.0.0.1:$port/pkg/chat.wasm")" \
+    'content-encoding: br' || return 1
+  expect_in "the first run's setup link" "$(cat "$work/deploy-server.log")" "http://127.0.0.1:$port/setup#" || return 1
+  printf '%s\n' "$password" | ./chat agent add --admin alice || return 1
   # The Metrics paragraph's curl line (on this check's port), and a scrape without the token.
   expect_in "/metrics" "$(curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$port/metrics")" \
     'chat_connections{' || return 1
@@ -198,7 +215,7 @@ check_deploy() {
     "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")" 401 || return 1
   # The backup line of the Storage paragraph, while the server runs.
   sqlite3 data/chat.db ".backup backup.db" || return 1
-  expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./server agent list)" alice || return 1
+  expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./chat agent list)" alice || return 1
   # And the files' line after it (the directory is made at the server's start).
   tar -czf attachments.tgz -C data attachments || return 1
   expect_in "the files' backup" "$(tar -tzf attachments.tgz)" attachments/ || return 1
@@ -213,8 +230,8 @@ check_postgres() {
   # `createdb chat`, against the test server (the name is the check's own).
   local db
   db=$(fresh_database chat_readme) || return 1
-  printf '%s\n' "$password" | DATABASE_URL=$db target/release/server agent add --admin alice || return 1
-  expect_in "agent list on PostgreSQL" "$(DATABASE_URL=$db target/release/server agent list)" $'alice\tadmin' || return 1
+  printf '%s\n' "$password" | DATABASE_URL=$db target/release/chat agent add --admin alice || return 1
+  expect_in "agent list on PostgreSQL" "$(DATABASE_URL=$db target/release/chat agent list)" $'alice\tadmin' || return 1
   drop_database chat_readme
 }
 
@@ -231,11 +248,11 @@ check_nodes() {
   secure=$(CHAT_REDIS_PORT=$nodes_redis_port scripts/redis.sh secure) || return 1
   redis=$(sed -n 1p <<<"$secure")
   ca=$(sed -n 2p <<<"$secure")
-  printf '%s\n' "$password" | DATABASE_URL=$db target/release/server agent add --admin alice || return 1
+  printf '%s\n' "$password" | DATABASE_URL=$db target/release/chat agent add --admin alice || return 1
   DATABASE_URL=$db REDIS_URL=$redis REDIS_CA_FILE=$ca LEPTOS_SITE_ADDR=127.0.0.1:3296 \
-    start_group a "$work/node-a.log" target/release/server
+    start_group a "$work/node-a.log" target/release/chat
   DATABASE_URL=$db REDIS_URL=$redis REDIS_CA_FILE=$ca LEPTOS_SITE_ADDR=127.0.0.1:3297 \
-    start_group b "$work/node-b.log" target/release/server
+    start_group b "$work/node-b.log" target/release/chat
   if wait_http http://127.0.0.1:3296/healthz 30 "$a" && wait_http http://127.0.0.1:3297/healthz 30 "$b" &&
     expect_site http://127.0.0.1:3297; then
     # The tutorial's client library (end2end's socket.io-client). The customer retries while
@@ -291,7 +308,7 @@ check_agent() {
   out=$(printf '%s\n' "$password" | DATABASE_URL=sqlite://$work/agent/chat.db make agent NAME=alice ADMIN=1) ||
     { echo "$out"; return 1; }
   expect_in "make agent" "$out" "added admin alice" || return 1
-  expect_in "agent list" "$(DATABASE_URL=sqlite://$work/agent/chat.db target/release/server agent list)" $'alice\tadmin'
+  expect_in "agent list" "$(DATABASE_URL=sqlite://$work/agent/chat.db target/release/chat agent list)" $'alice\tadmin'
 }
 
 check_watch() {

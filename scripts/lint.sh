@@ -33,7 +33,7 @@ for part in "${parts[@]}"; do
       ;;
     server)
       echo "[lint] cargo clippy (server side)"
-      cargo clippy -p app -p server -p bench --all-targets --color never -- -D warnings || status=1
+      cargo clippy -p app -p server -p bundle -p bench --all-targets --color never -- -D warnings || status=1
       ;;
     server-build)
       echo "[lint] clippy (server side), compiling the tests"
@@ -42,7 +42,7 @@ for part in "${parts[@]}"; do
       # renders it and counted; cargo replays a fresh crate's messages, so a second run
       # reports the same.
       set +e
-      cargo test -p app -p server -p bench --all-targets --no-run --color never \
+      cargo test -p app -p server -p bundle -p bench --all-targets --no-run --color never \
         --message-format=json |
         python3 -c '
 import json, sys

@@ -96,7 +96,7 @@ rust_status=0
 rust_started=$SECONDS
 # The driver the tests were compiled with (scripts/lint.sh server-build): nothing recompiles.
 chat_clippy_wrapper || log "no clippy driver: the tests compile again with the plain compiler"
-run_phase bash -o pipefail -c 'cargo test -p app -p server -p bench --color never -- --show-output 2>&1 | tee "$0"' \
+run_phase bash -o pipefail -c 'cargo test -p app -p server -p bundle -p bench --color never -- --show-output 2>&1 | tee "$0"' \
   "$rust_log" || rust_status=$?
 rust_passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$rust_log")
 rust_failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$rust_log")

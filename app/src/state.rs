@@ -460,6 +460,12 @@ impl Default for ChatState {
 #[derive(Clone, Debug)]
 pub enum Command {
     Login(LoginRequest),
+    /// The first run: create the first admin with the setup link's token, then log in as
+    /// them (`login`, an agent's).
+    SetUp {
+        token: String,
+        login: LoginRequest,
+    },
     /// Write `text` in the open conversation (queued while offline).
     Send(String),
     /// Send uploaded files in the conversation they were uploaded for (queued while

@@ -135,7 +135,7 @@ export function expectNoProblems(...people: Person[]) {
 
 /** The build the suite runs against: the release build `make run` serves, unless
  * E2E_BUILD=debug (as serve.sh). */
-export const SERVER_BINARY = path.resolve(__dirname, `../../target/${process.env.E2E_BUILD || 'release'}/server`);
+export const SERVER_BINARY = path.resolve(__dirname, `../../target/${process.env.E2E_BUILD || 'release'}/chat`);
 
 /** The environment of a server of a test's own: the built site, on `port`, with the
  * SQLite file `db` and `extra` settings. */

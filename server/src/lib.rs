@@ -8,6 +8,7 @@
 //! - [`transcript`]: a conversation laid out as a document (text or HTML) to download.
 //! - [`attachment`]: uploaded files checked and made safe (type from the bytes, images re-encoded).
 //! - [`auth`]: agent password hashing.
+//! - [`cli`]: the command line of the `server` and `chat` binaries.
 //! - [`clock`]: the wall clock in milliseconds.
 //! - [`hours`]: office hours (`OFFICE_HOURS`): whether the desk is staffed now.
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
@@ -19,6 +20,7 @@
 
 pub mod attachment;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod hours;
 pub mod hub;
@@ -86,6 +88,12 @@ pub struct Settings {
     /// Who may read `/metrics` (Prometheus): the bearer of this token. Without it, the
     /// server records no metrics and has no such route.
     pub metrics_token: Option<String>,
+    /// The site's files, when they are built into the binary (the `chat` binary's; see
+    /// [`transport::Site`]); otherwise they are read from `LEPTOS_SITE_ROOT`.
+    pub site: Option<Arc<transport::Site>>,
+    /// The first run's setup link (printed while nobody has an account) works from other
+    /// machines too, not only on this one's loopback.
+    pub setup_remote: bool,
 }
 
 /// See [`Settings::anon_retention`].
@@ -110,6 +118,8 @@ impl Default for Settings {
             anon_retention: ANON_RETENTION,
             attachment_max_bytes: app::protocol::ATTACHMENT_MAX_BYTES,
             metrics_token: None,
+            site: None,
+            setup_remote: false,
         }
     }
 }
@@ -182,6 +192,10 @@ pub async fn run_with(
         // The other nodes drop this one's connections now, not when its key expires.
         drained.leave_cluster().await;
     };
+    // Nobody has an account yet: the link that creates the first admin.
+    if let Ok(addr) = listener.local_addr() {
+        transport::offer_setup(&shared, addr).await?;
+    }
     // The peer's address, for the limits per address.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;

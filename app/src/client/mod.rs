@@ -24,8 +24,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::protocol::{
-    AgentCredentials, AgentSession, AgentStatus, ClientMsgId, HostIdentity, LoginRequest, Role,
-    Visit, SESSION_PATH,
+    AgentCredentials, AgentSession, AgentStatus, ClientMsgId, FirstAdmin, HostIdentity,
+    LoginRequest, Role, Visit, SESSION_PATH, SETUP_ADMIN_PATH,
 };
 use crate::state::{ChatState, Command, ConnStatus};
 
@@ -38,6 +38,9 @@ pub(crate) enum End {
     /// An agent asked to log in: that happens over HTTP (see [`agent_login`]), then a new
     /// connection carries the session cookie.
     AgentLogin(LoginRequest),
+    /// The first run: the first admin is created over HTTP (see [`set_up`]), then logged in
+    /// as an agent's login is.
+    SetUp { token: String, login: LoginRequest },
 }
 
 /// Starts the connection and returns the sender the views use for commands.
@@ -221,13 +224,43 @@ async fn agent_login(request: &LoginRequest, lang: crate::text::Lang) -> Result<
         name: request.name.clone(),
         password: request.password.clone().unwrap_or_default(),
     };
-    let sent = gloo_net::http::Request::post(SESSION_PATH)
-        .json(&credentials)
-        .map_err(|e| e.to_string())?
-        .send()
-        .await;
+    post_for_session(SESSION_PATH, &credentials, lang).await
+}
+
+/// The first run: creates the first admin with the setup link's token, then logs them in.
+async fn set_up(
+    state: ChatState,
+    token: String,
+    login: LoginRequest,
+    credentials: &mut Option<Credentials>,
+) {
+    state.logging_in.set(true);
+    state.login_error.set(None);
+    let admin = FirstAdmin {
+        token,
+        name: login.name.clone(),
+        password: login.password.clone().unwrap_or_default(),
+    };
+    match post_for_session(SETUP_ADMIN_PATH, &admin, state.lang.get_untracked()).await {
+        Ok(()) => log_agent_in(state, login, credentials).await,
+        Err(reason) => {
+            state.logging_in.set(false);
+            state.login_error.set(Some(reason));
+        }
+    }
+}
+
+/// `POST`s `body` as JSON to `path`, which answers an [`AgentSession`]: `Ok` if it says
+/// logged in (or created), otherwise why not, in words.
+async fn post_for_session(
+    path: &str,
+    body: &impl serde::Serialize,
+    lang: crate::text::Lang,
+) -> Result<(), String> {
+    let sent =
+        gloo_net::http::Request::post(path).json(body).map_err(|e| e.to_string())?.send().await;
     let response = sent.map_err(|e| {
-        leptos::logging::warn!("agent login request failed: {e}");
+        leptos::logging::warn!("{path} request failed: {e}");
         lang.ui().cannot_reach_server.to_owned()
     })?;
     match response.json::<AgentSession>().await {
@@ -237,7 +270,7 @@ async fn agent_login(request: &LoginRequest, lang: crate::text::Lang) -> Result<
         }
         other => {
             leptos::logging::warn!(
-                "unexpected answer to the agent login ({}): {other:?}",
+                "unexpected answer from {path} ({}): {other:?}",
                 response.status()
             );
             Err(crate::protocol::Problem::Internal.in_lang(lang))
@@ -319,6 +352,7 @@ async fn run(
         match end {
             End::LoggedOut => continue,
             End::AgentLogin(request) => log_agent_in(state, request, &mut credentials).await,
+            End::SetUp { token, login } => set_up(state, token, login, &mut credentials).await,
             End::Lost => {
                 let wait = backoff_ms(failures);
                 failures = failures.saturating_add(1);
@@ -340,6 +374,10 @@ async fn run(
                         {
                             // The server answers over HTTP if it is back: try now.
                             log_agent_in(state, request, &mut credentials).await;
+                            break;
+                        }
+                        Either::Right((Some(Command::SetUp { token, login }), _)) => {
+                            set_up(state, token, login, &mut credentials).await;
                             break;
                         }
                         Either::Right((Some(command), _)) => {

@@ -8,6 +8,7 @@ mod profile;
 mod rating;
 mod rich;
 mod search;
+mod setup;
 mod status;
 mod support;
 mod team;
@@ -90,6 +91,9 @@ pub fn App() -> impl IntoView {
                 // The customer view that `widget.js` embeds in other sites' pages
                 // (`protocol::WIDGET_PATH`).
                 <Route path=path!("/widget") view=|| view! { <Page widget=true/> }/>
+                // The first run's link (`protocol::SETUP_PATH`): the first admin is created
+                // here.
+                <Route path=path!("/setup") view=|| view! { <Page widget=false setup=true/> }/>
             </Routes>
         </Router>
     }
@@ -125,8 +129,9 @@ pub(crate) struct Embedded(pub bool);
 
 /// The page: the login view until the server accepts a login, then the chat. As a widget,
 /// with the host site's greeting and colour (`?greeting=…&color=…&lang=…`).
+/// `setup`: the first run's page, whose form creates the first admin instead of logging in.
 #[component]
-fn Page(widget: bool) -> impl IntoView {
+fn Page(widget: bool, #[prop(optional)] setup: bool) -> impl IntoView {
     let state = use_chat().state;
     provide_context(Embedded(widget));
     let query = leptos_router::hooks::use_query_map();
@@ -165,6 +170,19 @@ fn Page(widget: bool) -> impl IntoView {
             }
         }
     });
+    // Once the first admin is in, the address is the console's: the used link (and its
+    // token) leaves the address bar, and a reload logs in as usual.
+    if setup {
+        let navigate = leptos_router::hooks::use_navigate();
+        Effect::new(move |_| {
+            if state.me.with(Option::is_some) {
+                navigate(
+                    "/",
+                    leptos_router::NavigateOptions { replace: true, ..Default::default() },
+                );
+            }
+        });
+    }
     // Escape inside the widget closes it: the host page's `widget.js` listens.
     #[cfg(feature = "hydrate")]
     if widget {
@@ -193,7 +211,11 @@ fn Page(widget: bool) -> impl IntoView {
                 view! {
                     <Show
                         when=move || state.me.with(Option::is_some)
-                        fallback=|| view! { <login::LoginView/> }
+                        fallback=move || if setup {
+                            view! { <setup::SetupView/> }.into_any()
+                        } else {
+                            view! { <login::LoginView/> }.into_any()
+                        }
                     >
                         <chat::ChatView/>
                     </Show>

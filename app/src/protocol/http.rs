@@ -6,6 +6,12 @@
 /// a Socket.IO `login` with `role: "agent"` and no password then uses the cookie the
 /// handshake carried.
 pub const SESSION_PATH: &str = "/session";
+/// The first-run page: while no agent account exists, the server prints a link to it with
+/// a one-time token in the fragment (`/setup#TOKEN`), where the first admin is created.
+pub const SETUP_PATH: &str = "/setup";
+/// HTTP: `POST` a [`FirstAdmin`] (JSON) to create the first admin with the setup link's
+/// token; the answer is an [`AgentSession`]. Over loopback only, unless `SETUP_REMOTE`.
+pub const SETUP_ADMIN_PATH: &str = "/setup/admin";
 /// The page `widget.js` embeds in host sites' pages: the customer view, the one page any
 /// site may frame. (The router's `path!` needs it spelled out as well.)
 pub const WIDGET_PATH: &str = "/widget";

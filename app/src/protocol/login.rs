@@ -206,7 +206,17 @@ pub struct AgentCredentials {
     pub password: String,
 }
 
-/// The answer to `POST /session`: who is logged in, or why not.
+/// The body of `POST /setup/admin` ([`crate::protocol::SETUP_ADMIN_PATH`]): the first admin,
+/// with the token of the setup link the server printed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstAdmin {
+    pub token: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// The answer to `POST /session` (and to `POST /setup/admin`): who is logged in (who was
+/// created), or why not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AgentSession {

@@ -112,6 +112,12 @@ pub enum Problem {
     NotRateable,
     /// Only the customer of a conversation may do that (rate it).
     CustomersOnly,
+    /// A first-run setup link that is wrong, was used already, or belongs to an earlier
+    /// start of the server (an agent account exists, or the server restarted).
+    SetupLinkInvalid,
+    /// The first-run setup link opened from another machine (it works only on the server's
+    /// own, unless `SETUP_REMOTE` is set).
+    SetupOnlyLocal,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

@@ -125,6 +125,12 @@ impl fmt::Display for Problem {
                 f.write_str("This conversation is not waiting for a rating.")
             }
             Problem::CustomersOnly => f.write_str("Only the customer can do that."),
+            Problem::SetupLinkInvalid => f.write_str(
+                "This setup link does not work (any more): it was used already, or the server has restarted since. If nobody has an account yet, the server's log shows a new link.",
+            ),
+            Problem::SetupOnlyLocal => f.write_str(
+                "The setup link works only in a browser on the server's own machine (or start the server with SETUP_REMOTE=true).",
+            ),
             Problem::SearchTooLong => {
                 write!(f, "Search for at most {SEARCH_MAX_CHARS} characters.")
             }
@@ -225,6 +231,12 @@ impl Problem {
             Problem::RatingsOff => "本客服不接受评价。".into(),
             Problem::NotRateable => "这个对话目前无需评价。".into(),
             Problem::CustomersOnly => "只有顾客本人可以这样做。".into(),
+            Problem::SetupLinkInvalid => {
+                "此设置链接已失效：它已被使用过，或服务器已重启。如果还没有人有账号，服务器日志中会显示新的链接。".into()
+            }
+            Problem::SetupOnlyLocal => {
+                "设置链接只能在服务器本机的浏览器中打开（或以 SETUP_REMOTE=true 启动服务器）。".into()
+            }
             Problem::SearchTooLong => format!("搜索内容最多 {SEARCH_MAX_CHARS} 个字符。"),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }

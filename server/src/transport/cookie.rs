@@ -108,8 +108,9 @@ fn over_https(headers: &HeaderMap, trust_forwarded_for: bool) -> bool {
 }
 
 /// A refusal: the status that fits the problem, and its text for the person.
-fn refused(problem: Problem) -> Response {
+pub(super) fn refused(problem: Problem) -> Response {
     let status = match problem {
+        Problem::SetupLinkInvalid | Problem::SetupOnlyLocal => StatusCode::FORBIDDEN,
         Problem::SlowDown(_) | Problem::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
         Problem::WrongPassword | Problem::AgentPasswordMissing => StatusCode::UNAUTHORIZED,
         Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -12,9 +12,10 @@
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
-//!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
-//!   downloads and the attachments a message names; [`assets`]: the site's WebAssembly,
-//!   scripts and styles sent compressed.
+//!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`setup`]: the first
+//!   run's link, which creates the first admin; [`files`]: uploads,
+//!   downloads and the attachments a message names; [`assets`]: the site's files (on disk,
+//!   or built into the `chat` binary) sent compressed.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
@@ -48,6 +49,7 @@ mod registrar;
 mod requester;
 mod scrape;
 mod search;
+mod setup;
 mod shared;
 mod socket;
 mod sweeper;
@@ -68,7 +70,9 @@ use crate::store::Store;
 use crate::Settings;
 use app::{shell, App};
 
+pub use assets::Site;
 pub use cluster::{Cluster, ClusterError, SNAPSHOT_EVERY};
+pub use setup::offer as offer_setup;
 pub use shared::Shared;
 
 /// Bytes of each connection's websocket read buffer (socketioxide's default is 4096;
@@ -95,6 +99,7 @@ pub fn router(
     let files = files::routes(shared.clone());
     let transcripts = transcript::routes(shared.clone());
     let scrape = scrape::routes(shared.clone(), settings.metrics_token.as_deref());
+    let setup = setup::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
     // chat frames are small, and a bigger frame still arrives (in several reads).
     let (layer, io) = SocketIo::builder()
@@ -115,7 +120,11 @@ pub fn router(
         .build_layer();
     socket::register(&io);
 
-    let site_root = leptos_options.site_root.clone();
+    // The site's files: built into the binary, or (`LEPTOS_SITE_ROOT`) on disk.
+    let assets = match &settings.site {
+        Some(site) => assets::Assets::built_in(site.clone()),
+        None => assets::Assets::on_disk(&*leptos_options.site_root),
+    };
     let routes = generate_route_list(App);
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -129,11 +138,9 @@ pub fn router(
         .merge(files)
         .merge(transcripts)
         .merge(scrape)
+        .merge(setup)
         .layer(layer)
-        .layer(axum::middleware::from_fn_with_state(
-            assets::Assets::new(&*site_root),
-            assets::compressed,
-        ))
+        .layer(axum::middleware::from_fn_with_state(assets, assets::serve))
         .layer(axum::middleware::map_request(http::unshare_head))
         .layer(axum::middleware::from_fn_with_state(origins, http::check_origin))
         .layer(axum::middleware::from_fn(http::security_headers))

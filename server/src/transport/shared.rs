@@ -54,6 +54,8 @@ pub struct Shared {
     /// `ATTACHMENT_MAX_MB`) until it is prepared; past this many, an upload is told to try
     /// again in a moment rather than waiting with its bytes.
     pub(super) receiving: tokio::sync::Semaphore,
+    /// The first run's setup link, while nobody has an account.
+    pub(super) first_run: super::setup::FirstRun,
 }
 
 impl Shared {
@@ -108,6 +110,7 @@ impl Shared {
             attachment_max_bytes: settings.attachment_max_bytes,
             preparing: tokio::sync::Semaphore::new(PREPARING_AT_ONCE),
             receiving: tokio::sync::Semaphore::new(RECEIVING_AT_ONCE),
+            first_run: super::setup::FirstRun::new(settings.setup_remote),
         })
     }
 

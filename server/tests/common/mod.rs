@@ -196,10 +196,20 @@ pub async fn http_bytes(
     extra: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String, Vec<u8>) {
+    http_to(server.addr, method, path, extra, body).await
+}
+
+/// [`http_bytes`] to a server at `addr` (one not started by the test itself).
+pub async fn http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in extra {
         request.push_str(&format!("{name}: {value}\r\n"));
     }

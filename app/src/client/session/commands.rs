@@ -67,6 +67,11 @@ pub(crate) fn while_offline(
             state.logging_in.set(true);
             *credentials = Some(Credentials::from(request));
         }
+        // Taken by the reconnecting loop, which tries it over HTTP at once.
+        Command::SetUp { .. } => {
+            let ui = state.lang.get_untracked().ui();
+            state.login_error.set(Some(ui.cannot_reach_server.to_owned()));
+        }
         Command::Send(text) => {
             queue(state, text);
         }
@@ -122,6 +127,11 @@ impl Session<'_> {
     pub(super) async fn on_command(&mut self, command: Command) -> Step {
         match command {
             Command::Login(request) => self.on_login(request).await,
+            // Over HTTP, like an agent's login (which follows it).
+            Command::SetUp { token, login } => {
+                self.close().await;
+                Break(End::SetUp { token, login })
+            }
             command if !self.logged_in => {
                 while_offline(self.state, command, self.credentials);
                 Continue(())
