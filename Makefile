@@ -13,9 +13,10 @@ help: ## List the targets
 setup: ## Install everything the build and the tests need (idempotent)
 	scripts/setup.sh all
 
+# --precompress as `make release` (the same build, reused): the site, then the binary with it.
 run: ## Build (release) and serve on http://127.0.0.1:3000
 	scripts/setup.sh build
-	$(TOOLCHAIN) && cargo leptos serve --release $(LIB_ARGS)
+	$(TOOLCHAIN) && cargo leptos serve --release --precompress $(LIB_ARGS)
 
 watch: ## Development loop: rebuild and reload on every change
 	scripts/setup.sh build
@@ -49,7 +50,7 @@ soak: setup ## Ten minutes of paced chat with random drops and a server kill: ze
 	$(TOOLCHAIN) && CHAOS_CUSTOMERS=40 CHAOS_FROM_CUSTOMER=540 CHAOS_FROM_AGENT=13 CHAOS_PACE_MS=1000 CHAOS_RSS_EVERY_S=30 \
 		cargo test --release -p server --test chaos -- --nocapture on_sqlite
 
-# Builds the server exactly as `make run` and `make release` do (cargo-leptos's package,
+# Builds the `chat` binary exactly as `make run` and `make release` do (cargo-leptos's package,
 # binary, features and LEPTOS_OUTPUT_NAME, from scripts/toolchain.sh): whichever of them runs
 # second reuses it.
 agent: ## Add an agent: make agent NAME=alice [ADMIN=1] (asks for the password)

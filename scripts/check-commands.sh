@@ -15,7 +15,7 @@
 #             directory and started as the systemd unit starts it (its time to serve); the
 #             first run's setup link; pages, assets (compressed), widget; the Metrics curl
 #             line; the SQLite backup line while it runs; SIGTERM stops it
-#   postgres  `createdb chat` and `DATABASE_URL=postgres://… server agent add --admin alice`
+#   postgres  `createdb chat` and `DATABASE_URL=postgres://… chat agent add --admin alice`
 #   nodes     two nodes on one PostgreSQL database and one Redis that takes only TLS and a
 #             password, with REDIS_CA_FILE (the "Several nodes" lines)
 #   run       `make run` serves the page and /healthz on http://127.0.0.1:3000
@@ -150,7 +150,8 @@ drop_database() {
 check_release() {
   make release || return 1
   [ -x target/release/chat ] || { echo "no target/release/chat" >&2; return 1; }
-  for f in chat.js chat.wasm chat.css; do
+  # The site, and the compressed copies that went into the binary with it.
+  for f in chat.js chat.wasm chat.css chat.js.br chat.wasm.br chat.css.br; do
     [ -s "target/site/pkg/$f" ] || { echo "no target/site/pkg/$f" >&2; return 1; }
   done
   ls -l target/release/chat target/site/pkg/
@@ -179,14 +180,28 @@ check_cli() {
 }
 
 check_deploy() {
-  # "copy target/release/chat to the host" (that one file, into an empty directory), then
-  # the systemd unit: WorkingDirectory, LEPTOS_SITE_ADDR, DATABASE_URL. On its empty
-  # database it prints the first admin's setup link; then the Agents section's command,
-  # with this file.
-  local srv=$work/srv/chat port=3298 pid status started
+  # "copy target/release/chat to the host" (that one file, into an empty directory) and
+  # `./chat` there, as typed (no setting at all: port 3000, ./data/chat.db). On its empty
+  # database it prints the first admin's setup link, which creates alice (as the setup page
+  # would send it). Then the systemd unit: WorkingDirectory, LEPTOS_SITE_ADDR, DATABASE_URL.
+  local srv=$work/srv/chat port=3298 pid status started link token
   mkdir -p "$srv" || return 1
   cp target/release/chat "$srv/chat" || return 1
   cd "$srv" || return 1
+  port_free 3000 || return 1
+  env -u LEPTOS_SITE_ROOT -u LEPTOS_SITE_ADDR -u DATABASE_URL start_group pid "$work/deploy-bare.log" ./chat
+  wait_http "http://127.0.0.1:3000/healthz" 30 "$pid" || { cat "$work/deploy-bare.log"; return 1; }
+  expect_site "http://127.0.0.1:3000" || return 1
+  link=$(grep -o 'http://127\.0\.0\.1:3000/setup#[A-Za-z0-9_-]*' "$work/deploy-bare.log") ||
+    { echo "no setup link in the log:" >&2; cat "$work/deploy-bare.log"; return 1; }
+  expect_in "the setup page" "$(curl -fsS "${link%%#*}")" '/pkg/chat.wasm' || return 1
+  token=${link#*#}
+  expect_in "the first admin, made with the link" "$(curl -sS -H 'Content-Type: application/json' \
+    -H 'Origin: http://127.0.0.1:3000' -d "{\"token\":\"$token\",\"name\":\"alice\",\"password\":\"$password\"}" \
+    http://127.0.0.1:3000/setup/admin)" '"admin":true' || return 1
+  stop_group "$pid" || { cat "$work/deploy-bare.log"; return 1; }
+  [ -f data/chat.db ] || { echo "no ./data/chat.db" >&2; return 1; }
+  expect_in "agent list after the setup" "$(./chat agent list)" $'alice\tadmin' || return 1
   port_free $port || return 1
   local METRICS_TOKEN
   METRICS_TOKEN=$(openssl rand -hex 16) || return 1
@@ -206,8 +221,10 @@ check_deploy() {
   expect_in "the WebAssembly, compressed" \
     "$(curl -fsS -H 'Accept-Encoding: gzip, br' -D - -o /dev/null "http://127.0.0.1:$port/pkg/chat.wasm")" \
     'content-encoding: br' || return 1
-  expect_in "the first run's setup link" "$(cat "$work/deploy-server.log")" "http://127.0.0.1:$port/setup#" || return 1
-  printf '%s\n' "$password" | ./chat agent add --admin alice || return 1
+  # alice exists: no link this time.
+  if grep -q '/setup#' "$work/deploy-server.log"; then
+    echo "a setup link although an admin exists" >&2; return 1
+  fi
   # The Metrics paragraph's curl line (on this check's port), and a scrape without the token.
   expect_in "/metrics" "$(curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$port/metrics")" \
     'chat_connections{' || return 1

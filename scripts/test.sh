@@ -108,7 +108,7 @@ fi
 
 # The README's commands run as a user types them: with the toolchain's own compiler.
 unset RUSTC_WORKSPACE_WRAPPER
-log "The README's commands (make release, make run, make watch, make agent, server …)"
+log "The README's commands (make release, make run, make watch, make agent, chat …)"
 rust_seconds=$((SECONDS - rust_started))
 commands_status=0
 commands_started=$SECONDS

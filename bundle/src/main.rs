@@ -3,8 +3,8 @@
 //! (`./data/chat.db`). `LEPTOS_SITE_ROOT` still takes the files from a directory instead.
 //! Everything else is the `server` binary's ([`chat_server::cli`]).
 
-/// The site as `make release` built it (`target/site`), with the compressed copies
-/// `build.rs` made of its text files (see there).
+/// The site as `make release` built it (`target/site`), with the compressed copy of each
+/// file that cargo-leptos made beside it (`--precompress`; see `build.rs`).
 #[derive(rust_embed::Embed)]
 #[folder = "$OUT_DIR/site/"]
 struct Files;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { open, find, expectAccessible, expectLoggedIn, expectNoProblems, stopOwnServer } from './helpers';
 
-const port = Number(process.env.E2E_SETUP_PORT ?? 3215);
+const port = Number(process.env.E2E_SETUP_PORT ?? 3216);
 const base = `http://127.0.0.1:${port}`;
 const CHAT_BINARY = path.resolve(__dirname, `../../target/${process.env.E2E_BUILD || 'release'}/chat`);
 

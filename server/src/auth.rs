@@ -17,8 +17,17 @@ use std::sync::OnceLock;
 
 use app::protocol::{Problem, HOST_IDENTITY_MAX_SECS};
 
-/// Shortest password `server agent add` accepts.
+/// Shortest password an account may have (the command line's `agent add`, the Team panel,
+/// the first run's setup page).
 pub const MIN_PASSWORD_CHARS: usize = app::protocol::PASSWORD_MIN_CHARS;
+
+/// A new password long enough, or the problem to tell the person.
+pub fn check_new_password(password: &str) -> Result<(), Problem> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Problem::PasswordTooShort);
+    }
+    Ok(())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -30,7 +39,7 @@ pub enum AuthError {
 
 /// Hashes a new password as an argon2id PHC string.
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
+    if check_new_password(password).is_err() {
         return Err(AuthError::TooShort);
     }
     let salt = SaltString::generate(&mut OsRng);

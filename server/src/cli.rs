@@ -4,6 +4,8 @@
 //! Configuration comes from the command line and the environment: `DATABASE_URL` for the
 //! store, and Leptos' own variables (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`, ...) for the
 //! web server, as set by cargo-leptos.
+//!
+//! (`anyhow` here, in the library: this is the binaries' `main`, shared by two of them.)
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -210,6 +212,10 @@ async fn serve(store: Arc<dyn Store>, settings: crate::Settings) -> Result<()> {
     let conf =
         leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
     let options = conf.leptos_options;
+    // Read from disk, an empty root would be the working directory (the database with it).
+    if settings.site.is_none() && options.site_root.trim().is_empty() {
+        bail!("LEPTOS_SITE_ROOT is empty: set it to the site's directory (a copy of target/site)");
+    }
     let listener = tokio::net::TcpListener::bind(options.site_addr)
         .await
         .with_context(|| format!("binding {}", options.site_addr))?;
@@ -228,7 +234,7 @@ async fn serve(store: Arc<dyn Store>, settings: crate::Settings) -> Result<()> {
 fn built_in_site(site: Option<Site>) -> Result<Option<Arc<Site>>> {
     let Some(site) = site else { return Ok(None) };
     if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT").filter(|r| !r.is_empty()) {
-        tracing::info!(
+        tracing::warn!(
             root = %std::path::Path::new(&root).display(),
             "LEPTOS_SITE_ROOT is set: the site's files are read from there, not the ones built in"
         );

@@ -66,9 +66,7 @@ impl AdminWork for AddAgent {
         NewAgent { name, password, admin }: NewAgent,
     ) -> Result<(), Problem> {
         let name = UserName::parse(&name)?;
-        if password.chars().count() < auth::MIN_PASSWORD_CHARS {
-            return Err(Problem::PasswordTooShort);
-        }
+        auth::check_new_password(&password)?;
         let hash =
             shared.gate.hashing(move || auth::hash_password(&password)).await?.map_err(|e| {
                 tracing::error!(error = %e, "password hashing failed");

@@ -606,6 +606,15 @@ mod tests {
         assert_eq!(response.headers()[header::CONTENT_TYPE], "image/svg+xml");
         assert_eq!(body, b"<svg/>");
         assert_eq!(get(&app, "/notes.gz", &[]).await.1, b"gz");
+        // A return visit revalidates: the same copy's tag gets no body, another's does.
+        let (response, _) = get(&app, "/pkg/chat.wasm", &[("accept-encoding", "br")]).await;
+        let etag = response.headers()[header::ETAG].to_str().expect("etag").to_owned();
+        let revisit = [("accept-encoding", "br"), ("if-none-match", etag.as_str())];
+        let (response, body) = get(&app, "/pkg/chat.wasm", &revisit).await;
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert!(body.is_empty());
+        let other = [("accept-encoding", "identity"), ("if-none-match", etag.as_str())];
+        assert_eq!(get(&app, "/pkg/chat.wasm", &other).await.1, wasm, "the plain file's own tag");
         // The copy itself, an unknown file and a page are not the site's files to send.
         for path in ["/pkg/chat.wasm.br", "/PKG/CHAT.WASM", "/", "/widget", "/pkg/../favicon.svg"] {
             assert_eq!(get(&app, path, &[]).await.1, b"the page", "{path}");

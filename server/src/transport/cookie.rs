@@ -24,6 +24,7 @@ use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
 
 use super::desk::internal;
+use super::http::{is_json, refused};
 use super::live::Item;
 use super::login::{check_agent, open_agent_session};
 use super::shared::Shared;
@@ -107,26 +108,6 @@ fn over_https(headers: &HeaderMap, trust_forwarded_for: bool) -> bool {
             && says(header::HeaderName::from_static("x-forwarded-proto"), "https"))
 }
 
-/// A refusal: the status that fits the problem, and its text for the person.
-pub(super) fn refused(problem: Problem) -> Response {
-    let status = match problem {
-        Problem::SetupLinkInvalid | Problem::SetupOnlyLocal => StatusCode::FORBIDDEN,
-        Problem::SlowDown(_) | Problem::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-        Problem::WrongPassword | Problem::AgentPasswordMissing => StatusCode::UNAUTHORIZED,
-        Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let mut response = (
-        status,
-        Json(AgentSession::Refused { error: problem.to_string(), problem: Some(problem.clone()) }),
-    )
-        .into_response();
-    if let Problem::SlowDown(s) | Problem::TooManyAttempts(s) = problem {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
-    response
-}
-
 async fn log_in(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -134,12 +115,7 @@ async fn log_in(
     body: Bytes,
 ) -> Response {
     let ip = shared.gate.client_ip(&headers, &extensions);
-    // JSON only: a form or `text/plain` post is what another page can send without asking.
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
-    if !json {
+    if !is_json(&headers) {
         return refused(Problem::Malformed(protocol::LOGIN.into()));
     }
     match start_session(&shared, &headers, ip, &body).await {

@@ -11,6 +11,41 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+/// Whether a request's body is declared JSON. The HTTP endpoints that change state take JSON
+/// only: a form or `text/plain` post is what another site's page can send without asking
+/// (a JSON one needs the browser's preflight, which this server does not answer).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"))
+}
+
+/// A refusal over HTTP: the status that fits the problem, and its text for the person (an
+/// [`app::protocol::AgentSession::Refused`], which the pages word in their reader's language).
+pub fn refused(problem: app::protocol::Problem) -> Response {
+    use app::protocol::{AgentSession, Problem};
+    let status = match problem {
+        Problem::SetupLinkInvalid | Problem::SetupOnlyLocal => StatusCode::FORBIDDEN,
+        Problem::SlowDown(_) | Problem::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+        Problem::WrongPassword | Problem::AgentPasswordMissing => StatusCode::UNAUTHORIZED,
+        Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = (
+        status,
+        axum::Json(AgentSession::Refused {
+            error: problem.to_string(),
+            problem: Some(problem.clone()),
+        }),
+    )
+        .into_response();
+    if let Problem::SlowDown(s) | Problem::TooManyAttempts(s) = problem {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    response
+}
+
 /// Where Socket.IO lives.
 const SOCKET_PATH: &str = "/socket.io";
 

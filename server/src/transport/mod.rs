@@ -6,14 +6,14 @@
 //!
 //! The files, top-down (each uses only those below it):
 //! - [`socket`]: the Socket.IO registration table and one thin handler per event;
-//!   [`cookie`]: agent sessions over HTTP (`/session`); [`http`]: origins and headers.
+//!   [`cookie`]: agent sessions over HTTP (`/session`); [`setup`]: the first run's link,
+//!   which creates the first admin; [`http`]: origins, headers, and HTTP refusals.
 //! - [`login`]: who a connection is; [`admin`]: the team and canned replies; [`search`]:
 //!   an agent's search; [`conversations`]: the pages of an agent's console after the
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
-//!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`setup`]: the first
-//!   run's link, which creates the first admin; [`files`]: uploads,
+//!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
 //!   downloads and the attachments a message names; [`assets`]: the site's files (on disk,
 //!   or built into the `chat` binary) sent compressed.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
@@ -24,7 +24,8 @@
 //!   [`gate`]: addresses and the limits per address; [`drain`]: the graceful shutdown's
 //!   count; [`payload`]: reading an event's request.
 //! - [`live`]: the hub with this node's sockets; [`cluster`]: the link to Redis;
-//!   [`turnstile`]: each connection's events served in order, and its rate; [`in_place`]:
+//!   [`turnstile`]: each connection's events served in order, and its rate; [`first_run`]:
+//!   the setup link's token and who may use it; [`in_place`]:
 //!   the message handler run by the socket's reader unless it has to wait.
 
 mod admin;
@@ -35,6 +36,7 @@ mod cookie;
 mod desk;
 mod drain;
 mod files;
+mod first_run;
 mod follower;
 mod gate;
 mod http;
@@ -126,13 +128,21 @@ pub fn router(
         None => assets::Assets::on_disk(&*leptos_options.site_root),
     };
     let routes = generate_route_list(App);
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .leptos_routes(&leptos_options, routes, {
+    let router =
+        Router::new().route("/healthz", get(healthz)).leptos_routes(&leptos_options, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        });
+    // Whatever no route takes: a file of the site on disk, or the app's own "not found".
+    // With the site built in, nothing is read from disk at all (an empty or stray
+    // `site_root` would otherwise serve the working directory: the database with it).
+    let router = if settings.site.is_some() {
+        let options = leptos_options.clone();
+        router.fallback(leptos_axum::render_app_to_stream(move || shell(options.clone())))
+    } else {
+        router.fallback(leptos_axum::file_and_error_handler(shell))
+    };
+    let router = router
         .with_state(leptos_options)
         .merge(sessions)
         .merge(files)

@@ -55,7 +55,7 @@ pub struct Shared {
     /// again in a moment rather than waiting with its bytes.
     pub(super) receiving: tokio::sync::Semaphore,
     /// The first run's setup link, while nobody has an account.
-    pub(super) first_run: super::setup::FirstRun,
+    pub(super) first_run: super::first_run::FirstRun,
 }
 
 impl Shared {
@@ -110,7 +110,7 @@ impl Shared {
             attachment_max_bytes: settings.attachment_max_bytes,
             preparing: tokio::sync::Semaphore::new(PREPARING_AT_ONCE),
             receiving: tokio::sync::Semaphore::new(RECEIVING_AT_ONCE),
-            first_run: super::setup::FirstRun::new(settings.setup_remote),
+            first_run: super::first_run::FirstRun::new(settings.setup_remote),
         })
     }
 

@@ -89,6 +89,11 @@ impl TestServer {
             .await
     }
 
+    /// Where the server reads the site's files from disk (an empty directory's path, not made).
+    pub fn site_root(&self) -> std::path::PathBuf {
+        self._dir.path().join("site")
+    }
+
     /// The database file's path.
     pub fn database_path(&self) -> std::path::PathBuf {
         self.database_url.trim_start_matches("sqlite://").into()
@@ -118,9 +123,11 @@ impl TestServer {
         .expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
+        // The site's files on disk, if a test puts any there (none by default).
+        let site_root = dir.path().join("site");
         let options = leptos::config::LeptosOptions::builder()
             .output_name("chat")
-            .site_root("target/site")
+            .site_root(site_root.to_string_lossy().into_owned())
             .site_addr(addr)
             .build();
         let (stop, stopped) = oneshot::channel::<()>();
