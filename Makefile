@@ -13,20 +13,20 @@ help: ## List the targets
 setup: ## Install everything the build and the tests need (idempotent)
 	scripts/setup.sh all
 
-# --precompress as `make release` (the same build, reused): the site, then the binary with it.
+# The same build as `make release` (reused): see scripts/release.sh.
 run: ## Build (release) and serve on http://127.0.0.1:3000
 	scripts/setup.sh build
-	$(TOOLCHAIN) && cargo leptos serve --release --precompress $(LIB_ARGS)
+	scripts/release.sh serve
 
 watch: ## Development loop: rebuild and reload on every change
 	scripts/setup.sh build
 	$(TOOLCHAIN) && cargo leptos watch $(LIB_ARGS)
 
 # cargo-leptos builds the site (target/site), compresses it (--precompress), then the `chat`
-# binary with it inside.
+# binary with it inside; the server's crates compile beside the site (scripts/release.sh).
 release: ## Build for deployment: target/release/chat, one file with the site inside
 	scripts/setup.sh build
-	$(TOOLCHAIN) && cargo leptos build --release --precompress $(LIB_ARGS)
+	scripts/release.sh build
 
 build: ## Build the site and the server (debug)
 	scripts/setup.sh build

@@ -189,7 +189,7 @@ check_deploy() {
   cp target/release/chat "$srv/chat" || return 1
   cd "$srv" || return 1
   port_free 3000 || return 1
-  env -u LEPTOS_SITE_ROOT -u LEPTOS_SITE_ADDR -u DATABASE_URL start_group pid "$work/deploy-bare.log" ./chat
+  start_group pid "$work/deploy-bare.log" env -u LEPTOS_SITE_ROOT -u LEPTOS_SITE_ADDR -u DATABASE_URL ./chat
   wait_http "http://127.0.0.1:3000/healthz" 30 "$pid" || { cat "$work/deploy-bare.log"; return 1; }
   expect_site "http://127.0.0.1:3000" || return 1
   link=$(grep -o 'http://127\.0\.0\.1:3000/setup#[A-Za-z0-9_-]*' "$work/deploy-bare.log") ||

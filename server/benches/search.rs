@@ -279,7 +279,7 @@ async fn searches() {
         let key = agent(meta.id.0 % 20);
         open.assignee = Some(Assignee { name: name(key.as_str()), key });
         open.version = 2;
-        store.set_state(&open).await.expect("the state is stored");
+        store.set_state(&open, 1).await.expect("the state is stored");
     }
     let bytes = std::fs::metadata(dir.path().join("chat.db")).map(|m| m.len()).unwrap_or(0)
         + std::fs::metadata(dir.path().join("chat.db-wal")).map(|m| m.len()).unwrap_or(0);

@@ -127,10 +127,11 @@ async fn the_first_admin_is_created_once_with_the_link_the_server_printed_and_on
     assert_eq!(problem(&set_up(addr, &nameless, &[]).await.1), "name_empty");
 
     // Used twice at once: one admin.
-    let (first, second) = tokio::join!(
-        set_up(addr, &admin(token, "ada-password"), &[]),
-        set_up(addr, &json!({ "token": token, "name": "Bob", "password": "bob-password" }), &[]),
+    let (ada, bob) = (
+        admin(token, "ada-password"),
+        json!({ "token": token, "name": "Bob", "password": "bob-password" }),
     );
+    let (first, second) = tokio::join!(set_up(addr, &ada, &[]), set_up(addr, &bob, &[]));
     let mut statuses = [first.0, second.0];
     statuses.sort();
     assert_eq!(statuses, [200, 403], "{first:?} {second:?}");

@@ -244,7 +244,7 @@ async fn a_login_catch_up_sends_only_what_the_agent_sees_even_when_storage_lags(
     stale.status = app::protocol::Status::Queued;
     stale.assignee = None;
     stale.version += 1;
-    server.store.set_state(&stale).await.unwrap();
+    server.store.set_state(&stale, 1).await.unwrap();
 
     let mut bob = TestClient::login(&server, WS, agent("bob", "password-1")).await;
     bob.expect_none("history", 500).await;

@@ -20,6 +20,7 @@
 //! - `acks`: the replies to events sent with an acknowledgement;
 //! - `search`: what an agent searches for, what is found, and the marked snippets;
 //! - `rating`: satisfaction ratings of resolved conversations, and the desk's settings;
+//! - `report`: what admins' reports count, and how they are asked for;
 //! - `profile`: who a customer is (their visit, the host site's attributes, the agents'
 //!   note, their other conversations) and what agents may change of it;
 //! - `problem`: [`Problem`] and [`Refusal`], what cannot be done, as codes;
@@ -36,6 +37,7 @@ mod login;
 mod problem;
 mod profile;
 mod rating;
+mod report;
 mod search;
 mod values;
 pub mod wire;
@@ -49,6 +51,7 @@ pub use login::*;
 pub use problem::*;
 pub use profile::*;
 pub use rating::*;
+pub use report::*;
 pub use search::*;
 pub use values::*;
 

@@ -118,6 +118,9 @@ pub enum Problem {
     /// The first-run setup link opened from another machine (it works only on the server's
     /// own, unless `SETUP_REMOTE` is set).
     SetupOnlyLocal,
+    /// A report's period that is not two dates (`YYYY-MM-DD`), the first not after the
+    /// second, at most [`crate::protocol::REPORT_MAX_DAYS`] days apart.
+    ReportPeriodInvalid,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

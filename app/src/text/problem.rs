@@ -11,7 +11,7 @@ impl fmt::Display for Problem {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
             MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, RATING_COMMENT_MAX_CHARS,
-            SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            REPORT_MAX_DAYS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -134,6 +134,10 @@ impl fmt::Display for Problem {
             Problem::SearchTooLong => {
                 write!(f, "Search for at most {SEARCH_MAX_CHARS} characters.")
             }
+            Problem::ReportPeriodInvalid => write!(
+                f,
+                "Choose a first and a last day (the first not after the last), at most {REPORT_MAX_DAYS} days apart."
+            ),
             Problem::Internal => {
                 f.write_str("Something went wrong on the server. Please try again.")
             }
@@ -155,7 +159,7 @@ impl Problem {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
             MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, RATING_COMMENT_MAX_CHARS,
-            SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            REPORT_MAX_DAYS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -238,6 +242,9 @@ impl Problem {
                 "设置链接只能在服务器本机的浏览器中打开（或以 SETUP_REMOTE=true 启动服务器）。".into()
             }
             Problem::SearchTooLong => format!("搜索内容最多 {SEARCH_MAX_CHARS} 个字符。"),
+            Problem::ReportPeriodInvalid => {
+                format!("请选择开始日期和结束日期（开始不晚于结束），相隔最多 {REPORT_MAX_DAYS} 天。")
+            }
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }
@@ -275,6 +282,7 @@ mod tests {
             Problem::RatingsOff,
             Problem::NotRateable,
             Problem::CustomersOnly,
+            Problem::ReportPeriodInvalid,
             Problem::Internal,
         ];
         for problem in problems {

@@ -10,6 +10,7 @@ mod blobs;
 mod postgres;
 mod profiles;
 mod ratings;
+mod reports;
 mod rows;
 mod search;
 mod sql;
@@ -22,6 +23,7 @@ pub mod testing;
 pub use blobs::{Blobs, DirBlobs, MemoryBlobs, PgBlobs};
 pub use postgres::PgStore;
 pub use profiles::ProfileRecord;
+pub use reports::ReportRows;
 pub use sqlite::SqliteStore;
 
 /// A database URL as it may be shown (in errors, logs): without its password.
@@ -355,6 +357,14 @@ pub trait Store: Send + Sync + 'static {
         id: ConversationId,
         limit: u32,
     ) -> Result<Vec<app::protocol::Rating>, StoreError>;
+    /// The figures of a report on `[from_ms, to_ms)`, by days of a reader `offset_ms` east
+    /// of UTC (see [`reports`]).
+    async fn report(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+        offset_ms: i64,
+    ) -> Result<ReportRows, StoreError>;
     /// The desk's settings (their defaults until an admin changes them).
     async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError>;
     /// Keeps the desk's settings.
@@ -366,8 +376,9 @@ pub trait Store: Send + Sync + 'static {
     async fn queued(&self) -> Result<Vec<ConversationMeta>, StoreError>;
     /// Records where a conversation stands: status, assignee, queue time, note — unless
     /// a newer version is stored already (changes may arrive out of order); an unknown
-    /// conversation is `NotFound`.
-    async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError>;
+    /// conversation is `NotFound`. A change of status or assignee is kept as an event made
+    /// at `at` (ms since the epoch), which the reports measure times with.
+    async fn set_state(&self, meta: &ConversationMeta, at: u64) -> Result<(), StoreError>;
     /// One conversation's metadata.
     async fn conversation(
         &self,

@@ -64,14 +64,31 @@ macro_rules! sql_store {
         }
 
         /// Records where a conversation stands (status, assignee, queue time, note, read
-        /// position), unless a newer version is stored: how many rows changed (0 or 1).
-        async fn update_state(conn: &mut $conn, meta: &ConversationMeta) -> Result<u64, StoreError> {
+        /// position), unless a newer version is stored: how many rows changed (0 or 1). A
+        /// change of status or assignee is also kept as an event at `at` (for the reports),
+        /// on the same connection: inside the caller's transaction, both or neither.
+        async fn update_state(conn: &mut $conn, meta: &ConversationMeta, at: u64) -> Result<u64, StoreError> {
+            let assignee = meta.assignee.as_ref().map(|a| a.key.as_str().to_owned());
+            sqlx::query(
+                "INSERT INTO conversation_events (conversation_id, at, from_status, status, agent_key, seq) \
+                 SELECT id, $1, status, $2, $3, $4 FROM conversations \
+                 WHERE id = $5 AND version < $6 AND (status <> $2 OR COALESCE(assignee_key, '') <> COALESCE($3, ''))",
+            )
+            .bind(int(at))
+            .bind(status_text(meta.status))
+            .bind(assignee.as_deref())
+            .bind(int(meta.last_seq))
+            .bind(int(meta.id.0))
+            .bind(int(meta.version))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
             let done = sqlx::query(
                 "UPDATE conversations SET status = $1, assignee_key = $2, assignee_name = $3, queued_at = $4, note = $5, read_seq = $6, \
                  version = $7 WHERE id = $8 AND version < $7",
             )
             .bind(status_text(meta.status))
-            .bind(meta.assignee.as_ref().map(|a| a.key.as_str().to_owned()))
+            .bind(assignee)
             .bind(meta.assignee.as_ref().map(|a| a.name.as_str().to_owned()))
             .bind(int(meta.queued_at))
             .bind(meta.note.as_deref())
@@ -216,6 +233,7 @@ macro_rules! sql_store {
 
         super::profiles::profile_methods!($store, $conn);
         super::ratings::rating_methods!($store);
+        super::reports::report_methods!($store);
 
         #[async_trait::async_trait]
         impl Store for $store {
@@ -243,6 +261,10 @@ macro_rules! sql_store {
 
             async fn ratings(&self, id: ConversationId, limit: u32) -> Result<Vec<app::protocol::Rating>, StoreError> {
                 self.rating_list(id, limit).await
+            }
+
+            async fn report(&self, from_ms: u64, to_ms: u64, offset_ms: i64) -> Result<super::ReportRows, StoreError> {
+                self.report_rows(from_ms, to_ms, offset_ms).await
             }
 
             async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError> {
@@ -500,18 +522,19 @@ macro_rules! sql_store {
                 load_metas(&mut conn, ids).await
             }
 
-            async fn set_state(&self, meta: &ConversationMeta) -> Result<(), StoreError> {
-                let mut conn = self.pool.acquire().await.map_err(backend)?;
-                if update_state(&mut conn, meta).await? == 0 {
+            async fn set_state(&self, meta: &ConversationMeta, at: u64) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                if update_state(&mut tx, meta, at).await? == 0 {
                     let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM conversations WHERE id = $1")
                         .bind(int(meta.id.0))
-                        .fetch_optional(&mut *conn)
+                        .fetch_optional(&mut *tx)
                         .await
                         .map_err(backend)?;
                     if exists.is_none() {
                         return Err(StoreError::NotFound(format!("conversation {}", meta.id.0)));
                     }
                 }
+                tx.commit().await.map_err(backend)?;
                 self.confirm(())
             }
 
@@ -618,7 +641,7 @@ macro_rules! sql_store {
                     .await
                     .map_err(backend)?;
                 // As it stands, unless a racing first write stored a newer state.
-                update_state(&mut tx, meta).await?;
+                update_state(&mut tx, meta, now).await?;
                 // What their browser said at login: their profile.
                 if let Some(visit) = &unsaved.visit {
                     write_visit(&mut tx, meta.customer, visit, None, unsaved.since).await?;

@@ -353,7 +353,7 @@ async fn agents_see_their_conversations_and_the_queue() {
         queued.status = Status::Queued;
         queued.version = 1;
         queued.queued_at = 10;
-        store.set_state(&queued).await.unwrap();
+        store.set_state(&queued, 1).await.unwrap();
         append(&*store, message(&amys, Identity::Agent(amy.clone()), "hi from amy", None, 20))
             .await;
         append(&*store, message(&bobs, Identity::Agent(bob.clone()), "hi from bob", None, 30))
@@ -427,7 +427,7 @@ async fn the_unread_count_is_the_customer_messages_after_the_read_position() {
         let mut read = store.conversation(cat.id).await.unwrap().unwrap();
         read.read_seq = 3;
         read.version = 5;
-        store.set_state(&read).await.unwrap();
+        store.set_state(&read, 1).await.unwrap();
         assert_eq!(store.conversation(cat.id).await.unwrap().unwrap().unread, vec![4], "{label}");
     }
 }
@@ -493,18 +493,18 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
             meta.status = Status::Queued;
             meta.queued_at = at;
             meta.version = 1;
-            store.set_state(meta).await.unwrap();
+            store.set_state(meta, 1).await.unwrap();
         }
         mine.status = Status::Open;
         mine.assignee = Some(amy.clone());
         mine.note = Some("VIP, be nice".into());
         mine.version = 3;
-        store.set_state(&mine).await.unwrap();
+        store.set_state(&mine, 1).await.unwrap();
         // A change that arrives late (an older version) does not overwrite a newer one.
         let mut stale = mine.clone();
         stale.status = Status::Queued;
         stale.version = 2;
-        store.set_state(&stale).await.unwrap();
+        store.set_state(&stale, 1).await.unwrap();
 
         let queue: Vec<_> = store.queued().await.unwrap().into_iter().map(|m| m.id).collect();
         assert_eq!(queue, vec![early.id, late.id], "{label}");
@@ -518,7 +518,10 @@ async fn where_a_conversation_stands_is_kept_and_the_queue_is_oldest_first() {
         assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![mine.id], "{label}");
         let mut ghost = ConversationMeta::new(ConversationId(999), mine.customer, name("x"));
         ghost.version = 9;
-        assert!(matches!(store.set_state(&ghost).await, Err(StoreError::NotFound(_))), "{label}");
+        assert!(
+            matches!(store.set_state(&ghost, 1).await, Err(StoreError::NotFound(_))),
+            "{label}"
+        );
     }
 }
 
@@ -1035,7 +1038,7 @@ async fn search_finds_words_in_english_and_chinese_among_the_conversations_an_ag
             open.status = Status::Open;
             open.assignee = Some(Assignee { key: agent.clone(), name: name(agent.as_str()) });
             open.version = 5;
-            store.set_state(&open).await.unwrap();
+            store.set_state(&open, 1).await.unwrap();
         }
         // Searched before the messages are indexed, after, and with the newest not yet.
         check_search(&*store, &label, &lea, &wang, &amy).await;
@@ -1152,7 +1155,7 @@ async fn an_agents_conversations_after_the_login_come_a_page_at_a_time_each_once
         open.status = Status::Open;
         open.assignee = Some(Assignee { key: amy.clone(), name: name("amy") });
         open.version = 3;
-        store.set_state(&open).await.unwrap();
+        store.set_state(&open, 1).await.unwrap();
 
         let login: Vec<ConversationId> = store
             .agent_conversations(&amy, true, 3)
@@ -1381,5 +1384,154 @@ async fn a_rating_is_kept_once_per_resolution_and_the_desk_settings_persist() {
         assert_eq!(store.desk_settings().await.unwrap(), DeskSettings { csat: false }, "{label}");
         store.set_desk_settings(DeskSettings { csat: true }).await.unwrap();
         assert_eq!(store.desk_settings().await.unwrap(), DeskSettings { csat: true }, "{label}");
+    }
+}
+
+/// The nearest-rank percentile `p` (in percent) of `times`, as the reports define it.
+fn nearest_rank(times: &[u64], p: u64) -> Option<u64> {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len() as u64;
+    (n > 0).then(|| sorted[((n * p).div_ceil(100) - 1) as usize])
+}
+
+#[tokio::test]
+async fn a_reports_figures_are_those_of_a_generated_desk() {
+    // Ten customers over three days: customer i writes on day i % 3, waits i s in the queue,
+    // is answered after 10·i s by Amy (even i) or Bob (odd i), and resolved after i minutes
+    // unless i is a multiple of 5, then rates the resolution (i % 5) + 1. Customer 3 writes
+    // again after her resolution (a second conversation, answered by Amy), customer 10
+    // started the day before the period, and a message after the period is not counted.
+    const BASE: u64 = 100 * DAY;
+    for (label, store, _dir) in backends().await {
+        store.add_agent(&name("Amy"), "h", false).await.unwrap();
+        store.add_agent(&name("Bob"), "h", false).await.unwrap();
+        let agent = |i: u64| {
+            let n = if i.is_multiple_of(2) { "Amy" } else { "Bob" };
+            Assignee { key: AgentKey::of(&name(n)), name: name(n) }
+        };
+        let mut version = 0;
+        let mut change = |meta: &mut ConversationMeta, status, assignee: Option<Assignee>| {
+            version += 1;
+            meta.status = status;
+            meta.assignee = assignee;
+            meta.version = version;
+        };
+        let (mut first, mut resolution, mut waits) = (vec![], vec![], vec![]);
+        let (mut started, mut resolved) = ([0u64; 3], [0u64; 3]);
+        for i in 1..=10u64 {
+            let mut meta =
+                store.create_customer(&name(&format!("c{i}")), &format!("t{i}"), 1).await.unwrap();
+            let t0 = if i == 10 { BASE - DAY / 2 } else { BASE + (i % 3) * DAY + i * 1000 };
+            let who = agent(i);
+            append(&*store, message(&meta, Identity::Customer(meta.customer), "hello", None, t0))
+                .await;
+            change(&mut meta, Status::Queued, None);
+            store.set_state(&meta, t0).await.unwrap();
+            change(&mut meta, Status::Open, Some(who.clone()));
+            store.set_state(&meta, t0 + i * 1000).await.unwrap();
+            let reply =
+                message(&meta, Identity::Agent(who.key.clone()), "hi", None, t0 + i * 10_000);
+            append(&*store, reply).await;
+            if i != 10 {
+                started[(i % 3) as usize] += 1;
+                waits.push(i * 1000);
+                first.push((who.key.clone(), i * 10_000));
+            }
+            if !i.is_multiple_of(5) {
+                meta.last_seq = 2;
+                change(&mut meta, Status::Resolved, Some(who.clone()));
+                store.set_state(&meta, t0 + i * 60_000).await.unwrap();
+                resolution.push((who.key.clone(), i * 60_000));
+                resolved[(i % 3) as usize] += 1;
+                let rating = app::protocol::Rating {
+                    conversation: meta.id,
+                    seq: 2,
+                    score: (i % 5 + 1) as u8,
+                    comment: None,
+                    ts: t0 + i * 60_000 + 1000,
+                };
+                store.add_rating(&rating).await.unwrap();
+            }
+            if i == 3 {
+                // Back the next day: a second conversation, straight to Amy, answered in 5 s.
+                let t1 = t0 + DAY;
+                append(
+                    &*store,
+                    message(&meta, Identity::Customer(meta.customer), "again", None, t1),
+                )
+                .await;
+                change(&mut meta, Status::Open, Some(agent(2)));
+                store.set_state(&meta, t1).await.unwrap();
+                let reply = message(&meta, Identity::Agent(agent(2).key), "yes?", None, t1 + 5000);
+                append(&*store, reply).await;
+                started[1] += 1;
+                first.push((agent(2).key, 5000));
+            }
+        }
+        let last = store.create_customer(&name("late"), "tl", 1).await.unwrap();
+        append(
+            &*store,
+            message(&last, Identity::Customer(last.customer), "late", None, BASE + 3 * DAY),
+        )
+        .await;
+
+        let rows = store.report(BASE, BASE + 3 * DAY, 0).await.unwrap();
+        let day0 = (BASE / DAY) as i64;
+        let mut got_started = rows.started.clone();
+        got_started.sort();
+        let want_started: Vec<(i64, u64)> =
+            (0..3).filter(|d| started[*d] > 0).map(|d| (day0 + d as i64, started[d])).collect();
+        assert_eq!(got_started, want_started, "{label}: conversations started per day");
+        let mut by_day = std::collections::BTreeMap::new();
+        for (d, _, n) in &rows.resolved {
+            *by_day.entry(*d).or_insert(0) += n;
+        }
+        let want: std::collections::BTreeMap<i64, u64> =
+            (0..3).map(|d| (day0 + d as i64, resolved[d])).filter(|(_, n)| *n > 0).collect();
+        assert_eq!(by_day, want, "{label}: resolutions per day");
+        // Customers wrote 10 times in the period (nine first messages and one "again"; the
+        // day-before one and the late one are outside), agents 10 times (nine answers and
+        // Amy's "yes?"; customer 10's answer came before the period).
+        let customers: u64 = rows.messages.iter().filter(|m| m.1.is_empty()).map(|m| m.2).sum();
+        let agents: u64 = rows.messages.iter().filter(|m| !m.1.is_empty()).map(|m| m.2).sum();
+        assert_eq!((customers, agents), (10, 10), "{label}: messages");
+
+        let time = |metric: &str, grp: &str| {
+            rows.times
+                .iter()
+                .find(|t| t.0 == metric && t.1 == grp)
+                .map(|t| (t.2, t.3, t.4))
+                .unwrap_or((0, None, None))
+        };
+        let expect = |times: Vec<u64>| {
+            (times.len() as u64, nearest_rank(&times, 50), nearest_rank(&times, 90))
+        };
+        let of = |list: &[(AgentKey, u64)], who: Option<&str>| {
+            list.iter()
+                .filter(|(k, _)| who.is_none_or(|w| k.as_str() == w))
+                .map(|(_, t)| *t)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(time("first_response", ""), expect(of(&first, None)), "{label}");
+        assert_eq!(time("first_response", "amy"), expect(of(&first, Some("amy"))), "{label}");
+        assert_eq!(time("first_response", "bob"), expect(of(&first, Some("bob"))), "{label}");
+        assert_eq!(time("resolution", ""), expect(of(&resolution, None)), "{label}");
+        assert_eq!(time("resolution", "bob"), expect(of(&resolution, Some("bob"))), "{label}");
+        assert_eq!(time("queue_wait", ""), expect(waits.clone()), "{label}");
+        // Worked out by hand for the desk: first responses 5, 10, …, 90 s: the median is
+        // the 5th of 10 (40 s), the 90th percentile the 9th (80 s); 8 resolutions of
+        // 1, 2, 3, 4, 6, 7, 8, 9 minutes: the 4th (4 min) and the 8th (9 min).
+        assert_eq!(time("first_response", ""), (10, Some(40_000), Some(80_000)), "{label}");
+        assert_eq!(time("resolution", ""), (8, Some(240_000), Some(540_000)), "{label}");
+
+        let mut ratings = rows.ratings.clone();
+        ratings.sort();
+        // Amy resolved 2, 4, 6, 8 (scores 3, 5, 2, 4); Bob 1, 3, 7, 9 (2, 4, 3, 5).
+        assert_eq!(
+            ratings,
+            vec![("amy".to_owned(), 4, 14, 2), ("bob".to_owned(), 4, 14, 2)],
+            "{label}: ratings by who resolved"
+        );
     }
 }

@@ -226,7 +226,7 @@ impl Desk {
     /// ([`Desk::save_unsaved`] hands on what changed meanwhile).
     pub(super) async fn keep(&self, changed: Vec<ConversationMeta>) {
         for meta in changed.into_iter().filter(|m| m.unsaved.is_none()) {
-            if let Err(e) = self.store.set_state(&meta).await {
+            if let Err(e) = self.store.set_state(&meta, crate::clock::now_ms()).await {
                 tracing::error!(error = %e, conversation = meta.id.0, "storing a conversation's state failed");
             }
         }
