@@ -14,6 +14,7 @@
 //! - [`limits`]: abuse limits (rates, connection caps, password backoff) as pure policy.
 //! - [`metrics`]: what operators scrape at `/metrics` (Prometheus), recorded where it happens.
 //! - [`replies`]: how soon the team answers a new question, from recent history.
+//! - [`reports`]: admins' reports: the period, the figures put together, the CSV files.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.
 #![recursion_limit = "256"]
@@ -28,6 +29,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod replies;
+pub mod reports;
 pub mod store;
 pub mod transcript;
 pub mod transport;

@@ -12,7 +12,7 @@
 //!   an agent's search; [`conversations`]: the pages of an agent's console after the
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
-//!   downloaded as a file; [`requester`]: who sent an HTTP request, and whether they see a
+//!   downloaded as a file; [`reports`]: admins' reports; [`requester`]: who sent an HTTP request, and whether they see a
 //!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
 //!   downloads and the attachments a message names; [`assets`]: the site's files (on disk,
 //!   or built into the `chat` binary) sent compressed.
@@ -48,6 +48,7 @@ mod pipeline;
 mod profile;
 mod rating;
 mod registrar;
+mod reports;
 mod requester;
 mod scrape;
 mod search;
@@ -100,6 +101,7 @@ pub fn router(
     let sessions = cookie::routes(shared.clone());
     let files = files::routes(shared.clone());
     let transcripts = transcript::routes(shared.clone());
+    let reports = reports::routes(shared.clone());
     let scrape = scrape::routes(shared.clone(), settings.metrics_token.as_deref());
     let setup = setup::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
@@ -147,6 +149,7 @@ pub fn router(
         .merge(sessions)
         .merge(files)
         .merge(transcripts)
+        .merge(reports)
         .merge(scrape)
         .merge(setup)
         .layer(layer)
