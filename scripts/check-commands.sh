@@ -13,8 +13,8 @@
 #   cli       the `target/release/chat agent …` and `chat canned …` lines
 #   deploy    the deploy section: the one file (target/release/chat) copied to an empty
 #             directory and started as the systemd unit starts it (its time to serve); the
-#             first run's setup link; pages, assets (compressed), widget; the Metrics curl
-#             line; the SQLite backup line while it runs; SIGTERM stops it
+#             first run's setup link; pages, assets (compressed), widget; the Metrics and
+#             Reports curl lines; the SQLite backup line while it runs; SIGTERM stops it
 #   postgres  `createdb chat` and `DATABASE_URL=postgres://… chat agent add --admin alice`
 #   nodes     two nodes on one PostgreSQL database and one Redis that takes only TLS and a
 #             password, with REDIS_CA_FILE (the "Several nodes" lines)
@@ -230,6 +230,15 @@ check_deploy() {
     'chat_connections{' || return 1
   expect_in "/metrics without the token" \
     "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")" 401 || return 1
+  # The Reports paragraph's two curl lines (on this check's port): alice logs in, then
+  # today's report as CSV.
+  local day
+  day=$(date -u +%F)
+  curl -fsS -c "$work/cookies.txt" -H 'Content-Type: application/json' \
+    -d "{\"name\": \"alice\", \"password\": \"$password\"}" "http://127.0.0.1:$port/session" >/dev/null || return 1
+  expect_in "the report" \
+    "$(curl -fsS -b "$work/cookies.txt" "http://127.0.0.1:$port/reports?from=$day&to=$day&format=days.csv&lang=en")" \
+    "Day,Conversations,Resolved,Customer messages,Agent messages" || return 1
   # The backup line of the Storage paragraph, while the server runs.
   sqlite3 data/chat.db ".backup backup.db" || return 1
   expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./chat agent list)" alice || return 1

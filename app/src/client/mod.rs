@@ -14,6 +14,7 @@
 
 pub mod files;
 pub mod notify;
+pub mod reports;
 mod session;
 mod transport;
 

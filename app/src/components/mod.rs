@@ -6,6 +6,7 @@ mod files;
 mod login;
 mod profile;
 mod rating;
+mod reports;
 mod rich;
 mod search;
 mod setup;

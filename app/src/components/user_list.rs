@@ -160,6 +160,7 @@ pub fn UserList() -> impl IntoView {
             </Show>
             <Show when=admin>
                 <super::team::TeamPanel/>
+                <super::reports::ReportsPanel/>
             </Show>
         }
     };
