@@ -3,11 +3,10 @@
 # (scripts/release.sh serve): cargo-leptos with `--precompress`, which builds the site,
 # compresses it, and only then the `chat` binary that embeds it (docs/traps.md, "cargo-leptos
 # builds the site and the server side by side"). One after the other, a fresh build would
-# leave a core idle through most of the WebAssembly's compile: so the server's crates
-# (everything in the binary but the site) compile here beside it, into target/release, while
-# cargo-leptos builds the WebAssembly into target/front. When cargo-leptos reaches the binary,
-# cargo waits for that build's lock on target/ and finds the crates made; only `bundle` and
-# the embedding crate are left.
+# leave a core idle through most of the WebAssembly's compile: so the binary is built here
+# beside it first, into target/release, while cargo-leptos builds the WebAssembly into
+# target/front. When cargo-leptos reaches the binary, cargo waits for that build's lock on
+# target/ and finds every crate made: only `bundle` compiles again, with the whole site.
 #
 # The early build's output goes to target/release-early.log: if it fails, cargo-leptos's own
 # build of the binary fails the same way, and says why.
@@ -18,10 +17,13 @@ case $mode in build | serve) ;; *) echo "scripts/release.sh: build or serve, not
 # shellcheck source=scripts/toolchain.sh
 source scripts/toolchain.sh
 mkdir -p target
-# The same package, features and environment (scripts/toolchain.sh) as cargo-leptos's build
-# of `bundle`, whose crates are these plus the embedding crate (`cargo tree` shows no
-# feature of a shared crate that differs).
-cargo build --release -p server --lib >target/release-early.log 2>&1 &
+# The very build cargo-leptos makes of the binary (its package, binary, features, and the
+# environment of scripts/toolchain.sh): anything less selects other features of some crates
+# (`cargo build -p server --lib` did, for a crate the proc-macros use, and so every crate
+# above it was compiled twice). What it embeds of the site is whatever is there yet: the
+# site's files change after, so cargo-leptos's own build runs bundle/build.rs again.
+LEPTOS_SITE_ROOT=target/site cargo build --release -p bundle --bin chat --no-default-features \
+  >target/release-early.log 2>&1 &
 early=$!
 stop_early() {
   kill "$early" 2>/dev/null || true
