@@ -54,9 +54,11 @@ fn last_30_days() -> (String, String) {
     let day = |d: &js_sys::Date| {
         format!("{:04}-{:02}-{:02}", d.get_full_year(), d.get_month() + 1, d.get_date())
     };
+    // From today's noon: 29 days back is 29 days' midday whatever daylight saving did.
     let today = js_sys::Date::new_0();
-    let first = js_sys::Date::new_0();
-    first.set_date(today.get_date() - 29);
+    today.set_hours(12);
+    let first =
+        js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(today.get_time() - 29.0 * 86_400_000.0));
     (day(&first), day(&today))
 }
 
