@@ -61,7 +61,26 @@ impl AgentKey {
         Self(key.0)
     }
 
-    /// A key read back from storage, which only ever stores keys made by [`AgentKey::of`].
+    /// The key a bot writes under (a message sent through the REST API as a named bot): a
+    /// space, then its name's key. No account's key begins with a space (names are trimmed),
+    /// so a bot never writes as an agent, nor an agent as a bot.
+    pub fn bot(name: &UserName) -> Self {
+        Self(format!(" {}", NameKey::of(name).0))
+    }
+
+    /// Who acts with REST API token `id` (reads, resolves, transfers): a key no account has,
+    /// like a bot's.
+    pub fn token(id: u64) -> Self {
+        Self(format!(" token {id}"))
+    }
+
+    /// Whether this is an agent account's key (not a bot's nor a token's).
+    pub fn is_account(&self) -> bool {
+        !self.0.starts_with(' ')
+    }
+
+    /// A key read back from storage, which only ever stores keys made by [`AgentKey::of`]
+    /// and [`AgentKey::bot`].
     pub fn from_stored(key: String) -> Self {
         Self(key)
     }

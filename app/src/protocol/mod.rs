@@ -18,6 +18,7 @@
 //!   notes, typing, receipts, canned replies, history);
 //! - `attachment`: files in messages, their limits and where they are fetched;
 //! - `acks`: the replies to events sent with an acknowledgement;
+//! - `api`: the REST API's resources and errors, and its tokens as the console manages them;
 //! - `search`: what an agent searches for, what is found, and the marked snippets;
 //! - `rating`: satisfaction ratings of resolved conversations, and the desk's settings;
 //! - `report`: what admins' reports count, and how they are asked for;
@@ -29,6 +30,7 @@
 //! - `wire`: the Engine.IO / Socket.IO frame codec.
 
 mod acks;
+mod api;
 mod attachment;
 mod desk;
 mod events;
@@ -43,6 +45,7 @@ mod values;
 pub mod wire;
 
 pub use acks::*;
+pub use api::*;
 pub use attachment::*;
 pub use desk::*;
 pub use events::*;

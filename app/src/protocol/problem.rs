@@ -121,6 +121,13 @@ pub enum Problem {
     /// A report's period that is not two dates (`YYYY-MM-DD`), the first not after the
     /// second, at most [`crate::protocol::REPORT_MAX_DAYS`] days apart.
     ReportPeriodInvalid,
+    /// A REST API request without a token, or with one that is unknown or revoked.
+    ApiTokenInvalid,
+    /// A REST API request that changes something, with a token that may only read.
+    ApiReadOnly,
+    /// A message sent through the REST API that names neither an agent nor a bot to send
+    /// it as, or both.
+    ApiWriter,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

@@ -138,6 +138,13 @@ impl fmt::Display for Problem {
                 f,
                 "Choose a first and a last day (the first not after the last), at most {REPORT_MAX_DAYS} days apart."
             ),
+            Problem::ApiTokenInvalid => f.write_str(
+                "This API token does not work: it is missing, unknown or revoked. Send it as \"Authorization: Bearer <token>\".",
+            ),
+            Problem::ApiReadOnly => f.write_str("This API token may only read."),
+            Problem::ApiWriter => f.write_str(
+                "Name the agent (\"agent\") or the bot (\"bot\") who sends the message: one of the two.",
+            ),
             Problem::Internal => {
                 f.write_str("Something went wrong on the server. Please try again.")
             }
@@ -245,6 +252,13 @@ impl Problem {
             Problem::ReportPeriodInvalid => {
                 format!("请选择开始日期和结束日期（开始不晚于结束），相隔最多 {REPORT_MAX_DAYS} 天。")
             }
+            Problem::ApiTokenInvalid => {
+                "此 API 令牌无效：缺失、未知或已被撤销。请以 \"Authorization: Bearer <令牌>\" 发送。".into()
+            }
+            Problem::ApiReadOnly => "此 API 令牌只能读取。".into(),
+            Problem::ApiWriter => {
+                "请指定发送消息的客服（\"agent\"）或机器人（\"bot\"），二者选一。".into()
+            }
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }
@@ -283,6 +297,9 @@ mod tests {
             Problem::NotRateable,
             Problem::CustomersOnly,
             Problem::ReportPeriodInvalid,
+            Problem::ApiTokenInvalid,
+            Problem::ApiReadOnly,
+            Problem::ApiWriter,
             Problem::Internal,
         ];
         for problem in problems {

@@ -160,8 +160,20 @@ impl Hub {
         stored: &'a ConversationMeta,
     ) -> Option<&'a ConversationMeta> {
         let who = self.identity(conn).filter(|who| matches!(who, Identity::Agent(_)))?;
+        let admin = self.present.get(who).is_some_and(|p| p.admin);
+        self.found_by(who, admin, stored)
+    }
+
+    /// [`Hub::found`], for a request that comes with a session or a token rather than over a
+    /// connection (the REST API's lists): `who`, an admin when `admin` says so.
+    pub fn found_by<'a>(
+        &'a self,
+        who: &Identity,
+        admin: bool,
+        stored: &'a ConversationMeta,
+    ) -> Option<&'a ConversationMeta> {
         let meta = self.conversations.get(&stored.id).unwrap_or(stored);
-        self.sees(who, meta).then_some(meta)
+        Self::visible(who, admin, meta).then_some(meta)
     }
 
     /// The one check before an agent acts on a conversation: the agent on `conn`, and the

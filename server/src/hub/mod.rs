@@ -19,12 +19,15 @@
 //! - `messages.rs`: what a message stores and who receives it; notes, read receipts, typing.
 //! - `queue.rs`: where a conversation stands: the queue, assignment, take, resolve, transfer.
 //! - `access.rs`: who may see, read or act on a conversation.
+//! - `acting.rs`: what the REST API does without a connection: messages as an agent or a
+//!   bot, resolving, transferring.
 //! - `memory.rs`: what the hub remembers of conversations nobody is in: customers not yet
 //!   stored, and forgetting the idle.
 //! - `outbound.rs`: who is sent what: connections per audience, user and away lists.
 //! - `tests.rs`: the rules driven without a runtime, as each participant would see them.
 
 mod access;
+mod acting;
 pub mod memory;
 mod messages;
 mod outbound;
@@ -48,6 +51,7 @@ use crate::model::{AgentKey, Appended, Assignee, ConversationMeta, CustomerId, I
 
 use presence::Present;
 
+pub use acting::{Settle, Writer};
 pub use outbound::coalesce;
 
 /// Open conversations an agent is given at most by the queue (taking one by hand, a
@@ -80,6 +84,8 @@ pub enum Command {
     Resolve { conn: ConnId, conversation: ConversationId },
     /// The agent who has a conversation hands it to another agent account.
     Transfer { conn: ConnId, conversation: ConversationId, to: Assignee, note: String },
+    /// The REST API resolves or transfers a conversation (its token sees every one).
+    Settle { conversation: ConversationId, settle: Settle },
     /// Someone is typing (an agent in `conversation`; a customer in their own).
     Typing { conn: ConnId, conversation: Option<ConversationId>, now_ms: u64 },
     /// A stored internal note, for the agents.
@@ -291,6 +297,7 @@ impl Hub {
             Command::Transfer { conn, conversation, to, note } => {
                 self.transfer(conn, conversation, to, note)
             }
+            Command::Settle { conversation, settle } => self.settle(conversation, settle),
             Command::Typing { conn, conversation, now_ms } => {
                 self.typing(conn, conversation, now_ms)
             }

@@ -79,6 +79,12 @@ impl Hub {
         if let Err(problem) = self.holding_agent(conn, id) {
             return Self::refuse(conn, problem);
         }
+        self.close(id)
+    }
+
+    /// Marks a conversation resolved and tells its customer; its agent's room goes to the
+    /// queue.
+    pub(super) fn close(&mut self, id: ConversationId) -> Step {
         self.update(id, |m| {
             m.status = Status::Resolved;
             m.note = None;
@@ -110,17 +116,24 @@ impl Hub {
         if let Err(problem) = self.holding_agent(conn, id) {
             return Self::refuse(conn, problem);
         }
-        // A note is a message to a colleague: none, or one within the message limit.
+        self.hand(id, to, note).unwrap_or_else(|problem| Self::refuse(conn, problem))
+    }
+
+    /// Hands a conversation, with an optional note (none, or one within the message limit),
+    /// to `to`; the queue may fill the room it leaves.
+    pub(super) fn hand(
+        &mut self,
+        id: ConversationId,
+        to: Assignee,
+        note: String,
+    ) -> Result<Step, Problem> {
         let note = match note.trim() {
             "" => None,
-            text => match MessageText::parse(text) {
-                Ok(text) => Some(text.as_str().to_owned()),
-                Err(problem) => return Self::refuse(conn, problem),
-            },
+            text => Some(MessageText::parse(text)?.as_str().to_owned()),
         };
         self.assign(id, to, note);
         self.assign_waiting();
-        self.step(Ok(Outcome::Changed), vec![])
+        Ok(self.step(Ok(Outcome::Changed), vec![]))
     }
 
     /// Adds (or removes) a conversation to the queue and open counts, by its state.

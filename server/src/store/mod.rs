@@ -19,6 +19,7 @@ mod sqlite_indexer;
 mod sqlite_writer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod tokens;
 
 pub use blobs::{Blobs, DirBlobs, MemoryBlobs, PgBlobs};
 pub use postgres::PgStore;
@@ -366,6 +367,25 @@ pub trait Store: Send + Sync + 'static {
         offset_ms: i64,
     ) -> Result<ReportRows, StoreError>;
     /// The desk's settings (their defaults until an admin changes them).
+    /// Keeps a new REST API token (`hash`: the SHA-256 of its secret) that `by` made.
+    async fn add_api_token(
+        &self,
+        name: &str,
+        hash: &str,
+        write: bool,
+        by: &UserName,
+        now: u64,
+    ) -> Result<app::protocol::ApiTokenInfo, StoreError>;
+    /// Every REST API token, oldest first.
+    async fn api_tokens(&self) -> Result<Vec<app::protocol::ApiTokenInfo>, StoreError>;
+    /// Revokes a REST API token (`NotFound` if there is none of that id).
+    async fn revoke_api_token(&self, id: u64) -> Result<(), StoreError>;
+    /// The REST API token whose secret hashes to `hash`, if it exists; its last use is now.
+    async fn use_api_token(
+        &self,
+        hash: &str,
+        now: u64,
+    ) -> Result<Option<app::protocol::ApiTokenInfo>, StoreError>;
     async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError>;
     /// Keeps the desk's settings.
     async fn set_desk_settings(

@@ -234,6 +234,7 @@ macro_rules! sql_store {
         super::profiles::profile_methods!($store, $conn);
         super::ratings::rating_methods!($store);
         super::reports::report_methods!($store);
+        super::tokens::token_methods!($store);
 
         #[async_trait::async_trait]
         impl Store for $store {
@@ -265,6 +266,22 @@ macro_rules! sql_store {
 
             async fn report(&self, from_ms: u64, to_ms: u64, offset_ms: i64) -> Result<super::ReportRows, StoreError> {
                 self.report_rows(from_ms, to_ms, offset_ms).await
+            }
+
+            async fn add_api_token(&self, name: &str, hash: &str, write: bool, by: &UserName, now: u64) -> Result<app::protocol::ApiTokenInfo, StoreError> {
+                self.token_add(name, hash, write, by, now).await
+            }
+
+            async fn api_tokens(&self) -> Result<Vec<app::protocol::ApiTokenInfo>, StoreError> {
+                self.token_list().await
+            }
+
+            async fn revoke_api_token(&self, id: u64) -> Result<(), StoreError> {
+                self.token_revoke(id).await
+            }
+
+            async fn use_api_token(&self, hash: &str, now: u64) -> Result<Option<app::protocol::ApiTokenInfo>, StoreError> {
+                self.token_use(hash, now).await
             }
 
             async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError> {

@@ -1535,3 +1535,31 @@ async fn a_reports_figures_are_those_of_a_generated_desk() {
         );
     }
 }
+
+#[tokio::test]
+async fn api_tokens_are_found_by_their_hash_until_revoked_and_their_use_is_kept_by_the_minute() {
+    for (label, store, _dir) in backends().await {
+        let made =
+            store.add_api_token("CRM", "hash-crm", true, &name("boss"), 1_000).await.unwrap();
+        let bot =
+            store.add_api_token("Bot", "hash-bot", false, &name("boss"), 2_000).await.unwrap();
+        assert_ne!(made.id, bot.id, "{label}");
+        assert_eq!((made.last_used_at, made.write), (None, true), "{label}");
+        let listed = store.api_tokens().await.unwrap();
+        assert_eq!(listed, vec![made.clone(), bot.clone()], "{label}");
+
+        let used = store.use_api_token("hash-crm", 10_000).await.unwrap().expect("found");
+        assert_eq!((used.id, used.last_used_at), (made.id, Some(10_000)), "{label}");
+        // Within the minute, not written again; after it, written.
+        store.use_api_token("hash-crm", 30_000).await.unwrap().unwrap();
+        assert_eq!(store.api_tokens().await.unwrap()[0].last_used_at, Some(10_000), "{label}");
+        store.use_api_token("hash-crm", 70_000).await.unwrap().unwrap();
+        assert_eq!(store.api_tokens().await.unwrap()[0].last_used_at, Some(70_000), "{label}");
+        assert_eq!(store.use_api_token("hash-nope", 1).await.unwrap(), None, "{label}");
+
+        store.revoke_api_token(made.id).await.unwrap();
+        assert_eq!(store.use_api_token("hash-crm", 80_000).await.unwrap(), None, "{label}");
+        assert!(matches!(store.revoke_api_token(made.id).await, Err(StoreError::NotFound(_))));
+        assert_eq!(store.api_tokens().await.unwrap(), vec![bot], "{label}");
+    }
+}

@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::desk::internal;
-use super::requester::{requester, seen};
+use super::requester::{reader, requester, seen};
 use super::shared::Shared;
 use crate::attachment::{self, Prepared};
 use crate::auth;
@@ -212,7 +212,7 @@ fn not_found() -> Response {
 /// for anything else.
 async fn served(shared: &Shared, headers: &HeaderMap, id: &str, thumb: bool) -> Option<Response> {
     let id = AttachmentId::parse(id).ok()?;
-    let requester = requester(shared, headers).await.ok()?;
+    let requester = reader(shared, headers).await.ok()?;
     let records = shared.desk.store.attachments(std::slice::from_ref(&id)).await;
     let record = records
         .map_err(|e| tracing::error!(error = %e, "reading an attachment failed"))

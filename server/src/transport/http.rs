@@ -86,7 +86,9 @@ pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Ne
     // An upload, like a login, comes only from the chat's own pages (the widget's included:
     // it is one of them, framed).
     let session = path == app::protocol::SESSION_PATH
-        || (path == app::protocol::ATTACHMENTS_PATH && req.method() == axum::http::Method::POST);
+        || (path == app::protocol::ATTACHMENTS_PATH && req.method() == axum::http::Method::POST)
+        || (path.starts_with(app::protocol::API_TOKENS_PATH)
+            && req.method() != axum::http::Method::GET);
     if path.starts_with(SOCKET_PATH) || session {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());

@@ -163,7 +163,11 @@ impl Live {
                         _ => None,
                     };
                     let transfer = match &command {
-                        Command::Transfer { conversation, .. } => Some(*conversation),
+                        Command::Transfer { conversation, .. }
+                        | Command::Settle {
+                            conversation,
+                            settle: crate::hub::Settle::Transfer { .. },
+                        } => Some(*conversation),
                         _ => None,
                     };
                     let mut step = self.hub.handle(command);

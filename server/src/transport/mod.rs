@@ -12,7 +12,8 @@
 //!   an agent's search; [`conversations`]: the pages of an agent's console after the
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
-//!   downloaded as a file; [`reports`]: admins' reports; [`requester`]: who sent an HTTP request, and whether they see a
+//!   downloaded as a file; [`reports`]: admins' reports; [`api`]: the REST API, for
+//!   programs with a token; [`tokens`]: the tokens, as admins manage them; [`requester`]: who sent an HTTP request, and whether they see a
 //!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
 //!   downloads and the attachments a message names; [`assets`]: the site's files (on disk,
 //!   or built into the `chat` binary) sent compressed.
@@ -29,6 +30,7 @@
 //!   the message handler run by the socket's reader unless it has to wait.
 
 mod admin;
+mod api;
 mod assets;
 mod cluster;
 mod conversations;
@@ -56,6 +58,7 @@ mod setup;
 mod shared;
 mod socket;
 mod sweeper;
+mod tokens;
 mod transcript;
 pub mod turnstile;
 
@@ -102,6 +105,8 @@ pub fn router(
     let files = files::routes(shared.clone());
     let transcripts = transcript::routes(shared.clone());
     let reports = reports::routes(shared.clone());
+    let api = api::routes(shared.clone());
+    let tokens = tokens::routes(shared.clone());
     let scrape = scrape::routes(shared.clone(), settings.metrics_token.as_deref());
     let setup = setup::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
@@ -150,6 +155,8 @@ pub fn router(
         .merge(files)
         .merge(transcripts)
         .merge(reports)
+        .merge(api)
+        .merge(tokens)
         .merge(scrape)
         .merge(setup)
         .layer(layer)

@@ -49,58 +49,90 @@ pub enum Job {
 /// A message waiting for the next commit, with who is waiting for its answer.
 type Waiting = (NewMessage, Option<AgentKey>, Answer);
 
-/// How a message's sender hears what became of it: the acknowledgement (if their client
-/// asked for one), and on failure an `error` event too. Sent from here, once stored, so
-/// that the event's handler task need not stay to wait for it; the message counts for the
-/// graceful shutdown until this is dropped. One dropped without an answer (the pipeline
-/// gone at shutdown, or a panic) answers "internal error": the client sends again, and a
-/// copy of a message that was stored after all is recognised by its client id.
+/// How a message's sender hears what became of it: over the socket, the acknowledgement (if
+/// their client asked for one) and on failure an `error` event too; over HTTP (the REST API),
+/// the stored message or the refusal, to the request waiting for it. Sent from here, once
+/// stored, so that the event's handler task need not stay to wait for it; the message counts
+/// for the graceful shutdown until this is dropped. One dropped without an answer (the
+/// pipeline gone at shutdown, or a panic) answers "internal error": the client sends again,
+/// and a copy of a message that was stored after all is recognised by its client id.
 pub struct Answer {
-    conn: ConnId,
-    ack: Option<AckSender>,
+    to: Reply,
     _sending: Sending,
+}
+
+/// Who waits for an [`Answer`].
+enum Reply {
+    Socket { conn: ConnId, ack: Option<AckSender> },
+    Http(Option<oneshot::Sender<Result<Appended, Problem>>>),
 }
 
 impl Answer {
     pub fn new(conn: ConnId, ack: AckSender, sending: Sending) -> Self {
-        Self { conn, ack: Some(ack), _sending: sending }
+        Self { to: Reply::Socket { conn, ack: Some(ack) }, _sending: sending }
+    }
+
+    /// An answer for an HTTP request, which waits on the receiver.
+    pub fn http(sending: Sending) -> (Self, oneshot::Receiver<Result<Appended, Problem>>) {
+        let (tx, rx) = oneshot::channel();
+        (Self { to: Reply::Http(Some(tx)), _sending: sending }, rx)
     }
 
     /// Tells the sender.
     pub fn give(mut self, desk: &Desk, stored: Result<&Appended, Problem>) {
-        let reply = match stored {
-            Ok(appended) => {
-                let m = &appended.message;
-                SendAck::Sent {
-                    ok: true,
-                    id: m.id,
-                    conversation: m.conversation,
-                    seq: m.seq,
-                    client_id: m.client_id.clone(),
+        match &mut self.to {
+            Reply::Socket { conn, ack } => {
+                let reply = match stored {
+                    Ok(appended) => {
+                        let m = &appended.message;
+                        SendAck::Sent {
+                            ok: true,
+                            id: m.id,
+                            conversation: m.conversation,
+                            seq: m.seq,
+                            client_id: m.client_id.clone(),
+                        }
+                    }
+                    Err(problem) => {
+                        desk.refuse(*conn, problem.clone());
+                        SendAck::failed(problem)
+                    }
+                };
+                send(*conn, ack, &reply);
+            }
+            Reply::Http(waiting) => {
+                if let Some(waiting) = waiting.take() {
+                    // The request may have gone (its client hung up): the message stands.
+                    let _gone = waiting.send(stored.cloned());
                 }
             }
-            Err(problem) => {
-                desk.refuse(self.conn, problem.clone());
-                SendAck::failed(problem)
-            }
-        };
-        self.send(&reply);
+        }
     }
+}
 
-    fn send(&mut self, reply: &SendAck) {
-        if let Some(ack) = self.ack.take() {
-            if let Err(e) = ack.send(reply) {
-                tracing::warn!(conn = self.conn.0, error = %e, "ack failed");
-            }
+/// Acknowledges a message over the socket, once.
+fn send(conn: ConnId, ack: &mut Option<AckSender>, reply: &SendAck) {
+    if let Some(ack) = ack.take() {
+        if let Err(e) = ack.send(reply) {
+            tracing::warn!(conn = conn.0, error = %e, "ack failed");
         }
     }
 }
 
 impl Drop for Answer {
     fn drop(&mut self) {
-        if self.ack.is_some() {
-            tracing::error!(conn = self.conn.0, "a message was dropped without an answer");
-            self.send(&SendAck::failed(Problem::Internal));
+        match &mut self.to {
+            Reply::Socket { conn, ack } if ack.is_some() => {
+                tracing::error!(conn = conn.0, "a message was dropped without an answer");
+                send(*conn, ack, &SendAck::failed(Problem::Internal));
+            }
+            Reply::Socket { .. } => {}
+            Reply::Http(waiting) => {
+                if let Some(waiting) = waiting.take() {
+                    tracing::error!("a message sent over HTTP was dropped without an answer");
+                    let _gone = waiting.send(Err(Problem::Internal));
+                }
+            }
         }
     }
 }

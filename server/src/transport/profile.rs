@@ -91,22 +91,8 @@ async fn read(
         let (_, meta) = live.hub.customer_for_agent(conn, id)?;
         (meta.customer, meta.customer_name.clone(), meta.unsaved.clone())
     };
+    let record = record(shared, customer, unsaved).await?;
     let store = &shared.desk.store;
-    let record = match &unsaved {
-        // Not stored yet: what their browser said waits in the hub.
-        Some(unsaved) => {
-            let visit = unsaved.visit.as_deref().cloned().unwrap_or_default();
-            crate::store::ProfileRecord {
-                email: visit.email,
-                page: visit.page,
-                language: visit.language,
-                time_zone: visit.time_zone,
-                first_seen: Some(unsaved.since),
-                ..Default::default()
-            }
-        }
-        None => store.profile(customer).await.map_err(internal("reading a customer's profile"))?,
-    };
     // More than are shown: the hub leaves out those this agent may not see.
     let others = match &record.email {
         Some(email) => store
@@ -136,5 +122,33 @@ async fn read(
         first_seen: record.first_seen,
         note: record.note,
         others,
+    })
+}
+
+/// What is kept of a conversation's customer: in storage, or (`unsaved`: nothing of them is
+/// stored yet) what their browser said, waiting in the hub.
+pub(super) async fn record(
+    shared: &Shared,
+    customer: crate::model::CustomerId,
+    unsaved: Option<Box<crate::model::Unsaved>>,
+) -> Result<crate::store::ProfileRecord, Problem> {
+    Ok(match unsaved {
+        Some(unsaved) => {
+            let visit = unsaved.visit.as_deref().cloned().unwrap_or_default();
+            crate::store::ProfileRecord {
+                email: visit.email,
+                page: visit.page,
+                language: visit.language,
+                time_zone: visit.time_zone,
+                first_seen: Some(unsaved.since),
+                ..Default::default()
+            }
+        }
+        None => shared
+            .desk
+            .store
+            .profile(customer)
+            .await
+            .map_err(internal("reading a customer's profile"))?,
     })
 }

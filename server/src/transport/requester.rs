@@ -13,9 +13,9 @@ use crate::auth;
 use crate::clock::now_ms;
 use crate::model::Identity;
 use crate::store::SessionOwner;
-use app::protocol::{ConversationId, Problem};
+use app::protocol::{ApiTokenInfo, ConversationId, Problem, API_TOKEN_PREFIX};
 
-/// Who sent a request, by the session it carried.
+/// Who sent a request, by the session or REST API token it carried.
 pub(super) struct Requester {
     pub who: Identity,
     pub admin: bool,
@@ -66,6 +66,58 @@ pub(super) async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Re
         }),
         _ => Err(Problem::NotLoggedIn),
     }
+}
+
+/// Who asks to read a conversation's file or transcript: a session ([`requester`]), or a
+/// REST API token, which sees every conversation as an admin does.
+pub(super) async fn reader(shared: &Shared, headers: &HeaderMap) -> Result<Requester, Problem> {
+    match api_requester(shared, headers).await {
+        Ok((requester, _)) => Ok(requester),
+        Err(Problem::ApiTokenInvalid) if !bearer_token(headers) => requester(shared, headers).await,
+        // An API token that does not work is no session either.
+        Err(Problem::ApiTokenInvalid) => Err(Problem::NotLoggedIn),
+        Err(problem) => Err(problem),
+    }
+}
+
+/// Whether the request carries an API token (of the form, valid or not).
+fn bearer_token(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim().starts_with(API_TOKEN_PREFIX))
+}
+
+/// Who a REST API request comes from: the token it carried as `Authorization: Bearer`, and
+/// what that token may do. Without one, or with one that is unknown or revoked,
+/// `ApiTokenInvalid`.
+pub(super) async fn api_requester(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<(Requester, ApiTokenInfo), Problem> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with(API_TOKEN_PREFIX))
+        .ok_or(Problem::ApiTokenInvalid)?;
+    api_token(shared, token).await
+}
+
+/// The REST API token `token` (with its prefix), if it exists.
+async fn api_token(shared: &Shared, token: &str) -> Result<(Requester, ApiTokenInfo), Problem> {
+    let hash = auth::token_hash(token).ok_or(Problem::ApiTokenInvalid)?;
+    let info = shared
+        .desk
+        .store
+        .use_api_token(&hash, now_ms())
+        .await
+        .map_err(internal("reading an API token"))?
+        .ok_or(Problem::ApiTokenInvalid)?;
+    let who = Identity::Agent(crate::model::AgentKey::token(info.id));
+    Ok((Requester { who, admin: true, own: None }, info))
 }
 
 /// The conversation `id`, if the requester sees it (learnt from storage if the hub had let

@@ -18,7 +18,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::desk::internal;
-use super::requester::requester;
+use super::requester::reader;
 use super::shared::Shared;
 use crate::clock::now_ms;
 use crate::transcript::{Format, Transcript};
@@ -70,7 +70,7 @@ async fn transcript(
     id: ConversationId,
     query: &TranscriptQuery,
 ) -> Result<Response, Problem> {
-    let requester = requester(shared, headers).await?;
+    let requester = reader(shared, headers).await?;
     // Learnt from storage if the hub had let go of it; then the one rule.
     shared.desk.learn(id).await;
     let (customer, status) = {

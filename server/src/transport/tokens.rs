@@ -1,0 +1,135 @@
+//! The REST API's tokens, as admins manage them in the console (their cookie session):
+//! `GET /api-tokens` lists them, `POST /api-tokens` (a [`NewApiToken`], JSON) makes one and
+//! answers with its secret, shown this once, `DELETE /api-tokens/{id}` revokes one.
+//!
+//! Owns: who may manage tokens (admins only: anyone else, logged in or not, gets the same
+//! 404 as a path that does not exist), a new token's name, and its secret (random, kept only
+//! as its SHA-256). Must not: let a token manage tokens (a token is no session).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+
+use super::desk::internal;
+use super::http::{is_json, refused};
+use super::requester::requester;
+use super::shared::Shared;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::model::Identity;
+use crate::store::StoreError;
+use app::protocol::{
+    CreatedApiToken, NewApiToken, Problem, UserName, API_TOKENS_PATH, API_TOKEN_PREFIX,
+};
+
+pub(super) fn routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(API_TOKENS_PATH, get(list).post(create))
+        .route(&format!("{API_TOKENS_PATH}/{{id}}"), delete(revoke))
+        .with_state(shared)
+}
+
+/// The admin behind the request's cookie session, or `None`: the same 404 for anyone else.
+async fn admin(shared: &Shared, headers: &HeaderMap) -> Result<UserName, Response> {
+    match requester(shared, headers).await {
+        Ok(r) if r.admin => match r.who {
+            Identity::Agent(key) => {
+                // The name as the team shows it, for "made by".
+                let agents = shared.desk.store.agents().await.map_err(|e| {
+                    internal("listing agents")(e);
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                })?;
+                agents
+                    .into_iter()
+                    .find(|a| crate::model::AgentKey::of(&a.name) == key)
+                    .map(|a| a.name)
+                    .ok_or_else(|| StatusCode::NOT_FOUND.into_response())
+            }
+            Identity::Customer(_) => Err(StatusCode::NOT_FOUND.into_response()),
+        },
+        Err(Problem::Internal) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        _ => Err(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+/// Answers that no copy of it may be kept (a new token's secret, above all).
+fn private(mut response: Response) -> Response {
+    let set = response.headers_mut();
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    set.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    response
+}
+
+async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = admin(&shared, &headers).await {
+        return refusal;
+    }
+    match shared.desk.store.api_tokens().await {
+        Ok(tokens) => private(Json(tokens).into_response()),
+        Err(e) => refused(internal("listing API tokens")(e)),
+    }
+}
+
+async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Json<NewApiToken>, JsonRejection>,
+) -> Response {
+    let by = match admin(&shared, &headers).await {
+        Ok(by) => by,
+        Err(refusal) => return refusal,
+    };
+    // JSON only: what another site's page may post without asking is a form.
+    let Ok(Json(new)) = body.map_err(|e| tracing::debug!(error = %e, "a new token's body")) else {
+        return refused(Problem::Malformed("api_token".into()));
+    };
+    if !is_json(&headers) {
+        return refused(Problem::Malformed("api_token".into()));
+    }
+    // Named as people are: within the length, nothing invisible.
+    let name = match UserName::parse(&new.name) {
+        Ok(name) => name,
+        Err(problem) => return refused(problem),
+    };
+    let (secret, _) = match auth::new_token() {
+        Ok(made) => made,
+        Err(e) => {
+            tracing::error!(error = %e, "making an API token");
+            return refused(Problem::Internal);
+        }
+    };
+    let token = format!("{API_TOKEN_PREFIX}{secret}");
+    let Some(hash) = auth::token_hash(&token) else { return refused(Problem::Internal) };
+    match shared.desk.store.add_api_token(name.as_str(), &hash, new.write, &by, now_ms()).await {
+        Ok(info) => {
+            tracing::info!(id = info.id, name = %info.name, write = info.write, by = %by, "API token made");
+            private((StatusCode::CREATED, Json(CreatedApiToken { token, info })).into_response())
+        }
+        Err(e) => refused(internal("storing an API token")(e)),
+    }
+}
+
+async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> Response {
+    let by = match admin(&shared, &headers).await {
+        Ok(by) => by,
+        Err(refusal) => return refusal,
+    };
+    match shared.desk.store.revoke_api_token(id).await {
+        Ok(()) => {
+            tracing::info!(id, by = %by, "API token revoked");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(StoreError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => refused(internal("revoking an API token")(e)),
+    }
+}
