@@ -52,6 +52,13 @@ struct Cli {
     /// `Authorization: Bearer`. Unset: no metrics are recorded, and there is no such route.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// How long a webhook's failed delivery waits before it is tried again the first time
+    /// (`10s`; each later wait twice the one before, at most an hour, for 24 hours).
+    #[arg(long, env = "WEBHOOK_RETRY_FIRST", default_value = "10s", value_parser = humantime::parse_duration)]
+    webhook_retry_first: std::time::Duration,
+    /// How often the server looks for webhook deliveries that are due (`1s`).
+    #[arg(long, env = "WEBHOOK_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
+    webhook_poll: std::time::Duration,
     /// When the desk is staffed, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00; UTC+08:00`:
     /// outside these hours customers are told so (their messages wait as ever).
     #[arg(long, env = "OFFICE_HOURS", value_parser = crate::hours::OfficeHours::parse)]
@@ -195,6 +202,8 @@ pub fn main(name: &'static str, site: Option<Site>) -> Result<()> {
                     metrics_token: metrics_token(cli.metrics_token)?,
                     site: built_in_site(site)?,
                     setup_remote: cli.setup_remote,
+                    webhook_retry_first: cli.webhook_retry_first,
+                    webhook_poll: cli.webhook_poll,
                     ..Default::default()
                 };
                 if settings.redis_url.is_some() && !cli.database_url.starts_with("postgres") {

@@ -15,6 +15,8 @@
 //! - [`metrics`]: what operators scrape at `/metrics` (Prometheus), recorded where it happens.
 //! - [`replies`]: how soon the team answers a new question, from recent history.
 //! - [`reports`]: admins' reports: the period, the figures put together, the CSV files.
+//! - [`resources`]: the REST API's resources made from the model (answers and webhooks).
+//! - [`webhooks`]: the events webhooks are sent, their bodies and signatures, and retries.
 //! - [`run`]: serves a router on a listener until a shutdown signal; tests call it on port 0.
 // Leptos views are deeply nested types: rendering the app needs a deeper limit.
 #![recursion_limit = "256"]
@@ -30,9 +32,11 @@ pub mod metrics;
 pub mod model;
 pub mod replies;
 pub mod reports;
+pub mod resources;
 pub mod store;
 pub mod transcript;
 pub mod transport;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -96,6 +100,11 @@ pub struct Settings {
     /// The first run's setup link (printed while nobody has an account) works from other
     /// machines too, not only on this one's loopback.
     pub setup_remote: bool,
+    /// How long a webhook's failed delivery waits before its first retry (each later wait
+    /// twice as long; see [`webhooks::retry_at`]).
+    pub webhook_retry_first: std::time::Duration,
+    /// How often the courier looks for webhook deliveries that are due.
+    pub webhook_poll: std::time::Duration,
 }
 
 /// See [`Settings::anon_retention`].
@@ -122,6 +131,8 @@ impl Default for Settings {
             metrics_token: None,
             site: None,
             setup_remote: false,
+            webhook_retry_first: std::time::Duration::from_millis(webhooks::RETRY_FIRST_WAIT_MS),
+            webhook_poll: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -233,3 +233,75 @@ pub struct ApiSearch {
     /// Pass as `before` for more messages; absent when there are none.
     pub next: Option<u64>,
 }
+
+/// The console's management of webhooks (an admin's cookie session): `GET` lists them with
+/// their latest deliveries, `POST` a [`NewWebhook`] registers one and answers with its
+/// signing secret, shown this once, `DELETE …/{id}` removes one.
+pub const WEBHOOKS_PATH: &str = "/webhooks";
+/// A conversation's first message was stored (the customer's question, or an agent's
+/// greeting).
+pub const WEBHOOK_CONVERSATION_CREATED: &str = "conversation.created";
+/// A message was stored (a customer's, an agent's, a bot's).
+pub const WEBHOOK_MESSAGE_CREATED: &str = "message.created";
+/// A conversation was resolved.
+pub const WEBHOOK_CONVERSATION_RESOLVED: &str = "conversation.resolved";
+/// A customer rated a resolved conversation.
+pub const WEBHOOK_RATING_GIVEN: &str = "rating.given";
+/// Every event a webhook may be sent, in the order the console lists them.
+pub const WEBHOOK_EVENTS: [&str; 4] = [
+    WEBHOOK_CONVERSATION_CREATED,
+    WEBHOOK_MESSAGE_CREATED,
+    WEBHOOK_CONVERSATION_RESOLVED,
+    WEBHOOK_RATING_GIVEN,
+];
+/// The longest URL a webhook may have.
+pub const WEBHOOK_URL_MAX_CHARS: usize = 2048;
+/// The deliveries of each webhook the console shows, newest first.
+pub const WEBHOOK_DELIVERIES_SHOWN: u32 = 10;
+
+/// An admin registers a webhook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Some of [`WEBHOOK_EVENTS`].
+    pub events: Vec<String>,
+}
+
+/// A webhook as admins see it: never its secret, shown once when it is registered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub id: u64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_by: String,
+    pub created_at: u64,
+    /// The latest, newest first (at most [`WEBHOOK_DELIVERIES_SHOWN`]).
+    #[serde(default)]
+    pub deliveries: Vec<DeliveryInfo>,
+}
+
+/// One event sent (or being sent) to a webhook, and how its attempts went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryInfo {
+    /// The `X-Chat-Delivery` header: the same on every attempt.
+    pub id: u64,
+    pub event: String,
+    pub created_at: u64,
+    pub attempts: u32,
+    pub last_attempt_at: Option<u64>,
+    /// The receiver's HTTP status at the last attempt, if it answered.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    pub delivered_at: Option<u64>,
+    /// When it is tried next; `None` once delivered or given up.
+    pub next_attempt_at: Option<u64>,
+}
+
+/// A webhook just registered: the secret its deliveries are signed with, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedWebhook {
+    pub secret: String,
+    pub info: WebhookInfo,
+}

@@ -128,6 +128,10 @@ pub enum Problem {
     /// A message sent through the REST API that names neither an agent nor a bot to send
     /// it as, or both.
     ApiWriter,
+    /// A webhook's URL that is not an `http://` or `https://` URL (or is too long).
+    WebhookUrlInvalid,
+    /// A webhook that names none of the events it may be sent.
+    WebhookNoEvents,
     /// The server could not do it; details are in its log, not on the wire.
     Internal,
 }

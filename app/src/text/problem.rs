@@ -11,7 +11,7 @@ impl fmt::Display for Problem {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
             MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, RATING_COMMENT_MAX_CHARS,
-            REPORT_MAX_DAYS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            REPORT_MAX_DAYS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS, WEBHOOK_URL_MAX_CHARS,
         };
         match self {
             Problem::NameEmpty => f.write_str("Please enter a name."),
@@ -145,6 +145,11 @@ impl fmt::Display for Problem {
             Problem::ApiWriter => f.write_str(
                 "Name the agent (\"agent\") or the bot (\"bot\") who sends the message: one of the two.",
             ),
+            Problem::WebhookUrlInvalid => write!(
+                f,
+                "Enter the webhook's address as an http:// or https:// URL of at most {WEBHOOK_URL_MAX_CHARS} characters."
+            ),
+            Problem::WebhookNoEvents => f.write_str("Choose at least one event to send."),
             Problem::Internal => {
                 f.write_str("Something went wrong on the server. Please try again.")
             }
@@ -166,7 +171,7 @@ impl Problem {
         use crate::protocol::{
             ATTACHMENTS_PER_MESSAGE, CUSTOMER_NOTE_MAX_CHARS, HOST_IDENTITY_MAX_SECS,
             MESSAGE_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MIN_CHARS, RATING_COMMENT_MAX_CHARS,
-            REPORT_MAX_DAYS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS,
+            REPORT_MAX_DAYS, SEARCH_MAX_CHARS, SEARCH_MAX_WORDS, WEBHOOK_URL_MAX_CHARS,
         };
         match self {
             Problem::NameEmpty => "请输入名字。".into(),
@@ -259,6 +264,10 @@ impl Problem {
             Problem::ApiWriter => {
                 "请指定发送消息的客服（\"agent\"）或机器人（\"bot\"），二者选一。".into()
             }
+            Problem::WebhookUrlInvalid => {
+                format!("请输入以 http:// 或 https:// 开头、最多 {WEBHOOK_URL_MAX_CHARS} 个字符的 Webhook 地址。")
+            }
+            Problem::WebhookNoEvents => "请至少选择一个要发送的事件。".into(),
             Problem::Internal => "服务器出错了，请重试。".into(),
         }
     }
@@ -300,6 +309,8 @@ mod tests {
             Problem::ApiTokenInvalid,
             Problem::ApiReadOnly,
             Problem::ApiWriter,
+            Problem::WebhookUrlInvalid,
+            Problem::WebhookNoEvents,
             Problem::Internal,
         ];
         for problem in problems {

@@ -20,12 +20,14 @@ mod sqlite_writer;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod tokens;
+mod webhooks;
 
 pub use blobs::{Blobs, DirBlobs, MemoryBlobs, PgBlobs};
 pub use postgres::PgStore;
 pub use profiles::ProfileRecord;
 pub use reports::ReportRows;
 pub use sqlite::SqliteStore;
+pub use webhooks::{Attempt, Due};
 
 /// A database URL as it may be shown (in errors, logs): without its password.
 pub fn shown(url: &str) -> String {
@@ -367,6 +369,31 @@ pub trait Store: Send + Sync + 'static {
         offset_ms: i64,
     ) -> Result<ReportRows, StoreError>;
     /// The desk's settings (their defaults until an admin changes them).
+    /// Registers a webhook (`events`: its column, see [`crate::webhooks::events_column`]).
+    async fn add_webhook(
+        &self,
+        url: &str,
+        events: &str,
+        secret: &str,
+        by: &UserName,
+        now: u64,
+    ) -> Result<app::protocol::WebhookInfo, StoreError>;
+    /// Every webhook, oldest first, each with its latest `shown` deliveries, newest first.
+    async fn webhooks(&self, shown: u32) -> Result<Vec<app::protocol::WebhookInfo>, StoreError>;
+    /// Removes a webhook and its deliveries (`NotFound` if there is none of that id).
+    async fn remove_webhook(&self, id: u64) -> Result<(), StoreError>;
+    /// Claims, until `until`, at most `limit` deliveries due at `now`, the longest due first
+    /// (one another node claimed meanwhile is left to it).
+    async fn due_deliveries(
+        &self,
+        now: u64,
+        until: u64,
+        limit: u32,
+    ) -> Result<Vec<Due>, StoreError>;
+    /// Writes what came of an attempt at delivery `id`.
+    async fn attempted(&self, id: u64, attempt: &Attempt) -> Result<(), StoreError>;
+    /// Forgets the deliveries done (delivered or given up) of events before `before`.
+    async fn prune_deliveries(&self, before: u64) -> Result<u64, StoreError>;
     /// Keeps a new REST API token (`hash`: the SHA-256 of its secret) that `by` made.
     async fn add_api_token(
         &self,

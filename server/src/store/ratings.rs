@@ -17,6 +17,8 @@ macro_rules! rating_methods {
     ($store:ty) => {
         impl $store {
             pub(super) async fn rating_add(&self, rating: &app::protocol::Rating) -> Result<(), StoreError> {
+                // The rating and its webhooks' deliveries, together.
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "INSERT INTO ratings (conversation_id, seq, score, comment, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -25,10 +27,14 @@ macro_rules! rating_methods {
                 .bind(i32::from(rating.score))
                 .bind(rating.comment.as_deref())
                 .bind(int(rating.ts))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await;
                 match done {
-                    Ok(_) => self.confirm(()),
+                    Ok(_) => {
+                        enqueue(&mut tx, &[crate::webhooks::rated(rating)]).await?;
+                        tx.commit().await.map_err(backend)?;
+                        self.confirm(())
+                    }
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                         Err(StoreError::Duplicate(format!("the rating of conversation {} at {}", rating.conversation.0, rating.seq)))
                     }

@@ -69,6 +69,20 @@ macro_rules! sql_store {
         /// on the same connection: inside the caller's transaction, both or neither.
         async fn update_state(conn: &mut $conn, meta: &ConversationMeta, at: u64) -> Result<u64, StoreError> {
             let assignee = meta.assignee.as_ref().map(|a| a.key.as_str().to_owned());
+            if meta.status == app::protocol::Status::Resolved {
+                // Resolved by this change (not told again by an older or the same state).
+                let resolving: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM conversations WHERE id = $1 AND version < $2 AND status <> 'resolved'",
+                )
+                .bind(int(meta.id.0))
+                .bind(int(meta.version))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if resolving.is_some() {
+                    enqueue(&mut *conn, &[crate::webhooks::resolved(meta, at)]).await?;
+                }
+            }
             sqlx::query(
                 "INSERT INTO conversation_events (conversation_id, at, from_status, status, agent_key, seq) \
                  SELECT id, $1, status, $2, $3, $4 FROM conversations \
@@ -200,7 +214,14 @@ macro_rules! sql_store {
                 // The whole batch in a handful of statements; should any message fail, the batch
                 // is undone and stored one message at a time, so the others still go in.
                 let mut all = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
-                match append_batch(&mut Batch(&mut all), batch).await {
+                let stored = match append_batch(&mut Batch(&mut all), batch).await {
+                    Ok(results) => {
+                        let events = crate::webhooks::stored(&results.iter().collect::<Vec<_>>());
+                        enqueue(&mut all, &events).await.map(|()| results)
+                    }
+                    Err(e) => Err(e),
+                };
+                match stored {
                     Ok(results) => {
                         all.commit().await.map_err(backend)?;
                         tx.commit().await.map_err(backend)?;
@@ -215,7 +236,11 @@ macro_rules! sql_store {
                 for m in batch {
                     // A savepoint per message: one bad message does not take the batch down.
                     let mut one = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
-                    match append_one(&mut one, m).await {
+                    let stored = match append_one(&mut one, m).await {
+                        Ok(appended) => enqueue(&mut one, &crate::webhooks::stored(&[&appended])).await.map(|()| appended),
+                        Err(e) => Err(e),
+                    };
+                    match stored {
                         Ok(appended) => {
                             one.commit().await.map_err(backend)?;
                             results.push(Ok(appended));
@@ -235,6 +260,7 @@ macro_rules! sql_store {
         super::ratings::rating_methods!($store);
         super::reports::report_methods!($store);
         super::tokens::token_methods!($store);
+        super::webhooks::webhook_methods!($store, $conn);
 
         #[async_trait::async_trait]
         impl Store for $store {
@@ -266,6 +292,30 @@ macro_rules! sql_store {
 
             async fn report(&self, from_ms: u64, to_ms: u64, offset_ms: i64) -> Result<super::ReportRows, StoreError> {
                 self.report_rows(from_ms, to_ms, offset_ms).await
+            }
+
+            async fn add_webhook(&self, url: &str, events: &str, secret: &str, by: &UserName, now: u64) -> Result<app::protocol::WebhookInfo, StoreError> {
+                self.webhook_add(url, events, secret, by, now).await
+            }
+
+            async fn webhooks(&self, shown: u32) -> Result<Vec<app::protocol::WebhookInfo>, StoreError> {
+                self.webhook_list(shown).await
+            }
+
+            async fn remove_webhook(&self, id: u64) -> Result<(), StoreError> {
+                self.webhook_remove(id).await
+            }
+
+            async fn due_deliveries(&self, now: u64, until: u64, limit: u32) -> Result<Vec<super::Due>, StoreError> {
+                self.webhook_due(now, until, limit).await
+            }
+
+            async fn attempted(&self, id: u64, attempt: &super::Attempt) -> Result<(), StoreError> {
+                self.webhook_attempted(id, attempt).await
+            }
+
+            async fn prune_deliveries(&self, before: u64) -> Result<u64, StoreError> {
+                self.webhook_prune(before).await
             }
 
             async fn add_api_token(&self, name: &str, hash: &str, write: bool, by: &UserName, now: u64) -> Result<app::protocol::ApiTokenInfo, StoreError> {

@@ -191,6 +191,7 @@ fn store(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     match append_all(&tx, messages) {
         Ok(results) => {
+            enqueue(&tx, &results)?;
             tx.commit().map_err(backend)?;
             Ok(results)
         }
@@ -216,6 +217,7 @@ fn one_by_one(
         let one = tx.savepoint().map_err(backend)?;
         match append_all(&one, &[m]) {
             Ok(mut result) => {
+                enqueue(&one, &result)?;
                 one.commit().map_err(backend)?;
                 results.push(result.pop().expect("one result for one message"));
             }
@@ -229,6 +231,36 @@ fn one_by_one(
     }
     tx.commit().map_err(backend)?;
     Ok(results)
+}
+
+/// Writes the webhooks' deliveries of the messages just stored, in their transaction (see
+/// `store::webhooks`): nothing when no webhook exists. A failure fails the group: no message
+/// is stored without its events.
+fn enqueue(conn: &Connection, results: &[Result<Appended, StoreError>]) -> Result<(), StoreError> {
+    let appended: Vec<&Appended> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let events = crate::webhooks::stored(&appended);
+    if events.is_empty() {
+        return Ok(());
+    }
+    let any = conn
+        .prepare_cached("SELECT id FROM webhooks LIMIT 1")
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)).optional())
+        .map_err(backend)?;
+    if any.is_none() {
+        return Ok(());
+    }
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_at) \
+             SELECT id, ?1, ?2, ?3, ?3 FROM webhooks WHERE events LIKE ?4 ORDER BY id",
+        )
+        .map_err(backend)?;
+    for event in &events {
+        insert
+            .execute(params![event.name, event.body, int(event.at), event.pattern()])
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Where a conversation's numbering stands within a group: read before its first message

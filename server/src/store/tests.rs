@@ -1563,3 +1563,111 @@ async fn api_tokens_are_found_by_their_hash_until_revoked_and_their_use_is_kept_
         assert_eq!(store.api_tokens().await.unwrap(), vec![bot], "{label}");
     }
 }
+
+#[tokio::test]
+async fn an_events_deliveries_are_written_with_it_claimed_once_and_kept_with_their_attempts() {
+    for (label, store, _dir) in backends().await {
+        let ann = store.create_customer(&name("Ann"), "hash-a", 1_000).await.unwrap();
+        // No webhook: nothing is written.
+        append(&*store, message(&ann, Identity::Customer(ann.customer), "before", None, 1_500))
+            .await;
+        let all = ",conversation.created,message.created,conversation.resolved,rating.given,";
+        let hook = store
+            .add_webhook("http://127.0.0.1:9/a", all, "s1", &name("boss"), 1_600)
+            .await
+            .unwrap();
+        let only = ",conversation.resolved,";
+        store.add_webhook("http://127.0.0.1:9/b", only, "s2", &name("boss"), 1_600).await.unwrap();
+        let bob = store.create_customer(&name("Bob"), "hash-b", 1_000).await.unwrap();
+        // Bob's first message (the conversation's first: created, then the message), a copy
+        // of it (nothing), Ann's second.
+        let first = message(&bob, Identity::Customer(bob.customer), "hello", Some("c1"), 2_000);
+        store
+            .append(&[
+                first.clone(),
+                message(&ann, Identity::Customer(ann.customer), "again", None, 2_001),
+            ])
+            .await
+            .unwrap();
+        store.append(&[first]).await.unwrap();
+        let mut resolved = bob.clone();
+        resolved.status = Status::Resolved;
+        resolved.version = 5;
+        resolved.last_seq = 1;
+        store.set_state(&resolved, 3_000).await.unwrap();
+        // The same state again is no new resolution.
+        store.set_state(&resolved, 3_001).await.unwrap();
+        let rating = app::protocol::Rating {
+            conversation: bob.id,
+            seq: 1,
+            score: 4,
+            comment: None,
+            ts: 4_000,
+        };
+        store.add_rating(&rating).await.unwrap();
+
+        let due = store.due_deliveries(10_000, 70_000, 100).await.unwrap();
+        let seen: Vec<(&str, &str)> =
+            due.iter().map(|d| (d.url.as_str(), d.event.as_str())).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("http://127.0.0.1:9/a", "conversation.created"),
+                ("http://127.0.0.1:9/a", "message.created"),
+                ("http://127.0.0.1:9/a", "message.created"),
+                ("http://127.0.0.1:9/a", "conversation.resolved"),
+                ("http://127.0.0.1:9/b", "conversation.resolved"),
+                ("http://127.0.0.1:9/a", "rating.given"),
+            ],
+            "{label}"
+        );
+        let body: serde_json::Value = serde_json::from_str(&due[0].body).unwrap();
+        assert_eq!(body["data"]["conversation"]["customer"]["name"], "Bob", "{label}");
+        assert_eq!(body["created_at"], 2_000, "{label}");
+        assert_eq!(
+            (due[0].secret.as_str(), due[0].attempts, due[0].created_at),
+            ("s1", 0, 2_000),
+            "{label}"
+        );
+        // Claimed: not due again until the claim lapses.
+        assert!(store.due_deliveries(10_000, 70_000, 100).await.unwrap().is_empty(), "{label}");
+        let failed = Attempt {
+            at: 11_000,
+            status: Some(500),
+            error: Some("HTTP 500".into()),
+            next_at: Some(21_000),
+        };
+        store.attempted(due[0].id, &failed).await.unwrap();
+        let delivered = Attempt { at: 11_000, status: Some(204), error: None, next_at: None };
+        for d in &due[1..] {
+            store.attempted(d.id, &delivered).await.unwrap();
+        }
+        let again = store.due_deliveries(21_000, 81_000, 100).await.unwrap();
+        assert_eq!(
+            again.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
+            vec![(due[0].id, 1)],
+            "{label}"
+        );
+
+        let listed = store.webhooks(3).await.unwrap();
+        assert_eq!(listed.len(), 2, "{label}");
+        assert_eq!(listed[0].id, hook.id, "{label}");
+        assert_eq!(listed[0].deliveries.len(), 3, "{label}: the latest three");
+        assert_eq!(listed[0].deliveries[0].event, "rating.given", "{label}");
+        assert_eq!(listed[1].events, vec!["conversation.resolved".to_owned()], "{label}");
+        let first = store.webhooks(10).await.unwrap()[0].deliveries.last().cloned().unwrap();
+        assert_eq!(
+            (first.attempts, first.last_status, first.last_error.as_deref(), first.next_attempt_at),
+            (1, Some(500), Some("HTTP 500"), Some(81_000)),
+            "{label}: claimed again until 81000"
+        );
+        // Done ones before a time are forgotten; the one still being tried is kept.
+        assert_eq!(store.prune_deliveries(100_000).await.unwrap(), 5, "{label}");
+        store.remove_webhook(hook.id).await.unwrap();
+        assert!(
+            matches!(store.remove_webhook(hook.id).await, Err(StoreError::NotFound(_))),
+            "{label}"
+        );
+        assert_eq!(store.webhooks(10).await.unwrap().len(), 1, "{label}");
+    }
+}

@@ -29,7 +29,8 @@ use super::requester::{api_requester, seen, Requester};
 use super::shared::Shared;
 use crate::clock::now_ms;
 use crate::hub::{Command, Settle, Writer};
-use crate::model::{AgentKey, Assignee, ConversationMeta, Identity, StoredMessage};
+use crate::model::{AgentKey, Assignee, ConversationMeta};
+use crate::resources::{conversation, message};
 use app::protocol::{
     ApiAttachment, ApiAuthor, ApiConversation, ApiConversations, ApiCustomer, ApiCustomerRef,
     ApiCustomerUpdate, ApiError, ApiMessage, ApiMessages, ApiNewMessage, ApiSearch, ApiTokenInfo,
@@ -169,46 +170,6 @@ async fn visible(
     seen(shared, requester, id).await?;
     let live = shared.desk.live();
     live.hub.seen_by(&requester.who, requester.admin, id).cloned()
-}
-
-fn conversation(meta: &ConversationMeta, updated_at: Option<u64>) -> ApiConversation {
-    ApiConversation {
-        id: meta.id.0,
-        customer: ApiCustomerRef { id: meta.customer.0, name: meta.customer_name.to_string() },
-        status: meta.status,
-        assignee: meta.assignee.as_ref().map(|a| a.name.to_string()),
-        last_seq: meta.last_seq,
-        unread: meta.unread.len() as u64,
-        updated_at,
-    }
-}
-
-fn message(m: &StoredMessage) -> ApiMessage {
-    let author = match &m.author {
-        Identity::Customer(_) => ApiAuthor::Customer,
-        Identity::Agent(key) if key.is_account() => ApiAuthor::Agent,
-        Identity::Agent(_) => ApiAuthor::Bot,
-    };
-    ApiMessage {
-        id: m.id.0,
-        conversation: m.conversation.0,
-        seq: m.seq,
-        author,
-        from: m.from.to_string(),
-        text: m.text.clone(),
-        ts: m.ts,
-        client_id: m.client_id.as_ref().map(|c| c.as_str().to_owned()),
-        attachments: m
-            .attachments
-            .iter()
-            .map(|a| ApiAttachment {
-                name: a.name.clone(),
-                mime: a.mime.clone(),
-                size: a.size,
-                url: a.url(),
-            })
-            .collect(),
-    }
 }
 
 #[derive(Deserialize)]

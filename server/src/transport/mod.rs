@@ -13,14 +13,16 @@
 //!   login's; [`profile`]: who a conversation's customer is; [`rating`]: customers' ratings
 //!   of resolved conversations, and the desk's settings; [`transcript`]: a conversation
 //!   downloaded as a file; [`reports`]: admins' reports; [`api`]: the REST API, for
-//!   programs with a token; [`tokens`]: the tokens, as admins manage them; [`requester`]: who sent an HTTP request, and whether they see a
+//!   programs with a token; [`tokens`]: the tokens, as admins manage them; [`webhooks`]:
+//!   the webhooks, as admins manage them; [`requester`]: who sent an HTTP request, and whether they see a
 //!   conversation; [`scrape`]: `/metrics`, for the operator's token; [`files`]: uploads,
 //!   downloads and the attachments a message names; [`assets`]: the site's files (on disk,
 //!   or built into the `chat` binary) sent compressed.
 //! - [`shared`]: the state the handlers share, put together from the parts below.
 //! - [`pipeline`]: stores and delivers messages in batches, and sends logins' catch-up;
 //!   [`registrar`]: creates new customers in batches; [`follower`]: applies the cluster's
-//!   stream; [`sweeper`]: forgets idle conversations and anonymous customers who never wrote.
+//!   stream; [`sweeper`]: forgets idle conversations and anonymous customers who never wrote;
+//!   [`courier`]: sends webhooks' deliveries, and tries failed ones again.
 //! - [`desk`]: the live state, the cluster and the store, and applying items to them;
 //!   [`gate`]: addresses and the limits per address; [`drain`]: the graceful shutdown's
 //!   count; [`payload`]: reading an event's request.
@@ -35,6 +37,7 @@ mod assets;
 mod cluster;
 mod conversations;
 mod cookie;
+mod courier;
 mod desk;
 mod drain;
 mod files;
@@ -61,6 +64,7 @@ mod sweeper;
 mod tokens;
 mod transcript;
 pub mod turnstile;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -107,6 +111,7 @@ pub fn router(
     let reports = reports::routes(shared.clone());
     let api = api::routes(shared.clone());
     let tokens = tokens::routes(shared.clone());
+    let webhooks = webhooks::routes(shared.clone());
     let scrape = scrape::routes(shared.clone(), settings.metrics_token.as_deref());
     let setup = setup::routes(shared.clone());
     // Each connection's websocket read buffer is allocated for as long as it is open:
@@ -157,6 +162,7 @@ pub fn router(
         .merge(reports)
         .merge(api)
         .merge(tokens)
+        .merge(webhooks)
         .merge(scrape)
         .merge(setup)
         .layer(layer)

@@ -5,7 +5,9 @@
 //! Must not: word a refusal (each route refuses in its own way, saying no more than "no such
 //! thing").
 
-use axum::http::header::{self, HeaderMap};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 use super::desk::internal;
 use super::shared::Shared;
@@ -13,7 +15,7 @@ use crate::auth;
 use crate::clock::now_ms;
 use crate::model::Identity;
 use crate::store::SessionOwner;
-use app::protocol::{ApiTokenInfo, ConversationId, Problem, API_TOKEN_PREFIX};
+use app::protocol::{ApiTokenInfo, ConversationId, Problem, UserName, API_TOKEN_PREFIX};
 
 /// Who sent a request, by the session or REST API token it carried.
 pub(super) struct Requester {
@@ -129,4 +131,37 @@ pub(super) async fn seen(
 ) -> Result<(), Problem> {
     shared.desk.learn(id).await;
     shared.desk.live().hub.seen_by(&requester.who, requester.admin, id).map(|_| ())
+}
+
+/// The name of the admin behind the request's cookie session, for the console's requests
+/// only admins make; anyone else (no session, an agent, a customer, a token) gets the same
+/// 404 as a path that does not exist.
+pub(super) async fn admin_name(shared: &Shared, headers: &HeaderMap) -> Result<UserName, Response> {
+    match requester(shared, headers).await {
+        Ok(r) if r.admin => match r.who {
+            Identity::Agent(key) => {
+                // The name as the team shows it, for "made by".
+                let agents = shared.desk.store.agents().await.map_err(|e| {
+                    internal("listing agents")(e);
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                })?;
+                agents
+                    .into_iter()
+                    .find(|a| crate::model::AgentKey::of(&a.name) == key)
+                    .map(|a| a.name)
+                    .ok_or_else(|| StatusCode::NOT_FOUND.into_response())
+            }
+            Identity::Customer(_) => Err(StatusCode::NOT_FOUND.into_response()),
+        },
+        Err(Problem::Internal) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        _ => Err(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+/// Answers that no copy of it may be kept (a new token's secret, above all).
+pub(super) fn private(mut response: Response) -> Response {
+    let set = response.headers_mut();
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    set.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    response
 }

@@ -92,6 +92,13 @@ impl Shared {
         // shared state that holds the channel's sender) is dropped.
         tokio::spawn(pipeline::run(Arc::downgrade(&desk), pipeline_rx));
         tokio::spawn(registrar::run(Arc::downgrade(&desk), registrar_rx));
+        tokio::spawn(super::courier::run(
+            Arc::downgrade(&desk),
+            super::courier::Pace {
+                poll: settings.webhook_poll,
+                first_retry: settings.webhook_retry_first,
+            },
+        ));
         tokio::spawn(super::sweeper::run(
             Arc::downgrade(&desk),
             settings.anon_retention,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::header::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -18,11 +18,10 @@ use axum::{Json, Router};
 
 use super::desk::internal;
 use super::http::{is_json, refused};
-use super::requester::requester;
+use super::requester::{admin_name as admin, private};
 use super::shared::Shared;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::model::Identity;
 use crate::store::StoreError;
 use app::protocol::{
     CreatedApiToken, NewApiToken, Problem, UserName, API_TOKENS_PATH, API_TOKEN_PREFIX,
@@ -33,37 +32,6 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
         .route(API_TOKENS_PATH, get(list).post(create))
         .route(&format!("{API_TOKENS_PATH}/{{id}}"), delete(revoke))
         .with_state(shared)
-}
-
-/// The admin behind the request's cookie session, or `None`: the same 404 for anyone else.
-async fn admin(shared: &Shared, headers: &HeaderMap) -> Result<UserName, Response> {
-    match requester(shared, headers).await {
-        Ok(r) if r.admin => match r.who {
-            Identity::Agent(key) => {
-                // The name as the team shows it, for "made by".
-                let agents = shared.desk.store.agents().await.map_err(|e| {
-                    internal("listing agents")(e);
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                })?;
-                agents
-                    .into_iter()
-                    .find(|a| crate::model::AgentKey::of(&a.name) == key)
-                    .map(|a| a.name)
-                    .ok_or_else(|| StatusCode::NOT_FOUND.into_response())
-            }
-            Identity::Customer(_) => Err(StatusCode::NOT_FOUND.into_response()),
-        },
-        Err(Problem::Internal) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
-        _ => Err(StatusCode::NOT_FOUND.into_response()),
-    }
-}
-
-/// Answers that no copy of it may be kept (a new token's secret, above all).
-fn private(mut response: Response) -> Response {
-    let set = response.headers_mut();
-    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    set.insert(header::VARY, HeaderValue::from_static("Cookie"));
-    response
 }
 
 async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
