@@ -12,6 +12,7 @@
 //! Long-polling is for networks that let no websocket through (proxies, firewalls); every
 //! browser this product supports has websockets.
 
+pub mod console;
 pub mod files;
 pub mod notify;
 pub mod reports;

@@ -3,6 +3,7 @@
 
 mod chat;
 mod files;
+mod integrations;
 mod login;
 mod profile;
 mod rating;

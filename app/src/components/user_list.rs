@@ -161,6 +161,7 @@ pub fn UserList() -> impl IntoView {
             <Show when=admin>
                 <super::team::TeamPanel/>
                 <super::reports::ReportsPanel/>
+                <super::integrations::IntegrationsPanel/>
             </Show>
         }
     };
