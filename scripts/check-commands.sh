@@ -14,7 +14,7 @@
 #   deploy    the deploy section: the one file (target/release/chat) copied to an empty
 #             directory and started as the systemd unit starts it (its time to serve); the
 #             first run's setup link; pages, assets (compressed), widget; the Metrics and
-#             Reports curl lines; the SQLite backup line while it runs; SIGTERM stops it
+#             Reports, REST API and webhook signature lines; the SQLite backup line while it runs; SIGTERM stops it
 #   postgres  `createdb chat` and `DATABASE_URL=postgres://… chat agent add --admin alice`
 #   nodes     two nodes on one PostgreSQL database and one Redis that takes only TLS and a
 #             password, with REDIS_CA_FILE (the "Several nodes" lines)
@@ -239,6 +239,29 @@ check_deploy() {
   expect_in "the report" \
     "$(curl -fsS -b "$work/cookies.txt" "http://127.0.0.1:$port/reports?from=$day&to=$day&format=days.csv&lang=en")" \
     "Day,Conversations,Resolved,Customer messages,Agent messages" || return 1
+  # The REST API paragraph's curl lines (on this check's port), with a token made as the
+  # console makes it (alice's cookie); conversation 42 does not exist here: its refusal, in
+  # the API's words. And the OpenAPI document.
+  local TOKEN
+  TOKEN=$(curl -fsS -b "$work/cookies.txt" -H 'Content-Type: application/json' \
+    -d '{"name": "readme", "write": true}' "http://127.0.0.1:$port/api-tokens" |
+    sed -n 's/.*"token":"\(lct_[A-Za-z0-9_-]*\)".*/\1/p')
+  [ -n "$TOKEN" ] || { echo "no API token made" >&2; return 1; }
+  expect_in "the API's queued conversations" \
+    "$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/api/v1/conversations?status=queued")" \
+    '"conversations":[]' || return 1
+  expect_in "the API's message to a conversation that is not there" \
+    "$(curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      -d '{"text": "Your parcel left the depot today.", "bot": "Parcel bot", "client_id": "crm-4711"}' \
+      "http://127.0.0.1:$port/api/v1/conversations/42/messages")" '"code":"unknown_conversation"' || return 1
+  expect_in "the OpenAPI document" "$(curl -fsS "http://127.0.0.1:$port/api/v1/openapi.json")" \
+    '"/api/v1/conversations/{id}/messages"' || return 1
+  # The Webhooks paragraph's shell line computes what the server signs: the value the unit
+  # test of webhooks::sign asserts for the same secret, timestamp and body.
+  local TIMESTAMP=1700000000 BODY='{"a":1}' SECRET=secret
+  expect_in "a webhook's signature by openssl" \
+    "$(printf '%s.%s' "$TIMESTAMP" "$BODY" | openssl dgst -sha256 -hmac "$SECRET")" \
+    49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686 || return 1
   # The backup line of the Storage paragraph, while the server runs.
   sqlite3 data/chat.db ".backup backup.db" || return 1
   expect_in "the backup" "$(DATABASE_URL=sqlite://backup.db ./chat agent list)" alice || return 1
