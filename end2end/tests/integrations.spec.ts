@@ -85,7 +85,7 @@ test('an admin connects a program with a token and a webhook, in both languages'
     await panel.locator('summary').first().click();
     await panel.locator('summary').first().click();
     await panel.getByTestId('webhook').locator('summary').click();
-    await expect(panel.getByTestId('delivery')).toContainText('delivered · 1 attempts · HTTP 204');
+    await expect(panel.getByTestId('delivery')).toContainText('delivered · attempts: 1 · HTTP 204');
     await expectAccessible(boss.page, 'integrations');
 
     // Revoked: the token stops working.

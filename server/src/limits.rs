@@ -41,6 +41,9 @@ pub struct Limits {
     pub logins_per_address: Rate,
     /// Open Socket.IO connections from one address.
     pub connections_per_address: usize,
+    /// REST API requests with one token (a program's: a leaked token cannot flood the
+    /// desk, nor fan out into webhook deliveries, faster than this).
+    pub api_per_token: Rate,
     /// Failed passwords for one agent name from one address before each further
     /// attempt must wait (1 s, then doubling up to [`MAX_LOCKOUT_S`]).
     pub free_password_failures: u32,
@@ -59,6 +62,7 @@ impl Default for Limits {
             uploads_per_address: Rate::new(1.0, 30.0),
             logins_per_address: Rate::new(2.0, 60.0),
             connections_per_address: 500,
+            api_per_token: Rate::new(20.0, 100.0),
             free_password_failures: 3,
         }
     }
@@ -75,6 +79,7 @@ impl Limits {
             uploads_per_address: Rate::UNLIMITED,
             logins_per_address: Rate::UNLIMITED,
             connections_per_address: usize::MAX,
+            api_per_token: Rate::UNLIMITED,
             free_password_failures: u32::MAX,
         }
     }

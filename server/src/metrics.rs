@@ -160,6 +160,8 @@ pub enum Limit {
     Connections,
     Uploads,
     Passwords,
+    /// REST API requests of one token.
+    Api,
 }
 
 /// An abuse limit refused something.
@@ -171,6 +173,7 @@ pub fn limited(limit: Limit) {
         Limit::Connections => "connections",
         Limit::Uploads => "uploads",
         Limit::Passwords => "passwords",
+        Limit::Api => "api",
     };
     counter!(RATE_LIMITED, "limit" => label).increment(1);
 }

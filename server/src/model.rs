@@ -61,11 +61,12 @@ impl AgentKey {
         Self(key.0)
     }
 
-    /// The key a bot writes under (a message sent through the REST API as a named bot): a
-    /// space, then its name's key. No account's key begins with a space (names are trimmed),
-    /// so a bot never writes as an agent, nor an agent as a bot.
-    pub fn bot(name: &UserName) -> Self {
-        Self(format!(" {}", NameKey::of(name).0))
+    /// The key a bot writes under (a message sent through the REST API as a named bot, with
+    /// token `token`): ` bot`, the token's id and the name's key. No account's key begins
+    /// with a space (names are trimmed), so a bot never writes as an agent, nor an agent as a
+    /// bot; and two programs' bots of one name do not share their messages' client ids.
+    pub fn bot(token: u64, name: &UserName) -> Self {
+        Self(format!(" bot {token} {}", NameKey::of(name).0))
     }
 
     /// Who acts with REST API token `id` (reads, resolves, transfers): a key no account has,

@@ -56,10 +56,11 @@ impl Event {
     }
 }
 
-/// A webhook's events as its column keeps them: each known one between commas.
-pub fn events_column(events: &[String]) -> String {
+/// A webhook's events as its column keeps them: each known one between commas; `None` when
+/// none is known.
+pub fn events_column(events: &[String]) -> Option<String> {
     let known: Vec<&str> = EVENTS.into_iter().filter(|e| events.iter().any(|x| x == e)).collect();
-    format!(",{},", known.join(","))
+    (!known.is_empty()).then(|| format!(",{},", known.join(",")))
 }
 
 /// The events of messages just stored: for each new one (a copy of one stored before is
@@ -160,7 +161,8 @@ mod tests {
     fn a_webhooks_events_are_kept_between_commas_and_unknown_ones_dropped() {
         let column =
             events_column(&["rating.given".into(), "nope".into(), "message.created".into()]);
-        assert_eq!(column, ",message.created,rating.given,");
+        assert_eq!(column.as_deref(), Some(",message.created,rating.given,"));
+        assert_eq!(events_column(&["nope".into()]), None);
         let event = Event::new(MESSAGE_CREATED, 1, json!({}));
         assert_eq!(event.pattern(), "%,message.created,%");
     }

@@ -144,6 +144,9 @@ async fn a_program_with_a_token_serves_the_desk_and_its_messages_reach_browsers_
         (json!({"text": "x", "agent": "amy", "bot": "b"}), "api_writer"),
         (json!({"text": "x"}), "api_writer"),
         (json!({"text": "x", "bot": "Amy"}), "name_reserved"),
+        // Looks like Amy (a Cyrillic А), or like the customer herself.
+        (json!({"text": "x", "bot": "\u{0410}MY"}), "name_reserved"),
+        (json!({"text": "x", "bot": "LÉA"}), "name_reserved"),
         (json!({"text": "x", "agent": "nobody"}), "unknown_agent"),
         (json!({"text": "   ", "bot": "b"}), "message_empty"),
         (json!({"text": "x", "bot": "b", "client_id": "not ok!"}), "bad_client_id"),
@@ -191,6 +194,40 @@ async fn a_program_with_a_token_serves_the_desk_and_its_messages_reach_browsers_
             .await;
     assert_eq!((status, &done["status"]), (200, &json!("resolved")), "{done}");
     assert_eq!(lea.expect("resolved").await["conversation"], json!(id));
+    // Page by page: one at a time, then the next after it; by status.
+    let (mut zed, _) = log_in(&server, json!("Zed")).await;
+    zed.emit_acked("private_message", json!({"message": "Me too"})).await;
+    let zed_id = zed.expect("message").await["conversation"].clone();
+    let (_, _, first) =
+        api(&server, Some(&reader), "GET", "/api/v1/conversations?limit=1", None).await;
+    assert_eq!(first["conversations"][0]["id"], zed_id, "the most recently active first: {first}");
+    let after = first["next"].as_str().expect("a next page").to_owned();
+    let (_, _, second) = api(
+        &server,
+        Some(&reader),
+        "GET",
+        &format!("/api/v1/conversations?limit=1&after={after}"),
+        None,
+    )
+    .await;
+    assert_eq!(second["conversations"][0]["id"], json!(id), "{second}");
+    let (_, _, resolved) =
+        api(&server, Some(&reader), "GET", "/api/v1/conversations?status=resolved", None).await;
+    let resolved: Vec<&Value> = resolved["conversations"].as_array().unwrap().iter().collect();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    let (_, _, older) = api(
+        &server,
+        Some(&reader),
+        "GET",
+        &format!("/api/v1/conversations/{id}/messages?before=3&limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&older["messages"][0]["seq"], &older["more"]),
+        (&json!(2), &json!(true)),
+        "{older}"
+    );
     let (_, _, one) =
         api(&server, Some(&reader), "GET", &format!("/api/v1/conversations/{id}"), None).await;
     assert_eq!(one["status"], json!("resolved"), "{one}");
@@ -309,6 +346,32 @@ async fn without_a_working_token_the_api_gives_nothing_and_only_admins_manage_to
     )
     .await;
     assert_eq!(status, 403);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_that_asks_too_fast_is_told_when_to_come_back() {
+    use chat_server::limits::{Limits, Rate};
+    let limits = Limits { api_per_token: Rate::new(0.01, 3.0), ..Limits::default() };
+    let server =
+        TestServer::start_with(chat_server::Settings { limits, ..Default::default() }).await;
+    server.add_admin("boss", "password-1").await;
+    let (_boss, boss_session) = log_in(&server, agent("boss")).await;
+    let (_, made) = make_token(&server, &boss_session, "CRM", false).await;
+    let token = made["token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let (status, _, _) = api(&server, Some(&token), "GET", "/api/v1/conversations", None).await;
+        assert_eq!(status, 200);
+    }
+    let (status, head, refused) =
+        api(&server, Some(&token), "GET", "/api/v1/conversations", None).await;
+    assert_eq!((status, code(&refused)), (429, &json!("slow_down")), "{refused}");
+    assert!(head.to_lowercase().contains("retry-after: "), "{head}");
+    // Another token has its own rate.
+    let (_, other) = make_token(&server, &boss_session, "Other", false).await;
+    let (status, _, _) =
+        api(&server, other["token"].as_str(), "GET", "/api/v1/conversations", None).await;
+    assert_eq!(status, 200);
     server.stop().await;
 }
 

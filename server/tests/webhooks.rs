@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{fetch, http_bytes, http_to, log_in, Session, TestClient, TestServer, Transport};
+use common::{fetch, http_bytes, http_to, log_in, TestClient, TestServer, Transport};
 use serde_json::{json, Value};
 
 fn agent(name: &str) -> Value {
@@ -243,6 +243,22 @@ async fn only_admins_register_webhooks_and_what_cannot_be_one_is_told() {
         let (status, _, _) = http_bytes(&server, "GET", "/webhooks", &headers, b"").await;
         assert_eq!(status, 404);
     }
+    // Not from another site's page, even with the admin's cookie.
+    let (status, _, _) = http_bytes(
+        &server,
+        "POST",
+        "/webhooks",
+        &[(name, &value), ("Content-Type", "application/json"), ("Origin", "https://evil.example")],
+        json!({"url": "https://evil.example/hook", "events": ["message.created"]})
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // An id that is not one: for a non-admin, the same 404 as any.
+    let (status, _, _) =
+        http_bytes(&server, "DELETE", "/webhooks/abc", &[(amy_name, &amy_value)], b"").await;
+    assert_eq!(status, 404);
     let secret =
         register(server.addr, (name, &value), "https://example.com/hook", &["message.created"])
             .await;
@@ -260,7 +276,6 @@ async fn only_admins_register_webhooks_and_what_cannot_be_one_is_told() {
     assert_eq!(status, 204);
     let (_, _, listed) = fetch(&server, Some(&boss_session), "/webhooks").await;
     assert_eq!(serde_json::from_slice::<Value>(&listed).unwrap(), json!([]));
-    let _ = Session::customer("unused");
     server.stop().await;
 }
 

@@ -13,14 +13,16 @@ use crate::protocol::{
 };
 use crate::text::{Lang, Ui};
 
-/// An event's name for people.
-fn event_label(ui: &'static Ui, event: &str) -> &'static str {
+/// An event's name for people (one this page does not know, as the server names it).
+fn event_label(ui: &'static Ui, event: &str) -> String {
     match event {
         crate::protocol::WEBHOOK_CONVERSATION_CREATED => ui.event_conversation_created,
         crate::protocol::WEBHOOK_MESSAGE_CREATED => ui.event_message_created,
         crate::protocol::WEBHOOK_CONVERSATION_RESOLVED => ui.event_conversation_resolved,
-        _ => ui.event_rating_given,
+        crate::protocol::WEBHOOK_RATING_GIVEN => ui.event_rating_given,
+        other => other,
     }
+    .to_owned()
 }
 
 /// A moment, as the reader's browser words it.
@@ -33,8 +35,9 @@ fn delivery_text(ui: &'static Ui, d: &DeliveryInfo, lang: Lang) -> String {
     let attempts = ui.delivery_attempts.replace("{n}", &d.attempts.to_string());
     let state = match (d.delivered_at, d.next_attempt_at) {
         (Some(_), _) => ui.delivery_delivered.to_owned(),
+        // Not tried yet (or being tried now).
+        (None, _) if d.attempts == 0 => return ui.delivery_pending.to_owned(),
         (None, Some(next)) => ui.delivery_retrying.replace("{when}", &when(next, lang)),
-        (None, None) if d.attempts == 0 => String::new(),
         (None, None) => ui.delivery_given_up.to_owned(),
     };
     let status = d.last_status.map(|s| format!("HTTP {s}"));
@@ -53,8 +56,8 @@ pub fn IntegrationsPanel() -> impl IntoView {
     let tokens = RwSignal::new(Vec::<ApiTokenInfo>::new());
     let hooks = RwSignal::new(Vec::<WebhookInfo>::new());
     let error = RwSignal::new(None::<String>);
-    // A secret just made, shown once.
-    let secret = RwSignal::new(None::<(&'static str, String)>);
+    // A secret just made, shown once: a token's (`true`) or a webhook's.
+    let secret = RwSignal::new(None::<(bool, String)>);
     let (token_name, token_write) = (RwSignal::new(String::new()), RwSignal::new(false));
     let hook_url = RwSignal::new(String::new());
     let hook_events =
@@ -99,7 +102,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
                 match made {
                     Ok(made) => {
                         error.set(None);
-                        secret.set(Some((t().token_made, made.token)));
+                        secret.set(Some((true, made.token)));
                         token_name.set(String::new());
                         token_write.set(false);
                         load();
@@ -127,7 +130,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
                 match made {
                     Ok(made) => {
                         error.set(None);
-                        secret.set(Some((t().webhook_secret_made, made.secret)));
+                        secret.set(Some((false, made.secret)));
                         hook_url.set(String::new());
                         load();
                     }
@@ -234,9 +237,9 @@ pub fn IntegrationsPanel() -> impl IntoView {
             <summary>{move || t().integrations_heading}</summary>
             <p class="hint">{move || t().integrations_intro}</p>
             {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="integrations-error">{e}</p> })}
-            {move || secret.get().map(|(said, value)| view! {
+            {move || secret.get().map(|(token, value)| view! {
                 <div class="secret" role="status" data-testid="secret">
-                    <p>{said}</p>
+                    <p>{move || if token { t().token_made } else { t().webhook_secret_made }}</p>
                     <code data-testid="secret-value">{value}</code>
                 </div>
             })}
@@ -301,8 +304,14 @@ mod tests {
             delivered_at: Some(2),
             next_attempt_at: None,
         };
-        assert_eq!(delivery_text(Lang::En.ui(), &d, Lang::En), "delivered · 4 attempts · HTTP 204");
-        assert_eq!(delivery_text(Lang::ZhCn.ui(), &d, Lang::ZhCn), "已送达 · 4 次尝试 · HTTP 204");
+        assert_eq!(
+            delivery_text(Lang::En.ui(), &d, Lang::En),
+            "delivered · attempts: 4 · HTTP 204"
+        );
+        assert_eq!(
+            delivery_text(Lang::ZhCn.ui(), &d, Lang::ZhCn),
+            "已送达 · 尝试次数：4 · HTTP 204"
+        );
         let gave_up = DeliveryInfo {
             delivered_at: None,
             last_status: None,
@@ -311,8 +320,12 @@ mod tests {
         };
         assert_eq!(
             delivery_text(Lang::En.ui(), &gave_up, Lang::En),
-            "given up · 4 attempts · connection refused"
+            "given up · attempts: 4 · connection refused"
         );
+        let waiting =
+            DeliveryInfo { attempts: 0, last_error: None, next_attempt_at: Some(9), ..gave_up };
+        assert_eq!(delivery_text(Lang::En.ui(), &waiting, Lang::En), "waiting to be sent");
         assert_eq!(event_label(Lang::ZhCn.ui(), "rating.given"), "收到评价");
+        assert_eq!(event_label(Lang::En.ui(), "ticket.closed"), "ticket.closed");
     }
 }

@@ -13,8 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Problem, Status};
 
-/// Where the API lives.
-pub const API_PREFIX: &str = "/api/v1";
 /// The API's OpenAPI document (JSON), open to anyone (it describes, it gives nothing away).
 pub const API_OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// The console's management of tokens (an admin's cookie session, not a token): `GET` lists
@@ -24,8 +22,6 @@ pub const API_TOKENS_PATH: &str = "/api-tokens";
 pub const API_TOKEN_PREFIX: &str = "lct_";
 /// The most items one page of a list holds (and the default).
 pub const API_PAGE_MAX: u32 = 100;
-/// The longest name of a token.
-pub const API_TOKEN_NAME_MAX_CHARS: usize = 64;
 
 /// A token as admins see it: never its secret, which is shown once, when it is made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,8 +21,9 @@ pub enum Writer {
     /// An agent account (which the transport found in storage): they take part from now on,
     /// and an online one who writes in a conversation nobody has takes it.
     Agent(Assignee),
-    /// A bot, by a name of its own that is no agent account's: it takes part in nothing.
-    Bot(UserName),
+    /// A bot, by a name of its own (that looks like no agent's and not like the customer's),
+    /// for the token that sends as it: it takes part in nothing.
+    Bot { name: UserName, token: u64 },
 }
 
 /// A change of where a conversation stands, made through the API.
@@ -50,7 +51,9 @@ impl Hub {
             Writer::Agent(a) => {
                 (Identity::Agent(a.key.clone()), a.name.clone(), Some(a.key.clone()))
             }
-            Writer::Bot(name) => (Identity::Agent(AgentKey::bot(name)), name.clone(), None),
+            Writer::Bot { name, token } => {
+                (Identity::Agent(AgentKey::bot(*token, name)), name.clone(), None)
+            }
         };
         Ok(NewMessage {
             conversation: id,

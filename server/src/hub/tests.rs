@@ -4,7 +4,7 @@ use super::*;
 use crate::model::{name_key, StoredMessage};
 use app::protocol::{
     ChatMessage, ClientMsgId, ConversationRef, ConversationSummary, LoginSuccess, MessageId,
-    PrivateMessage, Role, Status, StatusRequest, MESSAGE_MAX_CHARS,
+    MessageText, PrivateMessage, Role, Status, StatusRequest, MESSAGE_MAX_CHARS,
 };
 
 fn name(s: &str) -> UserName {
@@ -150,6 +150,11 @@ impl World {
         let now = 42 + self.stored.len() as u64;
         let planned =
             self.hub.plan(from, request, now).map_err(|problem| Hub::refuse(from, problem))?;
+        Ok(self.stored(planned))
+    }
+
+    /// "Stores" a planned message: its delivery.
+    fn stored(&mut self, planned: crate::model::NewMessage) -> Command {
         let earlier = self.stored.iter().find(|s| {
             s.conversation == planned.conversation
                 && s.author == planned.author
@@ -173,7 +178,7 @@ impl World {
         {
             meta.agents.insert(agent.clone());
         }
-        Ok(Command::Deliver { appended, joins: planned.joins })
+        Command::Deliver { appended, joins: planned.joins }
     }
 }
 
@@ -1960,4 +1965,76 @@ fn the_queue_is_counted_and_each_conversation_leaving_it_says_when_it_entered() 
     // Another agent coming takes nothing from an empty queue.
     w.agent("bob");
     assert!(w.hub.take_queue_waits().is_empty());
+}
+
+#[test]
+fn a_bot_writes_through_the_api_to_the_customer_and_takes_nothing() {
+    let mut w = World::new();
+    let ann = w.customer("Ann");
+    w.send(ann, "", "Where is my parcel?");
+    let id = w.meta("Ann").id;
+    assert_eq!(w.hub.conversations[&id].status, Status::Queued);
+    let bot = Writer::Bot { name: name("Parcel bot"), token: 7 };
+    let text = MessageText::parse("It left the depot today.").unwrap();
+    let planned = w.hub.plan_written(&bot, id, text, None, 50).unwrap();
+    assert!(
+        !matches!(&planned.author, Identity::Agent(k) if k.is_account()),
+        "a bot is no account"
+    );
+    assert_eq!((planned.joins.clone(), planned.to.clone()), (None, Some(name("Ann"))));
+    let deliver = w.stored(planned);
+    let step = w.run(deliver);
+    let told = messages_for(&step, ann);
+    assert_eq!(told.len(), 1);
+    assert_eq!((told[0].from.as_str(), told[0].is_self), ("Parcel bot", false));
+    // Nobody took it: it still waits for an agent, who takes part alone.
+    let meta = &w.hub.conversations[&id];
+    assert_eq!((meta.status, meta.assignee.clone(), meta.agents.len()), (Status::Queued, None, 0));
+    // A conversation the hub does not know (the transport learns it first): none such.
+    let unknown =
+        w.hub.plan_written(&bot, ConversationId(999), MessageText::parse("x").unwrap(), None, 51);
+    assert_eq!(unknown.unwrap_err(), Problem::UnknownConversation);
+}
+
+#[test]
+fn the_api_resolves_whoever_has_it_once_and_transfers_to_an_offline_agent() {
+    let mut w = World::new();
+    let amy = w.agent("amy");
+    let ann = w.customer("Ann");
+    w.send(ann, "", "Hello");
+    let id = w.meta("Ann").id;
+    assert_eq!(
+        w.hub.conversations[&id].assignee.as_ref().map(|a| a.name.to_string()),
+        Some("amy".into())
+    );
+    // Handed to Bob, who is not online: his, and Amy's room is free again.
+    let bob = Assignee { key: AgentKey::of(&name("bob")), name: name("bob") };
+    let to_bob = Settle::Transfer { to: bob.clone(), note: "VIP".into() };
+    let step = w.run(Command::Settle { conversation: id, settle: to_bob });
+    assert_eq!(step.outcome, Ok(Outcome::Changed));
+    let meta = w.hub.conversations[&id].clone();
+    assert_eq!(
+        (meta.status, meta.assignee, meta.note.as_deref()),
+        (Status::Open, Some(bob), Some("VIP"))
+    );
+    assert!(!events_for(&step, amy).is_empty(), "amy is told it left her");
+    // Resolved: the customer is told once; resolved again, nothing changes.
+    let step = w.run(Command::Settle { conversation: id, settle: Settle::Resolve });
+    assert_eq!(w.hub.conversations[&id].status, Status::Resolved);
+    assert!(events_for(&step, ann).iter().any(|e| matches!(e, ServerEvent::Resolved(_))));
+    let again = w.run(Command::Settle { conversation: id, settle: Settle::Resolve });
+    assert_eq!(again.outcome, Ok(Outcome::Changed));
+    assert!(again.changed.is_empty() && again.outbound.is_empty(), "{again:?}");
+    // A note over the message limit is refused, and nothing moves.
+    let long = "x".repeat(MESSAGE_MAX_CHARS + 1);
+    let amy_key = Assignee { key: AgentKey::of(&name("amy")), name: name("amy") };
+    let refused = w.run(Command::Settle {
+        conversation: id,
+        settle: Settle::Transfer { to: amy_key, note: long },
+    });
+    assert_eq!(refused.outcome, Err(Problem::MessageTooLong));
+    assert_eq!(w.hub.conversations[&id].status, Status::Resolved);
+    let unknown =
+        w.run(Command::Settle { conversation: ConversationId(999), settle: Settle::Resolve });
+    assert_eq!(unknown.outcome, Err(Problem::UnknownConversation));
 }

@@ -368,7 +368,6 @@ pub trait Store: Send + Sync + 'static {
         to_ms: u64,
         offset_ms: i64,
     ) -> Result<ReportRows, StoreError>;
-    /// The desk's settings (their defaults until an admin changes them).
     /// Registers a webhook (`events`: its column, see [`crate::webhooks::events_column`]).
     async fn add_webhook(
         &self,
@@ -390,8 +389,8 @@ pub trait Store: Send + Sync + 'static {
         until: u64,
         limit: u32,
     ) -> Result<Vec<Due>, StoreError>;
-    /// Writes what came of an attempt at delivery `id`.
-    async fn attempted(&self, id: u64, attempt: &Attempt) -> Result<(), StoreError>;
+    /// Writes what came of an attempt at a delivery, if it is still claimed as it was.
+    async fn attempted(&self, due: &Due, attempt: &Attempt) -> Result<(), StoreError>;
     /// Forgets the deliveries done (delivered or given up) of events before `before`.
     async fn prune_deliveries(&self, before: u64) -> Result<u64, StoreError>;
     /// Keeps a new REST API token (`hash`: the SHA-256 of its secret) that `by` made.
@@ -413,6 +412,7 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         now: u64,
     ) -> Result<Option<app::protocol::ApiTokenInfo>, StoreError>;
+    /// The desk's settings (their defaults until an admin changes them).
     async fn desk_settings(&self) -> Result<app::protocol::DeskSettings, StoreError>;
     /// Keeps the desk's settings.
     async fn set_desk_settings(

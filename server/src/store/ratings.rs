@@ -31,7 +31,7 @@ macro_rules! rating_methods {
                 .await;
                 match done {
                     Ok(_) => {
-                        enqueue(&mut tx, &[crate::webhooks::rated(rating)]).await?;
+                        enqueue(&mut tx, || vec![crate::webhooks::rated(rating)]).await?;
                         tx.commit().await.map_err(backend)?;
                         self.confirm(())
                     }

@@ -12,8 +12,10 @@
 //! concrete code.
 
 /// Expands, in a backend module: `load_meta`, `load_agent`, `load_metas`,
-/// `load_active_metas`, `append_one`, `append_pooled` (the append through the pool), the
-/// profile and rating methods (`profile_methods!`, `rating_methods!`), and `impl Store for
+/// `load_active_metas`, `append_one`, `append_pooled` (the append through the pool, with
+/// the webhooks' deliveries of what it stored), the profile, rating, report, token and
+/// webhook methods (`profile_methods!`, `rating_methods!`, `report_methods!`,
+/// `token_methods!`, `webhook_methods!`, which also gives `enqueue`), and `impl Store for
 /// $store` with every method but those given in `{ ... }` (`append` is among them: SQLite
 /// appends on a thread of its own, see `sqlite_writer`).
 macro_rules! sql_store {
@@ -70,7 +72,14 @@ macro_rules! sql_store {
         async fn update_state(conn: &mut $conn, meta: &ConversationMeta, at: u64) -> Result<u64, StoreError> {
             let assignee = meta.assignee.as_ref().map(|a| a.key.as_str().to_owned());
             if meta.status == app::protocol::Status::Resolved {
-                // Resolved by this change (not told again by an older or the same state).
+                // Resolved by this change (not told again by an older or the same state). The
+                // row is locked first (a no-op write; on PostgreSQL another writer of it waits
+                // until this commits), so that two changes at once cannot both see it open.
+                sqlx::query("UPDATE conversations SET version = version WHERE id = $1")
+                    .bind(int(meta.id.0))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
                 let resolving: Option<(i64,)> = sqlx::query_as(
                     "SELECT id FROM conversations WHERE id = $1 AND version < $2 AND status <> 'resolved'",
                 )
@@ -80,7 +89,7 @@ macro_rules! sql_store {
                 .await
                 .map_err(backend)?;
                 if resolving.is_some() {
-                    enqueue(&mut *conn, &[crate::webhooks::resolved(meta, at)]).await?;
+                    enqueue(&mut *conn, || vec![crate::webhooks::resolved(meta, at)]).await?;
                 }
             }
             sqlx::query(
@@ -216,8 +225,9 @@ macro_rules! sql_store {
                 let mut all = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
                 let stored = match append_batch(&mut Batch(&mut all), batch).await {
                     Ok(results) => {
-                        let events = crate::webhooks::stored(&results.iter().collect::<Vec<_>>());
-                        enqueue(&mut all, &events).await.map(|()| results)
+                        enqueue(&mut all, || crate::webhooks::stored(&results.iter().collect::<Vec<_>>()))
+                            .await
+                            .map(|()| results)
                     }
                     Err(e) => Err(e),
                 };
@@ -237,7 +247,7 @@ macro_rules! sql_store {
                     // A savepoint per message: one bad message does not take the batch down.
                     let mut one = sqlx::Connection::begin(&mut *tx).await.map_err(backend)?;
                     let stored = match append_one(&mut one, m).await {
-                        Ok(appended) => enqueue(&mut one, &crate::webhooks::stored(&[&appended])).await.map(|()| appended),
+                        Ok(appended) => enqueue(&mut one, || crate::webhooks::stored(&[&appended])).await.map(|()| appended),
                         Err(e) => Err(e),
                     };
                     match stored {
@@ -310,8 +320,8 @@ macro_rules! sql_store {
                 self.webhook_due(now, until, limit).await
             }
 
-            async fn attempted(&self, id: u64, attempt: &super::Attempt) -> Result<(), StoreError> {
-                self.webhook_attempted(id, attempt).await
+            async fn attempted(&self, due: &super::Due, attempt: &super::Attempt) -> Result<(), StoreError> {
+                self.webhook_attempted(due, attempt).await
             }
 
             async fn prune_deliveries(&self, before: u64) -> Result<u64, StoreError> {

@@ -237,24 +237,16 @@ fn one_by_one(
 /// `store::webhooks`): nothing when no webhook exists. A failure fails the group: no message
 /// is stored without its events.
 fn enqueue(conn: &Connection, results: &[Result<Appended, StoreError>]) -> Result<(), StoreError> {
-    let appended: Vec<&Appended> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let events = crate::webhooks::stored(&appended);
-    if events.is_empty() {
-        return Ok(());
-    }
     let any = conn
-        .prepare_cached("SELECT id FROM webhooks LIMIT 1")
+        .prepare_cached(super::webhooks::ANY_WEBHOOK)
         .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)).optional())
         .map_err(backend)?;
     if any.is_none() {
         return Ok(());
     }
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_at) \
-             SELECT id, ?1, ?2, ?3, ?3 FROM webhooks WHERE events LIKE ?4 ORDER BY id",
-        )
-        .map_err(backend)?;
+    let appended: Vec<&Appended> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let events = crate::webhooks::stored(&appended);
+    let mut insert = conn.prepare_cached(super::webhooks::ENQUEUE).map_err(backend)?;
     for event in &events {
         insert
             .execute(params![event.name, event.body, int(event.at), event.pattern()])

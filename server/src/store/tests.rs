@@ -1637,11 +1637,14 @@ async fn an_events_deliveries_are_written_with_it_claimed_once_and_kept_with_the
             error: Some("HTTP 500".into()),
             next_at: Some(21_000),
         };
-        store.attempted(due[0].id, &failed).await.unwrap();
+        store.attempted(&due[0], &failed).await.unwrap();
         let delivered = Attempt { at: 11_000, status: Some(204), error: None, next_at: None };
         for d in &due[1..] {
-            store.attempted(d.id, &delivered).await.unwrap();
+            store.attempted(d, &delivered).await.unwrap();
         }
+        // A claim that lapsed (another node has it now): what came of it is not written.
+        let lapsed = Due { claimed_until: 1, ..due[1].clone() };
+        store.attempted(&lapsed, &failed).await.unwrap();
         let again = store.due_deliveries(21_000, 81_000, 100).await.unwrap();
         assert_eq!(
             again.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),

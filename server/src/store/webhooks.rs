@@ -3,7 +3,9 @@
 //! Owns: the `webhooks` and `webhook_deliveries` tables (migration 0016; PostgreSQL 0010).
 //! An event's deliveries (one per webhook that wants it) are written by [`enqueue`] inside
 //! the transaction that stores the event (a message's append, a resolution's state, a
-//! rating): committed together or not at all. The courier claims due deliveries for a while
+//! rating): committed together or not at all (a delivery that cannot be written fails its
+//! event: its message is refused, and the client sends it again; on the SQLite writer, the
+//! whole group committed with it). The courier claims due deliveries for a while
 //! ([`Store::due_deliveries`](super::Store::due_deliveries): a row another node claimed is
 //! not taken twice) and writes each attempt's outcome. Must not: decide what an event says
 //! (see [`crate::webhooks`]) or who may register a webhook.
@@ -11,10 +13,24 @@
 //! A macro like [`rating_methods!`](super::ratings::rating_methods), expanded inside
 //! `sql_store!`.
 
+/// Whether any webhook exists (an event's deliveries are made only then).
+pub(super) const ANY_WEBHOOK: &str = "SELECT id FROM webhooks LIMIT 1";
+/// An event's deliveries: one for each webhook that wants it (`$4`: its
+/// [`Event::pattern`](crate::webhooks::Event::pattern)). The same text on both databases
+/// and on the SQLite writer's own connection.
+pub(super) const ENQUEUE: &str =
+    "INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_at) \
+     SELECT id, $1, $2, $3, $3 FROM webhooks WHERE events LIKE $4 ORDER BY id";
+
 /// A delivery the courier is to attempt now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
     pub id: u64,
+    /// The webhook it is for.
+    pub webhook: u64,
+    /// Claimed until then: what comes of the attempt is written only while the claim
+    /// holds (a node that took longer leaves the delivery to whoever claimed it next).
+    pub claimed_until: u64,
     pub url: String,
     pub secret: String,
     pub event: String,
@@ -70,24 +86,19 @@ pub(super) fn events_of(column: &str) -> Vec<String> {
 /// the backend (`webhook_…`), which its `impl Store` calls.
 macro_rules! webhook_methods {
     ($store:ty, $conn:ty) => {
-        /// Writes a delivery of each event for every webhook that wants it, on `conn` (the
-        /// transaction that stores the events). Nothing when no webhook exists.
-        async fn enqueue(conn: &mut $conn, events: &[crate::webhooks::Event]) -> Result<(), StoreError> {
-            if events.is_empty() {
-                return Ok(());
-            }
-            let any: Option<(i64,)> = sqlx::query_as("SELECT id FROM webhooks LIMIT 1")
+        /// Writes a delivery of each event `events` makes for every webhook that wants it, on
+        /// `conn` (the transaction that stores the events). Nothing (not even the events'
+        /// bodies) when no webhook exists.
+        async fn enqueue(conn: &mut $conn, events: impl FnOnce() -> Vec<crate::webhooks::Event>) -> Result<(), StoreError> {
+            let any: Option<(i64,)> = sqlx::query_as(super::webhooks::ANY_WEBHOOK)
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(backend)?;
             if any.is_none() {
                 return Ok(());
             }
-            for event in events {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (webhook_id, event, body, created_at, next_at) \
-                     SELECT id, $1, $2, $3, $3 FROM webhooks WHERE events LIKE $4 ORDER BY id",
-                )
+            for event in events() {
+                sqlx::query(super::webhooks::ENQUEUE)
                 .bind(event.name)
                 .bind(&event.body)
                 .bind(int(event.at))
@@ -173,8 +184,8 @@ macro_rules! webhook_methods {
             }
 
             pub(super) async fn webhook_due(&self, now: u64, until: u64, limit: u32) -> Result<Vec<super::webhooks::Due>, StoreError> {
-                let rows: Vec<(i64, i64, String, String, String, String, i64, i32)> = sqlx::query_as(
-                    "SELECT d.id, d.next_at, w.url, w.secret, d.event, d.body, d.created_at, d.attempts \
+                let rows: Vec<(i64, i64, i64, String, String, String, String, i64, i32)> = sqlx::query_as(
+                    "SELECT d.id, d.webhook_id, d.next_at, w.url, w.secret, d.event, d.body, d.created_at, d.attempts \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                      WHERE d.next_at IS NOT NULL AND d.next_at <= $1 ORDER BY d.next_at, d.id LIMIT $2",
                 )
@@ -184,7 +195,7 @@ macro_rules! webhook_methods {
                 .await
                 .map_err(backend)?;
                 let mut claimed = Vec::with_capacity(rows.len());
-                for (id, next_at, url, secret, event, body, created_at, attempts) in rows {
+                for (id, webhook, next_at, url, secret, event, body, created_at, attempts) in rows {
                     // Claimed until `until`, unless another node claimed it first.
                     let taken = sqlx::query("UPDATE webhook_deliveries SET next_at = $1 WHERE id = $2 AND next_at = $3")
                         .bind(int(until))
@@ -196,6 +207,8 @@ macro_rules! webhook_methods {
                     if taken.rows_affected() == 1 {
                         claimed.push(super::webhooks::Due {
                             id: uint(id),
+                            webhook: uint(webhook),
+                            claimed_until: until,
                             url,
                             secret,
                             event,
@@ -208,21 +221,25 @@ macro_rules! webhook_methods {
                 self.confirm(claimed)
             }
 
-            pub(super) async fn webhook_attempted(&self, id: u64, attempt: &super::webhooks::Attempt) -> Result<(), StoreError> {
+            pub(super) async fn webhook_attempted(&self, due: &super::webhooks::Due, attempt: &super::webhooks::Attempt) -> Result<(), StoreError> {
                 let delivered = attempt.error.is_none().then_some(int(attempt.at));
-                sqlx::query(
+                let done = sqlx::query(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, last_at = $1, last_status = $2, last_error = $3, \
-                     delivered_at = $4, next_at = $5 WHERE id = $6",
+                     delivered_at = $4, next_at = $5 WHERE id = $6 AND next_at = $7",
                 )
                 .bind(int(attempt.at))
                 .bind(attempt.status.map(i32::from))
                 .bind(attempt.error.as_deref())
                 .bind(delivered)
                 .bind(attempt.next_at.map(int))
-                .bind(int(id))
+                .bind(int(due.id))
+                .bind(int(due.claimed_until))
                 .execute(&self.pool)
                 .await
                 .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    tracing::warn!(delivery = due.id, "a webhook delivery's claim lapsed before its attempt was written: another node has it");
+                }
                 self.confirm(())
             }
 

@@ -29,7 +29,7 @@ use super::requester::{api_requester, seen, Requester};
 use super::shared::Shared;
 use crate::clock::now_ms;
 use crate::hub::{Command, Settle, Writer};
-use crate::model::{AgentKey, Assignee, ConversationMeta};
+use crate::model::{skeleton, AgentKey, ConversationMeta};
 use crate::resources::{conversation, message};
 use app::protocol::{
     ApiAttachment, ApiAuthor, ApiConversation, ApiConversations, ApiCustomer, ApiCustomerRef,
@@ -57,7 +57,7 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
 #[openapi(
     info(
         title = "Live chat REST API",
-        description = "Conversations, messages and customers of the support desk. Every request carries a token an admin made in the console (Team → API tokens) as `Authorization: Bearer <token>`; a read-only token may not send, resolve, transfer or change customers."
+        description = "Conversations, messages and customers of the support desk. Every request carries a token an admin made in the console (Integrations → API tokens) as `Authorization: Bearer <token>`; a read-only token may not send, resolve, transfer or change customers. Each token may make 20 requests a second (100 at once); beyond that, 429 with Retry-After."
     ),
     paths(list, one, messages, send, resolve, transfer, customer, update_customer, search),
     components(schemas(
@@ -124,12 +124,19 @@ impl IntoResponse for Refused {
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
+        let wait = match self.0 {
+            Problem::SlowDown(s) => Some(s),
+            _ => None,
+        };
         let unauthorized = status == StatusCode::UNAUTHORIZED;
         let mut response = (status, Json(ApiError::from(self.0))).into_response();
         if unauthorized {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(s) = wait {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         response
     }
@@ -317,44 +324,55 @@ async fn send(
     id: Result<Path<u64>, PathRejection>,
     body: Result<Json<ApiNewMessage>, JsonRejection>,
 ) -> Result<Response, Refused> {
-    let (requester, _) = writer(&shared, &headers).await?;
+    let (requester, token) = writer(&shared, &headers).await?;
     let id = conversation_id(id)?;
+    let customer = visible(&shared, &requester, id).await?.customer_name;
     let Json(body) = read("body", body)?;
     let text = MessageText::parse(&body.text)?;
     let client_id = body.client_id.as_deref().map(ClientMsgId::parse).transpose()?;
     let writer = match (body.agent.as_deref(), body.bot.as_deref()) {
-        (Some(agent), None) => Writer::Agent(account(&shared, agent).await?),
+        (Some(agent), None) => Writer::Agent(shared.desk.account(agent).await?),
         (None, Some(bot)) => {
-            let name = UserName::parse(bot)?;
-            let taken =
-                shared.desk.store.agent(&name).await.map_err(internal("looking up an agent"))?;
-            if taken.is_some() {
-                return Err(Problem::NameReserved.into());
-            }
-            Writer::Bot(name)
+            Writer::Bot { name: bot_name(&shared, bot, &customer).await?, token: token.id }
         }
         _ => return Err(Problem::ApiWriter.into()),
     };
-    seen(&shared, &requester, id).await?;
     shared.desk.save_unsaved(id).await?;
     let planned = shared.desk.live().hub.plan_written(&writer, id, text, client_id, now_ms())?;
     let (answer, stored) = Answer::http(shared.drain.sending());
     let joins = planned.joins.clone();
     if shared.queue(Job::Send { message: planned, joins, answer }).await.is_err() {
+        tracing::error!(
+            conversation = id.0,
+            "the message pipeline is gone: an API message was refused"
+        );
         return Err(Problem::Internal.into());
     }
     let appended = stored.await.map_err(|_| Problem::Internal)??;
+    // Who sent what through which token, for the admins who wonder.
+    tracing::info!(
+        token = token.id,
+        conversation = id.0,
+        seq = appended.message.seq,
+        from = %appended.message.from,
+        duplicate = appended.duplicate,
+        "a message sent through the API"
+    );
     let status = if appended.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(message(&appended.message))).into_response())
 }
 
-/// The agent account called `name`, as the hub names assignees.
-async fn account(shared: &Shared, name: &str) -> Result<Assignee, Problem> {
-    let unknown = || Problem::UnknownAgent(name.trim().to_owned());
-    let parsed = UserName::parse(name).map_err(|_| unknown())?;
-    let record = shared.desk.store.agent(&parsed).await.map_err(internal("looking up an agent"))?;
-    let record = record.ok_or_else(unknown)?;
-    Ok(Assignee { key: AgentKey::of(&record.name), name: record.name })
+/// A bot's name, unless it looks like an agent's (any account's, as customers' names are
+/// checked) or like the conversation's customer's: a bot speaks for nobody else.
+async fn bot_name(shared: &Shared, raw: &str, customer: &UserName) -> Result<UserName, Problem> {
+    let name = UserName::parse(raw)?;
+    let looks = skeleton(name.as_str());
+    let agents = shared.desk.store.agents().await.map_err(internal("listing agents"))?;
+    let taken = agents.iter().map(|a| &a.name).chain([customer]);
+    if taken.into_iter().any(|n| skeleton(n.as_str()) == looks) {
+        return Err(Problem::NameReserved);
+    }
+    Ok(name)
 }
 
 /// Resolves a conversation, whoever has it (the customer is told, and may rate it).
@@ -399,7 +417,7 @@ async fn transfer(
     let (requester, _) = writer(&shared, &headers).await?;
     let id = conversation_id(id)?;
     let Json(body) = read("body", body)?;
-    let to = account(&shared, &body.agent).await?;
+    let to = shared.desk.account(&body.agent).await?;
     let note = body.note.unwrap_or_default();
     settle(&shared, &requester, id, Settle::Transfer { to, note }).await
 }
@@ -481,8 +499,9 @@ async fn update_customer(
     let meta = visible(&shared, &requester, id).await?;
     let change = ProfileUpdate { conversation: id, email: body.email, note: body.note }.check()?;
     shared.desk.save_unsaved(id).await?;
-    // The note says who changed it: the token, by its name.
-    let by = UserName::stored(format!("{} (API)", token.name));
+    // The note says who changed it: the token, by its name (checked as a person's name when
+    // it was made).
+    let by = UserName::stored(token.name);
     shared
         .desk
         .store

@@ -24,8 +24,9 @@ const LEASE: Duration = Duration::from_secs(60);
 /// The longest an attempt waits for the receiver's answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries claimed at once, and attempted side by side.
-const BATCH: u32 = 32;
+/// Claimed no more than are attempted at once: a claim runs while its attempt waits.
 const AT_ONCE: usize = 8;
+const BATCH: u32 = AT_ONCE as u32;
 /// How much of a failure's text is kept for admins to read.
 const ERROR_MAX_CHARS: usize = 300;
 /// Deliveries done are kept this long (for admins to see), then forgotten.
@@ -76,7 +77,7 @@ pub(super) async fn run(desk: Weak<Desk>, pace: Pace) {
                 let (client, store) = (&client, &store);
                 async move {
                     let attempt = attempt(client, &due, pace.first_retry).await;
-                    if let Err(e) = store.attempted(due.id, &attempt).await {
+                    if let Err(e) = store.attempted(&due, &attempt).await {
                         // Its claim lapses: it is tried again (the receiver may get it twice,
                         // with the same delivery id).
                         tracing::error!(error = %e, delivery = due.id, "recording a webhook delivery failed");
@@ -116,7 +117,7 @@ async fn attempt(client: &reqwest::Client, due: &Due, first_retry: Duration) -> 
     let (status, error) = match sent {
         Ok(answer) if answer.status().is_success() => (Some(answer.status().as_u16()), None),
         Ok(answer) => (Some(answer.status().as_u16()), Some(format!("HTTP {}", answer.status()))),
-        Err(e) => (None, Some(error_text(&e))),
+        Err(e) => (None, Some(error_text(e))),
     };
     let next_at = match &error {
         None => None,
@@ -125,21 +126,24 @@ async fn attempt(client: &reqwest::Client, due: &Due, first_retry: Duration) -> 
         }
     };
     match (&error, next_at) {
+        // The webhook by its id: its URL may hold the receiver's secret.
         (None, _) => tracing::debug!(delivery = due.id, event = %due.event, "webhook delivered"),
         (Some(e), Some(_)) => {
-            tracing::info!(delivery = due.id, url = %due.url, error = %e, "a webhook delivery failed; it will be tried again")
+            tracing::info!(delivery = due.id, webhook = due.webhook, error = %e, "a webhook delivery failed; it will be tried again")
         }
         (Some(e), None) => {
-            tracing::warn!(delivery = due.id, url = %due.url, error = %e, "a webhook delivery failed for 24 hours; given up")
+            tracing::warn!(delivery = due.id, webhook = due.webhook, error = %e, "a webhook delivery failed for 24 hours; given up")
         }
     }
     Attempt { at, status, error, next_at }
 }
 
-/// A failure as admins read it: the error and its causes, shortened.
-fn error_text(e: &reqwest::Error) -> String {
+/// A failure as admins read it: the error and its causes, shortened, without the URL (which
+/// they know, and which may hold the receiver's secret).
+fn error_text(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());

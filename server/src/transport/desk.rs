@@ -15,10 +15,10 @@ use super::cluster::Cluster;
 use super::gate::Gate;
 use super::live::{Applied, Effect, Item, Live, Told};
 use crate::hub::{Command, ConnId, Hub, Outcome, Step};
-use crate::model::{ConversationMeta, Identity};
+use crate::model::{Assignee, ConversationMeta, Identity};
 use crate::store::Store;
 use app::protocol::{self, ConversationId, History, ServerEvent};
-use app::protocol::{Problem, Refusal};
+use app::protocol::{Problem, Refusal, UserName};
 
 /// Internal notes sent with a conversation to an agent (the newest).
 pub(super) const NOTES_SENT: u32 = 100;
@@ -287,6 +287,16 @@ impl Desk {
             vec![]
         });
         (notes, ratings)
+    }
+
+    /// The agent account called `name` (online or not), as the hub names assignees; any
+    /// other name is `UnknownAgent`.
+    pub(super) async fn account(&self, name: &str) -> Result<Assignee, Problem> {
+        let unknown = || Problem::UnknownAgent(name.trim().to_owned());
+        let parsed = UserName::parse(name).map_err(|_| unknown())?;
+        let record = self.store.agent(&parsed).await.map_err(internal("looking up an agent"))?;
+        let record = record.ok_or_else(unknown)?;
+        Ok(Assignee { key: crate::model::AgentKey::of(&record.name), name: record.name })
     }
 
     /// The desk's settings: read from storage once, then kept by the live state (an admin's

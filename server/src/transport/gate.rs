@@ -34,6 +34,8 @@ pub struct Gate {
     /// In a cluster: what this node's clients used per address since the other nodes were
     /// last told ([`Gate::take_use`]); `None` on a single node.
     unshared: Option<Mutex<HashMap<IpAddr, AddressUse>>>,
+    /// Each REST API token's requests (as many as there are tokens; counted on this node).
+    api: Mutex<HashMap<u64, crate::limits::Bucket>>,
 }
 
 /// What is remembered per client address; forgotten once there is nothing to remember.
@@ -57,7 +59,20 @@ impl Gate {
             }),
             trust_forwarded_for,
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
+            api: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether one more REST API request with token `id` is over its rate: the seconds to
+    /// wait, if so; counted if not.
+    pub fn api_limited(&self, id: u64) -> Option<u64> {
+        let now = crate::clock::now_ms();
+        let mut buckets = self.api.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let limited = buckets.entry(id).or_default().take(self.limits.api_per_token, now).err();
+        if limited.is_some() {
+            metrics::limited(Limit::Api);
+        }
+        limited
     }
 
     /// The limits in force.

@@ -84,11 +84,12 @@ pub fn own(origin: &str, host: Option<&str>) -> bool {
 pub async fn check_origin(State(origins): State<Origins>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // An upload, like a login, comes only from the chat's own pages (the widget's included:
-    // it is one of them, framed).
+    // it is one of them, framed); so do an admin's changes to the API's tokens and webhooks.
+    let console = path.starts_with(app::protocol::API_TOKENS_PATH)
+        || path.starts_with(app::protocol::WEBHOOKS_PATH);
     let session = path == app::protocol::SESSION_PATH
         || (path == app::protocol::ATTACHMENTS_PATH && req.method() == axum::http::Method::POST)
-        || (path.starts_with(app::protocol::API_TOKENS_PATH)
-            && req.method() != axum::http::Method::GET);
+        || (console && req.method() != axum::http::Method::GET);
     if path.starts_with(SOCKET_PATH) || session {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());

@@ -1,7 +1,10 @@
-//! Who sent an HTTP request, by the session it carried: the agent's session cookie, or a
-//! customer's session token as `Authorization: Bearer`; and whether they see a
-//! conversation, by the hub's one rule ([`crate::hub::Hub::seen_by`]). For the routes that
-//! serve a conversation's files and transcripts.
+//! Who sent an HTTP request, by the session it carried: the agent's session cookie, a
+//! customer's session token as `Authorization: Bearer`, or a REST API token (`lct_…`, also
+//! as `Bearer`, counted against its rate); and whether they see a conversation, by the hub's
+//! one rule ([`crate::hub::Hub::seen_by`]). For the routes that serve a conversation's files
+//! and transcripts, the REST API, and the console's admin-only routes ([`admin_name`]: the
+//! same 404 for anyone else as for a path that does not exist; [`private`]: answers nobody
+//! may keep a copy of).
 //! Must not: word a refusal (each route refuses in its own way, saying no more than "no such
 //! thing").
 
@@ -118,6 +121,9 @@ async fn api_token(shared: &Shared, token: &str) -> Result<(Requester, ApiTokenI
         .await
         .map_err(internal("reading an API token"))?
         .ok_or(Problem::ApiTokenInvalid)?;
+    if let Some(wait_s) = shared.gate.api_limited(info.id) {
+        return Err(Problem::SlowDown(wait_s));
+    }
     let who = Identity::Agent(crate::model::AgentKey::token(info.id));
     Ok((Requester { who, admin: true, own: None }, info))
 }

@@ -32,11 +32,11 @@ use super::shared::Shared;
 use super::turnstile::{ConnInfo, Turn};
 use crate::clock::now_ms;
 use crate::hub::{Command, ConnId};
-use crate::model::{AgentKey, Assignee, ConversationMeta, Identity};
+use crate::model::{ConversationMeta, Identity};
 use app::protocol::{
     self, AgentRef, AwayRequest, CannedRef, CannedReply, ConversationId, ConversationRef, History,
     HistoryRequest, LoginPayload, MessageText, NewAgent, NoteAck, NoteRequest, PrivateMessage,
-    Problem, ReadUpTo, ServerEvent, StatusRequest, Transfer, TypingRequest, UserName,
+    Problem, ReadUpTo, ServerEvent, StatusRequest, Transfer, TypingRequest,
 };
 
 /// Installs the namespace `/` on `io`.
@@ -326,14 +326,7 @@ async fn on_transfer(
         // Only an agent learns whether an account exists.
         shared.desk.live().hub.agent(conn)?;
         // Any agent account, online or not: an offline one finds it at their next login.
-        let account = match UserName::parse(&to) {
-            Ok(name) => {
-                shared.desk.store.agent(&name).await.map_err(internal("looking up an agent"))?
-            }
-            Err(_) => None,
-        };
-        let record = account.ok_or_else(|| Problem::UnknownAgent(to.trim().to_owned()))?;
-        Ok((conversation, Assignee { key: AgentKey::of(&record.name), name: record.name }, note))
+        Ok((conversation, shared.desk.account(&to).await?, note))
     };
     match to.await {
         // The agent it went to gets its newest page (an effect of the transfer, on every node).

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::header::HeaderMap;
 use axum::http::StatusCode;
@@ -86,12 +86,14 @@ async fn create(
 async fn revoke(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
 ) -> Response {
+    // Nobody but an admin learns anything of this path, not even that an id must be a number.
     let by = match admin(&shared, &headers).await {
         Ok(by) => by,
         Err(refusal) => return refusal,
     };
+    let Ok(Path(id)) = id else { return StatusCode::NOT_FOUND.into_response() };
     match shared.desk.store.revoke_api_token(id).await {
         Ok(()) => {
             tracing::info!(id, by = %by, "API token revoked");

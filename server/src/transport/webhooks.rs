@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::header::HeaderMap;
 use axum::http::StatusCode;
@@ -81,10 +81,9 @@ async fn create(
         Ok(url) => url,
         Err(problem) => return refused(problem),
     };
-    let events = events_column(&new.events);
-    if events == ",," {
+    let Some(events) = events_column(&new.events) else {
         return refused(Problem::WebhookNoEvents);
-    }
+    };
     let secret = match auth::new_token() {
         Ok((secret, _)) => format!("{SECRET_PREFIX}{secret}"),
         Err(e) => {
@@ -94,7 +93,8 @@ async fn create(
     };
     match shared.desk.store.add_webhook(&url, &events, &secret, &by, now_ms()).await {
         Ok(info) => {
-            tracing::info!(id = info.id, url = %info.url, events = %events, by = %by, "webhook registered");
+            // Not its URL: it may hold the receiver's secret.
+            tracing::info!(id = info.id, events = %events, by = %by, "webhook registered");
             private((StatusCode::CREATED, Json(CreatedWebhook { secret, info })).into_response())
         }
         Err(e) => refused(internal("registering a webhook")(e)),
@@ -104,12 +104,14 @@ async fn create(
 async fn remove(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
 ) -> Response {
+    // Nobody but an admin learns anything of this path, not even that an id must be a number.
     let by = match admin(&shared, &headers).await {
         Ok(by) => by,
         Err(refusal) => return refusal,
     };
+    let Ok(Path(id)) = id else { return StatusCode::NOT_FOUND.into_response() };
     match shared.desk.store.remove_webhook(id).await {
         Ok(()) => {
             tracing::info!(id, by = %by, "webhook removed");
