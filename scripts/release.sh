@@ -17,6 +17,18 @@ case $mode in build | serve) ;; *) echo "scripts/release.sh: build or serve, not
 # shellcheck source=scripts/toolchain.sh
 source scripts/toolchain.sh
 mkdir -p target
+# What the release is built from: a `make run` after a `make release` (or another `make run`
+# that built) with none of it changed since serves the binary as it is, rather than have
+# cargo-leptos run wasm-bindgen and compress the unchanged site again (about 70 s).
+sources=(app frontend server bundle style public Cargo.toml Cargo.lock scripts/release.sh scripts/toolchain.sh)
+built=target/release/.chat-built
+if [ "$mode" = serve ] && [ -x target/release/chat ] && [ -f "$built" ] &&
+  [ -z "$(find "${sources[@]}" -newer "$built" -print -quit)" ]; then
+  echo "scripts/release.sh: target/release/chat is up to date with the sources: serving it" >&2
+  exec target/release/chat
+fi
+# Marked before the build starts: a source changed while it runs is newer than the mark.
+starting=$(mktemp target/.chat-building.XXXXXX)
 # The very build cargo-leptos makes of the binary (its package, binary, features, and the
 # environment of scripts/toolchain.sh): anything less selects other features of some crates
 # (`cargo build -p server --lib` did, for a crate the proc-macros use, and so every crate
@@ -29,8 +41,15 @@ stop_early() {
   kill "$early" 2>/dev/null || true
   wait "$early" 2>/dev/null || true
 }
-trap stop_early EXIT
+trap 'stop_early; rm -f "$starting"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 cargo leptos "$mode" --release --precompress \
   ${CHAT_LIB_CARGO_ARGS:+"--lib-cargo-args=$CHAT_LIB_CARGO_ARGS"}
+# Only a build ends here (a `serve` ends when the server stops): the binary is up to date with
+# the sources as they were when it started.
+if [ "$mode" = build ]; then
+  mv "$starting" "$built"
+else
+  rm -f "$starting"
+fi
