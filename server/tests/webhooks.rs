@@ -368,3 +368,37 @@ async fn an_event_committed_before_a_kill_is_delivered_after_the_restart() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_receiver_that_hangs_does_not_hold_up_the_others() {
+    // One that takes the connection and never answers (each attempt waits 10 s for it).
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}/hook", hanging.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((socket, _)) = hanging.accept().await {
+            held.push(socket);
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Receiver::start(listener, 0);
+    let server = TestServer::start_with(settings()).await;
+    server.add_admin("boss", "password-1").await;
+    let (_boss, boss_session) = log_in(&server, agent("boss")).await;
+    let (name, value) = boss_session.header();
+    register(server.addr, (name, &value), &hanging_url, &["message.created"]).await;
+    register(server.addr, (name, &value), &url, &["message.created"]).await;
+    let (ann, _) = log_in(&server, json!("Ann")).await;
+    let started = std::time::Instant::now();
+    for n in 0..10 {
+        ann.emit_acked("private_message", json!({"message": format!("question {n}")})).await;
+    }
+    receiver.taken("message.created", 10).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the healthy receiver waited for the hanging one: {:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

@@ -381,13 +381,16 @@ pub trait Store: Send + Sync + 'static {
     async fn webhooks(&self, shown: u32) -> Result<Vec<app::protocol::WebhookInfo>, StoreError>;
     /// Removes a webhook and its deliveries (`NotFound` if there is none of that id).
     async fn remove_webhook(&self, id: u64) -> Result<(), StoreError>;
-    /// Claims, until `until`, at most `limit` deliveries due at `now`, the longest due first
-    /// (one another node claimed meanwhile is left to it).
+    /// Claims, until `until`, at most `limit` deliveries due at `now`, the longest due first,
+    /// and at most `per_webhook` for a webhook with `busy[webhook]` under way already (one
+    /// another node claimed meanwhile is left to it).
     async fn due_deliveries(
         &self,
         now: u64,
         until: u64,
         limit: u32,
+        busy: &std::collections::HashMap<u64, usize>,
+        per_webhook: usize,
     ) -> Result<Vec<Due>, StoreError>;
     /// Writes what came of an attempt at a delivery, if it is still claimed as it was.
     async fn attempted(&self, due: &Due, attempt: &Attempt) -> Result<(), StoreError>;

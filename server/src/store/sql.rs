@@ -316,8 +316,8 @@ macro_rules! sql_store {
                 self.webhook_remove(id).await
             }
 
-            async fn due_deliveries(&self, now: u64, until: u64, limit: u32) -> Result<Vec<super::Due>, StoreError> {
-                self.webhook_due(now, until, limit).await
+            async fn due_deliveries(&self, now: u64, until: u64, limit: u32, busy: &std::collections::HashMap<u64, usize>, per_webhook: usize) -> Result<Vec<super::Due>, StoreError> {
+                self.webhook_due(now, until, limit, busy, per_webhook).await
             }
 
             async fn attempted(&self, due: &super::Due, attempt: &super::Attempt) -> Result<(), StoreError> {

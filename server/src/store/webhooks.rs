@@ -183,28 +183,38 @@ macro_rules! webhook_methods {
                 self.confirm(())
             }
 
-            pub(super) async fn webhook_due(&self, now: u64, until: u64, limit: u32) -> Result<Vec<super::webhooks::Due>, StoreError> {
+            pub(super) async fn webhook_due(&self, now: u64, until: u64, limit: u32, busy: &std::collections::HashMap<u64, usize>, per_webhook: usize) -> Result<Vec<super::webhooks::Due>, StoreError> {
                 let rows: Vec<(i64, i64, i64, String, String, String, String, i64, i32)> = sqlx::query_as(
                     "SELECT d.id, d.webhook_id, d.next_at, w.url, w.secret, d.event, d.body, d.created_at, d.attempts \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                      WHERE d.next_at IS NOT NULL AND d.next_at <= $1 ORDER BY d.next_at, d.id LIMIT $2",
                 )
                 .bind(int(now))
-                .bind(i64::from(limit))
+                // Room to pass over the deliveries of webhooks that have their share.
+                .bind(i64::from(limit) * 8)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend)?;
-                let mut claimed = Vec::with_capacity(rows.len());
+                let mut claimed = Vec::with_capacity(limit as usize);
+                let mut taken: std::collections::HashMap<u64, usize> = busy.clone();
                 for (id, webhook, next_at, url, secret, event, body, created_at, attempts) in rows {
+                    if claimed.len() == limit as usize {
+                        break;
+                    }
+                    let share = taken.entry(uint(webhook)).or_default();
+                    if *share >= per_webhook {
+                        continue;
+                    }
                     // Claimed until `until`, unless another node claimed it first.
-                    let taken = sqlx::query("UPDATE webhook_deliveries SET next_at = $1 WHERE id = $2 AND next_at = $3")
+                    let done = sqlx::query("UPDATE webhook_deliveries SET next_at = $1 WHERE id = $2 AND next_at = $3")
                         .bind(int(until))
                         .bind(id)
                         .bind(next_at)
                         .execute(&self.pool)
                         .await
                         .map_err(backend)?;
-                    if taken.rows_affected() == 1 {
+                    if done.rows_affected() == 1 {
+                        *share += 1;
                         claimed.push(super::webhooks::Due {
                             id: uint(id),
                             webhook: uint(webhook),

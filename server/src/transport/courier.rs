@@ -11,7 +11,7 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::collections::HashMap;
 
 use super::desk::Desk;
 use crate::clock::now_ms;
@@ -24,9 +24,12 @@ const LEASE: Duration = Duration::from_secs(60);
 /// The longest an attempt waits for the receiver's answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries claimed at once, and attempted side by side.
-/// Claimed no more than are attempted at once: a claim runs while its attempt waits.
+/// Deliveries attempted at once; each is claimed only when a place for it is free (a claim
+/// runs while its attempt waits).
 const AT_ONCE: usize = 8;
-const BATCH: u32 = AT_ONCE as u32;
+/// Of those, at most this many for one webhook: a receiver that hangs holds two places
+/// while the others' deliveries go on through the rest.
+const PER_WEBHOOK: usize = 2;
 /// How much of a failure's text is kept for admins to read.
 const ERROR_MAX_CHARS: usize = 300;
 /// Deliveries done are kept this long (for admins to see), then forgotten.
@@ -61,30 +64,36 @@ pub(super) async fn run(desk: Weak<Desk>, pace: Pace) {
         }
     };
     let mut pruned = std::time::Instant::now();
+    // The attempts under way, each answering with its webhook; and how many each has.
+    let mut running = tokio::task::JoinSet::new();
+    let mut busy: HashMap<u64, usize> = HashMap::new();
     loop {
         let Some(store) = desk.upgrade().map(|d| d.store.clone()) else { return };
-        let now = now_ms();
-        let due = match store.due_deliveries(now, now + LEASE.as_millis() as u64, BATCH).await {
-            Ok(due) => due,
-            Err(e) => {
+        let free = AT_ONCE - running.len();
+        let mut started = 0;
+        if free > 0 {
+            let now = now_ms();
+            let until = now + LEASE.as_millis() as u64;
+            let claimed = store.due_deliveries(now, until, free as u32, &busy, PER_WEBHOOK).await;
+            let due = claimed.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading the webhooks' due deliveries failed");
                 vec![]
-            }
-        };
-        let full = due.len() == BATCH as usize;
-        futures::stream::iter(due)
-            .for_each_concurrent(AT_ONCE, |due| {
-                let (client, store) = (&client, &store);
-                async move {
-                    let attempt = attempt(client, &due, pace.first_retry).await;
+            });
+            started = due.len();
+            for due in due {
+                *busy.entry(due.webhook).or_default() += 1;
+                let (client, store) = (client.clone(), store.clone());
+                running.spawn(async move {
+                    let attempt = attempt(&client, &due, pace.first_retry).await;
                     if let Err(e) = store.attempted(&due, &attempt).await {
                         // Its claim lapses: it is tried again (the receiver may get it twice,
                         // with the same delivery id).
                         tracing::error!(error = %e, delivery = due.id, "recording a webhook delivery failed");
                     }
-                }
-            })
-            .await;
+                    due.webhook
+                });
+            }
+        }
         if pruned.elapsed() >= PRUNE_EVERY {
             pruned = std::time::Instant::now();
             let before = now_ms().saturating_sub(KEPT.as_millis() as u64);
@@ -93,8 +102,31 @@ pub(super) async fn run(desk: Weak<Desk>, pace: Pace) {
             }
         }
         drop(store);
-        if !full {
-            tokio::time::sleep(pace.poll).await;
+        // Look again at once if every free place was filled (more may be due) and one is
+        // free again; otherwise when an attempt ends or the poll comes round.
+        if started == free && free > 0 && running.len() < AT_ONCE {
+            continue;
+        }
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                match done {
+                    Ok(webhook) => {
+                        if let Some(n) = busy.get_mut(&webhook) {
+                            *n -= 1;
+                            if *n == 0 {
+                                busy.remove(&webhook);
+                            }
+                        }
+                    }
+                    // A panicked attempt: its claim lapses and it is tried again; its
+                    // webhook's count is found again from what is still running.
+                    Err(e) => {
+                        tracing::error!(error = %e, "a webhook delivery's attempt failed to finish");
+                        busy.clear();
+                    }
+                }
+            }
+            () = tokio::time::sleep(pace.poll) => {}
         }
     }
 }
