@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  open, loginAgent, loginCustomer, send, expectLastMessage, expectAccessible, expectNoProblems,
+  open, find, loginAgent, loginCustomer, send, expectLastMessage, expectAccessible, expectNoProblems,
   startOwnServer, stopOwnServer, ownServerEnv, SERVER_BINARY,
 } from './helpers';
 
@@ -63,7 +63,7 @@ test('an admin connects a program with a token and a webhook, in both languages'
     });
     expect(sent.status).toBe(201);
     await expectLastMessage(lea.page, 'It left the depot today.', false);
-    await expect(lea.page.locator('.message').last()).toContainText('Parcel bot');
+    await expect(find.messages(lea.page).last()).toContainText('Parcel bot');
 
     // A webhook for new messages: Léa's next one reaches the receiver, signed.
     await panel.getByTestId('webhook-url').fill(hookUrl);
