@@ -367,6 +367,14 @@ async fn a_token_that_asks_too_fast_is_told_when_to_come_back() {
         api(&server, Some(&token), "GET", "/api/v1/conversations", None).await;
     assert_eq!((status, code(&refused)), (429, &json!("slow_down")), "{refused}");
     assert!(head.to_lowercase().contains("retry-after: "), "{head}");
+    // Its files and transcripts say so too, rather than that nothing is there.
+    let as_bearer = Session::customer(&token);
+    for path in
+        ["/conversations/1/transcript?format=text", "/attachments/00000000000000000000000000000000"]
+    {
+        let (status, head, _) = fetch(&server, Some(&as_bearer), path).await;
+        assert_eq!(status, 429, "{path}: {head}");
+    }
     // Another token has its own rate.
     let (_, other) = make_token(&server, &boss_session, "Other", false).await;
     let (status, _, _) =

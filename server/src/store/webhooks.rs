@@ -184,14 +184,24 @@ macro_rules! webhook_methods {
             }
 
             pub(super) async fn webhook_due(&self, now: u64, until: u64, limit: u32, busy: &std::collections::HashMap<u64, usize>, per_webhook: usize) -> Result<Vec<super::webhooks::Due>, StoreError> {
-                let rows: Vec<(i64, i64, i64, String, String, String, String, i64, i32)> = sqlx::query_as(
+                // The webhooks that have their share under way are left out in the query (their
+                // backlog, however long, hides nobody else's); of one webhook's deliveries, only
+                // its share can be taken in this round, so the rows read leave room for that.
+                let full: Vec<String> =
+                    busy.iter().filter(|(_, n)| **n >= per_webhook).map(|(id, _)| id.to_string()).collect();
+                let except = if full.is_empty() {
+                    String::new()
+                } else {
+                    // Numbers only: written into the statement, not bound.
+                    format!(" AND d.webhook_id NOT IN ({})", full.join(", "))
+                };
+                let rows: Vec<(i64, i64, i64, String, String, String, String, i64, i32)> = sqlx::query_as(&format!(
                     "SELECT d.id, d.webhook_id, d.next_at, w.url, w.secret, d.event, d.body, d.created_at, d.attempts \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                     WHERE d.next_at IS NOT NULL AND d.next_at <= $1 ORDER BY d.next_at, d.id LIMIT $2",
-                )
+                     WHERE d.next_at IS NOT NULL AND d.next_at <= $1{except} ORDER BY d.next_at, d.id LIMIT $2",
+                ))
                 .bind(int(now))
-                // Room to pass over the deliveries of webhooks that have their share.
-                .bind(i64::from(limit) * 8)
+                .bind(i64::from(limit) * per_webhook.max(1) as i64 * 4)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend)?;
@@ -248,7 +258,8 @@ macro_rules! webhook_methods {
                 .await
                 .map_err(backend)?;
                 if done.rows_affected() == 0 {
-                    tracing::warn!(delivery = due.id, "a webhook delivery's claim lapsed before its attempt was written: another node has it");
+                    // Its claim lapsed (another node has it now), or its webhook was removed.
+                    tracing::warn!(delivery = due.id, "a webhook delivery's attempt was not written: its claim lapsed, or its webhook is gone");
                 }
                 self.confirm(())
             }

@@ -57,7 +57,7 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
 #[openapi(
     info(
         title = "Live chat REST API",
-        description = "Conversations, messages and customers of the support desk. Every request carries a token an admin made in the console (Integrations → API tokens) as `Authorization: Bearer <token>`; a read-only token may not send, resolve, transfer or change customers. Each token may make 20 requests a second (100 at once); beyond that, 429 with Retry-After."
+        description = "Conversations, messages and customers of the support desk. Every request carries a token an admin made in the console (Integrations → API tokens) as `Authorization: Bearer <token>`; a read-only token may not send, resolve, transfer or change customers. Each token may make 20 requests a second (100 at once) on each server; beyond that, 429 with Retry-After."
     ),
     paths(list, one, messages, send, resolve, transfer, customer, update_customer, search),
     components(schemas(

@@ -64,8 +64,9 @@ pub(super) async fn run(desk: Weak<Desk>, pace: Pace) {
         }
     };
     let mut pruned = std::time::Instant::now();
-    // The attempts under way, each answering with its webhook; and how many each has.
+    // The attempts under way, with the webhook of each; and how many each webhook has.
     let mut running = tokio::task::JoinSet::new();
+    let mut webhook_of: HashMap<tokio::task::Id, u64> = HashMap::new();
     let mut busy: HashMap<u64, usize> = HashMap::new();
     loop {
         let Some(store) = desk.upgrade().map(|d| d.store.clone()) else { return };
@@ -81,17 +82,18 @@ pub(super) async fn run(desk: Weak<Desk>, pace: Pace) {
             });
             started = due.len();
             for due in due {
-                *busy.entry(due.webhook).or_default() += 1;
+                let webhook = due.webhook;
+                *busy.entry(webhook).or_default() += 1;
                 let (client, store) = (client.clone(), store.clone());
-                running.spawn(async move {
+                let task = running.spawn(async move {
                     let attempt = attempt(&client, &due, pace.first_retry).await;
                     if let Err(e) = store.attempted(&due, &attempt).await {
                         // Its claim lapses: it is tried again (the receiver may get it twice,
                         // with the same delivery id).
                         tracing::error!(error = %e, delivery = due.id, "recording a webhook delivery failed");
                     }
-                    due.webhook
                 });
+                webhook_of.insert(task.id(), webhook);
             }
         }
         if pruned.elapsed() >= PRUNE_EVERY {
@@ -102,27 +104,28 @@ pub(super) async fn run(desk: Weak<Desk>, pace: Pace) {
             }
         }
         drop(store);
-        // Look again at once if every free place was filled (more may be due) and one is
-        // free again; otherwise when an attempt ends or the poll comes round.
-        if started == free && free > 0 && running.len() < AT_ONCE {
+        // Something was claimed and places are still free: more may be due (a webhook that
+        // reached its share is left out of the next look). Otherwise wait until an attempt
+        // ends or the poll comes round.
+        if started > 0 && running.len() < AT_ONCE {
             continue;
         }
         tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                match done {
-                    Ok(webhook) => {
-                        if let Some(n) = busy.get_mut(&webhook) {
-                            *n -= 1;
-                            if *n == 0 {
-                                busy.remove(&webhook);
-                            }
-                        }
-                    }
-                    // A panicked attempt: its claim lapses and it is tried again; its
-                    // webhook's count is found again from what is still running.
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    // A panicked attempt: its claim lapses and it is tried again.
                     Err(e) => {
                         tracing::error!(error = %e, "a webhook delivery's attempt failed to finish");
-                        busy.clear();
+                        e.id()
+                    }
+                };
+                if let Some(webhook) = webhook_of.remove(&id) {
+                    if let Some(n) = busy.get_mut(&webhook) {
+                        *n -= 1;
+                        if *n == 0 {
+                            busy.remove(&webhook);
+                        }
                     }
                 }
             }

@@ -212,7 +212,12 @@ fn not_found() -> Response {
 /// for anything else.
 async fn served(shared: &Shared, headers: &HeaderMap, id: &str, thumb: bool) -> Option<Response> {
     let id = AttachmentId::parse(id).ok()?;
-    let requester = reader(shared, headers).await.ok()?;
+    let requester = match reader(shared, headers).await {
+        Ok(requester) => requester,
+        // An API token past its rate is told when to come back, not that the file is gone.
+        Err(problem @ Problem::SlowDown(_)) => return Some(super::http::refused(problem)),
+        Err(_) => return None,
+    };
     let records = shared.desk.store.attachments(std::slice::from_ref(&id)).await;
     let record = records
         .map_err(|e| tracing::error!(error = %e, "reading an attachment failed"))

@@ -45,6 +45,9 @@ struct Addresses {
     sweep_at: usize,
 }
 
+/// Tokens whose rates are remembered before the full buckets are forgotten.
+const API_TOKENS_REMEMBERED: usize = 256;
+
 impl Gate {
     /// A gate with these limits; `trust_forwarded_for` takes a client's address from
     /// `X-Forwarded-For` (behind a reverse proxy) rather than from the socket. In a
@@ -67,8 +70,13 @@ impl Gate {
     /// wait, if so; counted if not.
     pub fn api_limited(&self, id: u64) -> Option<u64> {
         let now = crate::clock::now_ms();
+        let rate = self.limits.api_per_token;
         let mut buckets = self.api.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let limited = buckets.entry(id).or_default().take(self.limits.api_per_token, now).err();
+        if buckets.len() > API_TOKENS_REMEMBERED {
+            // Full buckets (revoked tokens' among them) are nothing to remember.
+            buckets.retain(|_, b| !b.is_full(rate, now));
+        }
+        let limited = buckets.entry(id).or_default().take(rate, now).err();
         if limited.is_some() {
             metrics::limited(Limit::Api);
         }

@@ -60,6 +60,8 @@ async fn download(
     match transcript(&shared, &headers, ConversationId(id), &query).await {
         Ok(response) => response,
         Err(Problem::Internal) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        // An API token past its rate is told when to come back, not that nothing is there.
+        Err(problem @ Problem::SlowDown(_)) => super::http::refused(problem),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
