@@ -84,6 +84,29 @@ pub fn IntegrationsPanel() -> impl IntoView {
     };
     // Read afresh each time it is opened or closed: deliveries go on meanwhile.
     let opened = move |_| load();
+    // Makes a token or a webhook: its secret is shown, the form emptied, the lists read again.
+    #[cfg(feature = "hydrate")]
+    let make = move |path: &'static str,
+                     body: serde_json::Value,
+                     token: bool,
+                     made: fn(serde_json::Value) -> Option<String>| {
+        leptos::task::spawn_local(async move {
+            match crate::client::console::post::<_, serde_json::Value>(path, &body, lang()).await {
+                Ok(answer) => {
+                    error.set(None);
+                    secret.set(made(answer).map(|value| (token, value)));
+                    if token {
+                        token_name.set(String::new());
+                        token_write.set(false);
+                    } else {
+                        hook_url.set(String::new());
+                    }
+                    load();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
     let make_token = move |ev: SubmitEvent| {
         ev.prevent_default();
         #[cfg(feature = "hydrate")]
@@ -92,24 +115,12 @@ pub fn IntegrationsPanel() -> impl IntoView {
                 name: token_name.get_untracked(),
                 write: token_write.get_untracked(),
             };
-            leptos::task::spawn_local(async move {
-                let made = crate::client::console::post::<_, crate::protocol::CreatedApiToken>(
-                    API_TOKENS_PATH,
-                    &body,
-                    lang(),
-                )
-                .await;
-                match made {
-                    Ok(made) => {
-                        error.set(None);
-                        secret.set(Some((true, made.token)));
-                        token_name.set(String::new());
-                        token_write.set(false);
-                        load();
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            let secret = |answer: serde_json::Value| {
+                serde_json::from_value::<crate::protocol::CreatedApiToken>(answer)
+                    .ok()
+                    .map(|m| m.token)
+            };
+            make(API_TOKENS_PATH, serde_json::json!(body), true, secret);
         }
     };
     let add_hook = move |ev: SubmitEvent| {
@@ -120,23 +131,12 @@ pub fn IntegrationsPanel() -> impl IntoView {
                 url: hook_url.get_untracked(),
                 events: hook_events.get_untracked(),
             };
-            leptos::task::spawn_local(async move {
-                let made = crate::client::console::post::<_, crate::protocol::CreatedWebhook>(
-                    WEBHOOKS_PATH,
-                    &body,
-                    lang(),
-                )
-                .await;
-                match made {
-                    Ok(made) => {
-                        error.set(None);
-                        secret.set(Some((false, made.secret)));
-                        hook_url.set(String::new());
-                        load();
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
+            let secret = |answer: serde_json::Value| {
+                serde_json::from_value::<crate::protocol::CreatedWebhook>(answer)
+                    .ok()
+                    .map(|m| m.secret)
+            };
+            make(WEBHOOKS_PATH, serde_json::json!(body), false, secret);
         }
     };
     let remove = move |path: String| {

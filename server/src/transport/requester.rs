@@ -171,3 +171,32 @@ pub(super) fn private(mut response: Response) -> Response {
     set.insert(header::VARY, HeaderValue::from_static("Cookie"));
     response
 }
+
+/// An admin's `DELETE …/{id}` of something of the console's (a token, a webhook): the admin
+/// check first (nobody else learns anything of the path, not even that an id is a number),
+/// then `remove`, which `doing` names in the log (with the id and the admin). 204, or the 404
+/// of anything.
+pub(super) async fn remove_by_id<F>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    id: Result<axum::extract::Path<u64>, axum::extract::rejection::PathRejection>,
+    doing: &'static str,
+    remove: impl FnOnce(u64) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Result<(), crate::store::StoreError>>,
+{
+    let by = match admin_name(shared, headers).await {
+        Ok(by) => by,
+        Err(refusal) => return refusal,
+    };
+    let Ok(axum::extract::Path(id)) = id else { return StatusCode::NOT_FOUND.into_response() };
+    match remove(id).await {
+        Ok(()) => {
+            tracing::info!(id, by = %by, "{doing}: done");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(crate::store::StoreError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => super::http::refused(internal(doing)(e)),
+    }
+}

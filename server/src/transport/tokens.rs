@@ -18,11 +18,10 @@ use axum::{Json, Router};
 
 use super::desk::internal;
 use super::http::{is_json, refused};
-use super::requester::{admin_name as admin, private};
+use super::requester::{admin_name as admin, private, remove_by_id};
 use super::shared::Shared;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::store::StoreError;
 use app::protocol::{
     CreatedApiToken, NewApiToken, Problem, UserName, API_TOKENS_PATH, API_TOKEN_PREFIX,
 };
@@ -88,18 +87,8 @@ async fn revoke(
     headers: HeaderMap,
     id: Result<Path<u64>, PathRejection>,
 ) -> Response {
-    // Nobody but an admin learns anything of this path, not even that an id must be a number.
-    let by = match admin(&shared, &headers).await {
-        Ok(by) => by,
-        Err(refusal) => return refusal,
-    };
-    let Ok(Path(id)) = id else { return StatusCode::NOT_FOUND.into_response() };
-    match shared.desk.store.revoke_api_token(id).await {
-        Ok(()) => {
-            tracing::info!(id, by = %by, "API token revoked");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(StoreError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => refused(internal("revoking an API token")(e)),
-    }
+    remove_by_id(&shared, &headers, id, "revoking an API token", |id| {
+        shared.desk.store.revoke_api_token(id)
+    })
+    .await
 }

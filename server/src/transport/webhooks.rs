@@ -19,11 +19,10 @@ use axum::{Json, Router};
 
 use super::desk::internal;
 use super::http::{is_json, refused};
-use super::requester::{admin_name as admin, private};
+use super::requester::{admin_name as admin, private, remove_by_id};
 use super::shared::Shared;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::store::StoreError;
 use crate::webhooks::events_column;
 use app::protocol::{
     CreatedWebhook, NewWebhook, Problem, WEBHOOKS_PATH, WEBHOOK_DELIVERIES_SHOWN,
@@ -106,20 +105,10 @@ async fn remove(
     headers: HeaderMap,
     id: Result<Path<u64>, PathRejection>,
 ) -> Response {
-    // Nobody but an admin learns anything of this path, not even that an id must be a number.
-    let by = match admin(&shared, &headers).await {
-        Ok(by) => by,
-        Err(refusal) => return refusal,
-    };
-    let Ok(Path(id)) = id else { return StatusCode::NOT_FOUND.into_response() };
-    match shared.desk.store.remove_webhook(id).await {
-        Ok(()) => {
-            tracing::info!(id, by = %by, "webhook removed");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(StoreError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => refused(internal("removing a webhook")(e)),
-    }
+    remove_by_id(&shared, &headers, id, "removing a webhook", |id| {
+        shared.desk.store.remove_webhook(id)
+    })
+    .await
 }
 
 #[cfg(test)]
