@@ -170,9 +170,10 @@ export async function stopOwnServer(child: ChildProcess) {
   await exited;
 }
 
-/** Adds an agent account to the database `db` of a server of a test's own (with the
- * server's own command line, as an operator would). */
-export function addOwnAgent(port: number, db: string, name: string, password: string) {
-  const added = spawnSync(SERVER_BINARY, ['agent', 'add', name], { env: ownServerEnv(port, db), input: `${password}\n` });
+/** Adds an agent account (an admin's, with `admin`) to the database `db` of a server of a
+ * test's own (with the server's own command line, as an operator would). */
+export function addOwnAgent(port: number, db: string, name: string, password: string, admin = false) {
+  const args = ['agent', 'add', ...(admin ? ['--admin'] : []), name];
+  const added = spawnSync(SERVER_BINARY, args, { env: ownServerEnv(port, db), input: `${password}\n` });
   expect(added.status, String(added.stderr)).toBe(0);
 }

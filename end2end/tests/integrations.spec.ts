@@ -9,11 +9,10 @@ import { createServer, IncomingMessage } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
   open, find, loginAgent, loginCustomer, send, expectLastMessage, expectAccessible, expectNoProblems,
-  startOwnServer, stopOwnServer, ownServerEnv, SERVER_BINARY,
+  startOwnServer, stopOwnServer, addOwnAgent,
 } from './helpers';
 
 const port = Number(process.env.E2E_INTEGRATIONS_PORT ?? 3218);
@@ -24,8 +23,7 @@ type Hooked = { headers: IncomingMessage['headers']; body: string };
 test('an admin connects a program with a token and a webhook, in both languages', async ({ browser }) => {
   test.setTimeout(120_000);
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'chat-integrations-')), 'chat.db');
-  const added = spawnSync(SERVER_BINARY, ['agent', 'add', '--admin', 'Boss'], { env: ownServerEnv(port, db), input: 'boss-pass-1\n' });
-  expect(added.status, String(added.stderr)).toBe(0);
+  addOwnAgent(port, db, 'Boss', 'boss-pass-1', true);
   const hooked: Hooked[] = [];
   const receiver = createServer((req, res) => {
     let body = '';

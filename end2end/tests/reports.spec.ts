@@ -7,20 +7,15 @@ import { test, expect, Page } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
   open, loginAgent, loginCustomer, send, expectLastMessage, openConversation, expectAccessible, expectNoProblems,
-  startOwnServer, stopOwnServer, ownServerEnv, SERVER_BINARY, expectRefusedRequest,
+  startOwnServer, stopOwnServer, addOwnAgent, expectRefusedRequest,
 } from './helpers';
 
 const port = Number(process.env.E2E_REPORTS_PORT ?? 3217);
 const base = `http://127.0.0.1:${port}`;
 
-function addAdmin(db: string, name: string, password: string) {
-  const added = spawnSync(SERVER_BINARY, ['agent', 'add', '--admin', name], { env: ownServerEnv(port, db), input: `${password}\n` });
-  expect(added.status, String(added.stderr)).toBe(0);
-}
 
 async function downloadCsv(page: Page, testid: string): Promise<[string, string]> {
   const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testid).click()]);
@@ -30,7 +25,7 @@ async function downloadCsv(page: Page, testid: string): Promise<[string, string]
 test('an admin reads how the desk did: figures, a chart, agents, a CSV file, in both languages', async ({ browser }) => {
   test.setTimeout(120_000);
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'chat-reports-')), 'chat.db');
-  addAdmin(db, 'Boss', 'boss-pass-1');
+  addOwnAgent(port, db, 'Boss', 'boss-pass-1', true);
   const server = await startOwnServer(port, db);
   try {
     const boss = await open(browser, `${base}/`);
