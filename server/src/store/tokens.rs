@@ -11,6 +11,22 @@
 /// A token's last use is written again only this long after the last time written.
 pub(super) const LAST_USED_EVERY_MS: u64 = 60_000;
 
+/// A token as its row is read: [`TOKEN_COLUMNS`].
+pub(super) type TokenRow = (i64, String, bool, String, i64, Option<i64>);
+pub(super) const TOKEN_COLUMNS: &str = "id, name, write, created_by, created_at, last_used_at";
+
+pub(super) fn token_info(row: TokenRow) -> app::protocol::ApiTokenInfo {
+    let (id, name, write, created_by, created_at, last_used_at) = row;
+    app::protocol::ApiTokenInfo {
+        id: super::rows::uint(id),
+        name,
+        write,
+        created_by,
+        created_at: super::rows::uint(created_at),
+        last_used_at: last_used_at.map(super::rows::uint),
+    }
+}
+
 /// Expands, inside `sql_store!`, the token methods of [`Store`](super::Store) as inherent
 /// methods of the backend (`token_…`), which its `impl Store` calls.
 macro_rules! token_methods {
@@ -40,23 +56,12 @@ macro_rules! token_methods {
             }
 
             pub(super) async fn token_list(&self) -> Result<Vec<app::protocol::ApiTokenInfo>, StoreError> {
-                let rows: Vec<(i64, String, bool, String, i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, name, write, created_by, created_at, last_used_at FROM api_tokens ORDER BY id",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, name, write, created_by, created_at, last_used_at)| app::protocol::ApiTokenInfo {
-                        id: uint(id),
-                        name,
-                        write,
-                        created_by,
-                        created_at: uint(created_at),
-                        last_used_at: last_used_at.map(uint),
-                    })
-                    .collect())
+                let rows: Vec<super::tokens::TokenRow> =
+                    sqlx::query_as(&format!("SELECT {} FROM api_tokens ORDER BY id", super::tokens::TOKEN_COLUMNS))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                Ok(rows.into_iter().map(super::tokens::token_info).collect())
             }
 
             pub(super) async fn token_revoke(&self, id: u64) -> Result<(), StoreError> {
@@ -72,31 +77,25 @@ macro_rules! token_methods {
             }
 
             pub(super) async fn token_use(&self, hash: &str, now: u64) -> Result<Option<app::protocol::ApiTokenInfo>, StoreError> {
-                let row: Option<(i64, String, bool, String, i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, name, write, created_by, created_at, last_used_at FROM api_tokens WHERE token_hash = $1",
-                )
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-                let Some((id, name, write, created_by, created_at, last_used_at)) = row else { return Ok(None) };
-                let due = last_used_at.is_none_or(|at| uint(at) + super::tokens::LAST_USED_EVERY_MS <= now);
+                let row: Option<super::tokens::TokenRow> =
+                    sqlx::query_as(&format!("SELECT {} FROM api_tokens WHERE token_hash = $1", super::tokens::TOKEN_COLUMNS))
+                        .bind(hash)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                let Some(row) = row else { return Ok(None) };
+                let mut info = super::tokens::token_info(row);
+                let due = info.last_used_at.is_none_or(|at| at + super::tokens::LAST_USED_EVERY_MS <= now);
                 if due {
                     sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-                        .bind(id)
+                        .bind(int(info.id))
                         .bind(int(now))
                         .execute(&self.pool)
                         .await
                         .map_err(backend)?;
+                    info.last_used_at = Some(now);
                 }
-                Ok(Some(app::protocol::ApiTokenInfo {
-                    id: uint(id),
-                    name,
-                    write,
-                    created_by,
-                    created_at: uint(created_at),
-                    last_used_at: Some(if due { now } else { last_used_at.map_or(now, uint) }),
-                }))
+                Ok(Some(info))
             }
         }
     };

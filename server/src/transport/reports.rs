@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,9 +17,8 @@ use serde::Deserialize;
 
 use super::desk::internal;
 use super::http::refused;
-use super::requester::requester;
+use super::requester::{admin_name, private};
 use super::shared::Shared;
-use crate::model::Identity;
 use crate::reports::{assemble, csv, Period};
 use app::protocol::{Problem, ReportFormat, REPORTS_PATH};
 use app::text::Lang;
@@ -55,10 +53,8 @@ async fn report(
     Query(query): Query<ReportQuery>,
 ) -> Response {
     // Only an admin learns that reports exist.
-    match requester(&shared, &headers).await {
-        Ok(r) if r.admin && matches!(r.who, Identity::Agent(_)) => {}
-        Err(Problem::Internal) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+    if let Err(refusal) = admin_name(&shared, &headers).await {
+        return refusal;
     }
     let period = match Period::parse(&query.from, &query.to, query.offset) {
         Ok(period) => period,
@@ -81,7 +77,7 @@ async fn report(
         Ok(rows) => assemble(period, &rows),
         Err(problem) => return refused(problem),
     };
-    let mut response = match query.format {
+    let response = match query.format {
         ReportFormat::Json => axum::Json(report).into_response(),
         format => {
             let lang = Lang::of_tag(&query.lang).unwrap_or_default();
@@ -111,8 +107,5 @@ async fn report(
             response
         }
     };
-    let set = response.headers_mut();
-    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    set.insert(header::VARY, HeaderValue::from_static("Cookie"));
-    response
+    private(response)
 }

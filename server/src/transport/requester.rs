@@ -26,6 +26,17 @@ pub(super) struct Requester {
     pub admin: bool,
     /// A customer's own conversation.
     pub own: Option<ConversationId>,
+    /// An agent's account name, as the team shows it.
+    pub name: Option<UserName>,
+}
+
+/// The token a request carries as `Authorization: Bearer`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// The session a request carried: a customer's token as `Authorization: Bearer` (their
@@ -33,12 +44,7 @@ pub(super) struct Requester {
 /// the other kind, either way, is no session here; each is checked against its own kind's
 /// idle limit, so a lapsed agent session is not brought back by presenting it as a bearer.
 pub(super) async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Requester, Problem> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    let (token, customer) = match bearer {
+    let (token, customer) = match bearer(headers).map(str::to_owned) {
         Some(token) => (token, true),
         None => (
             super::cookie::socket_token(headers, shared.gate.trusts_proxy())
@@ -51,7 +57,7 @@ pub(super) async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Re
         // A customer who has not written is known to the hub only.
         if let Some(meta) = shared.desk.live().hub.unsaved_login(&hash) {
             let who = Identity::Customer(meta.customer);
-            return Ok(Requester { who, admin: false, own: Some(meta.id) });
+            return Ok(Requester { who, admin: false, own: Some(meta.id), name: None });
         }
     }
     let owner = shared
@@ -61,13 +67,17 @@ pub(super) async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Re
         .await
         .map_err(internal("resuming a session for a file"))?;
     match owner {
-        Some(SessionOwner::Customer { id, conversation, .. }) if customer => {
-            Ok(Requester { who: Identity::Customer(id), admin: false, own: Some(conversation.id) })
-        }
+        Some(SessionOwner::Customer { id, conversation, .. }) if customer => Ok(Requester {
+            who: Identity::Customer(id),
+            admin: false,
+            own: Some(conversation.id),
+            name: None,
+        }),
         Some(SessionOwner::Agent(record)) if !customer => Ok(Requester {
             who: Identity::Agent(crate::model::AgentKey::of(&record.name)),
             admin: record.admin,
             own: None,
+            name: Some(record.name),
         }),
         _ => Err(Problem::NotLoggedIn),
     }
@@ -76,22 +86,15 @@ pub(super) async fn requester(shared: &Shared, headers: &HeaderMap) -> Result<Re
 /// Who asks to read a conversation's file or transcript: a session ([`requester`]), or a
 /// REST API token, which sees every conversation as an admin does.
 pub(super) async fn reader(shared: &Shared, headers: &HeaderMap) -> Result<Requester, Problem> {
-    match api_requester(shared, headers).await {
-        Ok((requester, _)) => Ok(requester),
-        Err(Problem::ApiTokenInvalid) if !bearer_token(headers) => requester(shared, headers).await,
-        // An API token that does not work is no session either.
-        Err(Problem::ApiTokenInvalid) => Err(Problem::NotLoggedIn),
-        Err(problem) => Err(problem),
+    match bearer(headers).filter(|t| t.starts_with(API_TOKEN_PREFIX)) {
+        Some(token) => match api_token(shared, token).await {
+            Ok((requester, _)) => Ok(requester),
+            // An API token that does not work is no session either.
+            Err(Problem::ApiTokenInvalid) => Err(Problem::NotLoggedIn),
+            Err(problem) => Err(problem),
+        },
+        None => requester(shared, headers).await,
     }
-}
-
-/// Whether the request carries an API token (of the form, valid or not).
-fn bearer_token(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim().starts_with(API_TOKEN_PREFIX))
 }
 
 /// Who a REST API request comes from: the token it carried as `Authorization: Bearer`, and
@@ -101,11 +104,7 @@ pub(super) async fn api_requester(
     shared: &Shared,
     headers: &HeaderMap,
 ) -> Result<(Requester, ApiTokenInfo), Problem> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    let token = bearer(headers)
         .filter(|t| t.starts_with(API_TOKEN_PREFIX))
         .ok_or(Problem::ApiTokenInvalid)?;
     api_token(shared, token).await
@@ -125,7 +124,7 @@ async fn api_token(shared: &Shared, token: &str) -> Result<(Requester, ApiTokenI
         return Err(Problem::SlowDown(wait_s));
     }
     let who = Identity::Agent(crate::model::AgentKey::token(info.id));
-    Ok((Requester { who, admin: true, own: None }, info))
+    Ok((Requester { who, admin: true, own: None, name: None }, info))
 }
 
 /// The conversation `id`, if the requester sees it (learnt from storage if the hub had let
@@ -144,21 +143,8 @@ pub(super) async fn seen(
 /// 404 as a path that does not exist.
 pub(super) async fn admin_name(shared: &Shared, headers: &HeaderMap) -> Result<UserName, Response> {
     match requester(shared, headers).await {
-        Ok(r) if r.admin => match r.who {
-            Identity::Agent(key) => {
-                // The name as the team shows it, for "made by".
-                let agents = shared.desk.store.agents().await.map_err(|e| {
-                    internal("listing agents")(e);
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                })?;
-                agents
-                    .into_iter()
-                    .find(|a| crate::model::AgentKey::of(&a.name) == key)
-                    .map(|a| a.name)
-                    .ok_or_else(|| StatusCode::NOT_FOUND.into_response())
-            }
-            Identity::Customer(_) => Err(StatusCode::NOT_FOUND.into_response()),
-        },
+        // The name as the team shows it (the session's account), for "made by".
+        Ok(Requester { admin: true, name: Some(name), .. }) => Ok(name),
         Err(Problem::Internal) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
         _ => Err(StatusCode::NOT_FOUND.into_response()),
     }
