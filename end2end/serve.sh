@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Starts the server for the browser tests: a fresh database in a temporary directory, with
 # the agent accounts the tests log in with. By default the release build that `make run`
-# serves (`make release` builds it: target/release/chat, here reading the site from
-# target/site as under `make run`); E2E_BUILD=debug takes the debug build of
-# `cargo leptos build` instead, for a quicker loop while writing tests.
-# The server gets the environment cargo-leptos gives it under `make run`.
+# serves (`make release` builds it: target/release/chat, with the site inside it, both
+# bundles, versioned names, as it is deployed); E2E_BUILD=debug takes the debug build of
+# `make build` instead, for a quicker loop while writing tests, with the site read from
+# target/site (the agents' bundle only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:?usage: serve.sh PORT}
@@ -21,7 +21,8 @@ export AGENT_GRACE_MS=0
 export AGENT_AWAY_MS=1500
 # The secret the widget tests' host page signs its user with (widget.spec.ts).
 export WIDGET_SECRET=e2e-widget-secret
-export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
+if [ "${E2E_BUILD:-release}" = debug ]; then export LEPTOS_SITE_ROOT=target/site; else unset LEPTOS_SITE_ROOT; fi
+export LEPTOS_SITE_PKG_DIR=pkg LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=chat
 # Support is an admin (sees every conversation, manages the team); Amy and Ben are agents.
 printf '%s\n' "${E2E_AGENT_PASSWORD:-support-pass-1}" | "$server" agent add --admin Support
 # Two more for the console test, which needs agents nobody else has given work to.

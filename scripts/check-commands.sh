@@ -114,20 +114,42 @@ expect_in() {
   fi
 }
 expect_site() {
-  # expect_site BASE: the page, its hydration bundle, the styles and the widget are served.
+  # expect_site BASE: the page, the bundle it names (its script, WebAssembly and styles:
+  # versioned names from the `chat` binary's own site, a customer's bundle on a customer's
+  # page; plain names from a directory, under `make watch`), and the widget are served. The
+  # names the page loads are left in site_js, site_wasm and site_css.
   local base=$1 page
   page=$(curl -fsS "$base/") || return 1
   expect_in "the page" "$page" '<title>' || return 1
-  expect_in "the page loads the bundle" "$page" '/pkg/chat.js' || return 1
-  expect_in "the page loads the bundle" "$page" '/pkg/chat.wasm' || return 1
+  site_js=$(grep -oE '/pkg/[A-Za-z0-9._-]+\.js' <<<"$page" | head -n 1)
+  site_wasm=$(grep -oE '/pkg/[A-Za-z0-9._-]+\.wasm' <<<"$page" | head -n 1)
+  site_css=$(grep -oE '/pkg/[A-Za-z0-9._-]+\.css' <<<"$page" | head -n 1)
+  if [ -z "$site_js" ] || [ -z "$site_wasm" ] || [ -z "$site_css" ]; then
+    printf 'the page names no script, WebAssembly or styles under /pkg/:\n%s\n' "$page" >&2
+    return 1
+  fi
   expect_in "/healthz" "$(curl -fsS "$base/healthz")" ok || return 1
-  curl -fsS -o "$work/chat.wasm" "$base/pkg/chat.wasm" || return 1
+  curl -fsS -o "$work/chat.wasm" "$base$site_wasm" || return 1
   [ "$(head -c 4 "$work/chat.wasm" | od -An -tx1 | tr -d ' ')" = 0061736d ] ||
-    { echo "/pkg/chat.wasm is not WebAssembly" >&2; return 1; }
-  curl -fsS -o /dev/null "$base/pkg/chat.js" || return 1
-  curl -fsS -o /dev/null "$base/pkg/chat.css" || return 1
+    { echo "$site_wasm is not WebAssembly" >&2; return 1; }
+  curl -fsS -o /dev/null "$base$site_js" || return 1
+  curl -fsS -o /dev/null "$base$site_css" || return 1
   expect_in "/widget.js" "$(curl -fsS "$base/widget.js")" support-chat || return 1
-  expect_in "the widget's page" "$(curl -fsS "$base/widget")" '/pkg/chat.wasm' || return 1
+  expect_in "the widget's page" "$(curl -fsS "$base/widget")" "$site_wasm" || return 1
+}
+expect_built_in_site() {
+  # expect_built_in_site BASE: after expect_site, what the `chat` binary's own site adds: a
+  # customer's page loads the customers' bundle and the first run's page the agents', under
+  # versioned names, sent compressed and cached as immutable.
+  local base=$1 setup headers
+  [[ $site_wasm =~ ^/pkg/customer\.[0-9a-f]{16}\.wasm$ ]] ||
+    { echo "a customer's page loads $site_wasm, not the customers' bundle" >&2; return 1; }
+  setup=$(curl -fsS "$base/setup") || return 1
+  grep -qE '/pkg/chat\.[0-9a-f]{16}\.wasm' <<<"$setup" ||
+    { printf "the first run's page names no versioned agents' bundle:\n%s\n" "$setup" >&2; return 1; }
+  headers=$(curl -fsS -H 'Accept-Encoding: gzip, br' -D - -o /dev/null "$base$site_wasm") || return 1
+  expect_in "the WebAssembly, compressed" "$headers" 'content-encoding: br' || return 1
+  expect_in "the WebAssembly, cached" "$headers" 'immutable' || return 1
 }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 postgres_url() {
@@ -151,10 +173,10 @@ check_release() {
   make release || return 1
   [ -x target/release/chat ] || { echo "no target/release/chat" >&2; return 1; }
   # The site, and the compressed copies that went into the binary with it.
-  for f in chat.js chat.wasm chat.css chat.js.br chat.wasm.br chat.css.br; do
-    [ -s "target/site/pkg/$f" ] || { echo "no target/site/pkg/$f" >&2; return 1; }
+  for f in site/pkg/chat.{js,wasm,css}{,.br} site-customer/pkg/chat.{js,wasm}{,.br}; do
+    [ -s "target/$f" ] || { echo "no target/$f" >&2; return 1; }
   done
-  ls -l target/release/chat target/site/pkg/
+  ls -l target/release/chat target/site/pkg/ target/site-customer/pkg/
 }
 
 check_cli() {
@@ -194,7 +216,7 @@ check_deploy() {
   expect_site "http://127.0.0.1:3000" || return 1
   link=$(grep -o 'http://127\.0\.0\.1:3000/setup#[A-Za-z0-9_-]*' "$work/deploy-bare.log") ||
     { echo "no setup link in the log:" >&2; cat "$work/deploy-bare.log"; return 1; }
-  expect_in "the setup page" "$(curl -fsS "${link%%#*}")" '/pkg/chat.wasm' || return 1
+  expect_built_in_site "http://127.0.0.1:3000" || return 1
   token=${link#*#}
   expect_in "the first admin, made with the link" "$(curl -sS -H 'Content-Type: application/json' \
     -H 'Origin: http://127.0.0.1:3000' -d "{\"token\":\"$token\",\"name\":\"alice\",\"password\":\"$password\"}" \
@@ -218,9 +240,7 @@ check_deploy() {
   log "deploy: the copied chat binary served $(( ($(date +%s%N) - started) / 1000000 )) ms after it was started"
   expect_site "http://127.0.0.1:$port" || return 1
   # Its site comes from inside it, compressed.
-  expect_in "the WebAssembly, compressed" \
-    "$(curl -fsS -H 'Accept-Encoding: gzip, br' -D - -o /dev/null "http://127.0.0.1:$port/pkg/chat.wasm")" \
-    'content-encoding: br' || return 1
+  expect_built_in_site "http://127.0.0.1:$port" || return 1
   # alice exists: no link this time.
   if grep -q '/setup#' "$work/deploy-server.log"; then
     echo "a setup link although an admin exists" >&2; return 1
@@ -284,7 +304,7 @@ check_postgres() {
   drop_database chat_readme
 }
 
-nodes_redis_port=56399
+nodes_redis_port=26399
 check_nodes() {
   # Two nodes, one PostgreSQL database, one Redis that takes only TLS and a password, as the
   # README's lines have it (a Redis of this check's own, stopped when the check ends however
@@ -346,7 +366,8 @@ check_run() {
   local pid ok=0
   port_free 3000 || return 1
   DATABASE_URL=sqlite://$work/run/chat.db start_group pid "$work/run.log" make run
-  wait_http http://127.0.0.1:3000/healthz 900 "$pid" && expect_site http://127.0.0.1:3000 || ok=1
+  wait_http http://127.0.0.1:3000/healthz 900 "$pid" && expect_site http://127.0.0.1:3000 &&
+    expect_built_in_site http://127.0.0.1:3000 || ok=1
   stop_group "$pid"
   cat "$work/run.log"
   return $ok

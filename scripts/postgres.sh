@@ -11,7 +11,8 @@
 #   CHAT_PG_PORT, CHAT_PG_DIR      another server beside the default one
 set -euo pipefail
 
-port=${CHAT_PG_PORT:-55432}
+# Below Linux's ephemeral ports (32768–60999), as scripts/redis.sh's (docs/traps.md).
+port=${CHAT_PG_PORT:-25432}
 dir=${CHAT_PG_DIR:-/tmp/chat-test-postgres-$port}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bin/initdb" ] || { echo "postgres.sh: no PostgreSQL server here; scripts/setup.sh installs Debian's postgresql" >&2; exit 1; }

@@ -12,7 +12,9 @@
 #   CHAT_REDIS_PORT             another server beside the default one (the secure one: port + 1)
 set -euo pipefail
 
-port=${CHAT_REDIS_PORT:-56379}
+# Below Linux's ephemeral ports (32768–60999): a test's outgoing loopback connection once held
+# 56380 when the TLS server started, and it could not listen (docs/traps.md).
+port=${CHAT_REDIS_PORT:-26379}
 dir=/tmp/chat-test-redis-$port
 secure_port=$((port + 1))
 secure_dir=/tmp/chat-test-redis-$secure_port

@@ -8,6 +8,12 @@
 # target/front. When cargo-leptos reaches the binary, cargo waits for that build's lock on
 # target/ and finds every crate made: only `bundle` compiles again, with the whole site.
 #
+# Two WebAssembly bundles, one after the other in target/front (sharing every crate but `app`):
+# the customers' first (`--project customer --frontend-only`: its site only, in
+# target/site-customer, which bundle/build.rs puts into the binary), then the agents' with the
+# binary (`--project chat`). Both modes then serve that binary as `make release` left it (the
+# site inside it, as it is deployed).
+#
 # The early build's output goes to target/release-early.log: if it fails, cargo-leptos's own
 # build of the binary fails the same way, and says why.
 set -euo pipefail
@@ -20,13 +26,16 @@ mkdir -p target
 # What the release is built from: a `make run` after a `make release` (or another `make run`
 # that built) with none of it changed since serves the binary as it is, rather than have
 # cargo-leptos run wasm-bindgen and compress the unchanged site again (about 70 s).
-sources=(app frontend server bundle style public Cargo.toml Cargo.lock scripts/release.sh scripts/toolchain.sh)
+sources=(app frontend customer server bundle style public Cargo.toml Cargo.lock scripts/release.sh scripts/toolchain.sh)
 built=target/release/.chat-built
 if [ "$mode" = serve ] && [ -x target/release/chat ] && [ -f "$built" ] &&
   [ -z "$(find "${sources[@]}" -newer "$built" -print -quit)" ]; then
   echo "scripts/release.sh: target/release/chat is up to date with the sources: serving it" >&2
   exec target/release/chat
 fi
+# Both builds below, and any other release build of the binary (`make agent`), with the same
+# flags (scripts/toolchain.sh).
+export RUSTFLAGS="$CHAT_RELEASE_RUSTFLAGS"
 # Marked before the build starts: a source changed while it runs is newer than the mark.
 starting=$(mktemp target/.chat-building.XXXXXX)
 # The very build cargo-leptos makes of the binary (its package, binary, features, and the
@@ -44,12 +53,12 @@ stop_early() {
 trap 'stop_early; rm -f "$starting"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-cargo leptos "$mode" --release --precompress \
-  ${CHAT_LIB_CARGO_ARGS:+"--lib-cargo-args=$CHAT_LIB_CARGO_ARGS"}
-# Only a build ends here (a `serve` ends when the server stops): the binary is up to date with
-# the sources as they were when it started.
-if [ "$mode" = build ]; then
-  mv "$starting" "$built"
-else
-  rm -f "$starting"
+lib_args=(${CHAT_LIB_CARGO_ARGS:+"--lib-cargo-args=$CHAT_LIB_CARGO_ARGS"})
+cargo leptos build --release --precompress --project customer --frontend-only "${lib_args[@]}"
+cargo leptos build --release --precompress --project chat "${lib_args[@]}"
+# The binary is up to date with the sources as they were when the build started.
+mv "$starting" "$built"
+if [ "$mode" = serve ]; then
+  trap - EXIT
+  exec target/release/chat
 fi

@@ -15,6 +15,9 @@
 // Leptos views are deeply nested types: a component's view (the customer's header, say)
 // can need more than the default limit, as in the server and frontend crates.
 #![recursion_limit = "256"]
+// The customers' bundle (without the feature `console`) leaves the agents' views out: what
+// only they use is unused there. The lints check the agents' build, where it is used.
+#![cfg_attr(not(feature = "console"), allow(dead_code, unused_imports))]
 
 pub mod colour;
 pub mod components;
@@ -27,4 +30,4 @@ pub mod uploads;
 #[cfg(feature = "hydrate")]
 pub mod client;
 
-pub use components::{shell, App};
+pub use components::{shell, App, CustomerBundle};

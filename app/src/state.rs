@@ -48,7 +48,8 @@ impl Transport {
     }
 }
 
-/// Everything the views render.
+/// Everything the views render. What only an agent's console shows is left out of the
+/// customers' bundle (feature `console`), with the commands only it gives ([`DeskCommand`]).
 #[derive(Clone, Copy)]
 pub struct ChatState {
     /// The language the UI speaks (and the server's errors are worded in).
@@ -70,12 +71,14 @@ pub struct ChatState {
     /// The last error the server reported, until dismissed.
     pub error: RwSignal<Option<String>>,
     /// An agent's console: where each conversation stands, as the server pushes it.
+    #[cfg(feature = "console")]
     pub desk: RwSignal<BTreeMap<ConversationId, ConversationSummary>>,
     /// Who is typing in which conversation, and until when (ms since the epoch).
     pub typing: RwSignal<BTreeMap<ConversationId, (UserName, u64)>>,
     /// For a customer: how far the support side has read each conversation.
     pub read: RwSignal<BTreeMap<ConversationId, u64>>,
     /// For an agent: the team's canned replies.
+    #[cfg(feature = "console")]
     pub canned: RwSignal<Vec<CannedReply>>,
     /// The agents who are away (they said so, or their tab has been hidden a while).
     pub away: RwSignal<Vec<UserName>>,
@@ -85,6 +88,7 @@ pub struct ChatState {
     /// server or the agent has said one. A login after a reconnect says it again.
     pub my_status: RwSignal<Option<AgentStatus>>,
     /// For an admin: the agent accounts.
+    #[cfg(feature = "console")]
     pub agents: RwSignal<Vec<AgentInfo>>,
     /// For a customer, when the desk has office hours: whether it is open.
     pub office: RwSignal<Option<OfficeStatus>>,
@@ -96,14 +100,17 @@ pub struct ChatState {
     /// fetched once per page with the session (an `<img src>` cannot carry a customer's).
     pub blobs: RwSignal<BTreeMap<String, String>>,
     /// For an agent: the search shown in place of their list, while there is one.
+    #[cfg(feature = "console")]
     pub search: RwSignal<Option<Search>>,
     /// A message to bring into view and mark (one opened from a search), until another
     /// conversation opens.
     pub focus: RwSignal<Option<(ConversationId, u64)>>,
     /// For an agent: whether their console may list more conversations than it holds.
+    #[cfg(feature = "console")]
     pub more_conversations: RwSignal<MoreConversations>,
     /// For an agent: the profile of the open conversation's customer, once the server sent
     /// it (it says whose conversation it is).
+    #[cfg(feature = "console")]
     pub profile: RwSignal<Option<CustomerProfile>>,
     /// The desk's settings, as the server said (customers and admins).
     pub settings: RwSignal<DeskSettings>,
@@ -167,21 +174,27 @@ impl ChatState {
             inbox: RwSignal::new(Inbox::default()),
             open: RwSignal::new(None),
             error: RwSignal::new(None),
+            #[cfg(feature = "console")]
             desk: RwSignal::new(BTreeMap::new()),
             typing: RwSignal::new(BTreeMap::new()),
             read: RwSignal::new(BTreeMap::new()),
+            #[cfg(feature = "console")]
             canned: RwSignal::new(Vec::new()),
             away: RwSignal::new(Vec::new()),
             busy: RwSignal::new(Vec::new()),
             my_status: RwSignal::new(None),
+            #[cfg(feature = "console")]
             agents: RwSignal::new(Vec::new()),
             office: RwSignal::new(None),
             prechat: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
             blobs: RwSignal::new(BTreeMap::new()),
+            #[cfg(feature = "console")]
             search: RwSignal::new(None),
             focus: RwSignal::new(None),
+            #[cfg(feature = "console")]
             more_conversations: RwSignal::new(MoreConversations::Unknown),
+            #[cfg(feature = "console")]
             profile: RwSignal::new(None),
             settings: RwSignal::new(DeskSettings::default()),
             resolved: RwSignal::new(None),
@@ -191,6 +204,7 @@ impl ChatState {
 
     /// A page of the agent's conversations: listed where the console has none of them (a
     /// summary it holds came later than this page was read).
+    #[cfg(feature = "console")]
     pub fn conversations_page(&self, page: ConversationsPage) {
         self.desk.update(|d| {
             for summary in page.conversations {
@@ -225,29 +239,29 @@ impl ChatState {
     /// The unread messages of a conversation: for an agent, the support side's count as
     /// the server keeps it; for a customer, what arrived since they last looked.
     pub fn unread(&self, id: ConversationId) -> usize {
+        #[cfg(feature = "console")]
         if self.is_agent() {
-            self.desk.with(|d| d.get(&id).map_or(0, |s| s.unread as usize))
-        } else {
-            self.inbox.with(|i| i.threads.get(&id).map_or(0, |t| t.unread))
+            return self.desk.with(|d| d.get(&id).map_or(0, |s| s.unread as usize));
         }
+        self.inbox.with(|i| i.threads.get(&id).map_or(0, |t| t.unread))
     }
 
     /// What the tab title counts: an agent's own conversations and the queue; everything
     /// for a customer.
     pub fn unread_total(&self) -> usize {
+        #[cfg(feature = "console")]
         if self.is_agent() {
             let me = self.me.with(|m| m.as_ref().map(|m| m.name.clone()));
-            self.desk.with(|d| {
+            return self.desk.with(|d| {
                 d.values()
                     .filter(|s| {
                         s.status == Status::Queued || (s.status == Status::Open && s.assignee == me)
                     })
                     .map(|s| s.unread as usize)
                     .sum()
-            })
-        } else {
-            self.inbox.with(|i| i.unread_total())
+            });
         }
+        self.inbox.with(|i| i.unread_total())
     }
 
     /// The support side has read `id` up to `seq`.
@@ -274,6 +288,7 @@ impl ChatState {
     }
 
     /// The summary of the conversation on screen, if it is on the desk.
+    #[cfg(feature = "console")]
     pub fn open_summary(&self) -> Option<ConversationSummary> {
         let id = match self.open.get()? {
             Target::Conversation(id) => id,
@@ -305,6 +320,7 @@ impl ChatState {
         self.resolved.set(None);
         self.rated.set(None);
         // An answer asked for on a connection that is gone will not come: ask again.
+        #[cfg(feature = "console")]
         if self.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
             self.search.update(|s| {
                 if let Some(s) = s.as_mut() {
@@ -336,6 +352,7 @@ impl ChatState {
         }
         // For an agent, one more unread on the desk: the server's count as of its last
         // summary, plus the customer's messages since (on screen, it is read at once).
+        #[cfg(feature = "console")]
         if self.is_agent_untracked() && !message.is_self && message.from == message.customer {
             let id = message.conversation;
             if self.desk.with_untracked(|d| d.contains_key(&id)) {
@@ -397,6 +414,7 @@ impl ChatState {
 
     /// Opens a conversation a search found (at message `seq`, brought into view): it joins
     /// the desk as the search saw it if it is not there (the server then keeps it current).
+    #[cfg(feature = "console")]
     pub fn open_found(&self, summary: ConversationSummary, seq: Option<u64>) {
         let id = summary.id;
         if self.desk.with_untracked(|d| !d.contains_key(&id)) {
@@ -410,6 +428,7 @@ impl ChatState {
 
     /// Forgets a conversation this agent no longer sees (a waiting one a colleague took):
     /// gone from the lists, and closed if it was open.
+    #[cfg(feature = "console")]
     pub fn forget(&self, id: ConversationId) {
         self.desk.update(|d| {
             d.remove(&id);
@@ -433,17 +452,22 @@ impl ChatState {
         self.inbox.set(Inbox::default());
         self.open.set(None);
         self.error.set(None);
+        #[cfg(feature = "console")]
         self.desk.set(BTreeMap::new());
         self.away.set(Vec::new());
         self.busy.set(Vec::new());
         self.my_status.set(None);
+        #[cfg(feature = "console")]
         self.agents.set(Vec::new());
         self.office.set(None);
         self.uploads.set(Vec::new());
         self.blobs.set(BTreeMap::new());
+        #[cfg(feature = "console")]
         self.search.set(None);
         self.focus.set(None);
+        #[cfg(feature = "console")]
         self.more_conversations.set(MoreConversations::Unknown);
+        #[cfg(feature = "console")]
         self.profile.set(None);
         self.resolved.set(None);
         self.rated.set(None);
@@ -477,6 +501,20 @@ pub enum Command {
     Retry(ClientMsgId),
     LoadOlder(ConversationId),
     Logout,
+    /// The person is typing in the open conversation.
+    Typing,
+    /// Customers: rate the resolution of their conversation.
+    Rate(RateRequest),
+    /// What only an agent's console asks for.
+    #[cfg(feature = "console")]
+    Desk(DeskCommand),
+}
+
+/// What only an agent's console asks the connection to do (none of it is in the customers'
+/// bundle).
+#[cfg(feature = "console")]
+#[derive(Clone, Debug)]
+pub enum DeskCommand {
     Take(ConversationId),
     Resolve(ConversationId),
     Transfer {
@@ -484,13 +522,11 @@ pub enum Command {
         to: String,
         note: String,
     },
-    /// The person is typing in the open conversation.
-    Typing,
-    /// An internal note in the open conversation (agents).
+    /// An internal note in the open conversation.
     Note(String),
     /// The agent has the conversation on screen: what is there is read.
     MarkRead(ConversationId),
-    /// Agents: online, away or busy.
+    /// Online, away or busy.
     SetStatus(AgentStatus),
     /// Admins: add an agent account.
     AddAgent(NewAgent),
@@ -500,26 +536,31 @@ pub enum Command {
     SetCanned(CannedReply),
     /// Admins: remove a canned reply.
     RemoveCanned(String),
-    /// Agents: search (the first page).
+    /// Search (the first page).
     Search(String),
-    /// Agents: the next page of the search shown.
+    /// The next page of the search shown.
     SearchMore,
-    /// Agents: the next page of their conversations.
+    /// The next page of their conversations.
     MoreConversations,
-    /// Agents: open a conversation a search found (or one listed without its messages), at a
+    /// Open a conversation a search found (or one listed without its messages), at a
     /// message if one was found.
     OpenFound {
         summary: ConversationSummary,
         seq: Option<u64>,
     },
-    /// Agents: the profile of a conversation's customer (asked as it opens).
+    /// The profile of a conversation's customer (asked as it opens).
     Profile(ConversationId),
-    /// Agents: change a customer's e-mail address or the note on them.
+    /// Change a customer's e-mail address or the note on them.
     SetProfile(ProfileUpdate),
-    /// Customers: rate the resolution of their conversation.
-    Rate(RateRequest),
     /// Admins: change the desk's settings.
     SetDeskSettings(DeskSettings),
+}
+
+#[cfg(feature = "console")]
+impl From<DeskCommand> for Command {
+    fn from(command: DeskCommand) -> Self {
+        Command::Desk(command)
+    }
 }
 
 /// The state plus a way to send commands; provided as context to every view.
@@ -530,8 +571,8 @@ pub struct Chat {
 }
 
 impl Chat {
-    pub fn send(&self, command: Command) {
-        self.commands.run(command);
+    pub fn send(&self, command: impl Into<Command>) {
+        self.commands.run(command.into());
     }
 }
 

@@ -58,8 +58,16 @@ test('an admin adds an agent and a canned reply, then removes the agent, who is 
   await find.user(amy.page, 'Kit').click();
   await expect(find.messages(amy.page)).toHaveCount(0);
 
-  // Removed: logged out at once, and Kit's conversation goes to someone else.
+  // Removed, once the admin says yes to the question (which warns that Dee's API tokens and
+  // webhooks go too): logged out at once, and Kit's conversation goes to someone else.
+  let asked = '';
+  admin.page.once('dialog', async (dialog) => {
+    asked = dialog.message();
+    await dialog.accept();
+  });
   await agent('Dee').getByTestId('remove-agent').click();
+  await expect.poll(() => asked).toContain('Remove Dee from the team?');
+  expect(asked).toContain('API tokens and webhooks');
   await expect(agent('Dee')).toHaveCount(0);
   await expect(dee.page.getByTestId('login-submit')).toBeVisible();
   await expect(find.loginError(dee.page)).toHaveText('Your session has ended. Please log in again.');

@@ -11,6 +11,9 @@
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // A panic's message in the browser's console: in debug builds (`make watch`), and in
+    // release ones built without -Zbuild-std; the others panic without one
+    // (scripts/wasm-build-std.toml).
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
 }

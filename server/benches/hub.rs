@@ -23,6 +23,7 @@ fn customer_login(conn: u64, i: u64) -> Login {
         conversations: vec![meta],
         admin: false,
         status: None,
+        token_hash: None,
     }
 }
 
@@ -42,6 +43,7 @@ fn busy_desk() -> (Hub, u64) {
             conversations: vec![],
             admin: false,
             status: None,
+            token_hash: None,
         }));
     }
     for i in 1..=CUSTOMERS {

@@ -141,7 +141,7 @@ enum AgentCmd {
     },
     /// List the agents.
     List,
-    /// Remove an agent.
+    /// Remove an agent, with the REST API tokens and webhooks they made.
     Remove { name: String },
 }
 
@@ -369,8 +369,14 @@ async fn agent(store: Arc<dyn Store>, cmd: AgentCmd) -> Result<()> {
         }
         AgentCmd::Remove { name } => {
             let name = parse(&name)?;
-            store.remove_agent(&name).await?;
+            let gone = store.remove_agent(&name).await?;
             println!("removed agent {name}");
+            if gone.tokens + gone.webhooks > 0 {
+                println!(
+                    "and what they made: {} API token(s), {} webhook(s)",
+                    gone.tokens, gone.webhooks
+                );
+            }
         }
     }
     Ok(())

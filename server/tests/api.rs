@@ -36,6 +36,26 @@ async fn api(
     (status, head, json)
 }
 
+/// A console's `POST` of JSON to `path` with `session`'s cookie: the status and the answer
+/// as JSON (`Null` if it is none).
+async fn console_post(
+    server: &TestServer,
+    session: &Session,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let (header, value) = session.header();
+    let (status, _, bytes) = http_bytes(
+        server,
+        "POST",
+        path,
+        &[(header, &value), ("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
 /// The console's request to make a token, with `session`'s cookie.
 async fn make_token(
     server: &TestServer,
@@ -43,17 +63,8 @@ async fn make_token(
     name: &str,
     write: bool,
 ) -> (u16, Value) {
-    let (header, value) = session.header();
-    let body = json!({"name": name, "write": write}).to_string();
-    let (status, _, bytes) = http_bytes(
-        server,
-        "POST",
-        app::protocol::API_TOKENS_PATH,
-        &[(header, &value), ("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-    .await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let body = json!({"name": name, "write": write});
+    console_post(server, session, app::protocol::API_TOKENS_PATH, body).await
 }
 
 fn code(answer: &Value) -> &Value {
@@ -346,6 +357,52 @@ async fn without_a_working_token_the_api_gives_nothing_and_only_admins_manage_to
     )
     .await;
     assert_eq!(status, 403);
+    server.stop().await;
+}
+
+/// Registers a webhook for new messages at `url` with `session`'s cookie.
+async fn make_webhook(server: &TestServer, session: &Session, url: &str) {
+    let body = json!({"url": url, "events": ["message.created"]});
+    let (status, made) = console_post(server, session, app::protocol::WEBHOOKS_PATH, body).await;
+    assert_eq!(status, 201, "{made}");
+}
+
+/// An admin removed from the team keeps no way in through a token they made (and may have
+/// copied), and no webhook of theirs goes on sending the desk's events to an address they
+/// chose; a colleague's tokens and webhooks stay.
+#[tokio::test]
+async fn a_removed_admins_tokens_and_webhooks_go_with_their_account() {
+    let server = TestServer::start().await;
+    server.add_admin("boss", "password-1").await;
+    server.add_admin("ann", "password-1").await;
+    let (boss, boss_session) = log_in(&server, agent("boss")).await;
+    let (_ann, ann_session) = log_in(&server, agent("ann")).await;
+    let (_, made) = make_token(&server, &ann_session, "ann's script", true).await;
+    let anns = made["token"].as_str().unwrap().to_owned();
+    let (_, made) = make_token(&server, &boss_session, "CRM", true).await;
+    let boss_token = made["token"].as_str().unwrap().to_owned();
+    make_webhook(&server, &ann_session, "https://ann.example/hook").await;
+    make_webhook(&server, &boss_session, "https://crm.example/hook").await;
+    let (status, _, _) = api(&server, Some(&anns), "GET", "/api/v1/conversations", None).await;
+    assert_eq!(status, 200);
+
+    assert_eq!(boss.emit_acked("agent_remove", json!({"name": "ann"})).await, json!({"ok": true}));
+    let (status, _, refused) =
+        api(&server, Some(&anns), "GET", "/api/v1/conversations", None).await;
+    assert_eq!((status, code(&refused)), (401, &json!("api_token_invalid")), "{refused}");
+    let (status, _, _) =
+        api(&server, Some(&boss_token), "GET", "/api/v1/conversations", None).await;
+    assert_eq!(status, 200);
+    let (_, _, tokens) = fetch(&server, Some(&boss_session), "/api-tokens").await;
+    let tokens: Value = serde_json::from_slice(&tokens).unwrap();
+    let names: Vec<&str> =
+        tokens.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, vec!["CRM"], "{tokens}");
+    let (_, _, hooks) = fetch(&server, Some(&boss_session), app::protocol::WEBHOOKS_PATH).await;
+    let hooks: Value = serde_json::from_slice(&hooks).unwrap();
+    let urls: Vec<&str> =
+        hooks.as_array().unwrap().iter().filter_map(|h| h["url"].as_str()).collect();
+    assert_eq!(urls, vec!["https://crm.example/hook"], "{hooks}");
     server.stop().await;
 }
 

@@ -123,9 +123,14 @@ async fn a_login_rotates_the_session_and_logout_revokes_it() {
     server.add_agent("Ann", "correct horse").await;
     let (_, _, first) = log_in(&server, "Ann", "correct horse", None).await;
     let first = first.expect("a cookie");
+    // A tab on that session (or whoever stole the cookie).
+    let mut tab = by_cookie(&server, &first).await;
+    tab.expect("login_success").await;
 
-    // Logging in again from the same browser: a new token, and the old one is dead.
+    // Logging in again from the same browser: a new token, and the old one is dead; its
+    // sockets are told and closed, as at a logout.
     let (status, _, second) = log_in(&server, "Ann", "correct horse", Some(&first)).await;
+    assert_eq!(tab.expect("error").await, "Your session has ended. Please log in again.");
     let second = second.expect("a cookie");
     assert_eq!(status, 200);
     assert_ne!(first, second);

@@ -300,7 +300,7 @@ async fn log_agent_in(
     state.login_error.set(None);
     match agent_login(&request, state.lang.get_untracked()).await {
         Ok(()) => {
-            *credentials = Some(Credentials {
+            let agent = Credentials {
                 name: request.name,
                 role: Role::Agent,
                 password: None,
@@ -308,11 +308,61 @@ async fn log_agent_in(
                 identity: None,
                 unsent_status: None,
                 email: None,
-            });
+            };
+            // The customers' bundle has no console (components/mod.rs): the page loads again
+            // and gets the agents' bundle (the session cookie now says whose page it is),
+            // which logs in by the cookie and this tab's saved session. Before this bundle
+            // logs in, so that nothing the server sends a new agent is sent for nothing.
+            #[cfg(not(feature = "console"))]
+            {
+                save_session(&agent, None);
+                if load_console() {
+                    return;
+                }
+            }
+            *credentials = Some(agent);
         }
         Err(reason) => {
             state.logging_in.set(false);
             state.login_error.set(Some(reason));
+        }
+    }
+}
+
+/// Loads the page again, for the agents' bundle (an agent's page in the customers' bundle:
+/// see [`log_agent_in`]). Navigated to by this page (not a reload) so that the browser sends
+/// the `SameSite=Strict` session cookie, which is how the server tells an agent's page. At
+/// most once in ten seconds per tab: a browser that still sent no cookie would otherwise
+/// load the page for ever (the agent then stays on the customers' view, and can reload).
+/// Returns whether a navigation was started.
+#[cfg(not(feature = "console"))]
+pub(crate) fn load_console() -> bool {
+    const LOADED: &str = "chat.console-loaded";
+    let Some(window) = web_sys::window() else { return false };
+    // Whole milliseconds: a float's text and parsing would add 12 KB (brotli) to the bundle.
+    let now = js_sys::Date::now() as u64;
+    let storage = window.session_storage().ok().flatten();
+    let last = storage.as_ref().and_then(|s| s.get_item(LOADED).ok().flatten());
+    if last.and_then(|t| t.parse::<u64>().ok()).is_some_and(|t| now.saturating_sub(t) < 10_000) {
+        leptos::logging::warn!("the page was loaded for the console moments ago: not again");
+        return false;
+    }
+    // Unnoted, a load that again got the customers' bundle would load it again for ever.
+    match storage.map(|s| s.set_item(LOADED, &now.to_string())) {
+        Some(Ok(())) => {}
+        other => {
+            leptos::logging::warn!("cannot note the console's load ({other:?}): not loading it");
+            return false;
+        }
+    }
+    let location = window.location();
+    // Without the fragment: to the same address with one, the browser would only scroll.
+    let address = location.href().map(|href| href.split('#').next().unwrap_or_default().to_owned());
+    match address.and_then(|address| location.assign(&address)) {
+        Ok(()) => true,
+        Err(e) => {
+            leptos::logging::warn!("cannot load the console: {e:?}");
+            false
         }
     }
 }

@@ -9,10 +9,13 @@ use super::files::{self, AttachButton, Uploads, Viewer, Viewing};
 use super::rich::rich_text;
 use super::t;
 use super::use_chat;
+#[cfg(feature = "console")]
 use super::user_list::UserList;
 use super::when;
 use crate::inbox::{Delivery, Outgoing, Target};
-use crate::protocol::{AgentStatus, ChatMessage, ConversationId, MessageText, Note, Role, Status};
+use crate::protocol::{ChatMessage, ConversationId, MessageText, Note, Role};
+#[cfg(feature = "console")]
+use crate::state::DeskCommand;
 use crate::state::{Chat, Command, ConnStatus};
 
 #[component]
@@ -77,8 +80,11 @@ pub fn ChatView() -> impl IntoView {
             on_cleanup(move || ticks.clear());
         }
     });
+    // Whether what the agent writes is an internal note.
+    #[cfg(feature = "console")]
     let note_mode = RwSignal::new(false);
     // Canned replies matching a draft that starts with "/".
+    #[cfg(feature = "console")]
     let suggestions = move || {
         let draft = draft.get();
         let Some(typed) = draft.strip_prefix('/') else { return Vec::new() };
@@ -118,10 +124,11 @@ pub fn ChatView() -> impl IntoView {
         (last, outgoing().len(), state.open.get())
     });
     // What an agent has on screen is read (the customer sees it).
+    #[cfg(feature = "console")]
     Effect::new(move |_| {
         let _newest = newest.get();
         if let (true, Some(id)) = (is_agent(), open_id()) {
-            chat.send(Command::MarkRead(id));
+            chat.send(DeskCommand::MarkRead(id));
         }
     });
     // A message opened from a search: brought into view once it is drawn, and the newest
@@ -168,10 +175,10 @@ pub fn ChatView() -> impl IntoView {
         }
         // Writing brings the newest back into view.
         state.focus.set(None);
-        if note_mode.get_untracked() {
-            chat.send(Command::Note(draft.get_untracked()));
-        } else {
-            chat.send(Command::Send(draft.get_untracked()));
+        match draft.get_untracked() {
+            #[cfg(feature = "console")]
+            text if note_mode.get_untracked() => chat.send(DeskCommand::Note(text)),
+            text => chat.send(Command::Send(text)),
         }
         draft.set(String::new());
         // Once the emptied text is in the page.
@@ -205,7 +212,7 @@ pub fn ChatView() -> impl IntoView {
                 <strong data-testid="me">{move || me().map(|m| m.name.to_string()).unwrap_or_default()}</strong>
                 <Show when=is_agent>
                     <span class="badge">{move || t().agent_badge}</span>
-                    <StatusPicker/>
+                    {console_only! { <super::desk::StatusPicker/> }}
                 </Show>
                 <button type="button" class="link" data-testid="logout" on:click=move |_| chat.send(Command::Logout)>
                     {move || t().log_out}
@@ -214,7 +221,7 @@ pub fn ChatView() -> impl IntoView {
             // A customer has one conversation, with the team: no list beside it.
             <div class="panes" class:solo=move || !is_agent()>
                 <Show when=is_agent>
-                    <UserList/>
+                    {console_only! { <UserList/> }}
                 </Show>
                 <section
                     class="conversation"
@@ -241,8 +248,10 @@ pub fn ChatView() -> impl IntoView {
                         <p class="drop-hint" aria-hidden="true">{move || t().drop_files}</p>
                     </Show>
                     <Show when=is_agent fallback=|| view! { <super::support::SupportHeader/> }>
-                        <DeskBar/>
-                        <super::profile::ProfilePanel/>
+                        {console_only! {
+                            <super::desk::DeskBar/>
+                            <super::profile::ProfilePanel/>
+                        }}
                     </Show>
                     <super::transcript::TranscriptLinks/>
                     // A live region: screen readers announce what arrives in it.
@@ -270,7 +279,7 @@ pub fn ChatView() -> impl IntoView {
                         </Show>
                         <For each=lines key=Line::key children=move |line| match line {
                             Line::Message(m) => stored_line(m).into_any(),
-                            Line::Note(n) => note_line(n).into_any(),
+                            Line::Note(n) => note_line(n),
                             Line::Rating(r) => super::rating::rating_line(r).into_any(),
                             Line::Day { day, ts, .. } => day_line(day, ts, now).into_any(),
                         }/>
@@ -293,24 +302,27 @@ pub fn ChatView() -> impl IntoView {
                     {move || typing_now().map(|name| view! {
                         <p class="typing" data-testid="typing" aria-live="polite">{name} " " {move || t().is_typing}</p>
                     })}
-                    <Show when=move || is_agent() && !suggestions().is_empty()>
-                        <ul class="canned" data-testid="canned">
-                            <For
-                                each=suggestions
-                                key=|r| r.clone()
-                                children=move |r| {
-                                    let text = r.text.clone();
-                                    view! {
-                                        <li>
-                                            <button type="button" class="link" data-testid="canned-option" on:click=move |_| draft.set(text.clone())>
-                                                "/" {r.shortcut.clone()} " — " {r.text.clone()}
-                                            </button>
-                                        </li>
+                    // The canned replies a draft starting with "/" matches (the console's).
+                    {console_only! {
+                        <Show when=move || is_agent() && !suggestions().is_empty()>
+                            <ul class="canned" data-testid="canned">
+                                <For
+                                    each=suggestions
+                                    key=|r| r.clone()
+                                    children=move |r| {
+                                        let text = r.text.clone();
+                                        view! {
+                                            <li>
+                                                <button type="button" class="link" data-testid="canned-option" on:click=move |_| draft.set(text.clone())>
+                                                    "/" {r.shortcut.clone()} " — " {r.text.clone()}
+                                                </button>
+                                            </li>
+                                        }
                                     }
-                                }
-                            />
-                        </ul>
-                    </Show>
+                                />
+                            </ul>
+                        </Show>
+                    }}
                     <Uploads/>
                     <form class="composer" on:submit=submit>
                         <AttachButton/>
@@ -331,12 +343,14 @@ pub fn ChatView() -> impl IntoView {
                             on:paste=move |ev| files::pasted(chat, &ev)
                         ></textarea>
                         <span id="composer-hint" class="visually-hidden">{move || t().composer_hint}</span>
-                        <Show when=is_agent>
-                            <label class="note-mode">
-                                <input type="checkbox" data-testid="note-mode" bind:checked=note_mode/>
-                                <span>{move || t().internal_note}</span>
-                            </label>
-                        </Show>
+                        {console_only! {
+                            <Show when=is_agent>
+                                <label class="note-mode">
+                                    <input type="checkbox" data-testid="note-mode" bind:checked=note_mode/>
+                                    <span>{move || t().internal_note}</span>
+                                </label>
+                            </Show>
+                        }}
                         <button type="submit" data-testid="send">{move || t().send_button}</button>
                     </form>
                     <Show when=move || !online()>
@@ -423,9 +437,12 @@ pub(super) fn moment(ts: u64) -> impl IntoView {
     }
 }
 
-/// An internal note: agents only, shown apart from what the customer sees.
-fn note_line(n: Note) -> impl IntoView {
-    view! {
+/// An internal note: agents only, shown apart from what the customer sees (the customers'
+/// bundle draws none: they are never sent one).
+fn note_line(n: Note) -> AnyView {
+    #[cfg(not(feature = "console"))]
+    drop(n);
+    console_only! {
         <li class="msg note" data-testid="note-line">
             <span class="from">{move || t().internal_note} " · " {n.from.to_string()} " " {moment(n.ts)}</span>
             <p class="text">{rich_text(&n.text)}</p>
@@ -479,69 +496,6 @@ fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
     }
 }
 
-/// For agents: whose the open conversation is, and what they can do with it (take it,
-/// resolve it, hand it to another agent with a note).
-#[component]
-fn DeskBar() -> impl IntoView {
-    let chat = use_chat();
-    let state = chat.state;
-    let title = move || match state.open.get() {
-        Some(Target::Person(name)) => Some(name.to_string()),
-        Some(Target::Conversation(id)) => state
-            .inbox
-            .with(|i| i.threads.get(&id).map(|t| t.customer.to_string()))
-            .or_else(|| state.desk.with(|d| d.get(&id).map(|s| s.customer.to_string()))),
-        None => None,
-    };
-    let summary = move || state.open_summary();
-    let me = move || state.me.get().map(|m| m.name);
-    let mine = move || summary().is_some_and(|s| s.status == Status::Open && s.assignee == me());
-    let takeable =
-        move || summary().is_some_and(|s| !(s.status == Status::Open && s.assignee == me()));
-    let status = move || summary().map(|s| t().status_with(s.status, s.assignee.as_ref()));
-    let note = move || summary().filter(|_| mine()).and_then(|s| s.note);
-    let to = RwSignal::new(String::new());
-    let note_draft = RwSignal::new(String::new());
-    let act = move |make: fn(crate::protocol::ConversationId) -> Command| {
-        if let Some(s) = summary() {
-            chat.send(make(s.id));
-        }
-    };
-    let transfer = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let Some(s) = summary() else { return };
-        let target = to.get_untracked();
-        if target.trim().is_empty() {
-            return;
-        }
-        chat.send(Command::Transfer {
-            conversation: s.id,
-            to: target,
-            note: note_draft.get_untracked(),
-        });
-        to.set(String::new());
-        note_draft.set(String::new());
-    };
-    view! {
-        <div class="desk-bar">
-            <h2 class="peer" data-testid="peer">{move || title().unwrap_or_else(|| t().pick_conversation.to_owned())}</h2>
-            {move || status().map(|s| view! { <span class="badge" data-testid="status">{s}</span> })}
-            <Show when=takeable>
-                <button type="button" data-testid="take" on:click=move |_| act(Command::Take)>{move || t().take}</button>
-            </Show>
-            <Show when=mine>
-                <button type="button" data-testid="resolve" on:click=move |_| act(Command::Resolve)>{move || t().resolve}</button>
-                <form class="transfer" on:submit=transfer>
-                    <input type="text" data-testid="transfer-to" aria-label=move || t().transfer_to placeholder=move || t().transfer_to bind:value=to/>
-                    <input type="text" data-testid="transfer-note" aria-label=move || t().transfer_note placeholder=move || t().transfer_note bind:value=note_draft/>
-                    <button type="submit" data-testid="transfer">{move || t().transfer}</button>
-                </form>
-            </Show>
-            {move || note().map(|n| view! { <p class="note" data-testid="note">{move || t().note_from_transfer} " " {n}</p> })}
-        </div>
-    }
-}
-
 /// Grows (or shrinks) the composer to its text, up to the height the stylesheet allows
 /// (`max-height`; past it, the text scrolls).
 #[cfg(feature = "hydrate")]
@@ -569,37 +523,4 @@ fn fit_to_text(_composer: NodeRef<html::Textarea>) {}
 #[cfg(not(feature = "hydrate"))]
 fn touch_screen() -> bool {
     false
-}
-
-/// An agent's own status: online, away or busy (the queue gives away and busy agents
-/// nothing new; customers and colleagues see which).
-#[component]
-fn StatusPicker() -> impl IntoView {
-    let chat = use_chat();
-    let state = chat.state;
-    let label = move |status: AgentStatus| match status {
-        AgentStatus::Online => t().agent_online,
-        AgentStatus::Away => t().agent_away,
-        AgentStatus::Busy => t().agent_busy,
-    };
-    let on_change = move |ev: leptos::ev::Event| {
-        if let Some(status) = AgentStatus::from_tag(&event_target_value(&ev)) {
-            chat.send(Command::SetStatus(status));
-        }
-    };
-    view! {
-        <label class="status-pick">
-            <span>{move || t().my_status_label}</span>
-            <select
-                data-testid="my-status"
-                on:change=on_change
-                prop:value=move || state.my_status.get().unwrap_or_default().tag().to_owned()
-            >
-                {AgentStatus::ALL
-                    .into_iter()
-                    .map(|status| view! { <option value=status.tag()>{move || label(status)}</option> })
-                    .collect_view()}
-            </select>
-        </label>
-    }
 }

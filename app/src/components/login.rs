@@ -63,7 +63,7 @@ pub fn LoginView() -> impl IntoView {
     view! {
         <main class="login">
             // Checked by the handler, in the reader's language, rather than by the browser.
-            <form class="card" on:submit=submit data-testid="login-form" novalidate>
+            <form class="card" method="post" on:submit=submit data-testid="login-form" novalidate>
                 <h2>{move || t().login_heading}</h2>
                 <label>
                     <span>{move || t().name_label}</span>

@@ -1,33 +1,67 @@
 //! The views: one file per view. They render [`ChatState`](crate::state::ChatState) and
 //! send [`Command`](crate::state::Command)s; they never touch the wire.
+//!
+//! Two bundles hydrate them: the agents' (`frontend/`, everything) and the customers'
+//! (`customer/`, without the feature `console`: no side list, team, reports, integrations,
+//! search, profile or first-run page, canned replies or notes: 293 KB as brotli against
+//! 386 KB; docs/bundle-size.md). The server sends a page the customers' unless it is the first run's or the
+//! browser holds an agent's session cookie ([`shell`]); an agent who logs in on a customer's
+//! page reloads it to get theirs (`client::session`). Neither bundle ever renders an agent's
+//! view on the server (a page starts at the login), so both hydrate the same page.
+
+/// The view in the agents' bundle; nothing in the customers' (feature `console`), where no
+/// agent's view is ever shown. Every agents-only view is in a module under
+/// `#[cfg(feature = "console")]` (below) and is placed through this macro: placed directly,
+/// the customers' build fails to find it (`scripts/lint.sh` checks that build); a view left
+/// outside those modules would silently ship to customers. Only for views the server never
+/// renders on a page that gets the customers' bundle (none renders an agent's view, as a
+/// page starts at the login; the first run's page always gets the agents'), or the two would
+/// not hydrate the same markup.
+macro_rules! console_only {
+    ($($view:tt)*) => {{
+        #[cfg(feature = "console")]
+        let view = view! { $($view)* }.into_any();
+        #[cfg(not(feature = "console"))]
+        let view = ().into_any();
+        view
+    }};
+}
 
 mod chat;
+#[cfg(feature = "console")]
+mod desk;
 mod files;
+#[cfg(feature = "console")]
 mod integrations;
 mod login;
+#[cfg(feature = "console")]
 mod profile;
 mod rating;
+#[cfg(feature = "console")]
 mod reports;
 mod rich;
+#[cfg(feature = "console")]
 mod search;
+#[cfg(feature = "console")]
 mod setup;
 mod status;
 mod support;
+#[cfg(feature = "console")]
 mod team;
 mod transcript;
+#[cfg(feature = "console")]
 mod user_list;
 mod when;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_meta::{provide_meta_context, Html, MetaTags, Title};
 
 use crate::state::{Chat, ChatState};
 use crate::text::{Lang, Ui};
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let bundle = bundle_for_page(&options);
     view! {
         <!DOCTYPE html>
         <html>
@@ -36,8 +70,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta http-equiv="Content-Security-Policy" content=content_security_policy(&options)/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // The app's styles under the name its script and WebAssembly have (with the
+                // site built in, a versioned name: `server/src/transport/assets.rs`).
+                <link rel="stylesheet" id="leptos" href=format!("/pkg/{}.css", options.output_name)/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options=bundle/>
                 <MetaTags/>
             </head>
             <body>
@@ -45,6 +82,35 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The customers' bundle (`customer/`), where the site has one: its name as the pages load
+/// it (the server provides it with the `chat` binary's site: `server/src/transport/mod.rs`).
+#[derive(Clone, Debug)]
+pub struct CustomerBundle(pub std::sync::Arc<str>);
+
+/// The options the page's hydration scripts are named from: the customers' bundle, where
+/// there is one, unless the page is the first run's or the browser holds an agent's session
+/// cookie (then the agents'). Whether the cookie is valid does not matter: either bundle
+/// works for anyone, the agents' is only bigger.
+fn bundle_for_page(options: &LeptosOptions) -> LeptosOptions {
+    #[cfg(feature = "ssr")]
+    if let (Some(CustomerBundle(name)), Some(parts)) =
+        (use_context::<CustomerBundle>(), use_context::<http::request::Parts>())
+    {
+        use crate::protocol::{cookie_in, SESSION_COOKIE, SESSION_COOKIE_HTTPS, SETUP_PATH};
+        let agent = [SESSION_COOKIE, SESSION_COOKIE_HTTPS]
+            .into_iter()
+            .any(|cookie| cookie_in(&parts.headers, cookie).is_some());
+        // `/setup/` is the first run's page too (`Address::is_setup`).
+        let setup = parts.uri.path().trim_end_matches('/') == SETUP_PATH;
+        if !agent && !setup {
+            let mut customers = options.clone();
+            customers.output_name = name;
+            return customers;
+        }
+    }
+    options.clone()
 }
 
 /// What the page may load and run: its own files, its inline scripts only with this
@@ -69,7 +135,8 @@ fn content_security_policy(options: &LeptosOptions) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let state = ChatState::new(page_lang());
+    let address = page_address();
+    let state = ChatState::new(page_lang(&address));
 
     // In the browser the connection starts here (after hydration, as it is async); on the
     // server nothing connects and commands go nowhere.
@@ -80,25 +147,66 @@ pub fn App() -> impl IntoView {
     provide_context(Chat { state, commands });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/chat.css"/>
         <Html {..} lang=move || state.lang.get().tag()/>
         // The unread count in the tab title, for whoever keeps the chat in a background tab.
         <Title text=move || match state.unread_total() {
             0 => t().title.to_owned(),
             n => format!("({n}) {}", t().title),
         }/>
-        <Router>
-            <Routes fallback=|| view! { <Page widget=false/> }>
-                <Route path=path!("/") view=|| view! { <Page widget=false/> }/>
-                // The customer view that `widget.js` embeds in other sites' pages
-                // (`protocol::WIDGET_PATH`).
-                <Route path=path!("/widget") view=|| view! { <Page widget=true/> }/>
-                // The first run's link (`protocol::SETUP_PATH`): the first admin is created
-                // here.
-                <Route path=path!("/setup") view=|| view! { <Page widget=false setup=true/> }/>
-            </Routes>
-        </Router>
+        <Page address/>
     }
+}
+
+/// The address a page is rendered for: its path and its query (without the `?`). Three
+/// pages and a few query parameters need no router (`leptos_router` was 41 KB of the
+/// customers' WebAssembly as brotli, 13%).
+///
+/// Any path but these two is the customers' page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Address {
+    path: String,
+    query: String,
+}
+
+impl Address {
+    /// The customer view that `widget.js` embeds in other sites' pages: exactly its path, as
+    /// the server's framing rule (`security_headers`) and the signed user
+    /// (`vouched_customer`) have it.
+    fn is_widget(&self) -> bool {
+        self.path == crate::protocol::WIDGET_PATH
+    }
+
+    /// The first run's link: the first admin is created there (`/setup/` too, as for the
+    /// bundle the page loads: `bundle_for_page`).
+    fn is_setup(&self) -> bool {
+        self.path.trim_end_matches('/') == crate::protocol::SETUP_PATH
+    }
+
+    /// The query parameter `key`, decoded as the browser's `URLSearchParams` does.
+    fn param(&self, key: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.into_owned())
+    }
+}
+
+/// The address of the page: the request's on the server, the location's in the browser
+/// (the same, so the hydrated page matches the rendered one).
+fn page_address() -> Address {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        let (path, query) = (parts.uri.path(), parts.uri.query().unwrap_or(""));
+        return Address { path: path.to_owned(), query: query.to_owned() };
+    }
+    #[cfg(feature = "hydrate")]
+    if let Some(location) = web_sys::window().map(|w| w.location()) {
+        let search = location.search().unwrap_or_default();
+        return Address {
+            path: location.pathname().unwrap_or_default(),
+            query: search.trim_start_matches('?').to_owned(),
+        };
+    }
+    Address::default()
 }
 
 /// In the widget, the customer the host site vouches for (`widget.js` passes the site's
@@ -130,23 +238,24 @@ fn vouched_customer() -> Option<(String, crate::protocol::HostIdentity)> {
 pub(crate) struct Embedded(pub bool);
 
 /// The page: the login view until the server accepts a login, then the chat. As a widget,
-/// with the host site's greeting and colour (`?greeting=…&color=…&lang=…`).
-/// `setup`: the first run's page, whose form creates the first admin instead of logging in.
+/// with the host site's greeting and colour (`?greeting=…&color=…&lang=…`). Any address
+/// but the widget's and the first run's is the customers' page.
+/// The first run's page (`setup`) has a form that creates the first admin instead of
+/// logging in.
 #[component]
-fn Page(widget: bool, #[prop(optional)] setup: bool) -> impl IntoView {
+fn Page(address: Address) -> impl IntoView {
     let state = use_chat().state;
+    let widget = address.is_widget();
+    let setup = RwSignal::new(address.is_setup());
     provide_context(Embedded(widget));
-    let query = leptos_router::hooks::use_query_map();
     let greeting = widget
-        .then(|| query.with_untracked(|q| q.get("greeting")))
+        .then(|| address.param("greeting"))
         .flatten()
         .map(|g| g.trim().chars().take(GREETING_MAX_CHARS).collect::<String>())
         .filter(|g| !g.is_empty());
     #[cfg(feature = "hydrate")]
-    if let Some(colour) = widget
-        .then(|| query.with_untracked(|q| q.get("color")))
-        .flatten()
-        .and_then(|c| crate::colour::Rgb::parse(&c))
+    if let Some(colour) =
+        widget.then(|| address.param("color")).flatten().and_then(|c| crate::colour::Rgb::parse(&c))
     {
         // Set through the CSS object model, which the page's style policy allows: the host's
         // colour and the inks that stay readable with it (crate::colour).
@@ -173,15 +282,22 @@ fn Page(widget: bool, #[prop(optional)] setup: bool) -> impl IntoView {
         }
     });
     // Once the first admin is in, the address is the console's: the used link (and its
-    // token) leaves the address bar, and a reload logs in as usual.
-    if setup {
-        let navigate = leptos_router::hooks::use_navigate();
+    // token) leaves the address bar (and the history), a reload logs in as usual, and a
+    // logout shows the login form.
+    #[cfg(feature = "hydrate")]
+    if setup.get_untracked() {
         Effect::new(move |_| {
-            if state.me.with(Option::is_some) {
-                navigate(
-                    "/",
-                    leptos_router::NavigateOptions { replace: true, ..Default::default() },
-                );
+            if state.me.with(Option::is_some) && setup.get_untracked() {
+                let history = web_sys::window().map(|w| w.history());
+                let replaced = history.map(|h| {
+                    h.and_then(|h| {
+                        h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"))
+                    })
+                });
+                if let Some(Err(e)) = replaced {
+                    leptos::logging::warn!("leaving the first run's address: {e:?}");
+                }
+                setup.set(false);
             }
         });
     }
@@ -213,8 +329,8 @@ fn Page(widget: bool, #[prop(optional)] setup: bool) -> impl IntoView {
                 view! {
                     <Show
                         when=move || state.me.with(Option::is_some)
-                        fallback=move || if setup {
-                            view! { <setup::SetupView/> }.into_any()
+                        fallback=move || if setup.get() {
+                            console_only! { <setup::SetupView/> }
                         } else {
                             view! { <login::LoginView/> }.into_any()
                         }
@@ -234,21 +350,16 @@ const WIDGET_CLOSE: &str = "support-chat:close";
 /// The longest greeting a host site may show in the widget.
 const GREETING_MAX_CHARS: usize = 200;
 
-/// The language to render in: on the server, the reader's choice (the cookie) or their
-/// browser's (`Accept-Language`); in the browser, the one the server rendered in.
-fn page_lang() -> Lang {
+/// The language to render in: on the server, the page's `?lang=` (a widget's host page
+/// says), the reader's choice (the cookie) or their browser's (`Accept-Language`); in the
+/// browser, the one the server rendered in.
+#[cfg_attr(not(feature = "ssr"), allow(unused_variables))]
+fn page_lang(address: &Address) -> Lang {
     #[cfg(feature = "ssr")]
     {
         let Some(parts) = use_context::<http::request::Parts>() else { return Lang::default() };
         // The widget's host page may say (`?lang=zh-CN`).
-        let asked = parts
-            .uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("lang="))
-            .and_then(Lang::of_tag);
-        if let Some(lang) = asked {
+        if let Some(lang) = address.param("lang").as_deref().and_then(Lang::of_tag) {
             return lang;
         }
         let chosen = crate::protocol::cookie_in(&parts.headers, crate::text::LANG_COOKIE)

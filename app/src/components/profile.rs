@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use super::{t, use_chat, when};
 use crate::inbox::Target;
 use crate::protocol::{CustomerProfile, OtherConversation, ProfileUpdate, CUSTOMER_NOTE_MAX_CHARS};
-use crate::state::Command;
+use crate::state::DeskCommand;
 
 /// "About the customer", under the desk bar: closed to a line (their address) until opened.
 /// It stays open (or closed) as the agent moves between conversations: the panel is drawn
@@ -26,7 +26,7 @@ pub fn ProfilePanel() -> impl IntoView {
     // have changed; before the login is through the server would not answer).
     Effect::new(move |_| {
         if let (Some(id), true) = (open_id(), state.me.with(Option::is_some)) {
-            chat.send(Command::Profile(id));
+            chat.send(DeskCommand::Profile(id));
         }
     });
     // The profile of the open conversation's customer, once it came.
@@ -119,7 +119,7 @@ fn ProfileBody(profile: CustomerProfile, form: Form) -> impl IntoView {
             editing.set(false);
             return;
         }
-        chat.send(Command::SetProfile(update));
+        chat.send(DeskCommand::SetProfile(update));
         saving.set(true);
     };
     let changed = move |_| {
@@ -210,7 +210,7 @@ fn other_line(other: OtherConversation) -> impl IntoView {
     view! {
         <li>
             <button type="button" class="link" data-testid="profile-other" on:click=move |_| {
-                chat.send(Command::OpenFound { summary: summary.clone(), seq: None })
+                chat.send(DeskCommand::OpenFound { summary: summary.clone(), seq: None })
             }>{label}</button>
         </li>
     }

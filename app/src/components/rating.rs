@@ -1,16 +1,14 @@
 //! Satisfaction ratings: for a customer whose conversation was resolved, "How did we do?"
 //! (1 to 5, and a comment if they like) under the conversation, then thanks; for agents, a
-//! customer's rating as a line in the conversation ([`rating_line`]); for admins, whether
-//! customers are asked at all ([`CsatSetting`], in the team panel).
+//! customer's rating as a line in the conversation ([`rating_line`]). Whether customers are
+//! asked at all is an admin's choice, in the team panel (`team.rs`).
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::{t, use_chat};
 use crate::inbox::Target;
-use crate::protocol::{
-    DeskSettings, RateRequest, Rating, RATING_COMMENT_MAX_CHARS, SCORE_MAX, SCORE_MIN,
-};
+use crate::protocol::{RateRequest, Rating, RATING_COMMENT_MAX_CHARS, SCORE_MAX, SCORE_MIN};
 use crate::state::Command;
 
 /// Under a customer's conversation while its resolution waits for a rating (and the desk
@@ -101,28 +99,5 @@ pub(super) fn rating_line(r: Rating) -> impl IntoView {
             </p>
             {r.comment.map(|c| view! { <p class="text comment">"“" {c} "”"</p> })}
         </li>
-    }
-}
-
-/// For admins: whether customers are asked to rate resolved conversations.
-#[component]
-pub fn CsatSetting() -> impl IntoView {
-    let chat = use_chat();
-    let state = chat.state;
-    let on_change = move |ev: leptos::ev::Event| {
-        let csat = event_target_checked(&ev);
-        chat.send(Command::SetDeskSettings(DeskSettings { csat }));
-    };
-    // The box shows what the server has: a change refused (offline, say) puts it back.
-    Effect::new(move |_| {
-        if state.error.with(Option::is_some) {
-            state.settings.update(|_| {});
-        }
-    });
-    view! {
-        <label class="csat-setting">
-            <input type="checkbox" data-testid="csat-setting" prop:checked=move || state.settings.get().csat on:change=on_change/>
-            <span>{move || t().csat_setting}</span>
-        </label>
     }
 }

@@ -10,7 +10,7 @@ use crate::protocol::{
     ConversationId, ConversationSummary, FoundBy, SearchQuery, Snippet, Status, UserName,
     SEARCH_MAX_CHARS,
 };
-use crate::state::Command;
+use crate::state::DeskCommand;
 
 /// The search box.
 #[component]
@@ -22,7 +22,7 @@ pub fn SearchBox() -> impl IntoView {
         ev.prevent_default();
         // Refused here as the server would, in the reader's language.
         match SearchQuery::parse(&query.get_untracked()) {
-            Ok(q) => chat.send(Command::Search(q.text)),
+            Ok(q) => chat.send(DeskCommand::Search(q.text)),
             Err(problem) => state.error.set(Some(problem.in_lang(state.lang.get_untracked()))),
         }
     };
@@ -64,7 +64,7 @@ pub fn SearchResultsView() -> impl IntoView {
             note: None,
             unread: 0,
         };
-        chat.send(Command::OpenFound { summary, seq });
+        chat.send(DeskCommand::OpenFound { summary, seq });
     };
     view! {
         <section class="search-results" data-testid="search-results" aria-busy=move || waiting().to_string()>
@@ -119,7 +119,7 @@ pub fn SearchResultsView() -> impl IntoView {
                 </ul>
             </Show>
             <Show when=more>
-                <button type="button" class="link" data-testid="search-more" disabled=waiting on:click=move |_| chat.send(Command::SearchMore)>
+                <button type="button" class="link" data-testid="search-more" disabled=waiting on:click=move |_| chat.send(DeskCommand::SearchMore)>
                     {move || t().search_more}
                 </button>
             </Show>

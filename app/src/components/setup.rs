@@ -57,7 +57,7 @@ pub fn SetupView() -> impl IntoView {
 
     view! {
         <main class="login">
-            <form class="card" on:submit=submit data-testid="setup-form" novalidate>
+            <form class="card" method="post" on:submit=submit data-testid="setup-form" novalidate>
                 <h2>{move || t().setup_heading}</h2>
                 <p class="hint">{move || t().setup_intro}</p>
                 <label>

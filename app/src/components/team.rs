@@ -1,14 +1,15 @@
 //! An admin's team panel: the agent accounts (online, away, busy or offline) with a form to
-//! add one and a button to remove one, and the canned replies the same way. The server
-//! answers with the new lists, or an error shown in the banner.
+//! add one and a button to remove one, the canned replies the same way, and whether customers
+//! are asked to rate resolved conversations. The server answers with the new lists (or
+//! settings), or an error shown in the banner.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::t;
 use super::use_chat;
-use crate::protocol::{CannedReply, NewAgent};
-use crate::state::Command;
+use crate::protocol::{CannedReply, DeskSettings, NewAgent};
+use crate::state::DeskCommand;
 
 #[component]
 pub fn TeamPanel() -> impl IntoView {
@@ -21,7 +22,7 @@ pub fn TeamPanel() -> impl IntoView {
 
     let add_agent = move |ev: SubmitEvent| {
         ev.prevent_default();
-        chat.send(Command::AddAgent(NewAgent {
+        chat.send(DeskCommand::AddAgent(NewAgent {
             name: name.get_untracked(),
             password: password.get_untracked(),
             admin: admin.get_untracked(),
@@ -32,7 +33,7 @@ pub fn TeamPanel() -> impl IntoView {
     };
     let save_reply = move |ev: SubmitEvent| {
         ev.prevent_default();
-        chat.send(Command::SetCanned(CannedReply {
+        chat.send(DeskCommand::SetCanned(CannedReply {
             shortcut: shortcut.get_untracked(),
             text: reply.get_untracked(),
         }));
@@ -67,7 +68,13 @@ pub fn TeamPanel() -> impl IntoView {
                                 <span class="presence" data-testid="presence">{presence}</span>
                                 {removable.then(|| view! {
                                     <button type="button" class="link" data-testid="remove-agent"
-                                        on:click=move |_| chat.send(Command::RemoveAgent(remove.clone()))>
+                                        on:click=move |_| {
+                                            // What they made for the integrations goes too: asked first.
+                                            let question = t().remove_agent_confirm.replace("{name}", &remove);
+                                            if confirmed(&question) {
+                                                chat.send(DeskCommand::RemoveAgent(remove.clone()));
+                                            }
+                                        }>
                                         {move || t().remove}
                                     </button>
                                 })}
@@ -87,7 +94,7 @@ pub fn TeamPanel() -> impl IntoView {
                 </label>
                 <button type="submit">{move || t().add_agent}</button>
             </form>
-            <super::rating::CsatSetting/>
+            <CsatSetting/>
             <h3>{move || t().canned_heading}</h3>
             <ul data-testid="team-canned">
                 <For
@@ -99,7 +106,7 @@ pub fn TeamPanel() -> impl IntoView {
                             <li data-testid="canned-reply">
                                 <span>"/" {r.shortcut.clone()} " — " {r.text.clone()}</span>
                                 <button type="button" class="link" data-testid="remove-canned"
-                                    on:click=move |_| chat.send(Command::RemoveCanned(shortcut.clone()))>
+                                    on:click=move |_| chat.send(DeskCommand::RemoveCanned(shortcut.clone()))>
                                     {move || t().remove}
                                 </button>
                             </li>
@@ -115,5 +122,42 @@ pub fn TeamPanel() -> impl IntoView {
                 <button type="submit">{move || t().save}</button>
             </form>
         </details>
+    }
+}
+
+/// For admins: whether customers are asked to rate resolved conversations.
+#[component]
+fn CsatSetting() -> impl IntoView {
+    let chat = use_chat();
+    let state = chat.state;
+    let on_change = move |ev: leptos::ev::Event| {
+        let csat = event_target_checked(&ev);
+        chat.send(DeskCommand::SetDeskSettings(DeskSettings { csat }));
+    };
+    // The box shows what the server has: a change refused (offline, say) puts it back.
+    Effect::new(move |_| {
+        if state.error.with(Option::is_some) {
+            state.settings.update(|_| {});
+        }
+    });
+    view! {
+        <label class="csat-setting">
+            <input type="checkbox" data-testid="csat-setting" prop:checked=move || state.settings.get().csat on:change=on_change/>
+            <span>{move || t().csat_setting}</span>
+        </label>
+    }
+}
+
+/// Whether the reader says yes to `question`, in the browser's own dialog (accessible, and
+/// usable at any width); never asked on the server.
+fn confirmed(question: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window().and_then(|w| w.confirm_with_message(question).ok()).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = question;
+        false
     }
 }

@@ -9,7 +9,7 @@ use super::t;
 use super::use_chat;
 use crate::inbox::Target;
 use crate::protocol::{ConversationId, Status, UserName};
-use crate::state::{Command, MoreConversations};
+use crate::state::{DeskCommand, MoreConversations};
 
 /// One row of an agent's list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -75,7 +75,7 @@ pub fn UserList() -> impl IntoView {
             Target::Person(_) => None,
         };
         match unheld {
-            Some(summary) => chat.send(Command::OpenFound { summary, seq: None }),
+            Some(summary) => chat.send(DeskCommand::OpenFound { summary, seq: None }),
             None => state.open(target),
         }
     };
@@ -153,7 +153,7 @@ pub fn UserList() -> impl IntoView {
                     class="link more-conversations"
                     data-testid="more-conversations"
                     disabled=move || matches!(state.more_conversations.get(), MoreConversations::Waiting(_))
-                    on:click=move |_| chat.send(Command::MoreConversations)
+                    on:click=move |_| chat.send(DeskCommand::MoreConversations)
                 >
                     {move || t().more_conversations}
                 </button>

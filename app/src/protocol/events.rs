@@ -168,7 +168,16 @@ impl ServerEvent {
         }
     }
 
+    /// Whether only agents are ever sent this event ([`AGENTS_ONLY`]).
+    pub fn agents_only(&self) -> bool {
+        AGENTS_ONLY.contains(&self.name())
+    }
+
     /// Decodes an event received from the server (the inverse of `name` + serialising).
+    ///
+    /// Without the feature `console` (the customers' bundle), the events only agents are
+    /// sent ([`AGENTS_ONLY`]) are unknown events: their payloads' decoders would be code that
+    /// customers download for nothing.
     pub fn decode(name: &str, data: serde_json::Value) -> Result<Self, wire::WireError> {
         Ok(match name {
             LOGIN_SUCCESS => ServerEvent::LoginSuccess(payload(data)?),
@@ -177,28 +186,58 @@ impl ServerEvent {
             MESSAGE => ServerEvent::Message(payload(data)?),
             ERROR => ServerEvent::Error(payload(data)?),
             HISTORY => ServerEvent::History(payload(data)?),
-            CONVERSATION => ServerEvent::Conversation(payload(data)?),
-            CONVERSATION_GONE => ServerEvent::ConversationGone(payload(data)?),
             TYPING => ServerEvent::Typing(payload(data)?),
-            NOTE => ServerEvent::Note(payload(data)?),
             READ => ServerEvent::Read(payload(data)?),
-            CANNED => ServerEvent::Canned(payload(data)?),
             AWAY => ServerEvent::Away(payload(data)?),
             BUSY => ServerEvent::Busy(payload(data)?),
-            STATUS => ServerEvent::Status(payload(data)?),
-            AGENTS => ServerEvent::Agents(payload(data)?),
-            PRESENCE => ServerEvent::Presence(payload(data)?),
             OFFICE => ServerEvent::Office(payload(data)?),
-            SEARCH_RESULTS => ServerEvent::SearchResults(payload(data)?),
-            CONVERSATIONS_PAGE_EVENT => ServerEvent::ConversationsPage(payload(data)?),
-            PROFILE => ServerEvent::Profile(payload(data)?),
             RESOLVED => ServerEvent::Resolved(payload(data)?),
             RATING => ServerEvent::Rating(payload(data)?),
             DESK_SETTINGS => ServerEvent::DeskSettings(payload(data)?),
+            #[cfg(feature = "console")]
+            other => return Self::decode_agents(other, data),
+            #[cfg(not(feature = "console"))]
+            other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
+        })
+    }
+
+    /// Decodes one of the events only agents are sent ([`AGENTS_ONLY`]; the protocol's tests
+    /// check that this decodes exactly those).
+    #[cfg(feature = "console")]
+    pub(crate) fn decode_agents(
+        name: &str,
+        data: serde_json::Value,
+    ) -> Result<Self, wire::WireError> {
+        Ok(match name {
+            CONVERSATION => ServerEvent::Conversation(payload(data)?),
+            CONVERSATION_GONE => ServerEvent::ConversationGone(payload(data)?),
+            NOTE => ServerEvent::Note(payload(data)?),
+            CANNED => ServerEvent::Canned(payload(data)?),
+            STATUS => ServerEvent::Status(payload(data)?),
+            AGENTS => ServerEvent::Agents(payload(data)?),
+            PRESENCE => ServerEvent::Presence(payload(data)?),
+            SEARCH_RESULTS => ServerEvent::SearchResults(payload(data)?),
+            CONVERSATIONS_PAGE_EVENT => ServerEvent::ConversationsPage(payload(data)?),
+            PROFILE => ServerEvent::Profile(payload(data)?),
             other => return Err(wire::WireError::UnknownEvent(other.to_owned())),
         })
     }
 }
+
+/// The events only agents are sent. The customers' bundle does not decode them
+/// ([`ServerEvent::decode`]); the hub's tests check that no customer is sent one.
+pub const AGENTS_ONLY: [&str; 10] = [
+    CONVERSATION,
+    CONVERSATION_GONE,
+    NOTE,
+    CANNED,
+    STATUS,
+    AGENTS,
+    PRESENCE,
+    SEARCH_RESULTS,
+    CONVERSATIONS_PAGE_EVENT,
+    PROFILE,
+];
 
 /// Everything a client sends, with its event name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

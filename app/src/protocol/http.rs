@@ -13,7 +13,7 @@ pub const SETUP_PATH: &str = "/setup";
 /// token; the answer is an [`AgentSession`]. Over loopback only, unless `SETUP_REMOTE`.
 pub const SETUP_ADMIN_PATH: &str = "/setup/admin";
 /// The page `widget.js` embeds in host sites' pages: the customer view, the one page any
-/// site may frame. (The router's `path!` needs it spelled out as well.)
+/// site may frame.
 pub const WIDGET_PATH: &str = "/widget";
 /// The agent session cookie (`HttpOnly; SameSite=Strict`), when the chat is served over
 /// plain HTTP (on loopback, say).

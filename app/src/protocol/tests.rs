@@ -497,7 +497,16 @@ fn every_server_event_round_trips_through_name_and_payload() {
     assert_eq!(names.len(), samples.len(), "one sample of each server event: {names:?}");
     for event in samples {
         let data = serde_json::to_value(&event).unwrap();
-        assert_eq!(ServerEvent::decode(event.name(), data).unwrap(), event);
+        assert_eq!(ServerEvent::decode(event.name(), data.clone()).unwrap(), event);
+        // The agents-only list and its decoder agree: the customers' bundle decodes every
+        // other event.
+        #[cfg(feature = "console")]
+        assert_eq!(
+            ServerEvent::decode_agents(event.name(), data).is_ok(),
+            event.agents_only(),
+            "{}",
+            event.name()
+        );
     }
     // The tutorial's shapes: a bare array of names, a bare sentence.
     assert_eq!(serde_json::to_value(ServerEvent::UserList(vec![])).unwrap(), json!([]));

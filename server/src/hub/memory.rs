@@ -3,10 +3,12 @@
 //! Owns: customers who logged in but of whom nothing is stored yet (an anonymous customer
 //! costs no row until someone writes: their token resumes from here meanwhile), and
 //! forgetting idle conversations, so that the hub's memory follows who is online and what
-//! is open, not how many ever logged in.
+//! is open, not how many ever logged in; and the sessions that ended lately (a login checked
+//! against storage before a logout, applied after it, is refused: [`EndedSessions`]).
 //! Must not: decide who sees a conversation (`access.rs`) or move one (`queue.rs`).
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
+use serde::{Deserialize, Serialize};
 
 use app::protocol::{ConversationId, Problem, Status};
 
@@ -19,7 +21,52 @@ use super::{ConnId, Hub, Outcome, Step};
 /// last change, and for a customer who never wrote to reconnect after a blip.
 pub const FORGET_AFTER_MS: u64 = 60_000;
 
+/// How long (by the sweeps' clock) the hub remembers an ended session, at least. A login is
+/// checked against storage and then applied to the hub: a logout in between (milliseconds; a
+/// second under load) must still refuse it. Later logins storage refuses by itself.
+pub const ENDED_SESSIONS_KEPT_MS: u64 = 60_000;
+
+/// The sessions that ended lately (logouts): each is kept from one [`Command::Sweep`] turn of
+/// at least [`ENDED_SESSIONS_KEPT_MS`] to the end of the next. Not a list bounded by its
+/// length: logging out sessions made up or made for it would push a real one out.
+/// Only a real session's logout adds one (a login, rate-limited, made each).
+///
+/// [`Command::Sweep`]: super::Command::Sweep
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct EndedSessions {
+    /// Ended since `since_ms`.
+    current: HashSet<String>,
+    /// Ended in the turn before.
+    previous: HashSet<String>,
+    /// When this turn started, by the sweeps' clock.
+    since_ms: u64,
+}
+
+impl EndedSessions {
+    fn insert(&mut self, token_hash: &str) {
+        self.current.insert(token_hash.to_owned());
+    }
+
+    fn contains(&self, token_hash: &str) -> bool {
+        self.current.contains(token_hash) || self.previous.contains(token_hash)
+    }
+
+    /// A sweep at `now_ms`: a turn of [`ENDED_SESSIONS_KEPT_MS`] over, the turn before is
+    /// forgotten.
+    fn sweep(&mut self, now_ms: u64) {
+        if now_ms >= self.since_ms.saturating_add(ENDED_SESSIONS_KEPT_MS) {
+            self.previous = std::mem::take(&mut self.current);
+            self.since_ms = now_ms;
+        }
+    }
+}
+
 impl Hub {
+    /// Whether the session with the token hash `token_hash` ended lately (a logout).
+    pub(super) fn session_has_ended(&self, token_hash: &str) -> bool {
+        self.ended.contains(token_hash)
+    }
+
     /// The conversation of a customer nothing is stored of yet, whose session token has
     /// the hash `token_hash`: they resume it (another tab, a reconnect) as if it were stored.
     pub fn unsaved_login(&self, token_hash: &str) -> Option<ConversationMeta> {
@@ -53,6 +100,7 @@ impl Hub {
     /// A session ended (a logout): if it was a customer's nothing is stored of, their token
     /// resumes nothing from now on, and is not stored when they are.
     pub(super) fn session_ended(&mut self, token_hash: &str) -> Step {
+        self.ended.insert(token_hash);
         if let Some(id) = self.unsaved_tokens.remove(token_hash) {
             if let Some(u) = self.conversations.get_mut(&id).and_then(|m| m.unsaved.as_mut()) {
                 u.token_hash = None;
@@ -90,6 +138,7 @@ impl Hub {
     /// while (by the clocks of the sweeps: every node of a cluster sweeps, so sweeps may come
     /// close together, but nothing is forgotten sooner); notes since when the others are idle.
     pub(super) fn sweep(&mut self, now_ms: u64) -> Step {
+        self.ended.sweep(now_ms);
         let mut idle = HashMap::new();
         let mut forget = vec![];
         for (id, meta) in &self.conversations {

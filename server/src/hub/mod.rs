@@ -106,7 +106,8 @@ pub enum Command {
     /// conversation stood at `version`, with the session of their token if `with_session`.
     Saved { conversation: ConversationId, version: u64, with_session: bool },
     /// A session ended on purpose (a logout; the hash of its token): a customer's nothing
-    /// was stored of no longer resumes with it.
+    /// was stored of no longer resumes with it, and a login with it that was checked before
+    /// it ended, but comes after, is refused.
     SessionEnded(String),
     /// Time to forget what nobody needs: a conversation idle (its customer offline, nothing
     /// waiting or open) and unchanged for a minute ([`memory::FORGET_AFTER_MS`]) by the
@@ -135,6 +136,11 @@ pub struct Login {
     /// The status an agent's client asks for as it logs in (kept across reconnects).
     #[serde(default)]
     pub status: Option<AgentStatus>,
+    /// The hash of the session token it logs in with. The session was valid when storage
+    /// was asked, but a logout may have ended it since: the hub refuses a login whose
+    /// session it saw end ([`Command::SessionEnded`]).
+    #[serde(default)]
+    pub token_hash: Option<String>,
 }
 
 impl Login {
@@ -148,6 +154,7 @@ impl Login {
             conversations: vec![meta],
             admin: false,
             status: None,
+            token_hash: None,
         }
     }
 }
@@ -234,6 +241,8 @@ pub struct Hub {
     /// The conversations of customers nothing was stored of yet, by their token's hash:
     /// they resume from here until they write or are forgotten.
     unsaved_tokens: HashMap<String, ConversationId>,
+    /// The sessions that ended lately, by their token's hash (see [`memory::EndedSessions`]).
+    ended: memory::EndedSessions,
     /// The conversations idle at the last [`Command::Sweep`]: their version and newest `seq`
     /// then, and since when they are idle unchanged.
     idle: HashMap<ConversationId, (u64, u64, u64)>,

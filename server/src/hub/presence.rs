@@ -105,10 +105,14 @@ impl Hub {
     /// A login: refused on a connection already logged in or for a name someone else holds;
     /// otherwise the welcome, the lists, and for an agent the console.
     pub(super) fn login(&mut self, login: Login) -> Step {
-        let Login { conn, who, name, resume, conversations, admin, status } = login;
+        let Login { conn, who, name, resume, conversations, admin, status, token_hash } = login;
         let Some(slot) = self.conns.get(&conn) else {
             return Step::new(Ok(Outcome::Stale), vec![]);
         };
+        // Logged out after storage said the session was valid, before this login came.
+        if token_hash.is_some_and(|hash| self.session_has_ended(&hash)) {
+            return Self::refuse_login(conn, Problem::SessionExpired);
+        }
         if slot.is_some() {
             let me = self
                 .identity(conn)

@@ -111,6 +111,15 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// What went with an agent account ([`Store::remove_agent`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemovedAgent {
+    /// The REST API tokens it made.
+    pub tokens: u64,
+    /// The webhooks it registered.
+    pub webhooks: u64,
+}
+
 /// One agent account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {
@@ -198,8 +207,11 @@ pub trait Store: Send + Sync + 'static {
     async fn agent(&self, name: &UserName) -> Result<Option<AgentRecord>, StoreError>;
     /// Every agent account, sorted by name.
     async fn agents(&self) -> Result<Vec<AgentInfo>, StoreError>;
-    /// Removes an agent account and its sessions; an unknown name is `NotFound`.
-    async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError>;
+    /// Removes an agent account with its sessions and the REST API tokens and webhooks it
+    /// made (a colleague who leaves the team keeps no token they copied, and no webhook
+    /// streaming the desk's events to an address they chose), in one transaction; an unknown
+    /// name is `NotFound`.
+    async fn remove_agent(&self, name: &UserName) -> Result<RemovedAgent, StoreError>;
 
     /// Creates customers, each with their conversation and first session, in one
     /// transaction (a login storm pays one commit, not one per customer), linked to their
@@ -277,8 +289,8 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         now: u64,
     ) -> Result<(), StoreError>;
-    /// Ends a session (logout). Unknown tokens are ignored.
-    async fn revoke(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Ends a session (logout); says whether there was one (unknown tokens are ignored).
+    async fn revoke(&self, token_hash: &str) -> Result<bool, StoreError>;
 
     /// The conversations an agent sees at login: their open ones first, then the ones
     /// assigned to them, waiting in the queue or that they took part in (`all`: any, for

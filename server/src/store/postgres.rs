@@ -21,7 +21,9 @@ use super::sql::sql_store;
 
 /// Which SQL a search speaks ([`super::search`]).
 const DIALECT: super::search::Dialect = super::search::Dialect::Postgres;
-use super::{name_key, AgentRecord, NewCustomer, Page, SessionOwner, Store, StoreError};
+use super::{
+    name_key, AgentRecord, NewCustomer, Page, RemovedAgent, SessionOwner, Store, StoreError,
+};
 use crate::model::{
     AgentKey, Appended, Assignee, AttachmentRecord, ConversationMeta, CustomerId, NewMessage,
     StoredMessage,

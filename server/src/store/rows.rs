@@ -18,6 +18,18 @@ pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
     StoreError::Backend(Box::new(e))
 }
 
+/// A failure to store what an agent makes for the desk's integrations (a token, a webhook):
+/// `NotFound` if their account is gone (removed meanwhile: the row would have gone with it),
+/// otherwise a failure of the database.
+pub(super) fn made_by(by: &UserName) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound(format!("the agent account {by}"))
+        }
+        e => backend(e),
+    }
+}
+
 /// Stored data that is not what it should be.
 pub(super) fn invalid(what: impl Into<String>) -> StoreError {
     StoreError::Invalid(what.into())

@@ -381,12 +381,22 @@ macro_rules! sql_store {
                 rows.into_iter().map(|(n, admin)| Ok(AgentInfo { name: parse_name(n)?, admin })).collect()
             }
 
-            async fn remove_agent(&self, name: &UserName) -> Result<(), StoreError> {
-                let done = sqlx::query("DELETE FROM agents WHERE name_key = $1").bind(name_key(name)).execute(&self.pool).await.map_err(backend)?;
+            async fn remove_agent(&self, name: &UserName) -> Result<RemovedAgent, StoreError> {
+                let key = name_key(name);
+                let mut tx = self.begin_write().await?;
+                // What they made for the desk's integrations goes with them, in the same
+                // transaction (the foreign keys would take it too; deleted here to count it).
+                let mut gone = [0; 2];
+                for (n, table) in ["api_tokens", "webhooks"].into_iter().enumerate() {
+                    let sql = format!("DELETE FROM {table} WHERE created_by_key = $1");
+                    gone[n] = sqlx::query(&sql).bind(&key).execute(&mut *tx).await.map_err(backend)?.rows_affected();
+                }
+                let done = sqlx::query("DELETE FROM agents WHERE name_key = $1").bind(&key).execute(&mut *tx).await.map_err(backend)?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound(name.to_string()));
                 }
-                Ok(())
+                tx.commit().await.map_err(backend)?;
+                self.confirm(RemovedAgent { tokens: gone[0], webhooks: gone[1] })
             }
 
             async fn create_agent_session(&self, agent: &AgentKey, token_hash: &str, now: u64) -> Result<(), StoreError> {
@@ -462,9 +472,9 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn revoke(&self, token_hash: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await.map_err(backend)?;
-                Ok(())
+            async fn revoke(&self, token_hash: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await.map_err(backend)?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn search(

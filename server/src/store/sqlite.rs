@@ -18,8 +18,8 @@ use super::sql::sql_store;
 const DIALECT: super::search::Dialect = super::search::Dialect::Sqlite;
 use super::sqlite_writer::Writer;
 use super::{
-    name_key, AgentRecord, NewCustomer, Page, SessionOwner, SqliteOptions, SqliteSync, Store,
-    StoreError,
+    name_key, AgentRecord, NewCustomer, Page, RemovedAgent, SessionOwner, SqliteOptions,
+    SqliteSync, Store, StoreError,
 };
 use crate::model::{
     AgentKey, Appended, Assignee, AttachmentRecord, ConversationMeta, CustomerId, NewMessage,

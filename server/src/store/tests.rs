@@ -40,6 +40,47 @@ async fn agents_are_added_listed_found_and_removed() {
 }
 
 #[tokio::test]
+async fn the_tokens_and_webhooks_an_agent_made_go_with_their_account_and_no_one_elses() {
+    for (label, store, _dir) in backends().await {
+        store.add_agent(&name("Zoe"), "hash-z", true).await.unwrap();
+        store.add_agent(&name("amy"), "hash-a", true).await.unwrap();
+        let (zoe, amy) = (name("Zoe"), name("amy"));
+        store.add_api_token("zoe's", "hash-1", true, &zoe, 1).await.unwrap();
+        store.add_api_token("zoe's too", "hash-2", false, &zoe, 2).await.unwrap();
+        let kept = store.add_api_token("amy's", "hash-3", true, &amy, 3).await.unwrap();
+        store
+            .add_webhook("https://zoe.example/hook", ",message.created,", "s1", &zoe, 4)
+            .await
+            .unwrap();
+        let hook = store
+            .add_webhook("https://amy.example/hook", ",message.created,", "s2", &amy, 5)
+            .await
+            .unwrap();
+
+        // Named as typed (another case): the account and what it made go.
+        let gone = store.remove_agent(&name("ZOE")).await.unwrap();
+        assert_eq!(gone, RemovedAgent { tokens: 2, webhooks: 1 }, "{label}");
+        assert_eq!(store.use_api_token("hash-1", 10).await.unwrap(), None, "{label}");
+        assert_eq!(store.use_api_token("hash-2", 10).await.unwrap(), None, "{label}");
+        let tokens: Vec<u64> = store.api_tokens().await.unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(tokens, vec![kept.id], "{label}");
+        let hooks: Vec<u64> = store.webhooks(0).await.unwrap().iter().map(|h| h.id).collect();
+        assert_eq!(hooks, vec![hook.id], "{label}");
+        // Made for an account removed meanwhile (its admin's request raced the removal):
+        // refused, rather than kept for nobody.
+        let late = store.add_api_token("late", "hash-4", true, &zoe, 11).await;
+        assert!(matches!(late, Err(StoreError::NotFound(_))), "{label}: {late:?}");
+        let late = store
+            .add_webhook("https://zoe.example/late", ",message.created,", "s3", &zoe, 12)
+            .await;
+        assert!(matches!(late, Err(StoreError::NotFound(_))), "{label}: {late:?}");
+        // amy made nothing else: her removal takes her own.
+        let gone = store.remove_agent(&amy).await.unwrap();
+        assert_eq!(gone, RemovedAgent { tokens: 1, webhooks: 1 }, "{label}");
+    }
+}
+
+#[tokio::test]
 async fn a_duplicate_agent_is_refused_case_insensitively() {
     for (label, store, _dir) in backends().await {
         store.add_agent(&name("amy"), "one", false).await.unwrap();
@@ -150,7 +191,8 @@ async fn a_customer_comes_back_with_their_token_until_it_lapses() {
         // A second customer with the same name is a different person.
         let other = store.create_customer(&name("Ann"), "hash-2", 2_000).await.unwrap();
         assert_ne!((other.id, other.customer), (meta.id, meta.customer), "{label}");
-        store.revoke("hash-2").await.unwrap();
+        assert!(store.revoke("hash-2").await.unwrap(), "{label}: there was such a session");
+        assert!(!store.revoke("hash-2").await.unwrap(), "{label}: not twice");
         assert!(
             store.resume("hash-2", 2_000, IdleLimits::both(DAY)).await.unwrap().is_none(),
             "{label}: revoked"
@@ -1539,6 +1581,7 @@ async fn a_reports_figures_are_those_of_a_generated_desk() {
 #[tokio::test]
 async fn api_tokens_are_found_by_their_hash_until_revoked_and_their_use_is_kept_by_the_minute() {
     for (label, store, _dir) in backends().await {
+        store.add_agent(&name("boss"), "hash-b", true).await.unwrap();
         let made =
             store.add_api_token("CRM", "hash-crm", true, &name("boss"), 1_000).await.unwrap();
         let bot =
@@ -1567,6 +1610,7 @@ async fn api_tokens_are_found_by_their_hash_until_revoked_and_their_use_is_kept_
 #[tokio::test]
 async fn an_events_deliveries_are_written_with_it_claimed_once_and_kept_with_their_attempts() {
     for (label, store, _dir) in backends().await {
+        store.add_agent(&name("boss"), "hash-b", true).await.unwrap();
         let ann = store.create_customer(&name("Ann"), "hash-a", 1_000).await.unwrap();
         // No webhook: nothing is written.
         append(&*store, message(&ann, Identity::Customer(ann.customer), "before", None, 1_500))

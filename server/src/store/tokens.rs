@@ -1,8 +1,9 @@
 //! The REST API's tokens in SQL, for either database.
 //!
 //! Owns: the `api_tokens` table (migration 0015; PostgreSQL 0009): a token's name, the
-//! SHA-256 of its secret (never the secret), whether it may write, who made it and when,
-//! and when it was last used (to the minute: a busy integration does not write on every
+//! SHA-256 of its secret (never the secret), whether it may write, who made it (their name
+//! as shown, and their account's key: the token goes with the account, migration 0017;
+//! PostgreSQL 0011) and when, and when it was last used (to the minute: a busy integration does not write on every
 //! request). A revoked token's row is deleted. Must not: decide who may make or use one.
 //!
 //! A macro like [`rating_methods!`](super::ratings::rating_methods), expanded inside
@@ -34,16 +35,17 @@ macro_rules! token_methods {
         impl $store {
             pub(super) async fn token_add(&self, name: &str, hash: &str, write: bool, by: &UserName, now: u64) -> Result<app::protocol::ApiTokenInfo, StoreError> {
                 let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO api_tokens (name, token_hash, write, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    "INSERT INTO api_tokens (name, token_hash, write, created_by, created_by_key, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 )
                 .bind(name)
                 .bind(hash)
                 .bind(write)
                 .bind(by.as_str())
+                .bind(name_key(by))
                 .bind(int(now))
                 .fetch_one(&self.pool)
                 .await
-                .map_err(backend)?;
+                .map_err(super::rows::made_by(by))?;
                 let info = app::protocol::ApiTokenInfo {
                     id: uint(id),
                     name: name.to_owned(),

@@ -113,16 +113,17 @@ macro_rules! webhook_methods {
         impl $store {
             pub(super) async fn webhook_add(&self, url: &str, events: &str, secret: &str, by: &UserName, now: u64) -> Result<app::protocol::WebhookInfo, StoreError> {
                 let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO webhooks (url, events, secret, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    "INSERT INTO webhooks (url, events, secret, created_by, created_by_key, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 )
                 .bind(url)
                 .bind(events)
                 .bind(secret)
                 .bind(by.as_str())
+                .bind(name_key(by))
                 .bind(int(now))
                 .fetch_one(&self.pool)
                 .await
-                .map_err(backend)?;
+                .map_err(super::rows::made_by(by))?;
                 let info = app::protocol::WebhookInfo {
                     id: uint(id),
                     url: url.to_owned(),

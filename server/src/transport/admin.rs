@@ -99,11 +99,11 @@ impl AdminWork for RemoveAgent {
         if key == me {
             return Err(Problem::RemoveSelf);
         }
-        match shared.desk.store.remove_agent(&name).await {
-            Ok(()) => {}
+        let gone = match shared.desk.store.remove_agent(&name).await {
+            Ok(gone) => gone,
             Err(StoreError::NotFound(_)) => return Err(Problem::UnknownAgent(name.to_string())),
             Err(e) => return Err(internal("removing an agent")(e)),
-        }
+        };
         // Logged out at once (their sockets, on every node, are closed); what they had
         // goes back to the queue.
         let (_, changed) = shared
@@ -111,7 +111,12 @@ impl AdminWork for RemoveAgent {
             .apply_one(Item::Hub(Command::Retire { agent: key, now_ms: now_ms() }))
             .await;
         shared.desk.keep(changed).await;
-        tracing::info!(agent = %name, "agent removed");
+        tracing::info!(
+            agent = %name,
+            api_tokens = gone.tokens,
+            webhooks = gone.webhooks,
+            "agent removed, with the API tokens and webhooks they made"
+        );
         shared.desk.send_team(None).await;
         Ok(())
     }

@@ -11,8 +11,16 @@
 //!   site is in the binary, compressed at build time (brotli at its best quality), and served
 //!   from memory by exact name.
 //!
+//! Built in, the app's own script, WebAssembly and styles are also served under names that
+//! carry their version (`pkg/chat.<digest>.wasm`: [`Site::versioned`]), which the pages
+//! load: those are cached as immutable, so a return visit asks nothing about them, and a
+//! new build is a new name. The plain names stay, revalidated, for whatever asks for them by
+//! name (scripts, links kept from before). A page the previous build rendered names files
+//! this build does not have: it works once loaded again (pages themselves are not cached; a
+//! cluster is upgraded all at once, see the README).
+//!
 //! Owns: choosing the encoding a request accepts, the compressed copies, revalidation
-//! (`If-None-Match`). Must not: serve the pages (Leptos renders them).
+//! (`If-None-Match`), the versioned names. Must not: serve the pages (Leptos renders them).
 //!
 //! Why not tower-http's compression layer: it compresses every response again, and brotli at
 //! a useful quality costs a fifth of a second of CPU per download of the 2 MB WebAssembly
@@ -46,6 +54,13 @@ const BROTLI_QUALITY: u32 = 9;
 /// `304 Not Modified` without the body when it did not.
 const CACHE_CONTROL: &str = "no-cache";
 
+/// A file whose name carries its version never changes: kept for a year, never revalidated.
+const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The files of the app that the pages load, by extension: they get a versioned name
+/// together (one version for the three, so the pages name them all from one output name).
+const VERSIONED: [&str; 3] = ["js", "wasm", "css"];
+
 /// The encodings sent, best first, and the name each has in the headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Encoding {
@@ -66,6 +81,7 @@ impl Encoding {
 
 /// One file as it can be sent: the copies there are of it, for the version of the file they
 /// were made from.
+#[derive(Clone)]
 struct Copies {
     /// On disk: the file's modification time and length when it was read (none: built in).
     version: Option<(SystemTime, u64)>,
@@ -76,6 +92,8 @@ struct Copies {
     content_type: HeaderValue,
     /// The start of the file's SHA-256, in hex: the `ETag`s are made from it.
     digest: String,
+    /// Served under a name that carries its version (cached as immutable).
+    versioned: bool,
 }
 
 impl Copies {
@@ -110,6 +128,9 @@ fn digest(bytes: &[u8]) -> String {
 /// site's root (`pkg/chat.wasm`, `favicon.svg`).
 pub struct Site {
     files: HashMap<String, Arc<Copies>>,
+    /// By output name (`chat`): the name with its version (`chat.1f2e…`), for the app's
+    /// files that have one.
+    versions: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Site {
@@ -145,11 +166,52 @@ impl Site {
                     gzip: all.get(&format!("{path}.gz")).cloned(),
                     content_type: content_type(path),
                     digest: digest(plain),
+                    versioned: false,
                 };
                 (path.clone(), Arc::new(copies))
             })
             .collect();
-        Self { files }
+        let mut site = Self { files, versions: HashMap::new() };
+        site.add_versions();
+        site
+    }
+
+    /// Gives each app in `pkg` (a script and its WebAssembly: `pkg/chat.js` and
+    /// `pkg/chat.wasm`, with `pkg/chat.css` if there is one) a versioned name: the output
+    /// name followed by a digest of the files' contents (`chat.1f2e…`), under which the same
+    /// copies are served, as immutable.
+    fn add_versions(&mut self) {
+        let apps: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|path| path.strip_prefix("pkg/")?.strip_suffix(".wasm"))
+            .filter(|name| {
+                !name.contains('/') && self.files.contains_key(&format!("pkg/{name}.js"))
+            })
+            .map(str::to_owned)
+            .collect();
+        for name in apps {
+            let present: Vec<(&str, Arc<Copies>)> = VERSIONED
+                .iter()
+                .filter_map(|ext| {
+                    Some((*ext, self.files.get(&format!("pkg/{name}.{ext}"))?.clone()))
+                })
+                .collect();
+            // The digests of the files (each of their whole contents), in a fixed order.
+            let all: String = present.iter().map(|(_, copies)| copies.digest.as_str()).collect();
+            let version = format!("{name}.{}", &digest(all.as_bytes())[..16]);
+            for (ext, copies) in present {
+                let versioned = Copies { versioned: true, ..(*copies).clone() };
+                self.files.insert(format!("pkg/{version}.{ext}"), Arc::new(versioned));
+            }
+            self.versions.insert(name, version);
+        }
+    }
+
+    /// The versioned name of the app called `output` (`chat` → `chat.1f2e…`): the pages
+    /// load `pkg/<that>.js`, `.wasm` and `.css`. None: there is no such app in the site.
+    pub fn versioned(&self, output: &str) -> Option<&str> {
+        self.versions.get(output).map(String::as_str)
     }
 
     /// Whether the site has a file at `path` (under its root: `pkg/chat.wasm`).
@@ -157,9 +219,9 @@ impl Site {
         self.files.contains_key(path)
     }
 
-    /// How many files the site has.
+    /// How many files the site has (a file served under a versioned name too counts once).
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.files.values().filter(|copies| !copies.versioned).count()
     }
 
     /// Whether it has none.
@@ -305,6 +367,7 @@ impl Disk {
                 gzip: Some(gzip),
                 content_type: content_type(name),
                 digest,
+                versioned: false,
             }))),
             Err(e) => {
                 tracing::warn!(file = %file.display(), error = %e, "compressing a site file failed; it is sent as it is");
@@ -378,6 +441,13 @@ pub async fn serve(State(assets): State<Arc<Assets>>, req: Request, next: Next) 
     let accept = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
     let encoding = copies.as_ref().map(|c| chosen(accept.unwrap_or_default(), c));
     let (Some(copies), Some(encoding)) = (copies, encoding) else {
+        // Built in, the site has every file it will ever have: any other `pkg` name (another
+        // build's version, say) is not found, rather than answered with a page that a cache
+        // could keep as that script.
+        if path.starts_with(PKG) && matches!(assets.source, Source::BuiltIn(_)) {
+            let headers = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+            return (StatusCode::NOT_FOUND, headers).into_response();
+        }
         let varies = path.starts_with(PKG);
         let mut response = next.run(req).await;
         if varies {
@@ -396,7 +466,8 @@ pub async fn serve(State(assets): State<Arc<Assets>>, req: Request, next: Next) 
     let etag = copies.etag(encoding);
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, etag.clone());
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    let cache = if copies.versioned { CACHE_IMMUTABLE } else { CACHE_CONTROL };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if matches(req.headers(), &etag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
@@ -420,6 +491,7 @@ mod tests {
             gzip: Some(Bytes::from_static(b"g")),
             content_type: HeaderValue::from_static("text/javascript"),
             digest: "abc".into(),
+            versioned: false,
         }
     }
 
@@ -574,6 +646,56 @@ mod tests {
         assert!(disk.file("picture.png").is_none());
     }
 
+    /// A site with an app called `chat` of these contents.
+    fn app_site(js: &'static str, wasm: &'static str, css: &'static str) -> Site {
+        Site::new([
+            ("pkg/chat.js".to_owned(), Cow::Borrowed(js.as_bytes())),
+            ("pkg/chat.wasm".to_owned(), Cow::Borrowed(wasm.as_bytes())),
+            ("pkg/chat.css".to_owned(), Cow::Borrowed(css.as_bytes())),
+            ("widget.js".to_owned(), Cow::Borrowed(&b"widget"[..])),
+        ])
+    }
+
+    #[tokio::test]
+    async fn the_app_s_files_have_versioned_names_cached_as_immutable_and_a_new_build_a_new_name() {
+        let site = app_site("script", "\0asm", "body {}");
+        let version = site.versioned("chat").expect("a version").to_owned();
+        assert!(version.starts_with("chat.") && version.len() == "chat.".len() + 16, "{version}");
+        assert!(site.versioned("other").is_none());
+        let app = app_with(Assets::built_in(Arc::new(site)), "the page");
+        for (ext, body) in [("js", "script"), ("wasm", "\0asm"), ("css", "body {}")] {
+            let (response, got) = get(&app, &format!("/pkg/{version}.{ext}"), &[]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{ext}");
+            assert_eq!(got, body.as_bytes(), "{ext}");
+            assert_eq!(response.headers()[header::CACHE_CONTROL], CACHE_IMMUTABLE, "{ext}");
+            // The plain name: the same file, revalidated.
+            let (response, got) = get(&app, &format!("/pkg/chat.{ext}"), &[]).await;
+            assert_eq!(got, body.as_bytes(), "{ext}");
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache", "{ext}");
+        }
+        // Only the app's files: not the widget's script; a made-up version is not found.
+        assert_eq!(
+            get(&app, "/widget.js", &[]).await.0.headers()[header::CACHE_CONTROL],
+            "no-cache"
+        );
+        let (response, _) = get(&app, "/pkg/chat.0000000000000000.js", &[]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+
+        // Any of the three changed: another name (and the old one is not served).
+        let same = app_site("script", "\0asm", "body {}");
+        assert_eq!(same.versioned("chat"), Some(version.as_str()), "the same build, the same name");
+        for changed in [
+            app_site("script 2", "\0asm", "body {}"),
+            app_site("script", "\0asm 2", "body {}"),
+            app_site("script", "\0asm", "body { margin: 0 }"),
+        ] {
+            let new = changed.versioned("chat").expect("a version").to_owned();
+            assert_ne!(new, version);
+            assert!(!changed.has(&format!("pkg/{version}.js")));
+        }
+    }
+
     #[tokio::test]
     async fn a_built_in_site_serves_every_file_from_memory_and_its_copies_to_those_who_accept_them()
     {
@@ -615,8 +737,12 @@ mod tests {
         assert!(body.is_empty());
         let other = [("accept-encoding", "identity"), ("if-none-match", etag.as_str())];
         assert_eq!(get(&app, "/pkg/chat.wasm", &other).await.1, wasm, "the plain file's own tag");
-        // The copy itself, an unknown file and a page are not the site's files to send.
-        for path in ["/pkg/chat.wasm.br", "/PKG/CHAT.WASM", "/", "/widget", "/pkg/../favicon.svg"] {
+        // The copy itself, an unknown file and a page are not the site's files to send: under
+        // `pkg`, not found; elsewhere, the app's.
+        for path in ["/pkg/chat.wasm.br", "/pkg/../favicon.svg", "/pkg/other.js"] {
+            assert_eq!(get(&app, path, &[]).await.0.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        for path in ["/PKG/CHAT.WASM", "/", "/widget"] {
             assert_eq!(get(&app, path, &[]).await.1, b"the page", "{path}");
         }
     }

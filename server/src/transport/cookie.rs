@@ -138,9 +138,13 @@ async fn start_session(
     let AgentCredentials { name, password } =
         serde_json::from_slice(body).map_err(|_| Problem::Malformed(protocol::LOGIN.into()))?;
     let record = check_agent(shared, ip, UserName::parse(&name)?, Some(password)).await?;
-    // Rotation: the session this browser had (if any) ends with the new one's start (its
-    // other tabs reconnect with the new cookie).
-    end_session(shared, headers).await?;
+    // Rotation: the session this browser had (if any) ends with the new one's start. Its
+    // sockets are told and closed, as at a logout: whoever else holds that cookie (a stolen
+    // one) is out when its owner logs in again; this browser's other tabs reconnect with the
+    // new cookie.
+    if let Some(old) = end_session(shared, headers).await? {
+        shared.desk.apply_quietly(Item::EndSession(old)).await;
+    }
     let (token, _) = open_agent_session(shared, &record).await?;
     let cookie = set_cookie(Some(token), over_https(headers, shared.gate.trusts_proxy()))
         .ok_or(Problem::Internal)?;
@@ -149,14 +153,16 @@ async fn start_session(
     Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(session)).into_response())
 }
 
-/// Revokes the session of the cookie the request carried, if any; returns its hash.
+/// Revokes the session of the cookie the request carried, if any; returns its hash if there
+/// was such a session. (Only then is a logout news for every node: a cookie made up for it
+/// is not, nor is it an ended session for the hub to remember.)
 async fn end_session(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let https = over_https(headers, shared.gate.trusts_proxy());
     let Some(hash) = token_in(headers, https).and_then(|t| auth::token_hash(&t)) else {
         return Ok(None);
     };
-    shared.desk.store.revoke(&hash).await.map_err(internal("revoking a session"))?;
-    Ok(Some(hash))
+    let revoked = shared.desk.store.revoke(&hash).await.map_err(internal("revoking a session"))?;
+    Ok(revoked.then_some(hash))
 }
 
 /// Logs out: the session stops working, every socket logged in with it closes (on every

@@ -133,6 +133,19 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     for (name, value) in defaults {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
+    // A page is this browser's alone: which bundle it loads depends on its cookies
+    // (app::components, `shell`), and its scripts' nonce is new each time. No shared cache
+    // keeps it, and a browser asks again.
+    let page = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if page {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("private, no-cache"));
+        headers.append(header::VARY, HeaderValue::from_static("cookie"));
+    }
     response
 }
 

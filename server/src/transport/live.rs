@@ -162,6 +162,13 @@ impl Live {
                         }
                         _ => None,
                     };
+                    // A login's session: its sockets here carry it, found by `EndSession`.
+                    let session = match &command {
+                        Command::Login(login) => {
+                            login.token_hash.clone().map(|hash| (login.conn, hash))
+                        }
+                        _ => None,
+                    };
                     let transfer = match &command {
                         Command::Transfer { conversation, .. }
                         | Command::Settle {
@@ -173,6 +180,13 @@ impl Live {
                     let mut step = self.hub.handle(command);
                     let changed = std::mem::take(&mut step.changed);
                     outbound.append(&mut step.outbound);
+                    if let (Some((conn, hash)), Ok(Outcome::LoggedIn)) = (session, &step.outcome) {
+                        // Marked as the hub logs it in, in the stream's order: a logout
+                        // applied after this finds it, one applied before refused the login.
+                        if let Some(socket) = self.sockets.get(&conn) {
+                            socket.extensions.insert(SessionHash(hash));
+                        }
+                    }
                     if let Some(sockets) = retired.filter(|s| !s.is_empty()) {
                         effects.push(Effect::Close(sockets));
                     }
@@ -212,6 +226,10 @@ impl Live {
                     applied.push((Ok(Outcome::Changed), vec![]));
                 }
                 Item::EndSession(hash) => {
+                    // A login checked against storage before the session ended but not yet
+                    // applied is refused when it comes.
+                    let ended = self.hub.handle(Command::SessionEnded(hash.clone()));
+                    outbound.extend(ended.outbound);
                     let sockets: Vec<SocketRef> = self
                         .sockets
                         .values()

@@ -31,22 +31,23 @@ use app::protocol::{LoginIntent, LoginPayload, OfficeStatus, Role, ServerEvent, 
 pub(super) struct SessionHash(pub String);
 
 /// Logs connection `conn` (from `ip`, whose handshake carried the session `cookie`) in,
-/// or tells it why not. Returns the outcome and, once logged in, the session's hash.
+/// or tells it why not. Returns the outcome. Once the hub logs it in, its socket carries the
+/// session's hash ([`SessionHash`], set by `Live::apply`).
 pub(super) async fn log_in(
     shared: &Shared,
     conn: ConnId,
     ip: Option<IpAddr>,
     payload: Result<LoginPayload, Problem>,
     cookie: Option<String>,
-) -> (Result<Outcome, Problem>, Option<SessionHash>) {
+) -> Result<Outcome, Problem> {
     if let Err(problem) = shared.gate.may_log_in(ip) {
         metrics::login_refused(&problem);
-        return (shared.desk.refuse_login(conn, problem), None);
+        return shared.desk.refuse_login(conn, problem);
     }
     let intent = payload.and_then(LoginPayload::into_intent);
     let role = intent.as_ref().map(|i| i.role).ok();
-    let (outcome, session) = match intent {
-        Err(problem) => (shared.desk.refuse_login(conn, problem), None),
+    let outcome = match intent {
+        Err(problem) => shared.desk.refuse_login(conn, problem),
         Ok(mut intent) => {
             let since = intent.since.clone();
             let status = intent.status;
@@ -58,10 +59,11 @@ pub(super) async fn log_in(
                 None => None,
             };
             match establish(shared, conn, ip, intent, cookie).await {
-                Err(problem) => (shared.desk.refuse_login(conn, problem), None),
+                Err(problem) => shared.desk.refuse_login(conn, problem),
                 Ok((mut entry, hash)) => {
                     if let Entry::Known(login) = &mut entry {
                         login.status = status;
+                        login.token_hash = Some(hash.clone());
                     }
                     let (agent, admin) = match &entry {
                         Entry::Known(login) => {
@@ -71,13 +73,12 @@ pub(super) async fn log_in(
                     };
                     let outcome = match entry {
                         Entry::New { name, token, external } => {
-                            let token_hash = hash.clone();
                             shared
                                 .register(|reply| Registration {
                                     conn,
                                     name,
                                     token,
-                                    token_hash,
+                                    token_hash: hash,
                                     external,
                                     visit: visit.clone(),
                                     reply,
@@ -94,10 +95,8 @@ pub(super) async fn log_in(
                         metrics::logged_in(if agent { Role::Agent } else { Role::Customer });
                         welcome(shared, conn, agent, admin).await;
                         record_visit(shared, conn, &visit, attributes.as_ref()).await;
-                        (outcome, Some(SessionHash(hash)))
-                    } else {
-                        (outcome, None)
                     }
+                    outcome
                 }
             }
         }
@@ -106,7 +105,7 @@ pub(super) async fn log_in(
     if let Err(problem) = &outcome {
         metrics::login_refused(problem);
     }
-    (outcome, session)
+    outcome
 }
 
 /// What someone just logged in is sent besides their conversations: customers the office
@@ -302,6 +301,7 @@ async fn agent_login(
         conversations,
         admin: record.admin,
         status: None,
+        token_hash: None,
     })
 }
 

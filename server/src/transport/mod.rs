@@ -71,14 +71,14 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use socketioxide::{ParserConfig, SocketIo};
 use tower_http::trace::TraceLayer;
 
 use crate::model::ConversationMeta;
 use crate::store::Store;
 use crate::Settings;
-use app::{shell, App};
+use app::protocol::{SETUP_PATH, WIDGET_PATH};
+use app::shell;
 
 pub use assets::Site;
 pub use cluster::{Cluster, ClusterError, SNAPSHOT_EVERY};
@@ -88,6 +88,10 @@ pub use shared::Shared;
 /// Bytes of each connection's websocket read buffer (socketioxide's default is 4096;
 /// measured with `bench idle`: 1024 saves about 3 KiB per idle connection).
 const WS_READ_BUFFER: usize = 1024;
+
+/// The name of the customers' bundle among the site's files (`pkg/customer.js`,
+/// `pkg/customer.wasm`: `bundle/build.rs` puts it there).
+const CUSTOMER_BUNDLE: &str = "customer";
 
 use app::protocol::wire::MAX_PAYLOAD;
 
@@ -134,23 +138,51 @@ pub fn router(
         .build_layer();
     socket::register(&io);
 
-    // The site's files: built into the binary, or (`LEPTOS_SITE_ROOT`) on disk.
+    // The site's files: built into the binary, or (`LEPTOS_SITE_ROOT`) on disk. Built in,
+    // the pages load the app under its versioned name (cached as immutable); on disk the
+    // files change under `make watch`, and keep their plain names.
+    // The customers' pages load their own, smaller bundle, where the site has one
+    // (app::components, `shell`).
+    let mut leptos_options = leptos_options;
+    let mut customer_bundle = None;
+    if let Some(site) = &settings.site {
+        if let Some(version) = site.versioned(&leptos_options.output_name) {
+            leptos_options.output_name = version.into();
+        }
+        customer_bundle =
+            site.versioned(CUSTOMER_BUNDLE).map(|name| app::CustomerBundle(name.into()));
+    }
     let assets = match &settings.site {
         Some(site) => assets::Assets::built_in(site.clone()),
         None => assets::Assets::on_disk(&*leptos_options.site_root),
     };
-    let routes = generate_route_list(App);
-    let router =
-        Router::new().route("/healthz", get(healthz)).leptos_routes(&leptos_options, routes, {
-            let options = leptos_options.clone();
-            move || shell(options.clone())
-        });
-    // Whatever no route takes: a file of the site on disk, or the app's own "not found".
-    // With the site built in, nothing is read from disk at all (an empty or stray
-    // `site_root` would otherwise serve the working directory: the database with it).
-    let router = if settings.site.is_some() {
+    let with_bundle = move || {
+        if let Some(bundle) = customer_bundle.clone() {
+            leptos::prelude::provide_context(bundle);
+        }
+    };
+    // The app's pages: the customers' (`/`), the widget's and the first run's (the app
+    // tells them apart by the path; any other address it is not a file for gets the
+    // customers' page, below).
+    let page = {
         let options = leptos_options.clone();
-        router.fallback(leptos_axum::render_app_to_stream(move || shell(options.clone())))
+        leptos_axum::render_app_to_stream_with_context(with_bundle, move || shell(options.clone()))
+    };
+    // Rendering spawns on Leptos's executor: tokio's. Already set when another server was
+    // made in this process (the tests make many), which is as good.
+    if any_spawner::Executor::init_tokio().is_err() {
+        tracing::trace!("Leptos's executor was set already");
+    }
+    let mut router = Router::new().route("/healthz", get(healthz));
+    for path in ["/", WIDGET_PATH, SETUP_PATH] {
+        router = router.route(path, get(page.clone()));
+    }
+    // Whatever no route takes: a file of the site on disk, or else the customers' page
+    // (with the site on disk, answered 404). With the site built in, nothing is read from
+    // disk at all (an empty or stray `site_root` would otherwise serve the working
+    // directory: the database with it).
+    let router = if settings.site.is_some() {
+        router.fallback(page)
     } else {
         router.fallback(leptos_axum::file_and_error_handler(shell))
     };

@@ -121,7 +121,11 @@ async fn register(desk: &Desk, batch: Vec<Registration>) {
             read: 0,
             newer: false,
         };
-        logins.push(Item::Hub(Command::Login(Login::customer(r.conn, meta, r.token))));
+        let login = Login {
+            token_hash: Some(r.token_hash.clone()),
+            ..Login::customer(r.conn, meta, r.token)
+        };
+        logins.push(Item::Hub(Command::Login(login)));
         pending.push((r.reply, r.conn, history));
     }
     {

@@ -105,10 +105,8 @@ async fn on_login(
 ) {
     let _served = turn.ticket.wait().await;
     let cookie = cookie::socket_token(&s.req_parts().headers, shared.gate.trusts_proxy());
-    let (_, session) = login::log_in(&shared, turn.info.conn, turn.info.ip, payload, cookie).await;
-    if let Some(session) = session {
-        s.extensions.insert(session);
-    }
+    // The socket carries its session from the moment the hub logs it in (`Live::apply`).
+    let _outcome = login::log_in(&shared, turn.info.conn, turn.info.ip, payload, cookie).await;
 }
 
 /// A message: planned by the hub, then stored, delivered and acknowledged by the pipeline
@@ -220,7 +218,8 @@ async fn on_logout(s: SocketRef, turn: Turn, State(shared): State<Arc<Shared>>) 
     if let Some(SessionHash(hash)) = s.extensions.remove::<SessionHash>() {
         // A customer nothing is stored of yet: their token stops resuming from the live
         // state first (a first write racing this stores no session, or revokes the one it
-        // stored), then from storage.
+        // stored), then from storage. (`EndSession` tells the hub again, for the logouts
+        // over HTTP: the second time changes nothing.)
         shared.desk.apply_quietly(Item::Hub(Command::SessionEnded(hash.clone()))).await;
         if let Err(e) = shared.desk.store.revoke(&hash).await {
             tracing::error!(error = %e, "revoking a session failed");

@@ -22,6 +22,7 @@ use super::requester::{admin_name as admin, private, remove_by_id};
 use super::shared::Shared;
 use crate::auth;
 use crate::clock::now_ms;
+use crate::store::StoreError;
 use app::protocol::{
     CreatedApiToken, NewApiToken, Problem, UserName, API_TOKENS_PATH, API_TOKEN_PREFIX,
 };
@@ -78,6 +79,8 @@ async fn create(
             tracing::info!(id = info.id, name = %info.name, write = info.write, by = %by, "API token made");
             private((StatusCode::CREATED, Json(CreatedApiToken { token, info })).into_response())
         }
+        // Their account was removed meanwhile: as for anyone who is no admin.
+        Err(StoreError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => refused(internal("storing an API token")(e)),
     }
 }

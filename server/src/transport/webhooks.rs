@@ -23,6 +23,7 @@ use super::requester::{admin_name as admin, private, remove_by_id};
 use super::shared::Shared;
 use crate::auth;
 use crate::clock::now_ms;
+use crate::store::StoreError;
 use crate::webhooks::events_column;
 use app::protocol::{
     CreatedWebhook, NewWebhook, Problem, WEBHOOKS_PATH, WEBHOOK_DELIVERIES_SHOWN,
@@ -96,6 +97,8 @@ async fn create(
             tracing::info!(id = info.id, events = %events, by = %by, "webhook registered");
             private((StatusCode::CREATED, Json(CreatedWebhook { secret, info })).into_response())
         }
+        // Their account was removed meanwhile: as for anyone who is no admin.
+        Err(StoreError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => refused(internal("registering a webhook")(e)),
     }
 }

@@ -1,15 +1,13 @@
-//! What the views ask a session for (log in, send, retry, load older, typing, read,
-//! desk actions, log out), also while there is no connection, and what it does on its own
-//! every second (typing expiry, away, reading, a silent server).
+//! What the views ask a session for (log in, send, retry, load older, typing, rate, log
+//! out; the console's desk actions are in `desk.rs`), also while there is no connection, and
+//! what it does on its own every second (typing expiry, away, reading, a silent server).
 
 use std::ops::ControlFlow::{Break, Continue};
 
 use leptos::prelude::*;
 
 use super::{now_ms, tab_hidden, Session, Step};
-use crate::client::{
-    end_agent_session, forget_session, new_client_id, remember_status, Credentials, End,
-};
+use crate::client::{end_agent_session, forget_session, new_client_id, Credentials, End};
 use crate::inbox::{Delivery, Outgoing, Target};
 use crate::protocol::*;
 use crate::state::{ChatState, Command};
@@ -56,6 +54,12 @@ pub(super) fn forget_login(state: ChatState, credentials: &mut Option<Credential
     state.reset();
 }
 
+/// An action that needs the server's answer, asked for while there is no connection: it is
+/// not queued, and the person is told.
+pub(super) fn refuse_offline(state: ChatState) {
+    state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
+}
+
 /// A command given while there is no connection (or before the namespace is joined).
 pub(crate) fn while_offline(
     state: ChatState,
@@ -85,35 +89,11 @@ pub(crate) fn while_offline(
         }
         // Asked again when the person scrolls up once connected.
         Command::LoadOlder(_) => {}
-        // Nobody hears typing while offline; reading is said again when back, and a
-        // profile is asked again once logged in (the panel watches the login).
-        Command::Typing | Command::MarkRead(_) | Command::Profile(_) => {}
-        // Said as the next login is through.
-        Command::SetStatus(status) => {
-            if let Some(c) = credentials.as_mut() {
-                c.unsent_status = Some(status);
-            }
-            remember_status(state, credentials.as_ref(), status);
-        }
-        // Desk actions need the server's answer: they are not queued.
-        Command::Take(_)
-        | Command::Resolve(_)
-        | Command::Transfer { .. }
-        | Command::Note(_)
-        | Command::AddAgent(_)
-        | Command::RemoveAgent(_)
-        | Command::SetCanned(_)
-        | Command::RemoveCanned(_)
-        | Command::Search(_)
-        | Command::SearchMore
-        | Command::SetProfile(_)
-        | Command::Rate(_)
-        | Command::SetDeskSettings(_)
-        | Command::MoreConversations => {
-            state.error.set(Some(state.lang.get_untracked().ui().offline_action.to_owned()));
-        }
-        // What is held shows now; the rest is asked for once connected (scrolling up).
-        Command::OpenFound { summary, seq } => state.open_found(summary, seq),
+        // Nobody hears typing while offline.
+        Command::Typing => {}
+        Command::Rate(_) => refuse_offline(state),
+        #[cfg(feature = "console")]
+        Command::Desk(command) => super::desk::while_offline(state, command, credentials),
         // A customer's token cannot be revoked without a connection; it is forgotten
         // here and expires on the server. An agent's cookie session ends over HTTP.
         Command::Logout => forget_login(state, credentials),
@@ -146,41 +126,9 @@ impl Session<'_> {
             Command::Retry(id) => self.retry(id).await,
             Command::LoadOlder(conversation) => self.load_older(conversation).await,
             Command::Typing => self.on_typing().await,
-            Command::MarkRead(conversation) => self.mark_read(conversation).await,
-            Command::SetStatus(status) => {
-                self.set_status(status);
-                self.send_event(&ClientEvent::Status(StatusRequest { status })).await
-            }
-            Command::Note(text) => self.send_note(text).await,
-            Command::Take(conversation) => {
-                self.send_event(&ClientEvent::Take(ConversationRef { conversation })).await
-            }
-            Command::Resolve(conversation) => {
-                self.send_event(&ClientEvent::Resolve(ConversationRef { conversation })).await
-            }
-            Command::Transfer { conversation, to, note } => {
-                self.send_event(&ClientEvent::Transfer(Transfer { conversation, to, note })).await
-            }
-            Command::AddAgent(agent) => self.send_event(&ClientEvent::AgentAdd(agent)).await,
-            Command::RemoveAgent(name) => {
-                self.send_event(&ClientEvent::AgentRemove(AgentRef { name })).await
-            }
-            Command::SetCanned(reply) => self.send_event(&ClientEvent::CannedSet(reply)).await,
-            Command::RemoveCanned(shortcut) => {
-                self.send_event(&ClientEvent::CannedRemove(CannedRef { shortcut })).await
-            }
-            Command::Search(query) => self.search(query).await,
-            Command::SearchMore => self.search_more().await,
-            Command::OpenFound { summary, seq } => self.open_found(summary, seq).await,
-            Command::MoreConversations => self.more_conversations().await,
-            Command::Profile(conversation) => {
-                self.send_event(&ClientEvent::Profile(ConversationRef { conversation })).await
-            }
-            Command::SetProfile(update) => self.send_event(&ClientEvent::ProfileSet(update)).await,
             Command::Rate(request) => self.send_event(&ClientEvent::Rate(request)).await,
-            Command::SetDeskSettings(settings) => {
-                self.send_event(&ClientEvent::DeskSettings(settings)).await
-            }
+            #[cfg(feature = "console")]
+            Command::Desk(command) => self.on_desk_command(command).await,
             Command::Logout => self.log_out().await,
         }
     }
@@ -240,64 +188,6 @@ impl Session<'_> {
         }
     }
 
-    /// Asks for the first page of a search; it is shown in place of the agent's list.
-    async fn search(&mut self, query: String) -> Step {
-        let search =
-            crate::state::Search { query: query.clone(), waiting: true, ..Default::default() };
-        self.state.search.set(Some(search));
-        self.send_event(&ClientEvent::Search(SearchRequest { query, before: None })).await
-    }
-
-    /// Asks for the next page of the search shown, if there is one.
-    async fn search_more(&mut self) -> Step {
-        let asked = self.state.search.try_update(|s| {
-            let s = s.as_mut()?;
-            let before = s.results.next.filter(|_| !s.waiting)?;
-            s.waiting = true;
-            Some(SearchRequest { query: s.query.clone(), before: Some(before) })
-        });
-        match asked.flatten() {
-            Some(request) => self.send_event(&ClientEvent::Search(request)).await,
-            None => Continue(()),
-        }
-    }
-
-    /// Asks for the next page of the agent's conversations, unless one is on its way or
-    /// every one is listed.
-    async fn more_conversations(&mut self) -> Step {
-        use crate::state::MoreConversations as More;
-        let before = match self.state.more_conversations.get_untracked() {
-            More::After(cursor) => cursor,
-            More::Unknown | More::Waiting(_) | More::AllListed => return Continue(()),
-        };
-        self.state.more_conversations.set(More::Waiting(before));
-        let request = ConversationsRequest { before: Some(before) };
-        self.send_event(&ClientEvent::Conversations(request)).await
-    }
-
-    /// Opens a conversation a search found, and asks for what is not held of it: from the
-    /// message found on (the rest follows a page at a time), or its newest page.
-    async fn open_found(&mut self, summary: ConversationSummary, seq: Option<u64>) -> Step {
-        let conversation = summary.id;
-        self.state.open_found(summary, seq);
-        let held = self.state.inbox.with_untracked(|i| {
-            i.threads.get(&conversation).map(|t| match seq {
-                Some(seq) => t.messages.contains_key(&seq),
-                None => !t.messages.is_empty(),
-            })
-        });
-        if held == Some(true) {
-            return Continue(());
-        }
-        let request = match seq {
-            Some(seq) => {
-                HistoryRequest { conversation, before: None, after: Some(seq.saturating_sub(1)) }
-            }
-            None => HistoryRequest { conversation, before: Some(u64::MAX), after: None },
-        };
-        self.send_event(&ClientEvent::History(request)).await
-    }
-
     /// Says the person is typing, at most once per [`TYPING_EVERY_MS`].
     async fn on_typing(&mut self) -> Step {
         let state = self.state;
@@ -318,7 +208,7 @@ impl Session<'_> {
     }
 
     /// What an agent has on screen, in a visible tab, is read: tells the server how far.
-    async fn mark_read(&mut self, conversation: ConversationId) -> Step {
+    pub(super) async fn mark_read(&mut self, conversation: ConversationId) -> Step {
         let newest = self
             .state
             .inbox
@@ -330,16 +220,6 @@ impl Session<'_> {
                 self.send_event(&ClientEvent::Read(ReadUpTo { conversation, seq })).await
             }
             None => Continue(()),
-        }
-    }
-
-    /// Sends an internal note in the open conversation (agents).
-    async fn send_note(&mut self, text: String) -> Step {
-        match self.state.open.get_untracked() {
-            Some(Target::Conversation(conversation)) => {
-                self.send_event(&ClientEvent::Note(NoteRequest { conversation, text })).await
-            }
-            _ => Continue(()),
         }
     }
 

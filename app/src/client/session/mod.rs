@@ -6,9 +6,12 @@
 //! frames. Must not: reconnect or wait between attempts (`client/mod.rs` does), or outlive
 //! its connection: everything here starts afresh with the next one.
 //! The server's side is in this file; what the views ask for, and what is done every second
-//! (typing expiry, away, reading, a silent server), in `commands.rs`.
+//! (typing expiry, away, reading, a silent server), in `commands.rs`; what only an agent's
+//! console asks for, in `desk.rs`.
 
 mod commands;
+#[cfg(feature = "console")]
+mod desk;
 
 use std::collections::HashMap;
 use std::ops::ControlFlow::{self, Break, Continue};
@@ -317,6 +320,7 @@ impl<'a> Session<'a> {
                 return self.on_login_refused(with_problem(reason, problem))
             }
             ServerEvent::UserList(users) => state.set_users(users),
+            #[cfg(feature = "console")]
             ServerEvent::Presence(change) => state.presence(change),
             ServerEvent::Message(message) => {
                 super::notify::new_message(&message, lang);
@@ -334,19 +338,26 @@ impl<'a> Session<'a> {
                     return self.send_event(&ClientEvent::History(request)).await;
                 }
             }
+            #[cfg(feature = "console")]
             ServerEvent::Conversation(summary) => state.desk.update(|d| {
                 d.insert(summary.id, summary);
             }),
+            #[cfg(feature = "console")]
             ServerEvent::ConversationGone(gone) => state.forget(gone.conversation),
             ServerEvent::Typing(t) => state.typing(t.conversation, t.from, now_ms() as u64),
             ServerEvent::Read(r) => state.read_up_to(r.conversation, r.seq),
+            #[cfg(feature = "console")]
             ServerEvent::Canned(replies) => state.canned.set(replies),
             ServerEvent::Away(names) => state.away.set(names),
             ServerEvent::Busy(names) => state.busy.set(names),
+            #[cfg(feature = "console")]
             ServerEvent::Status(StatusRequest { status }) => self.set_status(status),
+            #[cfg(feature = "console")]
             ServerEvent::Agents(agents) => state.agents.set(agents),
             ServerEvent::Office(office) => state.office.set(Some(office)),
+            #[cfg(feature = "console")]
             ServerEvent::ConversationsPage(page) => state.conversations_page(page),
+            #[cfg(feature = "console")]
             ServerEvent::Profile(profile) => state.profile.set(Some(*profile)),
             ServerEvent::Resolved(resolved) => state.resolved.set(Some(resolved)),
             ServerEvent::Rating(rating) => {
@@ -361,11 +372,13 @@ impl<'a> Session<'a> {
                 }
             }
             ServerEvent::DeskSettings(settings) => state.settings.set(settings),
+            #[cfg(feature = "console")]
             ServerEvent::SearchResults(page) => state.search.update(|s| {
                 if let Some(s) = s.as_mut() {
                     s.take(page);
                 }
             }),
+            #[cfg(feature = "console")]
             ServerEvent::Note(note) => {
                 let customer = state
                     .desk
@@ -374,17 +387,22 @@ impl<'a> Session<'a> {
             }
             ServerEvent::Error(reason) => {
                 // A page refused is not waited for any longer.
-                if let crate::state::MoreConversations::Waiting(before) =
-                    state.more_conversations.get_untracked()
+                #[cfg(feature = "console")]
                 {
-                    state.more_conversations.set(crate::state::MoreConversations::After(before));
-                }
-                if state.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
-                    state.search.update(|s| {
-                        if let Some(s) = s.as_mut() {
-                            s.waiting = false;
-                        }
-                    });
+                    if let crate::state::MoreConversations::Waiting(before) =
+                        state.more_conversations.get_untracked()
+                    {
+                        state
+                            .more_conversations
+                            .set(crate::state::MoreConversations::After(before));
+                    }
+                    if state.search.with_untracked(|s| s.as_ref().is_some_and(|s| s.waiting)) {
+                        state.search.update(|s| {
+                            if let Some(s) = s.as_mut() {
+                                s.waiting = false;
+                            }
+                        });
+                    }
                 }
                 let reason = with_problem(reason, problem);
                 // Rated already (in another tab, or before a reload): thanked, as if now.
@@ -393,6 +411,10 @@ impl<'a> Session<'a> {
                 }
                 state.error.set(Some(reason.in_lang(lang)))
             }
+            // The customers' bundle decodes none of the events only agents are sent
+            // (`ServerEvent::decode`).
+            #[cfg(not(feature = "console"))]
+            _ => {}
         }
         Continue(())
     }
@@ -417,6 +439,15 @@ impl<'a> Session<'a> {
             c.email = None;
             c.resume = ok.resume.clone().or(c.resume.take());
             save_session(c, self.state.my_status.get_untracked());
+        }
+        // The customers' bundle has no console (components/mod.rs): an agent logged in by
+        // this tab's cookie (on a page that got this bundle without it: opened from another
+        // site's link, which sends no `SameSite=Strict` cookie) loads the page again, and
+        // gets the agents' bundle, which logs in the same way.
+        #[cfg(not(feature = "console"))]
+        if ok.role == crate::protocol::Role::Agent && super::load_console() {
+            self.state.logging_in.set(true);
+            return Continue(());
         }
         let away_after = ok.away_after_ms.unwrap_or(AWAY_AFTER_MS) as f64;
         self.state.logged_in(ok);
