@@ -1,7 +1,7 @@
 // An agent and two customers, each in their own browser context.
 import { test, expect } from '@playwright/test';
 import {
-  AGENT, find, open, loginAgent, loginCustomer, openConversation, send, waitForHydration, expectRefusedRequest,
+  AGENT, find, open, loginAgent, submitAgentLogin, loginCustomer, openConversation, send, waitForHydration, expectRefusedRequest,
   expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems,
 } from './helpers';
 
@@ -58,7 +58,7 @@ test('a taken name is refused in the page', async ({ browser }) => {
   await loginCustomer(second.page, AGENT.name);
   await expect(find.loginError(second.page)).toContainText('support agent');
   // A wrong agent password is refused too.
-  await loginAgent(second.page, AGENT.name, 'not-the-password');
+  await submitAgentLogin(second.page, AGENT.name, 'not-the-password');
   await expect(find.loginError(second.page)).toContainText('password');
   expectRefusedRequest(second, 401);
   expectNoProblems(first, second);

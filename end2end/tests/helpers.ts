@@ -60,11 +60,20 @@ export async function loginCustomer(page: Page, name: string) {
   await page.getByTestId('login-submit').click();
 }
 
-export async function loginAgent(page: Page, name: string, password: string) {
+/** Submits the agent's login form, whatever comes of it. */
+export async function submitAgentLogin(page: Page, name: string, password: string) {
   await page.getByTestId('login-name').fill(name);
   await page.getByTestId('login-agent').check();
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
+}
+
+/** Logs an agent in and waits until the console is theirs: the password check takes a
+ * moment, and a customer who writes before it is over finds no agent online (so the
+ * conversation does not open by itself in the console, which a test would take for a loss). */
+export async function loginAgent(page: Page, name: string, password: string) {
+  await submitAgentLogin(page, name, password);
+  await expect(find.me(page)).toHaveText(/\S/);
 }
 
 /** Opens someone's conversation. A row moves between the console's sections when its
@@ -140,14 +149,18 @@ export const SERVER_BINARY = path.resolve(__dirname, `../../target/${process.env
 /** The environment of a server of a test's own: the built site, on `port`, with the
  * SQLite file `db` and `extra` settings. */
 export function ownServerEnv(port: number, db: string, extra: Record<string, string> = {}) {
-  return {
+  const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: `sqlite://${db}`,
-    LEPTOS_SITE_ROOT: path.resolve(__dirname, '../../target/site'),
     LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
     LEPTOS_OUTPUT_NAME: 'chat',
     ...extra,
   };
+  // The release's own site, as deployed (both bundles, versioned names); a debug build's is
+  // read from target/site, as in serve.sh.
+  if (process.env.E2E_BUILD === 'debug') env.LEPTOS_SITE_ROOT = path.resolve(__dirname, '../../target/site');
+  else delete env.LEPTOS_SITE_ROOT;
+  return env;
 }
 
 /** Starts a server of a test's own (for tests that stop it, or need other settings than
