@@ -2,9 +2,9 @@
 # Formatting and lints, as `make lint` runs them: the whole tree formatted as rustfmt.toml
 # says, and clippy with every warning an error, over every target of the server side (the
 # `app` crate with its `ssr` feature, the server, the benchmark) and over the browser side
-# (`frontend`, which builds `app` with `hydrate`, and `customer`, the same without the
-# agents' console; checked for the host, which reads the same code as the WASM build without
-# a second standard library).
+# (`frontend`, which builds `app` with `hydrate`, and `customer`, which builds it with `csr`
+# and without the agents' console; checked for the host, which reads the same code as the
+# WASM build without a second standard library).
 #
 #   scripts/lint.sh                  all three parts: fmt, server, browser
 #   scripts/lint.sh fmt browser      only the parts named
@@ -74,7 +74,7 @@ sys.exit(1 if found else 0)'
       echo "[lint] cargo clippy (browser side)"
       cargo clippy -p frontend --lib --color never -- -D warnings || status=1
       # The customers' bundle on its own: together with `frontend` its `app` would have the
-      # agents' console too (cargo unites the features a build asks for).
+      # agents' console and hydration too (cargo unites the features a build asks for).
       cargo clippy -p customer --lib --color never -- -D warnings || status=1
       ;;
     *)

@@ -8,7 +8,7 @@
 //! - [`state`]: the signals the views read and the commands they give.
 //! - [`colour`]: the widget's host colour and the readable inks derived from it.
 //! - [`components`]: the Leptos views (login, user list, chat), rendered on the server
-//!   and hydrated in the browser.
+//!   and, in the browser, hydrated (the agents' bundle) or drawn again (the customers').
 //! - `client` (browser only): the Socket.IO connection with reconnect and re-login,
 //!   exposed to the views as signals.
 
@@ -27,7 +27,7 @@ pub mod state;
 pub mod text;
 pub mod uploads;
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub mod client;
 
 pub use components::{shell, App, CustomerBundle};

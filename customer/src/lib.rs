@@ -1,17 +1,120 @@
-//! The customers' WebAssembly entry point: hydrates the server-rendered page with the app
-//! built without the agents' console (`app`'s feature `console`), for the pages customers
-//! open (the chat's page and the widget). The server chooses which bundle a page loads
-//! (`app::components`, `shell`); an agent who logs in here reloads the page and gets the
-//! agents' bundle (`frontend/`).
+//! The customers' WebAssembly entry point, for the pages customers open (the chat's page and
+//! the widget): the app built without the agents' console (`app`'s feature `console`). The
+//! server chooses which bundle a page loads (`app::components`, `shell`); an agent who logs
+//! in here reloads the page and gets the agents' bundle (`frontend/`).
+//!
+//! This bundle does not hydrate the server's page: it draws the page again over it (Leptos's
+//! client-side rendering, `app`'s feature `csr`), which spares it every view's hydration code
+//! (docs/bundle-size.md). The server's markup gives the first paint; the page drawn here
+//! replaces it within one task, so the browser never paints between the two. What the reader
+//! did meanwhile is carried over: what they typed or ticked, and where the focus was.
 //!
 //! The recursion limit: as in `frontend/` (the page's view type is the same).
 #![recursion_limit = "256"]
 
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, Node};
+
+/// Named `hydrate` as Leptos's loader script calls it.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     // A panic's message in the browser's console: in debug builds (`make watch`), and in
     // release ones built without -Zbuild-std; the others panic without one
     // (scripts/wasm-build-std.toml).
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(body) = document.body() else { return };
+    // The server's markup, kept until the page is drawn: the app reads the language it was
+    // rendered in from it (`page_lang`).
+    let server: Vec<Node> = {
+        let nodes = body.child_nodes();
+        (0..nodes.length()).filter_map(|i| nodes.item(i)).collect()
+    };
+    let focused = document.active_element().and_then(|e| e.get_attribute("data-testid"));
+    // Appended after the server's markup.
+    leptos::mount::mount_to_body(app::App);
+    let drawn = |testid: &str| {
+        let selector = format!("[data-testid=\"{testid}\"]");
+        server_free(&body, &server, &selector)
+    };
+    for node in &server {
+        let Some(old) = node.dyn_ref::<Element>() else { continue };
+        let Ok(fields) = old
+            .query_selector_all("input[data-testid], textarea[data-testid], select[data-testid]")
+        else {
+            continue;
+        };
+        for field in (0..fields.length()).filter_map(|i| fields.item(i)) {
+            carry_over(&field, &drawn);
+        }
+    }
+    for node in &server {
+        if let Some(parent) = node.parent_node() {
+            // A node the app has already moved away is no longer the body's.
+            let _ = parent.remove_child(node);
+        }
+    }
+    if let Some(element) = focused.and_then(|testid| drawn(&testid)) {
+        if let Some(element) = element.dyn_ref::<web_sys::HtmlElement>() {
+            let _ = element.focus();
+        }
+    }
+}
+
+/// The element of the drawn page that `selector` finds: the first match among the body's
+/// elements that are not the server's.
+fn server_free(body: &web_sys::HtmlElement, server: &[Node], selector: &str) -> Option<Element> {
+    let found = body.query_selector_all(selector).ok()?;
+    (0..found.length())
+        .filter_map(|i| found.item(i))
+        .find(|n| !server.iter().any(|s| s.contains(Some(n))))
+        .and_then(|n| n.dyn_into::<Element>().ok())
+}
+
+/// Gives the drawn page's field of the same `data-testid` what the reader typed, ticked or
+/// chose in the server's, and tells the app (an `input` or `change` event, as the reader's own
+/// would).
+fn carry_over(field: &Node, drawn: &impl Fn(&str) -> Option<Element>) {
+    let Some(testid) = field.dyn_ref::<Element>().and_then(|e| e.get_attribute("data-testid"))
+    else {
+        return;
+    };
+    let Some(target) = drawn(&testid) else { return };
+    let event = if let Some(old) = field.dyn_ref::<HtmlInputElement>() {
+        let Some(new) = target.dyn_ref::<HtmlInputElement>() else { return };
+        if matches!(old.type_().as_str(), "checkbox" | "radio") {
+            if old.checked() == new.checked() {
+                return;
+            }
+            new.set_checked(old.checked());
+            "change"
+        } else {
+            if old.value().is_empty() || old.value() == new.value() {
+                return;
+            }
+            new.set_value(&old.value());
+            "input"
+        }
+    } else if let Some(old) = field.dyn_ref::<HtmlTextAreaElement>() {
+        let Some(new) = target.dyn_ref::<HtmlTextAreaElement>() else { return };
+        if old.value().is_empty() || old.value() == new.value() {
+            return;
+        }
+        new.set_value(&old.value());
+        "input"
+    } else if let Some(old) = field.dyn_ref::<HtmlSelectElement>() {
+        let Some(new) = target.dyn_ref::<HtmlSelectElement>() else { return };
+        if old.value() == new.value() {
+            return;
+        }
+        new.set_value(&old.value());
+        "change"
+    } else {
+        return;
+    };
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    if let Ok(event) = web_sys::Event::new_with_event_init_dict(event, &init) {
+        let _ = target.dispatch_event(&event);
+    }
 }

@@ -1,5 +1,5 @@
 // An agent and two customers, each in their own browser context.
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import {
   AGENT, find, open, loginAgent, submitAgentLogin, loginCustomer, openConversation, send, waitForHydration, expectRefusedRequest,
   expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems,
@@ -45,6 +45,38 @@ test('an agent and two customers chat, and customers never see each other', asyn
 
   expectNoProblems(agent, bob, carol);
   for (const p of [agent, bob, carol]) await p.context.close();
+});
+
+test('what a customer typed or chose before the page came alive is kept, and the page is drawn once', async ({ browser }) => {
+  const context = await browser.newContext();
+  const problems: string[] = [];
+  // A page whose WebAssembly is held back until `act` has done its part in the server's
+  // markup; then the customers' bundle draws the page again over it (customer/src/lib.rs).
+  const early = async (act: (page: Page) => Promise<void>) => {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => problems.push(err.message));
+    let release = () => {};
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    await page.route('**/pkg/*.wasm', async (route) => { await held; await route.continue(); });
+    await page.goto('/', { waitUntil: 'domcontentloaded' });
+    await act(page);
+    await expect(find.connection(page)).not.toHaveClass(/conn-online/);
+    release();
+    await waitForHydration(page);
+    await expect(page.locator('.app')).toHaveCount(1);
+    return page;
+  };
+  const page = await early((p) => p.getByTestId('login-name').fill('Yara'));
+  await expect(page.getByTestId('login-name')).toHaveValue('Yara');
+  await expect(page.getByTestId('login-name')).toBeFocused();
+  await page.getByTestId('login-submit').click();
+  await expectLoggedIn(page, 'Yara');
+  // The language chosen early: the page comes alive in it.
+  const chinese = await early((p) => p.getByTestId('lang').selectOption('zh-CN'));
+  await expect(chinese.locator('html')).toHaveAttribute('lang', 'zh-CN');
+  await expect(chinese.getByTestId('lang')).toHaveValue('zh-CN');
+  expect(problems).toEqual([]);
+  await context.close();
 });
 
 test('a taken name is refused in the page', async ({ browser }) => {

@@ -498,7 +498,7 @@ fn outgoing_line(o: Outgoing, chat: Chat) -> impl IntoView {
 
 /// Grows (or shrinks) the composer to its text, up to the height the stylesheet allows
 /// (`max-height`; past it, the text scrolls).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn fit_to_text(composer: NodeRef<html::Textarea>) {
     let Some(el) = composer.get_untracked() else { return };
     let style = leptos::web_sys::HtmlElement::style(&el);
@@ -510,7 +510,7 @@ fn fit_to_text(composer: NodeRef<html::Textarea>) {
 }
 
 /// Whether the reader types on a touch screen (its keyboard's Enter starts a line).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn touch_screen() -> bool {
     leptos::web_sys::window()
         .and_then(|w| w.match_media("(pointer: coarse)").ok().flatten())
@@ -518,9 +518,9 @@ fn touch_screen() -> bool {
 }
 
 // The server renders the page and handles no events.
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn fit_to_text(_composer: NodeRef<html::Textarea>) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn touch_screen() -> bool {
     false
 }

@@ -230,7 +230,7 @@ pub fn Viewer() -> impl IntoView {
 // ---- The browser's side (the server renders the views and handles no events) ----
 
 /// Fetches a file with the session; `done` gets its object URL (`None`: it could not be had).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn load(state: crate::state::ChatState, path: String, done: impl FnOnce(Option<String>) + 'static) {
     leptos::task::spawn_local(async move {
         done(crate::client::files::object_url(state, path).await);
@@ -239,7 +239,7 @@ fn load(state: crate::state::ChatState, path: String, done: impl FnOnce(Option<S
 
 /// Files dropped anywhere else on the page are not opened in its place (which would leave
 /// the chat); only the conversation takes them.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn keep_drops_in_the_page() {
     let over = window_event_listener(leptos::ev::dragover, |ev| {
         if carries_files(&ev) {
@@ -258,7 +258,7 @@ pub fn keep_drops_in_the_page() {
 }
 
 /// Whether a drag left `ev`'s element (not just moved onto one of its children).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn left(ev: &leptos::ev::DragEvent) -> bool {
     use leptos::wasm_bindgen::JsCast;
     let area = ev.current_target().and_then(|t| t.dyn_into::<leptos::web_sys::Node>().ok());
@@ -269,29 +269,29 @@ pub fn left(ev: &leptos::ev::DragEvent) -> bool {
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn save(chat: crate::state::Chat, path: String, name: String) {
     leptos::task::spawn_local(crate::client::files::download(chat.state, path, name));
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn cancel(chat: crate::state::Chat, key: u64) {
     crate::client::files::cancel(chat.state, key);
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn again(chat: crate::state::Chat, key: u64) {
     crate::client::files::retry(chat, key);
 }
 
 /// The files of a list the browser gave (a picker, a paste, a drop).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn files_in(list: Option<leptos::web_sys::FileList>) -> Vec<leptos::web_sys::File> {
     let Some(list) = list else { return Vec::new() };
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn picked(chat: crate::state::Chat, input: &leptos::web_sys::HtmlInputElement) {
     let files = files_in(input.files());
     // Emptied, so that choosing the same file again is a change too.
@@ -302,7 +302,7 @@ fn picked(chat: crate::state::Chat, input: &leptos::web_sys::HtmlInputElement) {
 }
 
 /// A paste into the composer: files (a screenshot) are uploaded; text pastes as usual.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn pasted(chat: crate::state::Chat, ev: &leptos::ev::ClipboardEvent) {
     let files = files_in(ev.clipboard_data().and_then(|d| d.files()));
     if !files.is_empty() {
@@ -312,13 +312,13 @@ pub fn pasted(chat: crate::state::Chat, ev: &leptos::ev::ClipboardEvent) {
 }
 
 /// Whether a drag carries files (then the conversation takes the drop).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn carries_files(ev: &leptos::ev::DragEvent) -> bool {
     ev.data_transfer().is_some_and(|d| d.types().includes(&"Files".into(), 0))
 }
 
 /// Files dropped onto the conversation are uploaded.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn dropped(chat: crate::state::Chat, ev: &leptos::ev::DragEvent) {
     let files = files_in(ev.data_transfer().and_then(|d| d.files()));
     ev.prevent_default();
@@ -327,27 +327,27 @@ pub fn dropped(chat: crate::state::Chat, ev: &leptos::ev::DragEvent) {
     }
 }
 
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn load(_: crate::state::ChatState, _: String, _: impl FnOnce(Option<String>) + 'static) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 pub fn keep_drops_in_the_page() {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 pub fn left(_: &leptos::ev::DragEvent) -> bool {
     true
 }
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn save(_: crate::state::Chat, _: String, _: String) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn cancel(_: crate::state::Chat, _: u64) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn again(_: crate::state::Chat, _: u64) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn picked(_: crate::state::Chat, _: &leptos::web_sys::HtmlInputElement) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 pub fn pasted(_: crate::state::Chat, _: &leptos::ev::ClipboardEvent) {}
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 pub fn carries_files(_: &leptos::ev::DragEvent) -> bool {
     false
 }
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 pub fn dropped(_: crate::state::Chat, _: &leptos::ev::DragEvent) {}

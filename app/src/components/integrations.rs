@@ -64,7 +64,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
         RwSignal::new(WEBHOOK_EVENTS.iter().map(|e| e.to_string()).collect::<Vec<_>>());
 
     let load = move || {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         leptos::task::spawn_local(async move {
             use crate::client::console;
             let lang = lang();
@@ -85,7 +85,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
     // Read afresh each time it is opened or closed: deliveries go on meanwhile.
     let opened = move |_| load();
     // Makes a token or a webhook: its secret is shown, the form emptied, the lists read again.
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     let make = move |path: &'static str,
                      body: serde_json::Value,
                      token: bool,
@@ -109,7 +109,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
     };
     let make_token = move |ev: SubmitEvent| {
         ev.prevent_default();
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             let body = crate::protocol::NewApiToken {
                 name: token_name.get_untracked(),
@@ -125,7 +125,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
     };
     let add_hook = move |ev: SubmitEvent| {
         ev.prevent_default();
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             let body = crate::protocol::NewWebhook {
                 url: hook_url.get_untracked(),
@@ -140,7 +140,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
         }
     };
     let remove = move |path: String| {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         leptos::task::spawn_local(async move {
             match crate::client::console::delete(&path, lang()).await {
                 Ok(()) => {
@@ -150,7 +150,7 @@ pub fn IntegrationsPanel() -> impl IntoView {
                 Err(e) => error.set(Some(e)),
             }
         });
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(not(feature = "browser"))]
         let _ = path;
     };
 

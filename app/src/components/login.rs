@@ -46,7 +46,7 @@ pub fn LoginView() -> impl IntoView {
         state.login_error.set(None);
         // Agents want to hear about new messages while in another tab; the browser only
         // asks the person from within a click like this one.
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         if role == Role::Agent {
             crate::client::notify::ask_permission();
         }

@@ -1,13 +1,15 @@
 //! The views: one file per view. They render [`ChatState`](crate::state::ChatState) and
 //! send [`Command`](crate::state::Command)s; they never touch the wire.
 //!
-//! Two bundles hydrate them: the agents' (`frontend/`, everything) and the customers'
-//! (`customer/`, without the feature `console`: no side list, team, reports, integrations,
-//! search, profile or first-run page, canned replies or notes: 293 KB as brotli against
-//! 386 KB; docs/bundle-size.md). The server sends a page the customers' unless it is the first run's or the
-//! browser holds an agent's session cookie ([`shell`]); an agent who logs in on a customer's
-//! page reloads it to get theirs (`client::session`). Neither bundle ever renders an agent's
-//! view on the server (a page starts at the login), so both hydrate the same page.
+//! Two bundles bring them to life in the browser: the agents' (`frontend/`, everything),
+//! which hydrates the server's page, and the customers' (`customer/`, without the feature
+//! `console`: no side list, team, reports, integrations, search, profile or first-run page,
+//! canned replies or notes), which draws the page again over the server's (feature `csr`):
+//! 268 KB as brotli against 386 KB; docs/bundle-size.md. The server sends a page the
+//! customers' unless it is the first run's or the browser holds an agent's session cookie
+//! ([`shell`]); an agent who logs in on a customer's page reloads it to get theirs
+//! (`client::session`). Neither bundle ever renders an agent's view on the server (a page
+//! starts at the login), so the agents' hydrates the very page the customers' would draw.
 
 /// The view in the agents' bundle; nothing in the customers' (feature `console`), where no
 /// agent's view is ever shown. Every agents-only view is in a module under
@@ -17,6 +19,9 @@
 /// renders on a page that gets the customers' bundle (none renders an agent's view, as a
 /// page starts at the login; the first run's page always gets the agents'), or the two would
 /// not hydrate the same markup.
+///
+/// In the browser, `feature = "browser"` is either bundle; `leptos`'s own features say which
+/// way it takes over the page (`hydrate` or `csr`).
 macro_rules! console_only {
     ($($view:tt)*) => {{
         #[cfg(feature = "console")]
@@ -138,11 +143,11 @@ pub fn App() -> impl IntoView {
     let address = page_address();
     let state = ChatState::new(page_lang(&address));
 
-    // In the browser the connection starts here (after hydration, as it is async); on the
+    // In the browser the connection starts here (once the page is live, as it is async); on the
     // server nothing connects and commands go nowhere.
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     let commands = crate::client::start(state, vouched_customer());
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let commands = Callback::new(|_: crate::state::Command| {});
     provide_context(Chat { state, commands });
 
@@ -191,14 +196,14 @@ impl Address {
 }
 
 /// The address of the page: the request's on the server, the location's in the browser
-/// (the same, so the hydrated page matches the rendered one).
+/// (the same, so the page in the browser is the one rendered).
 fn page_address() -> Address {
     #[cfg(feature = "ssr")]
     if let Some(parts) = use_context::<http::request::Parts>() {
         let (path, query) = (parts.uri.path(), parts.uri.query().unwrap_or(""));
         return Address { path: path.to_owned(), query: query.to_owned() };
     }
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     if let Some(location) = web_sys::window().map(|w| w.location()) {
         let search = location.search().unwrap_or_default();
         return Address {
@@ -211,7 +216,7 @@ fn page_address() -> Address {
 
 /// In the widget, the customer the host site vouches for (`widget.js` passes the site's
 /// signed user in the frame's fragment, which never reaches a server log).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn vouched_customer() -> Option<(String, crate::protocol::HostIdentity)> {
     let location = web_sys::window()?.location();
     if location.pathname().ok()? != crate::protocol::WIDGET_PATH {
@@ -253,7 +258,7 @@ fn Page(address: Address) -> impl IntoView {
         .flatten()
         .map(|g| g.trim().chars().take(GREETING_MAX_CHARS).collect::<String>())
         .filter(|g| !g.is_empty());
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     if let Some(colour) =
         widget.then(|| address.param("color")).flatten().and_then(|c| crate::colour::Rgb::parse(&c))
     {
@@ -284,7 +289,7 @@ fn Page(address: Address) -> impl IntoView {
     // Once the first admin is in, the address is the console's: the used link (and its
     // token) leaves the address bar (and the history), a reload logs in as usual, and a
     // logout shows the login form.
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     if setup.get_untracked() {
         Effect::new(move |_| {
             if state.me.with(Option::is_some) && setup.get_untracked() {
@@ -302,7 +307,7 @@ fn Page(address: Address) -> impl IntoView {
         });
     }
     // Escape inside the widget closes it: the host page's `widget.js` listens.
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     if widget {
         let handle = window_event_listener(leptos::ev::keydown, |ev| {
             if ev.key() == "Escape" {
@@ -314,7 +319,8 @@ fn Page(address: Address) -> impl IntoView {
         on_cleanup(move || handle.remove());
     }
     view! {
-        // The language the page was rendered in, for the browser to hydrate in the same.
+        // The language the page was rendered in, for the browser to take it over in the same
+        // (`page_lang`; the customers' bundle reads it before it removes the server's markup).
         <div class="app" class:widget=widget data-lang=move || state.lang.get().tag()>
             <header class="topbar">
                 <h1>{move || t().title}</h1>
@@ -344,7 +350,7 @@ fn Page(address: Address) -> impl IntoView {
 }
 
 /// What the widget tells its host page (`widget.js`) when the reader presses Escape.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 const WIDGET_CLOSE: &str = "support-chat:close";
 
 /// The longest greeting a host site may show in the widget.
@@ -377,7 +383,7 @@ fn page_lang(address: &Address) -> Lang {
     }
     #[cfg(not(feature = "ssr"))]
     {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             let rendered = web_sys::window()
                 .and_then(|w| w.document())
@@ -398,7 +404,7 @@ fn LangSwitch() -> impl IntoView {
     let choose = move |ev: leptos::ev::Event| {
         let Some(lang) = Lang::of_tag(&event_target_value(&ev)) else { return };
         state.lang.set(lang);
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             use wasm_bindgen::JsCast;
             let document = web_sys::window()

@@ -49,7 +49,7 @@ fn ratings_text(ui: &Ui, r: &Ratings) -> String {
 }
 
 /// Today and 29 days before, in the browser's time zone, as `YYYY-MM-DD`.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn last_30_days() -> (String, String) {
     let day = |d: &js_sys::Date| {
         format!("{:04}-{:02}-{:02}", d.get_full_year(), d.get_month() + 1, d.get_date())
@@ -63,7 +63,7 @@ fn last_30_days() -> (String, String) {
 }
 
 /// The browser's offset from UTC, in minutes east.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn offset_min() -> i32 {
     -(js_sys::Date::new_0().get_timezone_offset() as i32)
 }
@@ -77,7 +77,7 @@ pub fn ReportsPanel() -> impl IntoView {
     let busy = RwSignal::new(false);
 
     let load = move || {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             let lang = chat.state.lang.get_untracked();
             let url = crate::protocol::report_url(
@@ -106,7 +106,7 @@ pub fn ReportsPanel() -> impl IntoView {
     };
     // The first time it is opened: the last 30 days.
     let opened = move |_| {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             if from.get_untracked().is_empty() {
                 let (first, last) = last_30_days();
@@ -118,14 +118,14 @@ pub fn ReportsPanel() -> impl IntoView {
     };
     let download = move |format: ReportFormat| {
         let Some(r) = report.get_untracked() else { return };
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             let lang = chat.state.lang.get_untracked().tag();
             let url = crate::protocol::report_url(&r.from, &r.to, offset_min(), format, lang);
             let name = format!("report-{}-{}-{}", r.from, r.to, format.as_str());
             leptos::task::spawn_local(crate::client::files::download(chat.state, url, name));
         }
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(not(feature = "browser"))]
         let _ = (r, format, chat);
     };
 

@@ -42,7 +42,7 @@ pub fn SetupView() -> impl IntoView {
             return;
         };
         state.login_error.set(None);
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         crate::client::notify::ask_permission();
         chat.send(Command::SetUp {
             token,
@@ -90,12 +90,12 @@ pub fn SetupView() -> impl IntoView {
 
 /// The setup link's token: the page's fragment (`#TOKEN`), if any.
 fn token() -> Option<String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         let hash = web_sys::window()?.location().hash().ok()?;
         let token = hash.trim_start_matches('#').trim();
         (!token.is_empty()).then(|| token.to_owned())
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     None
 }

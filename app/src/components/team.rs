@@ -151,11 +151,11 @@ fn CsatSetting() -> impl IntoView {
 /// Whether the reader says yes to `question`, in the browser's own dialog (accessible, and
 /// usable at any width); never asked on the server.
 fn confirmed(question: &str) -> bool {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         web_sys::window().and_then(|w| w.confirm_with_message(question).ok()).unwrap_or(false)
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = question;
         false

@@ -18,7 +18,7 @@ pub fn TranscriptLinks() -> impl IntoView {
     let save = move |format: &'static str| {
         let Some(id) = open() else { return };
         let lang = state.lang.get_untracked().tag();
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             // The browser's offset from UTC, in minutes east.
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
@@ -27,7 +27,7 @@ pub fn TranscriptLinks() -> impl IntoView {
             let name = format!("conversation-{}.{extension}", id.0);
             leptos::task::spawn_local(crate::client::files::download(state, url, name));
         }
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(not(feature = "browser"))]
         let _ = (id, lang, format);
     };
     view! {

@@ -43,11 +43,11 @@ pub fn day_label(day: Day, ts: u64, now: u64, lang: Lang) -> String {
 
 /// The milliseconds since the epoch now, as the reader's clock says.
 pub fn now_ms() -> u64 {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         js_sys::Date::now() as u64
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -56,7 +56,7 @@ pub fn now_ms() -> u64 {
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod browser {
     use super::*;
     use js_sys::{Date, JSON};
@@ -116,21 +116,21 @@ mod browser {
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub use browser::stamp;
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 use browser::{format_date, local_offset_ms};
 
 // The server's build: UTC days, nothing formatted (it renders no messages).
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn local_offset_ms(_ts: u64) -> i64 {
     0
 }
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 pub fn stamp(_ts: u64, _lang: Lang) -> Stamp {
     Stamp::default()
 }
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn format_date(_ts: u64, _now: u64, _lang: Lang) -> String {
     String::new()
 }
