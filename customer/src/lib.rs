@@ -12,8 +12,10 @@
 //! The recursion limit: as in `frontend/` (the page's view type is the same).
 #![recursion_limit = "256"]
 
+use js_sys::Reflect;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, Node};
+use wasm_bindgen::JsValue;
+use web_sys::{Element, HtmlInputElement, Node};
 
 /// Named `hydrate` as Leptos's loader script calls it.
 #[wasm_bindgen::prelude::wasm_bindgen]
@@ -45,7 +47,9 @@ pub fn hydrate() {
             continue;
         };
         for field in (0..fields.length()).filter_map(|i| fields.item(i)) {
-            carry_over(&field, &drawn);
+            if let Some(field) = field.dyn_ref::<Element>() {
+                carry_over(field, &drawn);
+            }
         }
     }
     for node in &server {
@@ -73,45 +77,31 @@ fn server_free(body: &web_sys::HtmlElement, server: &[Node], selector: &str) -> 
 
 /// Gives the drawn page's field of the same `data-testid` what the reader typed, ticked or
 /// chose in the server's, and tells the app (an `input` or `change` event, as the reader's own
-/// would).
-fn carry_over(field: &Node, drawn: &impl Fn(&str) -> Option<Element>) {
-    let Some(testid) = field.dyn_ref::<Element>().and_then(|e| e.get_attribute("data-testid"))
+/// would). A box's `checked`, or a field's or a list's `value`: the same property on whichever
+/// element it is, read and written by name (`Reflect`) rather than once per element type.
+fn carry_over(field: &Element, drawn: &impl Fn(&str) -> Option<Element>) {
+    let Some(testid) = field.get_attribute("data-testid") else { return };
+    let Some(target) = drawn(&testid) else { return };
+    let tickable = field
+        .dyn_ref::<HtmlInputElement>()
+        .is_some_and(|input| matches!(input.type_().as_str(), "checkbox" | "radio"));
+    let (property, event) = match (tickable, field.tag_name().as_str()) {
+        (true, _) => ("checked", "change"),
+        (false, "SELECT") => ("value", "change"),
+        (false, _) => ("value", "input"),
+    };
+    let property = JsValue::from_str(property);
+    let (Ok(old), Ok(new)) = (Reflect::get(field, &property), Reflect::get(&target, &property))
     else {
         return;
     };
-    let Some(target) = drawn(&testid) else { return };
-    let event = if let Some(old) = field.dyn_ref::<HtmlInputElement>() {
-        let Some(new) = target.dyn_ref::<HtmlInputElement>() else { return };
-        if matches!(old.type_().as_str(), "checkbox" | "radio") {
-            if old.checked() == new.checked() {
-                return;
-            }
-            new.set_checked(old.checked());
-            "change"
-        } else {
-            if old.value().is_empty() || old.value() == new.value() {
-                return;
-            }
-            new.set_value(&old.value());
-            "input"
-        }
-    } else if let Some(old) = field.dyn_ref::<HtmlTextAreaElement>() {
-        let Some(new) = target.dyn_ref::<HtmlTextAreaElement>() else { return };
-        if old.value().is_empty() || old.value() == new.value() {
-            return;
-        }
-        new.set_value(&old.value());
-        "input"
-    } else if let Some(old) = field.dyn_ref::<HtmlSelectElement>() {
-        let Some(new) = target.dyn_ref::<HtmlSelectElement>() else { return };
-        if old.value() == new.value() {
-            return;
-        }
-        new.set_value(&old.value());
-        "change"
-    } else {
+    // An empty field leaves the app's as it drew it.
+    if old == new || old.as_string().is_some_and(|text| text.is_empty()) {
         return;
-    };
+    }
+    if !Reflect::set(&target, &property, &old).unwrap_or(false) {
+        return;
+    }
     let init = web_sys::EventInit::new();
     init.set_bubbles(true);
     if let Ok(event) = web_sys::Event::new_with_event_init_dict(event, &init) {

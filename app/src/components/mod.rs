@@ -5,7 +5,7 @@
 //! which hydrates the server's page, and the customers' (`customer/`, without the feature
 //! `console`: no side list, team, reports, integrations, search, profile or first-run page,
 //! canned replies or notes), which draws the page again over the server's (feature `csr`):
-//! 268 KB as brotli against 386 KB; docs/bundle-size.md. The server sends a page the
+//! 268 KB as brotli against 387 KB; docs/bundle-size.md. The server sends a page the
 //! customers' unless it is the first run's or the browser holds an agent's session cookie
 //! ([`shell`]); an agent who logs in on a customer's page reloads it to get theirs
 //! (`client::session`). Neither bundle ever renders an agent's view on the server (a page
