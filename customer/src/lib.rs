@@ -32,13 +32,10 @@ pub fn hydrate() {
         let nodes = body.child_nodes();
         (0..nodes.length()).filter_map(|i| nodes.item(i)).collect()
     };
-    let focused = document.active_element().and_then(|e| e.get_attribute("data-testid"));
+    let focused = document.active_element();
     // Appended after the server's markup.
     leptos::mount::mount_to_body(app::App);
-    let drawn = |testid: &str| {
-        let selector = format!("[data-testid=\"{testid}\"]");
-        server_free(&body, &server, &selector)
-    };
+    let drawn = |old: &Element| counterpart(&body, &server, old);
     for node in &server {
         let Some(old) = node.dyn_ref::<Element>() else { continue };
         let Ok(fields) = old
@@ -52,36 +49,47 @@ pub fn hydrate() {
             }
         }
     }
+    let body_node: &Node = body.as_ref();
     for node in &server {
-        if let Some(parent) = node.parent_node() {
-            // A node the app has already moved away is no longer the body's.
-            let _ = parent.remove_child(node);
+        // Each is still the body's child (the app draws beside them and never moves them):
+        // nothing to report if not.
+        if node.parent_node().as_ref() == Some(body_node) {
+            let _ = body.remove_child(node);
         }
     }
-    if let Some(element) = focused.and_then(|testid| drawn(&testid)) {
-        if let Some(element) = element.dyn_ref::<web_sys::HtmlElement>() {
-            let _ = element.focus();
-        }
+    // The focus where it was: on the drawn page's counterpart of the focused field. (If the
+    // reader also chose a language, the views drawn again in it do not have the focus.)
+    let focus =
+        focused.filter(|f| server.iter().any(|s| s.contains(Some(f)))).and_then(|f| drawn(&f));
+    if let Some(element) = focus.as_ref().and_then(|e| e.dyn_ref::<web_sys::HtmlElement>()) {
+        let _ = element.focus();
     }
 }
 
-/// The element of the drawn page that `selector` finds: the first match among the body's
-/// elements that are not the server's.
-fn server_free(body: &web_sys::HtmlElement, server: &[Node], selector: &str) -> Option<Element> {
-    let found = body.query_selector_all(selector).ok()?;
+/// The drawn page's counterpart of the server's element `old`: the element, not the
+/// server's, with the same `data-testid` and, for one of a group of radio buttons sharing it,
+/// the same `value`. Attributes are compared rather than put into a selector.
+fn counterpart(body: &web_sys::HtmlElement, server: &[Node], old: &Element) -> Option<Element> {
+    let testid = old.get_attribute("data-testid")?;
+    let radio = old.dyn_ref::<HtmlInputElement>().is_some_and(|input| input.type_() == "radio");
+    let value = radio.then(|| old.get_attribute("value")).flatten();
+    let found = body.query_selector_all("[data-testid]").ok()?;
     (0..found.length())
         .filter_map(|i| found.item(i))
-        .find(|n| !server.iter().any(|s| s.contains(Some(n))))
-        .and_then(|n| n.dyn_into::<Element>().ok())
+        .filter(|n| !server.iter().any(|s| s.contains(Some(n))))
+        .filter_map(|n| n.dyn_into::<Element>().ok())
+        .find(|e| {
+            e.get_attribute("data-testid").as_deref() == Some(testid.as_str())
+                && (!radio || e.get_attribute("value") == value)
+        })
 }
 
 /// Gives the drawn page's field of the same `data-testid` what the reader typed, ticked or
 /// chose in the server's, and tells the app (an `input` or `change` event, as the reader's own
 /// would). A box's `checked`, or a field's or a list's `value`: the same property on whichever
 /// element it is, read and written by name (`Reflect`) rather than once per element type.
-fn carry_over(field: &Element, drawn: &impl Fn(&str) -> Option<Element>) {
-    let Some(testid) = field.get_attribute("data-testid") else { return };
-    let Some(target) = drawn(&testid) else { return };
+fn carry_over(field: &Element, drawn: &impl Fn(&Element) -> Option<Element>) {
+    let Some(target) = drawn(field) else { return };
     let tickable = field
         .dyn_ref::<HtmlInputElement>()
         .is_some_and(|input| matches!(input.type_().as_str(), "checkbox" | "radio"));

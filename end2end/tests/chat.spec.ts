@@ -1,5 +1,5 @@
 // An agent and two customers, each in their own browser context.
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect, type Page, type BrowserContextOptions } from '@playwright/test';
 import {
   AGENT, find, open, loginAgent, submitAgentLogin, loginCustomer, openConversation, send, waitForHydration, expectRefusedRequest,
   expectLoggedIn, expectUsers, expectLastMessage, expectNoProblems,
@@ -48,21 +48,28 @@ test('an agent and two customers chat, and customers never see each other', asyn
 });
 
 test('what a customer typed or chose before the page came alive is kept, and the page is drawn once', async ({ browser }) => {
-  const context = await browser.newContext();
   const problems: string[] = [];
-  // A page whose WebAssembly is held back until `act` has done its part in the server's
-  // markup; then the customers' bundle draws the page again over it (customer/src/lib.rs).
-  const early = async (act: (page: Page) => Promise<void>) => {
+  // A page whose WebAssembly (the customers' bundle) is held back until `act` has done its
+  // part in the server's markup; then the bundle draws the page again over it
+  // (customer/src/lib.rs).
+  const early = async (act: (page: Page) => Promise<void>, options: BrowserContextOptions = {}) => {
+    const context = await browser.newContext(options);
     const page = await context.newPage();
     page.on('pageerror', (err) => problems.push(err.message));
     let release = () => {};
     const held = new Promise<void>((resolve) => { release = resolve; });
-    await page.route('**/pkg/*.wasm', async (route) => { await held; await route.continue(); });
+    const bundles: string[] = [];
+    await page.route('**/pkg/*.wasm', async (route) => {
+      bundles.push(new URL(route.request().url()).pathname);
+      await held;
+      await route.continue();
+    });
     await page.goto('/', { waitUntil: 'domcontentloaded' });
     await act(page);
     await expect(find.connection(page)).not.toHaveClass(/conn-online/);
     release();
     await waitForHydration(page);
+    expect(bundles).toEqual([expect.stringMatching(/^\/pkg\/customer\.[0-9a-f]{16}\.wasm$/)]);
     await expect(page.locator('.app')).toHaveCount(1);
     return page;
   };
@@ -71,12 +78,23 @@ test('what a customer typed or chose before the page came alive is kept, and the
   await expect(page.getByTestId('login-name')).toBeFocused();
   await page.getByTestId('login-submit').click();
   await expectLoggedIn(page, 'Yara');
-  // The language chosen early: the page comes alive in it.
-  const chinese = await early((p) => p.getByTestId('lang').selectOption('zh-CN'));
+  // A name typed and a language chosen early: the page comes alive in that language, with
+  // the name still there.
+  const chinese = await early(async (p) => {
+    await p.getByTestId('login-name').fill('Yan');
+    await p.getByTestId('lang').selectOption('zh-CN');
+  });
   await expect(chinese.locator('html')).toHaveAttribute('lang', 'zh-CN');
   await expect(chinese.getByTestId('lang')).toHaveValue('zh-CN');
+  await expect(chinese.getByTestId('login-name')).toHaveValue('Yan');
+  // A page in Chinese from the start shows its language in the list, before and after.
+  const zh = await early(async (p) => {
+    await expect(p.getByTestId('lang')).toHaveValue('zh-CN');
+  }, { locale: 'zh-CN' });
+  await expect(zh.locator('html')).toHaveAttribute('lang', 'zh-CN');
+  await expect(zh.getByTestId('lang')).toHaveValue('zh-CN');
   expect(problems).toEqual([]);
-  await context.close();
+  for (const p of [page, chinese, zh]) await p.context().close();
 });
 
 test('a taken name is refused in the page', async ({ browser }) => {

@@ -10,16 +10,49 @@ use super::use_chat;
 use crate::protocol::{Email, LoginRequest, MessageText, Role, UserName, Visit, MESSAGE_MAX_CHARS};
 use crate::state::Command;
 
+/// What the reader has put into the login form so far. The page keeps it ([`super::Page`]),
+/// above the views that a switch of language draws again, so that a switch in the middle of
+/// the form loses none of it but the password (the customers' bundle switches as it takes
+/// over the page, when the reader chose a language before it arrived: `customer/src/lib.rs`).
+/// Emptied once the reader is logged in.
+#[derive(Clone, Copy)]
+pub(crate) struct LoginDraft {
+    name: RwSignal<String>,
+    is_agent: RwSignal<bool>,
+    password: RwSignal<String>,
+    email: RwSignal<String>,
+    question: RwSignal<String>,
+}
+
+impl LoginDraft {
+    pub(crate) fn new() -> Self {
+        Self {
+            name: RwSignal::new(String::new()),
+            is_agent: RwSignal::new(false),
+            password: RwSignal::new(String::new()),
+            email: RwSignal::new(String::new()),
+            question: RwSignal::new(String::new()),
+        }
+    }
+}
+
 #[component]
 pub fn LoginView() -> impl IntoView {
     let chat = use_chat();
     let state = chat.state;
-    let name = RwSignal::new(String::new());
-    let is_agent = RwSignal::new(false);
-    let password = RwSignal::new(String::new());
+    let draft = use_context::<LoginDraft>().unwrap_or_else(LoginDraft::new);
+    let LoginDraft { name, is_agent, password, email, question } = draft;
+    // The password is never kept beyond its form; the rest only until the login is done.
+    on_cleanup(move || {
+        password.set(String::new());
+        if state.me.with_untracked(Option::is_some) {
+            name.set(String::new());
+            is_agent.set(false);
+            email.set(String::new());
+            question.set(String::new());
+        }
+    });
     let embedded = use_context::<super::Embedded>().is_some_and(|e| e.0);
-    let email = RwSignal::new(String::new());
-    let question = RwSignal::new(String::new());
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();

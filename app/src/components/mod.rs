@@ -10,6 +10,8 @@
 //! ([`shell`]); an agent who logs in on a customer's page reloads it to get theirs
 //! (`client::session`). Neither bundle ever renders an agent's view on the server (a page
 //! starts at the login), so the agents' hydrates the very page the customers' would draw.
+//! In the browser, `feature = "browser"` is either bundle; `leptos`'s own features say which
+//! way it takes over the page (`hydrate` or `csr`).
 
 /// The view in the agents' bundle; nothing in the customers' (feature `console`), where no
 /// agent's view is ever shown. Every agents-only view is in a module under
@@ -17,11 +19,8 @@
 /// the customers' build fails to find it (`scripts/lint.sh` checks that build); a view left
 /// outside those modules would silently ship to customers. Only for views the server never
 /// renders on a page that gets the customers' bundle (none renders an agent's view, as a
-/// page starts at the login; the first run's page always gets the agents'), or the two would
-/// not hydrate the same markup.
-///
-/// In the browser, `feature = "browser"` is either bundle; `leptos`'s own features say which
-/// way it takes over the page (`hydrate` or `csr`).
+/// page starts at the login; the first run's page always gets the agents'): otherwise the
+/// page the server rendered would not be the one the customers' bundle draws.
 macro_rules! console_only {
     ($($view:tt)*) => {{
         #[cfg(feature = "console")]
@@ -253,6 +252,7 @@ fn Page(address: Address) -> impl IntoView {
     let widget = address.is_widget();
     let setup = RwSignal::new(address.is_setup());
     provide_context(Embedded(widget));
+    provide_context(login::LoginDraft::new());
     let greeting = widget
         .then(|| address.param("greeting"))
         .flatten()
@@ -426,7 +426,13 @@ fn LangSwitch() -> impl IntoView {
             <select data-testid="lang" on:change=choose prop:value=move || state.lang.get().tag()>
                 {Lang::ALL
                     .into_iter()
-                    .map(|lang| view! { <option value=lang.tag() lang=lang.tag()>{lang.name()}</option> })
+                    // `selected` as well as the list's `value`: the server writes no property
+                    // into its markup, so without it the page's first paint showed the first
+                    // language whatever the page's was.
+                    .map(|lang| {
+                        let selected = move || state.lang.get() == lang;
+                        view! { <option value=lang.tag() lang=lang.tag() selected=selected>{lang.name()}</option> }
+                    })
                     .collect_view()}
             </select>
         </label>
