@@ -35,61 +35,60 @@ pub fn hydrate() {
     let focused = document.active_element();
     // Appended after the server's markup.
     leptos::mount::mount_to_body(app::App);
-    let drawn = |old: &Element| counterpart(&body, &server, old);
+    // The server's fields, then the server's markup gone: what is left in the body is the
+    // drawn page (a removed field keeps what the reader put into it).
+    let fields: Vec<Element> = server
+        .iter()
+        .filter_map(|node| node.dyn_ref::<Element>())
+        .filter_map(|old| {
+            old.query_selector_all("input[data-testid], textarea[data-testid], select[data-testid]")
+                .ok()
+        })
+        .flat_map(|found| (0..found.length()).filter_map(move |i| found.item(i)))
+        .filter_map(|node| node.dyn_into::<Element>().ok())
+        .collect();
+    let focused = focused.filter(|f| server.iter().any(|s| s.contains(Some(f))));
     for node in &server {
-        let Some(old) = node.dyn_ref::<Element>() else { continue };
-        let Ok(fields) = old
-            .query_selector_all("input[data-testid], textarea[data-testid], select[data-testid]")
-        else {
-            continue;
-        };
-        for field in (0..fields.length()).filter_map(|i| fields.item(i)) {
-            if let Some(field) = field.dyn_ref::<Element>() {
-                carry_over(field, &drawn);
-            }
-        }
+        // The app draws beside them and never moves them: nothing to report if one is gone.
+        let _ = body.remove_child(node);
     }
-    let body_node: &Node = body.as_ref();
-    for node in &server {
-        // Each is still the body's child (the app draws beside them and never moves them):
-        // nothing to report if not.
-        if node.parent_node().as_ref() == Some(body_node) {
-            let _ = body.remove_child(node);
+    let drawn: Vec<Element> = body
+        .query_selector_all("[data-testid]")
+        .into_iter()
+        .flat_map(|found| (0..found.length()).filter_map(move |i| found.item(i)))
+        .filter_map(|node| node.dyn_into::<Element>().ok())
+        .collect();
+    for field in &fields {
+        if let Some(target) = counterpart(&drawn, field) {
+            carry_over(field, target);
         }
     }
     // The focus where it was: on the drawn page's counterpart of the focused field. (If the
     // reader also chose a language, the views drawn again in it do not have the focus.)
-    let focus =
-        focused.filter(|f| server.iter().any(|s| s.contains(Some(f)))).and_then(|f| drawn(&f));
-    if let Some(element) = focus.as_ref().and_then(|e| e.dyn_ref::<web_sys::HtmlElement>()) {
+    let focus = focused.and_then(|f| counterpart(&drawn, &f));
+    if let Some(element) = focus.and_then(|e| e.dyn_ref::<web_sys::HtmlElement>()) {
         let _ = element.focus();
     }
 }
 
-/// The drawn page's counterpart of the server's element `old`: the element, not the
-/// server's, with the same `data-testid` and, for one of a group of radio buttons sharing it,
-/// the same `value`. Attributes are compared rather than put into a selector.
-fn counterpart(body: &web_sys::HtmlElement, server: &[Node], old: &Element) -> Option<Element> {
+/// The drawn page's counterpart of the server's element `old`: the one of `drawn` with the
+/// same `data-testid` and, for one of a group of radio buttons sharing it, the same `value`.
+/// Attributes are compared rather than put into a selector.
+fn counterpart<'a>(drawn: &'a [Element], old: &Element) -> Option<&'a Element> {
     let testid = old.get_attribute("data-testid")?;
     let radio = old.dyn_ref::<HtmlInputElement>().is_some_and(|input| input.type_() == "radio");
     let value = radio.then(|| old.get_attribute("value")).flatten();
-    let found = body.query_selector_all("[data-testid]").ok()?;
-    (0..found.length())
-        .filter_map(|i| found.item(i))
-        .filter(|n| !server.iter().any(|s| s.contains(Some(n))))
-        .filter_map(|n| n.dyn_into::<Element>().ok())
-        .find(|e| {
-            e.get_attribute("data-testid").as_deref() == Some(testid.as_str())
-                && (!radio || e.get_attribute("value") == value)
-        })
+    drawn.iter().find(|e| {
+        e.get_attribute("data-testid").as_deref() == Some(testid.as_str())
+            && (!radio || e.get_attribute("value") == value)
+    })
 }
 
 /// Gives the drawn page's field of the same `data-testid` what the reader typed, ticked or
 /// chose in the server's, and tells the app (an `input` or `change` event, as the reader's own
 /// would). A box's `checked`, or a field's or a list's `value`: the same property on whichever
 /// element it is, read and written by name (`Reflect`) rather than once per element type.
-fn carry_over(field: &Element, drawn: &impl Fn(&Element) -> Option<Element>) {
-    let Some(target) = drawn(field) else { return };
+fn carry_over(field: &Element, target: &Element) {
     let tickable = field
         .dyn_ref::<HtmlInputElement>()
         .is_some_and(|input| matches!(input.type_().as_str(), "checkbox" | "radio"));
@@ -99,7 +98,7 @@ fn carry_over(field: &Element, drawn: &impl Fn(&Element) -> Option<Element>) {
         (false, _) => ("value", "input"),
     };
     let property = JsValue::from_str(property);
-    let (Ok(old), Ok(new)) = (Reflect::get(field, &property), Reflect::get(&target, &property))
+    let (Ok(old), Ok(new)) = (Reflect::get(field, &property), Reflect::get(target, &property))
     else {
         return;
     };
@@ -107,7 +106,7 @@ fn carry_over(field: &Element, drawn: &impl Fn(&Element) -> Option<Element>) {
     if old == new || old.as_string().is_some_and(|text| text.is_empty()) {
         return;
     }
-    if !Reflect::set(&target, &property, &old).unwrap_or(false) {
+    if !Reflect::set(target, &property, &old).unwrap_or(false) {
         return;
     }
     let init = web_sys::EventInit::new();

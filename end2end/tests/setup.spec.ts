@@ -145,7 +145,7 @@ test('a first visit loads the app compressed under versioned names, and a return
         expect(headers['content-encoding'], url).toBe('br');
         expect(headers['cache-control'], url).toContain('immutable');
       }
-      // Measured: 284,635 bytes since the customers' bundle draws the page rather than
+      // Measured: 284,781 bytes since the customers' bundle draws the page rather than
       // hydrate it, 309,932 before (327,961 before panics lost their messages and the
       // console's state left the customers' bundle; 389,076 before it lost the router and
       // the agents' events; 567 KiB when every page loaded the whole app with its views'
